@@ -1,0 +1,219 @@
+#pragma once
+/*
+ * The in-memory model of a checkpoint: plain structs that every stage
+ * shares. dump/ fills them, image/ turns them into protobuf-c messages and
+ * back, restore/ consumes them. Only image/ knows the on-disk encoding.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MD_PAGE_SIZE 4096ULL
+#define MD_NSIG 64		/* kernel signals 1..64 */
+#define MD_RLIM_NLIMITS 16
+#define MD_SIGINFO_SIZE 128	/* sizeof(siginfo_t) on x86_64 */
+
+/* VMA kind, from the maps line (path column and flags) */
+enum md_vma_kind {
+	MD_VMA_ANON = 1,	/* private or shared anonymous, [heap], [stack] */
+	MD_VMA_FILE,		/* a regular file, private or shared */
+	MD_VMA_MEMFD,		/* "/memfd:NAME (deleted)", object in vma.shm_id */
+	MD_VMA_SHMEM,		/* shared anonymous ("/dev/zero (deleted)"), object in shm_id */
+	MD_VMA_VDSO,		/* [vdso] */
+	MD_VMA_VVAR,		/* [vvar] */
+	MD_VMA_VVAR_VCLOCK,	/* [vvar_vclock] */
+	MD_VMA_VSYSCALL,	/* [vsyscall] */
+};
+
+/* The VmFlags mnemonics of smaps, one bit each (see proc(5)). */
+enum md_vmflag {
+	MD_VMF_RD = 1ULL << 0,	MD_VMF_WR = 1ULL << 1,	MD_VMF_EX = 1ULL << 2,
+	MD_VMF_SH = 1ULL << 3,	MD_VMF_MR = 1ULL << 4,	MD_VMF_MW = 1ULL << 5,
+	MD_VMF_ME = 1ULL << 6,	MD_VMF_MS = 1ULL << 7,	MD_VMF_GD = 1ULL << 8,
+	MD_VMF_PF = 1ULL << 9,	MD_VMF_LO = 1ULL << 10,	MD_VMF_IO = 1ULL << 11,
+	MD_VMF_SR = 1ULL << 12,	MD_VMF_RR = 1ULL << 13,	MD_VMF_DC = 1ULL << 14,
+	MD_VMF_DE = 1ULL << 15,	MD_VMF_AC = 1ULL << 16,	MD_VMF_NR = 1ULL << 17,
+	MD_VMF_HT = 1ULL << 18,	MD_VMF_SF = 1ULL << 19,	MD_VMF_AR = 1ULL << 20,
+	MD_VMF_WF = 1ULL << 21,	MD_VMF_DD = 1ULL << 22,	MD_VMF_SD = 1ULL << 23,
+	MD_VMF_MM = 1ULL << 24,	MD_VMF_HG = 1ULL << 25,	MD_VMF_NH = 1ULL << 26,
+	MD_VMF_MG = 1ULL << 27,	MD_VMF_UM = 1ULL << 28,	MD_VMF_UW = 1ULL << 29,
+	MD_VMF_SS = 1ULL << 30,	MD_VMF_SL = 1ULL << 31,	MD_VMF_BT = 1ULL << 32,
+	MD_VMF_MT = 1ULL << 33,	MD_VMF_DW = 1ULL << 34,	MD_VMF_NL = 1ULL << 35,
+	MD_VMF_GU = 1ULL << 36,	/* guard regions present (6.15+) */
+	MD_VMF_LF = 1ULL << 37,	/* lock on fault */
+};
+
+struct md_vma {
+	uint64_t start;		/* first byte */
+	uint64_t end;		/* one past the last byte */
+	uint64_t pgoff;		/* file offset in bytes (maps column) */
+	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	bool shared;		/* 's' in maps, MAP_SHARED */
+	enum md_vma_kind kind;
+	uint64_t vmflags;	/* enum md_vmflag bits from smaps */
+	uint32_t dev_major, dev_minor;
+	uint64_t inode;
+	char *path;		/* file path as in maps (without " (deleted)"), "[heap]", "[stack]" or NULL */
+	bool deleted;		/* maps showed " (deleted)" */
+	uint64_t shm_id;	/* MD_VMA_MEMFD/SHMEM: id of the object (its inode number) */
+};
+
+/* mm fields from /proc/PID/stat (fields 26-28, 45-51) */
+struct md_mm {
+	uint64_t start_code, end_code;
+	uint64_t start_data, end_data;
+	uint64_t start_brk, brk;
+	uint64_t start_stack;
+	uint64_t arg_start, arg_end;
+	uint64_t env_start, env_end;
+};
+
+/* x86_64 struct user_regs_struct, field by field */
+struct md_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+	uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+struct md_rseq {
+	uint64_t addr;		/* 0: not registered */
+	uint32_t len;
+	uint32_t flags;
+	uint32_t sig;
+};
+
+struct md_sigaltstack {
+	uint64_t sp;
+	uint32_t flags;		/* SS_DISABLE, SS_AUTODISARM */
+	uint64_t size;
+};
+
+struct md_siginfo {
+	uint8_t raw[MD_SIGINFO_SIZE];	/* kernel siginfo as PTRACE_PEEKSIGINFO returns it */
+};
+
+struct md_thread {
+	pid_t tid;
+	char comm[16];
+	struct md_regs regs;		/* restart-normalised, see dump/collect */
+	uint8_t *xsave;			/* NT_X86_XSTATE area (standard format) */
+	size_t xsave_size;
+	uint64_t xfeatures;		/* XCR0 the dumping kernel reported (sw_reserved) */
+	uint64_t sigmask;		/* blocked signals, bit n-1 = signal n */
+	struct md_rseq rseq;
+	struct md_sigaltstack altstack;
+	uint64_t clear_child_tid;	/* set_tid_address() pointer */
+	struct md_siginfo *pending;	/* thread-private queue */
+	size_t n_pending;
+};
+
+struct md_sigaction {
+	uint64_t handler;		/* SIG_DFL 0, SIG_IGN 1, or address */
+	uint64_t flags;			/* SA_* as the kernel stores them */
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct md_itimer {
+	int64_t interval_sec, interval_usec;
+	int64_t value_sec, value_usec;
+};
+
+struct md_rlimit {
+	uint64_t cur, max;		/* RLIM_INFINITY as ~0 */
+};
+
+enum md_fd_kind {
+	MD_FD_REG = 1,		/* regular file by path */
+	MD_FD_CHR,		/* character device by path */
+	MD_FD_MEMFD,		/* memfd, content in shm object shm_id */
+	MD_FD_DIR,		/* directory by path */
+};
+
+struct md_fd {
+	int fd;
+	enum md_fd_kind kind;
+	char *path;
+	uint32_t flags;		/* open flags from fdinfo (octal "flags:"), O_CLOEXEC included */
+	uint64_t pos;
+	uint32_t mode;		/* st_mode of the file at dump time */
+	uint64_t shm_id;	/* MD_FD_MEMFD */
+};
+
+/* A shared-memory object (memfd or shared anonymous), dumped once. */
+struct md_shm {
+	uint64_t id;		/* inode number */
+	char *name;		/* memfd name (without "memfd:"), NULL for shared anon */
+	uint64_t size;		/* bytes */
+	uint32_t seals;		/* F_GET_SEALS for memfd */
+	uint32_t memfd_flags;	/* MFD_* we could infer (MFD_ALLOW_SEALING) */
+};
+
+/* One range of a pagemap image: nr_pages pages starting at vaddr. */
+enum md_pm_flags {
+	MD_PM_DATA = 1 << 0,	/* data follows in the pages file, in pagemap order */
+	MD_PM_ZERO = 1 << 1,	/* zero pages: restore as zeroes (touch/leave empty) */
+};
+
+struct md_pagemap_entry {
+	uint64_t vaddr;		/* page aligned; for shm objects: offset in the object */
+	uint64_t nr_pages;
+	uint32_t flags;		/* enum md_pm_flags */
+};
+
+struct md_pagemap {
+	struct md_pagemap_entry *entries;
+	size_t n;
+	uint64_t nr_data_pages;	/* sum of nr_pages over MD_PM_DATA entries */
+};
+
+struct md_proc {
+	pid_t pid, ppid, pgid, sid;
+	char comm[16];
+	uint32_t umask;
+	char *cwd;
+	char *exe;
+	struct md_mm mm;
+	uint64_t *auxv;		/* pairs of (type, value), ending with AT_NULL 0 */
+	size_t auxv_len;	/* number of uint64_t */
+	uint64_t personality;
+
+	struct md_vma *vmas;
+	size_t n_vmas;
+
+	struct md_thread *threads;	/* threads[0] is the thread-group leader */
+	size_t n_threads;
+
+	struct md_sigaction sigactions[MD_NSIG];	/* index n-1 for signal n */
+	struct md_itimer itimers[3];			/* ITIMER_REAL, _VIRTUAL, _PROF */
+	struct md_rlimit rlimits[MD_RLIM_NLIMITS];
+	struct md_siginfo *shared_pending;
+	size_t n_shared_pending;
+
+	struct md_fd *fds;
+	size_t n_fds;
+
+	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
+};
+
+struct md_inventory {
+	uint32_t format_version;
+	pid_t root_pid;
+	uint64_t dump_time_ns;	/* CLOCK_REALTIME */
+	char *kernel_release;	/* uname -r */
+	char *tool_version;
+	uint64_t page_size;
+	uint64_t xfeatures;	/* XCR0 of the dumping machine */
+	pid_t *pids;		/* processes in the image, root first */
+	size_t n_pids;
+	uint64_t *shm_ids;	/* shared-memory objects in the image */
+	size_t n_shm_ids;
+};
+
+/* Lifecycle helpers (model.c) */
+void md_proc_release(struct md_proc *p);
+void md_thread_release(struct md_thread *t);
+void md_pagemap_release(struct md_pagemap *pm);
+void md_inventory_release(struct md_inventory *inv);
+void md_shm_release(struct md_shm *s);

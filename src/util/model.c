@@ -1,0 +1,64 @@
+/*
+ * Release functions of the shared model (include/memdump/model.h).
+ * All accept NULL and leave the struct zeroed.
+ */
+#include "memdump/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void md_thread_release(struct md_thread *t)
+{
+	if (!t)
+		return;
+	free(t->xsave);
+	free(t->pending);
+	memset(t, 0, sizeof(*t));
+}
+
+void md_proc_release(struct md_proc *p)
+{
+	if (!p)
+		return;
+	free(p->cwd);
+	free(p->exe);
+	free(p->auxv);
+	for (size_t i = 0; i < p->n_vmas; i++)
+		free(p->vmas[i].path);
+	free(p->vmas);
+	for (size_t i = 0; i < p->n_threads; i++)
+		md_thread_release(&p->threads[i]);
+	free(p->threads);
+	free(p->shared_pending);
+	for (size_t i = 0; i < p->n_fds; i++)
+		free(p->fds[i].path);
+	free(p->fds);
+	memset(p, 0, sizeof(*p));
+}
+
+void md_pagemap_release(struct md_pagemap *pm)
+{
+	if (!pm)
+		return;
+	free(pm->entries);
+	memset(pm, 0, sizeof(*pm));
+}
+
+void md_inventory_release(struct md_inventory *inv)
+{
+	if (!inv)
+		return;
+	free(inv->kernel_release);
+	free(inv->tool_version);
+	free(inv->pids);
+	free(inv->shm_ids);
+	memset(inv, 0, sizeof(*inv));
+}
+
+void md_shm_release(struct md_shm *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	memset(s, 0, sizeof(*s));
+}
