@@ -1,0 +1,28 @@
+#pragma once
+/*
+ * Kernel features memdump relies on, probed once by trying them (never by
+ * version). ENOTTY/EINVAL/ENOSYS mean "absent".
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct kfeat {
+	bool pagemap_scan;	/* PAGEMAP_SCAN ioctl on /proc/PID/pagemap */
+	bool pagemap_pfn;	/* PFNs visible in pagemap (CAP_SYS_ADMIN) */
+	uint64_t zero_pfn;	/* PFN of the shared zero page, 0 if unknown */
+	bool soft_dirty;	/* clear_refs 4 makes bit 55 work */
+	bool uffd_wp_async;	/* UFFD_FEATURE_WP_ASYNC | WP_UNPOPULATED */
+	bool clone3_set_tid;	/* clone3 with set_tid */
+	bool rseq_config;	/* PTRACE_GET_RSEQ_CONFIGURATION */
+	bool syscall_info;	/* PTRACE_GET_SYSCALL_INFO */
+	bool pidfd_getfd;
+	bool prctl_mm_map;	/* PR_SET_MM_MAP (PR_SET_MM_MAP_SIZE answers) */
+	bool memfd;
+	uint64_t xcr0;		/* XSAVE features enabled by the OS */
+	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
+	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
+};
+
+int kfeat_probe(struct kfeat *ret);
+void kfeat_print(const struct kfeat *kf, FILE *out);

@@ -1,0 +1,60 @@
+#pragma once
+/*
+ * The planner: a pure function from a VMA and the state of each of its
+ * pages to the page ranges an image holds. Page states come either from
+ * pagemap entries or from PAGEMAP_SCAN regions; both classifiers must give
+ * the same states for the same memory (tested).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+struct md_vma;
+struct md_pagemap;
+struct page_region;
+
+enum md_page_state {
+	MD_PS_NONE = 0,		/* not present, not swapped: reads as zero / comes from the file */
+	MD_PS_ZERO,		/* present, the shared zero page */
+	MD_PS_ANON,		/* present, anonymous (private CoW'd or anon) */
+	MD_PS_FILE,		/* present, page-cache page or shared anon (bit 61 / PAGE_IS_FILE) */
+	MD_PS_SWAPPED,		/* swapped out (bit 62 / PAGE_IS_SWAPPED) */
+};
+
+/* pagemap entries -> states; zero_pfn 0 means "unknown" (then PFNs are not compared). */
+void plan_classify_pme(const uint64_t *pme, size_t n, uint64_t zero_pfn, uint8_t *ret_state);
+/*
+ * PAGEMAP_SCAN regions (categories PRESENT|SWAPPED|FILE|PFNZERO returned)
+ * covering part of [start, end) -> states for every page of [start, end).
+ */
+void plan_classify_regions(const struct page_region *r, size_t n, uint64_t start, uint64_t end,
+			   uint8_t *ret_state);
+
+/* Whether the planner could ever want pages of this VMA (private anon/file, memfd private). */
+bool plan_vma_wants_pages(const struct md_vma *v);
+
+/*
+ * Append to pm the ranges of v: MD_PM_DATA for pages to copy, MD_PM_ZERO
+ * for zero pages of anonymous memory; neighbouring pages with the same
+ * flags merge into one entry. state has one byte per page of v.
+ * Returns 0 or -ENOMEM.
+ */
+int plan_vma(const struct md_vma *v, const uint8_t *state, struct md_pagemap *pm);
+
+/*
+ * Like plan_classify_regions() without clearing first: only the pages the
+ * regions cover are written (used to classify PAGEMAP_SCAN results in rounds).
+ */
+void plan_apply_regions(const struct page_region *r, size_t n, uint64_t start, uint64_t end,
+			uint8_t *state);
+
+/*
+ * States of every page of [start, end) (page aligned) of the process whose
+ * /proc/PID/pagemap is pagemap_fd, one byte per page into ret_state.
+ * plan_scan_states() runs PAGEMAP_SCAN (6.7+); plan_pagemap_states() reads
+ * the pagemap entries with large preads. Both give the same states for the
+ * same memory. They live in src/proc/pagemap.c. Return 0 or -errno.
+ */
+int plan_scan_states(int pagemap_fd, uint64_t start, uint64_t end, uint8_t *ret_state);
+int plan_pagemap_states(int pagemap_fd, uint64_t start, uint64_t end, uint64_t zero_pfn,
+			uint8_t *ret_state);

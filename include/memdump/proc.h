@@ -1,0 +1,88 @@
+#pragma once
+/*
+ * /proc readers and their pure parsers. Each proc_parse_*() takes a buffer
+ * and fills a plain struct; each proc_read_*() reads the file and calls the
+ * parser. Parsers stay quiet and return -EINVAL on malformed input.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct md_vma;
+struct md_mm;
+
+/* One line of /proc/PID/maps (no trailing newline needed). Allocates ret->path. */
+int proc_parse_maps_line(const char *line, struct md_vma *ret);
+/* The whole smaps text: VMAs with VmFlags filled in. *ret is malloc'ed. */
+int proc_parse_smaps(const char *buf, struct md_vma **ret, size_t *ret_n);
+/* "VmFlags: rd wr mr mw me ac sd" -> enum md_vmflag bits (unknown ones ignored). */
+uint64_t proc_parse_vmflags(const char *s);
+int proc_read_smaps(pid_t pid, struct md_vma **ret, size_t *ret_n);
+
+/* /proc/PID/stat: comm may hold spaces and ')' */
+struct proc_stat {
+	pid_t pid;
+	char comm[16];
+	char state;
+	pid_t ppid, pgrp, session;
+	uint64_t flags;
+	int64_t num_threads;
+	uint64_t startstack;
+	struct {
+		uint64_t start_code, end_code, start_data, end_data, start_brk;
+		uint64_t arg_start, arg_end, env_start, env_end;
+	} mm;
+	uint32_t exit_signal;
+	int exit_code;
+};
+int proc_parse_stat(const char *buf, struct proc_stat *ret);
+int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *ret);	/* tid 0: the process */
+
+/* /proc/PID/status: the few fields we need */
+struct proc_status {
+	char name[64];
+	char state;
+	pid_t tgid, pid, ppid;
+	uint32_t umask;		/* ~0u when absent */
+	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
+	int64_t threads;
+	uint32_t uid[4], gid[4];
+	pid_t nspid_last;	/* last NSpid entry */
+};
+int proc_parse_status(const char *buf, struct proc_status *ret);
+int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret);
+
+/* /proc/PID/fdinfo/N: pos, flags (octal), mnt_id, ino */
+struct proc_fdinfo {
+	uint64_t pos;
+	uint32_t flags;
+	int mnt_id;
+	uint64_t ino;
+};
+int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *ret);
+
+/* /proc/PID/task: sorted tids. *ret is malloc'ed. */
+int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
+
+/* Whole small file into a NUL-terminated malloc'ed buffer. */
+int proc_read_file(const char *path, char **ret, size_t *ret_len);
+int proc_read_filef(char **ret, size_t *ret_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst) */
+#define PME_PRESENT (1ULL << 63)
+#define PME_SWAP (1ULL << 62)
+#define PME_FILE (1ULL << 61)	/* file-page or shared-anon */
+#define PME_GUARD (1ULL << 58)
+#define PME_UFFD_WP (1ULL << 57)
+#define PME_EXCLUSIVE (1ULL << 56)
+#define PME_SOFT_DIRTY (1ULL << 55)
+#define PME_PFN_MASK ((1ULL << 55) - 1)
+
+static inline bool pme_present(uint64_t e) { return e & PME_PRESENT; }
+static inline bool pme_swapped(uint64_t e) { return e & PME_SWAP; }
+static inline bool pme_file(uint64_t e) { return e & PME_FILE; }
+static inline uint64_t pme_pfn(uint64_t e) { return (e & PME_PRESENT) ? (e & PME_PFN_MASK) : 0; }
+
+/* pread the pagemap entries for [start, end) into ret (one uint64 per page). */
+int proc_pagemap_read(int pagemap_fd, uint64_t start, uint64_t end, uint64_t *ret);

@@ -1,0 +1,172 @@
+/*
+ * The planner: page states -> pagemap entries (what to copy, what is zero).
+ * Pure: reading pagemap or running PAGEMAP_SCAN is src/proc/pagemap.c's job,
+ * shared memory objects are planned once per object elsewhere (dump/shm.c).
+ */
+#include "memdump/plan.h"
+#include "memdump/model.h"
+#include "memdump/proc.h"
+#include "compat/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void plan_classify_pme(const uint64_t *pme, size_t n, uint64_t zero_pfn, uint8_t *ret_state)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t e = pme[i];
+		uint64_t pfn = pme_pfn(e);
+
+		/*
+		 * A guard region holds no data: it is recreated as a guard. Its
+		 * entry may carry the swap bit too, so check it first.
+		 */
+		if (e & PME_GUARD)
+			ret_state[i] = MD_PS_NONE;
+		else if (pme_present(e) && zero_pfn != 0 && pfn != 0 && pfn == zero_pfn)
+			ret_state[i] = MD_PS_ZERO;
+		else if (pme_present(e) && pme_file(e))
+			ret_state[i] = MD_PS_FILE;
+		else if (pme_present(e))
+			ret_state[i] = MD_PS_ANON;
+		/*
+		 * Not all "swapped" entries hold swapped data: an async uffd-wp
+		 * marker on a never-populated page reads 0x420000000000003f (bits
+		 * 62 and 57), and PAGEMAP_SCAN calls it SWAPPED|WPALLOWED. Both
+		 * paths call it SWAPPED, so the plan copies a page of zeroes:
+		 * harmless, and telling markers apart is left to dirty tracking.
+		 */
+		else if (pme_swapped(e))
+			ret_state[i] = MD_PS_SWAPPED;
+		else
+			ret_state[i] = MD_PS_NONE;
+	}
+}
+
+static uint8_t region_state(uint64_t cat)
+{
+	if (cat & PAGE_IS_GUARD)
+		return MD_PS_NONE;
+	if ((cat & PAGE_IS_PRESENT) && (cat & PAGE_IS_PFNZERO))
+		return MD_PS_ZERO;
+	if ((cat & PAGE_IS_PRESENT) && (cat & PAGE_IS_FILE))
+		return MD_PS_FILE;
+	if (cat & PAGE_IS_PRESENT)
+		return MD_PS_ANON;
+	if (cat & PAGE_IS_SWAPPED)
+		return MD_PS_SWAPPED;
+	return MD_PS_NONE;
+}
+
+void plan_apply_regions(const struct page_region *r, size_t n, uint64_t start, uint64_t end,
+			uint8_t *state)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t s = r[i].start < start ? start : r[i].start;
+		uint64_t e = r[i].end > end ? end : r[i].end;
+		uint8_t st = region_state(r[i].categories);
+
+		if (s >= e)
+			continue;
+		memset(state + (s - start) / MD_PAGE_SIZE, st, (e - s) / MD_PAGE_SIZE);
+	}
+}
+
+void plan_classify_regions(const struct page_region *r, size_t n, uint64_t start, uint64_t end,
+			   uint8_t *ret_state)
+{
+	memset(ret_state, MD_PS_NONE, (end - start) / MD_PAGE_SIZE);
+	plan_apply_regions(r, n, start, end, ret_state);
+}
+
+bool plan_vma_wants_pages(const struct md_vma *v)
+{
+	/*
+	 * Shared mappings keep their data in the file or in the shm object
+	 * (dumped once per object); the vDSO family is recreated by the
+	 * kernel. VM_IO/VM_PFNMAP memory is not made of pages we can read.
+	 */
+	if (v->shared)
+		return false;
+	if (v->vmflags & (MD_VMF_IO | MD_VMF_PF))
+		return false;
+	switch (v->kind) {
+	case MD_VMA_ANON:
+	case MD_VMA_FILE:
+	case MD_VMA_MEMFD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* enum md_pm_flags for one page of v, 0 when the image needs nothing for it */
+static uint32_t page_flags(const struct md_vma *v, uint8_t st)
+{
+	bool anon = v->kind == MD_VMA_ANON;
+
+	switch (st) {
+	case MD_PS_ZERO:
+		return MD_PM_ZERO;
+	case MD_PS_ANON:
+	case MD_PS_SWAPPED:
+		return MD_PM_DATA;
+	case MD_PS_FILE:
+		/*
+		 * In a private file (or memfd) mapping the page is still the
+		 * page cache's and comes back from the file. Private anon
+		 * cannot show the bit; if it ever does, copying is the safe side.
+		 */
+		return anon ? MD_PM_DATA : 0;
+	default:
+		return 0;
+	}
+}
+
+int plan_vma(const struct md_vma *v, const uint8_t *state, struct md_pagemap *pm)
+{
+	size_t nr_pages, runs = 0;
+	struct md_pagemap_entry *ne;
+	uint32_t prev = 0;
+
+	if (!plan_vma_wants_pages(v))
+		return 0;
+	nr_pages = (v->end - v->start) / MD_PAGE_SIZE;
+
+	/* count the entries first so the array grows once per VMA */
+	for (size_t i = 0; i < nr_pages; i++) {
+		uint32_t f = page_flags(v, state[i]);
+
+		if (f && f != prev)
+			runs++;
+		prev = f;
+	}
+	if (runs == 0)
+		return 0;
+
+	ne = realloc(pm->entries, (pm->n + runs) * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	pm->entries = ne;
+
+	/* entries start fresh in each VMA: they never cross one */
+	prev = 0;
+	for (size_t i = 0; i < nr_pages; i++) {
+		uint32_t f = page_flags(v, state[i]);
+
+		if (f && f == prev) {
+			pm->entries[pm->n - 1].nr_pages++;
+		} else if (f) {
+			pm->entries[pm->n++] = (struct md_pagemap_entry){
+				.vaddr = v->start + i * MD_PAGE_SIZE,
+				.nr_pages = 1,
+				.flags = f,
+			};
+		}
+		if (f & MD_PM_DATA)
+			pm->nr_data_pages++;
+		prev = f;
+	}
+	return 0;
+}

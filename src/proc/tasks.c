@@ -1,0 +1,63 @@
+/*
+ * The thread ids of a process from /proc/PID/task, sorted. Keeping the list
+ * current while threads come and go is the seizing loop's job (freeze/).
+ */
+#include "memdump/proc.h"
+#include "memdump/cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+
+	for (;;) {
+		char *end;
+		long t;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				return -errno;
+			break;
+		}
+		t = strtol(de->d_name, &end, 10);
+		if (*end || end == de->d_name || t <= 0)
+			continue;	/* "." and ".." */
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			pid_t *nt = realloc(tids, nc * sizeof(*nt));
+
+			if (!nt)
+				return -ENOMEM;
+			tids = nt;
+			cap = nc;
+		}
+		tids[n++] = (pid_t)t;
+	}
+
+	qsort(tids, n, sizeof(*tids), cmp_pid);
+	*ret = TAKE_PTR(tids);
+	*ret_n = n;
+	return 0;
+}

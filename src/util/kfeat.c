@@ -1,0 +1,356 @@
+/*
+ * Kernel feature probing: each feature is tried once, on ourselves or on a
+ * short-lived child, never guessed from the version. Deciding what to do
+ * without a feature is left to the stage that needs it.
+ */
+#include "memdump/kfeat.h"
+#include "memdump/cleanup.h"
+#include "memdump/proc.h"
+#include "compat/fs.h"
+#include "compat/mman.h"
+#include "compat/userfaultfd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/elf.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#ifndef PR_SET_MM_MAP_SIZE	/* 3.18 */
+#define PR_SET_MM_MAP_SIZE 15
+#endif
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+
+struct mapping {
+	void *addr;
+	size_t len;
+};
+
+static void unmapp(struct mapping *m)
+{
+	if (m->addr && m->addr != MAP_FAILED)
+		munmap(m->addr, m->len);
+}
+#define _cleanup_unmap_ _cleanup_(unmapp)
+
+static int map_anon(struct mapping *m, size_t pages)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	m->len = pages * ps;
+	m->addr = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->addr == MAP_FAILED) {
+		m->addr = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static int read_own_pme(int fd, const void *addr, uint64_t *ret)
+{
+	uint64_t a = (uintptr_t)addr;
+
+	return proc_pagemap_read(fd, a, a + sysconf(_SC_PAGESIZE), ret);
+}
+
+static bool probe_pagemap_scan(int pagemap_fd)
+{
+	_cleanup_unmap_ struct mapping m = {};
+	struct page_region r[4];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.vec = (uintptr_t)r,
+		.vec_len = ARRAY_SIZE(r),
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+	};
+	int n;
+
+	if (map_anon(&m, 1) < 0)
+		return false;
+	*(volatile char *)m.addr = 1;
+	arg.start = (uintptr_t)m.addr;
+	arg.end = arg.start + m.len;
+
+	/* ENOTTY: no such ioctl; EINVAL: the struct or a mask is unknown */
+	n = ioctl(pagemap_fd, PAGEMAP_SCAN, &arg);
+	if (n != 1)
+		return false;
+	/* a page we just wrote must come back as one present, anonymous region */
+	return r[0].start == arg.start && r[0].end == arg.end &&
+	       (r[0].categories & (PAGE_IS_PRESENT | PAGE_IS_FILE)) == PAGE_IS_PRESENT;
+}
+
+/*
+ * Reading untouched private anonymous memory maps the shared zero page:
+ * two read-touched pages with the same non-zero PFN can only be it.
+ */
+static void probe_pfn(int pagemap_fd, struct kfeat *kf)
+{
+	_cleanup_unmap_ struct mapping m = {};
+	long ps = sysconf(_SC_PAGESIZE);
+	uint64_t e[3];
+
+	if (map_anon(&m, 3) < 0)
+		return;
+	(void)*(volatile char *)m.addr;
+	(void)*(volatile char *)((char *)m.addr + ps);
+	*(volatile char *)((char *)m.addr + 2 * ps) = 1;
+
+	if (read_own_pme(pagemap_fd, m.addr, &e[0]) < 0 ||
+	    read_own_pme(pagemap_fd, (char *)m.addr + ps, &e[1]) < 0 ||
+	    read_own_pme(pagemap_fd, (char *)m.addr + 2 * ps, &e[2]) < 0)
+		return;
+
+	/* without CAP_SYS_ADMIN every PFN reads 0 */
+	kf->pagemap_pfn = pme_pfn(e[2]) != 0;
+	if (kf->pagemap_pfn && pme_pfn(e[0]) != 0 && pme_pfn(e[0]) == pme_pfn(e[1]) &&
+	    pme_pfn(e[0]) != pme_pfn(e[2]))
+		kf->zero_pfn = pme_pfn(e[0]);
+}
+
+/* clear_refs may accept "4" while CONFIG_MEM_SOFT_DIRTY is off: check bit 55 */
+static bool probe_soft_dirty(int pagemap_fd)
+{
+	_cleanup_unmap_ struct mapping m = {};
+	_cleanup_close_ int fd = -1;
+	uint64_t before, after;
+
+	if (map_anon(&m, 1) < 0)
+		return false;
+	*(volatile char *)m.addr = 1;
+
+	fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "4", 1) != 1)
+		return false;
+	if (read_own_pme(pagemap_fd, m.addr, &before) < 0)
+		return false;
+	*(volatile char *)m.addr = 2;
+	if (read_own_pme(pagemap_fd, m.addr, &after) < 0)
+		return false;
+	return !(before & PME_SOFT_DIRTY) && (after & PME_SOFT_DIRTY);
+}
+
+static bool probe_uffd_wp_async(void)
+{
+	_cleanup_close_ int fd = -1;
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+	};
+
+	/* user-mode-only needs no privilege; older kernels lack the flag */
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	/* UFFDIO_API fails with EINVAL when a requested feature is unknown */
+	return ioctl(fd, UFFDIO_API, &api) == 0 &&
+	       (api.features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)) ==
+		       (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
+}
+
+/*
+ * Ask clone3() for our own pid as the child's: a kernel that knows
+ * set_tid and lets us use it answers EEXIST without creating anything.
+ * ENOSYS: no clone3; E2BIG/EINVAL: no set_tid; EPERM: no capability.
+ */
+static bool probe_clone3_set_tid(void)
+{
+#ifdef __NR_clone3
+	pid_t tid = getpid();
+	struct clone_args args = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uintptr_t)&tid,
+		.set_tid_size = 1,
+	};
+	long r;
+
+	r = syscall(__NR_clone3, &args, sizeof(args));
+	if (r == 0)
+		_exit(0);	/* cannot happen (our pid is taken), but never run on */
+	if (r > 0) {
+		waitpid(r, NULL, 0);
+		return true;
+	}
+	return errno == EEXIST;
+#else
+	return false;
+#endif
+}
+
+static bool probe_pidfd_getfd(void)
+{
+#if defined(__NR_pidfd_open) && defined(__NR_pidfd_getfd)
+	_cleanup_close_ int pidfd = -1, pipefd = -1, fd = -1;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	close(p[1]);
+	pipefd = p[0];
+
+	pidfd = syscall(__NR_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return false;
+	fd = syscall(__NR_pidfd_getfd, pidfd, pipefd, 0);
+	return fd >= 0;
+#else
+	return false;
+#endif
+}
+
+static bool probe_prctl_mm_map(void)
+{
+	unsigned int size = 0;
+
+	/* only the size query: setting the map needs a whole mm layout */
+	return prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, (unsigned long)&size, 0, 0) == 0 && size > 0;
+}
+
+static bool probe_memfd(void)
+{
+	int fd = memfd_create("memdump-kfeat", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static uint64_t probe_xcr0(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned int a, b, c, d, lo, hi;
+
+	/* xgetbv faults unless the OS enabled XSAVE (CPUID.1:ECX.OSXSAVE) */
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return 0;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((uint64_t)hi << 32) | lo;
+#else
+	return 0;
+#endif
+}
+
+static bool probe_vvar_vclock(void)
+{
+	_cleanup_free_ char *maps = NULL;
+
+	if (proc_read_file("/proc/self/maps", &maps, NULL) < 0)
+		return false;
+	return strstr(maps, " [vvar_vclock]\n") != NULL;
+}
+
+/*
+ * The ptrace requests are tried on a seized, interrupted child that only
+ * waits to be killed. The child is killed and reaped on every path.
+ */
+static void probe_ptrace(struct kfeat *kf)
+{
+	uint8_t buf[256];
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+		goto out_kill;
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) < 0)
+		goto out_kill;
+	if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status))
+		goto out_kill;
+
+	/* unknown requests fail with EIO; both return the bytes they filled */
+	memset(buf, 0, sizeof(buf));
+	kf->rseq_config = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof(buf), buf) > 0;
+	memset(buf, 0, sizeof(buf));
+	kf->syscall_info = ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof(buf), buf) > 0;
+
+#if defined(__x86_64__) || defined(__i386__)
+	if (kf->xcr0) {
+		/* larger than any XSAVE area so far (AMX: ~11 KiB) */
+		size_t len = 64 * 1024;
+		_cleanup_free_ void *x = malloc(len);
+		struct iovec iov = { .iov_base = x, .iov_len = len };
+
+		if (x && ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) == 0)
+			kf->xsave_size = iov.iov_len;
+	}
+#endif
+
+out_kill:
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+int kfeat_probe(struct kfeat *ret)
+{
+	_cleanup_close_ int pagemap_fd = -1;
+	struct kfeat kf = {};
+
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd >= 0) {
+		kf.pagemap_scan = probe_pagemap_scan(pagemap_fd);
+		probe_pfn(pagemap_fd, &kf);
+		kf.soft_dirty = probe_soft_dirty(pagemap_fd);
+	}
+	kf.uffd_wp_async = probe_uffd_wp_async();
+	kf.clone3_set_tid = probe_clone3_set_tid();
+	kf.pidfd_getfd = probe_pidfd_getfd();
+	kf.prctl_mm_map = probe_prctl_mm_map();
+	kf.memfd = probe_memfd();
+	kf.xcr0 = probe_xcr0();
+	kf.vvar_vclock = probe_vvar_vclock();
+	probe_ptrace(&kf);
+
+	*ret = kf;
+	return 0;
+}
+
+static const char *yesno(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+void kfeat_print(const struct kfeat *kf, FILE *out)
+{
+	fprintf(out, "pagemap_scan: %s\n", yesno(kf->pagemap_scan));
+	fprintf(out, "pagemap_pfn: %s\n", yesno(kf->pagemap_pfn));
+	fprintf(out, "zero_pfn: 0x%llx\n", (unsigned long long)kf->zero_pfn);
+	fprintf(out, "soft_dirty: %s\n", yesno(kf->soft_dirty));
+	fprintf(out, "uffd_wp_async: %s\n", yesno(kf->uffd_wp_async));
+	fprintf(out, "clone3_set_tid: %s\n", yesno(kf->clone3_set_tid));
+	fprintf(out, "rseq_config: %s\n", yesno(kf->rseq_config));
+	fprintf(out, "syscall_info: %s\n", yesno(kf->syscall_info));
+	fprintf(out, "pidfd_getfd: %s\n", yesno(kf->pidfd_getfd));
+	fprintf(out, "prctl_mm_map: %s\n", yesno(kf->prctl_mm_map));
+	fprintf(out, "memfd: %s\n", yesno(kf->memfd));
+	fprintf(out, "xcr0: 0x%llx\n", (unsigned long long)kf->xcr0);
+	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
+	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
+}

@@ -1,0 +1,145 @@
+/*
+ * kfeat_probe() on this machine: which features exist may vary, so the
+ * tests check that the answers agree with independent checks and with
+ * each other, and that kfeat_print() says the same.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compat/fs.h"
+#include "memdump/cleanup.h"
+#include "memdump/kfeat.h"
+#include "memdump/proc.h"
+
+static struct kfeat kf;
+
+static void probe(void)
+{
+	cr_assert_eq(kfeat_probe(&kf), 0);
+}
+
+TestSuite(kfeat, .init = probe);
+
+Test(kfeat, leaves_no_child_behind)
+{
+	/* the ptrace and clone3 probes fork: every child must be reaped */
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1);
+	cr_assert_eq(errno, ECHILD);
+}
+
+Test(kfeat, probing_twice_gives_the_same_answers)
+{
+	struct kfeat again;
+
+	cr_assert_eq(kfeat_probe(&again), 0);
+	cr_assert_eq(again.pagemap_scan, kf.pagemap_scan);
+	cr_assert_eq(again.pagemap_pfn, kf.pagemap_pfn);
+	cr_assert_eq(again.zero_pfn, kf.zero_pfn);
+	cr_assert_eq(again.soft_dirty, kf.soft_dirty);
+	cr_assert_eq(again.uffd_wp_async, kf.uffd_wp_async);
+	cr_assert_eq(again.clone3_set_tid, kf.clone3_set_tid);
+	cr_assert_eq(again.rseq_config, kf.rseq_config);
+	cr_assert_eq(again.syscall_info, kf.syscall_info);
+	cr_assert_eq(again.xcr0, kf.xcr0);
+	cr_assert_eq(again.xsave_size, kf.xsave_size);
+	cr_assert_eq(again.vvar_vclock, kf.vvar_vclock);
+}
+
+Test(kfeat, pagemap_scan_matches_the_ioctl)
+{
+	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	struct pm_scan_arg arg = { .size = sizeof(arg) };
+	bool works;
+
+	cr_assert_geq(fd, 0);
+	works = ioctl(fd, PAGEMAP_SCAN, &arg) >= 0;
+	cr_assert_eq(kf.pagemap_scan, works);
+}
+
+Test(kfeat, zero_pfn_is_the_pfn_of_a_read_page)
+{
+	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	char *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t e[2];
+
+	cr_assert_neq(p, MAP_FAILED);
+	(void)*(volatile char *)p;
+	p[4096] = 1;
+	cr_assert_eq(proc_pagemap_read(fd, (uintptr_t)p, (uintptr_t)p + 2 * 4096, e), 0);
+	cr_assert_eq(kf.pagemap_pfn, pme_pfn(e[1]) != 0);
+	if (kf.zero_pfn) {
+		cr_assert(kf.pagemap_pfn);
+		cr_assert_eq(pme_pfn(e[0]), kf.zero_pfn);
+		cr_assert_neq(pme_pfn(e[1]), kf.zero_pfn);
+	} else {
+		cr_assert(!kf.pagemap_pfn || pme_pfn(e[0]) == 0);
+	}
+	munmap(p, 2 * 4096);
+}
+
+Test(kfeat, memfd_matches)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC);
+
+	cr_assert_eq(kf.memfd, fd >= 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+Test(kfeat, xsave_is_consistent)
+{
+#if defined(__x86_64__)
+	if (kf.xcr0) {
+		/* x87 and SSE state are always enabled together with XSAVE */
+		cr_assert_eq(kf.xcr0 & 3, 3, "xcr0 %llx", (unsigned long long)kf.xcr0);
+		if (kf.xsave_size)
+			/* 512 bytes legacy area + 64 bytes XSAVE header at least */
+			cr_assert_geq(kf.xsave_size, 576);
+	} else {
+		cr_assert_eq(kf.xsave_size, 0);
+	}
+#else
+	cr_assert_eq(kf.xsave_size, 0);
+#endif
+}
+
+Test(kfeat, vvar_vclock_matches_maps)
+{
+	_cleanup_free_ char *maps = NULL;
+
+	cr_assert_eq(proc_read_file("/proc/self/maps", &maps, NULL), 0);
+	cr_assert_eq(kf.vvar_vclock, strstr(maps, "[vvar_vclock]") != NULL);
+}
+
+Test(kfeat, print_says_the_same)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t len = 0, lines = 0;
+	FILE *f = open_memstream(&out, &len);
+	char want[64];
+
+	cr_assert_not_null(f);
+	kfeat_print(&kf, f);
+	fclose(f);
+
+	for (const char *p = out; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_assert_eq(lines, 14);
+	snprintf(want, sizeof(want), "pagemap_scan: %s\n", kf.pagemap_scan ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "uffd_wp_async: %s\n", kf.uffd_wp_async ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "xsave_size: %u\n", kf.xsave_size);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "zero_pfn: 0x%llx\n", (unsigned long long)kf.zero_pfn);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+}
+
