@@ -1,0 +1,87 @@
+#pragma once
+/*
+ * Image files: the only stage that knows protobuf-c (and later zstd).
+ * Every file starts with a header (magic, format version, kind, payload
+ * size, XXH3-64 of the payload); metadata files hold one protobuf message,
+ * pages files raw page data after a 4096-byte header.
+ *
+ * Files of an image directory (see images/README.md):
+ *   inventory.img         struct md_inventory
+ *   core-PID.img          threads, sigactions, itimers, rlimits, pending signals
+ *   mm-PID.img            VMAs, mm fields, auxv, exe, vdso hash
+ *   files-PID.img         fds, cwd, umask
+ *   pagemap-PID.img       struct md_pagemap of the process
+ *   pages-PID.img         the data of its MD_PM_DATA entries, in order
+ *   shm-ID.img            struct md_shm + its pagemap (vaddr = offset in object)
+ *   pages-shm-ID.img      the data of that pagemap
+ *
+ * Readers validate as they read (magic, version, kind, size, checksum) and
+ * log one line naming the file and what is wrong; they return -EINVAL (bad
+ * content) or -errno (I/O).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct md_inventory;
+struct md_proc;
+struct md_pagemap;
+struct md_shm;
+
+#define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
+#define MD_FORMAT_VERSION 1
+#define MD_PAGES_HEADER_SIZE 4096
+
+enum md_image_kind {
+	MD_IMG_INVENTORY = 1,
+	MD_IMG_CORE = 2,
+	MD_IMG_MM = 3,
+	MD_IMG_FILES = 4,
+	MD_IMG_PAGEMAP = 5,
+	MD_IMG_PAGES = 6,
+	MD_IMG_SHM = 7,
+};
+
+/* Open (and with create, mkdir -p) an image directory; with create it must be empty. */
+int image_dir_open(const char *path, bool create, int *ret_dirfd);
+
+int image_write_inventory(int dirfd, const struct md_inventory *inv);
+int image_read_inventory(int dirfd, struct md_inventory *ret);
+
+/* core-, mm- and files-PID.img */
+int image_write_proc(int dirfd, const struct md_proc *p);
+int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret);
+
+int image_write_pagemap(int dirfd, pid_t pid, const struct md_pagemap *pm);
+int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret);
+
+int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *pm);
+int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);
+
+/*
+ * Pages files, streamed. name is "pages-PID.img" or "pages-shm-ID.img"
+ * (image_pages_name() builds it). The writer computes the checksum as data
+ * goes by and writes the header on close.
+ */
+struct image_pages_writer;
+void image_pages_name(char *buf, size_t len, bool shm, uint64_t id);
+int image_pages_create(int dirfd, const char *name, struct image_pages_writer **ret);
+int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len);
+int image_pages_finish(struct image_pages_writer *w);	/* writes header, fsync-free, frees w */
+void image_pages_abort(struct image_pages_writer *w);	/* frees w, leaves the file */
+
+/*
+ * Reader: image_pages_open() checks the header, the size against
+ * expect_pages and (verify) the checksum of the whole data. The data
+ * starts at MD_PAGES_HEADER_SIZE in *ret_fd, page aligned, so restore may
+ * pread/mmap it directly.
+ */
+int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool verify, int *ret_fd);
+
+/* Cross-reference checks on a read process (pure; err gets a one-line reason). */
+int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char *err, size_t errlen);
+
+/* memdump show: a directory (every image) or one file, as JSON on out. */
+int image_show(const char *path, FILE *out);

@@ -1,0 +1,123 @@
+/*
+ * Cross-reference checks of one read process: VMAs against each other,
+ * pagemap entries against VMAs, threads and fds against duplicates. Pure:
+ * reports in err, logs nothing; the caller names the process.
+ */
+#include "memdump/image.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/model.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts v and finds a value present twice in it. */
+static bool find_dup(int *v, size_t n, int *ret)
+{
+	qsort(v, n, sizeof(*v), cmp_int);
+	for (size_t i = 1; i < n; i++)
+		if (v[i] == v[i - 1]) {
+			*ret = v[i];
+			return true;
+		}
+	return false;
+}
+
+int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char *err, size_t errlen)
+{
+	_cleanup_free_ int *ids = NULL;
+	int dup;
+	size_t n_ids = p->n_threads > p->n_fds ? p->n_threads : p->n_fds;
+	uint64_t data = 0;
+	size_t v = 0;
+
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		const struct md_vma *m = &p->vmas[i];
+
+		if ((m->start | m->end) & (MD_PAGE_SIZE - 1))
+			return fail(err, errlen, "vma %llx-%llx not page aligned",
+				    (unsigned long long)m->start, (unsigned long long)m->end);
+		if (m->start >= m->end)
+			return fail(err, errlen, "vma %llx-%llx is empty or reversed",
+				    (unsigned long long)m->start, (unsigned long long)m->end);
+		if (i && m->start < p->vmas[i - 1].end)
+			return fail(err, errlen, "vma %llx-%llx overlaps or precedes vma %llx-%llx",
+				    (unsigned long long)m->start, (unsigned long long)m->end,
+				    (unsigned long long)p->vmas[i - 1].start,
+				    (unsigned long long)p->vmas[i - 1].end);
+	}
+
+	for (size_t i = 0; pm && i < pm->n; i++) {
+		const struct md_pagemap_entry *e = &pm->entries[i];
+		uint64_t end;
+
+		if (e->vaddr & (MD_PAGE_SIZE - 1))
+			return fail(err, errlen, "pagemap entry at %llx not page aligned",
+				    (unsigned long long)e->vaddr);
+		if (e->nr_pages == 0 || e->nr_pages > (UINT64_MAX - e->vaddr) / MD_PAGE_SIZE)
+			return fail(err, errlen, "pagemap entry at %llx has bad length %llu pages",
+				    (unsigned long long)e->vaddr, (unsigned long long)e->nr_pages);
+		end = e->vaddr + e->nr_pages * MD_PAGE_SIZE;
+		if (i && e->vaddr < pm->entries[i - 1].vaddr + pm->entries[i - 1].nr_pages * MD_PAGE_SIZE)
+			return fail(err, errlen, "pagemap entry at %llx overlaps or precedes the one before",
+				    (unsigned long long)e->vaddr);
+		/* Both lists are sorted: the VMA cursor only moves forward. */
+		while (v < p->n_vmas && p->vmas[v].end <= e->vaddr)
+			v++;
+		if (v == p->n_vmas || e->vaddr < p->vmas[v].start)
+			return fail(err, errlen, "pagemap entry %llx-%llx is outside every vma",
+				    (unsigned long long)e->vaddr, (unsigned long long)end);
+		if (end > p->vmas[v].end)
+			return fail(err, errlen, "pagemap entry %llx-%llx crosses the end of vma %llx-%llx",
+				    (unsigned long long)e->vaddr, (unsigned long long)end,
+				    (unsigned long long)p->vmas[v].start,
+				    (unsigned long long)p->vmas[v].end);
+		if (e->flags & MD_PM_DATA)
+			data += e->nr_pages;
+	}
+	if (pm && data != pm->nr_data_pages)
+		return fail(err, errlen, "pagemap says %llu data pages, its entries hold %llu",
+			    (unsigned long long)pm->nr_data_pages, (unsigned long long)data);
+
+	if (p->n_threads == 0)
+		return fail(err, errlen, "process %d has no thread", (int)p->pid);
+	if (p->threads[0].tid != p->pid)
+		return fail(err, errlen, "first thread %d is not the leader %d", (int)p->threads[0].tid,
+			    (int)p->pid);
+
+	ids = calloc(n_ids ? n_ids : 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_threads; i++)
+		ids[i] = p->threads[i].tid;
+	if (find_dup(ids, p->n_threads, &dup))
+		return fail(err, errlen, "thread %d appears twice", dup);
+	for (size_t i = 0; i < p->n_fds; i++)
+		ids[i] = p->fds[i].fd;
+	if (find_dup(ids, p->n_fds, &dup))
+		return fail(err, errlen, "fd %d appears twice", dup);
+	return 0;
+}

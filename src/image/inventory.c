@@ -1,0 +1,108 @@
+/*
+ * inventory.img: struct md_inventory <-> md.InventoryImage. The inventory
+ * names the processes and shared objects of the image; it does not check
+ * that their files exist (restore does, when it reads them).
+ */
+#include "memdump/image.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#include "inventory.pb-c.h"
+
+#define INVENTORY_NAME "inventory.img"
+
+int image_write_inventory(int dirfd, const struct md_inventory *inv)
+{
+	Md__InventoryImage m = MD__INVENTORY_IMAGE__INIT;
+	_cleanup_free_ int32_t *pids = NULL;
+
+	if (inv->n_pids) {
+		pids = calloc(inv->n_pids, sizeof(*pids));
+		if (!pids)
+			return log_err(-ENOMEM, "cannot write image '%s'", INVENTORY_NAME);
+		for (size_t i = 0; i < inv->n_pids; i++)
+			pids[i] = inv->pids[i];
+	}
+	m.format_version = inv->format_version;
+	m.root_pid = inv->root_pid;
+	m.dump_time_ns = inv->dump_time_ns;
+	m.kernel_release = inv->kernel_release;
+	m.tool_version = inv->tool_version;
+	m.page_size = inv->page_size;
+	m.xfeatures = inv->xfeatures;
+	m.n_pids = inv->n_pids;
+	m.pids = pids;
+	m.n_shm_ids = inv->n_shm_ids;
+	m.shm_ids = inv->shm_ids;
+	return img_write_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &m.base);
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+int image_read_inventory(int dirfd, struct md_inventory *ret)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	struct md_inventory inv = {0};
+	Md__InventoryImage *m;
+	bool oom = false;
+	int r;
+
+	r = img_read_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__InventoryImage *)raw;
+	if (m->n_pids == 0)
+		return img_invalid(INVENTORY_NAME, "lists no process");
+	if (m->pids[0] != m->root_pid)
+		return img_invalid(INVENTORY_NAME, "first pid %d is not the root pid %d", m->pids[0],
+				   m->root_pid);
+	if (m->page_size != MD_PAGE_SIZE)
+		return img_invalid(INVENTORY_NAME, "page size %llu, this memdump handles %llu",
+				   (unsigned long long)m->page_size, MD_PAGE_SIZE);
+
+	inv.format_version = m->format_version;
+	inv.root_pid = m->root_pid;
+	inv.dump_time_ns = m->dump_time_ns;
+	inv.page_size = m->page_size;
+	inv.xfeatures = m->xfeatures;
+	inv.kernel_release = dup_or_null(m->kernel_release, &oom);
+	inv.tool_version = dup_or_null(m->tool_version, &oom);
+	inv.pids = calloc(m->n_pids, sizeof(*inv.pids));
+	inv.n_pids = m->n_pids;
+	if (!inv.pids)
+		oom = true;
+	else
+		for (size_t i = 0; i < m->n_pids; i++)
+			inv.pids[i] = m->pids[i];
+	if (m->n_shm_ids) {
+		inv.shm_ids = calloc(m->n_shm_ids, sizeof(*inv.shm_ids));
+		inv.n_shm_ids = m->n_shm_ids;
+		if (!inv.shm_ids)
+			oom = true;
+		else
+			memcpy(inv.shm_ids, m->shm_ids, m->n_shm_ids * sizeof(*inv.shm_ids));
+	}
+	if (oom) {
+		md_inventory_release(&inv);
+		return log_err(-ENOMEM, "cannot read image '%s'", INVENTORY_NAME);
+	}
+	*ret = inv;
+	return 0;
+}

@@ -1,0 +1,541 @@
+/*
+ * core-PID.img, mm-PID.img and files-PID.img: struct md_proc split over
+ * three messages and joined again. Checks each message on its own terms
+ * (array sizes, VMA order); cross-references are image_check_proc()'s.
+ */
+#include "memdump/image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#include "core.pb-c.h"
+#include "files.pb-c.h"
+#include "mm.pb-c.h"
+
+#define REGS_FIELDS(X)                                                                                \
+	X(r15) X(r14) X(r13) X(r12) X(rbp) X(rbx) X(r11) X(r10) X(r9) X(r8) X(rax) X(rcx) X(rdx)     \
+	X(rsi) X(rdi) X(orig_rax) X(rip) X(cs) X(eflags) X(rsp) X(ss) X(fs_base) X(gs_base) X(ds)    \
+	X(es) X(fs) X(gs)
+
+#define MM_FIELDS(X)                                                                                  \
+	X(start_code) X(end_code) X(start_data) X(end_data) X(start_brk) X(brk) X(start_stack)       \
+	X(arg_start) X(arg_end) X(env_start) X(env_end)
+
+static void proc_name(char *buf, size_t len, const char *what, pid_t pid)
+{
+	snprintf(buf, len, "%s-%d.img", what, (int)pid);
+}
+
+/* ---- writing ---- */
+
+struct thread_msg {
+	Md__Thread t;
+	Md__Regs regs;
+	Md__Rseq rseq;
+	Md__Altstack alt;
+	char comm[16];
+};
+
+static void comm_copy(char *dst, const char *src)
+{
+	size_t n = strnlen(src, 15);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int write_core(int dirfd, const struct md_proc *p, const char *name)
+{
+	Md__CoreImage m = MD__CORE_IMAGE__INIT;
+	Md__Sigaction sa[MD_NSIG], *sap[MD_NSIG];
+	Md__Itimer it[3], *itp[3];
+	Md__Rlimit rl[MD_RLIM_NLIMITS], *rlp[MD_RLIM_NLIMITS];
+	_cleanup_free_ struct thread_msg *th = NULL;
+	_cleanup_free_ Md__Thread **thp = NULL;
+	_cleanup_free_ ProtobufCBinaryData *bins = NULL;
+	size_t nbins = p->n_shared_pending, b = 0;
+	char comm[16];
+
+	for (size_t i = 0; i < p->n_threads; i++)
+		nbins += p->threads[i].n_pending;
+	th = calloc(p->n_threads ? p->n_threads : 1, sizeof(*th));
+	thp = calloc(p->n_threads ? p->n_threads : 1, sizeof(*thp));
+	bins = calloc(nbins ? nbins : 1, sizeof(*bins));
+	if (!th || !thp || !bins)
+		return log_err(-ENOMEM, "cannot write image '%s'", name);
+
+	for (size_t i = 0; i < p->n_threads; i++) {
+		const struct md_thread *t = &p->threads[i];
+		struct thread_msg *tm = &th[i];
+
+		md__thread__init(&tm->t);
+		md__regs__init(&tm->regs);
+		md__rseq__init(&tm->rseq);
+		md__altstack__init(&tm->alt);
+#define X(f) tm->regs.f = t->regs.f;
+		REGS_FIELDS(X)
+#undef X
+		tm->rseq.addr = t->rseq.addr;
+		tm->rseq.len = t->rseq.len;
+		tm->rseq.flags = t->rseq.flags;
+		tm->rseq.sig = t->rseq.sig;
+		tm->alt.sp = t->altstack.sp;
+		tm->alt.flags = t->altstack.flags;
+		tm->alt.size = t->altstack.size;
+		comm_copy(tm->comm, t->comm);
+
+		tm->t.tid = t->tid;
+		tm->t.comm = tm->comm;
+		tm->t.regs = &tm->regs;
+		tm->t.rseq = &tm->rseq;
+		tm->t.altstack = &tm->alt;
+		if (t->xsave && t->xsave_size) {
+			tm->t.has_xsave = true;
+			tm->t.xsave.data = t->xsave;
+			tm->t.xsave.len = t->xsave_size;
+		}
+		tm->t.xfeatures = t->xfeatures;
+		tm->t.sigmask = t->sigmask;
+		tm->t.clear_child_tid = t->clear_child_tid;
+		tm->t.n_pending = t->n_pending;
+		tm->t.pending = &bins[b];
+		for (size_t j = 0; j < t->n_pending; j++, b++) {
+			bins[b].data = (uint8_t *)t->pending[j].raw;
+			bins[b].len = MD_SIGINFO_SIZE;
+		}
+		thp[i] = &tm->t;
+	}
+	for (int i = 0; i < MD_NSIG; i++) {
+		md__sigaction__init(&sa[i]);
+		sa[i].handler = p->sigactions[i].handler;
+		sa[i].flags = p->sigactions[i].flags;
+		sa[i].restorer = p->sigactions[i].restorer;
+		sa[i].mask = p->sigactions[i].mask;
+		sap[i] = &sa[i];
+	}
+	for (int i = 0; i < 3; i++) {
+		md__itimer__init(&it[i]);
+		it[i].interval_sec = p->itimers[i].interval_sec;
+		it[i].interval_usec = p->itimers[i].interval_usec;
+		it[i].value_sec = p->itimers[i].value_sec;
+		it[i].value_usec = p->itimers[i].value_usec;
+		itp[i] = &it[i];
+	}
+	for (int i = 0; i < MD_RLIM_NLIMITS; i++) {
+		md__rlimit__init(&rl[i]);
+		rl[i].cur = p->rlimits[i].cur;
+		rl[i].max = p->rlimits[i].max;
+		rlp[i] = &rl[i];
+	}
+	comm_copy(comm, p->comm);
+
+	m.pid = p->pid;
+	m.ppid = p->ppid;
+	m.pgid = p->pgid;
+	m.sid = p->sid;
+	m.comm = comm;
+	m.n_threads = p->n_threads;
+	m.threads = thp;
+	m.n_sigactions = MD_NSIG;
+	m.sigactions = sap;
+	m.n_itimers = 3;
+	m.itimers = itp;
+	m.n_rlimits = MD_RLIM_NLIMITS;
+	m.rlimits = rlp;
+	m.n_shared_pending = p->n_shared_pending;
+	m.shared_pending = &bins[b];
+	for (size_t j = 0; j < p->n_shared_pending; j++, b++) {
+		bins[b].data = (uint8_t *)p->shared_pending[j].raw;
+		bins[b].len = MD_SIGINFO_SIZE;
+	}
+	return img_write_msg(dirfd, name, MD_IMG_CORE, &m.base);
+}
+
+static int write_mm(int dirfd, const struct md_proc *p, const char *name)
+{
+	Md__MmImage m = MD__MM_IMAGE__INIT;
+	Md__MmFields mm = MD__MM_FIELDS__INIT;
+	_cleanup_free_ Md__Vma *v = NULL;
+	_cleanup_free_ Md__Vma **vp = NULL;
+
+	v = calloc(p->n_vmas ? p->n_vmas : 1, sizeof(*v));
+	vp = calloc(p->n_vmas ? p->n_vmas : 1, sizeof(*vp));
+	if (!v || !vp)
+		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		const struct md_vma *s = &p->vmas[i];
+
+		md__vma__init(&v[i]);
+		v[i].start = s->start;
+		v[i].end = s->end;
+		v[i].pgoff = s->pgoff;
+		v[i].prot = s->prot;
+		v[i].shared = s->shared;
+		v[i].kind = (Md__VmaKind)s->kind;
+		v[i].vmflags = s->vmflags;
+		v[i].dev_major = s->dev_major;
+		v[i].dev_minor = s->dev_minor;
+		v[i].inode = s->inode;
+		v[i].path = s->path;
+		v[i].deleted = s->deleted;
+		v[i].shm_id = s->shm_id;
+		vp[i] = &v[i];
+	}
+#define X(f) mm.f = p->mm.f;
+	MM_FIELDS(X)
+#undef X
+	m.pid = p->pid;
+	m.n_vmas = p->n_vmas;
+	m.vmas = vp;
+	m.mm = &mm;
+	m.n_auxv = p->auxv_len;
+	m.auxv = p->auxv;
+	m.exe = p->exe;
+	m.personality = p->personality;
+	m.vdso_hash = p->vdso_hash;
+	return img_write_msg(dirfd, name, MD_IMG_MM, &m.base);
+}
+
+static int write_files(int dirfd, const struct md_proc *p, const char *name)
+{
+	Md__FilesImage m = MD__FILES_IMAGE__INIT;
+	_cleanup_free_ Md__Fd *f = NULL;
+	_cleanup_free_ Md__Fd **fp = NULL;
+
+	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
+	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
+	if (!f || !fp)
+		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_fds; i++) {
+		const struct md_fd *s = &p->fds[i];
+
+		md__fd__init(&f[i]);
+		f[i].fd = s->fd;
+		f[i].kind = (Md__FdKind)s->kind;
+		f[i].path = s->path;
+		f[i].flags = s->flags;
+		f[i].pos = s->pos;
+		f[i].mode = s->mode;
+		f[i].shm_id = s->shm_id;
+		fp[i] = &f[i];
+	}
+	m.pid = p->pid;
+	m.n_fds = p->n_fds;
+	m.fds = fp;
+	m.cwd = p->cwd;
+	m.umask = p->umask;
+	return img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+}
+
+int image_write_proc(int dirfd, const struct md_proc *p)
+{
+	char name[64];
+	int r;
+
+	proc_name(name, sizeof(name), "core", p->pid);
+	r = write_core(dirfd, p, name);
+	if (r < 0)
+		return r;
+	proc_name(name, sizeof(name), "mm", p->pid);
+	r = write_mm(dirfd, p, name);
+	if (r < 0)
+		return r;
+	proc_name(name, sizeof(name), "files", p->pid);
+	return write_files(dirfd, p, name);
+}
+
+/* ---- reading ---- */
+
+static int copy_siginfos(const char *name, const char *what, ProtobufCBinaryData *src, size_t n,
+			 struct md_siginfo **ret)
+{
+	struct md_siginfo *s;
+
+	for (size_t i = 0; i < n; i++)
+		if (src[i].len != MD_SIGINFO_SIZE)
+			return img_invalid(name, "%s siginfo %zu has %zu bytes, expected %d", what, i,
+					   src[i].len, MD_SIGINFO_SIZE);
+	if (!n)
+		return 0;
+	s = calloc(n, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(s[i].raw, src[i].data, MD_SIGINFO_SIZE);
+	*ret = s;
+	return 0;
+}
+
+static int comm_check(const char *name, const char *comm, char *dst)
+{
+	size_t n = strlen(comm);
+
+	if (n > 15)
+		return img_invalid(name, "comm '%s' longer than 15 bytes", comm);
+	memcpy(dst, comm, n + 1);
+	return 0;
+}
+
+static int read_thread(const char *name, const Md__Thread *m, struct md_thread *t)
+{
+	int r;
+
+	t->tid = m->tid;
+	r = comm_check(name, m->comm, t->comm);
+	if (r < 0)
+		return r;
+#define X(f) t->regs.f = m->regs->f;
+	REGS_FIELDS(X)
+#undef X
+	if (m->has_xsave && m->xsave.len) {
+		t->xsave = malloc(m->xsave.len);
+		if (!t->xsave)
+			return -ENOMEM;
+		memcpy(t->xsave, m->xsave.data, m->xsave.len);
+		t->xsave_size = m->xsave.len;
+	}
+	t->xfeatures = m->xfeatures;
+	t->sigmask = m->sigmask;
+	t->rseq.addr = m->rseq->addr;
+	t->rseq.len = m->rseq->len;
+	t->rseq.flags = m->rseq->flags;
+	t->rseq.sig = m->rseq->sig;
+	t->altstack.sp = m->altstack->sp;
+	t->altstack.flags = m->altstack->flags;
+	t->altstack.size = m->altstack->size;
+	t->clear_child_tid = m->clear_child_tid;
+	r = copy_siginfos(name, "pending", m->pending, m->n_pending, &t->pending);
+	if (r < 0)
+		return r;
+	t->n_pending = m->n_pending;
+	return 0;
+}
+
+static int read_core(int dirfd, pid_t pid, struct md_proc *p)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	Md__CoreImage *m;
+	char name[64];
+	int r;
+
+	proc_name(name, sizeof(name), "core", pid);
+	r = img_read_msg(dirfd, name, MD_IMG_CORE, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__CoreImage *)raw;
+	if (m->pid != pid)
+		return img_invalid(name, "holds pid %d", m->pid);
+	if (m->n_sigactions != MD_NSIG)
+		return img_invalid(name, "%zu sigactions, expected %d", m->n_sigactions, MD_NSIG);
+	if (m->n_itimers != 3)
+		return img_invalid(name, "%zu itimers, expected 3", m->n_itimers);
+	if (m->n_rlimits != MD_RLIM_NLIMITS)
+		return img_invalid(name, "%zu rlimits, expected %d", m->n_rlimits, MD_RLIM_NLIMITS);
+
+	p->pid = m->pid;
+	p->ppid = m->ppid;
+	p->pgid = m->pgid;
+	p->sid = m->sid;
+	r = comm_check(name, m->comm, p->comm);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < MD_NSIG; i++) {
+		p->sigactions[i].handler = m->sigactions[i]->handler;
+		p->sigactions[i].flags = m->sigactions[i]->flags;
+		p->sigactions[i].restorer = m->sigactions[i]->restorer;
+		p->sigactions[i].mask = m->sigactions[i]->mask;
+	}
+	for (int i = 0; i < 3; i++) {
+		p->itimers[i].interval_sec = m->itimers[i]->interval_sec;
+		p->itimers[i].interval_usec = m->itimers[i]->interval_usec;
+		p->itimers[i].value_sec = m->itimers[i]->value_sec;
+		p->itimers[i].value_usec = m->itimers[i]->value_usec;
+	}
+	for (int i = 0; i < MD_RLIM_NLIMITS; i++) {
+		p->rlimits[i].cur = m->rlimits[i]->cur;
+		p->rlimits[i].max = m->rlimits[i]->max;
+	}
+	r = copy_siginfos(name, "shared pending", m->shared_pending, m->n_shared_pending,
+			  &p->shared_pending);
+	if (r < 0)
+		goto out;
+	p->n_shared_pending = m->n_shared_pending;
+
+	if (m->n_threads) {
+		p->threads = calloc(m->n_threads, sizeof(*p->threads));
+		if (!p->threads) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < m->n_threads; i++) {
+		p->n_threads = i + 1;
+		r = read_thread(name, m->threads[i], &p->threads[i]);
+		if (r < 0)
+			goto out;
+	}
+	return 0;
+out:
+	if (r == -ENOMEM)
+		log_err(r, "cannot read image '%s'", name);
+	return r;
+}
+
+static bool vma_kind_valid(int k)
+{
+	return k >= MD_VMA_ANON && k <= MD_VMA_VSYSCALL;
+}
+
+static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	Md__MmImage *m;
+	char name[64];
+	int r;
+
+	proc_name(name, sizeof(name), "mm", pid);
+	r = img_read_msg(dirfd, name, MD_IMG_MM, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__MmImage *)raw;
+	if (m->pid != pid)
+		return img_invalid(name, "holds pid %d", m->pid);
+	if (m->n_auxv % 2)
+		return img_invalid(name, "auxv has an odd number of words (%zu)", m->n_auxv);
+	for (size_t i = 0; i < m->n_vmas; i++) {
+		const Md__Vma *v = m->vmas[i];
+
+		if (!img_page_aligned(v->start) || !img_page_aligned(v->end))
+			return img_invalid(name, "vma %zu (%llx-%llx) not page aligned", i,
+					   (unsigned long long)v->start, (unsigned long long)v->end);
+		if (v->start >= v->end)
+			return img_invalid(name, "vma %zu (%llx-%llx) is empty or reversed", i,
+					   (unsigned long long)v->start, (unsigned long long)v->end);
+		if (i && v->start < m->vmas[i - 1]->end)
+			return img_invalid(name, "vma %zu (%llx-%llx) overlaps or precedes the one before",
+					   i, (unsigned long long)v->start, (unsigned long long)v->end);
+		if (!vma_kind_valid(v->kind))
+			return img_invalid(name, "vma %zu has unknown kind %d", i, v->kind);
+	}
+
+	if (m->n_vmas) {
+		p->vmas = calloc(m->n_vmas, sizeof(*p->vmas));
+		if (!p->vmas)
+			goto oom;
+	}
+	for (size_t i = 0; i < m->n_vmas; i++) {
+		const Md__Vma *s = m->vmas[i];
+		struct md_vma *v = &p->vmas[i];
+
+		p->n_vmas = i + 1;
+		v->start = s->start;
+		v->end = s->end;
+		v->pgoff = s->pgoff;
+		v->prot = s->prot;
+		v->shared = s->shared;
+		v->kind = (enum md_vma_kind)s->kind;
+		v->vmflags = s->vmflags;
+		v->dev_major = s->dev_major;
+		v->dev_minor = s->dev_minor;
+		v->inode = s->inode;
+		v->deleted = s->deleted;
+		v->shm_id = s->shm_id;
+		if (s->path && !(v->path = strdup(s->path)))
+			goto oom;
+	}
+#define X(f) p->mm.f = m->mm->f;
+	MM_FIELDS(X)
+#undef X
+	if (m->n_auxv) {
+		p->auxv = calloc(m->n_auxv, sizeof(*p->auxv));
+		if (!p->auxv)
+			goto oom;
+		memcpy(p->auxv, m->auxv, m->n_auxv * sizeof(*p->auxv));
+		p->auxv_len = m->n_auxv;
+	}
+	if (m->exe && !(p->exe = strdup(m->exe)))
+		goto oom;
+	p->personality = m->personality;
+	p->vdso_hash = m->vdso_hash;
+	return 0;
+oom:
+	return log_err(-ENOMEM, "cannot read image '%s'", name);
+}
+
+static bool fd_kind_valid(int k)
+{
+	return k >= MD_FD_REG && k <= MD_FD_DIR;
+}
+
+static int read_files(int dirfd, pid_t pid, struct md_proc *p)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	Md__FilesImage *m;
+	char name[64];
+	int r;
+
+	proc_name(name, sizeof(name), "files", pid);
+	r = img_read_msg(dirfd, name, MD_IMG_FILES, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__FilesImage *)raw;
+	if (m->pid != pid)
+		return img_invalid(name, "holds pid %d", m->pid);
+	for (size_t i = 0; i < m->n_fds; i++) {
+		if (m->fds[i]->fd < 0)
+			return img_invalid(name, "negative fd %d", m->fds[i]->fd);
+		if (!fd_kind_valid(m->fds[i]->kind))
+			return img_invalid(name, "fd %d has unknown kind %d", m->fds[i]->fd,
+					   m->fds[i]->kind);
+	}
+	if (m->n_fds) {
+		p->fds = calloc(m->n_fds, sizeof(*p->fds));
+		if (!p->fds)
+			goto oom;
+	}
+	for (size_t i = 0; i < m->n_fds; i++) {
+		const Md__Fd *s = m->fds[i];
+		struct md_fd *f = &p->fds[i];
+
+		p->n_fds = i + 1;
+		f->fd = s->fd;
+		f->kind = (enum md_fd_kind)s->kind;
+		f->flags = s->flags;
+		f->pos = s->pos;
+		f->mode = s->mode;
+		f->shm_id = s->shm_id;
+		if (s->path && !(f->path = strdup(s->path)))
+			goto oom;
+	}
+	if (m->cwd && !(p->cwd = strdup(m->cwd)))
+		goto oom;
+	p->umask = m->umask;
+	return 0;
+oom:
+	return log_err(-ENOMEM, "cannot read image '%s'", name);
+}
+
+int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret)
+{
+	struct md_proc p = {0};
+	int r;
+
+	r = read_core(dirfd, pid, &p);
+	if (r >= 0)
+		r = read_mm(dirfd, pid, &p);
+	if (r >= 0)
+		r = read_files(dirfd, pid, &p);
+	if (r < 0) {
+		md_proc_release(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}

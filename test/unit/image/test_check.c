@@ -1,0 +1,137 @@
+/* image_check_proc(): cross-references between VMAs, pagemap, threads and fds. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "memdump/image.h"
+#include "memdump/model.h"
+#include "synth.h"
+
+static struct md_proc p;
+static struct md_pagemap pm;
+static char err[256];
+
+static void setup(void)
+{
+	synth_proc(&p, SYNTH_PID, 1);
+	synth_pagemap(&pm, &p);
+	err[0] = '\0';
+}
+
+static void teardown(void)
+{
+	md_proc_release(&p);
+	md_pagemap_release(&pm);
+}
+
+TestSuite(image_check, .init = setup, .fini = teardown);
+
+static void expect_fail(const char *what)
+{
+	cr_assert_eq(image_check_proc(&p, &pm, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, what), "reason '%s' lacks '%s'", err, what);
+}
+
+Test(image_check, good)
+{
+	cr_assert_eq(image_check_proc(&p, &pm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(image_check_proc(&p, NULL, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(image_check, overlapping_vmas)
+{
+	p.vmas[1].start = p.vmas[0].end - 4096;
+	expect_fail("overlaps");
+}
+
+Test(image_check, unaligned_vma)
+{
+	p.vmas[2].start += 8;
+	expect_fail("not page aligned");
+}
+
+Test(image_check, entry_outside_any_vma)
+{
+	/* In the gap between VMA 0 and VMA 1. */
+	pm.entries[1].vaddr = p.vmas[0].end + 4096;
+	pm.entries[1].nr_pages = 1;
+	expect_fail("outside every vma");
+}
+
+Test(image_check, entry_before_first_vma)
+{
+	pm.entries[0].vaddr = p.vmas[0].start - 4096;
+	expect_fail("outside every vma");
+}
+
+Test(image_check, entry_after_last_vma)
+{
+	pm.entries[pm.n - 1].vaddr = p.vmas[p.n_vmas - 1].end;
+	expect_fail("outside every vma");
+}
+
+Test(image_check, entry_crossing_vma_end)
+{
+	/* Zero range of VMA 0 starts at +0x4000 of an 0x8000 VMA: 5 pages cross. */
+	pm.entries[1].nr_pages = 5;
+	expect_fail("crosses the end");
+}
+
+Test(image_check, entry_spanning_adjacent_vmas)
+{
+	/* Even when the next VMA starts right at the end, an entry may not span both. */
+	p.vmas[1].start = p.vmas[0].end;
+	pm.entries[1].nr_pages = 5;
+	expect_fail("crosses the end");
+}
+
+Test(image_check, unaligned_entry)
+{
+	pm.entries[2].vaddr += 100;
+	expect_fail("not page aligned");
+}
+
+Test(image_check, unsorted_entries)
+{
+	struct md_pagemap_entry t = pm.entries[0];
+
+	pm.entries[0] = pm.entries[2];
+	pm.entries[2] = t;
+	expect_fail("overlaps or precedes");
+}
+
+Test(image_check, nr_data_pages_mismatch)
+{
+	pm.nr_data_pages--;
+	expect_fail("data pages");
+}
+
+Test(image_check, no_threads)
+{
+	p.n_threads = 0;
+	expect_fail("no thread");
+	p.n_threads = 2;
+}
+
+Test(image_check, leader_not_first)
+{
+	p.threads[0].tid = SYNTH_PID + 5;
+	expect_fail("not the leader");
+}
+
+Test(image_check, duplicate_tid)
+{
+	p.threads[1].tid = SYNTH_PID;
+	expect_fail("thread 4242 appears twice");
+}
+
+Test(image_check, duplicate_fd)
+{
+	p.fds[2].fd = p.fds[0].fd;
+	expect_fail("appears twice");
+}
+
+Test(image_check, null_err_buffer)
+{
+	pm.nr_data_pages--;
+	cr_assert_eq(image_check_proc(&p, &pm, NULL, 0), -EINVAL);
+}
