@@ -1,0 +1,55 @@
+#pragma once
+/*
+ * Remote syscalls: make a ptrace-stopped thread execute one syscall at a
+ * time. The thread's registers and signal mask are saved by inject_init()
+ * and put back by inject_fini() on every path; the caller owns the stop.
+ *
+ * The syscall instruction used is one that already exists in the target
+ * (in its [vdso]), so no byte of the target is ever written.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct inject_ctx {
+	pid_t tid;
+	uint64_t syscall_ip;		/* address of a `syscall` (0f 05) in the target */
+	struct user_regs_struct saved;	/* registers at inject_init() */
+	uint64_t saved_sigmask;
+	bool restore_regs;		/* inject_fini() writes 'saved' back */
+	bool restore_mask;
+};
+
+/* Find a `syscall` instruction in the [vdso] of pid (read through /proc/PID/mem). */
+int inject_find_syscall(pid_t pid, uint64_t *ret_ip);
+
+/* Save regs and sigmask of a stopped, seized tid; block all signals while we work. */
+int inject_init(struct inject_ctx *ctx, pid_t tid, uint64_t syscall_ip);
+
+/*
+ * Run syscall nr with up to six arguments in ctx->tid. Returns 0 and the
+ * target's raw result in *ret (a negative value is the target's -errno,
+ * not ours), or our own -errno if ptrace failed (e.g. the thread died).
+ * Event stops met on the way (a clone event) are passed through.
+ */
+int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		   uint64_t a5, uint64_t a6, int64_t *ret);
+
+/* Put the saved registers (restart-normalised, see below) and mask back. */
+int inject_fini(struct inject_ctx *ctx);
+
+/*
+ * A thread stopped inside an interrupted syscall has rax = -ERESTART* and
+ * the kernel would rewind it only while delivering a signal. Once we have
+ * run syscalls of our own in it, that chance is gone, so rewind it here
+ * the way the kernel would: rax = orig_rax and rip -= 2 (restart_syscall
+ * for -ERESTART_RESTARTBLOCK when keep_restart_block, else -EINTR: a new
+ * process has no restart block).
+ */
+void inject_normalize_restart(struct user_regs_struct *r, bool keep_restart_block);
+
+/* Copy to/from target memory (process_vm_{read,write}v; /proc/PID/mem when that fails). */
+int inject_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int inject_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);

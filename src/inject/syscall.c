@@ -1,0 +1,237 @@
+/*
+ * Remote syscalls through ptrace: point a stopped thread at an existing
+ * `syscall` instruction, run to the syscall-exit stop, read rax. Register
+ * and mask restoration is the caller-visible contract (inject.h).
+ */
+#include "memdump/inject.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+
+#ifndef ERESTARTSYS
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+#endif
+
+int inject_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	ssize_t n;
+
+	n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, len, (off_t)addr);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int inject_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	ssize_t n;
+
+	n = process_vm_writev(pid, &l, 1, &r, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pwrite(fd, buf, len, (off_t)addr);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int inject_find_syscall(pid_t pid, uint64_t *ret_ip)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[512];
+	unsigned long s = 0, e = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "[vdso]"))
+			continue;
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			return -EINVAL;
+		break;
+	}
+	if (!s || e <= s || e - s > (1 << 20))
+		return -ENOENT;
+
+	_cleanup_free_ unsigned char *buf = malloc(e - s);
+	if (!buf)
+		return -ENOMEM;
+	r = inject_read_mem(pid, s, buf, e - s);
+	if (r < 0)
+		return r;
+	/* Any 0f 05 works: we only ever execute that one instruction. */
+	for (unsigned long i = 0; i + 1 < e - s; i++)
+		if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+			*ret_ip = s + i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void inject_normalize_restart(struct user_regs_struct *r, bool keep_restart_block)
+{
+	if ((int64_t)r->orig_rax < 0)
+		return;
+	switch ((int64_t)r->rax) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+		r->rax = r->orig_rax;
+		r->rip -= 2;
+		break;
+	case -ERESTART_RESTARTBLOCK:
+		if (keep_restart_block) {
+			r->rax = SYS_restart_syscall;
+			r->rip -= 2;
+		} else {
+			r->rax = (uint64_t)-EINTR;
+		}
+		break;
+	}
+}
+
+int inject_init(struct inject_ctx *ctx, pid_t tid, uint64_t syscall_ip)
+{
+	uint64_t all = ~0ULL;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->tid = tid;
+	ctx->syscall_ip = syscall_ip;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &ctx->saved) < 0)
+		return -errno;
+	ctx->restore_regs = true;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &ctx->saved_sigmask) < 0)
+		return -errno;
+	/* With every signal blocked no signal-delivery stop can come between us and the syscall. */
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
+		return -errno;
+	ctx->restore_mask = true;
+	return 0;
+}
+
+/* Resume with PTRACE_SYSCALL until the next syscall stop; report entry/exit. */
+static int wait_syscall_stop(pid_t tid, bool *ret_exit)
+{
+	struct __ptrace_syscall_info info;
+	int status;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+			return -errno;
+		if (waitpid(tid, &status, __WALL) < 0)
+			return -errno;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (!WIFSTOPPED(status))
+			continue;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			memset(&info, 0, sizeof(info));
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) < 0)
+				return -errno;
+			if (info.op == PTRACE_SYSCALL_INFO_ENTRY || info.op == PTRACE_SYSCALL_INFO_EXIT) {
+				*ret_exit = info.op == PTRACE_SYSCALL_INFO_EXIT;
+				return 0;
+			}
+			continue;
+		}
+		/* event stops (clone, exec...) and group-stop notifications: go on */
+		if (WSTOPSIG(status) == SIGTRAP || status >> 16)
+			continue;
+		/*
+		 * A signal-delivery stop although everything is blocked: only
+		 * SIGSTOP-like or synchronous ones. Not ours to swallow or deliver
+		 * now; report it so the caller stops.
+		 */
+		log_debug("thread %d: signal %d during remote syscall", tid, WSTOPSIG(status));
+		return -EINTR;
+	}
+}
+
+int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		   uint64_t a5, uint64_t a6, int64_t *ret)
+{
+	struct user_regs_struct regs = ctx->saved;
+	bool exit_stop = false;
+	int r;
+
+	regs.rip = ctx->syscall_ip;
+	regs.rax = (uint64_t)nr;
+	regs.orig_rax = (uint64_t)-1;	/* no syscall-restart fix-up on the way out of this stop */
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &regs) < 0)
+		return -errno;
+
+	r = wait_syscall_stop(ctx->tid, &exit_stop);
+	if (r < 0)
+		return r;
+	if (!exit_stop) {
+		r = wait_syscall_stop(ctx->tid, &exit_stop);
+		if (r < 0)
+			return r;
+	}
+	if (!exit_stop)
+		return -EPROTO;
+	if (ptrace(PTRACE_GETREGS, ctx->tid, NULL, &regs) < 0)
+		return -errno;
+	*ret = (int64_t)regs.rax;
+	return 0;
+}
+
+int inject_fini(struct inject_ctx *ctx)
+{
+	int r = 0;
+
+	if (ctx->restore_regs) {
+		struct user_regs_struct regs = ctx->saved;
+
+		inject_normalize_restart(&regs, true);
+		if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &regs) < 0)
+			r = -errno;
+		ctx->restore_regs = false;
+	}
+	if (ctx->restore_mask) {
+		if (ptrace(PTRACE_SETSIGMASK, ctx->tid, sizeof(uint64_t), &ctx->saved_sigmask) < 0 && !r)
+			r = -errno;
+		ctx->restore_mask = false;
+	}
+	return r;
+}
