@@ -1,0 +1,59 @@
+#pragma once
+/*
+ * The dump stage: collect -> plan -> copy -> write for one frozen process.
+ * dump_run() (src/dump/dump.c) drives it; the pieces below are separate so
+ * that each can be tested alone.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct md_proc;
+struct md_vma;
+struct md_pagemap;
+struct md_shm;
+struct kfeat;
+struct image_pages_writer;
+
+struct dump_opts {
+	pid_t pid;
+	const char *dir;
+	bool leave_running;
+};
+
+int dump_run(const struct dump_opts *o);
+
+/*
+ * What /proc (and prlimit/readlink) show, no ptrace needed beyond the
+ * target being frozen: comm, ids, umask, cwd, exe, mm fields, auxv,
+ * rlimits, personality, and the fd table (src/dump/files.c). An fd of a
+ * kind we cannot restore fails with a one-line message naming the fd and
+ * its kind (logged here) and -ENOTSUP; a deleted regular file likewise.
+ */
+int dump_collect_proc(pid_t pid, struct md_proc *p);
+int dump_collect_fds(pid_t pid, struct md_proc *p);
+
+/*
+ * Plan one process: read pagemap (PAGEMAP_SCAN where kf says so) for every
+ * VMA that may hold pages and build its pagemap (src/dump/pagemap.c).
+ */
+int dump_plan_proc(pid_t pid, const struct md_vma *vmas, size_t n, const struct kfeat *kf,
+		   struct md_pagemap *ret);
+
+/*
+ * Copy the MD_PM_DATA pages of pm out of pid into w: process_vm_readv with
+ * batched iovecs into MiB-sized buffers; VMAs without PROT_READ through
+ * /proc/PID/mem (src/dump/copy.c).
+ */
+int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
+		    struct image_pages_writer *w);
+
+/*
+ * Shared memory objects (memfd, shared anon): the distinct objects of p's
+ * VMAs and memfd fds, each dumped once into shm-ID.img and pages-shm-ID.img,
+ * data found with SEEK_DATA/SEEK_HOLE on /proc/PID/map_files/START-END or
+ * /proc/PID/fd/N (src/dump/shm.c). Sets vma.shm_id / fd.shm_id.
+ * *ret_ids gets the ids written (malloc'ed).
+ */
+int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, uint64_t **ret_ids, size_t *ret_n);

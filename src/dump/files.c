@@ -1,0 +1,204 @@
+/*
+ * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
+ * directories and character devices by path, memfds by object (their data
+ * is dumped by shm.c). Every other kind is refused with one line per fd.
+ */
+#include "memdump/dump.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+#include "memdump/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DELETED_SUFFIX " (deleted)"
+#define MEMFD_PREFIX "/memfd:"
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t l = strlen(s), sl = strlen(suffix);
+
+	return l >= sl && strcmp(s + l - sl, suffix) == 0;
+}
+
+static int cmp_fd(const void *a, const void *b)
+{
+	const struct md_fd *x = a, *y = b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* What to call an fd we cannot restore, for the user. */
+static const char *fd_kind_name(mode_t mode, const char *link, char *buf, size_t len)
+{
+	const char *p;
+
+	if (S_ISFIFO(mode))
+		return strncmp(link, "pipe:", 5) == 0 ? "pipe" : "fifo";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISBLK(mode))
+		return "block device";
+	/* "anon_inode:[eventfd]", "anon_inode:inotify", "anon_inode:[pidfd]"... */
+	if (strncmp(link, "anon_inode:", 11) == 0) {
+		p = link + 11;
+		if (*p == '[') {
+			snprintf(buf, len, "%.*s", (int)strcspn(p + 1, "]"), p + 1);
+			return buf;
+		}
+		return p;
+	}
+	snprintf(buf, len, "file of mode 0%o", (unsigned)(mode & S_IFMT));
+	return buf;
+}
+
+/*
+ * One fd. Returns 0 with ret filled, -ENOTSUP (logged) for a kind we do
+ * not restore, or -errno. The target is frozen, so the fd cannot change
+ * between the stat, the readlink and the fdinfo.
+ */
+static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
+{
+	_cleanup_free_ char *info = NULL;
+	char path[64], link[PATH_MAX + 1], kbuf[64];
+	struct proc_fdinfo fi;
+	struct stat st;
+	bool deleted;
+	ssize_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return log_err(-errno, "cannot read the link of fd %d of %d", fd, pid);
+	link[n] = '\0';
+	/* stat through the magic link: it reaches the open file even if deleted */
+	if (stat(path, &st) < 0)
+		return log_err(-errno, "cannot stat fd %d of %d ('%s')", fd, pid, link);
+
+	r = proc_read_filef(&info, NULL, "/proc/%d/fdinfo/%d", pid, fd);
+	if (r < 0)
+		return log_err(r, "cannot read fdinfo of fd %d of %d", fd, pid);
+	r = proc_parse_fdinfo(info, &fi);
+	if (r < 0)
+		return log_err(r, "cannot parse fdinfo of fd %d of %d", fd, pid);
+
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = fd;
+	ret->flags = fi.flags;
+	ret->pos = fi.pos;
+	ret->mode = st.st_mode;
+
+	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
+	deleted = link[0] == '/' && has_suffix(link, DELETED_SUFFIX);
+	if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
+	    deleted) {
+		ret->kind = MD_FD_MEMFD;
+		ret->shm_id = st.st_ino;
+	} else if (S_ISREG(st.st_mode) && link[0] == '/') {
+		/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
+		if (deleted && st.st_nlink == 0) {
+			log_msg(LOG_ERR, "fd %d: '%s' was deleted while open; not supported yet", fd,
+				link);
+			return -ENOTSUP;
+		}
+		ret->kind = MD_FD_REG;
+	} else if (S_ISDIR(st.st_mode) && link[0] == '/') {
+		if (deleted && st.st_nlink == 0) {
+			log_msg(LOG_ERR, "fd %d: directory '%s' was deleted while open; not supported yet",
+				fd, link);
+			return -ENOTSUP;
+		}
+		ret->kind = MD_FD_DIR;
+	} else if (S_ISCHR(st.st_mode) && link[0] == '/') {
+		ret->kind = MD_FD_CHR;
+	} else {
+		log_msg(LOG_ERR,
+			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
+			fd, fd_kind_name(st.st_mode, link, kbuf, sizeof(kbuf)), link);
+		return -ENOTSUP;
+	}
+
+	if (deleted && ret->kind == MD_FD_MEMFD)
+		link[n - strlen(DELETED_SUFFIX)] = '\0';
+	ret->path = strdup(link);
+	if (!ret->path)
+		return -ENOMEM;
+	return 0;
+}
+
+int dump_collect_fds(pid_t pid, struct md_proc *p)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct md_fd *fds = NULL;
+	size_t n = 0, cap = 0;
+	char path[64];
+	struct dirent *de;
+	int r = 0, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return log_err(-errno, "cannot list the fds of %d", pid);
+
+	while ((errno = 0, de = readdir(d))) {
+		char *end;
+		long fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = strtol(de->d_name, &end, 10);
+		if (*end || fd < 0 || fd > INT_MAX)
+			continue;
+
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			struct md_fd *nf = realloc(fds, nc * sizeof(*fds));
+
+			if (!nf) {
+				r = -ENOMEM;
+				goto out_free;
+			}
+			fds = nf;
+			cap = nc;
+		}
+		r = collect_fd(pid, fd, &fds[n]);
+		if (r == -ENOTSUP) {
+			/* go on, so that the user learns about every fd at once */
+			err = r;
+			continue;
+		}
+		if (r < 0)
+			goto out_free;
+		n++;
+	}
+	if (errno) {
+		r = log_err(-errno, "cannot list the fds of %d", pid);
+		goto out_free;
+	}
+	if (err) {
+		r = err;
+		goto out_free;
+	}
+
+	qsort(fds, n, sizeof(*fds), cmp_fd);
+	for (size_t i = 0; i < p->n_fds; i++)
+		free(p->fds[i].path);
+	free(p->fds);
+	p->fds = fds;
+	p->n_fds = n;
+	return 0;
+
+out_free:
+	for (size_t i = 0; i < n; i++)
+		free(fds[i].path);
+	free(fds);
+	return r;
+}

@@ -1,0 +1,18 @@
+#pragma once
+/* Declarations shared by the files of src/dump/ only. */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct md_regs;
+struct md_thread;
+struct md_proc;
+struct md_siginfo;
+struct user_regs_struct;
+
+/* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
+int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
+		      size_t *ret_n_shared);
+
+/* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
+int dump_remote_state(struct md_proc *p);

@@ -1,0 +1,177 @@
+/*
+ * State only the process itself can ask the kernel for: sigactions and
+ * itimers (per process), sigaltstack and clear_child_tid (per thread).
+ * Read with remote syscalls into a scratch page mapped in the target for
+ * the duration and unmapped before we return, on every path.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "dump/internal.h"
+#include "memdump/inject.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#define SCRATCH_SIZE 4096
+
+/* the kernel's struct sigaction on x86_64 */
+struct ksigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct kitimerval {
+	int64_t interval_sec, interval_usec;
+	int64_t value_sec, value_usec;
+};
+
+struct kstack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+static int rcall(struct inject_ctx *c, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+		 int64_t *ret)
+{
+	int r = inject_syscall(c, nr, a1, a2, a3, a4, 0, 0, ret);
+
+	if (r < 0)
+		return log_err(r, "remote syscall %ld in thread %d failed", nr, c->tid);
+	return 0;
+}
+
+/* leader: the process context c is reused; other threads get their own */
+static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_t scratch, pid_t pid)
+{
+	struct inject_ctx own, *c = &own;
+	struct kstack ks;
+	int64_t res;
+	int r, r2 = 0;
+
+	if (t->tid == leader->tid) {
+		c = leader;
+	} else {
+		r = inject_init(c, t->tid, leader->syscall_ip);
+		if (r < 0) {
+			log_err(r, "cannot prepare thread %d for remote syscalls", t->tid);
+			goto out;
+		}
+	}
+	r = rcall(c, SYS_sigaltstack, 0, scratch, 0, 0, &res);
+	if (r < 0)
+		goto out;
+	if (res < 0) {
+		r = log_err((int)res, "sigaltstack in thread %d", t->tid);
+		goto out;
+	}
+	r = inject_read_mem(pid, scratch, &ks, sizeof(ks));
+	if (r < 0)
+		goto out;
+	t->altstack.sp = ks.sp;
+	t->altstack.flags = (uint32_t)ks.flags;
+	t->altstack.size = ks.size;
+
+	r = rcall(c, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &res);
+	if (r < 0)
+		goto out;
+	if (res < 0) {
+		r = log_err((int)res, "PR_GET_TID_ADDRESS in thread %d", t->tid);
+		goto out;
+	}
+	r = inject_read_mem(pid, scratch, &t->clear_child_tid, sizeof(t->clear_child_tid));
+out:
+	if (c == &own)
+		r2 = inject_fini(c);
+	if (r2 < 0 && r >= 0)
+		r = log_err(r2, "cannot put thread %d back", t->tid);
+	return r;
+}
+
+static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
+{
+	struct ksigaction ksa;
+	struct kitimerval kit;
+	int64_t res;
+	int r;
+
+	for (int sig = 1; sig <= MD_NSIG; sig++) {
+		struct md_sigaction *sa = &p->sigactions[sig - 1];
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		r = rcall(c, SYS_rt_sigaction, (uint64_t)sig, 0, scratch, 8, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_err((int)res, "rt_sigaction(%d) in %d", sig, p->pid);
+		r = inject_read_mem(p->pid, scratch, &ksa, sizeof(ksa));
+		if (r < 0)
+			return log_err(r, "cannot read sigaction of %d", p->pid);
+		sa->handler = ksa.handler;
+		sa->flags = ksa.flags;
+		sa->restorer = ksa.restorer;
+		sa->mask = ksa.mask;
+	}
+	for (int which = 0; which < 3; which++) {
+		r = rcall(c, SYS_getitimer, (uint64_t)which, scratch, 0, 0, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_err((int)res, "getitimer(%d) in %d", which, p->pid);
+		r = inject_read_mem(p->pid, scratch, &kit, sizeof(kit));
+		if (r < 0)
+			return r;
+		p->itimers[which].interval_sec = kit.interval_sec;
+		p->itimers[which].interval_usec = kit.interval_usec;
+		p->itimers[which].value_sec = kit.value_sec;
+		p->itimers[which].value_usec = kit.value_usec;
+	}
+	return 0;
+}
+
+int dump_remote_state(struct md_proc *p)
+{
+	struct inject_ctx c;
+	uint64_t ip, scratch = 0;
+	int64_t res;
+	int r, r2;
+
+	r = inject_find_syscall(p->pid, &ip);
+	if (r < 0)
+		return log_err(r, "no syscall instruction in the vdso of %d", p->pid);
+	r = inject_init(&c, p->pid, ip);
+	if (r < 0) {
+		log_err(r, "cannot prepare %d for remote syscalls", p->pid);
+		goto out_fini;
+	}
+	r = rcall(&c, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, &res);
+	if (r < 0)
+		goto out_fini;
+	if (res < 0 && res > -4096) {
+		r = log_err((int)res, "cannot map a scratch page in %d", p->pid);
+		goto out_fini;
+	}
+	scratch = (uint64_t)res;
+
+	r = process_remote(p, &c, scratch);
+	for (size_t i = 0; r >= 0 && i < p->n_threads; i++)
+		r = thread_remote(&p->threads[i], &c, scratch, p->pid);
+
+	r2 = rcall(&c, SYS_munmap, scratch, SCRATCH_SIZE, 0, 0, &res);
+	if (r2 < 0 || res < 0) {
+		r = r < 0 ? r : log_err(r2 < 0 ? r2 : (int)res, "cannot unmap the scratch page of %d", p->pid);
+	}
+out_fini:
+	r2 = inject_fini(&c);
+	if (r2 < 0 && r >= 0)
+		r = log_err(r2, "cannot put thread %d back", p->pid);
+	return r;
+}

@@ -1,0 +1,118 @@
+/*
+ * Per-thread state that ptrace shows directly: registers, xsave area,
+ * blocked mask, rseq configuration, pending signals, comm. What needs a
+ * remote syscall (sigaltstack, clear_child_tid) is in dump/remote.c.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+
+#include "dump/internal.h"
+#include "memdump/regs.h"
+#include "memdump/cleanup.h"
+#include "memdump/inject.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+#include "memdump/proc.h"
+
+#define XSAVE_MAX (64 * 1024)
+#define FXSAVE_SW_RESERVED_OFF 464	/* struct _fpx_sw_bytes inside the legacy area */
+
+static int peek_siginfo(pid_t tid, bool shared, struct md_siginfo **ret, size_t *ret_n)
+{
+	struct md_siginfo *v = NULL;
+	size_t n = 0;
+
+	for (;;) {
+		struct __ptrace_peeksiginfo_args a = {
+			.off = n,
+			.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			.nr = 32,
+		};
+		struct md_siginfo *nv = realloc(v, (n + 32) * sizeof(*v));
+		long got;
+
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		got = ptrace(PTRACE_PEEKSIGINFO, tid, &a, &v[n]);
+		if (got < 0) {
+			int r = -errno;
+
+			free(v);
+			return r;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
+		      size_t *ret_n_shared)
+{
+	struct user_regs_struct regs;
+	struct __ptrace_rseq_configuration rc;
+	struct iovec iov;
+	_cleanup_free_ char *comm = NULL;
+	int r;
+
+	t->tid = tid;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+		return log_err(-errno, "cannot read registers of thread %d", tid);
+	/* the image is for a new process: it has no restart block to come back to */
+	inject_normalize_restart(&regs, false);
+	md_regs_from_user(&t->regs, &regs);
+
+	t->xsave = calloc(1, XSAVE_MAX);
+	if (!t->xsave)
+		return -ENOMEM;
+	iov.iov_base = t->xsave;
+	iov.iov_len = XSAVE_MAX;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		return log_err(-errno, "cannot read xsave state of thread %d", tid);
+	t->xsave_size = iov.iov_len;
+	if (t->xsave_size >= FXSAVE_SW_RESERVED_OFF + 16)
+		memcpy(&t->xfeatures, t->xsave + FXSAVE_SW_RESERVED_OFF + 8, sizeof(t->xfeatures));
+
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(t->sigmask), &t->sigmask) < 0)
+		return log_err(-errno, "cannot read signal mask of thread %d", tid);
+
+	memset(&rc, 0, sizeof(rc));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) < 0) {
+		if (errno != EIO && errno != EINVAL)
+			return log_err(-errno, "cannot read rseq configuration of thread %d", tid);
+		log_warn("thread %d: this kernel cannot report rseq; not restored", tid);
+	} else {
+		t->rseq.addr = rc.rseq_abi_pointer;
+		t->rseq.len = rc.rseq_abi_size;
+		t->rseq.flags = rc.flags;
+		t->rseq.sig = rc.signature;
+	}
+
+	r = peek_siginfo(tid, false, &t->pending, &t->n_pending);
+	if (r < 0)
+		return log_err(r, "cannot read pending signals of thread %d", tid);
+	if (ret_shared) {
+		r = peek_siginfo(tid, true, ret_shared, ret_n_shared);
+		if (r < 0)
+			return log_err(r, "cannot read shared pending signals of %d", pid);
+	}
+
+	r = proc_read_filef(&comm, NULL, "/proc/%d/task/%d/comm", pid, tid);
+	if (r >= 0) {
+		comm[strcspn(comm, "\n")] = 0;
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	}
+	return 0;
+}

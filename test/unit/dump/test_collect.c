@@ -1,0 +1,346 @@
+/*
+ * dump_collect_proc() and dump_collect_fds() on live forked children that
+ * set up known state: ids, umask, cwd, rlimits, personality, brk, and fd
+ * tables with supported and unsupported kinds.
+ */
+#include "memdump/dump.h"
+#include "memdump/model.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SYNC_FD 200
+
+static char tmpdir[PATH_MAX];
+
+/*
+ * Fork a child that keeps only fds 0-2 (on /dev/null), runs setup(), tells
+ * the parent what setup wrote to SYNC_FD, and sleeps. The parent returns
+ * once the child has closed SYNC_FD, so its fd table is final.
+ */
+static pid_t start_child(void (*setup)(int sync_fd), void *info, size_t info_len)
+{
+	int p[2];
+	pid_t pid;
+	size_t got = 0;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int null;
+
+		if (dup2(p[1], SYNC_FD) < 0)
+			_exit(1);
+		close_range(3, SYNC_FD - 1, 0);
+		close_range(SYNC_FD + 1, ~0u, 0);
+		null = open("/dev/null", O_RDWR);
+		if (null < 0)
+			_exit(1);
+		for (int i = 0; i < 3; i++)
+			dup2(null, i);
+		if (null > 2)
+			close(null);
+		setup(SYNC_FD);
+		close(SYNC_FD);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[256];
+		ssize_t n = read(p[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert_geq(n, 0);
+		if (n == 0)
+			break;
+		if (info && got < info_len) {
+			size_t c = (size_t)n < info_len - got ? (size_t)n : info_len - got;
+
+			memcpy((char *)info + got, buf, c);
+			got += c;
+		}
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void make_tmpdir(void)
+{
+	char t[] = "/tmp/md-collect-XXXXXX";
+
+	cr_assert_not_null(mkdtemp(t));
+	cr_assert_not_null(realpath(t, tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+	char cmd[PATH_MAX + 64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+TestSuite(dump_collect, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static char *tpath(const char *name)
+{
+	static char buf[PATH_MAX + 64];
+
+	snprintf(buf, sizeof(buf), "%s/%s", tmpdir, name);
+	return buf;
+}
+
+/* ------------------------------------------------------------------ proc */
+
+struct proc_info {
+	uint64_t brk;
+};
+
+static void setup_proc(int sync_fd)
+{
+	struct rlimit rl;
+	struct proc_info info;
+
+	prctl(PR_SET_NAME, "collect-kid");
+	setpgid(0, 0);
+	umask(027);
+	if (chdir(tmpdir) < 0)
+		_exit(1);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = 123;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	personality(ADDR_NO_RANDOMIZE);
+	if (sbrk(3 * 4096 + 100) == (void *)-1)
+		_exit(1);
+	info.brk = (uint64_t)(uintptr_t)sbrk(0);
+	if (write(sync_fd, &info, sizeof(info)) != sizeof(info))
+		_exit(1);
+}
+
+Test(dump_collect, proc_fields)
+{
+	struct md_proc p = {};
+	struct proc_info info = {};
+	char exe[PATH_MAX];
+	ssize_t n;
+	bool pagesz = false;
+	pid_t pid;
+
+	pid = start_child(setup_proc, &info, sizeof(info));
+	cr_assert_eq(dump_collect_proc(pid, &p), 0);
+
+	cr_expect_eq(p.pid, pid);
+	cr_expect_eq(p.ppid, getpid());
+	cr_expect_eq(p.pgid, pid);
+	cr_expect_eq(p.sid, getsid(0));
+	cr_expect_str_eq(p.comm, "collect-kid");
+	cr_expect_eq(p.umask, 027);
+	cr_expect_str_eq(p.cwd, tmpdir);
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	cr_assert_gt(n, 0);
+	exe[n] = '\0';
+	cr_expect_str_eq(p.exe, exe);
+
+	cr_expect_eq(p.rlimits[RLIMIT_NOFILE].cur, 123);
+	cr_expect_eq(p.personality & ADDR_NO_RANDOMIZE, ADDR_NO_RANDOMIZE);
+
+	/* brk: the end of [heap], i.e. sbrk(0) rounded up to a page */
+	cr_expect_neq(info.brk, 0);
+	cr_expect_eq(p.mm.brk, (info.brk + 4095) & ~4095ULL, "brk %#lx, child says %#lx",
+		     (unsigned long)p.mm.brk, (unsigned long)info.brk);
+	cr_expect_leq(p.mm.start_brk, p.mm.brk);
+	cr_expect_lt(p.mm.start_code, p.mm.end_code);
+	cr_expect_lt(p.mm.arg_start, p.mm.arg_end);
+	cr_expect_lt(p.mm.env_start, p.mm.env_end);
+	cr_expect_neq(p.mm.start_stack, 0);
+
+	cr_assert_geq(p.auxv_len, 2);
+	cr_assert_eq(p.auxv_len % 2, 0);
+	cr_expect_eq(p.auxv[p.auxv_len - 2], AT_NULL);
+	cr_expect_eq(p.auxv[p.auxv_len - 1], 0);
+	for (size_t i = 0; i + 1 < p.auxv_len; i += 2) {
+		if (p.auxv[i] == AT_PAGESZ) {
+			cr_expect_eq(p.auxv[i + 1], 4096);
+			pagesz = true;
+		}
+		if (p.auxv[i] == AT_NULL)
+			cr_expect_eq(i, p.auxv_len - 2, "AT_NULL before the end");
+	}
+	cr_expect(pagesz, "no AT_PAGESZ in auxv");
+
+	stop_child(pid);
+	md_proc_release(&p);
+}
+
+/* ------------------------------------------------------------------- fds */
+
+struct fds_info {
+	uint64_t memfd_ino;
+};
+
+static void setup_fds(int sync_fd)
+{
+	struct fds_info info;
+	struct stat st;
+	char data[100] = { 1 };
+	int fd;
+
+	/* 3: read-write regular file at offset 37 */
+	fd = open(tpath("a"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd != 3 || write(fd, data, sizeof(data)) != sizeof(data) || lseek(fd, 37, SEEK_SET) != 37)
+		_exit(1);
+	/* 4: append-only, close-on-exec */
+	fd = open(tpath("b"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd != 4)
+		_exit(1);
+	/* 5: memfd */
+	fd = memfd_create("testmem", 0);
+	if (fd != 5 || ftruncate(fd, 8192) < 0 || fstat(fd, &st) < 0)
+		_exit(1);
+	info.memfd_ino = st.st_ino;
+	/* 6: a directory */
+	fd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+	if (fd != 6)
+		_exit(1);
+	/* 9: /dev/zero after a gap */
+	fd = open("/dev/zero", O_RDONLY);
+	if (fd < 0 || dup2(fd, 9) != 9)
+		_exit(1);
+	close(fd);
+	/* 10: a file whose real name ends in " (deleted)" is not deleted */
+	fd = open(tpath("c (deleted)"), O_RDONLY | O_CREAT, 0600);
+	if (fd < 0 || dup2(fd, 10) != 10)
+		_exit(1);
+	close(fd);
+
+	if (write(sync_fd, &info, sizeof(info)) != sizeof(info))
+		_exit(1);
+}
+
+Test(dump_collect, fds_supported_kinds)
+{
+	static const int want_fd[] = { 0, 1, 2, 3, 4, 5, 6, 9, 10 };
+	struct md_proc p = {};
+	struct fds_info info = {};
+	pid_t pid;
+
+	pid = start_child(setup_fds, &info, sizeof(info));
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+
+	cr_assert_eq(p.n_fds, sizeof(want_fd) / sizeof(want_fd[0]), "n_fds %zu", p.n_fds);
+	for (size_t i = 0; i < p.n_fds; i++)
+		cr_expect_eq(p.fds[i].fd, want_fd[i], "fds[%zu].fd = %d", i, p.fds[i].fd);
+
+	for (int i = 0; i < 3; i++) {
+		cr_expect_eq(p.fds[i].kind, MD_FD_CHR);
+		cr_expect_str_eq(p.fds[i].path, "/dev/null");
+		cr_expect_eq(p.fds[i].flags & O_ACCMODE, O_RDWR);
+		cr_expect(S_ISCHR(p.fds[i].mode));
+	}
+
+	cr_expect_eq(p.fds[3].kind, MD_FD_REG);
+	cr_expect_str_eq(p.fds[3].path, tpath("a"));
+	cr_expect_eq(p.fds[3].pos, 37);
+	cr_expect_eq(p.fds[3].flags & O_ACCMODE, O_RDWR);
+	cr_expect_eq(p.fds[3].flags & (O_APPEND | O_CLOEXEC), 0);
+	cr_expect(S_ISREG(p.fds[3].mode));
+
+	cr_expect_eq(p.fds[4].kind, MD_FD_REG);
+	cr_expect_str_eq(p.fds[4].path, tpath("b"));
+	cr_expect_eq(p.fds[4].flags & O_ACCMODE, O_WRONLY);
+	cr_expect_eq(p.fds[4].flags & O_APPEND, O_APPEND);
+	cr_expect_eq(p.fds[4].flags & O_CLOEXEC, O_CLOEXEC);
+	cr_expect_eq(O_CLOEXEC, 02000000);
+
+	cr_expect_eq(p.fds[5].kind, MD_FD_MEMFD);
+	cr_expect_str_eq(p.fds[5].path, "/memfd:testmem");
+	cr_expect_eq(p.fds[5].shm_id, info.memfd_ino);
+	cr_expect_neq(info.memfd_ino, 0);
+
+	cr_expect_eq(p.fds[6].kind, MD_FD_DIR);
+	cr_expect_str_eq(p.fds[6].path, tmpdir);
+	cr_expect(S_ISDIR(p.fds[6].mode));
+
+	cr_expect_eq(p.fds[7].kind, MD_FD_CHR);
+	cr_expect_str_eq(p.fds[7].path, "/dev/zero");
+	cr_expect_eq(p.fds[7].flags & O_ACCMODE, O_RDONLY);
+
+	cr_expect_eq(p.fds[8].kind, MD_FD_REG);
+	cr_expect_str_eq(p.fds[8].path, tpath("c (deleted)"));
+
+	stop_child(pid);
+	md_proc_release(&p);
+}
+
+static void setup_pipe(int sync_fd)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		_exit(1);
+}
+
+static void setup_socket(int sync_fd)
+{
+	int s[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
+		_exit(1);
+}
+
+static void setup_eventfd(int sync_fd)
+{
+	if (eventfd(0, 0) < 0)
+		_exit(1);
+}
+
+static void setup_deleted(int sync_fd)
+{
+	if (open(tpath("gone"), O_RDWR | O_CREAT, 0600) < 0 || unlink(tpath("gone")) < 0)
+		_exit(1);
+}
+
+static void expect_enotsup(void (*setup)(int))
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup, NULL, 0);
+	cr_expect_eq(dump_collect_fds(pid, &p), -ENOTSUP);
+	cr_expect_eq(p.n_fds, 0);
+	cr_expect_null(p.fds);
+	stop_child(pid);
+	md_proc_release(&p);
+}
+
+Test(dump_collect, pipe_is_refused) { expect_enotsup(setup_pipe); }
+Test(dump_collect, socket_is_refused) { expect_enotsup(setup_socket); }
+Test(dump_collect, eventfd_is_refused) { expect_enotsup(setup_eventfd); }
+Test(dump_collect, deleted_file_is_refused) { expect_enotsup(setup_deleted); }
