@@ -1,0 +1,264 @@
+/*
+ * Threads of the new process: created by a remote clone3() with set_tid in
+ * the leader (each arrives stopped under our ptrace), then per-thread state
+ * (clear_child_tid, sigaltstack, rseq, pending signals, comm), and at the
+ * very end registers, xsave state and blocked masks.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/regs.h"
+#include "restore/internal.h"
+
+#define FXSAVE_SW_RESERVED_OFF 464
+#define XSTATE_BV_OFF 512
+
+struct kstack {
+	uint64_t sp;
+	int32_t flags;
+	int32_t pad;
+	uint64_t size;
+};
+
+static int wait_new_thread(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0)
+			return -errno;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_STOP)
+			return 0;
+		/* nothing else should reach a thread that has not run yet */
+		if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+			return -errno;
+	}
+}
+
+static int create_thread(struct restore_ctx *rc, pid_t tid)
+{
+	struct clone_args a = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
+		.set_tid = rc->scratch + 512,
+		.set_tid_size = 1,
+	};
+	int64_t res;
+	int r;
+
+	r = inject_write_mem(rc->pid, rc->scratch + 512, &tid, sizeof(tid));
+	if (r >= 0)
+		r = inject_write_mem(rc->pid, rc->scratch, &a, sizeof(a));
+	if (r < 0)
+		return log_err(r, "cannot write to the new process");
+	r = restore_rcall(rc, "clone3", SYS_clone3, rc->scratch, sizeof(a), 0, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "cannot create thread %d", tid);
+	if (res != tid)
+		return log_err(-EEXIST, "thread %d came back as %lld", tid, (long long)res);
+	rc->attached[rc->n_attached++] = tid;
+	r = wait_new_thread(tid);
+	if (r < 0)
+		return log_err(r, "thread %d did not stop", tid);
+	return 0;
+}
+
+/* state a thread must set itself: run in that thread */
+static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
+{
+	struct inject_ctx own, *c = &own;
+	int64_t res;
+	int r, r2 = 0;
+
+	if (t->tid == rc->pid) {
+		c = &rc->ic;
+	} else {
+		r = inject_init(c, t->tid, rc->ic.syscall_ip);
+		if (r < 0) {
+			log_err(r, "cannot prepare thread %d", t->tid);
+			goto out;
+		}
+	}
+
+	r = inject_syscall(c, SYS_set_tid_address, t->clear_child_tid, 0, 0, 0, 0, 0, &res);
+	if (r < 0)
+		goto out_log;
+
+	if (!(t->altstack.flags & SS_DISABLE)) {
+		struct kstack ks = { t->altstack.sp, (int32_t)(t->altstack.flags & ~SS_ONSTACK), 0, t->altstack.size };
+
+		r = inject_write_mem(rc->pid, rc->scratch + 2048 + 64 * (uint64_t)(t - rc->p.threads), &ks, sizeof(ks));
+		if (r < 0)
+			goto out_log;
+		r = inject_syscall(c, SYS_sigaltstack, rc->scratch + 2048 + 64 * (uint64_t)(t - rc->p.threads), 0, 0, 0,
+				   0, 0, &res);
+		if (r < 0)
+			goto out_log;
+		if (res < 0) {
+			r = log_err((int)res, "cannot set the signal stack of thread %d", t->tid);
+			goto out;
+		}
+	}
+	/* /proc/PID/task/TID/comm takes writes only from the thread group itself */
+	{
+		uint64_t name = rc->scratch + 4096 + 16 * (uint64_t)(t - rc->p.threads);
+		char comm[16];
+
+		memset(comm, 0, sizeof(comm));
+		memcpy(comm, t->comm, strnlen(t->comm, sizeof(comm) - 1));
+		r = inject_write_mem(rc->pid, name, comm, sizeof(comm));
+		if (r < 0)
+			goto out_log;
+		r = inject_syscall(c, SYS_prctl, PR_SET_NAME, name, 0, 0, 0, 0, &res);
+		if (r < 0)
+			goto out_log;
+	}
+	if (t->rseq.addr) {
+		r = inject_syscall(c, SYS_rseq, t->rseq.addr, t->rseq.len, 0, t->rseq.sig, 0, 0, &res);
+		if (r < 0)
+			goto out_log;
+		if (res < 0) {
+			r = log_err((int)res, "cannot register rseq of thread %d", t->tid);
+			goto out;
+		}
+	}
+	goto out;
+out_log:
+	log_err(r, "remote syscall in thread %d failed", t->tid);
+out:
+	if (c == &own)
+		r2 = inject_fini(c);
+	return r < 0 ? r : r2;
+}
+
+/*
+ * Pending signals go back with rt_[tg]sigqueueinfo from the leader: the
+ * kernel lets a process queue any si_code to itself only from a thread
+ * whose tid is the pid it names (the leader, for the whole group).
+ */
+static int queue_signals(struct restore_ctx *rc, pid_t tid, const struct md_siginfo *si, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int sig;
+		int64_t res;
+		int r;
+
+		memcpy(&sig, si[i].raw, sizeof(sig));
+		r = inject_write_mem(rc->pid, rc->scratch, si[i].raw, MD_SIGINFO_SIZE);
+		if (r < 0)
+			return log_err(r, "cannot write to the new process");
+		if (tid)
+			r = restore_rcall(rc, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)rc->pid, (uint64_t)tid,
+					  (uint64_t)sig, rc->scratch, 0, 0, &res);
+		else
+			r = restore_rcall(rc, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)rc->pid, (uint64_t)sig,
+					  rc->scratch, 0, 0, 0, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_err((int)res, "cannot queue signal %d", sig);
+	}
+	return 0;
+}
+
+int restore_threads(struct restore_ctx *rc)
+{
+	const struct md_proc *p = &rc->p;
+	int r;
+
+	for (size_t i = 1; i < p->n_threads; i++) {
+		r = create_thread(rc, p->threads[i].tid);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->n_threads; i++) {
+		r = thread_self_state(rc, &p->threads[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < p->n_threads; i++) {
+		r = queue_signals(rc, p->threads[i].tid, p->threads[i].pending, p->threads[i].n_pending);
+		if (r < 0)
+			return r;
+	}
+	return queue_signals(rc, 0, p->shared_pending, p->n_shared_pending);
+}
+
+/*
+ * The kernel takes an xsave area only of its own size. Components are at
+ * architectural offsets in the standard format, so a shorter or longer
+ * dumped area is carried over up to the common size (validation already
+ * refused features this CPU lacks).
+ */
+static int set_xstate(pid_t tid, const struct md_thread *t, size_t cur_size)
+{
+	_cleanup_free_ uint8_t *buf = calloc(1, cur_size);
+	struct iovec iov = { buf, cur_size };
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, t->xsave, t->xsave_size < cur_size ? t->xsave_size : cur_size);
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+static int cur_xstate_size(pid_t tid, size_t *ret)
+{
+	_cleanup_free_ uint8_t *buf = malloc(64 * 1024);
+	struct iovec iov = { buf, 64 * 1024 };
+
+	if (!buf)
+		return -ENOMEM;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		return -errno;
+	*ret = iov.iov_len;
+	return 0;
+}
+
+int restore_finish_threads(struct restore_ctx *rc)
+{
+	const struct md_proc *p = &rc->p;
+	size_t xsize = 0;
+	int r;
+
+	r = cur_xstate_size(rc->pid, &xsize);
+	if (r < 0)
+		return log_err(r, "cannot read the xsave state of %d", rc->pid);
+	/* our own saved state of the leader must not be put back over the image's */
+	rc->ic.restore_regs = false;
+	rc->ic.restore_mask = false;
+	for (size_t i = 0; i < p->n_threads; i++) {
+		const struct md_thread *t = &p->threads[i];
+		struct user_regs_struct regs;
+
+		memset(&regs, 0, sizeof(regs));
+		md_regs_to_user(&regs, &t->regs);
+		if (ptrace(PTRACE_SETREGS, t->tid, NULL, &regs) < 0)
+			return log_err(-errno, "cannot set registers of thread %d", t->tid);
+		r = set_xstate(t->tid, t, xsize);
+		if (r < 0)
+			return log_err(r, "cannot set xsave state of thread %d", t->tid);
+		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask) < 0)
+			return log_err(-errno, "cannot set the signal mask of thread %d", t->tid);
+	}
+	return 0;
+}
