@@ -1,0 +1,181 @@
+/*
+ * memdump's command line: argv -> options -> one stage driver. The only
+ * code that calls exit().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memdump/dump.h"
+#include "memdump/image.h"
+#include "memdump/kfeat.h"
+#include "memdump/log.h"
+#include "memdump/restore.h"
+
+#ifndef MEMDUMP_VERSION
+#define MEMDUMP_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [-v]\n"
+	      "       memdump restore -D DIR [-d|--restore-detached] [-v]\n"
+	      "       memdump show DIR|FILE\n"
+	      "       memdump check\n"
+	      "       memdump --version\n",
+	      out);
+}
+
+static int parse_pid(const char *s, pid_t *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > 0x3fffffff)
+		return -EINVAL;
+	*ret = (pid_t)v;
+	return 0;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "tree", required_argument, NULL, 't' },
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct dump_opts o = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:D:Rvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (parse_pid(optarg, &o.pid) < 0) {
+				log_msg(LOG_ERR, "invalid pid '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'D':
+			o.dir = optarg;
+			break;
+		case 'R':
+			o.leave_running = true;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.pid || !o.dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return dump_run(&o) < 0 ? 1 : 0;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct restore_opts o = { 0 };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "D:dvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			o.dir = optarg;
+			break;
+		case 'd':
+			o.detach = true;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.dir || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	r = restore_run(&o);
+	return r < 0 ? 1 : r;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	return image_show(argv[1], stdout) < 0 ? 1 : 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct kfeat kf;
+	int r;
+
+	r = kfeat_probe(&kf);
+	if (r < 0) {
+		log_err(r, "cannot probe kernel features");
+		return 1;
+	}
+	kfeat_print(&kf, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "dump", cmd_dump },
+		{ "restore", cmd_restore },
+		{ "show", cmd_show },
+		{ "check", cmd_check },
+	};
+
+	if (argc < 2) {
+		usage(stderr);
+		exit(2);
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("memdump %s\n", MEMDUMP_VERSION);
+		exit(0);
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		exit(0);
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			exit(cmds[i].fn(argc - 1, argv + 1));
+	log_msg(LOG_ERR, "unknown command '%s'", argv[1]);
+	usage(stderr);
+	exit(2);
+}
