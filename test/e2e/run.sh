@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# End-to-end tests: dump and restore real processes with BUILDDIR/memdump and check, from
+# inside the restored process, that its state survived. Prints PASS/FAIL/SKIP per test and
+# a final "N passed, N failed, N skipped"; exits non-zero if any test failed.
+#
+# Usage: test/e2e/run.sh BUILDDIR [TEST...]     (TEST names without the test_ prefix)
+# Env:   E2E_KEEP=1 keeps the scratch directory; MD_TIMEOUT limits each memdump call.
+set -uo pipefail
+
+if [[ $# -lt 1 || ! -d $1 ]]; then
+	echo "usage: $0 BUILDDIR [TEST...]" >&2
+	exit 2
+fi
+B=$(cd "$1" && pwd)
+E2E=$B/e2e
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+shift
+
+# A process restored with -d is reparented to the nearest subreaper: be that subreaper,
+# so restored processes are reaped (and leftovers killed) here, not by init.
+if [[ -z ${MEMDUMP_E2E_REAPER:-} ]]; then
+	if [[ ! -x $E2E/reaper ]]; then
+		echo "FAIL setup: $E2E/reaper is not built"
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+	export MEMDUMP_E2E_REAPER=1
+	exec "$E2E/reaper" -t 30 "$HERE/run.sh" "$B" "$@"
+fi
+
+WORK=$(mktemp -d /tmp/memdump-e2e.XXXXXX)
+# shellcheck source=test/e2e/lib.sh
+source "$HERE/lib.sh"
+
+# --- the tests -------------------------------------------------------------------------
+
+# The dumpee's own checker passes without any dump...
+test_dumpee_selftest() {
+	mkdir -p "$TD/data"
+	"$E2E/dumpee_full" -m selftest "$TD/status" "$TD/data" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+# ...and fails when any one piece of its state is broken: a checker that cannot fail
+# would make every other test meaningless.
+test_dumpee_detects_corruption() {
+	local what rc
+	mkdir -p "$TD/data"
+	for what in anon anon-zero protnone privfile memfd huge offset rlimit cwd comm sigpending \
+		maps tls rseq itimer; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_full" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# 1. dump (killing it), restore detached, check everything from inside
+test_dump_restore_full() {
+	need_memdump
+	start_full
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# 1b. restore without -d waits and returns the restored process's exit status
+test_restore_waits_for_exit() {
+	need_memdump
+	start_full
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	log "memdump restore -D $TD/img (background)"
+	timeout -k 5 "$MD_TIMEOUT" "$MEMDUMP" restore -D "$TD/img" >"$TD/restore.out" 2>"$TD/restore.err" &
+	local rpid=$! rc
+	wait_until 30 alive "$PID" || fail "pid $PID did not come back: $(head -n1 "$TD/restore.err")"
+	trigger_check "$PID"
+	wait_until 30 gone "$rpid" || fail "memdump restore still waits after the process exited"
+	wait "$rpid"
+	rc=$?
+	cat "$TD/restore.err"
+	[[ $rc -eq 0 ]] || fail "memdump restore exited $rc, the process exited 0"
+}
+
+# 2. --leave-running: the target goes on unchanged, and the image is still good
+test_leave_running() {
+	need_memdump
+	start_full
+	md dump dump -t "$PID" -D "$TD/img" -R || fail "memdump dump -R failed: $(md_why dump)"
+	sleep 0.2
+	alive "$PID" || fail "process $PID died after dump -R"
+	trigger_check "$PID"
+	reap_child "$PID" || fail "pid $PID is not free"
+
+	log "the -R image restores too"
+	rm -f "$STATUS"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# 2b. --leave-running twice in a row, then a normal dump: seizing leaves no trace
+test_leave_running_twice() {
+	need_memdump
+	start_full
+	md dump1 dump -t "$PID" -D "$TD/img1" -R || fail "first dump -R failed: $(md_why dump1)"
+	md dump2 dump -t "$PID" -D "$TD/img2" --leave-running ||
+		fail "second dump --leave-running failed: $(md_why dump2)"
+	dump_and_kill "$PID" "$TD/img3"
+	restore_detached "$TD/img3" "$PID"
+	trigger_check "$PID"
+}
+
+# 3. an fd memdump cannot dump: refuse, name it, leave the process untouched
+test_unsupported_fd_refused() {
+	need_memdump
+	start_full -p
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a pipe succeeded"
+	local rc=$?
+	[[ $rc -ne 124 ]] || fail "dump timed out"
+	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
+	grep -qi 'pipe' "$TD/dump.err" || fail "the error does not say 'pipe': $(md_why dump)"
+	grep -Eq '\b10[45]\b' "$TD/dump.err" || fail "the error does not name fd 104/105: $(md_why dump)"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	trigger_check "$PID"
+}
+
+# bad arguments fail cleanly and leave the target alone
+test_dump_errors() {
+	need_memdump
+	start_full
+	mkdir -p "$TD/full"
+	echo x >"$TD/full/something"
+	md dump1 dump -t "$PID" -D "$TD/full" && fail "dump into a non-empty directory succeeded"
+	grep -q '^memdump: error: ' "$TD/dump1.err" || fail "non-empty dir: no 'memdump: error:' line"
+	[[ $(ls "$TD/full") == something ]] || fail "dump wrote into a non-empty directory"
+
+	local nopid=$((PID + 100000))
+	[[ -e /proc/$nopid ]] || {
+		md dump2 dump -t "$nopid" -D "$TD/img2" && fail "dump of a missing pid succeeded"
+		grep -q '^memdump: error: ' "$TD/dump2.err" || fail "missing pid: no 'memdump: error:' line"
+	}
+	md restore restore -D "$TD/does-not-exist" && fail "restore of a missing directory succeeded"
+	grep -q '^memdump: error: ' "$TD/restore.err" || fail "missing image: no 'memdump: error:' line"
+
+	alive "$PID" || fail "process $PID died"
+	trigger_check "$PID"
+}
+
+# 4. restore while the pid is taken: fail clearly, create nothing
+test_restore_pid_taken() {
+	need_memdump
+	start_full
+	md dump dump -t "$PID" -D "$TD/img" -R || fail "memdump dump -R failed: $(md_why dump)"
+	local before after
+	before=$(count_procs "$STATUS")
+	md restore restore -D "$TD/img" -d && fail "restore succeeded although pid $PID is taken"
+	grep -q '^memdump: error: ' "$TD/restore.err" || fail "no 'memdump: error:' line"
+	sleep 0.2
+	after=$(count_procs "$STATUS")
+	[[ $before -eq 1 && $after -eq 1 ]] ||
+		fail "processes with our command line: $before before, $after after the failed restore"
+	trigger_check "$PID"
+}
+
+# 5. an interpreter mid-run: the counter it writes goes on with no gap and no restart
+interp_counter() {
+	local name=$1
+	shift
+	local out=$TD/$name.log n1 n2 pid
+	need_memdump
+	spawn "$name" "$@" "$out"
+	pid=$SPAWNED
+	wait_until 30 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 10 ]]' ||
+		fail "$name did not start counting: $(head -n3 "$TD/$name.err")"
+	dump_and_kill "$pid" "$TD/img"
+	n1=$(wc -l <"$out")
+	log "$n1 lines at the dump"
+	restore_detached "$TD/img" "$pid"
+	wait_until 20 eval '[[ $(wc -l <"$out") -ge $((n1 + 20)) ]]' ||
+		fail "after restore the counter stopped at $(wc -l <"$out") lines (dump at $n1; alive: $(alive "$pid" && echo yes || echo no)); $(tail -n2 "$out" | tr '\n' ' ')"
+	kill -KILL "$pid"
+	wait_until 10 gone "$pid" || fail "cannot kill $pid"
+	n2=$(wc -l <"$out")
+	log "$n2 lines at the end"
+	grep -q BAD "$out" && fail "$name found its data changed: $(grep BAD "$out" | head -n1)"
+	consecutive "$out" || fail "counter lines are not consecutive: $(consecutive "$out")"
+}
+
+PY_CODE='
+import sys, time
+data = {i: str(i) * 7 for i in range(100000)}
+blob = bytes(range(256)) * 20000
+f = open(sys.argv[1], "a", buffering=1)
+i = 0
+while True:
+    k = (i * 7919) % 100000
+    if data[k] != str(k) * 7 or blob[i % len(blob)] != i % len(blob) % 256:
+        f.write("BAD %d\n" % i)
+    f.write("%d\n" % i)
+    i += 1
+    time.sleep(0.02)
+'
+
+test_python_counter() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	# the real interpreter, not a version-manager shim script
+	local py
+	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+	interp_counter python "$py" -c "$PY_CODE"
+}
+
+PERL_CODE='
+use strict; use Time::HiRes qw(sleep);
+my %data = map { $_ => "x$_" x 5 } 0 .. 99999;
+open(my $f, ">>", $ARGV[0]) or die; select($f); $| = 1;
+for (my $i = 0; ; $i++) {
+    my $k = ($i * 7919) % 100000;
+    print "BAD $i\n" if $data{$k} ne "x$k" x 5;
+    print "$i\n";
+    sleep(0.02);
+}
+'
+
+test_perl_counter() {
+	command -v perl >/dev/null || skip "perl is not installed"
+	interp_counter perl perl -e "$PERL_CODE"
+}
+
+# the C counter, as scripts/demo.sh shows it
+test_c_counter() {
+	interp_counter counter "$E2E/counter" -i 20
+}
+
+# 6. show prints JSON, check reports kernel features
+test_show_and_check() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is needed to validate JSON"
+	local f
+	spawn counter "$E2E/counter" -i 20 "$TD/counter.log"
+	local pid=$SPAWNED
+	md dump dump -t "$pid" -D "$TD/img" -R || fail "memdump dump -R failed: $(md_why dump)"
+	kill -KILL "$pid"
+	reap_child "$pid"
+	md show show "$TD/img" || fail "memdump show DIR failed"
+	python3 -m json.tool <"$TD/show.out" >/dev/null || fail "memdump show DIR: not valid JSON"
+	for f in "$TD"/img/*; do
+		md show1 show "$f" || fail "memdump show $(basename "$f") failed"
+		python3 -m json.tool <"$TD/show1.out" >/dev/null ||
+			fail "memdump show $(basename "$f"): not valid JSON"
+	done
+	md check check || fail "memdump check exited non-zero"
+	[[ -s $TD/check.out ]] || fail "memdump check printed nothing"
+}
+
+# 7. a corrupt image is refused before anything is created
+test_corrupt_image() {
+	need_memdump
+	local pid f off size
+	spawn counter "$E2E/counter" -i 20 "$TD/counter.log"
+	pid=$SPAWNED
+	wait_until 10 eval '[[ -s $TD/counter.log ]]' || fail "counter did not start"
+	dump_and_kill "$pid" "$TD/img"
+	for f in pages mm; do
+		[[ -f $TD/img/$f-$pid.img ]] || fail "no $f-$pid.img in the image: $(ls "$TD/img" | tr '\n' ' ')"
+		rm -rf "$TD/bad-$f"
+		cp -a "$TD/img" "$TD/bad-$f"
+		size=$(stat -c %s "$TD/bad-$f/$f-$pid.img")
+		if [[ $f == pages ]]; then
+			off=$((4096 + (size - 4096) / 2))	# in the page data, past the header
+		else
+			off=$((size / 2 + 1))
+		fi
+		flip_byte "$TD/bad-$f/$f-$pid.img" "$off"
+		cmp -s "$TD/img/$f-$pid.img" "$TD/bad-$f/$f-$pid.img" && fail "flip_byte did nothing"
+		md restore-$f restore -D "$TD/bad-$f" -d && {
+			track "$pid"
+			fail "restore of an image with a corrupt $f-$pid.img succeeded"
+		}
+		grep -q '^memdump: error: ' "$TD/restore-$f.err" || fail "corrupt $f: no 'memdump: error:' line"
+		grep -q "$f-$pid.img" "$TD/restore-$f.err" ||
+			fail "corrupt $f: the error does not name $f-$pid.img: $(md_why restore-$f)"
+		[[ ! -e /proc/$pid ]] || { track "$pid"; fail "corrupt $f: a process $pid exists after the failed restore"; }
+	done
+	# the untouched image is good: the failures were about the corruption
+	restore_detached "$TD/img" "$pid"
+	kill -KILL "$pid"
+	wait_until 10 gone "$pid" || fail "cannot kill $pid"
+}
+
+ALL_TESTS=(
+	dumpee_selftest
+	dumpee_detects_corruption
+	dump_restore_full
+	restore_waits_for_exit
+	leave_running
+	leave_running_twice
+	unsupported_fd_refused
+	dump_errors
+	restore_pid_taken
+	c_counter
+	python_counter
+	perl_counter
+	show_and_check
+	corrupt_image
+)
+
+# --- the runner --------------------------------------------------------------------------
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+cleanup() {
+	local d
+	for d in "$WORK"/*/; do
+		kill_tracked "${d%/}"
+	done
+	if [[ $FAILED -eq 0 && -z ${E2E_KEEP:-} ]]; then
+		rm -rf "$WORK"
+	else
+		echo "scratch directory kept: $WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+run_one() {
+	local name=$1 rc why
+	TD=$WORK/$name
+	mkdir -p "$TD"
+	(
+		cd "$TD" || exit 1
+		"test_$name"
+	) >"$TD/log" 2>&1
+	rc=$?
+	kill_tracked "$TD"
+	why=$(head -n1 "$TD/why" 2>/dev/null)
+	case $rc in
+	0)
+		echo "PASS $name"
+		PASSED=$((PASSED + 1))
+		;;
+	77)
+		echo "SKIP $name: ${why:-skipped}"
+		SKIPPED=$((SKIPPED + 1))
+		;;
+	*)
+		echo "FAIL $name: ${why:-exit status $rc}"
+		sed 's/^/    | /' "$TD/log" | tail -n 60
+		FAILED=$((FAILED + 1))
+		;;
+	esac
+}
+
+if [[ $# -gt 0 ]]; then
+	TESTS=("$@")
+else
+	TESTS=("${ALL_TESTS[@]}")
+fi
+for t in "${TESTS[@]}"; do
+	if ! declare -F "test_$t" >/dev/null; then
+		echo "FAIL $t: no such test"
+		FAILED=$((FAILED + 1))
+		continue
+	fi
+	run_one "$t"
+done
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[[ $FAILED -eq 0 ]]
