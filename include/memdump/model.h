@@ -104,6 +104,8 @@ struct md_thread {
 	struct md_rseq rseq;
 	struct md_sigaltstack altstack;
 	uint64_t clear_child_tid;	/* set_tid_address() pointer */
+	uint64_t robust_list;		/* set_robust_list() head, 0 if none */
+	uint64_t robust_list_len;	/* its size in bytes */
 	struct md_siginfo *pending;	/* thread-private queue */
 	size_t n_pending;
 };

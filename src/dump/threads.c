@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 
@@ -98,6 +100,16 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 		t->rseq.len = rc.rseq_abi_size;
 		t->rseq.flags = rc.flags;
 		t->rseq.sig = rc.signature;
+	}
+
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+
+		if (syscall(SYS_get_robust_list, tid, &head, &len) < 0)
+			return log_err(-errno, "cannot read the robust futex list of thread %d", tid);
+		t->robust_list = head;
+		t->robust_list_len = len;
 	}
 
 	r = peek_siginfo(tid, false, &t->pending, &t->n_pending);

@@ -104,6 +104,9 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 		tm->t.xfeatures = t->xfeatures;
 		tm->t.sigmask = t->sigmask;
 		tm->t.clear_child_tid = t->clear_child_tid;
+		tm->t.has_robust_list = tm->t.has_robust_list_len = true;
+		tm->t.robust_list = t->robust_list;
+		tm->t.robust_list_len = t->robust_list_len;
 		tm->t.n_pending = t->n_pending;
 		tm->t.pending = &bins[b];
 		for (size_t j = 0; j < t->n_pending; j++, b++) {
@@ -311,6 +314,8 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	t->altstack.flags = m->altstack->flags;
 	t->altstack.size = m->altstack->size;
 	t->clear_child_tid = m->clear_child_tid;
+	t->robust_list = m->has_robust_list ? m->robust_list : 0;
+	t->robust_list_len = m->has_robust_list_len ? m->robust_list_len : 0;
 	r = copy_siginfos(name, "pending", m->pending, m->n_pending, &t->pending);
 	if (r < 0)
 		return r;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -222,6 +223,10 @@ void restore_child_main(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_shms; i++)
 		if (shm_fds[i] >= 0)
 			close(shm_fds[i]);
+
+	/* before the address space is rebuilt: ADDR_NO_RANDOMIZE and friends shape mmap */
+	if (personality((unsigned long)p->personality) < 0)
+		fail(rc, -errno, "cannot set personality %#llx", (unsigned long long)p->personality);
 
 	if (p->cwd && chdir(p->cwd) < 0)
 		fail(rc, -errno, "cannot change directory to '%s'", p->cwd);

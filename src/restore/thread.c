@@ -1,7 +1,7 @@
 /*
  * Threads of the new process: created by a remote clone3() with set_tid in
  * the leader (each arrives stopped under our ptrace), then per-thread state
- * (clear_child_tid, sigaltstack, rseq, pending signals, comm), and at the
+ * (clear_child_tid, robust futex list, sigaltstack, rseq, pending signals, comm), and at the
  * very end registers, xsave state and blocked masks.
  */
 #include <elf.h>
@@ -102,6 +102,15 @@ static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
 	if (r < 0)
 		goto out_log;
 
+	if (t->robust_list) {
+		r = inject_syscall(c, SYS_set_robust_list, t->robust_list, t->robust_list_len, 0, 0, 0, 0, &res);
+		if (r < 0)
+			goto out_log;
+		if (res < 0) {
+			r = log_err((int)res, "cannot set the robust futex list of thread %d", t->tid);
+			goto out;
+		}
+	}
 	if (!(t->altstack.flags & SS_DISABLE)) {
 		struct kstack ks = { t->altstack.sp, (int32_t)(t->altstack.flags & ~SS_ONSTACK), 0, t->altstack.size };
 

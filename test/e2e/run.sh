@@ -68,6 +68,20 @@ test_dump_restore_full() {
 	trigger_check "$PID"
 }
 
+# 1a. registers: GPRs, SSE/AVX/AVX-512 and MXCSR held across dump and restore
+test_registers() {
+	need_memdump
+	STATUS=$TD/status
+	mkdir -p "$TD/data"
+	spawn dumpee_regs "$E2E/dumpee_regs" "$STATUS" "$TD/data"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_regs did not get ready: $(cat "$TD/dumpee_regs.err")"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+	log "$(sed -n 2p "$STATUS")"
+}
+
 # 1b. restore without -d waits and returns the restored process's exit status
 test_restore_waits_for_exit() {
 	need_memdump
@@ -295,6 +309,7 @@ ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
 	dump_restore_full
+	registers
 	restore_waits_for_exit
 	leave_running
 	leave_running_twice

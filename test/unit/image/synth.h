@@ -118,6 +118,9 @@ static inline void synth_proc(struct md_proc *p, pid_t pid, uint64_t seed)
 		t->altstack.flags = sv(&s);
 		t->altstack.size = sv(&s);
 		t->clear_child_tid = sv(&s);
+		/* added after golden v1: derived, so the sv() sequence (and v1's content) is unchanged */
+		t->robust_list = t->clear_child_tid ^ 0x5a5aULL;
+		t->robust_list_len = 24;
 		t->n_pending = 1 + i;
 		t->pending = calloc(t->n_pending, sizeof(*t->pending));
 		for (size_t k = 0; k < t->n_pending; k++)
@@ -283,6 +286,8 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->altstack.flags, y->altstack.flags);
 		cr_assert_eq(x->altstack.size, y->altstack.size);
 		cr_assert_eq(x->clear_child_tid, y->clear_child_tid);
+		cr_assert_eq(x->robust_list, y->robust_list);
+		cr_assert_eq(x->robust_list_len, y->robust_list_len);
 		cr_assert_eq(x->n_pending, y->n_pending);
 		cr_assert(mem_eq(x->pending, y->pending, x->n_pending * sizeof(*x->pending)));
 	}
