@@ -97,6 +97,13 @@ static int create_memfd(struct restore_ctx *rc, const struct restore_shm *s)
 			off_in_file += chunk;
 		}
 	}
+	/*
+	 * Seals go on once the content is in. A write seal would refuse a
+	 * writable shared mapping, but the dumped process could not have had
+	 * one either, and read-only ones are still allowed.
+	 */
+	if (flags & MFD_ALLOW_SEALING && s->shm.seals && fcntl(fd, F_ADD_SEALS, (int)s->shm.seals) < 0)
+		return -errno;
 	return fd;
 }
 

@@ -62,6 +62,8 @@
 #define FD_CLOEXEC_FILE 103
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
+#define FD_SEALED 106			/* a sealed memfd, mapped read-only */
+#define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define MAPS_MAX (64 * 1024)
 
 /* ---- the state it sets up and what it expects ------------------------------------- */
@@ -73,6 +75,7 @@ static char offset_path[PATH_MAX + 32], append_path[PATH_MAX + 32];
 static pid_t pid_expected;
 static char comm_expected[32];		/* /proc/self/comm of the main thread */
 
+static uint8_t *sealed_map;
 static uint8_t *anon, *protnone, *ro, *growsdown, *privfile, *shfile, *memfd_map, *huge;
 static bool have_growsdown;
 static const unsigned privfile_cow[] = { 1, 2, 7, 20, 31 };	/* pages written (CoW'd) */
@@ -660,6 +663,18 @@ static void setup_memory(void)
 			       "mmap memfd");
 	fill(memfd_map, MEMFD_SIZE / PAGE * 3 / 4, R_MEMFD);
 
+	/* a memfd written, then sealed against writes and size changes, mapped read-only */
+	fd = memfd_create("dumpee-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		die_setup("memfd_create sealed");
+	for (size_t i = 0; i < 2 * PAGE; i++)
+		if (pwrite(fd, &(uint8_t){ (uint8_t)(i * 7 + 3) }, 1, (off_t)i) != 1)
+			die_setup("pwrite sealed memfd");
+	if (fcntl(fd, F_ADD_SEALS, SEALED_SEALS) < 0)
+		die_setup("F_ADD_SEALS");
+	move_fd(fd, FD_SEALED);
+	sealed_map = map_or_die(2 * PAGE, PROT_READ, MAP_SHARED, FD_SEALED, "mmap sealed memfd");
+
 	/* 4 MiB, 2 MiB aligned, MADV_HUGEPAGE: trim a larger mapping to alignment */
 	{
 		uint8_t *raw = map_or_die(HUGE_SIZE + HUGE_ALIGN, PROT_READ | PROT_WRITE,
@@ -903,6 +918,15 @@ static void check_files(void)
 	buf[0] = 0x5a;
 	if (pwrite(FD_MEMFD, buf, 1, MEMFD_SIZE - PAGE) != 1 || memfd_map[MEMFD_SIZE - PAGE] != 0x5a)
 		failf("memfd: fd and mapping are not the same object");
+
+	/* the sealed memfd: same seals, same bytes */
+	if (fcntl(FD_SEALED, F_GET_SEALS) != SEALED_SEALS)
+		failf("sealed memfd: seals %#x, expected %#x", fcntl(FD_SEALED, F_GET_SEALS), SEALED_SEALS);
+	for (size_t i = 0; i < 2 * PAGE; i++)
+		if (sealed_map[i] != (uint8_t)(i * 7 + 3)) {
+			failf("sealed memfd: byte %zu is %#x", i, sealed_map[i]);
+			break;
+		}
 
 	if (hold_pipe) {
 		char c = 0;
