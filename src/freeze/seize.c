@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/inject.h"
 #include "memdump/log.h"
 #include "memdump/proc.h"
 
@@ -34,11 +35,12 @@ static bool has_tid(const struct frozen *f, pid_t tid)
  */
 static int wait_interrupt_stop(pid_t tid)
 {
-	int status;
+	int status, r;
 
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0)
-			return -errno;
+		r = inject_wait(tid, &status);
+		if (r < 0)
+			return r;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
 		if (!WIFSTOPPED(status))

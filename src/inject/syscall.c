@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -102,6 +103,51 @@ int inject_find_syscall(pid_t pid, uint64_t *ret_ip)
 	return -ENOENT;
 }
 
+static bool thread_dead(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	/* comm may hold ')': the state follows the last one */
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+int inject_wait(pid_t tid, int *ret_status)
+{
+	for (unsigned spins = 0;; spins++) {
+		pid_t r = waitpid(tid, ret_status, __WALL | WNOHANG);
+
+		if (r == tid)
+			return 0;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (thread_dead(tid)) {
+			/* it may have reported between the two looks */
+			if (waitpid(tid, ret_status, __WALL | WNOHANG) == tid)
+				return 0;
+			return -ESRCH;
+		}
+		/* remote syscalls take microseconds: spin first, then back off to 1 ms */
+		if (spins < 64)
+			sched_yield();
+		else
+			usleep(spins < 1024 ? 20 : 1000);
+	}
+}
+
 void inject_normalize_restart(struct user_regs_struct *r, bool keep_restart_block)
 {
 	if ((int64_t)r->orig_rax < 0)
@@ -147,13 +193,14 @@ int inject_init(struct inject_ctx *ctx, pid_t tid, uint64_t syscall_ip)
 static int wait_syscall_stop(pid_t tid, bool *ret_exit)
 {
 	struct __ptrace_syscall_info info;
-	int status;
+	int status, r;
 
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
 			return -errno;
-		if (waitpid(tid, &status, __WALL) < 0)
-			return -errno;
+		r = inject_wait(tid, &status);
+		if (r < 0)
+			return r;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
 		if (!WIFSTOPPED(status))

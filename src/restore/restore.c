@@ -173,11 +173,17 @@ static int check_host(struct restore_ctx *rc)
 
 static int wait_child_stop(struct restore_ctx *rc)
 {
-	int status;
+	int status, r;
 
 	for (;;) {
-		if (waitpid(rc->pid, &status, __WALL) < 0)
-			return log_err(-errno, "cannot wait for %d", rc->pid);
+		r = inject_wait(rc->pid, &status);
+		if (r == -ESRCH) {
+			/* dead but not yet reported: take the report */
+			if (waitpid(rc->pid, &status, __WALL) < 0)
+				return log_err(-errno, "cannot wait for %d", rc->pid);
+		} else if (r < 0) {
+			return log_err(r, "cannot wait for %d", rc->pid);
+		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			rc->pid = 0;	/* gone already */
 			if (rc->rep->status < 0)
@@ -186,8 +192,8 @@ static int wait_child_stop(struct restore_ctx *rc)
 		}
 		if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && !(status >> 16))
 			return 0;	/* its own SIGSTOP: ready for us */
-		/* anything else (an event stop): let it go on */
-		if (ptrace(PTRACE_CONT, rc->pid, NULL, NULL) < 0)
+		/* anything else: let it go on, with its signal (a fault must not repeat forever) */
+		if (ptrace(PTRACE_CONT, rc->pid, NULL, (void *)(long)(status >> 16 ? 0 : WSTOPSIG(status))) < 0)
 			return log_err(-errno, "cannot resume %d", rc->pid);
 	}
 }
@@ -311,10 +317,9 @@ static void kill_new(struct restore_ctx *rc)
 		return;
 	kill(rc->pid, SIGKILL);
 	/* the leader reports last, after every other thread (see freeze_kill) */
-	for (size_t i = rc->n_attached; i-- > 1;)
-		waitpid(rc->attached[i], &status, __WALL);
-	while (waitpid(rc->pid, &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
-		;
+	for (size_t i = rc->n_attached; i-- > 0;)
+		while (waitpid(rc->attached[i], &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
+			;
 	rc->pid = 0;
 }
 
@@ -334,6 +339,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	if (rc->rep)
 		munmap(rc->rep, rc->rep_size);
 	free(rc->attached);
+	free(rc->vma_filled);
 	md_pagemap_release(&rc->pm);
 	md_proc_release(&rc->p);
 	md_inventory_release(&rc->inv);

@@ -28,6 +28,10 @@
 #define FXSAVE_SW_RESERVED_OFF 464
 #define XSTATE_BV_OFF 512
 
+/* scratch layout: clone_args at 0, set_tid at 512, then one slot per kind (used at once) */
+#define SCRATCH_ALTSTACK 2048
+#define SCRATCH_COMM 4096
+
 struct kstack {
 	uint64_t sp;
 	int32_t flags;
@@ -37,11 +41,12 @@ struct kstack {
 
 static int wait_new_thread(pid_t tid)
 {
-	int status;
+	int status, r;
 
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0)
-			return -errno;
+		r = inject_wait(tid, &status);
+		if (r < 0)
+			return r;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
 		if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_STOP)
@@ -114,10 +119,10 @@ static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
 	if (!(t->altstack.flags & SS_DISABLE)) {
 		struct kstack ks = { t->altstack.sp, (int32_t)(t->altstack.flags & ~SS_ONSTACK), 0, t->altstack.size };
 
-		r = inject_write_mem(rc->pid, rc->scratch + 2048 + 64 * (uint64_t)(t - rc->p.threads), &ks, sizeof(ks));
+		r = inject_write_mem(rc->pid, rc->scratch + SCRATCH_ALTSTACK, &ks, sizeof(ks));
 		if (r < 0)
 			goto out_log;
-		r = inject_syscall(c, SYS_sigaltstack, rc->scratch + 2048 + 64 * (uint64_t)(t - rc->p.threads), 0, 0, 0,
+		r = inject_syscall(c, SYS_sigaltstack, rc->scratch + SCRATCH_ALTSTACK, 0, 0, 0,
 				   0, 0, &res);
 		if (r < 0)
 			goto out_log;
@@ -128,7 +133,7 @@ static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
 	}
 	/* /proc/PID/task/TID/comm takes writes only from the thread group itself */
 	{
-		uint64_t name = rc->scratch + 4096 + 16 * (uint64_t)(t - rc->p.threads);
+		uint64_t name = rc->scratch + SCRATCH_COMM;
 		char comm[16];
 
 		memset(comm, 0, sizeof(comm));
