@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,6 +116,17 @@ static int shm_fd_of(struct restore_ctx *rc, const int *shm_fds, uint64_t id)
 	return -1;
 }
 
+static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
+{
+	for (size_t i = 0; i < rc->p.n_vmas; i++)
+		if (rc->p.vmas[i].kind == MD_VMA_MEMFD && rc->p.vmas[i].shm_id == id)
+			return true;
+	for (size_t i = 0; i < rc->p.n_fds; i++)
+		if (rc->p.fds[i].kind == MD_FD_MEMFD && rc->p.fds[i].shm_id == id)
+			return true;
+	return false;
+}
+
 static int open_fd_entry(const struct md_fd *f)
 {
 	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
@@ -155,17 +167,34 @@ void restore_child_main(struct restore_ctx *rc)
 	 * number the restored table uses, so installing the table below
 	 * can never clobber one of them.
 	 */
+	/* the image's fd numbers and our helper fds may pass memdump's soft limit */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	floor = highest_open_fd() + 1;
 	for (size_t i = 0; i < p->n_fds; i++)
 		if (p->fds[i].fd >= floor)
 			floor = p->fds[i].fd + 1;
 
 	for (size_t i = 0; i < rc->n_shms; i++) {
-		int fd = create_memfd(rc, &rc->shms[i]);
+		int fd;
+
+		/* shared anonymous objects are mapped and filled by memdump, not here */
+		shm_fds[i] = -1;
+		if (!shm_is_memfd(rc, rc->shms[i].shm.id))
+			continue;
+		fd = create_memfd(rc, &rc->shms[i]);
 
 		if (fd < 0)
 			fail(rc, fd, "cannot recreate memfd '%s'", rc->shms[i].shm.name ? rc->shms[i].shm.name : "");
 		shm_fds[i] = move_up(fd, floor);
+		if (shm_fds[i] < 0)
+			fail(rc, shm_fds[i], "no fd number left for memfd '%s'", rc->shms[i].shm.name ? rc->shms[i].shm.name : "");
 	}
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *f = &p->fds[i];
@@ -175,6 +204,8 @@ void restore_child_main(struct restore_ctx *rc)
 			int src = shm_fd_of(rc, shm_fds, f->shm_id);
 
 			fd = src < 0 ? -ENOENT : fcntl(src, F_DUPFD_CLOEXEC, floor);
+			if (fd < 0 && src >= 0)
+				fd = -errno;
 			if (fd >= 0 && lseek(fd, (off_t)f->pos, SEEK_SET) < 0)
 				fd = -errno;
 		} else {
@@ -198,6 +229,8 @@ void restore_child_main(struct restore_ctx *rc)
 				fail(rc, -errno, "cannot open '%s' to map it at %#llx", v->path,
 				     (unsigned long long)v->start);
 			fd = move_up(fd, floor);
+			if (fd < 0)
+				fail(rc, fd, "no fd number left to map '%s'", v->path);
 		} else if (v->kind == MD_VMA_MEMFD) {
 			int src = shm_fd_of(rc, shm_fds, v->shm_id);
 
@@ -214,6 +247,8 @@ void restore_child_main(struct restore_ctx *rc)
 		if (fd < 0)
 			fail(rc, -errno, "cannot open the executable '%s'", p->exe);
 		rc->rep->exe_fd = move_up(fd, floor);
+		if (rc->rep->exe_fd < 0)
+			fail(rc, rc->rep->exe_fd, "no fd number left for the executable");
 	}
 
 	/* drop every fd of memdump's below the floor, then install the table */

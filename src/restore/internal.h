@@ -45,6 +45,7 @@ struct restore_ctx {
 	pid_t pid;			/* the new process, 0 before clone3 */
 	struct inject_ctx ic;		/* remote syscalls in the leader */
 	uint64_t scratch;		/* scratch page in the new process */
+	bool *vma_filled;		/* per VMA: restore writes pages into it */
 	pid_t *attached;		/* threads under our ptrace, leader first */
 	size_t n_attached;
 };

@@ -195,15 +195,43 @@ out:
 	return r;
 }
 
+/*
+ * Which VMAs get pages written into them: those holding DATA entries, and
+ * shared anonymous ones (filled through the mapping). Only these are
+ * mapped writable while we fill: a private writable mapping is charged
+ * against the commit limit for good, and a huge PROT_NONE reservation
+ * must not be.
+ */
+static int mark_filled(struct restore_ctx *rc)
+{
+	const struct md_proc *p = &rc->p;
+	size_t e = 0;
+
+	rc->vma_filled = calloc(p->n_vmas + 1, sizeof(bool));
+	if (!rc->vma_filled)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		const struct md_vma *v = &p->vmas[i];
+
+		if (v->kind == MD_VMA_SHMEM) {
+			rc->vma_filled[i] = true;
+			continue;
+		}
+		/* entries and VMAs are both sorted (checked when read) */
+		while (e < rc->pm.n && rc->pm.entries[e].vaddr < v->start)
+			e++;
+		for (size_t k = e; k < rc->pm.n && rc->pm.entries[k].vaddr < v->end; k++)
+			if (rc->pm.entries[k].flags & MD_PM_DATA) {
+				rc->vma_filled[i] = true;
+				break;
+			}
+	}
+	return 0;
+}
+
 static bool vma_gets_data(const struct restore_ctx *rc, size_t idx)
 {
-	const struct md_vma *v = &rc->p.vmas[idx];
-
-	if (v->kind == MD_VMA_SHMEM)
-		return true;	/* filled through the mapping */
-	if (v->shared)
-		return false;
-	return v->kind == MD_VMA_ANON || v->kind == MD_VMA_FILE || v->kind == MD_VMA_MEMFD;
+	return rc->vma_filled[idx];
 }
 
 static int map_vma(struct restore_ctx *rc, size_t idx)
@@ -439,6 +467,9 @@ int restore_mm(struct restore_ctx *rc)
 	uint64_t hole;
 	int r;
 
+	r = mark_filled(rc);
+	if (r < 0)
+		return r;
 	r = teardown(rc);
 	if (r < 0)
 		return r;
