@@ -48,6 +48,41 @@ static int collect_vdso_hash(struct md_proc *p)
 	return 0;
 }
 
+/*
+ * A seccomp filter would judge our remote syscalls (and may kill the
+ * process for one), and the image could not carry it: a restored process
+ * would run unsandboxed. Refuse before touching anything.
+ */
+static int check_seccomp(pid_t pid, pid_t tid)
+{
+	_cleanup_free_ char *buf = NULL;
+	const char *s;
+	int r;
+
+	r = proc_read_filef(&buf, NULL, "/proc/%d/task/%d/status", pid, tid);
+	if (r < 0)
+		return log_err(r, "cannot read the status of thread %d", tid);
+	s = strstr(buf, "\nSeccomp:");
+	if (s && strtol(s + 9, NULL, 10) != 0)
+		return log_err(-ENOTSUP, "thread %d of %d runs under seccomp: not supported yet (memdump could "
+					 "neither inject safely nor restore the filter)", tid, pid);
+	return 0;
+}
+
+/* A file deleted while mapped cannot be mapped again by path: refuse, like deleted fds. */
+static int check_mappings(const struct md_proc *p)
+{
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		const struct md_vma *v = &p->vmas[i];
+
+		if (v->kind == MD_VMA_FILE && v->deleted)
+			return log_err(-ENOTSUP, "mapping %#llx-%#llx of '%s' (deleted): the file was deleted "
+						 "while mapped; not supported yet (restart the process to map the new file)",
+				       (unsigned long long)v->start, (unsigned long long)v->end, v->path);
+	}
+	return 0;
+}
+
 static int collect_threads(const struct frozen *f, struct md_proc *p)
 {
 	p->threads = calloc(f->n, sizeof(*p->threads));
@@ -153,9 +188,17 @@ int dump_run(const struct dump_opts *o)
 	if (r < 0)
 		return r;
 
+	r = check_seccomp(o->pid, o->pid);
+	if (r < 0)
+		return r;
 	r = freeze_seize(o->pid, &f);
 	if (r < 0)
 		return r;
+	for (size_t i = 1; i < f.n; i++) {
+		r = check_seccomp(o->pid, f.tids[i]);
+		if (r < 0)
+			goto out_thaw;
+	}
 
 	/* from here on: every failure thaws the process as it was */
 	r = dump_collect_proc(o->pid, &p);
@@ -171,6 +214,9 @@ int dump_run(const struct dump_opts *o)
 		log_err(r, "cannot read the mappings of %d", o->pid);
 		goto out_thaw;
 	}
+	r = check_mappings(&p);
+	if (r < 0)
+		goto out_thaw;
 	r = collect_vdso_hash(&p);
 	if (r < 0)
 		goto out_thaw;
