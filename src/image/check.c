@@ -95,6 +95,15 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 				    (unsigned long long)e->vaddr, (unsigned long long)end,
 				    (unsigned long long)p->vmas[v].start,
 				    (unsigned long long)p->vmas[v].end);
+		/*
+		 * Restore writes data only into private memory: an entry in a
+		 * shared file mapping would write into the file on disk.
+		 */
+		if (e->flags & MD_PM_DATA &&
+		    (p->vmas[v].shared || (p->vmas[v].kind != MD_VMA_ANON && p->vmas[v].kind != MD_VMA_FILE &&
+					   p->vmas[v].kind != MD_VMA_MEMFD)))
+			return fail(err, errlen, "pagemap entry %llx-%llx holds data for a vma that cannot take it",
+				    (unsigned long long)e->vaddr, (unsigned long long)end);
 		if (e->flags & MD_PM_DATA)
 			data += e->nr_pages;
 	}

@@ -169,10 +169,14 @@ static inline void synth_pagemap(struct md_pagemap *pm, const struct md_proc *p)
 	pm->n = p->n_vmas * 2;
 	pm->entries = calloc(pm->n, sizeof(*pm->entries));
 	for (size_t i = 0; i < p->n_vmas; i++) {
-		pm->entries[2 * i] = (struct md_pagemap_entry){ p->vmas[i].start, 1 + i, MD_PM_DATA };
+		/* shared mappings never hold data of their own: their object does */
+		uint32_t f = p->vmas[i].shared ? MD_PM_ZERO : MD_PM_DATA;
+
+		pm->entries[2 * i] = (struct md_pagemap_entry){ p->vmas[i].start, 1 + i, f };
 		pm->entries[2 * i + 1] =
 			(struct md_pagemap_entry){ p->vmas[i].start + 0x4000, 2, MD_PM_ZERO };
-		pm->nr_data_pages += 1 + i;
+		if (f == MD_PM_DATA)
+			pm->nr_data_pages += 1 + i;
 	}
 }
 

@@ -105,6 +105,15 @@ Test(image_check, nr_data_pages_mismatch)
 	expect_fail("data pages");
 }
 
+Test(image_check, data_in_shared_vma)
+{
+	/* vma 2 is a shared mapping: restore must never write data into it */
+	cr_assert(p.vmas[2].shared);
+	pm.entries[4].flags = MD_PM_DATA;
+	pm.nr_data_pages += pm.entries[4].nr_pages;
+	expect_fail("cannot take it");
+}
+
 Test(image_check, no_threads)
 {
 	p.n_threads = 0;
