@@ -22,6 +22,15 @@ struct inject_ctx {
 	bool restore_mask;
 };
 
+/*
+ * waitpid(tid, __WALL) for a ptrace stop that cannot hang on a dead
+ * thread: when a traced group dies, its leader reports only after every
+ * other thread has been collected, so waiting for the leader alone would
+ * block forever. A thread found dead (zombie or gone) while we wait gives
+ * -ESRCH; an exit reported by waitpid is returned as a status as usual.
+ */
+int inject_wait(pid_t tid, int *ret_status);
+
 /* Find a `syscall` instruction in the [vdso] of pid (read through /proc/PID/mem). */
 int inject_find_syscall(pid_t pid, uint64_t *ret_ip);
 

@@ -141,6 +141,8 @@ struct md_fd {
 	uint64_t pos;
 	uint32_t mode;		/* st_mode of the file at dump time */
 	uint64_t shm_id;	/* MD_FD_MEMFD */
+	int dup_of;		/* -1: its own open file description; else the number of
+				 * an earlier fd (with dup_of -1) that it shares one with */
 };
 
 /* A shared-memory object (memfd or shared anonymous), dumped once. */

@@ -11,6 +11,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,32 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	return 0;
 }
 
+/*
+ * fds that share one open file description (dup(), "2>&1") share its
+ * offset and flags: restore must dup them, not open twice. kcmp() tells;
+ * each fd points at the first (lowest) fd of its description.
+ */
+static int find_shared_descriptions(pid_t pid, struct md_fd *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fds[i].dup_of = -1;
+		for (size_t j = 0; j < i; j++) {
+			long k;
+
+			if (fds[j].dup_of >= 0)
+				continue;
+			k = syscall(SYS_kcmp, pid, pid, KCMP_FILE, fds[j].fd, fds[i].fd);
+			if (k < 0)
+				return log_err(-errno, "cannot compare fds %d and %d of %d", fds[j].fd, fds[i].fd, pid);
+			if (k == 0) {
+				fds[i].dup_of = fds[j].fd;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
 int dump_collect_fds(pid_t pid, struct md_proc *p)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -189,6 +217,9 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 	}
 
 	qsort(fds, n, sizeof(*fds), cmp_fd);
+	r = find_shared_descriptions(pid, fds, n);
+	if (r < 0)
+		goto out_free;
 	for (size_t i = 0; i < p->n_fds; i++)
 		free(p->fds[i].path);
 	free(p->fds);

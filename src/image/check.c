@@ -124,6 +124,18 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 		ids[i] = p->threads[i].tid;
 	if (find_dup(ids, p->n_threads, &dup))
 		return fail(err, errlen, "thread %d appears twice", dup);
+	for (size_t i = 0; i < p->n_fds; i++) {
+		const struct md_fd *f = &p->fds[i];
+		size_t j;
+
+		if (f->dup_of < 0)
+			continue;
+		for (j = 0; j < i && p->fds[j].fd != f->dup_of; j++)
+			;
+		if (j == i || p->fds[j].dup_of >= 0)
+			return fail(err, errlen, "fd %d shares its file with fd %d, which is not an earlier owner",
+				    f->fd, f->dup_of);
+	}
 	for (size_t i = 0; i < p->n_fds; i++)
 		ids[i] = p->fds[i].fd;
 	if (find_dup(ids, p->n_fds, &dup))

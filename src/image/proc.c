@@ -227,6 +227,8 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].pos = s->pos;
 		f[i].mode = s->mode;
 		f[i].shm_id = s->shm_id;
+		f[i].has_dup_of = s->dup_of >= 0;
+		f[i].dup_of = s->dup_of;
 		fp[i] = &f[i];
 	}
 	m.pid = p->pid;
@@ -516,6 +518,7 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		f->pos = s->pos;
 		f->mode = s->mode;
 		f->shm_id = s->shm_id;
+		f->dup_of = s->has_dup_of ? s->dup_of : -1;
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
 	}

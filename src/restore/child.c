@@ -127,15 +127,15 @@ static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 	return false;
 }
 
-static int open_fd_entry(const struct md_fd *f)
+static int open_fd_path(const char *path, const struct md_fd *f)
 {
 	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
 	int fd;
 
-	fd = open(f->path, flags | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	if (f->kind == MD_FD_REG && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+	if ((f->kind == MD_FD_REG || f->kind == MD_FD_MEMFD) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
 		int r = -errno;
 
 		close(fd);
@@ -200,16 +200,26 @@ void restore_child_main(struct restore_ctx *rc)
 		const struct md_fd *f = &p->fds[i];
 		int fd;
 
-		if (f->kind == MD_FD_MEMFD) {
-			int src = shm_fd_of(rc, shm_fds, f->shm_id);
+		if (f->dup_of >= 0) {
+			/* the same open file description as an earlier fd: offset and flags shared */
+			size_t j;
 
-			fd = src < 0 ? -ENOENT : fcntl(src, F_DUPFD_CLOEXEC, floor);
-			if (fd < 0 && src >= 0)
-				fd = -errno;
-			if (fd >= 0 && lseek(fd, (off_t)f->pos, SEEK_SET) < 0)
-				fd = -errno;
+			for (j = 0; j < i && p->fds[j].fd != f->dup_of; j++)
+				;
+			fd = j < i ? fcntl(tmp_fds[j], F_DUPFD_CLOEXEC, floor) : -1;
+			if (fd < 0)
+				fd = j < i ? -errno : -ENOENT;
+		} else if (f->kind == MD_FD_MEMFD) {
+			int src = shm_fd_of(rc, shm_fds, f->shm_id);
+			char path[64];
+
+			/* a new open file description of the object, with this fd's own flags */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", src);
+			fd = src < 0 ? -ENOENT : open_fd_path(path, f);
+			if (fd >= 0)
+				fd = move_up(fd, floor);
 		} else {
-			fd = open_fd_entry(f);
+			fd = open_fd_path(f->path, f);
 			if (fd >= 0)
 				fd = move_up(fd, floor);
 		}

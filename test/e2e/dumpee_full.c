@@ -62,6 +62,7 @@
 #define FD_CLOEXEC_FILE 103
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
+#define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
 #define FD_SEALED 106			/* a sealed memfd, mapped read-only */
 #define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define MAPS_MAX (64 * 1024)
@@ -705,6 +706,8 @@ static void setup_files(void)
 	if (fcntl(fd, F_SETFD, 0) < 0)	/* this one without O_CLOEXEC */
 		die_setup("fcntl F_SETFD");
 	move_fd(fd, FD_OFFSET);
+	if (dup2(FD_OFFSET, FD_DUP) != FD_DUP)
+		die_setup("dup2");
 
 	/* O_APPEND, write-only */
 	snprintf(append_path, sizeof(append_path), "%s/append.log", tmpdir);
@@ -878,6 +881,11 @@ static void check_files(void)
 	off = lseek(FD_OFFSET, 0, SEEK_CUR);
 	if (off != FILE_OFFSET)
 		failf("fd %d: offset %lld, expected %d", FD_OFFSET, (long long)off, FILE_OFFSET);
+	/* FD_DUP shares FD_OFFSET's description: moving one moves the other */
+	if (lseek(FD_DUP, 0, SEEK_CUR) != off || lseek(FD_DUP, 777, SEEK_SET) != 777 ||
+	    lseek(FD_OFFSET, 0, SEEK_CUR) != 777)
+		failf("fd %d and fd %d no longer share one open file description", FD_OFFSET, FD_DUP);
+	lseek(FD_OFFSET, off, SEEK_SET);
 	fl = fcntl(FD_OFFSET, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
 		failf("fd %d: flags %#x, expected O_RDWR", FD_OFFSET, fl);

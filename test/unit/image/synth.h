@@ -159,6 +159,8 @@ static inline void synth_proc(struct md_proc *p, pid_t pid, uint64_t seed)
 		f->pos = sv(&s);
 		f->mode = sv(&s);
 		f->shm_id = sv(&s);
+		/* added after golden v1: not from sv(), so v1's content is unchanged */
+		f->dup_of = i == 2 ? p->fds[0].fd : -1;
 	}
 }
 
@@ -318,6 +320,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->pos, y->pos);
 		cr_assert_eq(x->mode, y->mode);
 		cr_assert_eq(x->shm_id, y->shm_id);
+		cr_assert_eq(x->dup_of, y->dup_of);
 	}
 }
 
