@@ -25,6 +25,44 @@
 #define XSAVE_MAX (64 * 1024)
 #define FXSAVE_SW_RESERVED_OFF 464	/* struct _fpx_sw_bytes inside the legacy area */
 
+/* struct rseq_cs of the rseq ABI (include/uapi/linux/rseq.h) */
+struct rseq_cs_abi {
+	uint32_t version;
+	uint32_t flags;
+	uint64_t start_ip;
+	uint64_t post_commit_offset;
+	uint64_t abort_ip;
+};
+
+#define RSEQ_CS_OFFSET 8	/* offsetof(struct rseq, rseq_cs) */
+
+/*
+ * A thread stopped inside an rseq critical section must resume at its
+ * abort handler: the kernel would send it there on its next return to
+ * user space, having been scheduled out. Our own remote syscalls would
+ * hide that (their round trips clear rseq_cs with the ip outside the
+ * section), so do it here, in the live thread and in the image alike.
+ */
+static int rseq_fixup(pid_t pid, pid_t tid, const struct md_rseq *rs, struct user_regs_struct *regs)
+{
+	struct rseq_cs_abi cs;
+	uint64_t cs_ptr = 0;
+
+	if (!rs->addr || rs->len < RSEQ_CS_OFFSET + sizeof(cs_ptr))
+		return 0;
+	if (inject_read_mem(pid, rs->addr + RSEQ_CS_OFFSET, &cs_ptr, sizeof(cs_ptr)) < 0 || !cs_ptr)
+		return 0;
+	if (inject_read_mem(pid, cs_ptr, &cs, sizeof(cs)) < 0)
+		return 0;	/* a stale pointer: the kernel ignores it too until it matters */
+	if (regs->rip < cs.start_ip || regs->rip - cs.start_ip >= cs.post_commit_offset)
+		return 0;
+	log_debug("thread %d stopped in an rseq critical section: resuming at its abort handler", tid);
+	regs->rip = cs.abort_ip;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, regs) < 0)
+		return -errno;
+	return 0;
+}
+
 static int peek_siginfo(pid_t tid, bool shared, struct md_siginfo **ret, size_t *ret_n)
 {
 	struct md_siginfo *v = NULL;
@@ -72,9 +110,6 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 	t->tid = tid;
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
 		return log_err(-errno, "cannot read registers of thread %d", tid);
-	/* the image is for a new process: it has no restart block to come back to */
-	inject_normalize_restart(&regs, false);
-	md_regs_from_user(&t->regs, &regs);
 
 	t->xsave = calloc(1, XSAVE_MAX);
 	if (!t->xsave)
@@ -111,6 +146,13 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 		t->robust_list = head;
 		t->robust_list_len = len;
 	}
+
+	r = rseq_fixup(pid, tid, &t->rseq, &regs);
+	if (r < 0)
+		return log_err(r, "cannot move thread %d out of its rseq critical section", tid);
+	/* the image is for a new process: it has no restart block to come back to */
+	inject_normalize_restart(&regs, false);
+	md_regs_from_user(&t->regs, &regs);
 
 	r = peek_siginfo(tid, false, &t->pending, &t->n_pending);
 	if (r < 0)
