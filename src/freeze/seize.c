@@ -33,7 +33,7 @@ static bool has_tid(const struct frozen *f, pid_t tid)
  * delivered (the handler frame is set up, as if it had come just before
  * the freeze) and wait again; the interrupt stays pending until trapped.
  */
-static int wait_interrupt_stop(pid_t tid)
+int freeze_wait_stop(pid_t tid)
 {
 	int status, r;
 
@@ -71,7 +71,7 @@ static int seize_one(struct frozen *f, pid_t tid)
 	f->tids[f->n++] = tid;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return log_err(-errno, "cannot interrupt thread %d", tid);
-	r = wait_interrupt_stop(tid);
+	r = freeze_wait_stop(tid);
 	if (r == -ESRCH) {
 		/* died while we seized it: ptrace is gone with it */
 		f->n--;

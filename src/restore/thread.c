@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/freeze.h"
 #include "memdump/log.h"
 #include "memdump/regs.h"
 #include "restore/internal.h"
@@ -38,24 +39,6 @@ struct kstack {
 	int32_t pad;
 	uint64_t size;
 };
-
-static int wait_new_thread(pid_t tid)
-{
-	int status, r;
-
-	for (;;) {
-		r = inject_wait(tid, &status);
-		if (r < 0)
-			return r;
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -ESRCH;
-		if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
-		/* nothing else should reach a thread that has not run yet */
-		if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
-			return -errno;
-	}
-}
 
 static int create_thread(struct restore_ctx *rc, pid_t tid)
 {
@@ -80,7 +63,7 @@ static int create_thread(struct restore_ctx *rc, pid_t tid)
 	if (res != tid)
 		return log_err(-EEXIST, "thread %d came back as %lld", tid, (long long)res);
 	rc->attached[rc->n_attached++] = tid;
-	r = wait_new_thread(tid);
+	r = freeze_wait_stop(tid);
 	if (r < 0)
 		return log_err(r, "thread %d did not stop", tid);
 	return 0;
