@@ -20,6 +20,7 @@ struct inject_ctx {
 	uint64_t saved_sigmask;
 	bool restore_regs;		/* inject_fini() writes 'saved' back */
 	bool restore_mask;
+	int held_signal;		/* a stop signal taken during our work, sent again by inject_fini() */
 };
 
 /*

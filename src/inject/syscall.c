@@ -189,9 +189,15 @@ int inject_init(struct inject_ctx *ctx, pid_t tid, uint64_t syscall_ip)
 	return 0;
 }
 
-/* Resume with PTRACE_SYSCALL until the next syscall stop; report entry/exit. */
-static int wait_syscall_stop(pid_t tid, bool *ret_exit)
+/*
+ * Resume with PTRACE_SYSCALL until the next syscall stop; report entry/exit.
+ * With every signal blocked, the only signal that can stop the thread on
+ * the way is an unblockable stop signal: hold it (ctx->held_signal) and go
+ * on; inject_fini() sends it again, so the process still stops.
+ */
+static int wait_syscall_stop(struct inject_ctx *ctx, bool *ret_exit)
 {
+	pid_t tid = ctx->tid;
 	struct __ptrace_syscall_info info;
 	int status, r;
 
@@ -218,11 +224,11 @@ static int wait_syscall_stop(pid_t tid, bool *ret_exit)
 		/* event stops (clone, exec...) and group-stop notifications: go on */
 		if (WSTOPSIG(status) == SIGTRAP || status >> 16)
 			continue;
-		/*
-		 * A signal-delivery stop although everything is blocked: only
-		 * SIGSTOP-like or synchronous ones. Not ours to swallow or deliver
-		 * now; report it so the caller stops.
-		 */
+		if (WSTOPSIG(status) == SIGSTOP) {
+			ctx->held_signal = SIGSTOP;
+			continue;
+		}
+		/* anything else cannot come from the syscalls we run: do not swallow it */
 		log_debug("thread %d: signal %d during remote syscall", tid, WSTOPSIG(status));
 		return -EINTR;
 	}
@@ -247,11 +253,11 @@ int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, ui
 	if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &regs) < 0)
 		return -errno;
 
-	r = wait_syscall_stop(ctx->tid, &exit_stop);
+	r = wait_syscall_stop(ctx, &exit_stop);
 	if (r < 0)
 		return r;
 	if (!exit_stop) {
-		r = wait_syscall_stop(ctx->tid, &exit_stop);
+		r = wait_syscall_stop(ctx, &exit_stop);
 		if (r < 0)
 			return r;
 	}
@@ -279,6 +285,12 @@ int inject_fini(struct inject_ctx *ctx)
 		if (ptrace(PTRACE_SETSIGMASK, ctx->tid, sizeof(uint64_t), &ctx->saved_sigmask) < 0 && !r)
 			r = -errno;
 		ctx->restore_mask = false;
+	}
+	if (ctx->held_signal) {
+		/* pending again; delivered as a stop once the thread runs */
+		if (syscall(SYS_tkill, ctx->tid, ctx->held_signal) < 0 && !r)
+			r = -errno;
+		ctx->held_signal = 0;
 	}
 	return r;
 }

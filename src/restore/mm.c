@@ -149,9 +149,10 @@ static int move_specials(struct restore_ctx *rc, struct specials *sp)
 		const struct md_vma *dst = image_special(&rc->p, v->kind);
 
 		if (!dst) {
-			/* the image has no such mapping: the process never knew it, drop it */
+			/* we run our syscalls on it: an image without one could map over it */
 			if (v->kind == MD_VMA_VDSO)
-				continue;	/* we still run on it; unmapped at the end */
+				return log_err(-ENOTSUP, "the image has no [vdso]; not supported");
+			/* the process never knew this one: drop it */
 			r = restore_rcall_ok(rc, "munmap of a vvar mapping", SYS_munmap, v->start, v->end - v->start,
 					     0, 0, 0, 0);
 			if (r < 0)
