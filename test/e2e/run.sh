@@ -68,6 +68,19 @@ test_dump_restore_full() {
 	trigger_check "$PID"
 }
 
+# 1c. a restored process is an ordinary one: dump and restore it again
+test_dump_restore_twice() {
+	need_memdump
+	start_full
+	dump_and_kill "$PID" "$TD/img1"
+	restore_detached "$TD/img1" "$PID"
+	md dump2 dump -t "$PID" -D "$TD/img2" || fail "second dump failed: $(md_why dump2)"
+	wait_until 10 gone "$PID" || fail "process $PID still runs after the second dump"
+	wait_until 10 fully_gone "$PID" || fail "pid $PID is not free after the second dump"
+	restore_detached "$TD/img2" "$PID"
+	trigger_check "$PID"
+}
+
 # 1a. registers: GPRs, SSE/AVX/AVX-512 and MXCSR held across dump and restore
 test_registers() {
 	need_memdump
@@ -310,6 +323,7 @@ ALL_TESTS=(
 	dumpee_detects_corruption
 	dump_restore_full
 	registers
+	dump_restore_twice
 	restore_waits_for_exit
 	leave_running
 	leave_running_twice
