@@ -15,12 +15,7 @@ struct frozen {
 };
 
 int freeze_seize(pid_t pid, struct frozen *ret);
-/*
- * Wait for the PTRACE_EVENT_STOP of a seized thread (after an interrupt,
- * or a new thread auto-attached by PTRACE_O_TRACECLONE). Signals met on
- * the way are delivered, other event stops passed. -ESRCH if it died.
- */
-int freeze_wait_stop(pid_t tid);
+
 /* Detach every thread; they resume where they were. */
 int freeze_thaw(struct frozen *f);
 /* SIGKILL the process while frozen and wait until its threads are gone from ptrace. */

@@ -13,6 +13,16 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+/*
+ * What the signal the thread will take first on its way back to user
+ * space does to an interrupted syscall (the kernel's handle_signal()).
+ */
+enum inject_pending {
+	INJECT_PENDING_NONE = 0,	/* no handler will run: restart */
+	INJECT_PENDING_RESTART,		/* a handler with SA_RESTART */
+	INJECT_PENDING_NORESTART,	/* a handler without SA_RESTART */
+};
+
 struct inject_ctx {
 	pid_t tid;
 	uint64_t syscall_ip;		/* address of a `syscall` (0f 05) in the target */
@@ -21,6 +31,7 @@ struct inject_ctx {
 	bool restore_regs;		/* inject_fini() writes 'saved' back */
 	bool restore_mask;
 	int held_signal;		/* a stop signal taken during our work, sent again by inject_fini() */
+	bool ran;			/* a syscall of ours ran: the thread sits in a syscall stop */
 };
 
 /*
@@ -31,6 +42,13 @@ struct inject_ctx {
  * -ESRCH; an exit reported by waitpid is returned as a status as usual.
  */
 int inject_wait(pid_t tid, int *ret_status);
+
+/*
+ * Wait for the PTRACE_EVENT_STOP of a seized thread (after an interrupt,
+ * or a new thread auto-attached by PTRACE_O_TRACECLONE). Signals met on
+ * the way are delivered, other event stops passed. -ESRCH if it died.
+ */
+int inject_wait_stop(pid_t tid);
 
 /* Find a `syscall` instruction in the [vdso] of pid (read through /proc/PID/mem). */
 int inject_find_syscall(pid_t pid, uint64_t *ret_ip);
@@ -47,18 +65,24 @@ int inject_init(struct inject_ctx *ctx, pid_t tid, uint64_t syscall_ip);
 int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 		   uint64_t a5, uint64_t a6, int64_t *ret);
 
-/* Put the saved registers (restart-normalised, see below) and mask back. */
+/*
+ * Put the saved mask and registers back. If we ran syscalls, the thread
+ * sits in a syscall-exit stop, from where an interrupted syscall of its
+ * own (rax = -ERESTART*) would leak to user space unsettled: so it is
+ * parked again in an interrupt stop, inside the kernel's signal handling,
+ * which settles the restart against the signals pending when it runs.
+ */
 int inject_fini(struct inject_ctx *ctx);
 
 /*
- * A thread stopped inside an interrupted syscall has rax = -ERESTART* and
- * the kernel would rewind it only while delivering a signal. Once we have
- * run syscalls of our own in it, that chance is gone, so rewind it here
- * the way the kernel would: rax = orig_rax and rip -= 2 (restart_syscall
- * for -ERESTART_RESTARTBLOCK when keep_restart_block, else -EINTR: a new
- * process has no restart block).
+ * Registers for a new process (an image) of a thread stopped inside an
+ * interrupted syscall (rax = -ERESTART*): settle them as the kernel's
+ * signal handling would on the way out, given what the first pending
+ * signal's handler allows: -EINTR, or rax = orig_rax and rip -= 2 to run
+ * the syscall again. -ERESTART_RESTARTBLOCK gives -EINTR: a new process
+ * has no restart block to resume.
  */
-void inject_normalize_restart(struct user_regs_struct *r, bool keep_restart_block);
+void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending);
 
 /* Copy to/from target memory (process_vm_{read,write}v; /proc/PID/mem when that fails). */
 int inject_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len);

@@ -227,6 +227,8 @@ int dump_run(const struct dump_opts *o)
 	r = dump_remote_state(&p);
 	if (r < 0)
 		goto out_thaw;
+	for (size_t i = 0; i < p.n_threads; i++)
+		dump_settle_regs(&p, &p.threads[i]);
 
 	r = dump_shm_objects(o->pid, &p, dirfd, &shm_ids, &n_shm);
 	if (r < 0) {

@@ -16,3 +16,13 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 
 /* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
 int dump_remote_state(struct md_proc *p);
+
+/*
+ * Which signal t takes first when it runs again (its own queue before the
+ * shared one, lowest number first, unblocked, with a handler) and whether
+ * that handler lets an interrupted syscall restart. Needs p->sigactions.
+ */
+int dump_pending_policy(const struct md_proc *p, const struct md_thread *t);
+
+/* Settle t->regs (read raw) for the image: see inject_normalize_restart() */
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t);

@@ -5,6 +5,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,47 @@ static int peek_siginfo(pid_t tid, bool shared, struct md_siginfo **ret, size_t 
 	return 0;
 }
 
+static int first_deliverable(const struct md_proc *p, uint64_t blocked, const struct md_siginfo *q, size_t n)
+{
+	int best = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int sig;
+
+		memcpy(&sig, q[i].raw, sizeof(sig));
+		if (sig < 1 || sig > MD_NSIG || blocked & (1ULL << (sig - 1)))
+			continue;
+		/* SIG_DFL and SIG_IGN run no handler: the syscall restarts (or the process dies) */
+		if (p->sigactions[sig - 1].handler <= 1)
+			continue;
+		if (!best || sig < best)
+			best = sig;
+	}
+	return best;
+}
+
+int dump_pending_policy(const struct md_proc *p, const struct md_thread *t)
+{
+	int sig = first_deliverable(p, t->sigmask, t->pending, t->n_pending);
+
+	if (!sig)
+		sig = first_deliverable(p, t->sigmask, p->shared_pending, p->n_shared_pending);
+	if (!sig)
+		return INJECT_PENDING_NONE;
+	return p->sigactions[sig - 1].flags & SA_RESTART ? INJECT_PENDING_RESTART : INJECT_PENDING_NORESTART;
+}
+
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t)
+{
+	struct user_regs_struct regs;
+
+	memset(&regs, 0, sizeof(regs));
+	md_regs_to_user(&regs, &t->regs);
+	/* the image is for a new process: it has no restart block to come back to */
+	inject_normalize_restart(&regs, (enum inject_pending)dump_pending_policy(p, t));
+	md_regs_from_user(&t->regs, &regs);
+}
+
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared)
 {
@@ -150,8 +192,7 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 	r = rseq_fixup(pid, tid, &t->rseq, &regs);
 	if (r < 0)
 		return log_err(r, "cannot move thread %d out of its rseq critical section", tid);
-	/* the image is for a new process: it has no restart block to come back to */
-	inject_normalize_restart(&regs, false);
+	/* raw: settled by dump_settle_regs() once the sigactions are known */
 	md_regs_from_user(&t->regs, &regs);
 
 	r = peek_siginfo(tid, false, &t->pending, &t->n_pending);

@@ -27,37 +27,6 @@ static bool has_tid(const struct frozen *f, pid_t tid)
 	return false;
 }
 
-/*
- * Wait for the interrupt stop of one thread. A signal being delivered at
- * the same moment shows up first as a signal-delivery stop: let it be
- * delivered (the handler frame is set up, as if it had come just before
- * the freeze) and wait again; the interrupt stays pending until trapped.
- */
-int freeze_wait_stop(pid_t tid)
-{
-	int status, r;
-
-	for (;;) {
-		r = inject_wait(tid, &status);
-		if (r < 0)
-			return r;
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -ESRCH;
-		if (!WIFSTOPPED(status))
-			continue;
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;	/* interrupt trap or group-stop: stopped either way */
-		if (status >> 16) {
-			/* another event stop (exit, clone...): resume into the pending interrupt */
-			if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
-				return -errno;
-			continue;
-		}
-		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)) < 0)
-			return -errno;
-	}
-}
-
 static int seize_one(struct frozen *f, pid_t tid)
 {
 	int r;
@@ -71,7 +40,7 @@ static int seize_one(struct frozen *f, pid_t tid)
 	f->tids[f->n++] = tid;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return log_err(-errno, "cannot interrupt thread %d", tid);
-	r = freeze_wait_stop(tid);
+	r = inject_wait_stop(tid);
 	if (r == -ESRCH) {
 		/* died while we seized it: ptrace is gone with it */
 		f->n--;

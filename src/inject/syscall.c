@@ -148,24 +148,64 @@ int inject_wait(pid_t tid, int *ret_status)
 	}
 }
 
-void inject_normalize_restart(struct user_regs_struct *r, bool keep_restart_block)
+/*
+ * Wait for the interrupt stop of one thread. A signal being delivered at
+ * the same moment shows up first as a signal-delivery stop: let it be
+ * delivered (the handler frame is set up, as if it had come just before
+ * the freeze) and wait again; the interrupt stays pending until trapped.
+ */
+int inject_wait_stop(pid_t tid)
 {
+	int status, r;
+
+	for (;;) {
+		r = inject_wait(tid, &status);
+		if (r < 0)
+			return r;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (!WIFSTOPPED(status))
+			continue;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			return 0;	/* interrupt trap or group-stop: stopped either way */
+		if (status >> 16) {
+			/* another event stop (exit, clone...): resume into the pending interrupt */
+			if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+				return -errno;
+			continue;
+		}
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)) < 0)
+			return -errno;
+	}
+}
+
+void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending)
+{
+	bool handler = pending != INJECT_PENDING_NONE;
+
 	if ((int64_t)r->orig_rax < 0)
 		return;
 	switch ((int64_t)r->rax) {
 	case -ERESTARTSYS:
+		if (pending == INJECT_PENDING_NORESTART) {
+			r->rax = (uint64_t)-EINTR;
+			break;
+		}
+		/* fall through */
 	case -ERESTARTNOINTR:
+		r->rax = r->orig_rax;
+		r->rip -= 2;
+		break;
 	case -ERESTARTNOHAND:
+		if (handler) {
+			r->rax = (uint64_t)-EINTR;
+			break;
+		}
 		r->rax = r->orig_rax;
 		r->rip -= 2;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		if (keep_restart_block) {
-			r->rax = SYS_restart_syscall;
-			r->rip -= 2;
-		} else {
-			r->rax = (uint64_t)-EINTR;
-		}
+		r->rax = (uint64_t)-EINTR;
 		break;
 	}
 }
@@ -252,6 +292,7 @@ int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, ui
 	regs.r9 = a6;
 	if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &regs) < 0)
 		return -errno;
+	ctx->ran = true;
 
 	r = wait_syscall_stop(ctx, &exit_stop);
 	if (r < 0)
@@ -273,24 +314,35 @@ int inject_fini(struct inject_ctx *ctx)
 {
 	int r = 0;
 
-	if (ctx->restore_regs) {
-		struct user_regs_struct regs = ctx->saved;
-
-		inject_normalize_restart(&regs, true);
-		if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &regs) < 0)
-			r = -errno;
-		ctx->restore_regs = false;
-	}
 	if (ctx->restore_mask) {
-		if (ptrace(PTRACE_SETSIGMASK, ctx->tid, sizeof(uint64_t), &ctx->saved_sigmask) < 0 && !r)
+		if (ptrace(PTRACE_SETSIGMASK, ctx->tid, sizeof(uint64_t), &ctx->saved_sigmask) < 0)
 			r = -errno;
 		ctx->restore_mask = false;
 	}
 	if (ctx->held_signal) {
-		/* pending again; delivered as a stop once the thread runs */
+		/* pending again; taken as a stop when the thread moves on */
 		if (syscall(SYS_tkill, ctx->tid, ctx->held_signal) < 0 && !r)
 			r = -errno;
 		ctx->held_signal = 0;
+	}
+	if (ctx->restore_regs) {
+		if (ptrace(PTRACE_SETREGS, ctx->tid, NULL, &ctx->saved) < 0 && !r)
+			r = -errno;
+		ctx->restore_regs = false;
+		/*
+		 * From the syscall-exit stop, let it run into an interrupt trap:
+		 * the kernel passes through signal handling first, which is what
+		 * settles (or restarts) an interrupted syscall of the thread's.
+		 * No user instruction runs before the trap.
+		 */
+		if (ctx->ran && !r) {
+			if (ptrace(PTRACE_INTERRUPT, ctx->tid, NULL, NULL) < 0 ||
+			    ptrace(PTRACE_CONT, ctx->tid, NULL, NULL) < 0)
+				r = -errno;
+			else
+				r = inject_wait_stop(ctx->tid);
+			ctx->ran = false;
+		}
 	}
 	return r;
 }

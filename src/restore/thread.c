@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
-#include "memdump/freeze.h"
 #include "memdump/log.h"
 #include "memdump/regs.h"
 #include "restore/internal.h"
@@ -63,7 +62,7 @@ static int create_thread(struct restore_ctx *rc, pid_t tid)
 	if (res != tid)
 		return log_err(-EEXIST, "thread %d came back as %lld", tid, (long long)res);
 	rc->attached[rc->n_attached++] = tid;
-	r = freeze_wait_stop(tid);
+	r = inject_wait_stop(tid);
 	if (r < 0)
 		return log_err(r, "thread %d did not stop", tid);
 	return 0;

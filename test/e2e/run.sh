@@ -81,6 +81,32 @@ test_dump_restore_twice() {
 	trigger_check "$PID"
 }
 
+# 1d. a signal that arrives while the process is frozen for a dump -R interrupts its
+# blocked syscall as the kernel says (EINTR: the handler has no SA_RESTART), not a restart
+test_eintr_during_dump() {
+	need_memdump
+	STATUS=$TD/status
+	mkdir -p "$TD/data"
+	spawn dumpee_eintr "$E2E/dumpee_eintr" "$STATUS" "$TD/data"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$STATUS" || fail "dumpee_eintr did not get ready"
+	"$MEMDUMP" dump -R -t "$PID" -D "$TD/img" >"$TD/dump.out" 2>"$TD/dump.err" &
+	local dpid=$! seen=""
+	for _ in $(seq 400); do
+		if grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$PID/status" 2>/dev/null; then
+			kill -USR2 "$PID"
+			seen=yes
+			break
+		fi
+		sleep 0.005
+	done
+	wait "$dpid" || fail "memdump dump -R failed: $(head -n1 "$TD/dump.err")"
+	[[ -n $seen ]] || skip "the dump was too quick to signal the process while frozen"
+	wait_until 10 status_final "$STATUS" || fail "the blocked futex wait did not return after the signal"
+	head -n1 "$STATUS" | grep -qx OK || fail "$(head -n1 "$STATUS")"
+	kill "$PID" 2>/dev/null
+}
+
 # 1a. registers: GPRs, SSE/AVX/AVX-512 and MXCSR held across dump and restore
 test_registers() {
 	need_memdump
@@ -324,6 +350,7 @@ ALL_TESTS=(
 	dump_restore_full
 	registers
 	dump_restore_twice
+	eintr_during_dump
 	restore_waits_for_exit
 	leave_running
 	leave_running_twice
