@@ -126,9 +126,21 @@ int freeze_thaw(struct frozen *f)
 {
 	int r = 0;
 
-	for (size_t i = 0; i < f->n; i++)
-		if (ptrace(PTRACE_DETACH, f->tids[i], NULL, NULL) < 0 && errno != ESRCH && !r)
-			r = log_err(-errno, "cannot detach thread %d", f->tids[i]);
+	for (size_t i = 0; i < f->n; i++) {
+		pid_t tid = f->tids[i];
+
+		if (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0)
+			continue;
+		/*
+		 * ESRCH also means "traced but not stopped" (a wait that failed
+		 * half-way): stop it, then let go. Gone threads fail both.
+		 */
+		if (errno == ESRCH && ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 && inject_wait_stop(tid) == 0 &&
+		    ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0)
+			continue;
+		if (errno != ESRCH && !r)
+			r = log_err(-errno, "cannot detach thread %d", tid);
+	}
 	f->n = 0;
 	return r;
 }
