@@ -27,44 +27,35 @@
 #define ERESTART_RESTARTBLOCK 516
 #endif
 
-int inject_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+/* process_vm_{read,write}v, or /proc/PID/mem (FOLL_FORCE) where protections refuse them */
+static int access_mem(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 {
 	struct iovec l = { buf, len }, r = { (void *)addr, len };
 	_cleanup_close_ int fd = -1;
 	char path[64];
 	ssize_t n;
 
-	n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+	n = write ? process_vm_writev(pid, &l, 1, &r, 1, 0) : process_vm_readv(pid, &l, 1, &r, 1, 0);
 	if (n == (ssize_t)len)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = pread(fd, buf, len, (off_t)addr);
+	n = write ? pwrite(fd, buf, len, (off_t)addr) : pread(fd, buf, len, (off_t)addr);
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
+int inject_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	return access_mem(pid, addr, buf, len, false);
+}
+
 int inject_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
-	struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
-	_cleanup_close_ int fd = -1;
-	char path[64];
-	ssize_t n;
-
-	n = process_vm_writev(pid, &l, 1, &r, 1, 0);
-	if (n == (ssize_t)len)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = pwrite(fd, buf, len, (off_t)addr);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)len ? 0 : -EIO;
+	return access_mem(pid, addr, (void *)buf, len, true);
 }
 
 int inject_find_syscall(pid_t pid, uint64_t *ret_ip)

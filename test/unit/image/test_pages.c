@@ -7,24 +7,9 @@
 
 #include "memdump/image.h"
 #include "memdump/model.h"
-#include "synth.h"
+#include "dirsuite.h"
 
-static char *dir;
-static int dirfd = -1;
-
-static void setup(void)
-{
-	dir = make_tmpdir();
-	cr_assert_eq(image_dir_open(dir, false, &dirfd), 0);
-}
-
-static void teardown(void)
-{
-	close(dirfd);
-	rm_tree(dir);
-}
-
-TestSuite(image_pages, .init = setup, .fini = teardown);
+TestSuite(image_pages, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
 /* Writes n synthetic pages in uneven pieces (the writer must not care). */
 static void write_pages(const char *name, uint64_t n)

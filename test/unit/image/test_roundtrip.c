@@ -9,24 +9,9 @@
 
 #include "memdump/image.h"
 #include "memdump/model.h"
-#include "synth.h"
+#include "dirsuite.h"
 
-static char *dir;
-static int dirfd = -1;
-
-static void setup(void)
-{
-	dir = make_tmpdir();
-	cr_assert_eq(image_dir_open(dir, false, &dirfd), 0);
-}
-
-static void teardown(void)
-{
-	close(dirfd);
-	rm_tree(dir);
-}
-
-TestSuite(image_roundtrip, .init = setup, .fini = teardown);
+TestSuite(image_roundtrip, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
 Test(image_roundtrip, proc)
 {

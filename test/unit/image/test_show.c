@@ -7,24 +7,9 @@
 
 #include "memdump/image.h"
 #include "memdump/model.h"
-#include "synth.h"
+#include "dirsuite.h"
 
-static char *dir;
-static int dirfd = -1;
-
-static void setup(void)
-{
-	dir = make_tmpdir();
-	cr_assert_eq(image_dir_open(dir, false, &dirfd), 0);
-}
-
-static void teardown(void)
-{
-	close(dirfd);
-	rm_tree(dir);
-}
-
-TestSuite(image_show, .init = setup, .fini = teardown);
+TestSuite(image_show, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
 static void write_all_kinds(void)
 {
