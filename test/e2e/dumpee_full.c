@@ -52,6 +52,7 @@
 #define PRIVFILE_PAGES 32
 #define SHFILE_PAGES 16
 #define MEMFD_SIZE (1 * MiB)
+#define SHANON_PAGES 16			/* shared anonymous; the last 4 pages never touched */
 #define HUGE_SIZE (4 * MiB)
 #define HUGE_ALIGN (2 * MiB)
 #define FILE_OFFSET 12345
@@ -76,7 +77,7 @@ static char offset_path[PATH_MAX + 32], append_path[PATH_MAX + 32];
 static pid_t pid_expected;
 static char comm_expected[32];		/* /proc/self/comm of the main thread */
 
-static uint8_t *sealed_map;
+static uint8_t *sealed_map, *shanon;
 static uint8_t *anon, *protnone, *ro, *growsdown, *privfile, *shfile, *memfd_map, *huge;
 static bool have_growsdown;
 static const unsigned privfile_cow[] = { 1, 2, 7, 20, 31 };	/* pages written (CoW'd) */
@@ -215,7 +216,7 @@ static bool check_page(const char *name, const uint8_t *p, unsigned region, size
 
 enum region_id {
 	R_ANON = 1, R_PROTNONE, R_RO, R_GROWSDOWN, R_PRIVFILE_FILE, R_PRIVFILE_COW, R_SHFILE,
-	R_MEMFD, R_HUGE, R_OFFSETFILE,
+	R_MEMFD, R_HUGE, R_OFFSETFILE, R_SHANON,
 };
 
 /* anon: every 4th page is left untouched and must read as zero */
@@ -664,6 +665,11 @@ static void setup_memory(void)
 			       "mmap memfd");
 	fill(memfd_map, MEMFD_SIZE / PAGE * 3 / 4, R_MEMFD);
 
+	/* shared anonymous memory (a shmem object with no name) */
+	shanon = map_or_die(SHANON_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+			    "mmap shared anonymous");
+	fill(shanon, SHANON_PAGES - 4, R_SHANON);
+
 	/* a memfd written, then sealed against writes and size changes, mapped read-only */
 	fd = memfd_create("dumpee-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -845,6 +851,9 @@ static void check_memory(void)
 		if (!check_page("shared file", shfile + pg * PAGE, R_SHFILE, pg, false))
 			break;
 
+	for (size_t pg = 0; pg < SHANON_PAGES; pg++)
+		if (!check_page("shared anonymous", shanon + pg * PAGE, R_SHANON, pg, pg >= SHANON_PAGES - 4))
+			break;
 	for (size_t pg = 0; pg < MEMFD_SIZE / PAGE; pg++)
 		if (!check_page("memfd mapping", memfd_map + pg * PAGE, R_MEMFD, pg,
 				pg >= MEMFD_SIZE / PAGE * 3 / 4))
@@ -1167,6 +1176,8 @@ static int corrupt(const char *what)
 		close(fd);
 	} else if (!strcmp(what, "privfile")) {
 		privfile[4 * PAGE + 1] ^= 1;		/* CoWs an untouched page */
+	} else if (!strcmp(what, "shanon")) {
+		shanon[3 * PAGE + 5] ^= 0x10;
 	} else if (!strcmp(what, "memfd")) {
 		memfd_map[MEMFD_SIZE - 1] = 1;		/* in the hole */
 	} else if (!strcmp(what, "huge")) {
