@@ -104,7 +104,8 @@ test_eintr_during_dump() {
 	[[ -n $seen ]] || skip "the dump was too quick to signal the process while frozen"
 	wait_until 10 status_final "$STATUS" || fail "the blocked futex wait did not return after the signal"
 	head -n1 "$STATUS" | grep -qx OK || fail "$(head -n1 "$STATUS")"
-	kill "$PID" 2>/dev/null
+	# it exits by itself once it has reported
+	wait_until 10 gone "$PID" || fail "dumpee_eintr still runs after its report"
 }
 
 # 1a. registers: GPRs, SSE/AVX/AVX-512 and MXCSR held across dump and restore
