@@ -221,3 +221,5 @@ void md_thread_release(struct md_thread *t);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
+/* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
+void md_vmas_free(struct md_vma *v, size_t n);

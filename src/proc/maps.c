@@ -232,13 +232,6 @@ static bool is_vma_header(const char *line)
 	return p != line && *p == '-';
 }
 
-static void vmas_free(struct md_vma *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 int proc_parse_smaps(const char *buf, struct md_vma **ret, size_t *ret_n)
 {
 	struct md_vma *v = NULL;
@@ -295,7 +288,7 @@ int proc_parse_smaps(const char *buf, struct md_vma **ret, size_t *ret_n)
 	return 0;
 
 out_free:
-	vmas_free(v, n);
+	md_vmas_free(v, n);
 	return r;
 }
 

@@ -94,13 +94,6 @@ static int read_specials(pid_t pid, struct specials *sp, struct md_vma **ret_all
 	return 0;
 }
 
-static void free_vmas(struct md_vma *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 static const struct md_vma *image_special(const struct md_proc *p, enum md_vma_kind k)
 {
 	for (size_t i = 0; i < p->n_vmas; i++)
@@ -192,7 +185,7 @@ static int teardown(struct restore_ctx *rc)
 	}
 	r = move_specials(rc, &sp);
 out:
-	free_vmas(all, n);
+	md_vmas_free(all, n);
 	return r;
 }
 

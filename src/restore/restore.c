@@ -155,9 +155,7 @@ static int check_host(struct restore_ctx *rc)
 			break;
 		}
 	}
-	for (size_t j = 0; j < n_own; j++)
-		free(own[j].path);
-	free(own);
+	md_vmas_free(own, n_own);
 	if (r < 0)
 		return r;
 

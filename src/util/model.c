@@ -16,6 +16,13 @@ void md_thread_release(struct md_thread *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void md_vmas_free(struct md_vma *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
 void md_proc_release(struct md_proc *p)
 {
 	if (!p)
@@ -23,9 +30,7 @@ void md_proc_release(struct md_proc *p)
 	free(p->cwd);
 	free(p->exe);
 	free(p->auxv);
-	for (size_t i = 0; i < p->n_vmas; i++)
-		free(p->vmas[i].path);
-	free(p->vmas);
+	md_vmas_free(p->vmas, p->n_vmas);
 	for (size_t i = 0; i < p->n_threads; i++)
 		md_thread_release(&p->threads[i]);
 	free(p->threads);

@@ -377,13 +377,6 @@ static uint32_t pm_flags_at(const struct md_pagemap *pm, uint64_t vaddr)
 	return 0;
 }
 
-static void free_vmas(struct md_vma *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 Test(dump_copy, planned_pages_match_memory)
 {
 	struct layout l;
@@ -466,7 +459,7 @@ Test(dump_copy, planned_pages_match_memory)
 	stop_child(pid);
 	md_pagemap_release(&pm);
 	md_pagemap_release(&pm_other);
-	free_vmas(vmas, n);
+	md_vmas_free(vmas, n);
 }
 
 /* ------------------------------------------------------------------ shm */

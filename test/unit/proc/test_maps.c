@@ -218,13 +218,6 @@ Test(proc_vmflags, every_mnemonic_is_distinct)
 	}
 }
 
-static void free_vmas(struct md_vma *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 static const struct md_vma *find(const struct md_vma *v, size_t n, const char *path)
 {
 	for (size_t i = 0; i < n; i++)
@@ -281,7 +274,7 @@ Test(proc_smaps, saved_sample_odd_comm)
 	cr_assert_eq(x->vmflags, MD_VMF_RD | MD_VMF_WR | MD_VMF_MR | MD_VMF_MW | MD_VMF_ME | MD_VMF_AC);
 
 	cr_assert_eq(v[n - 1].kind, MD_VMA_VSYSCALL);
-	free_vmas(v, n);
+	md_vmas_free(v, n);
 }
 
 Test(proc_smaps, saved_sample_cat)
@@ -297,7 +290,7 @@ Test(proc_smaps, saved_sample_cat)
 		cr_assert_geq(v[i].start, v[i - 1].end, "VMAs out of order at %zu", i);
 	cr_assert_not_null(find(v, n, "[stack]"));
 	cr_assert_not_null(find(v, n, "[vdso]"));
-	free_vmas(v, n);
+	md_vmas_free(v, n);
 }
 
 Test(proc_smaps, rejects_garbage)
@@ -318,7 +311,7 @@ Test(proc_smaps, rejects_garbage)
 	cr_assert_eq(v[0].vmflags, MD_VMF_RD | MD_VMF_WR);
 	cr_assert_eq(v[1].vmflags, MD_VMF_RD);
 	cr_assert_str_eq(v[1].path, "[anon:a b]");
-	free_vmas(v, n);
+	md_vmas_free(v, n);
 }
 
 Test(proc_smaps, reads_own)
@@ -336,5 +329,5 @@ Test(proc_smaps, reads_own)
 			cr_assert_str_eq(v[i].path, "[stack]");
 		}
 	cr_assert(found);
-	free_vmas(v, n);
+	md_vmas_free(v, n);
 }
