@@ -161,6 +161,8 @@ static void remove_images(int dirfd)
 		close(fd);
 		return;
 	}
+	/* a dup shares the offset: image_dir_open() left it at the end */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 

@@ -131,14 +131,19 @@ int freeze_thaw(struct frozen *f)
 
 		if (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0)
 			continue;
-		/*
-		 * ESRCH also means "traced but not stopped" (a wait that failed
-		 * half-way): stop it, then let go. Gone threads fail both.
-		 */
-		if (errno == ESRCH && ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 && inject_wait_stop(tid) == 0 &&
-		    ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0)
+		if (errno != ESRCH) {
+			if (!r)
+				r = log_err(-errno, "cannot detach thread %d", tid);
 			continue;
-		if (errno != ESRCH && !r)
+		}
+		/*
+		 * ESRCH: gone, or traced but not stopped (a wait that failed
+		 * half-way). Stop it, then let go; a thread that is gone or dies
+		 * meanwhile needs nothing more.
+		 */
+		if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 || inject_wait_stop(tid) < 0)
+			continue;
+		if (ptrace(PTRACE_DETACH, tid, NULL, NULL) < 0 && errno != ESRCH && !r)
 			r = log_err(-errno, "cannot detach thread %d", tid);
 	}
 	f->n = 0;

@@ -19,6 +19,7 @@
 
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
+#include "memdump/proc.h"
 
 #ifndef ERESTARTSYS
 #define ERESTARTSYS 512
@@ -94,23 +95,14 @@ int inject_find_syscall(pid_t pid, uint64_t *ret_ip)
 	return -ENOENT;
 }
 
+/* zombie or gone: /proc/TID/stat answers for any thread id, listed or not */
 static bool thread_dead(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read_stat(tid, 0, &st) < 0)
 		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return true;
-	buf[n] = 0;
-	/* comm may hold ')': the state follows the last one */
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	return st.state == 'Z' || st.state == 'X';
 }
 
 int inject_wait(pid_t tid, int *ret_status)

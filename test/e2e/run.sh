@@ -108,6 +108,23 @@ test_eintr_during_dump() {
 	wait_until 10 gone "$PID" || fail "dumpee_eintr still runs after its report"
 }
 
+# 1e. a dump that fails half-way (the image file system fills up) removes what it wrote
+# and leaves the process running exactly as before
+test_failed_dump_cleans_up() {
+	need_memdump
+	mkdir -p "$TD/small"
+	mount -t tmpfs -o size=1m memdump-e2e "$TD/small" 2>/dev/null || skip "cannot mount a tmpfs here"
+	start_full
+	md dump dump -t "$PID" -D "$TD/small/img"
+	local rc=$? left
+	left=$(find "$TD/small/img" -name '*.img' 2>/dev/null | wc -l)
+	umount "$TD/small"
+	[[ $rc -ne 0 ]] || fail "a dump into 1 MiB succeeded"
+	grep -q "No space left" "$TD/dump.err" || fail "unexpected failure: $(md_why dump)"
+	[[ $left -eq 0 ]] || fail "$left image files left behind after the failed dump"
+	trigger_check "$PID"
+}
+
 # 1a. registers: GPRs, SSE/AVX/AVX-512 and MXCSR held across dump and restore
 test_registers() {
 	need_memdump
@@ -352,6 +369,7 @@ ALL_TESTS=(
 	registers
 	dump_restore_twice
 	eintr_during_dump
+	failed_dump_cleans_up
 	restore_waits_for_exit
 	leave_running
 	leave_running_twice
