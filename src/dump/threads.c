@@ -161,6 +161,13 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
 		return log_err(-errno, "cannot read xsave state of thread %d", tid);
 	t->xsave_size = iov.iov_len;
+	/* keep what the kernel filled (a few KiB), not the 64 KiB we offered */
+	{
+		uint8_t *x = realloc(t->xsave, t->xsave_size);
+
+		if (x)
+			t->xsave = x;
+	}
 	if (t->xsave_size >= FXSAVE_SW_RESERVED_OFF + 16)
 		memcpy(&t->xfeatures, t->xsave + FXSAVE_SW_RESERVED_OFF + 8, sizeof(t->xfeatures));
 

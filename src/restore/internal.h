@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "memdump/inject.h"
+#include "memdump/kfeat.h"
 #include "memdump/model.h"
 
 struct restore_shm {
@@ -39,6 +40,7 @@ struct restore_ctx {
 	int pages_fd;
 	struct restore_shm *shms;
 	size_t n_shms;
+	struct kfeat kf;		/* this kernel, probed once by check_host() */
 
 	struct child_report *rep;	/* MAP_SHARED, rep_size bytes */
 	size_t rep_size;

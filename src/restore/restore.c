@@ -106,9 +106,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 static int check_host(struct restore_ctx *rc)
 {
 	const struct md_proc *p = &rc->p;
+	const struct kfeat *kf = &rc->kf;
 	struct md_vma *own = NULL;
 	size_t n_own = 0;
-	struct kfeat kf;
 	int r;
 
 	for (size_t i = 0; i < p->n_threads; i++) {
@@ -120,15 +120,17 @@ static int check_host(struct restore_ctx *rc)
 			return log_err(-EEXIST, "%s %d is in use; cannot restore it", i ? "thread id" : "pid", tid);
 	}
 
-	r = kfeat_probe(&kf);
+	r = kfeat_probe(&rc->kf);
 	if (r < 0)
 		return log_err(r, "cannot probe kernel features");
+	if (!kf->xsave_size)
+		return log_err(-ENOTSUP, "this kernel reports no xsave state: cannot restore registers");
 	for (size_t i = 0; i < p->n_threads; i++) {
 		uint64_t xf = p->threads[i].xfeatures;
 
-		if (xf & ~kf.xcr0)
+		if (xf & ~kf->xcr0)
 			return log_err(-ENOTSUP, "thread %d used CPU state (xfeatures %#llx) this CPU lacks (%#llx)",
-				       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf.xcr0);
+				       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
 	}
 
 	/* memdump's own special mappings are what the new process will have */

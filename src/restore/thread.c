@@ -217,28 +217,11 @@ static int set_xstate(pid_t tid, const struct md_thread *t, size_t cur_size)
 	return 0;
 }
 
-static int cur_xstate_size(pid_t tid, size_t *ret)
-{
-	_cleanup_free_ uint8_t *buf = malloc(64 * 1024);
-	struct iovec iov = { buf, 64 * 1024 };
-
-	if (!buf)
-		return -ENOMEM;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
-		return -errno;
-	*ret = iov.iov_len;
-	return 0;
-}
-
 int restore_finish_threads(struct restore_ctx *rc)
 {
 	const struct md_proc *p = &rc->p;
-	size_t xsize = 0;
 	int r;
 
-	r = cur_xstate_size(rc->pid, &xsize);
-	if (r < 0)
-		return log_err(r, "cannot read the xsave state of %d", rc->pid);
 	/* our own saved state of the leader must not be put back over the image's */
 	rc->ic.restore_regs = false;
 	rc->ic.restore_mask = false;
@@ -250,7 +233,7 @@ int restore_finish_threads(struct restore_ctx *rc)
 		md_regs_to_user(&regs, &t->regs);
 		if (ptrace(PTRACE_SETREGS, t->tid, NULL, &regs) < 0)
 			return log_err(-errno, "cannot set registers of thread %d", t->tid);
-		r = set_xstate(t->tid, t, xsize);
+		r = set_xstate(t->tid, t, rc->kf.xsave_size);
 		if (r < 0)
 			return log_err(r, "cannot set xsave state of thread %d", t->tid);
 		if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(t->sigmask), &t->sigmask) < 0)
