@@ -47,6 +47,7 @@ struct proc_status {
 	uint32_t umask;		/* ~0u when absent */
 	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
 	int64_t threads;
+	uint32_t seccomp;	/* 0 off, 1 strict, 2 filter; 0 when absent */
 	uint32_t uid[4], gid[4];
 	pid_t nspid_last;	/* last NSpid entry */
 };

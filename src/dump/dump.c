@@ -55,15 +55,13 @@ static int collect_vdso_hash(struct md_proc *p)
  */
 static int check_seccomp(pid_t pid, pid_t tid)
 {
-	_cleanup_free_ char *buf = NULL;
-	const char *s;
+	struct proc_status st;
 	int r;
 
-	r = proc_read_filef(&buf, NULL, "/proc/%d/task/%d/status", pid, tid);
+	r = proc_read_status(pid, tid, &st);
 	if (r < 0)
 		return log_err(r, "cannot read the status of thread %d", tid);
-	s = strstr(buf, "\nSeccomp:");
-	if (s && strtol(s + 9, NULL, 10) != 0)
+	if (st.seccomp != 0)
 		return log_err(-ENOTSUP, "thread %d of %d runs under seccomp: not supported yet (memdump could "
 					 "neither inject safely nor restore the filter)", tid, pid);
 	return 0;

@@ -123,6 +123,10 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 		} else if ((v = value_of(l, "SigCgt"))) {
 			if (parse_num(v, 16, &st.sigcgt, NULL) < 0)
 				return -EINVAL;
+		} else if ((v = value_of(l, "Seccomp"))) {
+			if (parse_num(v, 10, &x, NULL) < 0)
+				return -EINVAL;
+			st.seccomp = x;
 		} else if ((v = value_of(l, "Threads"))) {
 			if (parse_num(v, 10, &x, NULL) < 0)
 				return -EINVAL;

@@ -153,6 +153,7 @@ Test(proc_status, saved_odd_comm)
 	cr_assert_eq(st.sigign, 0x806);
 	cr_assert_eq(st.sigcgt, 0);
 	cr_assert_eq(st.threads, 1);
+	cr_assert_eq(st.seccomp, 0);
 	cr_assert_eq(st.uid[0], 0);
 	cr_assert_eq(st.gid[3], 0);
 	cr_assert_eq(st.nspid_last, 5874);
@@ -170,6 +171,8 @@ Test(proc_status, synthetic_fields)
 			  "Gid:\t2000\t2001\t2002\t2003\n"
 			  "NSpid:\t101\t7\t1\n"
 			  "Threads:\t4\n"
+			  "Seccomp:\t2\n"
+			  "Seccomp_filters:\t1\n"
 			  "SigPnd:\t0000000000000001\n"
 			  "ShdPnd:\t8000000000000000\n"
 			  "SigBlk:\tfffffffe7ffbfeff\n"
@@ -189,6 +192,7 @@ Test(proc_status, synthetic_fields)
 	cr_assert_eq(st.gid[1], 2001);
 	cr_assert_eq(st.nspid_last, 1);
 	cr_assert_eq(st.threads, 4);
+	cr_assert_eq(st.seccomp, 2);
 	cr_assert_eq(st.sigpnd, 1);
 	cr_assert_eq(st.shdpnd, 0x8000000000000000ULL);
 	cr_assert_eq(st.sigblk, 0xfffffffe7ffbfeffULL);
