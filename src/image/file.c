@@ -241,6 +241,21 @@ static int read_all(int fd, void *buf, size_t len, size_t *ret_n)
 	return 0;
 }
 
+int img_open(int dirfd, const char *name, int *ret_fd, struct stat *ret_st)
+{
+	_cleanup_close_ int fd = -1;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_err(-errno, "cannot open image '%s'", name);
+	if (fstat(fd, ret_st) < 0)
+		return log_err(-errno, "cannot stat image '%s'", name);
+	if (!S_ISREG(ret_st->st_mode))
+		return img_invalid(name, "not a regular file");
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret)
 {
 	_cleanup_close_ int fd = -1;
@@ -252,13 +267,9 @@ int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufC
 	size_t n = 0;
 	int r;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_err(-errno, "cannot open image '%s'", name);
-	if (fstat(fd, &st) < 0)
-		return log_err(-errno, "cannot stat image '%s'", name);
-	if (!S_ISREG(st.st_mode))
-		return img_invalid(name, "not a regular file");
+	r = img_open(dirfd, name, &fd, &st);
+	if (r < 0)
+		return r;
 	if ((uint64_t)st.st_size > MD_META_HEADER_SIZE + MD_META_MAX_PAYLOAD)
 		return img_invalid(name, "too large for a metadata image (%lld bytes)",
 				   (long long)st.st_size);

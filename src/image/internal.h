@@ -1,4 +1,5 @@
 #pragma once
+#include <sys/stat.h>
 /*
  * Shared by the files of src/image/: the on-disk header, reading and
  * writing one protobuf message as a metadata file, and the one-line error
@@ -60,6 +61,9 @@ int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const Pr
  * Reads, validates (header, size, checksum) and unpacks dirfd/name.
  * Free *ret with protobuf_c_message_free_unpacked(). Logs every failure.
  */
+/* Open an image file for reading: it must exist and be a regular file (logged otherwise). */
+int img_open(int dirfd, const char *name, int *ret_fd, struct stat *ret_st);
+
 int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret);
 
 static inline void img_msg_freep(void *p)

@@ -166,13 +166,9 @@ int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool ve
 	ssize_t n;
 	int r;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_err(-errno, "cannot open image '%s'", name);
-	if (fstat(fd, &st) < 0)
-		return log_err(-errno, "cannot stat image '%s'", name);
-	if (!S_ISREG(st.st_mode))
-		return img_invalid(name, "not a regular file");
+	r = img_open(dirfd, name, &fd, &st);
+	if (r < 0)
+		return r;
 	buf = malloc(verify ? VERIFY_CHUNK : MD_PAGES_HEADER_SIZE);
 	if (!buf)
 		return log_err(-ENOMEM, "cannot read image '%s'", name);

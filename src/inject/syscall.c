@@ -131,6 +131,21 @@ int inject_wait(pid_t tid, int *ret_status)
 	}
 }
 
+/* the next stop of tid; its exit (or death) is -ESRCH */
+static int wait_stopped(pid_t tid, int *ret_status)
+{
+	for (;;) {
+		int r = inject_wait(tid, ret_status);
+
+		if (r < 0)
+			return r;
+		if (WIFEXITED(*ret_status) || WIFSIGNALED(*ret_status))
+			return -ESRCH;
+		if (WIFSTOPPED(*ret_status))
+			return 0;
+	}
+}
+
 /*
  * Wait for the interrupt stop of one thread. A signal being delivered at
  * the same moment shows up first as a signal-delivery stop: let it be
@@ -142,13 +157,9 @@ int inject_wait_stop(pid_t tid)
 	int status, r;
 
 	for (;;) {
-		r = inject_wait(tid, &status);
+		r = wait_stopped(tid, &status);
 		if (r < 0)
 			return r;
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -ESRCH;
-		if (!WIFSTOPPED(status))
-			continue;
 		if (status >> 16 == PTRACE_EVENT_STOP)
 			return 0;	/* interrupt trap or group-stop: stopped either way */
 		if (status >> 16) {
@@ -227,13 +238,9 @@ static int wait_syscall_stop(struct inject_ctx *ctx, bool *ret_exit)
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
 			return -errno;
-		r = inject_wait(tid, &status);
+		r = wait_stopped(tid, &status);
 		if (r < 0)
 			return r;
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return -ESRCH;
-		if (!WIFSTOPPED(status))
-			continue;
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
 			memset(&info, 0, sizeof(info));
 			if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) < 0)
