@@ -14,6 +14,7 @@
  *   pages-PID.img         the data of its MD_PM_DATA entries, in order
  *   shm-ID.img            struct md_shm + its pagemap (vaddr = offset in object)
  *   pages-shm-ID.img      the data of that pagemap
+ *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *
  * Readers validate as they read (magic, version, kind, size, checksum) and
  * log one line naming the file and what is wrong; they return -EINVAL (bad
@@ -29,6 +30,7 @@ struct md_inventory;
 struct md_proc;
 struct md_pagemap;
 struct md_shm;
+struct md_pipe;
 
 #define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
 #define MD_FORMAT_VERSION 1
@@ -42,6 +44,7 @@ enum md_image_kind {
 	MD_IMG_PAGEMAP = 5,
 	MD_IMG_PAGES = 6,
 	MD_IMG_SHM = 7,
+	MD_IMG_PIPES = 8,
 };
 
 /* Open (and with create, mkdir -p) an image directory; with create it must be empty. */
@@ -50,12 +53,16 @@ int image_dir_open(const char *path, bool create, int *ret_dirfd);
 int image_write_inventory(int dirfd, const struct md_inventory *inv);
 int image_read_inventory(int dirfd, struct md_inventory *ret);
 
-/* core-, mm- and files-PID.img */
+/* core-, mm- and files-PID.img; a zombie has only core-PID.img */
 int image_write_proc(int dirfd, const struct md_proc *p);
 int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret);
 
 int image_write_pagemap(int dirfd, pid_t pid, const struct md_pagemap *pm);
 int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret);
+
+/* pipes.img; a missing file reads as no pipes */
+int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);
+int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
 
 int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *pm);
 int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);

@@ -131,6 +131,7 @@ enum md_fd_kind {
 	MD_FD_CHR,		/* character device by path */
 	MD_FD_MEMFD,		/* memfd, content in shm object shm_id */
 	MD_FD_DIR,		/* directory by path */
+	MD_FD_PIPE,		/* one end of a pipe, the pipe in md_pipe pipe_id */
 };
 
 struct md_fd {
@@ -141,8 +142,20 @@ struct md_fd {
 	uint64_t pos;
 	uint32_t mode;		/* st_mode of the file at dump time */
 	uint64_t shm_id;	/* MD_FD_MEMFD */
-	int dup_of;		/* -1: its own open file description; else the number of
-				 * an earlier fd (with dup_of -1) that it shares one with */
+	int dup_of;		/* format 1 images only (read, never written): -1, or an
+				 * earlier fd of this process sharing its open file description */
+	uint64_t ofd;		/* open file description: fds with the same ofd, in any
+				 * process of the image, share one (offset, flags) */
+	uint64_t pipe_id;	/* MD_FD_PIPE: inode of the pipe */
+	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
+};
+
+/* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
+struct md_pipe {
+	uint64_t id;		/* pipefs inode number */
+	uint32_t size;		/* capacity, F_GETPIPE_SZ */
+	uint8_t *data;
+	size_t len;
 };
 
 /* A shared-memory object (memfd or shared anonymous), dumped once. */
@@ -158,6 +171,8 @@ struct md_shm {
 enum md_pm_flags {
 	MD_PM_DATA = 1 << 0,	/* data follows in the pages file, in pagemap order */
 	MD_PM_ZERO = 1 << 1,	/* zero pages: restore as zeroes (touch/leave empty) */
+	MD_PM_INHERIT = 1 << 2,	/* the parent process's page at this address, shared
+				 * copy-on-write by fork: restored by forking, no data */
 };
 
 struct md_pagemap_entry {
@@ -174,6 +189,10 @@ struct md_pagemap {
 
 struct md_proc {
 	pid_t pid, ppid, pgid, sid;
+	int exit_signal;	/* signal the parent gets when it ends (stat field 38) */
+	int pdeathsig;		/* PR_GET_PDEATHSIG of the leader */
+	bool zombie;		/* dead, not yet reaped: only ids and exit_status are kept */
+	int exit_status;	/* a zombie's wait status (stat field 52) */
 	char comm[16];
 	uint32_t umask;
 	char *cwd;
@@ -209,7 +228,7 @@ struct md_inventory {
 	char *tool_version;
 	uint64_t page_size;
 	uint64_t xfeatures;	/* XCR0 of the dumping machine */
-	pid_t *pids;		/* processes in the image, root first */
+	pid_t *pids;		/* processes in the image, root first, parents before children */
 	size_t n_pids;
 	uint64_t *shm_ids;	/* shared-memory objects in the image */
 	size_t n_shm_ids;
@@ -221,5 +240,6 @@ void md_thread_release(struct md_thread *t);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
+void md_pipe_release(struct md_pipe *p);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

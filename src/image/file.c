@@ -23,6 +23,7 @@
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
+#include "pipes.pb-c.h"
 #include "shm.pb-c.h"
 
 static void put32(uint8_t *p, uint32_t v)
@@ -102,7 +103,7 @@ const char *img_kind_name(uint32_t kind)
 	static const char *const names[] = {
 		[MD_IMG_INVENTORY] = "inventory", [MD_IMG_CORE] = "core", [MD_IMG_MM] = "mm",
 		[MD_IMG_FILES] = "files",	  [MD_IMG_PAGEMAP] = "pagemap", [MD_IMG_PAGES] = "pages",
-		[MD_IMG_SHM] = "shm",
+		[MD_IMG_SHM] = "shm", [MD_IMG_PIPES] = "pipes",
 	};
 
 	if (kind < ARRAY_SIZE(names) && names[kind])
@@ -125,6 +126,8 @@ const ProtobufCMessageDescriptor *img_kind_descriptor(uint32_t kind)
 		return &md__pagemap_image__descriptor;
 	case MD_IMG_SHM:
 		return &md__shm_image__descriptor;
+	case MD_IMG_PIPES:
+		return &md__pipes_image__descriptor;
 	default:
 		return NULL;
 	}

@@ -34,7 +34,7 @@
 
 /* Entries sorted, aligned, non-empty, known flags, nr_data_pages adds up. */
 static int pm_validate(const char *name, const struct md_pagemap_entry *e, size_t n,
-		       uint64_t nr_data_pages, uint64_t limit)
+		       uint64_t nr_data_pages, uint64_t limit, uint32_t allowed)
 {
 	uint64_t data = 0, prev_end = 0;
 
@@ -49,8 +49,8 @@ static int pm_validate(const char *name, const struct md_pagemap_entry *e, size_
 			return img_invalid(name, "pagemap entry %zu at %llx: bad length %llu pages", i,
 					   (unsigned long long)e[i].vaddr,
 					   (unsigned long long)e[i].nr_pages);
-		if (e[i].flags & ~(uint32_t)(MD_PM_DATA | MD_PM_ZERO) ||
-		    (e[i].flags & MD_PM_DATA && e[i].flags & MD_PM_ZERO))
+		/* exactly one flag of the allowed ones */
+		if (e[i].flags & ~allowed || !e[i].flags || e[i].flags & (e[i].flags - 1))
 			return img_invalid(name, "pagemap entry %zu has bad flags 0x%x", i, e[i].flags);
 		if (i && e[i].vaddr < prev_end)
 			return img_invalid(name, "pagemap entry %zu at %llx overlaps or precedes the one before",
@@ -112,7 +112,8 @@ int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret)
 		return log_err(-ENOMEM, "cannot read image '%s'", name);
 	PM_FROM_MSG(e, m->entries, m->n_entries);
 	/* x86_64 user addresses stay below 2^57 even with 5-level paging. */
-	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, 1ULL << 57);
+	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, 1ULL << 57,
+			MD_PM_DATA | MD_PM_ZERO | MD_PM_INHERIT);
 	if (r < 0)
 		return r;
 	ret->entries = TAKE_PTR(e);
@@ -176,7 +177,7 @@ int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap
 	PM_FROM_MSG(e, m->entries, m->n_entries);
 	/* Entries are offsets in the object: they must end within its last page. */
 	limit = (m->size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
-	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, limit);
+	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, limit, MD_PM_DATA | MD_PM_ZERO);
 	if (r < 0)
 		return r;
 	if (m->name && !(sname = strdup(m->name)))

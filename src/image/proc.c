@@ -152,6 +152,12 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	m.itimers = itp;
 	m.n_rlimits = MD_RLIM_NLIMITS;
 	m.rlimits = rlp;
+	m.has_exit_signal = m.has_pdeathsig = m.has_zombie = true;
+	m.exit_signal = p->exit_signal;
+	m.pdeathsig = p->pdeathsig;
+	m.zombie = p->zombie;
+	m.has_exit_status = p->zombie;
+	m.exit_status = p->exit_status;
 	m.n_shared_pending = p->n_shared_pending;
 	m.shared_pending = &bins[b];
 	for (size_t j = 0; j < p->n_shared_pending; j++, b++) {
@@ -229,6 +235,10 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].shm_id = s->shm_id;
 		f[i].has_dup_of = s->dup_of >= 0;
 		f[i].dup_of = s->dup_of;
+		f[i].has_ofd = s->ofd != 0;
+		f[i].ofd = s->ofd;
+		f[i].has_pipe_id = s->kind == MD_FD_PIPE;
+		f[i].pipe_id = s->pipe_id;
 		fp[i] = &f[i];
 	}
 	m.pid = p->pid;
@@ -246,7 +256,7 @@ int image_write_proc(int dirfd, const struct md_proc *p)
 
 	proc_name(name, sizeof(name), "core", p->pid);
 	r = write_core(dirfd, p, name);
-	if (r < 0)
+	if (r < 0 || p->zombie)
 		return r;
 	proc_name(name, sizeof(name), "mm", p->pid);
 	r = write_mm(dirfd, p, name);
@@ -350,6 +360,16 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p)
 	p->ppid = m->ppid;
 	p->pgid = m->pgid;
 	p->sid = m->sid;
+	p->exit_signal = m->has_exit_signal ? m->exit_signal : 17 /* SIGCHLD */;
+	if (p->exit_signal < 0 || p->exit_signal > MD_NSIG)
+		return img_invalid(name, "bad exit signal %d", p->exit_signal);
+	p->pdeathsig = m->has_pdeathsig ? m->pdeathsig : 0;
+	if (p->pdeathsig < 0 || p->pdeathsig > MD_NSIG)
+		return img_invalid(name, "bad parent-death signal %d", p->pdeathsig);
+	p->zombie = m->has_zombie && m->zombie;
+	p->exit_status = m->has_exit_status ? m->exit_status : 0;
+	if (p->zombie && m->n_threads)
+		return img_invalid(name, "a zombie with %zu threads", m->n_threads);
 	r = comm_check(name, m->comm, p->comm);
 	if (r < 0)
 		return r;
@@ -478,7 +498,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_DIR;
+	return k >= MD_FD_REG && k <= MD_FD_PIPE;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p)
@@ -519,6 +539,17 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		f->mode = s->mode;
 		f->shm_id = s->shm_id;
 		f->dup_of = s->has_dup_of ? s->dup_of : -1;
+		/*
+		 * Format 1 images of one process said dup_of instead: an id
+		 * unique in the process (hence the image) serves as well.
+		 */
+		if (s->has_ofd)
+			f->ofd = s->ofd;
+		else
+			f->ofd = 1ULL << 63 | (uint32_t)(f->dup_of >= 0 ? f->dup_of : f->fd);
+		f->pipe_id = s->has_pipe_id ? s->pipe_id : 0;
+		if (f->kind == MD_FD_PIPE && !s->has_pipe_id)
+			return img_invalid(name, "pipe fd %d without a pipe", f->fd);
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
 	}
@@ -536,9 +567,9 @@ int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret)
 	int r;
 
 	r = read_core(dirfd, pid, &p);
-	if (r >= 0)
+	if (r >= 0 && !p.zombie)
 		r = read_mm(dirfd, pid, &p);
-	if (r >= 0)
+	if (r >= 0 && !p.zombie)
 		r = read_files(dirfd, pid, &p);
 	if (r < 0) {
 		md_proc_release(&p);

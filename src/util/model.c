@@ -67,3 +67,11 @@ void md_shm_release(struct md_shm *s)
 	free(s->name);
 	memset(s, 0, sizeof(*s));
 }
+
+void md_pipe_release(struct md_pipe *p)
+{
+	if (!p)
+		return;
+	free(p->data);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,89 @@
+/*
+ * pipes.img: every pipe of the dumped tree with its capacity and the bytes
+ * that sat unread in it. Which fds hold its ends is in files-PID.img.
+ */
+#include "memdump/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#include "pipes.pb-c.h"
+
+#define PIPES_NAME "pipes.img"
+
+int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n)
+{
+	Md__PipesImage m = MD__PIPES_IMAGE__INIT;
+	_cleanup_free_ Md__Pipe *e = calloc(n ? n : 1, sizeof(*e));
+	_cleanup_free_ Md__Pipe **ep = calloc(n ? n : 1, sizeof(*ep));
+
+	if (!e || !ep)
+		return log_err(-ENOMEM, "cannot write image '%s'", PIPES_NAME);
+	for (size_t i = 0; i < n; i++) {
+		md__pipe__init(&e[i]);
+		e[i].id = pipes[i].id;
+		e[i].size = pipes[i].size;
+		e[i].data.data = pipes[i].data;
+		e[i].data.len = pipes[i].len;
+		ep[i] = &e[i];
+	}
+	m.n_pipes = n;
+	m.pipes = ep;
+	return img_write_msg(dirfd, PIPES_NAME, MD_IMG_PIPES, &m.base);
+}
+
+int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	struct md_pipe *p;
+	Md__PipesImage *m;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (faccessat(dirfd, PIPES_NAME, F_OK, 0) < 0 && errno == ENOENT)
+		return 0;
+	r = img_read_msg(dirfd, PIPES_NAME, MD_IMG_PIPES, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__PipesImage *)raw;
+	for (size_t i = 0; i < m->n_pipes; i++) {
+		if (m->pipes[i]->data.len > m->pipes[i]->size)
+			return img_invalid(PIPES_NAME, "pipe %llu holds %zu bytes, more than its size %u",
+					   (unsigned long long)m->pipes[i]->id, m->pipes[i]->data.len,
+					   m->pipes[i]->size);
+		for (size_t j = 0; j < i; j++)
+			if (m->pipes[j]->id == m->pipes[i]->id)
+				return img_invalid(PIPES_NAME, "pipe %llu appears twice",
+						   (unsigned long long)m->pipes[i]->id);
+	}
+	p = calloc(m->n_pipes ? m->n_pipes : 1, sizeof(*p));
+	if (!p)
+		return log_err(-ENOMEM, "cannot read image '%s'", PIPES_NAME);
+	for (size_t i = 0; i < m->n_pipes; i++) {
+		const Md__Pipe *s = m->pipes[i];
+
+		p[i].id = s->id;
+		p[i].size = s->size;
+		p[i].len = s->data.len;
+		p[i].data = malloc(s->data.len ? s->data.len : 1);
+		if (!p[i].data) {
+			for (size_t j = 0; j < i; j++)
+				md_pipe_release(&p[j]);
+			free(p);
+			return log_err(-ENOMEM, "cannot read image '%s'", PIPES_NAME);
+		}
+		memcpy(p[i].data, s->data.data, s->data.len);
+	}
+	*ret = p;
+	*ret_n = m->n_pipes;
+	return 0;
+}
