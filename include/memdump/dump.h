@@ -13,6 +13,7 @@ struct md_proc;
 struct md_vma;
 struct md_pagemap;
 struct md_shm;
+struct md_pipe;
 struct kfeat;
 struct image_pages_writer;
 
@@ -33,6 +34,19 @@ int dump_run(const struct dump_opts *o);
  */
 int dump_collect_proc(pid_t pid, struct md_proc *p);
 int dump_collect_fds(pid_t pid, struct md_proc *p);
+/* A dead, unreaped child: its ids and wait status only. */
+int dump_collect_zombie(pid_t pid, struct md_proc *p);
+/*
+ * Across the tree: give fds that share an open file description (in one
+ * process or several) the same md_fd.ofd, by kcmp() (src/dump/files.c).
+ */
+int dump_link_fds(struct md_proc *procs, size_t n);
+/*
+ * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
+ * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,
+ * logged with the fd. *ret is malloc'ed (src/dump/pipes.c).
+ */
+int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n);
 
 /*
  * Plan one process: read pagemap (PAGEMAP_SCAN where kf says so) for every
@@ -40,6 +54,13 @@ int dump_collect_fds(pid_t pid, struct md_proc *p);
  */
 int dump_plan_proc(pid_t pid, const struct md_vma *vmas, size_t n, const struct kfeat *kf,
 		   struct md_pagemap *ret);
+/*
+ * The same for a child whose parent (frozen, in the image) it was forked
+ * from: pages still shared copy-on-write with the parent's twin VMA are
+ * planned MD_PM_INHERIT, not copied (plan_mark_inherited()).
+ */
+int dump_plan_child(pid_t pid, const struct md_vma *vmas, size_t n, const struct kfeat *kf,
+		    const struct md_proc *parent, struct md_pagemap *ret);
 
 /*
  * Copy the MD_PM_DATA pages of pm out of pid into w: process_vm_readv with

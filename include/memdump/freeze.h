@@ -21,3 +21,22 @@ int freeze_thaw(struct frozen *f);
 /* SIGKILL the process while frozen and wait until its threads are gone from ptrace. */
 int freeze_kill(struct frozen *f);
 void freeze_release(struct frozen *f);
+
+/*
+ * A process tree: root and all its descendants, each frozen as above,
+ * found breadth first (a parent before its children) from the ppid of
+ * every process until no new one appears. Dead children not yet reaped
+ * are listed as zombies. On failure everything seized is let go.
+ */
+struct frozen_tree {
+	struct frozen *procs;	/* procs[0] is the root */
+	size_t n;
+	pid_t *zombies;
+	size_t n_zombies;
+};
+
+int freeze_tree(pid_t root, struct frozen_tree *ret);
+int freeze_tree_thaw(struct frozen_tree *t);
+/* SIGKILL every process while frozen, then collect every thread's exit */
+int freeze_tree_kill(struct frozen_tree *t);
+void freeze_tree_release(struct frozen_tree *t);

@@ -19,6 +19,7 @@ enum md_page_state {
 	MD_PS_ANON,		/* present, anonymous (private CoW'd or anon) */
 	MD_PS_FILE,		/* present, page-cache page or shared anon (bit 61 / PAGE_IS_FILE) */
 	MD_PS_SWAPPED,		/* swapped out (bit 62 / PAGE_IS_SWAPPED) */
+	MD_PS_INHERIT,		/* the very page the parent has at this address (fork CoW) */
 };
 
 /* pagemap entries -> states; zero_pfn 0 means "unknown" (then PFNs are not compared). */
@@ -29,6 +30,26 @@ void plan_classify_pme(const uint64_t *pme, size_t n, uint64_t zero_pfn, uint8_t
  */
 void plan_classify_regions(const struct page_region *r, size_t n, uint64_t start, uint64_t end,
 			   uint8_t *ret_state);
+
+/*
+ * The parent's VMA a child's VMA v came from by fork, still the same: the
+ * same bounds, kind, file and offset, private, with the same madvise state,
+ * and one that fork copies (not MADV_DONTFORK / MADV_WIPEONFORK). Restore
+ * forks the child from its restored parent, so such a VMA arrives with the
+ * parent's pages in it. NULL if there is none.
+ */
+const struct md_vma *plan_vma_twin(const struct md_vma *v, const struct md_vma *parent, size_t n);
+
+/*
+ * Pages of a child's VMA shared copy-on-write with the parent's twin VMA
+ * (same address): planned as data (ANON or SWAPPED) in the child, not
+ * mapped exclusively, and the same page frame (or the same swap slot) in
+ * both. Those become MD_PS_INHERIT. Page frames are shown to
+ * CAP_SYS_ADMIN only: without them (all zero) nothing is marked.
+ * zero_pfn (0: unknown) is never taken for a shared page.
+ */
+void plan_mark_inherited(const uint64_t *child_pme, const uint64_t *parent_pme, size_t n, uint64_t zero_pfn,
+			 uint8_t *state);
 
 /* Whether the planner could ever want pages of this VMA (private anon/file, memfd private). */
 bool plan_vma_wants_pages(const struct md_vma *v);

@@ -147,6 +147,7 @@ int dump_collect_proc(pid_t pid, struct md_proc *p)
 	p->ppid = st.ppid;
 	p->pgid = st.pgrp;
 	p->sid = st.session;
+	p->exit_signal = (int)st.exit_signal;
 	memcpy(p->comm, st.comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
 
@@ -210,5 +211,28 @@ int dump_collect_proc(pid_t pid, struct md_proc *p)
 	if (r < 0)
 		return log_err(r, "cannot read /proc/%d/personality", pid);
 
+	return 0;
+}
+
+int dump_collect_zombie(pid_t pid, struct md_proc *p)
+{
+	struct proc_stat st;
+	int r;
+
+	r = proc_read_stat(pid, 0, &st);
+	if (r < 0)
+		return log_err(r, "cannot read /proc/%d/stat", pid);
+	if (st.state != 'Z')
+		return log_err(-EINVAL, "process %d was a zombie and is not any more", pid);
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->ppid = st.ppid;
+	p->pgid = st.pgrp;
+	p->sid = st.session;
+	p->exit_signal = (int)st.exit_signal;
+	p->zombie = true;
+	p->exit_status = st.exit_code;
+	memcpy(p->comm, st.comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
 	return 0;
 }

@@ -120,29 +120,191 @@ static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagem
 	return 0;
 }
 
-static int fill_inventory(struct md_inventory *inv, const struct md_proc *p, const struct kfeat *kf,
-			  uint64_t *shm_ids, size_t n_shm)
+/* The whole tree being dumped: one md_proc per process, root first, parents before children. */
+struct dump_ctx {
+	struct kfeat kf;
+	int dirfd;
+	struct frozen_tree ft;
+	struct md_proc *procs;
+	struct md_pagemap *pms;
+	size_t n;		/* live processes first (as in ft), then the zombies */
+	uint64_t *shm_ids;
+	size_t n_shm;
+	struct md_pipe *pipes;
+	size_t n_pipes;
+};
+
+static const struct md_proc *parent_of(const struct dump_ctx *c, const struct md_proc *p)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->procs[i].pid == p->ppid && !c->procs[i].zombie && &c->procs[i] != p)
+			return &c->procs[i];
+	return NULL;
+}
+
+/* what /proc, ptrace and remote syscalls tell about one frozen process */
+static int collect_one(struct dump_ctx *c, const struct frozen *f, struct md_proc *p)
+{
+	pid_t pid = f->pid;
+	int r;
+
+	for (size_t i = 0; i < f->n; i++) {
+		r = check_seccomp(pid, f->tids[i]);
+		if (r < 0)
+			return r;
+	}
+	r = dump_collect_proc(pid, p);
+	if (r < 0)
+		return log_err(r, "cannot read the state of %d", pid);
+	r = dump_collect_fds(pid, p);
+	if (r < 0)
+		return r;	/* logged with the fd and its kind */
+	r = proc_read_smaps(pid, &p->vmas, &p->n_vmas);
+	if (r < 0)
+		return log_err(r, "cannot read the mappings of %d", pid);
+	r = check_mappings(p);
+	if (r < 0)
+		return r;
+	r = collect_vdso_hash(p);
+	if (r < 0)
+		return r;
+	r = collect_threads(f, p);
+	if (r < 0)
+		return r;
+	/* after the VMA list: the scratch page it maps must not be in the image */
+	r = dump_remote_state(p);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_threads; i++)
+		dump_settle_regs(p, &p->threads[i]);
+	(void)c;
+	return 0;
+}
+
+static int collect_tree(struct dump_ctx *c)
+{
+	size_t total = c->ft.n + c->ft.n_zombies;
+	int r;
+
+	c->procs = calloc(total, sizeof(*c->procs));
+	c->pms = calloc(total, sizeof(*c->pms));
+	if (!c->procs || !c->pms)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ft.n; i++) {
+		c->n++;
+		r = collect_one(c, &c->ft.procs[i], &c->procs[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < c->ft.n_zombies; i++) {
+		c->n++;
+		r = dump_collect_zombie(c->ft.zombies[i], &c->procs[c->ft.n + i]);
+		if (r < 0)
+			return r;
+	}
+	/* only live processes hold fds */
+	r = dump_link_fds(c->procs, c->ft.n);
+	if (r < 0)
+		return r;
+	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
+}
+
+static int dump_memory(struct dump_ctx *c)
+{
+	int r;
+
+	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc *p = &c->procs[i];
+		uint64_t *ids = NULL, *all;
+		size_t n_ids = 0;
+
+		r = dump_shm_objects(p->pid, p, c->dirfd, &ids, &n_ids);
+		if (r < 0)
+			return log_err(r, "cannot dump the shared memory of %d", p->pid);
+		all = realloc(c->shm_ids, (c->n_shm + n_ids + 1) * sizeof(*all));
+		if (!all) {
+			free(ids);
+			return -ENOMEM;
+		}
+		memcpy(all + c->n_shm, ids, n_ids * sizeof(*ids));
+		c->shm_ids = all;
+		c->n_shm += n_ids;
+		free(ids);
+	}
+	/*
+	 * Plan every process before copying any: process_vm_readv pins the
+	 * pages it reads, and pinning a page shared copy-on-write gives the
+	 * reader its own copy, so after a copy the parent and child no
+	 * longer show the same page frames.
+	 */
+	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc *p = &c->procs[i];
+
+		r = dump_plan_child(p->pid, p->vmas, p->n_vmas, &c->kf, parent_of(c, p), &c->pms[i]);
+		if (r < 0)
+			return log_err(r, "cannot plan the memory of %d", p->pid);
+	}
+	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc *p = &c->procs[i];
+
+		r = write_pages(c->dirfd, p, &c->pms[i]);
+		if (r < 0)
+			return r;
+		r = image_write_pagemap(c->dirfd, p->pid, &c->pms[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 {
 	struct utsname u;
 	struct timespec ts;
 
 	inv->format_version = MD_FORMAT_VERSION;
-	inv->root_pid = p->pid;
+	inv->root_pid = c->procs[0].pid;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	inv->dump_time_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	uname(&u);
 	inv->kernel_release = strdup(u.release);
 	inv->tool_version = strdup(MEMDUMP_VERSION);
 	inv->page_size = MD_PAGE_SIZE;
-	inv->xfeatures = kf->xcr0;
-	inv->pids = malloc(sizeof(pid_t));
+	inv->xfeatures = c->kf.xcr0;
+	inv->pids = calloc(c->n, sizeof(pid_t));
 	if (!inv->kernel_release || !inv->tool_version || !inv->pids)
 		return -ENOMEM;
-	inv->pids[0] = p->pid;
-	inv->n_pids = 1;
-	inv->shm_ids = shm_ids;
-	inv->n_shm_ids = n_shm;
+	for (size_t i = 0; i < c->n; i++)
+		inv->pids[i] = c->procs[i].pid;
+	inv->n_pids = c->n;
+	inv->shm_ids = c->shm_ids;
+	inv->n_shm_ids = c->n_shm;
 	return 0;
+}
+
+static int write_images(struct dump_ctx *c)
+{
+	struct md_inventory inv = { 0 };
+	int r;
+
+	for (size_t i = 0; i < c->n; i++) {
+		r = image_write_proc(c->dirfd, &c->procs[i]);
+		if (r < 0)
+			return r;
+	}
+	if (c->n_pipes) {
+		r = image_write_pipes(c->dirfd, c->pipes, c->n_pipes);
+		if (r < 0)
+			return r;
+	}
+	r = fill_inventory(&inv, c);
+	/* the inventory borrows the shm ids */
+	if (r >= 0)
+		r = image_write_inventory(c->dirfd, &inv);
+	inv.shm_ids = NULL;
+	inv.n_shm_ids = 0;
+	md_inventory_release(&inv);
+	return r;
 }
 
 /* remove what a failed dump wrote: only our *.img files, never the directory */
@@ -169,113 +331,75 @@ static void remove_images(int dirfd)
 	}
 }
 
+static void dump_ctx_release(struct dump_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		md_proc_release(&c->procs[i]);
+		md_pagemap_release(&c->pms[i]);
+	}
+	for (size_t i = 0; i < c->n_pipes; i++)
+		md_pipe_release(&c->pipes[i]);
+	free(c->pipes);
+	free(c->procs);
+	free(c->pms);
+	free(c->shm_ids);
+	freeze_tree_release(&c->ft);
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+}
+
 int dump_run(const struct dump_opts *o)
 {
-	_cleanup_close_ int dirfd = -1;
-	struct md_proc p = { .pid = o->pid };
-	struct md_pagemap pm = { 0 };
-	struct md_inventory inv = { 0 };
-	struct frozen f = { 0 };
-	struct kfeat kf;
-	uint64_t *shm_ids = NULL;
-	size_t n_shm = 0;
+	struct dump_ctx c = { .dirfd = -1 };
+	uint64_t pages = 0;
+	size_t threads = 0;
 	int r;
 
-	r = kfeat_probe(&kf);
+	r = kfeat_probe(&c.kf);
 	if (r < 0)
 		return log_err(r, "cannot probe kernel features");
-	r = image_dir_open(o->dir, true, &dirfd);
+	r = image_dir_open(o->dir, true, &c.dirfd);
 	if (r < 0)
 		return r;
 
+	/* before seizing anything: our remote syscalls would meet the filter */
 	r = check_seccomp(o->pid, o->pid);
 	if (r < 0)
-		return r;
-	r = freeze_seize(o->pid, &f);
+		goto out;
+	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)
-		return r;
-	for (size_t i = 1; i < f.n; i++) {
-		r = check_seccomp(o->pid, f.tids[i]);
-		if (r < 0)
-			goto out_thaw;
-	}
+		goto out;
 
-	/* from here on: every failure thaws the process as it was */
-	r = dump_collect_proc(o->pid, &p);
-	if (r < 0) {
-		log_err(r, "cannot read the state of %d", o->pid);
-		goto out_thaw;
-	}
-	r = dump_collect_fds(o->pid, &p);
-	if (r < 0)
-		goto out_thaw;	/* logged with the fd and its kind */
-	r = proc_read_smaps(o->pid, &p.vmas, &p.n_vmas);
-	if (r < 0) {
-		log_err(r, "cannot read the mappings of %d", o->pid);
-		goto out_thaw;
-	}
-	r = check_mappings(&p);
+	/* from here on: every failure thaws the tree as it was */
+	r = collect_tree(&c);
 	if (r < 0)
 		goto out_thaw;
-	r = collect_vdso_hash(&p);
-	if (r < 0)
-		goto out_thaw;
-	r = collect_threads(&f, &p);
-	if (r < 0)
-		goto out_thaw;
-	/* after the VMA list: the scratch page it maps must not be in the image */
-	r = dump_remote_state(&p);
-	if (r < 0)
-		goto out_thaw;
-	for (size_t i = 0; i < p.n_threads; i++)
-		dump_settle_regs(&p, &p.threads[i]);
-
-	r = dump_shm_objects(o->pid, &p, dirfd, &shm_ids, &n_shm);
-	if (r < 0) {
-		log_err(r, "cannot dump the shared memory of %d", o->pid);
-		goto out_thaw;
-	}
-	r = dump_plan_proc(o->pid, p.vmas, p.n_vmas, &kf, &pm);
-	if (r < 0) {
-		log_err(r, "cannot plan the memory of %d", o->pid);
-		goto out_thaw;
-	}
-	r = write_pages(dirfd, &p, &pm);
-	if (r < 0)
-		goto out_thaw;
-	r = image_write_pagemap(dirfd, p.pid, &pm);
-	if (r < 0)
-		goto out_thaw;
-	r = image_write_proc(dirfd, &p);
-	if (r < 0)
-		goto out_thaw;
-	r = fill_inventory(&inv, &p, &kf, shm_ids, n_shm);
-	shm_ids = NULL;
+	r = dump_memory(&c);
 	if (r < 0)
 		goto out_thaw;
 	/* the inventory last: a directory without one is not an image */
-	r = image_write_inventory(dirfd, &inv);
+	r = write_images(&c);
 	if (r < 0)
 		goto out_thaw;
-	if (fsync(dirfd) < 0)
+	if (fsync(c.dirfd) < 0)
 		log_debug("fsync of the image directory failed");
 
+	for (size_t i = 0; i < c.ft.n; i++) {
+		threads += c.procs[i].n_threads;
+		pages += c.pms[i].nr_data_pages;
+	}
 	if (o->leave_running)
-		r = freeze_thaw(&f);
+		r = freeze_tree_thaw(&c.ft);
 	else
-		r = freeze_kill(&f);
-	log_info("dumped %d: %zu threads, %zu mappings, %llu pages", p.pid, p.n_threads, p.n_vmas,
-		 (unsigned long long)pm.nr_data_pages);
+		r = freeze_tree_kill(&c.ft);
+	log_info("dumped %d: %zu processes (%zu zombies), %zu threads, %zu pipes, %llu pages", o->pid, c.n,
+		 c.ft.n_zombies, threads, c.n_pipes, (unsigned long long)pages);
 	goto out;
 
 out_thaw:
-	freeze_thaw(&f);
-	remove_images(dirfd);
+	freeze_tree_thaw(&c.ft);
+	remove_images(c.dirfd);
 out:
-	freeze_release(&f);
-	free(shm_ids);
-	md_inventory_release(&inv);
-	md_pagemap_release(&pm);
-	md_proc_release(&p);
+	dump_ctx_release(&c);
 	return r;
 }

@@ -97,6 +97,9 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->flags = fi.flags;
 	ret->pos = fi.pos;
 	ret->mode = st.st_mode;
+	ret->dup_of = -1;
+	ret->dev = st.st_dev;
+	ret->ino = st.st_ino;
 
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
 	deleted = link[0] == '/' && has_suffix(link, DELETED_SUFFIX);
@@ -121,6 +124,10 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->kind = MD_FD_DIR;
 	} else if (S_ISCHR(st.st_mode) && link[0] == '/') {
 		ret->kind = MD_FD_CHR;
+	} else if (S_ISFIFO(st.st_mode) && strncmp(link, "pipe:", 5) == 0) {
+		/* whether both ends are in the tree is for dump_link_fds() to say */
+		ret->kind = MD_FD_PIPE;
+		ret->pipe_id = st.st_ino;
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
@@ -133,32 +140,6 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->path = strdup(link);
 	if (!ret->path)
 		return -ENOMEM;
-	return 0;
-}
-
-/*
- * fds that share one open file description (dup(), "2>&1") share its
- * offset and flags: restore must dup them, not open twice. kcmp() tells;
- * each fd points at the first (lowest) fd of its description.
- */
-static int find_shared_descriptions(pid_t pid, struct md_fd *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		fds[i].dup_of = -1;
-		for (size_t j = 0; j < i; j++) {
-			long k;
-
-			if (fds[j].dup_of >= 0)
-				continue;
-			k = syscall(SYS_kcmp, pid, pid, KCMP_FILE, fds[j].fd, fds[i].fd);
-			if (k < 0)
-				return log_err(-errno, "cannot compare fds %d and %d of %d", fds[j].fd, fds[i].fd, pid);
-			if (k == 0) {
-				fds[i].dup_of = fds[j].fd;
-				break;
-			}
-		}
-	}
 	return 0;
 }
 
@@ -217,9 +198,6 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 	}
 
 	qsort(fds, n, sizeof(*fds), cmp_fd);
-	r = find_shared_descriptions(pid, fds, n);
-	if (r < 0)
-		goto out_free;
 	for (size_t i = 0; i < p->n_fds; i++)
 		free(p->fds[i].path);
 	free(p->fds);
@@ -232,4 +210,50 @@ out_free:
 		free(fds[i].path);
 	free(fds);
 	return r;
+}
+
+/*
+ * fds that share one open file description (dup(), "2>&1", inherited by
+ * fork) share its offset and flags, within a process or across the tree:
+ * restore must hand out one description, not open the file twice.
+ * kcmp() tells; only fds on the same inode can share one.
+ */
+int dump_link_fds(struct md_proc *procs, size_t n)
+{
+	uint64_t next = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < procs[i].n_fds; j++) {
+			struct md_fd *f = &procs[i].fds[j];
+
+			f->ofd = 0;
+			for (size_t pi = 0; pi <= i && !f->ofd; pi++) {
+				size_t lim = pi == i ? j : procs[pi].n_fds;
+
+				for (size_t pj = 0; pj < lim; pj++) {
+					const struct md_fd *g = &procs[pi].fds[pj];
+					long k;
+
+					if (g->dev != f->dev || g->ino != f->ino)
+						continue;
+					k = syscall(SYS_kcmp, procs[pi].pid, procs[i].pid, KCMP_FILE, g->fd, f->fd);
+					if (k < 0)
+						return log_err(-errno, "cannot compare fd %d of %d with fd %d of %d", g->fd,
+							       procs[pi].pid, f->fd, procs[i].pid);
+					if (k == 0) {
+						f->ofd = g->ofd;
+						break;
+					}
+				}
+			}
+			if (!f->ofd)
+				f->ofd = next++;
+			/* what readers of images without ofd understand, within the process */
+			f->dup_of = -1;
+			for (size_t k = 0; k < j && f->dup_of < 0; k++)
+				if (procs[i].fds[k].ofd == f->ofd)
+					f->dup_of = procs[i].fds[k].fd;
+		}
+	}
+	return 0;
 }

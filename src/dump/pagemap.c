@@ -9,6 +9,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/plan.h"
+#include "memdump/proc.h"
 #include "compat/fs.h"
 
 #include <errno.h>
@@ -72,10 +73,22 @@ static int next_populated(int pagemap_fd, uint64_t from, uint64_t end, uint64_t 
 	return 0;
 }
 
+/* what marking inherited pages needs: both pagemaps and room for a chunk of entries */
+struct inherit {
+	int parent_fd;		/* -1: no parent in the image */
+	const struct md_vma *parent_vmas;
+	size_t parent_n;
+	uint64_t *child_pme, *parent_pme;
+};
+
 static int plan_one(int pagemap_fd, const struct md_vma *v, const struct kfeat *kf, uint8_t *state,
-		    struct md_pagemap *pm)
+		    const struct inherit *inh, struct md_pagemap *pm)
 {
+	const struct md_vma *twin = NULL;
 	size_t first = pm->n;	/* entries of this VMA start here */
+
+	if (inh->parent_fd >= 0)
+		twin = plan_vma_twin(v, inh->parent_vmas, inh->parent_n);
 
 	for (uint64_t start = v->start; start < v->end;) {
 		uint64_t end;
@@ -101,6 +114,17 @@ static int plan_one(int pagemap_fd, const struct md_vma *v, const struct kfeat *
 			r = plan_pagemap_states(pagemap_fd, start, end, kf->zero_pfn, state);
 		if (r < 0)
 			return r;
+		/* pages the parent has too, as they are: restore gets them by forking */
+		if (twin) {
+			size_t np = (end - start) / MD_PAGE_SIZE;
+
+			r = proc_pagemap_read(pagemap_fd, start, end, inh->child_pme);
+			if (r >= 0)
+				r = proc_pagemap_read(inh->parent_fd, start, end, inh->parent_pme);
+			if (r < 0)
+				return r;
+			plan_mark_inherited(inh->child_pme, inh->parent_pme, np, kf->zero_pfn, state);
+		}
 
 		/* the planner looks at the kind and flags, not at the bounds */
 		sub.start = start;
@@ -120,9 +144,17 @@ static int plan_one(int pagemap_fd, const struct md_vma *v, const struct kfeat *
 int dump_plan_proc(pid_t pid, const struct md_vma *vmas, size_t n, const struct kfeat *kf,
 		   struct md_pagemap *ret)
 {
-	_cleanup_close_ int fd = -1;
+	return dump_plan_child(pid, vmas, n, kf, NULL, ret);
+}
+
+int dump_plan_child(pid_t pid, const struct md_vma *vmas, size_t n, const struct kfeat *kf,
+		    const struct md_proc *parent, struct md_pagemap *ret)
+{
+	_cleanup_close_ int fd = -1, parent_fd = -1;
 	_cleanup_free_ uint8_t *state = NULL;
+	_cleanup_free_ uint64_t *child_pme = NULL, *parent_pme = NULL;
 	struct md_pagemap pm = {};
+	struct inherit inh = { .parent_fd = -1 };
 	char path[64];
 	int r;
 
@@ -134,13 +166,24 @@ int dump_plan_proc(pid_t pid, const struct md_vma *vmas, size_t n, const struct 
 	state = malloc(PLAN_CHUNK_PAGES);
 	if (!state)
 		return -ENOMEM;
+	if (parent) {
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", parent->pid);
+		parent_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (parent_fd < 0)
+			return log_err(-errno, "cannot open '%s'", path);
+		child_pme = malloc(PLAN_CHUNK_PAGES * sizeof(uint64_t));
+		parent_pme = malloc(PLAN_CHUNK_PAGES * sizeof(uint64_t));
+		if (!child_pme || !parent_pme)
+			return -ENOMEM;
+		inh = (struct inherit){ parent_fd, parent->vmas, parent->n_vmas, child_pme, parent_pme };
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const struct md_vma *v = &vmas[i];
 
 		if (!plan_vma_wants_pages(v))
 			continue;
-		r = plan_one(fd, v, kf, state, &pm);
+		r = plan_one(fd, v, kf, state, &inh, &pm);
 		if (r < 0) {
 			md_pagemap_release(&pm);
 			return log_err(r, "cannot plan %d's VMA %llx-%llx", pid,

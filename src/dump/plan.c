@@ -101,6 +101,54 @@ bool plan_vma_wants_pages(const struct md_vma *v)
 	}
 }
 
+/* madvise state fork keeps per VMA; the twin must agree on it */
+#define TWIN_FLAGS (MD_VMF_HG | MD_VMF_NH | MD_VMF_DD | MD_VMF_MG | MD_VMF_SR | MD_VMF_RR)
+
+const struct md_vma *plan_vma_twin(const struct md_vma *v, const struct md_vma *parent, size_t n)
+{
+	if (!plan_vma_wants_pages(v) || v->kind == MD_VMA_MEMFD)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct md_vma *p = &parent[i];
+
+		if (p->end <= v->start)
+			continue;
+		if (p->start != v->start || p->end != v->end || p->kind != v->kind || p->shared ||
+		    p->pgoff != v->pgoff || p->inode != v->inode || p->dev_major != v->dev_major ||
+		    p->dev_minor != v->dev_minor)
+			return NULL;
+		if (p->vmflags & (MD_VMF_DC | MD_VMF_WF | MD_VMF_IO | MD_VMF_PF))
+			return NULL;
+		if ((p->vmflags ^ v->vmflags) & TWIN_FLAGS)
+			return NULL;
+		if (p->kind == MD_VMA_FILE && (!p->path || !v->path || strcmp(p->path, v->path)))
+			return NULL;
+		return p;
+	}
+	return NULL;
+}
+
+void plan_mark_inherited(const uint64_t *child_pme, const uint64_t *parent_pme, size_t n, uint64_t zero_pfn,
+			 uint8_t *state)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c = child_pme[i], p = parent_pme[i];
+		uint64_t cf = c & PME_PFN_MASK, pf = p & PME_PFN_MASK;
+
+		if (state[i] != MD_PS_ANON && state[i] != MD_PS_SWAPPED)
+			continue;
+		if (!cf || cf != pf || (c & PME_GUARD) || (p & PME_GUARD))
+			continue;
+		/* present in both, the same frame, mapped by more than one */
+		if (pme_present(c) && pme_present(p) && !(c & PME_EXCLUSIVE) && !(p & PME_EXCLUSIVE) &&
+		    !pme_file(c) && !pme_file(p) && cf != zero_pfn)
+			state[i] = MD_PS_INHERIT;
+		/* swapped out in both, the same swap slot (type and offset) */
+		else if (!pme_present(c) && !pme_present(p) && pme_swapped(c) && pme_swapped(p))
+			state[i] = MD_PS_INHERIT;
+	}
+}
+
 /* enum md_pm_flags for one page of v, 0 when the image needs nothing for it */
 static uint32_t page_flags(const struct md_vma *v, uint8_t st)
 {
@@ -112,6 +160,8 @@ static uint32_t page_flags(const struct md_vma *v, uint8_t st)
 	case MD_PS_ANON:
 	case MD_PS_SWAPPED:
 		return MD_PM_DATA;
+	case MD_PS_INHERIT:
+		return MD_PM_INHERIT;
 	case MD_PS_FILE:
 		/*
 		 * In a private file (or memfd) mapping the page is still the

@@ -134,7 +134,13 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 		p->itimers[which].value_sec = kit.value_sec;
 		p->itimers[which].value_usec = kit.value_usec;
 	}
-	return 0;
+	/* the parent-death signal, as the leader has it */
+	r = rcall(c, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "prctl(PR_GET_PDEATHSIG) in %d", p->pid);
+	return inject_read_mem(p->pid, scratch, &p->pdeathsig, sizeof(p->pdeathsig));
 }
 
 int dump_remote_state(struct md_proc *p)

@@ -51,7 +51,8 @@ static int seize_one(struct frozen *f, pid_t tid)
 	return 0;
 }
 
-int freeze_seize(pid_t pid, struct frozen *ret)
+/* Seize every thread of pid; -ESRCH (not logged) if it is gone or died meanwhile. */
+static int seize_process(pid_t pid, struct frozen *ret)
 {
 	struct frozen f = { .pid = pid };
 	struct proc_stat st;
@@ -59,10 +60,8 @@ int freeze_seize(pid_t pid, struct frozen *ret)
 	int r;
 
 	r = proc_read_stat(pid, 0, &st);
-	if (r < 0)
-		return log_err(r, "no process %d", pid);
-	if (st.state == 'Z' || st.state == 'X')
-		return log_err(-ESRCH, "process %d is a zombie", pid);
+	if (r < 0 || st.state == 'Z' || st.state == 'X')
+		return -ESRCH;
 	if (st.state == 'T' || st.state == 't')
 		return log_err(-EBUSY, "process %d is stopped or traced; not supported yet", pid);
 
@@ -96,7 +95,7 @@ int freeze_seize(pid_t pid, struct frozen *ret)
 			if (r < 0)
 				goto out_thaw;
 			if (f.n == 0) {
-				r = log_err(-ESRCH, "process %d exited", pid);
+				r = -ESRCH;
 				goto out_thaw;
 			}
 			added++;
@@ -120,6 +119,157 @@ out_thaw:
 	freeze_thaw(&f);
 	free(f.tids);
 	return r;
+}
+
+int freeze_seize(pid_t pid, struct frozen *ret)
+{
+	struct proc_stat st;
+	int r = seize_process(pid, ret);
+
+	if (r != -ESRCH)
+		return r;
+	if (proc_read_stat(pid, 0, &st) < 0)
+		return log_err(r, "no process %d", pid);
+	return log_err(r, "process %d is a zombie", pid);
+}
+
+static bool in_tree(const struct frozen_tree *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->procs[i].pid == pid)
+			return true;
+	for (size_t i = 0; i < t->n_zombies; i++)
+		if (t->zombies[i] == pid)
+			return true;
+	return false;
+}
+
+static int add_zombie(struct frozen_tree *t, pid_t pid)
+{
+	pid_t *z = realloc(t->zombies, (t->n_zombies + 1) * sizeof(*z));
+
+	if (!z)
+		return -ENOMEM;
+	t->zombies = z;
+	t->zombies[t->n_zombies++] = pid;
+	return 0;
+}
+
+/*
+ * One child of a frozen parent: seize it, or note it as a zombie. Its
+ * parent cannot reap it meanwhile (frozen), so a child that dies while we
+ * seize it stays to be found as a zombie; one that is gone entirely was
+ * reaped by the kernel (SIGCHLD ignored) and is no part of the tree.
+ */
+static int add_child(struct frozen_tree *t, pid_t pid)
+{
+	struct proc_stat st;
+	struct frozen f;
+	int r;
+
+	r = seize_process(pid, &f);
+	if (r == 0) {
+		struct frozen *np = realloc(t->procs, (t->n + 1) * sizeof(*np));
+
+		if (!np) {
+			freeze_thaw(&f);
+			freeze_release(&f);
+			return -ENOMEM;
+		}
+		t->procs = np;
+		t->procs[t->n++] = f;
+		return 0;
+	}
+	if (r != -ESRCH)
+		return r;
+	if (proc_read_stat(pid, 0, &st) < 0)
+		return 0;
+	if (st.state == 'Z')
+		return add_zombie(t, pid);
+	return 0;
+}
+
+int freeze_tree(pid_t root, struct frozen_tree *ret)
+{
+	struct frozen_tree t = { 0 };
+	int r;
+
+	t.procs = calloc(1, sizeof(*t.procs));
+	if (!t.procs)
+		return -ENOMEM;
+	r = freeze_seize(root, &t.procs[0]);
+	if (r < 0) {
+		free(t.procs);
+		return r;
+	}
+	t.n = 1;
+	/*
+	 * Breadth first: once every thread of a process is stopped it can
+	 * fork no more, so one look at its children is enough; the list grows
+	 * as we go and ends when the last process has been looked at.
+	 */
+	for (size_t i = 0; i < t.n; i++) {
+		_cleanup_free_ pid_t *kids = NULL;
+		size_t n = 0;
+
+		r = proc_list_children(t.procs[i].pid, &kids, &n);
+		if (r < 0) {
+			log_err(r, "cannot list the children of %d", t.procs[i].pid);
+			goto fail;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (in_tree(&t, kids[k]))
+				continue;
+			r = add_child(&t, kids[k]);
+			if (r < 0) {
+				log_err(r, "cannot freeze process %d, child of %d", kids[k], t.procs[i].pid);
+				goto fail;
+			}
+		}
+	}
+	*ret = t;
+	return 0;
+fail:
+	freeze_tree_thaw(&t);
+	freeze_tree_release(&t);
+	return r;
+}
+
+int freeze_tree_thaw(struct frozen_tree *t)
+{
+	int r = 0;
+
+	/* children first: a parent let go first could see them still stopped */
+	for (size_t i = t->n; i-- > 0;) {
+		int q = freeze_thaw(&t->procs[i]);
+
+		if (q < 0 && !r)
+			r = q;
+	}
+	return r;
+}
+
+int freeze_tree_kill(struct frozen_tree *t)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (kill(t->procs[i].pid, SIGKILL) < 0 && !r)
+			r = log_err(-errno, "cannot kill %d", t->procs[i].pid);
+	for (size_t i = 0; i < t->n; i++)
+		freeze_kill(&t->procs[i]);
+	return r;
+}
+
+void freeze_tree_release(struct frozen_tree *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		freeze_release(&t->procs[i]);
+	free(t->procs);
+	free(t->zombies);
+	memset(t, 0, sizeof(*t));
 }
 
 int freeze_thaw(struct frozen *f)
@@ -154,7 +304,8 @@ int freeze_kill(struct frozen *f)
 {
 	int status;
 
-	if (kill(f->pid, SIGKILL) < 0)
+	/* ESRCH: killed already (freeze_tree_kill), its threads still to collect */
+	if (kill(f->pid, SIGKILL) < 0 && errno != ESRCH)
 		return log_err(-errno, "cannot kill %d", f->pid);
 	/*
 	 * Collect the ptrace exit reports so the parent can reap the process.

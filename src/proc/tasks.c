@@ -1,6 +1,7 @@
 /*
- * The thread ids of a process from /proc/PID/task, sorted. Keeping the list
- * current while threads come and go is the seizing loop's job (freeze/).
+ * The thread ids of a process from /proc/PID/task, and its children from
+ * the ppid of every process, sorted. Keeping the lists current while tasks
+ * come and go is the seizing loop's job (freeze/).
  */
 #include "memdump/proc.h"
 #include "memdump/cleanup.h"
@@ -17,15 +18,15 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
+/* the numeric entries of a /proc directory for which keep() says so, sorted */
+static int list_numeric(const char *path, bool (*keep)(pid_t id, pid_t arg), pid_t arg, pid_t **ret,
+			size_t *ret_n)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	_cleanup_free_ pid_t *tids = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
 	if (!d)
 		return -errno;
@@ -44,6 +45,8 @@ int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
 		t = strtol(de->d_name, &end, 10);
 		if (*end || end == de->d_name || t <= 0)
 			continue;	/* "." and ".." */
+		if (keep && !keep((pid_t)t, arg))
+			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 16;
 			pid_t *nt = realloc(tids, nc * sizeof(*nt));
@@ -60,4 +63,29 @@ int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
 	*ret = TAKE_PTR(tids);
 	*ret_n = n;
 	return 0;
+}
+
+int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	return list_numeric(path, NULL, 0, ret, ret_n);
+}
+
+static bool is_child_of(pid_t pid, pid_t parent)
+{
+	struct proc_stat st;
+
+	/* a process gone meanwhile is nobody's child any more */
+	return proc_read_stat(pid, 0, &st) == 0 && st.ppid == parent;
+}
+
+/*
+ * /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which kernels
+ * often lack: the ppid of every process says the same, always.
+ */
+int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	return list_numeric("/proc", is_child_of, pid, ret, ret_n);
 }

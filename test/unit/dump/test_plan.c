@@ -350,3 +350,98 @@ Test(plan_merge, large_vma_one_entry)
 	cr_assert_eq(pm.nr_data_pages, n - 1);
 	md_pagemap_release(&pm);
 }
+
+/* ---- pages shared copy-on-write with the parent (fork) ---- */
+
+/*
+ * A child VMA of 8 pages against its parent's twin, one row of the table
+ * per page: what the child and the parent show at the same address, and
+ * whether the child's image takes the parent's page (INHERIT) or its own.
+ */
+Test(plan_inherit, rows)
+{
+	struct md_vma v = mkvma(MD_VMA_ANON, false, 9);
+	uint64_t child[9] = {
+		E_SHARED_ANON,			/* 0: same frame, shared in both: the parent's */
+		PME_PRESENT | 0x7001,		/* 1: another frame (the child wrote it): its own */
+		E_ANON,				/* 2: exclusive in the child: its own */
+		E_ZERO,				/* 3: the zero page: zero, never inherited */
+		E_SWAP,				/* 4: swapped, same slot in both: the parent's */
+		PME_SWAP | 0x40,		/* 5: swapped, another slot: its own */
+		E_NONE,				/* 6: nothing: nothing */
+		PME_PRESENT | 0x5002,		/* 7: present, the parent's page is swapped: its own */
+		PME_PRESENT,			/* 8: frames hidden (not root): its own */
+	};
+	uint64_t parent[9] = {
+		E_SHARED_ANON, E_SHARED_ANON, PME_PRESENT | 0x5000, E_ZERO, E_SWAP, E_SWAP, E_SHARED_ANON,
+		PME_SWAP | 0x5002, PME_PRESENT,
+	};
+	uint8_t st[9];
+	struct md_pagemap pm = {};
+
+	plan_classify_pme(child, 9, ZPFN, st);
+	plan_mark_inherited(child, parent, 9, ZPFN, st);
+	cr_assert_eq(plan_vma(&v, st, &pm), 0);
+	expect_entry(&pm, 0, 0, 1, MD_PM_INHERIT);
+	expect_entry(&pm, 1, 1, 2, MD_PM_DATA);
+	expect_entry(&pm, 2, 3, 1, MD_PM_ZERO);
+	expect_entry(&pm, 3, 4, 1, MD_PM_INHERIT);
+	expect_entry(&pm, 4, 5, 1, MD_PM_DATA);
+	expect_entry(&pm, 5, 7, 2, MD_PM_DATA);
+	cr_expect_eq(pm.n, 6);
+	/* inherited pages are not data: the pages file holds only the child's own */
+	cr_expect_eq(pm.nr_data_pages, 5);
+	md_pagemap_release(&pm);
+}
+
+Test(plan_inherit, twin_must_be_the_same_vma)
+{
+	struct md_vma c = mkvma(MD_VMA_ANON, false, 4), p[3];
+
+	p[0] = mkvma(MD_VMA_ANON, false, 1);
+	p[0].start -= 2 * PS;
+	p[0].end -= 2 * PS;
+	p[1] = c;
+	p[2] = mkvma(MD_VMA_ANON, false, 1);
+	p[2].start += 8 * PS;
+	p[2].end += 8 * PS;
+	cr_expect_eq(plan_vma_twin(&c, p, 3), &p[1]);
+
+	/* other bounds: after an munmap or a new mmap the pages are not where fork put them */
+	p[1].end += PS;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	p[1] = c;
+	/* not copied by fork, or wiped by it */
+	p[1].vmflags = MD_VMF_DC;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	p[1].vmflags = MD_VMF_WF;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	/* madvise state differs: the kept VMA would keep the parent's */
+	p[1].vmflags = MD_VMF_HG;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	/* shared in the parent, or another file */
+	p[1] = c;
+	p[1].shared = true;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	p[1] = c;
+	p[1].kind = MD_VMA_FILE;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+	/* a shared child mapping never takes pages at all */
+	c.shared = true;
+	p[1] = c;
+	cr_expect_null(plan_vma_twin(&c, p, 3));
+}
+
+Test(plan_inherit, file_twin_needs_the_same_file)
+{
+	struct md_vma c = mkvma(MD_VMA_FILE, false, 2), p = c;
+
+	c.path = "/lib/a.so";
+	p.path = "/lib/a.so";
+	cr_expect_eq(plan_vma_twin(&c, &p, 1), &p);
+	p.path = "/lib/b.so";
+	cr_expect_null(plan_vma_twin(&c, &p, 1));
+	p.path = "/lib/a.so";
+	p.pgoff = PS;
+	cr_expect_null(plan_vma_twin(&c, &p, 1));
+}

@@ -1,0 +1,218 @@
+/*
+ * Pipes of the tree: each dumped once, with the bytes sitting in it. The
+ * bytes are copied with tee(2) from a pidfd_getfd() copy of a read end
+ * into a pipe of our own, which leaves them in place for the reader: a
+ * dump that fails, or one with --leave-running, takes nothing away.
+ */
+#include "memdump/dump.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+static int grab_fd(pid_t pid, int fd)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int r;
+
+	if (pidfd < 0)
+		return -errno;
+	r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	return r < 0 ? -errno : r;
+}
+
+/* The unread bytes of the pipe whose read end is fd of pid, without taking them. */
+static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
+{
+	_cleanup_close_ int src = -1, tr = -1, tw = -1;
+	int p[2], size, queued = 0;
+	ssize_t n = 0, got = 0;
+
+	src = grab_fd(pid, fd);
+	if (src < 0)
+		return log_err(src, "cannot get a copy of fd %d of %d", fd, pid);
+	size = fcntl(src, F_GETPIPE_SZ);
+	if (size < 0 || ioctl(src, FIONREAD, &queued) < 0)
+		return log_err(-errno, "cannot size the pipe of fd %d of %d", fd, pid);
+	ret->size = (uint32_t)size;
+	ret->len = 0;
+	ret->data = malloc(queued ? (size_t)queued : 1);
+	if (!ret->data)
+		return -ENOMEM;
+	if (!queued)
+		return 0;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	tr = p[0];
+	tw = p[1];
+	/* as many slots as the source: tee links buffers one for one */
+	if (fcntl(tw, F_SETPIPE_SZ, size) < size)
+		return log_err(-errno, "cannot make a pipe of %d bytes", size);
+	n = tee(src, tw, INT_MAX, SPLICE_F_NONBLOCK);
+	if (n < 0)
+		return log_err(-errno, "cannot copy the data of the pipe of fd %d of %d", fd, pid);
+	if (n != queued)
+		return log_err(-EIO, "pipe of fd %d of %d: %d bytes queued, %zd copied", fd, pid, queued, n);
+	while (got < n) {
+		ssize_t k = read(tr, ret->data + got, (size_t)(n - got));
+
+		if (k <= 0)
+			return log_err(k < 0 ? -errno : -EIO, "cannot read back the data of a pipe");
+		got += k;
+	}
+	ret->len = (size_t)n;
+	return 0;
+}
+
+static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pid == pid)
+			return true;
+	return false;
+}
+
+/* A process outside the tree with an fd on pipe id, or 0 if there is none. */
+static pid_t outside_holder(const struct md_proc *procs, size_t n, uint64_t id)
+{
+	_cleanup_closedir_ DIR *proc = opendir("/proc");
+	char want[64];
+	struct dirent *de;
+
+	if (!proc)
+		return -1;
+	snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long)id);
+	while ((de = readdir(proc))) {
+		_cleanup_closedir_ DIR *fds = NULL;
+		struct dirent *fe;
+		char path[64];
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid() || in_tree(procs, n, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[64], lpath[300];
+			ssize_t k;
+
+			snprintf(lpath, sizeof(lpath), "/proc/%d/fd/%s", pid, fe->d_name);
+			k = readlink(lpath, link, sizeof(link) - 1);
+			if (k <= 0)
+				continue;
+			link[k] = '\0';
+			if (!strcmp(link, want))
+				return pid;
+		}
+	}
+	return 0;
+}
+
+/* A pipe with no read end in the tree: only its size, the data nobody can read is gone anyway. */
+static int size_pipe(pid_t pid, int fd, struct md_pipe *ret)
+{
+	_cleanup_close_ int src = grab_fd(pid, fd);
+	int size;
+
+	if (src < 0)
+		return log_err(src, "cannot get a copy of fd %d of %d", fd, pid);
+	size = fcntl(src, F_GETPIPE_SZ);
+	if (size < 0)
+		return log_err(-errno, "cannot size the pipe of fd %d of %d", fd, pid);
+	ret->size = (uint32_t)size;
+	ret->data = malloc(1);
+	return ret->data ? 0 : -ENOMEM;
+}
+
+int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
+{
+	struct md_pipe *pipes = NULL;
+	size_t np = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < procs[i].n_fds; j++) {
+			const struct md_fd *f = &procs[i].fds[j];
+			const struct md_fd *rd = NULL, *wr = NULL;
+			pid_t rd_pid = 0, wr_pid = 0, other;
+			struct md_pipe *np_;
+			bool seen = false;
+
+			if (f->kind != MD_FD_PIPE)
+				continue;
+			for (size_t k = 0; k < np; k++)
+				seen = seen || pipes[k].id == f->pipe_id;
+			if (seen)
+				continue;
+			/* both ends must be in the tree: the other one would be lost */
+			for (size_t a = 0; a < n; a++)
+				for (size_t b = 0; b < procs[a].n_fds; b++) {
+					const struct md_fd *g = &procs[a].fds[b];
+
+					if (g->kind != MD_FD_PIPE || g->pipe_id != f->pipe_id)
+						continue;
+					if ((g->flags & O_ACCMODE) == O_RDONLY && !rd) {
+						rd = g;
+						rd_pid = procs[a].pid;
+					} else if ((g->flags & O_ACCMODE) == O_WRONLY) {
+						wr = g;
+						wr_pid = procs[a].pid;
+					}
+				}
+			/*
+			 * An end nobody holds is closed, and stays closed after
+			 * restore (EOF, EPIPE); one held outside the tree would
+			 * be cut off from the restored pipe.
+			 */
+			if ((!rd || !wr) && (other = outside_holder(procs, n, f->pipe_id)) != 0) {
+				r = log_err(-ENOTSUP, "fd %d of %d is a pipe whose %s end is held outside the dumped "
+						      "tree (by %d); not supported (dump the tree that holds both ends)",
+					    f->fd, procs[i].pid, rd ? "write" : "read", other);
+				goto fail;
+			}
+			np_ = realloc(pipes, (np + 1) * sizeof(*pipes));
+			if (!np_) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			pipes = np_;
+			memset(&pipes[np], 0, sizeof(pipes[np]));
+			pipes[np].id = f->pipe_id;
+			np++;
+			if (rd)
+				r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
+			else
+				r = size_pipe(wr_pid, wr->fd, &pipes[np - 1]);
+			if (r < 0)
+				goto fail;
+		}
+	}
+	*ret = pipes;
+	*ret_n = np;
+	return 0;
+fail:
+	for (size_t k = 0; k < np; k++)
+		md_pipe_release(&pipes[k]);
+	free(pipes);
+	return r;
+}
