@@ -1,8 +1,8 @@
 #pragma once
 /*
  * State shared by the files of src/restore/: everything read from the
- * images (validated before anything is created) and what the restorer
- * learnt while building the new process.
+ * images (validated before anything is created), the files memdump opens
+ * for the tree, and what the restorer learns while building each process.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,58 +17,130 @@ struct restore_shm {
 	struct md_shm shm;
 	struct md_pagemap pm;
 	int pages_fd;		/* data at MD_PAGES_HEADER_SIZE, pagemap order */
+	int fd;			/* the object, made by memdump before any process (-1 before) */
+};
+
+/* ---- the tree: who forks whom, sessions and groups (tree.c, pure) ---- */
+
+struct tree_node {
+	pid_t pid, ppid, pgid, sid;
+};
+
+#define TREE_GROUP_OWN (-1)	/* pgid == pid: leads its group */
+#define TREE_GROUP_OUTER (-2)	/* the group the root came from (memdump's) */
+
+struct tree_plan {
+	int parent;		/* index of the parent, -1 for the root */
+	bool setsid;		/* leads its session: setsid() once created */
+	bool early;		/* forked by its parent before the parent's setsid() */
+	int group;		/* TREE_GROUP_OWN, TREE_GROUP_OUTER or the index of its group leader */
 };
 
 /*
- * What the child reports to memdump through a MAP_SHARED page set up
- * before clone3(): its verdict and the numbers of the fds it opened for
- * memdump's use (mapping files, the exe), all above the restored fd table.
+ * Plan the tree of nodes[0..n) (nodes[0] the root, every parent before its
+ * children): what each process must do to end in its session and group.
+ * Sessions: a process gets its parent's at fork; a session leader calls
+ * setsid(); a child may be forked before its parent's setsid() to keep the
+ * old one. Groups: set once the whole tree exists, leaders first. The
+ * session and group the root had outside the tree become memdump's.
+ * Anything this cannot build (e.g. a group whose leader is gone) fails with
+ * -ENOTSUP and a reason in err.
+ */
+int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan *ret, char *err, size_t errlen);
+
+/* ---- one process ---- */
+
+struct restore_proc {
+	struct md_proc p;
+	struct md_pagemap pm;
+	int pages_fd;
+	struct tree_plan plan;
+	struct restore_proc *parent;	/* NULL for the root */
+
+	pid_t pid;			/* 0 until created */
+	struct inject_ctx ic;		/* remote syscalls in its leader */
+	uint64_t scratch;		/* its scratch area, 0 if none */
+	bool *vma_filled;		/* per VMA: restore writes pages into it */
+	bool *vma_kept;			/* per VMA: arrives from the parent by fork, kept */
+	int *vma_fd;			/* per VMA: the fd it maps, in the process, or -1 */
+	int exe_fd;			/* its exe for PR_SET_MM_MAP, in the process, or -1 */
+	pid_t *attached;		/* its threads under our ptrace, leader first */
+	size_t n_attached;
+};
+
+/* A file memdump opened for the tree, handed to processes over the socket. */
+struct restore_file {
+	uint64_t ofd;			/* the image's open file description (0: a mapping's file) */
+	const char *path;		/* mappings: the file's path, borrowed from a VMA */
+	int flags;			/* mappings: O_RDONLY or O_RDWR */
+	int pipe;			/* an end of rc->pipes[pipe], or -1 */
+	int fd;				/* ours */
+};
+
+/*
+ * What the root reports through a MAP_SHARED page set up before clone3():
+ * whether its setup in C worked. Everything after that is done by remote
+ * syscalls.
  */
 struct child_report {
 	volatile int go;	/* set by memdump once it has seized the child */
 	int status;		/* 0 or -errno */
 	char msg[256];		/* what failed, for the one-line error */
-	int exe_fd;		/* -1 if none */
-	int vma_fd[];		/* per VMA: fd to mmap, or -1 */
 };
 
 struct restore_ctx {
 	int dirfd;
 	struct md_inventory inv;
-	struct md_proc p;
-	struct md_pagemap pm;
-	int pages_fd;
+	struct kfeat kf;		/* this kernel, probed once by check_host() */
+	struct restore_proc *procs;	/* inventory order: parents before children */
+	size_t n;
 	struct restore_shm *shms;
 	size_t n_shms;
-	struct kfeat kf;		/* this kernel, probed once by check_host() */
+	struct md_pipe *pipes;
+	size_t n_pipes;
+	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
 
-	struct child_report *rep;	/* MAP_SHARED, rep_size bytes */
-	size_t rep_size;
-	pid_t pid;			/* the new process, 0 before clone3 */
-	struct inject_ctx ic;		/* remote syscalls in the leader */
-	uint64_t scratch;		/* scratch page in the new process */
-	bool *vma_filled;		/* per VMA: restore writes pages into it */
-	pid_t *attached;		/* threads under our ptrace, leader first */
-	size_t n_attached;
+	struct restore_file *files;
+	size_t n_files;
+	int sock;			/* our end of the socket fds travel through */
+	int sock_remote;		/* its other end: this fd number in every new process */
+	pid_t outer_pgid;		/* memdump's group: the root's outer one */
+
+	struct child_report *rep;	/* MAP_SHARED */
+	uint64_t root_syscall_ip;	/* a syscall instruction in our (the root's first) vdso */
 };
 
 #define RESTORE_SCRATCH_SIZE (64 * 1024)
 
-/* child.c: runs in the new process, never returns */
+/* child.c: runs in the new root process, never returns */
 void restore_child_main(struct restore_ctx *rc) __attribute__((noreturn));
 
+/* files.c: memdump's side (before any process) and handing fds over (remote) */
+int restore_open_files(struct restore_ctx *rc);
+void restore_close_files(struct restore_ctx *rc);
+/* install the fd table of rp, close what it inherited and should not have, cwd, umask */
+int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
+/* send our fd into rp: its number there in *ret (close-on-exec) */
+int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
+/* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
+int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
+
 /* mm.c */
+/* a free range of size bytes: clear of p's VMAs and of the two ranges to avoid */
 int restore_find_hole(const struct md_proc *p, uint64_t size, uint64_t avoid_start, uint64_t avoid_end,
-		      uint64_t *ret);
-int restore_mm(struct restore_ctx *rc);
+		      uint64_t avoid2_start, uint64_t avoid2_end, uint64_t *ret);
+int restore_mm(struct restore_ctx *rc, struct restore_proc *rp);
 
 /* thread.c */
-int restore_threads(struct restore_ctx *rc);
-int restore_finish_threads(struct restore_ctx *rc);
+int restore_threads(struct restore_ctx *rc, struct restore_proc *rp);
+int restore_signals(struct restore_ctx *rc, struct restore_proc *rp);
+int restore_finish_threads(struct restore_ctx *rc, struct restore_proc *rp);
 
-/* a remote syscall in the leader; logs on failure, returns the target's result in *ret */
-int restore_rcall(struct restore_ctx *rc, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+/* a remote syscall in rp's leader; logs on failure, returns the target's result in *ret */
+int restore_rcall(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		  uint64_t a4, uint64_t a5, uint64_t a6, int64_t *ret);
 /* the same, but a negative target result is an error too */
-int restore_rcall_ok(struct restore_ctx *rc, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+int restore_rcall_ok(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		     uint64_t a4, uint64_t a5, uint64_t a6);
+/* copy a string (NUL included) into rp's scratch area at off */
+int restore_put_string(struct restore_proc *rp, uint64_t off, const char *s);

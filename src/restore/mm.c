@@ -39,11 +39,11 @@ static bool overlaps(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
 }
 
 int restore_find_hole(const struct md_proc *p, uint64_t size, uint64_t avoid_start, uint64_t avoid_end,
-		      uint64_t *ret)
+		      uint64_t avoid2_start, uint64_t avoid2_end, uint64_t *ret)
 {
 	/* below the usual mmap area, away from the heap; 1 GiB steps */
 	for (uint64_t a = 0x200000000ULL; a < 0x7f0000000000ULL; a += 1ULL << 30) {
-		bool ok = !overlaps(a, a + size, avoid_start, avoid_end);
+		bool ok = !overlaps(a, a + size, avoid_start, avoid_end) && !overlaps(a, a + size, avoid2_start, avoid2_end);
 
 		for (size_t i = 0; ok && i < p->n_vmas; i++)
 			if (overlaps(a, a + size, p->vmas[i].start, p->vmas[i].end))
@@ -107,46 +107,49 @@ static const struct md_vma *image_special(const struct md_proc *p, enum md_vma_k
  * layouts overlap, everything goes through a hole first. The syscall
  * instruction we run on moves with [vdso]: follow it.
  */
-static int move_specials(struct restore_ctx *rc, struct specials *sp)
+static int move_specials(struct restore_proc *rp, struct specials *sp)
 {
 	uint64_t hole, span = sp->hi - sp->lo;
 	bool via_hole = false;
 	int r;
 
+	/* a forked child has them in place already */
 	for (size_t i = 0; i < sp->n; i++) {
-		const struct md_vma *dst = image_special(&rc->p, sp->v[i].kind);
+		const struct md_vma *dst = image_special(&rp->p, sp->v[i].kind);
 
-		if (dst && overlaps(dst->start, dst->end, sp->lo, sp->hi))
+		if (dst && dst->start != sp->v[i].start && overlaps(dst->start, dst->end, sp->lo, sp->hi))
 			via_hole = true;
 	}
 	if (via_hole) {
-		r = restore_find_hole(&rc->p, span, sp->lo, sp->hi, &hole);
+		/* clear of the image, where they are, and the scratch area (a child's, taken over) */
+		r = restore_find_hole(&rp->p, span, sp->lo, sp->hi, rp->scratch,
+				      rp->scratch ? rp->scratch + RESTORE_SCRATCH_SIZE : 0, &hole);
 		if (r < 0)
 			return log_err(r, "no room to move the vdso");
 		for (size_t i = 0; i < sp->n; i++) {
 			struct md_vma *v = &sp->v[i];
 			uint64_t to = hole + (v->start - sp->lo);
 
-			r = restore_rcall_ok(rc, "mremap of a vdso mapping", SYS_mremap, v->start, v->end - v->start,
+			r = restore_rcall_ok(rp, "mremap of a vdso mapping", SYS_mremap, v->start, v->end - v->start,
 					     v->end - v->start, MREMAP_MAYMOVE | MREMAP_FIXED, to, 0);
 			if (r < 0)
 				return r;
 			if (v->kind == MD_VMA_VDSO)
-				rc->ic.syscall_ip = rc->ic.syscall_ip - v->start + to;
+				rp->ic.syscall_ip = rp->ic.syscall_ip - v->start + to;
 			v->end = to + (v->end - v->start);
 			v->start = to;
 		}
 	}
 	for (size_t i = 0; i < sp->n; i++) {
 		struct md_vma *v = &sp->v[i];
-		const struct md_vma *dst = image_special(&rc->p, v->kind);
+		const struct md_vma *dst = image_special(&rp->p, v->kind);
 
 		if (!dst) {
 			/* we run our syscalls on it: an image without one could map over it */
 			if (v->kind == MD_VMA_VDSO)
 				return log_err(-ENOTSUP, "the image has no [vdso]; not supported");
 			/* the process never knew this one: drop it */
-			r = restore_rcall_ok(rc, "munmap of a vvar mapping", SYS_munmap, v->start, v->end - v->start,
+			r = restore_rcall_ok(rp, "munmap of a vvar mapping", SYS_munmap, v->start, v->end - v->start,
 					     0, 0, 0, 0);
 			if (r < 0)
 				return r;
@@ -154,86 +157,129 @@ static int move_specials(struct restore_ctx *rc, struct specials *sp)
 		}
 		if (dst->start == v->start)
 			continue;
-		r = restore_rcall_ok(rc, "mremap of a vdso mapping", SYS_mremap, v->start, v->end - v->start,
+		r = restore_rcall_ok(rp, "mremap of a vdso mapping", SYS_mremap, v->start, v->end - v->start,
 				     v->end - v->start, MREMAP_MAYMOVE | MREMAP_FIXED, dst->start, 0);
 		if (r < 0)
 			return r;
 		if (v->kind == MD_VMA_VDSO)
-			rc->ic.syscall_ip = rc->ic.syscall_ip - v->start + dst->start;
+			rp->ic.syscall_ip = rp->ic.syscall_ip - v->start + dst->start;
 		v->end = dst->start + (v->end - v->start);
 		v->start = dst->start;
 	}
 	return 0;
 }
 
-static int teardown(struct restore_ctx *rc)
+static bool in_scratch(const struct restore_proc *rp, uint64_t a)
 {
+	return rp->scratch && a >= rp->scratch && a < rp->scratch + RESTORE_SCRATCH_SIZE;
+}
+
+/*
+ * Unmap what the new process has and the image does not: everything of
+ * memdump's in the root; in a forked child, all but the VMAs it keeps from
+ * its parent and the scratch area it took over. Then the vDSO family.
+ */
+static int teardown(struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
 	struct md_vma *all = NULL;
 	struct specials sp;
 	size_t n = 0;
 	int r;
 
-	r = read_specials(rc->pid, &sp, &all, &n);
+	r = read_specials(rp->pid, &sp, &all, &n);
 	if (r < 0)
-		return log_err(r, "cannot read the mappings of %d", rc->pid);
+		return log_err(r, "cannot read the mappings of %d", rp->pid);
 	for (size_t i = 0; i < n; i++) {
+		uint64_t a = all[i].start;
+
 		if (vma_is_special(&all[i]))
 			continue;
-		r = restore_rcall_ok(rc, "munmap", SYS_munmap, all[i].start, all[i].end - all[i].start, 0, 0, 0, 0);
-		if (r < 0)
-			goto out;
+		/* the gaps between kept VMAs and the scratch area, in page steps of whole runs */
+		while (a < all[i].end) {
+			uint64_t b = all[i].end;
+			bool keep = in_scratch(rp, a);
+
+			for (size_t k = 0; !keep && k < p->n_vmas; k++)
+				if (rp->vma_kept[k] && a >= p->vmas[k].start && a < p->vmas[k].end)
+					keep = true;
+			if (keep) {
+				/* skip to the end of what keeps it */
+				for (size_t k = 0; k < p->n_vmas; k++)
+					if (rp->vma_kept[k] && a >= p->vmas[k].start && a < p->vmas[k].end)
+						b = p->vmas[k].end < b ? p->vmas[k].end : b;
+				if (in_scratch(rp, a))
+					b = rp->scratch + RESTORE_SCRATCH_SIZE < b ? rp->scratch + RESTORE_SCRATCH_SIZE : b;
+				a = b;
+				continue;
+			}
+			/* up to the next kept start */
+			for (size_t k = 0; k < p->n_vmas; k++)
+				if (rp->vma_kept[k] && p->vmas[k].start > a && p->vmas[k].start < b)
+					b = p->vmas[k].start;
+			if (rp->scratch > a && rp->scratch < b)
+				b = rp->scratch;
+			log_debug("%d: unmap %#llx-%#llx", rp->pid, (unsigned long long)a, (unsigned long long)b);
+			r = restore_rcall_ok(rp, "munmap", SYS_munmap, a, b - a, 0, 0, 0, 0);
+			if (r < 0)
+				goto out;
+			a = b;
+		}
 	}
-	r = move_specials(rc, &sp);
+	r = move_specials(rp, &sp);
 out:
 	md_vmas_free(all, n);
 	return r;
 }
 
 /*
- * Which VMAs get pages written into them: those holding DATA entries, and
- * shared anonymous ones (filled through the mapping). Only these are
- * mapped writable while we fill: a private writable mapping is charged
- * against the commit limit for good, and a huge PROT_NONE reservation
- * must not be.
+ * Which VMAs get pages written into them: those holding DATA entries.
+ * Only these are mapped writable while we fill: a private writable
+ * mapping is charged against the commit limit for good, and a huge
+ * PROT_NONE reservation must not be. And which VMAs a forked child keeps
+ * from its parent: those holding INHERIT entries.
  */
-static int mark_filled(struct restore_ctx *rc)
+static int mark_filled(struct restore_proc *rp)
 {
-	const struct md_proc *p = &rc->p;
+	const struct md_proc *p = &rp->p;
 	size_t e = 0;
 
-	rc->vma_filled = calloc(p->n_vmas + 1, sizeof(bool));
-	if (!rc->vma_filled)
+	rp->vma_filled = calloc(p->n_vmas + 1, sizeof(bool));
+	rp->vma_kept = calloc(p->n_vmas + 1, sizeof(bool));
+	if (!rp->vma_filled || !rp->vma_kept)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n_vmas; i++) {
 		const struct md_vma *v = &p->vmas[i];
 
-		if (v->kind == MD_VMA_SHMEM) {
-			rc->vma_filled[i] = true;
-			continue;
-		}
 		/* entries and VMAs are both sorted (checked when read) */
-		while (e < rc->pm.n && rc->pm.entries[e].vaddr < v->start)
+		while (e < rp->pm.n && rp->pm.entries[e].vaddr < v->start)
 			e++;
-		for (size_t k = e; k < rc->pm.n && rc->pm.entries[k].vaddr < v->end; k++)
-			if (rc->pm.entries[k].flags & MD_PM_DATA) {
-				rc->vma_filled[i] = true;
-				break;
-			}
+		for (size_t k = e; k < rp->pm.n && rp->pm.entries[k].vaddr < v->end; k++) {
+			if (rp->pm.entries[k].flags & MD_PM_DATA)
+				rp->vma_filled[i] = true;
+			/* the parent's pages: keep the VMA fork brought (checked to be its twin) */
+			if (rp->pm.entries[k].flags & MD_PM_INHERIT)
+				rp->vma_kept[i] = true;
+		}
 	}
 	return 0;
 }
 
-static bool vma_gets_data(const struct restore_ctx *rc, size_t idx)
+static bool vma_gets_data(const struct restore_proc *rp, size_t idx)
 {
-	return rc->vma_filled[idx];
+	return rp->vma_filled[idx];
 }
 
-static int map_vma(struct restore_ctx *rc, size_t idx)
+static int map_vma(struct restore_proc *rp, size_t idx)
 {
-	const struct md_vma *v = &rc->p.vmas[idx];
+	const struct md_vma *v = &rp->p.vmas[idx];
 	uint64_t prot = v->prot, flags = MAP_FIXED, fd = (uint64_t)-1, off = 0;
 
-	if (vma_gets_data(rc, idx))
+	if (rp->vma_kept[idx])
+		return restore_rcall_ok(rp, "mprotect", SYS_mprotect, v->start, v->end - v->start,
+					vma_gets_data(rp, idx) ? PROT_READ | PROT_WRITE : v->prot, 0, 0, 0);
+
+	if (vma_gets_data(rp, idx))
 		prot |= PROT_READ | PROT_WRITE;
 	flags |= v->shared ? MAP_SHARED : MAP_PRIVATE;
 	if (v->vmflags & MD_VMF_GD)
@@ -242,21 +288,21 @@ static int map_vma(struct restore_ctx *rc, size_t idx)
 		flags |= MAP_NORESERVE;
 	switch (v->kind) {
 	case MD_VMA_ANON:
-	case MD_VMA_SHMEM:
 		flags |= MAP_ANONYMOUS;
 		break;
 	case MD_VMA_FILE:
 	case MD_VMA_MEMFD:
-		fd = (uint64_t)(int64_t)rc->rep->vma_fd[idx];
+	case MD_VMA_SHMEM:
+		fd = (uint64_t)(int64_t)rp->vma_fd[idx];
 		off = v->pgoff;
 		break;
 	default:
 		return 0;
 	}
-	return restore_rcall_ok(rc, "mmap", SYS_mmap, v->start, v->end - v->start, prot, flags, fd, off);
+	return restore_rcall_ok(rp, "mmap", SYS_mmap, v->start, v->end - v->start, prot, flags, fd, off);
 }
 
-static int madvise_vma(struct restore_ctx *rc, const struct md_vma *v)
+static int madvise_vma(struct restore_proc *rp, const struct md_vma *v)
 {
 	static const struct {
 		uint64_t flag;
@@ -272,7 +318,7 @@ static int madvise_vma(struct restore_ctx *rc, const struct md_vma *v)
 	for (size_t i = 0; i < ARRAY_SIZE(adv); i++) {
 		if (!(v->vmflags & adv[i].flag))
 			continue;
-		r = restore_rcall(rc, "madvise", SYS_madvise, v->start, v->end - v->start, (uint64_t)adv[i].advice, 0,
+		r = restore_rcall(rp, "madvise", SYS_madvise, v->start, v->end - v->start, (uint64_t)adv[i].advice, 0,
 				  0, 0, &res);
 		if (r < 0)
 			return r;
@@ -354,74 +400,33 @@ static int fill_add(struct fill *f, uint64_t addr, uint64_t len)
 	return 0;
 }
 
-static int fill_pages(struct restore_ctx *rc)
+static int fill_pages(struct restore_proc *rp)
 {
 	_cleanup_free_ char *buf = malloc(FILL_BUF_SIZE);
-	struct fill f = { .pid = rc->pid, .fd = rc->pages_fd, .file_off = MD_PAGES_HEADER_SIZE, .buf = buf };
+	struct fill f = { .pid = rp->pid, .fd = rp->pages_fd, .file_off = MD_PAGES_HEADER_SIZE, .buf = buf };
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	for (size_t i = 0; i < rc->pm.n; i++) {
-		const struct md_pagemap_entry *e = &rc->pm.entries[i];
+	for (size_t i = 0; i < rp->pm.n; i++) {
+		const struct md_pagemap_entry *e = &rp->pm.entries[i];
 
 		if (!(e->flags & MD_PM_DATA))
 			continue;
 		r = fill_add(&f, e->vaddr, e->nr_pages * MD_PAGE_SIZE);
 		if (r < 0)
-			return log_err(r, "cannot fill memory of %d", rc->pid);
+			return log_err(r, "cannot fill memory of %d", rp->pid);
 	}
 	r = fill_flush(&f);
 	if (r < 0)
-		return log_err(r, "cannot fill memory of %d", rc->pid);
+		return log_err(r, "cannot fill memory of %d", rp->pid);
 
-	/* shared anonymous objects: through every mapping of them (one process for now) */
-	for (size_t s = 0; s < rc->n_shms; s++) {
-		const struct restore_shm *sh = &rc->shms[s];
-
-		for (size_t i = 0; i < rc->p.n_vmas; i++) {
-			const struct md_vma *v = &rc->p.vmas[i];
-			struct fill g = { .pid = rc->pid, .fd = sh->pages_fd, .file_off = MD_PAGES_HEADER_SIZE, .buf = buf };
-
-			if (v->kind != MD_VMA_SHMEM || v->shm_id != sh->shm.id)
-				continue;
-			for (size_t j = 0; j < sh->pm.n; j++) {
-				const struct md_pagemap_entry *e = &sh->pm.entries[j];
-				uint64_t len = e->nr_pages * MD_PAGE_SIZE;
-
-				if (!(e->flags & MD_PM_DATA))
-					continue;
-				/* the part of the object this mapping shows */
-				if (e->vaddr + len <= v->pgoff || e->vaddr >= v->pgoff + (v->end - v->start)) {
-					r = fill_flush(&g);
-					g.file_off += len;
-					if (r < 0)
-						return log_err(r, "cannot fill shared memory of %d", rc->pid);
-					continue;
-				}
-				/* partial overlap: copy the overlapping pages only */
-				uint64_t lo = e->vaddr > v->pgoff ? e->vaddr : v->pgoff;
-				uint64_t hi = e->vaddr + len < v->pgoff + (v->end - v->start) ? e->vaddr + len
-											: v->pgoff + (v->end - v->start);
-				r = fill_flush(&g);
-				if (r < 0)
-					return log_err(r, "cannot fill shared memory of %d", rc->pid);
-				g.file_off += lo - e->vaddr;
-				r = fill_add(&g, v->start + (lo - v->pgoff), hi - lo);
-				if (!r)
-					r = fill_flush(&g);
-				if (r < 0)
-					return log_err(r, "cannot fill shared memory of %d", rc->pid);
-				g.file_off += e->vaddr + len - hi;
-			}
-		}
-	}
 	return 0;
 }
 
-static int set_mm_map(struct restore_ctx *rc)
+static int set_mm_map(struct restore_proc *rp)
 {
-	const struct md_proc *p = &rc->p;
+	const struct md_proc *p = &rp->p;
 	struct prctl_mm_map m = {
 		.start_code = p->mm.start_code,
 		.end_code = p->mm.end_code,
@@ -435,59 +440,189 @@ static int set_mm_map(struct restore_ctx *rc)
 		.env_start = p->mm.env_start,
 		.env_end = p->mm.env_end,
 		.auxv_size = (uint32_t)(p->auxv_len * sizeof(uint64_t)),
-		.exe_fd = (uint32_t)rc->rep->exe_fd,
+		.exe_fd = (uint32_t)rp->exe_fd,
 	};
-	uint64_t auxv_addr = rc->scratch + 1024;
+	uint64_t auxv_addr = rp->scratch + 1024;
 	int r;
 
 	if (m.auxv_size > RESTORE_SCRATCH_SIZE - 1024)
 		return log_err(-E2BIG, "auxv of %zu entries is too large", p->auxv_len);
 	m.auxv = (__u64 *)auxv_addr;
-	r = inject_write_mem(rc->pid, auxv_addr, p->auxv, m.auxv_size);
+	r = inject_write_mem(rp->pid, auxv_addr, p->auxv, m.auxv_size);
 	if (r >= 0)
-		r = inject_write_mem(rc->pid, rc->scratch, &m, sizeof(m));
+		r = inject_write_mem(rp->pid, rp->scratch, &m, sizeof(m));
 	if (r < 0)
 		return log_err(r, "cannot write to the new process");
-	r = restore_rcall_ok(rc, "prctl(PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, rc->scratch, sizeof(m), 0,
+	r = restore_rcall_ok(rp, "prctl(PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, rp->scratch, sizeof(m), 0,
 			     0);
 	if (r < 0)
 		return r;
 	return 0;
 }
 
-int restore_mm(struct restore_ctx *rc)
+/*
+ * Pages of a kept VMA that are not the parent's must not show the
+ * parent's data: drop them (private anonymous memory reads as zero again,
+ * a private file mapping as the file) before this process's own data goes in.
+ */
+static int zap_not_inherited(struct restore_proc *rp, const struct md_vma *v)
 {
-	const struct md_proc *p = &rc->p;
-	uint64_t hole;
+	uint64_t a = v->start;
 	int r;
 
-	r = mark_filled(rc);
-	if (r < 0)
-		return r;
-	r = teardown(rc);
-	if (r < 0)
-		return r;
+	for (size_t k = 0; k <= rp->pm.n; k++) {
+		const struct md_pagemap_entry *e = k < rp->pm.n ? &rp->pm.entries[k] : NULL;
+		uint64_t b = e ? e->vaddr : v->end;
 
-	r = restore_find_hole(p, RESTORE_SCRATCH_SIZE, 0, 0, &hole);
-	if (r < 0)
-		return log_err(r, "no room for a scratch area");
-	r = restore_rcall_ok(rc, "mmap of the scratch area", SYS_mmap, hole, RESTORE_SCRATCH_SIZE,
-			     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0);
-	if (r < 0)
-		return r;
-	rc->scratch = hole;
+		if (e && (!(e->flags & MD_PM_INHERIT) || e->vaddr + e->nr_pages * MD_PAGE_SIZE <= v->start ||
+			  e->vaddr >= v->end))
+			continue;
+		if (b > a) {
+			r = restore_rcall_ok(rp, "madvise(MADV_DONTNEED)", SYS_madvise, a, b - a, MADV_DONTNEED, 0, 0,
+					     0);
+			if (r < 0)
+				return r;
+		}
+		if (!e)
+			break;
+		a = e->vaddr + e->nr_pages * MD_PAGE_SIZE;
+	}
+	return 0;
+}
 
+/* the fds of the files rp maps, and of its exe, sent into it; -1 where none */
+static int send_map_fds(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	rp->vma_fd = malloc((p->n_vmas + 1) * sizeof(int));
+	if (!rp->vma_fd)
+		return -ENOMEM;
 	for (size_t i = 0; i < p->n_vmas; i++) {
-		r = map_vma(rc, i);
-		if (r < 0)
-			return log_err(r, "cannot map %#llx-%#llx", (unsigned long long)p->vmas[i].start,
-				       (unsigned long long)p->vmas[i].end);
-		/* before the data goes in: THP and friends apply from the first fault */
-		r = madvise_vma(rc, &p->vmas[i]);
+		int ours = restore_vma_file(rc, &p->vmas[i]);
+
+		rp->vma_fd[i] = -1;
+		if (ours < 0 || rp->vma_kept[i])
+			continue;
+		/* one fd per file serves all its VMAs */
+		for (size_t k = 0; k < i; k++)
+			if (rp->vma_fd[k] >= 0 && restore_vma_file(rc, &p->vmas[k]) == ours)
+				rp->vma_fd[i] = rp->vma_fd[k];
+		if (rp->vma_fd[i] >= 0)
+			continue;
+		r = restore_send_fd(rc, rp, ours, &rp->vma_fd[i]);
 		if (r < 0)
 			return r;
 	}
-	r = fill_pages(rc);
+	rp->exe_fd = -1;
+	/*
+	 * A forked child has its parent's exe already; the kernel refuses to
+	 * replace an exe that is still mapped, which the same file is.
+	 */
+	if (p->exe && !(rp->parent && rp->parent->p.exe && !strcmp(rp->parent->p.exe, p->exe))) {
+		struct md_vma exe = { .kind = MD_VMA_FILE, .path = p->exe };
+
+		r = restore_send_fd(rc, rp, restore_vma_file(rc, &exe), &rp->exe_fd);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int close_map_fds(struct restore_proc *rp)
+{
+	int r;
+
+	for (size_t i = 0; i < rp->p.n_vmas; i++) {
+		bool first = rp->vma_fd[i] >= 0;
+
+		for (size_t k = 0; first && k < i; k++)
+			first = rp->vma_fd[k] != rp->vma_fd[i];
+		if (!first)
+			continue;
+		r = restore_rcall_ok(rp, "close", SYS_close, (uint64_t)rp->vma_fd[i], 0, 0, 0, 0, 0);
+		if (r < 0)
+			return r;
+	}
+	if (rp->exe_fd >= 0)
+		return restore_rcall_ok(rp, "close", SYS_close, (uint64_t)rp->exe_fd, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/*
+ * A forked child takes over its parent's scratch area if it is out of the
+ * way of the child's VMAs (teardown keeps it); otherwise, and in the root,
+ * a new one is mapped once teardown has made room.
+ */
+static void adopt_scratch(struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+
+	rp->scratch = rp->parent ? rp->parent->scratch : 0;
+	for (size_t i = 0; rp->scratch && i < p->n_vmas; i++)
+		if (overlaps(rp->scratch, rp->scratch + RESTORE_SCRATCH_SIZE, p->vmas[i].start, p->vmas[i].end))
+			rp->scratch = 0;
+}
+
+static int set_up_scratch(struct restore_proc *rp)
+{
+	uint64_t hole;
+	int r;
+
+	if (rp->scratch)
+		return 0;
+	r = restore_find_hole(&rp->p, RESTORE_SCRATCH_SIZE, 0, 0, 0, 0, &hole);
+	if (r < 0)
+		return log_err(r, "no room for a scratch area");
+	r = restore_rcall_ok(rp, "mmap of the scratch area", SYS_mmap, hole, RESTORE_SCRATCH_SIZE,
+			     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0);
+	if (r < 0)
+		return r;
+	rp->scratch = hole;
+	return 0;
+}
+
+int restore_mm(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	r = mark_filled(rp);
+	if (r < 0)
+		return r;
+	/* before the address space is rebuilt: ADDR_NO_RANDOMIZE and friends shape mmap */
+	r = restore_rcall_ok(rp, "personality", SYS_personality, p->personality, 0, 0, 0, 0, 0);
+	if (r < 0)
+		return r;
+	adopt_scratch(rp);
+	r = teardown(rp);
+	if (r < 0)
+		return r;
+	/* needed to receive fds */
+	r = set_up_scratch(rp);
+	if (r < 0)
+		return r;
+	r = send_map_fds(rc, rp);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		r = map_vma(rp, i);
+		if (r < 0)
+			return log_err(r, "cannot map %#llx-%#llx in %d", (unsigned long long)p->vmas[i].start,
+				       (unsigned long long)p->vmas[i].end, rp->pid);
+		/* before the data goes in: THP and friends apply from the first fault */
+		r = madvise_vma(rp, &p->vmas[i]);
+		if (r < 0)
+			return r;
+		if (rp->vma_kept[i]) {
+			r = zap_not_inherited(rp, &p->vmas[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+	r = fill_pages(rp);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n_vmas; i++) {
@@ -496,13 +631,13 @@ int restore_mm(struct restore_ctx *rc)
 
 		if (vma_is_special(v))
 			continue;
-		if (vma_gets_data(rc, i) && v->prot != (PROT_READ | PROT_WRITE)) {
-			r = restore_rcall_ok(rc, "mprotect", SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
+		if (vma_gets_data(rp, i) && v->prot != (PROT_READ | PROT_WRITE)) {
+			r = restore_rcall_ok(rp, "mprotect", SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 			if (r < 0)
 				return r;
 		}
 		if (v->vmflags & MD_VMF_LO) {
-			r = restore_rcall(rc, "mlock", SYS_mlock, v->start, v->end - v->start, 0, 0, 0, 0, &res);
+			r = restore_rcall(rp, "mlock", SYS_mlock, v->start, v->end - v->start, 0, 0, 0, 0, &res);
 			if (r < 0)
 				return r;
 			if (res < 0)
@@ -510,18 +645,9 @@ int restore_mm(struct restore_ctx *rc)
 					 (unsigned long long)v->end, strerror((int)-res));
 		}
 	}
-	r = set_mm_map(rc);
+	r = set_mm_map(rp);
 	if (r < 0)
 		return r;
-
-	/* the fds the child opened for us are not the process's own */
-	for (size_t i = 0; i < p->n_vmas; i++)
-		if (rc->rep->vma_fd[i] >= 0) {
-			r = restore_rcall_ok(rc, "close", SYS_close, (uint64_t)rc->rep->vma_fd[i], 0, 0, 0, 0, 0);
-			if (r < 0)
-				return r;
-		}
-	if (rc->rep->exe_fd >= 0)
-		return restore_rcall_ok(rc, "close", SYS_close, (uint64_t)rc->rep->exe_fd, 0, 0, 0, 0, 0);
-	return 0;
+	/* the fds we sent for mmap are not the process's own */
+	return close_map_fds(rp);
 }

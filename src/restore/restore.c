@@ -1,9 +1,12 @@
 /*
- * The restore driver: read and validate every image, check that the PIDs
- * are free and that this kernel can take the image, then create the
- * process (clone3 with set_tid), let it set up its fds in C, rebuild it
- * by remote syscalls (mm.c, thread.c) and let it go. Any failure after
- * clone3 kills the new process: nothing half-restored is left behind.
+ * The restore driver: read and validate every image, plan the tree, check
+ * that the PIDs are free and that this kernel can take the image, open
+ * every file the tree needs; only then create the root (clone3 with
+ * set_tid). Every other process is forked by its restored parent, after
+ * the parent's memory is back, so pages they shared copy-on-write are
+ * shared again. Then groups, zombies, fds, threads, signals, registers,
+ * and the whole tree is let go at once. Any failure after clone3 kills
+ * everything created: nothing half-restored is left behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,37 +30,120 @@
 #include "memdump/image.h"
 #include "memdump/kfeat.h"
 #include "memdump/log.h"
+#include "memdump/plan.h"
 #include "memdump/proc.h"
 #include "memdump/restore.h"
 #include "restore/internal.h"
 
-int restore_rcall(struct restore_ctx *rc, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+#define PTRACE_OPTIONS \
+	(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
+
+int restore_rcall(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		  uint64_t a4, uint64_t a5, uint64_t a6, int64_t *ret)
 {
-	int r = inject_syscall(&rc->ic, nr, a1, a2, a3, a4, a5, a6, ret);
+	int r = inject_syscall(&rp->ic, nr, a1, a2, a3, a4, a5, a6, ret);
 
 	if (r < 0)
-		return log_err(r, "remote %s in %d failed", what, rc->pid);
+		return log_err(r, "remote %s in %d failed", what, rp->pid);
 	return 0;
 }
 
-int restore_rcall_ok(struct restore_ctx *rc, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+int restore_rcall_ok(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		     uint64_t a4, uint64_t a5, uint64_t a6)
 {
 	int64_t res;
-	int r = restore_rcall(rc, what, nr, a1, a2, a3, a4, a5, a6, &res);
+	int r = restore_rcall(rp, what, nr, a1, a2, a3, a4, a5, a6, &res);
 
 	if (r < 0)
 		return r;
 	if (res < 0 && res > -4096)
-		return log_err((int)res, "%s in %d", what, rc->pid);
+		return log_err((int)res, "%s in %d", what, rp->pid);
+	return 0;
+}
+
+/* ---- reading and checking, before anything exists ---- */
+
+static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid, const char *dir)
+{
+	char name[64], err[256];
+	int r;
+
+	r = image_read_proc(rc->dirfd, pid, &rp->p);
+	if (r < 0 || rp->p.zombie)
+		return r;
+	r = image_read_pagemap(rc->dirfd, pid, &rp->pm);
+	if (r < 0)
+		return r;
+	r = image_check_proc(&rp->p, &rp->pm, err, sizeof(err));
+	if (r < 0)
+		return log_err(r, "image of %d in '%s': %s", pid, dir, err);
+	image_pages_name(name, sizeof(name), false, (uint64_t)pid);
+	return image_pages_open(rc->dirfd, name, rp->pm.nr_data_pages, true, &rp->pages_fd);
+}
+
+/*
+ * A child's INHERIT pages come from its parent by fork: the parent must be
+ * alive in the image and have the very same VMA there.
+ */
+static int check_inherit(const struct restore_proc *rp, const char *dir)
+{
+	const struct md_proc *p = &rp->p;
+	size_t v = 0;
+
+	for (size_t i = 0; i < rp->pm.n; i++) {
+		const struct md_pagemap_entry *e = &rp->pm.entries[i];
+
+		if (!(e->flags & MD_PM_INHERIT))
+			continue;
+		while (p->vmas[v].end <= e->vaddr)
+			v++;	/* image_check_proc(): every entry is inside a VMA */
+		if (!rp->parent || rp->parent->p.zombie ||
+		    !plan_vma_twin(&p->vmas[v], rp->parent->p.vmas, rp->parent->p.n_vmas))
+			return log_err(-EINVAL, "image of %d in '%s': pages at %#llx are its parent's, which has no "
+						"such mapping", p->pid, dir, (unsigned long long)e->vaddr);
+	}
+	return 0;
+}
+
+static int plan_tree(struct restore_ctx *rc, const char *dir)
+{
+	_cleanup_free_ struct tree_node *nodes = calloc(rc->n, sizeof(*nodes));
+	_cleanup_free_ struct tree_plan *plan = calloc(rc->n, sizeof(*plan));
+	char err[256];
+	int r;
+
+	if (!nodes || !plan)
+		return -ENOMEM;
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
+
+		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
+	}
+	r = restore_plan_tree(nodes, rc->n, plan, err, sizeof(err));
+	if (r < 0)
+		return log_err(r, "image '%s': %s", dir, err);
+	for (size_t i = 0; i < rc->n; i++) {
+		struct restore_proc *rp = &rc->procs[i];
+
+		rp->plan = plan[i];
+		rp->parent = plan[i].parent >= 0 ? &rc->procs[plan[i].parent] : NULL;
+		if (rp->parent && rp->parent->p.zombie)
+			return log_err(-EINVAL, "image '%s': process %d is a child of the zombie %d", dir, rp->p.pid,
+				       rp->parent->p.pid);
+		if (!rp->p.zombie) {
+			r = check_inherit(rp, dir);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (rc->procs[0].p.zombie)
+		return log_err(-EINVAL, "image '%s': the root %d is a zombie", dir, rc->procs[0].p.pid);
 	return 0;
 }
 
 static int read_images(struct restore_ctx *rc, const char *dir)
 {
-	char name[64], err[256];
-	pid_t pid;
+	char name[64];
 	int r;
 
 	r = image_dir_open(dir, false, &rc->dirfd);
@@ -65,23 +152,22 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	r = image_read_inventory(rc->dirfd, &rc->inv);
 	if (r < 0)
 		return r;
-	if (rc->inv.n_pids != 1)
-		return log_err(-ENOTSUP, "image '%s' holds %zu processes; only one is supported yet", dir,
-			       rc->inv.n_pids);
-	pid = rc->inv.pids[0];
-	r = image_read_proc(rc->dirfd, pid, &rc->p);
-	if (r < 0)
-		return r;
-	r = image_read_pagemap(rc->dirfd, pid, &rc->pm);
-	if (r < 0)
-		return r;
-	r = image_check_proc(&rc->p, &rc->pm, err, sizeof(err));
-	if (r < 0)
-		return log_err(r, "image of %d in '%s': %s", pid, dir, err);
-	image_pages_name(name, sizeof(name), false, (uint64_t)pid);
-	r = image_pages_open(rc->dirfd, name, rc->pm.nr_data_pages, true, &rc->pages_fd);
-	if (r < 0)
-		return r;
+	if (!rc->inv.n_pids || rc->inv.pids[0] != rc->inv.root_pid)
+		return log_err(-EINVAL, "image '%s': the inventory does not start with the root %d", dir,
+			       rc->inv.root_pid);
+	rc->procs = calloc(rc->inv.n_pids, sizeof(*rc->procs));
+	if (!rc->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < rc->inv.n_pids; i++) {
+		struct restore_proc *rp = &rc->procs[i];
+
+		rp->pages_fd = -1;
+		rp->exe_fd = -1;
+		rc->n++;
+		r = read_proc(rc, rp, rc->inv.pids[i], dir);
+		if (r < 0)
+			return r;
+	}
 
 	rc->shms = calloc(rc->inv.n_shm_ids + 1, sizeof(*rc->shms));
 	if (!rc->shms)
@@ -90,6 +176,7 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		struct restore_shm *s = &rc->shms[i];
 
 		s->pages_fd = -1;
+		s->fd = -1;
 		rc->n_shms++;
 		r = image_read_shm(rc->dirfd, rc->inv.shm_ids[i], &s->shm, &s->pm);
 		if (r < 0)
@@ -99,45 +186,48 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	r = image_read_pipes(rc->dirfd, &rc->pipes, &rc->n_pipes);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
+
+		for (size_t k = 0; k < p->n_fds; k++) {
+			bool found = false;
+
+			if (p->fds[k].kind != MD_FD_PIPE)
+				continue;
+			for (size_t j = 0; j < rc->n_pipes; j++)
+				found = found || rc->pipes[j].id == p->fds[k].pipe_id;
+			if (!found)
+				return log_err(-EINVAL, "image '%s': fd %d of %d is a pipe pipes.img does not have", dir,
+					       p->fds[k].fd, p->pid);
+		}
+	}
+	return plan_tree(rc, dir);
 }
 
-/* what this machine must match: free ids, the same vDSO, xsave features, the files */
-static int check_host(struct restore_ctx *rc)
+static int check_ids_free(const struct md_proc *p)
 {
-	const struct md_proc *p = &rc->p;
-	const struct kfeat *kf = &rc->kf;
-	struct md_vma *own = NULL;
-	size_t n_own = 0;
-	int r;
+	char path[32];
 
-	for (size_t i = 0; i < p->n_threads; i++) {
+	snprintf(path, sizeof(path), "/proc/%d", p->pid);
+	if (access(path, F_OK) == 0 || kill(p->pid, 0) == 0 || errno != ESRCH)
+		return log_err(-EEXIST, "pid %d is in use; cannot restore it", p->pid);
+	for (size_t i = 1; i < p->n_threads; i++) {
 		pid_t tid = p->threads[i].tid;
-		char path[32];
 
 		snprintf(path, sizeof(path), "/proc/%d", tid);
 		if (access(path, F_OK) == 0 || kill(tid, 0) == 0 || errno != ESRCH)
-			return log_err(-EEXIST, "%s %d is in use; cannot restore it", i ? "thread id" : "pid", tid);
+			return log_err(-EEXIST, "thread id %d is in use; cannot restore it", tid);
 	}
+	return 0;
+}
 
-	r = kfeat_probe(&rc->kf);
-	if (r < 0)
-		return log_err(r, "cannot probe kernel features");
-	if (!kf->xsave_size)
-		return log_err(-ENOTSUP, "this kernel reports no xsave state: cannot restore registers");
-	for (size_t i = 0; i < p->n_threads; i++) {
-		uint64_t xf = p->threads[i].xfeatures;
-
-		if (xf & ~kf->xcr0)
-			return log_err(-ENOTSUP, "thread %d used CPU state (xfeatures %#llx) this CPU lacks (%#llx)",
-				       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
-	}
-
-	/* memdump's own special mappings are what the new process will have */
-	r = proc_read_smaps(getpid(), &own, &n_own);
-	if (r < 0)
-		return log_err(r, "cannot read our own mappings");
-	for (size_t i = 0; i < p->n_vmas && r >= 0; i++) {
+/* the same vDSO as ours (our copy is what every new process starts with) */
+static int check_vdso(const struct md_proc *p, const struct md_vma *own, size_t n_own)
+{
+	for (size_t i = 0; i < p->n_vmas; i++) {
 		const struct md_vma *v = &p->vmas[i];
 		const struct md_vma *o = NULL;
 
@@ -146,46 +236,71 @@ static int check_host(struct restore_ctx *rc)
 		for (size_t j = 0; j < n_own; j++)
 			if (own[j].kind == v->kind)
 				o = &own[j];
-		if (!o || o->end - o->start != v->end - v->start) {
-			r = log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (%s)",
-				    v->kind == MD_VMA_VDSO ? "[vdso] size" : "[vvar] layout");
-			break;
-		}
+		if (!o || o->end - o->start != v->end - v->start)
+			return log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (%s)",
+				       v->kind == MD_VMA_VDSO ? "[vdso] size" : "[vvar] layout");
 		if (v->kind == MD_VMA_VDSO && p->vdso_hash &&
-		    XXH3_64bits((void *)o->start, o->end - o->start) != p->vdso_hash) {
-			r = log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (content)");
-			break;
-		}
+		    XXH3_64bits((void *)o->start, o->end - o->start) != p->vdso_hash)
+			return log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (content)");
 	}
-	md_vmas_free(own, n_own);
-	if (r < 0)
-		return r;
-
-	for (size_t i = 0; i < p->n_vmas; i++)
-		if (p->vmas[i].kind == MD_VMA_FILE && access(p->vmas[i].path, F_OK) < 0)
-			return log_err(-errno, "file '%s' mapped at %#llx is missing", p->vmas[i].path,
-				       (unsigned long long)p->vmas[i].start);
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].kind != MD_FD_MEMFD && access(p->fds[i].path, F_OK) < 0)
-			return log_err(-errno, "file '%s' of fd %d is missing", p->fds[i].path, p->fds[i].fd);
 	return 0;
 }
 
-static int wait_child_stop(struct restore_ctx *rc)
+/* what this machine must match: free ids, the same vDSO, xsave features */
+static int check_host(struct restore_ctx *rc)
+{
+	const struct kfeat *kf = &rc->kf;
+	struct md_vma *own = NULL;
+	size_t n_own = 0;
+	int r;
+
+	for (size_t k = 0; k < rc->n; k++) {
+		r = check_ids_free(&rc->procs[k].p);
+		if (r < 0)
+			return r;
+	}
+	r = kfeat_probe(&rc->kf);
+	if (r < 0)
+		return log_err(r, "cannot probe kernel features");
+	if (!kf->xsave_size)
+		return log_err(-ENOTSUP, "this kernel reports no xsave state: cannot restore registers");
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_threads; i++) {
+			uint64_t xf = p->threads[i].xfeatures;
+
+			if (xf & ~kf->xcr0)
+				return log_err(-ENOTSUP, "thread %d used CPU state (xfeatures %#llx) this CPU lacks (%#llx)",
+					       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
+		}
+	}
+	r = proc_read_smaps(getpid(), &own, &n_own);
+	if (r < 0)
+		return log_err(r, "cannot read our own mappings");
+	for (size_t k = 0; k < rc->n && r >= 0; k++)
+		r = check_vdso(&rc->procs[k].p, own, n_own);
+	md_vmas_free(own, n_own);
+	return r;
+}
+
+/* ---- creating the tree ---- */
+
+static int wait_root_stop(struct restore_ctx *rc, struct restore_proc *rp)
 {
 	int status, r;
 
 	for (;;) {
-		r = inject_wait(rc->pid, &status);
+		r = inject_wait(rp->pid, &status);
 		if (r == -ESRCH) {
 			/* dead but not yet reported: take the report */
-			if (waitpid(rc->pid, &status, __WALL) < 0)
-				return log_err(-errno, "cannot wait for %d", rc->pid);
+			if (waitpid(rp->pid, &status, __WALL) < 0)
+				return log_err(-errno, "cannot wait for %d", rp->pid);
 		} else if (r < 0) {
-			return log_err(r, "cannot wait for %d", rc->pid);
+			return log_err(r, "cannot wait for %d", rp->pid);
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			rc->pid = 0;	/* gone already */
+			rp->pid = 0;	/* gone already */
 			if (rc->rep->status < 0)
 				return log_err(rc->rep->status, "%s", rc->rep->msg);
 			return log_err(-ECHILD, "the new process died while setting up");
@@ -193,31 +308,42 @@ static int wait_child_stop(struct restore_ctx *rc)
 		if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && !(status >> 16))
 			return 0;	/* its own SIGSTOP: ready for us */
 		/* anything else: let it go on, with its signal (a fault must not repeat forever) */
-		if (ptrace(PTRACE_CONT, rc->pid, NULL, (void *)(long)(status >> 16 ? 0 : WSTOPSIG(status))) < 0)
-			return log_err(-errno, "cannot resume %d", rc->pid);
+		if (ptrace(PTRACE_CONT, rp->pid, NULL, (void *)(long)(status >> 16 ? 0 : WSTOPSIG(status))) < 0)
+			return log_err(-errno, "cannot resume %d", rp->pid);
 	}
 }
 
-static int create_process(struct restore_ctx *rc)
+static int attach_alloc(struct restore_proc *rp)
 {
-	pid_t want = rc->p.pid;
+	rp->attached = calloc(rp->p.n_threads + 1, sizeof(pid_t));
+	return rp->attached ? 0 : -ENOMEM;
+}
+
+static int create_root(struct restore_ctx *rc)
+{
+	struct restore_proc *rp = &rc->procs[0];
+	pid_t want = rp->p.pid;
 	struct clone_args a = {
 		.exit_signal = SIGCHLD,
 		.set_tid = (uint64_t)(uintptr_t)&want,
 		.set_tid_size = 1,
 	};
+	struct __ptrace_rseq_configuration cfg;
 	long pid;
+	int r;
 
-	rc->rep_size = sizeof(struct child_report) + (rc->p.n_vmas + 1) * sizeof(int);
-	rc->rep = mmap(NULL, rc->rep_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	rc->rep = mmap(NULL, sizeof(*rc->rep), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (rc->rep == MAP_FAILED) {
 		rc->rep = NULL;
 		return -errno;
 	}
 	rc->rep->status = -EINPROGRESS;
-	rc->attached = calloc(rc->p.n_threads + 1, sizeof(pid_t));
-	if (!rc->attached)
-		return -ENOMEM;
+	r = attach_alloc(rp);
+	if (r < 0)
+		return r;
+	r = inject_find_syscall(getpid(), &rc->root_syscall_ip);
+	if (r < 0)
+		return log_err(r, "no syscall instruction in our vdso");
 
 	fflush(NULL);
 	pid = syscall(SYS_clone3, &a, sizeof(a));
@@ -225,42 +351,200 @@ static int create_process(struct restore_ctx *rc)
 		return log_err(-errno, "cannot create process %d", want);
 	if (pid == 0)
 		restore_child_main(rc);
-	rc->pid = (pid_t)pid;
-	/* EXITKILL: if memdump dies now, the half-built process dies with it */
-	if (ptrace(PTRACE_SEIZE, rc->pid, NULL,
-		   (void *)(long)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE)) < 0)
-		return log_err(-errno, "cannot seize the new process %d", rc->pid);
-	rc->attached[rc->n_attached++] = rc->pid;
+	rp->pid = (pid_t)pid;
+	/* EXITKILL: if memdump dies now, the half-built tree dies with it */
+	if (ptrace(PTRACE_SEIZE, rp->pid, NULL, (void *)(long)PTRACE_OPTIONS) < 0)
+		return log_err(-errno, "cannot seize the new process %d", rp->pid);
+	rp->attached[rp->n_attached++] = rp->pid;
 	rc->rep->go = 1;
-	return wait_child_stop(rc);
-}
-
-static int prepare_leader(struct restore_ctx *rc)
-{
-	struct __ptrace_rseq_configuration cfg;
-	uint64_t ip;
-	int r;
+	r = wait_root_stop(rc, rp);
+	if (r < 0)
+		return r;
 
 	/* the new process is a copy of us: our vDSO is its vDSO */
-	r = inject_find_syscall(getpid(), &ip);
+	r = inject_init(&rp->ic, rp->pid, rc->root_syscall_ip);
 	if (r < 0)
-		return log_err(r, "no syscall instruction in our vdso");
-	r = inject_init(&rc->ic, rc->pid, ip);
-	if (r < 0)
-		return log_err(r, "cannot prepare %d", rc->pid);
+		return log_err(r, "cannot prepare %d", rp->pid);
 	/* glibc registered rseq in memdump; its area is about to be unmapped */
 	memset(&cfg, 0, sizeof(cfg));
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, rc->pid, sizeof(cfg), &cfg) > 0 && cfg.rseq_abi_pointer)
-		return restore_rcall_ok(rc, "rseq unregister", SYS_rseq, cfg.rseq_abi_pointer, cfg.rseq_abi_size, 1,
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, rp->pid, sizeof(cfg), &cfg) > 0 && cfg.rseq_abi_pointer)
+		return restore_rcall_ok(rp, "rseq unregister", SYS_rseq, cfg.rseq_abi_pointer, cfg.rseq_abi_size, 1,
 					cfg.signature, 0, 0);
 	return 0;
 }
 
-static int finish_process(struct restore_ctx *rc)
+/* fork cp from its parent, by a remote clone3() with its pid; it arrives stopped under our ptrace */
+static int fork_child(struct restore_proc *parent, struct restore_proc *cp)
 {
-	const struct md_proc *p = &rc->p;
+	pid_t want = cp->p.pid;
+	struct clone_args a = {
+		.exit_signal = (uint64_t)cp->p.exit_signal,
+		.set_tid = parent->scratch + 512,
+		.set_tid_size = 1,
+	};
+	int64_t res;
 	int r;
 
+	r = attach_alloc(cp);
+	if (r < 0)
+		return r;
+	r = inject_write_mem(parent->pid, parent->scratch + 512, &want, sizeof(want));
+	if (r >= 0)
+		r = inject_write_mem(parent->pid, parent->scratch, &a, sizeof(a));
+	if (r < 0)
+		return log_err(r, "cannot write to %d", parent->pid);
+	r = restore_rcall(parent, "clone3", SYS_clone3, parent->scratch, sizeof(a), 0, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "cannot create process %d (child of %d)", want, parent->pid);
+	cp->pid = (pid_t)res;
+	cp->attached[cp->n_attached++] = cp->pid;
+	if (res != want)
+		return log_err(-EEXIST, "process %d came back as %lld", want, (long long)res);
+	r = inject_wait_stop(cp->pid);
+	if (r < 0)
+		return log_err(r, "process %d did not stop", cp->pid);
+	/* it runs on the parent's vDSO, where the parent has it now */
+	r = inject_init(&cp->ic, cp->pid, parent->ic.syscall_ip);
+	if (r < 0)
+		return log_err(r, "cannot prepare %d", cp->pid);
+	cp->scratch = parent->scratch;
+	return 0;
+}
+
+/*
+ * Depth first: the memory of rp, then its children, each forked from it
+ * now that its memory is back. Children that stay in rp's old session are
+ * forked before rp's setsid().
+ */
+static int build(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	int r;
+
+	if (!rp->p.zombie) {
+		r = restore_mm(rc, rp);
+		if (r < 0)
+			return r;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && rp->plan.setsid) {
+			r = restore_rcall_ok(rp, "setsid", SYS_setsid, 0, 0, 0, 0, 0, 0);
+			if (r < 0)
+				return r;
+		}
+		for (size_t i = 0; i < rc->n; i++) {
+			struct restore_proc *cp = &rc->procs[i];
+
+			if (cp->parent != rp || cp->plan.early != (pass == 0))
+				continue;
+			r = fork_child(rp, cp);
+			if (r < 0)
+				return r;
+			r = build(rc, cp);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* process groups, once every process exists: leaders first */
+static int set_groups(struct restore_ctx *rc)
+{
+	int r;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rc->n; i++) {
+			struct restore_proc *rp = &rc->procs[i];
+			int g = rp->plan.group;
+			pid_t pgid;
+
+			if ((g == TREE_GROUP_OWN) != (pass == 0))
+				continue;
+			if (g == TREE_GROUP_OWN && rp->plan.setsid)
+				continue;	/* setsid() made it a leader */
+			pgid = g == TREE_GROUP_OWN ? 0 : g == TREE_GROUP_OUTER ? rc->outer_pgid : rc->procs[g].pid;
+			r = restore_rcall_ok(rp, "setpgid", SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+/*
+ * A zombie dies now, as it died then: exit_group() with its code, or its
+ * signal's default action (without a core file). memdump, its tracer,
+ * takes the exit report first; then it is its parent's to reap.
+ */
+static int end_zombie(struct restore_proc *rp)
+{
+	int st = rp->p.exit_status, sig = st & 0x7f, status;
+	struct user_regs_struct regs;
+
+	if (!sig) {
+		if (ptrace(PTRACE_GETREGS, rp->pid, NULL, &regs) < 0)
+			return log_err(-errno, "cannot read the registers of %d", rp->pid);
+		regs.rip = rp->ic.syscall_ip;
+		regs.rax = SYS_exit_group;
+		regs.rdi = (uint64_t)((st >> 8) & 0xff);
+		if (ptrace(PTRACE_SETREGS, rp->pid, NULL, &regs) < 0 || ptrace(PTRACE_CONT, rp->pid, NULL, NULL) < 0)
+			return log_err(-errno, "cannot end zombie %d", rp->pid);
+	} else {
+		struct rlimit none = { 0, 0 };
+		uint64_t dfl[4] = { 0, 0, 0, 0 }, mask = 0;
+		int r;
+
+		r = inject_write_mem(rp->pid, rp->scratch, dfl, sizeof(dfl));
+		if (r >= 0)
+			r = restore_rcall_ok(rp, "rt_sigaction", SYS_rt_sigaction, (uint64_t)sig, rp->scratch, 0, 8, 0, 0);
+		if (r < 0)
+			return r;
+		prlimit(rp->pid, RLIMIT_CORE, &none, NULL);
+		if (ptrace(PTRACE_SETSIGMASK, rp->pid, sizeof(mask), &mask) < 0 ||
+		    syscall(SYS_tgkill, rp->pid, rp->pid, sig) < 0 || ptrace(PTRACE_CONT, rp->pid, NULL, NULL) < 0)
+			return log_err(-errno, "cannot end zombie %d", rp->pid);
+	}
+	for (;;) {
+		if (waitpid(rp->pid, &status, __WALL) < 0)
+			return log_err(-errno, "cannot wait for zombie %d", rp->pid);
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			break;
+		/* its signal's delivery stop: let the signal act */
+		if (ptrace(PTRACE_CONT, rp->pid, NULL,
+			   (void *)(long)(WIFSTOPPED(status) && !(status >> 16) ? WSTOPSIG(status) : 0)) < 0)
+			return log_err(-errno, "cannot end zombie %d", rp->pid);
+	}
+	rp->n_attached = 0;	/* gone from ptrace; its parent reaps it */
+	if (status != st)
+		log_warn("zombie %d ended with status %#x, not %#x", rp->pid, status, st);
+	return 0;
+}
+
+/* per-process state that is not memory: fds, signal handlers, threads, timers, limits */
+static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool detach)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	r = restore_install_files(rc, rp);
+	if (r < 0)
+		return r;
+	for (int sig = 1; sig <= MD_NSIG; sig++) {
+		const struct md_sigaction *sa = &p->sigactions[sig - 1];
+		uint64_t k[4] = { sa->handler, sa->flags, sa->restorer, sa->mask };
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		r = inject_write_mem(rp->pid, rp->scratch, k, sizeof(k));
+		if (r >= 0)
+			r = restore_rcall_ok(rp, "rt_sigaction", SYS_rt_sigaction, (uint64_t)sig, rp->scratch, 0, 8, 0, 0);
+		if (r < 0)
+			return log_err(r, "cannot set the action of signal %d in %d", sig, rp->pid);
+	}
+	r = restore_threads(rc, rp);
+	if (r < 0)
+		return r;
 	for (int which = 0; which < 3; which++) {
 		const struct md_itimer *it = &p->itimers[which];
 		int64_t v[4] = { it->interval_sec, it->interval_usec, it->value_sec, it->value_usec };
@@ -273,62 +557,117 @@ static int finish_process(struct restore_ctx *rc)
 		 */
 		if (!v[2] && !v[3])
 			v[3] = 1;
-		r = inject_write_mem(rc->pid, rc->scratch, v, sizeof(v));
+		r = inject_write_mem(rp->pid, rp->scratch, v, sizeof(v));
 		if (r < 0)
-			return log_err(r, "cannot write to %d", rc->pid);
-		r = restore_rcall_ok(rc, "setitimer", SYS_setitimer, (uint64_t)which, rc->scratch, 0, 0, 0, 0);
+			return log_err(r, "cannot write to %d", rp->pid);
+		r = restore_rcall_ok(rp, "setitimer", SYS_setitimer, (uint64_t)which, rp->scratch, 0, 0, 0, 0);
 		if (r < 0)
 			return r;
 	}
-	r = restore_rcall_ok(rc, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0);
+	/*
+	 * The root's parent is memdump now: with -d, memdump's exit would
+	 * fire it at once, which the process never asked for.
+	 */
+	if (p->pdeathsig && !rp->parent && detach)
+		log_warn("%d: parent-death signal %d not restored: its parent is not in the image", p->pid,
+			 p->pdeathsig);
+	else {
+		r = restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, (uint64_t)p->pdeathsig,
+				     0, 0, 0, 0);
+		if (r < 0)
+			return r;
+	}
+	return restore_rcall_ok(rp, "close of the restore socket", SYS_close, (uint64_t)rc->sock_remote, 0, 0, 0, 0,
+				0);
+}
+
+/* last of all: signals, limits, registers; the scratch area goes */
+static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	r = restore_signals(rc, rp);
 	if (r < 0)
 		return r;
-	r = restore_rcall_ok(rc, "munmap of the scratch area", SYS_munmap, rc->scratch, RESTORE_SCRATCH_SIZE, 0, 0, 0,
-			     0);
+	/* the scratch area is shared with no one: a child took it over or has its own copy */
+	r = restore_rcall_ok(rp, "munmap of the scratch area", SYS_munmap, rp->scratch, RESTORE_SCRATCH_SIZE, 0, 0,
+			     0, 0);
 	if (r < 0)
 		return r;
-	rc->scratch = 0;
+	rp->scratch = 0;
 
 	/* limits last: a low RLIMIT_AS or NOFILE must not get in our way */
 	for (int res = 0; res < MD_RLIM_NLIMITS; res++) {
 		struct rlimit cur, want = { p->rlimits[res].cur, p->rlimits[res].max };
 
-		if (prlimit(rc->pid, res, NULL, &cur) < 0)
+		if (prlimit(rp->pid, res, NULL, &cur) < 0)
 			continue;
 		if (want.rlim_max > cur.rlim_max) {
-			log_warn("limit %d: hard %llu is above ours (%llu); kept at %llu", res,
+			log_warn("%d: limit %d: hard %llu is above ours (%llu); kept at %llu", p->pid, res,
 				 (unsigned long long)want.rlim_max, (unsigned long long)cur.rlim_max,
 				 (unsigned long long)cur.rlim_max);
 			want.rlim_max = cur.rlim_max;
 		}
 		if (want.rlim_cur > want.rlim_max)
 			want.rlim_cur = want.rlim_max;
-		if (prlimit(rc->pid, res, &want, NULL) < 0)
-			log_warn("cannot set limit %d of %d: %s", res, rc->pid, strerror(errno));
+		if (prlimit(rp->pid, res, &want, NULL) < 0)
+			log_warn("cannot set limit %d of %d: %s", res, rp->pid, strerror(errno));
 	}
-	return restore_finish_threads(rc);
+	return restore_finish_threads(rc, rp);
 }
 
-static void kill_new(struct restore_ctx *rc)
+/* the fd every new process receives its files through: above every number the image uses */
+static int open_socket(struct restore_ctx *rc)
+{
+	struct rlimit rl;
+	int sv[2], hi = 2;
+
+	for (size_t k = 0; k < rc->n; k++)
+		for (size_t i = 0; i < rc->procs[k].p.n_fds; i++)
+			if (rc->procs[k].p.fds[i].fd > hi)
+				hi = rc->procs[k].p.fds[i].fd;
+	rc->sock_remote = hi + 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)rc->sock_remote >= rl.rlim_max)
+		return log_err(-EMFILE, "fd %d of the image is above our limit of %llu fds", hi,
+			       (unsigned long long)rl.rlim_max);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return log_err(-errno, "cannot make a socket pair");
+	rc->sock = sv[0];
+	/* the root's end, moved to sock_remote by the root itself */
+	return sv[1];
+}
+
+static void kill_tree(struct restore_ctx *rc)
 {
 	int status;
 
-	if (!rc->pid)
-		return;
-	kill(rc->pid, SIGKILL);
-	/* the leader reports last, after every other thread (see freeze_kill) */
-	for (size_t i = rc->n_attached; i-- > 0;)
-		while (waitpid(rc->attached[i], &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
-			;
-	rc->pid = 0;
+	for (size_t k = 0; k < rc->n; k++)
+		if (rc->procs[k].pid && rc->procs[k].n_attached)
+			kill(rc->procs[k].pid, SIGKILL);
+	/* leaders report last, after every other thread (see freeze_kill) */
+	for (size_t k = rc->n; k-- > 0;) {
+		struct restore_proc *rp = &rc->procs[k];
+
+		for (size_t i = rp->n_attached; i-- > 0;)
+			while (waitpid(rp->attached[i], &status, __WALL) >= 0 && !WIFEXITED(status) &&
+			       !WIFSIGNALED(status))
+				;
+		rp->n_attached = 0;
+		rp->pid = 0;
+	}
+	/* what died under us (orphans come to us, the subreaper): reap it */
+	while (waitpid(-1, &status, __WALL | WNOHANG) > 0)
+		;
 }
 
 static void restore_ctx_release(struct restore_ctx *rc)
 {
+	restore_close_files(rc);
 	if (rc->dirfd >= 0)
 		close(rc->dirfd);
-	if (rc->pages_fd >= 0)
-		close(rc->pages_fd);
+	if (rc->sock >= 0)
+		close(rc->sock);
 	for (size_t i = 0; i < rc->n_shms; i++) {
 		if (rc->shms[i].pages_fd >= 0)
 			close(rc->shms[i].pages_fd);
@@ -336,19 +675,33 @@ static void restore_ctx_release(struct restore_ctx *rc)
 		md_pagemap_release(&rc->shms[i].pm);
 	}
 	free(rc->shms);
+	for (size_t i = 0; i < rc->n_pipes; i++)
+		md_pipe_release(&rc->pipes[i]);
+	free(rc->pipes);
+	for (size_t k = 0; k < rc->n; k++) {
+		struct restore_proc *rp = &rc->procs[k];
+
+		if (rp->pages_fd >= 0)
+			close(rp->pages_fd);
+		free(rp->attached);
+		free(rp->vma_filled);
+		free(rp->vma_kept);
+		free(rp->vma_fd);
+		md_pagemap_release(&rp->pm);
+		md_proc_release(&rp->p);
+	}
+	free(rc->procs);
 	if (rc->rep)
-		munmap(rc->rep, rc->rep_size);
-	free(rc->attached);
-	free(rc->vma_filled);
-	md_pagemap_release(&rc->pm);
-	md_proc_release(&rc->p);
+		munmap(rc->rep, sizeof(*rc->rep));
 	md_inventory_release(&rc->inv);
 }
 
 int restore_run(const struct restore_opts *o)
 {
-	struct restore_ctx rc = { .dirfd = -1, .pages_fd = -1 };
-	int r, status;
+	struct restore_ctx rc = { .dirfd = -1, .sock = -1 };
+	struct restore_proc *root;
+	int r, status, root_sock;
+	size_t threads = 0;
 
 	r = read_images(&rc, o->dir);
 	if (r < 0)
@@ -356,45 +709,82 @@ int restore_run(const struct restore_opts *o)
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
+	r = restore_open_files(&rc);
+	if (r < 0)
+		goto out;
+	r = open_socket(&rc);
+	if (r < 0)
+		goto out;
+	root_sock = r;
+	rc.outer_pgid = getpgrp();
+	/* orphans of a failed restore come to us, not to init, to be reaped */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	/* nothing exists before this point; from here on failure kills the new process */
-	r = create_process(&rc);
-	if (r < 0)
-		goto out_kill;
-	r = prepare_leader(&rc);
-	if (r < 0)
-		goto out_kill;
-	r = restore_mm(&rc);
-	if (r < 0)
-		goto out_kill;
-	r = restore_threads(&rc);
-	if (r < 0)
-		goto out_kill;
-	r = finish_process(&rc);
-	if (r < 0)
-		goto out_kill;
+	/* nothing exists before this point; from here on failure kills what was created */
+	{
+		int keep = rc.sock;
 
-	/* all state is in place: let every thread go */
-	for (size_t i = 0; i < rc.n_attached; i++)
-		if (ptrace(PTRACE_DETACH, rc.attached[i], NULL, NULL) < 0) {
-			r = log_err(-errno, "cannot release thread %d", rc.attached[i]);
-			goto out_kill;
+		rc.sock = root_sock;	/* what the child moves into place */
+		r = create_root(&rc);
+		rc.sock = keep;
+		close(root_sock);
+	}
+	if (r < 0)
+		goto out_kill;
+	root = &rc.procs[0];
+	r = build(&rc, root);
+	if (r < 0)
+		goto out_kill;
+	r = set_groups(&rc);
+	if (r < 0)
+		goto out_kill;
+	for (size_t k = 0; k < rc.n; k++)
+		if (rc.procs[k].p.zombie) {
+			r = end_zombie(&rc.procs[k]);
+			if (r < 0)
+				goto out_kill;
 		}
-	log_debug("restored %d with %zu threads", rc.pid, rc.p.n_threads);
+	for (size_t k = 0; k < rc.n; k++)
+		if (!rc.procs[k].p.zombie) {
+			r = finish_process(&rc, &rc.procs[k], o->detach);
+			if (r < 0)
+				goto out_kill;
+		}
+	for (size_t k = 0; k < rc.n; k++)
+		if (!rc.procs[k].p.zombie) {
+			r = final_state(&rc, &rc.procs[k]);
+			if (r < 0)
+				goto out_kill;
+		}
+
+	/* all state is in place: let every thread of every process go, children first */
+	for (size_t k = rc.n; k-- > 0;) {
+		struct restore_proc *rp = &rc.procs[k];
+
+		for (size_t i = 0; i < rp->n_attached; i++)
+			if (ptrace(PTRACE_DETACH, rp->attached[i], NULL, NULL) < 0) {
+				r = log_err(-errno, "cannot release thread %d", rp->attached[i]);
+				goto out_kill;
+			}
+		threads += rp->n_attached;
+		rp->n_attached = 0;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
 
 	if (o->detach) {
 		r = 0;
 		goto out;
 	}
-	if (waitpid(rc.pid, &status, 0) < 0) {
-		r = log_err(-errno, "cannot wait for %d", rc.pid);
+	if (waitpid(root->pid, &status, 0) < 0) {
+		r = log_err(-errno, "cannot wait for %d", root->pid);
 		goto out;
 	}
 	r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	goto out;
 
 out_kill:
-	kill_new(&rc);
+	kill_tree(&rc);
 out:
 	restore_ctx_release(&rc);
 	return r;

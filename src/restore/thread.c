@@ -39,29 +39,29 @@ struct kstack {
 	uint64_t size;
 };
 
-static int create_thread(struct restore_ctx *rc, pid_t tid)
+static int create_thread(struct restore_proc *rp, pid_t tid)
 {
 	struct clone_args a = {
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
-		.set_tid = rc->scratch + 512,
+		.set_tid = rp->scratch + 512,
 		.set_tid_size = 1,
 	};
 	int64_t res;
 	int r;
 
-	r = inject_write_mem(rc->pid, rc->scratch + 512, &tid, sizeof(tid));
+	r = inject_write_mem(rp->pid, rp->scratch + 512, &tid, sizeof(tid));
 	if (r >= 0)
-		r = inject_write_mem(rc->pid, rc->scratch, &a, sizeof(a));
+		r = inject_write_mem(rp->pid, rp->scratch, &a, sizeof(a));
 	if (r < 0)
 		return log_err(r, "cannot write to the new process");
-	r = restore_rcall(rc, "clone3", SYS_clone3, rc->scratch, sizeof(a), 0, 0, 0, 0, &res);
+	r = restore_rcall(rp, "clone3", SYS_clone3, rp->scratch, sizeof(a), 0, 0, 0, 0, &res);
 	if (r < 0)
 		return r;
 	if (res < 0)
 		return log_err((int)res, "cannot create thread %d", tid);
 	if (res != tid)
 		return log_err(-EEXIST, "thread %d came back as %lld", tid, (long long)res);
-	rc->attached[rc->n_attached++] = tid;
+	rp->attached[rp->n_attached++] = tid;
 	r = inject_wait_stop(tid);
 	if (r < 0)
 		return log_err(r, "thread %d did not stop", tid);
@@ -69,16 +69,16 @@ static int create_thread(struct restore_ctx *rc, pid_t tid)
 }
 
 /* state a thread must set itself: run in that thread */
-static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
+static int thread_self_state(struct restore_proc *rp, const struct md_thread *t)
 {
 	struct inject_ctx own, *c = &own;
 	int64_t res;
 	int r, r2 = 0;
 
-	if (t->tid == rc->pid) {
-		c = &rc->ic;
+	if (t->tid == rp->pid) {
+		c = &rp->ic;
 	} else {
-		r = inject_init(c, t->tid, rc->ic.syscall_ip);
+		r = inject_init(c, t->tid, rp->ic.syscall_ip);
 		if (r < 0) {
 			log_err(r, "cannot prepare thread %d", t->tid);
 			goto out;
@@ -101,10 +101,10 @@ static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
 	if (!(t->altstack.flags & SS_DISABLE)) {
 		struct kstack ks = { t->altstack.sp, (int32_t)(t->altstack.flags & ~SS_ONSTACK), 0, t->altstack.size };
 
-		r = inject_write_mem(rc->pid, rc->scratch + SCRATCH_ALTSTACK, &ks, sizeof(ks));
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_ALTSTACK, &ks, sizeof(ks));
 		if (r < 0)
 			goto out_log;
-		r = inject_syscall(c, SYS_sigaltstack, rc->scratch + SCRATCH_ALTSTACK, 0, 0, 0,
+		r = inject_syscall(c, SYS_sigaltstack, rp->scratch + SCRATCH_ALTSTACK, 0, 0, 0,
 				   0, 0, &res);
 		if (r < 0)
 			goto out_log;
@@ -115,12 +115,12 @@ static int thread_self_state(struct restore_ctx *rc, const struct md_thread *t)
 	}
 	/* /proc/PID/task/TID/comm takes writes only from the thread group itself */
 	{
-		uint64_t name = rc->scratch + SCRATCH_COMM;
+		uint64_t name = rp->scratch + SCRATCH_COMM;
 		char comm[16];
 
 		memset(comm, 0, sizeof(comm));
 		memcpy(comm, t->comm, strnlen(t->comm, sizeof(comm) - 1));
-		r = inject_write_mem(rc->pid, name, comm, sizeof(comm));
+		r = inject_write_mem(rp->pid, name, comm, sizeof(comm));
 		if (r < 0)
 			goto out_log;
 		r = inject_syscall(c, SYS_prctl, PR_SET_NAME, name, 0, 0, 0, 0, &res);
@@ -150,7 +150,7 @@ out:
  * kernel lets a process queue any si_code to itself only from a thread
  * whose tid is the pid it names (the leader, for the whole group).
  */
-static int queue_signals(struct restore_ctx *rc, pid_t tid, const struct md_siginfo *si, size_t n)
+static int queue_signals(struct restore_proc *rp, pid_t tid, const struct md_siginfo *si, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int sig;
@@ -158,15 +158,15 @@ static int queue_signals(struct restore_ctx *rc, pid_t tid, const struct md_sigi
 		int r;
 
 		memcpy(&sig, si[i].raw, sizeof(sig));
-		r = inject_write_mem(rc->pid, rc->scratch, si[i].raw, MD_SIGINFO_SIZE);
+		r = inject_write_mem(rp->pid, rp->scratch, si[i].raw, MD_SIGINFO_SIZE);
 		if (r < 0)
 			return log_err(r, "cannot write to the new process");
 		if (tid)
-			r = restore_rcall(rc, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)rc->pid, (uint64_t)tid,
-					  (uint64_t)sig, rc->scratch, 0, 0, &res);
+			r = restore_rcall(rp, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)rp->pid, (uint64_t)tid,
+					  (uint64_t)sig, rp->scratch, 0, 0, &res);
 		else
-			r = restore_rcall(rc, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)rc->pid, (uint64_t)sig,
-					  rc->scratch, 0, 0, 0, &res);
+			r = restore_rcall(rp, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)rp->pid, (uint64_t)sig,
+					  rp->scratch, 0, 0, 0, &res);
 		if (r < 0)
 			return r;
 		if (res < 0)
@@ -175,27 +175,70 @@ static int queue_signals(struct restore_ctx *rc, pid_t tid, const struct md_sigi
 	return 0;
 }
 
-int restore_threads(struct restore_ctx *rc)
+int restore_threads(struct restore_ctx *rc, struct restore_proc *rp)
 {
-	const struct md_proc *p = &rc->p;
+	const struct md_proc *p = &rp->p;
 	int r;
 
+	(void)rc;
 	for (size_t i = 1; i < p->n_threads; i++) {
-		r = create_thread(rc, p->threads[i].tid);
+		r = create_thread(rp, p->threads[i].tid);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < p->n_threads; i++) {
-		r = thread_self_state(rc, &p->threads[i]);
+		r = thread_self_state(rp, &p->threads[i]);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/*
+ * Signals the restore itself raised (SIGCHLD from a zombie's death, for
+ * one) wait blocked in the leader: take them all, then queue the dumped ones.
+ */
+static int drain_signals(struct restore_proc *rp)
+{
+	struct {
+		uint64_t set;
+		int64_t ts[2];
+	} arg = { ~0ULL, { 0, 0 } };
+	int64_t res = 0;
+	int r;
+
+	r = inject_write_mem(rp->pid, rp->scratch, &arg, sizeof(arg));
+	if (r < 0)
+		return log_err(r, "cannot write to %d", rp->pid);
+	for (int i = 0; i < 4096; i++) {
+		r = restore_rcall(rp, "rt_sigtimedwait", SYS_rt_sigtimedwait, rp->scratch, 0, rp->scratch + 8, 8, 0, 0,
+				  &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			break;
+		log_debug("%d: dropped signal %lld raised while restoring", rp->pid, (long long)res);
+	}
+	if (res != -EAGAIN)
+		return log_err(res < 0 ? (int)res : -EAGAIN, "cannot clear the signals of %d", rp->pid);
+	return 0;
+}
+
+int restore_signals(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	(void)rc;
+	r = drain_signals(rp);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p->n_threads; i++) {
-		r = queue_signals(rc, p->threads[i].tid, p->threads[i].pending, p->threads[i].n_pending);
+		r = queue_signals(rp, p->threads[i].tid, p->threads[i].pending, p->threads[i].n_pending);
 		if (r < 0)
 			return r;
 	}
-	return queue_signals(rc, 0, p->shared_pending, p->n_shared_pending);
+	return queue_signals(rp, 0, p->shared_pending, p->n_shared_pending);
 }
 
 /*
@@ -217,14 +260,14 @@ static int set_xstate(pid_t tid, const struct md_thread *t, size_t cur_size)
 	return 0;
 }
 
-int restore_finish_threads(struct restore_ctx *rc)
+int restore_finish_threads(struct restore_ctx *rc, struct restore_proc *rp)
 {
-	const struct md_proc *p = &rc->p;
+	const struct md_proc *p = &rp->p;
 	int r;
 
 	/* our own saved state of the leader must not be put back over the image's */
-	rc->ic.restore_regs = false;
-	rc->ic.restore_mask = false;
+	rp->ic.restore_regs = false;
+	rp->ic.restore_mask = false;
 	for (size_t i = 0; i < p->n_threads; i++) {
 		const struct md_thread *t = &p->threads[i];
 		struct user_regs_struct regs;

@@ -1,0 +1,544 @@
+/*
+ * Files for the restored tree. memdump opens every open file description
+ * of the image once, in its own process, before any process exists:
+ * regular files, directories and devices by path, memfds and shared
+ * anonymous objects made and filled here, pipes made and refilled here.
+ * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
+ * recvmsg() and dup3(): fds that shared a description at dump time, in one
+ * process or across the tree, share the same one again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "compat/mman.h"
+#include "memdump/cleanup.h"
+#include "memdump/image.h"
+#include "memdump/log.h"
+#include "restore/internal.h"
+
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#endif
+
+/* scratch layout for a recvmsg(): msghdr, iovec, one data byte, control */
+#define SCRATCH_MSG 8192
+#define SCRATCH_PATH 12288	/* PATH_MAX bytes for chdir() */
+
+/* status flags F_SETFL takes; the access mode is fixed at open */
+#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
+{
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_vmas; i++)
+			if (p->vmas[i].kind == MD_VMA_MEMFD && p->vmas[i].shm_id == id)
+				return true;
+		for (size_t i = 0; i < p->n_fds; i++)
+			if (p->fds[i].kind == MD_FD_MEMFD && p->fds[i].shm_id == id)
+				return true;
+	}
+	return false;
+}
+
+/* write the DATA pages of s's pagemap into fd, at their offsets */
+static int fill_object(const struct restore_shm *s, int fd)
+{
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	uint64_t off_in_file = MD_PAGES_HEADER_SIZE;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->pm.n; i++) {
+		const struct md_pagemap_entry *e = &s->pm.entries[i];
+		uint64_t left = e->nr_pages * MD_PAGE_SIZE, dst = e->vaddr;
+
+		if (!(e->flags & MD_PM_DATA))
+			continue;
+		while (left) {
+			size_t chunk = left < (1 << 20) ? left : (1 << 20);
+			ssize_t n = pread(s->pages_fd, buf, chunk, (off_t)off_in_file);
+
+			if (n != (ssize_t)chunk)
+				return n < 0 ? -errno : -EIO;
+			if (pwrite(fd, buf, chunk, (off_t)dst) != (ssize_t)chunk)
+				return -errno;
+			left -= chunk;
+			dst += chunk;
+			off_in_file += chunk;
+		}
+	}
+	return 0;
+}
+
+static int make_memfd(const struct restore_shm *s)
+{
+	unsigned flags = MFD_CLOEXEC;
+	int fd, r;
+
+	if (s->shm.seals & ~F_SEAL_SEAL || !(s->shm.seals & F_SEAL_SEAL))
+		flags |= MFD_ALLOW_SEALING;
+	fd = (int)syscall(SYS_memfd_create, s->shm.name ? s->shm.name : "", flags);
+	if (fd < 0)
+		return -errno;
+	r = ftruncate(fd, (off_t)s->shm.size) < 0 ? -errno : fill_object(s, fd);
+	/*
+	 * Seals go on once the content is in. A write seal would refuse a
+	 * writable shared mapping, but the dumped process could not have had
+	 * one either, and read-only ones are still allowed.
+	 */
+	if (!r && flags & MFD_ALLOW_SEALING && s->shm.seals && fcntl(fd, F_ADD_SEALS, (int)s->shm.seals) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Shared anonymous memory is a shmem file the kernel makes for
+ * mmap(MAP_SHARED | MAP_ANONYMOUS): make one here, fill it and keep it
+ * open through /proc/self/map_files; processes then map that file, and
+ * their maps show "/dev/zero (deleted)" as before.
+ */
+static int make_shared_anon(const struct restore_shm *s)
+{
+	uint64_t size = (s->shm.size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+	char path[64];
+	void *m;
+	int fd, r;
+
+	if (!size)
+		size = MD_PAGE_SIZE;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
+		 (unsigned long)m + (unsigned long)size);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	r = fd < 0 ? -errno : fill_object(s, fd);
+	munmap(m, size);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static struct restore_file *add_file(struct restore_ctx *rc)
+{
+	struct restore_file *f = realloc(rc->files, (rc->n_files + 1) * sizeof(*f));
+
+	if (!f)
+		return NULL;
+	rc->files = f;
+	f = &rc->files[rc->n_files++];
+	memset(f, 0, sizeof(*f));
+	f->pipe = -1;
+	f->fd = -1;
+	return f;
+}
+
+static struct restore_file *find_ofd(struct restore_ctx *rc, uint64_t ofd)
+{
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (rc->files[i].ofd == ofd && ofd)
+			return &rc->files[i];
+	return NULL;
+}
+
+static int shm_fd(const struct restore_ctx *rc, uint64_t id)
+{
+	for (size_t i = 0; i < rc->n_shms; i++)
+		if (rc->shms[i].shm.id == id)
+			return rc->shms[i].fd;
+	return -1;
+}
+
+static int open_at_pos(const char *path, const struct md_fd *f)
+{
+	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	if ((f->kind == MD_FD_REG || f->kind == MD_FD_MEMFD) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* one end of a pipe: the end we made first, another description of it after that */
+static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
+{
+	bool rd = (f->flags & O_ACCMODE) == O_RDONLY;
+	char path[64];
+	int fd;
+
+	for (size_t i = 0; i < rc->n_pipes; i++) {
+		int *end = &rc->pipe_fds[2 * i + (rd ? 0 : 1)];
+
+		if (rc->pipes[i].id != f->pipe_id)
+			continue;
+		if (*end >= 0) {
+			fd = *end;
+			*end = -2;	/* taken: it is in rc->files now */
+		} else {
+			int other = -1;
+
+			/* a description of ours on this pipe, either end */
+			for (size_t k = 0; k < rc->n_files; k++)
+				if (rc->files[k].pipe == (int)i)
+					other = rc->files[k].fd;
+			if (other < 0)
+				return -ENOENT;
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", other);
+			fd = open(path, (rd ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+			if (fd < 0)
+				return -errno;
+		}
+		if (fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0) {
+			int r = -errno;
+
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
+	return -ENOENT;
+}
+
+static int make_pipes(struct restore_ctx *rc)
+{
+	rc->pipe_fds = malloc((2 * rc->n_pipes + 1) * sizeof(int));
+	if (!rc->pipe_fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < 2 * rc->n_pipes; i++)
+		rc->pipe_fds[i] = -1;
+	for (size_t i = 0; i < rc->n_pipes; i++) {
+		const struct md_pipe *p = &rc->pipes[i];
+		int fds[2];
+		ssize_t n;
+
+		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+			return log_err(-errno, "cannot make a pipe");
+		rc->pipe_fds[2 * i] = fds[0];
+		rc->pipe_fds[2 * i + 1] = fds[1];
+		if (p->size && fcntl(fds[1], F_SETPIPE_SZ, (int)p->size) < 0)
+			return log_err(-errno, "cannot give a pipe %u bytes", p->size);
+		n = p->len ? write(fds[1], p->data, p->len) : 0;
+		if (n != (ssize_t)p->len)
+			return log_err(n < 0 ? -errno : -EIO, "cannot refill a pipe with its %zu bytes", p->len);
+		if (fcntl(fds[0], F_SETFL, 0) < 0 || fcntl(fds[1], F_SETFL, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
+{
+	struct restore_file *rf;
+	char path[64];
+	int fd;
+
+	if (find_ofd(rc, f->ofd))
+		return 0;
+	switch (f->kind) {
+	case MD_FD_MEMFD:
+		/* a new open file description of the object, with this fd's own flags */
+		if (shm_fd(rc, f->shm_id) < 0)
+			return -ENOENT;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", shm_fd(rc, f->shm_id));
+		fd = open_at_pos(path, f);
+		break;
+	case MD_FD_PIPE:
+		fd = open_pipe_end(rc, f);
+		break;
+	default:
+		fd = open_at_pos(f->path, f);
+		break;
+	}
+	if (fd < 0)
+		return fd;
+	rf = add_file(rc);
+	if (!rf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rf->ofd = f->ofd;
+	rf->fd = fd;
+	if (f->kind == MD_FD_PIPE)
+		for (size_t i = 0; i < rc->n_pipes; i++)
+			if (rc->pipes[i].id == f->pipe_id)
+				rf->pipe = (int)i;	/* for another description of it */
+	return 0;
+}
+
+/* a file to map, or an exe: one description per path and access mode serves them all */
+static int open_map_file(struct restore_ctx *rc, const char *path, int flags)
+{
+	struct restore_file *rf;
+	int fd;
+
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (!rc->files[i].ofd && rc->files[i].flags == flags && !strcmp(rc->files[i].path, path))
+			return 0;
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rf = add_file(rc);
+	if (!rf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rf->path = path;
+	rf->flags = flags;
+	rf->fd = fd;
+	return 0;
+}
+
+static int vma_open_flags(const struct md_vma *v)
+{
+	return v->shared && (v->vmflags & MD_VMF_MW) ? O_RDWR : O_RDONLY;
+}
+
+int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v)
+{
+	if (v->kind == MD_VMA_MEMFD || v->kind == MD_VMA_SHMEM)
+		return shm_fd(rc, v->shm_id);
+	if (v->kind != MD_VMA_FILE)
+		return -1;
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (!rc->files[i].ofd && rc->files[i].flags == vma_open_flags(v) && !strcmp(rc->files[i].path, v->path))
+			return rc->files[i].fd;
+	return -1;
+}
+
+int restore_open_files(struct restore_ctx *rc)
+{
+	int r;
+
+	for (size_t i = 0; i < rc->n_shms; i++) {
+		struct restore_shm *s = &rc->shms[i];
+
+		s->fd = shm_is_memfd(rc, s->shm.id) ? make_memfd(s) : make_shared_anon(s);
+		if (s->fd < 0) {
+			r = s->fd;
+			s->fd = -1;
+			return log_err(r, "cannot recreate the %s %llu", s->shm.name ? "memfd" : "shared memory object",
+				       (unsigned long long)s->shm.id);
+		}
+	}
+	r = make_pipes(rc);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_fds; i++) {
+			r = open_fd_file(rc, &p->fds[i]);
+			if (r < 0)
+				return log_err(r, "cannot reopen fd %d of %d ('%s')", p->fds[i].fd, p->pid,
+					       p->fds[i].path ? p->fds[i].path : "");
+		}
+		for (size_t i = 0; i < p->n_vmas; i++) {
+			const struct md_vma *v = &p->vmas[i];
+
+			if (v->kind != MD_VMA_FILE)
+				continue;
+			r = open_map_file(rc, v->path, vma_open_flags(v));
+			if (r < 0)
+				return log_err(r, "cannot open '%s' to map it at %#llx in %d", v->path,
+					       (unsigned long long)v->start, p->pid);
+		}
+		if (p->exe) {
+			r = open_map_file(rc, p->exe, O_RDONLY);
+			if (r < 0)
+				return log_err(r, "cannot open the executable '%s' of %d", p->exe, p->pid);
+		}
+	}
+	return 0;
+}
+
+void restore_close_files(struct restore_ctx *rc)
+{
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (rc->files[i].fd >= 0)
+			close(rc->files[i].fd);
+	free(rc->files);
+	rc->files = NULL;
+	rc->n_files = 0;
+	for (size_t i = 0; rc->pipe_fds && i < 2 * rc->n_pipes; i++)
+		if (rc->pipe_fds[i] >= 0)
+			close(rc->pipe_fds[i]);
+	free(rc->pipe_fds);
+	rc->pipe_fds = NULL;
+	for (size_t i = 0; i < rc->n_shms; i++)
+		if (rc->shms[i].fd >= 0) {
+			close(rc->shms[i].fd);
+			rc->shms[i].fd = -1;
+		}
+}
+
+int restore_put_string(struct restore_proc *rp, uint64_t off, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	if (off + len > RESTORE_SCRATCH_SIZE)
+		return -ENAMETOOLONG;
+	return inject_write_mem(rp->pid, rp->scratch + off, s, len);
+}
+
+int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct {
+		struct msghdr mh;
+		struct iovec iov;
+		char byte;
+	} remote;
+	uint64_t base = rp->scratch + SCRATCH_MSG, ctl_at = base + 128;
+	struct iovec iov = { "", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *cm;
+	int64_t res;
+	int r;
+
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(rc->sock, &mh, MSG_NOSIGNAL) != 1)
+		return log_err(-errno, "cannot send an fd to %d", rp->pid);
+
+	/* the same message as the target sees it, pointing into its scratch area */
+	memset(&remote, 0, sizeof(remote));
+	remote.iov.iov_base = (void *)(uintptr_t)(base + offsetof(typeof(remote), byte));
+	remote.iov.iov_len = 1;
+	remote.mh.msg_iov = (void *)(uintptr_t)(base + offsetof(typeof(remote), iov));
+	remote.mh.msg_iovlen = 1;
+	remote.mh.msg_control = (void *)(uintptr_t)ctl_at;
+	remote.mh.msg_controllen = sizeof(ctl.buf);
+	memset(&ctl, 0, sizeof(ctl));
+	r = inject_write_mem(rp->pid, base, &remote, sizeof(remote));
+	if (r >= 0)
+		r = inject_write_mem(rp->pid, ctl_at, &ctl, sizeof(ctl));
+	if (r < 0)
+		return log_err(r, "cannot write to %d", rp->pid);
+	r = restore_rcall(rp, "recvmsg", SYS_recvmsg, (uint64_t)rc->sock_remote, base, MSG_CMSG_CLOEXEC, 0, 0, 0,
+			  &res);
+	if (r < 0)
+		return r;
+	if (res != 1)
+		return log_err(res < 0 ? (int)res : -EIO, "%d could not receive an fd", rp->pid);
+	r = inject_read_mem(rp->pid, ctl_at, &ctl, sizeof(ctl));
+	if (r < 0)
+		return log_err(r, "cannot read from %d", rp->pid);
+	cm = (struct cmsghdr *)ctl.buf;
+	if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return log_err(-EIO, "%d received no fd", rp->pid);
+	memcpy(ret, CMSG_DATA(cm), sizeof(int));
+	return 0;
+}
+
+/* put our fd at number want in rp, close-on-exec or not */
+static int install_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int want, bool cloexec)
+{
+	int got = -1, r;
+
+	r = restore_send_fd(rc, rp, fd, &got);
+	if (r < 0)
+		return r;
+	if (got == want)
+		return restore_rcall_ok(rp, "fcntl(F_SETFD)", SYS_fcntl, (uint64_t)want, F_SETFD,
+					cloexec ? FD_CLOEXEC : 0, 0, 0, 0);
+	r = restore_rcall_ok(rp, "dup3", SYS_dup3, (uint64_t)got, (uint64_t)want, cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	if (r < 0)
+		return r;
+	return restore_rcall_ok(rp, "close", SYS_close, (uint64_t)got, 0, 0, 0, 0, 0);
+}
+
+static bool in_table(const struct md_proc *p, int fd)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].fd == fd)
+			return true;
+	return false;
+}
+
+/* close what rp has from memdump or its parent and the image does not give it */
+static int close_strays(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", rp->pid);
+	d = opendir(path);
+	if (!d)
+		return log_err(-errno, "cannot list the fds of %d", rp->pid);
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd == rc->sock_remote || in_table(&rp->p, fd))
+			continue;
+		r = restore_rcall_ok(rp, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	r = close_strays(rc, rp);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_fds; i++) {
+		const struct md_fd *f = &p->fds[i];
+		const struct restore_file *rf = find_ofd(rc, f->ofd);
+
+		if (!rf)
+			return log_err(-ENOENT, "no file for fd %d of %d", f->fd, p->pid);
+		r = install_fd(rc, rp, rf->fd, f->fd, f->flags & O_CLOEXEC);
+		if (r < 0)
+			return log_err(r, "cannot install fd %d of %d", f->fd, p->pid);
+	}
+	if (p->cwd) {
+		r = restore_put_string(rp, SCRATCH_PATH, p->cwd);
+		if (r < 0)
+			return log_err(r, "cannot write to %d", rp->pid);
+		r = restore_rcall_ok(rp, "chdir", SYS_chdir, rp->scratch + SCRATCH_PATH, 0, 0, 0, 0, 0);
+		if (r < 0)
+			return log_err(r, "cannot change the directory of %d to '%s'", p->pid, p->cwd);
+	}
+	if (p->umask != ~0u)
+		return restore_rcall_ok(rp, "umask", SYS_umask, p->umask & 0777, 0, 0, 0, 0, 0);
+	return 0;
+}
