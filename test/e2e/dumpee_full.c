@@ -3,11 +3,13 @@
  * restore (memory of every kind, threads with TLS, signals, timers, files, rseq...),
  * remembers what it expects, and on SIGUSR1 checks all of it and reports to a status file.
  *
- * Usage: dumpee_full [-m wait|selftest|corrupt] [-c WHAT] [-p] [-T SECS] STATUS TMPDIR
+ * Usage: dumpee_full [-m wait|selftest|corrupt] [-c WHAT] [-p] [-u] [-T SECS] STATUS TMPDIR
  *   -m wait      (default) write "READY <pid>" to STATUS, then wait for SIGUSR1 and check
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
- *   -p           also hold a pipe open (memdump does not dump pipes yet)
+ *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105
+ *   -u           also hold a unix socket pair at fds 108 and 109 (memdump does not dump
+ *                sockets yet)
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
  * STATUS gets "OK" or "FAIL: <what>" lines (replaced atomically by rename); exit 0 on OK,
  * 1 on FAIL, 2 on a setup error. TMPDIR must exist; files are created in it.
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -63,6 +66,8 @@
 #define FD_CLOEXEC_FILE 103
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
+#define FD_SOCK_A 108
+#define FD_SOCK_B 109
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
 #define FD_SEALED 106			/* a sealed memfd, mapped read-only */
 #define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
@@ -88,6 +93,7 @@ static size_t maps_snapshot_len;
 static volatile sig_atomic_t got_usr1;
 static volatile unsigned long alarms;
 static bool hold_pipe;
+static bool hold_socket;
 
 /* per-thread state, written by the thread itself */
 struct worker {
@@ -587,6 +593,27 @@ static bool smaps_has_flag(uintptr_t addr, const char *flag, bool *ret)
 	return true;
 }
 
+/* the "AnonHugePages:" of the VMA at addr, in kB; -1 if not found */
+static long smaps_anon_huge_kb(uintptr_t addr)
+{
+	static char buf[1024 * 1024];
+	char head[32], *p, *f;
+	ssize_t n = read_file("/proc/self/smaps", buf, sizeof(buf));
+
+	if (n < 0)
+		return -1;
+	snprintf(head, sizeof(head), "%lx-", (unsigned long)addr);
+	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, head, strlen(head)))
+			break;
+	if (!p || !(f = strstr(p, "AnonHugePages:")))
+		return -1;
+	return strtol(f + strlen("AnonHugePages:"), NULL, 10);
+}
+
+/* huge pages the hugepage region had when it was set up (the kernel may give none) */
+static long huge_kb_at_setup;
+
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static void *map_or_die(size_t len, int prot, int flags, int fd, const char *what)
@@ -697,6 +724,7 @@ static void setup_memory(void)
 		if (madvise(huge, HUGE_SIZE, MADV_HUGEPAGE) < 0)
 			die_setup("madvise hugepage");
 		fill(huge, HUGE_SIZE / PAGE, R_HUGE);
+		huge_kb_at_setup = smaps_anon_huge_kb((uintptr_t)huge);
 	}
 }
 
@@ -736,6 +764,17 @@ static void setup_files(void)
 			die_setup("pipe2");
 		move_fd(p[0], FD_PIPE_R);
 		move_fd(p[1], FD_PIPE_W);
+		/* in flight at the dump: the restored pipe must still hold it */
+		if (write(FD_PIPE_W, "hello", 5) != 5)
+			die_setup("write to the pipe");
+	}
+	if (hold_socket) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			die_setup("socketpair");
+		move_fd(sv[0], FD_SOCK_A);
+		move_fd(sv[1], FD_SOCK_B);
 	}
 }
 
@@ -946,9 +985,11 @@ static void check_files(void)
 		}
 
 	if (hold_pipe) {
-		char c = 0;
+		char buf[8] = "";
 
-		if (write(FD_PIPE_W, "x", 1) != 1 || read(FD_PIPE_R, &c, 1) != 1 || c != 'x')
+		if (read(FD_PIPE_R, buf, 5) != 5 || memcmp(buf, "hello", 5))
+			failf("pipe: the 5 bytes in flight are gone or changed ('%.5s')", buf);
+		else if (write(FD_PIPE_W, "x", 1) != 1 || read(FD_PIPE_R, buf, 1) != 1 || buf[0] != 'x')
 			failf("pipe: does not work any more");
 	}
 }
@@ -1134,6 +1175,10 @@ static void check_hugepage_flag(void)
 		failf("hugepage region: not found in smaps");
 	else if (!hg)
 		failf("hugepage region: VmFlags lost 'hg' (MADV_HUGEPAGE)");
+	/* backed by huge pages again where it was before (and the kernel can) */
+	if (smaps_anon_huge_kb((uintptr_t)huge) < huge_kb_at_setup)
+		failf("hugepage region: AnonHugePages %ld kB, it had %ld kB", smaps_anon_huge_kb((uintptr_t)huge),
+		      huge_kb_at_setup);
 }
 
 static int run_checks(void)
@@ -1182,6 +1227,13 @@ static int corrupt(const char *what)
 		memfd_map[MEMFD_SIZE - 1] = 1;		/* in the hole */
 	} else if (!strcmp(what, "huge")) {
 		huge[HUGE_SIZE - 1] ^= 1;
+	} else if (!strcmp(what, "thp")) {
+		/* same bytes, but the first huge page split into small ones */
+		static uint8_t page[PAGE];
+
+		memcpy(page, huge, PAGE);
+		madvise(huge, PAGE, MADV_DONTNEED);
+		memcpy(huge, page, PAGE);
 	} else if (!strcmp(what, "offset")) {
 		lseek(FD_OFFSET, 1, SEEK_CUR);
 	} else if (!strcmp(what, "rlimit")) {
@@ -1247,7 +1299,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "m:c:pT:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:c:puT:")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -1257,6 +1309,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			hold_pipe = true;
+			break;
+		case 'u':
+			hold_socket = true;
 			break;
 		case 'T':
 			timeout_s = atol(optarg);

@@ -95,7 +95,7 @@ kill_tracked() {
 	[[ -f $dir/pids ]] || return 0
 	while read -r pid; do
 		[[ -n $pid && -r /proc/$pid/cmdline ]] || continue
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir"; then
+		if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$dir"; then
 			alive "$pid" && kill -KILL "$pid" 2>/dev/null
 		fi
 	done <"$dir/pids"
@@ -210,4 +210,149 @@ flip_byte() {
 consecutive() {
 	awk 'NR - 1 != $1 { printf "line %d is \"%s\", expected %d\n", NR, $0, NR - 1; bad = 1; exit }
 	     END { exit bad }' "$1"
+}
+
+# --- process trees -----------------------------------------------------------------
+
+# all_fully_gone PID...: not one of them exists, not even as a zombie or a thread
+all_fully_gone() {
+	local p
+	for p; do
+		fully_gone "$p" || return 1
+	done
+}
+
+# still_there PID...: the ones that still exist, with their state (for messages)
+still_there() {
+	local p out=""
+	for p; do
+		[[ -e /proc/$p ]] && out+="$p($(proc_state "$p")) "
+	done
+	echo "${out:-none}"
+}
+
+# proc_state PID / proc_ppid PID: fields 3 and 4 of /proc/PID/stat
+proc_state() {
+	cut -d')' -f2 "/proc/$1/stat" 2>/dev/null | awk '{print $1}'
+}
+
+proc_ppid() {
+	cut -d')' -f2 "/proc/$1/stat" 2>/dev/null | awk '{print $2}'
+}
+
+# tids_of PID...: every thread id of the processes, sorted, on one line
+tids_of() {
+	local p t
+	for p; do
+		for t in /proc/"$p"/task/*; do
+			[[ -e $t ]] && echo "${t##*/}"
+		done
+	done | sort -n | tr '\n' ' '
+}
+
+# descendants PID: its children, their children... (not PID itself)
+descendants() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# orphans: processes reparented to run.sh's reaper (its children other than run.sh)
+orphans() {
+	[[ $(cat "/proc/$PPID/comm" 2>/dev/null) == reaper ]] || return 0
+	cat /proc/"$PPID"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -vx -e "$$" -e ''
+}
+
+no_orphans() {
+	[[ -z $(orphans) ]]
+}
+
+# pss_total [-s] PID...: kB of Pss (-s: Pss + SwapPss) summed over the processes'
+# smaps_rollup; fails if one cannot be read
+pss_total() {
+	local swap="" p
+	if [[ $1 == -s ]]; then
+		swap=1
+		shift
+	fi
+	for p; do
+		[[ -r /proc/$p/smaps_rollup ]] || return 1
+	done
+	for p; do
+		cat "/proc/$p/smaps_rollup"
+	done | awk -v swap="$swap" '$1 == "Pss:" || (swap && $1 == "SwapPss:") { s += $2 }
+		END { print s + 0 }'
+}
+
+# pss_each [-s] PID...: "PID:kB" for each process, for the log
+pss_each() {
+	local opt=() p
+	if [[ $1 == -s ]]; then
+		opt=(-s)
+		shift
+	fi
+	for p; do
+		echo -n "$p:$(pss_total "${opt[@]}" "$p") "
+	done
+}
+
+# dir_bytes DIR: the sum of the (apparent) sizes of the files in DIR
+dir_bytes() {
+	find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# --- dumpee_tree -------------------------------------------------------------------
+
+# start_tree [ARGS...]: start dumpee_tree in wait mode and wait for READY; sets PID (the
+# root P), TREE (its live processes P C1 C2 C3 G), ZPID (the zombie Z) and STATUS, and
+# tracks every pid for cleanup
+start_tree() {
+	local p c1 c2 c3 g z
+	STATUS=$TD/status
+	mkdir -p "$TD/data"
+	rm -f "$STATUS"
+	spawn tree "$E2E/dumpee_tree" "$@" "$STATUS" "$TD/data"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$STATUS" ||
+		fail "dumpee_tree did not get ready: $(cat "$STATUS" "$TD/tree.err" 2>/dev/null)"
+	read -r _ p c1 c2 c3 g z <"$STATUS"
+	[[ $p == "$PID" && -n $z ]] || fail "bad READY line: $(head -n1 "$STATUS")"
+	TREE=("$p" "$c1" "$c2" "$c3" "$g")
+	ZPID=$z
+	log "tree: P $p C1 $c1 C2 $c2 C3 $c3 G $g, zombie Z $z"
+	for p in "$c1" "$c2" "$c3" "$g"; do
+		track "$p"
+	done
+}
+
+# zram_swap_on: a 1 GiB swap on /dev/zram0 for this test (skips when there is no free
+# zram device); arms an EXIT trap that undoes exactly what was done, even on failure
+zram_swap_on() {
+	command -v mkswap >/dev/null && command -v swapon >/dev/null ||
+		skip "no swap active, and mkswap/swapon are not installed"
+	[[ -e /sys/block/zram0/disksize ]] || skip "no swap active and no zram device"
+	[[ $(cat /sys/block/zram0/disksize) == 0 ]] ||
+		skip "no swap active and /dev/zram0 is in use already"
+	trap zram_swap_off EXIT
+	echo 1G >/sys/block/zram0/disksize || skip "cannot size /dev/zram0"
+	ZRAM_SIZED=1
+	mkswap /dev/zram0 >/dev/null || skip "mkswap /dev/zram0 failed"
+	swapon /dev/zram0 || skip "swapon /dev/zram0 failed"
+	ZRAM_SWAPON=1
+	log "swap on /dev/zram0 (1 GiB)"
+}
+
+zram_swap_off() {
+	[[ -n ${ZRAM_SIZED:-} ]] || return 0
+	# our processes first, or swapoff would read their pages back in
+	kill_tracked "$TD"
+	if [[ -n ${ZRAM_SWAPON:-} ]]; then
+		swapoff /dev/zram0 || echo "zram_swap_off: swapoff /dev/zram0 failed"
+		ZRAM_SWAPON=
+	fi
+	echo 1 >/sys/block/zram0/reset || echo "zram_swap_off: cannot reset /dev/zram0"
+	ZRAM_SIZED=
+	log "zram swap removed"
 }

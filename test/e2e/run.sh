@@ -48,7 +48,7 @@ test_dumpee_selftest() {
 test_dumpee_detects_corruption() {
 	local what rc
 	mkdir -p "$TD/data"
-	for what in anon anon-zero protnone privfile shanon memfd huge offset rlimit cwd comm sigpending \
+	for what in anon anon-zero protnone privfile shanon memfd huge thp offset rlimit cwd comm sigpending \
 		maps tls rseq itimer; do
 		rm -f "$TD/status"
 		"$E2E/dumpee_full" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
@@ -63,6 +63,15 @@ test_dumpee_detects_corruption() {
 test_dump_restore_full() {
 	need_memdump
 	start_full
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# 1b'. a pipe inside the process, with bytes in flight: the same pipe comes back, bytes and all
+test_pipe_in_process() {
+	need_memdump
+	start_full -p
 	dump_and_kill "$PID" "$TD/img"
 	restore_detached "$TD/img" "$PID"
 	trigger_check "$PID"
@@ -188,13 +197,13 @@ test_leave_running_twice() {
 # 3. an fd memdump cannot dump: refuse, name it, leave the process untouched
 test_unsupported_fd_refused() {
 	need_memdump
-	start_full -p
-	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a pipe succeeded"
+	start_full -u
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a socket succeeded"
 	local rc=$?
 	[[ $rc -ne 124 ]] || fail "dump timed out"
 	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
-	grep -qi 'pipe' "$TD/dump.err" || fail "the error does not say 'pipe': $(md_why dump)"
-	grep -Eq '\b10[45]\b' "$TD/dump.err" || fail "the error does not name fd 104/105: $(md_why dump)"
+	grep -qi 'socket' "$TD/dump.err" || fail "the error does not say 'socket': $(md_why dump)"
+	grep -Eq '\b10[89]\b' "$TD/dump.err" || fail "the error does not name fd 108/109: $(md_why dump)"
 	alive "$PID" || fail "process $PID died after a failed dump"
 	trigger_check "$PID"
 }
@@ -362,10 +371,167 @@ test_corrupt_image() {
 	wait_until 10 gone "$pid" || fail "cannot kill $pid"
 }
 
+# 8. process trees: dumpee_tree's own checker passes without any dump...
+test_tree_selftest() {
+	mkdir -p "$TD/data"
+	"$E2E/dumpee_tree" -m selftest "$TD/status" "$TD/data" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	wait_until 10 eval '[[ $(count_procs "$TD/status") -eq 0 ]]' ||
+		fail "processes of the tree are left: $(count_procs "$TD/status")"
+}
+
+# ...and names what is broken, in which process, when one thing is
+test_tree_detects_corruption() {
+	local what want rc
+	local -A expect=(
+		[heap]="heap: P" [heap-c1]="heap: C1" [shanon]="shanon: C1" [memfd]="memfd: G"
+		[pipe]="pipe: C1" [pgid]="pgid: C2" [sid]="sid: G" [ppid]="ppid: G"
+		[zombie]="zombie: P" [threads]="threads: P"
+	)
+	mkdir -p "$TD/data"
+	for what in heap heap-c1 shanon memfd pipe pgid sid ppid zombie threads; do
+		want="FAIL: ${expect[$what]}: "
+		rm -f "$TD/status"
+		"$E2E/dumpee_tree" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q "^$want" "$TD/status" ||
+			fail "corrupting '$what' was not reported as '$want...': $(head -n3 "$TD/status" | tr '\n' ' ')"
+		log "$what: $(grep -m1 "^$want" "$TD/status")"
+		wait_until 10 eval '[[ $(count_procs "$TD/status") -eq 0 ]]' ||
+			fail "corrupting '$what': processes of the tree are left"
+	done
+}
+
+# the whole tree: dump (killing it), restore detached, check from inside every process;
+# on the way: every pid and tid is free after the dump and back after the restore, Z as a
+# zombie; shared copy-on-write pages are stored once and shared again after the restore
+tree_dump_restore() {
+	local swap=${1:-} kb before after bytes tids tids_after p
+	need_memdump
+	start_tree ${swap:+-s}
+	if [[ -n $swap ]]; then
+		kb=$(sed -n 's/^SWAP //p' "$STATUS")
+		log "P has ${kb:-?} kB in swap"
+		[[ ${kb:-0} -gt 0 ]] || skip "nothing of the tree went to swap (VmSwap of P: ${kb:-?} kB)"
+	fi
+	tids=$(tids_of "${TREE[@]}")
+	before=$(pss_total ${swap:+-s} "${TREE[@]}") || fail "cannot read smaps_rollup of the tree"
+	log "threads: $tids; Pss${swap:+ + SwapPss}: $before kB ($(pss_each ${swap:+-s} "${TREE[@]}"))"
+
+	md dump dump -t "$PID" -D "$TD/img" || fail "memdump dump failed: $(md_why dump)"
+	reap_child "$PID" || fail "P ($PID) is not free after the dump"
+	# shellcheck disable=SC2086 # tids: a list
+	wait_until 20 all_fully_gone "${TREE[@]}" "$ZPID" $tids ||
+		fail "not gone after the dump: $(still_there "${TREE[@]}" "$ZPID" $tids)"
+	bytes=$(dir_bytes "$TD/img")
+	log "image: $bytes bytes for $before kB"
+	((bytes * 10 <= before * 1024 * 12)) ||
+		fail "the image has $bytes bytes, more than 1.2 x the tree's $before kB: shared pages stored more than once?"
+
+	md restore restore -D "$TD/img" -d || fail "memdump restore -d failed: $(md_why restore)"
+	for p in "${TREE[@]}"; do
+		alive "$p" || fail "pid $p did not come back: $(still_there "$p")"
+	done
+	[[ $(proc_state "$ZPID") == Z ]] || fail "Z ($ZPID) is not a zombie: $(still_there "$ZPID")"
+	[[ $(proc_ppid "$ZPID") == "$PID" ]] || fail "Z ($ZPID) has parent $(proc_ppid "$ZPID"), not P ($PID)"
+	tids_after=$(tids_of "${TREE[@]}")
+	[[ $tids_after == "$tids" ]] || fail "threads after the restore: $tids_after, before: $tids"
+	after=$(pss_total ${swap:+-s} "${TREE[@]}") || fail "cannot read smaps_rollup after the restore"
+	log "Pss${swap:+ + SwapPss} after the restore: $after kB ($(pss_each ${swap:+-s} "${TREE[@]}"))"
+	((after * 10 >= before * 9 && after * 10 <= before * 11)) ||
+		fail "Pss${swap:+ + SwapPss} is $after kB after the restore, $before kB before: more than 10% apart"
+
+	kill -USR1 "$PID" || fail "cannot signal P ($PID)"
+	wait_until 60 status_final "$STATUS" ||
+		fail "no check result within 60 s (alive: $(still_there "${TREE[@]}"))"
+	head -n1 "$STATUS" | grep -qx OK || fail "tree check: $(head -n5 "$STATUS" | tr '\n' ' ')"
+	# shellcheck disable=SC2086
+	wait_until 20 all_fully_gone "${TREE[@]}" "$ZPID" $tids ||
+		fail "left after the check: $(still_there "${TREE[@]}" "$ZPID" $tids)"
+}
+
+test_tree() {
+	tree_dump_restore
+}
+
+# the same with half of the heap and of the shared memory in swap (a zram swap is set up
+# for the test when no swap is active)
+test_tree_swap() {
+	if [[ $(wc -l </proc/swaps) -gt 1 ]]; then
+		log "swap is active: $(awk 'NR > 1 { print $1 }' /proc/swaps | tr '\n' ' ')"
+	else
+		zram_swap_on
+	fi
+	tree_dump_restore -s
+}
+
+# a shell loop of external commands: bash -> sh -> sleep. LOG gets i before the child
+# runs, DONE gets i from the child once its sleep is over. The test holds one child in a
+# long sleep (it sees the file "hold") and dumps then: that child must die with the dump,
+# come back with the restore and finish once; both files go on with no gap and no repeat.
+SHELL_LOOP='i=0
+while :; do
+	echo $i >>"$1"
+	/bin/sh -c "$4" $i "$2" "$3"
+	i=$((i + 1))
+done'
+SHELL_CHILD='if [ -e "$2/hold" ]; then echo $$ >"$2/held"; /bin/sleep 5; else /bin/sleep 0.05; fi
+echo $0 >>"$1"'
+
+test_shell_loop() {
+	local out=$TD/shell.log done=$TD/done.log pid held n1 d1 n2 d2 kids
+	need_memdump
+	spawn shell bash -c "$SHELL_LOOP" shell-loop "$out" "$done" "$TD" "$SHELL_CHILD"
+	pid=$SPAWNED
+	wait_until 20 eval '[[ $(wc -l 2>/dev/null <"$out" || echo 0) -ge 10 ]]' ||
+		fail "the loop did not start: $(head -n3 "$TD/shell.err")"
+	: >"$TD/hold"
+	wait_until 10 eval '[[ -s $TD/held ]]' || fail "no child of the loop saw $TD/hold"
+	rm -f "$TD/hold"
+	held=$(cat "$TD/held")
+	[[ $(proc_ppid "$held") == "$pid" ]] || fail "the held child $held is not a child of the shell $pid"
+	log "child $held is in a 5 s sleep"
+
+	dump_and_kill "$pid" "$TD/img"
+	wait_until 2 fully_gone "$held" || fail "child $held still runs after the dump: the tree was not dumped"
+	wait_until 10 no_orphans || fail "children of the loop still run after the dump: $(orphans | tr '\n' ' ')"
+	n1=$(wc -l <"$out")
+	d1=$(wc -l <"$done")
+	log "$n1 lines at the dump, $d1 done"
+	((d1 == n1 - 1)) || fail "$n1 iterations started and $d1 done at the dump, expected one in flight"
+
+	restore_detached "$TD/img" "$pid"
+	alive "$held" || fail "the child $held in flight at the dump did not come back"
+	[[ $(proc_ppid "$held") == "$pid" ]] ||
+		fail "the child $held came back with parent $(proc_ppid "$held"), not the shell $pid"
+	wait_until 20 eval '[[ $(wc -l <"$out") -ge $((n1 + 20)) ]]' ||
+		fail "after the restore the loop stopped at $(wc -l <"$out") lines (dump at $n1; alive: $(alive "$pid" && echo yes || echo no))"
+	# stopped, it forks no more children: then kill it and every descendant, by pid
+	kill -STOP "$pid"
+	kids=$(descendants "$pid" | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	[[ -z $kids ]] || kill -STOP $kids
+	kids=$(descendants "$pid" | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	kill -KILL "$pid" $kids
+	# shellcheck disable=SC2086
+	wait_until 10 all_fully_gone "$pid" $kids || fail "cannot kill the loop: $(still_there "$pid" $kids)"
+	n2=$(wc -l <"$out")
+	d2=$(wc -l <"$done")
+	log "$n2 lines at the end, $d2 done"
+	consecutive "$out" || fail "loop lines are not consecutive: $(consecutive "$out")"
+	consecutive "$done" || fail "children's lines are not consecutive: $(consecutive "$done")"
+	((d2 == n2 || d2 == n2 - 1)) || fail "$n2 iterations started but $d2 children finished"
+}
+
 ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
 	dump_restore_full
+	pipe_in_process
 	registers
 	dump_restore_twice
 	eintr_during_dump
@@ -381,6 +547,11 @@ ALL_TESTS=(
 	perl_counter
 	show_and_check
 	corrupt_image
+	tree_selftest
+	tree_detects_corruption
+	tree
+	tree_swap
+	shell_loop
 )
 
 # --- the runner --------------------------------------------------------------------------
