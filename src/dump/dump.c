@@ -73,6 +73,11 @@ static int check_mappings(const struct md_proc *p)
 	for (size_t i = 0; i < p->n_vmas; i++) {
 		const struct md_vma *v = &p->vmas[i];
 
+		/* maps calls a SysV segment "/SYSV<key> (deleted)" */
+		if (v->kind == MD_VMA_FILE && v->deleted && v->path && !strncmp(v->path, "/SYSV", 5))
+			return log_err(-ENOTSUP, "mapping %#llx-%#llx of %d is SysV shared memory (key 0x%s); not "
+						 "supported yet", (unsigned long long)v->start, (unsigned long long)v->end,
+				       p->pid, v->path + 5);
 		if (v->kind == MD_VMA_FILE && v->deleted)
 			return log_err(-ENOTSUP, "mapping %#llx-%#llx of '%s' (deleted): the file was deleted "
 						 "while mapped; not supported yet (restart the process to map the new file)",
