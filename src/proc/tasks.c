@@ -59,7 +59,9 @@ static int list_numeric(const char *path, bool (*keep)(pid_t id, pid_t arg), pid
 		tids[n++] = (pid_t)t;
 	}
 
-	qsort(tids, n, sizeof(*tids), cmp_pid);
+	/* none at all (a process without children): tids is NULL, which qsort() must not get */
+	if (n)
+		qsort(tids, n, sizeof(*tids), cmp_pid);
 	*ret = TAKE_PTR(tids);
 	*ret_n = n;
 	return 0;
