@@ -184,10 +184,16 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			 * restore (EOF, EPIPE); one held outside the tree would
 			 * be cut off from the restored pipe.
 			 */
-			if ((!rd || !wr) && (other = outside_holder(procs, n, f->pipe_id)) != 0) {
-				r = log_err(-ENOTSUP, "fd %d of %d is a pipe whose %s end is held outside the dumped "
-						      "tree (by %d); not supported (dump the tree that holds both ends)",
-					    f->fd, procs[i].pid, rd ? "write" : "read", other);
+			other = outside_holder(procs, n, f->pipe_id);
+			if (other < 0) {
+				r = log_err(-errno, "cannot look for other holders of the pipe of fd %d of %d", f->fd,
+					    procs[i].pid);
+				goto fail;
+			}
+			if (other) {
+				r = log_err(-ENOTSUP, "fd %d of %d is a pipe also held outside the dumped tree (by "
+						      "%d); not supported (dump the tree that holds all its ends)",
+					    f->fd, procs[i].pid, other);
 				goto fail;
 			}
 			np_ = realloc(pipes, (np + 1) * sizeof(*pipes));

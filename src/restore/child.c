@@ -39,6 +39,14 @@ void restore_child_main(struct restore_ctx *rc)
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	/*
+	 * Children are forked from us before each gets its own actions: none
+	 * of memdump's (an ignored SIGCHLD would have the kernel reap a zombie
+	 * we recreate).
+	 */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* our SIGSTOP must reach memdump as a ptrace stop, not stop us unseen */
 	while (!rc->rep->go)

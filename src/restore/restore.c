@@ -568,12 +568,15 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 	 * The root's parent is memdump now: with -d, memdump's exit would
 	 * fire it at once, which the process never asked for.
 	 */
-	if (p->pdeathsig && !rp->parent && detach)
-		log_warn("%d: parent-death signal %d not restored: its parent is not in the image", p->pid,
-			 p->pdeathsig);
-	else {
-		r = restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, (uint64_t)p->pdeathsig,
-				     0, 0, 0, 0);
+	{
+		uint64_t sig = (uint64_t)p->pdeathsig;
+
+		if (sig && !rp->parent && detach) {
+			log_warn("%d: parent-death signal %d not restored: its parent is not in the image", p->pid,
+				 p->pdeathsig);
+			sig = 0;	/* and not the SIGKILL it was created with either */
+		}
+		r = restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0, 0);
 		if (r < 0)
 			return r;
 	}
@@ -771,6 +774,10 @@ int restore_run(const struct restore_opts *o)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
+	/* our copies of the tree's pipes would keep readers from EOF and writers from EPIPE */
+	restore_close_files(&rc);
+	close(rc.sock);
+	rc.sock = -1;
 
 	if (o->detach) {
 		r = 0;

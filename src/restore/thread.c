@@ -195,15 +195,16 @@ int restore_threads(struct restore_ctx *rc, struct restore_proc *rp)
 }
 
 /*
- * Signals the restore itself raised (SIGCHLD from a zombie's death, for
- * one) wait blocked in the leader: take them all, then queue the dumped ones.
+ * The signals the restore itself raised wait blocked in the leader: the
+ * exit signals of the zombies it ended. Take those (only those: a signal
+ * somebody sent meanwhile is the process's), then queue the dumped ones.
  */
-static int drain_signals(struct restore_proc *rp)
+static int drain_signals(struct restore_proc *rp, uint64_t set)
 {
 	struct {
 		uint64_t set;
 		int64_t ts[2];
-	} arg = { ~0ULL, { 0, 0 } };
+	} arg = { set, { 0, 0 } };
 	int64_t res = 0;
 	int r;
 
@@ -227,12 +228,17 @@ static int drain_signals(struct restore_proc *rp)
 int restore_signals(struct restore_ctx *rc, struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
+	uint64_t raised = 0;
 	int r;
 
-	(void)rc;
-	r = drain_signals(rp);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < rc->n; i++)
+		if (rc->procs[i].parent == rp && rc->procs[i].p.zombie && rc->procs[i].p.exit_signal > 0)
+			raised |= 1ULL << (rc->procs[i].p.exit_signal - 1);
+	if (raised) {
+		r = drain_signals(rp, raised);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < p->n_threads; i++) {
 		r = queue_signals(rp, p->threads[i].tid, p->threads[i].pending, p->threads[i].n_pending);
 		if (r < 0)
