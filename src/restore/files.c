@@ -291,15 +291,23 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	return 0;
 }
 
+/* the description we opened for mapping path with flags, or NULL */
+static struct restore_file *find_map_file(struct restore_ctx *rc, const char *path, int flags)
+{
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (!rc->files[i].ofd && rc->files[i].flags == flags && !strcmp(rc->files[i].path, path))
+			return &rc->files[i];
+	return NULL;
+}
+
 /* a file to map, or an exe: one description per path and access mode serves them all */
 static int open_map_file(struct restore_ctx *rc, const char *path, int flags)
 {
 	struct restore_file *rf;
 	int fd;
 
-	for (size_t i = 0; i < rc->n_files; i++)
-		if (!rc->files[i].ofd && rc->files[i].flags == flags && !strcmp(rc->files[i].path, path))
-			return 0;
+	if (find_map_file(rc, path, flags))
+		return 0;
 	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -323,12 +331,12 @@ int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v)
 {
 	if (v->kind == MD_VMA_MEMFD || v->kind == MD_VMA_SHMEM)
 		return shm_fd(rc, v->shm_id);
+	const struct restore_file *rf;
+
 	if (v->kind != MD_VMA_FILE)
 		return -1;
-	for (size_t i = 0; i < rc->n_files; i++)
-		if (!rc->files[i].ofd && rc->files[i].flags == vma_open_flags(v) && !strcmp(rc->files[i].path, v->path))
-			return rc->files[i].fd;
-	return -1;
+	rf = find_map_file(rc, v->path, vma_open_flags(v));
+	return rf ? rf->fd : -1;
 }
 
 int restore_open_files(struct restore_ctx *rc)

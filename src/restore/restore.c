@@ -61,6 +61,16 @@ int restore_rcall_ok(struct restore_proc *rp, const char *what, long nr, uint64_
 	return 0;
 }
 
+/* rt_sigaction(sig) in rp from the kernel's struct: handler, flags, restorer, mask */
+static int set_sigaction(struct restore_proc *rp, int sig, const uint64_t k[4])
+{
+	int r = inject_write_mem(rp->pid, rp->scratch, k, 4 * sizeof(uint64_t));
+
+	if (r < 0)
+		return log_err(r, "cannot write to %d", rp->pid);
+	return restore_rcall_ok(rp, "rt_sigaction", SYS_rt_sigaction, (uint64_t)sig, rp->scratch, 0, 8, 0, 0);
+}
+
 /* ---- reading and checking, before anything exists ---- */
 
 static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid, const char *dir)
@@ -495,9 +505,7 @@ static int end_zombie(struct restore_proc *rp)
 		uint64_t dfl[4] = { 0, 0, 0, 0 }, mask = 0;
 		int r;
 
-		r = inject_write_mem(rp->pid, rp->scratch, dfl, sizeof(dfl));
-		if (r >= 0)
-			r = restore_rcall_ok(rp, "rt_sigaction", SYS_rt_sigaction, (uint64_t)sig, rp->scratch, 0, 8, 0, 0);
+		r = set_sigaction(rp, sig, dfl);
 		if (r < 0)
 			return r;
 		prlimit(rp->pid, RLIMIT_CORE, &none, NULL);
@@ -536,9 +544,7 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		r = inject_write_mem(rp->pid, rp->scratch, k, sizeof(k));
-		if (r >= 0)
-			r = restore_rcall_ok(rp, "rt_sigaction", SYS_rt_sigaction, (uint64_t)sig, rp->scratch, 0, 8, 0, 0);
+		r = set_sigaction(rp, sig, k);
 		if (r < 0)
 			return log_err(r, "cannot set the action of signal %d in %d", sig, rp->pid);
 	}
@@ -770,8 +776,10 @@ int restore_run(const struct restore_opts *o)
 				goto out_kill;
 			}
 		threads += rp->n_attached;
-		rp->n_attached = 0;
 	}
+	/* only now: a failed release above must still kill every process, released or not */
+	for (size_t k = 0; k < rc.n; k++)
+		rc.procs[k].n_attached = 0;
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
 	/* our copies of the tree's pipes would keep readers from EOF and writers from EPIPE */
