@@ -148,7 +148,7 @@ static const struct md_proc *parent_of(const struct dump_ctx *c, const struct md
 }
 
 /* what /proc, ptrace and remote syscalls tell about one frozen process */
-static int collect_one(struct dump_ctx *c, const struct frozen *f, struct md_proc *p)
+static int collect_one(const struct frozen *f, struct md_proc *p)
 {
 	pid_t pid = f->pid;
 	int r;
@@ -182,7 +182,6 @@ static int collect_one(struct dump_ctx *c, const struct frozen *f, struct md_pro
 		return r;
 	for (size_t i = 0; i < p->n_threads; i++)
 		dump_settle_regs(p, &p->threads[i]);
-	(void)c;
 	return 0;
 }
 
@@ -197,7 +196,7 @@ static int collect_tree(struct dump_ctx *c)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ft.n; i++) {
 		c->n++;
-		r = collect_one(c, &c->ft.procs[i], &c->procs[i]);
+		r = collect_one(&c->ft.procs[i], &c->procs[i]);
 		if (r < 0)
 			return r;
 	}

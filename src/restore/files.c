@@ -263,9 +263,10 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	switch (f->kind) {
 	case MD_FD_MEMFD:
 		/* a new open file description of the object, with this fd's own flags */
-		if (shm_fd(rc, f->shm_id) < 0)
+		fd = shm_fd(rc, f->shm_id);
+		if (fd < 0)
 			return -ENOENT;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", shm_fd(rc, f->shm_id));
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		fd = open_at_pos(path, f);
 		break;
 	case MD_FD_PIPE:

@@ -132,7 +132,7 @@ int restore_find_hole(const struct md_proc *p, uint64_t size, uint64_t avoid_sta
 int restore_mm(struct restore_ctx *rc, struct restore_proc *rp);
 
 /* thread.c */
-int restore_threads(struct restore_ctx *rc, struct restore_proc *rp);
+int restore_threads(struct restore_proc *rp);
 int restore_signals(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_finish_threads(struct restore_ctx *rc, struct restore_proc *rp);
 

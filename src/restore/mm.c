@@ -197,20 +197,16 @@ static int teardown(struct restore_proc *rp)
 			continue;
 		/* the gaps between kept VMAs and the scratch area, in page steps of whole runs */
 		while (a < all[i].end) {
-			uint64_t b = all[i].end;
-			bool keep = in_scratch(rp, a);
+			uint64_t b = all[i].end, keep_end = 0;
 
-			for (size_t k = 0; !keep && k < p->n_vmas; k++)
+			/* kept from a on: skip to the end of what keeps it */
+			if (in_scratch(rp, a))
+				keep_end = rp->scratch + RESTORE_SCRATCH_SIZE;
+			for (size_t k = 0; !keep_end && k < p->n_vmas; k++)
 				if (rp->vma_kept[k] && a >= p->vmas[k].start && a < p->vmas[k].end)
-					keep = true;
-			if (keep) {
-				/* skip to the end of what keeps it */
-				for (size_t k = 0; k < p->n_vmas; k++)
-					if (rp->vma_kept[k] && a >= p->vmas[k].start && a < p->vmas[k].end)
-						b = p->vmas[k].end < b ? p->vmas[k].end : b;
-				if (in_scratch(rp, a))
-					b = rp->scratch + RESTORE_SCRATCH_SIZE < b ? rp->scratch + RESTORE_SCRATCH_SIZE : b;
-				a = b;
+					keep_end = p->vmas[k].end;
+			if (keep_end) {
+				a = keep_end < b ? keep_end : b;
 				continue;
 			}
 			/* up to the next kept start */

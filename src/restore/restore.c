@@ -548,7 +548,7 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 		if (r < 0)
 			return log_err(r, "cannot set the action of signal %d in %d", sig, rp->pid);
 	}
-	r = restore_threads(rc, rp);
+	r = restore_threads(rp);
 	if (r < 0)
 		return r;
 	for (int which = 0; which < 3; which++) {

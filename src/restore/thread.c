@@ -175,12 +175,11 @@ static int queue_signals(struct restore_proc *rp, pid_t tid, const struct md_sig
 	return 0;
 }
 
-int restore_threads(struct restore_ctx *rc, struct restore_proc *rp)
+int restore_threads(struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
 	int r;
 
-	(void)rc;
 	for (size_t i = 1; i < p->n_threads; i++) {
 		r = create_thread(rp, p->threads[i].tid);
 		if (r < 0)
