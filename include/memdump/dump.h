@@ -71,10 +71,16 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 		    struct image_pages_writer *w);
 
 /*
- * Shared memory objects (memfd, shared anon): the distinct objects of p's
- * VMAs and memfd fds, each dumped once into shm-ID.img and pages-shm-ID.img,
- * data found with SEEK_DATA/SEEK_HOLE on /proc/PID/map_files/START-END or
- * /proc/PID/fd/N (src/dump/shm.c). Sets vma.shm_id / fd.shm_id.
- * *ret_ids gets the ids written (malloc'ed).
+ * Shared memory objects (memfd, shared anon, SysV segments): the distinct
+ * objects of p's VMAs and memfd fds, each dumped once into shm-ID.img and
+ * pages-shm-ID.img (sysvshm-, pages-sysvshm-), data found with
+ * SEEK_DATA/SEEK_HOLE on /proc/PID/map_files/START-END or /proc/PID/fd/N
+ * (src/dump/shm.c). Sets vma.shm_id / fd.shm_id. An object whose files are
+ * in dirfd already was dumped for another process and is skipped; the ids
+ * written are appended to *ids (the caller frees its arrays).
  */
-int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, uint64_t **ret_ids, size_t *ret_n);
+struct dump_shm_ids {
+	uint64_t *shm, *sysv;
+	size_t n_shm, n_sysv;
+};
+int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_ids *ids);

@@ -14,6 +14,8 @@
  *   pages-PID.img         the data of its MD_PM_DATA entries, in order
  *   shm-ID.img            struct md_shm + its pagemap (vaddr = offset in object)
  *   pages-shm-ID.img      the data of that pagemap
+ *   sysvshm-ID.img        the same for SysV segment ID (md_shm.sysv set)
+ *   pages-sysvshm-ID.img
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *
  * Readers validate as they read (magic, version, kind, size, checksum) and
@@ -64,16 +66,22 @@ int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret);
 int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);
 int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
 
+/* shm-ID.img, or sysvshm-ID.img for a SysV segment (s->sysv) */
 int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *pm);
-int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);
+int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);
 
 /*
- * Pages files, streamed. name is "pages-PID.img" or "pages-shm-ID.img"
- * (image_pages_name() builds it). The writer computes the checksum as data
- * goes by and writes the header on close.
+ * Pages files, streamed. name is "pages-PID.img", "pages-shm-ID.img" or
+ * "pages-sysvshm-ID.img" (image_pages_name() builds it). The writer
+ * computes the checksum as data goes by and writes the header on close.
  */
+enum md_pages_of {
+	MD_PAGES_PROC,		/* a process, id = pid */
+	MD_PAGES_SHM,		/* a memfd or shared anonymous object, id = inode */
+	MD_PAGES_SYSV,		/* a SysV segment, id = shmid */
+};
 struct image_pages_writer;
-void image_pages_name(char *buf, size_t len, bool shm, uint64_t id);
+void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id);
 int image_pages_create(int dirfd, const char *name, struct image_pages_writer **ret);
 int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len);
 int image_pages_finish(struct image_pages_writer *w);	/* writes header, fsync-free, frees w */

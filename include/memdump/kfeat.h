@@ -22,6 +22,7 @@ struct kfeat {
 	uint64_t xcr0;		/* XSAVE features enabled by the OS */
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
+	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
 };
 
 int kfeat_probe(struct kfeat *ret);

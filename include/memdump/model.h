@@ -24,6 +24,7 @@ enum md_vma_kind {
 	MD_VMA_VVAR,		/* [vvar] */
 	MD_VMA_VVAR_VCLOCK,	/* [vvar_vclock] */
 	MD_VMA_VSYSCALL,	/* [vsyscall] */
+	MD_VMA_SYSV,		/* SysV shm ("/SYSV<key> (deleted)"), segment id in shm_id */
 };
 
 /* The VmFlags mnemonics of smaps, one bit each (see proc(5)). */
@@ -56,7 +57,8 @@ struct md_vma {
 	uint64_t inode;
 	char *path;		/* file path as in maps (without " (deleted)"), "[heap]", "[stack]" or NULL */
 	bool deleted;		/* maps showed " (deleted)" */
-	uint64_t shm_id;	/* MD_VMA_MEMFD/SHMEM: id of the object (its inode number) */
+	uint64_t shm_id;	/* MD_VMA_MEMFD/SHMEM: id of the object (its inode number);
+				 * MD_VMA_SYSV: the segment's shmid (also its inode number) */
 };
 
 /* mm fields from /proc/PID/stat (fields 26-28, 45-51) */
@@ -158,13 +160,20 @@ struct md_pipe {
 	size_t len;
 };
 
-/* A shared-memory object (memfd or shared anonymous), dumped once. */
+/*
+ * A shared-memory object (memfd, shared anonymous or a SysV segment),
+ * dumped once. SysV segments have their own id space (shmids) and files.
+ */
 struct md_shm {
-	uint64_t id;		/* inode number */
+	uint64_t id;		/* inode number; a SysV segment's shmid */
 	char *name;		/* memfd name (without "memfd:"), NULL for shared anon */
 	uint64_t size;		/* bytes */
 	uint32_t seals;		/* F_GET_SEALS for memfd */
 	uint32_t memfd_flags;	/* MFD_* we could infer (MFD_ALLOW_SEALING) */
+	bool sysv;		/* a SysV segment: the fields below are valid */
+	int32_t sysv_key;	/* IPC_PRIVATE (0) once removed */
+	uint32_t sysv_mode;	/* shm_perm.mode: permissions, SHM_DEST, SHM_LOCKED */
+	uint32_t sysv_uid, sysv_gid;	/* shm_perm.uid, .gid (the owner, not the creator) */
 };
 
 /* One range of a pagemap image: nr_pages pages starting at vaddr. */
@@ -232,6 +241,8 @@ struct md_inventory {
 	size_t n_pids;
 	uint64_t *shm_ids;	/* shared-memory objects in the image */
 	size_t n_shm_ids;
+	uint64_t *sysv_shm_ids;	/* SysV segments in the image (shmids) */
+	size_t n_sysv_shm_ids;
 };
 
 /* Lifecycle helpers (model.c) */

@@ -73,11 +73,6 @@ static int check_mappings(const struct md_proc *p)
 	for (size_t i = 0; i < p->n_vmas; i++) {
 		const struct md_vma *v = &p->vmas[i];
 
-		/* maps calls a SysV segment "/SYSV<key> (deleted)" */
-		if (v->kind == MD_VMA_FILE && v->deleted && v->path && !strncmp(v->path, "/SYSV", 5))
-			return log_err(-ENOTSUP, "mapping %#llx-%#llx of %d is SysV shared memory (key 0x%s); not "
-						 "supported yet", (unsigned long long)v->start, (unsigned long long)v->end,
-				       p->pid, v->path + 5);
 		if (v->kind == MD_VMA_FILE && v->deleted)
 			return log_err(-ENOTSUP, "mapping %#llx-%#llx of '%s' (deleted): the file was deleted "
 						 "while mapped; not supported yet (restart the process to map the new file)",
@@ -110,7 +105,7 @@ static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagem
 	char name[64];
 	int r;
 
-	image_pages_name(name, sizeof(name), false, (uint64_t)p->pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)p->pid);
 	r = image_pages_create(dirfd, name, &w);
 	if (r < 0)
 		return log_err(r, "cannot create '%s'", name);
@@ -133,8 +128,7 @@ struct dump_ctx {
 	struct md_proc *procs;
 	struct md_pagemap *pms;
 	size_t n;		/* live processes first (as in ft), then the zombies */
-	uint64_t *shm_ids;
-	size_t n_shm;
+	struct dump_shm_ids shm;
 	struct md_pipe *pipes;
 	size_t n_pipes;
 };
@@ -219,21 +213,10 @@ static int dump_memory(struct dump_ctx *c)
 
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];
-		uint64_t *ids = NULL, *all;
-		size_t n_ids = 0;
 
-		r = dump_shm_objects(p->pid, p, c->dirfd, &ids, &n_ids);
+		r = dump_shm_objects(p->pid, p, c->dirfd, &c->shm);
 		if (r < 0)
 			return log_err(r, "cannot dump the shared memory of %d", p->pid);
-		all = realloc(c->shm_ids, (c->n_shm + n_ids + 1) * sizeof(*all));
-		if (!all) {
-			free(ids);
-			return -ENOMEM;
-		}
-		memcpy(all + c->n_shm, ids, n_ids * sizeof(*ids));
-		c->shm_ids = all;
-		c->n_shm += n_ids;
-		free(ids);
 	}
 	/*
 	 * Plan every process before copying any: process_vm_readv pins the
@@ -281,8 +264,10 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	for (size_t i = 0; i < c->n; i++)
 		inv->pids[i] = c->procs[i].pid;
 	inv->n_pids = c->n;
-	inv->shm_ids = c->shm_ids;
-	inv->n_shm_ids = c->n_shm;
+	inv->shm_ids = c->shm.shm;
+	inv->n_shm_ids = c->shm.n_shm;
+	inv->sysv_shm_ids = c->shm.sysv;
+	inv->n_sysv_shm_ids = c->shm.n_sysv;
 	return 0;
 }
 
@@ -305,8 +290,8 @@ static int write_images(struct dump_ctx *c)
 	/* the inventory borrows the shm ids */
 	if (r >= 0)
 		r = image_write_inventory(c->dirfd, &inv);
-	inv.shm_ids = NULL;
-	inv.n_shm_ids = 0;
+	inv.shm_ids = inv.sysv_shm_ids = NULL;
+	inv.n_shm_ids = inv.n_sysv_shm_ids = 0;
 	md_inventory_release(&inv);
 	return r;
 }
@@ -346,7 +331,8 @@ static void dump_ctx_release(struct dump_ctx *c)
 	free(c->pipes);
 	free(c->procs);
 	free(c->pms);
-	free(c->shm_ids);
+	free(c->shm.shm);
+	free(c->shm.sysv);
 	freeze_tree_release(&c->ft);
 	if (c->dirfd >= 0)
 		close(c->dirfd);

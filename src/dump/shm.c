@@ -1,7 +1,11 @@
 /*
- * Shared memory objects (memfd, shared anonymous) of one process, each
- * dumped once however many VMAs and fds refer to it: size, name, seals and
- * the data found by SEEK_DATA/SEEK_HOLE. Restoring the mappings is restore/'s.
+ * Shared memory objects (memfd, shared anonymous, SysV segments) of one
+ * process, each dumped once however many VMAs and fds refer to it: size,
+ * name, seals (a SysV segment: key, owner, mode) and the data found by
+ * SEEK_DATA/SEEK_HOLE. Restoring the mappings is restore/'s.
+ *
+ * /proc/PID/map_files of a SysV mapping opens the segment's shmem file
+ * itself (not the attach), which reads and seeks like any shmem file.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +33,7 @@ struct shm_ref {
 	const struct md_vma *vma;	/* open via map_files, or */
 	const struct md_fd *fd;		/* via /proc/PID/fd/N */
 	bool memfd;
+	bool sysv;			/* a SysV segment, id its shmid */
 	uint64_t min_size;		/* shared anon: the mapping must fit */
 };
 
@@ -109,8 +115,8 @@ out_errno:
 	return r;
 }
 
-/* pread the data of pm's entries into a new pages-shm-ID.img; logs its errors (image/ its own). */
-static int write_data(int fd, int dirfd, uint64_t id, const struct md_pagemap *pm)
+/* pread the data of pm's entries into a new pages file; logs its errors (image/ its own). */
+static int write_data(int fd, int dirfd, const struct md_shm *shm, const struct md_pagemap *pm)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct image_pages_writer *w = NULL;
@@ -121,7 +127,7 @@ static int write_data(int fd, int dirfd, uint64_t id, const struct md_pagemap *p
 	if (!buf)
 		return -ENOMEM;
 
-	image_pages_name(name, sizeof(name), true, id);
+	image_pages_name(name, sizeof(name), shm->sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, shm->id);
 	r = image_pages_create(dirfd, name, &w);
 	if (r < 0)
 		return r;
@@ -140,7 +146,7 @@ static int write_data(int fd, int dirfd, uint64_t id, const struct md_pagemap *p
 					continue;
 				if (n < 0) {
 					r = log_err(-errno, "cannot read shared memory %llu",
-						    (unsigned long long)id);
+						    (unsigned long long)shm->id);
 					goto out_abort;
 				}
 				/* the last page may reach past the end of the object */
@@ -162,6 +168,42 @@ static int write_data(int fd, int dirfd, uint64_t id, const struct md_pagemap *p
 out_abort:
 	image_pages_abort(w);
 	return r;
+}
+
+/*
+ * A SysV segment's key, owner and mode, from IPC_STAT by its id: memdump
+ * must see the target's IPC namespace for the id to name the segment.
+ */
+static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
+{
+	struct shmid_ds ds;
+	struct stat own, its;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	if (stat(path, &its) < 0 || stat("/proc/self/ns/ipc", &own) < 0)
+		return log_err(-errno, "cannot compare the IPC namespace of %d with ours", pid);
+	if (its.st_ino != own.st_ino || its.st_dev != own.st_dev)
+		return log_err(-ENOTSUP, "%d maps SysV shared memory %llu of another IPC namespace: not "
+					 "supported yet (dump from inside that namespace)",
+			       pid, (unsigned long long)shm->id);
+	if (v->vmflags & MD_VMF_HT)
+		return log_err(-ENOTSUP, "SysV shared memory %llu of %d lives on huge pages (SHM_HUGETLB): "
+					 "not supported yet", (unsigned long long)shm->id, pid);
+	if (shm->id > INT32_MAX || shmctl((int)shm->id, IPC_STAT, &ds) < 0)
+		return log_err(shm->id > INT32_MAX ? -EINVAL : -errno,
+			       "cannot read SysV shared memory %llu of %d", (unsigned long long)shm->id, pid);
+	/* the file is the segment: the same size, unless the id now names another one */
+	if ((uint64_t)ds.shm_segsz != shm->size)
+		return log_err(-ESTALE, "SysV shared memory %llu of %d is %zu bytes, its mapping %llu",
+			       (unsigned long long)shm->id, pid, (size_t)ds.shm_segsz,
+			       (unsigned long long)shm->size);
+	shm->sysv = true;
+	shm->sysv_key = ds.shm_perm.__key;
+	shm->sysv_mode = ds.shm_perm.mode;
+	shm->sysv_uid = ds.shm_perm.uid;
+	shm->sysv_gid = ds.shm_perm.gid;
+	return 0;
 }
 
 static int dump_one(pid_t pid, const struct shm_ref *ref, int dirfd)
@@ -190,6 +232,13 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, int dirfd)
 
 	shm.id = ref->id;
 	shm.size = st.st_size;
+	if (ref->sysv) {
+		r = sysv_attrs(pid, ref->vma, &shm);
+		if (r < 0)
+			return r;
+		/* no seals, no name: the segment is all its VMAs say */
+		goto data;
+	}
 	if (!ref->memfd && shm.size < ref->min_size)
 		shm.size = ref->min_size;
 
@@ -214,12 +263,13 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, int dirfd)
 	if (ref->memfd && seals >= 0 && shm.seals != F_SEAL_SEAL)
 		shm.memfd_flags |= MFD_ALLOW_SEALING;
 
+data:
 	r = find_data(fd, shm.size, &pm);
 	if (r < 0) {
 		log_err(r, "cannot find the data of '%s'", path);
 		goto out;
 	}
-	r = write_data(fd, dirfd, shm.id, &pm);
+	r = write_data(fd, dirfd, &shm, &pm);
 	if (r < 0)
 		goto out;
 	r = image_write_shm(dirfd, &shm, &pm);
@@ -229,19 +279,29 @@ out:
 	return r;
 }
 
-static struct shm_ref *find_ref(struct shm_ref *refs, size_t n, uint64_t id)
+static struct shm_ref *find_ref(struct shm_ref *refs, size_t n, uint64_t id, bool sysv)
 {
 	for (size_t i = 0; i < n; i++)
-		if (refs[i].id == id)
+		if (refs[i].id == id && refs[i].sysv == sysv)
 			return &refs[i];
 	return NULL;
 }
 
-int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, uint64_t **ret_ids, size_t *ret_n)
+static int add_id(uint64_t **ids, size_t *n, uint64_t id)
+{
+	uint64_t *a = realloc(*ids, (*n + 1) * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a[(*n)++] = id;
+	*ids = a;
+	return 0;
+}
+
+int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_ids *ids)
 {
 	_cleanup_free_ struct shm_ref *refs = NULL;
-	_cleanup_free_ uint64_t *ids = NULL;
-	size_t n = 0, n_ids = 0;
+	size_t n = 0;
 	int r;
 
 	refs = calloc(p->n_vmas + p->n_fds + 1, sizeof(*refs));
@@ -256,14 +316,14 @@ int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, uint64_t **ret_ids
 		struct md_vma *v = &p->vmas[i];
 		struct shm_ref *ref;
 
-		if (v->kind != MD_VMA_MEMFD && v->kind != MD_VMA_SHMEM)
+		if (v->kind != MD_VMA_MEMFD && v->kind != MD_VMA_SHMEM && v->kind != MD_VMA_SYSV)
 			continue;
 		v->shm_id = v->inode;
-		ref = find_ref(refs, n, v->shm_id);
+		ref = find_ref(refs, n, v->shm_id, v->kind == MD_VMA_SYSV);
 		if (!ref) {
 			ref = &refs[n++];
-			*ref = (struct shm_ref){ .id = v->shm_id, .vma = v,
-						 .memfd = v->kind == MD_VMA_MEMFD };
+			*ref = (struct shm_ref){ .id = v->shm_id, .vma = v, .memfd = v->kind == MD_VMA_MEMFD,
+						 .sysv = v->kind == MD_VMA_SYSV };
 		}
 		if (v->pgoff + (v->end - v->start) > ref->min_size)
 			ref->min_size = v->pgoff + (v->end - v->start);
@@ -271,28 +331,25 @@ int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, uint64_t **ret_ids
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *f = &p->fds[i];
 
-		if (f->kind != MD_FD_MEMFD || find_ref(refs, n, f->shm_id))
+		if (f->kind != MD_FD_MEMFD || find_ref(refs, n, f->shm_id, false))
 			continue;
 		refs[n++] = (struct shm_ref){ .id = f->shm_id, .fd = f, .memfd = true };
 	}
 
-	ids = calloc(n + 1, sizeof(*ids));
-	if (!ids)
-		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		char name[64];
 
 		/* another process of the tree shares it and dumped it already */
-		image_pages_name(name, sizeof(name), true, refs[i].id);
+		image_pages_name(name, sizeof(name), refs[i].sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, refs[i].id);
 		if (faccessat(dirfd, name, F_OK, 0) == 0)
 			continue;
 		r = dump_one(pid, &refs[i], dirfd);
 		if (r < 0)
 			return r;
-		ids[n_ids++] = refs[i].id;
+		r = refs[i].sysv ? add_id(&ids->sysv, &ids->n_sysv, refs[i].id)
+				 : add_id(&ids->shm, &ids->n_shm, refs[i].id);
+		if (r < 0)
+			return r;
 	}
-
-	*ret_ids = TAKE_PTR(ids);
-	*ret_n = n_ids;
 	return 0;
 }

@@ -41,6 +41,8 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.pids = pids;
 	m.n_shm_ids = inv->n_shm_ids;
 	m.shm_ids = inv->shm_ids;
+	m.n_sysv_shm_ids = inv->n_sysv_shm_ids;
+	m.sysv_shm_ids = inv->sysv_shm_ids;
 	return img_write_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &m.base);
 }
 
@@ -53,6 +55,20 @@ static char *dup_or_null(const char *s, bool *oom)
 	d = strdup(s);
 	if (!d)
 		*oom = true;
+	return d;
+}
+
+static uint64_t *dup_ids(const uint64_t *ids, size_t n, bool *oom)
+{
+	uint64_t *d;
+
+	if (!n)
+		return NULL;
+	d = calloc(n, sizeof(*d));
+	if (!d)
+		*oom = true;
+	else
+		memcpy(d, ids, n * sizeof(*d));
 	return d;
 }
 
@@ -91,14 +107,10 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	else
 		for (size_t i = 0; i < m->n_pids; i++)
 			inv.pids[i] = m->pids[i];
-	if (m->n_shm_ids) {
-		inv.shm_ids = calloc(m->n_shm_ids, sizeof(*inv.shm_ids));
-		inv.n_shm_ids = m->n_shm_ids;
-		if (!inv.shm_ids)
-			oom = true;
-		else
-			memcpy(inv.shm_ids, m->shm_ids, m->n_shm_ids * sizeof(*inv.shm_ids));
-	}
+	inv.shm_ids = dup_ids(m->shm_ids, m->n_shm_ids, &oom);
+	inv.n_shm_ids = m->n_shm_ids;
+	inv.sysv_shm_ids = dup_ids(m->sysv_shm_ids, m->n_sysv_shm_ids, &oom);
+	inv.n_sysv_shm_ids = m->n_sysv_shm_ids;
 	if (oom) {
 		md_inventory_release(&inv);
 		return log_err(-ENOMEM, "cannot read image '%s'", INVENTORY_NAME);

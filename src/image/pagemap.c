@@ -122,14 +122,20 @@ int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret)
 	return 0;
 }
 
+static void shm_name(char *buf, size_t len, bool sysv, uint64_t id)
+{
+	snprintf(buf, len, "%sshm-%llu.img", sysv ? "sysv" : "", (unsigned long long)id);
+}
+
 int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *pm)
 {
 	Md__ShmImage m = MD__SHM_IMAGE__INIT;
+	Md__SysvShm sysv = MD__SYSV_SHM__INIT;
 	_cleanup_free_ Md__ShmPagemapEntry *e = NULL;
 	_cleanup_free_ Md__ShmPagemapEntry **ep = NULL;
 	char name[64];
 
-	snprintf(name, sizeof(name), "shm-%llu.img", (unsigned long long)s->id);
+	shm_name(name, sizeof(name), s->sysv, s->id);
 	e = calloc(pm->n ? pm->n : 1, sizeof(*e));
 	ep = calloc(pm->n ? pm->n : 1, sizeof(*ep));
 	if (!e || !ep)
@@ -149,10 +155,17 @@ int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *
 	m.nr_data_pages = pm->nr_data_pages;
 	m.n_entries = pm->n;
 	m.entries = ep;
+	if (s->sysv) {
+		sysv.key = s->sysv_key;
+		sysv.mode = s->sysv_mode;
+		sysv.uid = s->sysv_uid;
+		sysv.gid = s->sysv_gid;
+		m.sysv = &sysv;
+	}
 	return img_write_msg(dirfd, name, MD_IMG_SHM, &m.base);
 }
 
-int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm)
+int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	_cleanup_free_ struct md_pagemap_entry *e = NULL;
@@ -162,13 +175,17 @@ int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap
 	char name[64];
 	int r;
 
-	snprintf(name, sizeof(name), "shm-%llu.img", (unsigned long long)id);
+	shm_name(name, sizeof(name), sysv, id);
 	r = img_read_msg(dirfd, name, MD_IMG_SHM, &raw);
 	if (r < 0)
 		return r;
 	m = (Md__ShmImage *)raw;
 	if (m->id != id)
 		return img_invalid(name, "holds object %llu", (unsigned long long)m->id);
+	if (!m->sysv != !sysv)
+		return img_invalid(name, sysv ? "lacks the SysV segment's ids" : "holds a SysV segment");
+	if (sysv && (m->size == 0 || m->name || m->seals || m->memfd_flags))
+		return img_invalid(name, "is not a valid SysV segment");
 	if (m->size > UINT64_MAX - MD_PAGE_SIZE)
 		return img_invalid(name, "bad size %llu", (unsigned long long)m->size);
 	e = calloc(m->n_entries ? m->n_entries : 1, sizeof(*e));
@@ -183,11 +200,20 @@ int image_read_shm(int dirfd, uint64_t id, struct md_shm *ret, struct md_pagemap
 	if (m->name && !(sname = strdup(m->name)))
 		return log_err(-ENOMEM, "cannot read image '%s'", name);
 
-	ret->id = m->id;
-	ret->name = TAKE_PTR(sname);
-	ret->size = m->size;
-	ret->seals = m->seals;
-	ret->memfd_flags = m->memfd_flags;
+	*ret = (struct md_shm){
+		.id = m->id,
+		.name = TAKE_PTR(sname),
+		.size = m->size,
+		.seals = m->seals,
+		.memfd_flags = m->memfd_flags,
+	};
+	if (m->sysv) {
+		ret->sysv = true;
+		ret->sysv_key = m->sysv->key;
+		ret->sysv_mode = m->sysv->mode;
+		ret->sysv_uid = m->sysv->uid;
+		ret->sysv_gid = m->sysv->gid;
+	}
 	ret_pm->entries = TAKE_PTR(e);
 	ret_pm->n = m->n_entries;
 	ret_pm->nr_data_pages = m->nr_data_pages;

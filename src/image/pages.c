@@ -36,12 +36,13 @@ static void xxh3_freep(XXH3_state_t **s)
 	XXH3_freeState(*s);
 }
 
-void image_pages_name(char *buf, size_t len, bool shm, uint64_t id)
+void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id)
 {
-	if (shm)
-		snprintf(buf, len, "pages-shm-%llu.img", (unsigned long long)id);
-	else
-		snprintf(buf, len, "pages-%llu.img", (unsigned long long)id);
+	static const char *const prefix[] = {
+		[MD_PAGES_PROC] = "", [MD_PAGES_SHM] = "shm-", [MD_PAGES_SYSV] = "sysvshm-",
+	};
+
+	snprintf(buf, len, "pages-%s%llu.img", prefix[of], (unsigned long long)id);
 }
 
 static void writer_free(struct image_pages_writer *w)

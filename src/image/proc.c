@@ -417,7 +417,7 @@ out:
 
 static bool vma_kind_valid(int k)
 {
-	return k >= MD_VMA_ANON && k <= MD_VMA_VSYSCALL;
+	return k >= MD_VMA_ANON && k <= MD_VMA_SYSV;
 }
 
 static int read_mm(int dirfd, pid_t pid, struct md_proc *p)

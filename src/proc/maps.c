@@ -95,14 +95,19 @@ static enum md_vma_kind classify(const char *path, bool deleted, bool shared, ui
 	if (deleted && starts_with(path, "/memfd:"))
 		return MD_VMA_MEMFD;
 	/*
-	 * Shared anonymous memory is a shmem file named "/dev/zero"; SysV shm
-	 * segments are "/SYSV<key>". Both carry a real inode that identifies
-	 * the object. A shared anon VMA named with PR_SET_VMA_ANON_NAME shows
-	 * as "[anon_shmem:NAME]" instead but is the same kind of object.
+	 * A SysV segment is "/SYSV<key at creation>"; its inode number is its
+	 * shmid, which is 0 for the first segment of an IPC namespace.
+	 */
+	if (shared && deleted && starts_with(path, "/SYSV"))
+		return MD_VMA_SYSV;
+	/*
+	 * Shared anonymous memory is a shmem file named "/dev/zero" with a
+	 * real inode that identifies the object. A shared anon VMA named with
+	 * PR_SET_VMA_ANON_NAME shows as "[anon_shmem:NAME]" instead but is the
+	 * same kind of object.
 	 */
 	if (shared && inode != 0 &&
-	    ((deleted && (!strcmp(path, "/dev/zero") || starts_with(path, "/SYSV"))) ||
-	     starts_with(path, "[anon_shmem:")))
+	    ((deleted && !strcmp(path, "/dev/zero")) || starts_with(path, "[anon_shmem:")))
 		return MD_VMA_SHMEM;
 	if (path[0] == '/')
 		return MD_VMA_FILE;
@@ -171,7 +176,7 @@ int proc_parse_maps_line(const char *line, struct md_vma *ret)
 	v.dev_minor = minor;
 	v.inode = inode;
 	v.kind = classify(v.path, v.deleted, v.shared, inode);
-	if (v.kind == MD_VMA_MEMFD || v.kind == MD_VMA_SHMEM)
+	if (v.kind == MD_VMA_MEMFD || v.kind == MD_VMA_SHMEM || v.kind == MD_VMA_SYSV)
 		v.shm_id = inode;
 
 	*ret = v;

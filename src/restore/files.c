@@ -53,8 +53,7 @@ static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 	return false;
 }
 
-/* write the DATA pages of s's pagemap into fd, at their offsets */
-static int fill_object(const struct restore_shm *s, int fd)
+int restore_fill_object(const struct restore_shm *s, int fd)
 {
 	_cleanup_free_ char *buf = malloc(1 << 20);
 	uint64_t off_in_file = MD_PAGES_HEADER_SIZE;
@@ -93,7 +92,7 @@ static int make_memfd(const struct restore_shm *s)
 	fd = (int)syscall(SYS_memfd_create, s->shm.name ? s->shm.name : "", flags);
 	if (fd < 0)
 		return -errno;
-	r = ftruncate(fd, (off_t)s->shm.size) < 0 ? -errno : fill_object(s, fd);
+	r = ftruncate(fd, (off_t)s->shm.size) < 0 ? -errno : restore_fill_object(s, fd);
 	/*
 	 * Seals go on once the content is in. A write seal would refuse a
 	 * writable shared mapping, but the dumped process could not have had
@@ -129,7 +128,7 @@ static int make_shared_anon(const struct restore_shm *s)
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
 		 (unsigned long)m + (unsigned long)size);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	r = fd < 0 ? -errno : fill_object(s, fd);
+	r = fd < 0 ? -errno : restore_fill_object(s, fd);
 	munmap(m, size);
 	if (r < 0) {
 		if (fd >= 0)
@@ -161,11 +160,20 @@ static struct restore_file *find_ofd(struct restore_ctx *rc, uint64_t ofd)
 	return NULL;
 }
 
-static int shm_fd(const struct restore_ctx *rc, uint64_t id)
+const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id)
 {
 	for (size_t i = 0; i < rc->n_shms; i++)
-		if (rc->shms[i].shm.id == id)
-			return rc->shms[i].fd;
+		if (rc->shms[i].shm.id == id && rc->shms[i].shm.sysv == sysv)
+			return &rc->shms[i];
+	return NULL;
+}
+
+static int shm_fd(const struct restore_ctx *rc, uint64_t id)
+{
+	const struct restore_shm *s = restore_find_shm(rc, false, id);
+
+	if (s)
+		return s->fd;
 	return -1;
 }
 
@@ -347,6 +355,12 @@ int restore_open_files(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_shms; i++) {
 		struct restore_shm *s = &rc->shms[i];
 
+		if (s->shm.sysv) {
+			r = restore_make_sysv(s);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		s->fd = shm_is_memfd(rc, s->shm.id) ? make_memfd(s) : make_shared_anon(s);
 		if (s->fd < 0) {
 			r = s->fd;

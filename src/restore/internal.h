@@ -17,7 +17,9 @@ struct restore_shm {
 	struct md_shm shm;
 	struct md_pagemap pm;
 	int pages_fd;		/* data at MD_PAGES_HEADER_SIZE, pagemap order */
-	int fd;			/* the object, made by memdump before any process (-1 before) */
+	int fd;			/* the object, made by memdump before any process (-1 before);
+				 * a SysV segment is found by its id, never by an fd */
+	bool created;		/* a SysV segment this restore made (not one it reused) */
 };
 
 /* ---- the tree: who forks whom, sessions and groups (tree.c, pure) ---- */
@@ -96,6 +98,7 @@ struct restore_ctx {
 	size_t n;
 	struct restore_shm *shms;
 	size_t n_shms;
+	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
 	struct md_pipe *pipes;
 	size_t n_pipes;
 	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
@@ -124,6 +127,18 @@ int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
 /* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
 int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
+/* write the DATA pages of s's pagemap into fd, at their offsets */
+int restore_fill_object(const struct restore_shm *s, int fd);
+/* the shm object the image calls id: a SysV segment's or another's, NULL if none */
+const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id);
+
+/* sysv.c: SysV segments */
+/* make (or take back) segment s under its id, with its owner, mode and data; logs */
+int restore_make_sysv(struct restore_shm *s);
+/* attach s at v in rp, as v was */
+int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const struct restore_shm *s);
+/* the end of a restore: remove segments removed at dump time (ok), or those made for nothing (!ok) */
+void restore_sysv_finish(struct restore_ctx *rc, bool ok);
 
 /* mm.c */
 /* a free range of size bytes: clear of p's VMAs and of the two ranges to avoid */

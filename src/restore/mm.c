@@ -266,7 +266,7 @@ static bool vma_gets_data(const struct restore_proc *rp, size_t idx)
 	return rp->vma_filled[idx];
 }
 
-static int map_vma(struct restore_proc *rp, size_t idx)
+static int map_vma(const struct restore_ctx *rc, struct restore_proc *rp, size_t idx)
 {
 	const struct md_vma *v = &rp->p.vmas[idx];
 	uint64_t prot = v->prot, flags = MAP_FIXED, fd = (uint64_t)-1, off = 0;
@@ -292,6 +292,9 @@ static int map_vma(struct restore_proc *rp, size_t idx)
 		fd = (uint64_t)(int64_t)rp->vma_fd[idx];
 		off = v->pgoff;
 		break;
+	case MD_VMA_SYSV:
+		/* checked to exist when the images were read */
+		return restore_map_sysv(rp, v, restore_find_shm(rc, true, v->shm_id));
 	default:
 		return 0;
 	}
@@ -604,7 +607,7 @@ int restore_mm(struct restore_ctx *rc, struct restore_proc *rp)
 		return r;
 
 	for (size_t i = 0; i < p->n_vmas; i++) {
-		r = map_vma(rp, i);
+		r = map_vma(rc, rp, i);
 		if (r < 0)
 			return log_err(r, "cannot map %#llx-%#llx in %d", (unsigned long long)p->vmas[i].start,
 				       (unsigned long long)p->vmas[i].end, rp->pid);

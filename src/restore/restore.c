@@ -87,7 +87,7 @@ static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid,
 	r = image_check_proc(&rp->p, &rp->pm, err, sizeof(err));
 	if (r < 0)
 		return log_err(r, "image of %d in '%s': %s", pid, dir, err);
-	image_pages_name(name, sizeof(name), false, (uint64_t)pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)pid);
 	return image_pages_open(rc->dirfd, name, rp->pm.nr_data_pages, true, &rp->pages_fd);
 }
 
@@ -151,6 +151,41 @@ static int plan_tree(struct restore_ctx *rc, const char *dir)
 	return 0;
 }
 
+/* every mapping and memfd fd names an object of the image, of its kind, and fits in it */
+static int check_shm_refs(const struct restore_ctx *rc, const char *dir)
+{
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_vmas; i++) {
+			const struct md_vma *v = &p->vmas[i];
+			const struct restore_shm *s;
+			bool sysv = v->kind == MD_VMA_SYSV;
+
+			if (v->kind != MD_VMA_MEMFD && v->kind != MD_VMA_SHMEM && !sysv)
+				continue;
+			s = restore_find_shm(rc, sysv, v->shm_id);
+			if (!s)
+				return log_err(-EINVAL, "image '%s': %#llx-%#llx of %d maps %sshared memory %llu, which "
+							"the image does not have", dir, (unsigned long long)v->start,
+					       (unsigned long long)v->end, p->pid, sysv ? "SysV " : "",
+					       (unsigned long long)v->shm_id);
+			if (sysv && (!v->shared || v->pgoff % MD_PAGE_SIZE ||
+				     v->pgoff + (v->end - v->start) < v->pgoff ||
+				     v->pgoff + (v->end - v->start) > ((s->shm.size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1))))
+				return log_err(-EINVAL, "image '%s': %#llx-%#llx of %d does not fit SysV shared memory "
+							"%llu", dir, (unsigned long long)v->start,
+					       (unsigned long long)v->end, p->pid, (unsigned long long)v->shm_id);
+		}
+		for (size_t i = 0; i < p->n_fds; i++)
+			if (p->fds[i].kind == MD_FD_MEMFD && !restore_find_shm(rc, false, p->fds[i].shm_id))
+				return log_err(-EINVAL, "image '%s': fd %d of %d is memfd %llu, which the image does "
+							"not have", dir, p->fds[i].fd, p->pid,
+					       (unsigned long long)p->fds[i].shm_id);
+	}
+	return 0;
+}
+
 static int read_images(struct restore_ctx *rc, const char *dir)
 {
 	char name[64];
@@ -179,23 +214,34 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 			return r;
 	}
 
-	rc->shms = calloc(rc->inv.n_shm_ids + 1, sizeof(*rc->shms));
+	rc->shms = calloc(rc->inv.n_shm_ids + rc->inv.n_sysv_shm_ids + 1, sizeof(*rc->shms));
 	if (!rc->shms)
 		return -ENOMEM;
-	for (size_t i = 0; i < rc->inv.n_shm_ids; i++) {
+	for (size_t i = 0; i < rc->inv.n_shm_ids + rc->inv.n_sysv_shm_ids; i++) {
 		struct restore_shm *s = &rc->shms[i];
+		bool sysv = i >= rc->inv.n_shm_ids;
+		uint64_t id = sysv ? rc->inv.sysv_shm_ids[i - rc->inv.n_shm_ids] : rc->inv.shm_ids[i];
 
 		s->pages_fd = -1;
 		s->fd = -1;
 		rc->n_shms++;
-		r = image_read_shm(rc->dirfd, rc->inv.shm_ids[i], &s->shm, &s->pm);
+		if (restore_find_shm(rc, sysv, id))
+			return log_err(-EINVAL, "image '%s': the inventory lists shared memory %llu twice", dir,
+				       (unsigned long long)id);
+		r = image_read_shm(rc->dirfd, sysv, id, &s->shm, &s->pm);
 		if (r < 0)
 			return r;
-		image_pages_name(name, sizeof(name), true, s->shm.id);
+		if (sysv && id > INT32_MAX)
+			return log_err(-EINVAL, "image '%s': SysV shared memory id %llu is out of range", dir,
+				       (unsigned long long)id);
+		image_pages_name(name, sizeof(name), sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, s->shm.id);
 		r = image_pages_open(rc->dirfd, name, s->pm.nr_data_pages, true, &s->pages_fd);
 		if (r < 0)
 			return r;
 	}
+	r = check_shm_refs(rc, dir);
+	if (r < 0)
+		return r;
 	r = image_read_pipes(rc->dirfd, &rc->pipes, &rc->n_pipes);
 	if (r < 0)
 		return r;
@@ -677,6 +723,8 @@ static void restore_ctx_release(struct restore_ctx *rc)
 		close(rc->dirfd);
 	if (rc->sock >= 0)
 		close(rc->sock);
+	if (!rc->sysv_done)
+		restore_sysv_finish(rc, false);
 	for (size_t i = 0; i < rc->n_shms; i++) {
 		if (rc->shms[i].pages_fd >= 0)
 			close(rc->shms[i].pages_fd);
@@ -765,6 +813,10 @@ int restore_run(const struct restore_opts *o)
 			if (r < 0)
 				goto out_kill;
 		}
+
+	/* every process has attached its segments: those removed before the dump go again */
+	restore_sysv_finish(&rc, true);
+	rc.sysv_done = true;
 
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {

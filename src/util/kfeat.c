@@ -258,6 +258,17 @@ static bool probe_vvar_vclock(void)
 	return strstr(maps, " [vvar_vclock]\n") != NULL;
 }
 
+/* the sysctl checks CAP_CHECKPOINT_RESTORE in the IPC namespace's owner at open */
+static bool probe_shm_next_id(void)
+{
+	int fd = open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /*
  * The ptrace requests are tried on a seized, interrupted child that only
  * waits to be killed. The child is killed and reaped on every path.
@@ -326,6 +337,7 @@ int kfeat_probe(struct kfeat *ret)
 	kf.memfd = probe_memfd();
 	kf.xcr0 = probe_xcr0();
 	kf.vvar_vclock = probe_vvar_vclock();
+	kf.shm_next_id = probe_shm_next_id();
 	probe_ptrace(&kf);
 
 	*ret = kf;
@@ -353,4 +365,5 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "xcr0: 0x%llx\n", (unsigned long long)kf->xcr0);
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
+	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
 }

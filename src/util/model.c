@@ -57,6 +57,7 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->tool_version);
 	free(inv->pids);
 	free(inv->shm_ids);
+	free(inv->sysv_shm_ids);
 	memset(inv, 0, sizeof(*inv));
 }
 

@@ -527,6 +527,113 @@ test_shell_loop() {
 	((d2 == n2 || d2 == n2 - 1)) || fail "$n2 iterations started but $d2 children finished"
 }
 
+# --- SysV shared memory (dumpee_sysv) ---------------------------------------------------
+
+# the keyed segment outlives the processes: remove it however the test ends
+sysv_cleanup() {
+	[[ -n ${SYSV_KEY:-} ]] && ipcrm -M "$SYSV_KEY" 2>/dev/null
+	[[ -n ${SYSV_OTHER:-} ]] && ipcrm -m "$SYSV_OTHER" 2>/dev/null
+	return 0
+}
+
+# shm_exists ID: a SysV segment with this id exists
+shm_exists() {
+	awk -v id="$1" 'NR > 1 && $2 == id { found = 1 } END { exit !found }' /proc/sysvipc/shm
+}
+
+# shm_ids: the ids of every SysV segment on the machine, sorted
+shm_ids() {
+	awk 'NR > 1 { print $2 }' /proc/sysvipc/shm | sort -n | tr '\n' ' '
+}
+
+test_sysv_selftest() {
+	"$E2E/dumpee_sysv" -m selftest "$TD/status" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_sysv_detects_corruption() {
+	local what rc
+	for what in content private partial rmid nattch; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_sysv" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_sysv: dumpee_sysv in wait mode; sets PID, CPID, SYSV_A, SYSV_B, SYSV_KEY, STATUS
+start_sysv() {
+	STATUS=$TD/status
+	trap sysv_cleanup EXIT
+	spawn sysv "$E2E/dumpee_sysv" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_sysv did not get ready: $(cat "$STATUS" "$TD/sysv.err" 2>/dev/null)"
+	read -r _ _ CPID SYSV_A SYSV_B SYSV_KEY <"$STATUS"
+	track "$CPID"
+	log "P $PID, C $CPID, segments A $SYSV_A (key $SYSV_KEY), B $SYSV_B (removed)"
+}
+
+# sysv_dump_restore [elsewhere]: dump P and C, restore, check from inside both. The keyed
+# segment outlives the dump and is taken back, with the image's bytes over what somebody
+# wrote into it meanwhile; "elsewhere" removes it first, as on another machine, and the
+# restore makes it again under the same id.
+sysv_dump_restore() {
+	local ids
+	need_memdump
+	start_sysv
+	md dump dump -t "$PID" -D "$TD/img" || fail "memdump dump failed: $(md_why dump)"
+	reap_child "$PID" || fail "P ($PID) is not free after the dump"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	wait_until 10 eval '! shm_exists "$SYSV_B"' || fail "the removed segment $SYSV_B outlived its processes"
+	shm_exists "$SYSV_A" || fail "the segment $SYSV_A did not outlive its processes"
+	if [[ ${1:-} == elsewhere ]]; then
+		ipcrm -m "$SYSV_A" || fail "cannot remove segment $SYSV_A"
+	else
+		"$E2E/dumpee_sysv" -m scribble "$SYSV_A" || fail "cannot write into segment $SYSV_A"
+	fi
+	ids=$(shm_ids)
+	md restore restore -D "$TD/img" -d || fail "memdump restore -d failed: $(md_why restore)"
+	alive "$PID" && alive "$CPID" || fail "P or C did not come back"
+	kill -USR1 "$PID" || fail "cannot signal P ($PID)"
+	wait_until 30 status_final "$STATUS" || fail "no check result within 30 s"
+	head -n1 "$STATUS" | grep -qx OK || fail "sysv check: $(head -n3 "$STATUS" | tr '\n' ' ')"
+	wait_until 10 eval 'all_fully_gone "$PID" "$CPID"' || fail "P or C is left after the check"
+	# P removed A at the end; B was removed before the dump: neither may be left
+	wait_until 10 eval '! shm_exists "$SYSV_A" && ! shm_exists "$SYSV_B"' ||
+		fail "segments left after the check: $(shm_ids) (A $SYSV_A, B $SYSV_B)"
+}
+
+test_sysv() {
+	sysv_dump_restore
+}
+
+test_sysv_elsewhere() {
+	sysv_dump_restore elsewhere
+}
+
+# a segment in the way (the key is another segment's) is refused before any process exists,
+# and the restore leaves no segment behind
+test_sysv_conflict() {
+	local ids
+	need_memdump
+	start_sysv
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	ipcrm -m "$SYSV_A" || fail "cannot remove segment $SYSV_A"
+	SYSV_OTHER=$("$E2E/dumpee_sysv" -m take "$SYSV_KEY") ||
+		fail "cannot make a segment with key $SYSV_KEY"
+	ids=$(shm_ids)
+	md restore restore -D "$TD/img" -d && fail "restore succeeded with key $SYSV_KEY taken"
+	grep -q "another segment has its key" "$TD/restore.err" || fail "unclear refusal: $(md_why restore)"
+	fully_gone "$PID" && fully_gone "$CPID" || fail "the failed restore left a process"
+	[[ $(shm_ids) == "$ids" ]] || fail "segments before the restore: $ids; after: $(shm_ids)"
+}
+
 ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
@@ -552,6 +659,11 @@ ALL_TESTS=(
 	tree
 	tree_swap
 	shell_loop
+	sysv_selftest
+	sysv_detects_corruption
+	sysv
+	sysv_elsewhere
+	sysv_conflict
 )
 
 # --- the runner --------------------------------------------------------------------------

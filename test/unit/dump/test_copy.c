@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,7 +210,7 @@ Test(dump_copy, handmade_pagemap_in_order)
 	add_entry(&pm, l.e, E_PAGES);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	image_pages_name(name, sizeof(name), false, pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
 	cr_assert_eq(dump_copy_pages(pid, vmas, 5, &pm, w), 0);
 	cr_assert_eq(image_pages_finish(w), 0);
@@ -236,7 +237,7 @@ Test(dump_copy, range_outside_vmas_fails)
 	add_entry(&pm, l.a, A_PAGES + 1);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	image_pages_name(name, sizeof(name), false, pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
 	cr_expect_lt(dump_copy_pages(pid, &vma, 1, &pm, w), 0);
 	image_pages_abort(w);
@@ -286,7 +287,7 @@ Test(dump_copy, short_read_resumes)
 	add_entry(&pm, l.f, 1);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	image_pages_name(name, sizeof(name), false, pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
 	cr_assert_eq(dump_copy_pages(pid, vmas, 2, &pm, w), 0);
 	cr_assert_eq(image_pages_finish(w), 0);
@@ -332,7 +333,7 @@ Test(dump_copy, unreadable_range_fails)
 	add_entry(&pm, addr, 4);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	image_pages_name(name, sizeof(name), false, pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
 	cr_expect_lt(dump_copy_pages(pid, &vma, 1, &pm, w), 0);
 	image_pages_abort(w);
@@ -444,7 +445,7 @@ Test(dump_copy, planned_pages_match_memory)
 	}
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	image_pages_name(name, sizeof(name), false, pid);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
 	cr_assert_eq(dump_copy_pages(pid, vmas, n, &pm, w), 0);
 	cr_assert_eq(image_pages_finish(w), 0);
@@ -469,13 +470,16 @@ Test(dump_copy, planned_pages_match_memory)
 
 static const uint64_t sparse_pages[] = { 0, 5, 6, 100, 101, 102, 103, 4095 };
 
-struct shm_info {
+#define SYSV_SIZE (5 * PG + 100)
+
+struct shm_setup {
 	uint64_t sparse_ino, sealed_ino, anon_ino;
+	int sysv_id;
 };
 
 static void setup_shm(int sync_fd)
 {
-	struct shm_info info;
+	struct shm_setup info;
 	struct stat st;
 	uint8_t *m, buf[SEALED_SIZE];
 	int fd;
@@ -512,6 +516,21 @@ static void setup_shm(int sync_fd)
 	fill(m + 3 * PG, PG, 3 * PG);
 	info.anon_ino = 0;	/* found through maps */
 
+	/*
+	 * A SysV segment attached twice, page 1 written, then removed so that
+	 * it goes away with the child: the image must keep SHM_DEST.
+	 */
+	info.sysv_id = shmget(IPC_PRIVATE, SYSV_SIZE, IPC_CREAT | 0640);
+	if (info.sysv_id < 0)
+		_exit(1);
+	m = shmat(info.sysv_id, NULL, 0);
+	if (m == (void *)-1 || shmat(info.sysv_id, NULL, SHM_RDONLY) == (void *)-1) {
+		shmctl(info.sysv_id, IPC_RMID, NULL);
+		_exit(1);
+	}
+	shmctl(info.sysv_id, IPC_RMID, NULL);
+	fill(m + PG, PG, PG);
+
 	if (write(sync_fd, &info, sizeof(info)) != sizeof(info))
 		_exit(1);
 }
@@ -536,7 +555,7 @@ static bool check_sealed(const uint8_t *page, uint64_t off, void *arg)
 	return memcmp(page, want, PG) == 0;
 }
 
-static void check_shm(int dirfd, uint64_t id, const char *want_name, uint64_t want_size,
+static void check_shm(int dirfd, bool sysv, uint64_t id, const char *want_name, uint64_t want_size,
 		      const struct md_pagemap_entry *want, size_t n_want,
 		      bool (*check)(const uint8_t *, uint64_t, void *))
 {
@@ -544,7 +563,14 @@ static void check_shm(int dirfd, uint64_t id, const char *want_name, uint64_t wa
 	struct md_pagemap pm = {};
 	char name[64];
 
-	cr_assert_eq(image_read_shm(dirfd, id, &shm, &pm), 0, "shm %lu", (unsigned long)id);
+	cr_assert_eq(image_read_shm(dirfd, sysv, id, &shm, &pm), 0, "shm %lu", (unsigned long)id);
+	cr_expect_eq(shm.sysv, sysv);
+	if (sysv) {
+		cr_expect_eq(shm.sysv_key, IPC_PRIVATE);
+		cr_expect_eq(shm.sysv_mode & 0777, 0640);
+		cr_expect(shm.sysv_mode & SHM_DEST, "mode %o lost SHM_DEST", shm.sysv_mode);
+		cr_expect_eq(shm.sysv_uid, getuid());
+	}
 	cr_expect_eq(shm.id, id);
 	cr_expect_eq(shm.size, want_size);
 	if (want_name)
@@ -558,7 +584,7 @@ static void check_shm(int dirfd, uint64_t id, const char *want_name, uint64_t wa
 		cr_expect_eq(pm.entries[i].nr_pages, want[i].nr_pages, "entry %zu", i);
 		cr_expect_eq(pm.entries[i].flags, MD_PM_DATA);
 	}
-	image_pages_name(name, sizeof(name), true, id);
+	image_pages_name(name, sizeof(name), sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, id);
 	check_pages_file(dirfd, name, &pm, check, NULL);
 
 	md_shm_release(&shm);
@@ -573,12 +599,14 @@ Test(dump_copy, shm_objects_once_with_data_extents)
 	};
 	static const struct md_pagemap_entry sealed_want[] = { { 0, 4, MD_PM_DATA } };
 	static const struct md_pagemap_entry anon_want[] = { { 3 * PG, 1, MD_PM_DATA } };
-	struct shm_info info;
+	static const struct md_pagemap_entry sysv_want[] = { { PG, 1, MD_PM_DATA } };
+	struct shm_setup info;
 	struct md_proc p = {};
 	struct md_shm shm = {};
 	struct md_pagemap pm = {};
-	uint64_t *ids = NULL, anon_ino = 0;
-	size_t n_ids = 0;
+	struct dump_shm_ids ids = {};
+	uint64_t anon_ino = 0;
+	size_t n_sysv_vmas = 0;
 	bool seen_sparse = false, seen_sealed = false, seen_anon = false;
 	int dirfd;
 	pid_t pid;
@@ -588,7 +616,7 @@ Test(dump_copy, shm_objects_once_with_data_extents)
 	cr_assert_eq(dump_collect_fds(pid, &p), 0);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids, &n_ids), 0);
+	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids), 0);
 
 	for (size_t i = 0; i < p.n_vmas; i++) {
 		const struct md_vma *v = &p.vmas[i];
@@ -599,40 +627,50 @@ Test(dump_copy, shm_objects_once_with_data_extents)
 			cr_expect_neq(v->shm_id, 0);
 			anon_ino = v->shm_id;
 		}
+		if (v->kind == MD_VMA_SYSV) {
+			cr_expect_eq(v->shm_id, (uint64_t)info.sysv_id);
+			n_sysv_vmas++;
+		}
 	}
 	cr_assert_neq(anon_ino, 0, "no shared anonymous VMA found");
+	cr_expect_eq(n_sysv_vmas, 2);
 
-	cr_expect_eq(n_ids, 3);
-	for (size_t i = 0; i < n_ids; i++) {
-		seen_sparse |= ids[i] == info.sparse_ino;
-		seen_sealed |= ids[i] == info.sealed_ino;
-		seen_anon |= ids[i] == anon_ino;
+	cr_expect_eq(ids.n_shm, 3);
+	for (size_t i = 0; i < ids.n_shm; i++) {
+		seen_sparse |= ids.shm[i] == info.sparse_ino;
+		seen_sealed |= ids.shm[i] == info.sealed_ino;
+		seen_anon |= ids.shm[i] == anon_ino;
 	}
 	cr_expect(seen_sparse && seen_sealed && seen_anon);
+	cr_assert_eq(ids.n_sysv, 1, "SysV segments dumped: %zu", ids.n_sysv);
+	cr_expect_eq(ids.sysv[0], (uint64_t)info.sysv_id);
 
-	check_shm(dirfd, info.sparse_ino, "sparse", SPARSE_SIZE, sparse_want, 5, check_sparse);
-	check_shm(dirfd, info.sealed_ino, "sealed", SEALED_SIZE, sealed_want, 1, check_sealed);
-	check_shm(dirfd, anon_ino, NULL, 256 * PG, anon_want, 1, check_pattern);
+	check_shm(dirfd, false, info.sparse_ino, "sparse", SPARSE_SIZE, sparse_want, 5, check_sparse);
+	check_shm(dirfd, false, info.sealed_ino, "sealed", SEALED_SIZE, sealed_want, 1, check_sealed);
+	check_shm(dirfd, false, anon_ino, NULL, 256 * PG, anon_want, 1, check_pattern);
+	check_shm(dirfd, true, (uint64_t)info.sysv_id, NULL, SYSV_SIZE, sysv_want, 1, check_pattern);
 
-	cr_assert_eq(image_read_shm(dirfd, info.sealed_ino, &shm, &pm), 0);
+	cr_assert_eq(image_read_shm(dirfd, false, info.sealed_ino, &shm, &pm), 0);
 	cr_expect_eq(shm.seals, F_SEAL_GROW);
 	cr_expect_eq(shm.memfd_flags & MFD_ALLOW_SEALING, MFD_ALLOW_SEALING);
 	md_shm_release(&shm);
 	md_pagemap_release(&pm);
 
 	/* a second process sharing the objects (here: the same one again) writes nothing */
-	free(ids);
-	ids = NULL;
+	free(ids.shm);
+	free(ids.sysv);
+	ids = (struct dump_shm_ids){};
 	for (size_t i = 0; i < p.n_vmas; i++)
 		p.vmas[i].shm_id = 0;
-	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids, &n_ids), 0);
-	cr_expect_eq(n_ids, 0);
+	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids), 0);
+	cr_expect_eq(ids.n_shm + ids.n_sysv, 0);
 	for (size_t i = 0; i < p.n_vmas; i++)
 		if (p.vmas[i].kind == MD_VMA_MEMFD)
 			cr_expect_eq(p.vmas[i].shm_id, info.sparse_ino);
 
 	close(dirfd);
-	free(ids);
+	free(ids.shm);
+	free(ids.sysv);
 	stop_child(pid);
 	md_proc_release(&p);
 }

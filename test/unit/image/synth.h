@@ -359,6 +359,11 @@ static inline void assert_shm_eq(const struct md_shm *a, const struct md_shm *b)
 	cr_assert_eq(a->size, b->size);
 	cr_assert_eq(a->seals, b->seals);
 	cr_assert_eq(a->memfd_flags, b->memfd_flags);
+	cr_assert_eq(a->sysv, b->sysv);
+	cr_assert_eq(a->sysv_key, b->sysv_key);
+	cr_assert_eq(a->sysv_mode, b->sysv_mode);
+	cr_assert_eq(a->sysv_uid, b->sysv_uid);
+	cr_assert_eq(a->sysv_gid, b->sysv_gid);
 }
 
 /* A fresh empty directory under /tmp; the caller removes it with rm_tree(). */

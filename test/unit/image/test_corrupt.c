@@ -352,7 +352,7 @@ Test(image_corrupt, shm_entry_past_object_end)
 	pm.entries[1].nr_pages = 3;	/* 2..5 pages of a 4-page object */
 	pm.nr_data_pages = 4;
 	cr_assert_eq(image_write_shm(dirfd, &s, &pm), 0);
-	cr_assert_eq(image_read_shm(dirfd, s.id, &out, &outpm), -EINVAL);
+	cr_assert_eq(image_read_shm(dirfd, false, s.id, &out, &outpm), -EINVAL);
 	md_shm_release(&s);
 	md_pagemap_release(&pm);
 }

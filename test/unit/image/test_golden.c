@@ -170,7 +170,7 @@ Test(image_golden, v1_shm)
 	int dirfd;
 
 	cr_assert_eq(image_dir_open(V1_DIR, false, &dirfd), 0);
-	cr_assert_eq(image_read_shm(dirfd, 778, &s, &pm), 0);
+	cr_assert_eq(image_read_shm(dirfd, false, 778, &s, &pm), 0);
 	cr_assert_str_eq(s.name, "synth-memfd");
 	cr_assert_eq(s.size, 3 * 4096 + 100);
 	cr_assert_eq(s.seals, 9);

@@ -36,10 +36,12 @@ Test(image_pages, names)
 {
 	char buf[64];
 
-	image_pages_name(buf, sizeof(buf), false, 42);
+	image_pages_name(buf, sizeof(buf), MD_PAGES_PROC, 42);
 	cr_assert_str_eq(buf, "pages-42.img");
-	image_pages_name(buf, sizeof(buf), true, 9876543210ULL);
+	image_pages_name(buf, sizeof(buf), MD_PAGES_SHM, 9876543210ULL);
 	cr_assert_str_eq(buf, "pages-shm-9876543210.img");
+	image_pages_name(buf, sizeof(buf), MD_PAGES_SYSV, 32769);
+	cr_assert_str_eq(buf, "pages-sysvshm-32769.img");
 }
 
 Test(image_pages, roundtrip_verified)

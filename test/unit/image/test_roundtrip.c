@@ -99,13 +99,62 @@ Test(image_roundtrip, shm)
 	synth_shm(&in, &pm, 1);
 	cr_assert_eq(image_write_shm(dirfd, &in, &pm), 0);
 	cr_assert_eq(faccessat(dirfd, "shm-778.img", R_OK, 0), 0);
-	cr_assert_eq(image_read_shm(dirfd, in.id, &out, &outpm), 0);
+	cr_assert_eq(image_read_shm(dirfd, false, in.id, &out, &outpm), 0);
 	assert_shm_eq(&in, &out);
 	assert_pagemap_eq(&pm, &outpm);
 	md_shm_release(&in);
 	md_shm_release(&out);
 	md_pagemap_release(&pm);
 	md_pagemap_release(&outpm);
+}
+
+/* a SysV segment: its own file name and id space, its ids kept, never read as the other kind */
+Test(image_roundtrip, sysv_shm)
+{
+	struct md_shm in, out;
+	struct md_pagemap pm, outpm;
+
+	synth_shm(&in, &pm, 2);
+	free(in.name);
+	in.name = NULL;
+	in.seals = in.memfd_flags = 0;
+	in.sysv = true;
+	in.sysv_key = 0x4d440001;
+	in.sysv_mode = 0640 | 01000;	/* SHM_DEST */
+	in.sysv_uid = 1000;
+	in.sysv_gid = 100;
+	cr_assert_eq(image_write_shm(dirfd, &in, &pm), 0);
+	cr_assert_eq(faccessat(dirfd, "sysvshm-779.img", R_OK, 0), 0);
+	cr_assert_neq(faccessat(dirfd, "shm-779.img", R_OK, 0), 0);
+	cr_assert_eq(image_read_shm(dirfd, true, in.id, &out, &outpm), 0);
+	assert_shm_eq(&in, &out);
+	assert_pagemap_eq(&pm, &outpm);
+	md_shm_release(&out);
+	md_pagemap_release(&outpm);
+
+	/* the same bytes under the other name: refused for its kind */
+	cr_assert_eq(renameat(dirfd, "sysvshm-779.img", dirfd, "shm-779.img"), 0);
+	cr_assert_eq(image_read_shm(dirfd, false, in.id, &out, &outpm), -EINVAL);
+	md_shm_release(&in);
+	md_pagemap_release(&pm);
+}
+
+Test(image_roundtrip, inventory_sysv_ids)
+{
+	struct md_inventory in, out;
+
+	synth_inventory(&in, 3);
+	in.n_sysv_shm_ids = 2;
+	in.sysv_shm_ids = calloc(2, sizeof(uint64_t));
+	in.sysv_shm_ids[0] = 0;
+	in.sysv_shm_ids[1] = 32769;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	cr_assert_eq(out.n_sysv_shm_ids, 2);
+	cr_assert_eq(out.sysv_shm_ids[0], 0);
+	cr_assert_eq(out.sysv_shm_ids[1], 32769);
+	md_inventory_release(&in);
+	md_inventory_release(&out);
 }
 
 Test(image_roundtrip, dir_open_create)

@@ -99,8 +99,14 @@ Test(proc_maps, shared_anon_is_shmem)
 	free(v.path);
 
 	v = parse_ok("7f0000000000-7f0000001000 rw-s 00000000 00:01 32805 /SYSV0000002a (deleted)");
-	cr_assert_eq(v.kind, MD_VMA_SHMEM);
+	cr_assert_eq(v.kind, MD_VMA_SYSV);
 	cr_assert_eq(v.shm_id, 32805);
+	free(v.path);
+
+	/* attached read-only: maps still says shared */
+	v = parse_ok("7f0000000000-7f0000001000 r--s 00000000 00:01 0 /SYSV00000000 (deleted)");
+	cr_assert_eq(v.kind, MD_VMA_SYSV);
+	cr_assert_eq(v.shm_id, 0);
 	free(v.path);
 
 	/* the real /dev/zero mapped shared is a device file, not shmem */
