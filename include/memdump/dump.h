@@ -63,9 +63,9 @@ int dump_plan_child(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 		    const struct md_proc *parent, struct md_pagemap *ret);
 
 /*
- * Copy the MD_PM_DATA pages of pm out of pid into w: process_vm_readv with
- * batched iovecs into MiB-sized buffers; VMAs without PROT_READ through
- * /proc/PID/mem (src/dump/copy.c).
+ * Copy the MD_PM_DATA pages of pm out of pid into w, through /proc/PID/mem
+ * into a 4 MiB buffer: it reads memory without PROT_READ too, and never
+ * unshares a page shared copy-on-write (src/dump/copy.c).
  */
 int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
 		    struct image_pages_writer *w);

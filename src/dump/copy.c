@@ -1,8 +1,18 @@
 /*
  * Copy the MD_PM_DATA pages of a pagemap out of a frozen process into a
- * pages writer, in pagemap order: process_vm_readv with up to IOV_MAX
- * remote ranges per call into a 4 MiB buffer. Planning is pagemap.c's,
- * the file format image/'s.
+ * pages writer, in pagemap order, through /proc/PID/mem: each run of
+ * contiguous pages is one pread() into a 4 MiB buffer. Planning is
+ * pagemap.c's, the file format image/'s.
+ *
+ * Why not process_vm_readv(): it pins the pages it reads, and pinning an
+ * anonymous page shared copy-on-write (a parent's page its child still
+ * shares since fork) makes the kernel give the process a private copy
+ * first. A dump would then double the memory of a forked tree while it
+ * reads it, and a tree left running (-R) would keep the copies. Reading
+ * /proc/PID/mem takes a reference without pinning and unshares nothing;
+ * on this machine it is also faster, one page per call or 4 MiB per call
+ * (scripts/bench.sh measures it against a process_vm_readv floor). It
+ * reads memory without PROT_READ as well (FOLL_FORCE).
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -15,53 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define COPY_BUF_SIZE (4u << 20)
-#define COPY_MAX_IOV 1024	/* IOV_MAX on Linux */
-
-/* One remote range staged in the buffer at off. */
-struct piece {
-	uint64_t addr;
-	size_t len;
-	size_t off;
-	bool force;	/* no PROT_READ: only /proc/PID/mem (FOLL_FORCE) reads it */
-};
 
 struct copy_ctx {
 	pid_t pid;
-	int mem_fd;	/* /proc/PID/mem, opened on first need */
+	int mem_fd;	/* /proc/PID/mem */
 	uint8_t *buf;
 	size_t used;
-	struct piece pieces[COPY_MAX_IOV];
-	size_t n_pieces;
-	struct iovec liov[COPY_MAX_IOV];
-	struct iovec riov[COPY_MAX_IOV];
 };
 
-static int open_mem(struct copy_ctx *c)
+/* pread a whole remote range from /proc/PID/mem into the buffer; a range it cannot read is an error. */
+static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 {
-	char path[64];
+	uint8_t *dst = c->buf + c->used;
 
-	if (c->mem_fd >= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/mem", c->pid);
-	c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->mem_fd < 0)
-		return log_err(-errno, "cannot open '%s'", path);
-	return 0;
-}
-
-/* pread a whole remote range from /proc/PID/mem; a range it cannot read is an error. */
-static int read_mem(struct copy_ctx *c, uint64_t addr, uint8_t *dst, size_t len)
-{
-	int r;
-
-	r = open_mem(c);
-	if (r < 0)
-		return r;
 	while (len) {
 		ssize_t n = pread(c->mem_fd, dst, len, (off_t)addr);
 
@@ -74,75 +53,9 @@ static int read_mem(struct copy_ctx *c, uint64_t addr, uint8_t *dst, size_t len)
 		addr += n;
 		dst += n;
 		len -= n;
+		c->used += n;
 	}
 	return 0;
-}
-
-/*
- * process_vm_readv() the readable pieces. A short count is not an error:
- * it stops at the first remote byte it cannot read, so resume after the
- * last byte copied; a piece where it cannot start at all (a VM_IO mapping,
- * a page the kernel refuses to fault) is read through /proc/PID/mem.
- */
-static int read_pieces(struct copy_ctx *c)
-{
-	size_t i = 0, done = 0;	/* first unfinished piece, bytes of it already read */
-
-	for (;;) {
-		size_t k = 0;
-		ssize_t n;
-
-		while (i < c->n_pieces && c->pieces[i].force)
-			i++, done = 0;
-		if (i == c->n_pieces)
-			return 0;
-
-		for (size_t j = i; j < c->n_pieces; j++) {
-			const struct piece *p = &c->pieces[j];
-			size_t skip = j == i ? done : 0;
-
-			if (p->force)
-				continue;
-			c->liov[k] = (struct iovec){ c->buf + p->off + skip, p->len - skip };
-			c->riov[k] = (struct iovec){ (void *)(uintptr_t)(p->addr + skip), p->len - skip };
-			k++;
-		}
-
-		n = process_vm_readv(c->pid, c->liov, k, c->riov, k, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EFAULT && errno != EIO && errno != ENOMEM)
-			return log_err(-errno, "cannot read the memory of %d", c->pid);
-		if (n <= 0) {
-			const struct piece *p = &c->pieces[i];
-			int r;
-
-			r = read_mem(c, p->addr + done, c->buf + p->off + done, p->len - done);
-			if (r < 0)
-				return r;
-			i++;
-			done = 0;
-			continue;
-		}
-
-		/* advance over n bytes of the readable pieces */
-		while (n > 0 && i < c->n_pieces) {
-			const struct piece *p = &c->pieces[i];
-			size_t left = p->len - done;
-
-			if (p->force) {
-				i++;
-				continue;
-			}
-			if ((size_t)n < left) {
-				done += n;
-				break;
-			}
-			n -= left;
-			i++;
-			done = 0;
-		}
-	}
 }
 
 static int flush(struct copy_ctx *c, struct image_pages_writer *w)
@@ -151,28 +64,11 @@ static int flush(struct copy_ctx *c, struct image_pages_writer *w)
 
 	if (!c->used)
 		return 0;
-
-	r = read_pieces(c);
-	if (r < 0)
-		return r;
-
-	/* process_vm_readv() cannot read a VMA without PROT_READ; /proc/PID/mem can */
-	for (size_t i = 0; i < c->n_pieces; i++) {
-		const struct piece *p = &c->pieces[i];
-
-		if (!p->force)
-			continue;
-		r = read_mem(c, p->addr, c->buf + p->off, p->len);
-		if (r < 0)
-			return r;
-	}
-
 	/* image/ logs its own errors */
 	r = image_pages_write(w, c->buf, c->used);
 	if (r < 0)
 		return r;
 	c->used = 0;
-	c->n_pieces = 0;
 	return 0;
 }
 
@@ -194,28 +90,21 @@ static const struct md_vma *find_vma(const struct md_vma *vmas, size_t n, uint64
 	return NULL;
 }
 
-/* Stage [addr, addr + len) into the buffer, flushing when it or the iovecs are full. */
-static int stage(struct copy_ctx *c, uint64_t addr, size_t len, bool force,
-		 struct image_pages_writer *w)
+/* Read [addr, addr + len) into the buffer, writing it out whenever it is full. */
+static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pages_writer *w)
 {
 	while (len) {
 		size_t chunk = COPY_BUF_SIZE - c->used;
-		struct piece *last = c->n_pieces ? &c->pieces[c->n_pieces - 1] : NULL;
 		int r;
 
 		if (chunk > len)
 			chunk = len;
-
-		if (last && last->force == force && last->addr + last->len == addr) {
-			last->len += chunk;
-		} else {
-			c->pieces[c->n_pieces++] = (struct piece){ addr, chunk, c->used, force };
-		}
-		c->used += chunk;
+		r = read_mem(c, addr, chunk);
+		if (r < 0)
+			return r;
 		addr += chunk;
 		len -= chunk;
-
-		if (c->used == COPY_BUF_SIZE || c->n_pieces == COPY_MAX_IOV) {
+		if (c->used == COPY_BUF_SIZE) {
 			r = flush(c, w);
 			if (r < 0)
 				return r;
@@ -229,6 +118,7 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 {
 	_cleanup_free_ struct copy_ctx *c = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
+	char path[64];
 	int r = 0;
 
 	c = calloc(1, sizeof(*c));
@@ -236,8 +126,11 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 	if (!c || !buf)
 		return -ENOMEM;
 	c->pid = pid;
-	c->mem_fd = -1;
 	c->buf = buf;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->mem_fd < 0)
+		return log_err(-errno, "cannot open '%s'", path);
 
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct md_pagemap_entry *e = &pm->entries[i];
@@ -258,7 +151,7 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 			}
 			if (stop > v->end)
 				stop = v->end;
-			r = stage(c, addr, stop - addr, !(v->prot & PROT_READ), w);
+			r = stage(c, addr, stop - addr, w);
 			if (r < 0)
 				goto out;
 			addr = stop;
@@ -266,7 +159,6 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 	}
 	r = flush(c, w);
 out:
-	if (c->mem_fd >= 0)
-		close(c->mem_fd);
+	close(c->mem_fd);
 	return r;
 }

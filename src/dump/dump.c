@@ -219,10 +219,10 @@ static int dump_memory(struct dump_ctx *c)
 			return log_err(r, "cannot dump the shared memory of %d", p->pid);
 	}
 	/*
-	 * Plan every process before copying any: process_vm_readv pins the
-	 * pages it reads, and pinning a page shared copy-on-write gives the
-	 * reader its own copy, so after a copy the parent and child no
-	 * longer show the same page frames.
+	 * Plan every process before copying any: the planner compares page
+	 * frames of parents and children, and nothing may change them in
+	 * between. (The copier does not: it reads /proc/PID/mem, which never
+	 * unshares a page; see copy.c.)
 	 */
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];

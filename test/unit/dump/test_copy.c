@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -247,10 +248,103 @@ Test(dump_copy, range_outside_vmas_fails)
 	md_pagemap_release(&pm);
 }
 
+/* ------------------------------------------------- copy-on-write stays shared */
+
+#define COW_PAGES 64
+
+struct cow_layout {
+	uint64_t addr;
+	pid_t grandchild;
+};
+
+static void setup_cow(int sync_fd)
+{
+	struct cow_layout l;
+
+	l.addr = (uintptr_t)map_filled(COW_PAGES);
+	l.grandchild = fork();
+	if (l.grandchild < 0)
+		_exit(1);
+	if (l.grandchild == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sync_fd);
+		for (;;)
+			pause();
+	}
+	if (write(sync_fd, &l, sizeof(l)) != sizeof(l))
+		_exit(1);
+}
+
+/* the page frame behind addr in pid (0 if not present or hidden) */
+static uint64_t pfn_of(pid_t pid, uint64_t addr, bool *exclusive)
+{
+	char path[64];
+	uint64_t e = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &e, 8, (off_t)(addr / PG * 8)), 8);
+	close(fd);
+	*exclusive = e >> 56 & 1;
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * Reading a parent's pages that its child still shares copy-on-write must
+ * leave them shared: pinning them (process_vm_readv) would give the parent
+ * private copies.
+ */
+Test(dump_copy, copy_on_write_pages_stay_shared)
+{
+	struct cow_layout l;
+	struct md_vma vma;
+	struct md_pagemap pm = {};
+	struct image_pages_writer *w = NULL;
+	char name[64];
+	bool excl;
+	int dirfd;
+	pid_t pid;
+
+	pid = start_child(setup_cow, &l, sizeof(l));
+	if (pfn_of(pid, l.addr, &excl) == 0) {
+		stop_child(pid);
+		cr_skip_test("page frames are hidden (no CAP_SYS_ADMIN)");
+	}
+	for (uint64_t i = 0; i < COW_PAGES; i++) {
+		bool ge;
+
+		cr_assert_eq(pfn_of(pid, l.addr + i * PG, &excl), pfn_of(l.grandchild, l.addr + i * PG, &ge),
+			     "page %lu is not shared after fork", (unsigned long)i);
+		cr_assert(!excl && !ge);
+	}
+	vma = (struct md_vma){ .start = l.addr, .end = l.addr + COW_PAGES * PG, .prot = PROT_READ | PROT_WRITE };
+	add_entry(&pm, l.addr, COW_PAGES);
+
+	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
+	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
+	cr_assert_eq(dump_copy_pages(pid, &vma, 1, &pm, w), 0);
+	cr_assert_eq(image_pages_finish(w), 0);
+	check_pages_file(dirfd, name, &pm, check_pattern, NULL);
+
+	for (uint64_t i = 0; i < COW_PAGES; i++) {
+		bool ge;
+
+		cr_expect_eq(pfn_of(pid, l.addr + i * PG, &excl), pfn_of(l.grandchild, l.addr + i * PG, &ge),
+			     "page %lu was unshared by the copy", (unsigned long)i);
+		cr_expect(!excl, "page %lu became exclusive", (unsigned long)i);
+	}
+	close(dirfd);
+	stop_child(pid);
+	md_pagemap_release(&pm);
+}
+
 /*
  * One VMA as the caller sees it, but its second half is PROT_NONE in the
- * child: process_vm_readv() stops short at the boundary, and the rest must
- * come through /proc/PID/mem.
+ * child: the copy must read both halves (/proc/PID/mem reads without
+ * PROT_READ).
  */
 struct split_layout {
 	uint64_t f, a;
