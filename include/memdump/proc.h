@@ -65,8 +65,8 @@ int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *ret);
 
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
-/* Processes whose parent is pid (zombies included), sorted. *ret is malloc'ed. */
-int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n);
+/* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */
+int proc_list_children(const pid_t *parents, size_t n, pid_t **ret, size_t *ret_n);
 
 /* Whole small file into a NUL-terminated malloc'ed buffer. */
 int proc_read_file(const char *path, char **ret, size_t *ret_len);

@@ -90,16 +90,57 @@ static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
 	return false;
 }
 
-/* A process outside the tree with an fd on pipe id, or 0 if there is none. */
-static pid_t outside_holder(const struct md_proc *procs, size_t n, uint64_t id)
+/* The tree's pipes and, for each, a process outside the tree holding it (0: none). */
+struct holders {
+	uint64_t *ids;
+	pid_t *outside;
+	size_t n;
+};
+
+static void holders_release(struct holders *h)
 {
-	_cleanup_closedir_ DIR *proc = opendir("/proc");
-	char want[64];
+	free(h->ids);
+	free(h->outside);
+}
+
+static pid_t *holder_of(const struct holders *h, uint64_t id)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->ids[i] == id)
+			return &h->outside[i];
+	return NULL;
+}
+
+/* One walk over every fd of every process outside the tree, for all the tree's pipes at once. */
+static int find_outside_holders(const struct md_proc *procs, size_t n, struct holders *h)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
 	struct dirent *de;
 
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++) {
+			const struct md_fd *f = &procs[i].fds[j];
+			uint64_t *ids;
+			pid_t *outside;
+
+			if (f->kind != MD_FD_PIPE || holder_of(h, f->pipe_id))
+				continue;
+			ids = reallocarray(h->ids, h->n + 1, sizeof(*ids));
+			if (ids)
+				h->ids = ids;
+			outside = reallocarray(h->outside, h->n + 1, sizeof(*outside));
+			if (outside)
+				h->outside = outside;
+			if (!ids || !outside)
+				return -ENOMEM;
+			h->ids[h->n] = f->pipe_id;
+			h->outside[h->n++] = 0;
+		}
+	if (!h->n)
+		return 0;
+	proc = opendir("/proc");
 	if (!proc)
-		return -1;
-	snprintf(want, sizeof(want), "pipe:[%llu]", (unsigned long long)id);
+		return -errno;
 	while ((de = readdir(proc))) {
 		_cleanup_closedir_ DIR *fds = NULL;
 		struct dirent *fe;
@@ -114,6 +155,8 @@ static pid_t outside_holder(const struct md_proc *procs, size_t n, uint64_t id)
 			continue;
 		while ((fe = readdir(fds))) {
 			char link[64], lpath[300];
+			unsigned long long id;
+			pid_t *holder;
 			ssize_t k;
 
 			snprintf(lpath, sizeof(lpath), "/proc/%d/fd/%s", pid, fe->d_name);
@@ -121,8 +164,8 @@ static pid_t outside_holder(const struct md_proc *procs, size_t n, uint64_t id)
 			if (k <= 0)
 				continue;
 			link[k] = '\0';
-			if (!strcmp(link, want))
-				return pid;
+			if (sscanf(link, "pipe:[%llu]", &id) == 1 && (holder = holder_of(h, id)) && !*holder)
+				*holder = pid;
 		}
 	}
 	return 0;
@@ -147,9 +190,15 @@ static int size_pipe(pid_t pid, int fd, struct md_pipe *ret)
 int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
 {
 	struct md_pipe *pipes = NULL;
+	struct holders h = {};
 	size_t np = 0;
-	int r = 0;
+	int r;
 
+	r = find_outside_holders(procs, n, &h);
+	if (r < 0) {
+		log_err(r, "cannot look for holders of the tree's pipes outside it");
+		goto fail;
+	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < procs[i].n_fds; j++) {
 			const struct md_fd *f = &procs[i].fds[j];
@@ -184,12 +233,7 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			 * restore (EOF, EPIPE); one held outside the tree would
 			 * be cut off from the restored pipe.
 			 */
-			other = outside_holder(procs, n, f->pipe_id);
-			if (other < 0) {
-				r = log_err(-errno, "cannot look for other holders of the pipe of fd %d of %d", f->fd,
-					    procs[i].pid);
-				goto fail;
-			}
+			other = *holder_of(&h, f->pipe_id);
 			if (other) {
 				r = log_err(-ENOTSUP, "fd %d of %d is a pipe also held outside the dumped tree (by "
 						      "%d); not supported (dump the tree that holds all its ends)",
@@ -213,10 +257,12 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 				goto fail;
 		}
 	}
+	holders_release(&h);
 	*ret = pipes;
 	*ret_n = np;
 	return 0;
 fail:
+	holders_release(&h);
 	for (size_t k = 0; k < np; k++)
 		md_pipe_release(&pipes[k]);
 	free(pipes);

@@ -204,17 +204,26 @@ int freeze_tree(pid_t root, struct frozen_tree *ret)
 	}
 	t.n = 1;
 	/*
-	 * Breadth first: once every thread of a process is stopped it can
-	 * fork no more, so one look at its children is enough; the list grows
-	 * as we go and ends when the last process has been looked at.
+	 * Breadth first, a generation at a time: once every thread of a
+	 * process is stopped it can fork no more, so one look at the children
+	 * of a frozen generation is enough. One pass over /proc finds them
+	 * all; the tree ends with a generation that has none.
 	 */
-	for (size_t i = 0; i < t.n; i++) {
-		_cleanup_free_ pid_t *kids = NULL;
-		size_t n = 0;
+	for (size_t first = 0; first < t.n;) {
+		_cleanup_free_ pid_t *parents = NULL, *kids = NULL;
+		size_t n_parents = t.n - first, n = 0;
 
-		r = proc_list_children(t.procs[i].pid, &kids, &n);
+		parents = calloc(n_parents, sizeof(*parents));
+		if (!parents) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < n_parents; i++)
+			parents[i] = t.procs[first + i].pid;
+		first = t.n;
+		r = proc_list_children(parents, n_parents, &kids, &n);
 		if (r < 0) {
-			log_err(r, "cannot list the children of %d", t.procs[i].pid);
+			log_err(r, "cannot list the children of %d and its descendants", root);
 			goto fail;
 		}
 		for (size_t k = 0; k < n; k++) {
@@ -222,7 +231,7 @@ int freeze_tree(pid_t root, struct frozen_tree *ret)
 				continue;
 			r = add_child(&t, kids[k]);
 			if (r < 0) {
-				log_err(r, "cannot freeze process %d, child of %d", kids[k], t.procs[i].pid);
+				log_err(r, "cannot freeze process %d of the tree of %d", kids[k], root);
 				goto fail;
 			}
 		}

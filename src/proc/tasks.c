@@ -19,7 +19,7 @@ static int cmp_pid(const void *a, const void *b)
 }
 
 /* the numeric entries of a /proc directory for which keep() says so, sorted */
-static int list_numeric(const char *path, bool (*keep)(pid_t id, pid_t arg), pid_t arg, pid_t **ret,
+static int list_numeric(const char *path, bool (*keep)(pid_t id, const void *arg), const void *arg, pid_t **ret,
 			size_t *ret_n)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -72,22 +72,36 @@ int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	return list_numeric(path, NULL, 0, ret, ret_n);
+	return list_numeric(path, NULL, NULL, ret, ret_n);
 }
 
-static bool is_child_of(pid_t pid, pid_t parent)
+struct parents {
+	const pid_t *pids;
+	size_t n;
+};
+
+static bool is_child_of(pid_t pid, const void *arg)
 {
+	const struct parents *pa = arg;
 	struct proc_stat st;
 
 	/* a process gone meanwhile is nobody's child any more */
-	return proc_read_stat(pid, 0, &st) == 0 && st.ppid == parent;
+	if (proc_read_stat(pid, 0, &st) < 0)
+		return false;
+	for (size_t i = 0; i < pa->n; i++)
+		if (st.ppid == pa->pids[i])
+			return true;
+	return false;
 }
 
 /*
  * /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which kernels
- * often lack: the ppid of every process says the same, always.
+ * often lack: the ppid of every process says the same, always. One pass
+ * over /proc serves any number of parents.
  */
-int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n)
+int proc_list_children(const pid_t *parents, size_t n, pid_t **ret, size_t *ret_n)
 {
-	return list_numeric("/proc", is_child_of, pid, ret, ret_n);
+	struct parents pa = { parents, n };
+
+	return list_numeric("/proc", is_child_of, &pa, ret, ret_n);
 }
