@@ -17,6 +17,8 @@
  *   sysvshm-ID.img        the same for SysV segment ID (md_shm.sysv set)
  *   pages-sysvshm-ID.img
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
+ *   track.img             struct md_track: dirty tracking for the next dump (if any)
+ *   parent                symlink to the parent image of an incremental dump (if any)
  *
  * Readers validate as they read (magic, version, kind, size, checksum) and
  * log one line naming the file and what is wrong; they return -EINVAL (bad
@@ -33,6 +35,7 @@ struct md_proc;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
+struct md_track;
 
 #define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
 #define MD_FORMAT_VERSION 1
@@ -47,6 +50,7 @@ enum md_image_kind {
 	MD_IMG_PAGES = 6,
 	MD_IMG_SHM = 7,
 	MD_IMG_PIPES = 8,
+	MD_IMG_TRACK = 9,
 };
 
 /* Open (and with create, mkdir -p) an image directory; with create it must be empty. */
@@ -67,6 +71,10 @@ int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);
 int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
 
 /* shm-ID.img, or sysvshm-ID.img for a SysV segment (s->sysv) */
+/* track.img; a missing file reads as MD_TRACK_NONE */
+int image_write_track(int dirfd, const struct md_track *t);
+int image_read_track(int dirfd, struct md_track *ret);
+
 int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *pm);
 int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);
 

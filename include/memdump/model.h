@@ -182,6 +182,8 @@ enum md_pm_flags {
 	MD_PM_ZERO = 1 << 1,	/* zero pages: restore as zeroes (touch/leave empty) */
 	MD_PM_INHERIT = 1 << 2,	/* the parent process's page at this address, shared
 				 * copy-on-write by fork: restored by forking, no data */
+	MD_PM_PARENT = 1 << 3,	/* unchanged since the parent image (incremental dump):
+				 * its data is in the parent image's pagemap and pages */
 };
 
 struct md_pagemap_entry {
@@ -243,6 +245,28 @@ struct md_inventory {
 	size_t n_shm_ids;
 	uint64_t *sysv_shm_ids;	/* SysV segments in the image (shmids) */
 	size_t n_sysv_shm_ids;
+	bool pre_dump;		/* memory copied while the tree ran: only a parent image */
+};
+
+/* How the tree's memory is tracked for the next incremental dump (track.img). */
+enum md_track_method {
+	MD_TRACK_NONE = 0,
+	MD_TRACK_SOFT_DIRTY = 1,
+	MD_TRACK_UFFD_WP = 2,
+};
+
+struct md_track_proc {
+	pid_t pid;
+	uint64_t start_time;	/* stat field 22 */
+	int uffd;		/* MD_TRACK_UFFD_WP: the helper's fd, -1 if none */
+};
+
+struct md_track {
+	enum md_track_method method;
+	pid_t helper_pid;	/* MD_TRACK_UFFD_WP: holds the userfaultfds */
+	uint64_t helper_start_time;
+	struct md_track_proc *procs;
+	size_t n;
 };
 
 /* Lifecycle helpers (model.c) */
@@ -252,5 +276,6 @@ void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
+void md_track_release(struct md_track *t);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

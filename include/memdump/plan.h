@@ -51,6 +51,24 @@ const struct md_vma *plan_vma_twin(const struct md_vma *v, const struct md_vma *
 void plan_mark_inherited(const uint64_t *child_pme, const uint64_t *parent_pme, size_t n, uint64_t zero_pfn,
 			 uint8_t *state);
 
+/* An address range [start, end), page aligned. */
+struct md_range {
+	uint64_t start, end;
+};
+
+/*
+ * An incremental plan. The DATA pages of pm that lie in a tracked range,
+ * were not written since the parent image, and that the parent image's
+ * pagemap (of the same process) holds as DATA or PARENT become
+ * MD_PM_PARENT: restore takes them from there. Everything else stays as
+ * it is, so a tracking gap can only cost a copy, never lose one. tracked
+ * and written are sorted and non-overlapping. *ret gets a new pagemap.
+ * Returns 0 or -ENOMEM.
+ */
+int plan_mark_in_parent(const struct md_pagemap *pm, const struct md_range *tracked, size_t n_tracked,
+			const struct md_range *written, size_t n_written, const struct md_pagemap *parent,
+			struct md_pagemap *ret);
+
 /* Whether the planner could ever want pages of this VMA (private anon/file, memfd private). */
 bool plan_vma_wants_pages(const struct md_vma *v);
 

@@ -28,6 +28,7 @@ struct proc_stat {
 	pid_t ppid, pgrp, session;
 	uint64_t flags;
 	int64_t num_threads;
+	uint64_t start_time;	/* field 22, clock ticks since boot: with the pid, names one process */
 	uint64_t startstack;
 	struct {
 		uint64_t start_code, end_code, start_data, end_data, start_brk;
@@ -81,6 +82,13 @@ int proc_read_filef(char **ret, size_t *ret_len, const char *fmt, ...) __attribu
 #define PME_EXCLUSIVE (1ULL << 56)
 #define PME_SOFT_DIRTY (1ULL << 55)
 #define PME_PFN_MASK ((1ULL << 55) - 1)
+/*
+ * A swap entry's low 5 bits are its type. The top type is the kernel's PTE
+ * marker (SWP_PTE_MARKER), never a swap area: a uffd-wp marker on a page
+ * never populated reads 0x420000000000003f, and holds no data.
+ */
+#define PME_SWAP_TYPE_MASK 0x1fULL
+#define PME_SWAP_TYPE_MARKER 0x1fULL
 
 static inline bool pme_present(uint64_t e) { return e & PME_PRESENT; }
 static inline bool pme_swapped(uint64_t e) { return e & PME_SWAP; }

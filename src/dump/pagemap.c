@@ -86,6 +86,12 @@ static int plan_one(int pagemap_fd, const struct md_vma *v, const struct kfeat *
 {
 	const struct md_vma *twin = NULL;
 	size_t first = pm->n;	/* entries of this VMA start here */
+	/*
+	 * Under userfaultfd write-protection (dirty tracking) a page never
+	 * populated holds a marker that PAGEMAP_SCAN reports SWAPPED, like a
+	 * page in swap; the pagemap entry tells them apart (its swap type).
+	 */
+	bool scan_states = kf->pagemap_scan && !(v->vmflags & MD_VMF_UW);
 
 	if (inh->parent_fd >= 0)
 		twin = plan_vma_twin(v, inh->parent_vmas, inh->parent_n);
@@ -108,7 +114,7 @@ static int plan_one(int pagemap_fd, const struct md_vma *v, const struct kfeat *
 		if ((end - start) / MD_PAGE_SIZE > PLAN_CHUNK_PAGES)
 			end = start + PLAN_CHUNK_PAGES * MD_PAGE_SIZE;
 
-		if (kf->pagemap_scan)
+		if (scan_states)
 			r = plan_scan_states(pagemap_fd, start, end, state);
 		else
 			r = plan_pagemap_states(pagemap_fd, start, end, kf->zero_pfn, state);

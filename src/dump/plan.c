@@ -33,10 +33,12 @@ void plan_classify_pme(const uint64_t *pme, size_t n, uint64_t zero_pfn, uint8_t
 		/*
 		 * Not all "swapped" entries hold swapped data: an async uffd-wp
 		 * marker on a never-populated page reads 0x420000000000003f (bits
-		 * 62 and 57), and PAGEMAP_SCAN calls it SWAPPED|WPALLOWED. Both
-		 * paths call it SWAPPED, so the plan copies a page of zeroes:
-		 * harmless, and telling markers apart is left to dirty tracking.
+		 * 62 and 57, swap type 31: a PTE marker). PAGEMAP_SCAN calls it
+		 * SWAPPED|WPALLOWED, like a page in swap: VMAs under uffd-wp are
+		 * planned from pagemap entries (dump/pagemap.c).
 		 */
+		else if (pme_swapped(e) && (e & PME_SWAP_TYPE_MASK) == PME_SWAP_TYPE_MARKER)
+			ret_state[i] = MD_PS_NONE;
 		else if (pme_swapped(e))
 			ret_state[i] = MD_PS_SWAPPED;
 		else
@@ -219,4 +221,108 @@ int plan_vma(const struct md_vma *v, const uint8_t *state, struct md_pagemap *pm
 		prev = f;
 	}
 	return 0;
+}
+
+/* a cursor over sorted, non-overlapping ranges: does the next asked address (never lower) lie in one? */
+struct range_cursor {
+	const struct md_range *r;
+	size_t n, i;
+};
+
+static bool in_ranges(struct range_cursor *c, uint64_t addr)
+{
+	while (c->i < c->n && c->r[c->i].end <= addr)
+		c->i++;
+	return c->i < c->n && c->r[c->i].start <= addr;
+}
+
+/* the same over the parent's pagemap: does it hold the page at addr (DATA or PARENT)? */
+struct pm_cursor {
+	const struct md_pagemap *pm;
+	size_t i;
+};
+
+static bool parent_holds(struct pm_cursor *c, uint64_t addr)
+{
+	const struct md_pagemap_entry *e;
+
+	while (c->i < c->pm->n &&
+	       c->pm->entries[c->i].vaddr + c->pm->entries[c->i].nr_pages * MD_PAGE_SIZE <= addr)
+		c->i++;
+	if (c->i == c->pm->n)
+		return false;
+	e = &c->pm->entries[c->i];
+	return e->vaddr <= addr && (e->flags & (MD_PM_DATA | MD_PM_PARENT));
+}
+
+/*
+ * append one page with flags, growing the last entry when it continues it;
+ * fresh: the page starts an entry of the input, which may be a new VMA
+ */
+static int append_page(struct md_pagemap *pm, size_t *cap, uint64_t addr, uint32_t flags, bool fresh)
+{
+	struct md_pagemap_entry *last = pm->n ? &pm->entries[pm->n - 1] : NULL;
+
+	if (flags & MD_PM_DATA)
+		pm->nr_data_pages++;
+	if (!fresh && last && last->flags == flags && last->vaddr + last->nr_pages * MD_PAGE_SIZE == addr) {
+		last->nr_pages++;
+		return 0;
+	}
+	if (pm->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct md_pagemap_entry *ne = realloc(pm->entries, nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		pm->entries = ne;
+		*cap = nc;
+	}
+	pm->entries[pm->n++] = (struct md_pagemap_entry){ addr, 1, flags };
+	return 0;
+}
+
+int plan_mark_in_parent(const struct md_pagemap *pm, const struct md_range *tracked, size_t n_tracked,
+			const struct md_range *written, size_t n_written, const struct md_pagemap *parent,
+			struct md_pagemap *ret)
+{
+	struct range_cursor tc = { tracked, n_tracked, 0 }, wc = { written, n_written, 0 };
+	struct pm_cursor pc = { parent, 0 };
+	struct md_pagemap out = { 0 };
+	size_t cap = 0;
+	int r;
+
+	for (size_t i = 0; i < pm->n; i++) {
+		const struct md_pagemap_entry *e = &pm->entries[i];
+
+		if (!(e->flags & MD_PM_DATA)) {
+			/* kept whole */
+			if (out.n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct md_pagemap_entry *ne = realloc(out.entries, nc * sizeof(*ne));
+
+				if (!ne) {
+					r = -ENOMEM;
+					goto fail;
+				}
+				out.entries = ne;
+				cap = nc;
+			}
+			out.entries[out.n++] = *e;
+			continue;
+		}
+		for (uint64_t k = 0; k < e->nr_pages; k++) {
+			uint64_t a = e->vaddr + k * MD_PAGE_SIZE;
+			bool same = in_ranges(&tc, a) && !in_ranges(&wc, a) && parent_holds(&pc, a);
+
+			r = append_page(&out, &cap, a, same ? MD_PM_PARENT : MD_PM_DATA, k == 0);
+			if (r < 0)
+				goto fail;
+		}
+	}
+	*ret = out;
+	return 0;
+fail:
+	free(out.entries);
+	return r;
 }

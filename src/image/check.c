@@ -99,7 +99,7 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 		 * Restore writes data only into private memory: an entry in a
 		 * shared file mapping would write into the file on disk.
 		 */
-		if (e->flags & (MD_PM_DATA | MD_PM_INHERIT) &&
+		if (e->flags & (MD_PM_DATA | MD_PM_INHERIT | MD_PM_PARENT) &&
 		    (p->vmas[v].shared || (p->vmas[v].kind != MD_VMA_ANON && p->vmas[v].kind != MD_VMA_FILE &&
 					   p->vmas[v].kind != MD_VMA_MEMFD)))
 			return fail(err, errlen, "pagemap entry %llx-%llx holds data for a vma that cannot take it",

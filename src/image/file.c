@@ -25,6 +25,7 @@
 #include "pagemap.pb-c.h"
 #include "pipes.pb-c.h"
 #include "shm.pb-c.h"
+#include "track.pb-c.h"
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -103,7 +104,7 @@ const char *img_kind_name(uint32_t kind)
 	static const char *const names[] = {
 		[MD_IMG_INVENTORY] = "inventory", [MD_IMG_CORE] = "core", [MD_IMG_MM] = "mm",
 		[MD_IMG_FILES] = "files",	  [MD_IMG_PAGEMAP] = "pagemap", [MD_IMG_PAGES] = "pages",
-		[MD_IMG_SHM] = "shm", [MD_IMG_PIPES] = "pipes",
+		[MD_IMG_SHM] = "shm", [MD_IMG_PIPES] = "pipes", [MD_IMG_TRACK] = "track",
 	};
 
 	if (kind < ARRAY_SIZE(names) && names[kind])
@@ -128,6 +129,8 @@ const ProtobufCMessageDescriptor *img_kind_descriptor(uint32_t kind)
 		return &md__shm_image__descriptor;
 	case MD_IMG_PIPES:
 		return &md__pipes_image__descriptor;
+	case MD_IMG_TRACK:
+		return &md__track_image__descriptor;
 	default:
 		return NULL;
 	}

@@ -43,6 +43,8 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.shm_ids = inv->shm_ids;
 	m.n_sysv_shm_ids = inv->n_sysv_shm_ids;
 	m.sysv_shm_ids = inv->sysv_shm_ids;
+	m.has_pre_dump = inv->pre_dump;
+	m.pre_dump = inv->pre_dump;
 	return img_write_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &m.base);
 }
 
@@ -111,6 +113,7 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.n_shm_ids = m->n_shm_ids;
 	inv.sysv_shm_ids = dup_ids(m->sysv_shm_ids, m->n_sysv_shm_ids, &oom);
 	inv.n_sysv_shm_ids = m->n_sysv_shm_ids;
+	inv.pre_dump = m->has_pre_dump && m->pre_dump;
 	if (oom) {
 		md_inventory_release(&inv);
 		return log_err(-ENOMEM, "cannot read image '%s'", INVENTORY_NAME);

@@ -113,7 +113,7 @@ int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret)
 	PM_FROM_MSG(e, m->entries, m->n_entries);
 	/* x86_64 user addresses stay below 2^57 even with 5-level paging. */
 	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, 1ULL << 57,
-			MD_PM_DATA | MD_PM_ZERO | MD_PM_INHERIT);
+			MD_PM_DATA | MD_PM_ZERO | MD_PM_INHERIT | MD_PM_PARENT);
 	if (r < 0)
 		return r;
 	ret->entries = TAKE_PTR(e);

@@ -111,6 +111,7 @@ int proc_parse_stat(const char *buf, struct proc_stat *ret)
 	st.session = s[6];
 	st.flags = u[9];
 	st.num_threads = s[20];
+	st.start_time = u[22];
 	st.mm.start_code = u[26];
 	st.mm.end_code = u[27];
 	st.startstack = u[28];

@@ -76,3 +76,10 @@ void md_pipe_release(struct md_pipe *p)
 	free(p->data);
 	memset(p, 0, sizeof(*p));
 }
+
+void md_track_release(struct md_track *t)
+{
+	free(t->procs);
+	t->procs = NULL;
+	t->n = 0;
+}

@@ -268,16 +268,22 @@ Test(plan_classify, pme_states)
 	cr_assert_eq(st[1], MD_PS_ANON);
 }
 
-Test(plan_classify, uffd_wp_marker_reads_as_swapped)
+/*
+ * A uffd-wp marker on a page never populated holds no data; a page in swap
+ * under uffd-wp does. PAGEMAP_SCAN cannot tell them apart (both
+ * SWAPPED|WPALLOWED), the pagemap entry can (swap type 31 is the marker).
+ */
+Test(plan_classify, uffd_wp_marker_is_no_data)
 {
-	uint64_t pme = 0x420000000000003fULL;
+	uint64_t pme[2] = { 0x420000000000003fULL, PME_SWAP | PME_UFFD_WP | 0x20 };
 	struct page_region r = { BASE, BASE + PS, PAGE_IS_SWAPPED | PAGE_IS_WPALLOWED };
-	uint8_t a, b;
+	uint8_t a[2], b;
 
-	plan_classify_pme(&pme, 1, ZPFN, &a);
+	plan_classify_pme(pme, 2, ZPFN, a);
 	plan_classify_regions(&r, 1, BASE, BASE + PS, &b);
-	cr_assert_eq(a, MD_PS_SWAPPED);
-	cr_assert_eq(a, b);
+	cr_assert_eq(a[0], MD_PS_NONE);
+	cr_assert_eq(a[1], MD_PS_SWAPPED);
+	cr_assert_eq(b, MD_PS_SWAPPED, "PAGEMAP_SCAN cannot tell: such VMAs use the pagemap path");
 }
 
 Test(plan_classify, regions_partial_and_clipped)
@@ -444,4 +450,92 @@ Test(plan_inherit, file_twin_needs_the_same_file)
 	p.path = "/lib/a.so";
 	p.pgoff = PS;
 	cr_expect_null(plan_vma_twin(&c, &p, 1));
+}
+
+/* ---------------------------------------------------------- in parent */
+
+static struct md_pagemap mkpm(const struct md_pagemap_entry *e, size_t n)
+{
+	struct md_pagemap pm = { calloc(n + 1, sizeof(*e)), n, 0 };
+
+	memcpy(pm.entries, e, n * sizeof(*e));
+	for (size_t i = 0; i < n; i++)
+		if (e[i].flags & MD_PM_DATA)
+			pm.nr_data_pages += e[i].nr_pages;
+	return pm;
+}
+
+static void expect_pm(const struct md_pagemap *got, const struct md_pagemap_entry *want, size_t n)
+{
+	uint64_t data = 0;
+
+	cr_assert_eq(got->n, n, "%zu entries, want %zu", got->n, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_eq(got->entries[i].vaddr, want[i].vaddr, "entry %zu at %#lx, want %#lx", i,
+			     (unsigned long)got->entries[i].vaddr, (unsigned long)want[i].vaddr);
+		cr_expect_eq(got->entries[i].nr_pages, want[i].nr_pages, "entry %zu: %lu pages, want %lu", i,
+			     (unsigned long)got->entries[i].nr_pages, (unsigned long)want[i].nr_pages);
+		cr_expect_eq(got->entries[i].flags, want[i].flags, "entry %zu: flags %u, want %u", i,
+			     got->entries[i].flags, want[i].flags);
+		if (want[i].flags & MD_PM_DATA)
+			data += want[i].nr_pages;
+	}
+	cr_expect_eq(got->nr_data_pages, data);
+}
+
+#define P(n) (BASE + (n) * PS)
+
+/* written pages and pages outside tracking are copied, the rest is in the parent */
+Test(plan_parent, written_and_untracked_pages_are_copied)
+{
+	static const struct md_pagemap_entry now[] = { { P(0), 10, MD_PM_DATA }, { P(10), 2, MD_PM_ZERO },
+						       { P(20), 4, MD_PM_DATA } };
+	static const struct md_pagemap_entry before[] = { { P(0), 24, MD_PM_DATA } };
+	static const struct md_range tracked[] = { { P(0), P(8) }, { P(20), P(24) } };
+	static const struct md_range written[] = { { P(2), P(4) }, { P(21), P(22) } };
+	static const struct md_pagemap_entry want[] = {
+		{ P(0), 2, MD_PM_PARENT }, { P(2), 2, MD_PM_DATA },   { P(4), 4, MD_PM_PARENT },
+		{ P(8), 2, MD_PM_DATA },   { P(10), 2, MD_PM_ZERO },  { P(20), 1, MD_PM_PARENT },
+		{ P(21), 1, MD_PM_DATA },  { P(22), 2, MD_PM_PARENT },
+	};
+	struct md_pagemap pm = mkpm(now, 3), parent = mkpm(before, 1), out;
+
+	cr_assert_eq(plan_mark_in_parent(&pm, tracked, 2, written, 2, &parent, &out), 0);
+	expect_pm(&out, want, 8);
+	free(out.entries);
+	free(pm.entries);
+	free(parent.entries);
+}
+
+/* a page the parent image does not hold as data (absent, zero, inherited) is copied */
+Test(plan_parent, only_what_the_parent_holds)
+{
+	static const struct md_pagemap_entry now[] = { { P(0), 8, MD_PM_DATA } };
+	static const struct md_pagemap_entry before[] = { { P(0), 1, MD_PM_PARENT }, { P(1), 1, MD_PM_ZERO },
+							  { P(2), 1, MD_PM_INHERIT }, { P(4), 2, MD_PM_DATA } };
+	static const struct md_range tracked[] = { { P(0), P(8) } };
+	static const struct md_pagemap_entry want[] = {
+		{ P(0), 1, MD_PM_PARENT }, { P(1), 3, MD_PM_DATA }, { P(4), 2, MD_PM_PARENT }, { P(6), 2, MD_PM_DATA },
+	};
+	struct md_pagemap pm = mkpm(now, 1), parent = mkpm(before, 4), out;
+
+	cr_assert_eq(plan_mark_in_parent(&pm, tracked, 1, NULL, 0, &parent, &out), 0);
+	expect_pm(&out, want, 4);
+	free(out.entries);
+	free(pm.entries);
+	free(parent.entries);
+}
+
+/* entries of two adjacent VMAs stay two entries: restore maps VMAs one by one */
+Test(plan_parent, entries_never_merge_across_input_entries)
+{
+	static const struct md_pagemap_entry now[] = { { P(0), 2, MD_PM_DATA }, { P(2), 2, MD_PM_DATA } };
+	static const struct md_range tracked[] = { { P(0), P(4) } };
+	static const struct md_range written[] = { { P(0), P(4) } };
+	struct md_pagemap pm = mkpm(now, 2), parent = { 0 }, out;
+
+	cr_assert_eq(plan_mark_in_parent(&pm, tracked, 1, written, 1, &parent, &out), 0);
+	expect_pm(&out, now, 2);
+	free(out.entries);
+	free(pm.entries);
 }

@@ -26,6 +26,7 @@ Test(proc_stat, saved_odd_comm)
 	cr_assert_eq(st.session, 2395);
 	cr_assert_eq(st.flags, 4194304);
 	cr_assert_eq(st.num_threads, 1);
+	cr_assert_eq(st.start_time, 274548);
 	cr_assert_eq(st.mm.start_code, 94714978050048ULL);
 	cr_assert_eq(st.mm.end_code, 94714978051125ULL);
 	cr_assert_eq(st.startstack, 140724090911536ULL);
