@@ -21,6 +21,9 @@ struct dump_opts {
 	pid_t pid;
 	const char *dir;
 	bool leave_running;
+	bool pre_dump;		/* copy memory while the tree runs, track it for the next dump */
+	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
+	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
 };
 
 int dump_run(const struct dump_opts *o);
@@ -69,6 +72,13 @@ int dump_plan_child(pid_t pid, const struct md_vma *vmas, size_t n, const struct
  */
 int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
 		    struct image_pages_writer *w);
+/*
+ * The same for a process that runs (pre-dump): memory it unmapped
+ * meanwhile reads as zeroes instead of failing. Its tracking marks such
+ * pages written, so the next dump copies them again.
+ */
+int dump_copy_pages_running(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
+			    struct image_pages_writer *w);
 
 /*
  * Shared memory objects (memfd, shared anon, SysV segments): the distinct
@@ -84,3 +94,44 @@ struct dump_shm_ids {
 	size_t n_shm, n_sysv;
 };
 int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_ids *ids);
+
+/*
+ * Dirty tracking between dumps (src/dump/track.c): userfaultfd
+ * write-protection in async mode, created by each process itself (a remote
+ * syscall), read and re-armed with PAGEMAP_SCAN, held between memdump runs
+ * by a helper process recorded in track.img.
+ */
+struct md_range;
+struct md_track;
+
+struct dump_track {
+	pid_t pid;
+	uint64_t start_time;
+	int uffd;			/* ours, -1: not tracked */
+	struct md_range *tracked;	/* ranges whose written pages since the previous image are known */
+	size_t n_tracked;
+	struct md_range *written;	/* of those, the pages written */
+	size_t n_written;
+};
+
+struct track_session {
+	const struct md_track *prev;	/* track.img of the previous image, or NULL */
+	int prev_helper;		/* pidfd of its helper, -1 if gone or none */
+	bool rearmed;			/* the previous tracking was read and re-armed */
+};
+
+/* open the previous image's tracking (warns once if it cannot be used) */
+int track_begin(const struct md_track *prev, struct track_session *s);
+/*
+ * Track p (frozen): take its userfaultfd back from the previous helper or
+ * (arm) make one; read the pages written since the previous image in VMAs
+ * tracked since then (same VMA in prev_p); with arm, register and protect
+ * every other VMA that can be. Untrackable memory is only warned about.
+ */
+int track_proc(struct track_session *s, const struct md_proc *p, const struct md_proc *prev_p, bool arm,
+	       struct dump_track *t);
+void track_proc_release(struct dump_track *t);
+/* a new helper holding the uffds of t[0..n); its pid and start time */
+int track_spawn_helper(const struct dump_track *t, size_t n, pid_t *ret_pid, uint64_t *ret_start);
+/* done with the previous helper; retire: stop it (its tracking is ours now, or invalid) */
+void track_end(struct track_session *s, bool retire_prev);

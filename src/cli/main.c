@@ -20,7 +20,8 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [-v]\n"
+	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem] [-v]\n"
+	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV] [-v]\n"
 	      "       memdump restore -D DIR [-d|--restore-detached] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
@@ -41,17 +42,21 @@ static int parse_pid(const char *s, pid_t *ret)
 	return 0;
 }
 
-static int cmd_dump(int argc, char **argv)
+enum { OPT_PREV = 0x100, OPT_TRACK_MEM };
+
+static int dump_or_pre_dump(int argc, char **argv, bool pre)
 {
 	static const struct option lo[] = {
 		{ "tree", required_argument, NULL, 't' },
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
+		{ "prev-images-dir", required_argument, NULL, OPT_PREV },
+		{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct dump_opts o = { 0 };
+	struct dump_opts o = { .pre_dump = pre };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "t:D:Rvh", lo, NULL)) != -1) {
@@ -68,6 +73,12 @@ static int cmd_dump(int argc, char **argv)
 		case 'R':
 			o.leave_running = true;
 			break;
+		case OPT_PREV:
+			o.prev_dir = optarg;
+			break;
+		case OPT_TRACK_MEM:
+			o.track_mem = true;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -83,7 +94,22 @@ static int cmd_dump(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* a pre-dump always leaves the tree running and tracks it */
+	if (pre && (o.leave_running || o.track_mem)) {
+		log_msg(LOG_ERR, "pre-dump always leaves the tree running and tracks its memory: no -R, no --track-mem");
+		return 2;
+	}
 	return dump_run(&o) < 0 ? 1 : 0;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	return dump_or_pre_dump(argc, argv, false);
+}
+
+static int cmd_pre_dump(int argc, char **argv)
+{
+	return dump_or_pre_dump(argc, argv, true);
 }
 
 static int cmd_restore(int argc, char **argv)
@@ -155,6 +181,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{ "dump", cmd_dump },
+		{ "pre-dump", cmd_pre_dump },
 		{ "restore", cmd_restore },
 		{ "show", cmd_show },
 		{ "check", cmd_check },

@@ -32,6 +32,7 @@
 struct copy_ctx {
 	pid_t pid;
 	int mem_fd;	/* /proc/PID/mem */
+	bool running;	/* the process runs: what it unmapped meanwhile reads as zeroes */
 	uint8_t *buf;
 	size_t used;
 };
@@ -46,6 +47,13 @@ static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n <= 0 && c->running) {
+			log_debug("%#llx-%#llx of %d is gone: zeroes", (unsigned long long)addr,
+				  (unsigned long long)(addr + len), c->pid);
+			memset(dst, 0, len);
+			c->used += len;
+			return 0;
+		}
 		if (n <= 0)
 			return log_err(n < 0 ? -errno : -EIO, "cannot read %#llx-%#llx of %d",
 				       (unsigned long long)addr, (unsigned long long)(addr + len),
@@ -113,8 +121,8 @@ static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pag
 	return 0;
 }
 
-int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
-		    struct image_pages_writer *w)
+static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
+		      struct image_pages_writer *w, bool running)
 {
 	_cleanup_free_ struct copy_ctx *c = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -127,6 +135,7 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 		return -ENOMEM;
 	c->pid = pid;
 	c->buf = buf;
+	c->running = running;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->mem_fd < 0)
@@ -161,4 +170,16 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 out:
 	close(c->mem_fd);
 	return r;
+}
+
+int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
+		    struct image_pages_writer *w)
+{
+	return copy_pages(pid, vmas, n, pm, w, false);
+}
+
+int dump_copy_pages_running(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
+			    struct image_pages_writer *w)
+{
+	return copy_pages(pid, vmas, n, pm, w, true);
 }

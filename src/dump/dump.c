@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -22,6 +23,7 @@
 #include "memdump/kfeat.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/plan.h"
 #include "memdump/proc.h"
 
 #ifndef MEMDUMP_VERSION
@@ -99,7 +101,7 @@ static int collect_threads(const struct frozen *f, struct md_proc *p)
 	return 0;
 }
 
-static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagemap *pm)
+static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagemap *pm, bool running)
 {
 	struct image_pages_writer *w;
 	char name[64];
@@ -109,7 +111,8 @@ static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagem
 	r = image_pages_create(dirfd, name, &w);
 	if (r < 0)
 		return log_err(r, "cannot create '%s'", name);
-	r = dump_copy_pages(p->pid, p->vmas, p->n_vmas, pm, w);
+	r = running ? dump_copy_pages_running(p->pid, p->vmas, p->n_vmas, pm, w)
+		    : dump_copy_pages(p->pid, p->vmas, p->n_vmas, pm, w);
 	if (r < 0) {
 		image_pages_abort(w);
 		return log_err(r, "cannot copy the memory of %d", p->pid);
@@ -131,6 +134,16 @@ struct dump_ctx {
 	struct dump_shm_ids shm;
 	struct md_pipe *pipes;
 	size_t n_pipes;
+
+	/* incremental dumps */
+	const struct dump_opts *o;
+	int prev_dirfd;			/* --prev-images-dir, -1 if none */
+	struct md_inventory prev_inv;
+	struct md_track prev_track;
+	struct track_session ts;
+	struct dump_track *track;	/* per live process */
+	bool thawed;			/* pre-dump: the tree runs again */
+	pid_t helper;			/* the tracker this dump started, 0 if none */
 };
 
 static const struct md_proc *parent_of(const struct dump_ctx *c, const struct md_proc *p)
@@ -207,6 +220,76 @@ static int collect_tree(struct dump_ctx *c)
 	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
 }
 
+/* the previous image's view of pid: its VMAs and pagemap, if it has them */
+static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p, struct md_pagemap *ret_pm)
+{
+	bool found = false;
+	int r;
+
+	for (size_t i = 0; i < c->prev_inv.n_pids; i++)
+		found = found || c->prev_inv.pids[i] == pid;
+	if (!found)
+		return 0;
+	r = image_read_proc(c->prev_dirfd, pid, ret_p);
+	if (r < 0 || ret_p->zombie)
+		return r;
+	r = image_read_pagemap(c->prev_dirfd, pid, ret_pm);
+	return r < 0 ? r : 1;
+}
+
+/*
+ * Dirty tracking: take over (or start) the tracking of every live process;
+ * with a previous image, pages nobody wrote since become "in parent".
+ */
+static int track_tree(struct dump_ctx *c)
+{
+	bool arm = c->o->pre_dump || (c->o->track_mem && c->o->leave_running);
+	int r;
+
+	if (c->o->prev_dir || arm) {
+		if (!c->kf.uffd_wp_async) {
+			log_warn("this kernel has no dirty tracking (%s): every dump copies everything",
+				 c->kf.soft_dirty ? "soft-dirty is not supported yet" : "neither soft-dirty nor "
+				 "userfaultfd write-protect");
+			return 0;
+		}
+	} else {
+		return 0;
+	}
+	c->track = calloc(c->ft.n + 1, sizeof(*c->track));
+	if (!c->track)
+		return -ENOMEM;
+	for (size_t i = 0; i <= c->ft.n; i++)
+		c->track[i].uffd = -1;
+	track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
+	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc prev = { 0 };
+		struct md_pagemap prev_pm = { 0 }, in_parent;
+		const struct dump_track *t = &c->track[i];
+
+		r = c->prev_dirfd >= 0 ? read_prev(c, c->procs[i].pid, &prev, &prev_pm) : 0;
+		if (r < 0)
+			return log_err(r, "cannot read the previous image of %d", c->procs[i].pid);
+		r = track_proc(&c->ts, &c->procs[i], r > 0 ? &prev : NULL, arm, &c->track[i]);
+		if (r >= 0 && t->n_tracked) {
+			r = plan_mark_in_parent(&c->pms[i], t->tracked, t->n_tracked, t->written, t->n_written, &prev_pm,
+						&in_parent);
+			if (r >= 0) {
+				log_debug("%d: %llu of %llu pages unchanged since the previous image", c->procs[i].pid,
+					  (unsigned long long)(c->pms[i].nr_data_pages - in_parent.nr_data_pages),
+					  (unsigned long long)c->pms[i].nr_data_pages);
+				md_pagemap_release(&c->pms[i]);
+				c->pms[i] = in_parent;
+			}
+		}
+		md_proc_release(&prev);
+		md_pagemap_release(&prev_pm);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int dump_memory(struct dump_ctx *c)
 {
 	int r;
@@ -231,10 +314,20 @@ static int dump_memory(struct dump_ctx *c)
 		if (r < 0)
 			return log_err(r, "cannot plan the memory of %d", p->pid);
 	}
+	r = track_tree(c);
+	if (r < 0)
+		return r;
+	/* pre-dump: the tree runs on while its memory is copied (tracking sees what it writes) */
+	if (c->o->pre_dump) {
+		r = freeze_tree_thaw(&c->ft);
+		if (r < 0)
+			return r;
+		c->thawed = true;
+	}
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];
 
-		r = write_pages(c->dirfd, p, &c->pms[i]);
+		r = write_pages(c->dirfd, p, &c->pms[i], c->thawed);
 		if (r < 0)
 			return r;
 		r = image_write_pagemap(c->dirfd, p->pid, &c->pms[i]);
@@ -264,6 +357,7 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	for (size_t i = 0; i < c->n; i++)
 		inv->pids[i] = c->procs[i].pid;
 	inv->n_pids = c->n;
+	inv->pre_dump = c->o->pre_dump;
 	inv->shm_ids = c->shm.shm;
 	inv->n_shm_ids = c->shm.n_shm;
 	inv->sysv_shm_ids = c->shm.sysv;
@@ -283,6 +377,28 @@ static int write_images(struct dump_ctx *c)
 	}
 	if (c->n_pipes) {
 		r = image_write_pipes(c->dirfd, c->pipes, c->n_pipes);
+		if (r < 0)
+			return r;
+	}
+	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->dirfd, "parent") < 0)
+		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
+	/* the tree goes on under tracking: a helper keeps the trackers for the next dump */
+	if (c->track && (c->o->pre_dump || (c->o->track_mem && c->o->leave_running))) {
+		struct md_track t = { .method = MD_TRACK_UFFD_WP };
+
+		r = track_spawn_helper(c->track, c->ft.n, &c->helper, &t.helper_start_time);
+		if (r < 0)
+			return r;
+		t.helper_pid = c->helper;
+		t.procs = calloc(c->ft.n + 1, sizeof(*t.procs));
+		if (!t.procs)
+			return -ENOMEM;
+		for (size_t i = 0; i < c->ft.n; i++)
+			if (c->track[i].uffd >= 0)
+				t.procs[t.n++] = (struct md_track_proc){ c->track[i].pid, c->track[i].start_time,
+									 c->track[i].uffd };
+		r = image_write_track(c->dirfd, &t);
+		md_track_release(&t);
 		if (r < 0)
 			return r;
 	}
@@ -315,13 +431,20 @@ static void remove_images(int dirfd)
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 
-		if (l > 4 && !strcmp(de->d_name + l - 4, ".img"))
+		if ((l > 4 && !strcmp(de->d_name + l - 4, ".img")) || !strcmp(de->d_name, "parent"))
 			unlinkat(dirfd, de->d_name, 0);
 	}
 }
 
 static void dump_ctx_release(struct dump_ctx *c)
 {
+	for (size_t i = 0; c->track && i < c->ft.n; i++)
+		track_proc_release(&c->track[i]);
+	free(c->track);
+	md_track_release(&c->prev_track);
+	md_inventory_release(&c->prev_inv);
+	if (c->prev_dirfd >= 0)
+		close(c->prev_dirfd);
 	for (size_t i = 0; i < c->n; i++) {
 		md_proc_release(&c->procs[i]);
 		md_pagemap_release(&c->pms[i]);
@@ -340,7 +463,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 
 int dump_run(const struct dump_opts *o)
 {
-	struct dump_ctx c = { .dirfd = -1 };
+	struct dump_ctx c = { .dirfd = -1, .prev_dirfd = -1, .o = o, .ts = { .prev_helper = -1 } };
 	uint64_t pages = 0;
 	size_t threads = 0;
 	int r;
@@ -351,6 +474,22 @@ int dump_run(const struct dump_opts *o)
 	r = image_dir_open(o->dir, true, &c.dirfd);
 	if (r < 0)
 		return r;
+	if (o->prev_dir) {
+		/* relative to the new image, as the parent link will be */
+		c.prev_dirfd = openat(c.dirfd, o->prev_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c.prev_dirfd < 0) {
+			r = log_err(-errno, "cannot open the previous image '%s' (relative to '%s')", o->prev_dir,
+				    o->dir);
+			goto out;
+		}
+		r = image_read_inventory(c.prev_dirfd, &c.prev_inv);
+		if (r >= 0)
+			r = image_read_track(c.prev_dirfd, &c.prev_track);
+		if (r < 0) {
+			log_err(r, "'%s' is not a memdump image", o->prev_dir);
+			goto out;
+		}
+	}
 
 	/* before seizing anything: our remote syscalls would meet the filter */
 	r = check_seccomp(o->pid, o->pid);
@@ -378,17 +517,28 @@ int dump_run(const struct dump_opts *o)
 		threads += c.procs[i].n_threads;
 		pages += c.pms[i].nr_data_pages;
 	}
-	if (o->leave_running)
+	if (c.thawed)
+		r = 0;
+	else if (o->leave_running)
 		r = freeze_tree_thaw(&c.ft);
 	else
 		r = freeze_tree_kill(&c.ft);
+	/* the trackers are the new helper's now, or tracking ends here */
+	track_end(&c.ts, true);
 	log_info("dumped %d: %zu processes (%zu zombies), %zu threads, %zu pipes, %llu pages", o->pid, c.n,
 		 c.ft.n_zombies, threads, c.n_pipes, (unsigned long long)pages);
 	goto out;
 
 out_thaw:
-	freeze_tree_thaw(&c.ft);
+	if (!c.thawed)
+		freeze_tree_thaw(&c.ft);
 	remove_images(c.dirfd);
+	if (c.helper > 0)
+		kill(c.helper, SIGTERM);
+	/* a previous tracking read and re-armed no longer describes the previous image */
+	if (c.ts.rearmed)
+		log_warn("the previous image can no longer be the base of an incremental dump");
+	track_end(&c.ts, c.ts.rearmed);
 out:
 	dump_ctx_release(&c);
 	return r;

@@ -52,10 +52,21 @@ int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan 
 
 /* ---- one process ---- */
 
+/* nr_pages pages at vaddr come from pages file fd at byte offset off */
+struct restore_src {
+	uint64_t vaddr, nr_pages;
+	int fd;
+	uint64_t off;
+};
+
 struct restore_proc {
 	struct md_proc p;
 	struct md_pagemap pm;
 	int pages_fd;
+	struct restore_src *src;	/* where the DATA and PARENT pages come from, pagemap order */
+	size_t n_src;
+	int *parent_fds;		/* pages files of parent images (incremental dumps) */
+	size_t n_parent_fds;
 	struct tree_plan plan;
 	struct restore_proc *parent;	/* NULL for the root */
 
@@ -139,6 +150,9 @@ int restore_make_sysv(struct restore_shm *s);
 int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const struct restore_shm *s);
 /* the end of a restore: remove segments removed at dump time (ok), or those made for nothing (!ok) */
 void restore_sysv_finish(struct restore_ctx *rc, bool ok);
+
+/* parent.c: the sources of rp's pages, through the chain of parent images */
+int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const char *dir);
 
 /* mm.c */
 /* a free range of size bytes: clear of p's VMAs and of the two ranges to avoid */

@@ -251,7 +251,8 @@ static int mark_filled(struct restore_proc *rp)
 		while (e < rp->pm.n && rp->pm.entries[e].vaddr < v->start)
 			e++;
 		for (size_t k = e; k < rp->pm.n && rp->pm.entries[k].vaddr < v->end; k++) {
-			if (rp->pm.entries[k].flags & MD_PM_DATA)
+			/* in a parent image or ours, data is written in */
+			if (rp->pm.entries[k].flags & (MD_PM_DATA | MD_PM_PARENT))
 				rp->vma_filled[i] = true;
 			/* the parent's pages: keep the VMA fork brought (checked to be its twin) */
 			if (rp->pm.entries[k].flags & MD_PM_INHERIT)
@@ -377,8 +378,19 @@ static int fill_flush(struct fill *f)
 	return 0;
 }
 
-static int fill_add(struct fill *f, uint64_t addr, uint64_t len)
+static int fill_add(struct fill *f, uint64_t addr, uint64_t len, int fd, uint64_t off)
 {
+	/* the buffer holds one contiguous stretch of one file */
+	if (f->used && (fd != f->fd || off != f->file_off + f->used)) {
+		int r = fill_flush(f);
+
+		if (r < 0)
+			return r;
+	}
+	if (!f->used) {
+		f->fd = fd;
+		f->file_off = off;
+	}
 	while (len) {
 		size_t room = FILL_BUF_SIZE - f->used, k = len < room ? len : room;
 		int r;
@@ -407,12 +419,11 @@ static int fill_pages(struct restore_proc *rp)
 
 	if (!buf)
 		return -ENOMEM;
-	for (size_t i = 0; i < rp->pm.n; i++) {
-		const struct md_pagemap_entry *e = &rp->pm.entries[i];
+	/* DATA pages from our pages file, PARENT ones from the parent images' */
+	for (size_t i = 0; i < rp->n_src; i++) {
+		const struct restore_src *s = &rp->src[i];
 
-		if (!(e->flags & MD_PM_DATA))
-			continue;
-		r = fill_add(&f, e->vaddr, e->nr_pages * MD_PAGE_SIZE);
+		r = fill_add(&f, s->vaddr, s->nr_pages * MD_PAGE_SIZE, s->fd, s->off);
 		if (r < 0)
 			return log_err(r, "cannot fill memory of %d", rp->pid);
 	}

@@ -88,7 +88,10 @@ static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid,
 	if (r < 0)
 		return log_err(r, "image of %d in '%s': %s", pid, dir, err);
 	image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)pid);
-	return image_pages_open(rc->dirfd, name, rp->pm.nr_data_pages, true, &rp->pages_fd);
+	r = image_pages_open(rc->dirfd, name, rp->pm.nr_data_pages, true, &rp->pages_fd);
+	if (r < 0)
+		return r;
+	return restore_plan_sources(rc, rp, dir);
 }
 
 /*
@@ -197,6 +200,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	r = image_read_inventory(rc->dirfd, &rc->inv);
 	if (r < 0)
 		return r;
+	if (rc->inv.pre_dump)
+		return log_err(-EINVAL, "image '%s' is a pre-dump (memory copied while the tree ran): restore the "
+					"dump made with --prev-images-dir after it", dir);
 	if (!rc->inv.n_pids || rc->inv.pids[0] != rc->inv.root_pid)
 		return log_err(-EINVAL, "image '%s': the inventory does not start with the root %d", dir,
 			       rc->inv.root_pid);
@@ -740,6 +746,10 @@ static void restore_ctx_release(struct restore_ctx *rc)
 
 		if (rp->pages_fd >= 0)
 			close(rp->pages_fd);
+		for (size_t i = 0; i < rp->n_parent_fds; i++)
+			close(rp->parent_fds[i]);
+		free(rp->parent_fds);
+		free(rp->src);
 		free(rp->attached);
 		free(rp->vma_filled);
 		free(rp->vma_kept);

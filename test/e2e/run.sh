@@ -634,6 +634,100 @@ test_sysv_conflict() {
 	[[ $(shm_ids) == "$ids" ]] || fail "segments before the restore: $ids; after: $(shm_ids)"
 }
 
+# --- incremental dumps (dumpee_incr) --------------------------------------------------------
+
+test_incr_selftest() {
+	"$E2E/dumpee_incr" -m selftest "$TD/status" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_incr_detects_corruption() {
+	local what rc
+	for what in page stamp mapping child tracked; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_incr" -m selftest -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# next_round N: SIGUSR2 to the dumpee, wait until it says round N is done
+next_round() {
+	ROUND=$1
+	kill -USR2 "$PID" || fail "cannot signal $PID"
+	wait_until 20 eval '[[ $(cat "$STATUS.round" 2>/dev/null) == "$ROUND" ]]' || fail "round $ROUND did not finish"
+}
+
+# helpers: the memory trackers (memdump-track) still running
+helpers() {
+	pgrep -x memdump-track | tr '\n' ' '
+}
+
+# pages_bytes DIR: the size of the root's pages file
+pages_bytes() {
+	stat -c %s "$1/pages-$PID.img"
+}
+
+# pre-dump, the tree rewrites pages, maps and unmaps, forks; pre-dump again on top; then
+# the final dump on top of that; restore follows the chain and every byte must be right
+test_incremental() {
+	local s1 s2 s3 before
+	need_memdump
+	grep -q '^uffd_wp_async: yes' <("$MEMDUMP" check) || skip "no userfaultfd write-protect (async) here"
+	before=$(helpers)
+	STATUS=$TD/status
+	spawn incr "$E2E/dumpee_incr" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready: $(cat "$TD/incr.err")"
+
+	md pre1 pre-dump -t "$PID" -D "$TD/img1" || fail "pre-dump failed: $(md_why pre1)"
+	alive "$PID" || fail "the pre-dump did not leave $PID running"
+	[[ $(helpers) != "$before" ]] || fail "no memory tracker runs after the pre-dump"
+	md refused restore -D "$TD/img1" -d && fail "a pre-dump image was restored"
+	grep -q "is a pre-dump" "$TD/refused.err" || fail "unclear refusal of a pre-dump: $(md_why refused)"
+
+	next_round 2
+	md pre2 pre-dump -t "$PID" -D "$TD/img2" --prev-images-dir ../img1 || fail "second pre-dump failed: $(md_why pre2)"
+	[[ -L $TD/img2/parent && $(readlink "$TD/img2/parent") == ../img1 ]] || fail "img2 has no parent link"
+	next_round 3
+	md dump dump -t "$PID" -D "$TD/img3" --track-mem --prev-images-dir ../img2 ||
+		fail "final dump failed: $(md_why dump)"
+	reap_child "$PID" || fail "$PID is not free after the dump"
+	wait_until 10 eval '[[ "$(helpers)" == "$before" ]]' || fail "memory trackers left: $(helpers) (before: $before)"
+
+	s1=$(pages_bytes "$TD/img1")
+	s2=$(pages_bytes "$TD/img2")
+	s3=$(pages_bytes "$TD/img3")
+	log "root's pages: pre-dump $s1 bytes, second pre-dump $s2, final dump $s3"
+	((s2 * 10 < s1 && s3 * 10 < s1)) || fail "incremental rounds copied too much: $s1 / $s2 / $s3 bytes"
+
+	md restore restore -D "$TD/img3" -d || fail "restore of the chain failed: $(md_why restore)"
+	track "$PID"
+	kill -USR1 "$PID" || fail "cannot signal the restored $PID"
+	wait_until 30 status_final "$STATUS" || fail "no check result"
+	head -n1 "$STATUS" | grep -qx OK || fail "incremental check: $(head -n1 "$STATUS")"
+}
+
+# a parent image that lost a page file is refused before anything is created
+test_incremental_broken_chain() {
+	need_memdump
+	grep -q '^uffd_wp_async: yes' <("$MEMDUMP" check) || skip "no userfaultfd write-protect (async) here"
+	STATUS=$TD/status
+	spawn incr "$E2E/dumpee_incr" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready"
+	md pre1 pre-dump -t "$PID" -D "$TD/img1" || fail "pre-dump failed: $(md_why pre1)"
+	next_round 2
+	dump_and_kill "$PID" "$TD/img2" --prev-images-dir ../img1
+	rm "$TD/img1/pages-$PID.img"
+	md restore restore -D "$TD/img2" -d && fail "restored with a parent missing its pages"
+	grep -q "^memdump: error: " "$TD/restore.err" || fail "no clear error: $(md_why restore)"
+	fully_gone "$PID" || fail "a process was left by the failed restore"
+}
+
 ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
@@ -664,6 +758,10 @@ ALL_TESTS=(
 	sysv
 	sysv_elsewhere
 	sysv_conflict
+	incr_selftest
+	incr_detects_corruption
+	incremental
+	incremental_broken_chain
 )
 
 # --- the runner --------------------------------------------------------------------------
