@@ -247,7 +247,7 @@ static int track_tree(struct dump_ctx *c)
 	int r;
 
 	if (c->o->prev_dir || arm) {
-		if (!c->kf.uffd_wp_async) {
+		if (!c->kf.uffd_wp_async || !c->kf.pagemap_scan) {
 			log_warn("this kernel has no dirty tracking (%s): every dump copies everything",
 				 c->kf.soft_dirty ? "soft-dirty is not supported yet" : "neither soft-dirty nor "
 				 "userfaultfd write-protect");

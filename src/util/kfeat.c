@@ -366,4 +366,6 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
 	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
+	/* what incremental dumps use here (soft-dirty is not implemented yet) */
+	fprintf(out, "dirty_tracking: %s\n", kf->uffd_wp_async && kf->pagemap_scan ? "uffd-wp" : "none");
 }
