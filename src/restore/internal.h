@@ -20,6 +20,7 @@ struct restore_shm {
 	int fd;			/* the object, made by memdump before any process (-1 before);
 				 * a SysV segment is found by its id, never by an fd */
 	bool created;		/* a SysV segment this restore made (not one it reused) */
+	bool removed;		/* ... and removed again (IPC_RMID) */
 };
 
 /* ---- the tree: who forks whom, sessions and groups (tree.c, pure) ---- */
@@ -146,9 +147,14 @@ const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sy
 /* sysv.c: SysV segments */
 /* make (or take back) segment s under its id, with its owner, mode and data; logs */
 int restore_make_sysv(struct restore_shm *s);
-/* attach s at v in rp, as v was */
-int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const struct restore_shm *s);
-/* the end of a restore: remove segments removed at dump time (ok), or those made for nothing (!ok) */
+/* how many of vmas[0..n) are one attach: contiguous in memory and in the segment */
+size_t restore_sysv_attach_len(const struct md_vma *vmas, size_t n);
+/* attach s once for vmas[0..n) (one attach) in rp, and give each piece its protection */
+int restore_map_sysv(struct restore_proc *rp, const struct md_vma *vmas, size_t n, const struct restore_shm *s);
+/*
+ * The end of a restore: remove segments removed at dump time (ok), or
+ * those made for nothing (!ok); each is removed at most once.
+ */
 void restore_sysv_finish(struct restore_ctx *rc, bool ok);
 
 /* parent.c: the sources of rp's pages, through the chain of parent images */

@@ -294,8 +294,12 @@ static int map_vma(const struct restore_ctx *rc, struct restore_proc *rp, size_t
 		off = v->pgoff;
 		break;
 	case MD_VMA_SYSV:
-		/* checked to exist when the images were read */
-		return restore_map_sysv(rp, v, restore_find_shm(rc, true, v->shm_id));
+		/* a later piece of one attach: mapped with the first */
+		if (idx > 0 && restore_sysv_attach_len(&rp->p.vmas[idx - 1], 2) == 2)
+			return 0;
+		/* the segment was checked to exist when the images were read */
+		return restore_map_sysv(rp, v, restore_sysv_attach_len(v, rp->p.n_vmas - idx),
+					restore_find_shm(rc, true, v->shm_id));
 	default:
 		return 0;
 	}

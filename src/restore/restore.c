@@ -826,7 +826,6 @@ int restore_run(const struct restore_opts *o)
 
 	/* every process has attached its segments: those removed before the dump go again */
 	restore_sysv_finish(&rc, true);
-	rc.sysv_done = true;
 
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {
@@ -842,6 +841,7 @@ int restore_run(const struct restore_opts *o)
 	/* only now: a failed release above must still kill every process, released or not */
 	for (size_t k = 0; k < rc.n; k++)
 		rc.procs[k].n_attached = 0;
+	rc.sysv_done = true;
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
 	/* our copies of the tree's pipes would keep readers from EOF and writers from EPIPE */

@@ -9,7 +9,12 @@
  * that nobody has attached is taken to be the one the dump left behind (the
  * dump killed the tree, the segment stayed): it is reused and its content
  * set to the image's. Any other segment under the id, or under the key, is
- * refused before anything is created.
+ * refused before any process is created; segments this restore made are
+ * removed again, one it reused keeps the image's content.
+ *
+ * The VMAs of one attach split by mprotect() stay one attach: contiguous
+ * VMAs of a segment, contiguous in it too, are attached once and the
+ * pieces mprotect()ed, so shmdt() of the first detaches them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,26 +47,40 @@ static int set_next_id(int id)
 	return 0;
 }
 
+/*
+ * The kernel forgets a chosen id once a segment takes it, and the sysctl
+ * refuses -1: an id left chosen by a failed shmget() would go to whoever
+ * makes the next segment. Use it up with a throwaway segment.
+ */
+static void unchoose_id(void)
+{
+	int id = shmget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+
+	if (id >= 0)
+		shmctl(id, IPC_RMID, NULL);
+}
+
 /* a new segment under s's id; the image's key unless it was removed (then IPC_PRIVATE) */
 static int create(const struct restore_shm *s)
 {
 	int id = (int)s->shm.id, got, r;
 	key_t key = s->shm.sysv_mode & SHM_DEST ? IPC_PRIVATE : s->shm.sysv_key;
 
+	/* the key first: a failure after choosing the id would leave it chosen */
+	if (key != IPC_PRIVATE && shmget(key, 0, 0) >= 0)
+		return log_err(-EEXIST, "cannot recreate SysV shared memory %d: another segment has its key 0x%x "
+					"(ipcrm -M 0x%x, or restore elsewhere)", id, (unsigned)key, (unsigned)key);
 	r = set_next_id(id);
 	if (r < 0)
 		return log_err(r, "cannot ask for SysV shared memory id %d through %s (this IPC namespace does "
 				  "not let us choose ids)", id, SHM_NEXT_ID);
 	got = shmget(key, s->shm.size, IPC_CREAT | IPC_EXCL | (int)(s->shm.sysv_mode & 0777));
-	r = got < 0 ? -errno : 0;
-	/* the kernel forgets the id once used; not if shmget() failed first */
-	set_next_id(-1);
-	if (r == -EEXIST)
-		return log_err(r, "cannot recreate SysV shared memory %d: another segment has its key 0x%x "
-				  "(ipcrm -M 0x%x, or restore elsewhere)", id, (unsigned)key, (unsigned)key);
-	if (r < 0)
+	if (got < 0) {
+		r = -errno;
+		unchoose_id();
 		return log_err(r, "cannot recreate SysV shared memory %d (%llu bytes)", id,
 			       (unsigned long long)s->shm.size);
+	}
 	if (got != id) {
 		shmctl(got, IPC_RMID, NULL);
 		return log_err(-EBUSY, "cannot recreate SysV shared memory %d: the kernel gave id %d", id, got);
@@ -88,15 +107,17 @@ static int set_attrs(const struct restore_shm *s)
 {
 	int id = (int)s->shm.id;
 	struct shmid_ds ds;
+	bool locked;
 
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return -errno;
+	locked = ds.shm_perm.mode & SHM_LOCKED;
 	ds.shm_perm.uid = s->shm.sysv_uid;
 	ds.shm_perm.gid = s->shm.sysv_gid;
 	ds.shm_perm.mode = s->shm.sysv_mode & 0777;
 	if (shmctl(id, IPC_SET, &ds) < 0)
 		return -errno;
-	if (!!(s->shm.sysv_mode & SHM_LOCKED) != !!(ds.shm_perm.mode & SHM_LOCKED) &&
+	if (!!(s->shm.sysv_mode & SHM_LOCKED) != locked &&
 	    shmctl(id, s->shm.sysv_mode & SHM_LOCKED ? SHM_LOCK : SHM_UNLOCK, NULL) < 0)
 		return -errno;
 	return 0;
@@ -153,10 +174,25 @@ int restore_make_sysv(struct restore_shm *s)
 	return 0;
 }
 
-int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const struct restore_shm *s)
+size_t restore_sysv_attach_len(const struct md_vma *vmas, size_t n)
 {
-	uint64_t len = v->end - v->start, whole = seg_len(s), base;
-	uint64_t flags = v->vmflags & MD_VMF_MW ? 0 : SHM_RDONLY;
+	size_t k = 1;
+
+	if (vmas[0].kind != MD_VMA_SYSV)
+		return 1;
+	while (k < n && vmas[k].kind == MD_VMA_SYSV && vmas[k].shm_id == vmas[0].shm_id &&
+	       vmas[k].start == vmas[k - 1].end &&
+	       vmas[k].pgoff == vmas[k - 1].pgoff + (vmas[k - 1].end - vmas[k - 1].start) &&
+	       (vmas[k].vmflags & MD_VMF_MW) == (vmas[0].vmflags & MD_VMF_MW))
+		k++;
+	return k;
+}
+
+int restore_map_sysv(struct restore_proc *rp, const struct md_vma *vmas, size_t n, const struct restore_shm *s)
+{
+	uint64_t start = vmas[0].start, len = vmas[n - 1].end - start, pgoff = vmas[0].pgoff;
+	uint64_t whole = seg_len(s), base;
+	uint64_t flags = vmas[0].vmflags & MD_VMF_MW ? 0 : SHM_RDONLY;
 	uint64_t prot = PROT_READ | (flags & SHM_RDONLY ? 0 : PROT_WRITE);
 	int64_t res;
 	int r;
@@ -164,16 +200,22 @@ int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const stru
 	/*
 	 * The whole segment attaches in place. A part of one (the process
 	 * unmapped the rest) attaches where the kernel likes, and the part
-	 * moves into place: mremap() keeps it a SysV attach.
+	 * moves into place: mremap() keeps it a SysV attach. A placeholder
+	 * holds the place meanwhile, or the kernel could pick a range
+	 * overlapping it, which mremap() cannot move onto.
 	 */
-	if (v->pgoff == 0 && len == whole) {
-		r = restore_rcall(rp, "shmat", SYS_shmat, s->shm.id, v->start, flags, 0, 0, 0, &res);
+	if (pgoff == 0 && len == whole) {
+		r = restore_rcall(rp, "shmat", SYS_shmat, s->shm.id, start, flags, 0, 0, 0, &res);
 		if (r < 0)
 			return r;
-		if (res != (int64_t)v->start)
+		if (res != (int64_t)start)
 			return log_err(res < 0 ? (int)res : -EFAULT, "cannot attach SysV shared memory %llu at %#llx "
-				       "in %d", (unsigned long long)s->shm.id, (unsigned long long)v->start, rp->pid);
+				       "in %d", (unsigned long long)s->shm.id, (unsigned long long)start, rp->pid);
 	} else {
+		r = restore_rcall_ok(rp, "mmap", SYS_mmap, start, len, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0);
+		if (r < 0)
+			return r;
 		r = restore_rcall(rp, "shmat", SYS_shmat, s->shm.id, 0, flags, 0, 0, 0, &res);
 		if (r < 0)
 			return r;
@@ -181,26 +223,33 @@ int restore_map_sysv(struct restore_proc *rp, const struct md_vma *v, const stru
 			return log_err((int)res, "cannot attach SysV shared memory %llu in %d",
 				       (unsigned long long)s->shm.id, rp->pid);
 		base = (uint64_t)res;
-		r = restore_rcall(rp, "mremap", SYS_mremap, base + v->pgoff, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-				  v->start, 0, &res);
-		if (r == 0 && res != (int64_t)v->start)
+		r = restore_rcall(rp, "mremap", SYS_mremap, base + pgoff, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+				  start, 0, &res);
+		if (r == 0 && res != (int64_t)start)
 			r = log_err(res < 0 ? (int)res : -EFAULT, "cannot move part of SysV shared memory %llu to "
-				    "%#llx in %d", (unsigned long long)s->shm.id, (unsigned long long)v->start, rp->pid);
+				    "%#llx in %d", (unsigned long long)s->shm.id, (unsigned long long)start, rp->pid);
 		/* what is left of the attach, around the part moved out */
 		if (restore_rcall_ok(rp, "munmap", SYS_munmap, base, whole, 0, 0, 0, 0) < 0 && r == 0)
 			r = -EFAULT;
 		if (r < 0)
 			return r;
 	}
-	if (v->prot != prot)
-		return restore_rcall_ok(rp, "mprotect", SYS_mprotect, v->start, len, v->prot, 0, 0, 0);
+	/* the pieces mprotect() made of the attach */
+	for (size_t i = 0; i < n; i++) {
+		if (vmas[i].prot == prot)
+			continue;
+		r = restore_rcall_ok(rp, "mprotect", SYS_mprotect, vmas[i].start, vmas[i].end - vmas[i].start,
+				     vmas[i].prot, 0, 0, 0);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 void restore_sysv_finish(struct restore_ctx *rc, bool ok)
 {
 	for (size_t i = 0; i < rc->n_shms; i++) {
-		const struct restore_shm *s = &rc->shms[i];
+		struct restore_shm *s = &rc->shms[i];
 
 		if (!s->shm.sysv)
 			continue;
@@ -208,9 +257,12 @@ void restore_sysv_finish(struct restore_ctx *rc, bool ok)
 		 * Removed at dump time: gone again once the tree detaches it.
 		 * Made by a restore that failed: gone with the processes.
 		 */
-		if ((ok && s->shm.sysv_mode & SHM_DEST) || (!ok && s->created))
-			if (shmctl((int)s->shm.id, IPC_RMID, NULL) < 0)
-				log_warn("cannot remove SysV shared memory %llu: %s", (unsigned long long)s->shm.id,
-					 strerror(errno));
+		if (s->removed || !((ok && s->shm.sysv_mode & SHM_DEST) || (!ok && s->created)))
+			continue;
+		if (shmctl((int)s->shm.id, IPC_RMID, NULL) < 0)
+			log_warn("cannot remove SysV shared memory %llu: %s", (unsigned long long)s->shm.id,
+				 strerror(errno));
+		else
+			s->removed = true;
 	}
 }

@@ -4,9 +4,10 @@
  *
  *   A  keyed segment (key 0x4d44 << 16 | pid), 4 pages + 100 bytes, page 3
  *      never written (a hole), mode 0640:
- *      P attaches it whole (rw) and pages 1-2 of it read-only (an attach
- *      whose first and last pages were unmapped); C inherits both and
- *      attaches it whole once more on its own.
+ *      P attaches it whole (rw), pages 1-2 of it read-only (an attach
+ *      whose first and last pages were unmapped), and whole once more,
+ *      split in three VMAs by mprotect() of page 1; C inherits all three
+ *      and attaches it whole once more on its own.
  *   B  private 64 MiB segment with three pages written, removed (IPC_RMID)
  *      while P and C keep it attached.
  *
@@ -19,8 +20,10 @@
  *   - the bytes are there in every attach, in both processes;
  *   - the memory is shared: P writes, C sees it through its own attach and
  *     the read-only one, C writes into B, P sees it;
- *   - IPC_STAT: A has its key, mode and 5 attaches; B is still removed,
- *     with 2 attaches.
+ *   - IPC_STAT: A has its key, mode and 11 attaches; B is still removed,
+ *     with 2 attaches;
+ *   - the split attach is still one: shmdt() of its first page detaches
+ *     all three pieces.
  * P writes "OK" or "FAIL: <process>: <what>" to STATUS, removes A, exits.
  *
  * -m take KEY makes an 8 KiB segment with KEY (ipcmk cannot choose keys),
@@ -49,7 +52,8 @@
 #define A_HOLE (3 * PG)		/* one page nobody wrote */
 #define B_SIZE (64UL << 20)
 #define B_RESULT (4000 * PG)	/* where C leaves its verdict for P */
-#define A_NATTCH 5
+#define A_NATTCH 11		/* P: 1 + 1 + 3 (split), C: the same + its own */
+#define A_NATTCH_P 5
 #define B_NATTCH 2
 
 static const uint64_t b_pages[] = { 0, 100, B_SIZE / PG - 1 };
@@ -59,6 +63,7 @@ static volatile sig_atomic_t got_usr1;
 static int id_a, id_b;
 static key_t key_a;
 static uint8_t *a_rw, *a_ro, *b_rw, *c_own;	/* a_ro: pages 1-2 of a read-only attach */
+static uint8_t *a_split;			/* an attach split by mprotect() of its page 1 */
 static bool is_child;
 
 static void on_usr1(int sig)
@@ -130,8 +135,9 @@ static bool find_vma(const void *addr, unsigned long *end, unsigned long *pgoff,
 	return found;
 }
 
+/* may_write: attached without SHM_RDONLY ("mw"), whatever mprotect() made of it since */
 static bool check_attach(const char *what, const void *addr, unsigned long len, unsigned long pgoff, int id,
-			 key_t key, const char *perms)
+			 key_t key, const char *perms, bool may_write)
 {
 	unsigned long end, off, ino;
 	char p[5], name[256], want[32];
@@ -141,7 +147,7 @@ static bool check_attach(const char *what, const void *addr, unsigned long len, 
 		return failf("%s: no mapping at %p", what, addr);
 	snprintf(want, sizeof(want), "/SYSV%08x (deleted)", (unsigned)key);
 	if (end - (unsigned long)addr != len || off != pgoff || ino != (unsigned long)id || strcmp(p, perms) ||
-	    strcmp(name, want) || mw != (perms[1] == 'w'))
+	    strcmp(name, want) || mw != may_write)
 		return failf("%s: %p-%#lx %s off %#lx inode %lu '%s'%s; want %#lx long, %s off %#lx inode %d '%s'",
 			     what, addr, end, p, off, ino, name, mw ? " mw" : "", len, perms, pgoff, id, want);
 	return true;
@@ -178,9 +184,12 @@ static bool check_stat(int id, const char *what, key_t key, unsigned mode, unsig
 /* what both processes check: their attaches and the bytes in them */
 static bool check_common(void)
 {
-	if (!check_attach("A", a_rw, A_PAGES * PG, 0, id_a, key_a, "rw-s") ||
-	    !check_attach("A read-only part", a_ro, 2 * PG, PG, id_a, key_a, "r--s") ||
-	    !check_attach("B", b_rw, B_SIZE, 0, id_b, 0, "rw-s"))
+	if (!check_attach("A", a_rw, A_PAGES * PG, 0, id_a, key_a, "rw-s", true) ||
+	    !check_attach("A split, first piece", a_split, PG, 0, id_a, key_a, "rw-s", true) ||
+	    !check_attach("A split, second piece", a_split + PG, PG, PG, id_a, key_a, "r--s", true) ||
+	    !check_attach("A split, third piece", a_split + 2 * PG, (A_PAGES - 2) * PG, 2 * PG, id_a, key_a, "rw-s", true) ||
+	    !check_attach("A read-only part", a_ro, 2 * PG, PG, id_a, key_a, "r--s", false) ||
+	    !check_attach("B", b_rw, B_SIZE, 0, id_b, 0, "rw-s", true))
 		return false;
 	if (!check_bytes("A", a_rw, 0, A_SIZE, 'A') || !check_bytes("A read-only part", a_ro, PG, 3 * PG, 'A'))
 		return false;
@@ -224,7 +233,7 @@ static void child_main(void)
 	if (c_own == (void *)-1)
 		_exit(2);
 	wait_usr1();
-	ok = check_common() && check_attach("A (C's own)", c_own, A_PAGES * PG, 0, id_a, key_a, "rw-s");
+	ok = check_common() && check_attach("A (C's own)", c_own, A_PAGES * PG, 0, id_a, key_a, "rw-s", true);
 	/* P wrote this just before telling us: one segment, seen through every attach */
 	if (ok && (memcmp(c_own + 2 * PG, "P-AFTER", 8) || memcmp(a_ro + PG, "P-AFTER", 8)))
 		ok = failf("A: P's write is not seen through C's attaches");
@@ -255,6 +264,20 @@ static void corrupt(pid_t c)
 			die_setup("shmat");
 	} else if (!strcmp(corrupt_what, "rmid")) {
 		shmctl(id_a, IPC_RMID, NULL);
+	} else if (!strcmp(corrupt_what, "split")) {
+		/*
+		 * The same three pieces from two attaches, as a restore attaching
+		 * each VMA on its own would make them: maps cannot tell, shmdt() can.
+		 */
+		uint8_t *x;
+
+		munmap(a_split, A_PAGES * PG);
+		if (shmat(id_a, a_split, 0) != a_split || munmap(a_split, 2 * PG) < 0)
+			die_setup("shmat");
+		x = shmat(id_a, NULL, 0);
+		if (x == (void *)-1 || mremap(x, 2 * PG, 2 * PG, MREMAP_MAYMOVE | MREMAP_FIXED, a_split) != a_split ||
+		    munmap(x, A_PAGES * PG) < 0 || mprotect(a_split + PG, PG, PROT_READ) < 0)
+			die_setup("shmat");
 	} else if (!strcmp(corrupt_what, "nattch")) {
 		if (shmat(id_a, NULL, SHM_RDONLY) == (void *)-1)
 			die_setup("shmat");
@@ -277,6 +300,21 @@ static int parent_check(pid_t c)
 		ok = failf("cannot wait for C: %s", strerror(errno));
 	else if (ok && strcmp((char *)b_rw + B_RESULT, "C-OK"))
 		ok = failf("C says: %.400s", b_rw[B_RESULT] ? (char *)b_rw + B_RESULT : "nothing");
+	/* one attach in three pieces: shmdt() of its start takes them all */
+	if (ok && check_stat(id_a, "A without C", key_a, 0640, A_NATTCH_P, false)) {
+		unsigned long end, off, ino;
+		char p[5], name[256];
+		bool mw;
+
+		if (shmdt(a_split) < 0)
+			ok = failf("A split: shmdt: %s", strerror(errno));
+		else if (find_vma(a_split + 2 * PG, &end, &off, p, &ino, name, sizeof(name), &mw))
+			ok = failf("A split: shmdt() left its third piece mapped: not one attach");
+		else
+			ok = check_stat(id_a, "A after shmdt", key_a, 0640, A_NATTCH_P - 3, false);
+	} else {
+		ok = false;
+	}
 	shmctl(id_a, IPC_RMID, NULL);
 	write_status(ok ? "OK" : verdict);
 	return ok ? 0 : 1;
@@ -353,6 +391,9 @@ int main(int argc, char **argv)
 	if (munmap(ro, PG) < 0 || munmap(ro + 3 * PG, 2 * PG) < 0)
 		die_setup("munmap");
 	a_ro = ro + PG;
+	a_split = shmat(id_a, NULL, 0);
+	if (a_split == (void *)-1 || mprotect(a_split + PG, PG, PROT_READ) < 0)
+		die_setup("shmat A split");
 
 	id_b = shmget(IPC_PRIVATE, B_SIZE, IPC_CREAT | 0600);
 	if (id_b < 0)

@@ -555,7 +555,7 @@ test_sysv_selftest() {
 
 test_sysv_detects_corruption() {
 	local what rc
-	for what in content private partial rmid nattch; do
+	for what in content private partial rmid nattch split; do
 		rm -f "$TD/status"
 		"$E2E/dumpee_sysv" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
 		rc=$?
