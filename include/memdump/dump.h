@@ -74,8 +74,9 @@ int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct
 		    struct image_pages_writer *w);
 /*
  * The same for a process that runs (pre-dump): memory it unmapped
- * meanwhile reads as zeroes instead of failing. Its tracking marks such
- * pages written, so the next dump copies them again.
+ * meanwhile reads as zeroes instead of failing (any other read error still
+ * fails). Memory mapped there again is not under tracking, so the next
+ * dump copies it whole.
  */
 int dump_copy_pages_running(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
 			    struct image_pages_writer *w);
@@ -116,11 +117,13 @@ struct dump_track {
 
 struct track_session {
 	const struct md_track *prev;	/* track.img of the previous image, or NULL */
-	int prev_helper;		/* pidfd of its helper, -1 if gone or none */
-	bool rearmed;			/* the previous tracking was read and re-armed */
+	int *taken;			/* per prev->procs: its userfaultfd, taken from the helper, or -1 */
 };
 
-/* open the previous image's tracking (warns once if it cannot be used) */
+/*
+ * Take every userfaultfd of the previous image's helper and stop it (warns
+ * once if it is gone or there was no tracking).
+ */
 int track_begin(const struct md_track *prev, struct track_session *s);
 /*
  * Track p (frozen): take its userfaultfd back from the previous helper or
@@ -133,5 +136,5 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 void track_proc_release(struct dump_track *t);
 /* a new helper holding the uffds of t[0..n); its pid and start time */
 int track_spawn_helper(const struct dump_track *t, size_t n, pid_t *ret_pid, uint64_t *ret_start);
-/* done with the previous helper; retire: stop it (its tracking is ours now, or invalid) */
-void track_end(struct track_session *s, bool retire_prev);
+/* close the trackers taken and not handed to a process */
+void track_end(struct track_session *s);

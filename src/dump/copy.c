@@ -37,6 +37,29 @@ struct copy_ctx {
 	size_t used;
 };
 
+/* whether addr is in a mapping of pid now (a running process may have unmapped it) */
+static bool mapped(pid_t pid, uint64_t addr)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+
+		found = sscanf(line, "%llx-%llx", &s, &e) == 2 && s <= addr && addr < e;
+		/* the rest of a long line (a path) */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	return found;
+}
+
 /* pread a whole remote range from /proc/PID/mem into the buffer; a range it cannot read is an error. */
 static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 {
@@ -47,12 +70,17 @@ static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 && c->running) {
-			log_debug("%#llx-%#llx of %d is gone: zeroes", (unsigned long long)addr,
-				  (unsigned long long)(addr + len), c->pid);
-			memset(dst, 0, len);
-			c->used += len;
-			return 0;
+		/* unmapped meanwhile: a page at a time, zeroes where it is gone */
+		if (n <= 0 && c->running && !mapped(c->pid, addr)) {
+			size_t k = len < MD_PAGE_SIZE ? len : MD_PAGE_SIZE;
+
+			log_debug("%#llx of %d is gone: zeroes", (unsigned long long)addr, c->pid);
+			memset(dst, 0, k);
+			addr += k;
+			dst += k;
+			len -= k;
+			c->used += k;
+			continue;
 		}
 		if (n <= 0)
 			return log_err(n < 0 ? -errno : -EIO, "cannot read %#llx-%#llx of %d",

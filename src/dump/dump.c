@@ -143,6 +143,7 @@ struct dump_ctx {
 	struct track_session ts;
 	struct dump_track *track;	/* per live process */
 	bool thawed;			/* pre-dump: the tree runs again */
+	uint64_t frozen_ns;		/* CLOCK_MONOTONIC when the tree was frozen, then for how long */
 	pid_t helper;			/* the tracker this dump started, 0 if none */
 };
 
@@ -220,6 +221,14 @@ static int collect_tree(struct dump_ctx *c)
 	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
 /* the previous image's view of pid: its VMAs and pagemap, if it has them */
 static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p, struct md_pagemap *ret_pm)
 {
@@ -261,7 +270,9 @@ static int track_tree(struct dump_ctx *c)
 		return -ENOMEM;
 	for (size_t i = 0; i <= c->ft.n; i++)
 		c->track[i].uffd = -1;
-	track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
+	r = track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc prev = { 0 };
 		struct md_pagemap prev_pm = { 0 }, in_parent;
@@ -323,6 +334,7 @@ static int dump_memory(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 		c->thawed = true;
+		c->frozen_ns = now_ns() - c->frozen_ns;
 	}
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];
@@ -365,6 +377,17 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	return 0;
 }
 
+/* some process is tracked and the tree goes on running: a helper must keep the trackers */
+static bool tracking_kept(const struct dump_ctx *c)
+{
+	if (!c->track || !(c->o->pre_dump || (c->o->track_mem && c->o->leave_running)))
+		return false;
+	for (size_t i = 0; i < c->ft.n; i++)
+		if (c->track[i].uffd >= 0)
+			return true;
+	return false;
+}
+
 static int write_images(struct dump_ctx *c)
 {
 	struct md_inventory inv = { 0 };
@@ -383,7 +406,7 @@ static int write_images(struct dump_ctx *c)
 	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->dirfd, "parent") < 0)
 		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
 	/* the tree goes on under tracking: a helper keeps the trackers for the next dump */
-	if (c->track && (c->o->pre_dump || (c->o->track_mem && c->o->leave_running))) {
+	if (tracking_kept(c)) {
 		struct md_track t = { .method = MD_TRACK_UFFD_WP };
 
 		r = track_spawn_helper(c->track, c->ft.n, &c->helper, &t.helper_start_time);
@@ -463,7 +486,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 
 int dump_run(const struct dump_opts *o)
 {
-	struct dump_ctx c = { .dirfd = -1, .prev_dirfd = -1, .o = o, .ts = { .prev_helper = -1 } };
+	struct dump_ctx c = { .dirfd = -1, .prev_dirfd = -1, .o = o };
 	uint64_t pages = 0;
 	size_t threads = 0;
 	int r;
@@ -495,6 +518,7 @@ int dump_run(const struct dump_opts *o)
 	r = check_seccomp(o->pid, o->pid);
 	if (r < 0)
 		goto out;
+	c.frozen_ns = now_ns();
 	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)
 		goto out;
@@ -523,10 +547,12 @@ int dump_run(const struct dump_opts *o)
 		r = freeze_tree_thaw(&c.ft);
 	else
 		r = freeze_tree_kill(&c.ft);
+	if (!c.thawed)
+		c.frozen_ns = now_ns() - c.frozen_ns;
 	/* the trackers are the new helper's now, or tracking ends here */
-	track_end(&c.ts, true);
-	log_info("dumped %d: %zu processes (%zu zombies), %zu threads, %zu pipes, %llu pages", o->pid, c.n,
-		 c.ft.n_zombies, threads, c.n_pipes, (unsigned long long)pages);
+	track_end(&c.ts);
+	log_info("dumped %d: %zu processes (%zu zombies), %zu threads, %zu pipes, %llu pages, frozen %.3f s", o->pid,
+		 c.n, c.ft.n_zombies, threads, c.n_pipes, (unsigned long long)pages, c.frozen_ns / 1e9);
 	goto out;
 
 out_thaw:
@@ -535,10 +561,10 @@ out_thaw:
 	remove_images(c.dirfd);
 	if (c.helper > 0)
 		kill(c.helper, SIGTERM);
-	/* a previous tracking read and re-armed no longer describes the previous image */
-	if (c.ts.rearmed)
+	/* the previous helper is stopped once its trackers are taken */
+	if (c.ts.taken)
 		log_warn("the previous image can no longer be the base of an incremental dump");
-	track_end(&c.ts, c.ts.rearmed);
+	track_end(&c.ts);
 out:
 	dump_ctx_release(&c);
 	return r;

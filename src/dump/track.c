@@ -15,10 +15,12 @@
  * kernel drops every protection at once: the process runs on as if it had
  * never been tracked, and a restored process is a new one, never tracked.
  *
- * Each round has a helper of its own: a round that re-armed the protection
- * changed what the previous helper's state means, so the previous one is
- * retired, and an image whose helper is gone is simply not a base for
- * tracking any more (the next dump copies everything).
+ * Each round has a helper of its own. A round takes every fd back from the
+ * previous helper and stops it before it reads or re-arms anything: from
+ * then on the previous image is no base for tracking (re-arming changes
+ * what the tracker's state means), and if this memdump dies half-way its
+ * copies close and the tracking simply ends. An image whose helper is gone
+ * is no base: the next dump copies everything.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -31,6 +33,7 @@
 #include "compat/fs.h"
 #include "compat/userfaultfd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -208,16 +211,36 @@ static int open_helper(const struct md_track *prev)
 
 int track_begin(const struct md_track *prev, struct track_session *s)
 {
-	*s = (struct track_session){ .prev_helper = -1 };
-	s->prev = prev;
-	if (prev && prev->method == MD_TRACK_UFFD_WP) {
-		s->prev_helper = open_helper(prev);
-		if (s->prev_helper < 0)
-			log_warn("the previous dump's tracker (pid %d) is gone: everything is copied again",
-				 prev->helper_pid);
-	} else if (prev) {
+	int helper;
+
+	*s = (struct track_session){ .prev = prev };
+	if (!prev)
+		return 0;
+	if (prev->method != MD_TRACK_UFFD_WP) {
 		log_warn("the previous dump did not track memory: everything is copied again");
+		return 0;
 	}
+	helper = open_helper(prev);
+	if (helper < 0) {
+		log_warn("the previous dump's tracker (pid %d) is gone: everything is copied again", prev->helper_pid);
+		return 0;
+	}
+	/* every tracker ours, then the helper stopped: see the top of the file */
+	s->taken = calloc(prev->n + 1, sizeof(*s->taken));
+	if (!s->taken) {
+		close(helper);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < prev->n; i++) {
+		s->taken[i] = prev->procs[i].uffd >= 0 ? pidfd_getfd(helper, prev->procs[i].uffd) : -1;
+		if (prev->procs[i].uffd >= 0 && s->taken[i] < 0)
+			log_warn("cannot take the tracker of %d back: %s", prev->procs[i].pid, strerror(errno));
+	}
+	if (syscall(SYS_pidfd_send_signal, helper, SIGTERM, NULL, 0) < 0)
+		log_warn("cannot stop the previous memory tracker %d: %s", prev->helper_pid, strerror(errno));
+	else
+		log_debug("took over from the previous memory tracker %d", prev->helper_pid);
+	close(helper);
 	return 0;
 }
 
@@ -225,7 +248,7 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 	       struct dump_track *t)
 {
 	_cleanup_close_ int pagemap_fd = -1, pidfd = -1;
-	const struct md_track_proc *was = NULL;
+	bool was = false;	/* tracked by the previous round */
 	struct proc_stat st;
 	char path[64];
 	size_t untracked_kb = 0;
@@ -237,16 +260,13 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 		return log_err(r, "cannot read the start time of %d", p->pid);
 	t->start_time = st.start_time;
 
-	if (s->prev_helper >= 0)
-		for (size_t i = 0; i < s->prev->n; i++)
-			if (s->prev->procs[i].pid == p->pid && s->prev->procs[i].start_time == t->start_time &&
-			    s->prev->procs[i].uffd >= 0)
-				was = &s->prev->procs[i];
-	if (was) {
-		t->uffd = pidfd_getfd(s->prev_helper, was->uffd);
-		if (t->uffd < 0)
-			log_warn("cannot take the tracker of %d back: %s", p->pid, strerror(errno));
-	}
+	for (size_t i = 0; s->taken && i < s->prev->n; i++)
+		if (s->prev->procs[i].pid == p->pid && s->prev->procs[i].start_time == t->start_time &&
+		    s->taken[i] >= 0) {
+			t->uffd = s->taken[i];
+			s->taken[i] = -1;
+			was = true;
+		}
 	if (t->uffd < 0 && !arm)
 		return 0;
 
@@ -276,11 +296,15 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 
 		if (!plan_vma_wants_pages(v))
 			continue;
-		/* under our protection since the previous image: its written pages are known */
-		if (was && (v->vmflags & MD_VMF_UW)) {
+		/*
+		 * Under our protection since the previous image: its written
+		 * pages are known. Registering with our uffd again succeeds only
+		 * for our own (EBUSY for the process's own userfaultfd), and
+		 * changes nothing else.
+		 */
+		if (was && (v->vmflags & MD_VMF_UW) && ioctl(t->uffd, UFFDIO_REGISTER, &reg) == 0) {
 			size_t before = t->n_written;
 
-			s->rearmed = true;
 			r = scan_rearm(pagemap_fd, v->start, v->end, &t->written, &t->n_written);
 			if (r == 0) {
 				r = tracked_since(v, prev_p, &t->tracked, &t->n_tracked);
@@ -295,9 +319,13 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 		}
 		if (!arm)
 			continue;
+		/* under a userfaultfd that is not ours (the process's own): never touch its protection */
+		if (v->vmflags & MD_VMF_UW) {
+			untracked_kb += (v->end - v->start) / 1024;
+			continue;
+		}
 		/* new, changed or not tracked: copied whole now, tracked from here on */
-		if (!(v->vmflags & MD_VMF_UW) && ioctl(t->uffd, UFFDIO_REGISTER, &reg) < 0) {
-			/* private file mappings cannot be write-protected: small, and copied each time */
+		if (ioctl(t->uffd, UFFDIO_REGISTER, &reg) < 0) {
 			if (v->kind == MD_VMA_ANON)
 				untracked_kb += (v->end - v->start) / 1024;
 			log_debug("cannot track %#llx-%#llx of %d: %s", (unsigned long long)v->start,
@@ -342,14 +370,22 @@ static void helper_main(const struct dump_track *t, size_t n, int ready_fd)
 	null = open("/dev/null", O_RDWR);
 	for (int i = 0; i < 3 && null >= 0; i++)
 		dup2(null, i);
-	/* nothing but the trackers, stdio and the ready pipe */
-	for (int fd = 3; fd < 1024; fd++) {
-		bool keep = fd == ready_fd;
+	/* nothing but the trackers, stdio and the ready pipe, however many fds memdump had */
+	{
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
 
-		for (size_t i = 0; i < n; i++)
-			keep = keep || fd == t[i].uffd;
-		if (!keep)
-			close(fd);
+		while (d && (de = readdir(d))) {
+			int fd = atoi(de->d_name);
+			bool keep = fd < 3 || fd == ready_fd || fd == dirfd(d) || de->d_name[0] == '.';
+
+			for (size_t i = 0; i < n; i++)
+				keep = keep || fd == t[i].uffd;
+			if (!keep)
+				close(fd);
+		}
+		if (d)
+			closedir(d);
 	}
 	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&none);
@@ -424,15 +460,11 @@ int track_spawn_helper(const struct dump_track *t, size_t n, pid_t *ret_pid, uin
 	return 0;
 }
 
-void track_end(struct track_session *s, bool retire_prev)
+void track_end(struct track_session *s)
 {
-	if (s->prev_helper >= 0) {
-		if (retire_prev && syscall(SYS_pidfd_send_signal, s->prev_helper, SIGTERM, NULL, 0) < 0)
-			log_warn("cannot stop the previous memory tracker %d: %s", s->prev->helper_pid,
-				 strerror(errno));
-		else if (retire_prev)
-			log_debug("stopped the previous memory tracker %d", s->prev->helper_pid);
-		close(s->prev_helper);
-		s->prev_helper = -1;
-	}
+	for (size_t i = 0; s->taken && i < s->prev->n; i++)
+		if (s->taken[i] >= 0)
+			close(s->taken[i]);
+	free(s->taken);
+	s->taken = NULL;
 }

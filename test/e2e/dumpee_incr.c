@@ -189,9 +189,11 @@ static int check(void)
 			if (st->maps[r][i] != (uint8_t)r)
 				ok = failf("round %u mapping: byte %zu is %u", r, i, st->maps[r][i]);
 	}
-	if (ok && st->child > 0) {
-		kill(st->child, SIGUSR1);
-		if (waitpid(st->child, &status, 0) != st->child || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (st->child > 0) {
+		/* a check that failed already only ends the child */
+		kill(st->child, ok ? SIGUSR1 : SIGKILL);
+		if (waitpid(st->child, &status, 0) != st->child ||
+		    (ok && (!WIFEXITED(status) || WEXITSTATUS(status))))
 			ok = failf("the child's memory (status %#x)", status);
 	}
 	if (ok && (tracked_left() || (corrupt_what && !strcmp(corrupt_what, "tracked"))))
