@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 		} else if (got == SIGUSR1) {
 			double t = now();
 
-			memset(p, (int)(round & 0xff), wlen);
+			memset(p, (int)((0x5a + round) & 0xff), wlen);
 			snprintf(line, sizeof(line), "WRITE %.4f\n", now() - t);
 			say(argv[2], line);
 		}
