@@ -19,6 +19,7 @@
 #include "memdump/image.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,23 +41,23 @@ struct copy_ctx {
 /* whether addr is in a mapping of pid now (a running process may have unmapped it) */
 static bool mapped(pid_t pid, uint64_t addr)
 {
-	char path[64], line[256];
+	_cleanup_free_ char *maps = NULL;
 	bool found = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
+	if (proc_read_filef(&maps, NULL, "/proc/%d/maps", pid) < 0)
+		return true;	/* cannot tell: not gone */
+	for (char *line = maps; line && *line && !found;) {
+		char *nl = strchr(line, '\n');
+		struct md_vma v;
 
-		found = sscanf(line, "%llx-%llx", &s, &e) == 2 && s <= addr && addr < e;
-		/* the rest of a long line (a path) */
-		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
-			;
+		if (nl)
+			*nl = '\0';
+		if (proc_parse_maps_line(line, &v) == 0) {
+			found = v.start <= addr && addr < v.end;
+			free(v.path);
+		}
+		line = nl ? nl + 1 : NULL;
 	}
-	fclose(f);
 	return found;
 }
 

@@ -248,6 +248,49 @@ Test(dump_copy, range_outside_vmas_fails)
 	md_pagemap_release(&pm);
 }
 
+static bool check_zero(const uint8_t *page, uint64_t vaddr, void *arg)
+{
+	for (size_t i = 0; i < PG; i++)
+		if (page[i])
+			return false;
+	return true;
+}
+
+/*
+ * A pre-dump copies while the process runs: memory it unmapped meanwhile
+ * reads as zeroes there, and is still an error for a frozen process.
+ */
+Test(dump_copy, unmapped_meanwhile_reads_as_zeroes_only_when_running)
+{
+	struct layout l;
+	struct md_vma vma;
+	struct md_pagemap pm = {};
+	struct image_pages_writer *w = NULL;
+	char name[64];
+	int dirfd;
+	pid_t pid;
+
+	pid = start_child(setup_layout, &l, sizeof(l));
+	/* where the child has nothing mapped: the page below its first mapping is never its own */
+	vma = (struct md_vma){ .start = 0x10000, .end = 0x10000 + 2 * PG, .prot = PROT_READ | PROT_WRITE };
+	add_entry(&pm, vma.start, 2);
+
+	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
+	image_pages_name(name, sizeof(name), MD_PAGES_PROC, pid);
+	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
+	cr_expect_lt(dump_copy_pages(pid, &vma, 1, &pm, w), 0);
+	image_pages_abort(w);
+
+	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
+	cr_assert_eq(dump_copy_pages_running(pid, &vma, 1, &pm, w), 0);
+	cr_assert_eq(image_pages_finish(w), 0);
+	check_pages_file(dirfd, name, &pm, check_zero, NULL);
+
+	close(dirfd);
+	stop_child(pid);
+	md_pagemap_release(&pm);
+}
+
 /* ------------------------------------------------- copy-on-write stays shared */
 
 #define COW_PAGES 64
