@@ -8,6 +8,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "compat/pidfd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,21 +21,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-
 static int grab_fd(pid_t pid, int fd)
 {
-	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	_cleanup_close_ int pidfd = md_pidfd_open(pid);
 	int r;
 
 	if (pidfd < 0)
 		return -errno;
-	r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	r = md_pidfd_getfd(pidfd, fd);
 	return r < 0 ? -errno : r;
 }
 

@@ -31,6 +31,7 @@
 #include "memdump/plan.h"
 #include "memdump/proc.h"
 #include "compat/fs.h"
+#include "compat/pidfd.h"
 #include "compat/userfaultfd.h"
 
 #include <dirent.h>
@@ -49,16 +50,6 @@
 
 #define HELPER_COMM "memdump-track"
 #define SCAN_VEC 512
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int pidfd_getfd(int pidfd, int fd)
-{
-	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
 
 static int add_range(struct md_range **r, size_t *n, uint64_t start, uint64_t end)
 {
@@ -170,7 +161,7 @@ static int create_uffd(pid_t pid, int pidfd)
 		r = (int)res;
 		goto out;
 	}
-	fd = pidfd_getfd(pidfd, (int)res);
+	fd = md_pidfd_getfd(pidfd, (int)res);
 	if (fd < 0)
 		r = -errno;
 	r2 = inject_syscall(&c, SYS_close, (uint64_t)res, 0, 0, 0, 0, 0, &closed);
@@ -198,7 +189,7 @@ static int open_helper(const struct md_track *prev)
 
 	if (prev->method != MD_TRACK_UFFD_WP || prev->helper_pid <= 0)
 		return -1;
-	pidfd = pidfd_open(prev->helper_pid);
+	pidfd = md_pidfd_open(prev->helper_pid);
 	if (pidfd < 0)
 		return -1;
 	if (proc_read_stat(prev->helper_pid, 0, &st) < 0 || st.start_time != prev->helper_start_time ||
@@ -232,11 +223,11 @@ int track_begin(const struct md_track *prev, struct track_session *s)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < prev->n; i++) {
-		s->taken[i] = prev->procs[i].uffd >= 0 ? pidfd_getfd(helper, prev->procs[i].uffd) : -1;
+		s->taken[i] = prev->procs[i].uffd >= 0 ? md_pidfd_getfd(helper, prev->procs[i].uffd) : -1;
 		if (prev->procs[i].uffd >= 0 && s->taken[i] < 0)
 			log_warn("cannot take the tracker of %d back: %s", prev->procs[i].pid, strerror(errno));
 	}
-	if (syscall(SYS_pidfd_send_signal, helper, SIGTERM, NULL, 0) < 0)
+	if (md_pidfd_send_signal(helper, SIGTERM) < 0)
 		log_warn("cannot stop the previous memory tracker %d: %s", prev->helper_pid, strerror(errno));
 	else
 		log_debug("took over from the previous memory tracker %d", prev->helper_pid);
@@ -275,7 +266,7 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 	if (pagemap_fd < 0)
 		return log_err(-errno, "cannot open '%s'", path);
 	if (t->uffd < 0) {
-		pidfd = pidfd_open(p->pid);
+		pidfd = md_pidfd_open(p->pid);
 		if (pidfd < 0)
 			return log_err(-errno, "cannot open a pidfd for %d", p->pid);
 		t->uffd = create_uffd(p->pid, pidfd);
@@ -391,7 +382,7 @@ static void helper_main(const struct dump_track *t, size_t n, int ready_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (size_t i = 0; pfd && i < n; i++) {
-		pfd[alive].fd = t[i].uffd >= 0 ? pidfd_open(t[i].pid) : -1;
+		pfd[alive].fd = t[i].uffd >= 0 ? md_pidfd_open(t[i].pid) : -1;
 		pfd[alive].events = POLLIN;
 		if (pfd[alive].fd >= 0)
 			alive++;

@@ -1,0 +1,36 @@
+#pragma once
+/*
+ * pidfd syscalls: Debian 12's glibc has no wrappers for them, and its
+ * headers may lack the numbers (x86_64 values), each guarded on its own.
+ * Like libc calls: -1 and errno on failure.
+ */
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_send_signal	/* 5.1 */
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open		/* 5.3 */
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd		/* 5.6 */
+#define SYS_pidfd_getfd 438
+#endif
+
+static inline int md_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* a copy of fd of the process pidfd names, close-on-exec */
+static inline int md_pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+static inline int md_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
