@@ -14,6 +14,12 @@
 #define MD_RLIM_NLIMITS 16
 #define MD_SIGINFO_SIZE 128	/* sizeof(siginfo_t) on x86_64 */
 
+/* bytes rounded up to whole pages */
+static inline uint64_t md_page_round_up(uint64_t bytes)
+{
+	return (bytes + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+}
+
 /* VMA kind, from the maps line (path column and flags) */
 enum md_vma_kind {
 	MD_VMA_ANON = 1,	/* private or shared anonymous, [heap], [stack] */

@@ -70,7 +70,7 @@ static int append_entry(struct md_pagemap *pm, size_t *cap, uint64_t start, uint
 static int find_data(int fd, uint64_t size, struct md_pagemap *ret)
 {
 	struct md_pagemap pm = {};
-	uint64_t limit = (size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+	uint64_t limit = md_page_round_up(size);
 	size_t cap = 0;
 	off_t off = 0;
 	int r;
@@ -89,7 +89,7 @@ static int find_data(int fd, uint64_t size, struct md_pagemap *ret)
 			goto out_errno;
 
 		start = (uint64_t)d & ~(MD_PAGE_SIZE - 1);
-		end = ((uint64_t)h + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+		end = md_page_round_up((uint64_t)h);
 		if (end > limit)
 			end = limit;
 		if (end > start) {

@@ -193,7 +193,7 @@ int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct
 		return log_err(-ENOMEM, "cannot read image '%s'", name);
 	PM_FROM_MSG(e, m->entries, m->n_entries);
 	/* Entries are offsets in the object: they must end within its last page. */
-	limit = (m->size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+	limit = md_page_round_up(m->size);
 	r = pm_validate(name, e, m->n_entries, m->nr_data_pages, limit, MD_PM_DATA | MD_PM_ZERO);
 	if (r < 0)
 		return r;

@@ -115,7 +115,7 @@ static int make_memfd(const struct restore_shm *s)
  */
 static int make_shared_anon(const struct restore_shm *s)
 {
-	uint64_t size = (s->shm.size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
+	uint64_t size = md_page_round_up(s->shm.size);
 	char path[64];
 	void *m;
 	int fd, r;

@@ -175,7 +175,7 @@ static int check_shm_refs(const struct restore_ctx *rc, const char *dir)
 					       (unsigned long long)v->shm_id);
 			if (sysv && (!v->shared || v->pgoff % MD_PAGE_SIZE ||
 				     v->pgoff + (v->end - v->start) < v->pgoff ||
-				     v->pgoff + (v->end - v->start) > ((s->shm.size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1))))
+				     v->pgoff + (v->end - v->start) > md_page_round_up(s->shm.size)))
 				return log_err(-EINVAL, "image '%s': %#llx-%#llx of %d does not fit SysV shared memory "
 							"%llu", dir, (unsigned long long)v->start,
 					       (unsigned long long)v->end, p->pid, (unsigned long long)v->shm_id);

@@ -31,11 +31,6 @@
 
 #define SHM_NEXT_ID "/proc/sys/kernel/shm_next_id"
 
-static uint64_t seg_len(const struct restore_shm *s)
-{
-	return (s->shm.size + MD_PAGE_SIZE - 1) & ~(MD_PAGE_SIZE - 1);
-}
-
 static int set_next_id(int id)
 {
 	_cleanup_close_ int fd = open(SHM_NEXT_ID, O_WRONLY | O_CLOEXEC);
@@ -134,11 +129,11 @@ static int fill(const struct restore_shm *s, bool clear)
 	if (m == (void *)-1)
 		return -errno;
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
-		 (unsigned long)m + (unsigned long)seg_len(s));
+		 (unsigned long)m + (unsigned long)md_page_round_up(s->shm.size));
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
 	/* the whole last page: what lies past the size is seen through every attach */
-	if (!r && clear && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)seg_len(s)) < 0)
+	if (!r && clear && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)md_page_round_up(s->shm.size)) < 0)
 		r = -errno;
 	if (!r)
 		r = restore_fill_object(s, fd);
@@ -191,7 +186,7 @@ size_t restore_sysv_attach_len(const struct md_vma *vmas, size_t n)
 int restore_map_sysv(struct restore_proc *rp, const struct md_vma *vmas, size_t n, const struct restore_shm *s)
 {
 	uint64_t start = vmas[0].start, len = vmas[n - 1].end - start, pgoff = vmas[0].pgoff;
-	uint64_t whole = seg_len(s), base;
+	uint64_t whole = md_page_round_up(s->shm.size), base;
 	uint64_t flags = vmas[0].vmflags & MD_VMF_MW ? 0 : SHM_RDONLY;
 	uint64_t prot = PROT_READ | (flags & SHM_RDONLY ? 0 : PROT_WRITE);
 	int64_t res;
