@@ -246,23 +246,27 @@ static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p,
 	return r < 0 ? r : 1;
 }
 
+/* the tree runs on after this dump, tracked for the next one */
+static bool keeps_tracking(const struct dump_opts *o)
+{
+	return o->pre_dump || (o->track_mem && o->leave_running);
+}
+
 /*
  * Dirty tracking: take over (or start) the tracking of every live process;
  * with a previous image, pages nobody wrote since become "in parent".
  */
 static int track_tree(struct dump_ctx *c)
 {
-	bool arm = c->o->pre_dump || (c->o->track_mem && c->o->leave_running);
+	bool arm = keeps_tracking(c->o);
 	int r;
 
-	if (c->o->prev_dir || arm) {
-		if (!c->kf.uffd_wp_async || !c->kf.pagemap_scan) {
-			log_warn("this kernel has no dirty tracking (%s): every dump copies everything",
-				 c->kf.soft_dirty ? "soft-dirty is not supported yet" : "neither soft-dirty nor "
-				 "userfaultfd write-protect");
-			return 0;
-		}
-	} else {
+	if (!c->o->prev_dir && !arm)
+		return 0;
+	if (!c->kf.uffd_wp_async || !c->kf.pagemap_scan) {
+		log_warn("this kernel has no dirty tracking (%s): every dump copies everything",
+			 c->kf.soft_dirty ? "soft-dirty is not supported yet" : "neither soft-dirty nor "
+			 "userfaultfd write-protect");
 		return 0;
 	}
 	c->track = calloc(c->ft.n + 1, sizeof(*c->track));
@@ -380,7 +384,7 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 /* some process is tracked and the tree goes on running: a helper must keep the trackers */
 static bool tracking_kept(const struct dump_ctx *c)
 {
-	if (!c->track || !(c->o->pre_dump || (c->o->track_mem && c->o->leave_running)))
+	if (!c->track || !keeps_tracking(c->o))
 		return false;
 	for (size_t i = 0; i < c->ft.n; i++)
 		if (c->track[i].uffd >= 0)

@@ -187,7 +187,7 @@ static int open_helper(const struct md_track *prev)
 	struct proc_stat st;
 	int pidfd;
 
-	if (prev->method != MD_TRACK_UFFD_WP || prev->helper_pid <= 0)
+	if (prev->helper_pid <= 0)
 		return -1;
 	pidfd = md_pidfd_open(prev->helper_pid);
 	if (pidfd < 0)
