@@ -255,6 +255,22 @@ static bool parent_holds(struct pm_cursor *c, uint64_t addr)
 	return e->vaddr <= addr && (e->flags & (MD_PM_DATA | MD_PM_PARENT));
 }
 
+/* append e to pm (capacity *cap, grown by doubling) */
+static int push_entry(struct md_pagemap *pm, size_t *cap, struct md_pagemap_entry e)
+{
+	if (pm->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct md_pagemap_entry *ne = realloc(pm->entries, nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		pm->entries = ne;
+		*cap = nc;
+	}
+	pm->entries[pm->n++] = e;
+	return 0;
+}
+
 /*
  * append one page with flags, growing the last entry when it continues it;
  * fresh: the page starts an entry of the input, which may be a new VMA
@@ -269,17 +285,7 @@ static int append_page(struct md_pagemap *pm, size_t *cap, uint64_t addr, uint32
 		last->nr_pages++;
 		return 0;
 	}
-	if (pm->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		struct md_pagemap_entry *ne = realloc(pm->entries, nc * sizeof(*ne));
-
-		if (!ne)
-			return -ENOMEM;
-		pm->entries = ne;
-		*cap = nc;
-	}
-	pm->entries[pm->n++] = (struct md_pagemap_entry){ addr, 1, flags };
-	return 0;
+	return push_entry(pm, cap, (struct md_pagemap_entry){ addr, 1, flags });
 }
 
 int plan_mark_in_parent(const struct md_pagemap *pm, const struct md_range *tracked, size_t n_tracked,
@@ -295,20 +301,11 @@ int plan_mark_in_parent(const struct md_pagemap *pm, const struct md_range *trac
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct md_pagemap_entry *e = &pm->entries[i];
 
+		/* anything but data is kept whole */
 		if (!(e->flags & MD_PM_DATA)) {
-			/* kept whole */
-			if (out.n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct md_pagemap_entry *ne = realloc(out.entries, nc * sizeof(*ne));
-
-				if (!ne) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				out.entries = ne;
-				cap = nc;
-			}
-			out.entries[out.n++] = *e;
+			r = push_entry(&out, &cap, *e);
+			if (r < 0)
+				goto fail;
 			continue;
 		}
 		for (uint64_t k = 0; k < e->nr_pages; k++) {
