@@ -17,9 +17,13 @@ struct md_pipe;
 struct kfeat;
 struct image_pages_writer;
 
+struct xfer;
+
 struct dump_opts {
 	pid_t pid;
 	const char *dir;
+	const char *ps_addr;	/* --page-server --address: pages (and the image) go there */
+	uint16_t ps_port;
 	bool leave_running;
 	bool pre_dump;		/* copy memory while the tree runs, track it for the next dump */
 	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
@@ -27,6 +31,17 @@ struct dump_opts {
 };
 
 int dump_run(const struct dump_opts *o);
+
+/*
+ * Where a dump writes: its image directory, except that pages files go to
+ * a page server instead when xfer is set (the rest follows at the end).
+ */
+struct dump_out {
+	int dirfd;
+	struct xfer *xfer;
+};
+/* a new pages file there (src/dump/copy.c) */
+int dump_pages_create(const struct dump_out *out, const char *name, struct image_pages_writer **ret);
 
 /*
  * What /proc (and prlimit/readlink) show, no ptrace needed beyond the
@@ -86,15 +101,15 @@ int dump_copy_pages_running(pid_t pid, const struct md_vma *vmas, size_t n, cons
  * objects of p's VMAs and memfd fds, each dumped once into shm-ID.img and
  * pages-shm-ID.img (sysvshm-, pages-sysvshm-), data found with
  * SEEK_DATA/SEEK_HOLE on /proc/PID/map_files/START-END or /proc/PID/fd/N
- * (src/dump/shm.c). Sets vma.shm_id / fd.shm_id. An object whose files are
- * in dirfd already was dumped for another process and is skipped; the ids
- * written are appended to *ids (the caller frees its arrays).
+ * (src/dump/shm.c). Sets vma.shm_id / fd.shm_id. An object already in
+ * *ids was dumped for another process and is skipped; the ids written are
+ * appended to *ids (the caller frees its arrays).
  */
 struct dump_shm_ids {
 	uint64_t *shm, *sysv;
 	size_t n_shm, n_sysv;
 };
-int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_ids *ids);
+int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, struct dump_shm_ids *ids);
 
 /*
  * Dirty tracking between dumps (src/dump/track.c): userfaultfd

@@ -91,6 +91,9 @@ enum md_pages_of {
 struct image_pages_writer;
 void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id);
 int image_pages_create(int dirfd, const char *name, struct image_pages_writer **ret);
+/* the same file sent to a page server as it is written (memdump/xfer.h) */
+struct xfer;
+int image_pages_create_remote(struct xfer *x, const char *name, struct image_pages_writer **ret);
 int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len);
 int image_pages_finish(struct image_pages_writer *w);	/* writes header, fsync-free, frees w */
 void image_pages_abort(struct image_pages_writer *w);	/* frees w, leaves the file */

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "memdump/kfeat.h"
 #include "memdump/log.h"
 #include "memdump/restore.h"
+#include "memdump/xfer.h"
 
 #ifndef MEMDUMP_VERSION
 #define MEMDUMP_VERSION "0.1.0"
@@ -20,8 +22,11 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem] [-v]\n"
-	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV] [-v]\n"
+	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem]\n"
+	      "                    [--page-server --address ADDR --port PORT] [-v]\n"
+	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
+	      "                    [--page-server --address ADDR --port PORT] [-v]\n"
+	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon] [-v]\n"
 	      "       memdump restore -D DIR [-d|--restore-detached] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
@@ -42,7 +47,22 @@ static int parse_pid(const char *s, pid_t *ret)
 	return 0;
 }
 
-enum { OPT_PREV = 0x100, OPT_TRACK_MEM };
+static int parse_port(const char *s, uint16_t *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > 65535) {
+		log_msg(LOG_ERR, "invalid port '%s'", s);
+		return -EINVAL;
+	}
+	*ret = (uint16_t)v;
+	return 0;
+}
+
+enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT };
 
 static int dump_or_pre_dump(int argc, char **argv, bool pre)
 {
@@ -52,11 +72,16 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "prev-images-dir", required_argument, NULL, OPT_PREV },
 		{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
+		{ "page-server", no_argument, NULL, OPT_PAGE_SERVER },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "port", required_argument, NULL, OPT_PORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct dump_opts o = { .pre_dump = pre };
+	const char *addr = NULL;
+	bool page_server = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "t:D:Rvh", lo, NULL)) != -1) {
@@ -79,6 +104,16 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		case OPT_TRACK_MEM:
 			o.track_mem = true;
 			break;
+		case OPT_PAGE_SERVER:
+			page_server = true;
+			break;
+		case OPT_ADDRESS:
+			addr = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_port(optarg, &o.ps_port) < 0)
+				return 2;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -94,6 +129,12 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		usage(stderr);
 		return 2;
 	}
+	/* as in CRIU: --address and --port say where the page server is */
+	if (page_server != (addr && o.ps_port) || (!page_server && (addr || o.ps_port))) {
+		log_msg(LOG_ERR, "--page-server needs --address and --port, and they need it");
+		return 2;
+	}
+	o.ps_addr = addr;
 	/* a pre-dump always leaves the tree running and tracks it */
 	if (pre && (o.leave_running || o.track_mem)) {
 		log_msg(LOG_ERR, "pre-dump always leaves the tree running and tracks its memory: no -R, no --track-mem");
@@ -151,6 +192,53 @@ static int cmd_restore(int argc, char **argv)
 	return r < 0 ? 1 : r;
 }
 
+static int cmd_page_server(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xfer_server_opts o = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "D:dvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			o.dir = optarg;
+			break;
+		case OPT_ADDRESS:
+			o.addr = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_port(optarg, &o.port) < 0)
+				return 2;
+			break;
+		case 'd':
+			o.daemon = true;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.dir || !o.port || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return xfer_serve(&o) < 0 ? 1 : 0;
+}
+
 static int cmd_show(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -182,6 +270,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "dump", cmd_dump },
 		{ "pre-dump", cmd_pre_dump },
+		{ "page-server", cmd_page_server },
 		{ "restore", cmd_restore },
 		{ "show", cmd_show },
 		{ "check", cmd_check },

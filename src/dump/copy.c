@@ -30,6 +30,11 @@
 
 #define COPY_BUF_SIZE (4u << 20)
 
+int dump_pages_create(const struct dump_out *out, const char *name, struct image_pages_writer **ret)
+{
+	return out->xfer ? image_pages_create_remote(out->xfer, name, ret) : image_pages_create(out->dirfd, name, ret);
+}
+
 struct copy_ctx {
 	pid_t pid;
 	int mem_fd;	/* /proc/PID/mem */

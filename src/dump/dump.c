@@ -25,6 +25,7 @@
 #include "memdump/model.h"
 #include "memdump/plan.h"
 #include "memdump/proc.h"
+#include "memdump/xfer.h"
 
 #ifndef MEMDUMP_VERSION
 #define MEMDUMP_VERSION "0.1.0"
@@ -101,14 +102,15 @@ static int collect_threads(const struct frozen *f, struct md_proc *p)
 	return 0;
 }
 
-static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagemap *pm, bool running)
+static int write_pages(const struct dump_out *out, const struct md_proc *p, const struct md_pagemap *pm,
+		       bool running)
 {
 	struct image_pages_writer *w;
 	char name[64];
 	int r;
 
 	image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)p->pid);
-	r = image_pages_create(dirfd, name, &w);
+	r = dump_pages_create(out, name, &w);
 	if (r < 0)
 		return log_err(r, "cannot create '%s'", name);
 	r = running ? dump_copy_pages_running(p->pid, p->vmas, p->n_vmas, pm, w)
@@ -126,7 +128,7 @@ static int write_pages(int dirfd, const struct md_proc *p, const struct md_pagem
 /* The whole tree being dumped: one md_proc per process, root first, parents before children. */
 struct dump_ctx {
 	struct kfeat kf;
-	int dirfd;
+	struct dump_out out;		/* the image directory, and the page server if any */
 	struct frozen_tree ft;
 	struct md_proc *procs;
 	struct md_pagemap *pms;
@@ -312,7 +314,7 @@ static int dump_memory(struct dump_ctx *c)
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];
 
-		r = dump_shm_objects(p->pid, p, c->dirfd, &c->shm);
+		r = dump_shm_objects(p->pid, p, &c->out, &c->shm);
 		if (r < 0)
 			return log_err(r, "cannot dump the shared memory of %d", p->pid);
 	}
@@ -343,10 +345,10 @@ static int dump_memory(struct dump_ctx *c)
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc *p = &c->procs[i];
 
-		r = write_pages(c->dirfd, p, &c->pms[i], c->thawed);
+		r = write_pages(&c->out, p, &c->pms[i], c->thawed);
 		if (r < 0)
 			return r;
-		r = image_write_pagemap(c->dirfd, p->pid, &c->pms[i]);
+		r = image_write_pagemap(c->out.dirfd, p->pid, &c->pms[i]);
 		if (r < 0)
 			return r;
 	}
@@ -398,16 +400,16 @@ static int write_images(struct dump_ctx *c)
 	int r;
 
 	for (size_t i = 0; i < c->n; i++) {
-		r = image_write_proc(c->dirfd, &c->procs[i]);
+		r = image_write_proc(c->out.dirfd, &c->procs[i]);
 		if (r < 0)
 			return r;
 	}
 	if (c->n_pipes) {
-		r = image_write_pipes(c->dirfd, c->pipes, c->n_pipes);
+		r = image_write_pipes(c->out.dirfd, c->pipes, c->n_pipes);
 		if (r < 0)
 			return r;
 	}
-	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->dirfd, "parent") < 0)
+	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->out.dirfd, "parent") < 0)
 		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
 	/* the tree goes on under tracking: a helper keeps the trackers for the next dump */
 	if (tracking_kept(c)) {
@@ -424,7 +426,7 @@ static int write_images(struct dump_ctx *c)
 			if (c->track[i].uffd >= 0)
 				t.procs[t.n++] = (struct md_track_proc){ c->track[i].pid, c->track[i].start_time,
 									 c->track[i].uffd };
-		r = image_write_track(c->dirfd, &t);
+		r = image_write_track(c->out.dirfd, &t);
 		md_track_release(&t);
 		if (r < 0)
 			return r;
@@ -432,7 +434,7 @@ static int write_images(struct dump_ctx *c)
 	r = fill_inventory(&inv, c);
 	/* the inventory borrows the shm ids */
 	if (r >= 0)
-		r = image_write_inventory(c->dirfd, &inv);
+		r = image_write_inventory(c->out.dirfd, &inv);
 	inv.shm_ids = inv.sysv_shm_ids = NULL;
 	inv.n_shm_ids = inv.n_sysv_shm_ids = 0;
 	md_inventory_release(&inv);
@@ -484,13 +486,13 @@ static void dump_ctx_release(struct dump_ctx *c)
 	free(c->shm.shm);
 	free(c->shm.sysv);
 	freeze_tree_release(&c->ft);
-	if (c->dirfd >= 0)
-		close(c->dirfd);
+	if (c->out.dirfd >= 0)
+		close(c->out.dirfd);
 }
 
 int dump_run(const struct dump_opts *o)
 {
-	struct dump_ctx c = { .dirfd = -1, .prev_dirfd = -1, .o = o };
+	struct dump_ctx c = { .out.dirfd = -1, .prev_dirfd = -1, .o = o };
 	uint64_t pages = 0;
 	size_t threads = 0;
 	int r;
@@ -498,12 +500,18 @@ int dump_run(const struct dump_opts *o)
 	r = kfeat_probe(&c.kf);
 	if (r < 0)
 		return log_err(r, "cannot probe kernel features");
-	r = image_dir_open(o->dir, true, &c.dirfd);
+	r = image_dir_open(o->dir, true, &c.out.dirfd);
 	if (r < 0)
 		return r;
+	/* before touching the tree: a page server we cannot reach changes nothing */
+	if (o->ps_addr) {
+		r = xfer_connect(o->ps_addr, o->ps_port, &c.out.xfer);
+		if (r < 0)
+			goto out;
+	}
 	if (o->prev_dir) {
 		/* relative to the new image, as the parent link will be */
-		c.prev_dirfd = openat(c.dirfd, o->prev_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		c.prev_dirfd = openat(c.out.dirfd, o->prev_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (c.prev_dirfd < 0) {
 			r = log_err(-errno, "cannot open the previous image '%s' (relative to '%s')", o->prev_dir,
 				    o->dir);
@@ -538,8 +546,16 @@ int dump_run(const struct dump_opts *o)
 	r = write_images(&c);
 	if (r < 0)
 		goto out_thaw;
-	if (fsync(c.dirfd) < 0)
+	if (fsync(c.out.dirfd) < 0)
 		log_debug("fsync of the image directory failed");
+	/* the page server gets the rest of the image, and has it on disk before the tree goes */
+	if (c.out.xfer) {
+		r = xfer_send_dir(c.out.xfer, c.out.dirfd);
+		if (r >= 0)
+			r = xfer_finish(TAKE_PTR(c.out.xfer));
+		if (r < 0)
+			goto out_thaw;
+	}
 
 	for (size_t i = 0; i < c.ft.n; i++) {
 		threads += c.procs[i].n_threads;
@@ -562,7 +578,8 @@ int dump_run(const struct dump_opts *o)
 out_thaw:
 	if (!c.thawed)
 		freeze_tree_thaw(&c.ft);
-	remove_images(c.dirfd);
+	remove_images(c.out.dirfd);
+	xfer_abort(TAKE_PTR(c.out.xfer), strerror(-r));
 	if (c.helper > 0)
 		kill(c.helper, SIGTERM);
 	/* the previous helper is stopped once its trackers are taken */
@@ -570,6 +587,7 @@ out_thaw:
 		log_warn("the previous image can no longer be the base of an incremental dump");
 	track_end(&c.ts);
 out:
+	xfer_abort(TAKE_PTR(c.out.xfer), strerror(-r));
 	dump_ctx_release(&c);
 	return r;
 }

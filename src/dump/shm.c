@@ -116,7 +116,7 @@ out_errno:
 }
 
 /* pread the data of pm's entries into a new pages file; logs its errors (image/ its own). */
-static int write_data(int fd, int dirfd, const struct md_shm *shm, const struct md_pagemap *pm)
+static int write_data(int fd, const struct dump_out *out, const struct md_shm *shm, const struct md_pagemap *pm)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct image_pages_writer *w = NULL;
@@ -128,7 +128,7 @@ static int write_data(int fd, int dirfd, const struct md_shm *shm, const struct 
 		return -ENOMEM;
 
 	image_pages_name(name, sizeof(name), shm->sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, shm->id);
-	r = image_pages_create(dirfd, name, &w);
+	r = dump_pages_create(out, name, &w);
 	if (r < 0)
 		return r;
 
@@ -206,7 +206,7 @@ static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
 	return 0;
 }
 
-static int dump_one(pid_t pid, const struct shm_ref *ref, int dirfd)
+static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out *out)
 {
 	_cleanup_close_ int fd = -1;
 	struct md_shm shm = {};
@@ -269,10 +269,10 @@ data:
 		log_err(r, "cannot find the data of '%s'", path);
 		goto out;
 	}
-	r = write_data(fd, dirfd, &shm, &pm);
+	r = write_data(fd, out, &shm, &pm);
 	if (r < 0)
 		goto out;
-	r = image_write_shm(dirfd, &shm, &pm);
+	r = image_write_shm(out->dirfd, &shm, &pm);
 out:
 	md_shm_release(&shm);
 	md_pagemap_release(&pm);
@@ -298,7 +298,18 @@ static int add_id(uint64_t **ids, size_t *n, uint64_t id)
 	return 0;
 }
 
-int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_ids *ids)
+static bool dumped(const struct dump_shm_ids *ids, uint64_t id, bool sysv)
+{
+	const uint64_t *a = sysv ? ids->sysv : ids->shm;
+	size_t n = sysv ? ids->n_sysv : ids->n_shm;
+
+	for (size_t i = 0; i < n; i++)
+		if (a[i] == id)
+			return true;
+	return false;
+}
+
+int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, struct dump_shm_ids *ids)
 {
 	_cleanup_free_ struct shm_ref *refs = NULL;
 	size_t n = 0;
@@ -337,13 +348,10 @@ int dump_shm_objects(pid_t pid, struct md_proc *p, int dirfd, struct dump_shm_id
 	}
 
 	for (size_t i = 0; i < n; i++) {
-		char name[64];
-
 		/* another process of the tree shares it and dumped it already */
-		image_pages_name(name, sizeof(name), refs[i].sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, refs[i].id);
-		if (faccessat(dirfd, name, F_OK, 0) == 0)
+		if (dumped(ids, refs[i].id, refs[i].sysv))
 			continue;
-		r = dump_one(pid, &refs[i], dirfd);
+		r = dump_one(pid, &refs[i], out);
 		if (r < 0)
 			return r;
 		r = refs[i].sysv ? add_id(&ids->sysv, &ids->n_sysv, refs[i].id)

@@ -20,12 +20,15 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/xfer.h"
 
 #define VERIFY_CHUNK (1U << 20)
 
 struct image_pages_writer {
 	int dirfd;
 	int fd;
+	struct xfer *xfer;	/* or a file of a page server */
+	uint32_t xfer_id;
 	uint64_t size;		/* payload bytes written so far */
 	XXH3_state_t *xxh;
 	char name[64];
@@ -55,7 +58,7 @@ static void writer_free(struct image_pages_writer *w)
 	free(w);
 }
 
-int image_pages_create(int dirfd, const char *name, struct image_pages_writer **ret)
+static int writer_new(const char *name, struct image_pages_writer **ret)
 {
 	struct image_pages_writer *w;
 
@@ -63,13 +66,44 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 	if (!w)
 		return log_err(-ENOMEM, "cannot create image '%s'", name);
 	w->fd = -1;
-	w->dirfd = dirfd;
+	w->dirfd = -1;
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	w->xxh = XXH3_createState();
 	if (!w->xxh || XXH3_64bits_reset(w->xxh) != XXH_OK) {
 		writer_free(w);
 		return log_err(-ENOMEM, "cannot create image '%s'", name);
 	}
+	*ret = w;
+	return 0;
+}
+
+int image_pages_create_remote(struct xfer *x, const char *name, struct image_pages_writer **ret)
+{
+	struct image_pages_writer *w;
+	int r;
+
+	r = writer_new(name, &w);
+	if (r < 0)
+		return r;
+	w->xfer = x;
+	r = xfer_open(x, name, &w->xfer_id);
+	if (r < 0) {
+		writer_free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+int image_pages_create(int dirfd, const char *name, struct image_pages_writer **ret)
+{
+	struct image_pages_writer *w;
+	int r;
+
+	r = writer_new(name, &w);
+	if (r < 0)
+		return r;
+	w->dirfd = dirfd;
 	w->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		int r = -errno;
@@ -96,6 +130,8 @@ int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len)
 	if (XXH3_64bits_update(w->xxh, buf, len) != XXH_OK)
 		return log_err(-EINVAL, "cannot hash data of image '%s'", w->name);
 	w->size += len;
+	if (w->xfer)
+		return xfer_write(w->xfer, w->xfer_id, MD_PAGES_HEADER_SIZE + w->size - len, buf, len);
 	while (len) {
 		ssize_t n = write(w->fd, p, len);
 
@@ -132,6 +168,14 @@ int image_pages_finish(struct image_pages_writer *w)
 		goto out_unlink;
 	}
 	img_header_encode(&h, hdr, MD_PAGES_HEADER_SIZE);
+	if (w->xfer) {
+		/* a failure fails the dump, which makes the server drop the file */
+		r = xfer_write(w->xfer, w->xfer_id, 0, hdr, MD_PAGES_HEADER_SIZE);
+		if (r >= 0)
+			r = xfer_close_file(w->xfer, w->xfer_id);
+		writer_free(w);
+		return r;
+	}
 	/* A data-less file still needs its header's 4096 bytes. */
 	n = pwrite(w->fd, hdr, MD_PAGES_HEADER_SIZE, 0);
 	if (n != MD_PAGES_HEADER_SIZE) {
@@ -148,7 +192,8 @@ int image_pages_finish(struct image_pages_writer *w)
 	return 0;
 
 out_unlink:
-	unlinkat(w->dirfd, w->name, 0);
+	if (!w->xfer)
+		unlinkat(w->dirfd, w->name, 0);
 	writer_free(w);
 	return r;
 }

@@ -753,7 +753,7 @@ Test(dump_copy, shm_objects_once_with_data_extents)
 	cr_assert_eq(dump_collect_fds(pid, &p), 0);
 
 	cr_assert_eq(image_dir_open(imgdir, false, &dirfd), 0);
-	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids), 0);
+	cr_assert_eq(dump_shm_objects(pid, &p, &(struct dump_out){ .dirfd = dirfd }, &ids), 0);
 
 	for (size_t i = 0; i < p.n_vmas; i++) {
 		const struct md_vma *v = &p.vmas[i];
@@ -799,7 +799,7 @@ Test(dump_copy, shm_objects_once_with_data_extents)
 	ids = (struct dump_shm_ids){};
 	for (size_t i = 0; i < p.n_vmas; i++)
 		p.vmas[i].shm_id = 0;
-	cr_assert_eq(dump_shm_objects(pid, &p, dirfd, &ids), 0);
+	cr_assert_eq(dump_shm_objects(pid, &p, &(struct dump_out){ .dirfd = dirfd }, &ids), 0);
 	cr_expect_eq(ids.n_shm + ids.n_sysv, 0);
 	for (size_t i = 0; i < p.n_vmas; i++)
 		if (p.vmas[i].kind == MD_VMA_MEMFD)

@@ -1,0 +1,343 @@
+/*
+ * `memdump page-server`: listen, take one connection, write the files it
+ * sends into an empty images directory, and keep them only when the dump
+ * says DONE (after an fsync of each). Anything else (ABORT, a dropped
+ * connection, a protocol error, a full disk) removes every file received,
+ * so the directory never holds half an image. The sending side is client.c.
+ *
+ * Names are checked before anything is created: plain file names ending
+ * in .img, and one symlink named "parent"; nothing outside the directory.
+ */
+#include "memdump/xfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/image.h"
+#include "memdump/log.h"
+#include "xfer/wire.h"
+
+#define RECV_CHUNK (4U << 20)
+#define MAX_FILE_SIZE (1ULL << 48)
+
+struct rfile {
+	uint32_t id;
+	int fd;			/* -1 once closed */
+	char name[XFER_NAME_MAX + 1];
+};
+
+struct session {
+	int dirfd;
+	int sock;
+	struct rfile *files;
+	size_t n;
+	bool linked;
+	uint8_t *buf;
+	uint64_t bytes;
+};
+
+static int refuse(struct session *s, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* tell the dump why (best effort), log it, return r */
+static int refuse(struct session *s, int r, const char *fmt, ...)
+{
+	char why[XFER_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	xfer_send_msg(s->sock, XFER_ERR, 0, 0, why, strlen(why));
+	return log_err(r, "%s", why);
+}
+
+static void remove_all(struct session *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->files[i].fd >= 0)
+			close(s->files[i].fd);
+		s->files[i].fd = -1;
+		unlinkat(s->dirfd, s->files[i].name, 0);
+	}
+	if (s->linked)
+		unlinkat(s->dirfd, "parent", 0);
+}
+
+static struct rfile *find(struct session *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->files[i].id == id)
+			return &s->files[i];
+	return NULL;
+}
+
+static bool valid_name(const char *name, size_t len)
+{
+	return len > 4 && len <= XFER_NAME_MAX && name[0] != '.' && !memchr(name, '/', len) &&
+	       !memchr(name, '\0', len) && !memcmp(name + len - 4, ".img", 4);
+}
+
+static int do_open(struct session *s, const struct xfer_hdr *h)
+{
+	char name[XFER_NAME_MAX + 1];
+	struct rfile *f;
+	int r;
+
+	if (h->len > XFER_NAME_MAX)
+		return refuse(s, -EPROTO, "a file name of %llu bytes", (unsigned long long)h->len);
+	r = xfer_recv_all(s->sock, name, h->len);
+	if (r < 0)
+		return log_err(r, "lost the dump");
+	name[h->len] = '\0';
+	if (!valid_name(name, h->len))
+		return refuse(s, -EINVAL, "'%s' is not the name of an image file", name);
+	if (find(s, h->id))
+		return refuse(s, -EPROTO, "file id %u used twice", h->id);
+	f = realloc(s->files, (s->n + 1) * sizeof(*f));
+	if (!f)
+		return refuse(s, -ENOMEM, "out of memory");
+	s->files = f;
+	f = &s->files[s->n];
+	f->id = h->id;
+	memcpy(f->name, name, h->len + 1);
+	f->fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (f->fd < 0)
+		return refuse(s, -errno, "cannot create '%s': %s", name, strerror(errno));
+	s->n++;
+	return 0;
+}
+
+static int do_write(struct session *s, const struct xfer_hdr *h)
+{
+	struct rfile *f = find(s, h->id);
+	uint64_t done = 0;
+	int r;
+
+	if (!f || f->fd < 0)
+		return refuse(s, -EPROTO, "data for file id %u, which is not open", h->id);
+	if (h->off > MAX_FILE_SIZE || h->len > MAX_FILE_SIZE - h->off)
+		return refuse(s, -EFBIG, "data at %llu+%llu of '%s'", (unsigned long long)h->off,
+			      (unsigned long long)h->len, f->name);
+	while (done < h->len) {
+		size_t want = h->len - done < RECV_CHUNK ? h->len - done : RECV_CHUNK;
+
+		r = xfer_recv_all(s->sock, s->buf, want);
+		if (r < 0)
+			return log_err(r, "lost the dump");
+		for (size_t put = 0; put < want;) {
+			ssize_t n = pwrite(f->fd, s->buf + put, want - put, h->off + done + put);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return refuse(s, n < 0 ? -errno : -EIO, "cannot write '%s': %s", f->name,
+					      strerror(n < 0 ? errno : EIO));
+			put += n;
+		}
+		done += want;
+	}
+	s->bytes += h->len;
+	return 0;
+}
+
+static int do_close(struct session *s, const struct xfer_hdr *h)
+{
+	struct rfile *f = find(s, h->id);
+	int fd;
+
+	if (!f || f->fd < 0 || h->len)
+		return refuse(s, -EPROTO, "closing file id %u, which is not open", h->id);
+	fd = TAKE_FD(f->fd);
+	/* on disk before DONE is answered */
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return refuse(s, -errno, "cannot write '%s': %s", f->name, strerror(errno));
+	return 0;
+}
+
+static int do_link(struct session *s, const struct xfer_hdr *h)
+{
+	char msg[XFER_NAME_MAX + 4096 + 2];
+	const char *target;
+	int r;
+
+	if (h->len >= sizeof(msg))
+		return refuse(s, -EPROTO, "a link of %llu bytes", (unsigned long long)h->len);
+	r = xfer_recv_all(s->sock, msg, h->len);
+	if (r < 0)
+		return log_err(r, "lost the dump");
+	msg[h->len] = '\0';
+	target = msg + strlen(msg) + 1;
+	if (strcmp(msg, "parent") || target > msg + h->len || !*target || s->linked)
+		return refuse(s, -EPROTO, "a link other than one 'parent'");
+	if (symlinkat(target, s->dirfd, "parent") < 0)
+		return refuse(s, -errno, "cannot link 'parent' to '%s': %s", target, strerror(errno));
+	s->linked = true;
+	return 0;
+}
+
+static int do_done(struct session *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->files[i].fd >= 0)
+			return refuse(s, -EPROTO, "the image ended with '%s' incomplete", s->files[i].name);
+	if (fsync(s->dirfd) < 0)
+		return refuse(s, -errno, "cannot write the image directory: %s", strerror(errno));
+	return xfer_send_msg(s->sock, XFER_OK, 0, 0, NULL, 0);
+}
+
+static int greet(struct session *s)
+{
+	char hello[sizeof(XFER_GREETING)];
+	struct xfer_hdr h;
+	int eof, r;
+
+	r = xfer_recv_hdr(s->sock, &h, &eof);
+	if (r < 0 || eof)
+		return log_err(r < 0 ? r : -ECONNRESET, "lost the dump before its greeting");
+	if (h.type != XFER_HELLO || h.len != strlen(XFER_GREETING))
+		return refuse(s, -EPROTO, "not a memdump dump");
+	r = xfer_recv_all(s->sock, hello, h.len);
+	if (r < 0)
+		return log_err(r, "lost the dump before its greeting");
+	if (memcmp(hello, XFER_GREETING, h.len))
+		return refuse(s, -EPROTO, "not a memdump dump");
+	if (h.id != XFER_VERSION)
+		return refuse(s, -EPROTONOSUPPORT, "protocol version %u, this page server speaks %u", h.id,
+			      XFER_VERSION);
+	return xfer_send_msg(s->sock, XFER_OK, 0, 0, NULL, 0);
+}
+
+/* every message until DONE (1), or an error */
+static int receive(struct session *s)
+{
+	char why[XFER_TEXT_MAX + 1];
+	struct xfer_hdr h;
+	int eof, r;
+
+	r = greet(s);
+	while (r >= 0) {
+		r = xfer_recv_hdr(s->sock, &h, &eof);
+		if (r < 0)
+			return log_err(r, "lost the dump");
+		if (eof)
+			return log_err(-ECONNRESET, "the dump ended before its image was complete");
+		switch (h.type) {
+		case XFER_OPEN:
+			r = do_open(s, &h);
+			break;
+		case XFER_WRITE:
+			r = do_write(s, &h);
+			break;
+		case XFER_CLOSE:
+			r = do_close(s, &h);
+			break;
+		case XFER_LINK:
+			r = do_link(s, &h);
+			break;
+		case XFER_DONE:
+			r = do_done(s);
+			return r < 0 ? r : 1;
+		case XFER_ABORT:
+			r = xfer_recv_text(s->sock, &h, why, sizeof(why));
+			return log_err(-ECANCELED, "the dump failed (%s)", r < 0 ? "no reason given" : why);
+		default:
+			return refuse(s, -EPROTO, "unknown message %u", h.type);
+		}
+	}
+	return r;
+}
+
+static int listen_on(const struct xfer_server_opts *o)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char service[8];
+	int r, one = 1;
+
+	snprintf(service, sizeof(service), "%u", o->port);
+	r = getaddrinfo(o->addr, service, &hints, &res);
+	if (r != 0) {
+		log_msg(LOG_ERR, "cannot resolve '%s': %s", o->addr ? o->addr : "*", gai_strerror(r));
+		return -EINVAL;
+	}
+	r = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0) {
+			r = fd;
+			break;
+		}
+		r = -errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (r < 0)
+		return log_err(r, "cannot listen on %s:%u", o->addr ? o->addr : "*", o->port);
+	return r;
+}
+
+int xfer_receive(int lfd, int dirfd, const char *dir)
+{
+	struct session s = { .dirfd = dirfd, .sock = -1 };
+	int r;
+
+	s.sock = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (s.sock < 0)
+		return log_err(-errno, "page server: cannot accept a connection");
+	s.buf = malloc(RECV_CHUNK);
+	r = s.buf ? receive(&s) : log_err(-ENOMEM, "page server");
+	if (r < 0) {
+		remove_all(&s);
+		log_msg(LOG_ERR, "page server: removed the %zu files received; '%s' holds no image", s.n, dir);
+	} else {
+		log_info("page server: received %zu files, %llu bytes, into '%s'", s.n, (unsigned long long)s.bytes,
+			 dir);
+		r = 0;
+	}
+	for (size_t i = 0; i < s.n; i++)
+		if (s.files[i].fd >= 0)
+			close(s.files[i].fd);
+	free(s.files);
+	free(s.buf);
+	close(s.sock);
+	return r;
+}
+
+int xfer_serve(const struct xfer_server_opts *o)
+{
+	_cleanup_close_ int dirfd = -1, lfd = -1;
+	int r;
+
+	r = image_dir_open(o->dir, true, &dirfd);
+	if (r < 0)
+		return r;
+	lfd = listen_on(o);
+	if (lfd < 0)
+		return lfd;
+	log_info("page server: listening on %s:%u for an image into '%s'", o->addr ? o->addr : "*", o->port,
+		 o->dir);
+	if (o->daemon) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return log_err(-errno, "cannot start the page server in the background");
+		if (pid > 0)
+			return 0;
+		setsid();
+	}
+	return xfer_receive(lfd, dirfd, o->dir);
+}
