@@ -87,7 +87,8 @@ static int answer(struct xfer *x, const char *what)
 		log_msg(LOG_ERR, "page server %s refused %s: %s", x->peer, what, why);
 		return -EIO;
 	}
-	return log_err(-EPROTO, "page server %s answered %s with message %u", x->peer, what, h.type);
+	log_msg(LOG_ERR, "%s is not a memdump page server (it answered %s with something else)", x->peer, what);
+	return -EPROTO;
 }
 
 static int try_connect(const struct addrinfo *ai)

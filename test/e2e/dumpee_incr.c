@@ -14,7 +14,9 @@
  * ("OK" or "FAIL: <what>") goes to STATUS.
  *
  * -m selftest runs three rounds and checks without any dump; -c WHAT
- * breaks one thing first (page, stamp, mapping, child, tracked).
+ * breaks one thing first (page, stamp, mapping, child, tracked). -a N
+ * makes the process start a round by itself every 100 ms until round N,
+ * as a workload that keeps writing while it migrates.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PG 4096UL
@@ -208,19 +211,23 @@ int main(int argc, char **argv)
 	const char *mode = "wait";
 	sigset_t block, none;
 	char ready[64];
+	unsigned auto_to = 0;
 	int opt;
 
 	syscall(SYS_close_range, 3U, ~0U, 0U);
-	while ((opt = getopt(argc, argv, "m:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:c:a:")) != -1) {
 		if (opt == 'm')
 			mode = optarg;
 		else if (opt == 'c')
 			corrupt_what = optarg;
+		else if (opt == 'a')
+			auto_to = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
-	if (argc - optind != 1 || argv[optind][0] != '/' || (strcmp(mode, "wait") && strcmp(mode, "selftest"))) {
-		fprintf(stderr, "usage: dumpee_incr [-m wait|selftest] [-c WHAT] /STATUS\n");
+	if (argc - optind != 1 || argv[optind][0] != '/' || (strcmp(mode, "wait") && strcmp(mode, "selftest")) ||
+	    auto_to > MAX_ROUNDS) {
+		fprintf(stderr, "usage: dumpee_incr [-m wait|selftest] [-c WHAT] [-a ROUNDS] /STATUS\n");
 		return 2;
 	}
 	status_path = argv[optind];
@@ -249,11 +256,22 @@ int main(int argc, char **argv)
 	snprintf(ready, sizeof(ready), "READY %d", getpid());
 	write_file("", ready);
 	for (;;) {
-		got = 0;
-		sigsuspend(&none);
-		if (got == SIGUSR2)
+		struct timespec tick = { 0, 100000000 };
+		int sig;
+
+		if (st->round < auto_to) {
+			/* a freeze for a dump may cut the wait short: then just wait again */
+			sig = sigtimedwait(&block, NULL, &tick);
+			if (sig < 0 && errno == EAGAIN)
+				sig = SIGUSR2;
+		} else {
+			got = 0;
+			sigsuspend(&none);
+			sig = got;
+		}
+		if (sig == SIGUSR2)
 			round_start();
-		else if (got == SIGUSR1)
+		else if (sig == SIGUSR1)
 			return check();
 	}
 }

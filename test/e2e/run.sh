@@ -728,6 +728,125 @@ test_incremental_broken_chain() {
 	fully_gone "$PID" || fail "a process was left by the failed restore"
 }
 
+# --- live migration through the page server, between two network namespaces ----------
+
+# netns_up: namespaces $NS_SRC (10.231.0.1) and $NS_DST (10.231.0.2) joined by a veth pair;
+# an EXIT trap kills whatever runs in them and removes them, however the test ends
+netns_up() {
+	command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
+	NS_SRC=md-src-$$
+	NS_DST=md-dst-$$
+	trap netns_down EXIT
+	ip netns add "$NS_SRC" 2>"$TD/netns.err" || skip "cannot make network namespaces: $(cat "$TD/netns.err")"
+	ip netns add "$NS_DST" || fail "cannot make network namespace $NS_DST"
+	ip link add mdv0 netns "$NS_SRC" type veth peer name mdv1 netns "$NS_DST" 2>"$TD/netns.err" ||
+		skip "cannot make a veth pair: $(cat "$TD/netns.err")"
+	ip -n "$NS_SRC" addr add 10.231.0.1/24 dev mdv0 &&
+		ip -n "$NS_DST" addr add 10.231.0.2/24 dev mdv1 &&
+		ip -n "$NS_SRC" link set mdv0 up && ip -n "$NS_DST" link set mdv1 up &&
+		ip -n "$NS_SRC" link set lo up && ip -n "$NS_DST" link set lo up ||
+		fail "cannot set up the veth pair"
+}
+
+netns_down() {
+	local ns
+	for ns in ${NS_SRC:-} ${NS_DST:-}; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+# in_dst: run memdump in the destination namespace
+in_dst() {
+	ip netns exec "$NS_DST" "$MEMDUMP" "$@"
+}
+
+# md_src NAME ARGS...: md, with memdump run in the source namespace (where the veth is)
+md_src() {
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS_SRC" "$MEMDUMP" >"$TD/memdump-src"
+	chmod +x "$TD/memdump-src"
+	MEMDUMP=$TD/memdump-src md "$@"
+}
+
+# scripts/migrate.sh moves a tree that keeps writing (a round every 100 ms, a child forked
+# in round 2) from one namespace to the other: pre-dumps while it runs, the final dump, the
+# restore there; pages go only over the veth pair, and every byte must be right
+test_migrate_page_server() {
+	local last rounds
+	need_memdump
+	grep -q '^dirty_tracking: uffd-wp' <("$MEMDUMP" check) || skip "no dirty tracking on this kernel"
+	netns_up
+	STATUS=$TD/status
+	spawn incr "$E2E/dumpee_incr" -a 12 "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready: $(cat "$TD/incr.err")"
+	wait_until 10 eval '[[ $(cat "$STATUS.round" 2>/dev/null) -ge 2 ]]' || fail "the tree did not fork"
+
+	log "scripts/migrate.sh -t $PID ..."
+	"$HERE/../../scripts/migrate.sh" -t "$PID" --address 10.231.0.2 --port 7777 --src "$TD/src" \
+		--dst "$TD/dst" --src-exec "ip netns exec $NS_SRC" --dst-exec "ip netns exec $NS_DST" \
+		--memdump "$MEMDUMP" >"$TD/migrate.out" 2>"$TD/migrate.err"
+	local rc=$?
+	sed 's/^/    out| /' "$TD/migrate.out"
+	sed 's/^/    err| /' "$TD/migrate.err" | head -n 20
+	((rc == 0)) || fail "migrate.sh failed: $(tail -n1 "$TD/migrate.err")"
+	track "$PID"
+	grep -q '^downtime: [0-9.]* s' "$TD/migrate.out" || fail "migrate.sh printed no downtime"
+	last=$(sed -n 's|^restored from .*/\([0-9]*\)$|\1|p' "$TD/migrate.out")
+	rounds=$(grep -c '^[0-9]' "$TD/migrate.out")
+	((rounds >= 2 && rounds == last)) || fail "expected pre-dump rounds and a final dump, got $rounds rows (last $last)"
+	[[ $(ip netns identify "$PID") == "$NS_DST" ]] || fail "$PID does not run in $NS_DST"
+	# the pages went over the wire only; the destination has every image of the chain
+	compgen -G "$TD/src/*/pages-*.img" >/dev/null && fail "pages were written on the source side"
+	for ((r = 1; r <= last; r++)); do
+		[[ -f $TD/dst/$r/inventory.img && -f $TD/dst/$r/pages-$PID.img ]] || fail "round $r is missing at the destination"
+		((r == 1)) || [[ $(readlink "$TD/dst/$r/parent") == ../$((r - 1)) ]] || fail "round $r has no parent link"
+	done
+	# the restored tree goes on with its rounds, then checks every byte
+	wait_until 20 eval '[[ $(cat "$STATUS.round" 2>/dev/null) == 12 ]]' || fail "the restored tree stopped at round $(cat "$STATUS.round")"
+	kill -USR1 "$PID" || fail "cannot signal the restored $PID"
+	wait_until 30 status_final "$STATUS" || fail "no check result"
+	head -n1 "$STATUS" | grep -qx OK || fail "after migration: $(head -n1 "$STATUS")"
+}
+
+# a page server that is not there, or a dump that fails after connecting: the tree runs on
+# untouched and the page server keeps nothing
+test_page_server_failures() {
+	need_memdump
+	netns_up
+	STATUS=$TD/status
+	spawn incr "$E2E/dumpee_incr" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready"
+
+	md_src nobody dump -t "$PID" -D "$TD/src1" --page-server --address 10.231.0.2 --port 7777 &&
+		fail "dumped to a page server that does not exist"
+	grep -q "cannot connect to the page server 10.231.0.2:7777" "$TD/nobody.err" || fail "unclear error: $(md_why nobody)"
+	alive "$PID" || fail "$PID did not survive"
+	[[ -z $(ls -A "$TD/src1") ]] || fail "the failed dump left files: $(ls "$TD/src1")"
+
+	# the server refuses a second image into a directory that holds one
+	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps1.err" || fail "no page server"
+	md_src ok pre-dump -t "$PID" -D "$TD/src2" --page-server --address 10.231.0.2 --port 7777 ||
+		fail "pre-dump through the page server failed: $(md_why ok)"
+	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps2.err" &&
+		fail "a page server took a directory that holds an image"
+	grep -q "is not empty" "$TD/ps2.err" || fail "unclear page server error: $(cat "$TD/ps2.err")"
+
+	# the target has a socket, which the dump refuses after it connected: the server drops all
+	in_dst page-server -D "$TD/dst3" --address 10.231.0.2 --port 7777 2>"$TD/ps3.err" &
+	local ps=$!
+	wait_until 10 eval 'grep -q listening "$TD/ps3.err"' || fail "the page server did not start"
+	start_full -u
+	md_src refused dump -t "$PID" -D "$TD/src3" --page-server --address 10.231.0.2 --port 7777 &&
+		fail "a socket was dumped"
+	wait "$ps" && fail "the page server kept an image of a failed dump"
+	grep -q "the dump failed" "$TD/ps3.err" || fail "the page server did not say why: $(tail -n1 "$TD/ps3.err")"
+	[[ -z $(ls -A "$TD/dst3") ]] || fail "the page server kept files of a failed dump: $(ls "$TD/dst3")"
+	trigger_check "$PID"
+}
+
 ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
@@ -762,6 +881,8 @@ ALL_TESTS=(
 	incr_detects_corruption
 	incremental
 	incremental_broken_chain
+	migrate_page_server
+	page_server_failures
 )
 
 # --- the runner --------------------------------------------------------------------------
