@@ -112,10 +112,11 @@ struct dump_shm_ids {
 int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, struct dump_shm_ids *ids);
 
 /*
- * Dirty tracking between dumps (src/dump/track.c): userfaultfd
- * write-protection in async mode, created by each process itself (a remote
- * syscall), read and re-armed with PAGEMAP_SCAN, held between memdump runs
- * by a helper process recorded in track.img.
+ * Dirty tracking between dumps. Soft-dirty bits where the kernel has them
+ * (src/dump/softdirty.c); else userfaultfd write-protection in async mode
+ * (src/dump/track.c), created by each process itself (a remote syscall),
+ * read and re-armed with PAGEMAP_SCAN, held between memdump runs by a
+ * helper process recorded in track.img.
  */
 struct md_range;
 struct md_track;
@@ -123,7 +124,8 @@ struct md_track;
 struct dump_track {
 	pid_t pid;
 	uint64_t start_time;
-	int uffd;			/* ours, -1: not tracked */
+	bool armed;			/* tracked for the next dump */
+	int uffd;			/* uffd-wp: ours, -1: not tracked */
 	struct md_range *tracked;	/* ranges whose written pages since the previous image are known */
 	size_t n_tracked;
 	struct md_range *written;	/* of those, the pages written */
@@ -153,3 +155,11 @@ void track_proc_release(struct dump_track *t);
 int track_spawn_helper(const struct dump_track *t, size_t n, pid_t *ret_pid, uint64_t *ret_start);
 /* close the trackers taken and not handed to a process */
 void track_end(struct track_session *s);
+
+/*
+ * The same with soft-dirty bits (src/dump/softdirty.c), where the kernel
+ * has them: read the pages written since prev (track.img of the previous
+ * image) armed p, then (arm) clear its bits for the next dump.
+ */
+int softdirty_proc(const struct md_track *prev, const struct md_proc *p, const struct md_proc *prev_p, bool arm,
+		   struct dump_track *t);

@@ -26,4 +26,10 @@ struct kfeat {
 };
 
 int kfeat_probe(struct kfeat *ret);
+/*
+ * The dirty tracking incremental dumps use here (an enum md_track_method):
+ * soft-dirty where it works, else userfaultfd write-protection in async
+ * mode read with PAGEMAP_SCAN, else none.
+ */
+int kfeat_dirty_tracking(const struct kfeat *kf);
 void kfeat_print(const struct kfeat *kf, FILE *out);

@@ -69,6 +69,23 @@ int plan_mark_in_parent(const struct md_pagemap *pm, const struct md_range *trac
 			const struct md_range *written, size_t n_written, const struct md_pagemap *parent,
 			struct md_pagemap *ret);
 
+/* Append [start, end) to a sorted range list, merged with its last range. 0 or -ENOMEM. */
+int plan_range_add(struct md_range **r, size_t *n, uint64_t start, uint64_t end);
+/*
+ * The parts of v that the previous image of the same process had as
+ * memory of the same kind (prev: that image's process, NULL: none),
+ * appended to *r: what the previous round armed and has tracked since.
+ * Tracked VMAs merge with each other and may grow (brk), so the previous
+ * image's VMAs, not v's bounds, say what was tracked. 0 or -ENOMEM.
+ */
+struct md_proc;
+int plan_tracked_since(const struct md_vma *v, const struct md_proc *prev, struct md_range **r, size_t *n);
+/*
+ * Soft-dirty tracking: the pages of n pagemap entries (the first at
+ * address start) with bit 55 set, appended to *written. 0 or -ENOMEM.
+ */
+int plan_soft_dirty_ranges(const uint64_t *pme, size_t n, uint64_t start, struct md_range **written,
+			   size_t *n_written);
 /* Whether the planner could ever want pages of this VMA (private anon/file, memfd private). */
 bool plan_vma_wants_pages(const struct md_vma *v);
 

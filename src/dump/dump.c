@@ -143,6 +143,7 @@ struct dump_ctx {
 	struct md_inventory prev_inv;
 	struct md_track prev_track;
 	struct track_session ts;
+	enum md_track_method method;	/* how this dump tracks */
 	struct dump_track *track;	/* per live process */
 	bool thawed;			/* pre-dump: the tree runs again */
 	uint64_t frozen_ns;		/* CLOCK_MONOTONIC when the tree was frozen, then for how long */
@@ -265,10 +266,10 @@ static int track_tree(struct dump_ctx *c)
 
 	if (!c->o->prev_dir && !arm)
 		return 0;
-	if (!c->kf.uffd_wp_async || !c->kf.pagemap_scan) {
-		log_warn("this kernel has no dirty tracking (%s): every dump copies everything",
-			 c->kf.soft_dirty ? "soft-dirty is not supported yet" : "neither soft-dirty nor "
-			 "userfaultfd write-protect");
+	c->method = kfeat_dirty_tracking(&c->kf);
+	if (c->method == MD_TRACK_NONE) {
+		log_warn("this kernel has neither soft-dirty bits nor userfaultfd write-protect: every dump "
+			 "copies everything");
 		return 0;
 	}
 	c->track = calloc(c->ft.n + 1, sizeof(*c->track));
@@ -276,18 +277,27 @@ static int track_tree(struct dump_ctx *c)
 		return -ENOMEM;
 	for (size_t i = 0; i <= c->ft.n; i++)
 		c->track[i].uffd = -1;
-	r = track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
-	if (r < 0)
-		return r;
+	if (c->method == MD_TRACK_UFFD_WP) {
+		r = track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
+		if (r < 0)
+			return r;
+	} else if (c->prev_dirfd >= 0 && c->prev_track.method != MD_TRACK_SOFT_DIRTY) {
+		log_warn("the previous dump did not track memory with soft-dirty bits: everything is copied again");
+	}
 	for (size_t i = 0; i < c->ft.n; i++) {
 		struct md_proc prev = { 0 };
 		struct md_pagemap prev_pm = { 0 }, in_parent;
 		const struct dump_track *t = &c->track[i];
+		const struct md_proc *pp;
 
 		r = c->prev_dirfd >= 0 ? read_prev(c, c->procs[i].pid, &prev, &prev_pm) : 0;
 		if (r < 0)
 			return log_err(r, "cannot read the previous image of %d", c->procs[i].pid);
-		r = track_proc(&c->ts, &c->procs[i], r > 0 ? &prev : NULL, arm, &c->track[i]);
+		pp = r > 0 ? &prev : NULL;
+		r = c->method == MD_TRACK_UFFD_WP
+			    ? track_proc(&c->ts, &c->procs[i], pp, arm, &c->track[i])
+			    : softdirty_proc(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->procs[i], pp, arm,
+					     &c->track[i]);
 		if (r >= 0 && t->n_tracked) {
 			r = plan_mark_in_parent(&c->pms[i], t->tracked, t->n_tracked, t->written, t->n_written, &prev_pm,
 						&in_parent);
@@ -383,15 +393,39 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	return 0;
 }
 
-/* some process is tracked and the tree goes on running: a helper must keep the trackers */
+/* some process is tracked and the tree goes on running: track.img says how */
 static bool tracking_kept(const struct dump_ctx *c)
 {
 	if (!c->track || !keeps_tracking(c->o))
 		return false;
 	for (size_t i = 0; i < c->ft.n; i++)
-		if (c->track[i].uffd >= 0)
+		if (c->track[i].armed)
 			return true;
 	return false;
+}
+
+/* track.img: who is tracked, and for uffd-wp a new helper holding the trackers */
+static int write_track(struct dump_ctx *c)
+{
+	struct md_track t = { .method = c->method };
+	int r = 0;
+
+	if (c->method == MD_TRACK_UFFD_WP) {
+		r = track_spawn_helper(c->track, c->ft.n, &c->helper, &t.helper_start_time);
+		if (r < 0)
+			return r;
+		t.helper_pid = c->helper;
+	}
+	t.procs = calloc(c->ft.n + 1, sizeof(*t.procs));
+	if (!t.procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ft.n; i++)
+		if (c->track[i].armed)
+			t.procs[t.n++] = (struct md_track_proc){ c->track[i].pid, c->track[i].start_time,
+								 c->track[i].uffd };
+	r = image_write_track(c->out.dirfd, &t);
+	md_track_release(&t);
+	return r;
 }
 
 static int write_images(struct dump_ctx *c)
@@ -411,23 +445,9 @@ static int write_images(struct dump_ctx *c)
 	}
 	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->out.dirfd, "parent") < 0)
 		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
-	/* the tree goes on under tracking: a helper keeps the trackers for the next dump */
+	/* the tree goes on under tracking, for the next dump */
 	if (tracking_kept(c)) {
-		struct md_track t = { .method = MD_TRACK_UFFD_WP };
-
-		r = track_spawn_helper(c->track, c->ft.n, &c->helper, &t.helper_start_time);
-		if (r < 0)
-			return r;
-		t.helper_pid = c->helper;
-		t.procs = calloc(c->ft.n + 1, sizeof(*t.procs));
-		if (!t.procs)
-			return -ENOMEM;
-		for (size_t i = 0; i < c->ft.n; i++)
-			if (c->track[i].uffd >= 0)
-				t.procs[t.n++] = (struct md_track_proc){ c->track[i].pid, c->track[i].start_time,
-									 c->track[i].uffd };
-		r = image_write_track(c->out.dirfd, &t);
-		md_track_release(&t);
+		r = write_track(c);
 		if (r < 0)
 			return r;
 	}

@@ -323,3 +323,56 @@ fail:
 	free(out.entries);
 	return r;
 }
+
+int plan_range_add(struct md_range **r, size_t *n, uint64_t start, uint64_t end)
+{
+	struct md_range *a;
+
+	if (*n && (*r)[*n - 1].end >= start) {
+		if (end > (*r)[*n - 1].end)
+			(*r)[*n - 1].end = end;
+		return 0;
+	}
+	a = realloc(*r, (*n + 1) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a[(*n)++] = (struct md_range){ start, end };
+	*r = a;
+	return 0;
+}
+
+int plan_tracked_since(const struct md_vma *v, const struct md_proc *prev, struct md_range **r, size_t *n)
+{
+	for (size_t i = 0; prev && i < prev->n_vmas; i++) {
+		const struct md_vma *p = &prev->vmas[i];
+		uint64_t s = p->start > v->start ? p->start : v->start;
+		uint64_t e = p->end < v->end ? p->end : v->end;
+		int ret;
+
+		if (s >= e || p->kind != v->kind || p->shared != v->shared || !plan_vma_wants_pages(p))
+			continue;
+		ret = plan_range_add(r, n, s, e);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int plan_soft_dirty_ranges(const uint64_t *pme, size_t n, uint64_t start, struct md_range **written,
+			   size_t *n_written)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		int r;
+
+		if (!(pme[i] & PME_SOFT_DIRTY))
+			continue;
+		while (j + 1 < n && (pme[j + 1] & PME_SOFT_DIRTY))
+			j++;
+		r = plan_range_add(written, n_written, start + i * MD_PAGE_SIZE, start + (j + 1) * MD_PAGE_SIZE);
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}

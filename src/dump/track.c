@@ -51,23 +51,6 @@
 #define HELPER_COMM "memdump-track"
 #define SCAN_VEC 512
 
-static int add_range(struct md_range **r, size_t *n, uint64_t start, uint64_t end)
-{
-	struct md_range *a;
-
-	if (*n && (*r)[*n - 1].end >= start) {
-		if (end > (*r)[*n - 1].end)
-			(*r)[*n - 1].end = end;
-		return 0;
-	}
-	a = realloc(*r, (*n + 1) * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	a[(*n)++] = (struct md_range){ start, end };
-	*r = a;
-	return 0;
-}
-
 /*
  * PAGEMAP_SCAN over [start, end) of pid: the written pages go to *written
  * (when not NULL), and every page is write-protected again. -EPERM: the
@@ -96,7 +79,7 @@ static int scan_rearm(int pagemap_fd, uint64_t start, uint64_t end, struct md_ra
 		next = arg.walk_end;
 		for (int i = 0; i < n; i++) {
 			if (written) {
-				int r = add_range(written, n_written, vec[i].start, vec[i].end);
+				int r = plan_range_add(written, n_written, vec[i].start, vec[i].end);
 
 				if (r < 0)
 					return r;
@@ -108,32 +91,6 @@ static int scan_rearm(int pagemap_fd, uint64_t start, uint64_t end, struct md_ra
 		if (next <= start)
 			break;
 		start = next;
-	}
-	return 0;
-}
-
-/*
- * The parts of v (a VMA under our write-protection now) that the previous
- * image had as memory of the same kind: those were armed by the previous
- * round and have been tracked since. Only our UFFDIO_REGISTER puts a VMA
- * under our userfaultfd, and a VMA made since (mmap, or a mapping moved by
- * mremap) never merges with one registered; but registered VMAs merge with
- * each other and may grow (brk), so the previous image's VMAs, not v's
- * bounds, say what was tracked.
- */
-static int tracked_since(const struct md_vma *v, const struct md_proc *prev, struct md_range **r, size_t *n)
-{
-	for (size_t i = 0; prev && i < prev->n_vmas; i++) {
-		const struct md_vma *p = &prev->vmas[i];
-		uint64_t s = p->start > v->start ? p->start : v->start;
-		uint64_t e = p->end < v->end ? p->end : v->end;
-		int ret;
-
-		if (s >= e || p->kind != v->kind || p->shared != v->shared || !plan_vma_wants_pages(p))
-			continue;
-		ret = add_range(r, n, s, e);
-		if (ret < 0)
-			return ret;
 	}
 	return 0;
 }
@@ -298,7 +255,7 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 
 			r = scan_rearm(pagemap_fd, v->start, v->end, &t->written, &t->n_written);
 			if (r == 0) {
-				r = tracked_since(v, prev_p, &t->tracked, &t->n_tracked);
+				r = plan_tracked_since(v, prev_p, &t->tracked, &t->n_tracked);
 				if (r < 0)
 					return r;
 				continue;
@@ -333,6 +290,7 @@ int track_proc(struct track_session *s, const struct md_proc *p, const struct md
 	if (untracked_kb)
 		log_warn("%zu KiB of anonymous memory of %d cannot be tracked (userfaultfd in use?): copied whole "
 			 "every time", untracked_kb, p->pid);
+	t->armed = arm;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * without a feature is left to the stage that needs it.
  */
 #include "memdump/kfeat.h"
+#include "memdump/model.h"
 #include "memdump/cleanup.h"
 #include "memdump/proc.h"
 #include "compat/fs.h"
@@ -344,6 +345,15 @@ int kfeat_probe(struct kfeat *ret)
 	return 0;
 }
 
+int kfeat_dirty_tracking(const struct kfeat *kf)
+{
+	if (kf->soft_dirty)
+		return MD_TRACK_SOFT_DIRTY;
+	if (kf->uffd_wp_async && kf->pagemap_scan)
+		return MD_TRACK_UFFD_WP;
+	return MD_TRACK_NONE;
+}
+
 static const char *yesno(bool b)
 {
 	return b ? "yes" : "no";
@@ -366,6 +376,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
 	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
-	/* what incremental dumps use here (soft-dirty is not implemented yet) */
-	fprintf(out, "dirty_tracking: %s\n", kf->uffd_wp_async && kf->pagemap_scan ? "uffd-wp" : "none");
+	/* what incremental dumps use here */
+	fprintf(out, "dirty_tracking: %s\n", kfeat_dirty_tracking(kf) == MD_TRACK_SOFT_DIRTY ? "soft-dirty"
+					     : kfeat_dirty_tracking(kf) == MD_TRACK_UFFD_WP ? "uffd-wp" : "none");
 }

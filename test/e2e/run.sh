@@ -671,12 +671,14 @@ pages_bytes() {
 	stat -c %s "$1/pages-$PID.img"
 }
 
-# pre-dump, the tree rewrites pages, maps and unmaps, forks; pre-dump again on top; then
-# the final dump on top of that; restore follows the chain and every byte must be right
-test_incremental() {
-	local s1 s2 s3 before
+# incremental_chain METHOD: pre-dump, the tree rewrites pages, maps and unmaps, forks;
+# pre-dump again on top; then the final dump on top of that; restore follows the chain and
+# every byte must be right. METHOD is the dirty tracking this kernel must use (memdump check).
+incremental_chain() {
+	local method=$1 s1 s2 s3 before
 	need_memdump
-	grep -q '^uffd_wp_async: yes' <("$MEMDUMP" check) || skip "no userfaultfd write-protect (async) here"
+	grep -q "^dirty_tracking: $method\$" <("$MEMDUMP" check) ||
+		skip "this kernel does not track dirty pages with $method ($("$MEMDUMP" check | grep dirty_tracking))"
 	before=$(helpers)
 	STATUS=$TD/status
 	spawn incr "$E2E/dumpee_incr" "$STATUS"
@@ -685,7 +687,12 @@ test_incremental() {
 
 	md pre1 pre-dump -t "$PID" -D "$TD/img1" || fail "pre-dump failed: $(md_why pre1)"
 	alive "$PID" || fail "the pre-dump did not leave $PID running"
-	[[ $(helpers) != "$before" ]] || fail "no memory tracker runs after the pre-dump"
+	local want=TRACK_${method//-/_}
+	grep -q "\"method\": \"${want^^}\"" <("$MEMDUMP" show "$TD/img1/track.img") ||
+		fail "track.img does not say $method: $("$MEMDUMP" show "$TD/img1/track.img")"
+	if [[ $method == uffd-wp ]]; then
+		[[ $(helpers) != "$before" ]] || fail "no memory tracker runs after the pre-dump"
+	fi
 	md refused restore -D "$TD/img1" -d && fail "a pre-dump image was restored"
 	grep -q "is a pre-dump" "$TD/refused.err" || fail "unclear refusal of a pre-dump: $(md_why refused)"
 
@@ -709,6 +716,16 @@ test_incremental() {
 	kill -USR1 "$PID" || fail "cannot signal the restored $PID"
 	wait_until 30 status_final "$STATUS" || fail "no check result"
 	head -n1 "$STATUS" | grep -qx OK || fail "incremental check: $(head -n1 "$STATUS")"
+}
+
+# the chain with userfaultfd write-protection (this machine's kernel)
+test_incremental() {
+	incremental_chain uffd-wp
+}
+
+# the same chain with soft-dirty bits, where the kernel has them (CONFIG_MEM_SOFT_DIRTY)
+test_incremental_soft_dirty() {
+	incremental_chain soft-dirty
 }
 
 # a parent image that lost a page file is refused before anything is created
@@ -880,6 +897,7 @@ ALL_TESTS=(
 	incr_selftest
 	incr_detects_corruption
 	incremental
+	incremental_soft_dirty
 	incremental_broken_chain
 	migrate_page_server
 	page_server_failures

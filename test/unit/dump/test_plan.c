@@ -539,3 +539,73 @@ Test(plan_parent, entries_never_merge_across_input_entries)
 	free(out.entries);
 	free(pm.entries);
 }
+
+/* soft-dirty: bit 55 on present and swapped pages, in runs; the other bits do not matter */
+Test(plan_parent, soft_dirty_ranges)
+{
+	const uint64_t SD = PME_SOFT_DIRTY, PRESENT = 1ULL << 63, SWAPPED = 1ULL << 62;
+	const uint64_t pme[] = {
+		PRESENT | SD | 0x1234, PRESENT | SD, PRESENT,	 /* 0-1 dirty */
+		0,		       SWAPPED | SD, SD,	 /* 4-5: swapped, and a hole of a new VMA */
+		PRESENT,	       PRESENT | SD,		 /* 7 */
+	};
+	struct md_range *w = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(plan_soft_dirty_ranges(pme, 8, P(0), &w, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_expect(w[0].start == P(0) && w[0].end == P(2));
+	cr_expect(w[1].start == P(4) && w[1].end == P(6));
+	cr_expect(w[2].start == P(7) && w[2].end == P(8));
+	/* a second read goes on where the first stopped: runs across the boundary merge */
+	cr_assert_eq(plan_soft_dirty_ranges((const uint64_t[]){ SD, 0 }, 2, P(8), &w, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_expect(w[2].start == P(7) && w[2].end == P(9));
+	free(w);
+}
+
+/* soft-dirty ranges feed the in-parent planning like uffd-wp's: a clean page comes from the parent */
+Test(plan_parent, soft_dirty_plans_in_parent)
+{
+	static const struct md_pagemap_entry now[] = { { P(0), 4, MD_PM_DATA } };
+	static const struct md_range tracked[] = { { P(0), P(4) } };
+	static const struct md_pagemap_entry want[] = { { P(0), 1, MD_PM_PARENT }, { P(1), 1, MD_PM_DATA },
+							{ P(2), 2, MD_PM_PARENT } };
+	const uint64_t pme[] = { 1ULL << 63, (1ULL << 63) | PME_SOFT_DIRTY, 1ULL << 63, 1ULL << 63 };
+	struct md_pagemap pm = mkpm(now, 1), parent = mkpm(now, 1), out;
+	struct md_range *w = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(plan_soft_dirty_ranges(pme, 4, P(0), &w, &n), 0);
+	cr_assert_eq(plan_mark_in_parent(&pm, tracked, 1, w, n, &parent, &out), 0);
+	expect_pm(&out, want, 3);
+	free(w);
+	free(out.entries);
+	free(pm.entries);
+	free(parent.entries);
+}
+
+/* tracked since the previous image: the overlap with its VMAs of the same kind that hold pages */
+Test(plan_parent, tracked_since_previous_vmas)
+{
+	struct md_vma prev_v[] = {
+		{ .start = P(0), .end = P(4), .kind = MD_VMA_ANON },
+		{ .start = P(6), .end = P(10), .kind = MD_VMA_ANON },	/* the heap grew after it */
+		{ .start = P(12), .end = P(14), .kind = MD_VMA_SHMEM, .shared = true },
+	};
+	struct md_proc prev = { .vmas = prev_v, .n_vmas = 3 };
+	struct md_vma v = { .start = P(2), .end = P(16), .kind = MD_VMA_ANON };
+	struct md_range *r = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(plan_tracked_since(&v, &prev, &r, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect(r[0].start == P(2) && r[0].end == P(4));
+	cr_expect(r[1].start == P(6) && r[1].end == P(10));
+	free(r);
+	/* a process new to the tree: nothing tracked */
+	n = 0;
+	r = NULL;
+	cr_assert_eq(plan_tracked_since(&v, NULL, &r, &n), 0);
+	cr_assert_eq(n, 0);
+}
