@@ -149,14 +149,17 @@ int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const 
 			return log_err(r, "image '%s': parent image %d has no pagemap of %d", dir, depth, rp->p.pid);
 		image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)rp->p.pid);
 		r = image_pages_open(level, name, ppm.nr_data_pages, true, &fd);
+		if (r < 0)
+			log_err(r, "image '%s': parent image %d has no usable pages of %d", dir, depth, rp->p.pid);
 		if (r >= 0)
 			r = keep_fd(rp, fd);
-		if (r >= 0)
+		if (r >= 0) {
 			r = resolve_level(rp, &cap, want, n_want, &ppm, fd, &next, &n_next, &bad);
+			if (r == -EINVAL)
+				log_err(r, "image '%s': page %#llx of %d is in parent image %d, which does not have it",
+					dir, (unsigned long long)bad, rp->p.pid, depth);
+		}
 		md_pagemap_release(&ppm);
-		if (r == -EINVAL)
-			log_err(r, "image '%s': page %#llx of %d is in parent image %d, which does not have it", dir,
-				(unsigned long long)bad, rp->p.pid, depth);
 		if (r < 0) {
 			free(next);
 			return r;
