@@ -15,8 +15,9 @@
 #   --dst DIR   images on the destination: DIR/1, DIR/2, ... as on this side
 #   --src-exec / --dst-exec   a command prefix that runs a command on that side, e.g.
 #               "ssh root@host-b" or "ip netns exec dst" (default: run here)
-# Exit status 0 once the tree runs on the destination. On failure the tree keeps running
-# here (memdump never kills it before the destination confirmed the image).
+# Exit status 0 once the tree runs on the destination. A failed round or final dump leaves
+# the tree running here (memdump kills it only once the destination confirmed the image);
+# if only the restore fails, the tree is gone from here and its image waits at --dst.
 set -euo pipefail
 
 usage() {
@@ -27,6 +28,7 @@ usage() {
 PID= ADDR= PORT= SRC= DST= MAX_ROUNDS=5 SRC_EXEC= DST_EXEC=
 MEMDUMP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/memdump
 while [[ $# -gt 0 ]]; do
+	[[ $# -ge 2 ]] || usage
 	case $1 in
 	-t) PID=$2 ;;
 	--address) ADDR=$2 ;;
@@ -39,7 +41,6 @@ while [[ $# -gt 0 ]]; do
 	--memdump) MEMDUMP=$2 ;;
 	*) usage ;;
 	esac
-	[[ $# -ge 2 ]] || usage
 	shift 2
 done
 [[ -n $PID && -n $ADDR && -n $PORT && -n $SRC && -n $DST ]] || usage
@@ -56,21 +57,23 @@ pages_of() { sed -n 's/.* \([0-9]*\) pages, frozen [0-9.]* s$/\1/p' "$1" | tail 
 frozen_of() { sed -n 's/.*, frozen \([0-9.]*\) s$/\1/p' "$1" | tail -n1; }
 
 LOGS=$(mktemp -d /tmp/memdump-migrate.XXXXXX)
-trap 'rm -rf "$LOGS"' EXIT
+trap 'if [[ $? -eq 0 ]]; then rm -rf "$LOGS"; else echo "migrate: logs kept in $LOGS" >&2; fi' EXIT
 
-# send N KIND ARGS...: a page server for round N on the destination, then KIND (pre-dump or
-# dump) of round N into it; the dump's log is $LOGS/N.log
+# send N KIND ARGS...: a page server for round N on the destination (logging next to the
+# images there), then KIND (pre-dump or dump) of round N into it; the dump's log is
+# $LOGS/N.log. A dump that fails before it reaches the server stops the server.
 send() {
-	local n=$1 kind=$2
+	local n=$1 kind=$2 server
 	shift 2
 	local prev=()
 	((n > 1)) && prev=(--prev-images-dir "../$((n - 1))")
-	mkdir -p "$SRC"
-	on_dst "$MEMDUMP" page-server -D "$DST/$n" --address "$ADDR" --port "$PORT" -d 2>"$LOGS/ps$n.log" ||
+	server=$(on_dst "$MEMDUMP" page-server -D "$DST/$n" --address "$ADDR" --port "$PORT" \
+		-d -o "$DST/page-server-$n.log" 2>"$LOGS/ps$n.log") ||
 		{ echo "migrate: cannot start the page server: $(tail -n1 "$LOGS/ps$n.log")" >&2; return 1; }
 	if ! on_src "$MEMDUMP" "$kind" -t "$PID" -D "$SRC/$n" "${prev[@]}" \
 		--page-server --address "$ADDR" --port "$PORT" "$@" 2>"$LOGS/$n.log"; then
 		echo "migrate: $kind of round $n failed: $(grep -m1 'error' "$LOGS/$n.log" || tail -n1 "$LOGS/$n.log")" >&2
+		on_dst kill "$server" 2>/dev/null
 		return 1
 	fi
 }
@@ -92,8 +95,11 @@ done
 round=$((round + 1))
 t0=$(now)
 send "$round" dump
-on_dst "$MEMDUMP" restore -D "$DST/$round" -d 2>"$LOGS/restore.log" ||
-	{ echo "migrate: restore on the destination failed: $(grep -m1 error "$LOGS/restore.log")" >&2; exit 1; }
+on_dst "$MEMDUMP" restore -D "$DST/$round" -d 2>"$LOGS/restore.log" || {
+	echo "migrate: restore on the destination failed: $(grep -m1 error "$LOGS/restore.log")" >&2
+	echo "migrate: the tree is gone from here; its image is $DST/$round on the destination" >&2
+	exit 1
+}
 t1=$(now)
 printf '%-6s %-9s %10s %10s\n' "$round" dump "$(pages_of "$LOGS/$round.log")" "$(frozen_of "$LOGS/$round.log")"
 awk -v a="$t0" -v b="$t1" -v f="$(frozen_of "$LOGS/$round.log")" \

@@ -125,6 +125,7 @@ struct dump_track {
 	pid_t pid;
 	uint64_t start_time;
 	bool armed;			/* tracked for the next dump */
+	uint64_t token;			/* soft-dirty: the id of this arming */
 	int uffd;			/* uffd-wp: ours, -1: not tracked */
 	struct md_range *tracked;	/* ranges whose written pages since the previous image are known */
 	size_t n_tracked;

@@ -53,6 +53,9 @@ enum md_image_kind {
 	MD_IMG_TRACK = 9,
 };
 
+/* Whether name is that of an image file: "*.img", no '/', not starting with '.'. */
+bool image_file_name(const char *name);
+
 /* Open (and with create, mkdir -p) an image directory; with create it must be empty. */
 int image_dir_open(const char *path, bool create, int *ret_dirfd);
 

@@ -265,6 +265,7 @@ struct md_track_proc {
 	pid_t pid;
 	uint64_t start_time;	/* stat field 22 */
 	int uffd;		/* MD_TRACK_UFFD_WP: the helper's fd, -1 if none */
+	uint64_t token;		/* MD_TRACK_SOFT_DIRTY: the id of this arming, 0 if none */
 };
 
 struct md_track {

@@ -38,10 +38,15 @@ struct xfer_server_opts {
 	const char *dir;	/* images directory, created; must be empty */
 	const char *addr;	/* NULL: every address */
 	uint16_t port;
-	bool daemon;		/* return once listening; serve in the background */
+	bool daemon;		/* print the server's pid and return once listening */
+	const char *log_file;	/* with daemon: where the server logs (else nowhere) */
 };
 
 /* Receive one image and exit: 0 once it is kept, < 0 (logged) otherwise. */
 int xfer_serve(const struct xfer_server_opts *o);
-/* The same on a listening socket into an open, empty directory (dir: its name, for logs). */
+/*
+ * The same on a listening socket (closed here) into an open, empty
+ * directory (dir: its name, for logs). Connections that do not greet like
+ * a memdump dump are turned away, and the server waits on.
+ */
 int xfer_receive(int lfd, int dirfd, const char *dir);

@@ -26,7 +26,7 @@ static void usage(FILE *out)
 	      "                    [--page-server --address ADDR --port PORT] [-v]\n"
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 	      "                    [--page-server --address ADDR --port PORT] [-v]\n"
-	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon] [-v]\n"
+	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon [-o|--log-file FILE]] [-v]\n"
 	      "       memdump restore -D DIR [-d|--restore-detached] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
@@ -130,8 +130,13 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		return 2;
 	}
 	/* as in CRIU: --address and --port say where the page server is */
-	if (page_server != (addr && o.ps_port) || (!page_server && (addr || o.ps_port))) {
+	if (page_server ? !(addr && o.ps_port) : addr || o.ps_port) {
 		log_msg(LOG_ERR, "--page-server needs --address and --port, and they need it");
+		return 2;
+	}
+	/* the page server makes the same link in its own directory */
+	if (page_server && o.prev_dir && o.prev_dir[0] == '/') {
+		log_msg(LOG_ERR, "with --page-server, --prev-images-dir must be relative to -D (as it will be there)");
 		return 2;
 	}
 	o.ps_addr = addr;
@@ -199,6 +204,7 @@ static int cmd_page_server(int argc, char **argv)
 		{ "address", required_argument, NULL, OPT_ADDRESS },
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "daemon", no_argument, NULL, 'd' },
+		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -206,10 +212,13 @@ static int cmd_page_server(int argc, char **argv)
 	struct xfer_server_opts o = { 0 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "D:dvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "D:do:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			o.dir = optarg;
+			break;
+		case 'o':
+			o.log_file = optarg;
 			break;
 		case OPT_ADDRESS:
 			o.addr = optarg;

@@ -422,7 +422,7 @@ static int write_track(struct dump_ctx *c)
 	for (size_t i = 0; i < c->ft.n; i++)
 		if (c->track[i].armed)
 			t.procs[t.n++] = (struct md_track_proc){ c->track[i].pid, c->track[i].start_time,
-								 c->track[i].uffd };
+								 c->track[i].uffd, c->track[i].token };
 	r = image_write_track(c->out.dirfd, &t);
 	md_track_release(&t);
 	return r;
@@ -477,12 +477,9 @@ static void remove_images(int dirfd)
 	}
 	/* a dup shares the offset: image_dir_open() left it at the end */
 	rewinddir(d);
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if ((l > 4 && !strcmp(de->d_name + l - 4, ".img")) || !strcmp(de->d_name, "parent"))
+	while ((de = readdir(d)))
+		if (image_file_name(de->d_name) || !strcmp(de->d_name, "parent"))
 			unlinkat(dirfd, de->d_name, 0);
-	}
 }
 
 static void dump_ctx_release(struct dump_ctx *c)
@@ -599,11 +596,10 @@ out_thaw:
 	if (!c.thawed)
 		freeze_tree_thaw(&c.ft);
 	remove_images(c.out.dirfd);
-	xfer_abort(TAKE_PTR(c.out.xfer), strerror(-r));
 	if (c.helper > 0)
 		kill(c.helper, SIGTERM);
 	/* the previous helper is stopped once its trackers are taken */
-	if (c.ts.taken)
+	if (c.ts.taken || (c.method == MD_TRACK_SOFT_DIRTY && tracking_kept(&c)))
 		log_warn("the previous image can no longer be the base of an incremental dump");
 	track_end(&c.ts);
 out:

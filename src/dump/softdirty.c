@@ -5,11 +5,15 @@
  * sets it again on the next write to a page (and for every page of a VMA
  * made since), and pagemap shows it as bit 55, swapped pages included.
  *
- * Nothing needs to live between memdump runs but track.img, which names
- * each process armed (pid and start time): the bits are the process's
- * own. Whoever else writes 4 to its clear_refs in between (another
- * checkpoint tool) takes the bits away unseen, as it would from CRIU.
- * The other method, userfaultfd write-protection, is track.c's.
+ * The bits are the process's own, and every arming clears them: an image
+ * is a base for the next dump only while no later arming happened, even
+ * one whose dump then failed, or one of another chain. So each arming gets
+ * a random id, written to /run/memdump/soft-dirty/PID (with the start time)
+ * before the bits are cleared and to track.img after; a dump reads the
+ * bits only when the two still agree. Whoever else writes 4 to the
+ * process's clear_refs (another checkpoint tool) takes the bits away
+ * unseen, as it would from CRIU. The other method, userfaultfd
+ * write-protection, is track.c's.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -20,12 +24,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define PME_CHUNK 65536		/* pagemap entries per pread: 256 MiB of memory */
+#define STATE_DIR "/run/memdump/soft-dirty"
 
 /* the soft-dirty pages of [start, end) of pagemap_fd, appended to *written */
 static int read_dirty(int pagemap_fd, uint64_t start, uint64_t end, uint64_t *buf, struct md_range **written,
@@ -52,11 +59,53 @@ static int read_dirty(int pagemap_fd, uint64_t start, uint64_t end, uint64_t *bu
 	return 0;
 }
 
+/* the last arming of pid (with its start time): its id, 0 if none is known */
+static uint64_t last_arming(pid_t pid, uint64_t start_time)
+{
+	unsigned long long st = 0, token = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), STATE_DIR "/%d", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &st, &token) != 2 || st != start_time)
+		token = 0;
+	fclose(f);
+	return token;
+}
+
+/* a new arming of pid: its id, recorded before any bit is cleared; 0 if it cannot be */
+static uint64_t new_arming(pid_t pid, uint64_t start_time)
+{
+	char path[64], tmp[80], line[64];
+	uint64_t token = 0;
+	int fd, len;
+
+	if (getrandom(&token, sizeof(token), 0) != sizeof(token) || !token)
+		return 0;
+	if ((mkdir("/run/memdump", 0700) < 0 && errno != EEXIST) || (mkdir(STATE_DIR, 0700) < 0 && errno != EEXIST))
+		return 0;
+	snprintf(path, sizeof(path), STATE_DIR "/%d", pid);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
+	len = snprintf(line, sizeof(line), "%llu %llu\n", (unsigned long long)start_time, (unsigned long long)token);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	if (write(fd, line, len) != len || close(fd) < 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return 0;
+	}
+	return token;
+}
+
+/* prev armed this very process, and nothing armed it since */
 static bool armed_before(const struct md_track *prev, pid_t pid, uint64_t start_time)
 {
 	for (size_t i = 0; prev && prev->method == MD_TRACK_SOFT_DIRTY && i < prev->n; i++)
 		if (prev->procs[i].pid == pid && prev->procs[i].start_time == start_time)
-			return true;
+			return prev->procs[i].token && prev->procs[i].token == last_arming(pid, start_time);
 	return false;
 }
 
@@ -98,10 +147,14 @@ int softdirty_proc(const struct md_track *prev, const struct md_proc *p, const s
 	}
 	if (!arm)
 		return 0;
+	/* from here on no earlier image is a base for p, whatever happens to this dump */
+	t->token = new_arming(p->pid, t->start_time);
 	snprintf(path, sizeof(path), "/proc/%d/clear_refs", p->pid);
-	refs_fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (refs_fd < 0 || write(refs_fd, "4", 1) != 1) {
-		log_warn("cannot clear the soft-dirty bits of %d (%s): its next dump copies everything", p->pid,
+	if (t->token)
+		refs_fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (!t->token || refs_fd < 0 || write(refs_fd, "4", 1) != 1) {
+		log_warn("cannot %s of %d (%s): its next dump copies everything",
+			 t->token ? "clear the soft-dirty bits" : "record the arming in " STATE_DIR, p->pid,
 			 strerror(errno));
 		return 0;
 	}

@@ -16,6 +16,13 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 
+bool image_file_name(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 4 && name[0] != '.' && !strchr(name, '/') && !strcmp(name + l - 4, ".img");
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[PATH_MAX];

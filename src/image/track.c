@@ -34,6 +34,8 @@ int image_write_track(int dirfd, const struct md_track *t)
 		p[i].start_time = t->procs[i].start_time;
 		p[i].has_uffd = t->procs[i].uffd >= 0;
 		p[i].uffd = t->procs[i].uffd;
+		p[i].has_token = t->procs[i].token != 0;
+		p[i].token = t->procs[i].token;
 		pp[i] = &p[i];
 	}
 	m.method = (Md__TrackMethod)t->method;
@@ -77,7 +79,8 @@ int image_read_track(int dirfd, struct md_track *ret)
 			md_track_release(&t);
 			return img_invalid(TRACK_NAME, "bad tracked process %d", s->pid);
 		}
-		t.procs[i] = (struct md_track_proc){ s->pid, s->start_time, s->has_uffd ? s->uffd : -1 };
+		t.procs[i] = (struct md_track_proc){ s->pid, s->start_time, s->has_uffd ? s->uffd : -1,
+						     s->has_token ? s->token : 0 };
 		t.n++;
 	}
 	*ret = t;

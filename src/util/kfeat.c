@@ -377,6 +377,6 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
 	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
 	/* what incremental dumps use here */
-	fprintf(out, "dirty_tracking: %s\n", kfeat_dirty_tracking(kf) == MD_TRACK_SOFT_DIRTY ? "soft-dirty"
-					     : kfeat_dirty_tracking(kf) == MD_TRACK_UFFD_WP ? "uffd-wp" : "none");
+	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
+							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);
 }

@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/image.h"
 #include "memdump/log.h"
 #include "xfer/wire.h"
 
 #define XFER_TIMEOUT_S 120
 #define SEND_DIR_CHUNK (1U << 20)
+#define LAST "inventory.img"
 
 struct xfer {
 	int fd;
@@ -45,20 +47,27 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
+/* h is an ERR: log its reason, return -EIO; < 0 if it cannot be read */
+static int server_said(struct xfer *x, const struct xfer_hdr *h, const char *what)
+{
+	char why[XFER_TEXT_MAX + 1];
+
+	if (h->type != XFER_ERR || xfer_recv_text(x->fd, h, why, sizeof(why)) < 0)
+		return -EPROTO;
+	log_msg(LOG_ERR, "page server %s refused %s: %s", x->peer, what, why);
+	return -EIO;
+}
+
 /* after a failed send: the server may have said why before it closed */
 static int lost(struct xfer *x, int r)
 {
 	struct xfer_hdr h;
-	char why[XFER_TEXT_MAX + 1];
 	int eof;
 
 	if (r == -EAGAIN || r == -EWOULDBLOCK)
 		return log_err(-ETIMEDOUT, "page server %s received nothing for %d s", x->peer, XFER_TIMEOUT_S);
-	if (xfer_recv_hdr(x->fd, &h, &eof) == 0 && !eof && h.type == XFER_ERR &&
-	    xfer_recv_text(x->fd, &h, why, sizeof(why)) == 0) {
-		log_msg(LOG_ERR, "page server %s: %s", x->peer, why);
+	if (xfer_recv_hdr(x->fd, &h, &eof) == 0 && !eof && server_said(x, &h, "the image") == -EIO)
 		return -EIO;
-	}
 	return log_err(r, "lost the page server %s", x->peer);
 }
 
@@ -72,7 +81,6 @@ static int send_msg(struct xfer *x, uint32_t type, uint32_t id, uint64_t off, co
 /* the server's OK, or its ERR logged */
 static int answer(struct xfer *x, const char *what)
 {
-	char why[XFER_TEXT_MAX + 1];
 	struct xfer_hdr h;
 	int eof, r;
 
@@ -83,10 +91,8 @@ static int answer(struct xfer *x, const char *what)
 		return log_err(r < 0 ? r : -ECONNRESET, "page server %s closed the connection at %s", x->peer, what);
 	if (h.type == XFER_OK && h.len == 0)
 		return 0;
-	if (h.type == XFER_ERR && xfer_recv_text(x->fd, &h, why, sizeof(why)) == 0) {
-		log_msg(LOG_ERR, "page server %s refused %s: %s", x->peer, what, why);
+	if (server_said(x, &h, what) == -EIO)
 		return -EIO;
-	}
 	log_msg(LOG_ERR, "%s is not a memdump page server (it answered %s with something else)", x->peer, what);
 	return -EPROTO;
 }
@@ -230,20 +236,22 @@ int xfer_send_dir(struct xfer *x, int dirfd)
 		return log_err(-ENOMEM, "cannot read the image directory");
 	}
 	while (r >= 0 && (errno = 0, de = readdir(d))) {
-		size_t l = strlen(de->d_name);
 		unsigned char type = de->d_type;
 		struct stat st;
 
 		/* not every file system fills in d_type */
 		if (type == DT_UNKNOWN && fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			type = S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
-		if (type == DT_REG && l > 4 && !strcmp(de->d_name + l - 4, ".img"))
+		if (type == DT_REG && image_file_name(de->d_name) && strcmp(de->d_name, LAST))
 			r = send_file(x, dirfd, de->d_name, buf);
 		else if (type == DT_LNK && !strcmp(de->d_name, "parent"))
 			r = send_link(x, dirfd, de->d_name);
 	}
 	if (r >= 0 && errno)
 		r = log_err(-errno, "cannot read the image directory");
+	/* the inventory last, as a local dump writes it: a directory without one is no image */
+	if (r >= 0 && faccessat(dirfd, LAST, F_OK, 0) == 0)
+		r = send_file(x, dirfd, LAST, buf);
 	return r;
 }
 

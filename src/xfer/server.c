@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -27,10 +28,14 @@
 
 #define RECV_CHUNK (4U << 20)
 #define MAX_FILE_SIZE (1ULL << 48)
+#define WRITEBACK_STEP (64ULL << 20)	/* start writeback this often: the fsync at CLOSE stays short */
+#define IDLE_TIMEOUT_S 600		/* a dump that sends nothing for this long is gone */
+#define HELLO_TIMEOUT_S 10		/* a connection that does not greet in time is turned away */
 
 struct rfile {
 	uint32_t id;
 	int fd;			/* -1 once closed */
+	uint64_t unsynced;	/* bytes written since writeback was last started */
 	char name[XFER_NAME_MAX + 1];
 };
 
@@ -79,12 +84,6 @@ static struct rfile *find(struct session *s, uint32_t id)
 	return NULL;
 }
 
-static bool valid_name(const char *name, size_t len)
-{
-	return len > 4 && len <= XFER_NAME_MAX && name[0] != '.' && !memchr(name, '/', len) &&
-	       !memchr(name, '\0', len) && !memcmp(name + len - 4, ".img", 4);
-}
-
 static int do_open(struct session *s, const struct xfer_hdr *h)
 {
 	char name[XFER_NAME_MAX + 1];
@@ -97,7 +96,7 @@ static int do_open(struct session *s, const struct xfer_hdr *h)
 	if (r < 0)
 		return log_err(r, "lost the dump");
 	name[h->len] = '\0';
-	if (!valid_name(name, h->len))
+	if (!image_file_name(name))
 		return refuse(s, -EINVAL, "'%s' is not the name of an image file", name);
 	if (find(s, h->id))
 		return refuse(s, -EPROTO, "file id %u used twice", h->id);
@@ -106,7 +105,7 @@ static int do_open(struct session *s, const struct xfer_hdr *h)
 		return refuse(s, -ENOMEM, "out of memory");
 	s->files = f;
 	f = &s->files[s->n];
-	f->id = h->id;
+	*f = (struct rfile){ .id = h->id };
 	memcpy(f->name, name, h->len + 1);
 	f->fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (f->fd < 0)
@@ -143,6 +142,12 @@ static int do_write(struct session *s, const struct xfer_hdr *h)
 			put += n;
 		}
 		done += want;
+		f->unsynced += want;
+		/* a multi-GiB file would otherwise sit in the page cache until its fsync */
+		if (f->unsynced >= WRITEBACK_STEP) {
+			sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			f->unsynced = 0;
+		}
 	}
 	s->bytes += h->len;
 	return 0;
@@ -157,7 +162,13 @@ static int do_close(struct session *s, const struct xfer_hdr *h)
 		return refuse(s, -EPROTO, "closing file id %u, which is not open", h->id);
 	fd = TAKE_FD(f->fd);
 	/* on disk before DONE is answered */
-	if (fsync(fd) < 0 || close(fd) < 0)
+	if (fsync(fd) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return refuse(s, r, "cannot write '%s': %s", f->name, strerror(-r));
+	}
+	if (close(fd) < 0)
 		return refuse(s, -errno, "cannot write '%s': %s", f->name, strerror(errno));
 	return 0;
 }
@@ -177,10 +188,20 @@ static int do_link(struct session *s, const struct xfer_hdr *h)
 	target = msg + strlen(msg) + 1;
 	if (strcmp(msg, "parent") || target > msg + h->len || !*target || s->linked)
 		return refuse(s, -EPROTO, "a link other than one 'parent'");
+	/* the destination has its own tree of images: only a path relative to this one */
+	if (*target == '/')
+		return refuse(s, -EINVAL, "the parent link '%s' is not relative to the image", target);
 	if (symlinkat(target, s->dirfd, "parent") < 0)
 		return refuse(s, -errno, "cannot link 'parent' to '%s': %s", target, strerror(errno));
 	s->linked = true;
 	return 0;
+}
+
+static int fsync_parent(int dirfd)
+{
+	_cleanup_close_ int up = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return up < 0 || fsync(up) < 0 ? -1 : 0;
 }
 
 static int do_done(struct session *s)
@@ -188,7 +209,8 @@ static int do_done(struct session *s)
 	for (size_t i = 0; i < s->n; i++)
 		if (s->files[i].fd >= 0)
 			return refuse(s, -EPROTO, "the image ended with '%s' incomplete", s->files[i].name);
-	if (fsync(s->dirfd) < 0)
+	/* the files, and the directory itself in its parent (made for this image) */
+	if (fsync(s->dirfd) < 0 || fsync_parent(s->dirfd) < 0)
 		return refuse(s, -errno, "cannot write the image directory: %s", strerror(errno));
 	return xfer_send_msg(s->sock, XFER_OK, 0, 0, NULL, 0);
 }
@@ -215,15 +237,14 @@ static int greet(struct session *s)
 	return xfer_send_msg(s->sock, XFER_OK, 0, 0, NULL, 0);
 }
 
-/* every message until DONE (1), or an error */
+/* every message after the greeting until DONE (1), or an error */
 static int receive(struct session *s)
 {
 	char why[XFER_TEXT_MAX + 1];
 	struct xfer_hdr h;
 	int eof, r;
 
-	r = greet(s);
-	while (r >= 0) {
+	for (;;) {
 		r = xfer_recv_hdr(s->sock, &h, &eof);
 		if (r < 0)
 			return log_err(r, "lost the dump");
@@ -251,8 +272,9 @@ static int receive(struct session *s)
 		default:
 			return refuse(s, -EPROTO, "unknown message %u", h.type);
 		}
+		if (r < 0)
+			return r;
 	}
-	return r;
 }
 
 static int listen_on(const struct xfer_server_opts *o)
@@ -290,16 +312,47 @@ static int listen_on(const struct xfer_server_opts *o)
 	return r;
 }
 
+/* the first connection that greets like a memdump dump; the others are turned away */
+static int accept_dump(int lfd, struct session *s)
+{
+	struct timeval hello = { .tv_sec = HELLO_TIMEOUT_S }, idle = { .tv_sec = IDLE_TIMEOUT_S };
+	int one = 1;
+
+	for (;;) {
+		s->sock = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (s->sock < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return log_err(-errno, "page server: cannot accept a connection");
+		}
+		if (setsockopt(s->sock, SOL_SOCKET, SO_RCVTIMEO, &hello, sizeof(hello)) < 0 ||
+		    setsockopt(s->sock, SOL_SOCKET, SO_SNDTIMEO, &idle, sizeof(idle)) < 0 ||
+		    setsockopt(s->sock, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0)
+			return log_err(-errno, "page server: cannot set up the connection");
+		if (greet(s) >= 0) {
+			if (setsockopt(s->sock, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle)) < 0)
+				return log_err(-errno, "page server: cannot set up the connection");
+			return 0;
+		}
+		close(s->sock);
+		s->sock = -1;
+		log_msg(LOG_WARN, "page server: turned a connection away; still waiting for a dump");
+	}
+}
+
 int xfer_receive(int lfd, int dirfd, const char *dir)
 {
 	struct session s = { .dirfd = dirfd, .sock = -1 };
 	int r;
 
-	s.sock = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (s.sock < 0)
-		return log_err(-errno, "page server: cannot accept a connection");
+	r = accept_dump(lfd, &s);
+	close(lfd);
+	if (r < 0)
+		return r;
 	s.buf = malloc(RECV_CHUNK);
 	r = s.buf ? receive(&s) : log_err(-ENOMEM, "page server");
+	if (r == -EAGAIN || r == -EWOULDBLOCK)
+		log_msg(LOG_ERR, "page server: the dump sent nothing for %d s", IDLE_TIMEOUT_S);
 	if (r < 0) {
 		remove_all(&s);
 		log_msg(LOG_ERR, "page server: removed the %zu files received; '%s' holds no image", s.n, dir);
@@ -317,6 +370,48 @@ int xfer_receive(int lfd, int dirfd, const char *dir)
 	return r;
 }
 
+/*
+ * -d: the parent prints the server's pid and returns once it listens; the
+ * server lets go of the caller's stdio (an ssh session would wait for it)
+ * and logs to log_file, if given.
+ */
+static int daemonize(const char *log_file)
+{
+	int null, log_fd = -1;
+	pid_t pid;
+
+	if (log_file) {
+		log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (log_fd < 0)
+			return log_err(-errno, "cannot open the log file '%s'", log_file);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		if (log_fd >= 0)
+			close(log_fd);
+		return log_err(-errno, "cannot start the page server in the background");
+	}
+	if (pid > 0) {
+		printf("%d\n", pid);
+		if (log_fd >= 0)
+			close(log_fd);
+		return 1;
+	}
+	setsid();
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+		close(null);
+	}
+	if (log_fd >= 0)
+		close(log_fd);
+	return 0;
+}
+
 int xfer_serve(const struct xfer_server_opts *o)
 {
 	_cleanup_close_ int dirfd = -1, lfd = -1;
@@ -331,13 +426,9 @@ int xfer_serve(const struct xfer_server_opts *o)
 	log_info("page server: listening on %s:%u for an image into '%s'", o->addr ? o->addr : "*", o->port,
 		 o->dir);
 	if (o->daemon) {
-		pid_t pid = fork();
-
-		if (pid < 0)
-			return log_err(-errno, "cannot start the page server in the background");
-		if (pid > 0)
-			return 0;
-		setsid();
+		r = daemonize(o->log_file);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
-	return xfer_receive(lfd, dirfd, o->dir);
+	return xfer_receive(TAKE_FD(lfd), dirfd, o->dir);
 }

@@ -767,6 +767,7 @@ netns_up() {
 
 netns_down() {
 	local ns
+	[[ -n ${SMALL_FS:-} ]] && umount "$SMALL_FS" 2>/dev/null
 	for ns in ${NS_SRC:-} ${NS_DST:-}; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
@@ -790,9 +791,9 @@ md_src() {
 # in round 2) from one namespace to the other: pre-dumps while it runs, the final dump, the
 # restore there; pages go only over the veth pair, and every byte must be right
 test_migrate_page_server() {
-	local last rounds
+	local last rounds first later
 	need_memdump
-	grep -q '^dirty_tracking: uffd-wp' <("$MEMDUMP" check) || skip "no dirty tracking on this kernel"
+	grep -q '^dirty_tracking: none' <("$MEMDUMP" check) && skip "no dirty tracking on this kernel"
 	netns_up
 	STATUS=$TD/status
 	spawn incr "$E2E/dumpee_incr" -a 12 "$STATUS"
@@ -813,6 +814,10 @@ test_migrate_page_server() {
 	last=$(sed -n 's|^restored from .*/\([0-9]*\)$|\1|p' "$TD/migrate.out")
 	rounds=$(grep -c '^[0-9]' "$TD/migrate.out")
 	((rounds >= 2 && rounds == last)) || fail "expected pre-dump rounds and a final dump, got $rounds rows (last $last)"
+	# tracking works through the page server: every later round sends far less than the first
+	first=$(awk '$1 == 1 { print $3 }' "$TD/migrate.out")
+	later=$(awk '$1 > 1 && $3 > m { m = $3 } END { print m + 0 }' "$TD/migrate.out")
+	((later * 4 < first)) || fail "later rounds sent up to $later pages, the first $first"
 	[[ $(ip netns identify "$PID") == "$NS_DST" ]] || fail "$PID does not run in $NS_DST"
 	# the pages went over the wire only; the destination has every image of the chain
 	compgen -G "$TD/src/*/pages-*.img" >/dev/null && fail "pages were written on the source side"
@@ -843,11 +848,33 @@ test_page_server_failures() {
 	alive "$PID" || fail "$PID did not survive"
 	[[ -z $(ls -A "$TD/src1") ]] || fail "the failed dump left files: $(ls "$TD/src1")"
 
+	# the page server's disk fills up while the tree is frozen: the dump fails, the tree is
+	# thawed (not killed), and the server keeps nothing
+	SMALL_FS=$TD/small
+	mkdir -p "$SMALL_FS" && mount -t tmpfs -o size=1m tmpfs "$SMALL_FS" || fail "cannot mount a small tmpfs"
+	in_dst page-server -D "$SMALL_FS/img" --address 10.231.0.2 --port 7777 -d -o "$TD/ps4.log" >/dev/null ||
+		fail "no page server"
+	md_src full dump -t "$PID" -D "$TD/src4" --page-server --address 10.231.0.2 --port 7777 &&
+		fail "dumped into a full page server"
+	grep -q "No space left on device" "$TD/full.err" || fail "unclear error: $(md_why full)"
+	wait_until 10 grep -q removed "$TD/ps4.log" ||
+		fail "the page server did not clean up: $(cat "$TD/ps4.log")"
+	[[ -z $(ls -A "$SMALL_FS/img") ]] || fail "the page server kept files of a failed dump: $(ls "$SMALL_FS/img")"
+	alive "$PID" || fail "the tree did not survive a failed dump"
+	[[ $(proc_state "$PID") != T* ]] || fail "the tree was left stopped"
+	kill -USR1 "$PID"
+	wait_until 30 status_final "$STATUS" || fail "no check result"
+	head -n1 "$STATUS" | grep -qx OK || fail "after the failed dump: $(head -n1 "$STATUS")"
+
 	# the server refuses a second image into a directory that holds one
-	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps1.err" || fail "no page server"
+	STATUS=$TD/status2
+	spawn incr2 "$E2E/dumpee_incr" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "the second dumpee_incr did not get ready"
+	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps1.err" >/dev/null || fail "no page server"
 	md_src ok pre-dump -t "$PID" -D "$TD/src2" --page-server --address 10.231.0.2 --port 7777 ||
 		fail "pre-dump through the page server failed: $(md_why ok)"
-	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps2.err" &&
+	in_dst page-server -D "$TD/dst1" --address 10.231.0.2 --port 7777 -d 2>"$TD/ps2.err" >/dev/null &&
 		fail "a page server took a directory that holds an image"
 	grep -q "is not empty" "$TD/ps2.err" || fail "unclear page server error: $(cat "$TD/ps2.err")"
 

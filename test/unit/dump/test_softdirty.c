@@ -66,6 +66,7 @@ Test(softdirty, tracks_what_the_child_writes)
 	struct proc_stat st;
 	struct kfeat kf;
 	uintptr_t a = 0;
+	uint64_t token;
 	pid_t pid;
 	bool covered = false;
 
@@ -81,6 +82,8 @@ Test(softdirty, tracks_what_the_child_writes)
 	cr_expect_eq(t.n_tracked, 0);
 	cr_expect_eq(t.start_time, st.start_time);
 	cr_expect(t.armed || !kf.soft_dirty);
+	cr_assert_neq(t.token, 0, "the arming was not recorded");
+	token = t.token;
 	track_proc_release(&t);
 
 	kill(pid, SIGUSR1);
@@ -88,7 +91,7 @@ Test(softdirty, tracks_what_the_child_writes)
 		usleep(1000);
 
 	/* the previous image saw the same VMAs and armed this very process */
-	tp = (struct md_track_proc){ pid, st.start_time, -1 };
+	tp = (struct md_track_proc){ pid, st.start_time, -1, token };
 	prev.procs = &tp;
 	prev.n = 1;
 	cr_assert_eq(softdirty_proc(&prev, &p, &p, false, &t), 0);
@@ -114,6 +117,20 @@ Test(softdirty, tracks_what_the_child_writes)
 	tp.start_time++;
 	cr_assert_eq(softdirty_proc(&prev, &p, &p, false, &t), 0);
 	cr_expect_eq(t.n_tracked, 0);
+	track_proc_release(&t);
+	tp.start_time--;
+
+	/* armed again (another chain, or a dump that failed later): the first image is no base now */
+	cr_assert_eq(softdirty_proc(NULL, &p, NULL, true, &t), 0);
+	cr_assert(t.token != 0 && t.token != token);
+	token = t.token;
+	track_proc_release(&t);
+	cr_assert_eq(softdirty_proc(&prev, &p, &p, false, &t), 0);
+	cr_expect_eq(t.n_tracked, 0, "a base whose bits were cleared since was used");
+	track_proc_release(&t);
+	tp.token = token;
+	cr_assert_eq(softdirty_proc(&prev, &p, &p, false, &t), 0);
+	cr_expect_neq(t.n_tracked, 0, "the latest arming is not a base");
 	track_proc_release(&t);
 
 	md_vmas_free(p.vmas, p.n_vmas);

@@ -250,6 +250,11 @@ Test(xfer, wrong_greeting_refused)
 	cr_assert_eq(xfer_recv_text(fd, &h, why, sizeof(why)), 0);
 	cr_assert(strstr(why, "version"), "%s", why);
 	close(fd);
+	/* a connection that says nothing, too; the server waits on for a real dump */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(fd);
+	xfer_abort(connect_ok(), "test");
 	cr_assert_eq(server_exit(), 1);
 }
 
@@ -264,4 +269,40 @@ Test(xfer, nobody_listening)
 	/* the listening socket died with the server */
 	cr_assert_lt(xfer_connect("127.0.0.1", port, &x), 0);
 	cr_assert_null(x);
+}
+
+/* writes outside what was opened, beyond any size, and a parent link out of the tree */
+Test(xfer, misuse_refused)
+{
+	for (int i = 0; i < 4; i++) {
+		struct xfer *x;
+		uint32_t id;
+
+		if (i) {
+			teardown();
+			setup();
+		}
+		x = connect_ok();
+		cr_assert_eq(xfer_open(x, "pages-1.img", &id), 0);
+		switch (i) {
+		case 0:	/* after CLOSE */
+			cr_assert_eq(xfer_close_file(x, id), 0);
+			xfer_write(x, id, 0, "abc", 3);
+			break;
+		case 1:	/* an offset that wraps around */
+			xfer_write(x, id, UINT64_MAX - 1, "abc", 3);
+			break;
+		case 2:	/* a file id never opened */
+			xfer_write(x, id + 7, 0, "abc", 3);
+			break;
+		case 3:	/* an absolute parent link */
+			cr_assert_eq(xfer_close_file(x, id), 0);
+			cr_assert_eq(symlinkat("/", srcfd, "parent"), 0);
+			xfer_send_dir(x, srcfd);
+			break;
+		}
+		cr_assert_neq(xfer_finish(x), 0, "case %d was not refused", i);
+		cr_assert_eq(server_exit(), 1, "case %d", i);
+		cr_assert_eq(entries(dstfd), 0, "case %d left files", i);
+	}
 }
