@@ -262,6 +262,7 @@ static bool keeps_tracking(const struct dump_opts *o)
 static int track_tree(struct dump_ctx *c)
 {
 	bool arm = keeps_tracking(c->o);
+	const struct md_track *prev_track = c->prev_dirfd >= 0 ? &c->prev_track : NULL;
 	int r;
 
 	if (!c->o->prev_dir && !arm)
@@ -278,10 +279,10 @@ static int track_tree(struct dump_ctx *c)
 	for (size_t i = 0; i <= c->ft.n; i++)
 		c->track[i].uffd = -1;
 	if (c->method == MD_TRACK_UFFD_WP) {
-		r = track_begin(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->ts);
+		r = track_begin(prev_track, &c->ts);
 		if (r < 0)
 			return r;
-	} else if (c->prev_dirfd >= 0 && c->prev_track.method != MD_TRACK_SOFT_DIRTY) {
+	} else if (prev_track && prev_track->method != MD_TRACK_SOFT_DIRTY) {
 		log_warn("the previous dump did not track memory with soft-dirty bits: everything is copied again");
 	}
 	for (size_t i = 0; i < c->ft.n; i++) {
@@ -296,8 +297,7 @@ static int track_tree(struct dump_ctx *c)
 		pp = r > 0 ? &prev : NULL;
 		r = c->method == MD_TRACK_UFFD_WP
 			    ? track_proc(&c->ts, &c->procs[i], pp, arm, &c->track[i])
-			    : softdirty_proc(c->prev_dirfd >= 0 ? &c->prev_track : NULL, &c->procs[i], pp, arm,
-					     &c->track[i]);
+			    : softdirty_proc(prev_track, &c->procs[i], pp, arm, &c->track[i]);
 		if (r >= 0 && t->n_tracked) {
 			r = plan_mark_in_parent(&c->pms[i], t->tracked, t->n_tracked, t->written, t->n_written, &prev_pm,
 						&in_parent);
