@@ -116,9 +116,8 @@ static int try_connect(const struct addrinfo *ai)
 
 int xfer_connect(const char *addr, uint16_t port, struct xfer **ret)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res = NULL;
+	struct addrinfo *res = NULL;
 	struct xfer *x;
-	char service[8];
 	int r;
 
 	x = calloc(1, sizeof(*x));
@@ -126,12 +125,10 @@ int xfer_connect(const char *addr, uint16_t port, struct xfer **ret)
 		return -ENOMEM;
 	x->fd = -1;
 	snprintf(x->peer, sizeof(x->peer), "%s:%u", addr, port);
-	snprintf(service, sizeof(service), "%u", port);
-	r = getaddrinfo(addr, service, &hints, &res);
-	if (r != 0) {
-		log_msg(LOG_ERR, "cannot resolve page server address '%s': %s", addr, gai_strerror(r));
+	r = xfer_resolve(addr, port, false, &res);
+	if (r < 0) {
 		xfer_free(x);
-		return -EINVAL;
+		return r;
 	}
 	r = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = res; ai && x->fd < 0; ai = ai->ai_next) {

@@ -279,17 +279,12 @@ static int receive(struct session *s)
 
 static int listen_on(const struct xfer_server_opts *o)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
-	char service[8];
 	int r, one = 1;
 
-	snprintf(service, sizeof(service), "%u", o->port);
-	r = getaddrinfo(o->addr, service, &hints, &res);
-	if (r != 0) {
-		log_msg(LOG_ERR, "cannot resolve '%s': %s", o->addr ? o->addr : "*", gai_strerror(r));
-		return -EINVAL;
-	}
+	r = xfer_resolve(o->addr, o->port, true, &res);
+	if (r < 0)
+		return r;
 	r = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);

@@ -3,9 +3,12 @@
  * What the messages mean is client.c's and server.c's business.
  */
 #include "xfer/wire.h"
+#include "memdump/log.h"
 
 #include <endian.h>
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -31,6 +34,22 @@ static void decode(const uint8_t *b, struct xfer_hdr *h)
 	memcpy(&off, b + 8, 8);
 	memcpy(&len, b + 16, 8);
 	*h = (struct xfer_hdr){ le32toh(t), le32toh(id), le64toh(off), le64toh(len) };
+}
+
+int xfer_resolve(const char *addr, uint16_t port, bool passive, struct addrinfo **ret)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) };
+	char service[8];
+	int r;
+
+	snprintf(service, sizeof(service), "%u", port);
+	r = getaddrinfo(addr, service, &hints, ret);
+	if (r != 0) {
+		log_msg(LOG_ERR, "cannot resolve '%s': %s", addr ? addr : "*", gai_strerror(r));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int xfer_send_msg(int fd, uint32_t type, uint32_t id, uint64_t off, const void *payload, size_t len)

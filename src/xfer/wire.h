@@ -12,6 +12,7 @@
  *   ABORT  payload = why: the server removes what it received
  *   OK / ERR (payload = a one-line reason): the server's answers
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ struct xfer_hdr {
 	uint64_t off;
 	uint64_t len;
 };
+
+struct addrinfo;
+/* the TCP addresses of addr:port (addr NULL with passive: every local one); logs a failure */
+int xfer_resolve(const char *addr, uint16_t port, bool passive, struct addrinfo **ret);
 
 /* one message, header and payload, in one sendmsg() where it fits (no SIGPIPE) */
 int xfer_send_msg(int fd, uint32_t type, uint32_t id, uint64_t off, const void *payload, size_t len);
