@@ -28,6 +28,7 @@ struct dump_opts {
 	bool pre_dump;		/* copy memory while the tree runs, track it for the next dump */
 	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
 	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
+	int compress;		/* --compress: zstd level of pages files, 0: none */
 };
 
 int dump_run(const struct dump_opts *o);
@@ -39,6 +40,7 @@ int dump_run(const struct dump_opts *o);
 struct dump_out {
 	int dirfd;
 	struct xfer *xfer;
+	int compress;		/* zstd level of its pages files, 0: none */
 };
 /* a new pages file there (src/dump/copy.c) */
 int dump_pages_create(const struct dump_out *out, const char *name, struct image_pages_writer **ret);

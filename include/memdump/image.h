@@ -1,9 +1,9 @@
 #pragma once
 /*
- * Image files: the only stage that knows protobuf-c (and later zstd).
+ * Image files: the only stage that knows protobuf-c and zstd.
  * Every file starts with a header (magic, format version, kind, payload
  * size, XXH3-64 of the payload); metadata files hold one protobuf message,
- * pages files raw page data after a 4096-byte header.
+ * pages files page data after a 4096-byte header.
  *
  * Files of an image directory (see images/README.md):
  *   inventory.img         struct md_inventory
@@ -38,8 +38,11 @@ struct md_pipe;
 struct md_track;
 
 #define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
-#define MD_FORMAT_VERSION 1
+#define MD_FORMAT_VERSION 2	/* 2: pages files in indexed chunks, optionally zstd */
 #define MD_PAGES_HEADER_SIZE 4096
+#define MD_PAGES_CHUNK (1u << 20)	/* data bytes per chunk of a pages file */
+#define MD_PAGES_F_INDEX 1u		/* header flags of a version 2 pages file */
+#define MD_PAGES_F_ZSTD 2u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,
@@ -84,7 +87,8 @@ int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct
 /*
  * Pages files, streamed. name is "pages-PID.img", "pages-shm-ID.img" or
  * "pages-sysvshm-ID.img" (image_pages_name() builds it). The writer
- * computes the checksum as data goes by and writes the header on close.
+ * compresses (if asked), hashes and writes on threads of its own while the
+ * caller fills its buffers, and writes the index and header on finish.
  */
 enum md_pages_of {
 	MD_PAGES_PROC,		/* a process, id = pid */
@@ -97,17 +101,49 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 /* the same file sent to a page server as it is written (memdump/xfer.h) */
 struct xfer;
 int image_pages_create_remote(struct xfer *x, const char *name, struct image_pages_writer **ret);
+/* zstd level (0: none, the default); before any data */
+int image_pages_compress(struct image_pages_writer *w, int level);
+/*
+ * Zero-copy filling: reserve gives the free part of the writer's current
+ * buffer (waits for one; fails with the pipeline's first error), commit
+ * says how much of it now holds data. write() copies through the same.
+ */
+int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len);
+void image_pages_commit(struct image_pages_writer *w, size_t len);
 int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len);
-int image_pages_finish(struct image_pages_writer *w);	/* writes header, fsync-free, frees w */
+int image_pages_finish(struct image_pages_writer *w);	/* writes index and header, fsync-free, frees w */
 void image_pages_abort(struct image_pages_writer *w);	/* frees w, leaves the file */
 
 /*
- * Reader: image_pages_open() checks the header, the size against
- * expect_pages and (verify) the checksum of the whole data. The data
- * starts at MD_PAGES_HEADER_SIZE in *ret_fd, page aligned, so restore may
- * pread/mmap it directly.
+ * Reader: image_pages_open() checks the header, the index, the size
+ * against expect_pages and (verify) the checksum of every chunk. Data is
+ * addressed by its offset in the data stream (page n of the file at
+ * n * 4096). A cursor holds one decompressed chunk and a zstd context: one
+ * per thread. A raw file's data chunk i is at image_pages_fd() offset
+ * MD_PAGES_HEADER_SIZE + i * MD_PAGES_CHUNK, page aligned.
  */
-int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool verify, int *ret_fd);
+struct image_pages;
+struct image_pages_cursor;
+struct image_pages_stat {
+	uint64_t data_size;	/* bytes of page data */
+	uint64_t stored_size;	/* bytes they take in the file */
+	uint32_t n_chunks;
+	bool zstd;
+	bool chunk_hashes;	/* each chunk can be checked alone (version 2) */
+};
+#define MD_PAGES_ANY UINT64_MAX	/* expect_pages: whatever it holds (memdump show) */
+int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool verify, struct image_pages **ret);
+void image_pages_close(struct image_pages *p);
+int image_pages_verify(struct image_pages *p);
+void image_pages_info(const struct image_pages *p, struct image_pages_stat *ret);
+int image_pages_fd(const struct image_pages *p);
+int image_pages_cursor_new(struct image_pages_cursor **ret);
+void image_pages_cursor_free(struct image_pages_cursor *c);
+/* chunk's data (in c, valid until its next use); check: against its own hash first */
+int image_pages_load(struct image_pages *p, struct image_pages_cursor *c, uint32_t chunk, bool check,
+		     const uint8_t **data, size_t *len);
+/* len bytes of data at off into buf; without c (NULL), one is made for the call if needed */
+int image_pages_read(struct image_pages *p, struct image_pages_cursor *c, uint64_t off, void *buf, size_t len);
 
 /* Cross-reference checks on a read process (pure; err gets a one-line reason). */
 int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char *err, size_t errlen);

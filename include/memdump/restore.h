@@ -10,6 +10,7 @@
 struct restore_opts {
 	const char *dir;
 	bool detach;		/* -d: return once the process runs */
+	bool lazy;		/* --lazy-pages: run before the pages are in, fill them on demand */
 };
 
 /* Returns the exit code memdump should exit with (restored process's status without -d), or -errno. */

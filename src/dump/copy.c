@@ -1,8 +1,9 @@
 /*
  * Copy the MD_PM_DATA pages of a pagemap out of a frozen process into a
  * pages writer, in pagemap order, through /proc/PID/mem: each run of
- * contiguous pages is one pread() into a 4 MiB buffer. Planning is
- * pagemap.c's, the file format image/'s.
+ * contiguous pages is one pread() straight into the writer's 4 MiB
+ * buffers, while the writer's threads compress and write the ones filled
+ * before. Planning is pagemap.c's, the file format image/'s.
  *
  * Why not process_vm_readv(): it pins the pages it reads, and pinning an
  * anonymous page shared copy-on-write (a parent's page its child still
@@ -28,19 +29,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#define COPY_BUF_SIZE (4u << 20)
-
 int dump_pages_create(const struct dump_out *out, const char *name, struct image_pages_writer **ret)
 {
-	return out->xfer ? image_pages_create_remote(out->xfer, name, ret) : image_pages_create(out->dirfd, name, ret);
+	int r;
+
+	r = out->xfer ? image_pages_create_remote(out->xfer, name, ret) : image_pages_create(out->dirfd, name, ret);
+	if (r >= 0 && out->compress) {
+		r = image_pages_compress(*ret, out->compress);
+		if (r < 0)
+			image_pages_abort(*ret);
+	}
+	return r;
 }
 
 struct copy_ctx {
 	pid_t pid;
 	int mem_fd;	/* /proc/PID/mem */
 	bool running;	/* the process runs: what it unmapped meanwhile reads as zeroes */
-	uint8_t *buf;
-	size_t used;
 };
 
 /* whether addr is in a mapping of pid now (a running process may have unmapped it) */
@@ -66,11 +71,9 @@ static bool mapped(pid_t pid, uint64_t addr)
 	return found;
 }
 
-/* pread a whole remote range from /proc/PID/mem into the buffer; a range it cannot read is an error. */
-static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
+/* pread a whole remote range from /proc/PID/mem into dst; a range it cannot read is an error. */
+static int read_mem(struct copy_ctx *c, uint64_t addr, uint8_t *dst, size_t len)
 {
-	uint8_t *dst = c->buf + c->used;
-
 	while (len) {
 		ssize_t n = pread(c->mem_fd, dst, len, (off_t)addr);
 
@@ -85,7 +88,6 @@ static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 			addr += k;
 			dst += k;
 			len -= k;
-			c->used += k;
 			continue;
 		}
 		if (n <= 0)
@@ -95,22 +97,7 @@ static int read_mem(struct copy_ctx *c, uint64_t addr, size_t len)
 		addr += n;
 		dst += n;
 		len -= n;
-		c->used += n;
 	}
-	return 0;
-}
-
-static int flush(struct copy_ctx *c, struct image_pages_writer *w)
-{
-	int r;
-
-	if (!c->used)
-		return 0;
-	/* image/ logs its own errors */
-	r = image_pages_write(w, c->buf, c->used);
-	if (r < 0)
-		return r;
-	c->used = 0;
 	return 0;
 }
 
@@ -132,25 +119,24 @@ static const struct md_vma *find_vma(const struct md_vma *vmas, size_t n, uint64
 	return NULL;
 }
 
-/* Read [addr, addr + len) into the buffer, writing it out whenever it is full. */
+/* Read [addr, addr + len) straight into the writer's buffers. */
 static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pages_writer *w)
 {
 	while (len) {
-		size_t chunk = COPY_BUF_SIZE - c->used;
-		int r;
+		void *buf;
+		size_t room;
+		int r = image_pages_reserve(w, &buf, &room);	/* image/ logs its own errors */
 
-		if (chunk > len)
-			chunk = len;
-		r = read_mem(c, addr, chunk);
 		if (r < 0)
 			return r;
-		addr += chunk;
-		len -= chunk;
-		if (c->used == COPY_BUF_SIZE) {
-			r = flush(c, w);
-			if (r < 0)
-				return r;
-		}
+		if (room > len)
+			room = len;
+		r = read_mem(c, addr, buf, room);
+		if (r < 0)
+			return r;
+		image_pages_commit(w, room);
+		addr += room;
+		len -= room;
 	}
 	return 0;
 }
@@ -158,18 +144,10 @@ static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pag
 static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
 		      struct image_pages_writer *w, bool running)
 {
-	_cleanup_free_ struct copy_ctx *c = NULL;
-	_cleanup_free_ uint8_t *buf = NULL;
+	struct copy_ctx ctx = { .pid = pid, .running = running }, *c = &ctx;
 	char path[64];
 	int r = 0;
 
-	c = calloc(1, sizeof(*c));
-	buf = malloc(COPY_BUF_SIZE);
-	if (!c || !buf)
-		return -ENOMEM;
-	c->pid = pid;
-	c->buf = buf;
-	c->running = running;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (c->mem_fd < 0)
@@ -200,7 +178,6 @@ static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const stru
 			addr = stop;
 		}
 	}
-	r = flush(c, w);
 out:
 	close(c->mem_fd);
 	return r;

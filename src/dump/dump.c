@@ -509,7 +509,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 
 int dump_run(const struct dump_opts *o)
 {
-	struct dump_ctx c = { .out.dirfd = -1, .prev_dirfd = -1, .o = o };
+	struct dump_ctx c = { .out.dirfd = -1, .out.compress = o->compress, .prev_dirfd = -1, .o = o };
 	uint64_t pages = 0;
 	size_t threads = 0;
 	int r;

@@ -29,7 +29,7 @@ struct img_header {
 	uint64_t payload_size;	/* bytes after the header */
 	uint64_t checksum;	/* XXH3-64 (seed 0) of the payload */
 	uint32_t header_size;	/* bytes before the payload: 64 or 4096 */
-	uint32_t flags;		/* 0 in version 1; reserved for compression */
+	uint32_t flags;		/* pages files of version 2: MD_PAGES_F_*; else 0 */
 };
 
 /* buf must hold header_size bytes; the bytes past the fields are zeroed. */

@@ -255,6 +255,7 @@ static int show_file(int dirfd, const char *name, FILE *out, int depth)
 	_cleanup_close_ int fd = -1;
 	_cleanup_msg_ ProtobufCMessage *m = NULL;
 	uint8_t raw[MD_HEADER_ENCODED_SIZE];
+	struct image_pages_stat ps;
 	struct img_header h;
 	struct stat st;
 	ssize_t n;
@@ -281,6 +282,15 @@ static int show_file(int dirfd, const char *name, FILE *out, int depth)
 		r = img_read_msg(dirfd, name, h.kind, &m);
 		if (r < 0)
 			goto out_error;
+	} else {
+		struct image_pages *p;
+
+		/* the index and sizes are checked; the data is not read */
+		r = image_pages_open(dirfd, name, MD_PAGES_ANY, false, &p);
+		if (r < 0)
+			goto out_error;
+		image_pages_info(p, &ps);
+		image_pages_close(p);
 	}
 
 	fputs("{\n", out);
@@ -288,7 +298,10 @@ static int show_file(int dirfd, const char *name, FILE *out, int depth)
 	fputs(",\n", out);
 	indent(out, depth + 1);
 	if (h.kind == MD_IMG_PAGES) {
-		fprintf(out, "\"pages\": %" PRIu64 "\n", (uint64_t)(h.payload_size / MD_PAGE_SIZE));
+		fprintf(out,
+			"\"pages\": %" PRIu64 ", \"compression\": \"%s\", \"stored_bytes\": %" PRIu64
+			", \"chunks\": %" PRIu32 "\n",
+			(uint64_t)(ps.data_size / MD_PAGE_SIZE), ps.zstd ? "zstd" : "none", ps.stored_size, ps.n_chunks);
 	} else {
 		fputs("\"payload\": ", out);
 		show_message(out, m, depth + 1);

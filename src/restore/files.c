@@ -56,9 +56,11 @@ static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 int restore_fill_object(const struct restore_shm *s, int fd)
 {
 	_cleanup_free_ char *buf = malloc(1 << 20);
-	uint64_t off_in_file = MD_PAGES_HEADER_SIZE;
+	struct image_pages_cursor *c = NULL;
+	uint64_t data_off = 0;
+	int r = 0;
 
-	if (!buf)
+	if (!buf || image_pages_cursor_new(&c) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->pm.n; i++) {
 		const struct md_pagemap_entry *e = &s->pm.entries[i];
@@ -66,20 +68,19 @@ int restore_fill_object(const struct restore_shm *s, int fd)
 
 		if (!(e->flags & MD_PM_DATA))
 			continue;
-		while (left) {
+		while (left && r >= 0) {
 			size_t chunk = left < (1 << 20) ? left : (1 << 20);
-			ssize_t n = pread(s->pages_fd, buf, chunk, (off_t)off_in_file);
 
-			if (n != (ssize_t)chunk)
-				return n < 0 ? -errno : -EIO;
-			if (pwrite(fd, buf, chunk, (off_t)dst) != (ssize_t)chunk)
-				return -errno;
+			r = image_pages_read(s->pages, c, data_off, buf, chunk);
+			if (r >= 0 && pwrite(fd, buf, chunk, (off_t)dst) != (ssize_t)chunk)
+				r = -errno;
 			left -= chunk;
 			dst += chunk;
-			off_in_file += chunk;
+			data_off += chunk;
 		}
 	}
-	return 0;
+	image_pages_cursor_free(c);
+	return r;
 }
 
 static int make_memfd(const struct restore_shm *s)

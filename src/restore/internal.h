@@ -16,7 +16,7 @@
 struct restore_shm {
 	struct md_shm shm;
 	struct md_pagemap pm;
-	int pages_fd;		/* data at MD_PAGES_HEADER_SIZE, pagemap order */
+	struct image_pages *pages;	/* its data, pagemap order */
 	int fd;			/* the object, made by memdump before any process (-1 before);
 				 * a SysV segment is found by its id, never by an fd */
 	bool created;		/* a SysV segment this restore made (not one it reused) */
@@ -53,21 +53,21 @@ int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan 
 
 /* ---- one process ---- */
 
-/* nr_pages pages at vaddr come from pages file fd at byte offset off */
+/* nr_pages pages at vaddr come from pages file p, at offset off of its data */
 struct restore_src {
 	uint64_t vaddr, nr_pages;
-	int fd;
+	struct image_pages *p;
 	uint64_t off;
 };
 
 struct restore_proc {
 	struct md_proc p;
 	struct md_pagemap pm;
-	int pages_fd;
+	struct image_pages *pages;
 	struct restore_src *src;	/* where the DATA and PARENT pages come from, pagemap order */
 	size_t n_src;
-	int *parent_fds;		/* pages files of parent images (incremental dumps) */
-	size_t n_parent_fds;
+	struct image_pages **parent_pages;	/* pages files of parent images (incremental dumps) */
+	size_t n_parent_pages;
 	struct tree_plan plan;
 	struct restore_proc *parent;	/* NULL for the root */
 
@@ -110,6 +110,7 @@ struct restore_ctx {
 	size_t n;
 	struct restore_shm *shms;
 	size_t n_shms;
+	bool lazy;			/* --lazy-pages */
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
 	struct md_pipe *pipes;
 	size_t n_pipes;
@@ -141,6 +142,9 @@ int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int
 int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
 /* write the DATA pages of s's pagemap into fd, at their offsets */
 int restore_fill_object(const struct restore_shm *s, int fd);
+struct image_pages;
+int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name, uint64_t expect_pages,
+		       struct image_pages **ret);
 /* the shm object the image calls id: a SysV segment's or another's, NULL if none */
 const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id);
 
@@ -159,6 +163,32 @@ void restore_sysv_finish(struct restore_ctx *rc, bool ok);
 
 /* parent.c: the sources of rp's pages, through the chain of parent images */
 int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const char *dir);
+
+/* fill.c: page data into a process */
+/* len bytes of data at off of pages file p (within one chunk) go to addr */
+struct restore_piece {
+	struct image_pages *p;
+	uint64_t off, addr, len;
+};
+struct restore_pieces {
+	struct restore_piece *pc;	/* grouped by file and chunk */
+	size_t n;
+};
+/* the sources of src[] that want() (NULL: all), cut at chunk ends; free ret->pc */
+int restore_pieces(const struct restore_src *src, size_t n, bool (*want)(const struct restore_src *, void *),
+		   void *arg, struct restore_pieces *ret);
+/* how many of pc[0..n) are in pc[0]'s chunk */
+size_t restore_group_len(const struct restore_piece *pc, size_t n);
+/*
+ * The data of one group (pieces of one chunk): piece k's at
+ * *base + (pc[k].off - *base_off). buf holds MD_PAGES_CHUNK bytes; with
+ * check, the chunk is checked against its hash first.
+ */
+struct image_pages_cursor;
+int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pages_cursor *c, uint8_t *buf,
+		       bool check, const uint8_t **base, uint64_t *base_off);
+/* every piece into pid, on a thread per CPU (at most 4) */
+int restore_fill(pid_t pid, const struct restore_pieces *ps);
 
 /* mm.c */
 /* a free range of size bytes: clear of p's VMAs and of the two ranges to avoid */

@@ -24,9 +24,6 @@
 #include "memdump/proc.h"
 #include "restore/internal.h"
 
-#define FILL_BUF_SIZE (4u << 20)
-#define FILL_MAX_IOV 1024
-
 static bool vma_is_special(const struct md_vma *v)
 {
 	return v->kind == MD_VMA_VDSO || v->kind == MD_VMA_VVAR || v->kind == MD_VMA_VVAR_VCLOCK ||
@@ -333,108 +330,18 @@ static int madvise_vma(struct restore_proc *rp, const struct md_vma *v)
 	return 0;
 }
 
-/* write the DATA pages of pm into the new process; to_addr maps an entry's vaddr to an address */
-struct fill {
-	pid_t pid;
-	int fd;
-	uint64_t file_off;
-	char *buf;
-	size_t used;
-	struct iovec riov[FILL_MAX_IOV];
-	size_t nr;
-};
-
-static int fill_flush(struct fill *f)
-{
-	struct iovec l = { f->buf, f->used };
-	size_t done = 0;
-
-	if (!f->used)
-		return 0;
-	if (pread(f->fd, f->buf, f->used, (off_t)f->file_off) != (ssize_t)f->used)
-		return -EIO;
-	/* a short write stops at the end of a remote iovec: resume after it */
-	while (done < f->used) {
-		ssize_t n = process_vm_writev(f->pid, &l, 1, f->riov, f->nr, 0);
-		size_t left;
-
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-		l.iov_base = (char *)l.iov_base + n;
-		l.iov_len -= (size_t)n;
-		left = (size_t)n;
-		while (left) {
-			size_t k = left < f->riov[0].iov_len ? left : f->riov[0].iov_len;
-
-			f->riov[0].iov_base = (char *)f->riov[0].iov_base + k;
-			f->riov[0].iov_len -= k;
-			left -= k;
-			if (!f->riov[0].iov_len) {
-				memmove(f->riov, f->riov + 1, (f->nr - 1) * sizeof(f->riov[0]));
-				f->nr--;
-			}
-		}
-	}
-	f->file_off += f->used;
-	f->used = 0;
-	f->nr = 0;
-	return 0;
-}
-
-static int fill_add(struct fill *f, uint64_t addr, uint64_t len, int fd, uint64_t off)
-{
-	/* the buffer holds one contiguous stretch of one file */
-	if (f->used && (fd != f->fd || off != f->file_off + f->used)) {
-		int r = fill_flush(f);
-
-		if (r < 0)
-			return r;
-	}
-	if (!f->used) {
-		f->fd = fd;
-		f->file_off = off;
-	}
-	while (len) {
-		size_t room = FILL_BUF_SIZE - f->used, k = len < room ? len : room;
-		int r;
-
-		if (f->nr == FILL_MAX_IOV || !room) {
-			r = fill_flush(f);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		f->riov[f->nr].iov_base = (void *)addr;
-		f->riov[f->nr].iov_len = k;
-		f->nr++;
-		f->used += k;
-		addr += k;
-		len -= k;
-	}
-	return 0;
-}
-
 static int fill_pages(struct restore_proc *rp)
 {
-	_cleanup_free_ char *buf = malloc(FILL_BUF_SIZE);
-	struct fill f = { .pid = rp->pid, .fd = rp->pages_fd, .file_off = MD_PAGES_HEADER_SIZE, .buf = buf };
+	struct restore_pieces ps;
 	int r;
 
-	if (!buf)
-		return -ENOMEM;
 	/* DATA pages from our pages file, PARENT ones from the parent images' */
-	for (size_t i = 0; i < rp->n_src; i++) {
-		const struct restore_src *s = &rp->src[i];
-
-		r = fill_add(&f, s->vaddr, s->nr_pages * MD_PAGE_SIZE, s->fd, s->off);
-		if (r < 0)
-			return log_err(r, "cannot fill memory of %d", rp->pid);
-	}
-	r = fill_flush(&f);
+	r = restore_pieces(rp->src, rp->n_src, NULL, NULL, &ps);
+	if (r >= 0)
+		r = restore_fill(rp->pid, &ps);
+	free(ps.pc);
 	if (r < 0)
 		return log_err(r, "cannot fill memory of %d", rp->pid);
-
 	return 0;
 }
 

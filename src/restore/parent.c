@@ -18,7 +18,8 @@
 
 #define MAX_PARENTS 64
 
-static int add_src(struct restore_proc *rp, size_t *cap, uint64_t vaddr, uint64_t nr, int fd, uint64_t off)
+static int add_src(struct restore_proc *rp, size_t *cap, uint64_t vaddr, uint64_t nr, struct image_pages *p,
+		   uint64_t off)
 {
 	if (rp->n_src == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
@@ -29,7 +30,7 @@ static int add_src(struct restore_proc *rp, size_t *cap, uint64_t vaddr, uint64_
 		rp->src = n;
 		*cap = nc;
 	}
-	rp->src[rp->n_src++] = (struct restore_src){ vaddr, nr, fd, off };
+	rp->src[rp->n_src++] = (struct restore_src){ vaddr, nr, p, off };
 	return 0;
 }
 
@@ -44,29 +45,29 @@ static int add_range(struct md_pagemap_entry **r, size_t *n, uint64_t vaddr, uin
 	return 0;
 }
 
-static int keep_fd(struct restore_proc *rp, int fd)
+static int keep_pages(struct restore_proc *rp, struct image_pages *p)
 {
-	int *a = realloc(rp->parent_fds, (rp->n_parent_fds + 1) * sizeof(*a));
+	struct image_pages **a = realloc(rp->parent_pages, (rp->n_parent_pages + 1) * sizeof(*a));
 
 	if (!a) {
-		close(fd);
+		image_pages_close(p);
 		return -ENOMEM;
 	}
-	a[rp->n_parent_fds++] = fd;
-	rp->parent_fds = a;
+	a[rp->n_parent_pages++] = p;
+	rp->parent_pages = a;
 	return 0;
 }
 
 /*
  * One level: the ranges want[] (sorted) against the parent's pagemap; DATA
- * becomes a source in pages file fd, PARENT goes on to *next.
+ * becomes a source in pages file pf, PARENT goes on to *next.
  */
 static int resolve_level(struct restore_proc *rp, size_t *cap, const struct md_pagemap_entry *want, size_t n_want,
-			 const struct md_pagemap *ppm, int fd, struct md_pagemap_entry **next, size_t *n_next,
-			 uint64_t *bad)
+			 const struct md_pagemap *ppm, struct image_pages *pf, struct md_pagemap_entry **next,
+			 size_t *n_next, uint64_t *bad)
 {
 	size_t k = 0;
-	uint64_t data_off = MD_PAGES_HEADER_SIZE;	/* file offset of entry k's first page, if DATA */
+	uint64_t data_off = 0;	/* data offset of entry k's first page, if DATA */
 
 	for (size_t i = 0; i < n_want; i++) {
 		uint64_t a = want[i].vaddr, end = want[i].vaddr + want[i].nr_pages * MD_PAGE_SIZE;
@@ -89,7 +90,7 @@ static int resolve_level(struct restore_proc *rp, size_t *cap, const struct md_p
 			e_end = e->vaddr + e->nr_pages * MD_PAGE_SIZE;
 			stop = end < e_end ? end : e_end;
 			if (e->flags & MD_PM_DATA)
-				r = add_src(rp, cap, a, (stop - a) / MD_PAGE_SIZE, fd, data_off + (a - e->vaddr));
+				r = add_src(rp, cap, a, (stop - a) / MD_PAGE_SIZE, pf, data_off + (a - e->vaddr));
 			else
 				r = add_range(next, n_next, a, (stop - a) / MD_PAGE_SIZE);
 			if (r < 0)
@@ -105,14 +106,14 @@ int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const 
 	_cleanup_free_ struct md_pagemap_entry *want = NULL;
 	_cleanup_close_ int level = -1;
 	size_t n_want = 0, cap = 0;
-	uint64_t off = MD_PAGES_HEADER_SIZE;
+	uint64_t off = 0;
 	int r;
 
 	for (size_t i = 0; i < rp->pm.n; i++) {
 		const struct md_pagemap_entry *e = &rp->pm.entries[i];
 
 		if (e->flags & MD_PM_DATA) {
-			r = add_src(rp, &cap, e->vaddr, e->nr_pages, rp->pages_fd, off);
+			r = add_src(rp, &cap, e->vaddr, e->nr_pages, rp->pages, off);
 			off += e->nr_pages * MD_PAGE_SIZE;
 		} else if (e->flags & MD_PM_PARENT) {
 			r = add_range(&want, &n_want, e->vaddr, e->nr_pages);
@@ -133,8 +134,9 @@ int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const 
 		struct md_pagemap_entry *next = NULL;
 		size_t n_next = 0;
 		uint64_t bad = 0;
+		struct image_pages *pf = NULL;
 		char name[64];
-		int up, fd;
+		int up;
 
 		if (depth > MAX_PARENTS)
 			return log_err(-ELOOP, "image '%s': more than %d parent images", dir, MAX_PARENTS);
@@ -148,13 +150,13 @@ int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const 
 		if (r < 0)
 			return log_err(r, "image '%s': parent image %d has no pagemap of %d", dir, depth, rp->p.pid);
 		image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)rp->p.pid);
-		r = image_pages_open(level, name, ppm.nr_data_pages, true, &fd);
+		r = restore_open_pages(rc, level, name, ppm.nr_data_pages, &pf);
 		if (r < 0)
 			log_err(r, "image '%s': parent image %d has no usable pages of %d", dir, depth, rp->p.pid);
 		if (r >= 0)
-			r = keep_fd(rp, fd);
+			r = keep_pages(rp, pf);
 		if (r >= 0) {
-			r = resolve_level(rp, &cap, want, n_want, &ppm, fd, &next, &n_next, &bad);
+			r = resolve_level(rp, &cap, want, n_want, &ppm, pf, &next, &n_next, &bad);
 			if (r == -EINVAL)
 				log_err(r, "image '%s': page %#llx of %d is in parent image %d, which does not have it",
 					dir, (unsigned long long)bad, rp->p.pid, depth);

@@ -73,6 +73,33 @@ static int set_sigaction(struct restore_proc *rp, int sig, const uint64_t k[4])
 
 /* ---- reading and checking, before anything exists ---- */
 
+/*
+ * A pages file of the image, checked before anything is created: whole,
+ * or for a lazy restore by its index, its chunks then being checked as
+ * they are served (a version 1 file has no such index: whole).
+ */
+int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name, uint64_t expect_pages,
+		       struct image_pages **ret)
+{
+	struct image_pages_stat st;
+	struct image_pages *p;
+	int r;
+
+	r = image_pages_open(dirfd, name, expect_pages, !rc->lazy, &p);
+	if (r < 0)
+		return r;
+	image_pages_info(p, &st);
+	if (rc->lazy && !st.chunk_hashes) {
+		r = image_pages_verify(p);
+		if (r < 0) {
+			image_pages_close(p);
+			return r;
+		}
+	}
+	*ret = p;
+	return 0;
+}
+
 static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid, const char *dir)
 {
 	char name[64], err[256];
@@ -88,7 +115,7 @@ static int read_proc(struct restore_ctx *rc, struct restore_proc *rp, pid_t pid,
 	if (r < 0)
 		return log_err(r, "image of %d in '%s': %s", pid, dir, err);
 	image_pages_name(name, sizeof(name), MD_PAGES_PROC, (uint64_t)pid);
-	r = image_pages_open(rc->dirfd, name, rp->pm.nr_data_pages, true, &rp->pages_fd);
+	r = restore_open_pages(rc, rc->dirfd, name, rp->pm.nr_data_pages, &rp->pages);
 	if (r < 0)
 		return r;
 	return restore_plan_sources(rc, rp, dir);
@@ -212,7 +239,6 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	for (size_t i = 0; i < rc->inv.n_pids; i++) {
 		struct restore_proc *rp = &rc->procs[i];
 
-		rp->pages_fd = -1;
 		rp->exe_fd = -1;
 		rc->n++;
 		r = read_proc(rc, rp, rc->inv.pids[i], dir);
@@ -228,7 +254,6 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		bool sysv = i >= rc->inv.n_shm_ids;
 		uint64_t id = sysv ? rc->inv.sysv_shm_ids[i - rc->inv.n_shm_ids] : rc->inv.shm_ids[i];
 
-		s->pages_fd = -1;
 		s->fd = -1;
 		rc->n_shms++;
 		if (restore_find_shm(rc, sysv, id))
@@ -241,7 +266,7 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 			return log_err(-EINVAL, "image '%s': SysV shared memory id %llu is out of range", dir,
 				       (unsigned long long)id);
 		image_pages_name(name, sizeof(name), sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, s->shm.id);
-		r = image_pages_open(rc->dirfd, name, s->pm.nr_data_pages, true, &s->pages_fd);
+		r = image_pages_open(rc->dirfd, name, s->pm.nr_data_pages, true, &s->pages);
 		if (r < 0)
 			return r;
 	}
@@ -732,8 +757,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	if (!rc->sysv_done)
 		restore_sysv_finish(rc, false);
 	for (size_t i = 0; i < rc->n_shms; i++) {
-		if (rc->shms[i].pages_fd >= 0)
-			close(rc->shms[i].pages_fd);
+		image_pages_close(rc->shms[i].pages);
 		md_shm_release(&rc->shms[i].shm);
 		md_pagemap_release(&rc->shms[i].pm);
 	}
@@ -744,11 +768,10 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	for (size_t k = 0; k < rc->n; k++) {
 		struct restore_proc *rp = &rc->procs[k];
 
-		if (rp->pages_fd >= 0)
-			close(rp->pages_fd);
-		for (size_t i = 0; i < rp->n_parent_fds; i++)
-			close(rp->parent_fds[i]);
-		free(rp->parent_fds);
+		image_pages_close(rp->pages);
+		for (size_t i = 0; i < rp->n_parent_pages; i++)
+			image_pages_close(rp->parent_pages[i]);
+		free(rp->parent_pages);
 		free(rp->src);
 		free(rp->attached);
 		free(rp->vma_filled);
@@ -765,7 +788,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 
 int restore_run(const struct restore_opts *o)
 {
-	struct restore_ctx rc = { .dirfd = -1, .sock = -1 };
+	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy };
 	struct restore_proc *root;
 	int r, status, root_sock;
 	size_t threads = 0;

@@ -4,6 +4,23 @@
 # Sourced, not run. Expects B (build dir), E2E (e2e binaries) and WORK (scratch root).
 
 MEMDUMP="$B/memdump"
+# The suite again with options: MD_DUMP_ARGS go to every dump and pre-dump,
+# MD_RESTORE_ARGS to every restore, through a wrapper every test (and
+# migrate.sh) calls as memdump.
+if [[ -n ${MD_DUMP_ARGS:-}${MD_RESTORE_ARGS:-} ]]; then
+	cat >"$WORK/memdump" <<-EOF
+		#!/bin/sh
+		cmd=\$1
+		shift
+		case \$cmd in
+		dump | pre-dump) exec "$MEMDUMP" "\$cmd" ${MD_DUMP_ARGS:-} "\$@" ;;
+		restore) exec "$MEMDUMP" "\$cmd" ${MD_RESTORE_ARGS:-} "\$@" ;;
+		*) exec "$MEMDUMP" "\$cmd" "\$@" ;;
+		esac
+	EOF
+	chmod +x "$WORK/memdump"
+	MEMDUMP=$WORK/memdump
+fi
 MD_TIMEOUT=${MD_TIMEOUT:-60}	# seconds one memdump command may take
 
 # --- verdicts (a test runs in a subshell: exit ends the test, not the run) -------------

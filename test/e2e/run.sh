@@ -4,7 +4,8 @@
 # a final "N passed, N failed, N skipped"; exits non-zero if any test failed.
 #
 # Usage: test/e2e/run.sh BUILDDIR [TEST...]     (TEST names without the test_ prefix)
-# Env:   E2E_KEEP=1 keeps the scratch directory; MD_TIMEOUT limits each memdump call.
+# Env:   E2E_KEEP=1 keeps the scratch directory; MD_TIMEOUT limits each memdump call;
+#        MD_DUMP_ARGS / MD_RESTORE_ARGS: options for every dump / restore (e.g. --compress).
 set -uo pipefail
 
 if [[ $# -lt 1 || ! -d $1 ]]; then

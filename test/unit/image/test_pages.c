@@ -1,4 +1,7 @@
-/* Pages files: streamed writer, header and checksum checks of the reader. */
+/*
+ * Pages files: the pipelined writer (raw and zstd), the index and chunk
+ * checks of the reader, reading data back.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +14,8 @@
 
 TestSuite(image_pages, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
-/* Writes n synthetic pages in uneven pieces (the writer must not care). */
-static void write_pages(const char *name, uint64_t n)
+/* Writes n synthetic pages in uneven pieces (the writer must not care), zstd at level (0: raw). */
+static void write_pages_level(const char *name, uint64_t n, int level)
 {
 	struct image_pages_writer *w;
 	uint8_t *buf = malloc(n * 4096 + 1);
@@ -21,6 +24,7 @@ static void write_pages(const char *name, uint64_t n)
 	for (uint64_t i = 0; i < n; i++)
 		synth_page(buf + i * 4096, i);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
+	cr_assert_eq(image_pages_compress(w, level), 0);
 	while (off < n * 4096) {
 		size_t l = n * 4096 - off < step ? n * 4096 - off : step;
 
@@ -30,6 +34,48 @@ static void write_pages(const char *name, uint64_t n)
 	}
 	cr_assert_eq(image_pages_finish(w), 0);
 	free(buf);
+}
+
+static void write_pages(const char *name, uint64_t n)
+{
+	write_pages_level(name, n, 0);
+}
+
+/* Every page of an open file against synth_page(), through a cursor and in odd slices. */
+static void check_pages(struct image_pages *p, uint64_t n)
+{
+	struct image_pages_cursor *c;
+	uint8_t *got = malloc(n * 4096 + 1), want[4096];
+	uint64_t off = 0, step = 4096;
+
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	while (off < n * 4096) {
+		uint64_t l = n * 4096 - off < step ? n * 4096 - off : step;
+
+		cr_assert_eq(image_pages_read(p, c, off, got + off, l), 0);
+		off += l;
+		step = step * 5 + 4096;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		synth_page(want, i);
+		cr_assert_eq(memcmp(got + i * 4096, want, 4096), 0, "page %llu differs", (unsigned long long)i);
+	}
+	/* nothing past the data */
+	cr_assert_eq(image_pages_read(p, c, n * 4096, got, 4096), -EINVAL);
+	image_pages_cursor_free(c);
+	free(got);
+}
+
+static void flip(const char *name, off_t at)
+{
+	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	uint8_t b;
+
+	cr_assert_geq(wfd, 0);
+	cr_assert_eq(pread(wfd, &b, 1, at), 1);
+	b ^= 0x40;
+	cr_assert_eq(pwrite(wfd, &b, 1, at), 1);
+	close(wfd);
 }
 
 Test(image_pages, names)
@@ -46,102 +92,193 @@ Test(image_pages, names)
 
 Test(image_pages, roundtrip_verified)
 {
+	struct image_pages_stat st;
+	struct image_pages *p;
 	uint8_t page[4096], want[4096];
-	struct stat st;
-	int fd;
 
-	/* More than one verify chunk (1 MiB). */
-	write_pages("pages-1.img", 300);
-	cr_assert_eq(image_pages_open(dirfd, "pages-1.img", 300, true, &fd), 0);
-	cr_assert_eq(fstat(fd, &st), 0);
-	cr_assert_eq(st.st_size, MD_PAGES_HEADER_SIZE + 300 * 4096);
-	for (uint64_t i = 0; i < 300; i += 37) {
-		cr_assert_eq(pread(fd, page, 4096, MD_PAGES_HEADER_SIZE + i * 4096), 4096);
+	/* more than one chunk, the last one partial */
+	write_pages("pages-1.img", 600);
+	cr_assert_eq(image_pages_open(dirfd, "pages-1.img", 600, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert_eq(st.data_size, 600 * 4096);
+	cr_assert_eq(st.stored_size, 600 * 4096);
+	cr_assert_eq(st.n_chunks, 3);
+	cr_assert(!st.zstd && st.chunk_hashes);
+	check_pages(p, 600);
+	/* raw data is page aligned where restore may pread it */
+	for (uint64_t i = 0; i < 600; i += 37) {
+		cr_assert_eq(pread(image_pages_fd(p), page, 4096, MD_PAGES_HEADER_SIZE + i * 4096), 4096);
 		synth_page(want, i);
 		cr_assert_eq(memcmp(page, want, 4096), 0, "page %llu differs", (unsigned long long)i);
 	}
-	close(fd);
+	image_pages_close(p);
+}
+
+Test(image_pages, zstd_roundtrip_same_data)
+{
+	struct image_pages_stat st;
+	struct image_pages *p;
+
+	/* enough for every compressor thread and several slots, with a partial last chunk */
+	write_pages_level("pages-11.img", 5000, 3);
+	cr_assert_eq(image_pages_open(dirfd, "pages-11.img", 5000, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert(st.zstd);
+	cr_assert_eq(st.n_chunks, 20);
+	cr_assert_lt(st.stored_size, st.data_size / 4, "synthetic pages compress: %llu of %llu",
+		     (unsigned long long)st.stored_size, (unsigned long long)st.data_size);
+	check_pages(p, 5000);
+	image_pages_close(p);
 }
 
 Test(image_pages, empty_file)
 {
-	int fd;
+	struct image_pages *p;
 
 	write_pages("pages-2.img", 0);
-	cr_assert_eq(image_pages_open(dirfd, "pages-2.img", 0, true, &fd), 0);
-	close(fd);
+	cr_assert_eq(image_pages_open(dirfd, "pages-2.img", 0, true, &p), 0);
+	image_pages_close(p);
+	write_pages_level("pages-12.img", 0, 1);
+	cr_assert_eq(image_pages_open(dirfd, "pages-12.img", 0, true, &p), 0);
+	image_pages_close(p);
 }
 
 Test(image_pages, wrong_page_count_refused)
 {
-	int fd = -1;
+	struct image_pages *p;
 
 	write_pages("pages-3.img", 4);
-	cr_assert_eq(image_pages_open(dirfd, "pages-3.img", 5, false, &fd), -EINVAL);
-	cr_assert_eq(image_pages_open(dirfd, "pages-3.img", 3, false, &fd), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-3.img", 5, false, &p), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-3.img", 3, false, &p), -EINVAL);
 }
 
 Test(image_pages, file_size_mismatch_refused)
 {
-	int fd = -1, wfd;
+	struct image_pages *p;
+	int wfd;
 
 	write_pages("pages-4.img", 4);
 	wfd = openat(dirfd, "pages-4.img", O_WRONLY | O_CLOEXEC);
 	cr_assert_geq(wfd, 0);
 	cr_assert_eq(ftruncate(wfd, MD_PAGES_HEADER_SIZE + 3 * 4096), 0);
-	cr_assert_eq(image_pages_open(dirfd, "pages-4.img", 4, false, &fd), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-4.img", 4, false, &p), -EINVAL);
 	cr_assert_eq(ftruncate(wfd, MD_PAGES_HEADER_SIZE + 5 * 4096), 0);
-	cr_assert_eq(image_pages_open(dirfd, "pages-4.img", 4, false, &fd), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-4.img", 4, false, &p), -EINVAL);
 	close(wfd);
 }
 
-Test(image_pages, flipped_byte_refused_only_when_verifying)
+Test(image_pages, flipped_data_refused_when_verifying_or_loading)
 {
-	int fd = -1, wfd;
-	uint8_t b;
+	struct image_pages_cursor *c;
+	struct image_pages *p;
+	const uint8_t *data;
+	size_t len;
 
-	write_pages("pages-5.img", 8);
-	wfd = openat(dirfd, "pages-5.img", O_RDWR | O_CLOEXEC);
-	cr_assert_eq(pread(wfd, &b, 1, MD_PAGES_HEADER_SIZE + 5 * 4096 + 17), 1);
-	b ^= 0x40;
-	cr_assert_eq(pwrite(wfd, &b, 1, MD_PAGES_HEADER_SIZE + 5 * 4096 + 17), 1);
-	close(wfd);
-	cr_assert_eq(image_pages_open(dirfd, "pages-5.img", 8, true, &fd), -EINVAL);
-	cr_assert_eq(image_pages_open(dirfd, "pages-5.img", 8, false, &fd), 0);
-	close(fd);
+	write_pages("pages-5.img", 300);
+	flip("pages-5.img", MD_PAGES_HEADER_SIZE + 280 * 4096 + 17);
+	cr_assert_eq(image_pages_open(dirfd, "pages-5.img", 300, true, &p), -EINVAL);
+	/* the index is fine: a lazy reader opens it and finds the bad chunk when it loads it */
+	cr_assert_eq(image_pages_open(dirfd, "pages-5.img", 300, false, &p), 0);
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), 0);
+	cr_assert_eq(len, MD_PAGES_CHUNK);
+	cr_assert_eq(image_pages_load(p, c, 1, true, &data, &len), -EINVAL);
+	cr_assert_eq(image_pages_verify(p), -EINVAL);
+	image_pages_cursor_free(c);
+	image_pages_close(p);
+}
+
+Test(image_pages, flipped_frame_refused)
+{
+	struct image_pages_cursor *c;
+	struct image_pages *p;
+	const uint8_t *data;
+	size_t len;
+
+	write_pages_level("pages-13.img", 600, 1);
+	flip("pages-13.img", MD_PAGES_HEADER_SIZE + 40);
+	cr_assert_eq(image_pages_open(dirfd, "pages-13.img", 600, true, &p), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-13.img", 600, false, &p), 0);
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
+	/* even unchecked, zstd's own checksum catches it */
+	cr_assert_eq(image_pages_load(p, c, 0, false, &data, &len), -EINVAL);
+	cr_assert_eq(image_pages_load(p, c, 2, true, &data, &len), 0);
+	cr_assert_eq(len, 600 * 4096 - 2 * MD_PAGES_CHUNK);
+	image_pages_cursor_free(c);
+	image_pages_close(p);
+}
+
+Test(image_pages, bad_index_or_header_refused)
+{
+	struct image_pages *p;
+	struct stat st;
+
+	write_pages_level("pages-14.img", 600, 1);
+	cr_assert_eq(fstatat(dirfd, "pages-14.img", &st, 0), 0);
+	/* a chunk's stored length, in the index */
+	flip("pages-14.img", st.st_size - 16 + 8);
+	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), -EINVAL);
+	flip("pages-14.img", st.st_size - 16 + 8);
+	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), 0);
+	image_pages_close(p);
+	/* the data size, the chunk size, the number of chunks, the index offset */
+	for (off_t at = 40; at < 64; at += 8) {
+		flip("pages-14.img", at + 1);
+		cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), -EINVAL, "field at %d",
+			     (int)at);
+		flip("pages-14.img", at + 1);
+	}
+	/* an unknown flag */
+	flip("pages-14.img", 36 + 2);
+	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), -EINVAL);
 }
 
 Test(image_pages, aborted_file_refused)
 {
 	struct image_pages_writer *w;
+	struct image_pages *p;
 	uint8_t page[4096];
-	int fd = -1;
 
 	synth_page(page, 1);
 	cr_assert_eq(image_pages_create(dirfd, "pages-6.img", &w), 0);
 	cr_assert_eq(image_pages_write(w, page, sizeof(page)), 0);
 	image_pages_abort(w);
-	cr_assert_eq(image_pages_open(dirfd, "pages-6.img", 1, false, &fd), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pages-6.img", 1, false, &p), -EINVAL);
 }
 
 Test(image_pages, partial_page_refused_by_writer)
 {
 	struct image_pages_writer *w;
+	struct image_pages *p;
 	uint8_t half[2048] = {1};
-	int fd = -1;
 
 	cr_assert_eq(image_pages_create(dirfd, "pages-7.img", &w), 0);
 	cr_assert_eq(image_pages_write(w, half, sizeof(half)), 0);
 	cr_assert_eq(image_pages_finish(w), -EINVAL);
 	/* Nothing that could pass for an image is left behind. */
-	cr_assert_eq(image_pages_open(dirfd, "pages-7.img", 0, false, &fd), -ENOENT);
+	cr_assert_eq(image_pages_open(dirfd, "pages-7.img", 0, false, &p), -ENOENT);
+}
+
+Test(image_pages, bad_level_refused)
+{
+	struct image_pages_writer *w;
+	uint8_t page[4096] = {0};
+
+	cr_assert_eq(image_pages_create(dirfd, "pages-9.img", &w), 0);
+	cr_assert_eq(image_pages_compress(w, -1), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, 1000), -EINVAL);
+	cr_assert_eq(image_pages_write(w, page, sizeof(page)), 0);
+	/* not once data went in */
+	cr_assert_eq(image_pages_compress(w, 1), -EINVAL);
+	image_pages_abort(w);
 }
 
 Test(image_pages, metadata_file_is_not_pages)
 {
 	struct md_pagemap pm = {0};
-	int fd = -1;
+	struct image_pages *p;
 
 	cr_assert_eq(image_write_pagemap(dirfd, 8, &pm), 0);
-	cr_assert_eq(image_pages_open(dirfd, "pagemap-8.img", 0, true, &fd), -EINVAL);
+	cr_assert_eq(image_pages_open(dirfd, "pagemap-8.img", 0, true, &p), -EINVAL);
 }

@@ -99,6 +99,7 @@ Test(image_show, directory_is_valid_json)
 			       "assert sorted(d) == list(d); "
 			       "assert len(d) == 7, len(d); "
 			       "assert d[\"pages-4242.img\"][\"pages\"] == 3; "
+			       "assert d[\"pages-4242.img\"][\"compression\"] == \"none\"; "
 			       "c = d[\"core-4242.img\"][\"payload\"]; "
 			       "assert len(c[\"sigactions\"]) == 64; "
 			       "assert c[\"threads\"][1][\"tid\"] == 4243; "
