@@ -27,7 +27,7 @@ static void usage(FILE *out)
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]] [-v]\n"
 	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon [-o|--log-file FILE]] [-v]\n"
-	      "       memdump restore -D DIR [-d|--restore-detached] [-v]\n"
+	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
 	      "       memdump --version\n",
@@ -200,6 +200,7 @@ static int cmd_restore(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "lazy-pages", no_argument, NULL, OPT_LAZY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -214,6 +215,9 @@ static int cmd_restore(int argc, char **argv)
 			break;
 		case 'd':
 			o.detach = true;
+			break;
+		case OPT_LAZY:
+			o.lazy = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

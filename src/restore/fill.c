@@ -134,6 +134,7 @@ static int write_group(pid_t pid, const struct restore_piece *pc, size_t n, cons
 
 struct fill_job {
 	pid_t pid;
+	bool check;
 	const struct restore_piece *pc;
 	size_t n;
 	pthread_mutex_t lock;
@@ -162,7 +163,7 @@ static void *fill_main(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		if (!len)
 			break;
-		r = restore_load_group(j->pc + at, len, c, buf, false, &base, &base_off);
+		r = restore_load_group(j->pc + at, len, c, buf, j->check, &base, &base_off);
 		if (r >= 0)
 			r = write_group(j->pid, j->pc + at, len, base, base_off);
 	}
@@ -171,9 +172,9 @@ static void *fill_main(void *arg)
 	return NULL;
 }
 
-int restore_fill(pid_t pid, const struct restore_pieces *ps)
+int restore_fill(pid_t pid, const struct restore_pieces *ps, bool check)
 {
-	struct fill_job j = { .pid = pid, .pc = ps->pc, .n = ps->n };
+	struct fill_job j = { .pid = pid, .check = check, .pc = ps->pc, .n = ps->n };
 	pthread_t th[MAX_FILL_THREADS];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n_th = cpus < 1 ? 1 : cpus > MAX_FILL_THREADS ? MAX_FILL_THREADS : (size_t)cpus, started = 0;

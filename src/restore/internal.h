@@ -76,6 +76,7 @@ struct restore_proc {
 	uint64_t scratch;		/* its scratch area, 0 if none */
 	bool *vma_filled;		/* per VMA: restore writes pages into it */
 	bool *vma_kept;			/* per VMA: arrives from the parent by fork, kept */
+	bool *vma_lazy;			/* per VMA: filled by the lazy server (NULL: none is) */
 	int *vma_fd;			/* per VMA: the fd it maps, in the process, or -1 */
 	int exe_fd;			/* its exe for PR_SET_MM_MAP, in the process, or -1 */
 	pid_t *attached;		/* its threads under our ptrace, leader first */
@@ -111,6 +112,8 @@ struct restore_ctx {
 	struct restore_shm *shms;
 	size_t n_shms;
 	bool lazy;			/* --lazy-pages */
+	int lazy_sock;			/* to the lazy server (-1: none) */
+	pid_t lazy_pid;
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
 	struct md_pipe *pipes;
 	size_t n_pipes;
@@ -187,8 +190,20 @@ size_t restore_group_len(const struct restore_piece *pc, size_t n);
 struct image_pages_cursor;
 int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pages_cursor *c, uint8_t *buf,
 		       bool check, const uint8_t **base, uint64_t *base_off);
-/* every piece into pid, on a thread per CPU (at most 4) */
-int restore_fill(pid_t pid, const struct restore_pieces *ps);
+/* every piece into pid, on a thread per CPU (at most 4); check: each chunk against its hash */
+int restore_fill(pid_t pid, const struct restore_pieces *ps, bool check);
+
+/* lazy.c: --lazy-pages */
+/* fork the lazy server; before any process exists */
+int restore_lazy_start(struct restore_ctx *rc);
+/* hand rp's lazy VMAs (if any) to the server; before its memory is filled */
+int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp);
+/* whether the server fills the pages of s */
+bool restore_src_lazy(const struct restore_proc *rp, const struct restore_src *s);
+/* tell the server the tree runs: it exits once every page is in */
+int restore_lazy_done(struct restore_ctx *rc);
+/* the server's loop (in the forked copy); sock from restore */
+int restore_lazy_serve(struct restore_ctx *rc, int sock);
 
 /* mm.c */
 /* a free range of size bytes: clear of p's VMAs and of the two ranges to avoid */

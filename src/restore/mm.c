@@ -330,15 +330,20 @@ static int madvise_vma(struct restore_proc *rp, const struct md_vma *v)
 	return 0;
 }
 
-static int fill_pages(struct restore_proc *rp)
+static bool src_eager(const struct restore_src *s, void *rp)
+{
+	return !restore_src_lazy(rp, s);
+}
+
+static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
 {
 	struct restore_pieces ps;
 	int r;
 
-	/* DATA pages from our pages file, PARENT ones from the parent images' */
-	r = restore_pieces(rp->src, rp->n_src, NULL, NULL, &ps);
+	/* DATA pages from our pages file, PARENT ones from the parent images'; not the lazy ones */
+	r = restore_pieces(rp->src, rp->n_src, src_eager, rp, &ps);
 	if (r >= 0)
-		r = restore_fill(rp->pid, &ps);
+		r = restore_fill(rp->pid, &ps, rc->lazy);	/* lazy: not checked when opened */
 	free(ps.pc);
 	if (r < 0)
 		return log_err(r, "cannot fill memory of %d", rp->pid);
@@ -543,7 +548,12 @@ int restore_mm(struct restore_ctx *rc, struct restore_proc *rp)
 				return r;
 		}
 	}
-	r = fill_pages(rp);
+	if (rc->lazy) {
+		r = restore_lazy_register(rc, rp);
+		if (r < 0)
+			return r;
+	}
+	r = fill_pages(rc, rp);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n_vmas; i++) {

@@ -754,6 +754,9 @@ static void restore_ctx_release(struct restore_ctx *rc)
 		close(rc->dirfd);
 	if (rc->sock >= 0)
 		close(rc->sock);
+	/* a server not told the tree runs exits now */
+	if (rc->lazy_sock >= 0)
+		close(rc->lazy_sock);
 	if (!rc->sysv_done)
 		restore_sysv_finish(rc, false);
 	for (size_t i = 0; i < rc->n_shms; i++) {
@@ -776,6 +779,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 		free(rp->attached);
 		free(rp->vma_filled);
 		free(rp->vma_kept);
+		free(rp->vma_lazy);
 		free(rp->vma_fd);
 		md_pagemap_release(&rp->pm);
 		md_proc_release(&rp->p);
@@ -788,7 +792,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 
 int restore_run(const struct restore_opts *o)
 {
-	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy };
+	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1 };
 	struct restore_proc *root;
 	int r, status, root_sock;
 	size_t threads = 0;
@@ -799,6 +803,12 @@ int restore_run(const struct restore_opts *o)
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
+	/* before the tree's files are open: the server must not hold them */
+	if (rc.lazy) {
+		r = restore_lazy_start(&rc);
+		if (r < 0)
+			goto out;
+	}
 	r = restore_open_files(&rc);
 	if (r < 0)
 		goto out;
@@ -866,6 +876,8 @@ int restore_run(const struct restore_opts *o)
 		rc.procs[k].n_attached = 0;
 	rc.sysv_done = true;
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	/* the server goes on alone, until every page is in */
+	restore_lazy_done(&rc);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
 	/* our copies of the tree's pipes would keep readers from EOF and writers from EPIPE */
 	restore_close_files(&rc);

@@ -357,10 +357,16 @@ test_corrupt_image() {
 		fi
 		flip_byte "$TD/bad-$f/$f-$pid.img" "$off"
 		cmp -s "$TD/img/$f-$pid.img" "$TD/bad-$f/$f-$pid.img" && fail "flip_byte did nothing"
-		md restore-$f restore -D "$TD/bad-$f" -d && {
+		if md restore-$f restore -D "$TD/bad-$f" -d; then
 			track "$pid"
-			fail "restore of an image with a corrupt $f-$pid.img succeeded"
-		}
+			# lazily, page data is checked chunk by chunk as it goes in: the tree may run first
+			[[ $f == pages && ${MD_RESTORE_ARGS:-} == *--lazy-pages* ]] ||
+				fail "restore of an image with a corrupt $f-$pid.img succeeded"
+			wait_until 10 eval '[[ ! -e /proc/$pid ]]' ||
+				fail "corrupt $f, lazy: the restored process still runs"
+			wait_until 10 eval 'grep -q "lazy restore: cannot fill" "$TD/restore-$f.err"' ||
+				fail "corrupt $f, lazy: no error from the lazy server: $(cat "$TD/restore-$f.err")"
+		fi
 		grep -q '^memdump: error: ' "$TD/restore-$f.err" || fail "corrupt $f: no 'memdump: error:' line"
 		grep -q "$f-$pid.img" "$TD/restore-$f.err" ||
 			fail "corrupt $f: the error does not name $f-$pid.img: $(md_why restore-$f)"
@@ -929,7 +935,62 @@ ALL_TESTS=(
 	incremental_broken_chain
 	migrate_page_server
 	page_server_failures
+	lazy_selftest
+	lazy_pages
+	lazy_corrupt_chunk
 )
+
+# --- lazy restore --------------------------------------------------------------------------
+
+test_lazy_selftest() {
+	"$E2E/dumpee_lazy" -m selftest "$TD/status" </dev/null || fail "selftest: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+# start_lazy: dumpee_lazy, ready; sets PID
+start_lazy() {
+	spawn lazy "$E2E/dumpee_lazy" "$TD/status"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$TD/status" || fail "dumpee_lazy did not get ready: $(cat "$TD/lazy.err")"
+}
+
+# restore --lazy-pages: the process forks, moves, drops and unmaps memory not filled yet,
+# and reads every byte right
+test_lazy_pages() {
+	local missing
+	need_memdump
+	start_lazy
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	md restore restore -D "$TD/img" -d --lazy-pages || fail "restore --lazy-pages failed: $(md_why restore)"
+	kill -USR1 "$PID" || fail "the restored process is not running"
+	wait_until 60 status_final "$TD/status" || fail "no verdict from the restored process"
+	grep -q '^OK' "$TD/status" || fail "after a lazy restore: $(head -n1 "$TD/status")"
+	wait_until 10 gone "$PID" || fail "the process did not exit after its check"
+	missing=$(awk '{print $2}' "$TD/status")
+	log "$missing of the top 16384 pages were still missing when the process looked"
+	wait_until 30 eval '! pgrep -f "memdump restore -D $TD/img" >/dev/null' ||
+		fail "the lazy server still runs 30 s after its tree exited"
+}
+
+# a corrupt chunk of lazily served memory kills the tree instead of letting it run on zeroes
+test_lazy_corrupt_chunk() {
+	local size
+	need_memdump
+	start_lazy
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	size=$(stat -c %s "$TD/img/pages-$PID.img")
+	# in the region's data, half way: a lazily served chunk
+	flip_byte "$TD/img/pages-$PID.img" $((4096 + (size - 4096) / 2))
+	md restore restore -D "$TD/img" -d --lazy-pages || fail "restore --lazy-pages failed: $(md_why restore)"
+	kill -USR1 "$PID"
+	wait_until 30 eval '[[ ! -e /proc/$PID ]]' || fail "the process runs on, on a corrupt chunk"
+	status_final "$TD/status" && grep -q '^OK' "$TD/status" && fail "the process checked OK on a corrupt chunk"
+	wait_until 10 eval 'grep -q "lazy restore: cannot fill" "$TD/restore.err"' ||
+		fail "no error from the lazy server: $(cat "$TD/restore.err")"
+	grep -q "checksum mismatch in chunk" "$TD/restore.err" || fail "the error does not say why: $(cat "$TD/restore.err")"
+}
 
 # --- the runner --------------------------------------------------------------------------
 
