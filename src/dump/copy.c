@@ -21,6 +21,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/proc.h"
+#include "memdump/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +136,7 @@ static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pag
 		if (r < 0)
 			return r;
 		image_pages_commit(w, room);
+		progress_add(room);
 		addr += room;
 		len -= room;
 	}

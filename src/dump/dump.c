@@ -24,6 +24,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/plan.h"
+#include "memdump/progress.h"
 #include "memdump/proc.h"
 #include "memdump/xfer.h"
 
@@ -319,6 +320,7 @@ static int track_tree(struct dump_ctx *c)
 
 static int dump_memory(struct dump_ctx *c)
 {
+	uint64_t data = 0;
 	int r;
 
 	for (size_t i = 0; i < c->ft.n; i++) {
@@ -352,17 +354,18 @@ static int dump_memory(struct dump_ctx *c)
 		c->thawed = true;
 		c->frozen_ns = now_ns() - c->frozen_ns;
 	}
-	for (size_t i = 0; i < c->ft.n; i++) {
+	for (size_t i = 0; i < c->ft.n; i++)
+		data += c->pms[i].nr_data_pages * MD_PAGE_SIZE;
+	progress_start(c->o->pre_dump ? "pre-dump" : "dump", data);
+	for (size_t i = 0; i < c->ft.n && r >= 0; i++) {
 		struct md_proc *p = &c->procs[i];
 
 		r = write_pages(&c->out, p, &c->pms[i], c->thawed);
-		if (r < 0)
-			return r;
-		r = image_write_pagemap(c->out.dirfd, p->pid, &c->pms[i]);
-		if (r < 0)
-			return r;
+		if (r >= 0)
+			r = image_write_pagemap(c->out.dirfd, p->pid, &c->pms[i]);
 	}
-	return 0;
+	progress_end();
+	return r;
 }
 
 static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)

@@ -15,6 +15,7 @@
 
 #include "memdump/image.h"
 #include "memdump/log.h"
+#include "memdump/progress.h"
 #include "restore/internal.h"
 
 #define MAX_FILL_THREADS 4
@@ -166,6 +167,8 @@ static void *fill_main(void *arg)
 		r = restore_load_group(j->pc + at, len, c, buf, j->check, &base, &base_off);
 		if (r >= 0)
 			r = write_group(j->pid, j->pc + at, len, base, base_off);
+		for (size_t k = 0; r >= 0 && k < len; k++)
+			progress_add(j->pc[at + k].len);
 	}
 	image_pages_cursor_free(c);
 	free(buf);

@@ -32,6 +32,7 @@
 #include "memdump/log.h"
 #include "memdump/plan.h"
 #include "memdump/proc.h"
+#include "memdump/progress.h"
 #include "memdump/restore.h"
 #include "restore/internal.h"
 
@@ -790,6 +791,17 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	md_inventory_release(&rc->inv);
 }
 
+/* the page data restore writes into the tree */
+static uint64_t data_bytes(const struct restore_ctx *rc)
+{
+	uint64_t n = 0;
+
+	for (size_t k = 0; k < rc->n; k++)
+		for (size_t i = 0; i < rc->procs[k].n_src; i++)
+			n += rc->procs[k].src[i].nr_pages * MD_PAGE_SIZE;
+	return n;
+}
+
 int restore_run(const struct restore_opts *o)
 {
 	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1 };
@@ -832,7 +844,10 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out_kill;
 	root = &rc.procs[0];
+	/* a lazy restore fills little before the tree runs: no progress to show */
+	progress_start("restore", rc.lazy ? 0 : data_bytes(&rc));
 	r = build(&rc, root);
+	progress_end();
 	if (r < 0)
 		goto out_kill;
 	r = set_groups(&rc);
