@@ -7,12 +7,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "compat/userfaultfd.h"
+
+/* what a lazy restore follows: fork, mremap, MADV_DONTNEED and munmap of memory it serves */
+#define KFEAT_UFFD_LAZY (UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | \
+			 UFFD_FEATURE_EVENT_UNMAP)
+
 struct kfeat {
 	bool pagemap_scan;	/* PAGEMAP_SCAN ioctl on /proc/PID/pagemap */
 	bool pagemap_pfn;	/* PFNs visible in pagemap (CAP_SYS_ADMIN) */
 	uint64_t zero_pfn;	/* PFN of the shared zero page, 0 if unknown */
 	bool soft_dirty;	/* clear_refs 4 makes bit 55 work */
 	bool uffd_wp_async;	/* UFFD_FEATURE_WP_ASYNC | WP_UNPOPULATED */
+	bool uffd_lazy;		/* userfaultfd for kernel faults too, with KFEAT_UFFD_LAZY events */
 	bool clone3_set_tid;	/* clone3 with set_tid */
 	bool rseq_config;	/* PTRACE_GET_RSEQ_CONFIGURATION */
 	bool syscall_info;	/* PTRACE_GET_SYSCALL_INFO */

@@ -38,11 +38,10 @@
 #include "compat/userfaultfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
+#include "memdump/kfeat.h"
 #include "memdump/log.h"
 #include "restore/internal.h"
 
-#define LAZY_FEATURES (UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | \
-		       UFFD_FEATURE_EVENT_UNMAP)
 #define LAZY_DONE UINT32_MAX	/* the message that says the tree runs */
 
 /* restore -> server: which process, how many ranges follow; the userfaultfd rides along */
@@ -187,7 +186,7 @@ static int take_uffd(struct restore_proc *rp, int *ret)
 int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
 {
 	_cleanup_free_ struct lazy_range *ranges = NULL;
-	struct uffdio_api api = { .api = UFFD_API, .features = LAZY_FEATURES };
+	struct uffdio_api api = { .api = UFFD_API, .features = KFEAT_UFFD_LAZY };
 	struct lazy_hello h = { .proc = (uint32_t)(rp - rc->procs) };
 	_cleanup_close_ int uffd = -1;
 	int r;

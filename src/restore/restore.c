@@ -352,6 +352,9 @@ static int check_host(struct restore_ctx *rc)
 		return log_err(r, "cannot probe kernel features");
 	if (!kf->xsave_size)
 		return log_err(-ENOTSUP, "this kernel reports no xsave state: cannot restore registers");
+	if (rc->lazy && !kf->uffd_lazy)
+		return log_err(-ENOTSUP, "--lazy-pages needs userfaultfd with fork, mremap, madvise and munmap "
+					 "events, which this kernel does not offer (memdump check: lazy_pages)");
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 

@@ -167,6 +167,15 @@ static bool probe_uffd_wp_async(void)
 		       (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
 }
 
+/* a userfaultfd that sees kernel-mode faults too (privileged), with the events lazy restore follows */
+static bool probe_uffd_lazy(void)
+{
+	_cleanup_close_ int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	struct uffdio_api api = { .api = UFFD_API, .features = KFEAT_UFFD_LAZY };
+
+	return fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & KFEAT_UFFD_LAZY) == KFEAT_UFFD_LAZY;
+}
+
 /*
  * Ask clone3() for our own pid as the child's: a kernel that knows
  * set_tid and lets us use it answers EEXIST without creating anything.
@@ -332,6 +341,7 @@ int kfeat_probe(struct kfeat *ret)
 		kf.soft_dirty = probe_soft_dirty(pagemap_fd);
 	}
 	kf.uffd_wp_async = probe_uffd_wp_async();
+	kf.uffd_lazy = probe_uffd_lazy();
 	kf.clone3_set_tid = probe_clone3_set_tid();
 	kf.pidfd_getfd = probe_pidfd_getfd();
 	kf.prctl_mm_map = probe_prctl_mm_map();
@@ -366,6 +376,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "zero_pfn: 0x%llx\n", (unsigned long long)kf->zero_pfn);
 	fprintf(out, "soft_dirty: %s\n", yesno(kf->soft_dirty));
 	fprintf(out, "uffd_wp_async: %s\n", yesno(kf->uffd_wp_async));
+	fprintf(out, "lazy_pages: %s\n", yesno(kf->uffd_lazy));
 	fprintf(out, "clone3_set_tid: %s\n", yesno(kf->clone3_set_tid));
 	fprintf(out, "rseq_config: %s\n", yesno(kf->rseq_config));
 	fprintf(out, "syscall_info: %s\n", yesno(kf->syscall_info));

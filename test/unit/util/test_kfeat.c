@@ -45,6 +45,7 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 	cr_assert_eq(again.zero_pfn, kf.zero_pfn);
 	cr_assert_eq(again.soft_dirty, kf.soft_dirty);
 	cr_assert_eq(again.uffd_wp_async, kf.uffd_wp_async);
+	cr_assert_eq(again.uffd_lazy, kf.uffd_lazy);
 	cr_assert_eq(again.clone3_set_tid, kf.clone3_set_tid);
 	cr_assert_eq(again.rseq_config, kf.rseq_config);
 	cr_assert_eq(again.syscall_info, kf.syscall_info);
@@ -132,7 +133,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 16);
+	cr_assert_eq(lines, 17);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -140,6 +141,8 @@ Test(kfeat, print_says_the_same)
 	snprintf(want, sizeof(want), "pagemap_scan: %s\n", kf.pagemap_scan ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "uffd_wp_async: %s\n", kf.uffd_wp_async ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "lazy_pages: %s\n", kf.uffd_lazy ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "xsave_size: %u\n", kf.xsave_size);
 	cr_assert_not_null(strstr(out, want), "%s", out);
