@@ -1,6 +1,6 @@
 /*
- * Compatibility: images/golden/v1 was written by format version 1 and
- * every later memdump must read it. The generator test writes
+ * Compatibility: images/golden/vN was written by format version N and
+ * every later memdump must read it (v2: its shm pages file is zstd). The generator test writes
  * images/golden/v<MD_FORMAT_VERSION> (only with MEMDUMP_GEN_GOLDEN=1, and
  * only if that directory does not exist yet); the others read the
  * committed files and check known values.
@@ -23,7 +23,7 @@
 #define V1_SEED 1
 #define V1_PAGES 2	/* pages-4242.img: the first two synthetic pages */
 
-Test(image_golden, generate_v1)
+Test(image_golden, generate)
 {
 	struct md_inventory inv;
 	struct md_proc p;
@@ -63,6 +63,7 @@ Test(image_golden, generate_v1)
 	synth_shm(&s, &pm, V1_SEED);
 	cr_assert_eq(image_write_shm(dirfd, &s, &pm), 0);
 	cr_assert_eq(image_pages_create(dirfd, "pages-shm-778.img", &w), 0);
+	cr_assert_eq(image_pages_compress(w, 3), 0);
 	for (uint64_t i = 0; i < pm.nr_data_pages; i++) {
 		synth_page(page, 100 + i);
 		cr_assert_eq(image_pages_write(w, page, sizeof(page)), 0);
@@ -207,4 +208,36 @@ Test(image_golden, v1_show_is_valid_json)
 	cr_assert_not_null(f);
 	cr_assert_eq(image_show(V1_DIR, f), 0);
 	cr_assert_eq(pclose(f), 0);
+}
+
+#define V2_DIR GOLDEN_DIR "/v2"
+
+/* version 2: indexed pages files, the shm one compressed; the same data as v1 */
+Test(image_golden, v2_pages)
+{
+	uint8_t page[4096], want[4096];
+	struct image_pages_stat st;
+	struct image_pages *p;
+	int dirfd;
+
+	cr_assert_eq(image_dir_open(V2_DIR, false, &dirfd), 0);
+	cr_assert_eq(image_pages_open(dirfd, "pages-4242.img", V1_PAGES, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert(!st.zstd && st.chunk_hashes);
+	for (int i = 0; i < V1_PAGES; i++) {
+		cr_assert_eq(image_pages_read(p, NULL, i * 4096, page, 4096), 0);
+		synth_page(want, i);
+		cr_assert_eq(memcmp(page, want, 4096), 0);
+	}
+	image_pages_close(p);
+	cr_assert_eq(image_pages_open(dirfd, "pages-shm-778.img", 3, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert(st.zstd && st.chunk_hashes);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(image_pages_read(p, NULL, i * 4096, page, 4096), 0);
+		synth_page(want, 100 + i);
+		cr_assert_eq(memcmp(page, want, 4096), 0);
+	}
+	image_pages_close(p);
+	close(dirfd);
 }
