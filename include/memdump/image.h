@@ -110,6 +110,16 @@ int image_pages_compress(struct image_pages_writer *w, int level);
  */
 int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len);
 void image_pages_commit(struct image_pages_writer *w, size_t len);
+/*
+ * For several fillers: a whole buffer (IMAGE_PAGES_SLOT bytes) whose place
+ * in the file is taken when it is got; put it back with how much it holds,
+ * which must be all of it except in the last one got. Not to be mixed with
+ * reserve/commit on one writer.
+ */
+#define IMAGE_PAGES_SLOT (4u << 20)
+struct image_pages_slot;
+int image_pages_get(struct image_pages_writer *w, struct image_pages_slot **ret, void **buf);
+void image_pages_put(struct image_pages_writer *w, struct image_pages_slot *s, size_t len);
 int image_pages_write(struct image_pages_writer *w, const void *buf, size_t len);
 int image_pages_finish(struct image_pages_writer *w);	/* writes index and header, fsync-free, frees w */
 void image_pages_abort(struct image_pages_writer *w);	/* frees w, leaves the file */

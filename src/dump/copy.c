@@ -2,8 +2,9 @@
  * Copy the MD_PM_DATA pages of a pagemap out of a frozen process into a
  * pages writer, in pagemap order, through /proc/PID/mem: each run of
  * contiguous pages is one pread() straight into the writer's 4 MiB
- * buffers, while the writer's threads compress and write the ones filled
- * before. Planning is pagemap.c's, the file format image/'s.
+ * buffers, on two threads that take buffers in turn, while the writer's
+ * threads compress and write the ones filled before. Planning is
+ * pagemap.c's, the file format image/'s.
  *
  * Why not process_vm_readv(): it pins the pages it reads, and pinning an
  * anonymous page shared copy-on-write (a parent's page its child still
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,69 +122,136 @@ static const struct md_vma *find_vma(const struct md_vma *vmas, size_t n, uint64
 	return NULL;
 }
 
-/* Read [addr, addr + len) straight into the writer's buffers. */
-static int stage(struct copy_ctx *c, uint64_t addr, size_t len, struct image_pages_writer *w)
-{
-	while (len) {
-		void *buf;
-		size_t room;
-		int r = image_pages_reserve(w, &buf, &room);	/* image/ logs its own errors */
+/* a run of pages to read: within one entry and one VMA */
+struct copy_range {
+	uint64_t addr, len;
+};
 
-		if (r < 0)
-			return r;
-		if (room > len)
-			room = len;
-		r = read_mem(c, addr, buf, room);
-		if (r < 0)
-			return r;
-		image_pages_commit(w, room);
-		progress_add(room);
-		addr += room;
-		len -= room;
+#define COPY_READERS 2
+#define COPY_MAX_RANGES (IMAGE_PAGES_SLOT / MD_PAGE_SIZE)
+
+/* what the reader threads share: the next data to take is at offset off of entry e (pagemap order) */
+struct copy_job {
+	struct copy_ctx c;
+	const struct md_vma *vmas;
+	size_t n;
+	const struct md_pagemap *pm;
+	struct image_pages_writer *w;
+	pthread_mutex_t lock;
+	size_t e;
+	uint64_t off;
+	int err;
+};
+
+/* The next writer buffer's worth of ranges (locked): *bytes of them in rg[0..*n_rg). */
+static int take(struct copy_job *j, struct copy_range *rg, size_t *n_rg, uint64_t *bytes)
+{
+	uint64_t used = 0;
+	size_t n = 0;
+
+	while (j->e < j->pm->n && used < IMAGE_PAGES_SLOT) {
+		const struct md_pagemap_entry *e = &j->pm->entries[j->e];
+		uint64_t addr = e->vaddr + j->off, end = e->vaddr + e->nr_pages * MD_PAGE_SIZE, stop;
+		const struct md_vma *v;
+
+		if (!(e->flags & MD_PM_DATA) || addr >= end) {
+			j->e++;
+			j->off = 0;
+			continue;
+		}
+		/* an entry should lie in one VMA; split it if not */
+		v = find_vma(j->vmas, j->n, addr);
+		if (!v)
+			return log_err(-EFAULT, "pagemap entry %#llx-%#llx of %d is outside its VMAs",
+				       (unsigned long long)e->vaddr, (unsigned long long)end, j->c.pid);
+		stop = end < v->end ? end : v->end;
+		if (stop - addr > IMAGE_PAGES_SLOT - used)
+			stop = addr + (IMAGE_PAGES_SLOT - used);
+		rg[n++] = (struct copy_range){ addr, stop - addr };
+		used += stop - addr;
+		j->off += stop - addr;
 	}
+	*n_rg = n;
+	*bytes = used;
 	return 0;
+}
+
+/*
+ * A reader: takes the next buffer of the writer and the ranges that fill
+ * it, then reads them outside the lock; the writer keeps the buffers in
+ * the order they were taken. A failed buffer still goes back (empty), so
+ * no thread waits for it; the job's error stops everyone.
+ */
+static void *reader_main(void *arg)
+{
+	struct copy_job *j = arg;
+	struct copy_range *rg = malloc(COPY_MAX_RANGES * sizeof(*rg));
+
+	for (;;) {
+		struct image_pages_slot *slot;
+		uint64_t bytes = 0, off = 0;
+		size_t n = 0;
+		void *buf;
+		int r;
+
+		pthread_mutex_lock(&j->lock);
+		if (j->err || j->e >= j->pm->n) {
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+		r = rg ? image_pages_get(j->w, &slot, &buf) : -ENOMEM;	/* image/ logs its own errors */
+		if (r >= 0) {
+			r = take(j, rg, &n, &bytes);
+			if (r < 0)
+				image_pages_put(j->w, slot, 0);
+		}
+		if (r < 0)
+			j->err = r;
+		pthread_mutex_unlock(&j->lock);
+		if (r < 0)
+			break;
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			r = read_mem(&j->c, rg[i].addr, (uint8_t *)buf + off, rg[i].len);
+			off += rg[i].len;
+		}
+		image_pages_put(j->w, slot, r < 0 ? 0 : bytes);
+		if (r < 0) {
+			pthread_mutex_lock(&j->lock);
+			if (!j->err)
+				j->err = r;
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+		progress_add(bytes);
+	}
+	free(rg);
+	return NULL;
 }
 
 static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,
 		      struct image_pages_writer *w, bool running)
 {
-	struct copy_ctx ctx = { .pid = pid, .running = running }, *c = &ctx;
+	struct copy_job j = { .c = { .pid = pid, .running = running }, .vmas = vmas, .n = n, .pm = pm, .w = w };
+	pthread_t th[COPY_READERS];
+	size_t started = 0;
 	char path[64];
-	int r = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	c->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->mem_fd < 0)
+	j.c.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (j.c.mem_fd < 0)
 		return log_err(-errno, "cannot open '%s'", path);
-
-	for (size_t i = 0; i < pm->n; i++) {
-		const struct md_pagemap_entry *e = &pm->entries[i];
-		uint64_t addr = e->vaddr, end = e->vaddr + e->nr_pages * MD_PAGE_SIZE;
-
-		if (!(e->flags & MD_PM_DATA))
-			continue;
-
-		/* an entry should lie in one VMA; split it if not */
-		while (addr < end) {
-			const struct md_vma *v = find_vma(vmas, n, addr);
-			uint64_t stop = end;
-
-			if (!v) {
-				r = log_err(-EFAULT, "pagemap entry %#llx-%#llx of %d is outside its VMAs",
-					    (unsigned long long)e->vaddr, (unsigned long long)end, pid);
-				goto out;
-			}
-			if (stop > v->end)
-				stop = v->end;
-			r = stage(c, addr, stop - addr, w);
-			if (r < 0)
-				goto out;
-			addr = stop;
-		}
-	}
-out:
-	close(c->mem_fd);
-	return r;
+	pthread_mutex_init(&j.lock, NULL);
+	/* more than one buffer's worth: read on two threads (each copy is the kernel's, twice) */
+	if (pm->nr_data_pages * MD_PAGE_SIZE > IMAGE_PAGES_SLOT && sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		for (; started + 1 < COPY_READERS; started++)
+			if (pthread_create(&th[started], NULL, reader_main, &j) != 0)
+				break;
+	reader_main(&j);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	close(j.c.mem_fd);
+	return j.err;
 }
 
 int dump_copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const struct md_pagemap *pm,

@@ -34,7 +34,7 @@
 #include "memdump/model.h"
 #include "memdump/xfer.h"
 
-#define SLOT_SIZE (4u << 20)
+#define SLOT_SIZE IMAGE_PAGES_SLOT
 #define SLOT_CHUNKS (SLOT_SIZE / MD_PAGES_CHUNK)
 #define MAX_WORKERS 3
 #define INDEX_ENTRY 16
@@ -291,8 +291,12 @@ static int pipeline_start(struct image_pages_writer *w)
 	int r;
 
 	w->n_workers = w->level ? (cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 0;
-	/* one slot being filled, one being written, one per compressor and one spare */
-	w->n_slots = w->n_workers + 3;
+	/*
+	 * Raw: two being filled (the copier reads on two threads), one being
+	 * written, one spare. Compressed: one being filled, one written, one
+	 * per compressor and one spare (the compressors are the bottleneck).
+	 */
+	w->n_slots = w->n_workers ? w->n_workers + 3 : 4;
 	w->bound = ZSTD_compressBound(MD_PAGES_CHUNK);
 	w->slots = calloc(w->n_slots, sizeof(*w->slots));
 	if (!w->slots)
@@ -408,26 +412,84 @@ int image_pages_compress(struct image_pages_writer *w, int level)
 	return 0;
 }
 
-int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len)
+/* A free slot, its place in the file taken now (locked; waits). */
+static int get_slot(struct image_pages_writer *w, struct slot **ret)
 {
-	int r = 0;
+	struct slot *s = NULL;
 
-	if (!w->started) {
-		r = pipeline_start(w);
-		if (r < 0)
-			return log_err(r, "cannot write image '%s'", w->name);
-	}
-	pthread_mutex_lock(&w->lock);
-	while (!w->cur && !w->err) {
-		for (size_t i = 0; i < w->n_slots && !w->cur; i++)
+	while (!s && !w->err) {
+		for (size_t i = 0; i < w->n_slots && !s; i++)
 			if (w->slots[i].state == SLOT_FREE)
-				w->cur = &w->slots[i];
-		if (!w->cur)
+				s = &w->slots[i];
+		if (!s)
 			pthread_cond_wait(&w->cond, &w->lock);
 	}
-	r = w->err;
+	if (w->err)
+		return w->err;
+	s->state = SLOT_FILLING;
+	s->seq = w->next_seq++;
+	s->len = 0;
+	*ret = s;
+	return 0;
+}
+
+static int ensure_started(struct image_pages_writer *w)
+{
+	int r = w->err;
+
+	if (!r && !w->started) {
+		r = pipeline_start(w);
+		/* never started again: finish and abort see it too */
+		if (r < 0)
+			w->err = r;
+	}
+	return r < 0 ? log_err(r, "cannot write image '%s'", w->name) : 0;
+}
+
+int image_pages_get(struct image_pages_writer *w, struct image_pages_slot **ret, void **buf)
+{
+	struct slot *s = NULL;
+	int r = ensure_started(w);
+
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&w->lock);
+	r = get_slot(w, &s);
+	pthread_mutex_unlock(&w->lock);
+	if (r < 0)
+		return r;
+	*ret = (struct image_pages_slot *)s;
+	*buf = s->buf;
+	return 0;
+}
+
+/* Hand a filled slot to the pipeline (locked). */
+static void queue(struct image_pages_writer *w, struct slot *s)
+{
+	s->state = SLOT_QUEUED;
+	pthread_cond_broadcast(&w->cond);
+}
+
+void image_pages_put(struct image_pages_writer *w, struct image_pages_slot *slot, size_t len)
+{
+	struct slot *s = (struct slot *)slot;
+
+	pthread_mutex_lock(&w->lock);
+	s->len = len;
+	queue(w, s);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len)
+{
+	int r = ensure_started(w);
+
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&w->lock);
+	if (!w->cur)
+		r = get_slot(w, &w->cur);
 	if (!r) {
-		w->cur->state = SLOT_FILLING;
 		*buf = w->cur->buf + w->cur->len;
 		*len = SLOT_SIZE - w->cur->len;
 	}
@@ -435,21 +497,14 @@ int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len)
 	return r;
 }
 
-/* Hand the slot being filled to the pipeline (locked). */
-static void queue_cur(struct image_pages_writer *w)
-{
-	w->cur->seq = w->next_seq++;
-	w->cur->state = SLOT_QUEUED;
-	w->cur = NULL;
-	pthread_cond_broadcast(&w->cond);
-}
-
 void image_pages_commit(struct image_pages_writer *w, size_t len)
 {
 	pthread_mutex_lock(&w->lock);
 	w->cur->len += len;
-	if (w->cur->len == SLOT_SIZE)
-		queue_cur(w);
+	if (w->cur->len == SLOT_SIZE) {
+		queue(w, w->cur);
+		w->cur = NULL;
+	}
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -479,12 +534,11 @@ static int finish_pipeline(struct image_pages_writer *w)
 	int r;
 
 	if (!w->started)
-		return 0;
+		return w->err;
 	pthread_mutex_lock(&w->lock);
-	if (w->cur && w->cur->len)
-		queue_cur(w);
-	else if (w->cur)
-		w->cur->state = SLOT_FREE;
+	/* it has its place in the file: queued even if empty (the writer skips it) */
+	if (w->cur)
+		queue(w, w->cur);
 	w->cur = NULL;
 	pthread_mutex_unlock(&w->lock);
 	pipeline_stop(w, 0);
@@ -589,6 +643,7 @@ struct image_pages_cursor {
 	const struct image_pages *p;
 	uint32_t chunk;		/* which chunk data holds, if p */
 	size_t len;
+	bool checked;		/* against its hash */
 };
 
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)
@@ -650,7 +705,8 @@ static int read_index(struct image_pages *p, const uint8_t *hdr, const struct im
 		return img_invalid(p->name, "version %u pages file without an index", h->version);
 	if (chunk != MD_PAGES_CHUNK)
 		return img_invalid(p->name, "chunk size %u (this memdump reads %u)", chunk, MD_PAGES_CHUNK);
-	if (p->data_size % MD_PAGE_SIZE || (p->data_size + MD_PAGES_CHUNK - 1) / MD_PAGES_CHUNK != n)
+	if (p->data_size % MD_PAGE_SIZE ||
+	    p->data_size / MD_PAGES_CHUNK + (p->data_size % MD_PAGES_CHUNK != 0) != n)
 		return img_invalid(p->name, "%u chunks cannot hold %llu bytes of data", n,
 				   (unsigned long long)p->data_size);
 	if (index_off < MD_PAGES_HEADER_SIZE || index_off > end || (end - index_off) / INDEX_ENTRY != n ||
@@ -694,7 +750,7 @@ static int v1_chunks(struct image_pages *p, const struct img_header *h)
 {
 	p->data_size = h->payload_size;
 	p->checksum = h->checksum;
-	if (p->data_size % MD_PAGE_SIZE)
+	if (p->data_size % MD_PAGE_SIZE || p->data_size / MD_PAGES_CHUNK >= UINT32_MAX)
 		return img_invalid(p->name, "%llu bytes of data is not a whole number of pages",
 				   (unsigned long long)p->data_size);
 	p->n_chunks = (uint32_t)((p->data_size + MD_PAGES_CHUNK - 1) / MD_PAGES_CHUNK);
@@ -853,7 +909,7 @@ int image_pages_load(struct image_pages *p, struct image_pages_cursor *c, uint32
 	if (chunk >= p->n_chunks)
 		return log_err(-EINVAL, "image '%s' has no chunk %u", p->name, chunk);
 	dl = chunk_data_len(p, chunk);
-	if (c->p == p && c->chunk == chunk) {
+	if (c->p == p && c->chunk == chunk && (c->checked || !check)) {
 		*data = c->data;
 		*len = c->len;
 		return 0;
@@ -877,6 +933,7 @@ int image_pages_load(struct image_pages *p, struct image_pages_cursor *c, uint32
 	c->p = p;
 	c->chunk = chunk;
 	c->len = dl;
+	c->checked = check;
 	*data = c->data;
 	*len = dl;
 	return 0;
@@ -891,7 +948,7 @@ int image_pages_read(struct image_pages *p, struct image_pages_cursor *c, uint64
 		return log_err(-EINVAL, "image '%s': read past its %llu bytes of data", p->name,
 			       (unsigned long long)p->data_size);
 	while (len) {
-		uint32_t chunk = (uint32_t)(off / MD_PAGES_CHUNK);
+		uint32_t chunk = (uint32_t)(off / MD_PAGES_CHUNK);	/* < n_chunks: off < data_size */
 		size_t in = off % MD_PAGES_CHUNK, k, clen;
 		const uint8_t *data;
 		int r;
