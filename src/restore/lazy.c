@@ -17,8 +17,9 @@
  * the tree runs; if restore fails instead, it exits at once.
  *
  * Lazy: VMAs of private anonymous memory with data, not locked, not
- * madvised for huge pages (userfaultfd fills small pages only), not kept by
- * or shared with a forked child by copy-on-write. Everything else is filled
+ * madvised for huge pages (userfaultfd fills small pages only), nor
+ * don't-fork or wipe-on-fork, not kept by or shared with a forked child by
+ * copy-on-write. Everything else is filled
  * before the tree runs.
  */
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -79,8 +81,9 @@ static bool vma_lazy(const struct restore_ctx *rc, const struct restore_proc *rp
 	const struct md_vma *v = &rp->p.vmas[i];
 
 	/* huge pages asked for: userfaultfd would fill them as small ones */
+	/* a child forked later must not get pages of a don't-fork or wipe-on-fork VMA from us */
 	return v->kind == MD_VMA_ANON && !v->shared && rp->vma_filled[i] && !rp->vma_kept[i] &&
-	       !(v->vmflags & (MD_VMF_LO | MD_VMF_HG)) && !child_inherits(rc, rp, v);
+	       !(v->vmflags & (MD_VMF_LO | MD_VMF_HG | MD_VMF_DC | MD_VMF_WF)) && !child_inherits(rc, rp, v);
 }
 
 int restore_lazy_start(struct restore_ctx *rc)
@@ -99,12 +102,20 @@ int restore_lazy_start(struct restore_ctx *rc)
 	if (!pid) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+		struct rlimit nofile;
+
 		close(sv[0]);
 		/* out of the caller's way: no terminal signals, no stdin/stdout held open */
 		setsid();
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
+			close(null);
+		}
+		/* a userfaultfd per process served, forked ones included */
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+			nofile.rlim_cur = nofile.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nofile);
 		}
 		_exit(restore_lazy_serve(rc, sv[1]) < 0 ? 1 : 0);
 	}
@@ -369,17 +380,21 @@ static int recv_proc(struct lazy_server *s)
 	do
 		n = recvmsg(s->sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
 	while (n < 0 && errno == EINTR);
-	if (n != sizeof(h))
-		return -EPIPE;	/* restore is gone without a word: it failed */
+	c = CMSG_FIRSTHDR(&m);
+	if (n > 0 && c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&uffd, CMSG_DATA(c), sizeof(int));
+	if (n != sizeof(h) || (m.msg_flags & MSG_CTRUNC)) {
+		if (uffd >= 0)
+			close(uffd);
+		/* restore is gone without a word (it failed), or we could not take the fd */
+		return n == sizeof(h) ? -EMFILE : -EPIPE;
+	}
 	if (h.proc == LAZY_DONE) {
 		s->done = true;
 		close(s->sock);
 		s->sock = -1;
 		return 0;
 	}
-	c = CMSG_FIRSTHDR(&m);
-	if (c && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&uffd, CMSG_DATA(c), sizeof(int));
 	if (uffd < 0 || h.proc >= s->rc->n || !h.n_ranges || h.n_ranges > s->rc->procs[h.proc].p.n_vmas) {
 		if (uffd >= 0)
 			close(uffd);
@@ -420,23 +435,30 @@ static struct restore_piece *find_piece(struct lazy_mm *m, uint64_t addr)
 }
 
 /*
- * UFFDIO_COPY of len bytes; pages already there are skipped. -ESRCH: the
- * address space is gone; -EAGAIN: it is changing (fork, mremap...), whose
- * event must be read first.
+ * UFFDIO_COPY of len bytes; pages already there are skipped, and so are
+ * pages no longer registered (ENOENT: a copy may not cross a VMA's end, so
+ * after one it goes on a page at a time). -ESRCH: the address space is
+ * gone; -EAGAIN: it is changing (fork, mremap...), whose event must be
+ * read first.
  */
 static int copy_in(int uffd, uint64_t dst, const uint8_t *src, uint64_t len)
 {
+	bool by_page = false;
+
 	while (len) {
-		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len };
+		struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = by_page ? MD_PAGE_SIZE : len };
 		uint64_t k;
 
 		if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
-			return 0;
-		if (c.copy > 0)
+			k = c.len;
+		else if (c.copy > 0)
 			k = (uint64_t)c.copy;
-		else if (errno == EEXIST)
+		else if (errno == EEXIST || (errno == ENOENT && by_page))
 			k = MD_PAGE_SIZE;
-		else if (errno == EINTR)
+		else if (errno == ENOENT) {
+			by_page = true;
+			continue;
+		} else if (errno == EINTR)
 			continue;
 		else
 			return -errno;
@@ -476,7 +498,8 @@ static int serve_fault(struct lazy_server *s, struct lazy_mm *m, uint64_t addr)
 	} else {
 		struct uffdio_zeropage z = { .range = { addr, MD_PAGE_SIZE } };
 
-		r = ioctl(m->uffd, UFFDIO_ZEROPAGE, &z) < 0 && errno != EEXIST ? -errno : 0;
+		/* EEXIST: there already; ENOENT: not registered (moved or unmapped) any more */
+		r = ioctl(m->uffd, UFFDIO_ZEROPAGE, &z) < 0 && errno != EEXIST && errno != ENOENT ? -errno : 0;
 	}
 	if (r == -EAGAIN) {
 		uint64_t *a = realloc(m->retry, (m->n_retry + 1) * sizeof(*a));
@@ -505,6 +528,18 @@ static int retry_faults(struct lazy_server *s, struct lazy_mm *m)
 			return r;
 	}
 	return 0;
+}
+
+/* only the pieces still missing, in order */
+static void compact(struct lazy_mm *m)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < m->n; k++)
+		if (m->pc[k].len)
+			m->pc[n++] = m->pc[k];
+	m->n = n;
+	m->next = 0;
 }
 
 /* split the piece at index i at addr (inside it): two pieces */
@@ -571,11 +606,12 @@ static int on_event(struct lazy_server *s, size_t i, const struct uffd_msg *msg)
 		r = cut_at(m, from, from + len);
 		if (r < 0)
 			return r;
+		/* pieces in or gone keep their place: drop them, or a moved one could land behind one */
+		compact(m);
 		for (size_t k = 0; k < m->n; k++)
 			if (m->pc[k].addr >= from && m->pc[k].addr < from + len)
 				m->pc[k].addr = m->pc[k].addr - from + to;
 		qsort(m->pc, m->n, sizeof(*m->pc), cmp_addr);
-		m->next = 0;
 		return 0;
 	}
 	case UFFD_EVENT_REMOVE:
@@ -589,6 +625,7 @@ static int on_event(struct lazy_server *s, size_t i, const struct uffd_msg *msg)
 		for (size_t k = 0; k < m->n; k++)
 			if (m->pc[k].addr >= start && m->pc[k].addr < end)
 				m->pc[k].len = 0;
+		compact(m);
 		return 0;
 	}
 	default:

@@ -878,6 +878,14 @@ int restore_run(const struct restore_opts *o)
 	/* every process has attached its segments: those removed before the dump go again */
 	restore_sysv_finish(&rc, true);
 
+	/*
+	 * The lazy server goes on alone, until every page is in: told before
+	 * the tree runs, since a server that hears nothing takes the restore
+	 * for failed and leaves.
+	 */
+	r = restore_lazy_done(&rc);
+	if (r < 0)
+		goto out_kill;
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {
 		struct restore_proc *rp = &rc.procs[k];
@@ -894,8 +902,6 @@ int restore_run(const struct restore_opts *o)
 		rc.procs[k].n_attached = 0;
 	rc.sysv_done = true;
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	/* the server goes on alone, until every page is in */
-	restore_lazy_done(&rc);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
 	/* our copies of the tree's pipes would keep readers from EOF and writers from EPIPE */
 	restore_close_files(&rc);

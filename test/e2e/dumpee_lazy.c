@@ -5,6 +5,7 @@
  * Maps a 256 MiB private anonymous region, every word a function of its
  * address, writes "READY" to STATUS and waits. On SIGUSR1 it works from the
  * top of the region down (a lazy server fills from the bottom up):
+ *   - mprotect of one page read-only: its VMA splits under pieces of 1 MiB;
  *   - a kernel-mode fault: read() from a pipe into a page not yet touched;
  *   - fork: the child checks the top 8 MiB it has never touched itself;
  *   - mremap: 4 MiB move elsewhere and must read there as before;
@@ -100,6 +101,8 @@ static int check(const char *status)
 	pid_t child;
 	FILE *f;
 
+	if (mprotect(region + top - 56 * MiB + 3 * PG, PG, PROT_READ) < 0)
+		return fail(status, "mprotect", errno);
 	/* a kernel-mode fault: read() writes into a page nobody touched since the restore */
 	if (pipe(p) < 0 || write(p[1], "lazy", 4) != 4 || read(p[0], region + top - PG + 100, 4) != 4)
 		return fail(status, "read into the region", errno);
