@@ -21,6 +21,7 @@
 #include "memdump/image.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/parallel.h"
 #include "memdump/proc.h"
 #include "memdump/progress.h"
 
@@ -232,8 +233,6 @@ static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const stru
 		      struct image_pages_writer *w, bool running)
 {
 	struct copy_job j = { .c = { .pid = pid, .running = running }, .vmas = vmas, .n = n, .pm = pm, .w = w };
-	pthread_t th[COPY_READERS];
-	size_t started = 0;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
@@ -242,13 +241,7 @@ static int copy_pages(pid_t pid, const struct md_vma *vmas, size_t n, const stru
 		return log_err(-errno, "cannot open '%s'", path);
 	pthread_mutex_init(&j.lock, NULL);
 	/* more than one buffer's worth: read on two threads (each copy is the kernel's, twice) */
-	if (pm->nr_data_pages * MD_PAGE_SIZE > IMAGE_PAGES_SLOT && sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		for (; started + 1 < COPY_READERS; started++)
-			if (pthread_create(&th[started], NULL, reader_main, &j) != 0)
-				break;
-	reader_main(&j);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	md_parallel(pm->nr_data_pages * MD_PAGE_SIZE > IMAGE_PAGES_SLOT ? md_cpus(COPY_READERS) : 1, reader_main, &j);
 	pthread_mutex_destroy(&j.lock);
 	close(j.c.mem_fd);
 	return j.err;

@@ -32,6 +32,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/parallel.h"
 #include "memdump/xfer.h"
 
 #define SLOT_SIZE IMAGE_PAGES_SLOT
@@ -287,10 +288,9 @@ static void pipeline_stop(struct image_pages_writer *w, int error)
 
 static int pipeline_start(struct image_pages_writer *w)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
-	w->n_workers = w->level ? (cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : (size_t)cpus) : 0;
+	w->n_workers = w->level ? md_cpus(MAX_WORKERS) : 0;
 	/*
 	 * Raw: two being filled (the copier reads on two threads), one being
 	 * written, one spare. Compressed: one being filled, one written, one

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "memdump/image.h"
 #include "memdump/log.h"
+#include "memdump/parallel.h"
 #include "memdump/progress.h"
 #include "restore/internal.h"
 
@@ -167,8 +167,13 @@ static void *fill_main(void *arg)
 		r = restore_load_group(j->pc + at, len, c, buf, j->check, &base, &base_off);
 		if (r >= 0)
 			r = write_group(j->pid, j->pc + at, len, base, base_off);
-		for (size_t k = 0; r >= 0 && k < len; k++)
-			progress_add(j->pc[at + k].len);
+		if (r >= 0) {
+			uint64_t bytes = 0;
+
+			for (size_t k = 0; k < len; k++)
+				bytes += j->pc[at + k].len;
+			progress_add(bytes);
+		}
 	}
 	image_pages_cursor_free(c);
 	free(buf);
@@ -178,20 +183,10 @@ static void *fill_main(void *arg)
 int restore_fill(pid_t pid, const struct restore_pieces *ps, bool check)
 {
 	struct fill_job j = { .pid = pid, .check = check, .pc = ps->pc, .n = ps->n };
-	pthread_t th[MAX_FILL_THREADS];
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n_th = cpus < 1 ? 1 : cpus > MAX_FILL_THREADS ? MAX_FILL_THREADS : (size_t)cpus, started = 0;
 
-	/* a few chunks are not worth a thread */
-	if (ps->n < 16)
-		n_th = 1;
 	pthread_mutex_init(&j.lock, NULL);
-	for (; started + 1 < n_th; started++)
-		if (pthread_create(&th[started], NULL, fill_main, &j) != 0)
-			break;
-	fill_main(&j);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	/* a few chunks are not worth a thread */
+	md_parallel(ps->n < 16 ? 1 : md_cpus(MAX_FILL_THREADS), fill_main, &j);
 	pthread_mutex_destroy(&j.lock);
 	return j.err;
 }

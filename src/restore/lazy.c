@@ -125,11 +125,13 @@ int restore_lazy_start(struct restore_ctx *rc)
 	return 0;
 }
 
-static int send_hello(int sock, const struct lazy_hello *h, int fd)
+/* one message: the hello, its ranges after it, the fd (if any) riding along */
+static int send_hello(int sock, const struct lazy_hello *h, int fd, const struct lazy_range *ranges)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)h, sizeof(*h) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov[2] = { { (void *)h, sizeof(*h) }, { (void *)ranges, h->n_ranges * sizeof(*ranges) } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = h->n_ranges ? 2 : 1 };
+	size_t total = iov[0].iov_len + (h->n_ranges ? iov[1].iov_len : 0);
 	ssize_t n;
 
 	if (fd >= 0) {
@@ -143,27 +145,11 @@ static int send_hello(int sock, const struct lazy_hello *h, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
+	/* a blocking stream socket takes it all, unless a signal cuts it short: then it failed */
 	do
 		n = sendmsg(sock, &m, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n == (ssize_t)sizeof(*h) ? 0 : n < 0 ? -errno : -EIO;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return n == (ssize_t)total ? 0 : n < 0 ? -errno : -EIO;
 }
 
 /* a userfaultfd of rp's, made by rp, ours (pidfd_getfd), closed in rp */
@@ -229,9 +215,7 @@ int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
 			return log_err(-errno, "cannot register %#llx-%#llx of %d for lazy restore",
 				       (unsigned long long)ranges[i].start, (unsigned long long)ranges[i].end, rp->pid);
 	}
-	r = send_hello(rc->lazy_sock, &h, uffd);
-	if (r >= 0)
-		r = write_all(rc->lazy_sock, ranges, h.n_ranges * sizeof(*ranges));
+	r = send_hello(rc->lazy_sock, &h, uffd, ranges);
 	if (r < 0)
 		return log_err(r, "cannot reach the lazy server");
 	return 0;
@@ -265,7 +249,7 @@ int restore_lazy_done(struct restore_ctx *rc)
 
 	if (rc->lazy_sock < 0)
 		return 0;
-	r = send_hello(rc->lazy_sock, &h, -1);
+	r = send_hello(rc->lazy_sock, &h, -1, NULL);
 	close(rc->lazy_sock);
 	rc->lazy_sock = -1;
 	if (r < 0)
@@ -335,32 +319,27 @@ static bool pending(struct lazy_mm *m)
 	return m->next < m->n;
 }
 
+struct lazy_ranges {
+	const struct lazy_range *r;	/* sorted (VMA order), not overlapping */
+	size_t n;
+};
+
 static bool in_ranges(const struct restore_src *src, void *arg)
 {
-	const struct lazy_range *r = ((const struct lazy_range **)arg)[0];
-	size_t n = (size_t)((const struct lazy_range **)arg)[1];
+	const struct lazy_ranges *rs = arg;
+	size_t lo = 0, hi = rs->n;
 
-	for (size_t i = 0; i < n; i++)
-		if (src->vaddr >= r[i].start && src->vaddr < r[i].end)
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (src->vaddr < rs->r[mid].start)
+			hi = mid;
+		else if (src->vaddr >= rs->r[mid].end)
+			lo = mid + 1;
+		else
 			return true;
-	return false;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
 	}
-	return 0;
+	return false;
 }
 
 /* a message from restore: a process to serve, or the word that the tree runs */
@@ -372,9 +351,10 @@ static int recv_proc(struct lazy_server *s)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	_cleanup_free_ struct lazy_range *ranges = NULL;
 	struct restore_pieces ps;
+	struct lazy_ranges rs;
 	struct cmsghdr *c;
-	const void *arg[2];
-	int uffd = -1, r;
+	int uffd = -1, r = 0;
+	size_t len;
 	ssize_t n;
 
 	do
@@ -400,14 +380,21 @@ static int recv_proc(struct lazy_server *s)
 			close(uffd);
 		return -EPROTO;
 	}
-	ranges = malloc(h.n_ranges * sizeof(*ranges));
-	r = ranges ? read_full(s->sock, ranges, h.n_ranges * sizeof(*ranges)) : -ENOMEM;
-	arg[0] = ranges;
-	arg[1] = (const void *)(uintptr_t)h.n_ranges;
+	len = h.n_ranges * sizeof(*ranges);
+	ranges = malloc(len);
+	if (!ranges)
+		r = -ENOMEM;
+	else
+		do
+			n = recv(s->sock, ranges, len, MSG_WAITALL);
+		while (n < 0 && errno == EINTR);
+	if (r >= 0 && n != (ssize_t)len)
+		r = n < 0 ? -errno : -EPIPE;
 	if (r >= 0) {
 		const struct restore_proc *rp = &s->rc->procs[h.proc];
 
-		r = restore_pieces(rp->src, rp->n_src, in_ranges, arg, &ps);
+		rs = (struct lazy_ranges){ ranges, h.n_ranges };
+		r = restore_pieces(rp->src, rp->n_src, in_ranges, &rs, &ps);
 	}
 	if (r < 0) {
 		close(uffd);
