@@ -12,12 +12,12 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/dump.h"
 #include "memdump/freeze.h"
+#include "memdump/hash.h"
 #include "memdump/image.h"
 #include "memdump/inject.h"
 #include "memdump/kfeat.h"

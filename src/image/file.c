@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/hash.h"
 #include "memdump/log.h"
 
 #include "core.pb-c.h"

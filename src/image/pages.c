@@ -25,11 +25,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 #include "image/internal.h"
 #include "memdump/cleanup.h"
+#include "memdump/hash.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/parallel.h"

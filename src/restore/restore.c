@@ -24,9 +24,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/hash.h"
 #include "memdump/image.h"
 #include "memdump/kfeat.h"
 #include "memdump/log.h"

@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
+#include "memdump/hash.h"
 #include "memdump/image.h"
 #include "memdump/model.h"
 #include "synth.h"
