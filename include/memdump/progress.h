@@ -7,6 +7,11 @@
  */
 #include <stdint.h>
 
+/* CLOCK_MONOTONIC in nanoseconds, for the progress line and for timing stages */
+uint64_t md_now_ns(void);
+/* -v: "<done> in N s", the time since *since_ns, which becomes now */
+void stage_done(uint64_t *since_ns, const char *done);
+
 void progress_start(const char *what, uint64_t total_bytes);
 void progress_add(uint64_t bytes);
 void progress_end(void);

@@ -148,6 +148,7 @@ struct dump_ctx {
 	struct dump_track *track;	/* per live process */
 	bool thawed;			/* pre-dump: the tree runs again */
 	uint64_t frozen_ns;		/* CLOCK_MONOTONIC when the tree was frozen, then for how long */
+	uint64_t stage_ns;		/* when the last stage ended (-v timings) */
 	pid_t helper;			/* the tracker this dump started, 0 if none */
 };
 
@@ -223,14 +224,6 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0)
 		return r;
 	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 /* the previous image's view of pid: its VMAs and pagemap, if it has them */
@@ -343,6 +336,7 @@ static int dump_memory(struct dump_ctx *c)
 		if (r < 0)
 			return log_err(r, "cannot plan the memory of %d", p->pid);
 	}
+	stage_done(&c->stage_ns, "planned the memory");
 	r = track_tree(c);
 	if (r < 0)
 		return r;
@@ -352,7 +346,7 @@ static int dump_memory(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 		c->thawed = true;
-		c->frozen_ns = now_ns() - c->frozen_ns;
+		c->frozen_ns = md_now_ns() - c->frozen_ns;
 	}
 	for (size_t i = 0; i < c->ft.n; i++)
 		data += c->pms[i].nr_data_pages * MD_PAGE_SIZE;
@@ -365,6 +359,7 @@ static int dump_memory(struct dump_ctx *c)
 			r = image_write_pagemap(c->out.dirfd, p->pid, &c->pms[i]);
 	}
 	progress_end();
+	stage_done(&c->stage_ns, "copied the pages");
 	return r;
 }
 
@@ -550,15 +545,17 @@ int dump_run(const struct dump_opts *o)
 	r = check_seccomp(o->pid, o->pid);
 	if (r < 0)
 		goto out;
-	c.frozen_ns = now_ns();
+	c.frozen_ns = c.stage_ns = md_now_ns();
 	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)
 		goto out;
 
 	/* from here on: every failure thaws the tree as it was */
+	stage_done(&c.stage_ns, "froze the tree");
 	r = collect_tree(&c);
 	if (r < 0)
 		goto out_thaw;
+	stage_done(&c.stage_ns, "collected processes, VMAs, threads and files");
 	r = dump_memory(&c);
 	if (r < 0)
 		goto out_thaw;
@@ -568,6 +565,7 @@ int dump_run(const struct dump_opts *o)
 		goto out_thaw;
 	if (fsync(c.out.dirfd) < 0)
 		log_debug("fsync of the image directory failed");
+	stage_done(&c.stage_ns, "wrote the metadata");
 	/* the page server gets the rest of the image, and has it on disk before the tree goes */
 	if (c.out.xfer) {
 		r = xfer_send_dir(c.out.xfer, c.out.dirfd);
@@ -588,7 +586,8 @@ int dump_run(const struct dump_opts *o)
 	else
 		r = freeze_tree_kill(&c.ft);
 	if (!c.thawed)
-		c.frozen_ns = now_ns() - c.frozen_ns;
+		c.frozen_ns = md_now_ns() - c.frozen_ns;
+	stage_done(&c.stage_ns, o->leave_running ? "let the tree go" : "killed the tree");
 	/* the trackers are the new helper's now, or tracking ends here */
 	track_end(&c.ts);
 	log_info("dumped %d: %zu processes (%zu zombies), %zu threads, %zu pipes, %llu pages, frozen %.3f s", o->pid,

@@ -811,10 +811,12 @@ int restore_run(const struct restore_opts *o)
 	struct restore_proc *root;
 	int r, status, root_sock;
 	size_t threads = 0;
+	uint64_t stage_ns = md_now_ns();
 
 	r = read_images(&rc, o->dir);
 	if (r < 0)
 		goto out;
+	stage_done(&stage_ns, rc.lazy ? "read the images" : "read and checked the images");
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
@@ -853,6 +855,7 @@ int restore_run(const struct restore_opts *o)
 	progress_end();
 	if (r < 0)
 		goto out_kill;
+	stage_done(&stage_ns, "created the tree and its memory");
 	r = set_groups(&rc);
 	if (r < 0)
 		goto out_kill;
@@ -886,6 +889,7 @@ int restore_run(const struct restore_opts *o)
 	r = restore_lazy_done(&rc);
 	if (r < 0)
 		goto out_kill;
+	stage_done(&stage_ns, "restored the rest of the state");
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {
 		struct restore_proc *rp = &rc.procs[k];

@@ -1,5 +1,6 @@
 /* The progress line (memdump/progress.h). */
 #include "memdump/progress.h"
+#include "memdump/log.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -18,7 +19,7 @@ static struct {
 	atomic_bool drawn;
 } pg;
 
-static uint64_t now_ns(void)
+uint64_t md_now_ns(void)
 {
 	struct timespec ts;
 
@@ -26,12 +27,20 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+void stage_done(uint64_t *since_ns, const char *done)
+{
+	uint64_t t = md_now_ns();
+
+	log_debug("%s in %.3f s", done, (t - *since_ns) / 1e9);
+	*since_ns = t;
+}
+
 void progress_start(const char *what, uint64_t total_bytes)
 {
 	pg.on = total_bytes && isatty(STDERR_FILENO);
 	pg.what = what;
 	pg.total = total_bytes;
-	pg.start_ns = now_ns();
+	pg.start_ns = md_now_ns();
 	atomic_store(&pg.done, 0);
 	atomic_store(&pg.next_draw_ns, pg.start_ns + SHOW_AFTER_NS);
 	atomic_store(&pg.drawn, false);
@@ -44,7 +53,7 @@ void progress_add(uint64_t bytes)
 	if (!pg.on)
 		return;
 	done = atomic_fetch_add(&pg.done, bytes) + bytes;
-	t = now_ns();
+	t = md_now_ns();
 	next = atomic_load(&pg.next_draw_ns);
 	/* one thread draws; the others go on */
 	if (t < next || !atomic_compare_exchange_strong(&pg.next_draw_ns, &next, t + REDRAW_NS))
