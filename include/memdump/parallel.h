@@ -2,7 +2,7 @@
 /* Work shared by a few threads (src/util/parallel.c). */
 #include <stddef.h>
 
-/* CPUs online, at least 1 and at most max */
+/* CPUs this process may run on, at least 1 and at most max */
 size_t md_cpus(size_t max);
 
 /*

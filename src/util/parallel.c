@@ -2,13 +2,16 @@
 #include "memdump/parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define MAX_THREADS 16
 
 size_t md_cpus(size_t max)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	/* the CPUs we may run on (a container's cpuset), else those online */
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n < 1 ? 1 : (size_t)n > max ? max : (size_t)n;
 }
