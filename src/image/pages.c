@@ -8,10 +8,12 @@
  * no index, the header's checksum over all of it) are still read.
  *
  * The writer is a pipeline. The caller fills 4 MiB slots (image_pages_reserve()
- * and image_pages_commit(), or image_pages_write()); compressor threads turn
- * the chunks of a full slot into zstd frames; one writer thread hashes and
- * writes the slots in order. Reading memory, compressing and writing thus
- * overlap, and the slots bound the memory used whatever the data's size.
+ * and image_pages_commit(), or image_pages_write(); several threads with
+ * image_pages_get() and image_pages_put()); compressor threads turn the
+ * chunks of a full slot into zstd frames; whoever made a chunk hashes it;
+ * one writer thread writes the slots in order. Reading memory, compressing
+ * and writing thus overlap, and the slots bound the memory used whatever
+ * the data's size.
  * The header (and with it a valid magic) is written last, so a file whose
  * writing failed never passes validation.
  */
@@ -55,6 +57,7 @@ struct slot {
 	size_t len;
 	uint8_t *out;		/* compressed: chunk k at out + k * bound */
 	size_t out_len[SLOT_CHUNKS];
+	uint64_t hash[SLOT_CHUNKS];	/* XXH3-64 of chunk k as stored, by whoever made it */
 };
 
 struct chunk_entry {
@@ -148,7 +151,7 @@ static int store(struct image_pages_writer *w, const void *buf, size_t len)
 	return 0;
 }
 
-static int add_chunk(struct image_pages_writer *w, const void *stored, size_t len, size_t data_len)
+static int add_chunk(struct image_pages_writer *w, const void *stored, size_t len, size_t data_len, uint64_t hash)
 {
 	if (w->n_index == w->cap_index) {
 		size_t nc = w->cap_index ? 2 * w->cap_index : 64;
@@ -159,22 +162,41 @@ static int add_chunk(struct image_pages_writer *w, const void *stored, size_t le
 		w->index = n;
 		w->cap_index = nc;
 	}
-	w->index[w->n_index++] = (struct chunk_entry){ XXH3_64bits(stored, len), (uint32_t)len };
+	w->index[w->n_index++] = (struct chunk_entry){ hash, (uint32_t)len };
 	w->data_size += data_len;
 	return store(w, stored, len);
 }
 
-/* The writer thread's work on one slot: every chunk hashed, stored, indexed. */
+/* bytes of data in chunk k of a slot holding len */
+static size_t chunk_len(size_t len, size_t k)
+{
+	return len - k * MD_PAGES_CHUNK < MD_PAGES_CHUNK ? len - k * MD_PAGES_CHUNK : MD_PAGES_CHUNK;
+}
+
+/*
+ * A raw slot's chunk hashes, on the thread that filled it: the writer
+ * thread only writes (it alone is sequential, and on two cores the hash
+ * would take its time from the write).
+ */
+static void hash_raw(const struct image_pages_writer *w, struct slot *s)
+{
+	if (w->level)
+		return;
+	for (size_t k = 0; k * MD_PAGES_CHUNK < s->len; k++)
+		s->hash[k] = XXH3_64bits(s->buf + k * MD_PAGES_CHUNK, chunk_len(s->len, k));
+}
+
+/* The writer thread's work on one slot: every chunk stored and indexed. */
 static int store_slot(struct image_pages_writer *w, struct slot *s)
 {
 	for (size_t k = 0; k * MD_PAGES_CHUNK < s->len; k++) {
-		size_t dlen = s->len - k * MD_PAGES_CHUNK < MD_PAGES_CHUNK ? s->len - k * MD_PAGES_CHUNK : MD_PAGES_CHUNK;
+		size_t dlen = chunk_len(s->len, k);
 		int r;
 
 		if (w->level)
-			r = add_chunk(w, s->out + k * w->bound, s->out_len[k], dlen);
+			r = add_chunk(w, s->out + k * w->bound, s->out_len[k], dlen, s->hash[k]);
 		else
-			r = add_chunk(w, s->buf + k * MD_PAGES_CHUNK, dlen, dlen);
+			r = add_chunk(w, s->buf + k * MD_PAGES_CHUNK, dlen, dlen, s->hash[k]);
 		if (r < 0)
 			return r;
 	}
@@ -246,17 +268,16 @@ static void *worker_main(void *arg)
 		s->state = SLOT_COMPRESSING;
 		pthread_mutex_unlock(&w->lock);
 		for (size_t k = 0; r >= 0 && k * MD_PAGES_CHUNK < s->len; k++) {
-			size_t dlen = s->len - k * MD_PAGES_CHUNK;
-			size_t n;
+			uint8_t *out = s->out + k * w->bound;
+			size_t n = ZSTD_compress2(cctx, out, w->bound, s->buf + k * MD_PAGES_CHUNK, chunk_len(s->len, k));
 
-			if (dlen > MD_PAGES_CHUNK)
-				dlen = MD_PAGES_CHUNK;
-			n = ZSTD_compress2(cctx, s->out + k * w->bound, w->bound, s->buf + k * MD_PAGES_CHUNK, dlen);
-			if (ZSTD_isError(n))
+			if (ZSTD_isError(n)) {
 				r = log_err(-EIO, "cannot compress data of image '%s': %s", w->name,
 					    ZSTD_getErrorName(n));
-			else
+			} else {
 				s->out_len[k] = n;
+				s->hash[k] = XXH3_64bits(out, n);
+			}
 		}
 		pthread_mutex_lock(&w->lock);
 		if (r < 0 && !w->err)
@@ -474,8 +495,9 @@ void image_pages_put(struct image_pages_writer *w, struct image_pages_slot *slot
 {
 	struct slot *s = (struct slot *)slot;
 
-	pthread_mutex_lock(&w->lock);
 	s->len = len;
+	hash_raw(w, s);
+	pthread_mutex_lock(&w->lock);
 	queue(w, s);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -499,12 +521,15 @@ int image_pages_reserve(struct image_pages_writer *w, void **buf, size_t *len)
 
 void image_pages_commit(struct image_pages_writer *w, size_t len)
 {
+	struct slot *s = w->cur;	/* the single filler's, until queued */
+
+	s->len += len;
+	if (s->len < SLOT_SIZE)
+		return;
+	hash_raw(w, s);
 	pthread_mutex_lock(&w->lock);
-	w->cur->len += len;
-	if (w->cur->len == SLOT_SIZE) {
-		queue(w, w->cur);
-		w->cur = NULL;
-	}
+	queue(w, s);
+	w->cur = NULL;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -535,6 +560,8 @@ static int finish_pipeline(struct image_pages_writer *w)
 
 	if (!w->started)
 		return w->err;
+	if (w->cur)
+		hash_raw(w, w->cur);
 	pthread_mutex_lock(&w->lock);
 	/* it has its place in the file: queued even if empty (the writer skips it) */
 	if (w->cur)
