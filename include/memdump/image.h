@@ -147,6 +147,12 @@ void image_pages_close(struct image_pages *p);
 int image_pages_verify(struct image_pages *p);
 void image_pages_info(const struct image_pages *p, struct image_pages_stat *ret);
 int image_pages_fd(const struct image_pages *p);
+/*
+ * The raw data [off, off + len) in place, in the file's mapping: NULL if
+ * compressed or unmapped. For the kernel to read (process_vm_writev()):
+ * touched in user space, a file cut short meanwhile raises SIGBUS.
+ */
+const uint8_t *image_pages_raw(const struct image_pages *p, uint64_t off, size_t len);
 int image_pages_cursor_new(struct image_pages_cursor **ret);
 void image_pages_cursor_free(struct image_pages_cursor *c);
 /* chunk's data (in c, valid until its next use); check: against its own hash first */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -661,6 +662,16 @@ struct image_pages {
 	uint64_t *hash;		/* version 2: XXH3-64 of chunk i as stored */
 	uint64_t checksum;	/* version 1: of all the data */
 	size_t max_stored;
+	/*
+	 * The whole file mapped (NULL if it could not be), for checking and
+	 * reading it without a copy. Only the checks before a restore creates
+	 * anything touch it in user space (a file cut short meanwhile would
+	 * kill memdump there with SIGBUS, before any process exists); the
+	 * kernel reads it for process_vm_writev(), where a missing page is
+	 * EFAULT.
+	 */
+	const uint8_t *map;
+	size_t map_len;
 };
 
 struct image_pages_cursor {
@@ -706,6 +717,8 @@ void image_pages_close(struct image_pages *p)
 		return;
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->map)
+		munmap((void *)p->map, p->map_len);
 	free(p->off);
 	free(p->hash);
 	free(p);
@@ -815,25 +828,73 @@ static int verify_v1(struct image_pages *p)
 	return r;
 }
 
+/* checking a file's chunks on a few threads: each takes the next */
+struct verify_job {
+	const struct image_pages *p;
+	pthread_mutex_t lock;
+	uint32_t next;
+	uint32_t bad;		/* the first chunk that failed, n_chunks if none */
+	int err;		/* its read error, 0 for a checksum mismatch */
+};
+
+static void *verify_main(void *arg)
+{
+	struct verify_job *j = arg;
+	const struct image_pages *p = j->p;
+	uint8_t *buf = p->map ? NULL : malloc(p->max_stored + 1);
+
+	for (;;) {
+		const uint8_t *data = buf;
+		uint32_t i;
+		size_t len;
+		int r = buf || p->map ? 0 : -ENOMEM;
+
+		pthread_mutex_lock(&j->lock);
+		i = j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= p->n_chunks || i > j->bad)
+			break;
+		len = p->off[i + 1] - p->off[i];
+		if (p->map)
+			data = p->map + p->off[i];
+		else if (r >= 0)
+			r = pread_all(p->fd, buf, len, p->off[i]);
+		if (r >= 0 && XXH3_64bits(data, len) == p->hash[i])
+			continue;
+		pthread_mutex_lock(&j->lock);
+		if (i < j->bad) {
+			j->bad = i;
+			j->err = r;
+		}
+		pthread_mutex_unlock(&j->lock);
+	}
+	free(buf);
+	return NULL;
+}
+
 int image_pages_verify(struct image_pages *p)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
+	struct verify_job j = { .p = p, .bad = p->n_chunks };
 
 	if (p->version == 1)
 		return verify_v1(p);
-	buf = malloc(p->max_stored + 1);
-	if (!buf)
-		return log_err(-ENOMEM, "cannot read image '%s'", p->name);
-	for (uint32_t i = 0; i < p->n_chunks; i++) {
-		size_t len = p->off[i + 1] - p->off[i];
-		int r = pread_all(p->fd, buf, len, p->off[i]);
+	pthread_mutex_init(&j.lock, NULL);
+	/* a few chunks are not worth a thread */
+	md_parallel(p->n_chunks < 16 ? 1 : md_cpus(4), verify_main, &j);
+	pthread_mutex_destroy(&j.lock);
+	if (j.bad == p->n_chunks)
+		return 0;
+	if (j.err)
+		return j.err == -ENOMEM ? log_err(j.err, "cannot read image '%s'", p->name) : read_error(p, j.err);
+	return img_invalid(p->name, "checksum mismatch in chunk %u", j.bad);
+}
 
-		if (r < 0)
-			return read_error(p, r);
-		if (XXH3_64bits(buf, len) != p->hash[i])
-			return img_invalid(p->name, "checksum mismatch in chunk %u", i);
-	}
-	return 0;
+const uint8_t *image_pages_raw(const struct image_pages *p, uint64_t off, size_t len)
+{
+	if (!p->map || p->flags & MD_PAGES_F_ZSTD || off > p->data_size || len > p->data_size - off)
+		return NULL;
+	/* raw chunks follow the header back to back (versions 1 and 2) */
+	return p->map + MD_PAGES_HEADER_SIZE + off;
 }
 
 int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool verify, struct image_pages **ret)
@@ -872,6 +933,15 @@ int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool ve
 		r = img_invalid(name, "holds %llu bytes of data, the pagemap says %llu pages",
 				(unsigned long long)p->data_size, (unsigned long long)expect_pages);
 		goto fail;
+	}
+	/* checked above: the chunks lie inside the file (without a mapping: pread) */
+	if (p->off[p->n_chunks] > MD_PAGES_HEADER_SIZE) {
+		void *m = mmap(NULL, p->off[p->n_chunks], PROT_READ, MAP_SHARED, p->fd, 0);
+
+		if (m != MAP_FAILED) {
+			p->map = m;
+			p->map_len = p->off[p->n_chunks];
+		}
 	}
 	if (verify) {
 		r = image_pages_verify(p);

@@ -87,8 +87,12 @@ int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pa
 	int r;
 
 	image_pages_info(pc[0].p, &st);
-	/* raw data already checked: read only the span the pieces need */
+	/* raw data already checked: in place if mapped, or read only the span the pieces need */
 	if (!st.zstd && !(check && st.chunk_hashes)) {
+		*base = image_pages_raw(pc[0].p, lo, hi - lo);
+		*base_off = lo;
+		if (*base)
+			return 0;
 		r = image_pages_read(pc[0].p, NULL, lo, buf, hi - lo);
 		*base = buf;
 		*base_off = lo;
