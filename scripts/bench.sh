@@ -100,6 +100,12 @@ record() {
 	[[ -z ${BENCH_VERBOSE:-} ]] || echo "run $i $(label "$1") $2 $3" >&2
 }
 
+# stages TARGET STEP LOG: with BENCH_VERBOSE, the time of each stage memdump -v logged
+stages() {
+	[[ -z ${BENCH_VERBOSE:-} ]] ||
+		sed -n 's/^memdump: debug: \(.* in [0-9.]* s\)$/\1/p' "$3" | sed "s/^/run $i $(label "$1") $2: /" >&2
+}
+
 # med TARGET METRIC: the median of the runs, "-" if never measured
 med() { if [[ -s $W/res/$1.$2 ]]; then median <"$W/res/$1.$2"; else echo -; fi; }
 
@@ -168,6 +174,7 @@ dump_run() {
 	timed "$W/ru" "$MD" dump -t "$pid" -D "$img" "$@" -v 2>"$W/dump.log" ||
 		die "$t: memdump dump $* failed: $(grep -v debug: "$W/dump.log" | tail -n3)"
 	read -r secs rss <"$W/ru"
+	stages "$t" "${z}dump" "$W/dump.log"
 	frozen=$(sed -n 's/.* frozen \([0-9.]*\) s$/\1/p' "$W/dump.log" | tail -n1)
 	record "$t" "${z}dump" "$secs"
 	record "$t" "${z}dump_rss" "$rss"
@@ -176,10 +183,11 @@ dump_run() {
 	wait_gone "$pid"
 
 	prepare "$(footprint "$t")"	# the images stay in the page cache, clean: a warm restore
-	timed "$W/ru" "$MD" restore -D "$img" -d 2>"$W/restore.log" ||
-		die "$t: memdump restore failed: $(tail -n3 "$W/restore.log")"
+	timed "$W/ru" "$MD" restore -D "$img" -d -v 2>"$W/restore.log" ||
+		die "$t: memdump restore failed: $(grep -v debug: "$W/restore.log" | tail -n3)"
 	LIVE[$pid]=1
 	read -r secs rss <"$W/ru"
+	stages "$t" "${z}restore" "$W/restore.log"
 	record "$t" "${z}restore" "$secs"
 	record "$t" "${z}restore_rss" "$rss"
 	[[ -e /proc/$pid ]] || die "$t: the restored process $pid is not there"
