@@ -153,6 +153,8 @@ int image_pages_fd(const struct image_pages *p);
  * touched in user space, a file cut short meanwhile raises SIGBUS.
  */
 const uint8_t *image_pages_raw(const struct image_pages *p, uint64_t off, size_t len);
+/* done with what image_pages_raw() gave: out of memdump's RSS (the page cache keeps it) */
+void image_pages_raw_done(const struct image_pages *p, uint64_t off, size_t len);
 int image_pages_cursor_new(struct image_pages_cursor **ret);
 void image_pages_cursor_free(struct image_pages_cursor *c);
 /* chunk's data (in c, valid until its next use); check: against its own hash first */

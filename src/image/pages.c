@@ -828,6 +828,24 @@ static int verify_v1(struct image_pages *p)
 	return r;
 }
 
+/*
+ * Done with [off, off + len) of the file's mapping for now: the pages
+ * leave our page tables (and our RSS), the page cache keeps them, and a
+ * later read maps them again.
+ */
+static void unmap_pages(const struct image_pages *p, uint64_t off, size_t len)
+{
+	uint64_t start = off & ~(uint64_t)(MD_PAGE_SIZE - 1), end = off + len;
+
+	if (p->map && end > start)
+		madvise((void *)(p->map + start), end - start, MADV_DONTNEED);
+}
+
+void image_pages_raw_done(const struct image_pages *p, uint64_t off, size_t len)
+{
+	unmap_pages(p, MD_PAGES_HEADER_SIZE + off, len);
+}
+
 /* checking a file's chunks on a few threads: each takes the next */
 struct verify_job {
 	const struct image_pages *p;
@@ -859,8 +877,10 @@ static void *verify_main(void *arg)
 			data = p->map + p->off[i];
 		else if (r >= 0)
 			r = pread_all(p->fd, buf, len, p->off[i]);
-		if (r >= 0 && XXH3_64bits(data, len) == p->hash[i])
+		if (r >= 0 && XXH3_64bits(data, len) == p->hash[i]) {
+			unmap_pages(p, p->off[i], len);
 			continue;
+		}
 		pthread_mutex_lock(&j->lock);
 		if (i < j->bad) {
 			j->bad = i;

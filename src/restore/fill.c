@@ -92,7 +92,7 @@ int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pa
 		*base = image_pages_raw(pc[0].p, lo, hi - lo);
 		*base_off = lo;
 		if (*base)
-			return 0;
+			return 1;
 		r = image_pages_read(pc[0].p, NULL, lo, buf, hi - lo);
 		*base = buf;
 		*base_off = lo;
@@ -169,8 +169,14 @@ static void *fill_main(void *arg)
 		if (!len)
 			break;
 		r = restore_load_group(j->pc + at, len, c, buf, j->check, &base, &base_off);
-		if (r >= 0)
+		if (r >= 0) {
+			bool mapped = r > 0;
+
 			r = write_group(j->pid, j->pc + at, len, base, base_off);
+			if (mapped)
+				image_pages_raw_done(j->pc[at].p, base_off,
+						     j->pc[at + len - 1].off + j->pc[at + len - 1].len - base_off);
+		}
 		if (r >= 0) {
 			uint64_t bytes = 0;
 

@@ -185,7 +185,9 @@ size_t restore_group_len(const struct restore_piece *pc, size_t n);
 /*
  * The data of one group (pieces of one chunk): piece k's at
  * *base + (pc[k].off - *base_off). buf holds MD_PAGES_CHUNK bytes; with
- * check, the chunk is checked against its hash first.
+ * check, the chunk is checked against its hash first. Returns 1 if the
+ * data is in the file's mapping (image_pages_raw_done() when done), 0 if
+ * in buf or c.
  */
 struct image_pages_cursor;
 int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pages_cursor *c, uint8_t *buf,
