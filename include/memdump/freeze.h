@@ -18,8 +18,6 @@ int freeze_seize(pid_t pid, struct frozen *ret);
 
 /* Detach every thread; they resume where they were. */
 int freeze_thaw(struct frozen *f);
-/* SIGKILL the process while frozen and wait until its threads are gone from ptrace. */
-int freeze_kill(struct frozen *f);
 void freeze_release(struct frozen *f);
 
 /*
@@ -37,6 +35,10 @@ struct frozen_tree {
 
 int freeze_tree(pid_t root, struct frozen_tree *ret);
 int freeze_tree_thaw(struct frozen_tree *t);
-/* SIGKILL every process while frozen, then collect every thread's exit */
+/*
+ * SIGKILL every process while frozen: none runs again. Returns without
+ * waiting for them to finish exiting (their pids stay in use until then,
+ * and until their parents reap them).
+ */
 int freeze_tree_kill(struct frozen_tree *t);
 void freeze_tree_release(struct frozen_tree *t);

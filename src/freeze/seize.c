@@ -258,15 +258,22 @@ int freeze_tree_thaw(struct frozen_tree *t)
 	return r;
 }
 
+/*
+ * A SIGKILL wakes a ptrace-stopped thread only to exit: no process of the
+ * tree runs another instruction after this. Their memory is freed as they
+ * exit, which takes as long as writing it out took a tenth of (0.14 s for
+ * 2 GiB here); we do not wait for it. When we exit (or detach), the
+ * kernel hands the dying threads back to their parents, who reap them.
+ */
 int freeze_tree_kill(struct frozen_tree *t)
 {
 	int r = 0;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (kill(t->procs[i].pid, SIGKILL) < 0 && !r)
+	for (size_t i = 0; i < t->n; i++) {
+		if (kill(t->procs[i].pid, SIGKILL) < 0 && errno != ESRCH && !r)
 			r = log_err(-errno, "cannot kill %d", t->procs[i].pid);
-	for (size_t i = 0; i < t->n; i++)
-		freeze_kill(&t->procs[i]);
+		t->procs[i].n = 0;	/* nothing left to thaw */
+	}
 	return r;
 }
 
@@ -307,25 +314,6 @@ int freeze_thaw(struct frozen *f)
 	}
 	f->n = 0;
 	return r;
-}
-
-int freeze_kill(struct frozen *f)
-{
-	int status;
-
-	/* ESRCH: killed already (freeze_tree_kill), its threads still to collect */
-	if (kill(f->pid, SIGKILL) < 0 && errno != ESRCH)
-		return log_err(-errno, "cannot kill %d", f->pid);
-	/*
-	 * Collect the ptrace exit reports so the parent can reap the process.
-	 * The leader's report waits until every other thread's is collected:
-	 * take it last.
-	 */
-	for (size_t i = f->n; i-- > 0;)
-		while (waitpid(f->tids[i], &status, __WALL) >= 0 && !WIFEXITED(status) && !WIFSIGNALED(status))
-			;
-	f->n = 0;
-	return 0;
 }
 
 void freeze_release(struct frozen *f)

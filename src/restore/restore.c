@@ -295,21 +295,45 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	return plan_tree(rc, dir);
 }
 
+#define PF_EXITING 0x4	/* task flag (/proc/PID/stat field 9): on its way out */
+#define ID_WAIT_MS 5000
+
+/*
+ * Whether id (a pid or thread id) is free. One held by a task on its way
+ * out gets a few seconds: a dump returns as soon as it has killed its
+ * tree, whose threads may still be freeing their memory or waiting for
+ * their parent to reap them when a restore on the same host starts.
+ */
+static int check_id_free(pid_t id, const char *what)
+{
+	for (int ms = 0;; ms += 10) {
+		struct proc_stat st;
+		char path[32];
+		bool dying;
+
+		snprintf(path, sizeof(path), "/proc/%d", id);
+		if (access(path, F_OK) < 0 && kill(id, 0) < 0 && errno == ESRCH)
+			return 0;
+		dying = proc_read_stat(id, 0, &st) == 0 && (st.flags & PF_EXITING || st.state == 'Z' || st.state == 'X');
+		if (!dying)
+			return log_err(-EEXIST, "%s %d is in use; cannot restore it", what, id);
+		if (ms >= ID_WAIT_MS)
+			return log_err(-EEXIST,
+				       st.state == 'Z' ? "%s %d is held by a process that exited, not reaped by its "
+							 "parent; cannot restore it"
+						       : "%s %d is held by a process still exiting; cannot restore it",
+				       what, id);
+		usleep(10000);
+	}
+}
+
 static int check_ids_free(const struct md_proc *p)
 {
-	char path[32];
+	int r = check_id_free(p->pid, "pid");
 
-	snprintf(path, sizeof(path), "/proc/%d", p->pid);
-	if (access(path, F_OK) == 0 || kill(p->pid, 0) == 0 || errno != ESRCH)
-		return log_err(-EEXIST, "pid %d is in use; cannot restore it", p->pid);
-	for (size_t i = 1; i < p->n_threads; i++) {
-		pid_t tid = p->threads[i].tid;
-
-		snprintf(path, sizeof(path), "/proc/%d", tid);
-		if (access(path, F_OK) == 0 || kill(tid, 0) == 0 || errno != ESRCH)
-			return log_err(-EEXIST, "thread id %d is in use; cannot restore it", tid);
-	}
-	return 0;
+	for (size_t i = 1; i < p->n_threads && r >= 0; i++)
+		r = check_id_free(p->threads[i].tid, "thread id");
+	return r;
 }
 
 /* the same vDSO as ours (our copy is what every new process starts with) */
@@ -735,7 +759,7 @@ static void kill_tree(struct restore_ctx *rc)
 	for (size_t k = 0; k < rc->n; k++)
 		if (rc->procs[k].pid && rc->procs[k].n_attached)
 			kill(rc->procs[k].pid, SIGKILL);
-	/* leaders report last, after every other thread (see freeze_kill) */
+	/* a leader's exit report waits until every other thread's is collected: take it last */
 	for (size_t k = rc->n; k-- > 0;) {
 		struct restore_proc *rp = &rc->procs[k];
 
