@@ -26,6 +26,8 @@ struct kfeat {
 	bool pidfd_getfd;
 	bool prctl_mm_map;	/* PR_SET_MM_MAP (PR_SET_MM_MAP_SIZE answers) */
 	bool memfd;
+	bool timerfd_set_ticks;	/* TFD_IOC_SET_TICKS: a timerfd's unread expirations come back */
+	bool eventfd_semaphore;	/* fdinfo shows EFD_SEMAPHORE ("eventfd-semaphore:") */
 	uint64_t xcr0;		/* XSAVE features enabled by the OS */
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */

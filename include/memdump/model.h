@@ -140,6 +140,9 @@ enum md_fd_kind {
 	MD_FD_MEMFD,		/* memfd, content in shm object shm_id */
 	MD_FD_DIR,		/* directory by path */
 	MD_FD_PIPE,		/* one end of a pipe, the pipe in md_pipe pipe_id */
+	MD_FD_EVENTFD,		/* eventfd: its counter */
+	MD_FD_SIGNALFD,		/* signalfd: its mask */
+	MD_FD_TIMERFD,		/* timerfd: clock, time left, period, expirations unread */
 };
 
 struct md_fd {
@@ -155,6 +158,15 @@ struct md_fd {
 	uint64_t ofd;		/* open file description: fds with the same ofd, in any
 				 * process of the image, share one (offset, flags) */
 	uint64_t pipe_id;	/* MD_FD_PIPE: inode of the pipe */
+	uint64_t count;		/* MD_FD_EVENTFD: counter; MD_FD_TIMERFD: expirations not read */
+	bool semaphore;		/* MD_FD_EVENTFD: EFD_SEMAPHORE */
+	uint64_t sigmask;	/* MD_FD_SIGNALFD: bit n-1 for signal n */
+	struct {
+		int32_t clockid;
+		uint32_t settime_flags;	/* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+		uint64_t value_ns;	/* time left at dump time, 0: disarmed */
+		uint64_t interval_ns;
+	} timer;		/* MD_FD_TIMERFD */
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
 };
 
@@ -240,7 +252,7 @@ struct md_proc {
 struct md_inventory {
 	uint32_t format_version;
 	pid_t root_pid;
-	uint64_t dump_time_ns;	/* CLOCK_REALTIME */
+	uint64_t dump_time_ns;	/* CLOCK_REALTIME when the tree was frozen */
 	char *kernel_release;	/* uname -r */
 	char *tool_version;
 	uint64_t page_size;

@@ -64,6 +64,22 @@ struct proc_fdinfo {
 };
 int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *ret);
 
+/* The lines fdinfo adds for anonymous-inode objects (fs/eventfd.c, signalfd.c, timerfd.c). */
+struct proc_eventfd {
+	uint64_t count;
+	bool semaphore;		/* EFD_SEMAPHORE */
+	bool semaphore_known;	/* fdinfo says ("eventfd-semaphore:", 6.7 on) */
+};
+int proc_parse_eventfd(const char *buf, struct proc_eventfd *ret);
+int proc_parse_signalfd(const char *buf, uint64_t *ret_sigmask);	/* bit n-1: signal n */
+struct proc_timerfd {
+	int clockid;
+	uint64_t ticks;			/* expirations not read yet */
+	uint32_t settime_flags;		/* TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET */
+	uint64_t value_ns, interval_ns;	/* time left (0: disarmed), period */
+};
+int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret);
+
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */

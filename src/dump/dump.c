@@ -149,6 +149,7 @@ struct dump_ctx {
 	bool thawed;			/* pre-dump: the tree runs again */
 	uint64_t frozen_ns;		/* CLOCK_MONOTONIC when the tree was frozen, then for how long */
 	uint64_t stage_ns;		/* when the last stage ended (-v timings) */
+	uint64_t frozen_at_ns;		/* CLOCK_REALTIME when frozen: the image's time */
 	pid_t helper;			/* the tracker this dump started, 0 if none */
 };
 
@@ -366,12 +367,11 @@ static int dump_memory(struct dump_ctx *c)
 static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 {
 	struct utsname u;
-	struct timespec ts;
 
 	inv->format_version = MD_FORMAT_VERSION;
 	inv->root_pid = c->procs[0].pid;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	inv->dump_time_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	/* what the timers' time left (read right after) counts from */
+	inv->dump_time_ns = c->frozen_at_ns;
 	uname(&u);
 	inv->kernel_release = strdup(u.release);
 	inv->tool_version = strdup(MEMDUMP_VERSION);
@@ -508,6 +508,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 int dump_run(const struct dump_opts *o)
 {
 	struct dump_ctx c = { .out.dirfd = -1, .out.compress = o->compress, .prev_dirfd = -1, .o = o };
+	struct timespec now;
 	uint64_t pages = 0;
 	size_t threads = 0;
 	int r;
@@ -549,6 +550,8 @@ int dump_run(const struct dump_opts *o)
 	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)
 		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	c.frozen_at_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 
 	/* from here on: every failure thaws the tree as it was */
 	stage_done(&c.stage_ns, "froze the tree");

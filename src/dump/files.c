@@ -1,7 +1,8 @@
 /*
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
- * is dumped by shm.c). Every other kind is refused with one line per fd.
+ * is dumped by shm.c), pipes, and eventfds, signalfds and timerfds by the
+ * state fdinfo shows. Every other kind is refused with one line per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -128,6 +129,32 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		/* whether both ends are in the tree is for dump_link_fds() to say */
 		ret->kind = MD_FD_PIPE;
 		ret->pipe_id = st.st_ino;
+	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
+		struct proc_eventfd e;
+
+		if (proc_parse_eventfd(info, &e) < 0)
+			return log_err(-EINVAL, "cannot parse fdinfo of eventfd %d of %d", fd, pid);
+		if (!e.semaphore_known)
+			log_warn("fd %d of %d: this kernel does not say whether the eventfd is a semaphore; "
+				 "it is restored as a plain one", fd, pid);
+		ret->kind = MD_FD_EVENTFD;
+		ret->count = e.count;
+		ret->semaphore = e.semaphore;
+	} else if (!strcmp(link, "anon_inode:[signalfd]")) {
+		if (proc_parse_signalfd(info, &ret->sigmask) < 0)
+			return log_err(-EINVAL, "cannot parse fdinfo of signalfd %d of %d", fd, pid);
+		ret->kind = MD_FD_SIGNALFD;
+	} else if (!strcmp(link, "anon_inode:[timerfd]")) {
+		struct proc_timerfd t;
+
+		if (proc_parse_timerfd(info, &t) < 0)
+			return log_err(-EINVAL, "cannot parse fdinfo of timerfd %d of %d", fd, pid);
+		ret->kind = MD_FD_TIMERFD;
+		ret->count = t.ticks;
+		ret->timer.clockid = t.clockid;
+		ret->timer.settime_flags = t.settime_flags;
+		ret->timer.value_ns = t.value_ns;
+		ret->timer.interval_ns = t.interval_ns;
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",

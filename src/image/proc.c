@@ -217,10 +217,12 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	Md__FilesImage m = MD__FILES_IMAGE__INIT;
 	_cleanup_free_ Md__Fd *f = NULL;
 	_cleanup_free_ Md__Fd **fp = NULL;
+	_cleanup_free_ Md__Timer *tm = NULL;
 
 	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
 	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
-	if (!f || !fp)
+	tm = calloc(p->n_fds ? p->n_fds : 1, sizeof(*tm));
+	if (!f || !fp || !tm)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *s = &p->fds[i];
@@ -239,6 +241,20 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].ofd = s->ofd;
 		f[i].has_pipe_id = s->kind == MD_FD_PIPE;
 		f[i].pipe_id = s->pipe_id;
+		f[i].has_count = s->kind == MD_FD_EVENTFD || s->kind == MD_FD_TIMERFD;
+		f[i].count = s->count;
+		f[i].has_semaphore = s->kind == MD_FD_EVENTFD;
+		f[i].semaphore = s->semaphore;
+		f[i].has_sigmask = s->kind == MD_FD_SIGNALFD;
+		f[i].sigmask = s->sigmask;
+		if (s->kind == MD_FD_TIMERFD) {
+			md__timer__init(&tm[i]);
+			tm[i].clockid = s->timer.clockid;
+			tm[i].settime_flags = s->timer.settime_flags;
+			tm[i].value_ns = s->timer.value_ns;
+			tm[i].interval_ns = s->timer.interval_ns;
+			f[i].timer = &tm[i];
+		}
 		fp[i] = &f[i];
 	}
 	m.pid = p->pid;
@@ -498,7 +514,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_PIPE;
+	return k >= MD_FD_REG && k <= MD_FD_TIMERFD;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p)
@@ -550,6 +566,21 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		f->pipe_id = s->has_pipe_id ? s->pipe_id : 0;
 		if (f->kind == MD_FD_PIPE && !s->has_pipe_id)
 			return img_invalid(name, "pipe fd %d without a pipe", f->fd);
+		f->count = s->has_count ? s->count : 0;
+		f->semaphore = s->has_semaphore && s->semaphore;
+		f->sigmask = s->has_sigmask ? s->sigmask : 0;
+		if (f->kind == MD_FD_EVENTFD && (!s->has_count || s->count == UINT64_MAX))
+			return img_invalid(name, "eventfd %d without a valid counter", f->fd);
+		if (f->kind == MD_FD_SIGNALFD && !s->has_sigmask)
+			return img_invalid(name, "signalfd %d without a mask", f->fd);
+		if (f->kind == MD_FD_TIMERFD) {
+			if (!s->timer)
+				return img_invalid(name, "timerfd %d without its timer", f->fd);
+			f->timer.clockid = s->timer->clockid;
+			f->timer.settime_flags = s->timer->settime_flags;
+			f->timer.value_ns = s->timer->value_ns;
+			f->timer.interval_ns = s->timer->interval_ns;
+		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
 	}

@@ -1,10 +1,12 @@
 /*
  * /proc/PID/fdinfo/N -> struct proc_fdinfo: position, open flags, mount and
- * inode. Kind-specific lines (eventfd, inotify, locks...) are skipped.
+ * inode; and the lines eventfds, signalfds and timerfds add.
  */
 #include "memdump/proc.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,5 +63,68 @@ int proc_parse_fdinfo(const char *buf, struct proc_fdinfo *ret)
 		return -EINVAL;
 
 	*ret = fi;
+	return 0;
+}
+
+int proc_parse_eventfd(const char *buf, struct proc_eventfd *ret)
+{
+	struct proc_eventfd e = { 0 };
+	uint64_t x;
+	int r;
+
+	/* "%16llx": hex, padded with spaces */
+	if (!buf || parse_field(buf, "eventfd-count", 16, &e.count) < 0)
+		return -EINVAL;
+	r = parse_field(buf, "eventfd-semaphore", 10, &x);
+	if (r == 0) {
+		e.semaphore = x != 0;
+		e.semaphore_known = true;
+	} else if (r != -ENOENT) {
+		return -EINVAL;
+	}
+	*ret = e;
+	return 0;
+}
+
+int proc_parse_signalfd(const char *buf, uint64_t *ret_sigmask)
+{
+	/* 16 hex digits, signal 1 the lowest bit, as in /proc/PID/status */
+	if (!buf || parse_field(buf, "sigmask", 16, ret_sigmask) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* "key: (SECONDS, NANOSECONDS)" -> nanoseconds */
+static int parse_time(const char *buf, const char *key, uint64_t *ret)
+{
+	size_t n = strlen(key);
+	uint64_t sec, nsec;
+	char tail;
+
+	for (const char *l = buf; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, n) || l[n] != ':')
+			continue;
+		if (sscanf(l + n + 1, " (%" SCNu64 ", %" SCNu64 "%c", &sec, &nsec, &tail) != 3 || tail != ')' ||
+		    nsec >= 1000000000ULL || sec > UINT64_MAX / 1000000000ULL - 1)
+			return -EINVAL;
+		*ret = sec * 1000000000ULL + nsec;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret)
+{
+	struct proc_timerfd t = { 0 };
+	uint64_t clk, fl;
+
+	if (!buf || parse_field(buf, "clockid", 10, &clk) < 0 || clk > INT32_MAX ||
+	    parse_field(buf, "ticks", 10, &t.ticks) < 0 || parse_field(buf, "settime flags", 8, &fl) < 0 ||
+	    fl > UINT32_MAX || parse_time(buf, "it_value", &t.value_ns) < 0 ||
+	    parse_time(buf, "it_interval", &t.interval_ns) < 0)
+		return -EINVAL;
+	t.clockid = (int)clk;
+	t.settime_flags = (uint32_t)fl;
+	*ret = t;
 	return 0;
 }

@@ -2,7 +2,8 @@
  * Files for the restored tree. memdump opens every open file description
  * of the image once, in its own process, before any process exists:
  * regular files, directories and devices by path, memfds and shared
- * anonymous objects made and filled here, pipes made and refilled here.
+ * anonymous objects made and filled here, pipes made and refilled here,
+ * eventfds, signalfds and timerfds made here with the state they had.
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.
@@ -14,13 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "compat/mman.h"
+#include "compat/timerfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
 #include "memdump/log.h"
@@ -261,6 +266,81 @@ static int make_pipes(struct restore_ctx *rc)
 	return 0;
 }
 
+/* nanoseconds as a timespec */
+static struct timespec ns_ts(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL) };
+}
+
+/*
+ * A timerfd as it was: the same clock, armed with the time that was left
+ * (counted from now: the process did not run meanwhile), or for an
+ * absolute CLOCK_REALTIME timer at the same wall-clock time, and the
+ * expirations nobody had read yet.
+ */
+static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
+{
+	struct itimerspec it = { .it_interval = ns_ts(f->timer.interval_ns), .it_value = ns_ts(f->timer.value_ns) };
+	uint64_t value = f->timer.value_ns;
+	int flags = 0, fd, r = 0;
+
+	/*
+	 * A periodic timer that expired with nobody reading it stops until
+	 * read (fdinfo shows no time left): it goes on a period from now.
+	 */
+	if (!value && f->timer.interval_ns && f->count) {
+		value = f->timer.interval_ns;
+		it.it_value = it.it_interval;
+	}
+
+	fd = timerfd_create(f->timer.clockid, TFD_CLOEXEC | (f->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+	if (fd < 0)
+		return -errno;
+	if (value && f->timer.settime_flags & TFD_TIMER_ABSTIME &&
+	    (f->timer.clockid == CLOCK_REALTIME || f->timer.clockid == CLOCK_REALTIME_ALARM)) {
+		it.it_value = ns_ts(rc->inv.dump_time_ns + value);
+		flags = f->timer.settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);
+	}
+	if (value && timerfd_settime(fd, flags, &it, NULL) < 0)
+		r = -errno;
+	if (!r && f->count && ioctl(fd, TFD_IOC_SET_TICKS, &f->count) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* eventfds and signalfds hold their state in themselves: made again here */
+static int make_anon_fd(const struct restore_ctx *rc, const struct md_fd *f)
+{
+	int nonblock = f->flags & O_NONBLOCK, fd;
+
+	switch (f->kind) {
+	case MD_FD_EVENTFD:
+		/* eventfd() takes an int to start with: the counter goes in by write() */
+		fd = eventfd(0, EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0) | (f->semaphore ? EFD_SEMAPHORE : 0));
+		if (fd >= 0 && f->count && write(fd, &f->count, sizeof(f->count)) != sizeof(f->count)) {
+			close(fd);
+			return -EIO;
+		}
+		return fd < 0 ? -errno : fd;
+	case MD_FD_SIGNALFD: {
+		sigset_t set;
+
+		sigemptyset(&set);
+		for (int sig = 1; sig <= 64; sig++)
+			if (f->sigmask & 1ULL << (sig - 1))
+				sigaddset(&set, sig);
+		fd = signalfd(-1, &set, SFD_CLOEXEC | (nonblock ? SFD_NONBLOCK : 0));
+		return fd < 0 ? -errno : fd;
+	}
+	default:
+		return make_timerfd(rc, f);
+	}
+}
+
 static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 {
 	struct restore_file *rf;
@@ -280,6 +360,11 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		break;
 	case MD_FD_PIPE:
 		fd = open_pipe_end(rc, f);
+		break;
+	case MD_FD_EVENTFD:
+	case MD_FD_SIGNALFD:
+	case MD_FD_TIMERFD:
+		fd = make_anon_fd(rc, f);
 		break;
 	default:
 		fd = open_at_pos(f->path, f);

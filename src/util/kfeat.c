@@ -9,6 +9,7 @@
 #include "memdump/proc.h"
 #include "compat/fs.h"
 #include "compat/mman.h"
+#include "compat/timerfd.h"
 #include "compat/userfaultfd.h"
 
 #include <errno.h>
@@ -17,7 +18,9 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -244,6 +247,24 @@ static bool probe_memfd(void)
 	return true;
 }
 
+static bool probe_timerfd_set_ticks(void)
+{
+	_cleanup_close_ int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	uint64_t ticks = 1;
+
+	return fd >= 0 && ioctl(fd, TFD_IOC_SET_TICKS, &ticks) == 0;
+}
+
+static bool probe_eventfd_semaphore(void)
+{
+	_cleanup_close_ int fd = eventfd(0, EFD_CLOEXEC);
+	_cleanup_free_ char *info = NULL;
+	struct proc_eventfd e;
+
+	return fd >= 0 && proc_read_filef(&info, NULL, "/proc/self/fdinfo/%d", fd) >= 0 &&
+	       strstr(info, "\neventfd-semaphore:") && proc_parse_eventfd(info, &e) == 0;
+}
+
 static uint64_t probe_xcr0(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -346,6 +367,8 @@ int kfeat_probe(struct kfeat *ret)
 	kf.pidfd_getfd = probe_pidfd_getfd();
 	kf.prctl_mm_map = probe_prctl_mm_map();
 	kf.memfd = probe_memfd();
+	kf.timerfd_set_ticks = probe_timerfd_set_ticks();
+	kf.eventfd_semaphore = probe_eventfd_semaphore();
 	kf.xcr0 = probe_xcr0();
 	kf.vvar_vclock = probe_vvar_vclock();
 	kf.shm_next_id = probe_shm_next_id();
@@ -383,6 +406,8 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "pidfd_getfd: %s\n", yesno(kf->pidfd_getfd));
 	fprintf(out, "prctl_mm_map: %s\n", yesno(kf->prctl_mm_map));
 	fprintf(out, "memfd: %s\n", yesno(kf->memfd));
+	fprintf(out, "timerfd_set_ticks: %s\n", yesno(kf->timerfd_set_ticks));
+	fprintf(out, "eventfd_semaphore: %s\n", yesno(kf->eventfd_semaphore));
 	fprintf(out, "xcr0: 0x%llx\n", (unsigned long long)kf->xcr0);
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));

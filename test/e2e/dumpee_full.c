@@ -34,12 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -1181,6 +1184,130 @@ static void check_hugepage_flag(void)
 		      huge_kb_at_setup);
 }
 
+/* ---- eventfds, signalfd, timerfds ------------------------------------------------------- */
+
+enum { FD_EV_SEM = 140, FD_EV_BIG, FD_SIG, FD_TM_PERIODIC, FD_TM_OFF, FD_TM_ABS, FD_TM_TICKS };
+#define EV_BIG 0x123456789ULL
+#define SIG_FD_SIGNAL (SIGRTMIN + 5)
+
+static void place(int fd, int at)
+{
+	if (fd < 0 || dup3(fd, at, O_CLOEXEC) < 0 || close(fd) < 0)
+		die_setup("anon fd");
+}
+
+/* before the threads start: they inherit the block of SIG_FD_SIGNAL */
+static void setup_anon_fds(void)
+{
+	struct itimerspec periodic = { { 0, 50000000 }, { 0, 50000000 } };
+	struct itimerspec once = { { 0, 0 }, { 0, 1000000 } };
+	struct itimerspec abs = { { 0, 0 }, { time(NULL) + 3600, 0 } };
+	uint64_t big = EV_BIG, n;
+	sigset_t set;
+	int fd;
+
+	place(eventfd(7, EFD_SEMAPHORE | EFD_NONBLOCK), FD_EV_SEM);
+	fd = eventfd(0, EFD_NONBLOCK);
+	if (fd < 0 || write(fd, &big, sizeof(big)) != sizeof(big))
+		die_setup("eventfd");
+	place(fd, FD_EV_BIG);
+	if (fcntl(FD_EV_BIG, F_SETFD, 0) < 0)	/* this one survives exec */
+		die_setup("fcntl");
+
+	sigemptyset(&set);
+	sigaddset(&set, SIG_FD_SIGNAL);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		die_setup("sigprocmask");
+	place(signalfd(-1, &set, SFD_NONBLOCK), FD_SIG);
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	if (fd < 0 || timerfd_settime(fd, 0, &periodic, NULL) < 0)
+		die_setup("timerfd");
+	place(fd, FD_TM_PERIODIC);
+	place(timerfd_create(CLOCK_BOOTTIME, 0), FD_TM_OFF);
+	fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+	if (fd < 0 || timerfd_settime(fd, TFD_TIMER_ABSTIME, &abs, NULL) < 0)
+		die_setup("timerfd");
+	place(fd, FD_TM_ABS);
+	/* one expiration, not read: it must still be there to read after a restore */
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	if (fd < 0 || timerfd_settime(fd, 0, &once, NULL) < 0)
+		die_setup("timerfd");
+	place(fd, FD_TM_TICKS);
+	sleep_ms(5);
+	/* the periodic timer ran: throw away what it counted so far */
+	if (read(FD_TM_PERIODIC, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		die_setup("read timerfd");
+}
+
+/* "key: value" of /proc/self/fdinfo/FD into buf, "" if missing */
+static void fdinfo_line(int fd, const char *key, char *buf, size_t len)
+{
+	static char info[4096];
+	char path[64];
+	const char *l;
+	int r;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	r = read_file(path, info, sizeof(info));
+	if (r < 0)
+		return;
+	for (l = info; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, key, strlen(key)) && l[strlen(key)] == ':') {
+			snprintf(buf, len, "%.*s", (int)strcspn(l, "\n"), l);
+			return;
+		}
+}
+
+static void check_anon_fds(void)
+{
+	struct signalfd_siginfo si;
+	struct itimerspec it;
+	char line[128];
+	uint64_t n;
+	int fl;
+
+	for (int i = 0; i < 7; i++)
+		if (read(FD_EV_SEM, &n, sizeof(n)) != sizeof(n) || n != 1) {
+			failf("eventfd %d: read %d of 7 failed or gave %llu (semaphore)", FD_EV_SEM, i + 1,
+			      (unsigned long long)n);
+			break;
+		}
+	if (read(FD_EV_SEM, &n, sizeof(n)) >= 0 || errno != EAGAIN)
+		failf("eventfd %d: more than 7, or blocking", FD_EV_SEM);
+	if (read(FD_EV_BIG, &n, sizeof(n)) != sizeof(n) || n != EV_BIG)
+		failf("eventfd %d: counter %#llx, want %#llx", FD_EV_BIG, (unsigned long long)n, EV_BIG);
+	fl = fcntl(FD_EV_BIG, F_GETFD);
+	if (fl < 0 || fl & FD_CLOEXEC || !(fcntl(FD_EV_SEM, F_GETFD) & FD_CLOEXEC))
+		failf("eventfds: close-on-exec flags changed");
+
+	fdinfo_line(FD_SIG, "sigmask", line, sizeof(line));
+	if (strcmp(line, "sigmask:\t0000004000000000"))	/* SIGRTMIN + 5 = 39: bit 38 */
+		failf("signalfd %d: '%s'", FD_SIG, line);
+	if (syscall(SYS_tgkill, getpid(), my_gettid(), SIG_FD_SIGNAL) < 0 ||
+	    read(FD_SIG, &si, sizeof(si)) != sizeof(si) || (int)si.ssi_signo != SIG_FD_SIGNAL)
+		failf("signalfd %d: does not read signal %d", FD_SIG, SIG_FD_SIGNAL);
+
+	fdinfo_line(FD_TM_PERIODIC, "it_interval", line, sizeof(line));
+	if (strcmp(line, "it_interval: (0, 50000000)"))
+		failf("timerfd %d: '%s'", FD_TM_PERIODIC, line);
+	sleep_ms(60);
+	if (read(FD_TM_PERIODIC, &n, sizeof(n)) != sizeof(n) || n < 1)
+		failf("timerfd %d: did not expire again", FD_TM_PERIODIC);
+	fdinfo_line(FD_TM_OFF, "clockid", line, sizeof(line));
+	if (strcmp(line, "clockid: 7") || timerfd_gettime(FD_TM_OFF, &it) < 0 || it.it_value.tv_sec ||
+	    it.it_value.tv_nsec || !(fcntl(FD_TM_OFF, F_GETFL) >= 0) || fcntl(FD_TM_OFF, F_GETFL) & O_NONBLOCK)
+		failf("timerfd %d: not a disarmed blocking CLOCK_BOOTTIME timer ('%s')", FD_TM_OFF, line);
+	fdinfo_line(FD_TM_ABS, "settime flags", line, sizeof(line));
+	if (strcmp(line, "settime flags: 01") || timerfd_gettime(FD_TM_ABS, &it) < 0 ||
+	    it.it_value.tv_sec < 3000 || it.it_value.tv_sec > 3600)
+		failf("timerfd %d: not absolute, or not due in an hour ('%s', %lld s)", FD_TM_ABS, line,
+		      (long long)it.it_value.tv_sec);
+	if (read(FD_TM_TICKS, &n, sizeof(n)) != sizeof(n) || n != 1)
+		failf("timerfd %d: %llu expirations to read, want 1", FD_TM_TICKS, (unsigned long long)n);
+}
+
 static int run_checks(void)
 {
 	/* first, before anything could disturb the address space */
@@ -1190,6 +1317,7 @@ static int run_checks(void)
 	check_threads();
 	check_files();
 	check_signals();
+	check_anon_fds();
 	check_misc();
 
 	if (!nfail) {
@@ -1207,6 +1335,11 @@ static int corrupt(const char *what)
 {
 	if (!strcmp(what, "anon")) {
 		anon[5 * PAGE + 100] ^= 1;
+	} else if (!strcmp(what, "eventfd")) {
+		uint64_t n;
+
+		if (read(FD_EV_SEM, &n, sizeof(n)) != sizeof(n))
+			return -1;
 	} else if (!strcmp(what, "anon-zero")) {
 		anon[3 * PAGE + 5] = 1;
 	} else if (!strcmp(what, "protnone")) {
@@ -1337,6 +1470,7 @@ int main(int argc, char **argv)
 	setup_files();
 	setup_misc();
 	setup_signals();
+	setup_anon_fds();
 	for (int i = 0; i < NTHREADS; i++) {
 		workers[i].idx = i;
 		if (pthread_create(&workers[i].th, NULL, worker_main, &workers[i]))

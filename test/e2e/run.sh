@@ -50,7 +50,7 @@ test_dumpee_detects_corruption() {
 	local what rc
 	mkdir -p "$TD/data"
 	for what in anon anon-zero protnone privfile shanon memfd huge thp offset rlimit cwd comm sigpending \
-		maps tls rseq itimer; do
+		maps tls rseq itimer eventfd; do
 		rm -f "$TD/status"
 		"$E2E/dumpee_full" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
 		rc=$?

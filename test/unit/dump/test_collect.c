@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -347,10 +350,48 @@ static void setup_socket(int sync_fd)
 		_exit(1);
 }
 
-static void setup_eventfd(int sync_fd)
+static void setup_epoll(int sync_fd)
 {
-	if (eventfd(0, 0) < 0)
+	if (epoll_create1(0) < 0)
 		_exit(1);
+}
+
+/* fds 3, 4, 5: an eventfd at 9, a signalfd for SIGUSR2, a periodic timerfd on CLOCK_BOOTTIME */
+static void setup_anon(int sync_fd)
+{
+	struct itimerspec it = { { 2, 0 }, { 100, 0 } };
+	sigset_t set;
+	int t;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (eventfd(9, EFD_SEMAPHORE) != 3 || signalfd(-1, &set, 0) != 4)
+		_exit(1);
+	t = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK);
+	if (t != 5 || timerfd_settime(t, 0, &it, NULL) < 0)
+		_exit(1);
+}
+
+Test(dump_collect, eventfd_signalfd_timerfd_with_their_state)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_anon, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 6);
+	cr_expect_eq(p.fds[3].kind, MD_FD_EVENTFD);
+	cr_expect_eq(p.fds[3].count, 9);
+	cr_expect(p.fds[3].semaphore);
+	cr_expect_eq(p.fds[4].kind, MD_FD_SIGNALFD);
+	cr_expect_eq(p.fds[4].sigmask, 1ULL << (SIGUSR2 - 1));
+	cr_expect_eq(p.fds[5].kind, MD_FD_TIMERFD);
+	cr_expect_eq(p.fds[5].timer.clockid, CLOCK_BOOTTIME);
+	cr_expect_eq(p.fds[5].timer.interval_ns, 2000000000ULL);
+	cr_expect(p.fds[5].timer.value_ns > 90000000000ULL && p.fds[5].timer.value_ns <= 100000000000ULL);
+	cr_expect(p.fds[5].flags & O_NONBLOCK);
+	md_proc_release(&p);
 }
 
 static void setup_deleted(int sync_fd)
@@ -373,5 +414,5 @@ static void expect_enotsup(void (*setup)(int))
 }
 
 Test(dump_collect, socket_is_refused) { expect_enotsup(setup_socket); }
-Test(dump_collect, eventfd_is_refused) { expect_enotsup(setup_eventfd); }
+Test(dump_collect, epoll_is_refused) { expect_enotsup(setup_epoll); }
 Test(dump_collect, deleted_file_is_refused) { expect_enotsup(setup_deleted); }

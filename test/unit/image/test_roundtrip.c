@@ -28,6 +28,45 @@ Test(image_roundtrip, proc)
 	md_proc_release(&out);
 }
 
+/* eventfd, signalfd and timerfd state, and an eventfd image without its counter refused */
+Test(image_roundtrip, anon_fds)
+{
+	struct md_proc in, out;
+	struct md_fd *f;
+
+	synth_proc(&in, SYNTH_PID, 3);
+	in.fds = realloc(in.fds, (in.n_fds + 3) * sizeof(*in.fds));
+	cr_assert_not_null(in.fds);
+	f = &in.fds[in.n_fds];
+	memset(f, 0, 3 * sizeof(*f));
+	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_EVENTFD, .flags = 04002, .dup_of = -1, .ofd = 40,
+			       .count = 0x123456789ULL, .semaphore = true };
+	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_SIGNALFD, .flags = 02, .dup_of = -1, .ofd = 41,
+			       .sigmask = 1ULL << 38 | 1ULL << 9 };
+	f[2] = (struct md_fd){ .fd = 42, .kind = MD_FD_TIMERFD, .flags = 04002, .dup_of = -1, .ofd = 42,
+			       .count = 3, .timer = { 7, 1, 2995586884ULL, 1000000500ULL } };
+	in.n_fds += 3;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	f = &out.fds[out.n_fds - 3];
+	cr_expect_eq(f[0].count, 0x123456789ULL);
+	cr_expect(f[0].semaphore);
+	cr_expect_eq(f[1].sigmask, 1ULL << 38 | 1ULL << 9);
+	cr_expect_eq(f[2].count, 3);
+	cr_expect_eq(f[2].timer.clockid, 7);
+	cr_expect_eq(f[2].timer.settime_flags, 1);
+	cr_expect_eq(f[2].timer.value_ns, 2995586884ULL);
+	cr_expect_eq(f[2].timer.interval_ns, 1000000500ULL);
+	md_proc_release(&out);
+
+	/* a counter no eventfd can hold */
+	in.fds[in.n_fds - 3].count = UINT64_MAX;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_lt(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&in);
+}
+
 Test(image_roundtrip, proc_minimal)
 {
 	/* NULL strings, no xsave, no pending signals, no fds: all optional. */

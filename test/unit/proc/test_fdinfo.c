@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -133,4 +134,65 @@ Test(proc_file, reads_large_proc_file_whole)
 	cr_assert_eq(strlen(buf), len);
 	cr_assert_eq(buf[len - 1], '\n');
 	cr_assert_eq(proc_read_file("/nonexistent/x", &buf, &len), -ENOENT);
+}
+
+static char *read_fixture(const char *name)
+{
+	char path[512], *buf = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, name);
+	cr_assert_eq(proc_read_file(path, &buf, NULL), 0, "%s", path);
+	return buf;
+}
+
+Test(proc_fdinfo, eventfd_count_is_hex)
+{
+	_cleanup_free_ char *a = read_fixture("fdinfo_eventfd.txt"), *b = read_fixture("fdinfo_eventfd_sem.txt");
+	struct proc_eventfd e;
+
+	cr_assert_eq(proc_parse_eventfd(a, &e), 0);
+	cr_expect_eq(e.count, 5);
+	cr_expect_not(e.semaphore);
+	cr_assert_eq(proc_parse_eventfd(b, &e), 0);
+	cr_expect_eq(e.count, 0x12345678eULL);
+	cr_expect(e.semaphore && e.semaphore_known);
+	/* older kernels print no semaphore line; no count at all is not an eventfd */
+	cr_assert_eq(proc_parse_eventfd("pos:\t0\nflags:\t02\neventfd-count:  1f\n", &e), 0);
+	cr_expect_eq(e.count, 0x1f);
+	cr_expect_not(e.semaphore);
+	cr_expect_not(e.semaphore_known);
+	cr_expect_eq(proc_parse_eventfd("pos:\t0\nflags:\t02\n", &e), -EINVAL);
+}
+
+Test(proc_fdinfo, signalfd_mask)
+{
+	_cleanup_free_ char *a = read_fixture("fdinfo_signalfd.txt");
+	uint64_t m;
+
+	cr_assert_eq(proc_parse_signalfd(a, &m), 0);
+	cr_expect_eq(m, 1ULL << (SIGUSR1 - 1) | 1ULL << (34 + 2 - 1));
+	cr_expect_eq(proc_parse_signalfd("sigmask:\tzz\n", &m), -EINVAL);
+}
+
+Test(proc_fdinfo, timerfd_relative_and_absolute)
+{
+	_cleanup_free_ char *a = read_fixture("fdinfo_timerfd.txt"), *b = read_fixture("fdinfo_timerfd_abs.txt");
+	struct proc_timerfd t;
+
+	cr_assert_eq(proc_parse_timerfd(a, &t), 0);
+	cr_expect_eq(t.clockid, 1 /* CLOCK_MONOTONIC */);
+	cr_expect_eq(t.ticks, 0);
+	cr_expect_eq(t.settime_flags, 0);
+	cr_expect_eq(t.value_ns, 2995586884ULL);
+	cr_expect_eq(t.interval_ns, 1000000500ULL);
+	cr_assert_eq(proc_parse_timerfd(b, &t), 0);
+	cr_expect_eq(t.clockid, 0 /* CLOCK_REALTIME */);
+	cr_expect_eq(t.settime_flags, 1 /* TFD_TIMER_ABSTIME */);
+	cr_expect_gt(t.value_ns, 99000000000ULL);
+	cr_expect_eq(t.interval_ns, 0);
+	/* a torn time, nanoseconds out of range */
+	cr_expect_eq(proc_parse_timerfd("clockid: 1\nticks: 0\nsettime flags: 00\nit_value: (2, 9\n"
+					"it_interval: (0, 0)\n", &t), -EINVAL);
+	cr_expect_eq(proc_parse_timerfd("clockid: 1\nticks: 0\nsettime flags: 00\nit_value: (2, 1000000000)\n"
+					"it_interval: (0, 0)\n", &t), -EINVAL);
 }

@@ -133,7 +133,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 17);
+	cr_assert_eq(lines, 19);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -143,6 +143,10 @@ Test(kfeat, print_says_the_same)
 	snprintf(want, sizeof(want), "uffd_wp_async: %s\n", kf.uffd_wp_async ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "lazy_pages: %s\n", kf.uffd_lazy ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "timerfd_set_ticks: %s\n", kf.timerfd_set_ticks ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "eventfd_semaphore: %s\n", kf.eventfd_semaphore ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "xsave_size: %u\n", kf.xsave_size);
 	cr_assert_not_null(strstr(out, want), "%s", out);
