@@ -3,8 +3,7 @@
  * pages writer, in pagemap order, straight into the writer's 4 MiB
  * buffers (on two threads that take buffers in turn where there are cores
  * for them), while the writer's threads compress and write the ones
- * filled before. Planning is
- * pagemap.c's, the file format image/'s.
+ * filled before. Planning is pagemap.c's, the file format image/'s.
  *
  * Two ways to read. process_vm_readv() copies once, from the target's
  * page to our buffer. But it pins the pages it reads, and pinning an

@@ -866,11 +866,13 @@ static void *verify_main(void *arg)
 		uint32_t i;
 		size_t len;
 		int r = buf || p->map ? 0 : -ENOMEM;
+		bool stop;
 
 		pthread_mutex_lock(&j->lock);
 		i = j->next++;
+		stop = i >= p->n_chunks || i > j->bad;	/* past a bad one: no need */
 		pthread_mutex_unlock(&j->lock);
-		if (i >= p->n_chunks || i > j->bad)
+		if (stop)
 			break;
 		len = p->off[i + 1] - p->off[i];
 		if (p->map)
