@@ -262,7 +262,7 @@ static bool probe_eventfd_semaphore(void)
 	struct proc_eventfd e;
 
 	return fd >= 0 && proc_read_filef(&info, NULL, "/proc/self/fdinfo/%d", fd) >= 0 &&
-	       strstr(info, "\neventfd-semaphore:") && proc_parse_eventfd(info, &e) == 0;
+	       proc_parse_eventfd(info, &e) == 0 && e.semaphore_known;
 }
 
 static uint64_t probe_xcr0(void)
