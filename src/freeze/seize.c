@@ -260,10 +260,10 @@ int freeze_tree_thaw(struct frozen_tree *t)
 
 /*
  * A SIGKILL wakes a ptrace-stopped thread only to exit: no process of the
- * tree runs another instruction after this. Their memory is freed as they
- * exit, which takes as long as writing it out took a tenth of (0.14 s for
- * 2 GiB here); we do not wait for it. When we exit (or detach), the
- * kernel hands the dying threads back to their parents, who reap them.
+ * tree runs another instruction after this. The kernel frees their memory
+ * as they exit (0.14 s for 2 GiB here); we do not wait for it. When we
+ * exit (or detach), the dying threads go back to their parents, who reap
+ * them.
  */
 int freeze_tree_kill(struct frozen_tree *t)
 {

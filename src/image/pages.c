@@ -168,8 +168,8 @@ static int add_chunk(struct image_pages_writer *w, const void *stored, size_t le
 	return store(w, stored, len);
 }
 
-/* bytes of data in chunk k of a slot holding len */
-static size_t chunk_len(size_t len, size_t k)
+/* bytes of data in chunk k of len bytes (a slot's, a file's) */
+static size_t chunk_len(uint64_t len, uint64_t k)
 {
 	return len - k * MD_PAGES_CHUNK < MD_PAGES_CHUNK ? len - k * MD_PAGES_CHUNK : MD_PAGES_CHUNK;
 }
@@ -670,8 +670,7 @@ struct image_pages {
 	 * kernel reads it for process_vm_writev(), where a missing page is
 	 * EFAULT.
 	 */
-	const uint8_t *map;
-	size_t map_len;
+	const uint8_t *map;	/* off[n_chunks] bytes */
 };
 
 struct image_pages_cursor {
@@ -718,7 +717,7 @@ void image_pages_close(struct image_pages *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->map)
-		munmap((void *)p->map, p->map_len);
+		munmap((void *)p->map, p->off[p->n_chunks]);
 	free(p->off);
 	free(p->hash);
 	free(p);
@@ -726,9 +725,7 @@ void image_pages_close(struct image_pages *p)
 
 static size_t chunk_data_len(const struct image_pages *p, uint32_t i)
 {
-	uint64_t left = p->data_size - (uint64_t)i * MD_PAGES_CHUNK;
-
-	return left < MD_PAGES_CHUNK ? left : MD_PAGES_CHUNK;
+	return chunk_len(p->data_size, i);
 }
 
 /* Version 2: the index, checked against the header; the chunk table from it. */
@@ -960,10 +957,8 @@ int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool ve
 	if (p->off[p->n_chunks] > MD_PAGES_HEADER_SIZE) {
 		void *m = mmap(NULL, p->off[p->n_chunks], PROT_READ, MAP_SHARED, p->fd, 0);
 
-		if (m != MAP_FAILED) {
+		if (m != MAP_FAILED)
 			p->map = m;
-			p->map_len = p->off[p->n_chunks];
-		}
 	}
 	if (verify) {
 		r = image_pages_verify(p);
