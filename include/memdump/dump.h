@@ -62,6 +62,12 @@ int dump_collect_zombie(pid_t pid, struct md_proc *p);
  */
 int dump_link_fds(struct md_proc *procs, size_t n);
 /*
+ * Then, for each epoll item, the ofd it watches if the holder has that file
+ * at the item's fd number; an item no holder has so is refused (-ENOTSUP,
+ * logged). Called by dump_link_fds() (src/dump/epoll.c).
+ */
+int dump_link_epoll(struct md_proc *procs, size_t n);
+/*
  * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
  * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,
  * logged with the fd. *ret is malloc'ed (src/dump/pipes.c).

@@ -28,6 +28,7 @@ struct kfeat {
 	bool memfd;
 	bool timerfd_set_ticks;	/* TFD_IOC_SET_TICKS: a timerfd's unread expirations come back */
 	bool eventfd_semaphore;	/* fdinfo shows EFD_SEMAPHORE ("eventfd-semaphore:") */
+	bool epoll_tfd;		/* fdinfo lists epoll items, kcmp(KCMP_EPOLL_TFD) finds their files */
 	uint64_t xcr0;		/* XSAVE features enabled by the OS */
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */

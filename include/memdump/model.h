@@ -143,6 +143,19 @@ enum md_fd_kind {
 	MD_FD_EVENTFD,		/* eventfd: its counter */
 	MD_FD_SIGNALFD,		/* signalfd: its mask */
 	MD_FD_TIMERFD,		/* timerfd: clock, time left, period, expirations unread */
+	MD_FD_EPOLL,		/* epoll instance: its interest list */
+};
+
+/*
+ * One entry of an epoll interest list. The kernel keys it by (file, fd
+ * number in the process that added it): tfd and the open file description
+ * ofd it watches must both come back.
+ */
+struct md_epoll_item {
+	int tfd;
+	uint32_t events;	/* EPOLLIN..., EPOLLET, EPOLLONESHOT (a fired one-shot keeps no others) */
+	uint64_t data;
+	uint64_t ofd;		/* the description it watches; 0: not at fd tfd of this process */
 };
 
 struct md_fd {
@@ -167,6 +180,8 @@ struct md_fd {
 		uint64_t value_ns;	/* time left at dump time, 0: disarmed */
 		uint64_t interval_ns;
 	} timer;		/* MD_FD_TIMERFD */
+	struct md_epoll_item *epoll;	/* MD_FD_EPOLL: its interest list, as fdinfo lists it */
+	size_t n_epoll;
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
 };
 
@@ -291,6 +306,7 @@ struct md_track {
 /* Lifecycle helpers (model.c) */
 void md_proc_release(struct md_proc *p);
 void md_thread_release(struct md_thread *t);
+void md_fd_release(struct md_fd *f);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);

@@ -79,6 +79,9 @@ struct proc_timerfd {
 	uint64_t value_ns, interval_ns;	/* time left (0: disarmed), period */
 };
 int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret);
+/* an epoll fd's "tfd:" lines, in order (ofd 0); *ret malloc'ed, NULL if none */
+struct md_epoll_item;
+int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n);
 
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);

@@ -1,8 +1,9 @@
 /*
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
- * is dumped by shm.c), pipes, and eventfds, signalfds and timerfds by the
- * state fdinfo shows. Every other kind is refused with one line per fd.
+ * is dumped by shm.c), pipes, and eventfds, signalfds, timerfds and epoll
+ * fds by the state fdinfo shows. Every other kind is refused with one line
+ * per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -155,6 +156,11 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->timer.settime_flags = t.settime_flags;
 		ret->timer.value_ns = t.value_ns;
 		ret->timer.interval_ns = t.interval_ns;
+	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
+		/* which file each item watches: dump_link_epoll(), once every fd is known */
+		if (proc_parse_epoll(info, &ret->epoll, &ret->n_epoll) < 0)
+			return log_err(-EINVAL, "cannot parse fdinfo of epoll fd %d of %d", fd, pid);
+		ret->kind = MD_FD_EPOLL;
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
@@ -165,8 +171,10 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	if (deleted && ret->kind == MD_FD_MEMFD)
 		link[n - strlen(DELETED_SUFFIX)] = '\0';
 	ret->path = strdup(link);
-	if (!ret->path)
+	if (!ret->path) {
+		md_fd_release(ret);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -226,7 +234,7 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 
 	qsort(fds, n, sizeof(*fds), cmp_fd);
 	for (size_t i = 0; i < p->n_fds; i++)
-		free(p->fds[i].path);
+		md_fd_release(&p->fds[i]);
 	free(p->fds);
 	p->fds = fds;
 	p->n_fds = n;
@@ -234,7 +242,7 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 
 out_free:
 	for (size_t i = 0; i < n; i++)
-		free(fds[i].path);
+		md_fd_release(&fds[i]);
 	free(fds);
 	return r;
 }
@@ -282,5 +290,5 @@ int dump_link_fds(struct md_proc *procs, size_t n)
 					f->dup_of = procs[i].fds[k].fd;
 		}
 	}
-	return 0;
+	return dump_link_epoll(procs, n);
 }

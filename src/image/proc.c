@@ -218,11 +218,18 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__Fd *f = NULL;
 	_cleanup_free_ Md__Fd **fp = NULL;
 	_cleanup_free_ Md__Timer *tm = NULL;
+	_cleanup_free_ Md__EpollItem *ep = NULL;
+	_cleanup_free_ Md__EpollItem **epp = NULL;
+	size_t n_ep = 0, at = 0;
 
+	for (size_t i = 0; i < p->n_fds; i++)
+		n_ep += p->fds[i].n_epoll;
+	ep = calloc(n_ep ? n_ep : 1, sizeof(*ep));
+	epp = calloc(n_ep ? n_ep : 1, sizeof(*epp));
 	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
 	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
 	tm = calloc(p->n_fds ? p->n_fds : 1, sizeof(*tm));
-	if (!f || !fp || !tm)
+	if (!f || !fp || !tm || !ep || !epp)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *s = &p->fds[i];
@@ -254,6 +261,17 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 			tm[i].value_ns = s->timer.value_ns;
 			tm[i].interval_ns = s->timer.interval_ns;
 			f[i].timer = &tm[i];
+		}
+		f[i].n_epoll = s->n_epoll;
+		f[i].epoll = &epp[at];
+		for (size_t k = 0; k < s->n_epoll; k++, at++) {
+			md__epoll_item__init(&ep[at]);
+			ep[at].tfd = s->epoll[k].tfd;
+			ep[at].events = s->epoll[k].events;
+			ep[at].data = s->epoll[k].data;
+			ep[at].has_ofd = s->epoll[k].ofd != 0;
+			ep[at].ofd = s->epoll[k].ofd;
+			epp[at] = &ep[at];
 		}
 		fp[i] = &f[i];
 	}
@@ -514,7 +532,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_TIMERFD;
+	return k >= MD_FD_REG && k <= MD_FD_EPOLL;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p)
@@ -580,6 +598,22 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 			f->timer.settime_flags = s->timer->settime_flags;
 			f->timer.value_ns = s->timer->value_ns;
 			f->timer.interval_ns = s->timer->interval_ns;
+		}
+		if (s->n_epoll && f->kind != MD_FD_EPOLL)
+			return img_invalid(name, "fd %d is no epoll fd but has an interest list", f->fd);
+		if (s->n_epoll) {
+			f->epoll = calloc(s->n_epoll, sizeof(*f->epoll));
+			if (!f->epoll)
+				goto oom;
+			f->n_epoll = s->n_epoll;
+		}
+		for (size_t k = 0; k < s->n_epoll; k++) {
+			const Md__EpollItem *e = s->epoll[k];
+
+			if (e->tfd < 0)
+				return img_invalid(name, "epoll fd %d watches negative fd %d", f->fd, e->tfd);
+			f->epoll[k] = (struct md_epoll_item){ .tfd = e->tfd, .events = e->events, .data = e->data,
+							      .ofd = e->has_ofd ? e->ofd : 0 };
 		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;

@@ -1,8 +1,9 @@
 /*
  * /proc/PID/fdinfo/N -> struct proc_fdinfo: position, open flags, mount and
- * inode; and the lines eventfds, signalfds and timerfds add.
+ * inode; and the lines eventfds, signalfds, timerfds and epoll fds add.
  */
 #include "memdump/proc.h"
+#include "memdump/model.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -126,5 +127,47 @@ int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret)
 	t.clockid = (int)clk;
 	t.settime_flags = (uint32_t)fl;
 	*ret = t;
+	return 0;
+}
+
+/*
+ * fs/eventpoll.c prints one line per watched file:
+ * "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x".
+ * Only the first three fields matter: the file itself is found by kcmp().
+ */
+int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
+{
+	struct md_epoll_item *items = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!buf)
+		return -EINVAL;
+	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		unsigned long long data;
+		unsigned events;
+		int tfd, end = 0;
+
+		if (strncmp(l, "tfd:", 4))
+			continue;
+		if (sscanf(l, "tfd: %d events: %x data: %llx%n", &tfd, &events, &data, &end) != 3 || !end ||
+		    (l[end] != ' ' && l[end] != '\n' && l[end] != '\0') || tfd < 0) {
+			free(items);
+			return -EINVAL;
+		}
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 8;
+			struct md_epoll_item *ni = realloc(items, nc * sizeof(*ni));
+
+			if (!ni) {
+				free(items);
+				return -ENOMEM;
+			}
+			items = ni;
+			cap = nc;
+		}
+		items[n++] = (struct md_epoll_item){ .tfd = tfd, .events = events, .data = data };
+	}
+	*ret = items;
+	*ret_n = n;
 	return 0;
 }

@@ -3,7 +3,8 @@
  * of the image once, in its own process, before any process exists:
  * regular files, directories and devices by path, memfds and shared
  * anonymous objects made and filled here, pipes made and refilled here,
- * eventfds, signalfds and timerfds made here with the state they had.
+ * eventfds, signalfds and timerfds made here with the state they had,
+ * epoll instances made here empty.
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -365,6 +367,12 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_SIGNALFD:
 	case MD_FD_TIMERFD:
 		fd = make_anon_fd(rc, f);
+		break;
+	case MD_FD_EPOLL:
+		/* empty: its items go in from the processes (epoll.c) */
+		fd = epoll_create1(EPOLL_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
 		break;
 	default:
 		fd = open_at_pos(f->path, f);

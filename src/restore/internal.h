@@ -103,6 +103,13 @@ struct child_report {
 	char msg[256];		/* what failed, for the one-line error */
 };
 
+/* an epoll description of the image: which of its items are added (epoll.c) */
+struct restore_epoll {
+	uint64_t ofd;
+	size_t n;
+	bool *added;
+};
+
 struct restore_ctx {
 	int dirfd;
 	struct md_inventory inv;
@@ -121,6 +128,8 @@ struct restore_ctx {
 
 	struct restore_file *files;
 	size_t n_files;
+	struct restore_epoll *epolls;
+	size_t n_epolls;
 	int sock;			/* our end of the socket fds travel through */
 	int sock_remote;		/* its other end: this fd number in every new process */
 	pid_t outer_pgid;		/* memdump's group: the root's outer one */
@@ -150,6 +159,13 @@ int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name
 		       struct image_pages **ret);
 /* the shm object the image calls id: a SysV segment's or another's, NULL if none */
 const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id);
+
+/* epoll.c: interest lists */
+/* index the image's epoll descriptions; refuse an item no process can add back */
+int restore_check_epoll(struct restore_ctx *rc);
+/* add, in rp (its fds installed), the items it is the first able to add */
+int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp);
+void restore_free_epoll(struct restore_ctx *rc);
 
 /* sysv.c: SysV segments */
 /* make (or take back) segment s under its id, with its owner, mode and data; logs */

@@ -292,6 +292,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 					       p->fds[k].fd, p->pid);
 		}
 	}
+	r = restore_check_epoll(rc);
+	if (r < 0)
+		return r;
 	return plan_tree(rc, dir);
 }
 
@@ -643,6 +646,9 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 	r = restore_install_files(rc, rp);
 	if (r < 0)
 		return r;
+	r = restore_epoll_add(rc, rp);
+	if (r < 0)
+		return r;
 	for (int sig = 1; sig <= MD_NSIG; sig++) {
 		const struct md_sigaction *sa = &p->sigactions[sig - 1];
 		uint64_t k[4] = { sa->handler, sa->flags, sa->restorer, sa->mask };
@@ -796,6 +802,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_pipes; i++)
 		md_pipe_release(&rc->pipes[i]);
 	free(rc->pipes);
+	restore_free_epoll(rc);
 	for (size_t k = 0; k < rc->n; k++) {
 		struct restore_proc *rp = &rc->procs[k];
 

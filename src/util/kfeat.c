@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/elf.h>
+#include <linux/kcmp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -265,6 +267,24 @@ static bool probe_eventfd_semaphore(void)
 	       proc_parse_eventfd(info, &e) == 0 && e.semaphore_known;
 }
 
+/* an epoll item's fd number in fdinfo, and its file by kcmp(KCMP_EPOLL_TFD) */
+static bool probe_epoll_tfd(void)
+{
+	_cleanup_close_ int ep = epoll_create1(EPOLL_CLOEXEC), fd = eventfd(0, EFD_CLOEXEC);
+	_cleanup_free_ struct md_epoll_item *items = NULL;
+	_cleanup_free_ char *info = NULL;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct kcmp_epoll_slot slot;
+	size_t n = 0;
+
+	if (ep < 0 || fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+	    proc_read_filef(&info, NULL, "/proc/self/fdinfo/%d", ep) < 0 || proc_parse_epoll(info, &items, &n) < 0 ||
+	    n != 1 || items[0].tfd != fd)
+		return false;
+	slot = (struct kcmp_epoll_slot){ .efd = (uint32_t)ep, .tfd = (uint32_t)fd };
+	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, (unsigned long)fd, (unsigned long)&slot) == 0;
+}
+
 static uint64_t probe_xcr0(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -369,6 +389,7 @@ int kfeat_probe(struct kfeat *ret)
 	kf.memfd = probe_memfd();
 	kf.timerfd_set_ticks = probe_timerfd_set_ticks();
 	kf.eventfd_semaphore = probe_eventfd_semaphore();
+	kf.epoll_tfd = probe_epoll_tfd();
 	kf.xcr0 = probe_xcr0();
 	kf.vvar_vclock = probe_vvar_vclock();
 	kf.shm_next_id = probe_shm_next_id();
@@ -408,6 +429,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "memfd: %s\n", yesno(kf->memfd));
 	fprintf(out, "timerfd_set_ticks: %s\n", yesno(kf->timerfd_set_ticks));
 	fprintf(out, "eventfd_semaphore: %s\n", yesno(kf->eventfd_semaphore));
+	fprintf(out, "epoll_tfd: %s\n", yesno(kf->epoll_tfd));
 	fprintf(out, "xcr0: 0x%llx\n", (unsigned long long)kf->xcr0);
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));

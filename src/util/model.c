@@ -23,6 +23,15 @@ void md_vmas_free(struct md_vma *v, size_t n)
 	free(v);
 }
 
+void md_fd_release(struct md_fd *f)
+{
+	free(f->path);
+	free(f->epoll);
+	f->path = NULL;
+	f->epoll = NULL;
+	f->n_epoll = 0;
+}
+
 void md_proc_release(struct md_proc *p)
 {
 	if (!p)
@@ -36,7 +45,7 @@ void md_proc_release(struct md_proc *p)
 	free(p->threads);
 	free(p->shared_pending);
 	for (size_t i = 0; i < p->n_fds; i++)
-		free(p->fds[i].path);
+		md_fd_release(&p->fds[i]);
 	free(p->fds);
 	memset(p, 0, sizeof(*p));
 }

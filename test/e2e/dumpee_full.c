@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -1308,6 +1309,104 @@ static void check_anon_fds(void)
 		failf("timerfd %d: %llu expirations to read, want 1", FD_TM_TICKS, (unsigned long long)n);
 }
 
+/* ---- epoll: an interest list, a fired one-shot item, an epoll fd inside another -------- */
+
+enum { FD_EP = 147, FD_EP_NESTED, FD_EP_PIPE_R, FD_EP_PIPE_W, FD_EP_EV };
+#define EP_EV_DATA 0xa1a1a1a1b2b2b2b2ULL
+
+static void ep_add(int ep, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die_setup("epoll_ctl");
+}
+
+/*
+ * FD_EP watches a readable eventfd (level-triggered), the write end of a
+ * pipe (one-shot, fired here) and its read end (edge-triggered, data
+ * waiting); FD_EP_NESTED watches FD_EP.
+ */
+static void setup_epoll(void)
+{
+	struct epoll_event ev[8];
+	int p[2], n;
+
+	place(epoll_create1(0), FD_EP);
+	if (fcntl(FD_EP, F_SETFD, 0) < 0)	/* this one survives exec */
+		die_setup("fcntl");
+	place(epoll_create1(EPOLL_CLOEXEC), FD_EP_NESTED);
+	if (pipe(p) < 0)
+		die_setup("pipe");
+	place(p[0], FD_EP_PIPE_R);
+	place(p[1], FD_EP_PIPE_W);
+	place(eventfd(1, EFD_NONBLOCK), FD_EP_EV);
+	ep_add(FD_EP, FD_EP_PIPE_W, EPOLLOUT | EPOLLONESHOT, FD_EP_PIPE_W);
+	n = epoll_wait(FD_EP, ev, 8, 0);
+	if (n != 1 || ev[0].data.u64 != FD_EP_PIPE_W)
+		die_setup("epoll_wait: the one-shot item did not fire");
+	if (write(FD_EP_PIPE_W, "e", 1) != 1)
+		die_setup("write");
+	ep_add(FD_EP, FD_EP_PIPE_R, EPOLLIN | EPOLLET, FD_EP_PIPE_R);
+	ep_add(FD_EP, FD_EP_EV, EPOLLIN, EP_EV_DATA);
+	ep_add(FD_EP_NESTED, FD_EP, EPOLLIN, FD_EP);
+}
+
+/* the ready items of ep now, as a bit per fd of FD_EP_* (eventfd: by its data) */
+static unsigned ep_ready(int ep, uint32_t *events_of_ev)
+{
+	struct epoll_event ev[8];
+	unsigned got = 0;
+	int n = epoll_wait(ep, ev, 8, 0);
+
+	for (int i = 0; i < n; i++) {
+		uint64_t d = ev[i].data.u64;
+
+		if (d == EP_EV_DATA) {
+			got |= 1u << (FD_EP_EV - FD_EP);
+			*events_of_ev = ev[i].events;
+		} else if (d >= FD_EP && d <= FD_EP_PIPE_W) {
+			got |= 1u << (d - FD_EP);
+		} else {
+			got |= 1u << 31;	/* data we never gave */
+		}
+	}
+	return got;
+}
+
+#define EPB(fd) (1u << ((fd) - FD_EP))
+
+static void check_epoll(void)
+{
+	struct epoll_event mod = { .events = EPOLLOUT, .data.u64 = FD_EP_PIPE_W };
+	uint32_t evs = 0;
+	unsigned got;
+
+	/* the nested one first: reading FD_EP takes its edge-triggered item */
+	got = ep_ready(FD_EP_NESTED, &evs);
+	if (got != EPB(FD_EP))
+		failf("epoll %d: ready items %#x, want only epoll %d", FD_EP_NESTED, got, FD_EP);
+	got = ep_ready(FD_EP, &evs);
+	if (got != (EPB(FD_EP_EV) | EPB(FD_EP_PIPE_R)) || evs != EPOLLIN)
+		failf("epoll %d: ready items %#x (eventfd events %#x), want the eventfd and the pipe's read end",
+		      FD_EP, got, evs);
+	got = ep_ready(FD_EP, &evs);
+	if (got != EPB(FD_EP_EV))
+		failf("epoll %d: ready items %#x the second time, want the level-triggered eventfd only", FD_EP,
+		      got);
+	/* items are keyed by fd number: modify and delete them by theirs */
+	if (epoll_ctl(FD_EP, EPOLL_CTL_MOD, FD_EP_PIPE_W, &mod) < 0)
+		failf("epoll %d: EPOLL_CTL_MOD of fd %d: %s", FD_EP, FD_EP_PIPE_W, strerror(errno));
+	else if (!(ep_ready(FD_EP, &evs) & EPB(FD_EP_PIPE_W)))
+		failf("epoll %d: the re-armed one-shot item of fd %d is not ready", FD_EP, FD_EP_PIPE_W);
+	if (epoll_ctl(FD_EP, EPOLL_CTL_DEL, FD_EP_EV, NULL) < 0)
+		failf("epoll %d: EPOLL_CTL_DEL of fd %d: %s", FD_EP, FD_EP_EV, strerror(errno));
+	if (epoll_ctl(FD_EP_NESTED, EPOLL_CTL_DEL, FD_EP, NULL) < 0)
+		failf("epoll %d: EPOLL_CTL_DEL of fd %d: %s", FD_EP_NESTED, FD_EP, strerror(errno));
+	if (!(fcntl(FD_EP_NESTED, F_GETFD) & FD_CLOEXEC) || fcntl(FD_EP, F_GETFD) & FD_CLOEXEC)
+		failf("epoll fds: close-on-exec flags changed");
+}
+
 static int run_checks(void)
 {
 	/* first, before anything could disturb the address space */
@@ -1318,6 +1417,7 @@ static int run_checks(void)
 	check_files();
 	check_signals();
 	check_anon_fds();
+	check_epoll();
 	check_misc();
 
 	if (!nfail) {
@@ -1339,6 +1439,11 @@ static int corrupt(const char *what)
 		uint64_t n;
 
 		if (read(FD_EV_SEM, &n, sizeof(n)) != sizeof(n))
+			return -1;
+	} else if (!strcmp(what, "epoll")) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FD_EP_EV };
+
+		if (epoll_ctl(FD_EP, EPOLL_CTL_MOD, FD_EP_EV, &ev) < 0)
 			return -1;
 	} else if (!strcmp(what, "anon-zero")) {
 		anon[3 * PAGE + 5] = 1;
@@ -1471,6 +1576,7 @@ int main(int argc, char **argv)
 	setup_misc();
 	setup_signals();
 	setup_anon_fds();
+	setup_epoll();
 	for (int i = 0; i < NTHREADS; i++) {
 		workers[i].idx = i;
 		if (pthread_create(&workers[i].th, NULL, worker_main, &workers[i]))

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -350,9 +351,54 @@ static void setup_socket(int sync_fd)
 		_exit(1);
 }
 
+/* an fd of a kind memdump does not know */
+static void setup_userfaultfd(int sync_fd)
+{
+	if (syscall(SYS_userfaultfd, O_CLOEXEC) < 0)
+		_exit(1);
+}
+
+static void epoll_add(int ep, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		_exit(1);
+}
+
+/* fd 3 an epoll fd watching both ends of the pipe at 4 and 5; fd 6 an epoll fd watching fd 3 */
 static void setup_epoll(int sync_fd)
 {
-	if (epoll_create1(0) < 0)
+	int p[2];
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4 || epoll_create1(EPOLL_CLOEXEC) != 6)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 0x1111);
+	epoll_add(3, 5, EPOLLOUT | EPOLLET, 0xdeadbeefcafeULL);
+	epoll_add(6, 3, EPOLLIN, 3);
+}
+
+/* the watched pipe end moved from fd 4 to fd 7: the item is still keyed by 4 */
+static void setup_epoll_moved(int sync_fd)
+{
+	int p[2];
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	if (dup2(4, 7) < 0 || close(4) < 0)
+		_exit(1);
+}
+
+/* fd 4 closed and reused for another file after it was added */
+static void setup_epoll_reused(int sync_fd)
+{
+	int p[2];
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	if (dup2(4, 9) < 0 || close(4) < 0 || eventfd(0, 0) != 4)
 		_exit(1);
 }
 
@@ -414,5 +460,53 @@ static void expect_enotsup(void (*setup)(int))
 }
 
 Test(dump_collect, socket_is_refused) { expect_enotsup(setup_socket); }
-Test(dump_collect, epoll_is_refused) { expect_enotsup(setup_epoll); }
+Test(dump_collect, unknown_anon_inode_is_refused) { expect_enotsup(setup_userfaultfd); }
+
+Test(dump_collect, epoll_items_and_the_files_they_watch)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_epoll, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	p.pid = pid;
+	cr_assert_eq(dump_link_fds(&p, 1), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 7);
+	cr_assert_eq(p.fds[3].kind, MD_FD_EPOLL);
+	cr_assert_eq(p.fds[3].n_epoll, 2);
+	for (size_t k = 0; k < 2; k++) {
+		const struct md_epoll_item *it = &p.fds[3].epoll[k];
+
+		cr_assert(it->tfd == 4 || it->tfd == 5);
+		cr_expect_eq(it->ofd, p.fds[it->tfd].ofd);
+		cr_expect_eq(it->data, it->tfd == 4 ? 0x1111 : 0xdeadbeefcafeULL);
+		cr_expect_eq(it->events, it->tfd == 4 ? (EPOLLIN | EPOLLERR | EPOLLHUP) :
+							(EPOLLOUT | EPOLLET | EPOLLERR | EPOLLHUP));
+	}
+	cr_assert_eq(p.fds[6].kind, MD_FD_EPOLL);
+	cr_expect(p.fds[6].flags & O_CLOEXEC);
+	cr_assert_eq(p.fds[6].n_epoll, 1);
+	cr_expect_eq(p.fds[6].epoll[0].tfd, 3);
+	cr_expect_eq(p.fds[6].epoll[0].ofd, p.fds[3].ofd);
+	md_proc_release(&p);
+}
+
+/* an item whose file is no longer at its number cannot be added back: refused */
+static void expect_epoll_refused(void (*setup)(int))
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	p.pid = pid;
+	cr_expect_eq(dump_link_fds(&p, 1), -ENOTSUP);
+	cr_expect_eq(p.fds[3].epoll[0].ofd, 0);
+	stop_child(pid);
+	md_proc_release(&p);
+}
+
+Test(dump_collect, epoll_item_moved_is_refused) { expect_epoll_refused(setup_epoll_moved); }
+Test(dump_collect, epoll_item_fd_reused_is_refused) { expect_epoll_refused(setup_epoll_reused); }
 Test(dump_collect, deleted_file_is_refused) { expect_enotsup(setup_deleted); }

@@ -67,6 +67,38 @@ Test(image_roundtrip, anon_fds)
 	md_proc_release(&in);
 }
 
+/* an epoll fd's items, in order, with and without the description they watch */
+Test(image_roundtrip, epoll_items)
+{
+	struct md_epoll_item items[3] = {
+		{ .tfd = 41, .events = 0x80000019, .data = 0xdeadbeefcafeULL, .ofd = 41 },
+		{ .tfd = 40, .events = 0x40000000, .data = 40, .ofd = 40 },
+		{ .tfd = 9, .events = 0x19, .data = 0 },
+	};
+	struct md_proc in, out;
+	struct md_fd *f;
+
+	synth_proc(&in, SYNTH_PID, 3);
+	in.fds = realloc(in.fds, (in.n_fds + 1) * sizeof(*in.fds));
+	cr_assert_not_null(in.fds);
+	f = &in.fds[in.n_fds++];
+	*f = (struct md_fd){ .fd = 50, .kind = MD_FD_EPOLL, .flags = 02000002, .dup_of = -1, .ofd = 50,
+			     .n_epoll = 3 };
+	f->epoll = malloc(sizeof(items));
+	cr_assert_not_null(f->epoll);
+	memcpy(f->epoll, items, sizeof(items));
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	md_proc_release(&out);
+
+	/* items on an fd that is not an epoll fd */
+	f->kind = MD_FD_REG;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_lt(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&in);
+}
+
 Test(image_roundtrip, proc_minimal)
 {
 	/* NULL strings, no xsave, no pending signals, no fds: all optional. */

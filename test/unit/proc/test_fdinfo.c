@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/model.h"
 #include "memdump/proc.h"
 
 static void parse_fixture(const char *name, struct proc_fdinfo *fi)
@@ -172,6 +173,37 @@ Test(proc_fdinfo, signalfd_mask)
 	cr_assert_eq(proc_parse_signalfd(a, &m), 0);
 	cr_expect_eq(m, 1ULL << (SIGUSR1 - 1) | 1ULL << (34 + 2 - 1));
 	cr_expect_eq(proc_parse_signalfd("sigmask:\tzz\n", &m), -EINVAL);
+}
+
+Test(proc_fdinfo, epoll_items_in_kernel_order)
+{
+	_cleanup_free_ char *a = read_fixture("fdinfo_epoll.txt"), *b = read_fixture("fdinfo_epoll_nested.txt");
+	_cleanup_free_ struct md_epoll_item *it = NULL, *nested = NULL, *none = NULL;
+	struct md_epoll_item *bad = NULL;
+	size_t n = 0, nn = 0, n0 = 1;
+
+	cr_assert_eq(proc_parse_epoll(a, &it, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_eq(it[0].tfd, 4);
+	cr_expect_eq(it[0].events, 0x40000000 /* EPOLLONESHOT, fired */);
+	cr_expect_eq(it[0].data, 4);
+	cr_expect_eq(it[1].tfd, 3);
+	cr_expect_eq(it[1].events, 0x80000019 /* EPOLLET | EPOLLIN | EPOLLERR | EPOLLHUP */);
+	cr_expect_eq(it[1].data, 3);
+	cr_expect_eq(it[0].ofd + it[1].ofd, 0);
+	cr_assert_eq(proc_parse_epoll(b, &nested, &nn), 0);
+	cr_assert_eq(nn, 1);
+	cr_expect_eq(nested[0].tfd, 5);
+	cr_expect_eq(nested[0].events, 0x19);
+	/* no items: an empty list */
+	cr_assert_eq(proc_parse_epoll("pos:\t0\nflags:\t02\n", &none, &n0), 0);
+	cr_expect_eq(n0, 0);
+	cr_expect_null(none);
+	/* a torn or negative line */
+	cr_expect_eq(proc_parse_epoll("tfd:        4 events: 19\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_epoll("tfd: 4 events: 19 data: zz\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_epoll("tfd: -4 events: 19 data: 1 pos:0\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_epoll("tfd: 4 events: 19 data: 1x pos:0\n", &bad, &n), -EINVAL);
 }
 
 Test(proc_fdinfo, timerfd_relative_and_absolute)

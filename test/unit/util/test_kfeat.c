@@ -133,7 +133,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 19);
+	cr_assert_eq(lines, 20);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -148,6 +148,9 @@ Test(kfeat, print_says_the_same)
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "eventfd_semaphore: %s\n", kf.eventfd_semaphore ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "epoll_tfd: %s\n", kf.epoll_tfd ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	cr_assert(kf.epoll_tfd, "this kernel lists epoll items and compares their files");
 	snprintf(want, sizeof(want), "xsave_size: %u\n", kf.xsave_size);
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "zero_pfn: 0x%llx\n", (unsigned long long)kf.zero_pfn);
