@@ -50,7 +50,7 @@ test_dumpee_detects_corruption() {
 	local what rc
 	mkdir -p "$TD/data"
 	for what in anon anon-zero protnone privfile shanon memfd huge thp offset rlimit cwd comm sigpending \
-		maps tls rseq itimer eventfd; do
+		maps tls rseq itimer eventfd epoll; do
 		rm -f "$TD/status"
 		"$E2E/dumpee_full" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
 		rc=$?
@@ -309,6 +309,76 @@ for (my $i = 0; ; $i++) {
 test_perl_counter() {
 	command -v perl >/dev/null || skip "perl is not installed"
 	interp_counter perl perl -e "$PERL_CODE"
+}
+
+# Node.js: libuv's epoll, eventfds and thread pool; timers and the fs module. Each line
+# is written by an asynchronous fs.write() (a pool thread) whose callback arms the next
+# setTimeout(); a setInterval() keeps fs.stat() calls in flight, and every 25 lines the
+# file is read back with fs.readFile() and its last line checked.
+NODE_CODE='
+const fs = require("fs");
+const out = process.argv[process.argv.length - 1];
+const data = new Map();
+for (let k = 0; k < 100000; k++) data.set(k, "x" + k);
+const fd = fs.openSync(out, "a");
+let i = 0;
+function tick() {
+    const k = (i * 7919) % 100000;
+    const line = (data.get(k) !== "x" + k ? "BAD " + i + "\n" : "") + i + "\n";
+    fs.write(fd, line, (err) => {
+        if (err) throw err;
+        if (i % 25 == 24)
+            fs.readFile(out, "utf8", (err, text) => {
+                const last = text.trimEnd().split("\n").pop();
+                if (err || last !== String(i - 1)) fs.writeSync(fd, "BAD readback " + last + "\n");
+            });
+        i++;
+        setTimeout(tick, 20);
+    });
+}
+setInterval(() => fs.stat(out, () => {}), 7);
+tick();
+'
+
+test_node_counter() {
+	command -v node >/dev/null || skip "node (Node.js) is not installed"
+	interp_counter node node -e "$NODE_CODE"
+}
+
+# Java 17: the JVM's own threads (GC, JIT, ...) and a pool of eight. Every line's number
+# goes through a pool thread and back.
+JAVA_CODE='
+import java.io.*;
+import java.util.*;
+import java.util.concurrent.*;
+
+public class Counter {
+    public static void main(String[] args) throws Exception {
+        Map<Integer, String> data = new HashMap<>();
+        for (int k = 0; k < 100000; k++) data.put(k, "x" + k);
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try (PrintWriter w = new PrintWriter(new FileWriter(args[0], true), true)) {
+            for (int i = 0; ; i++) {
+                final int n = i;
+                int k = (i * 7919) % 100000;
+                if (!data.get(k).equals("x" + k)) w.println("BAD " + i);
+                List<Future<Integer>> fs = new ArrayList<>();
+                for (int t = 0; t < 8; t++) fs.add(pool.submit(() -> n));
+                for (Future<Integer> f : fs) if (f.get() != n) w.println("BAD pool " + i);
+                w.println(i);
+                Thread.sleep(20);
+            }
+        }
+    }
+}
+'
+
+test_java_counter() {
+	command -v java >/dev/null && command -v javac >/dev/null || skip "java and javac (a JDK) are not installed"
+	java -version 2>&1 | grep -q 'version "17' || skip "java is not JDK 17: $(java -version 2>&1 | head -n1)"
+	printf '%s' "$JAVA_CODE" >"$TD/Counter.java"
+	javac -d "$TD" "$TD/Counter.java" 2>"$TD/javac.err" || fail "javac failed: $(head -n3 "$TD/javac.err")"
+	interp_counter java java -cp "$TD" Counter
 }
 
 # the C counter, as scripts/demo.sh shows it
@@ -916,6 +986,8 @@ ALL_TESTS=(
 	c_counter
 	python_counter
 	perl_counter
+	node_counter
+	java_counter
 	show_and_check
 	corrupt_image
 	tree_selftest
