@@ -8,8 +8,7 @@
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
  *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105
- *   -u           also hold a unix socket pair at fds 108 and 109 (memdump does not dump
- *                sockets yet)
+ *   -u           also hold a userfaultfd at fd 108 (a kind of fd memdump does not dump)
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
  * STATUS gets "OK" or "FAIL: <what>" lines (replaced atomically by rename); exit 0 on OK,
  * 1 on FAIL, 2 on a setup error. TMPDIR must exist; files are created in it.
@@ -70,8 +69,7 @@
 #define FD_CLOEXEC_FILE 103
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
-#define FD_SOCK_A 108
-#define FD_SOCK_B 109
+#define FD_UNKNOWN 108
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
 #define FD_SEALED 106			/* a sealed memfd, mapped read-only */
 #define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
@@ -97,7 +95,7 @@ static size_t maps_snapshot_len;
 static volatile sig_atomic_t got_usr1;
 static volatile unsigned long alarms;
 static bool hold_pipe;
-static bool hold_socket;
+static bool hold_unknown;
 
 /* per-thread state, written by the thread itself */
 struct worker {
@@ -772,13 +770,12 @@ static void setup_files(void)
 		if (write(FD_PIPE_W, "hello", 5) != 5)
 			die_setup("write to the pipe");
 	}
-	if (hold_socket) {
-		int sv[2];
+	if (hold_unknown) {
+		int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-			die_setup("socketpair");
-		move_fd(sv[0], FD_SOCK_A);
-		move_fd(sv[1], FD_SOCK_B);
+		if (fd < 0)
+			die_setup("userfaultfd");
+		move_fd(fd, FD_UNKNOWN);
 	}
 }
 
@@ -1549,7 +1546,7 @@ int main(int argc, char **argv)
 			hold_pipe = true;
 			break;
 		case 'u':
-			hold_socket = true;
+			hold_unknown = true;
 			break;
 		case 'T':
 			timeout_s = atol(optarg);
