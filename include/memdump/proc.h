@@ -11,6 +11,7 @@
 
 struct md_vma;
 struct md_mm;
+struct md_posix_timer;
 
 /* One line of /proc/PID/maps (no trailing newline needed). Allocates ret->path. */
 int proc_parse_maps_line(const char *line, struct md_vma *ret);
@@ -79,6 +80,14 @@ struct proc_timerfd {
 	uint64_t value_ns, interval_ns;	/* time left (0: disarmed), period */
 };
 int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret);
+
+/*
+ * /proc/PID/timers: id, signal, sigev_value, notify (and its thread), clock
+ * of each POSIX timer, sorted by id; the times are left 0. *ret is malloc'ed
+ * (NULL when there is none).
+ */
+int proc_parse_timers(const char *buf, struct md_posix_timer **ret, size_t *ret_n);
+int proc_read_timers(pid_t pid, struct md_posix_timer **ret, size_t *ret_n);
 
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
