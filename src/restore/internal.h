@@ -218,6 +218,15 @@ int restore_threads(struct restore_proc *rp);
 int restore_signals(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_finish_threads(struct restore_ctx *rc, struct restore_proc *rp);
 
+/* timers.c: POSIX timers */
+#define RESTORE_TIMER_GAPS_MAX 65536	/* timers made and deleted to reach ids, without the prctl */
+/* before anything exists: whether p's timer ids can be made here */
+int restore_check_timers(const struct restore_ctx *rc, const struct md_proc *p);
+/* make rp's timers with their ids, disarmed; after its threads exist */
+int restore_make_timers(struct restore_ctx *rc, struct restore_proc *rp);
+/* arm them with the time they had left; last thing before the process runs */
+int restore_arm_timers(struct restore_proc *rp);
+
 /* a remote syscall in rp's leader; logs on failure, returns the target's result in *ret */
 int restore_rcall(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
 		  uint64_t a4, uint64_t a5, uint64_t a6, int64_t *ret);

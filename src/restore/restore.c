@@ -396,6 +396,8 @@ static int check_host(struct restore_ctx *rc)
 	for (size_t k = 0; k < rc->n && r >= 0; k++)
 		r = check_vdso(&rc->procs[k].p, own, n_own);
 	md_vmas_free(own, n_own);
+	for (size_t k = 0; k < rc->n && r >= 0; k++)
+		r = restore_check_timers(rc, &rc->procs[k].p);
 	return r;
 }
 
@@ -656,6 +658,9 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 	r = restore_threads(rp);
 	if (r < 0)
 		return r;
+	r = restore_make_timers(rc, rp);
+	if (r < 0)
+		return r;
 	for (int which = 0; which < 3; which++) {
 		const struct md_itimer *it = &p->itimers[which];
 		int64_t v[4] = { it->interval_sec, it->interval_usec, it->value_sec, it->value_usec };
@@ -702,6 +707,9 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
 	int r;
 
 	r = restore_signals(rc, rp);
+	if (r < 0)
+		return r;
+	r = restore_arm_timers(rp);
 	if (r < 0)
 		return r;
 	/* the scratch area is shared with no one: a child took it over or has its own copy */
