@@ -992,6 +992,81 @@ test_lazy_corrupt_chunk() {
 	grep -q "checksum mismatch in chunk" "$TD/restore.err" || fail "the error does not say why: $(cat "$TD/restore.err")"
 }
 
+# --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
+
+test_ptimer_selftest() {
+	"$E2E/dumpee_ptimer" -m selftest "$TD/status" </dev/null || fail "selftest: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_ptimer_detects_corruption() {
+	local what rc
+	for what in ids interval left thread ticks pending; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_ptimer" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_ptimer [ARGS...]: dumpee_ptimer, ready; sets PID, STATUS and IDS (its timer ids)
+start_ptimer() {
+	STATUS=$TD/status
+	spawn ptimer "$E2E/dumpee_ptimer" "$@" "$STATUS"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$STATUS" || fail "dumpee_ptimer did not get ready: $(cat "$TD/ptimer.err")"
+	IDS=$(head -n1 "$STATUS" | cut -d' ' -f2-)
+	log "timer ids: $IDS"
+}
+
+# ptimer_ids PID: the ids /proc/PID/timers lists, ascending, on one line
+ptimer_ids() {
+	awk '$1 == "ID:" { print $2 }' "/proc/$1/timers" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+# timers with their ids, clocks, signals, targets, periods and time left; ticks at the right thread
+test_ptimer() {
+	need_memdump
+	start_ptimer
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+# the same where the kernel could not make a timer with a given id: made in order, gaps deleted
+test_ptimer_fallback() {
+	need_memdump
+	start_ptimer
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	MEMDUMP_KFEAT_OFF=posix_timer_ids md restore restore -D "$TD/img" -d ||
+		fail "restore without PR_TIMER_CREATE_RESTORE_IDS failed: $(md_why restore)"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+# an id too far to reach by making timers in order is refused before anything is created;
+# with PR_TIMER_CREATE_RESTORE_IDS the same image restores
+test_ptimer_far_id() {
+	need_memdump
+	start_ptimer -G
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	MEMDUMP_KFEAT_OFF=posix_timer_ids md restore0 restore -D "$TD/img" -d &&
+		fail "a timer id above 70000 was restored without PR_TIMER_CREATE_RESTORE_IDS"
+	grep -q "posix_timer_ids" "$TD/restore0.err" || fail "the refusal does not say why: $(md_why restore0)"
+	fully_gone "$PID" || fail "the refused restore left process $PID behind"
+	grep -q '^posix_timer_ids: yes' <("$MEMDUMP" check) || skip "this kernel lacks PR_TIMER_CREATE_RESTORE_IDS"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+ALL_TESTS+=(ptimer_selftest ptimer_detects_corruption ptimer ptimer_fallback ptimer_far_id)
+
 # --- the runner --------------------------------------------------------------------------
 
 PASSED=0
