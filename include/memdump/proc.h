@@ -27,6 +27,8 @@ struct proc_stat {
 	char comm[16];
 	char state;
 	pid_t ppid, pgrp, session;
+	uint32_t tty_nr;	/* field 7: the controlling terminal, (minor & 0xff) | major << 8 | (minor & ~0xff) << 12 */
+	pid_t tpgid;		/* field 8: its foreground process group, -1 if none */
 	uint64_t flags;
 	int64_t num_threads;
 	uint64_t start_time;	/* field 22, clock ticks since boot: with the pid, names one process */
