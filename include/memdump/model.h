@@ -181,6 +181,8 @@ struct md_fd {
 		uint64_t interval_ns;
 	} timer;		/* MD_FD_TIMERFD */
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
+	bool ctty;		/* MD_FD_CHR on the terminal of a shell job (--shell-job): restored
+				 * on the restoring memdump's terminal, not by path */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
@@ -262,6 +264,7 @@ struct md_proc {
 	size_t n_fds;
 
 	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
+	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
 };
 
 struct md_inventory {

@@ -62,6 +62,7 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ ProtobufCBinaryData *bins = NULL;
 	_cleanup_free_ Md__PosixTimer *pt = NULL;
 	_cleanup_free_ Md__PosixTimer **ptp = NULL;
+	_cleanup_free_ int32_t *ctty = NULL;
 	size_t nbins = p->n_shared_pending, b = 0;
 	char comm[16];
 
@@ -93,6 +94,15 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	}
 	m.n_posix_timers = p->n_posix_timers;
 	m.posix_timers = ptp;
+	ctty = calloc(p->n_fds ? p->n_fds : 1, sizeof(*ctty));
+	if (!ctty)
+		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ctty)
+			ctty[m.n_ctty_fds++] = p->fds[i].fd;
+	m.ctty_fds = ctty;
+	m.has_tty_nr = p->tty_nr != 0;
+	m.tty_nr = p->tty_nr;
 
 	for (size_t i = 0; i < p->n_threads; i++) {
 		const struct md_thread *t = &p->threads[i];
@@ -434,7 +444,13 @@ static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, str
 	return 0;
 }
 
-static int read_core(int dirfd, pid_t pid, struct md_proc *p)
+/* ctty: the fds the image says are on the shell job's terminal, for read_files() to mark */
+struct ctty_list {
+	int32_t *fds;
+	size_t n;
+};
+
+static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *ctty)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__CoreImage *m;
@@ -512,6 +528,18 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p)
 	r = read_posix_timers(name, m->posix_timers, m->n_posix_timers, p);
 	if (r < 0)
 		goto out;
+	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
+	if (m->n_ctty_fds && p->zombie)
+		return img_invalid(name, "a zombie with fds on a terminal");
+	if (m->n_ctty_fds) {
+		ctty->fds = malloc(m->n_ctty_fds * sizeof(*ctty->fds));
+		if (!ctty->fds) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(ctty->fds, m->ctty_fds, m->n_ctty_fds * sizeof(*ctty->fds));
+		ctty->n = m->n_ctty_fds;
+	}
 	return 0;
 out:
 	if (r == -ENOMEM)
@@ -605,7 +633,7 @@ static bool fd_kind_valid(int k)
 	return k >= MD_FD_REG && k <= MD_FD_TIMERFD;
 }
 
-static int read_files(int dirfd, pid_t pid, struct md_proc *p)
+static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__FilesImage *m;
@@ -672,6 +700,17 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
 	}
+	for (size_t k = 0; k < ctty->n; k++) {
+		struct md_fd *f = NULL;
+
+		for (size_t i = 0; i < p->n_fds; i++)
+			if (p->fds[i].fd == ctty->fds[k])
+				f = &p->fds[i];
+		if (!f || f->kind != MD_FD_CHR)
+			return img_invalid(name, "fd %d is on the terminal (core-%d.img) but not a character device here",
+					   ctty->fds[k], pid);
+		f->ctty = true;
+	}
 	if (m->cwd && !(p->cwd = strdup(m->cwd)))
 		goto oom;
 	p->umask = m->umask;
@@ -683,13 +722,15 @@ oom:
 int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret)
 {
 	struct md_proc p = {0};
+	struct ctty_list ctty = { 0 };
 	int r;
 
-	r = read_core(dirfd, pid, &p);
+	r = read_core(dirfd, pid, &p, &ctty);
 	if (r >= 0 && !p.zombie)
 		r = read_mm(dirfd, pid, &p);
 	if (r >= 0 && !p.zombie)
-		r = read_files(dirfd, pid, &p);
+		r = read_files(dirfd, pid, &p, &ctty);
+	free(ctty.fds);
 	if (r < 0) {
 		md_proc_release(&p);
 		return r;
