@@ -160,6 +160,8 @@ static int plan_tree(struct restore_ctx *rc, const char *dir)
 
 		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
 	}
+	if (rc->shell_job)
+		restore_tty_job_groups(nodes, rc->n);
 	r = restore_plan_tree(nodes, rc->n, plan, err, sizeof(err));
 	if (r < 0)
 		return log_err(r, "image '%s': %s", dir, err);
@@ -788,6 +790,8 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	restore_close_files(rc);
 	if (rc->dirfd >= 0)
 		close(rc->dirfd);
+	if (rc->tty_fd >= 0)
+		close(rc->tty_fd);
 	if (rc->sock >= 0)
 		close(rc->sock);
 	/* a server not told the tree runs exits now */
@@ -839,7 +843,9 @@ static uint64_t data_bytes(const struct restore_ctx *rc)
 
 int restore_run(const struct restore_opts *o)
 {
-	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1 };
+	struct restore_ctx rc = {
+		.dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1, .shell_job = o->shell_job, .tty_fd = -1
+	};
 	struct restore_proc *root;
 	int r, status, root_sock;
 	size_t threads = 0;
@@ -849,6 +855,9 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out;
 	stage_done(&stage_ns, rc.lazy ? "read the images" : "read and checked the images");
+	r = restore_tty_prepare(&rc, o->dir);
+	if (r < 0)
+		goto out;
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
@@ -947,6 +956,14 @@ int restore_run(const struct restore_opts *o)
 	if (o->detach) {
 		r = 0;
 		goto out;
+	}
+	/*
+	 * A shell job shares our group: Ctrl-C and Ctrl-\ are its to take or
+	 * not, as with a shell waiting for its job; we end when it ends.
+	 */
+	if (o->shell_job) {
+		signal(SIGINT, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
 	}
 	if (waitpid(root->pid, &status, 0) < 0) {
 		r = log_err(-errno, "cannot wait for %d", root->pid);
