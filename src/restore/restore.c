@@ -830,6 +830,13 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	md_inventory_release(&rc->inv);
 }
 
+/* what a terminal sends the foreground group: for the job only (the root resets them) */
+static void ignore_job_signals(void)
+{
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+}
+
 /* the page data restore writes into the tree */
 static uint64_t data_bytes(const struct restore_ctx *rc)
 {
@@ -861,6 +868,12 @@ int restore_run(const struct restore_opts *o)
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
+	/*
+	 * A shell job's lazy server is in the job's (foreground) group: Ctrl-C
+	 * meant for the job must not end it half way, leaving zeroes behind.
+	 */
+	if (rc.lazy && rc.shell_job)
+		ignore_job_signals();
 	/* before the tree's files are open: the server must not hold them */
 	if (rc.lazy) {
 		r = restore_lazy_start(&rc);
@@ -961,10 +974,8 @@ int restore_run(const struct restore_opts *o)
 	 * A shell job shares our group: Ctrl-C and Ctrl-\ are its to take or
 	 * not, as with a shell waiting for its job; we end when it ends.
 	 */
-	if (o->shell_job) {
-		signal(SIGINT, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
-	}
+	if (o->shell_job)
+		ignore_job_signals();
 	if (waitpid(root->pid, &status, 0) < 0) {
 		r = log_err(-errno, "cannot wait for %d", root->pid);
 		goto out;
