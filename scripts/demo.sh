@@ -34,9 +34,11 @@ last() {
 
 say "start a counter that appends a number to $LOG every 200 ms"
 # started from a subshell that exits at once, so the counter is not our child (init reaps
-# it) and the shell has no job to report on when it dies
+# it) and the shell has no job to report on when it dies; in a session of its own, so that
+# it has no terminal even when the demo runs in one (a dump refuses a shell's terminal
+# without --shell-job)
 PID=$(
-	"$COUNTER" "$LOG" </dev/null >"$DIR/counter.out" 2>&1 &
+	setsid "$COUNTER" "$LOG" </dev/null >"$DIR/counter.out" 2>&1 &
 	echo $!
 )
 sleep 2

@@ -29,6 +29,7 @@ struct dump_opts {
 	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
 	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
 	int compress;		/* --compress: zstd level of pages files, 0: none */
+	bool shell_job;		/* --shell-job: the tree may have a shell's terminal (tty.c) */
 };
 
 int dump_run(const struct dump_opts *o);
@@ -67,6 +68,14 @@ int dump_link_fds(struct md_proc *procs, size_t n);
  * logged). Called by dump_link_fds() (src/dump/epoll.c).
  */
 int dump_link_epoll(struct md_proc *procs, size_t n);
+/*
+ * Controlling terminals of the live processes procs[0..n) (src/dump/tty.c).
+ * One of a session outside the tree (a shell's) is refused (-ENOTSUP,
+ * logged, suggesting --shell-job) unless shell_job: then it is recorded in
+ * md_proc.tty_nr and every fd on it gets md_fd.ctty. One of a session
+ * inside the tree is refused.
+ */
+int dump_ttys(struct md_proc *procs, size_t n, bool shell_job);
 /*
  * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
  * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,

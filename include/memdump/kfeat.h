@@ -33,8 +33,10 @@ struct kfeat {
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
 	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
+	bool posix_timer_ids;	/* PR_TIMER_CREATE_RESTORE_IDS: timer_create() with a given id */
 };
 
+/* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */
 int kfeat_probe(struct kfeat *ret);
 /*
  * The dirty tracking incremental dumps use here (an enum md_track_method):

@@ -130,6 +130,19 @@ struct md_itimer {
 	int64_t value_sec, value_usec;
 };
 
+/* A POSIX timer (timer_create), from /proc/PID/timers and timer_gettime() */
+struct md_posix_timer {
+	int32_t id;		/* the timer_t the process knows it by: kept */
+	int32_t clockid;	/* as given to timer_create (CPU-time clocks are negative) */
+	int32_t notify;		/* sigev_notify: SIGEV_SIGNAL, _NONE, _THREAD, | SIGEV_THREAD_ID */
+	int32_t signo;
+	pid_t notify_tid;	/* SIGEV_THREAD_ID: the thread signalled, else 0 */
+	uint64_t sigval;	/* sigev_value */
+	uint64_t value_ns;	/* time left at dump time, 0: disarmed */
+	uint64_t interval_ns;	/* period, 0: one-shot */
+	int32_t overrun;	/* timer_getoverrun() at dump time (shown, not restored) */
+};
+
 struct md_rlimit {
 	uint64_t cur, max;		/* RLIM_INFINITY as ~0 */
 };
@@ -183,6 +196,8 @@ struct md_fd {
 	struct md_epoll_item *epoll;	/* MD_FD_EPOLL: its interest list, as fdinfo lists it */
 	size_t n_epoll;
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
+	bool ctty;		/* MD_FD_CHR on the terminal of a shell job (--shell-job): restored
+				 * on the restoring memdump's terminal, not by path */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
@@ -257,11 +272,14 @@ struct md_proc {
 	struct md_rlimit rlimits[MD_RLIM_NLIMITS];
 	struct md_siginfo *shared_pending;
 	size_t n_shared_pending;
+	struct md_posix_timer *posix_timers;	/* ascending ids */
+	size_t n_posix_timers;
 
 	struct md_fd *fds;
 	size_t n_fds;
 
 	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
+	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
 };
 
 struct md_inventory {

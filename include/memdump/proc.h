@@ -11,6 +11,7 @@
 
 struct md_vma;
 struct md_mm;
+struct md_posix_timer;
 
 /* One line of /proc/PID/maps (no trailing newline needed). Allocates ret->path. */
 int proc_parse_maps_line(const char *line, struct md_vma *ret);
@@ -26,6 +27,8 @@ struct proc_stat {
 	char comm[16];
 	char state;
 	pid_t ppid, pgrp, session;
+	uint32_t tty_nr;	/* field 7: the controlling terminal, (minor & 0xff) | major << 8 | (minor & ~0xff) << 12 */
+	pid_t tpgid;		/* field 8: its foreground process group, -1 if none */
 	uint64_t flags;
 	int64_t num_threads;
 	uint64_t start_time;	/* field 22, clock ticks since boot: with the pid, names one process */
@@ -82,6 +85,14 @@ int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret);
 /* an epoll fd's "tfd:" lines, in order (ofd 0); *ret malloc'ed, NULL if none */
 struct md_epoll_item;
 int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n);
+
+/*
+ * /proc/PID/timers: id, signal, sigev_value, notify (and its thread), clock
+ * of each POSIX timer, sorted by id; the times are left 0. *ret is malloc'ed
+ * (NULL when there is none).
+ */
+int proc_parse_timers(const char *buf, struct md_posix_timer **ret, size_t *ret_n);
+int proc_read_timers(pid_t pid, struct md_posix_timer **ret, size_t *ret_n);
 
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);

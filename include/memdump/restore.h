@@ -11,6 +11,7 @@ struct restore_opts {
 	const char *dir;
 	bool detach;		/* -d: return once the process runs */
 	bool lazy;		/* --lazy-pages: run before the pages are in, fill them on demand */
+	bool shell_job;		/* --shell-job: the image's terminal is memdump's, the root joins its group */
 };
 
 /* Returns the exit code memdump should exit with (restored process's status without -d), or -errno. */

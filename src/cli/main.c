@@ -23,11 +23,13 @@
 static void usage(FILE *out)
 {
 	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem]\n"
-	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]] [-v]\n"
+	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]]\n"
+	      "                    [-j|--shell-job] [-v]\n"
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
-	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]] [-v]\n"
+	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]]\n"
+	      "                    [-j|--shell-job] [-v]\n"
 	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon [-o|--log-file FILE]] [-v]\n"
-	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-v]\n"
+	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-j|--shell-job] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
 	      "       memdump --version\n",
@@ -108,6 +110,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "address", required_argument, NULL, OPT_ADDRESS },
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "compress", optional_argument, NULL, OPT_COMPRESS },
+		{ "shell-job", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -117,7 +120,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 	bool page_server = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:Rvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rjvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pid(optarg, &o.pid) < 0) {
@@ -130,6 +133,9 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			break;
 		case 'R':
 			o.leave_running = true;
+			break;
+		case 'j':
+			o.shell_job = true;
 			break;
 		case OPT_PREV:
 			o.prev_dir = optarg;
@@ -201,6 +207,7 @@ static int cmd_restore(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "restore-detached", no_argument, NULL, 'd' },
 		{ "lazy-pages", no_argument, NULL, OPT_LAZY },
+		{ "shell-job", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -208,7 +215,7 @@ static int cmd_restore(int argc, char **argv)
 	struct restore_opts o = { 0 };
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "D:dvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "D:djvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			o.dir = optarg;
@@ -218,6 +225,9 @@ static int cmd_restore(int argc, char **argv)
 			break;
 		case OPT_LAZY:
 			o.lazy = true;
+			break;
+		case 'j':
+			o.shell_job = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

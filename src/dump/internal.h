@@ -9,6 +9,7 @@ struct md_thread;
 struct md_proc;
 struct md_siginfo;
 struct user_regs_struct;
+struct inject_ctx;
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
@@ -16,6 +17,14 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 
 /* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
 int dump_remote_state(struct md_proc *p);
+
+/*
+ * The POSIX timers of p (frozen, its threads collected): /proc/PID/timers
+ * and a remote timer_gettime() each, through c and the scratch page at
+ * scratch (timers.c). A timer the restore could not rebuild is refused
+ * (-ENOTSUP, logged).
+ */
+int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch);
 
 /*
  * Which signal t takes first when it runs again (its own queue before the

@@ -1,6 +1,7 @@
 /*
- * State only the process itself can ask the kernel for: sigactions and
- * itimers (per process), sigaltstack and clear_child_tid (per thread).
+ * State only the process itself can ask the kernel for: sigactions,
+ * itimers and POSIX timers (per process, timers.c does the latter),
+ * sigaltstack and clear_child_tid (per thread).
  * Read with remote syscalls into a scratch page mapped in the target for
  * the duration and unmapped before we return, on every path.
  */
@@ -134,6 +135,9 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 		p->itimers[which].value_sec = kit.value_sec;
 		p->itimers[which].value_usec = kit.value_usec;
 	}
+	r = dump_posix_timers(p, c, scratch);
+	if (r < 0)
+		return r;
 	/* the parent-death signal, as the leader has it */
 	r = rcall(c, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &res);
 	if (r < 0)

@@ -60,6 +60,9 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ struct thread_msg *th = NULL;
 	_cleanup_free_ Md__Thread **thp = NULL;
 	_cleanup_free_ ProtobufCBinaryData *bins = NULL;
+	_cleanup_free_ Md__PosixTimer *pt = NULL;
+	_cleanup_free_ Md__PosixTimer **ptp = NULL;
+	_cleanup_free_ int32_t *ctty = NULL;
 	size_t nbins = p->n_shared_pending, b = 0;
 	char comm[16];
 
@@ -68,8 +71,38 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	th = calloc(p->n_threads ? p->n_threads : 1, sizeof(*th));
 	thp = calloc(p->n_threads ? p->n_threads : 1, sizeof(*thp));
 	bins = calloc(nbins ? nbins : 1, sizeof(*bins));
-	if (!th || !thp || !bins)
+	pt = calloc(p->n_posix_timers ? p->n_posix_timers : 1, sizeof(*pt));
+	ptp = calloc(p->n_posix_timers ? p->n_posix_timers : 1, sizeof(*ptp));
+	if (!th || !thp || !bins || !pt || !ptp)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_posix_timers; i++) {
+		const struct md_posix_timer *t = &p->posix_timers[i];
+
+		md__posix_timer__init(&pt[i]);
+		pt[i].id = t->id;
+		pt[i].clockid = t->clockid;
+		pt[i].notify = t->notify;
+		pt[i].signo = t->signo;
+		pt[i].has_notify_tid = t->notify_tid != 0;
+		pt[i].notify_tid = t->notify_tid;
+		pt[i].sigval = t->sigval;
+		pt[i].value_ns = t->value_ns;
+		pt[i].interval_ns = t->interval_ns;
+		pt[i].has_overrun = true;
+		pt[i].overrun = t->overrun;
+		ptp[i] = &pt[i];
+	}
+	m.n_posix_timers = p->n_posix_timers;
+	m.posix_timers = ptp;
+	ctty = calloc(p->n_fds ? p->n_fds : 1, sizeof(*ctty));
+	if (!ctty)
+		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ctty)
+			ctty[m.n_ctty_fds++] = p->fds[i].fd;
+	m.ctty_fds = ctty;
+	m.has_tty_nr = p->tty_nr != 0;
+	m.tty_nr = p->tty_nr;
 
 	for (size_t i = 0; i < p->n_threads; i++) {
 		const struct md_thread *t = &p->threads[i];
@@ -369,7 +402,73 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	return 0;
 }
 
-static int read_core(int dirfd, pid_t pid, struct md_proc *p)
+#define SIGEV_NOTIFY_THREAD_ID 4	/* SIGEV_THREAD_ID */
+#define KTIME_NS_MAX INT64_MAX
+
+static bool timer_clock_valid(int32_t c)
+{
+	/* CPU-time clocks: ~pid << 3 | per-thread << 2 | which, which 3 (CLOCKFD) excepted */
+	if (c < 0)
+		return (c & 3) != 3;
+	/* REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME, BOOTTIME, *_ALARM, TAI */
+	return c <= 3 || c == 7 || c == 8 || c == 9 || c == 11;
+}
+
+/* p's threads are read: a SIGEV_THREAD_ID timer must name one of them */
+static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, struct md_proc *p)
+{
+	for (size_t i = 0; i < n; i++) {
+		const Md__PosixTimer *t = m[i];
+		int base = t->notify & ~SIGEV_NOTIFY_THREAD_ID;
+		bool found = false;
+
+		if (t->id < 0 || (i && t->id <= m[i - 1]->id))
+			return img_invalid(name, "posix timer %zu has id %d, not above the one before", i, t->id);
+		if (base > 2 || t->notify < 0 || (t->notify & SIGEV_NOTIFY_THREAD_ID && base != 0))
+			return img_invalid(name, "posix timer %d: bad notify %d", t->id, t->notify);
+		if (base != 1 /* SIGEV_NONE */ && (t->signo < 1 || t->signo > MD_NSIG))
+			return img_invalid(name, "posix timer %d: bad signal %d", t->id, t->signo);
+		if (!timer_clock_valid(t->clockid))
+			return img_invalid(name, "posix timer %d: bad clock %d", t->id, t->clockid);
+		if (t->value_ns > KTIME_NS_MAX || t->interval_ns > KTIME_NS_MAX)
+			return img_invalid(name, "posix timer %d: time out of range", t->id);
+		for (size_t k = 0; k < p->n_threads; k++)
+			found = found || p->threads[k].tid == t->notify_tid;
+		if (t->notify & SIGEV_NOTIFY_THREAD_ID && (!t->has_notify_tid || !found))
+			return img_invalid(name, "posix timer %d signals thread %d, not one of the process's", t->id,
+					   t->notify_tid);
+	}
+	if (!n)
+		return 0;
+	p->posix_timers = calloc(n, sizeof(*p->posix_timers));
+	if (!p->posix_timers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const Md__PosixTimer *t = m[i];
+
+		p->posix_timers[i] = (struct md_posix_timer){
+			.id = t->id,
+			.clockid = t->clockid,
+			.notify = t->notify,
+			.signo = t->signo,
+			.notify_tid = t->notify & SIGEV_NOTIFY_THREAD_ID ? t->notify_tid : 0,
+			.sigval = t->sigval,
+			.value_ns = t->value_ns,
+			.interval_ns = t->interval_ns,
+			.overrun = t->has_overrun ? t->overrun : 0,
+		};
+	}
+	p->n_posix_timers = n;
+	return 0;
+}
+
+/* ctty: the fds the image says are on the shell job's terminal, for read_files() to mark */
+struct ctty_list {
+	int32_t *fds;
+	size_t n;
+};
+
+static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *ctty)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__CoreImage *m;
@@ -441,6 +540,23 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p)
 		r = read_thread(name, m->threads[i], &p->threads[i]);
 		if (r < 0)
 			goto out;
+	}
+	if (p->zombie && m->n_posix_timers)
+		return img_invalid(name, "a zombie with %zu posix timers", m->n_posix_timers);
+	r = read_posix_timers(name, m->posix_timers, m->n_posix_timers, p);
+	if (r < 0)
+		goto out;
+	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
+	if (m->n_ctty_fds && p->zombie)
+		return img_invalid(name, "a zombie with fds on a terminal");
+	if (m->n_ctty_fds) {
+		ctty->fds = malloc(m->n_ctty_fds * sizeof(*ctty->fds));
+		if (!ctty->fds) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(ctty->fds, m->ctty_fds, m->n_ctty_fds * sizeof(*ctty->fds));
+		ctty->n = m->n_ctty_fds;
 	}
 	return 0;
 out:
@@ -535,7 +651,7 @@ static bool fd_kind_valid(int k)
 	return k >= MD_FD_REG && k <= MD_FD_EPOLL;
 }
 
-static int read_files(int dirfd, pid_t pid, struct md_proc *p)
+static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__FilesImage *m;
@@ -618,6 +734,17 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
 	}
+	for (size_t k = 0; k < ctty->n; k++) {
+		struct md_fd *f = NULL;
+
+		for (size_t i = 0; i < p->n_fds; i++)
+			if (p->fds[i].fd == ctty->fds[k])
+				f = &p->fds[i];
+		if (!f || f->kind != MD_FD_CHR)
+			return img_invalid(name, "fd %d is on the terminal (core-%d.img) but not a character device here",
+					   ctty->fds[k], pid);
+		f->ctty = true;
+	}
 	if (m->cwd && !(p->cwd = strdup(m->cwd)))
 		goto oom;
 	p->umask = m->umask;
@@ -629,13 +756,15 @@ oom:
 int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret)
 {
 	struct md_proc p = {0};
+	struct ctty_list ctty = { 0 };
 	int r;
 
-	r = read_core(dirfd, pid, &p);
+	r = read_core(dirfd, pid, &p, &ctty);
 	if (r >= 0 && !p.zombie)
 		r = read_mm(dirfd, pid, &p);
 	if (r >= 0 && !p.zombie)
-		r = read_files(dirfd, pid, &p);
+		r = read_files(dirfd, pid, &p, &ctty);
+	free(ctty.fds);
 	if (r < 0) {
 		md_proc_release(&p);
 		return r;

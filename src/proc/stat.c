@@ -109,6 +109,8 @@ int proc_parse_stat(const char *buf, struct proc_stat *ret)
 	st.ppid = s[4];
 	st.pgrp = s[5];
 	st.session = s[6];
+	st.tty_nr = (uint32_t)s[7];
+	st.tpgid = (pid_t)s[8];
 	st.flags = u[9];
 	st.num_threads = s[20];
 	st.start_time = u[22];

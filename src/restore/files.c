@@ -375,7 +375,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 			fd = -errno;
 		break;
 	default:
-		fd = open_at_pos(f->path, f);
+		fd = f->ctty ? restore_tty_open(rc, f) : open_at_pos(f->path, f);
 		break;
 	}
 	if (fd < 0)

@@ -134,6 +134,9 @@ struct restore_ctx {
 	int sock_remote;		/* its other end: this fd number in every new process */
 	pid_t outer_pgid;		/* memdump's group: the root's outer one */
 
+	bool shell_job;			/* --shell-job */
+	int tty_fd;			/* --shell-job: our terminal (-1: none) */
+
 	struct child_report *rep;	/* MAP_SHARED */
 	uint64_t root_syscall_ip;	/* a syscall instruction in our (the root's first) vdso */
 };
@@ -233,6 +236,27 @@ int restore_mm(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_threads(struct restore_proc *rp);
 int restore_signals(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_finish_threads(struct restore_ctx *rc, struct restore_proc *rp);
+
+/* timers.c: POSIX timers */
+#define RESTORE_TIMER_GAPS_MAX 65536	/* timers made and deleted to reach ids, without the prctl */
+/* before anything exists: whether p's timer ids can be made here */
+int restore_check_timers(const struct restore_ctx *rc, const struct md_proc *p);
+/* make rp's timers with their ids, disarmed; after its threads exist */
+int restore_make_timers(struct restore_ctx *rc, struct restore_proc *rp);
+/* arm them with the time they had left; last thing before the process runs */
+int restore_arm_timers(struct restore_proc *rp);
+
+/* tty.c: --shell-job */
+/*
+ * Before anything exists: refuse an image with a shell's terminal without
+ * --shell-job, and with it find ours (memdump's stdin, its controlling
+ * terminal) or refuse. Logs.
+ */
+int restore_tty_prepare(struct restore_ctx *rc, const char *dir);
+/* --shell-job: the root's group (and whoever shares it) is memdump's; before restore_plan_tree() */
+void restore_tty_job_groups(struct tree_node *nodes, size_t n);
+/* our terminal again for f, an fd that was on the shell's terminal (md_fd.ctty): fd or -errno */
+int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f);
 
 /* a remote syscall in rp's leader; logs on failure, returns the target's result in *ret */
 int restore_rcall(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,

@@ -160,6 +160,8 @@ static int plan_tree(struct restore_ctx *rc, const char *dir)
 
 		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
 	}
+	if (rc->shell_job)
+		restore_tty_job_groups(nodes, rc->n);
 	r = restore_plan_tree(nodes, rc->n, plan, err, sizeof(err));
 	if (r < 0)
 		return log_err(r, "image '%s': %s", dir, err);
@@ -399,6 +401,8 @@ static int check_host(struct restore_ctx *rc)
 	for (size_t k = 0; k < rc->n && r >= 0; k++)
 		r = check_vdso(&rc->procs[k].p, own, n_own);
 	md_vmas_free(own, n_own);
+	for (size_t k = 0; k < rc->n && r >= 0; k++)
+		r = restore_check_timers(rc, &rc->procs[k].p);
 	return r;
 }
 
@@ -662,6 +666,9 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 	r = restore_threads(rp);
 	if (r < 0)
 		return r;
+	r = restore_make_timers(rc, rp);
+	if (r < 0)
+		return r;
 	for (int which = 0; which < 3; which++) {
 		const struct md_itimer *it = &p->itimers[which];
 		int64_t v[4] = { it->interval_sec, it->interval_usec, it->value_sec, it->value_usec };
@@ -708,6 +715,9 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
 	int r;
 
 	r = restore_signals(rc, rp);
+	if (r < 0)
+		return r;
+	r = restore_arm_timers(rp);
 	if (r < 0)
 		return r;
 	/* the scratch area is shared with no one: a child took it over or has its own copy */
@@ -786,6 +796,8 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	restore_close_files(rc);
 	if (rc->dirfd >= 0)
 		close(rc->dirfd);
+	if (rc->tty_fd >= 0)
+		close(rc->tty_fd);
 	if (rc->sock >= 0)
 		close(rc->sock);
 	/* a server not told the tree runs exits now */
@@ -825,6 +837,13 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	md_inventory_release(&rc->inv);
 }
 
+/* what a terminal sends the foreground group: for the job only (the root resets them) */
+static void ignore_job_signals(void)
+{
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+}
+
 /* the page data restore writes into the tree */
 static uint64_t data_bytes(const struct restore_ctx *rc)
 {
@@ -838,7 +857,9 @@ static uint64_t data_bytes(const struct restore_ctx *rc)
 
 int restore_run(const struct restore_opts *o)
 {
-	struct restore_ctx rc = { .dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1 };
+	struct restore_ctx rc = {
+		.dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1, .shell_job = o->shell_job, .tty_fd = -1
+	};
 	struct restore_proc *root;
 	int r, status, root_sock;
 	size_t threads = 0;
@@ -848,9 +869,18 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out;
 	stage_done(&stage_ns, rc.lazy ? "read the images" : "read and checked the images");
+	r = restore_tty_prepare(&rc, o->dir);
+	if (r < 0)
+		goto out;
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
+	/*
+	 * A shell job's lazy server is in the job's (foreground) group: Ctrl-C
+	 * meant for the job must not end it half way, leaving zeroes behind.
+	 */
+	if (rc.lazy && rc.shell_job)
+		ignore_job_signals();
 	/* before the tree's files are open: the server must not hold them */
 	if (rc.lazy) {
 		r = restore_lazy_start(&rc);
@@ -947,6 +977,12 @@ int restore_run(const struct restore_opts *o)
 		r = 0;
 		goto out;
 	}
+	/*
+	 * A shell job shares our group: Ctrl-C and Ctrl-\ are its to take or
+	 * not, as with a shell waiting for its job; we end when it ends.
+	 */
+	if (o->shell_job)
+		ignore_job_signals();
 	if (waitpid(root->pid, &status, 0) < 0) {
 		r = log_err(-errno, "cannot wait for %d", root->pid);
 		goto out;

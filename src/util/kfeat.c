@@ -9,6 +9,7 @@
 #include "memdump/proc.h"
 #include "compat/fs.h"
 #include "compat/mman.h"
+#include "compat/prctl.h"
 #include "compat/timerfd.h"
 #include "compat/userfaultfd.h"
 
@@ -321,6 +322,33 @@ static bool probe_shm_next_id(void)
 }
 
 /*
+ * PR_TIMER_CREATE_RESTORE_IDS (6.15): timer_create() takes the id it is
+ * given. Asking the current mode changes nothing; EINVAL means absent.
+ */
+static bool probe_timer_restore_ids(void)
+{
+	return prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0) >= 0;
+}
+
+/*
+ * MEMDUMP_KFEAT_OFF=name[,name...]: features to take as absent, so that
+ * tests can run the fallbacks on a kernel that has them. Only the ones
+ * listed here can be turned off.
+ */
+static void apply_off(struct kfeat *kf)
+{
+	const char *off = getenv("MEMDUMP_KFEAT_OFF");
+	char buf[256], *save = NULL;
+
+	if (!off || strlen(off) >= sizeof(buf))
+		return;
+	strcpy(buf, off);
+	for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		if (!strcmp(n, "posix_timer_ids"))
+			kf->posix_timer_ids = false;
+}
+
+/*
  * The ptrace requests are tried on a seized, interrupted child that only
  * waits to be killed. The child is killed and reaped on every path.
  */
@@ -393,7 +421,9 @@ int kfeat_probe(struct kfeat *ret)
 	kf.xcr0 = probe_xcr0();
 	kf.vvar_vclock = probe_vvar_vclock();
 	kf.shm_next_id = probe_shm_next_id();
+	kf.posix_timer_ids = probe_timer_restore_ids();
 	probe_ptrace(&kf);
+	apply_off(&kf);
 
 	*ret = kf;
 	return 0;
@@ -434,6 +464,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "xsave_size: %u\n", kf->xsave_size);
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
 	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
+	fprintf(out, "posix_timer_ids: %s\n", yesno(kf->posix_timer_ids));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

@@ -44,6 +44,7 @@ void md_proc_release(struct md_proc *p)
 		md_thread_release(&p->threads[i]);
 	free(p->threads);
 	free(p->shared_pending);
+	free(p->posix_timers);
 	for (size_t i = 0; i < p->n_fds; i++)
 		md_fd_release(&p->fds[i]);
 	free(p->fds);

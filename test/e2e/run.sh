@@ -26,6 +26,11 @@ if [[ -z ${MEMDUMP_E2E_REAPER:-} ]]; then
 		exit 1
 	fi
 	export MEMDUMP_E2E_REAPER=1
+	# run from a terminal, the dumpees would have it as their controlling terminal, which
+	# a dump refuses without --shell-job: a session of our own, without one
+	if (: </dev/tty) 2>/dev/null; then
+		exec setsid -w "$E2E/reaper" -t 30 "$HERE/run.sh" "$B" "$@"
+	fi
 	exec "$E2E/reaper" -t 30 "$HERE/run.sh" "$B" "$@"
 fi
 
@@ -1063,6 +1068,193 @@ test_lazy_corrupt_chunk() {
 		fail "no error from the lazy server: $(cat "$TD/restore.err")"
 	grep -q "checksum mismatch in chunk" "$TD/restore.err" || fail "the error does not say why: $(cat "$TD/restore.err")"
 }
+
+# --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
+
+test_ptimer_selftest() {
+	"$E2E/dumpee_ptimer" -m selftest "$TD/status" </dev/null || fail "selftest: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_ptimer_detects_corruption() {
+	local what rc
+	for what in ids interval left thread ticks pending; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_ptimer" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_ptimer [ARGS...]: dumpee_ptimer, ready; sets PID, STATUS and IDS (its timer ids)
+start_ptimer() {
+	STATUS=$TD/status
+	spawn ptimer "$E2E/dumpee_ptimer" "$@" "$STATUS"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$STATUS" || fail "dumpee_ptimer did not get ready: $(cat "$TD/ptimer.err")"
+	IDS=$(head -n1 "$STATUS" | cut -d' ' -f2-)
+	log "timer ids: $IDS"
+}
+
+# ptimer_ids PID: the ids /proc/PID/timers lists, ascending, on one line
+ptimer_ids() {
+	awk '$1 == "ID:" { print $2 }' "/proc/$1/timers" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+# timers with their ids, clocks, signals, targets, periods and time left; ticks at the right thread
+test_ptimer() {
+	need_memdump
+	start_ptimer
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+# the same where the kernel could not make a timer with a given id: made in order, gaps deleted
+test_ptimer_fallback() {
+	need_memdump
+	start_ptimer
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	MEMDUMP_KFEAT_OFF=posix_timer_ids md restore restore -D "$TD/img" -d ||
+		fail "restore without PR_TIMER_CREATE_RESTORE_IDS failed: $(md_why restore)"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+# an id too far to reach by making timers in order is refused before anything is created;
+# with PR_TIMER_CREATE_RESTORE_IDS the same image restores
+test_ptimer_far_id() {
+	need_memdump
+	start_ptimer -G
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	MEMDUMP_KFEAT_OFF=posix_timer_ids md restore0 restore -D "$TD/img" -d &&
+		fail "a timer id above 70000 was restored without PR_TIMER_CREATE_RESTORE_IDS"
+	grep -q "posix_timer_ids" "$TD/restore0.err" || fail "the refusal does not say why: $(md_why restore0)"
+	fully_gone "$PID" || fail "the refused restore left process $PID behind"
+	grep -q '^posix_timer_ids: yes' <("$MEMDUMP" check) || skip "this kernel lacks PR_TIMER_CREATE_RESTORE_IDS"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ptimer_ids "$PID") == "$IDS" ]] || fail "timer ids after the restore: $(ptimer_ids "$PID"), expected $IDS"
+	trigger_check "$PID"
+}
+
+ALL_TESTS+=(ptimer_selftest ptimer_detects_corruption ptimer ptimer_fallback ptimer_far_id)
+
+# --- shell jobs on a terminal (--shell-job; ptyrun, dumpee_tty) -------------------------------
+
+# tick_numbers FILE: N of every "tick N" line a job printed on a pty (CR LF line ends)
+tick_numbers() {
+	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9][0-9]*\)$/\1/p'
+}
+
+last_tick() {
+	tick_numbers "$1" | tail -n1
+}
+
+# tty_nr_of PATH: the terminal PATH as /proc/PID/stat field 7 encodes it
+tty_nr_of() {
+	local maj min
+	maj=$((16#$(stat -c %t "$1")))
+	min=$((16#$(stat -c %T "$1")))
+	echo $(((min & 0xff) | (maj << 8) | ((min & ~0xff) << 12)))
+}
+
+# stat_field PID N: field N (3 and up) of /proc/PID/stat
+stat_field() {
+	cut -d')' -f2 "/proc/$1/stat" 2>/dev/null | awk -v n="$2" '{ print $(n - 2) }'
+}
+
+# the job's checker: Ctrl-C finds fds 0-2 on its controlling terminal, and sees when they are not
+test_shell_job_selftest() {
+	local w
+	mkfifo "$TD/in"
+	exec {w}<>"$TD/in"
+	"$E2E/ptyrun" -o "$TD/out" -t "$TD/tty" -p "$TD/job" -- "$E2E/dumpee_tty" "$TD" <"$TD/in" {w}>&- &
+	local p=$!
+	track "$p"
+	wait_until 10 eval '[[ $(tick_numbers "$TD/out" | wc -l) -ge 3 ]]' || fail "the job does not tick on its pty"
+	printf '\003' >&"$w"
+	wait "$p" || fail "the job failed its check: $(tr -d '\r' <"$TD/out" | tail -n1)"
+	grep -q "ctty ok" "$TD/out" || fail "no verdict: $(tr -d '\r' <"$TD/out" | tail -n1)"
+	# stdin elsewhere: the checker must say so
+	"$E2E/ptyrun" -o "$TD/out2" -t "$TD/tty2" -p "$TD/job2" -- \
+		sh -c 'exec "$1" "$2" </dev/null' sh "$E2E/dumpee_tty" "$TD" <"$TD/in" {w}>&- &
+	p=$!
+	track "$p"
+	wait_until 10 eval '[[ $(tick_numbers "$TD/out2" | wc -l) -ge 3 ]]' || fail "the second job does not tick"
+	printf '\003' >&"$w"
+	wait "$p" && fail "the checker passed a job whose stdin is not its terminal"
+	grep -q "ctty BAD: fd 0" "$TD/out2" || fail "no complaint about fd 0: $(tr -d '\r' <"$TD/out2" | tail -n1)"
+	exec {w}>&-
+}
+
+# a job of a shell's terminal: refused without --shell-job, dumped with it, restored with it
+# onto another terminal (memdump's), where it goes on printing and takes Ctrl-C
+test_shell_job() {
+	local w p1 p2 job2 tty1 tty2 n1 f
+	need_memdump
+	mkfifo "$TD/in2"
+	exec {w}<>"$TD/in2"
+	"$E2E/ptyrun" -o "$TD/out1" -t "$TD/tty1" -p "$TD/job1" -- "$E2E/dumpee_tty" "$TD" </dev/null {w}>&- &
+	p1=$!
+	track "$p1"
+	wait_until 10 eval '[[ -s $TD/job1 && $(tick_numbers "$TD/out1" | wc -l) -ge 5 ]]' ||
+		fail "the job does not tick on its pty: $(cat "$TD/out1")"
+	PID=$(cat "$TD/job1")
+	track "$PID"
+	# the restoring terminal exists already: it cannot be the first one again
+	"$E2E/ptyrun" -o "$TD/out2" -t "$TD/tty2" -p "$TD/job2" -- sh -c \
+		'while [ ! -e "$1/go" ]; do sleep 0.05; done; exec "$2" restore --shell-job -D "$1/img"' \
+		sh "$TD" "$MEMDUMP" <"$TD/in2" {w}>&- &
+	p2=$!
+	track "$p2"
+	wait_until 10 eval '[[ -s $TD/job2 ]]' || fail "the second pty did not start"
+	tty1=$(cat "$TD/tty1")
+	tty2=$(cat "$TD/tty2")
+	log "job $PID on $tty1, restore to come on $tty2"
+
+	md dump0 dump -t "$PID" -D "$TD/img0" && fail "a job on a shell's terminal was dumped without --shell-job"
+	grep -q -- "--shell-job" "$TD/dump0.err" || fail "the refusal does not suggest --shell-job: $(md_why dump0)"
+	n1=$(last_tick "$TD/out1")
+	wait_until 10 eval '[[ $(last_tick "$TD/out1") -ge $((n1 + 3)) ]]' || fail "the job stopped after the refused dump"
+
+	dump_and_kill "$PID" "$TD/img" --shell-job
+	wait "$p1"
+	n1=$(last_tick "$TD/out1")
+	log "the job printed up to tick $n1 on $tty1"
+
+	md restore0 restore -D "$TD/img" -d && fail "a shell job was restored without --shell-job"
+	grep -q -- "--shell-job" "$TD/restore0.err" || fail "the refusal does not say --shell-job: $(md_why restore0)"
+	md restore1 restore -D "$TD/img" -d --shell-job </dev/null && fail "restored --shell-job without a terminal"
+	grep -q "controlling terminal" "$TD/restore1.err" || fail "the refusal does not say why: $(md_why restore1)"
+	fully_gone "$PID" || fail "a refused restore left $PID behind"
+
+	: >"$TD/go"
+	wait_until 20 eval 'alive "$PID" && [[ $(tick_numbers "$TD/out2" | wc -l) -ge 5 ]]' ||
+		fail "the job does not tick on $tty2 after the restore: $(tr -d '\r' <"$TD/out2" | head -n5)"
+	job2=$(cat "$TD/job2")
+	[[ $(stat_field "$PID" 7) == $(tty_nr_of "$tty2") ]] ||
+		fail "controlling terminal $(stat_field "$PID" 7), expected $(tty_nr_of "$tty2") ($tty2)"
+	for f in 0 1 2; do
+		[[ $(readlink "/proc/$PID/fd/$f") == "$tty2" ]] ||
+			fail "fd $f is $(readlink "/proc/$PID/fd/$f"), expected $tty2"
+	done
+	[[ $(stat_field "$PID" 5) == "$job2" ]] || fail "group $(stat_field "$PID" 5), expected memdump's $job2"
+	[[ $(stat_field "$PID" 8) == "$job2" ]] || fail "foreground group of $tty2 is $(stat_field "$PID" 8), not the job's"
+	printf '\003' >&"$w"
+	wait "$p2" || fail "after Ctrl-C: exit $?: $(tr -d '\r' <"$TD/out2" | grep -v '^tick' | head -n3)"
+	grep -q "ctty ok" "$TD/out2" || fail "no verdict after Ctrl-C: $(tr -d '\r' <"$TD/out2" | tail -n2)"
+	{ tick_numbers "$TD/out1"; tick_numbers "$TD/out2"; } >"$TD/ticks"
+	consecutive "$TD/ticks" || fail "ticks across the dump: $(consecutive "$TD/ticks")"
+	[[ $(tick_numbers "$TD/out2" | head -n1) == $((n1 + 1)) ]] || fail "the restored job did not go on from $n1"
+	exec {w}>&-
+}
+
+ALL_TESTS+=(shell_job_selftest shell_job)
 
 # --- the runner --------------------------------------------------------------------------
 

@@ -235,3 +235,19 @@ Test(proc_status, thread_sample)
 	cr_assert_eq(st.nspid_last, st.pid);
 	cr_assert_eq(st.threads, 2);
 }
+
+/* tty_nr and tpgid: a process on /dev/pts/0, and one without a terminal */
+Test(proc_stat, controlling_terminal)
+{
+	_cleanup_free_ char *buf = NULL, *buf2 = NULL;
+	struct proc_stat st;
+
+	cr_assert_eq(proc_read_file(FIXTURES_DIR "/on_pty.stat", &buf, NULL), 0);
+	cr_assert_eq(proc_parse_stat(buf, &st), 0);
+	cr_expect_eq(st.tty_nr, 136 << 8);
+	cr_expect_eq(st.tpgid, 23985);
+	cr_assert_eq(proc_read_file(FIXTURES_DIR "/odd_comm.stat", &buf2, NULL), 0);
+	cr_assert_eq(proc_parse_stat(buf2, &st), 0);
+	cr_expect_eq(st.tty_nr, 0);
+	cr_expect_eq(st.tpgid, -1);
+}

@@ -11,10 +11,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat/fs.h"
+#include "compat/prctl.h"
 #include "memdump/cleanup.h"
 #include "memdump/kfeat.h"
 #include "memdump/proc.h"
@@ -133,7 +136,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 20);
+	cr_assert_eq(lines, 21);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -157,3 +160,41 @@ Test(kfeat, print_says_the_same)
 	cr_assert_not_null(strstr(out, want), "%s", out);
 }
 
+
+/* in a child (the mode and the timer are per process): a timer made with the id asked for */
+static bool timer_with_id_works(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int id = 4321;
+
+		if (prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0) < 0)
+			_exit(1);
+		if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id) < 0 || id != 4321)
+			_exit(2);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_neq(WEXITSTATUS(status), 2, "the prctl worked but timer_create() ignored the id");
+	return WEXITSTATUS(status) == 0;
+}
+
+Test(kfeat, posix_timer_ids_matches_timer_create)
+{
+	cr_assert_eq(kf.posix_timer_ids, timer_with_id_works());
+}
+
+Test(kfeat, kfeat_off_takes_a_feature_away)
+{
+	struct kfeat off;
+
+	setenv("MEMDUMP_KFEAT_OFF", "nonsense,posix_timer_ids", 1);
+	cr_assert_eq(kfeat_probe(&off), 0);
+	unsetenv("MEMDUMP_KFEAT_OFF");
+	cr_assert_not(off.posix_timer_ids);
+	cr_assert_eq(off.memfd, kf.memfd);
+}
