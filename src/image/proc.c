@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "image/internal.h"
+#include "image/sockets.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
@@ -218,11 +219,13 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__Fd *f = NULL;
 	_cleanup_free_ Md__Fd **fp = NULL;
 	_cleanup_free_ Md__Timer *tm = NULL;
+	_cleanup_free_ struct img_sock_pb *sk = NULL;
 
+	sk = calloc(p->n_fds ? p->n_fds : 1, sizeof(*sk));
 	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
 	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
 	tm = calloc(p->n_fds ? p->n_fds : 1, sizeof(*tm));
-	if (!f || !fp || !tm)
+	if (!f || !fp || !tm || !sk)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *s = &p->fds[i];
@@ -254,6 +257,10 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 			tm[i].value_ns = s->timer.value_ns;
 			tm[i].interval_ns = s->timer.interval_ns;
 			f[i].timer = &tm[i];
+		}
+		if (s->kind == MD_FD_UNIX_SOCKET || s->kind == MD_FD_INET_SOCKET) {
+			img_sock_fill(&sk[i], &s->sock);
+			f[i].socket = &sk[i].m;
 		}
 		fp[i] = &f[i];
 	}
@@ -514,7 +521,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_TIMERFD;
+	return (k >= MD_FD_REG && k <= MD_FD_TIMERFD) || k == MD_FD_UNIX_SOCKET || k == MD_FD_INET_SOCKET;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p)
@@ -580,6 +587,13 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 			f->timer.settime_flags = s->timer->settime_flags;
 			f->timer.value_ns = s->timer->value_ns;
 			f->timer.interval_ns = s->timer->interval_ns;
+		}
+		if (f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) {
+			if (!s->socket)
+				return img_invalid(name, "socket fd %d without its socket", f->fd);
+			r = img_sock_read(name, f->fd, s->socket, &f->sock);
+			if (r < 0)
+				return r;
 		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
