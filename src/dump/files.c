@@ -2,7 +2,8 @@
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
  * is dumped by shm.c), pipes, and eventfds, signalfds and timerfds by the
- * state fdinfo shows. Every other kind is refused with one line per fd.
+ * state fdinfo shows; sockets by sockets.c. Every other kind is refused
+ * with one line per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -155,6 +156,11 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->timer.settime_flags = t.settime_flags;
 		ret->timer.value_ns = t.value_ns;
 		ret->timer.interval_ns = t.interval_ns;
+	} else if (S_ISSOCK(st.st_mode)) {
+		/* what the socket says of itself; sock_diag is asked once for the tree (dump_sockets()) */
+		r = dump_collect_socket(pid, fd, st.st_ino, ret);
+		if (r < 0)
+			return r;
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
