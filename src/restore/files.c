@@ -3,7 +3,8 @@
  * of the image once, in its own process, before any process exists:
  * regular files, directories and devices by path, memfds and shared
  * anonymous objects made and filled here, pipes made and refilled here,
- * eventfds, signalfds and timerfds made here with the state they had.
+ * eventfds, signalfds and timerfds made here with the state they had,
+ * sockets made, bound and refilled here (sockets.c).
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.
@@ -366,6 +367,10 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_TIMERFD:
 		fd = make_anon_fd(rc, f);
 		break;
+	case MD_FD_UNIX_SOCKET:
+	case MD_FD_INET_SOCKET:
+		fd = restore_open_socket(rc, f);
+		break;
 	default:
 		fd = open_at_pos(f->path, f);
 		break;
@@ -499,6 +504,7 @@ void restore_close_files(struct restore_ctx *rc)
 			close(rc->pipe_fds[i]);
 	free(rc->pipe_fds);
 	rc->pipe_fds = NULL;
+	restore_close_sockets(rc);
 	for (size_t i = 0; i < rc->n_shms; i++)
 		if (rc->shms[i].fd >= 0) {
 			close(rc->shms[i].fd);

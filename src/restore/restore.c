@@ -292,6 +292,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 					       p->fds[k].fd, p->pid);
 		}
 	}
+	r = restore_read_sockets(rc, dir);
+	if (r < 0)
+		return r;
 	return plan_tree(rc, dir);
 }
 
