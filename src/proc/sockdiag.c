@@ -22,19 +22,15 @@
 
 #include "memdump/log.h"
 
-#ifndef UNIX_DIAG_SHUTDOWN	/* 3.11 */
-#define UNIX_DIAG_SHUTDOWN 7
-#endif
-
 int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret)
 {
-	struct nlattr *tb[UNIX_DIAG_SHUTDOWN + 1];
+	struct nlattr *tb[UNIX_DIAG_MAX + 1];
 	const struct unix_diag_msg *m;
 	struct sd_unix u = { 0 };
 
 	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || !nlmsg_valid_hdr(nlh, sizeof(*m)))
 		return -EINVAL;
-	if (nlmsg_parse(nlh, sizeof(*m), tb, UNIX_DIAG_SHUTDOWN, NULL) < 0)
+	if (nlmsg_parse(nlh, sizeof(*m), tb, UNIX_DIAG_MAX, NULL) < 0)
 		return -EINVAL;
 	m = nlmsg_data(nlh);
 	if (m->udiag_family != AF_UNIX)
