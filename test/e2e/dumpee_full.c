@@ -8,8 +8,8 @@
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
  *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105
- *   -u           also hold a unix socket pair at fds 108 and 109 (memdump does not dump
- *                sockets yet)
+ *   -u           also hold two netlink sockets at fds 108 and 109 (memdump does not dump
+ *                netlink sockets)
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
  * STATUS gets "OK" or "FAIL: <what>" lines (replaced atomically by rename); exit 0 on OK,
  * 1 on FAIL, 2 on a setup error. TMPDIR must exist; files are created in it.
@@ -37,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -772,12 +773,14 @@ static void setup_files(void)
 			die_setup("write to the pipe");
 	}
 	if (hold_socket) {
-		int sv[2];
+		/* netlink: a socket family memdump does not restore */
+		int a = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		int b = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-			die_setup("socketpair");
-		move_fd(sv[0], FD_SOCK_A);
-		move_fd(sv[1], FD_SOCK_B);
+		if (a < 0 || b < 0)
+			die_setup("netlink socket");
+		move_fd(a, FD_SOCK_A);
+		move_fd(b, FD_SOCK_B);
 	}
 }
 
