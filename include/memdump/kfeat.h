@@ -32,6 +32,9 @@ struct kfeat {
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
 	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
+	bool sock_diag_unix;	/* NETLINK_SOCK_DIAG answers for AF_UNIX (unix_diag) */
+	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
+	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 };
 
 int kfeat_probe(struct kfeat *ret);

@@ -67,5 +67,5 @@ void sockdiag_release(struct sockdiag *d);
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino);
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino);
 
-/* whether the kernel answers a dump request for family (and protocol, for inet) */
+/* whether the kernel answers a dump request for family (and protocol, for inet); lists no socket */
 bool sockdiag_probe(int family, uint8_t protocol);

@@ -156,7 +156,8 @@ oom:
 	return NL_STOP;
 }
 
-static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, struct sockdiag *d)
+/* states: TCPF_* bits of the sockets wanted (0: none; the kernel still says whether it knows family) */
+static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_t states, struct sockdiag *d)
 {
 	struct collect c = { .d = d, .protocol = protocol };
 	int r;
@@ -164,7 +165,7 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, struct 
 	if (family == AF_UNIX) {
 		struct unix_diag_req req = {
 			.sdiag_family = AF_UNIX,
-			.udiag_states = ~0u,
+			.udiag_states = states,
 			.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
 				      UDIAG_SHOW_RQLEN,
 		};
@@ -175,7 +176,7 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, struct 
 		struct inet_diag_req_v2 req = {
 			.sdiag_family = (uint8_t)family,
 			.sdiag_protocol = protocol,
-			.idiag_states = ~0u,
+			.idiag_states = states,
 		};
 
 		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
@@ -227,10 +228,10 @@ int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
 	if (r < 0)
 		return r;
 	if (with_unix)
-		r = dump_family(sk, AF_UNIX, 0, &d);
+		r = dump_family(sk, AF_UNIX, 0, ~0u, &d);
 	for (size_t f = 0; with_inet && r >= 0 && f < 2; f++)
 		for (size_t p = 0; r >= 0 && p < 2; p++)
-			r = dump_family(sk, families[f], protocols[p], &d);
+			r = dump_family(sk, families[f], protocols[p], ~0u, &d);
 	nl_socket_free(sk);
 	if (r < 0) {
 		sockdiag_release(&d);
@@ -273,7 +274,7 @@ bool sockdiag_probe(int family, uint8_t protocol)
 
 	if (open_diag(&sk) < 0)
 		return false;
-	r = dump_family(sk, family, protocol, &d);
+	r = dump_family(sk, family, protocol, 0, &d);
 	nl_socket_free(sk);
 	sockdiag_release(&d);
 	return r >= 0;
