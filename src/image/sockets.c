@@ -236,7 +236,8 @@ static int copy_queue(const Md__SocketQueue *s, struct md_sock_queue *q)
 	if (!q->data || !q->pkt_len)
 		return -ENOMEM;
 	for (size_t k = 0; k < s->n_packets; k++) {
-		memcpy(q->data + off, s->packets[k].data, s->packets[k].len);
+		if (s->packets[k].len)	/* an empty packet may have no data pointer */
+			memcpy(q->data + off, s->packets[k].data, s->packets[k].len);
 		q->pkt_len[k] = (uint32_t)s->packets[k].len;
 		off += s->packets[k].len;
 	}
