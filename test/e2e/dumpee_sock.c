@@ -22,7 +22,10 @@
  * for SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one
  * piece first (stream, dgram, seqpkt, closed, listen, tcp, udp, passcred,
  * nonblock), and the check must notice; -m tcpconn also holds an
- * established TCP connection (to itself), which a dump must refuse.
+ * established TCP connection (to itself), -m pending a connection to the
+ * unix listener not accepted yet, -m inflight a unix pair with a file
+ * descriptor in flight (SCM_RIGHTS, checked to be still there): a dump
+ * must refuse each.
  * The check, from inside each process: every queued byte in order, every
  * datagram with its length, EOF where the peer is gone or shut down, no
  * byte more; the names and addresses (getsockname), options and flags; a
@@ -69,6 +72,8 @@ static char *shared;		/* C's verdict for P, MAP_SHARED */
 /* the sockets, at the same numbers in both processes (each closes the other's) */
 static int st[2], dg[2], sq[2], closed_fd = -1, lsn = -1, abst = -1, tcp = -1, udp = -1, tcpb = -1;
 static int conn_c = -1, conn_s = -1;	/* -m tcpconn */
+static int pend = -1;			/* -m pending: the client */
+static int ex[2] = { -1, -1 };		/* -m inflight */
 static struct sockaddr_in tcp_addr, udp_addr, tcpb_addr;
 static char listen_path[108], abstract_name[64];
 
@@ -290,6 +295,15 @@ static bool check_parent(void)
 	if (get_int(lsn, SOL_SOCKET, SO_ACCEPTCONN) != 1)
 		return failf("listen: not listening");
 	strcpy(un.sun_path, listen_path);
+	/* -m pending: that connection is still waiting, first in line */
+	if (pend >= 0) {
+		int a = accept4(lsn, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (a < 0)
+			return failf("pending: the connection not accepted is gone: %s", strerror(errno));
+		close(a);
+		close(pend);
+	}
 	if (!ping("listen", lsn, AF_UNIX, (struct sockaddr *)&un, sizeof(un)))
 		return false;
 	memset(un.sun_path, 0, sizeof(un.sun_path));
@@ -315,6 +329,32 @@ static bool check_parent(void)
 			return failf("udp: no datagram through the bound socket: %s", strerror(errno));
 		close(u);
 	}
+	return true;
+}
+
+/* -m inflight: the fd sent is still on its way, a /dev/null */
+static bool check_inflight(void)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	char c;
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	struct stat a, b;
+	int fd;
+
+	if (recvmsg(ex[1], &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return failf("inflight: no message: %s", strerror(errno));
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return failf("inflight: the fd in flight is gone");
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (fstat(fd, &a) < 0 || stat("/dev/null", &b) < 0 || a.st_rdev != b.st_rdev)
+		return failf("inflight: the fd received is not /dev/null");
+	close(fd);
 	return true;
 }
 
@@ -449,6 +489,12 @@ static void setup_child(int ready)
 		close(conn_c);
 		close(conn_s);
 	}
+	if (pend >= 0)
+		close(pend);
+	if (ex[0] >= 0) {
+		close(ex[0]);
+		close(ex[1]);
+	}
 	fill(buf, STREAM_CP, 'C');
 	send_all(st[1], buf, STREAM_CP);
 	send_dgrams(dg[1], dgram_cp, N_CP, 'c');
@@ -487,7 +533,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: dumpee_sock [-m wait|selftest|corrupt|tcpconn] [-c WHAT] STATUS DIR\n");
+		fprintf(stderr, "usage: dumpee_sock [-m wait|selftest|corrupt|tcpconn|pending|inflight] [-c WHAT] STATUS DIR\n");
 		return 2;
 	}
 	status_path = argv[optind];
@@ -501,6 +547,32 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	setup_parent();
+	if (!strcmp(mode, "pending")) {
+		struct sockaddr_un un = { .sun_family = AF_UNIX };
+
+		strcpy(un.sun_path, listen_path);
+		pend = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (pend < 0 || connect(pend, (struct sockaddr *)&un, sizeof(un)) < 0)
+			die_setup("a connection not accepted");
+	}
+	if (!strcmp(mode, "inflight")) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl = { 0 };
+		struct iovec iov = { "f", 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &null, sizeof(int));
+		if (null < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ex) < 0 || sendmsg(ex[0], &mh, 0) != 1)
+			die_setup("an fd in flight");
+		close(null);
+	}
 	if (!strcmp(mode, "tcpconn")) {
 		conn_c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (conn_c < 0 || connect(conn_c, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)) < 0 ||
@@ -544,13 +616,14 @@ int main(int argc, char **argv)
 		else
 			corrupt();
 	}
-	if (!strcmp(mode, "wait") || !strcmp(mode, "tcpconn")) {
+	if (strcmp(mode, "selftest") && strcmp(mode, "corrupt")) {
 		snprintf(line, sizeof(line), "READY %d %d %u", getpid(), child, ntohs(tcp_addr.sin_port));
 		write_status(line);
 		while (!got_usr1)
 			sigsuspend(&old);
 	}
-	(void)check_parent();
+	if (check_parent() && ex[1] >= 0)
+		check_inflight();
 	kill(child, SIGUSR1);
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
 		failf("C did not exit cleanly (status %#x)", status);

@@ -943,6 +943,8 @@ ALL_TESTS=(
 	sockets
 	sock_tcp_established_refused
 	sock_peer_outside_refused
+	sock_pending_refused
+	sock_inflight_refused
 	sock_path_taken
 )
 
@@ -1067,6 +1069,19 @@ test_sock_tcp_established_refused() {
 	need_memdump
 	start_sock tcpconn
 	sock_refused "$PID" "established TCP connection to 127.0.0.1:$TCPPORT"
+}
+
+test_sock_pending_refused() {
+	need_memdump
+	start_sock pending
+	sock_refused "$PID" "not accepted yet"
+}
+
+# the check then receives the fd still in flight
+test_sock_inflight_refused() {
+	need_memdump
+	start_sock inflight
+	sock_refused "$PID" "file descriptors in flight (SCM_RIGHTS)"
 }
 
 # C alone: its unix sockets are connected to P's, outside the dumped tree
