@@ -14,6 +14,8 @@ struct md_vma;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
+struct md_fd;
+struct md_sock_queue;
 struct kfeat;
 struct image_pages_writer;
 
@@ -82,6 +84,20 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job);
  * logged with the fd. *ret is malloc'ed (src/dump/pipes.c).
  */
 int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n);
+
+/*
+ * Sockets (src/dump/sockets.c). dump_collect_socket(): socket fd of pid,
+ * sockfs inode ino, as the socket answers through a pidfd_getfd() copy
+ * (family, type, options, addresses); sets ret->kind and ret->sock, or
+ * -ENOTSUP (logged) for a family we do not restore. dump_sockets(): across
+ * the tree, with sock_diag: state, peers, names, backlogs; refuses
+ * (-ENOTSUP, one line naming the fd) what restore could not make again
+ * (a peer outside the tree, connections not accepted, established TCP,
+ * fds in flight...); the data queued in unix sockets, peeked and left in
+ * place, one md_sock_queue per socket with data (*ret malloc'ed).
+ */
+int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret);
+int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, size_t *ret_n);
 
 /*
  * Plan one process: read pagemap (PAGEMAP_SCAN where kf says so) for every

@@ -17,6 +17,7 @@
  *   sysvshm-ID.img        the same for SysV segment ID (md_shm.sysv set)
  *   pages-sysvshm-ID.img
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
+ *   sockets.img           unread data of the tree's unix sockets (if any)
  *   track.img             struct md_track: dirty tracking for the next dump (if any)
  *   parent                symlink to the parent image of an incremental dump (if any)
  *
@@ -36,6 +37,7 @@ struct md_pagemap;
 struct md_shm;
 struct md_pipe;
 struct md_track;
+struct md_sock_queue;
 
 #define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
 #define MD_FORMAT_VERSION 2	/* 2: pages files in indexed chunks, optionally zstd */
@@ -54,6 +56,7 @@ enum md_image_kind {
 	MD_IMG_SHM = 7,
 	MD_IMG_PIPES = 8,
 	MD_IMG_TRACK = 9,
+	MD_IMG_SOCKETS = 10,
 };
 
 /* Whether name is that of an image file: "*.img", no '/', not starting with '.'. */
@@ -75,6 +78,23 @@ int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret);
 /* pipes.img; a missing file reads as no pipes */
 int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);
 int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
+
+/*
+ * sockets.img (src/image/sockets.c); a missing file reads as no queues.
+ * Reading checks each queue on its own (one socket named once, packets
+ * that fit); how queues and fds fit together is image_check_sockets().
+ */
+int image_write_sockets(int dirfd, const struct md_sock_queue *q, size_t n);
+int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n);
+/*
+ * The sockets of a whole image (pure; err gets a one-line reason, -EINVAL):
+ * every fd on one socket agrees with the others (same description, same
+ * state), a unix peer is a socket of the image (and a stream peer is
+ * connected back), a queue belongs to a unix socket restore can refill
+ * (one with a peer end), names and addresses are well formed.
+ */
+int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
+			size_t errlen);
 
 /* shm-ID.img, or sysvshm-ID.img for a SysV segment (s->sysv) */
 /* track.img; a missing file reads as MD_TRACK_NONE */

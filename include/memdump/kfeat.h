@@ -34,6 +34,9 @@ struct kfeat {
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
 	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
 	bool posix_timer_ids;	/* PR_TIMER_CREATE_RESTORE_IDS: timer_create() with a given id */
+	bool sock_diag_unix;	/* NETLINK_SOCK_DIAG answers for AF_UNIX (unix_diag) */
+	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
+	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 };
 
 /* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */

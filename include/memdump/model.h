@@ -157,6 +157,63 @@ enum md_fd_kind {
 	MD_FD_SIGNALFD,		/* signalfd: its mask */
 	MD_FD_TIMERFD,		/* timerfd: clock, time left, period, expirations unread */
 	MD_FD_EPOLL,		/* epoll instance: its interest list */
+	/* sockets (9 and 10 are taken by epoll and inotify) */
+	MD_FD_UNIX_SOCKET = 11,	/* AF_UNIX socket: md_fd.sock, its queue in md_sock_queue */
+	MD_FD_INET_SOCKET = 12,	/* AF_INET/AF_INET6 TCP or UDP socket, not connected (TCP): md_fd.sock */
+};
+
+/* sk_shutdown bits, as unix_diag reports them */
+enum md_sock_shut {
+	MD_SOCK_SHUT_RD = 1,	/* RCV_SHUTDOWN */
+	MD_SOCK_SHUT_WR = 2,	/* SEND_SHUTDOWN */
+};
+
+#define MD_SOCK_NAME_MAX 108	/* sizeof(sun_path) */
+
+/*
+ * A socket as the tree held it: what restore needs to make it again. Every
+ * fd on one socket carries the same copy (a socket is one open file
+ * description, so they also share md_fd.ofd).
+ */
+struct md_sock {
+	uint64_t ino;		/* sockfs inode: the socket's id in the image */
+	int family;		/* AF_UNIX, AF_INET, AF_INET6 */
+	int type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	int protocol;		/* IPPROTO_TCP, IPPROTO_UDP; 0 for unix */
+	int state;		/* TCP_* numbering, as sock_diag reports it (TCP_CLOSE: unconnected) */
+	uint32_t backlog;	/* TCP_LISTEN: listen() backlog */
+	uint32_t shutdown;	/* enum md_sock_shut */
+	/* unix */
+	uint64_t peer_ino;	/* the socket it is connected to (in the image), 0: none or closed */
+	char name[MD_SOCK_NAME_MAX];	/* bound name: an absolute path, or abstract (name[0] == 0) */
+	uint32_t name_len;	/* bytes of name, 0: unbound */
+	uint32_t path_mode;	/* the socket file's st_mode, uid and gid (a path name only) */
+	uint32_t path_uid, path_gid;
+	bool passcred;		/* SO_PASSCRED */
+	int32_t peek_off;	/* SO_PEEK_OFF, -1: off */
+	uint32_t sndbuf, rcvbuf;	/* SO_SNDBUF, SO_RCVBUF as getsockopt() says them (doubled) */
+	/* inet: addresses in network byte order (4 or 16 bytes by family) */
+	uint8_t addr[16];	/* getsockname() */
+	uint16_t port;		/* host order; 0 with a zero address: not bound */
+	uint8_t peer_addr[16];	/* UDP connect()ed: getpeername() */
+	uint16_t peer_port;	/* 0: not connected */
+	uint32_t scope_id;	/* IPv6 link-local scope of addr */
+	bool reuseaddr;		/* SO_REUSEADDR */
+	bool reuseport;		/* SO_REUSEPORT */
+	bool v6only;		/* IPV6_V6ONLY */
+};
+
+/*
+ * What sat unread in a unix socket at dump time, oldest first: packets
+ * keep datagram (and seqpacket) boundaries; for a stream socket they are
+ * just how the bytes were read. Restore sends them again from the peer.
+ */
+struct md_sock_queue {
+	uint64_t ino;		/* the receiving socket */
+	uint8_t *data;		/* every packet, back to back */
+	size_t len;
+	uint32_t *pkt_len;	/* bytes of each packet */
+	size_t n_pkts;
 };
 
 /*
@@ -198,6 +255,7 @@ struct md_fd {
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
 	bool ctty;		/* MD_FD_CHR on the terminal of a shell job (--shell-job): restored
 				 * on the restoring memdump's terminal, not by path */
+	struct md_sock sock;	/* MD_FD_UNIX_SOCKET, MD_FD_INET_SOCKET */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
@@ -329,6 +387,7 @@ void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
+void md_sock_queue_release(struct md_sock_queue *q);
 void md_track_release(struct md_track *t);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

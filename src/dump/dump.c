@@ -137,6 +137,8 @@ struct dump_ctx {
 	struct dump_shm_ids shm;
 	struct md_pipe *pipes;
 	size_t n_pipes;
+	struct md_sock_queue *sockq;	/* data queued in the tree's unix sockets */
+	size_t n_sockq;
 
 	/* incremental dumps */
 	const struct dump_opts *o;
@@ -227,7 +229,10 @@ static int collect_tree(struct dump_ctx *c)
 	r = dump_ttys(c->procs, c->ft.n, c->o->shell_job);
 	if (r < 0)
 		return r;
-	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
+	r = dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
+	if (r < 0)
+		return r;
+	return dump_sockets(c->procs, c->ft.n, &c->sockq, &c->n_sockq);
 }
 
 /* the previous image's view of pid: its VMAs and pagemap, if it has them */
@@ -444,6 +449,11 @@ static int write_images(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 	}
+	if (c->n_sockq) {
+		r = image_write_sockets(c->out.dirfd, c->sockq, c->n_sockq);
+		if (r < 0)
+			return r;
+	}
 	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->out.dirfd, "parent") < 0)
 		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
 	/* the tree goes on under tracking, for the next dump */
@@ -499,6 +509,9 @@ static void dump_ctx_release(struct dump_ctx *c)
 	for (size_t i = 0; i < c->n_pipes; i++)
 		md_pipe_release(&c->pipes[i]);
 	free(c->pipes);
+	for (size_t i = 0; i < c->n_sockq; i++)
+		md_sock_queue_release(&c->sockq[i]);
+	free(c->sockq);
 	free(c->procs);
 	free(c->pms);
 	free(c->shm.shm);

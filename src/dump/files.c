@@ -2,8 +2,8 @@
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
  * is dumped by shm.c), pipes, and eventfds, signalfds, timerfds and epoll
- * fds by the state fdinfo shows. Every other kind is refused with one line
- * per fd.
+ * fds by the state fdinfo shows; sockets by sockets.c. Every other kind is
+ * refused with one line per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -161,6 +161,11 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		if (proc_parse_epoll(info, &ret->epoll, &ret->n_epoll) < 0)
 			return log_err(-EINVAL, "cannot parse fdinfo of epoll fd %d of %d", fd, pid);
 		ret->kind = MD_FD_EPOLL;
+	} else if (S_ISSOCK(st.st_mode)) {
+		/* what the socket says of itself; sock_diag is asked once for the tree (dump_sockets()) */
+		r = dump_collect_socket(pid, fd, st.st_ino, ret);
+		if (r < 0)
+			return r;
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "image/internal.h"
+#include "image/sockets.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
@@ -253,16 +254,18 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__Timer *tm = NULL;
 	_cleanup_free_ Md__EpollItem *ep = NULL;
 	_cleanup_free_ Md__EpollItem **epp = NULL;
+	_cleanup_free_ struct img_sock_pb *sk = NULL;
 	size_t n_ep = 0, at = 0;
 
 	for (size_t i = 0; i < p->n_fds; i++)
 		n_ep += p->fds[i].n_epoll;
 	ep = calloc(n_ep ? n_ep : 1, sizeof(*ep));
 	epp = calloc(n_ep ? n_ep : 1, sizeof(*epp));
+	sk = calloc(p->n_fds ? p->n_fds : 1, sizeof(*sk));
 	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
 	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
 	tm = calloc(p->n_fds ? p->n_fds : 1, sizeof(*tm));
-	if (!f || !fp || !tm || !ep || !epp)
+	if (!f || !fp || !tm || !ep || !epp || !sk)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *s = &p->fds[i];
@@ -305,6 +308,10 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 			ep[at].has_ofd = s->epoll[k].ofd != 0;
 			ep[at].ofd = s->epoll[k].ofd;
 			epp[at] = &ep[at];
+		}
+		if (s->kind == MD_FD_UNIX_SOCKET || s->kind == MD_FD_INET_SOCKET) {
+			img_sock_fill(&sk[i], &s->sock);
+			f[i].socket = &sk[i].m;
 		}
 		fp[i] = &f[i];
 	}
@@ -648,7 +655,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_EPOLL;
+	return (k >= MD_FD_REG && k <= MD_FD_EPOLL) || k == MD_FD_UNIX_SOCKET || k == MD_FD_INET_SOCKET;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -730,6 +737,13 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 				return img_invalid(name, "epoll fd %d watches negative fd %d", f->fd, e->tfd);
 			f->epoll[k] = (struct md_epoll_item){ .tfd = e->tfd, .events = e->events, .data = e->data,
 							      .ofd = e->has_ofd ? e->ofd : 0 };
+		}
+		if (f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) {
+			if (!s->socket)
+				return img_invalid(name, "socket fd %d without its socket", f->fd);
+			r = img_sock_read(name, f->fd, s->socket, &f->sock);
+			if (r < 0)
+				return r;
 		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;

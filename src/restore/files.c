@@ -4,7 +4,8 @@
  * regular files, directories and devices by path, memfds and shared
  * anonymous objects made and filled here, pipes made and refilled here,
  * eventfds, signalfds and timerfds made here with the state they had,
- * epoll instances made here empty.
+ * epoll instances made here empty, sockets made, bound and refilled here
+ * (sockets.c).
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.
@@ -374,6 +375,10 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		if (fd < 0)
 			fd = -errno;
 		break;
+	case MD_FD_UNIX_SOCKET:
+	case MD_FD_INET_SOCKET:
+		fd = restore_open_socket(rc, f);
+		break;
 	default:
 		fd = f->ctty ? restore_tty_open(rc, f) : open_at_pos(f->path, f);
 		break;
@@ -507,6 +512,7 @@ void restore_close_files(struct restore_ctx *rc)
 			close(rc->pipe_fds[i]);
 	free(rc->pipe_fds);
 	rc->pipe_fds = NULL;
+	restore_close_sockets(rc);
 	for (size_t i = 0; i < rc->n_shms; i++)
 		if (rc->shms[i].fd >= 0) {
 			close(rc->shms[i].fd);

@@ -83,6 +83,12 @@ struct restore_proc {
 	size_t n_attached;
 };
 
+/* A socket made ahead of its fd: the other end of a pair, or a named peer. */
+struct restore_sock_end {
+	uint64_t ino;			/* the image's socket */
+	int fd;				/* ours, -1 once in rc->files */
+};
+
 /* A file memdump opened for the tree, handed to processes over the socket. */
 struct restore_file {
 	uint64_t ofd;			/* the image's open file description (0: a mapping's file) */
@@ -125,6 +131,10 @@ struct restore_ctx {
 	struct md_pipe *pipes;
 	size_t n_pipes;
 	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
+	struct md_sock_queue *sockq;	/* sockets.img: data to queue in unix sockets again */
+	size_t n_sockq;
+	struct restore_sock_end *sock_ends;	/* sockets made before their fd's turn (sockets.c) */
+	size_t n_sock_ends;
 
 	struct restore_file *files;
 	size_t n_files;
@@ -169,6 +179,14 @@ int restore_check_epoll(struct restore_ctx *rc);
 /* add, in rp (its fds installed), the items it is the first able to add */
 int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp);
 void restore_free_epoll(struct restore_ctx *rc);
+
+/* sockets.c */
+/* sockets.img, and how the image's sockets fit together (before anything is made); logs */
+int restore_read_sockets(struct restore_ctx *rc, const char *dir);
+/* our socket for socket fd f (its pair, name, queue, options); logs what fails */
+int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
+/* the ends still waiting, and the queues */
+void restore_close_sockets(struct restore_ctx *rc);
 
 /* sysv.c: SysV segments */
 /* make (or take back) segment s under its id, with its owner, mode and data; logs */

@@ -297,6 +297,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	r = restore_check_epoll(rc);
 	if (r < 0)
 		return r;
+	r = restore_read_sockets(rc, dir);
+	if (r < 0)
+		return r;
 	return plan_tree(rc, dir);
 }
 

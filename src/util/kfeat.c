@@ -7,6 +7,7 @@
 #include "memdump/model.h"
 #include "memdump/cleanup.h"
 #include "memdump/proc.h"
+#include "memdump/sockdiag.h"
 #include "compat/fs.h"
 #include "compat/mman.h"
 #include "compat/prctl.h"
@@ -26,9 +27,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -310,6 +313,30 @@ static bool probe_vvar_vclock(void)
 	return strstr(maps, " [vvar_vclock]\n") != NULL;
 }
 
+/*
+ * What the dump of a unix socket's queue relies on: with SO_PEEK_OFF, each
+ * MSG_PEEK of a datagram socket gives the next datagram, leaving all queued.
+ */
+static bool probe_so_peek_off(void)
+{
+	_cleanup_close_ int a = -1, b = -1;
+	int sv[2], zero = 0;
+	char buf[4];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return false;
+	a = sv[0];
+	b = sv[1];
+	if (send(a, "a", 1, 0) != 1 || send(a, "bc", 2, 0) != 2 ||
+	    setsockopt(b, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return false;
+	if (recv(b, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT) != 1 || buf[0] != 'a' ||
+	    recv(b, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT) != 2 || buf[0] != 'b')
+		return false;
+	/* and nothing was taken */
+	return recv(b, buf, sizeof(buf), MSG_DONTWAIT) == 1 && buf[0] == 'a';
+}
+
 /* the sysctl checks CAP_CHECKPOINT_RESTORE in the IPC namespace's owner at open */
 static bool probe_shm_next_id(void)
 {
@@ -413,6 +440,10 @@ int kfeat_probe(struct kfeat *ret)
 	kf.uffd_lazy = probe_uffd_lazy();
 	kf.clone3_set_tid = probe_clone3_set_tid();
 	kf.pidfd_getfd = probe_pidfd_getfd();
+	kf.so_peek_off = probe_so_peek_off();
+	kf.sock_diag_unix = sockdiag_probe(AF_UNIX, 0);
+	kf.sock_diag_inet = sockdiag_probe(AF_INET, IPPROTO_TCP) && sockdiag_probe(AF_INET, IPPROTO_UDP) &&
+			    sockdiag_probe(AF_INET6, IPPROTO_TCP) && sockdiag_probe(AF_INET6, IPPROTO_UDP);
 	kf.prctl_mm_map = probe_prctl_mm_map();
 	kf.memfd = probe_memfd();
 	kf.timerfd_set_ticks = probe_timerfd_set_ticks();
@@ -465,6 +496,9 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "vvar_vclock: %s\n", yesno(kf->vvar_vclock));
 	fprintf(out, "shm_next_id: %s\n", yesno(kf->shm_next_id));
 	fprintf(out, "posix_timer_ids: %s\n", yesno(kf->posix_timer_ids));
+	fprintf(out, "sock_diag_unix: %s\n", yesno(kf->sock_diag_unix));
+	fprintf(out, "sock_diag_inet: %s\n", yesno(kf->sock_diag_inet));
+	fprintf(out, "so_peek_off: %s\n", yesno(kf->so_peek_off));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

@@ -87,6 +87,15 @@ void md_pipe_release(struct md_pipe *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void md_sock_queue_release(struct md_sock_queue *q)
+{
+	if (!q)
+		return;
+	free(q->data);
+	free(q->pkt_len);
+	memset(q, 0, sizeof(*q));
+}
+
 void md_track_release(struct md_track *t)
 {
 	free(t->procs);

@@ -8,7 +8,8 @@
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
  *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105
- *   -u           also hold a userfaultfd at fd 108 (a kind of fd memdump does not dump)
+ *   -u           also hold fds memdump does not dump: a userfaultfd at fd 108 and a
+ *                netlink socket at fd 109
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
  * STATUS gets "OK" or "FAIL: <what>" lines (replaced atomically by rename); exit 0 on OK,
  * 1 on FAIL, 2 on a setup error. TMPDIR must exist; files are created in it.
@@ -37,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -70,6 +72,7 @@
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
 #define FD_UNKNOWN 108
+#define FD_UNKNOWN_SOCK 109
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
 #define FD_SEALED 106			/* a sealed memfd, mapped read-only */
 #define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
@@ -772,10 +775,13 @@ static void setup_files(void)
 	}
 	if (hold_unknown) {
 		int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+		/* netlink: a socket family memdump does not restore */
+		int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 
-		if (fd < 0)
-			die_setup("userfaultfd");
+		if (fd < 0 || nl < 0)
+			die_setup("userfaultfd or netlink socket");
 		move_fd(fd, FD_UNKNOWN);
+		move_fd(nl, FD_UNKNOWN_SOCK);
 	}
 }
 

@@ -204,12 +204,12 @@ test_leave_running_twice() {
 test_unsupported_fd_refused() {
 	need_memdump
 	start_full -u
-	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a userfaultfd succeeded"
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a userfaultfd and a netlink socket succeeded"
 	local rc=$?
 	[[ $rc -ne 124 ]] || fail "dump timed out"
 	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
-	grep -q 'userfaultfd' "$TD/dump.err" || fail "the error does not say 'userfaultfd': $(md_why dump)"
-	grep -Eq '\b108\b' "$TD/dump.err" || fail "the error does not name fd 108: $(md_why dump)"
+	grep -Eq '\b108\b.*userfaultfd' "$TD/dump.err" || fail "the error does not name fd 108, a userfaultfd: $(md_why dump)"
+	grep -Eq '\b109\b.*netlink' "$TD/dump.err" || fail "the error does not name fd 109, a netlink socket: $(md_why dump)"
 	alive "$PID" || fail "process $PID died after a failed dump"
 	trigger_check "$PID"
 }
@@ -1015,6 +1015,14 @@ ALL_TESTS=(
 	lazy_selftest
 	lazy_pages
 	lazy_corrupt_chunk
+	sock_selftest
+	sock_detects_corruption
+	sockets
+	sock_tcp_established_refused
+	sock_peer_outside_refused
+	sock_pending_refused
+	sock_inflight_refused
+	sock_path_taken
 )
 
 # --- lazy restore --------------------------------------------------------------------------
@@ -1067,6 +1075,121 @@ test_lazy_corrupt_chunk() {
 	wait_until 10 eval 'grep -q "lazy restore: cannot fill" "$TD/restore.err"' ||
 		fail "no error from the lazy server: $(cat "$TD/restore.err")"
 	grep -q "checksum mismatch in chunk" "$TD/restore.err" || fail "the error does not say why: $(cat "$TD/restore.err")"
+}
+
+# --- sockets (dumpee_sock) -------------------------------------------------------------------
+
+test_sock_selftest() {
+	"$E2E/dumpee_sock" -m selftest "$TD/status" "$TD" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_sock_detects_corruption() {
+	local what rc
+	for what in stream dgram seqpkt closed listen tcp udp passcred nonblock; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_sock" -m corrupt -c "$what" "$TD/status" "$TD" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_sock [MODE]: dumpee_sock (P and C) in MODE (wait); sets PID, CPID, TCPPORT, STATUS
+start_sock() {
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	spawn sock "$E2E/dumpee_sock" -m "${1:-wait}" "$STATUS" "$TD"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_sock did not get ready: $(cat "$STATUS" "$TD/sock.err" 2>/dev/null)"
+	read -r _ _ CPID TCPPORT <"$STATUS"
+	track "$CPID"
+	log "P $PID, C $CPID, TCP port $TCPPORT"
+}
+
+# every kind of socket the tree may hold, dumped (killing it) and restored: the queues,
+# names, addresses and options, checked from inside P and C. The listening socket's file
+# outlives P: the restore must take its place.
+test_sockets() {
+	need_memdump
+	start_sock
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	[[ -S $TD/listen.sock ]] || fail "the listening socket's file is gone after the dump"
+	"$MEMDUMP" show "$TD/img" >"$TD/show.json" || fail "memdump show failed"
+	grep -q '"kind": "FD_UNIX_SOCKET"' "$TD/show.json" || fail "memdump show prints no unix socket"
+	grep -q '"packets": ' "$TD/show.json" || fail "memdump show prints no queued data"
+	restore_detached "$TD/img" "$PID"
+	alive "$CPID" || fail "C ($CPID) did not come back"
+	trigger_check "$PID"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is left after the check"
+}
+
+# refusals leave both processes running with every byte still queued: the check passes
+sock_refused() {
+	local target=$1 want=$2
+	md dump dump -t "$target" -D "$TD/img" && fail "the dump succeeded"
+	local rc=$?
+	[[ $rc -ne 124 ]] || fail "dump timed out"
+	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
+	grep -qF "$want" "$TD/dump.err" || fail "the error does not say '$want': $(md_why dump)"
+	[[ -z $(find "$TD/img" -name '*.img' 2>/dev/null) ]] || fail "the failed dump left image files"
+	alive "$PID" && alive "$CPID" || fail "P or C died after a failed dump"
+	trigger_check "$PID"
+}
+
+test_sock_tcp_established_refused() {
+	need_memdump
+	start_sock tcpconn
+	sock_refused "$PID" "established TCP connection to 127.0.0.1:$TCPPORT"
+}
+
+test_sock_pending_refused() {
+	need_memdump
+	start_sock pending
+	sock_refused "$PID" "not accepted yet"
+}
+
+# the check then receives the fd still in flight
+test_sock_inflight_refused() {
+	need_memdump
+	start_sock inflight
+	sock_refused "$PID" "file descriptors in flight (SCM_RIGHTS)"
+}
+
+# C alone: its unix sockets are connected to P's, outside the dumped tree
+test_sock_peer_outside_refused() {
+	need_memdump
+	start_sock
+	sock_refused "$CPID" "outside the dumped tree"
+}
+
+# a live socket bound on the listening socket's path: the restore is refused before any
+# process exists, and the socket in the way stays
+test_sock_path_taken() {
+	need_memdump
+	command -v python3 >/dev/null || skip "no python3 to bind a socket"
+	start_sock
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	rm -f "$TD/listen.sock"
+	spawn squat python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+print("bound", flush=True)
+time.sleep(60)' "$TD/listen.sock"
+	local squat=$SPAWNED
+	wait_until 10 grep -q bound "$TD/squat.out" || fail "python3 did not bind '$TD/listen.sock'"
+	md restore restore -D "$TD/img" -d && fail "restore succeeded with its socket's path taken"
+	grep -q "a live socket is bound there" "$TD/restore.err" || fail "unclear refusal: $(md_why restore)"
+	fully_gone "$PID" && fully_gone "$CPID" || fail "the failed restore left a process"
+	[[ -S $TD/listen.sock ]] || fail "the restore removed the live socket's file"
+	kill "$squat"
 }
 
 # --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------

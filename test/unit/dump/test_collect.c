@@ -6,6 +6,7 @@
 #include "memdump/dump.h"
 #include "memdump/model.h"
 #include "child.h"
+#include <linux/netlink.h>
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -343,12 +344,41 @@ Test(dump_collect, pipe_with_an_end_outside_is_refused)
 	md_proc_release(&p);
 }
 
+/* a family memdump does not restore */
 static void setup_socket(int sync_fd)
 {
-	int s[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
+	if (socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0)
 		_exit(1);
+}
+
+/* fds 3, 4: a unix datagram pair, fd 4 with SO_PASSCRED */
+static void setup_socketpair(int sync_fd)
+{
+	int s[2], one = 1;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, s) < 0 ||
+	    setsockopt(s[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		_exit(1);
+}
+
+Test(dump_collect, socketpair)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_socketpair, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 5);
+	for (int i = 3; i <= 4; i++) {
+		cr_expect_eq(p.fds[i].kind, MD_FD_UNIX_SOCKET);
+		cr_expect_eq(p.fds[i].sock.family, AF_UNIX);
+		cr_expect_eq(p.fds[i].sock.type, SOCK_DGRAM);
+		cr_expect_eq(p.fds[i].sock.ino, p.fds[i].ino);
+	}
+	cr_expect(!p.fds[3].sock.passcred);
+	cr_expect(p.fds[4].sock.passcred);
+	md_proc_release(&p);
 }
 
 /* an fd of a kind memdump does not know */

@@ -12,6 +12,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/kfeat.h"
 #include "memdump/proc.h"
+#include "memdump/sockdiag.h"
 
 static struct kfeat kf;
 
@@ -136,7 +139,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 21);
+	cr_assert_eq(lines, 24);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -158,6 +161,45 @@ Test(kfeat, print_says_the_same)
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "zero_pfn: 0x%llx\n", (unsigned long long)kf.zero_pfn);
 	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "sock_diag_unix: %s\n", kf.sock_diag_unix ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "sock_diag_inet: %s\n", kf.sock_diag_inet ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "so_peek_off: %s\n", kf.so_peek_off ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+}
+
+/* the kernel lists a socket pair we make exactly when sock_diag_unix says it can */
+Test(kfeat, sock_diag_unix_matches)
+{
+	struct sockdiag d = { 0 };
+	struct stat st;
+	int sv[2];
+	bool found;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(fstat(sv[0], &st), 0);
+	found = sockdiag_collect(true, false, &d) == 0 && sockdiag_find_unix(&d, st.st_ino);
+	cr_assert_eq(kf.sock_diag_unix, found);
+	sockdiag_release(&d);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* SO_PEEK_OFF: the second peek of a stream sees what follows the first */
+Test(kfeat, so_peek_off_matches)
+{
+	int sv[2], zero = 0;
+	char c = 0;
+	bool works;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(send(sv[0], "xy", 2, 0), 2);
+	works = setsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0 &&
+		recv(sv[1], &c, 1, MSG_PEEK) == 1 && recv(sv[1], &c, 1, MSG_PEEK) == 1 && c == 'y';
+	cr_assert_eq(kf.so_peek_off, works);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 

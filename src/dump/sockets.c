@@ -1,0 +1,576 @@
+/*
+ * Sockets of the tree. collect_fd() hands each socket fd here for what
+ * the socket itself answers (family, type, options, addresses) through a
+ * pidfd_getfd() copy; dump_sockets() then asks sock_diag about them all
+ * at once (state, peer, name, queue lengths, pending connections), checks
+ * that each can be restored, and copies the data queued in unix sockets
+ * with MSG_PEEK, which leaves it in place. Whatever is refused is refused
+ * with one line naming the fd, before anything of the tree changes.
+ */
+#include "memdump/dump.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+#include "memdump/sockdiag.h"
+#include "compat/pidfd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+#define TCP_BOUND_INACTIVE 13	/* 6.6: bound, neither listening nor connected (inet_diag) */
+
+static int grab_fd(pid_t pid, int fd)
+{
+	_cleanup_close_ int pidfd = md_pidfd_open(pid);
+	int r;
+
+	if (pidfd < 0)
+		return -errno;
+	r = md_pidfd_getfd(pidfd, fd);
+	return r < 0 ? -errno : r;
+}
+
+static int get_int(int sk, int level, int opt, int *ret)
+{
+	socklen_t len = sizeof(*ret);
+
+	return getsockopt(sk, level, opt, ret, &len) < 0 ? -errno : 0;
+}
+
+static const char *family_name(int family)
+{
+	switch (family) {
+	case AF_NETLINK:
+		return "netlink";
+	case AF_PACKET:
+		return "packet";
+	case AF_INET:
+		return "IPv4";
+	case AF_INET6:
+		return "IPv6";
+	case AF_VSOCK:
+		return "vsock";
+	case AF_ALG:
+		return "AF_ALG";
+	default:
+		return "other";
+	}
+}
+
+static const char *unix_type_name(int type)
+{
+	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" : "seqpacket";
+}
+
+/* the address of a sockaddr_in or _in6 into s (addr/port or peer_addr/peer_port) */
+static void take_inet_addr(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port, uint32_t *scope)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		memcpy(addr, &a->sin6_addr, 16);
+		*port = ntohs(a->sin6_port);
+		if (scope)
+			*scope = a->sin6_scope_id;
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		memcpy(addr, &a->sin_addr, 4);
+		*port = ntohs(a->sin_port);
+	}
+}
+
+static int collect_inet(int sk, int fd, pid_t pid, struct md_sock *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int v = 0, r;
+
+	if (!((s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP) ||
+	      (s->type == SOCK_DGRAM && s->protocol == IPPROTO_UDP))) {
+		log_msg(LOG_ERR, "fd %d of %d is an %s socket of type %d, protocol %d: not supported (only TCP "
+				 "and UDP); close it in the process or run it without it",
+			fd, pid, family_name(s->family), s->type, s->protocol);
+		return -ENOTSUP;
+	}
+	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0)
+		return log_err(-errno, "cannot read the address of fd %d of %d", fd, pid);
+	take_inet_addr(&ss, s->addr, &s->port, &s->scope_id);
+	len = sizeof(ss);
+	if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0)
+		take_inet_addr(&ss, s->peer_addr, &s->peer_port, NULL);
+	else if (errno != ENOTCONN)
+		return log_err(-errno, "cannot read the peer of fd %d of %d", fd, pid);
+	r = get_int(sk, SOL_SOCKET, SO_ACCEPTCONN, &v);
+	if (r < 0)
+		return log_err(r, "cannot read the state of fd %d of %d", fd, pid);
+	/* what sock_diag will say (it does not list sockets that are neither bound nor connected) */
+	s->state = v ? TCP_LISTEN : s->peer_port ? TCP_ESTABLISHED : TCP_CLOSE;
+	if ((r = get_int(sk, SOL_SOCKET, SO_REUSEADDR, &v)) < 0)
+		return log_err(r, "cannot read SO_REUSEADDR of fd %d of %d", fd, pid);
+	s->reuseaddr = v;
+	if ((r = get_int(sk, SOL_SOCKET, SO_REUSEPORT, &v)) < 0)
+		return log_err(r, "cannot read SO_REUSEPORT of fd %d of %d", fd, pid);
+	s->reuseport = v;
+	if (s->family == AF_INET6) {
+		if ((r = get_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)) < 0)
+			return log_err(r, "cannot read IPV6_V6ONLY of fd %d of %d", fd, pid);
+		s->v6only = v;
+	}
+	return 0;
+}
+
+static int collect_unix(int sk, int fd, pid_t pid, struct md_sock *s)
+{
+	int v = 0, r;
+
+	if ((r = get_int(sk, SOL_SOCKET, SO_PASSCRED, &v)) < 0)
+		return log_err(r, "cannot read SO_PASSCRED of fd %d of %d", fd, pid);
+	s->passcred = v;
+	if ((r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off)) < 0)
+		return log_err(r, "cannot read SO_PEEK_OFF of fd %d of %d", fd, pid);
+	if ((r = get_int(sk, SOL_SOCKET, SO_SNDBUF, &v)) < 0)
+		return log_err(r, "cannot read SO_SNDBUF of fd %d of %d", fd, pid);
+	s->sndbuf = (uint32_t)v;
+	if ((r = get_int(sk, SOL_SOCKET, SO_RCVBUF, &v)) < 0)
+		return log_err(r, "cannot read SO_RCVBUF of fd %d of %d", fd, pid);
+	s->rcvbuf = (uint32_t)v;
+	return 0;
+}
+
+int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
+{
+	_cleanup_close_ int sk = grab_fd(pid, fd);
+	struct md_sock *s = &ret->sock;
+	int r;
+
+	if (sk < 0)
+		return log_err(sk, "cannot get a copy of fd %d of %d", fd, pid);
+	memset(s, 0, sizeof(*s));
+	s->ino = ino;
+	s->peek_off = -1;
+	if ((r = get_int(sk, SOL_SOCKET, SO_DOMAIN, &s->family)) < 0 ||
+	    (r = get_int(sk, SOL_SOCKET, SO_TYPE, &s->type)) < 0 ||
+	    (r = get_int(sk, SOL_SOCKET, SO_PROTOCOL, &s->protocol)) < 0)
+		return log_err(r, "cannot read the family and type of socket fd %d of %d", fd, pid);
+	switch (s->family) {
+	case AF_UNIX:
+		ret->kind = MD_FD_UNIX_SOCKET;
+		return collect_unix(sk, fd, pid, s);
+	case AF_INET:
+	case AF_INET6:
+		ret->kind = MD_FD_INET_SOCKET;
+		return collect_inet(sk, fd, pid, s);
+	default:
+		log_msg(LOG_ERR, "fd %d of %d is a %s socket (family %d): not supported yet; close it in the "
+				 "process or run it without it", fd, pid, family_name(s->family), s->family);
+		return -ENOTSUP;
+	}
+}
+
+/* ---- the whole tree ---- */
+
+static bool is_sock(const struct md_fd *f)
+{
+	return f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET;
+}
+
+static const struct md_fd *tree_sock(const struct md_proc *procs, size_t n, uint64_t ino)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++)
+			if (is_sock(&procs[i].fds[k]) && procs[i].fds[k].sock.ino == ino)
+				return &procs[i].fds[k];
+	return NULL;
+}
+
+/* sock_diag answers for memdump's network namespace: the tree must live in it */
+static int check_netns(pid_t pid)
+{
+	struct stat ours, theirs;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat("/proc/self/ns/net", &ours) < 0 || stat(path, &theirs) < 0)
+		return log_err(-errno, "cannot read the network namespace of %d", pid);
+	if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+		return log_err(-ENOTSUP, "%d holds sockets in another network namespace than memdump's: not "
+					 "supported (run memdump in it, e.g. with nsenter -n)", pid);
+	return 0;
+}
+
+static void fmt_inet(char *buf, size_t len, int family, const uint8_t *addr, uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/*
+ * The file of a path name: its absolute path (a relative name counts from
+ * the cwd, which we take as the one it was bound in), and that it is still
+ * this socket's.
+ */
+static int unix_path(pid_t pid, int fd, const struct sd_unix *u, struct md_sock *s)
+{
+	char abs[PATH_MAX], cwd[PATH_MAX], link[64];
+	struct stat st;
+	ssize_t n;
+
+	if (u->name[0] == '/') {
+		snprintf(abs, sizeof(abs), "%.*s", (int)u->name_len, u->name);
+	} else {
+		snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+		n = readlink(link, cwd, sizeof(cwd) - 1);
+		if (n < 0)
+			return log_err(-errno, "cannot read the cwd of %d", pid);
+		cwd[n] = '\0';
+		if (snprintf(abs, sizeof(abs), "%s/%.*s", cwd, (int)u->name_len, u->name) >= (int)sizeof(abs))
+			return log_err(-ENAMETOOLONG, "fd %d of %d: cannot make the name of its unix socket absolute",
+				       fd, pid);
+	}
+	/* the name as bind() takes it, NUL included */
+	if (strlen(abs) >= MD_SOCK_NAME_MAX)
+		return log_err(-ENOTSUP, "fd %d of %d is a unix socket bound to '%s': its absolute path is too long "
+					 "to bind again; not supported", fd, pid, abs);
+	if (stat(abs, &st) < 0 || !S_ISSOCK(st.st_mode) || (u->has_vfs && st.st_ino != u->vfs_ino))
+		return log_err(-ENOTSUP, "fd %d of %d is a unix socket bound to '%s', whose file was removed or "
+					 "replaced: not supported (nobody can reach it by its name; close it)",
+			       fd, pid, abs);
+	memset(s->name, 0, sizeof(s->name));
+	memcpy(s->name, abs, strlen(abs));
+	s->name_len = (uint32_t)strlen(abs);
+	s->path_mode = st.st_mode;
+	s->path_uid = st.st_uid;
+	s->path_gid = st.st_gid;
+	return 0;
+}
+
+static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md_fd *f, const struct sockdiag *d)
+{
+	const struct sd_unix *u = sockdiag_find_unix(d, f->sock.ino);
+	struct md_sock *s = &f->sock;
+
+	if (!u)
+		return log_err(-EIO, "fd %d of %d: the kernel does not list its unix socket %llu", f->fd, pid,
+			       (unsigned long long)s->ino);
+	s->state = u->state;
+	s->shutdown = u->shutdown & (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR);
+	s->peer_ino = u->peer_ino;
+	if (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE && u->state != TCP_LISTEN)
+		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket in state %d: not supported", f->fd, pid,
+			       unix_type_name(s->type), u->state);
+	if (u->state == TCP_LISTEN) {
+		s->backlog = u->wqueue;
+		if (u->n_icons || u->rqueue)
+			return log_err(-ENOTSUP, "fd %d of %d is a listening unix socket '%.*s' with %u connection(s) not "
+						 "accepted yet: not supported (accept them, or dump when none is waiting)",
+				       f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
+				       u->n_icons ? u->n_icons : u->rqueue);
+	}
+	if (u->peer_ino && !tree_sock(procs, n, u->peer_ino))
+		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
+					 "dumped tree: not supported (dump the tree that holds both ends, or close it)",
+			       f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
+	if (u->name_len && u->name[0])
+		return unix_path(pid, f->fd, u, s);
+	memset(s->name, 0, sizeof(s->name));
+	memcpy(s->name, u->name, u->name_len);
+	s->name_len = u->name_len;
+	return 0;
+}
+
+static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d)
+{
+	const struct sd_inet *i = sockdiag_find_inet(d, f->sock.ino);
+	struct md_sock *s = &f->sock;
+	char a[INET6_ADDRSTRLEN + 8], b[INET6_ADDRSTRLEN + 8];
+
+	fmt_inet(a, sizeof(a), s->family, s->addr, s->port);
+	fmt_inet(b, sizeof(b), s->family, s->peer_addr, s->peer_port);
+	/* not listed: neither bound nor connected, or bound on a kernel that does not list those */
+	if (i) {
+		s->state = i->state == TCP_BOUND_INACTIVE ? TCP_CLOSE : i->state;
+		if (s->state == TCP_LISTEN)
+			s->backlog = i->wqueue;
+	}
+	if (s->protocol == IPPROTO_UDP) {
+		if (i && i->rqueue)
+			log_warn("fd %d of %d: the datagrams waiting in UDP socket %s (%u bytes) are not kept "
+				 "(UDP may lose datagrams anyway)", f->fd, pid, a, i->rqueue);
+		return 0;
+	}
+	if (s->state == TCP_LISTEN) {
+		if (i && i->rqueue)
+			return log_err(-ENOTSUP, "fd %d of %d is a TCP socket listening on %s with %u connection(s) "
+						 "not accepted yet: not supported (no TCP repair yet; accept them first)",
+				       f->fd, pid, a, i->rqueue);
+		return 0;
+	}
+	if (s->state == TCP_CLOSE && !s->peer_port)
+		return 0;
+	if (s->state == TCP_ESTABLISHED)
+		return log_err(-ENOTSUP, "fd %d of %d is an established TCP connection to %s: not supported (no TCP "
+					 "repair yet)", f->fd, pid, b);
+	return log_err(-ENOTSUP, "fd %d of %d is a TCP connection %s - %s in state %d: not supported (no TCP "
+				 "repair yet)", f->fd, pid, a, b, s->state);
+}
+
+/* ---- queued data ---- */
+
+struct peeked {
+	struct md_sock_queue q;
+	size_t cap, pkt_cap;
+	bool fds;		/* SCM_RIGHTS in flight */
+};
+
+static int add_packet(struct peeked *p, const uint8_t *buf, size_t len)
+{
+	if (p->q.len + len > p->cap) {
+		size_t nc = p->cap ? p->cap : 65536;
+		uint8_t *nd;
+
+		while (nc < p->q.len + len)
+			nc *= 2;
+		nd = realloc(p->q.data, nc);
+		if (!nd)
+			return -ENOMEM;
+		p->q.data = nd;
+		p->cap = nc;
+	}
+	if (p->q.n_pkts == p->pkt_cap) {
+		size_t nc = p->pkt_cap ? p->pkt_cap * 2 : 16;
+		uint32_t *nl = reallocarray(p->q.pkt_len, nc, sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		p->q.pkt_len = nl;
+		p->pkt_cap = nc;
+	}
+	memcpy(p->q.data + p->q.len, buf, len);
+	p->q.len += len;
+	p->q.pkt_len[p->q.n_pkts++] = (uint32_t)len;
+	return 0;
+}
+
+/* one peek: its length, or -errno; fds passed along come to us with it: closed, and noted */
+static ssize_t peek_one(int sk, void *buf, size_t len, struct peeked *p)
+{
+	union {
+		char buf[4096];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl) };
+	ssize_t n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		p->fds = true;
+		for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		p->fds = true;
+	return n;
+}
+
+/*
+ * Everything queued, without taking it: SO_PEEK_OFF walks the queue (a
+ * stream's bytes, datagram after datagram) and is put back as it was.
+ */
+static int peek_all(int sk, const struct md_sock *s, struct peeked *p)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t cap = 1 << 16;
+	int r = 0;
+
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n, len = (ssize_t)cap;
+
+		if (s->type != SOCK_STREAM) {
+			/* the datagram's length first: a short peek would split it */
+			len = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+			if (len < 0)
+				return errno == EAGAIN ? 0 : -errno;
+			/* 0: either an empty datagram, or none and the socket shut down for reading */
+			if (len == 0)
+				return s->shutdown & MD_SOCK_SHUT_RD ? 0 : -ENOMSG;
+			if ((size_t)len > cap) {
+				uint8_t *nb = realloc(buf, (size_t)len);
+
+				if (!nb)
+					return -ENOMEM;
+				buf = nb;
+				cap = (size_t)len;
+			}
+		}
+		n = peek_one(sk, buf, (size_t)len, p);
+		if (n == -EAGAIN || n == 0)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		if (s->type != SOCK_STREAM && n != len)
+			return -EIO;
+		r = add_packet(p, buf, (size_t)n);
+		if (r < 0 || p->fds)
+			return r;
+	}
+}
+
+static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
+{
+	_cleanup_close_ int sk = grab_fd(pid, f->fd);
+	int zero = 0, old, r, r2;
+
+	if (sk < 0)
+		return log_err(sk, "cannot get a copy of fd %d of %d", f->fd, pid);
+	r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &old);
+	if (r < 0)
+		return log_err(r, "cannot read SO_PEEK_OFF of fd %d of %d", f->fd, pid);
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return log_err(-errno, "cannot set SO_PEEK_OFF on fd %d of %d", f->fd, pid);
+	r = peek_all(sk, &f->sock, p);
+	/* on every path: the process peeks as it did */
+	r2 = setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 ? -errno : 0;
+	if (r == -ENOMSG)
+		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with an empty datagram queued: not "
+					 "supported (let the process read it first)", f->fd, pid,
+			       unix_type_name(f->sock.type));
+	if (r < 0)
+		return log_err(r, "cannot read the data queued on fd %d of %d", f->fd, pid);
+	if (r2 < 0)
+		return log_err(r2, "cannot put SO_PEEK_OFF of fd %d of %d back", f->fd, pid);
+	return 0;
+}
+
+/* whether restore can send s's queue again: from its peer end, or from a new end standing for a closed one */
+static bool refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
+{
+	const struct md_fd *peer;
+
+	if (s->state != TCP_ESTABLISHED)
+		return false;
+	if (!s->peer_ino)
+		return true;
+	peer = tree_sock(procs, n, s->peer_ino);
+	return peer && peer->sock.peer_ino == s->ino;
+}
+
+static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const struct md_fd *f,
+		      struct md_sock_queue **qs, size_t *nq)
+{
+	struct peeked p = { 0 };
+	struct md_sock_queue *nqs;
+	int r;
+
+	r = peek_queue(pid, f, &p);
+	if (r >= 0 && p.fds)
+		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with file descriptors in flight (SCM_RIGHTS) in "
+				      "its queue: not supported (let the process receive them first)",
+			    f->fd, pid, unix_type_name(f->sock.type));
+	if (r >= 0 && p.q.n_pkts && !refillable(procs, n, &f->sock))
+		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with %zu bytes queued but no connected peer in "
+				      "the tree to send them again: not supported (let the process read them first)",
+			    f->fd, pid, unix_type_name(f->sock.type), p.q.len);
+	if (r < 0 || !p.q.n_pkts) {
+		md_sock_queue_release(&p.q);
+		return r;
+	}
+	nqs = reallocarray(*qs, *nq + 1, sizeof(**qs));
+	if (!nqs) {
+		md_sock_queue_release(&p.q);
+		return -ENOMEM;
+	}
+	p.q.ino = f->sock.ino;
+	nqs[(*nq)++] = p.q;
+	*qs = nqs;
+	return 0;
+}
+
+int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, size_t *ret_n)
+{
+	struct md_sock_queue *qs = NULL;
+	struct sockdiag d = { 0 };
+	bool any_unix = false, any_inet = false;
+	size_t nq = 0;
+	int r = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool here = false;
+
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			any_unix |= procs[i].fds[k].kind == MD_FD_UNIX_SOCKET;
+			any_inet |= procs[i].fds[k].kind == MD_FD_INET_SOCKET;
+			here |= is_sock(&procs[i].fds[k]);
+		}
+		if (here && (r = check_netns(procs[i].pid)) < 0)
+			return r;
+	}
+	if (!any_unix && !any_inet)
+		return 0;
+	r = sockdiag_collect(any_unix, any_inet, &d);
+	if (r < 0)
+		return log_err(r, "cannot ask the kernel about the tree's sockets (sock_diag)");
+
+	/* every fd: a socket held by several gets the same answers each time */
+	for (size_t i = 0; i < n && r >= 0; i++)
+		for (size_t k = 0; k < procs[i].n_fds && r >= 0; k++) {
+			struct md_fd *f = &procs[i].fds[k];
+
+			if (f->kind == MD_FD_UNIX_SOCKET)
+				r = fill_unix(procs, n, procs[i].pid, f, &d);
+			else if (f->kind == MD_FD_INET_SOCKET)
+				r = fill_inet(procs[i].pid, f, &d);
+		}
+	sockdiag_release(&d);
+	/* the queues, once per socket */
+	for (size_t i = 0; i < n && r >= 0; i++)
+		for (size_t k = 0; k < procs[i].n_fds && r >= 0; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+			bool seen = false;
+
+			if (f->kind != MD_FD_UNIX_SOCKET || f->sock.state == TCP_LISTEN)
+				continue;
+			for (size_t j = 0; j < nq; j++)
+				seen = seen || qs[j].ino == f->sock.ino;
+			if (!seen && tree_sock(procs, n, f->sock.ino) == f)
+				r = dump_queue(procs, n, procs[i].pid, f, &qs, &nq);
+		}
+	if (r < 0) {
+		for (size_t j = 0; j < nq; j++)
+			md_sock_queue_release(&qs[j]);
+		free(qs);
+		return r;
+	}
+	*ret = qs;
+	*ret_n = nq;
+	return 0;
+}

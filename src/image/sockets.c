@@ -1,0 +1,384 @@
+/*
+ * Sockets in the image: the Socket message of an fd (files-PID.img) and
+ * sockets.img, the unread data of the tree's unix sockets. Queues live in
+ * a file of their own, not in the fds: one socket may be held by fds of
+ * several processes, and a queue can be megabytes that `memdump show` of
+ * a files image need not print. How the pieces fit together (peers,
+ * queues, fds sharing a socket) is checked here too, before restore makes
+ * anything.
+ */
+#include "image/sockets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "image/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/image.h"
+#include "memdump/log.h"
+
+#define SOCKETS_NAME "sockets.img"
+
+static size_t inet_len(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
+{
+	Md__Socket *m = &pb->m;
+
+	md__socket__init(m);
+	m->ino = s->ino;
+	m->family = (uint32_t)s->family;
+	m->type = (uint32_t)s->type;
+	m->protocol = (uint32_t)s->protocol;
+	m->state = (uint32_t)s->state;
+	m->has_backlog = s->state == TCP_LISTEN;
+	m->backlog = s->backlog;
+	m->has_shutdown = s->shutdown != 0;
+	m->shutdown = s->shutdown;
+	if (s->family == AF_UNIX) {
+		m->has_peer_ino = s->peer_ino != 0;
+		m->peer_ino = s->peer_ino;
+		if (s->name_len && s->name[0]) {
+			memcpy(pb->path, s->name, s->name_len);
+			pb->path[s->name_len] = '\0';
+			m->path = pb->path;
+			m->has_path_mode = m->has_path_uid = m->has_path_gid = true;
+			m->path_mode = s->path_mode;
+			m->path_uid = s->path_uid;
+			m->path_gid = s->path_gid;
+		} else if (s->name_len) {
+			m->has_abstract = true;
+			m->abstract.data = (uint8_t *)s->name + 1;
+			m->abstract.len = s->name_len - 1;
+		}
+		m->has_passcred = s->passcred;
+		m->passcred = s->passcred;
+		m->has_peek_off = s->peek_off != -1;
+		m->peek_off = s->peek_off;
+		m->has_sndbuf = m->has_rcvbuf = true;
+		m->sndbuf = s->sndbuf;
+		m->rcvbuf = s->rcvbuf;
+		return;
+	}
+	inet_ntop(s->family, s->addr, pb->addr, sizeof(pb->addr));
+	m->addr = pb->addr;
+	m->has_port = true;
+	m->port = s->port;
+	m->has_scope_id = s->scope_id != 0;
+	m->scope_id = s->scope_id;
+	if (s->peer_port) {
+		inet_ntop(s->family, s->peer_addr, pb->peer, sizeof(pb->peer));
+		m->peer_addr = pb->peer;
+		m->has_peer_port = true;
+		m->peer_port = s->peer_port;
+	}
+	m->has_reuseaddr = s->reuseaddr;
+	m->reuseaddr = s->reuseaddr;
+	m->has_reuseport = s->reuseport;
+	m->reuseport = s->reuseport;
+	m->has_v6only = s->v6only;
+	m->v6only = s->v6only;
+}
+
+static bool unix_type_valid(uint32_t t)
+{
+	return t == SOCK_STREAM || t == SOCK_DGRAM || t == SOCK_SEQPACKET;
+}
+
+int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock *ret)
+{
+	struct md_sock s = { .peek_off = -1 };
+
+	s.ino = m->ino;
+	s.family = (int)m->family;
+	s.type = (int)m->type;
+	s.protocol = (int)m->protocol;
+	s.state = (int)m->state;
+	s.backlog = m->has_backlog ? m->backlog : 0;
+	s.shutdown = m->has_shutdown ? m->shutdown : 0;
+	if (!s.ino)
+		return img_invalid(name, "socket fd %d has no inode", fd);
+	if (s.shutdown & ~(uint32_t)(MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
+		return img_invalid(name, "socket fd %d: shutdown %#x", fd, s.shutdown);
+	if (m->backlog > (1u << 30))
+		return img_invalid(name, "socket fd %d: backlog %u", fd, m->backlog);
+
+	if (s.family == AF_UNIX) {
+		if (!unix_type_valid(m->type) || m->protocol)
+			return img_invalid(name, "unix socket fd %d of type %u, protocol %u", fd, m->type, m->protocol);
+		if (s.state != TCP_ESTABLISHED && s.state != TCP_CLOSE && s.state != TCP_LISTEN)
+			return img_invalid(name, "unix socket fd %d in state %d", fd, s.state);
+		if (m->path && m->has_abstract)
+			return img_invalid(name, "unix socket fd %d has a path and an abstract name", fd);
+		if (m->path) {
+			size_t l = strlen(m->path);
+
+			if (m->path[0] != '/' || l >= MD_SOCK_NAME_MAX)
+				return img_invalid(name, "unix socket fd %d: bad path '%s'", fd, m->path);
+			memcpy(s.name, m->path, l);
+			s.name_len = (uint32_t)l;
+		} else if (m->has_abstract) {
+			if (m->abstract.len + 1 > MD_SOCK_NAME_MAX)
+				return img_invalid(name, "unix socket fd %d: abstract name of %zu bytes", fd,
+						   m->abstract.len);
+			s.name[0] = '\0';
+			memcpy(s.name + 1, m->abstract.data, m->abstract.len);
+			s.name_len = (uint32_t)m->abstract.len + 1;
+		}
+		if (s.state == TCP_LISTEN && (!s.name_len || s.type == SOCK_DGRAM))
+			return img_invalid(name, "unix socket fd %d listens without a name or as a datagram socket", fd);
+		s.peer_ino = m->has_peer_ino ? m->peer_ino : 0;
+		if (s.peer_ino == s.ino)
+			return img_invalid(name, "unix socket fd %d is its own peer", fd);
+		if (s.peer_ino && s.state != TCP_ESTABLISHED)
+			return img_invalid(name, "unix socket fd %d has a peer but is not connected", fd);
+		s.path_mode = m->path_mode;
+		s.path_uid = m->path_uid;
+		s.path_gid = m->path_gid;
+		s.passcred = m->has_passcred && m->passcred;
+		s.peek_off = m->has_peek_off ? m->peek_off : -1;
+		s.sndbuf = m->has_sndbuf ? m->sndbuf : 0;
+		s.rcvbuf = m->has_rcvbuf ? m->rcvbuf : 0;
+		*ret = s;
+		return 0;
+	}
+
+	if (s.family != AF_INET && s.family != AF_INET6)
+		return img_invalid(name, "socket fd %d of family %d", fd, s.family);
+	if (!((s.type == SOCK_STREAM && s.protocol == IPPROTO_TCP) || (s.type == SOCK_DGRAM && s.protocol == IPPROTO_UDP)))
+		return img_invalid(name, "inet socket fd %d of type %d, protocol %d", fd, s.type, s.protocol);
+	if (s.protocol == IPPROTO_TCP ? s.state != TCP_CLOSE && s.state != TCP_LISTEN
+				      : s.state != TCP_CLOSE && s.state != TCP_ESTABLISHED)
+		return img_invalid(name, "inet socket fd %d in state %d", fd, s.state);
+	if (!m->addr || inet_pton(s.family, m->addr, s.addr) != 1)
+		return img_invalid(name, "inet socket fd %d: bad address '%s'", fd, m->addr ? m->addr : "");
+	if (!m->has_port || m->port > 65535 || (m->has_peer_port && m->peer_port > 65535))
+		return img_invalid(name, "inet socket fd %d: bad port", fd);
+	s.port = (uint16_t)m->port;
+	s.scope_id = m->has_scope_id ? m->scope_id : 0;
+	if (s.state == TCP_LISTEN && !s.port)
+		return img_invalid(name, "TCP socket fd %d listens on no port", fd);
+	if ((s.state == TCP_ESTABLISHED) != (m->peer_addr != NULL && m->has_peer_port && m->peer_port))
+		return img_invalid(name, "UDP socket fd %d: connected without a peer address, or the reverse", fd);
+	if (m->peer_addr) {
+		if (inet_pton(s.family, m->peer_addr, s.peer_addr) != 1)
+			return img_invalid(name, "inet socket fd %d: bad peer address '%s'", fd, m->peer_addr);
+		s.peer_port = (uint16_t)m->peer_port;
+	}
+	s.reuseaddr = m->has_reuseaddr && m->reuseaddr;
+	s.reuseport = m->has_reuseport && m->reuseport;
+	s.v6only = m->has_v6only && m->v6only;
+	if (s.v6only && s.family != AF_INET6)
+		return img_invalid(name, "IPv4 socket fd %d is IPv6-only", fd);
+	*ret = s;
+	return 0;
+}
+
+int image_write_sockets(int dirfd, const struct md_sock_queue *q, size_t n)
+{
+	Md__SocketsImage m = MD__SOCKETS_IMAGE__INIT;
+	_cleanup_free_ Md__SocketQueue *e = calloc(n ? n : 1, sizeof(*e));
+	_cleanup_free_ Md__SocketQueue **ep = calloc(n ? n : 1, sizeof(*ep));
+	size_t total = 0;
+	ProtobufCBinaryData *pk;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		total += q[i].n_pkts;
+	pk = calloc(total ? total : 1, sizeof(*pk));
+	if (!e || !ep || !pk) {
+		free(pk);
+		return log_err(-ENOMEM, "cannot write image '%s'", SOCKETS_NAME);
+	}
+	total = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t off = 0;
+
+		md__socket_queue__init(&e[i]);
+		e[i].ino = q[i].ino;
+		e[i].packets = &pk[total];
+		e[i].n_packets = q[i].n_pkts;
+		for (size_t k = 0; k < q[i].n_pkts; k++) {
+			pk[total + k].data = q[i].data + off;
+			pk[total + k].len = q[i].pkt_len[k];
+			off += q[i].pkt_len[k];
+		}
+		total += q[i].n_pkts;
+		ep[i] = &e[i];
+	}
+	m.n_queues = n;
+	m.queues = ep;
+	r = img_write_msg(dirfd, SOCKETS_NAME, MD_IMG_SOCKETS, &m.base);
+	free(pk);
+	return r;
+}
+
+static int copy_queue(const Md__SocketQueue *s, struct md_sock_queue *q)
+{
+	size_t len = 0, off = 0;
+
+	for (size_t k = 0; k < s->n_packets; k++)
+		len += s->packets[k].len;
+	q->ino = s->ino;
+	q->data = malloc(len ? len : 1);
+	q->pkt_len = calloc(s->n_packets ? s->n_packets : 1, sizeof(*q->pkt_len));
+	if (!q->data || !q->pkt_len)
+		return -ENOMEM;
+	for (size_t k = 0; k < s->n_packets; k++) {
+		if (s->packets[k].len)	/* an empty packet may have no data pointer */
+			memcpy(q->data + off, s->packets[k].data, s->packets[k].len);
+		q->pkt_len[k] = (uint32_t)s->packets[k].len;
+		off += s->packets[k].len;
+	}
+	q->len = len;
+	q->n_pkts = s->n_packets;
+	return 0;
+}
+
+int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
+{
+	_cleanup_msg_ ProtobufCMessage *raw = NULL;
+	Md__SocketsImage *m;
+	struct md_sock_queue *q;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (faccessat(dirfd, SOCKETS_NAME, F_OK, 0) < 0 && errno == ENOENT)
+		return 0;
+	r = img_read_msg(dirfd, SOCKETS_NAME, MD_IMG_SOCKETS, &raw);
+	if (r < 0)
+		return r;
+	m = (Md__SocketsImage *)raw;
+	for (size_t i = 0; i < m->n_queues; i++) {
+		if (!m->queues[i]->ino)
+			return img_invalid(SOCKETS_NAME, "a queue of no socket");
+		for (size_t k = 0; k < m->queues[i]->n_packets; k++)
+			if (m->queues[i]->packets[k].len > UINT32_MAX)
+				return img_invalid(SOCKETS_NAME, "a packet of %zu bytes", m->queues[i]->packets[k].len);
+		for (size_t j = 0; j < i; j++)
+			if (m->queues[j]->ino == m->queues[i]->ino)
+				return img_invalid(SOCKETS_NAME, "socket %llu has two queues",
+						   (unsigned long long)m->queues[i]->ino);
+	}
+	q = calloc(m->n_queues ? m->n_queues : 1, sizeof(*q));
+	if (!q)
+		return log_err(-ENOMEM, "cannot read image '%s'", SOCKETS_NAME);
+	for (size_t i = 0; i < m->n_queues; i++) {
+		if (copy_queue(m->queues[i], &q[i]) < 0) {
+			for (size_t j = 0; j <= i; j++)
+				md_sock_queue_release(&q[j]);
+			free(q);
+			return log_err(-ENOMEM, "cannot read image '%s'", SOCKETS_NAME);
+		}
+	}
+	*ret = q;
+	*ret_n = m->n_queues;
+	return 0;
+}
+
+/* ---- the whole image ---- */
+
+static const struct md_fd *find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+
+			if ((f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) && f->sock.ino == ino) {
+				if (ret_pid)
+					*ret_pid = procs[i].pid;
+				return f;
+			}
+		}
+	return NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool same_sock(const struct md_sock *a, const struct md_sock *b)
+{
+	return a->family == b->family && a->type == b->type && a->protocol == b->protocol && a->state == b->state &&
+	       a->peer_ino == b->peer_ino && a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
+	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family));
+}
+
+/* a unix socket restore can refill: connected with a peer that sends to it, or to a peer that closed */
+static bool refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
+{
+	const struct md_fd *peer;
+
+	if (s->family != AF_UNIX || s->state != TCP_ESTABLISHED)
+		return false;
+	if (!s->peer_ino)
+		return true;
+	peer = find_sock(procs, n, s->peer_ino, NULL);
+	return peer && peer->sock.peer_ino == s->ino;
+}
+
+int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
+			size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k], *g, *peer;
+			const struct md_sock *s = &f->sock;
+			pid_t gp = 0;
+
+			if (f->kind != MD_FD_UNIX_SOCKET && f->kind != MD_FD_INET_SOCKET)
+				continue;
+			if ((f->kind == MD_FD_UNIX_SOCKET) != (s->family == AF_UNIX))
+				return fail(err, errlen, "fd %d of %d: a socket of family %d as kind %d", f->fd,
+					    procs[i].pid, s->family, f->kind);
+			g = find_sock(procs, n, s->ino, &gp);
+			if (g != f && (g->ofd != f->ofd || !same_sock(&g->sock, s)))
+				return fail(err, errlen, "fd %d of %d and fd %d of %d are socket %llu but disagree about it",
+					    f->fd, procs[i].pid, g->fd, gp, (unsigned long long)s->ino);
+			if (f->kind != MD_FD_UNIX_SOCKET || !s->peer_ino)
+				continue;
+			peer = find_sock(procs, n, s->peer_ino, NULL);
+			if (!peer || peer->kind != MD_FD_UNIX_SOCKET || peer->sock.type != s->type)
+				return fail(err, errlen, "fd %d of %d: its peer, socket %llu, is not a unix socket of the "
+					    "image of the same type", f->fd, procs[i].pid, (unsigned long long)s->peer_ino);
+			/* a stream is connected both ways; a datagram socket may be connected to a named one */
+			if (peer->sock.peer_ino != s->ino && (s->type != SOCK_DGRAM || !peer->sock.name_len))
+				return fail(err, errlen, "fd %d of %d: its peer, socket %llu, is connected elsewhere",
+					    f->fd, procs[i].pid, (unsigned long long)s->peer_ino);
+		}
+	}
+	for (size_t i = 0; i < nq; i++) {
+		const struct md_fd *f = find_sock(procs, n, q[i].ino, NULL);
+		size_t len = 0;
+
+		for (size_t k = 0; k < q[i].n_pkts; k++)
+			len += q[i].pkt_len[k];
+		if (len != q[i].len)
+			return fail(err, errlen, "the queue of socket %llu does not add up", (unsigned long long)q[i].ino);
+		if (!f)
+			return fail(err, errlen, "a queue of socket %llu, which no fd holds", (unsigned long long)q[i].ino);
+		if (!refillable(procs, n, &f->sock))
+			return fail(err, errlen, "a queue of socket %llu (fd %d), which has no peer end to send it",
+				    (unsigned long long)q[i].ino, f->fd);
+	}
+	return 0;
+}

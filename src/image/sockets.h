@@ -1,0 +1,22 @@
+#pragma once
+/*
+ * Between image/proc.c and image/sockets.c only: an md_sock as the
+ * Socket message of files-PID.img, and back.
+ */
+#include <arpa/inet.h>
+
+#include "memdump/model.h"
+
+#include "files.pb-c.h"
+
+/* the message and the strings it points to */
+struct img_sock_pb {
+	Md__Socket m;
+	char addr[INET6_ADDRSTRLEN];
+	char peer[INET6_ADDRSTRLEN];
+	char path[MD_SOCK_NAME_MAX + 1];
+};
+
+void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s);
+/* checks the message on its own (logs with name and fd, -EINVAL) */
+int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock *ret);

@@ -1,0 +1,281 @@
+/*
+ * NETLINK_SOCK_DIAG through libnl: dump requests for unix sockets and for
+ * TCP and UDP over IPv4 and IPv6, each answer parsed by a pure function.
+ * Which socket belongs to whom, and whether it can be restored, is for
+ * the dump stage to say.
+ */
+#include "memdump/sockdiag.h"
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include "memdump/log.h"
+
+int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret)
+{
+	struct nlattr *tb[UNIX_DIAG_MAX + 1];
+	const struct unix_diag_msg *m;
+	struct sd_unix u = { 0 };
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || !nlmsg_valid_hdr(nlh, sizeof(*m)))
+		return -EINVAL;
+	if (nlmsg_parse(nlh, sizeof(*m), tb, UNIX_DIAG_MAX, NULL) < 0)
+		return -EINVAL;
+	m = nlmsg_data(nlh);
+	if (m->udiag_family != AF_UNIX)
+		return -EINVAL;
+	u.ino = m->udiag_ino;
+	u.type = m->udiag_type;
+	u.state = m->udiag_state;
+	if (tb[UNIX_DIAG_NAME]) {
+		int len = nla_len(tb[UNIX_DIAG_NAME]);
+
+		if (len <= 0 || len > SD_NAME_MAX)
+			return -EINVAL;
+		memcpy(u.name, nla_data(tb[UNIX_DIAG_NAME]), (size_t)len);
+		u.name_len = (uint32_t)len;
+	}
+	if (tb[UNIX_DIAG_VFS]) {
+		struct unix_diag_vfs v;
+
+		if (nla_len(tb[UNIX_DIAG_VFS]) < (int)sizeof(v))
+			return -EINVAL;
+		memcpy(&v, nla_data(tb[UNIX_DIAG_VFS]), sizeof(v));
+		u.has_vfs = true;
+		u.vfs_ino = v.udiag_vfs_ino;
+		u.vfs_dev = v.udiag_vfs_dev;
+	}
+	if (tb[UNIX_DIAG_PEER]) {
+		if (nla_len(tb[UNIX_DIAG_PEER]) < 4)
+			return -EINVAL;
+		u.peer_ino = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	}
+	if (tb[UNIX_DIAG_ICONS]) {
+		if (nla_len(tb[UNIX_DIAG_ICONS]) % 4)
+			return -EINVAL;
+		u.n_icons = (uint32_t)nla_len(tb[UNIX_DIAG_ICONS]) / 4;
+	}
+	if (tb[UNIX_DIAG_RQLEN]) {
+		struct unix_diag_rqlen q;
+
+		if (nla_len(tb[UNIX_DIAG_RQLEN]) < (int)sizeof(q))
+			return -EINVAL;
+		memcpy(&q, nla_data(tb[UNIX_DIAG_RQLEN]), sizeof(q));
+		u.has_rqlen = true;
+		u.rqueue = q.udiag_rqueue;
+		u.wqueue = q.udiag_wqueue;
+	}
+	if (tb[UNIX_DIAG_SHUTDOWN]) {
+		if (nla_len(tb[UNIX_DIAG_SHUTDOWN]) < 1)
+			return -EINVAL;
+		u.shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
+	}
+	*ret = u;
+	return 0;
+}
+
+int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *ret)
+{
+	const struct inet_diag_msg *m;
+	struct sd_inet s = { 0 };
+	size_t alen;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || !nlmsg_valid_hdr(nlh, sizeof(*m)))
+		return -EINVAL;
+	m = nlmsg_data(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -EINVAL;
+	alen = m->idiag_family == AF_INET6 ? 16 : 4;
+	s.ino = m->idiag_inode;
+	s.family = m->idiag_family;
+	s.protocol = protocol;
+	s.state = m->idiag_state;
+	s.sport = ntohs(m->id.idiag_sport);
+	s.dport = ntohs(m->id.idiag_dport);
+	memcpy(s.src, m->id.idiag_src, alen);
+	memcpy(s.dst, m->id.idiag_dst, alen);
+	s.ifindex = m->id.idiag_if;
+	s.rqueue = m->idiag_rqueue;
+	s.wqueue = m->idiag_wqueue;
+	*ret = s;
+	return 0;
+}
+
+struct collect {
+	struct sockdiag *d;
+	uint8_t protocol;	/* 0: unix */
+	int err;
+};
+
+static int on_msg(struct nl_msg *msg, void *arg)
+{
+	struct collect *c = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct sockdiag *d = c->d;
+	int r;
+
+	if (c->protocol == 0) {
+		struct sd_unix *u = reallocarray(d->unx, d->n_unix + 1, sizeof(*u));
+
+		if (!u)
+			goto oom;
+		d->unx = u;
+		r = sockdiag_parse_unix(nlh, &d->unx[d->n_unix]);
+		if (r >= 0)
+			d->n_unix++;
+	} else {
+		struct sd_inet *s = reallocarray(d->inet, d->n_inet + 1, sizeof(*s));
+
+		if (!s)
+			goto oom;
+		d->inet = s;
+		r = sockdiag_parse_inet(nlh, c->protocol, &d->inet[d->n_inet]);
+		/* request sockets of a listener (TCP_NEW_SYN_RECV) have no inode */
+		if (r >= 0 && d->inet[d->n_inet].ino)
+			d->n_inet++;
+	}
+	if (r < 0) {
+		log_debug("sock_diag: an answer that does not parse");
+		c->err = r;
+		return NL_STOP;
+	}
+	return NL_OK;
+oom:
+	c->err = -ENOMEM;
+	return NL_STOP;
+}
+
+/* states: TCPF_* bits of the sockets wanted (0: none; the kernel still says whether it knows family) */
+static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_t states, struct sockdiag *d)
+{
+	struct collect c = { .d = d, .protocol = protocol };
+	int r;
+
+	if (family == AF_UNIX) {
+		struct unix_diag_req req = {
+			.sdiag_family = AF_UNIX,
+			.udiag_states = states,
+			.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
+				      UDIAG_SHOW_RQLEN,
+		};
+
+		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
+	} else {
+		/* every state: TCP_BOUND_INACTIVE (bound, not listening) too where the kernel has it */
+		struct inet_diag_req_v2 req = {
+			.sdiag_family = (uint8_t)family,
+			.sdiag_protocol = protocol,
+			.idiag_states = states,
+		};
+
+		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
+	}
+	if (r < 0) {
+		log_debug("sock_diag: cannot send a request: %s", nl_geterror(r));
+		return -EIO;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, &c);
+	r = nl_recvmsgs_default(sk);
+	if (c.err)
+		return c.err;
+	if (r < 0) {
+		/* the kernel refuses an unknown family or protocol: the diag module is missing */
+		log_debug("sock_diag: family %d protocol %u: %s", family, protocol, nl_geterror(r));
+		return r == -NLE_OBJ_NOTFOUND || r == -NLE_NOADDR || r == -NLE_OPNOTSUPP ? -EOPNOTSUPP : -EIO;
+	}
+	return 0;
+}
+
+static int open_diag(struct nl_sock **ret)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	nl_socket_disable_auto_ack(sk);
+	nl_socket_enable_msg_peek(sk);
+	r = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (r < 0) {
+		log_debug("sock_diag: cannot connect: %s", nl_geterror(r));
+		nl_socket_free(sk);
+		return -EOPNOTSUPP;
+	}
+	*ret = sk;
+	return 0;
+}
+
+int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	static const uint8_t protocols[] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct sockdiag d = { 0 };
+	struct nl_sock *sk;
+	int r;
+
+	r = open_diag(&sk);
+	if (r < 0)
+		return r;
+	if (with_unix)
+		r = dump_family(sk, AF_UNIX, 0, ~0u, &d);
+	for (size_t f = 0; with_inet && r >= 0 && f < 2; f++)
+		for (size_t p = 0; r >= 0 && p < 2; p++)
+			r = dump_family(sk, families[f], protocols[p], ~0u, &d);
+	nl_socket_free(sk);
+	if (r < 0) {
+		sockdiag_release(&d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+void sockdiag_release(struct sockdiag *d)
+{
+	if (!d)
+		return;
+	free(d->unx);
+	free(d->inet);
+	memset(d, 0, sizeof(*d));
+}
+
+const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino)
+{
+	for (size_t i = 0; i < d->n_unix; i++)
+		if (d->unx[i].ino == ino)
+			return &d->unx[i];
+	return NULL;
+}
+
+const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino)
+{
+	for (size_t i = 0; i < d->n_inet; i++)
+		if (d->inet[i].ino == ino)
+			return &d->inet[i];
+	return NULL;
+}
+
+bool sockdiag_probe(int family, uint8_t protocol)
+{
+	struct sockdiag d = { 0 };
+	struct nl_sock *sk;
+	int r;
+
+	if (open_diag(&sk) < 0)
+		return false;
+	r = dump_family(sk, family, protocol, 0, &d);
+	nl_socket_free(sk);
+	sockdiag_release(&d);
+	return r >= 0;
+}

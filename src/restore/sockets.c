@@ -1,0 +1,459 @@
+/*
+ * Sockets for the restored tree, made by memdump before any process
+ * exists, like every other file (files.c hands them over). A connected
+ * unix pair is made with socketpair() and each end gets its queue back,
+ * sent from the other end; a pair whose peer had closed gets a new end
+ * that is closed once it has sent. Named unix sockets are bound to their
+ * name again (a stale socket file the dumped process left is removed,
+ * if nobody listens on it), listening ones listen with their backlog. TCP
+ * and UDP sockets are bound to their address and port again, listen, or
+ * (UDP) connect. Established TCP connections never get here: dump
+ * refuses them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "memdump/image.h"
+#include "memdump/log.h"
+#include "restore/internal.h"
+
+#ifndef SO_PEEK_OFF
+#define SO_PEEK_OFF 42
+#endif
+
+/* status flags F_SETFL takes (files.c has the same) */
+#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+#define MAX_DEPTH 8	/* datagram sockets connected to named ones, in a chain */
+
+int restore_read_sockets(struct restore_ctx *rc, const char *dir)
+{
+	struct md_proc *procs;
+	char err[256];
+	int r;
+
+	r = image_read_sockets(rc->dirfd, &rc->sockq, &rc->n_sockq);
+	if (r < 0)
+		return r;
+	procs = calloc(rc->n ? rc->n : 1, sizeof(*procs));
+	if (!procs)
+		return -ENOMEM;
+	/* image_check_sockets() takes an array of processes: shallow copies */
+	for (size_t i = 0; i < rc->n; i++)
+		procs[i] = rc->procs[i].p;
+	r = image_check_sockets(procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
+	free(procs);
+	if (r < 0)
+		return log_err(-EINVAL, "image '%s': %s", dir, err);
+	return 0;
+}
+
+void restore_close_sockets(struct restore_ctx *rc)
+{
+	for (size_t i = 0; i < rc->n_sock_ends; i++)
+		if (rc->sock_ends[i].fd >= 0)
+			close(rc->sock_ends[i].fd);
+	free(rc->sock_ends);
+	rc->sock_ends = NULL;
+	rc->n_sock_ends = 0;
+	for (size_t i = 0; i < rc->n_sockq; i++)
+		md_sock_queue_release(&rc->sockq[i]);
+	free(rc->sockq);
+	rc->sockq = NULL;
+	rc->n_sockq = 0;
+}
+
+static const struct md_fd *find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid)
+{
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_fds; i++)
+			if ((p->fds[i].kind == MD_FD_UNIX_SOCKET || p->fds[i].kind == MD_FD_INET_SOCKET) &&
+			    p->fds[i].sock.ino == ino) {
+				if (ret_pid)
+					*ret_pid = p->pid;
+				return &p->fds[i];
+			}
+	}
+	return NULL;
+}
+
+static const struct md_sock_queue *find_queue(const struct restore_ctx *rc, uint64_t ino)
+{
+	for (size_t i = 0; i < rc->n_sockq; i++)
+		if (rc->sockq[i].ino == ino)
+			return &rc->sockq[i];
+	return NULL;
+}
+
+/* sockets made ahead of their fd: the other end of a pair, a datagram socket's named peer */
+static struct restore_sock_end *find_end(struct restore_ctx *rc, uint64_t ino)
+{
+	for (size_t i = 0; i < rc->n_sock_ends; i++)
+		if (rc->sock_ends[i].ino == ino)
+			return &rc->sock_ends[i];
+	return NULL;
+}
+
+static int add_end(struct restore_ctx *rc, uint64_t ino, int fd)
+{
+	struct restore_sock_end *e = reallocarray(rc->sock_ends, rc->n_sock_ends + 1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	rc->sock_ends = e;
+	rc->sock_ends[rc->n_sock_ends++] = (struct restore_sock_end){ ino, fd };
+	return 0;
+}
+
+static void set_buf(int fd, int force, int plain, uint32_t bytes)
+{
+	/* getsockopt() said twice what setsockopt() takes; FORCE passes net.core.*mem_max (CAP_NET_ADMIN) */
+	int v = (int)(bytes / 2);
+
+	if (!v)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
+}
+
+/* q sent from fd: every packet, oldest first, as it was queued */
+static int refill(int fd, const struct md_sock_queue *q, int type)
+{
+	size_t off = 0;
+
+	if (!q)
+		return 0;
+	/* room for all of it at once: the peer reads it only once the tree runs */
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)(q->len > (1u << 29) ? 1u << 30 : 2 * q->len + (1u << 17)));
+	for (size_t k = 0; k < q->n_pkts; k++) {
+		size_t len = q->pkt_len[k], done = 0;
+
+		do {
+			ssize_t n = send(fd, q->data + off + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (n < 0)
+				return -errno;
+			if (type != SOCK_STREAM && (size_t)n != len)
+				return -EMSGSIZE;
+			done += (size_t)n;
+		} while (done < len);
+		off += len;
+	}
+	return 0;
+}
+
+/* options and file status flags of a unix socket, once its data is in */
+static int unix_options(int fd, const struct md_fd *f)
+{
+	const struct md_sock *s = &f->sock;
+	int v = s->passcred;
+
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, s->sndbuf);
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, s->rcvbuf);
+	if (v && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0)
+		return -errno;
+	if (s->peek_off != -1 && setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off, sizeof(s->peek_off)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int apply_shutdown(int fd, uint32_t shut)
+{
+	int how = (shut & MD_SOCK_SHUT_RD ? 1 : 0) | (shut & MD_SOCK_SHUT_WR ? 2 : 0);
+
+	/* SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2 */
+	if (!how)
+		return 0;
+	if (shutdown(fd, how == 1 ? SHUT_RD : how == 2 ? SHUT_WR : SHUT_RDWR) < 0 && errno != ENOTCONN)
+		return -errno;
+	return 0;
+}
+
+static int set_flags(int fd, const struct md_fd *f)
+{
+	return fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0 ? -errno : 0;
+}
+
+/*
+ * A connected pair: f's socket and its peer (or, peer gone, a stand-in
+ * closed once it has sent f's queue). The peer end waits in rc->sock_ends
+ * for its own fd.
+ */
+static int make_pair(struct restore_ctx *rc, const struct md_fd *f)
+{
+	const struct md_sock *s = &f->sock;
+	const struct md_fd *pf = s->peer_ino ? find_sock(rc, s->peer_ino, NULL) : NULL;
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, s->type | SOCK_CLOEXEC, 0, sv) < 0)
+		return log_err(-errno, "cannot make a unix %d socket pair", s->type);
+	r = refill(sv[1], find_queue(rc, s->ino), s->type);
+	if (r >= 0 && pf)
+		r = refill(sv[0], find_queue(rc, pf->sock.ino), s->type);
+	if (r < 0) {
+		log_err(r, "cannot queue the data of unix socket %llu again", (unsigned long long)s->ino);
+		goto out_close;
+	}
+	if (!pf) {
+		/* its peer had closed: reads end with EOF, writes fail with EPIPE, as they did */
+		close(sv[1]);
+		sv[1] = -1;
+	}
+	r = unix_options(sv[0], f);
+	if (r >= 0)
+		r = apply_shutdown(sv[0], s->shutdown);
+	if (r >= 0)
+		r = set_flags(sv[0], f);
+	if (r >= 0 && pf) {
+		r = unix_options(sv[1], pf);
+		if (r >= 0)
+			r = apply_shutdown(sv[1], pf->sock.shutdown);
+		if (r >= 0)
+			r = set_flags(sv[1], pf);
+		if (r >= 0)
+			r = add_end(rc, pf->sock.ino, sv[1]);
+		if (r >= 0)
+			sv[1] = -1;
+	}
+	if (r < 0) {
+		log_err(r, "cannot set up unix socket %llu", (unsigned long long)s->ino);
+		goto out_close;
+	}
+	return sv[0];
+out_close:
+	close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	return r;
+}
+
+static socklen_t unix_addr(const struct md_sock *s, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, s->name, s->name_len);
+	/* a path with its NUL, an abstract name as it is */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + s->name_len + (s->name[0] != '\0'));
+}
+
+/*
+ * A path name: the dumped process's socket file is usually still there
+ * (a killed process does not unlink it). It goes if it is a socket nobody
+ * listens on (connect() is refused); anything else in the way fails.
+ */
+static int clear_path(const struct md_sock *s, const struct sockaddr_un *sa, socklen_t len)
+{
+	struct stat st;
+	int c, r;
+
+	if (lstat(s->name, &st) < 0)
+		return errno == ENOENT ? 0 : log_err(-errno, "cannot look at '%s'", s->name);
+	if (!S_ISSOCK(st.st_mode))
+		return log_err(-EEXIST, "cannot bind a unix socket to '%s': a file that is not a socket is in the way",
+			       s->name);
+	c = socket(AF_UNIX, s->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c < 0)
+		return -errno;
+	r = connect(c, (const struct sockaddr *)sa, len) < 0 ? -errno : 0;
+	close(c);
+	if (r != -ECONNREFUSED)
+		return log_err(-EADDRINUSE, "cannot bind a unix socket to '%s': a live socket is bound there", s->name);
+	log_debug("removing the stale socket file '%s'", s->name);
+	if (unlink(s->name) < 0 && errno != ENOENT)
+		return log_err(-errno, "cannot remove the stale socket file '%s'", s->name);
+	return 0;
+}
+
+static int bind_unix(int fd, const struct md_sock *s)
+{
+	struct sockaddr_un sa;
+	socklen_t len = unix_addr(s, &sa);
+	bool path = s->name[0] != '\0';
+	int r;
+
+	if (path && (r = clear_path(s, &sa, len)) < 0)
+		return r;
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0)
+		return log_err(-errno, path ? "cannot bind a unix socket to '%s'" : "cannot bind a unix socket to "
+			       "the abstract name '@%s'", path ? s->name : s->name + 1);
+	/* bind() made the file with our umask */
+	if (path && (chmod(s->name, s->path_mode & 07777) < 0 ||
+		     lchown(s->name, (uid_t)s->path_uid, (gid_t)s->path_gid) < 0))
+		return log_err(-errno, "cannot give '%s' its mode and owner", s->name);
+	return 0;
+}
+
+static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth);
+
+/* whether the description ofd is open already (in rc->files) */
+static bool file_made(const struct restore_ctx *rc, uint64_t ofd)
+{
+	for (size_t i = 0; i < rc->n_files; i++)
+		if (rc->files[i].ofd == ofd)
+			return true;
+	return false;
+}
+
+/* a datagram socket connected to a named one (which need not be connected back) */
+static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, int depth)
+{
+	const struct md_fd *pf = find_sock(rc, f->sock.peer_ino, NULL);
+	struct sockaddr_un sa;
+	socklen_t len;
+
+	if (!pf || depth > MAX_DEPTH)
+		return log_err(-ELOOP, "cannot connect unix socket %llu to its peer", (unsigned long long)f->sock.ino);
+	/* the peer must exist first: made now, it waits for its fd */
+	if (!find_end(rc, pf->sock.ino) && !file_made(rc, pf->ofd)) {
+		int pfd = make_unix(rc, pf, depth + 1), r;
+
+		if (pfd < 0)
+			return pfd;
+		r = add_end(rc, pf->sock.ino, pfd);
+		if (r < 0) {
+			close(pfd);
+			return r;
+		}
+	}
+	len = unix_addr(&pf->sock, &sa);
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0)
+		return log_err(-errno, "cannot connect unix socket %llu to its peer", (unsigned long long)f->sock.ino);
+	return 0;
+}
+
+static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
+{
+	const struct md_sock *s = &f->sock;
+	const struct md_fd *pf = s->peer_ino ? find_sock(rc, s->peer_ino, NULL) : NULL;
+	int fd, r = 0;
+
+	if (s->state == TCP_ESTABLISHED && (!pf || pf->sock.peer_ino == s->ino))
+		return make_pair(rc, f);
+	fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_err(-errno, "cannot make a unix socket");
+	if (s->name_len)
+		r = bind_unix(fd, s);
+	if (r >= 0 && s->state == TCP_LISTEN && listen(fd, (int)s->backlog) < 0)
+		r = log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)s->ino);
+	if (r >= 0 && s->state == TCP_ESTABLISHED)
+		r = connect_named(rc, fd, f, depth);
+	if (r >= 0 && (r = unix_options(fd, f)) < 0)
+		log_err(r, "cannot set the options of unix socket %llu", (unsigned long long)s->ino);
+	if (r >= 0 && (r = apply_shutdown(fd, s->shutdown)) < 0)
+		log_err(r, "cannot shut unix socket %llu down", (unsigned long long)s->ino);
+	if (r >= 0 && (r = set_flags(fd, f)) < 0)
+		log_err(r, "cannot set the flags of unix socket %llu", (unsigned long long)s->ino);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static socklen_t inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
+			   struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, addr, 16);
+		a->sin6_port = htons(port);
+		a->sin6_scope_id = scope;
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+	a->sin_family = AF_INET;
+	memcpy(&a->sin_addr, addr, 4);
+	a->sin_port = htons(port);
+	return sizeof(*a);
+}
+
+static bool zero_addr(const uint8_t *a, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
+static int make_inet(const struct md_fd *f)
+{
+	const struct md_sock *s = &f->sock;
+	const char *what = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
+	struct sockaddr_storage ss;
+	char a[INET6_ADDRSTRLEN];
+	socklen_t len;
+	int fd, one = 1, v6only = s->v6only, r = 0;
+
+	fd = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
+	if (fd < 0)
+		return log_err(-errno, "cannot make a %s socket", what);
+	if (s->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		r = -errno;
+	if (!r && s->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		r = -errno;
+	if (!r && s->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_err(r, "cannot set the options of a %s socket", what);
+		goto out_close;
+	}
+	inet_ntop(s->family, s->addr, a, sizeof(a));
+	if (s->port || !zero_addr(s->addr, s->family == AF_INET6 ? 16 : 4)) {
+		len = inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
+		if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+			r = log_err(-errno, s->family == AF_INET6 ? "cannot bind a %s socket to [%s]:%u"
+								  : "cannot bind a %s socket to %s:%u",
+				    what, a, s->port);
+			goto out_close;
+		}
+	}
+	if (s->state == TCP_LISTEN && listen(fd, (int)s->backlog) < 0) {
+		r = log_err(-errno, "cannot listen on %s port %u", what, s->port);
+		goto out_close;
+	}
+	if (s->protocol == IPPROTO_UDP && s->state == TCP_ESTABLISHED) {
+		len = inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+		if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+			r = log_err(-errno, "cannot connect UDP socket %s:%u to its peer", a, s->port);
+			goto out_close;
+		}
+	}
+	r = set_flags(fd, f);
+	if (r >= 0)
+		return fd;
+out_close:
+	close(fd);
+	return r;
+}
+
+int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f)
+{
+	struct restore_sock_end *e;
+	int fd;
+
+	if (f->kind == MD_FD_INET_SOCKET)
+		return make_inet(f);
+	e = find_end(rc, f->sock.ino);
+	if (e && e->fd >= 0) {
+		fd = e->fd;
+		e->fd = -1;	/* rc->files holds it now */
+		return fd;
+	}
+	return make_unix(rc, f, 0);
+}
