@@ -32,6 +32,8 @@ struct kfeat {
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
 	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
+	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
+	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
 };
 
 int kfeat_probe(struct kfeat *ret);
