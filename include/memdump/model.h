@@ -143,6 +143,31 @@ enum md_fd_kind {
 	MD_FD_EVENTFD,		/* eventfd: its counter */
 	MD_FD_SIGNALFD,		/* signalfd: its mask */
 	MD_FD_TIMERFD,		/* timerfd: clock, time left, period, expirations unread */
+	/* 9: MD_FD_EPOLL (lead) */
+	MD_FD_INOTIFY = 10,	/* inotify instance: its watches, by path */
+};
+
+/* One watch of an inotify fd (fdinfo "inotify wd:..."), its inode found by path. */
+struct md_inotify_watch {
+	int32_t wd;		/* watch descriptor the process knows it by (> 0) */
+	uint32_t mask;		/* IN_* events, IN_ONESHOT, IN_EXCL_UNLINK as the kernel keeps them */
+	uint64_t ino;		/* inode at dump time */
+	uint32_t sdev;		/* its super block's dev_t, kernel encoding (major << 20 | minor) */
+	char *path;		/* where that inode was at dump time */
+};
+
+/*
+ * A regular file deleted while open ("ghost"): its data is in the image
+ * (pages-ghost-ID.img, the extents below in order), restore makes it again
+ * and deletes it once more. Every fd on the same file has the same id.
+ */
+struct md_ghost {
+	uint64_t id;		/* > 0, unique in the image */
+	uint64_t size;		/* st_size, bytes */
+	uint32_t uid, gid;	/* owner */
+	struct md_pagemap_entry *extents;	/* vaddr = offset in the file; MD_PM_DATA */
+	size_t n_extents;
+	uint64_t nr_pages;	/* sum of the extents' nr_pages: pages in pages-ghost-ID.img */
 };
 
 struct md_fd {
@@ -168,6 +193,9 @@ struct md_fd {
 		uint64_t interval_ns;
 	} timer;		/* MD_FD_TIMERFD */
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
+	struct md_inotify_watch *watches;	/* MD_FD_INOTIFY, by wd */
+	size_t n_watches;
+	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
@@ -296,5 +324,8 @@ void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_track_release(struct md_track *t);
+/* an fd's path, watches and ghost (not the struct itself) */
+void md_fd_release(struct md_fd *f);
+void md_ghost_free(struct md_ghost *g);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

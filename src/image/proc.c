@@ -218,6 +218,8 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__Fd *f = NULL;
 	_cleanup_free_ Md__Fd **fp = NULL;
 	_cleanup_free_ Md__Timer *tm = NULL;
+	struct image_files_extras ex;
+	int r;
 
 	f = calloc(p->n_fds ? p->n_fds : 1, sizeof(*f));
 	fp = calloc(p->n_fds ? p->n_fds : 1, sizeof(*fp));
@@ -262,7 +264,12 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	m.fds = fp;
 	m.cwd = p->cwd;
 	m.umask = p->umask;
-	return img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+	r = image_files_extras_prepare(p, f, &ex);
+	if (r < 0)
+		return log_err(r, "cannot write image '%s'", name);
+	r = img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+	image_files_extras_release(&ex);
+	return r;
 }
 
 int image_write_proc(int dirfd, const struct md_proc *p)
@@ -514,7 +521,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return k >= MD_FD_REG && k <= MD_FD_TIMERFD;
+	return (k >= MD_FD_REG && k <= MD_FD_TIMERFD) || k == MD_FD_INOTIFY;
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p)
@@ -583,6 +590,9 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p)
 		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
+		r = image_read_fd_extras(name, s, f);
+		if (r < 0)
+			return r;
 	}
 	if (m->cwd && !(p->cwd = strdup(m->cwd)))
 		goto oom;

@@ -36,9 +36,32 @@ void md_proc_release(struct md_proc *p)
 	free(p->threads);
 	free(p->shared_pending);
 	for (size_t i = 0; i < p->n_fds; i++)
-		free(p->fds[i].path);
+		md_fd_release(&p->fds[i]);
 	free(p->fds);
 	memset(p, 0, sizeof(*p));
+}
+
+void md_ghost_free(struct md_ghost *g)
+{
+	if (!g)
+		return;
+	free(g->extents);
+	free(g);
+}
+
+void md_fd_release(struct md_fd *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	for (size_t i = 0; i < f->n_watches; i++)
+		free(f->watches[i].path);
+	free(f->watches);
+	md_ghost_free(f->ghost);
+	f->path = NULL;
+	f->watches = NULL;
+	f->n_watches = 0;
+	f->ghost = NULL;
 }
 
 void md_pagemap_release(struct md_pagemap *pm)
