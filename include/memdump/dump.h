@@ -14,6 +14,7 @@ struct md_vma;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
+struct md_fd;
 struct kfeat;
 struct image_pages_writer;
 
@@ -29,7 +30,10 @@ struct dump_opts {
 	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
 	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
 	int compress;		/* --compress: zstd level of pages files, 0: none */
+	uint64_t ghost_limit;	/* --ghost-limit: largest file deleted while open whose data is kept */
 };
+
+#define DUMP_GHOST_LIMIT_DEFAULT (1ULL << 20)
 
 int dump_run(const struct dump_opts *o);
 
@@ -61,6 +65,20 @@ int dump_collect_zombie(pid_t pid, struct md_proc *p);
  * process or several) the same md_fd.ofd, by kcmp() (src/dump/files.c).
  */
 int dump_link_fds(struct md_proc *procs, size_t n);
+/*
+ * An inotify fd (kind set): its watches, each with its path found from
+ * fdinfo's file handle; a watch whose path cannot be found is refused
+ * (-ENOTSUP, logged with the fd). src/dump/inotify.c
+ */
+int dump_inotify_fd(pid_t pid, int fd, const char *fdinfo, struct md_fd *ret);
+/*
+ * Files deleted while open (md_fd.ghost) across the tree: one id per file
+ * (dev, inode), its data extents found with SEEK_DATA/SEEK_HOLE and
+ * written to pages-ghost-ID.img. A file larger than limit bytes is refused
+ * (-EFBIG, logged with the fd, path, size and --ghost-limit).
+ * src/dump/ghost.c
+ */
+int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uint64_t limit);
 /*
  * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
  * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,

@@ -224,6 +224,9 @@ static int collect_tree(struct dump_ctx *c)
 	r = dump_link_fds(c->procs, c->ft.n);
 	if (r < 0)
 		return r;
+	r = dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
+	if (r < 0)
+		return r;
 	return dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
 }
 

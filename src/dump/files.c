@@ -2,7 +2,9 @@
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
  * is dumped by shm.c), pipes, and eventfds, signalfds and timerfds by the
- * state fdinfo shows. Every other kind is refused with one line per fd.
+ * state fdinfo shows; inotify fds by their watches (inotify.c), files
+ * deleted while open marked as ghosts (their data: ghost.c). Every other
+ * kind is refused with one line per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -109,11 +111,17 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->kind = MD_FD_MEMFD;
 		ret->shm_id = st.st_ino;
 	} else if (S_ISREG(st.st_mode) && link[0] == '/') {
-		/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
+		/*
+		 * nlink 0 tells a deleted file from one whose name ends in
+		 * " (deleted)": a ghost, whose data dump_ghosts() saves
+		 */
 		if (deleted && st.st_nlink == 0) {
-			log_msg(LOG_ERR, "fd %d: '%s' was deleted while open; not supported yet", fd,
-				link);
-			return -ENOTSUP;
+			ret->ghost = calloc(1, sizeof(*ret->ghost));
+			if (!ret->ghost)
+				return -ENOMEM;
+			ret->ghost->size = (uint64_t)st.st_size;
+			ret->ghost->uid = st.st_uid;
+			ret->ghost->gid = st.st_gid;
 		}
 		ret->kind = MD_FD_REG;
 	} else if (S_ISDIR(st.st_mode) && link[0] == '/') {
@@ -155,6 +163,13 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->timer.settime_flags = t.settime_flags;
 		ret->timer.value_ns = t.value_ns;
 		ret->timer.interval_ns = t.interval_ns;
+	} else if (!strcmp(link, "anon_inode:inotify")) {
+		ret->kind = MD_FD_INOTIFY;
+		r = dump_inotify_fd(pid, fd, info, ret);
+		if (r < 0) {
+			md_fd_release(ret);
+			return r;
+		}
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
@@ -162,11 +177,13 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return -ENOTSUP;
 	}
 
-	if (deleted && ret->kind == MD_FD_MEMFD)
+	if (deleted && (ret->kind == MD_FD_MEMFD || ret->ghost))
 		link[n - strlen(DELETED_SUFFIX)] = '\0';
 	ret->path = strdup(link);
-	if (!ret->path)
+	if (!ret->path) {
+		md_fd_release(ret);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -226,7 +243,7 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 
 	qsort(fds, n, sizeof(*fds), cmp_fd);
 	for (size_t i = 0; i < p->n_fds; i++)
-		free(p->fds[i].path);
+		md_fd_release(&p->fds[i]);
 	free(p->fds);
 	p->fds = fds;
 	p->n_fds = n;
@@ -234,7 +251,7 @@ int dump_collect_fds(pid_t pid, struct md_proc *p)
 
 out_free:
 	for (size_t i = 0; i < n; i++)
-		free(fds[i].path);
+		md_fd_release(&fds[i]);
 	free(fds);
 	return r;
 }
