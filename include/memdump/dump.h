@@ -54,7 +54,8 @@ int dump_pages_create(const struct dump_out *out, const char *name, struct image
  * target being frozen: comm, ids, umask, cwd, exe, mm fields, auxv,
  * rlimits, personality, and the fd table (src/dump/files.c). An fd of a
  * kind we cannot restore fails with a one-line message naming the fd and
- * its kind (logged here) and -ENOTSUP; a deleted regular file likewise.
+ * its kind (logged here) and -ENOTSUP; a deleted directory likewise. A
+ * deleted regular file gets md_fd.ghost (size, owner) for dump_ghosts().
  */
 int dump_collect_proc(pid_t pid, struct md_proc *p);
 int dump_collect_fds(pid_t pid, struct md_proc *p);
