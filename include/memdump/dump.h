@@ -32,7 +32,10 @@ struct dump_opts {
 	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
 	int compress;		/* --compress: zstd level of pages files, 0: none */
 	bool shell_job;		/* --shell-job: the tree may have a shell's terminal (tty.c) */
+	uint64_t ghost_limit;	/* --ghost-limit: largest file deleted while open whose data is kept */
 };
+
+#define DUMP_GHOST_LIMIT_DEFAULT (1ULL << 20)
 
 int dump_run(const struct dump_opts *o);
 
@@ -53,7 +56,8 @@ int dump_pages_create(const struct dump_out *out, const char *name, struct image
  * target being frozen: comm, ids, umask, cwd, exe, mm fields, auxv,
  * rlimits, personality, and the fd table (src/dump/files.c). An fd of a
  * kind we cannot restore fails with a one-line message naming the fd and
- * its kind (logged here) and -ENOTSUP; a deleted regular file likewise.
+ * its kind (logged here) and -ENOTSUP; a deleted directory likewise. A
+ * deleted regular file gets md_fd.ghost (size, owner) for dump_ghosts().
  */
 int dump_collect_proc(pid_t pid, struct md_proc *p);
 int dump_collect_fds(pid_t pid, struct md_proc *p);
@@ -78,6 +82,20 @@ int dump_link_epoll(struct md_proc *procs, size_t n);
  * inside the tree is refused.
  */
 int dump_ttys(struct md_proc *procs, size_t n, bool shell_job);
+/*
+ * An inotify fd (kind set): its watches, each with its path found from
+ * fdinfo's file handle; a watch whose path cannot be found is refused
+ * (-ENOTSUP, logged with the fd). src/dump/inotify.c
+ */
+int dump_inotify_fd(pid_t pid, int fd, const char *fdinfo, struct md_fd *ret);
+/*
+ * Files deleted while open (md_fd.ghost) across the tree: one id per file
+ * (dev, inode), its data extents found with SEEK_DATA/SEEK_HOLE and
+ * written to pages-ghost-ID.img. A file larger than limit bytes is refused
+ * (-EFBIG, logged with the fd, path, size and --ghost-limit).
+ * src/dump/ghost.c
+ */
+int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uint64_t limit);
 /*
  * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
  * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,

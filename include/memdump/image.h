@@ -16,6 +16,7 @@
  *   pages-shm-ID.img      the data of that pagemap
  *   sysvshm-ID.img        the same for SysV segment ID (md_shm.sysv set)
  *   pages-sysvshm-ID.img
+ *   pages-ghost-ID.img    the data of a file deleted while open (md_ghost in files-PID.img)
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *   sockets.img           unread data of the tree's unix sockets (if any)
  *   track.img             struct md_track: dirty tracking for the next dump (if any)
@@ -105,8 +106,8 @@ int image_write_shm(int dirfd, const struct md_shm *s, const struct md_pagemap *
 int image_read_shm(int dirfd, bool sysv, uint64_t id, struct md_shm *ret, struct md_pagemap *ret_pm);
 
 /*
- * Pages files, streamed. name is "pages-PID.img", "pages-shm-ID.img" or
- * "pages-sysvshm-ID.img" (image_pages_name() builds it). The writer
+ * Pages files, streamed. name is "pages-PID.img", "pages-shm-ID.img",
+ * "pages-sysvshm-ID.img" or "pages-ghost-ID.img" (image_pages_name() builds it). The writer
  * compresses (if asked), hashes and writes on threads of its own while the
  * caller fills its buffers, and writes the index and header on finish.
  */
@@ -114,6 +115,7 @@ enum md_pages_of {
 	MD_PAGES_PROC,		/* a process, id = pid */
 	MD_PAGES_SHM,		/* a memfd or shared anonymous object, id = inode */
 	MD_PAGES_SYSV,		/* a SysV segment, id = shmid */
+	MD_PAGES_GHOST,		/* a file deleted while open, id = md_ghost.id */
 };
 struct image_pages_writer;
 void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id);

@@ -157,7 +157,7 @@ enum md_fd_kind {
 	MD_FD_SIGNALFD,		/* signalfd: its mask */
 	MD_FD_TIMERFD,		/* timerfd: clock, time left, period, expirations unread */
 	MD_FD_EPOLL,		/* epoll instance: its interest list */
-	/* sockets (9 and 10 are taken by epoll and inotify) */
+	MD_FD_INOTIFY = 10,	/* inotify instance: its watches, by path */
 	MD_FD_UNIX_SOCKET = 11,	/* AF_UNIX socket: md_fd.sock, its queue in md_sock_queue */
 	MD_FD_INET_SOCKET = 12,	/* AF_INET/AF_INET6 TCP or UDP socket, not connected (TCP): md_fd.sock */
 };
@@ -228,6 +228,29 @@ struct md_epoll_item {
 	uint64_t ofd;		/* the description it watches; 0: not at fd tfd of this process */
 };
 
+/* One watch of an inotify fd (fdinfo "inotify wd:..."), its inode found by path. */
+struct md_inotify_watch {
+	int32_t wd;		/* watch descriptor the process knows it by (> 0) */
+	uint32_t mask;		/* IN_* events, IN_ONESHOT, IN_EXCL_UNLINK as the kernel keeps them */
+	uint64_t ino;		/* inode at dump time */
+	uint32_t sdev;		/* its super block's dev_t, kernel encoding (major << 20 | minor) */
+	char *path;		/* where that inode was at dump time */
+};
+
+/*
+ * A regular file deleted while open ("ghost"): its data is in the image
+ * (pages-ghost-ID.img, the extents below in order), restore makes it again
+ * and deletes it once more. Every fd on the same file has the same id.
+ */
+struct md_ghost {
+	uint64_t id;		/* > 0, unique in the image */
+	uint64_t size;		/* st_size, bytes */
+	uint32_t uid, gid;	/* owner */
+	struct md_pagemap_entry *extents;	/* vaddr = offset in the file; MD_PM_DATA */
+	size_t n_extents;
+	uint64_t nr_pages;	/* sum of the extents' nr_pages: pages in pages-ghost-ID.img */
+};
+
 struct md_fd {
 	int fd;
 	enum md_fd_kind kind;
@@ -256,6 +279,9 @@ struct md_fd {
 	bool ctty;		/* MD_FD_CHR on the terminal of a shell job (--shell-job): restored
 				 * on the restoring memdump's terminal, not by path */
 	struct md_sock sock;	/* MD_FD_UNIX_SOCKET, MD_FD_INET_SOCKET */
+	struct md_inotify_watch *watches;	/* MD_FD_INOTIFY, by wd */
+	size_t n_watches;
+	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
@@ -389,5 +415,7 @@ void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_sock_queue_release(struct md_sock_queue *q);
 void md_track_release(struct md_track *t);
+/* an fd's path, watches and ghost (not the struct itself) */
+void md_ghost_free(struct md_ghost *g);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

@@ -94,6 +94,35 @@ int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
 int proc_parse_timers(const char *buf, struct md_posix_timer **ret, size_t *ret_n);
 int proc_read_timers(pid_t pid, struct md_posix_timer **ret, size_t *ret_n);
 
+/*
+ * The watches of an inotify fd (fs/notify/fdinfo.c), in fdinfo's order
+ * (newest first). fh_* only where the file system could encode a handle
+ * (has_fh). *ret is malloc'ed (NULL with no watch). src/proc/inotify.c
+ */
+#define PROC_FHANDLE_MAX 128	/* MAX_HANDLE_SZ */
+struct proc_inotify_watch {
+	int32_t wd;
+	uint64_t ino;
+	uint32_t sdev;		/* kernel dev_t: major << 20 | minor */
+	uint32_t mask;
+	uint32_t ignored_mask;
+	bool has_fh;
+	uint32_t fh_bytes;
+	int32_t fh_type;
+	uint8_t fh[PROC_FHANDLE_MAX];
+};
+int proc_parse_inotify(const char *buf, struct proc_inotify_watch **ret, size_t *ret_n);
+
+/* /proc/PID/mountinfo, one entry per mount (src/proc/mountinfo.c) */
+struct proc_mount {
+	int mnt_id;
+	unsigned major, minor;	/* st_dev of its files */
+	char *root;		/* the directory of the file system mounted there */
+	char *mount_point;	/* where, in the reader's root */
+};
+int proc_parse_mountinfo(const char *buf, struct proc_mount **ret, size_t *ret_n);
+void proc_mounts_free(struct proc_mount *m, size_t n);
+
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */

@@ -24,7 +24,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]]\n"
-	      "                    [-j|--shell-job] [-v]\n"
+	      "                    [-j|--shell-job] [--ghost-limit SIZE] [-v]\n"
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|none]]\n"
 	      "                    [-j|--shell-job] [-v]\n"
@@ -64,7 +64,32 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
-enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_COMPRESS, OPT_LAZY };
+enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_COMPRESS, OPT_LAZY, OPT_GHOST_LIMIT };
+
+/* --ghost-limit SIZE: bytes, or with a K, M or G suffix (powers of 1024) */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	unsigned shift = 0;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		goto bad;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		goto bad;
+	*ret = (uint64_t)v << shift;
+	return 0;
+bad:
+	log_msg(LOG_ERR, "invalid --ghost-limit '%s' (bytes, or a number with K, M or G)", s);
+	return -EINVAL;
+}
 
 /*
  * --compress[=zstd[:LEVEL]|none]. Level 1 by default: on a CPython heap it
@@ -111,11 +136,12 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "compress", optional_argument, NULL, OPT_COMPRESS },
 		{ "shell-job", no_argument, NULL, 'j' },
+		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct dump_opts o = { .pre_dump = pre };
+	struct dump_opts o = { .pre_dump = pre, .ghost_limit = DUMP_GHOST_LIMIT_DEFAULT };
 	const char *addr = NULL;
 	bool page_server = false;
 	int c;
@@ -155,6 +181,10 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			break;
 		case OPT_COMPRESS:
 			if (parse_compress(optarg, &o.compress) < 0)
+				return 2;
+			break;
+		case OPT_GHOST_LIMIT:
+			if (parse_size(optarg, &o.ghost_limit) < 0)
 				return 2;
 			break;
 		case 'v':

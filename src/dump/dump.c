@@ -232,7 +232,11 @@ static int collect_tree(struct dump_ctx *c)
 	r = dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
 	if (r < 0)
 		return r;
-	return dump_sockets(c->procs, c->ft.n, &c->sockq, &c->n_sockq);
+	r = dump_sockets(c->procs, c->ft.n, &c->sockq, &c->n_sockq);
+	if (r < 0)
+		return r;
+	/* last: it writes the files' data */
+	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
 }
 
 /* the previous image's view of pid: its VMAs and pagemap, if it has them */

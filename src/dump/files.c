@@ -2,8 +2,9 @@
  * The fd table of a process, from /proc/PID/fd and fdinfo: regular files,
  * directories and character devices by path, memfds by object (their data
  * is dumped by shm.c), pipes, and eventfds, signalfds, timerfds and epoll
- * fds by the state fdinfo shows; sockets by sockets.c. Every other kind is
- * refused with one line per fd.
+ * fds by the state fdinfo shows; sockets by sockets.c; inotify fds by their
+ * watches (inotify.c), files deleted while open marked as ghosts (their
+ * data: ghost.c). Every other kind is refused with one line per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -110,11 +111,17 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->kind = MD_FD_MEMFD;
 		ret->shm_id = st.st_ino;
 	} else if (S_ISREG(st.st_mode) && link[0] == '/') {
-		/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
+		/*
+		 * nlink 0 tells a deleted file from one whose name ends in
+		 * " (deleted)": a ghost, whose data dump_ghosts() saves
+		 */
 		if (deleted && st.st_nlink == 0) {
-			log_msg(LOG_ERR, "fd %d: '%s' was deleted while open; not supported yet", fd,
-				link);
-			return -ENOTSUP;
+			ret->ghost = calloc(1, sizeof(*ret->ghost));
+			if (!ret->ghost)
+				return -ENOMEM;
+			ret->ghost->size = (uint64_t)st.st_size;
+			ret->ghost->uid = st.st_uid;
+			ret->ghost->gid = st.st_gid;
 		}
 		ret->kind = MD_FD_REG;
 	} else if (S_ISDIR(st.st_mode) && link[0] == '/') {
@@ -166,6 +173,13 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		r = dump_collect_socket(pid, fd, st.st_ino, ret);
 		if (r < 0)
 			return r;
+	} else if (!strcmp(link, "anon_inode:inotify")) {
+		ret->kind = MD_FD_INOTIFY;
+		r = dump_inotify_fd(pid, fd, info, ret);
+		if (r < 0) {
+			md_fd_release(ret);
+			return r;
+		}
 	} else {
 		log_msg(LOG_ERR,
 			"fd %d is a %s ('%s'): not supported yet; close it in the process or run it without it",
@@ -173,7 +187,7 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return -ENOTSUP;
 	}
 
-	if (deleted && ret->kind == MD_FD_MEMFD)
+	if (deleted && (ret->kind == MD_FD_MEMFD || ret->ghost))
 		link[n - strlen(DELETED_SUFFIX)] = '\0';
 	ret->path = strdup(link);
 	if (!ret->path) {

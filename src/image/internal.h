@@ -79,3 +79,20 @@ static inline bool img_page_aligned(uint64_t v)
 {
 	return (v & 4095) == 0;
 }
+
+/*
+ * fdextra.c: an Fd message's inotify watches and ghost record. prepare()
+ * points f[i] (one per p->fds[i]) at messages it allocates, borrowing
+ * strings from p; release() frees them once the message is written.
+ * read() fills f from s, checking it; logs and returns -EINVAL if bad.
+ */
+struct Md__Fd;
+struct md_proc;
+struct md_fd;
+struct image_files_extras {
+	void **allocs;
+	size_t n, cap;
+};
+int image_files_extras_prepare(const struct md_proc *p, struct Md__Fd *f, struct image_files_extras *ret);
+void image_files_extras_release(struct image_files_extras *ex);
+int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f);

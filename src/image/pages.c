@@ -119,6 +119,7 @@ void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id)
 {
 	static const char *const prefix[] = {
 		[MD_PAGES_PROC] = "", [MD_PAGES_SHM] = "shm-", [MD_PAGES_SYSV] = "sysvshm-",
+		[MD_PAGES_GHOST] = "ghost-",
 	};
 
 	snprintf(buf, len, "pages-%s%llu.img", prefix[of], (unsigned long long)id);

@@ -256,6 +256,8 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__EpollItem **epp = NULL;
 	_cleanup_free_ struct img_sock_pb *sk = NULL;
 	size_t n_ep = 0, at = 0;
+	struct image_files_extras ex;
+	int r;
 
 	for (size_t i = 0; i < p->n_fds; i++)
 		n_ep += p->fds[i].n_epoll;
@@ -320,7 +322,12 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	m.fds = fp;
 	m.cwd = p->cwd;
 	m.umask = p->umask;
-	return img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+	r = image_files_extras_prepare(p, f, &ex);
+	if (r < 0)
+		return log_err(r, "cannot write image '%s'", name);
+	r = img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+	image_files_extras_release(&ex);
+	return r;
 }
 
 int image_write_proc(int dirfd, const struct md_proc *p)
@@ -655,7 +662,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return (k >= MD_FD_REG && k <= MD_FD_EPOLL) || k == MD_FD_UNIX_SOCKET || k == MD_FD_INET_SOCKET;
+	return (k >= MD_FD_REG && k <= MD_FD_INET_SOCKET);
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -747,6 +754,9 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 		}
 		if (s->path && !(f->path = strdup(s->path)))
 			goto oom;
+		r = image_read_fd_extras(name, s, f);
+		if (r < 0)
+			return r;
 	}
 	for (size_t k = 0; k < ctty->n; k++) {
 		struct md_fd *f = NULL;

@@ -5,7 +5,8 @@
  * anonymous objects made and filled here, pipes made and refilled here,
  * eventfds, signalfds and timerfds made here with the state they had,
  * epoll instances made here empty, sockets made, bound and refilled here
- * (sockets.c).
+ * (sockets.c), inotify instances with their watches (inotify.c), files
+ * deleted while open made again and deleted (ghost.c).
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.
@@ -379,8 +380,24 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_INET_SOCKET:
 		fd = restore_open_socket(rc, f);
 		break;
+	case MD_FD_INOTIFY:
+		fd = restore_make_inotify(f);
+		break;
 	default:
-		fd = f->ctty ? restore_tty_open(rc, f) : open_at_pos(f->path, f);
+		if (f->ctty) {
+			fd = restore_tty_open(rc, f);
+			break;
+		}
+		if (!f->ghost) {
+			fd = open_at_pos(f->path, f);
+			break;
+		}
+		/* a new open file description of the deleted file, made again */
+		fd = restore_ghost_fd(rc, f->ghost->id);
+		if (fd < 0)
+			return -ENOENT;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		fd = open_at_pos(path, f);
 		break;
 	}
 	if (fd < 0)
@@ -471,6 +488,9 @@ int restore_open_files(struct restore_ctx *rc)
 	r = make_pipes(rc);
 	if (r < 0)
 		return r;
+	r = restore_make_ghosts(rc);
+	if (r < 0)
+		return r;
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 
@@ -513,6 +533,7 @@ void restore_close_files(struct restore_ctx *rc)
 	free(rc->pipe_fds);
 	rc->pipe_fds = NULL;
 	restore_close_sockets(rc);
+	restore_ghosts_close(rc);
 	for (size_t i = 0; i < rc->n_shms; i++)
 		if (rc->shms[i].fd >= 0) {
 			close(rc->shms[i].fd);

@@ -116,6 +116,17 @@ struct restore_epoll {
 	bool *added;
 };
 
+/* A file deleted while open, made again (ghost.c). */
+struct restore_ghost {
+	const struct md_ghost *g;	/* borrowed from the first fd on it */
+	const char *path;		/* where it was (that fd's path) */
+	uint32_t mode;
+	struct image_pages *pages;	/* its data, extent order */
+	int fd;				/* ours, O_RDWR, once made; -1 before */
+	pid_t pid;			/* the first fd on it, for messages */
+	int fd_no;
+};
+
 struct restore_ctx {
 	int dirfd;
 	struct md_inventory inv;
@@ -140,6 +151,8 @@ struct restore_ctx {
 	size_t n_files;
 	struct restore_epoll *epolls;
 	size_t n_epolls;
+	struct restore_ghost *ghosts;	/* files deleted while open, by id */
+	size_t n_ghosts;
 	int sock;			/* our end of the socket fds travel through */
 	int sock_remote;		/* its other end: this fd number in every new process */
 	pid_t outer_pgid;		/* memdump's group: the root's outer one */
@@ -187,6 +200,19 @@ int restore_read_sockets(struct restore_ctx *rc, const char *dir);
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
 /* the ends still waiting, and the queues */
 void restore_close_sockets(struct restore_ctx *rc);
+
+/* inotify.c: an inotify instance with f's watches under their wds; logs */
+int restore_make_inotify(const struct md_fd *f);
+
+/* ghost.c: files deleted while open */
+/* every ghost of the image, its data file opened and checked; before anything is made */
+int restore_read_ghosts(struct restore_ctx *rc, const char *dir);
+/* make each again and delete it; logs */
+int restore_make_ghosts(struct restore_ctx *rc);
+/* our fd on ghost id, -1 if none */
+int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id);
+void restore_ghosts_close(struct restore_ctx *rc);
+void restore_ghosts_release(struct restore_ctx *rc);
 
 /* sysv.c: SysV segments */
 /* make (or take back) segment s under its id, with its owner, mode and data; logs */

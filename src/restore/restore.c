@@ -276,6 +276,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	r = check_shm_refs(rc, dir);
 	if (r < 0)
 		return r;
+	r = restore_read_ghosts(rc, dir);
+	if (r < 0)
+		return r;
 	r = image_read_pipes(rc->dirfd, &rc->pipes, &rc->n_pipes);
 	if (r < 0)
 		return r;
@@ -797,6 +800,7 @@ static void kill_tree(struct restore_ctx *rc)
 static void restore_ctx_release(struct restore_ctx *rc)
 {
 	restore_close_files(rc);
+	restore_ghosts_release(rc);
 	if (rc->dirfd >= 0)
 		close(rc->dirfd);
 	if (rc->tty_fd >= 0)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <netinet/in.h>
@@ -289,6 +290,35 @@ static bool probe_epoll_tfd(void)
 	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, (unsigned long)fd, (unsigned long)&slot) == 0;
 }
 
+/* "/" named by a file handle and opened again from it, as the dump of an inotify watch does */
+static bool probe_open_by_handle(void)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + 128];
+	} h = { .fh.handle_bytes = 128 };
+	_cleanup_close_ int mfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	int mnt_id;
+
+	if (mfd < 0 || name_to_handle_at(AT_FDCWD, "/", &h.fh, &mnt_id, 0) < 0)
+		return false;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0;
+}
+
+/* a watch on "/" shows its file handle in fdinfo */
+static bool probe_inotify_fhandle(void)
+{
+	_cleanup_close_ int fd = inotify_init1(IN_CLOEXEC);
+	_cleanup_free_ struct proc_inotify_watch *w = NULL;
+	_cleanup_free_ char *info = NULL;
+	size_t n = 0;
+
+	return fd >= 0 && inotify_add_watch(fd, "/", IN_DELETE_SELF) > 0 &&
+	       proc_read_filef(&info, NULL, "/proc/self/fdinfo/%d", fd) >= 0 && proc_parse_inotify(info, &w, &n) == 0 &&
+	       n == 1 && w[0].has_fh;
+}
+
 static uint64_t probe_xcr0(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -453,6 +483,8 @@ int kfeat_probe(struct kfeat *ret)
 	kf.vvar_vclock = probe_vvar_vclock();
 	kf.shm_next_id = probe_shm_next_id();
 	kf.posix_timer_ids = probe_timer_restore_ids();
+	kf.open_by_handle = probe_open_by_handle();
+	kf.inotify_fhandle = probe_inotify_fhandle();
 	probe_ptrace(&kf);
 	apply_off(&kf);
 
@@ -499,6 +531,8 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "sock_diag_unix: %s\n", yesno(kf->sock_diag_unix));
 	fprintf(out, "sock_diag_inet: %s\n", yesno(kf->sock_diag_inet));
 	fprintf(out, "so_peek_off: %s\n", yesno(kf->so_peek_off));
+	fprintf(out, "open_by_handle: %s\n", yesno(kf->open_by_handle));
+	fprintf(out, "inotify_fhandle: %s\n", yesno(kf->inotify_fhandle));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

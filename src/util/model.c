@@ -23,15 +23,6 @@ void md_vmas_free(struct md_vma *v, size_t n)
 	free(v);
 }
 
-void md_fd_release(struct md_fd *f)
-{
-	free(f->path);
-	free(f->epoll);
-	f->path = NULL;
-	f->epoll = NULL;
-	f->n_epoll = 0;
-}
-
 void md_proc_release(struct md_proc *p)
 {
 	if (!p)
@@ -49,6 +40,32 @@ void md_proc_release(struct md_proc *p)
 		md_fd_release(&p->fds[i]);
 	free(p->fds);
 	memset(p, 0, sizeof(*p));
+}
+
+void md_ghost_free(struct md_ghost *g)
+{
+	if (!g)
+		return;
+	free(g->extents);
+	free(g);
+}
+
+void md_fd_release(struct md_fd *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	for (size_t i = 0; i < f->n_watches; i++)
+		free(f->watches[i].path);
+	free(f->watches);
+	md_ghost_free(f->ghost);
+	free(f->epoll);
+	f->path = NULL;
+	f->watches = NULL;
+	f->n_watches = 0;
+	f->ghost = NULL;
+	f->epoll = NULL;
+	f->n_epoll = 0;
 }
 
 void md_pagemap_release(struct md_pagemap *pm)

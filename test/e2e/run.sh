@@ -1379,6 +1379,160 @@ test_shell_job() {
 
 ALL_TESTS+=(shell_job_selftest shell_job)
 
+# --- inotify and files deleted while open (dumpee_inotify, dumpee_ghost) ------------------
+
+test_inotify_selftest() {
+	mkdir -p "$TD/w"
+	"$E2E/dumpee_inotify" -m selftest "$TD/status" "$TD/w" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_inotify_detects_corruption() {
+	local what rc
+	for what in wd mask oneshot flags gone; do
+		rm -rf "$TD/status" "$TD/w"
+		mkdir -p "$TD/w"
+		"$E2E/dumpee_inotify" -m corrupt -c "$what" "$TD/status" "$TD/w" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_inotify [ARGS...]: dumpee_inotify in wait mode on $TD/w; sets PID and STATUS
+start_inotify() {
+	STATUS=$TD/status
+	mkdir -p "$TD/w"
+	spawn inotify "$E2E/dumpee_inotify" "$@" "$STATUS" "$TD/w"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_inotify did not get ready: $(cat "$STATUS" "$TD/inotify.err" 2>/dev/null)"
+}
+
+# two instances whose watches have gaps in their wds come back with the same wds, masks and
+# flags, and deliver the events of the restored tree
+test_inotify() {
+	need_memdump
+	start_inotify
+	dump_and_kill "$PID" "$TD/img"
+	md show show "$TD/img" || fail "memdump show failed"
+	grep -q '"FD_INOTIFY"' "$TD/show.out" || fail "show has no inotify fd"
+	grep -q "\"path\": \"$TD/w/b\"" "$TD/show.out" || fail "show does not name the watched '$TD/w/b'"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# a watch on a file system whose handles cannot be opened again (proc): refused, named, and
+# the process runs on untouched
+test_inotify_unresolvable_refused() {
+	need_memdump
+	start_inotify -p
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a watch on /proc succeeded"
+	grep -q '^memdump: error: fd 3 of [0-9]* is inotify, watch 5 (inode [0-9]* on 0:[0-9]*): cannot find its path' \
+		"$TD/dump.err" ||
+		fail "unclear refusal: $(md_why dump)"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	trigger_check "$PID"
+}
+
+test_ghost_selftest() {
+	mkdir -p "$TD/g"
+	"$E2E/dumpee_ghost" -m selftest "$TD/status" "$TD/g" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_ghost_detects_corruption() {
+	local what rc
+	for what in content hole offset size linked share mode; do
+		rm -rf "$TD/status" "$TD/g"
+		mkdir -p "$TD/g"
+		"$E2E/dumpee_ghost" -m corrupt -c "$what" "$TD/status" "$TD/g" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_ghost [ARGS...]: dumpee_ghost in wait mode on $TD/g; sets PID and STATUS
+start_ghost() {
+	STATUS=$TD/status
+	mkdir -p "$TD/g"
+	spawn ghost "$E2E/dumpee_ghost" "$@" "$STATUS" "$TD/g"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_ghost did not get ready: $(cat "$STATUS" "$TD/ghost.err" 2>/dev/null)"
+}
+
+# deleted files come back deleted, with their bytes, holes, size, mode, offsets and sharing,
+# and leave no name behind
+test_ghost() {
+	need_memdump
+	start_ghost
+	dump_and_kill "$PID" "$TD/img"
+	[[ -f $TD/img/pages-ghost-1.img && -f $TD/img/pages-ghost-2.img ]] ||
+		fail "no data files for the two deleted files: $(ls "$TD/img")"
+	restore_detached "$TD/img" "$PID"
+	[[ -z $(ls -A "$TD/g") ]] || fail "the restore left names in $TD/g: $(ls -A "$TD/g")"
+	trigger_check "$PID"
+}
+
+# a deleted file over --ghost-limit: refused with the fd, path, size and the option, the
+# process left running; a higher limit dumps it
+test_ghost_too_big() {
+	need_memdump
+	start_ghost -b 2097152
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a 2 MiB deleted file succeeded with the default limit"
+	grep -q "^memdump: error: fd 24 of $PID is the deleted file '$TD/g/big' of 2097152 bytes.*--ghost-limit" \
+		"$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
+	[[ -z $(ls -A "$TD/img" 2>/dev/null) ]] || fail "the failed dump left files: $(ls "$TD/img")"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	dump_and_kill "$PID" "$TD/img2" --ghost-limit 2M
+	restore_detached "$TD/img2" "$PID"
+	[[ $(stat -L -c %s "/proc/$PID/fd/24") == 2097152 ]] || fail "the big file did not come back whole"
+	trigger_check "$PID"
+}
+
+# a missing, truncated or corrupt data file of a deleted file: refused before any process
+test_ghost_corrupt_image() {
+	local how
+	need_memdump
+	start_ghost
+	dump_and_kill "$PID" "$TD/img"
+	for how in missing truncated flipped; do
+		rm -rf "$TD/bad"
+		cp -a "$TD/img" "$TD/bad"
+		case $how in
+		missing) rm "$TD/bad/pages-ghost-1.img" ;;
+		truncated) truncate -s -4096 "$TD/bad/pages-ghost-1.img" ;;
+		flipped) flip_byte "$TD/bad/pages-ghost-1.img" 4100 ;; # in the first chunk, raw or zstd
+		esac
+		md "restore-$how" restore -D "$TD/bad" -d && fail "restore with a $how ghost data file succeeded"
+		grep -q "pages-ghost-1.img" "$TD/restore-$how.err" || fail "$how: unclear refusal: $(md_why "restore-$how")"
+		fully_gone "$PID" || fail "$how: the failed restore left process $PID"
+		[[ -z $(ls -A "$TD/g") ]] || fail "$how: the failed restore left files in $TD/g: $(ls -A "$TD/g")"
+	done
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+ALL_TESTS+=(
+	inotify_selftest
+	inotify_detects_corruption
+	inotify
+	inotify_unresolvable_refused
+	ghost_selftest
+	ghost_detects_corruption
+	ghost
+	ghost_too_big
+	ghost_corrupt_image
+)
+
 # --- the runner --------------------------------------------------------------------------
 
 PASSED=0

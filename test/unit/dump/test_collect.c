@@ -19,6 +19,7 @@
 #include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/mman.h>
@@ -470,10 +471,74 @@ Test(dump_collect, eventfd_signalfd_timerfd_with_their_state)
 	md_proc_release(&p);
 }
 
+/* fd 3: a deleted file of 5000 bytes; fd 4: a deleted directory */
 static void setup_deleted(int sync_fd)
 {
-	if (open(tpath("gone"), O_RDWR | O_CREAT, 0600) < 0 || unlink(tpath("gone")) < 0)
+	int fd = open(tpath("gone"), O_RDWR | O_CREAT, 0640);
+
+	if (fd != 3 || ftruncate(fd, 5000) < 0 || unlink(tpath("gone")) < 0)
 		_exit(1);
+}
+
+static void setup_deleted_dir(int sync_fd)
+{
+	if (mkdir(tpath("gonedir"), 0700) < 0 || open(tpath("gonedir"), O_RDONLY | O_DIRECTORY) < 0 ||
+	    rmdir(tpath("gonedir")) < 0)
+		_exit(1);
+}
+
+/* fd 3: inotify, watching tmpdir (wd 1) and "f" (wd 3; wd 2 removed) */
+static void setup_inotify(int sync_fd)
+{
+	int fd = inotify_init1(IN_NONBLOCK), f = open(tpath("f"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd != 3 || f < 0 || inotify_add_watch(fd, tpath(""), IN_CREATE) != 1 ||
+	    inotify_add_watch(fd, tpath("f"), IN_ATTRIB) != 2 || inotify_rm_watch(fd, 2) < 0 ||
+	    inotify_add_watch(fd, tpath("f"), IN_MODIFY | IN_ONESHOT) != 3)
+		_exit(1);
+	close(f);
+}
+
+Test(dump_collect, deleted_file_is_a_ghost)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_deleted, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 4);
+	cr_expect_eq(p.fds[3].kind, MD_FD_REG);
+	cr_expect_str_eq(p.fds[3].path, tpath("gone"));
+	cr_assert_not_null(p.fds[3].ghost);
+	cr_expect_eq(p.fds[3].ghost->size, 5000);
+	cr_expect_eq(p.fds[3].mode & 07777, 0640);
+	cr_expect_null(p.fds[0].ghost);
+	md_proc_release(&p);
+}
+
+Test(dump_collect, inotify_watches_by_path)
+{
+	struct md_proc p = {};
+	char dir[PATH_MAX + 64];
+	pid_t pid;
+
+	pid = start_child(setup_inotify, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 4);
+	cr_expect_eq(p.fds[3].kind, MD_FD_INOTIFY);
+	cr_expect(p.fds[3].flags & O_NONBLOCK);
+	cr_assert_eq(p.fds[3].n_watches, 2);
+	snprintf(dir, sizeof(dir), "%s", tpath(""));
+	dir[strlen(dir) - 1] = '\0';	/* no trailing slash: the path the kernel gives */
+	cr_expect_eq(p.fds[3].watches[0].wd, 1);
+	cr_expect_str_eq(p.fds[3].watches[0].path, dir);
+	cr_expect_eq(p.fds[3].watches[0].mask, IN_CREATE);
+	cr_expect_eq(p.fds[3].watches[1].wd, 3);
+	cr_expect_str_eq(p.fds[3].watches[1].path, tpath("f"));
+	cr_expect_eq(p.fds[3].watches[1].mask, IN_MODIFY | IN_ONESHOT);
+	md_proc_release(&p);
 }
 
 static void expect_enotsup(void (*setup)(int))
@@ -539,4 +604,4 @@ static void expect_epoll_refused(void (*setup)(int))
 
 Test(dump_collect, epoll_item_moved_is_refused) { expect_epoll_refused(setup_epoll_moved); }
 Test(dump_collect, epoll_item_fd_reused_is_refused) { expect_epoll_refused(setup_epoll_reused); }
-Test(dump_collect, deleted_file_is_refused) { expect_enotsup(setup_deleted); }
+Test(dump_collect, deleted_dir_is_refused) { expect_enotsup(setup_deleted_dir); }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -139,7 +140,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 24);
+	cr_assert_eq(lines, 26);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -167,6 +168,37 @@ Test(kfeat, print_says_the_same)
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "so_peek_off: %s\n", kf.so_peek_off ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "open_by_handle: %s\n", kf.open_by_handle ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "inotify_fhandle: %s\n", kf.inotify_fhandle ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+}
+
+/* independent checks: the handle of "/" opens "/" (same inode); a watch's handle is in fdinfo */
+Test(kfeat, handles_match_independent_checks)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + 128];
+	} h = { .fh.handle_bytes = 128 };
+	_cleanup_close_ int mfd = open("/", O_RDONLY | O_CLOEXEC), fd = -1, ifd = inotify_init1(IN_CLOEXEC);
+	_cleanup_free_ char *info = NULL;
+	struct stat a, b;
+	int mnt_id;
+
+	cr_assert_geq(mfd, 0);
+	cr_assert_geq(ifd, 0);
+	if (name_to_handle_at(AT_FDCWD, "/", &h.fh, &mnt_id, 0) == 0)
+		fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC);
+	cr_assert_eq(kf.open_by_handle, fd >= 0);
+	if (fd >= 0) {
+		cr_assert_eq(fstat(fd, &a), 0);
+		cr_assert_eq(stat("/", &b), 0);
+		cr_assert_eq(a.st_ino, b.st_ino);
+	}
+	cr_assert_gt(inotify_add_watch(ifd, "/", IN_ATTRIB), 0);
+	cr_assert_eq(proc_read_filef(&info, NULL, "/proc/self/fdinfo/%d", ifd), 0);
+	cr_assert_eq(kf.inotify_fhandle, strstr(info, " f_handle:") != NULL, "%s", info);
 }
 
 /* the kernel lists a socket pair we make exactly when sock_diag_unix says it can */

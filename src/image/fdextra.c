@@ -1,0 +1,191 @@
+/*
+ * The parts of an Fd message that are lists of their own: an inotify fd's
+ * watches and a deleted file's ghost record (files.proto fields 16 and 18),
+ * model <-> protobuf-c, checked on read. The rest of files-PID.img is
+ * proc.c's; the ghost's data file is pages.c's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/internal.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#include "files.pb-c.h"
+
+static void *keep(struct image_files_extras *ex, size_t n, size_t size)
+{
+	void *p, **na;
+
+	if (ex->n == ex->cap) {
+		size_t nc = ex->cap ? 2 * ex->cap : 16;
+
+		na = realloc(ex->allocs, nc * sizeof(*na));
+		if (!na)
+			return NULL;
+		ex->allocs = na;
+		ex->cap = nc;
+	}
+	p = calloc(n ? n : 1, size);
+	if (p)
+		ex->allocs[ex->n++] = p;
+	return p;
+}
+
+void image_files_extras_release(struct image_files_extras *ex)
+{
+	for (size_t i = 0; i < ex->n; i++)
+		free(ex->allocs[i]);
+	free(ex->allocs);
+	memset(ex, 0, sizeof(*ex));
+}
+
+static int put_watches(const struct md_fd *s, Md__Fd *f, struct image_files_extras *ex)
+{
+	Md__InotifyWatch *w = keep(ex, s->n_watches, sizeof(*w));
+	Md__InotifyWatch **wp = keep(ex, s->n_watches, sizeof(*wp));
+
+	if (!w || !wp)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_watches; i++) {
+		md__inotify_watch__init(&w[i]);
+		w[i].wd = s->watches[i].wd;
+		w[i].mask = s->watches[i].mask;
+		w[i].path = s->watches[i].path;
+		w[i].has_ino = true;
+		w[i].ino = s->watches[i].ino;
+		w[i].has_sdev = true;
+		w[i].sdev = s->watches[i].sdev;
+		wp[i] = &w[i];
+	}
+	f->n_watches = s->n_watches;
+	f->watches = wp;
+	return 0;
+}
+
+static int put_ghost(const struct md_ghost *g, Md__Fd *f, struct image_files_extras *ex)
+{
+	Md__GhostFile *m = keep(ex, 1, sizeof(*m));
+	Md__GhostExtent *e = keep(ex, g->n_extents, sizeof(*e));
+	Md__GhostExtent **ep = keep(ex, g->n_extents, sizeof(*ep));
+
+	if (!m || !e || !ep)
+		return -ENOMEM;
+	md__ghost_file__init(m);
+	m->id = g->id;
+	m->size = g->size;
+	m->uid = g->uid;
+	m->gid = g->gid;
+	for (size_t i = 0; i < g->n_extents; i++) {
+		md__ghost_extent__init(&e[i]);
+		e[i].offset = g->extents[i].vaddr;
+		e[i].nr_pages = g->extents[i].nr_pages;
+		ep[i] = &e[i];
+	}
+	m->n_extents = g->n_extents;
+	m->extents = ep;
+	f->ghost = m;
+	return 0;
+}
+
+int image_files_extras_prepare(const struct md_proc *p, struct Md__Fd *f, struct image_files_extras *ret)
+{
+	struct image_files_extras ex = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < p->n_fds && r >= 0; i++) {
+		if (p->fds[i].kind == MD_FD_INOTIFY)
+			r = put_watches(&p->fds[i], &f[i], &ex);
+		if (r >= 0 && p->fds[i].ghost)
+			r = put_ghost(p->fds[i].ghost, &f[i], &ex);
+	}
+	if (r < 0) {
+		image_files_extras_release(&ex);
+		return r;
+	}
+	*ret = ex;
+	return 0;
+}
+
+static int read_watches(const char *name, const Md__Fd *s, struct md_fd *f)
+{
+	if (s->n_watches && f->kind != MD_FD_INOTIFY)
+		return img_invalid(name, "fd %d has inotify watches but is no inotify fd", f->fd);
+	if (!s->n_watches)
+		return 0;
+	f->watches = calloc(s->n_watches, sizeof(*f->watches));
+	if (!f->watches)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_watches; i++) {
+		const Md__InotifyWatch *w = s->watches[i];
+
+		if (w->wd <= 0 || (i && w->wd <= s->watches[i - 1]->wd))
+			return img_invalid(name, "inotify fd %d: watch %d is not positive or out of order", f->fd, w->wd);
+		if (!w->path || w->path[0] != '/')
+			return img_invalid(name, "inotify fd %d: watch %d has no absolute path", f->fd, w->wd);
+		f->watches[i].path = strdup(w->path);
+		if (!f->watches[i].path)
+			return -ENOMEM;
+		f->n_watches = i + 1;
+		f->watches[i].wd = w->wd;
+		f->watches[i].mask = w->mask;
+		f->watches[i].ino = w->has_ino ? w->ino : 0;
+		f->watches[i].sdev = w->has_sdev ? w->sdev : 0;
+	}
+	return 0;
+}
+
+static int read_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
+{
+	const Md__GhostFile *m = s->ghost;
+	uint64_t end = 0, pages = 0, limit;
+	struct md_ghost *g;
+
+	if (!m)
+		return 0;
+	if (f->kind != MD_FD_REG || !f->path || f->path[0] != '/')
+		return img_invalid(name, "fd %d has a deleted file's data but is no regular file with a path", f->fd);
+	if (!m->id)
+		return img_invalid(name, "fd %d: deleted file with id 0", f->fd);
+	limit = md_page_round_up(m->size);
+	if (limit < m->size)
+		return img_invalid(name, "fd %d: deleted file of impossible size", f->fd);
+	for (size_t i = 0; i < m->n_extents; i++) {
+		const Md__GhostExtent *e = m->extents[i];
+
+		if (e->offset % MD_PAGE_SIZE || !e->nr_pages || e->offset < end || e->nr_pages > limit / MD_PAGE_SIZE ||
+		    e->offset > limit - e->nr_pages * MD_PAGE_SIZE)
+			return img_invalid(name, "fd %d: deleted file extent %zu is out of order or outside its %llu bytes",
+					   f->fd, i, (unsigned long long)m->size);
+		end = e->offset + e->nr_pages * MD_PAGE_SIZE;
+		pages += e->nr_pages;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	f->ghost = g;
+	g->extents = calloc(m->n_extents ? m->n_extents : 1, sizeof(*g->extents));
+	if (!g->extents)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_extents; i++)
+		g->extents[i] = (struct md_pagemap_entry){ m->extents[i]->offset, m->extents[i]->nr_pages, MD_PM_DATA };
+	g->n_extents = m->n_extents;
+	g->id = m->id;
+	g->size = m->size;
+	g->uid = m->uid;
+	g->gid = m->gid;
+	g->nr_pages = pages;
+	return 0;
+}
+
+int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f)
+{
+	int r = read_watches(name, s, f);
+
+	if (r >= 0)
+		r = read_ghost(name, s, f);
+	if (r == -ENOMEM)
+		return log_err(r, "cannot read image '%s'", name);
+	return r;
+}

@@ -1,0 +1,150 @@
+/*
+ * files-PID.img with an inotify fd's watches and a deleted file's ghost
+ * record: written and read back field by field, and images that say
+ * impossible things refused.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "memdump/image.h"
+#include "memdump/model.h"
+#include "dirsuite.h"
+
+TestSuite(image_fdextra, .init = synth_dir_setup, .fini = synth_dir_teardown);
+
+/* synth_proc() and two more fds: inotify fd 40 with three watches, ghost fd 41 */
+static void proc_with_extras(struct md_proc *p)
+{
+	struct md_fd *f;
+	struct md_ghost *g;
+
+	synth_proc(p, SYNTH_PID, 5);
+	p->fds = realloc(p->fds, (p->n_fds + 2) * sizeof(*p->fds));
+	cr_assert_not_null(p->fds);
+	f = &p->fds[p->n_fds];
+	memset(f, 0, 2 * sizeof(*f));
+	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_INOTIFY, .flags = 02004000, .dup_of = -1, .ofd = 40,
+			       .path = strdup("anon_inode:inotify"), .n_watches = 3 };
+	f[0].watches = calloc(3, sizeof(*f[0].watches));
+	cr_assert_not_null(f[0].watches);
+	f[0].watches[0] = (struct md_inotify_watch){ 1, 0x308, 0xa860f0, 0xfe00000, strdup("/tmp/a") };
+	f[0].watches[1] = (struct md_inotify_watch){ 3, 0x84000002, 0xa860f1, 0xfe00000, strdup("/tmp/b c") };
+	f[0].watches[2] = (struct md_inotify_watch){ 70000, 0xfff, 1, 0x1b, strdup("/dev/shm") };
+	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_REG, .flags = 02, .pos = 12345, .mode = 0100640, .dup_of = -1,
+			       .ofd = 41, .path = strdup("/tmp/gone") };
+	g = calloc(1, sizeof(*g));
+	cr_assert_not_null(g);
+	*g = (struct md_ghost){ .id = 7, .size = 600 * 1024 + 1, .uid = 1000, .gid = 100, .n_extents = 2, .nr_pages = 3 };
+	g->extents = calloc(2, sizeof(*g->extents));
+	cr_assert_not_null(g->extents);
+	g->extents[0] = (struct md_pagemap_entry){ 0, 2, MD_PM_DATA };
+	g->extents[1] = (struct md_pagemap_entry){ 600 * 1024, 1, MD_PM_DATA };	/* the last byte's page */
+	f[1].ghost = g;
+	p->n_fds += 2;
+}
+
+Test(image_fdextra, roundtrip)
+{
+	struct md_proc in, out;
+	const struct md_fd *f;
+
+	proc_with_extras(&in);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	f = &out.fds[out.n_fds - 2];
+	cr_assert_eq(f[0].kind, MD_FD_INOTIFY);
+	cr_assert_eq(f[0].n_watches, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct md_inotify_watch *a = &in.fds[in.n_fds - 2].watches[i], *b = &f[0].watches[i];
+
+		cr_expect_eq(a->wd, b->wd);
+		cr_expect_eq(a->mask, b->mask);
+		cr_expect_eq(a->ino, b->ino);
+		cr_expect_eq(a->sdev, b->sdev);
+		cr_expect_str_eq(a->path, b->path);
+	}
+	cr_assert_null(f[0].ghost);
+	cr_assert_eq(f[1].n_watches, 0);
+	cr_assert_not_null(f[1].ghost);
+	cr_expect_eq(f[1].ghost->id, 7);
+	cr_expect_eq(f[1].ghost->size, 600 * 1024 + 1);
+	cr_expect_eq(f[1].ghost->uid, 1000);
+	cr_expect_eq(f[1].ghost->gid, 100);
+	cr_expect_eq(f[1].ghost->nr_pages, 3);
+	cr_assert_eq(f[1].ghost->n_extents, 2);
+	cr_expect_eq(f[1].ghost->extents[1].vaddr, 600 * 1024);
+	cr_expect_eq(f[1].ghost->extents[1].nr_pages, 1);
+	cr_expect_eq(f[1].ghost->extents[1].flags, MD_PM_DATA);
+	cr_expect_eq(f[1].pos, 12345);
+	cr_expect_str_eq(f[1].path, "/tmp/gone");
+	md_proc_release(&in);
+	md_proc_release(&out);
+}
+
+/* each breakage of a good image must be refused on read */
+static void expect_refused(void (*breakit)(struct md_proc *), const char *what)
+{
+	struct md_proc in, out;
+
+	proc_with_extras(&in);
+	breakit(&in);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "%s was read", what);
+	md_proc_release(&in);
+}
+
+static void extent_past_end(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].ghost->extents[1].nr_pages = 2;
+}
+
+static void extents_overlap(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].ghost->extents[1].vaddr = 4096;
+}
+
+static void extent_unaligned(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].ghost->extents[1].vaddr += 100;
+}
+
+static void ghost_id_zero(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].ghost->id = 0;
+}
+
+static void ghost_on_a_pipe(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].kind = MD_FD_PIPE;
+	p->fds[p->n_fds - 1].pipe_id = 9;
+}
+
+static void watches_out_of_order(struct md_proc *p)
+{
+	p->fds[p->n_fds - 2].watches[1].wd = 1;
+}
+
+static void watch_relative_path(struct md_proc *p)
+{
+	p->fds[p->n_fds - 2].watches[2].path[0] = 'd';
+}
+
+static void watch_zero(struct md_proc *p)
+{
+	p->fds[p->n_fds - 2].watches[0].wd = 0;
+}
+
+Test(image_fdextra, impossible_images_refused)
+{
+	expect_refused(extent_past_end, "an extent past the file's end");
+	expect_refused(extents_overlap, "overlapping extents");
+	expect_refused(extent_unaligned, "an unaligned extent");
+	expect_refused(ghost_id_zero, "ghost id 0");
+	expect_refused(ghost_on_a_pipe, "a ghost on a pipe");
+	expect_refused(watches_out_of_order, "watches out of order");
+	expect_refused(watch_relative_path, "a relative watch path");
+	expect_refused(watch_zero, "watch descriptor 0");
+}
