@@ -287,6 +287,16 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
 					 "dumped tree: not supported (dump the tree that holds both ends, or close it)",
 			       f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
+	/*
+	 * unix_diag shows no peer for a stream whose peer closed (the kernel then
+	 * shuts it down both ways) and for one whose connect() waits in the
+	 * backlog of a listener: that one cannot come back as a pair.
+	 */
+	if (!u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
+	    s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
+		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket whose connection a listener has not "
+					 "accepted yet: not supported (dump once the listener has accepted it)",
+			       f->fd, pid, unix_type_name(s->type));
 	if (u->name_len && u->name[0])
 		return unix_path(pid, f->fd, u, s);
 	memset(s->name, 0, sizeof(s->name));

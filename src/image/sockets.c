@@ -143,6 +143,10 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 			return img_invalid(name, "unix socket fd %d is its own peer", fd);
 		if (s.peer_ino && s.state != TCP_ESTABLISHED)
 			return img_invalid(name, "unix socket fd %d has a peer but is not connected", fd);
+		/* a connected stream without a peer: only one whose peer closed (and shut it down both ways) */
+		if (!s.peer_ino && s.state == TCP_ESTABLISHED && s.type != SOCK_DGRAM &&
+		    s.shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
+			return img_invalid(name, "unix socket fd %d is connected to no peer but not shut down", fd);
 		s.path_mode = m->path_mode;
 		s.path_uid = m->path_uid;
 		s.path_gid = m->path_gid;

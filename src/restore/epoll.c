@@ -34,6 +34,54 @@ static bool can_add(const struct md_proc *p, const struct md_fd *e, size_t k)
 	return t && t->ofd == it->ofd;
 }
 
+/* any fd of the image on description ofd, or NULL */
+static const struct md_fd *find_ofd(const struct restore_ctx *rc, uint64_t ofd)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		for (size_t j = 0; j < rc->procs[i].p.n_fds; j++)
+			if (rc->procs[i].p.fds[j].ofd == ofd)
+				return &rc->procs[i].p.fds[j];
+	return NULL;
+}
+
+/* what epoll_ctl() takes: poll events, EPOLLRDHUP and the flag bits */
+#define EPOLL_EVENTS_OK (0x3fffu | EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET)
+#define EPOLL_NESTS_MAX 5	/* the kernel refuses deeper nesting (EP_MAX_NESTS 4) */
+
+/*
+ * Whether the epoll description e watches, through at most depth levels,
+ * only what epoll_ctl() would take: files that can be polled, no loop, no
+ * deeper nesting than the kernel allows.
+ */
+static int check_items(const struct restore_ctx *rc, const struct md_fd *e, int depth)
+{
+	if (depth > EPOLL_NESTS_MAX)
+		return log_err(-EINVAL, "image: fd %d is an epoll fd nested too deep, or in a loop", e->fd);
+	for (size_t k = 0; k < e->n_epoll; k++) {
+		const struct md_epoll_item *it = &e->epoll[k];
+		const struct md_fd *t = it->ofd ? find_ofd(rc, it->ofd) : NULL;
+		int r;
+
+		if (it->events & ~EPOLL_EVENTS_OK)
+			return log_err(-EINVAL, "image: epoll fd %d watches fd %d for events %#x", e->fd, it->tfd,
+				       it->events);
+		if (!t)
+			continue;
+		if (t->ofd == e->ofd || t->kind == MD_FD_REG || t->kind == MD_FD_DIR || t->kind == MD_FD_MEMFD)
+			return log_err(-EINVAL, "image: epoll fd %d watches fd %d, which cannot be polled", e->fd,
+				       it->tfd);
+		if (t->kind == MD_FD_EPOLL) {
+			if (it->events & EPOLLEXCLUSIVE)
+				return log_err(-EINVAL, "image: epoll fd %d watches epoll fd %d with EPOLLEXCLUSIVE",
+					       e->fd, it->tfd);
+			r = check_items(rc, t, depth + 1);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static struct restore_epoll *find_epoll(struct restore_ctx *rc, uint64_t ofd)
 {
 	for (size_t i = 0; i < rc->n_epolls; i++)
@@ -87,10 +135,16 @@ int restore_check_epoll(struct restore_ctx *rc)
 					}
 			}
 			if (!ok)
-				return log_err(-EINVAL, "image: an epoll fd watches fd %d, which no process of the "
+				return log_err(-EINVAL, "image: epoll fd %d watches fd %d, which no process of the "
 							"image holds with the right file",
-					       tfd);
+					       find_ofd(rc, rc->epolls[x].ofd)->fd, tfd);
 		}
+	for (size_t x = 0; x < rc->n_epolls; x++) {
+		int r = check_items(rc, find_ofd(rc, rc->epolls[x].ofd), 1);
+
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 

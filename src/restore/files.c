@@ -375,6 +375,12 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		fd = epoll_create1(EPOLL_CLOEXEC);
 		if (fd < 0)
 			fd = -errno;
+		else if (fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0) {
+			int r = -errno;
+
+			close(fd);
+			fd = r;
+		}
 		break;
 	case MD_FD_UNIX_SOCKET:
 	case MD_FD_INET_SOCKET:

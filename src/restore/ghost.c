@@ -119,13 +119,14 @@ static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
 
 	if (fd < 0)
 		return -errno;
+	/* deleted at once: nobody can open it by its name with the owner and mode it gets below */
+	if (unlinkat(dirfd, name, 0) < 0)
+		return -errno;
 	r = ftruncate(fd, (off_t)g->g->size) < 0 ? -errno : fill(g, fd);
 	/* owner first: chown() clears set-user-ID and set-group-ID */
 	if (r >= 0 && fchown(fd, g->g->uid, g->g->gid) < 0)
 		r = -errno;
 	if (r >= 0 && fchmod(fd, g->mode & 07777) < 0)
-		r = -errno;
-	if (unlinkat(dirfd, name, 0) < 0 && r >= 0)
 		r = -errno;
 	if (r < 0)
 		return r;

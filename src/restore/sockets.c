@@ -131,11 +131,20 @@ static void set_buf(int fd, int force, int plain, uint32_t bytes)
 static int refill(int fd, const struct md_sock_queue *q, int type)
 {
 	size_t off = 0;
+	uint64_t want;
 
 	if (!q)
 		return 0;
-	/* room for all of it at once: the peer reads it only once the tree runs */
-	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)(q->len > (1u << 29) ? 1u << 30 : 2 * q->len + (1u << 17)));
+	/*
+	 * Room for all of it at once: the peer reads it only once the tree runs.
+	 * The kernel charges each packet its buffer's overhead (some 800 bytes
+	 * for a one-byte datagram), not just its data.
+	 */
+	want = 2 * (uint64_t)q->len;
+	if (want < q->len + (uint64_t)q->n_pkts * 2048)
+		want = q->len + (uint64_t)q->n_pkts * 2048;
+	want += 1u << 17;
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)(want > (1u << 30) ? 1u << 30 : want));
 	for (size_t k = 0; k < q->n_pkts; k++) {
 		size_t len = q->pkt_len[k], done = 0;
 

@@ -17,11 +17,13 @@
  *            SO_REUSEADDR, backlog 9)
  *   udp      a UDP socket bound on 127.0.0.1, and a TCP socket bound but
  *            not listening
+ *   epoll    P's epoll fd over P's stream and datagram ends and the path
+ *            listener; C inherits it but closes those ends
  *
  * Modes: -m wait (default) writes "READY P C TCPPORT" to STATUS and waits
  * for SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one
  * piece first (stream, dgram, seqpkt, closed, listen, tcp, udp, passcred,
- * nonblock), and the check must notice; -m tcpconn also holds an
+ * nonblock, epoll), and the check must notice; -m tcpconn also holds an
  * established TCP connection (to itself), -m pending a connection to the
  * unix listener not accepted yet, -m inflight a unix pair with a file
  * descriptor in flight (SCM_RIGHTS, checked to be still there): a dump
@@ -44,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -59,7 +62,14 @@
 #define TCP_BACKLOG 9
 
 static const size_t dgram_pc[] = { 1, 7, 1000, 70000, 3, 4096 };
-static const size_t dgram_cp[] = { 12, 200 };
+/* C->P: two datagrams, then 250 of one byte (each costs the sender ~800 bytes of buffer) */
+static size_t dgram_cp[252] = { 12, 200 };
+
+__attribute__((constructor)) static void small_dgrams(void)
+{
+	for (size_t k = 2; k < sizeof(dgram_cp) / sizeof(dgram_cp[0]); k++)
+		dgram_cp[k] = 1;
+}
 static const size_t seq_len[SEQ_N] = { 5, 50, 500 };
 #define N_PC (sizeof(dgram_pc) / sizeof(dgram_pc[0]))
 #define N_CP (sizeof(dgram_cp) / sizeof(dgram_cp[0]))
@@ -70,6 +80,7 @@ static bool is_child;
 static char *shared;		/* C's verdict for P, MAP_SHARED */
 
 /* the sockets, at the same numbers in both processes (each closes the other's) */
+static int ep = -1;	/* P's epoll fd over st[0], dg[0] and lsn; C inherits it */
 static int st[2], dg[2], sq[2], closed_fd = -1, lsn = -1, abst = -1, tcp = -1, udp = -1, tcpb = -1;
 static int conn_c = -1, conn_s = -1;	/* -m tcpconn */
 static int pend = -1;			/* -m pending: the client */
@@ -252,6 +263,10 @@ static bool same_inet(const char *what, int fd, const struct sockaddr_in *want)
 
 static bool check_child(void)
 {
+	struct epoll_event ev;
+
+	if (epoll_wait(ep, &ev, 1, 0) < 0)
+		return failf("epoll: C's epoll fd %d: %s", ep, strerror(errno));
 	if (!check_stream("stream P->C", st[1], STREAM_PC, 'P', false))
 		return false;
 	if (!check_dgrams("dgram P->C", dg[1], dgram_pc, N_PC, 'p', false))
@@ -270,6 +285,16 @@ static bool check_parent(void)
 	socklen_t l = sizeof(got);
 	struct stat sb;
 
+	struct epoll_event ev[8];
+	unsigned ready = 0;
+	int n = epoll_wait(ep, ev, 8, 0);
+
+	/* the stream and the datagram socket have data for P; nobody is waiting on the listener */
+	for (int k = 0; k < n; k++)
+		ready |= ev[k].data.u64 < 32 ? 1u << ev[k].data.u64 : 1u;
+	if (n < 0 || ready != (1u << 1 | 1u << 2))
+		return failf("epoll: ready items %#x (%s), expected 0x6: the stream and the datagram socket", ready,
+			     n < 0 ? strerror(errno) : "");
 	if (!check_stream("stream C->P", st[0], STREAM_CP, 'C', false))
 		return false;
 	if (!(fcntl(st[0], F_GETFL) & O_NONBLOCK))
@@ -373,7 +398,9 @@ static void corrupt(void)
 	uint8_t b[8];
 	int fd;
 
-	if (!strcmp(corrupt_what, "stream"))
+	if (!strcmp(corrupt_what, "epoll"))
+		epoll_ctl(ep, EPOLL_CTL_DEL, dg[0], NULL);
+	else if (!strcmp(corrupt_what, "stream"))
 		recv(st[1], b, 1, 0);	/* C's first byte, taken in C's place */
 	else if (!strcmp(corrupt_what, "dgram"))
 		recv(dg[0], b, sizeof(b), 0);
@@ -467,6 +494,17 @@ static void setup_parent(void)
 		die_setup("listen on 127.0.0.1");
 	udp = bind_inet(SOCK_DGRAM, &udp_addr);
 	tcpb = bind_inet(SOCK_STREAM, &tcpb_addr);
+
+	/* C closes the watched ends but keeps the epoll fd: P must add the items back */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die_setup("epoll_create1");
+	for (int k = 1; k <= 3; k++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)k };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, k == 1 ? st[0] : k == 2 ? dg[0] : lsn, &ev) < 0)
+			die_setup("epoll_ctl");
+	}
 }
 
 /* C: its ends only; queues its data toward P */

@@ -1088,7 +1088,7 @@ test_sock_selftest() {
 
 test_sock_detects_corruption() {
 	local what rc
-	for what in stream dgram seqpkt closed listen tcp udp passcred nonblock; do
+	for what in stream dgram seqpkt closed listen tcp udp passcred nonblock epoll; do
 		rm -f "$TD/status"
 		"$E2E/dumpee_sock" -m corrupt -c "$what" "$TD/status" "$TD" </dev/null 2>/dev/null
 		rc=$?

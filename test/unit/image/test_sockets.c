@@ -174,6 +174,11 @@ static void own_peer(struct md_sock *s)
 {
 	s->peer_ino = s->ino;
 }
+/* a connected stream without a peer that is not shut down: its connect() was never accepted */
+static void no_peer_not_shut(struct md_sock *s)
+{
+	s->peer_ino = 0;
+}
 static void v6only_v4(struct md_sock *s)
 {
 	s->v6only = true;
@@ -190,6 +195,7 @@ Test(image_sockets, malformed_refused)
 	assert_read_refuses(4, inet_state);
 	assert_read_refuses(4, listen_no_port);
 	assert_read_refuses(0, own_peer);
+	assert_read_refuses(0, no_peer_not_shut);
 	assert_read_refuses(4, v6only_v4);
 	assert_read_refuses(5, udp_without_peer_port);
 }

@@ -67,3 +67,40 @@ Test(restore_epoll, holders_disagree_on_the_list)
 	fds[1][0].n_epoll = 0;
 	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
 }
+
+/* what epoll_ctl() would refuse once the tree exists is refused first */
+Test(restore_epoll, a_regular_file_cannot_be_watched)
+{
+	fds[0][1].kind = MD_FD_REG;
+	fds[1][1].kind = MD_FD_REG;
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+Test(restore_epoll, events_epoll_ctl_refuses)
+{
+	items[0][0].events = items[1][0].events = 1u << 20;
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+Test(restore_epoll, an_epoll_fd_watching_itself)
+{
+	for (int i = 0; i < 2; i++) {
+		items[i][0].tfd = 3;
+		items[i][0].ofd = 1;
+	}
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+/* fd 4 is an epoll description too, and watches fd 3: a loop */
+Test(restore_epoll, a_loop_of_epoll_fds)
+{
+	static struct md_epoll_item back[2][1];
+
+	for (int i = 0; i < 2; i++) {
+		back[i][0] = (struct md_epoll_item){ .tfd = 3, .events = 1, .ofd = 1 };
+		fds[i][1].kind = MD_FD_EPOLL;
+		fds[i][1].epoll = back[i];
+		fds[i][1].n_epoll = 1;
+	}
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
