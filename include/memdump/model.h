@@ -409,6 +409,8 @@ struct md_track {
 void md_proc_release(struct md_proc *p);
 void md_thread_release(struct md_thread *t);
 void md_fd_release(struct md_fd *f);
+/* p's fd number fd, or NULL */
+const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);

@@ -58,6 +58,9 @@ struct proc_status {
 int proc_parse_status(const char *buf, struct proc_status *ret);
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret);
 
+/* what /proc adds to the link or map path of a file deleted since it was opened */
+#define PROC_DELETED_SUFFIX " (deleted)"
+
 /* /proc/PID/fdinfo/N: pos, flags (octal), mnt_id, ino */
 struct proc_fdinfo {
 	uint64_t pos;

@@ -19,13 +19,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define DELETED_SUFFIX " (deleted)"
 
 /* readlink() into a malloc'ed string; " (deleted)" is cut off. */
 static int read_link(const char *path, char **ret)
 {
-	char buf[PATH_MAX + sizeof(DELETED_SUFFIX)];
-	size_t sl = strlen(DELETED_SUFFIX);
+	char buf[PATH_MAX + sizeof(PROC_DELETED_SUFFIX)];
+	size_t sl = strlen(PROC_DELETED_SUFFIX);
 	ssize_t n;
 	char *s;
 
@@ -35,7 +34,7 @@ static int read_link(const char *path, char **ret)
 	if ((size_t)n >= sizeof(buf) - 1)
 		return -ENAMETOOLONG;
 	buf[n] = '\0';
-	if ((size_t)n > sl && strcmp(buf + n - sl, DELETED_SUFFIX) == 0)
+	if ((size_t)n > sl && strcmp(buf + n - sl, PROC_DELETED_SUFFIX) == 0)
 		buf[n - sl] = '\0';
 
 	s = strdup(buf);

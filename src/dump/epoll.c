@@ -14,14 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const struct md_fd *find_fd(const struct md_proc *p, int fd)
-{
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].fd == fd)
-			return &p->fds[i];
-	return NULL;
-}
-
 /*
  * Item k of epoll fd e in p: the ofd at fd tfd if that fd holds the file
  * the item watches, else 0. toff tells apart items added with the same
@@ -32,7 +24,7 @@ static int item_ofd(const struct md_proc *p, const struct md_fd *e, size_t k, ui
 {
 	const struct md_epoll_item *it = &e->epoll[k];
 	struct kcmp_epoll_slot slot = { .efd = (uint32_t)e->fd, .tfd = (uint32_t)it->tfd };
-	const struct md_fd *t = find_fd(p, it->tfd);
+	const struct md_fd *t = md_proc_fd(p, it->tfd);
 	long r;
 
 	*ret = 0;

@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DELETED_SUFFIX " (deleted)"
 #define MEMFD_PREFIX "/memfd:"
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -105,7 +104,7 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->ino = st.st_ino;
 
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
-	deleted = link[0] == '/' && has_suffix(link, DELETED_SUFFIX);
+	deleted = link[0] == '/' && has_suffix(link, PROC_DELETED_SUFFIX);
 	if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
 	    deleted) {
 		ret->kind = MD_FD_MEMFD;
@@ -188,7 +187,7 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	}
 
 	if (deleted && (ret->kind == MD_FD_MEMFD || ret->ghost))
-		link[n - strlen(DELETED_SUFFIX)] = '\0';
+		link[n - strlen(PROC_DELETED_SUFFIX)] = '\0';
 	ret->path = strdup(link);
 	if (!ret->path) {
 		md_fd_release(ret);

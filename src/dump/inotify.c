@@ -23,7 +23,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define DELETED_SUFFIX " (deleted)"
 
 /* the kernel's dev_t encoding in fdinfo's sdev: 12 bits of major, 20 of minor */
 static unsigned sdev_major(uint32_t sdev)
@@ -107,8 +106,8 @@ static int resolve_watch(pid_t pid, int fd, const struct proc_mount *mounts, siz
 				continue;
 			r = path_through(pid, m, w, ret);
 			if (r >= 0) {
-				if (strlen(*ret) > strlen(DELETED_SUFFIX) &&
-				    !strcmp(*ret + strlen(*ret) - strlen(DELETED_SUFFIX), DELETED_SUFFIX)) {
+				if (strlen(*ret) > strlen(PROC_DELETED_SUFFIX) &&
+				    !strcmp(*ret + strlen(*ret) - strlen(PROC_DELETED_SUFFIX), PROC_DELETED_SUFFIX)) {
 					free(*ret);
 					*ret = NULL;
 					log_msg(LOG_ERR, "fd %d of %d is inotify, watch %d: its file was deleted; not "
@@ -130,12 +129,9 @@ static int resolve_watch(pid_t pid, int fd, const struct proc_mount *mounts, siz
 /* events the process has not read yet are lost: say so */
 static void warn_queued(pid_t pid, int fd)
 {
-	_cleanup_close_ int pidfd = md_pidfd_open(pid), copy = -1;
+	_cleanup_close_ int copy = md_pidfd_copy_fd(pid, fd);
 	int queued = 0;
 
-	if (pidfd < 0)
-		return;
-	copy = md_pidfd_getfd(pidfd, fd);
 	if (copy >= 0 && ioctl(copy, FIONREAD, &queued) == 0 && queued > 0)
 		log_warn("fd %d of %d: %d bytes of inotify events not read yet are not kept (restore makes the "
 			 "instance again, empty)", fd, pid, queued);

@@ -21,17 +21,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int grab_fd(pid_t pid, int fd)
-{
-	_cleanup_close_ int pidfd = md_pidfd_open(pid);
-	int r;
-
-	if (pidfd < 0)
-		return -errno;
-	r = md_pidfd_getfd(pidfd, fd);
-	return r < 0 ? -errno : r;
-}
-
 /* The unread bytes of the pipe whose read end is fd of pid, without taking them. */
 static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 {
@@ -39,7 +28,7 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	int p[2], size, queued = 0;
 	ssize_t n = 0, got = 0;
 
-	src = grab_fd(pid, fd);
+	src = md_pidfd_copy_fd(pid, fd);
 	if (src < 0)
 		return log_err(src, "cannot get a copy of fd %d of %d", fd, pid);
 	size = fcntl(src, F_GETPIPE_SZ);
@@ -168,7 +157,7 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 /* A pipe with no read end in the tree: only its size, the data nobody can read is gone anyway. */
 static int size_pipe(pid_t pid, int fd, struct md_pipe *ret)
 {
-	_cleanup_close_ int src = grab_fd(pid, fd);
+	_cleanup_close_ int src = md_pidfd_copy_fd(pid, fd);
 	int size;
 
 	if (src < 0)

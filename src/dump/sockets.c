@@ -28,21 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#ifndef SO_PEEK_OFF
-#define SO_PEEK_OFF 42
-#endif
 #define TCP_BOUND_INACTIVE 13	/* 6.6: bound, neither listening nor connected (inet_diag) */
-
-static int grab_fd(pid_t pid, int fd)
-{
-	_cleanup_close_ int pidfd = md_pidfd_open(pid);
-	int r;
-
-	if (pidfd < 0)
-		return -errno;
-	r = md_pidfd_getfd(pidfd, fd);
-	return r < 0 ? -errno : r;
-}
 
 static int get_int(int sk, int level, int opt, int *ret)
 {
@@ -154,7 +140,7 @@ static int collect_unix(int sk, int fd, pid_t pid, struct md_sock *s)
 
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 {
-	_cleanup_close_ int sk = grab_fd(pid, fd);
+	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
 	struct md_sock *s = &ret->sock;
 	int r;
 
@@ -455,7 +441,7 @@ static int peek_all(int sk, const struct md_sock *s, struct peeked *p)
 
 static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 {
-	_cleanup_close_ int sk = grab_fd(pid, f->fd);
+	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, f->fd);
 	int zero = 0, old, r, r2;
 
 	if (sk < 0)

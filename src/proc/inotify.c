@@ -4,6 +4,7 @@
  * watched inode's path from the handle is dump/'s.
  */
 #include "memdump/proc.h"
+#include "proc/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,17 +12,6 @@
 #include <string.h>
 
 #define WATCH_PREFIX "inotify wd:"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* "key:HEX" at *s (after spaces); *s moves past it */
 static int take_hex(const char **s, const char *key, uint64_t max, uint64_t *ret)
@@ -34,7 +24,7 @@ static int take_hex(const char **s, const char *key, uint64_t max, uint64_t *ret
 	if (strncmp(p, key, n) || p[n] != ':')
 		return -EINVAL;
 	p += n + 1;
-	while ((d = hexval(*p)) >= 0) {
+	while ((d = proc_hexval(*p)) >= 0) {
 		if (v > (max - (uint64_t)d) / 16)
 			return -EINVAL;
 		v = v * 16 + (uint64_t)d;
@@ -85,7 +75,7 @@ static int parse_watch(const char *l, struct proc_inotify_watch *w)
 		return -EINVAL;
 	p += 9;
 	for (uint32_t i = 0; i < w->fh_bytes; i++) {
-		int hi = hexval(p[2 * i]), lo = hi < 0 ? -1 : hexval(p[2 * i + 1]);
+		int hi = proc_hexval(p[2 * i]), lo = hi < 0 ? -1 : proc_hexval(p[2 * i + 1]);
 
 		if (lo < 0)
 			return -EINVAL;

@@ -4,6 +4,7 @@
  * used; the page counts of smaps are left to whoever needs them.
  */
 #include "memdump/proc.h"
+#include "proc/internal.h"
 #include "memdump/model.h"
 #include "memdump/cleanup.h"
 
@@ -12,18 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define DELETED_SUFFIX " (deleted)"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * strtoull() would accept leading blanks, a sign and "0x": maps never has
@@ -35,9 +24,9 @@ static int parse_hex(const char **p, uint64_t *ret)
 	uint64_t v = 0;
 	int d;
 
-	if (hexval(*s) < 0)
+	if (proc_hexval(*s) < 0)
 		return -EINVAL;
-	while ((d = hexval(*s)) >= 0) {
+	while ((d = proc_hexval(*s)) >= 0) {
 		if (v >> 60)
 			return -EINVAL;
 		v = (v << 4) | d;
@@ -158,9 +147,9 @@ int proc_parse_maps_line(const char *line, struct md_vma *ret)
 		p++;
 	len = strcspn(p, "\n");
 	if (len > 0) {
-		size_t sl = strlen(DELETED_SUFFIX);
+		size_t sl = strlen(PROC_DELETED_SUFFIX);
 
-		if (len > sl && !strncmp(p + len - sl, DELETED_SUFFIX, sl)) {
+		if (len > sl && !strncmp(p + len - sl, PROC_DELETED_SUFFIX, sl)) {
 			v.deleted = true;
 			len -= sl;
 		}

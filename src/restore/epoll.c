@@ -16,20 +16,11 @@
 #include "memdump/log.h"
 #include "restore/internal.h"
 
-/* the process's fd number fd, or NULL */
-static const struct md_fd *find_fd(const struct md_proc *p, int fd)
-{
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].fd == fd)
-			return &p->fds[i];
-	return NULL;
-}
-
 /* whether p can add item k of epoll fd e: it holds the watched description at the item's number */
 static bool can_add(const struct md_proc *p, const struct md_fd *e, size_t k)
 {
 	const struct md_epoll_item *it = &e->epoll[k];
-	const struct md_fd *t = it->ofd ? find_fd(p, it->tfd) : NULL;
+	const struct md_fd *t = it->ofd ? md_proc_fd(p, it->tfd) : NULL;
 
 	return t && t->ofd == it->ofd;
 }

@@ -44,8 +44,6 @@
 #define SCRATCH_MSG 8192
 #define SCRATCH_PATH 12288	/* PATH_MAX bytes for chdir() */
 
-/* status flags F_SETFL takes; the access mode is fixed at open */
-#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
 static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 {
@@ -232,7 +230,7 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 			if (fd < 0)
 				return -errno;
 		}
-		if (fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0) {
+		if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
 			int r = -errno;
 
 			close(fd);
@@ -375,7 +373,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		fd = epoll_create1(EPOLL_CLOEXEC);
 		if (fd < 0)
 			fd = -errno;
-		else if (fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0) {
+		else if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
 			int r = -errno;
 
 			close(fd);
@@ -630,14 +628,6 @@ static int install_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, i
 	return restore_rcall_ok(rp, "close", SYS_close, (uint64_t)got, 0, 0, 0, 0, 0);
 }
 
-static bool in_table(const struct md_proc *p, int fd)
-{
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].fd == fd)
-			return true;
-	return false;
-}
-
 /* close what rp has from memdump or its parent and the image does not give it */
 static int close_strays(struct restore_ctx *rc, struct restore_proc *rp)
 {
@@ -653,7 +643,7 @@ static int close_strays(struct restore_ctx *rc, struct restore_proc *rp)
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
 
-		if (de->d_name[0] == '.' || fd == rc->sock_remote || in_table(&rp->p, fd))
+		if (de->d_name[0] == '.' || fd == rc->sock_remote || md_proc_fd(&rp->p, fd))
 			continue;
 		r = restore_rcall_ok(rp, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
 		if (r < 0)

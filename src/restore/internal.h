@@ -166,6 +166,9 @@ struct restore_ctx {
 
 #define RESTORE_SCRATCH_SIZE (64 * 1024)
 
+/* status flags F_SETFL takes; the access mode is fixed at open */
+#define RESTORE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
 /* child.c: runs in the new root process, never returns */
 void restore_child_main(struct restore_ctx *rc) __attribute__((noreturn));
 

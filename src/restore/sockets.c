@@ -27,12 +27,8 @@
 #include "memdump/log.h"
 #include "restore/internal.h"
 
-#ifndef SO_PEEK_OFF
-#define SO_PEEK_OFF 42
-#endif
 
 /* status flags F_SETFL takes (files.c has the same) */
-#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 #define MAX_DEPTH 8	/* datagram sockets connected to named ones, in a chain */
 
 int restore_read_sockets(struct restore_ctx *rc, const char *dir)
@@ -191,7 +187,7 @@ static int apply_shutdown(int fd, uint32_t shut)
 
 static int set_flags(int fd, const struct md_fd *f)
 {
-	return fcntl(fd, F_SETFL, (int)f->flags & SETFL_MASK) < 0 ? -errno : 0;
+	return fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0 ? -errno : 0;
 }
 
 /*

@@ -42,6 +42,14 @@ void md_proc_release(struct md_proc *p)
 	memset(p, 0, sizeof(*p));
 }
 
+const struct md_fd *md_proc_fd(const struct md_proc *p, int fd)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].fd == fd)
+			return &p->fds[i];
+	return NULL;
+}
+
 void md_ghost_free(struct md_ghost *g)
 {
 	if (!g)
