@@ -204,7 +204,7 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 static int collect_tree(struct dump_ctx *c)
 {
 	size_t total = c->ft.n + c->ft.n_zombies;
-	int r;
+	int r, refused;
 
 	c->procs = calloc(total, sizeof(*c->procs));
 	c->pms = calloc(total, sizeof(*c->pms));
@@ -222,19 +222,28 @@ static int collect_tree(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 	}
-	/* only live processes hold fds */
+	/*
+	 * Only live processes hold fds. What cannot be dumped (-ENOTSUP, logged)
+	 * is gathered, so that the user learns of every such fd at once.
+	 */
 	r = dump_link_fds(c->procs, c->ft.n);
-	if (r < 0)
+	if (r < 0 && r != -ENOTSUP)
 		return r;
+	refused = r;
 	r = dump_ttys(c->procs, c->ft.n, c->o->shell_job);
-	if (r < 0)
+	if (r < 0 && r != -ENOTSUP)
 		return r;
+	refused = refused < 0 ? refused : r;
 	r = dump_pipes(c->procs, c->ft.n, &c->pipes, &c->n_pipes);
-	if (r < 0)
+	if (r < 0 && r != -ENOTSUP)
 		return r;
+	refused = refused < 0 ? refused : r;
 	r = dump_sockets(c->procs, c->ft.n, &c->sockq, &c->n_sockq);
-	if (r < 0)
+	if (r < 0 && r != -ENOTSUP)
 		return r;
+	refused = refused < 0 ? refused : r;
+	if (refused < 0)
+		return refused;
 	/* last: it writes the files' data */
 	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
 }

@@ -289,12 +289,13 @@ static bool check_parent(void)
 	unsigned ready = 0;
 	int n = epoll_wait(ep, ev, 8, 0);
 
-	/* the stream and the datagram socket have data for P; nobody is waiting on the listener */
+	/* the stream and the datagram socket have data for P; the listener too with -m pending */
 	for (int k = 0; k < n; k++)
 		ready |= ev[k].data.u64 < 32 ? 1u << ev[k].data.u64 : 1u;
-	if (n < 0 || ready != (1u << 1 | 1u << 2))
-		return failf("epoll: ready items %#x (%s), expected 0x6: the stream and the datagram socket", ready,
-			     n < 0 ? strerror(errno) : "");
+	if (n < 0 || ready != (1u << 1 | 1u << 2 | (pend >= 0 ? 1u << 3 : 0)))
+		return failf("epoll: ready items %#x (%s), expected the stream and the datagram socket (0x6), and "
+			     "the listener with a connection waiting (0x8)",
+			     ready, n < 0 ? strerror(errno) : "");
 	if (!check_stream("stream C->P", st[0], STREAM_CP, 'C', false))
 		return false;
 	if (!(fcntl(st[0], F_GETFL) & O_NONBLOCK))
