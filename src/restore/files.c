@@ -288,11 +288,13 @@ static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
 
 	/*
 	 * A periodic timer that expired with nobody reading it stops until
-	 * read (fdinfo shows no time left): it goes on a period from now.
+	 * read (fdinfo shows no time left): it goes on a period from now. One
+	 * that shows no time left and no expiration was due as the tree froze,
+	 * before the kernel counted it: it expires at once.
 	 */
-	if (!value && f->timer.interval_ns && f->count) {
-		value = f->timer.interval_ns;
-		it.it_value = it.it_interval;
+	if (!value && f->timer.interval_ns) {
+		value = f->count ? f->timer.interval_ns : 1;
+		it.it_value = ns_ts(value);
 	}
 
 	fd = timerfd_create(f->timer.clockid, TFD_CLOEXEC | (f->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
