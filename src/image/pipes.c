@@ -81,7 +81,8 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 			free(p);
 			return log_err(-ENOMEM, "cannot read image '%s'", PIPES_NAME);
 		}
-		memcpy(p[i].data, s->data.data, s->data.len);
+		if (s->data.len)	/* protobuf-c gives no buffer for empty bytes */
+			memcpy(p[i].data, s->data.data, s->data.len);
 	}
 	*ret = p;
 	*ret_n = m->n_pipes;

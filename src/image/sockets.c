@@ -133,7 +133,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 				return img_invalid(name, "unix socket fd %d: abstract name of %zu bytes", fd,
 						   m->abstract.len);
 			s.name[0] = '\0';
-			memcpy(s.name + 1, m->abstract.data, m->abstract.len);
+			if (m->abstract.len)	/* protobuf-c gives no buffer for empty bytes */
+				memcpy(s.name + 1, m->abstract.data, m->abstract.len);
 			s.name_len = (uint32_t)m->abstract.len + 1;
 		}
 		if (s.state == TCP_LISTEN && (!s.name_len || s.type == SOCK_DGRAM))

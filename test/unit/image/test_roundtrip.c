@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "memdump/image.h"
@@ -245,4 +247,26 @@ Test(image_roundtrip, dir_open_create)
 	close(fd);
 	snprintf(path, sizeof(path), "%s/nonexistent", dir);
 	cr_assert_eq(image_dir_open(path, false, &fd), -ENOENT);
+}
+
+/* pipes.img: an empty pipe (no bytes in flight, as libuv's wakeup pipes) next to a full one */
+Test(image_roundtrip, pipes_empty_and_not)
+{
+	uint8_t bytes[5] = { 'h', 'e', 'l', 'l', 'o' };
+	struct md_pipe in[2] = { { .id = 7, .size = 65536 }, { .id = 8, .size = 4096, .data = bytes, .len = 5 } };
+	struct md_pipe *out = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(image_write_pipes(dirfd, in, 2), 0);
+	cr_assert_eq(image_read_pipes(dirfd, &out, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_eq(out[0].id, 7);
+	cr_expect_eq(out[0].size, 65536);
+	cr_expect_eq(out[0].len, 0);
+	cr_expect_eq(out[1].id, 8);
+	cr_assert_eq(out[1].len, 5);
+	cr_expect_eq(memcmp(out[1].data, bytes, 5), 0);
+	for (size_t i = 0; i < n; i++)
+		md_pipe_release(&out[i]);
+	free(out);
 }
