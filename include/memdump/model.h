@@ -409,6 +409,15 @@ struct md_track {
 void md_proc_release(struct md_proc *p);
 void md_thread_release(struct md_thread *t);
 void md_fd_release(struct md_fd *f);
+/* the first fd of procs[0..n) on socket ino (and its process in *ret_pid), or NULL */
+const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid);
+/*
+ * Whether restore can send a unix socket's queue again: connected to a
+ * peer of procs that is connected back (it sends), or to one that closed.
+ */
+bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_sock *s);
+/* c is one of the fixed clocks a POSIX timer may run on (not a CPU-time clock of a pid) */
+bool md_timer_clock_fixed(int32_t c);
 /* p's fd number fd, or NULL */
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
 void md_pagemap_release(struct md_pagemap *pm);

@@ -42,6 +42,8 @@ struct proc_stat {
 };
 int proc_parse_stat(const char *buf, struct proc_stat *ret);
 int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *ret);	/* tid 0: the process */
+/* tty_nr as the st_rdev of the terminal's device file */
+dev_t proc_tty_dev(uint32_t tty_nr);
 
 /* /proc/PID/status: the few fields we need */
 struct proc_status {

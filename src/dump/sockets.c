@@ -175,15 +175,6 @@ static bool is_sock(const struct md_fd *f)
 	return f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET;
 }
 
-static const struct md_fd *tree_sock(const struct md_proc *procs, size_t n, uint64_t ino)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < procs[i].n_fds; k++)
-			if (is_sock(&procs[i].fds[k]) && procs[i].fds[k].sock.ino == ino)
-				return &procs[i].fds[k];
-	return NULL;
-}
-
 /* sock_diag answers for memdump's network namespace: the tree must live in it */
 static int check_netns(pid_t pid)
 {
@@ -269,7 +260,7 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 				       f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
 				       u->n_icons ? u->n_icons : u->rqueue);
 	}
-	if (u->peer_ino && !tree_sock(procs, n, u->peer_ino))
+	if (u->peer_ino && !md_find_sock(procs, n, u->peer_ino, NULL))
 		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
 					 "dumped tree: not supported (dump the tree that holds both ends, or close it)",
 			       f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
@@ -465,19 +456,6 @@ static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 	return 0;
 }
 
-/* whether restore can send s's queue again: from its peer end, or from a new end standing for a closed one */
-static bool refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
-{
-	const struct md_fd *peer;
-
-	if (s->state != TCP_ESTABLISHED)
-		return false;
-	if (!s->peer_ino)
-		return true;
-	peer = tree_sock(procs, n, s->peer_ino);
-	return peer && peer->sock.peer_ino == s->ino;
-}
-
 static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const struct md_fd *f,
 		      struct md_sock_queue **qs, size_t *nq)
 {
@@ -490,7 +468,7 @@ static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const st
 		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with file descriptors in flight (SCM_RIGHTS) in "
 				      "its queue: not supported (let the process receive them first)",
 			    f->fd, pid, unix_type_name(f->sock.type));
-	if (r >= 0 && p.q.n_pkts && !refillable(procs, n, &f->sock))
+	if (r >= 0 && p.q.n_pkts && !md_sock_refillable(procs, n, &f->sock))
 		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with %zu bytes queued but no connected peer in "
 				      "the tree to send them again: not supported (let the process read them first)",
 			    f->fd, pid, unix_type_name(f->sock.type), p.q.len);
@@ -557,7 +535,7 @@ int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, si
 				continue;
 			for (size_t j = 0; j < nq; j++)
 				seen = seen || qs[j].ino == f->sock.ino;
-			if (!seen && tree_sock(procs, n, f->sock.ino) == f)
+			if (!seen && md_find_sock(procs, n, f->sock.ino, NULL) == f)
 				r = dump_queue(procs, n, procs[i].pid, f, &qs, &nq);
 		}
 	if (r < 0) {

@@ -57,9 +57,7 @@ static int check_timer(const struct md_proc *p, const struct md_posix_timer *t)
 						 "not supported", t->id, p->pid,
 				       CPUCLOCK_PERTHREAD(c) ? "thread" : "process", who);
 		thread_clock = !who && CPUCLOCK_PERTHREAD(c);
-	} else if (c != CLOCK_REALTIME && c != CLOCK_MONOTONIC && c != CLOCK_PROCESS_CPUTIME_ID &&
-		   c != CLOCK_THREAD_CPUTIME_ID && c != CLOCK_BOOTTIME && c != CLOCK_REALTIME_ALARM &&
-		   c != CLOCK_BOOTTIME_ALARM && c != CLOCK_TAI) {
+	} else if (!md_timer_clock_fixed(c)) {
 		return log_err(-ENOTSUP, "timer %d of %d runs on clock %d: not supported", t->id, p->pid, c);
 	}
 	/* the thread that called timer_create() is not shown: with one thread, there is no doubt */

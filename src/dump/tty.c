@@ -18,24 +18,15 @@
 #include "memdump/model.h"
 #include "memdump/proc.h"
 
-/* stat field 7: (minor & 0xff) | major << 8 | (minor & ~0xff) << 12 */
-static unsigned tty_major(uint32_t t)
-{
-	return (t >> 8) & 0xfff;
-}
-
-static unsigned tty_minor(uint32_t t)
-{
-	return (t & 0xff) | ((t >> 12) & 0xfff00);
-}
-
 /* for messages: "/dev/pts/N" for the usual pty majors, else "tty MAJ:MIN" */
 static const char *tty_name(uint32_t t, char *buf, size_t len)
 {
-	if (tty_major(t) >= 136 && tty_major(t) <= 143)
-		snprintf(buf, len, "/dev/pts/%u", (tty_major(t) - 136) * 256 + tty_minor(t));
+	dev_t d = proc_tty_dev(t);
+
+	if (major(d) >= 136 && major(d) <= 143)
+		snprintf(buf, len, "/dev/pts/%u", (major(d) - 136) * 256 + minor(d));
 	else
-		snprintf(buf, len, "tty %u:%u", tty_major(t), tty_minor(t));
+		snprintf(buf, len, "tty %u:%u", major(d), minor(d));
 	return buf;
 }
 
@@ -60,7 +51,7 @@ static int mark_fds(struct md_proc *p, uint32_t t)
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, f->fd);
 		if (stat(path, &st) < 0)
 			return log_err(-errno, "cannot stat fd %d of %d", f->fd, p->pid);
-		f->ctty = major(st.st_rdev) == tty_major(t) && minor(st.st_rdev) == tty_minor(t);
+		f->ctty = st.st_rdev == proc_tty_dev(t);
 	}
 	return 0;
 }

@@ -424,8 +424,7 @@ static bool timer_clock_valid(int32_t c)
 	/* CPU-time clocks: ~pid << 3 | per-thread << 2 | which, which 3 (CLOCKFD) excepted */
 	if (c < 0)
 		return (c & 3) != 3;
-	/* REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME, BOOTTIME, *_ALARM, TAI */
-	return c <= 3 || c == 7 || c == 8 || c == 9 || c == 11;
+	return md_timer_clock_fixed(c);
 }
 
 /* p's threads are read: a SIGEV_THREAD_ID timer must name one of them */

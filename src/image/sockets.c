@@ -295,21 +295,6 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
 
 /* ---- the whole image ---- */
 
-static const struct md_fd *find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < procs[i].n_fds; k++) {
-			const struct md_fd *f = &procs[i].fds[k];
-
-			if ((f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) && f->sock.ino == ino) {
-				if (ret_pid)
-					*ret_pid = procs[i].pid;
-				return f;
-			}
-		}
-	return NULL;
-}
-
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -328,19 +313,6 @@ static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family));
 }
 
-/* a unix socket restore can refill: connected with a peer that sends to it, or to a peer that closed */
-static bool refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
-{
-	const struct md_fd *peer;
-
-	if (s->family != AF_UNIX || s->state != TCP_ESTABLISHED)
-		return false;
-	if (!s->peer_ino)
-		return true;
-	peer = find_sock(procs, n, s->peer_ino, NULL);
-	return peer && peer->sock.peer_ino == s->ino;
-}
-
 int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
 			size_t errlen)
 {
@@ -355,13 +327,13 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 			if ((f->kind == MD_FD_UNIX_SOCKET) != (s->family == AF_UNIX))
 				return fail(err, errlen, "fd %d of %d: a socket of family %d as kind %d", f->fd,
 					    procs[i].pid, s->family, f->kind);
-			g = find_sock(procs, n, s->ino, &gp);
+			g = md_find_sock(procs, n, s->ino, &gp);
 			if (g != f && (g->ofd != f->ofd || !same_sock(&g->sock, s)))
 				return fail(err, errlen, "fd %d of %d and fd %d of %d are socket %llu but disagree about it",
 					    f->fd, procs[i].pid, g->fd, gp, (unsigned long long)s->ino);
 			if (f->kind != MD_FD_UNIX_SOCKET || !s->peer_ino)
 				continue;
-			peer = find_sock(procs, n, s->peer_ino, NULL);
+			peer = md_find_sock(procs, n, s->peer_ino, NULL);
 			if (!peer || peer->kind != MD_FD_UNIX_SOCKET || peer->sock.type != s->type)
 				return fail(err, errlen, "fd %d of %d: its peer, socket %llu, is not a unix socket of the "
 					    "image of the same type", f->fd, procs[i].pid, (unsigned long long)s->peer_ino);
@@ -372,7 +344,7 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 		}
 	}
 	for (size_t i = 0; i < nq; i++) {
-		const struct md_fd *f = find_sock(procs, n, q[i].ino, NULL);
+		const struct md_fd *f = md_find_sock(procs, n, q[i].ino, NULL);
 		size_t len = 0;
 
 		for (size_t k = 0; k < q[i].n_pkts; k++)
@@ -381,7 +353,7 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 			return fail(err, errlen, "the queue of socket %llu does not add up", (unsigned long long)q[i].ino);
 		if (!f)
 			return fail(err, errlen, "a queue of socket %llu, which no fd holds", (unsigned long long)q[i].ino);
-		if (!refillable(procs, n, &f->sock))
+		if (!md_sock_refillable(procs, n, &f->sock))
 			return fail(err, errlen, "a queue of socket %llu (fd %d), which has no peer end to send it",
 				    (unsigned long long)q[i].ino, f->fd);
 	}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 /* fields after "pid (comm)": field 3 (state) up to 52 (exit_code) */
 #define STAT_FIRST 3
@@ -130,6 +131,11 @@ int proc_parse_stat(const char *buf, struct proc_stat *ret)
 
 	*ret = st;
 	return 0;
+}
+
+dev_t proc_tty_dev(uint32_t tty_nr)
+{
+	return makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
 }
 
 int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *ret)

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "memdump/log.h"
@@ -24,13 +23,10 @@ static bool stdin_is_ctty(void)
 {
 	struct proc_stat st;
 	struct stat sb;
-	unsigned maj, min;
 
 	if (proc_read_stat(getpid(), 0, &st) < 0 || !st.tty_nr || fstat(0, &sb) < 0 || !S_ISCHR(sb.st_mode))
 		return false;
-	maj = (st.tty_nr >> 8) & 0xfff;
-	min = (st.tty_nr & 0xff) | ((st.tty_nr >> 12) & 0xfff00);
-	return major(sb.st_rdev) == maj && minor(sb.st_rdev) == min;
+	return sb.st_rdev == proc_tty_dev(st.tty_nr);
 }
 
 int restore_tty_prepare(struct restore_ctx *rc, const char *dir)

@@ -1,11 +1,14 @@
 /*
- * Release functions of the shared model (include/memdump/model.h).
- * All accept NULL and leave the struct zeroed.
+ * Release functions of the shared model (include/memdump/model.h), all
+ * accepting NULL and leaving the struct zeroed, and lookups in it.
  */
 #include "memdump/model.h"
 
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 void md_thread_release(struct md_thread *t)
 {
@@ -48,6 +51,40 @@ const struct md_fd *md_proc_fd(const struct md_proc *p, int fd)
 		if (p->fds[i].fd == fd)
 			return &p->fds[i];
 	return NULL;
+}
+
+const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+
+			if ((f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) && f->sock.ino == ino) {
+				if (ret_pid)
+					*ret_pid = procs[i].pid;
+				return f;
+			}
+		}
+	return NULL;
+}
+
+bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
+{
+	const struct md_fd *peer;
+
+	if (s->family != AF_UNIX || s->state != TCP_ESTABLISHED)
+		return false;
+	if (!s->peer_ino)
+		return true;
+	peer = md_find_sock(procs, n, s->peer_ino, NULL);
+	return peer && peer->sock.peer_ino == s->ino;
+}
+
+bool md_timer_clock_fixed(int32_t c)
+{
+	return c == CLOCK_REALTIME || c == CLOCK_MONOTONIC || c == CLOCK_PROCESS_CPUTIME_ID ||
+	       c == CLOCK_THREAD_CPUTIME_ID || c == CLOCK_BOOTTIME || c == CLOCK_REALTIME_ALARM ||
+	       c == CLOCK_BOOTTIME_ALARM || c == CLOCK_TAI;
 }
 
 void md_ghost_free(struct md_ghost *g)
