@@ -27,7 +27,8 @@
 # it is measured.
 # Usage: scripts/bench.sh [BUILDDIR] [TARGET...]   (as root; default build, and
 #        heap:1024 heap:4096 python; a bare number N means heap:N)
-# Env:   RUNS (3), ZSTD_OPT (--compress, e.g. --compress=zstd:3)
+# Env:   RUNS (3), ZSTD_OPT (--compress, e.g. --compress=zstd:3), BENCH_GCORE=0 leaves
+#        gcore out (scripts/bench-zstd.sh runs this script once per zstd level)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 B=${1:-build}
@@ -288,7 +289,7 @@ usage_text=$("$MD" dump --help 2>&1 || true)
 HAVE_ZSTD=
 [[ $usage_text == *--compress* ]] && HAVE_ZSTD=1
 HAVE_GCORE=
-command -v gcore >/dev/null && HAVE_GCORE=1
+[[ ${BENCH_GCORE:-1} == 0 ]] || ! command -v gcore >/dev/null || HAVE_GCORE=1
 mkdir "$W/res"
 
 t_start=$(date +%s)

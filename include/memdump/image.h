@@ -123,7 +123,14 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 /* the same file sent to a page server as it is written (memdump/xfer.h) */
 struct xfer;
 int image_pages_create_remote(struct xfer *x, const char *name, struct image_pages_writer **ret);
-/* zstd level (0: none, the default); before any data */
+/*
+ * zstd level (0: none, the default); before any data. Negative levels are
+ * zstd's fast ones (zstd --fast=N is level -N); the bounds keep the choice
+ * to levels whose window fits a chunk (19) and to a sane fast end.
+ */
+#define MD_ZSTD_MIN_LEVEL (-100)
+#define MD_ZSTD_MAX_LEVEL 19
+bool image_zstd_level_valid(int level);
 int image_pages_compress(struct image_pages_writer *w, int level);
 /*
  * Zero-copy filling: reserve gives the free part of the writer's current

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,12 +115,13 @@ static int parse_compress(const char *s, int *ret)
 		goto bad;
 	errno = 0;
 	v = strtol(s + 5, &end, 10);
-	if (errno || *end || end == s + 5 || v < 1 || v > 19)
+	if (errno || *end || end == s + 5 || v < INT_MIN || v > INT_MAX || !image_zstd_level_valid((int)v))
 		goto bad;
 	*ret = (int)v;
 	return 0;
 bad:
-	log_msg(LOG_ERR, "invalid --compress '%s' (zstd, zstd:LEVEL with LEVEL 1 to 19, or none)", s);
+	log_msg(LOG_ERR, "invalid --compress '%s' (zstd, zstd:LEVEL with LEVEL %d to -1 (fast) or 1 to %d, or none)",
+		s, MD_ZSTD_MIN_LEVEL, MD_ZSTD_MAX_LEVEL);
 	return -EINVAL;
 }
 
@@ -343,7 +345,7 @@ static int cmd_check(int argc, char **argv)
 	struct kfeat kf;
 	int r;
 
-	r = kfeat_probe(&kf);
+	r = kfeat_probe_all(&kf);
 	if (r < 0) {
 		log_err(r, "cannot probe kernel features");
 		return 1;

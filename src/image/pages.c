@@ -425,12 +425,19 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 	return 0;
 }
 
+bool image_zstd_level_valid(int level)
+{
+	return level && level >= MD_ZSTD_MIN_LEVEL && level <= MD_ZSTD_MAX_LEVEL && level >= ZSTD_minCLevel() &&
+	       level <= ZSTD_maxCLevel();
+}
+
 int image_pages_compress(struct image_pages_writer *w, int level)
 {
 	if (w->started || w->next_seq)
 		return log_err(-EINVAL, "image '%s': compression chosen after data", w->name);
-	if (level < 0 || level > ZSTD_maxCLevel())
-		return log_err(-EINVAL, "zstd level %d is out of range (1 to %d)", level, ZSTD_maxCLevel());
+	if (level && !image_zstd_level_valid(level))
+		return log_err(-EINVAL, "zstd level %d is out of range (%d to %d, not 0)", level, MD_ZSTD_MIN_LEVEL,
+			       MD_ZSTD_MAX_LEVEL);
 	w->level = level;
 	return 0;
 }

@@ -131,6 +131,21 @@ Test(image_pages, zstd_roundtrip_same_data)
 	image_pages_close(p);
 }
 
+/* zstd's fast levels (--compress=zstd:-N) are frames like any other */
+Test(image_pages, zstd_fast_level_roundtrip)
+{
+	struct image_pages_stat st;
+	struct image_pages *p;
+
+	write_pages_level("pages-15.img", 700, -5);
+	cr_assert_eq(image_pages_open(dirfd, "pages-15.img", 700, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert(st.zstd);
+	cr_assert_lt(st.stored_size, st.data_size);
+	check_pages(p, 700);
+	image_pages_close(p);
+}
+
 Test(image_pages, empty_file)
 {
 	struct image_pages *p;
@@ -266,8 +281,13 @@ Test(image_pages, bad_level_refused)
 	uint8_t page[4096] = {0};
 
 	cr_assert_eq(image_pages_create(dirfd, "pages-9.img", &w), 0);
-	cr_assert_eq(image_pages_compress(w, -1), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, MD_ZSTD_MIN_LEVEL - 1), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, MD_ZSTD_MAX_LEVEL + 1), -EINVAL);
 	cr_assert_eq(image_pages_compress(w, 1000), -EINVAL);
+	cr_assert(!image_zstd_level_valid(0));
+	cr_assert(image_zstd_level_valid(-1));
+	cr_assert(image_zstd_level_valid(MD_ZSTD_MIN_LEVEL));
+	cr_assert(image_zstd_level_valid(MD_ZSTD_MAX_LEVEL));
 	cr_assert_eq(image_pages_write(w, page, sizeof(page)), 0);
 	/* not once data went in */
 	cr_assert_eq(image_pages_compress(w, 1), -EINVAL);
