@@ -38,11 +38,18 @@ struct kfeat {
 	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
 	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
+	/* only with kfeat_probe_all() (memdump check): */
 	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
 };
 
 /* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */
 int kfeat_probe(struct kfeat *ret);
+/*
+ * kfeat_probe() and what only `memdump check` reports: closing the inotify
+ * watch that probe needs waits for an SRCU grace period (7 to 18 ms here),
+ * which every dump and restore would pay for nothing.
+ */
+int kfeat_probe_all(struct kfeat *ret);
 /*
  * The dirty tracking incremental dumps use here (an enum md_track_method):
  * soft-dirty where it works, else userfaultfd write-protection in async

@@ -484,12 +484,20 @@ int kfeat_probe(struct kfeat *ret)
 	kf.shm_next_id = probe_shm_next_id();
 	kf.posix_timer_ids = probe_timer_restore_ids();
 	kf.open_by_handle = probe_open_by_handle();
-	kf.inotify_fhandle = probe_inotify_fhandle();
 	probe_ptrace(&kf);
 	apply_off(&kf);
 
 	*ret = kf;
 	return 0;
+}
+
+int kfeat_probe_all(struct kfeat *ret)
+{
+	int r = kfeat_probe(ret);
+
+	if (r >= 0)
+		ret->inotify_fhandle = probe_inotify_fhandle();
+	return r;
 }
 
 int kfeat_dirty_tracking(const struct kfeat *kf)
