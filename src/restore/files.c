@@ -100,7 +100,13 @@ static int make_memfd(const struct restore_shm *s)
 	fd = (int)syscall(SYS_memfd_create, s->shm.name ? s->shm.name : "", flags);
 	if (fd < 0)
 		return -errno;
-	r = ftruncate(fd, (off_t)s->shm.size) < 0 ? -errno : restore_fill_object(s, fd);
+	/*
+	 * The size after the data: the fill writes whole pages, and the last
+	 * page of a file may be only partly in it (the kernel zeroes the rest).
+	 */
+	r = restore_fill_object(s, fd);
+	if (!r && ftruncate(fd, (off_t)s->shm.size) < 0)
+		r = -errno;
 	/*
 	 * Seals go on once the content is in. A write seal would refuse a
 	 * writable shared mapping, but the dumped process could not have had

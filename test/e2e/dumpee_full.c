@@ -75,6 +75,7 @@
 #define FD_UNKNOWN_SOCK 109
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
 #define FD_SEALED 106			/* a sealed memfd, mapped read-only */
+#define SEALED_LEN (2 * PAGE - 100)	/* its size: the last page only partly in the file */
 #define SEALED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define MAPS_MAX (64 * 1024)
 
@@ -706,7 +707,7 @@ static void setup_memory(void)
 	fd = memfd_create("dumpee-sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		die_setup("memfd_create sealed");
-	for (size_t i = 0; i < 2 * PAGE; i++)
+	for (size_t i = 0; i < SEALED_LEN; i++)
 		if (pwrite(fd, &(uint8_t){ (uint8_t)(i * 7 + 3) }, 1, (off_t)i) != 1)
 			die_setup("pwrite sealed memfd");
 	if (fcntl(fd, F_ADD_SEALS, SEALED_SEALS) < 0)
@@ -929,6 +930,7 @@ static void check_fd_path(int fd, const char *want)
 static void check_files(void)
 {
 	static uint8_t buf[PAGE];
+	struct stat st = { 0 };
 	off_t off;
 	int fl;
 
@@ -982,11 +984,13 @@ static void check_files(void)
 	if (pwrite(FD_MEMFD, buf, 1, MEMFD_SIZE - PAGE) != 1 || memfd_map[MEMFD_SIZE - PAGE] != 0x5a)
 		failf("memfd: fd and mapping are not the same object");
 
-	/* the sealed memfd: same seals, same bytes */
+	/* the sealed memfd: same seals, same size, same bytes, zeroes after its end */
 	if (fcntl(FD_SEALED, F_GET_SEALS) != SEALED_SEALS)
 		failf("sealed memfd: seals %#x, expected %#x", fcntl(FD_SEALED, F_GET_SEALS), SEALED_SEALS);
+	if (fstat(FD_SEALED, &st) < 0 || st.st_size != (off_t)SEALED_LEN)
+		failf("sealed memfd: size %lld, expected %lu", (long long)st.st_size, (unsigned long)SEALED_LEN);
 	for (size_t i = 0; i < 2 * PAGE; i++)
-		if (sealed_map[i] != (uint8_t)(i * 7 + 3)) {
+		if (sealed_map[i] != (i < SEALED_LEN ? (uint8_t)(i * 7 + 3) : 0)) {
 			failf("sealed memfd: byte %zu is %#x", i, sealed_map[i]);
 			break;
 		}
