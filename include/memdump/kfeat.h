@@ -28,26 +28,28 @@ struct kfeat {
 	bool memfd;
 	bool timerfd_set_ticks;	/* TFD_IOC_SET_TICKS: a timerfd's unread expirations come back */
 	bool eventfd_semaphore;	/* fdinfo shows EFD_SEMAPHORE ("eventfd-semaphore:") */
-	bool epoll_tfd;		/* fdinfo lists epoll items, kcmp(KCMP_EPOLL_TFD) finds their files */
 	uint64_t xcr0;		/* XSAVE features enabled by the OS */
 	uint32_t xsave_size;	/* bytes of the NT_X86_XSTATE regset */
 	bool vvar_vclock;	/* [vvar_vclock] exists in this kernel's maps */
 	bool shm_next_id;	/* we may choose SysV shm ids: restore of SysV segments */
 	bool posix_timer_ids;	/* PR_TIMER_CREATE_RESTORE_IDS: timer_create() with a given id */
+	/* only with kfeat_probe_all() (memdump check): */
+	bool epoll_tfd;		/* fdinfo lists epoll items, kcmp(KCMP_EPOLL_TFD) finds their files */
 	bool sock_diag_unix;	/* NETLINK_SOCK_DIAG answers for AF_UNIX (unix_diag) */
 	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
 	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
-	/* only with kfeat_probe_all() (memdump check): */
 	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
 };
 
 /* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */
 int kfeat_probe(struct kfeat *ret);
 /*
- * kfeat_probe() and what only `memdump check` reports: closing the inotify
- * watch that probe needs waits for an SRCU grace period (7 to 18 ms here),
- * which every dump and restore would pay for nothing.
+ * kfeat_probe() and what only `memdump check` reports (dump and restore
+ * find these out where they need them, and fail there): closing the inotify
+ * watch of one probe blocks for 7 to 18 ms here, and the others open
+ * sockets, epoll fds and netlink requests that every dump and restore would
+ * pay for nothing.
  */
 int kfeat_probe_all(struct kfeat *ret);
 /*

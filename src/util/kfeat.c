@@ -470,20 +470,14 @@ int kfeat_probe(struct kfeat *ret)
 	kf.uffd_lazy = probe_uffd_lazy();
 	kf.clone3_set_tid = probe_clone3_set_tid();
 	kf.pidfd_getfd = probe_pidfd_getfd();
-	kf.so_peek_off = probe_so_peek_off();
-	kf.sock_diag_unix = sockdiag_probe(AF_UNIX, 0);
-	kf.sock_diag_inet = sockdiag_probe(AF_INET, IPPROTO_TCP) && sockdiag_probe(AF_INET, IPPROTO_UDP) &&
-			    sockdiag_probe(AF_INET6, IPPROTO_TCP) && sockdiag_probe(AF_INET6, IPPROTO_UDP);
 	kf.prctl_mm_map = probe_prctl_mm_map();
 	kf.memfd = probe_memfd();
 	kf.timerfd_set_ticks = probe_timerfd_set_ticks();
 	kf.eventfd_semaphore = probe_eventfd_semaphore();
-	kf.epoll_tfd = probe_epoll_tfd();
 	kf.xcr0 = probe_xcr0();
 	kf.vvar_vclock = probe_vvar_vclock();
 	kf.shm_next_id = probe_shm_next_id();
 	kf.posix_timer_ids = probe_timer_restore_ids();
-	kf.open_by_handle = probe_open_by_handle();
 	probe_ptrace(&kf);
 	apply_off(&kf);
 
@@ -495,9 +489,16 @@ int kfeat_probe_all(struct kfeat *ret)
 {
 	int r = kfeat_probe(ret);
 
-	if (r >= 0)
-		ret->inotify_fhandle = probe_inotify_fhandle();
-	return r;
+	if (r < 0)
+		return r;
+	ret->so_peek_off = probe_so_peek_off();
+	ret->sock_diag_unix = sockdiag_probe(AF_UNIX, 0);
+	ret->sock_diag_inet = sockdiag_probe(AF_INET, IPPROTO_TCP) && sockdiag_probe(AF_INET, IPPROTO_UDP) &&
+			      sockdiag_probe(AF_INET6, IPPROTO_TCP) && sockdiag_probe(AF_INET6, IPPROTO_UDP);
+	ret->epoll_tfd = probe_epoll_tfd();
+	ret->open_by_handle = probe_open_by_handle();
+	ret->inotify_fhandle = probe_inotify_fhandle();
+	return 0;
 }
 
 int kfeat_dirty_tracking(const struct kfeat *kf)

@@ -48,9 +48,15 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 
 	cr_assert_eq(kfeat_probe(&again), 0);
 	/* dump and restore do not pay for what only memdump check reports */
-	cr_assert_not(again.inotify_fhandle);
+	cr_assert_not(again.inotify_fhandle || again.epoll_tfd || again.sock_diag_unix || again.sock_diag_inet ||
+		      again.so_peek_off || again.open_by_handle);
 	cr_assert_eq(kfeat_probe_all(&again), 0);
 	cr_assert_eq(again.inotify_fhandle, kf.inotify_fhandle);
+	cr_assert_eq(again.epoll_tfd, kf.epoll_tfd);
+	cr_assert_eq(again.sock_diag_unix, kf.sock_diag_unix);
+	cr_assert_eq(again.sock_diag_inet, kf.sock_diag_inet);
+	cr_assert_eq(again.so_peek_off, kf.so_peek_off);
+	cr_assert_eq(again.open_by_handle, kf.open_by_handle);
 	cr_assert_eq(again.pagemap_scan, kf.pagemap_scan);
 	cr_assert_eq(again.pagemap_pfn, kf.pagemap_pfn);
 	cr_assert_eq(again.zero_pfn, kf.zero_pfn);
