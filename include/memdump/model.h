@@ -409,6 +409,8 @@ struct md_track {
 void md_proc_release(struct md_proc *p);
 void md_thread_release(struct md_thread *t);
 void md_fd_release(struct md_fd *f);
+/* the process of procs[0..n) with this pid, or NULL */
+const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid);
 /* the first fd of procs[0..n) on socket ino (and its process in *ret_pid), or NULL */
 const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid);
 /*

@@ -65,14 +65,6 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	return 0;
 }
 
-static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (procs[i].pid == pid)
-			return true;
-	return false;
-}
-
 /* The tree's pipes and, for each, a process outside the tree holding it (0: none). */
 struct holders {
 	uint64_t *ids;
@@ -130,7 +122,7 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 		char path[64];
 		pid_t pid = (pid_t)atoi(de->d_name);
 
-		if (pid <= 0 || pid == getpid() || in_tree(procs, n, pid))
+		if (pid <= 0 || pid == getpid() || md_find_proc(procs, n, pid))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		fds = opendir(path);

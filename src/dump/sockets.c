@@ -529,13 +529,11 @@ int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, si
 	for (size_t i = 0; i < n && r >= 0; i++)
 		for (size_t k = 0; k < procs[i].n_fds && r >= 0; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
-			bool seen = false;
 
 			if (f->kind != MD_FD_UNIX_SOCKET || f->sock.state == TCP_LISTEN)
 				continue;
-			for (size_t j = 0; j < nq; j++)
-				seen = seen || qs[j].ino == f->sock.ino;
-			if (!seen && md_find_sock(procs, n, f->sock.ino, NULL) == f)
+			/* its first fd in the walk's order: each socket's queue once */
+			if (md_find_sock(procs, n, f->sock.ino, NULL) == f)
 				r = dump_queue(procs, n, procs[i].pid, f, &qs, &nq);
 		}
 	if (r < 0) {

@@ -30,14 +30,6 @@ static const char *tty_name(uint32_t t, char *buf, size_t len)
 	return buf;
 }
 
-static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (procs[i].pid == pid)
-			return true;
-	return false;
-}
-
 /* mark p's character-device fds on terminal t */
 static int mark_fds(struct md_proc *p, uint32_t t)
 {
@@ -72,7 +64,7 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job)
 		if (!st.tty_nr)
 			continue;
 		tty_name(st.tty_nr, name, sizeof(name));
-		if (in_tree(procs, n, st.session))
+		if (md_find_proc(procs, n, st.session))
 			return log_err(-ENOTSUP, "process %d has the controlling terminal %s of session %d, led inside "
 						 "the tree: not supported yet", p->pid, name, (int)st.session);
 		if (!shell_job)

@@ -53,6 +53,14 @@ const struct md_fd *md_proc_fd(const struct md_proc *p, int fd)
 	return NULL;
 }
 
+const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pid == pid)
+			return &procs[i];
+	return NULL;
+}
+
 const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid)
 {
 	for (size_t i = 0; i < n; i++)
