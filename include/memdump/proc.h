@@ -62,6 +62,8 @@ int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret);
 
 /* what /proc adds to the link or map path of a file deleted since it was opened */
 #define PROC_DELETED_SUFFIX " (deleted)"
+/* whether a /proc link or map path ends with PROC_DELETED_SUFFIX */
+bool proc_path_deleted(const char *path);
 
 /* /proc/PID/fdinfo/N: pos, flags (octal), mnt_id, ino */
 struct proc_fdinfo {

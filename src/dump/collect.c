@@ -24,7 +24,6 @@
 static int read_link(const char *path, char **ret)
 {
 	char buf[PATH_MAX + sizeof(PROC_DELETED_SUFFIX)];
-	size_t sl = strlen(PROC_DELETED_SUFFIX);
 	ssize_t n;
 	char *s;
 
@@ -34,8 +33,8 @@ static int read_link(const char *path, char **ret)
 	if ((size_t)n >= sizeof(buf) - 1)
 		return -ENAMETOOLONG;
 	buf[n] = '\0';
-	if ((size_t)n > sl && strcmp(buf + n - sl, PROC_DELETED_SUFFIX) == 0)
-		buf[n - sl] = '\0';
+	if (proc_path_deleted(buf))
+		buf[n - strlen(PROC_DELETED_SUFFIX)] = '\0';
 
 	s = strdup(buf);
 	if (!s)

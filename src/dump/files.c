@@ -25,13 +25,6 @@
 
 #define MEMFD_PREFIX "/memfd:"
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t l = strlen(s), sl = strlen(suffix);
-
-	return l >= sl && strcmp(s + l - sl, suffix) == 0;
-}
-
 static int cmp_fd(const void *a, const void *b)
 {
 	const struct md_fd *x = a, *y = b;
@@ -104,7 +97,7 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->ino = st.st_ino;
 
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
-	deleted = link[0] == '/' && has_suffix(link, PROC_DELETED_SUFFIX);
+	deleted = link[0] == '/' && proc_path_deleted(link);
 	if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
 	    deleted) {
 		ret->kind = MD_FD_MEMFD;

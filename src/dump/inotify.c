@@ -76,9 +76,12 @@ static int path_through(pid_t pid, const struct proc_mount *m, const struct proc
 	link[n] = '\0';
 	if (link[0] != '/')
 		return -ENOENT;
-	/* what a new watch on that path would watch: the very inode (no link followed) */
+	/*
+	 * What a new watch on that path would watch: the very inode (no link
+	 * followed). A file named "x (deleted)" is found; one deleted is not.
+	 */
 	if (lstat(link, &st) < 0)
-		return -errno;
+		return errno == ENOENT && proc_path_deleted(link) ? -EIDRM : -errno;
 	if (st.st_ino != w->ino || major(st.st_dev) != sdev_major(w->sdev) || minor(st.st_dev) != sdev_minor(w->sdev))
 		return -ESTALE;
 	*ret = strdup(link);
@@ -105,16 +108,12 @@ static int resolve_watch(pid_t pid, int fd, const struct proc_mount *mounts, siz
 			    (strcmp(m->root, "/") == 0) != (pass == 0))
 				continue;
 			r = path_through(pid, m, w, ret);
-			if (r >= 0) {
-				if (strlen(*ret) > strlen(PROC_DELETED_SUFFIX) &&
-				    !strcmp(*ret + strlen(*ret) - strlen(PROC_DELETED_SUFFIX), PROC_DELETED_SUFFIX)) {
-					free(*ret);
-					*ret = NULL;
-					log_msg(LOG_ERR, "fd %d of %d is inotify, watch %d: its file was deleted; not "
-							 "supported (remove the watch)", fd, pid, w->wd);
-					return -ENOTSUP;
-				}
+			if (r >= 0)
 				return 0;
+			if (r == -EIDRM) {
+				log_msg(LOG_ERR, "fd %d of %d is inotify, watch %d: its file was deleted; not "
+						 "supported (remove the watch)", fd, pid, w->wd);
+				return -ENOTSUP;
 			}
 			if (r == -ENOMEM)
 				return r;

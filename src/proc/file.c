@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int proc_read_file(const char *path, char **ret, size_t *ret_len)
@@ -69,4 +70,11 @@ int proc_read_filef(char **ret, size_t *ret_len, const char *fmt, ...)
 		return -ENAMETOOLONG;
 
 	return proc_read_file(path, ret, ret_len);
+}
+
+bool proc_path_deleted(const char *path)
+{
+	size_t l = strlen(path), sl = strlen(PROC_DELETED_SUFFIX);
+
+	return l > sl && strcmp(path + l - sl, PROC_DELETED_SUFFIX) == 0;
 }
