@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "memdump/image.h"	/* struct md_compress */
+
 struct md_proc;
 struct md_vma;
 struct md_pagemap;
@@ -17,7 +19,6 @@ struct md_pipe;
 struct md_fd;
 struct md_sock_queue;
 struct kfeat;
-struct image_pages_writer;
 
 struct xfer;
 
@@ -30,7 +31,7 @@ struct dump_opts {
 	bool pre_dump;		/* copy memory while the tree runs, track it for the next dump */
 	bool track_mem;		/* dump -R: keep tracking for a next incremental dump */
 	const char *prev_dir;	/* --prev-images-dir, relative to dir unless absolute */
-	int compress;		/* --compress: zstd level of pages files, 0: none */
+	struct md_compress compress;	/* --compress: how pages files are stored */
 	bool shell_job;		/* --shell-job: the tree may have a shell's terminal (tty.c) */
 	uint64_t ghost_limit;	/* --ghost-limit: largest file deleted while open whose data is kept */
 };
@@ -46,7 +47,7 @@ int dump_run(const struct dump_opts *o);
 struct dump_out {
 	int dirfd;
 	struct xfer *xfer;
-	int compress;		/* zstd level of its pages files, 0: none */
+	struct md_compress compress;	/* how its pages files are stored */
 };
 /* a new pages file there (src/dump/copy.c) */
 int dump_pages_create(const struct dump_out *out, const char *name, struct image_pages_writer **ret);

@@ -46,6 +46,7 @@ struct md_sock_queue;
 #define MD_PAGES_CHUNK (1u << 20)	/* data bytes per chunk of a pages file */
 #define MD_PAGES_F_INDEX 1u		/* header flags of a version 2 pages file */
 #define MD_PAGES_F_ZSTD 2u
+#define MD_PAGES_F_LZ4 4u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,
@@ -124,14 +125,27 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 struct xfer;
 int image_pages_create_remote(struct xfer *x, const char *name, struct image_pages_writer **ret);
 /*
- * zstd level (0: none, the default); before any data. Negative levels are
- * zstd's fast ones (zstd --fast=N is level -N); the bounds keep the choice
- * to levels whose window fits a chunk (19) and to a sane fast end.
+ * How a pages file's chunks are stored (--compress); chosen before any data.
+ * zstd: level is zstd's; negative levels are its fast ones (zstd --fast=N
+ * is level -N), and the bounds keep the choice to levels whose window fits
+ * a chunk (19) and to a sane fast end. lz4 (level 0): LZ4's default block
+ * compressor, which restores about twice as fast as zstd for a larger file.
  */
+enum md_codec { MD_CODEC_NONE, MD_CODEC_ZSTD, MD_CODEC_LZ4 };
+struct md_compress {
+	enum md_codec codec;
+	int level;
+};
 #define MD_ZSTD_MIN_LEVEL (-100)
 #define MD_ZSTD_MAX_LEVEL 19
-bool image_zstd_level_valid(int level);
-int image_pages_compress(struct image_pages_writer *w, int level);
+/* zstd at level, or none for level 0 */
+static inline struct md_compress md_zstd(int level)
+{
+	return (struct md_compress){ level ? MD_CODEC_ZSTD : MD_CODEC_NONE, level };
+}
+bool image_compress_valid(struct md_compress c);
+const char *image_codec_name(enum md_codec codec);
+int image_pages_compress(struct image_pages_writer *w, struct md_compress c);
 /*
  * Zero-copy filling: reserve gives the free part of the writer's current
  * buffer (waits for one; fails with the pipeline's first error), commit
@@ -167,7 +181,7 @@ struct image_pages_stat {
 	uint64_t data_size;	/* bytes of page data */
 	uint64_t stored_size;	/* bytes they take in the file */
 	uint32_t n_chunks;
-	bool zstd;
+	enum md_codec codec;	/* MD_CODEC_NONE: chunk i at MD_PAGES_HEADER_SIZE + i * MD_PAGES_CHUNK */
 	bool chunk_hashes;	/* each chunk can be checked alone (version 2) */
 };
 #define MD_PAGES_ANY UINT64_MAX	/* expect_pages: whatever it holds (memdump show) */

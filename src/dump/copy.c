@@ -42,7 +42,7 @@ int dump_pages_create(const struct dump_out *out, const char *name, struct image
 	int r;
 
 	r = out->xfer ? image_pages_create_remote(out->xfer, name, ret) : image_pages_create(out->dirfd, name, ret);
-	if (r >= 0 && out->compress) {
+	if (r >= 0 && out->compress.codec) {
 		r = image_pages_compress(*ret, out->compress);
 		if (r < 0)
 			image_pages_abort(*ret);

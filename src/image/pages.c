@@ -1,6 +1,6 @@
 /*
  * Pages files: a 4096-byte header, the page data in chunks of 1 MiB (raw,
- * or one zstd frame each), then an index with the stored length and the
+ * or one zstd frame or one LZ4 block each), then an index with the stored length and the
  * XXH3-64 of every chunk. The header's checksum covers the index, so one
  * chunk can be checked on its own (lazy restore) and the whole file by
  * checking every chunk. Raw data stays page aligned at its offset in the
@@ -10,7 +10,7 @@
  * The writer is a pipeline. The caller fills 4 MiB slots (image_pages_reserve()
  * and image_pages_commit(), or image_pages_write(); several threads with
  * image_pages_get() and image_pages_put()); compressor threads turn the
- * chunks of a full slot into zstd frames; whoever made a chunk hashes it;
+ * chunks of a full slot into zstd frames or LZ4 blocks; whoever made a chunk hashes it;
  * one writer thread writes the slots in order. Reading memory, compressing
  * and writing thus overlap, and the slots bound the memory used whatever
  * the data's size.
@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <lz4.h>
 #include <zstd.h>
 
 #include "image/internal.h"
@@ -72,7 +73,7 @@ struct image_pages_writer {
 	struct xfer *xfer;	/* or a file of a page server */
 	uint32_t xfer_id;
 	char name[64];
-	int level;		/* zstd level, 0: raw */
+	struct md_compress comp;	/* codec MD_CODEC_NONE: raw */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -85,13 +86,42 @@ struct image_pages_writer {
 	size_t n_slots;
 	struct slot *cur;	/* being filled by the caller */
 	uint64_t next_seq, next_write;
-	size_t bound;		/* ZSTD_compressBound(MD_PAGES_CHUNK) */
+	size_t bound;		/* stored_bound(comp.codec) */
 
 	/* the writer thread's */
 	uint64_t data_size, stored;
 	struct chunk_entry *index;
 	size_t n_index, cap_index;
 };
+
+/* the most a chunk takes as stored */
+static size_t stored_bound(enum md_codec codec)
+{
+	switch (codec) {
+	case MD_CODEC_ZSTD:
+		return ZSTD_compressBound(MD_PAGES_CHUNK);
+	case MD_CODEC_LZ4:
+		return LZ4_COMPRESSBOUND(MD_PAGES_CHUNK);
+	case MD_CODEC_NONE:
+		break;
+	}
+	return MD_PAGES_CHUNK;
+}
+
+/* what a cursor's buffer for a stored chunk needs, whatever the file */
+static size_t stored_bound_any(void)
+{
+	size_t z = stored_bound(MD_CODEC_ZSTD), l = stored_bound(MD_CODEC_LZ4);
+
+	return z > l ? z : l;
+}
+
+static enum md_codec file_codec(uint32_t flags)
+{
+	if (flags & MD_PAGES_F_ZSTD)
+		return MD_CODEC_ZSTD;
+	return flags & MD_PAGES_F_LZ4 ? MD_CODEC_LZ4 : MD_CODEC_NONE;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -182,7 +212,7 @@ static size_t chunk_len(uint64_t len, uint64_t k)
  */
 static void hash_raw(const struct image_pages_writer *w, struct slot *s)
 {
-	if (w->level)
+	if (w->comp.codec)
 		return;
 	for (size_t k = 0; k * MD_PAGES_CHUNK < s->len; k++)
 		s->hash[k] = XXH3_64bits(s->buf + k * MD_PAGES_CHUNK, chunk_len(s->len, k));
@@ -195,7 +225,7 @@ static int store_slot(struct image_pages_writer *w, struct slot *s)
 		size_t dlen = chunk_len(s->len, k);
 		int r;
 
-		if (w->level)
+		if (w->comp.codec)
 			r = add_chunk(w, s->out + k * w->bound, s->out_len[k], dlen, s->hash[k]);
 		else
 			r = add_chunk(w, s->buf + k * MD_PAGES_CHUNK, dlen, dlen, s->hash[k]);
@@ -216,7 +246,7 @@ static struct slot *slot_by_seq(struct image_pages_writer *w, uint64_t seq, enum
 static void *writer_main(void *arg)
 {
 	struct image_pages_writer *w = arg;
-	enum slot_state want = w->level ? SLOT_READY : SLOT_QUEUED;
+	enum slot_state want = w->comp.codec ? SLOT_READY : SLOT_QUEUED;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -243,15 +273,38 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* one chunk of len bytes into out (w->bound bytes): its stored length, or an error */
+static ssize_t compress_chunk(const struct image_pages_writer *w, ZSTD_CCtx *cctx, uint8_t *out, const uint8_t *in,
+			      size_t len)
+{
+	size_t n;
+	int k;
+
+	if (w->comp.codec == MD_CODEC_LZ4) {
+		/* the bound always fits: 0 is LZ4's own failure */
+		k = LZ4_compress_default((const char *)in, (char *)out, (int)len, (int)w->bound);
+		if (k <= 0)
+			return log_err(-EIO, "cannot compress data of image '%s' with lz4", w->name);
+		return k;
+	}
+	n = ZSTD_compress2(cctx, out, w->bound, in, len);
+	if (ZSTD_isError(n))
+		return log_err(-EIO, "cannot compress data of image '%s': %s", w->name, ZSTD_getErrorName(n));
+	return (ssize_t)n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct image_pages_writer *w = arg;
-	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	ZSTD_CCtx *cctx = NULL;
 	int r = 0;
 
-	if (!cctx || ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, w->level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)))
-		r = log_err(-ENOMEM, "cannot set up zstd for image '%s'", w->name);
+	if (w->comp.codec == MD_CODEC_ZSTD) {
+		cctx = ZSTD_createCCtx();
+		if (!cctx || ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, w->comp.level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)))
+			r = log_err(-ENOMEM, "cannot set up zstd for image '%s'", w->name);
+	}
 	pthread_mutex_lock(&w->lock);
 	if (r < 0 && !w->err)
 		w->err = r;
@@ -271,14 +324,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		for (size_t k = 0; r >= 0 && k * MD_PAGES_CHUNK < s->len; k++) {
 			uint8_t *out = s->out + k * w->bound;
-			size_t n = ZSTD_compress2(cctx, out, w->bound, s->buf + k * MD_PAGES_CHUNK, chunk_len(s->len, k));
+			ssize_t n = compress_chunk(w, cctx, out, s->buf + k * MD_PAGES_CHUNK, chunk_len(s->len, k));
 
-			if (ZSTD_isError(n)) {
-				r = log_err(-EIO, "cannot compress data of image '%s': %s", w->name,
-					    ZSTD_getErrorName(n));
+			if (n < 0) {
+				r = (int)n;
 			} else {
-				s->out_len[k] = n;
-				s->hash[k] = XXH3_64bits(out, n);
+				s->out_len[k] = (size_t)n;
+				s->hash[k] = XXH3_64bits(out, (size_t)n);
 			}
 		}
 		pthread_mutex_lock(&w->lock);
@@ -313,21 +365,21 @@ static int pipeline_start(struct image_pages_writer *w)
 {
 	int r;
 
-	w->n_workers = w->level ? md_cpus(MAX_WORKERS) : 0;
+	w->n_workers = w->comp.codec ? md_cpus(MAX_WORKERS) : 0;
 	/*
 	 * Raw: two being filled (the copier reads on two threads), one being
 	 * written, one spare. Compressed: one being filled, one written, one
 	 * per compressor and one spare (the compressors are the bottleneck).
 	 */
 	w->n_slots = w->n_workers ? w->n_workers + 3 : 4;
-	w->bound = ZSTD_compressBound(MD_PAGES_CHUNK);
+	w->bound = stored_bound(w->comp.codec);
 	w->slots = calloc(w->n_slots, sizeof(*w->slots));
 	if (!w->slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < w->n_slots; i++) {
 		w->slots[i].buf = malloc(SLOT_SIZE);
-		w->slots[i].out = w->level ? malloc(SLOT_CHUNKS * w->bound) : NULL;
-		if (!w->slots[i].buf || (w->level && !w->slots[i].out))
+		w->slots[i].out = w->comp.codec ? malloc(SLOT_CHUNKS * w->bound) : NULL;
+		if (!w->slots[i].buf || (w->comp.codec && !w->slots[i].out))
 			return -ENOMEM;
 	}
 	r = -pthread_create(&w->writer, NULL, writer_main, w);
@@ -425,20 +477,43 @@ int image_pages_create(int dirfd, const char *name, struct image_pages_writer **
 	return 0;
 }
 
-bool image_zstd_level_valid(int level)
+bool image_compress_valid(struct md_compress c)
 {
-	return level && level >= MD_ZSTD_MIN_LEVEL && level <= MD_ZSTD_MAX_LEVEL && level >= ZSTD_minCLevel() &&
-	       level <= ZSTD_maxCLevel();
+	switch (c.codec) {
+	case MD_CODEC_NONE:
+	case MD_CODEC_LZ4:
+		return c.level == 0;
+	case MD_CODEC_ZSTD:
+		return c.level && c.level >= MD_ZSTD_MIN_LEVEL && c.level <= MD_ZSTD_MAX_LEVEL &&
+		       c.level >= ZSTD_minCLevel() && c.level <= ZSTD_maxCLevel();
+	}
+	return false;
 }
 
-int image_pages_compress(struct image_pages_writer *w, int level)
+const char *image_codec_name(enum md_codec codec)
+{
+	switch (codec) {
+	case MD_CODEC_NONE:
+		return "none";
+	case MD_CODEC_ZSTD:
+		return "zstd";
+	case MD_CODEC_LZ4:
+		return "lz4";
+	}
+	return "?";
+}
+
+int image_pages_compress(struct image_pages_writer *w, struct md_compress c)
 {
 	if (w->started || w->next_seq)
 		return log_err(-EINVAL, "image '%s': compression chosen after data", w->name);
-	if (level && !image_zstd_level_valid(level))
-		return log_err(-EINVAL, "zstd level %d is out of range (%d to %d, not 0)", level, MD_ZSTD_MIN_LEVEL,
-			       MD_ZSTD_MAX_LEVEL);
-	w->level = level;
+	if (!image_compress_valid(c)) {
+		if (c.codec == MD_CODEC_ZSTD)
+			return log_err(-EINVAL, "zstd level %d is out of range (%d to %d, not 0)", c.level,
+				       MD_ZSTD_MIN_LEVEL, MD_ZSTD_MAX_LEVEL);
+		return log_err(-EINVAL, "%s takes no level (%d)", image_codec_name(c.codec), c.level);
+	}
+	w->comp = c;
 	return 0;
 }
 
@@ -615,8 +690,10 @@ int image_pages_finish(struct image_pages_writer *w)
 	r = w->n_index ? store(w, idx, w->n_index * INDEX_ENTRY) : 0;
 	if (r < 0)
 		goto out_unlink;
-	if (w->level)
+	if (w->comp.codec == MD_CODEC_ZSTD)
 		h.flags |= MD_PAGES_F_ZSTD;
+	else if (w->comp.codec == MD_CODEC_LZ4)
+		h.flags |= MD_PAGES_F_LZ4;
 	h.payload_size = w->stored;
 	h.checksum = XXH3_64bits(idx, w->n_index * INDEX_ENTRY);
 	img_header_encode(&h, hdr, MD_PAGES_HEADER_SIZE);
@@ -663,7 +740,8 @@ void image_pages_abort(struct image_pages_writer *w)
 struct image_pages {
 	int fd;
 	char name[64];
-	uint32_t version, flags;
+	uint32_t version;
+	enum md_codec codec;
 	uint64_t data_size;
 	uint32_t n_chunks;
 	uint64_t *off;		/* file offset of chunk i; off[n_chunks] is the end */
@@ -683,7 +761,7 @@ struct image_pages {
 
 struct image_pages_cursor {
 	ZSTD_DCtx *dctx;
-	uint8_t *stored;	/* a chunk as stored (compressed files) */
+	uint8_t *stored;	/* a chunk as stored (compressed files), any codec's */
 	uint8_t *data;		/* a chunk's data */
 	const struct image_pages *p;
 	uint32_t chunk;		/* which chunk data holds, if p */
@@ -748,6 +826,8 @@ static int read_index(struct image_pages *p, const uint8_t *hdr, const struct im
 	p->data_size = get64(hdr + H_DATA_SIZE);
 	if (!(h->flags & MD_PAGES_F_INDEX))
 		return img_invalid(p->name, "version %u pages file without an index", h->version);
+	if ((h->flags & MD_PAGES_F_ZSTD) && (h->flags & MD_PAGES_F_LZ4))
+		return img_invalid(p->name, "both zstd and lz4");
 	if (chunk != MD_PAGES_CHUNK)
 		return img_invalid(p->name, "chunk size %u (this memdump reads %u)", chunk, MD_PAGES_CHUNK);
 	if (p->data_size % MD_PAGE_SIZE ||
@@ -773,8 +853,8 @@ static int read_index(struct image_pages *p, const uint8_t *hdr, const struct im
 		uint32_t sl = get32(idx + i * INDEX_ENTRY + 8);
 		size_t dl = chunk_data_len(p, i);
 
-		/* raw chunks are stored as they are; a frame is never empty */
-		if ((!(h->flags & MD_PAGES_F_ZSTD) && sl != dl) || !sl || sl > ZSTD_compressBound(MD_PAGES_CHUNK))
+		/* raw chunks are stored as they are; a frame or block is never empty */
+		if ((!p->codec && sl != dl) || !sl || sl > stored_bound(p->codec))
 			return img_invalid(p->name, "chunk %u: bad stored length %u", i, sl);
 		p->off[i] = at;
 		p->hash[i] = get64(idx + i * INDEX_ENTRY);
@@ -918,7 +998,7 @@ int image_pages_verify(struct image_pages *p)
 
 const uint8_t *image_pages_raw(const struct image_pages *p, uint64_t off, size_t len)
 {
-	if (!p->map || p->flags & MD_PAGES_F_ZSTD || off > p->data_size || len > p->data_size - off)
+	if (!p->map || p->codec || off > p->data_size || len > p->data_size - off)
 		return NULL;
 	/* raw chunks follow the header back to back (versions 1 and 2) */
 	return p->map + MD_PAGES_HEADER_SIZE + off;
@@ -951,7 +1031,7 @@ int image_pages_open(int dirfd, const char *name, uint64_t expect_pages, bool ve
 	if (r < 0)
 		goto fail;
 	p->version = h.version;
-	p->flags = h.flags;
+	p->codec = file_codec(h.flags);
 	r = h.version == 1 ? v1_chunks(p, &h) : read_index(p, hdr, &h);
 	if (r < 0)
 		goto fail;
@@ -985,7 +1065,7 @@ void image_pages_info(const struct image_pages *p, struct image_pages_stat *ret)
 	ret->data_size = p->data_size;
 	ret->stored_size = p->off[p->n_chunks] - MD_PAGES_HEADER_SIZE;
 	ret->n_chunks = p->n_chunks;
-	ret->zstd = p->flags & MD_PAGES_F_ZSTD;
+	ret->codec = p->codec;
 	ret->chunk_hashes = p->version >= 2;
 }
 
@@ -996,7 +1076,7 @@ int image_pages_cursor_new(struct image_pages_cursor **ret)
 	if (!c)
 		return -ENOMEM;
 	c->dctx = ZSTD_createDCtx();
-	c->stored = malloc(ZSTD_compressBound(MD_PAGES_CHUNK));
+	c->stored = malloc(stored_bound_any());
 	c->data = malloc(MD_PAGES_CHUNK);
 	if (!c->dctx || !c->stored || !c->data) {
 		image_pages_cursor_free(c);
@@ -1038,19 +1118,27 @@ int image_pages_load(struct image_pages *p, struct image_pages_cursor *c, uint32
 	}
 	c->p = NULL;
 	sl = p->off[chunk + 1] - p->off[chunk];
-	in = p->flags & MD_PAGES_F_ZSTD ? c->stored : c->data;
+	in = p->codec ? c->stored : c->data;
 	r = pread_all(p->fd, in, sl, p->off[chunk]);
 	if (r < 0)
 		return read_error(p, r);
 	if (check && p->version >= 2 && XXH3_64bits(in, sl) != p->hash[chunk])
 		return img_invalid(p->name, "checksum mismatch in chunk %u", chunk);
-	if (p->flags & MD_PAGES_F_ZSTD) {
+	if (p->codec == MD_CODEC_ZSTD) {
 		size_t n = ZSTD_decompressDCtx(c->dctx, c->data, MD_PAGES_CHUNK, in, sl);
 
 		if (ZSTD_isError(n))
 			return img_invalid(p->name, "chunk %u: %s", chunk, ZSTD_getErrorName(n));
 		if (n != dl)
 			return img_invalid(p->name, "chunk %u holds %zu bytes, expected %zu", chunk, n, dl);
+	} else if (p->codec == MD_CODEC_LZ4) {
+		/* LZ4 knows no length: a block that does not fill dl exactly is corrupt */
+		int n = LZ4_decompress_safe((const char *)in, (char *)c->data, (int)sl, (int)dl);
+
+		if (n < 0)
+			return img_invalid(p->name, "chunk %u: corrupt lz4 block", chunk);
+		if ((size_t)n != dl)
+			return img_invalid(p->name, "chunk %u holds %d bytes, expected %zu", chunk, n, dl);
 	}
 	c->p = p;
 	c->chunk = chunk;
@@ -1076,7 +1164,7 @@ int image_pages_read(struct image_pages *p, struct image_pages_cursor *c, uint64
 		int r;
 
 		/* raw data needs no staging */
-		if (!(p->flags & MD_PAGES_F_ZSTD)) {
+		if (!p->codec) {
 			k = MD_PAGES_CHUNK - in < len ? MD_PAGES_CHUNK - in : len;
 			r = pread_all(p->fd, dst, k, p->off[chunk] + in);
 			if (r < 0)

@@ -301,7 +301,7 @@ static int show_file(int dirfd, const char *name, FILE *out, int depth)
 		fprintf(out,
 			"\"pages\": %" PRIu64 ", \"compression\": \"%s\", \"stored_bytes\": %" PRIu64
 			", \"chunks\": %" PRIu32 "\n",
-			(uint64_t)(ps.data_size / MD_PAGE_SIZE), ps.zstd ? "zstd" : "none", ps.stored_size, ps.n_chunks);
+			(uint64_t)(ps.data_size / MD_PAGE_SIZE), image_codec_name(ps.codec), ps.stored_size, ps.n_chunks);
 	} else {
 		fputs("\"payload\": ", out);
 		show_message(out, m, depth + 1);

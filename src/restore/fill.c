@@ -3,8 +3,9 @@
  * into pieces that each lie in one chunk of one pages file, and grouped by
  * chunk; threads take the groups in turn, read or decompress the chunk once
  * and write its pieces with one process_vm_writev(). Chunks are independent
- * (zstd frames of their own), so decompression runs on every thread. The
- * lazy restore (lazy.c) serves the same pieces through userfaultfd.
+ * (zstd frames or LZ4 blocks of their own), so decompression runs on every
+ * thread. The lazy restore (lazy.c) serves the same pieces through
+ * userfaultfd.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -88,7 +89,7 @@ int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pa
 
 	image_pages_info(pc[0].p, &st);
 	/* raw data already checked: in place if mapped, or read only the span the pieces need */
-	if (!st.zstd && !(check && st.chunk_hashes)) {
+	if (!st.codec && !(check && st.chunk_hashes)) {
 		*base = image_pages_raw(pc[0].p, lo, hi - lo);
 		*base_off = lo;
 		if (*base)

@@ -1,21 +1,24 @@
 /*
- * Pages files: the pipelined writer (raw and zstd), the index and chunk
+ * Pages files: the pipelined writer (raw, zstd and lz4), the index and chunk
  * checks of the reader, reading data back.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "memdump/hash.h"
 #include "memdump/image.h"
 #include "memdump/model.h"
 #include "dirsuite.h"
 
 TestSuite(image_pages, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
-/* Writes n synthetic pages in uneven pieces (the writer must not care), zstd at level (0: raw). */
-static void write_pages_level(const char *name, uint64_t n, int level)
+/* Writes n synthetic pages in uneven pieces (the writer must not care), stored as c says. */
+static void write_pages_as(const char *name, uint64_t n, struct md_compress c)
 {
 	struct image_pages_writer *w;
 	uint8_t *buf = malloc(n * 4096 + 1);
@@ -24,7 +27,7 @@ static void write_pages_level(const char *name, uint64_t n, int level)
 	for (uint64_t i = 0; i < n; i++)
 		synth_page(buf + i * 4096, i);
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
-	cr_assert_eq(image_pages_compress(w, level), 0);
+	cr_assert_eq(image_pages_compress(w, c), 0);
 	while (off < n * 4096) {
 		size_t l = n * 4096 - off < step ? n * 4096 - off : step;
 
@@ -36,10 +39,18 @@ static void write_pages_level(const char *name, uint64_t n, int level)
 	free(buf);
 }
 
+/* zstd at level (0: raw) */
+static void write_pages_level(const char *name, uint64_t n, int level)
+{
+	write_pages_as(name, n, md_zstd(level));
+}
+
 static void write_pages(const char *name, uint64_t n)
 {
 	write_pages_level(name, n, 0);
 }
+
+static const struct md_compress lz4 = { MD_CODEC_LZ4, 0 };
 
 /* Every page of an open file against synth_page(), through a cursor and in odd slices. */
 static void check_pages(struct image_pages *p, uint64_t n)
@@ -66,16 +77,21 @@ static void check_pages(struct image_pages *p, uint64_t n)
 	free(got);
 }
 
-static void flip(const char *name, off_t at)
+static void flip_bits(const char *name, off_t at, uint8_t bits)
 {
 	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
 	uint8_t b;
 
 	cr_assert_geq(wfd, 0);
 	cr_assert_eq(pread(wfd, &b, 1, at), 1);
-	b ^= 0x40;
+	b ^= bits;
 	cr_assert_eq(pwrite(wfd, &b, 1, at), 1);
 	close(wfd);
+}
+
+static void flip(const char *name, off_t at)
+{
+	flip_bits(name, at, 0x40);
 }
 
 Test(image_pages, names)
@@ -103,7 +119,7 @@ Test(image_pages, roundtrip_verified)
 	cr_assert_eq(st.data_size, 600 * 4096);
 	cr_assert_eq(st.stored_size, 600 * 4096);
 	cr_assert_eq(st.n_chunks, 3);
-	cr_assert(!st.zstd && st.chunk_hashes);
+	cr_assert(st.codec == MD_CODEC_NONE && st.chunk_hashes);
 	check_pages(p, 600);
 	/* raw data is page aligned where restore may pread it */
 	for (uint64_t i = 0; i < 600; i += 37) {
@@ -123,7 +139,7 @@ Test(image_pages, zstd_roundtrip_same_data)
 	write_pages_level("pages-11.img", 5000, 3);
 	cr_assert_eq(image_pages_open(dirfd, "pages-11.img", 5000, true, &p), 0);
 	image_pages_info(p, &st);
-	cr_assert(st.zstd);
+	cr_assert_eq(st.codec, MD_CODEC_ZSTD);
 	cr_assert_eq(st.n_chunks, 20);
 	cr_assert_lt(st.stored_size, st.data_size / 4, "synthetic pages compress: %llu of %llu",
 		     (unsigned long long)st.stored_size, (unsigned long long)st.data_size);
@@ -140,9 +156,26 @@ Test(image_pages, zstd_fast_level_roundtrip)
 	write_pages_level("pages-15.img", 700, -5);
 	cr_assert_eq(image_pages_open(dirfd, "pages-15.img", 700, true, &p), 0);
 	image_pages_info(p, &st);
-	cr_assert(st.zstd);
+	cr_assert_eq(st.codec, MD_CODEC_ZSTD);
 	cr_assert_lt(st.stored_size, st.data_size);
 	check_pages(p, 700);
+	image_pages_close(p);
+}
+
+/* lz4: blocks of their own, the same data back, smaller than raw */
+Test(image_pages, lz4_roundtrip_same_data)
+{
+	struct image_pages_stat st;
+	struct image_pages *p;
+
+	write_pages_as("pages-16.img", 5000, lz4);
+	cr_assert_eq(image_pages_open(dirfd, "pages-16.img", 5000, true, &p), 0);
+	image_pages_info(p, &st);
+	cr_assert_eq(st.codec, MD_CODEC_LZ4);
+	cr_assert_eq(st.n_chunks, 20);
+	cr_assert_lt(st.stored_size, st.data_size / 2, "synthetic pages compress: %llu of %llu",
+		     (unsigned long long)st.stored_size, (unsigned long long)st.data_size);
+	check_pages(p, 5000);
 	image_pages_close(p);
 }
 
@@ -155,6 +188,9 @@ Test(image_pages, empty_file)
 	image_pages_close(p);
 	write_pages_level("pages-12.img", 0, 1);
 	cr_assert_eq(image_pages_open(dirfd, "pages-12.img", 0, true, &p), 0);
+	image_pages_close(p);
+	write_pages_as("pages-17.img", 0, lz4);
+	cr_assert_eq(image_pages_open(dirfd, "pages-17.img", 0, true, &p), 0);
 	image_pages_close(p);
 }
 
@@ -224,6 +260,88 @@ Test(image_pages, flipped_frame_refused)
 	image_pages_close(p);
 }
 
+/*
+ * Replaces chunk 0 of a compressed file with garbage of the same length and
+ * gives the index (and the header's checksum of it) that garbage's hash: only
+ * the decompressor can tell.
+ */
+static void garble_chunk0_rehashed(const char *name)
+{
+	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	uint8_t hdr[64], ent[16], *junk, *idx;
+	uint64_t index_off, n, payload;
+	uint32_t len;
+
+	cr_assert_geq(wfd, 0);
+	cr_assert_eq(pread(wfd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	memcpy(&payload, hdr + 16, 8);
+	memcpy(&n, hdr + 52, 4);
+	n &= 0xffffffffu;
+	memcpy(&index_off, hdr + 56, 8);
+	cr_assert_eq(pread(wfd, ent, sizeof(ent), (off_t)index_off), (ssize_t)sizeof(ent));
+	memcpy(&len, ent + 8, 4);
+	junk = malloc(len);
+	memset(junk, 0xff, len);
+	cr_assert_eq(pwrite(wfd, junk, len, MD_PAGES_HEADER_SIZE), (ssize_t)len);
+	{
+		uint64_t h = XXH3_64bits(junk, len);
+
+		memcpy(ent, &h, 8);
+	}
+	cr_assert_eq(pwrite(wfd, ent, 8, (off_t)index_off), 8);
+	idx = malloc(n * 16);
+	cr_assert_eq(pread(wfd, idx, n * 16, (off_t)index_off), (ssize_t)(n * 16));
+	{
+		uint64_t h = XXH3_64bits(idx, n * 16);
+
+		cr_assert_eq(MD_PAGES_HEADER_SIZE + payload, index_off + n * 16);
+		cr_assert_eq(pwrite(wfd, &h, 8, 24), 8);
+	}
+	free(idx);
+	free(junk);
+	close(wfd);
+}
+
+/* A block that passes its hash but is not LZ4 (or fills the wrong length) is refused, not read. */
+Test(image_pages, lz4_bad_block_refused)
+{
+	struct image_pages_cursor *c;
+	struct image_pages *p;
+	const uint8_t *data;
+	size_t len;
+
+	write_pages_as("pages-18.img", 600, lz4);
+	flip("pages-18.img", MD_PAGES_HEADER_SIZE + 40);
+	cr_assert_eq(image_pages_open(dirfd, "pages-18.img", 600, true, &p), -EINVAL);
+	write_pages_as("pages-18.img", 600, lz4);
+	garble_chunk0_rehashed("pages-18.img");
+	cr_assert_eq(image_pages_open(dirfd, "pages-18.img", 600, true, &p), 0);
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
+	cr_assert_eq(image_pages_load(p, c, 0, false, &data, &len), -EINVAL);
+	cr_assert_eq(image_pages_load(p, c, 1, true, &data, &len), 0);
+	cr_assert_eq(len, MD_PAGES_CHUNK);
+	image_pages_cursor_free(c);
+	image_pages_close(p);
+}
+
+/* zstd's frame checksum is not what refuses garbage that passes the chunk's hash */
+Test(image_pages, zstd_bad_frame_refused)
+{
+	struct image_pages_cursor *c;
+	struct image_pages *p;
+	const uint8_t *data;
+	size_t len;
+
+	write_pages_level("pages-19.img", 600, 1);
+	garble_chunk0_rehashed("pages-19.img");
+	cr_assert_eq(image_pages_open(dirfd, "pages-19.img", 600, true, &p), 0);
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
+	image_pages_cursor_free(c);
+	image_pages_close(p);
+}
+
 Test(image_pages, bad_index_or_header_refused)
 {
 	struct image_pages *p;
@@ -246,6 +364,12 @@ Test(image_pages, bad_index_or_header_refused)
 	}
 	/* an unknown flag */
 	flip("pages-14.img", 36 + 2);
+	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), -EINVAL);
+	flip("pages-14.img", 36 + 2);
+	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), 0);
+	image_pages_close(p);
+	/* zstd and lz4 at once (the file is zstd: flags 3, and 4 added) */
+	flip_bits("pages-14.img", 36, MD_PAGES_F_LZ4);
 	cr_assert_eq(image_pages_open(dirfd, "pages-14.img", 600, false, &p), -EINVAL);
 }
 
@@ -281,16 +405,21 @@ Test(image_pages, bad_level_refused)
 	uint8_t page[4096] = {0};
 
 	cr_assert_eq(image_pages_create(dirfd, "pages-9.img", &w), 0);
-	cr_assert_eq(image_pages_compress(w, MD_ZSTD_MIN_LEVEL - 1), -EINVAL);
-	cr_assert_eq(image_pages_compress(w, MD_ZSTD_MAX_LEVEL + 1), -EINVAL);
-	cr_assert_eq(image_pages_compress(w, 1000), -EINVAL);
-	cr_assert(!image_zstd_level_valid(0));
-	cr_assert(image_zstd_level_valid(-1));
-	cr_assert(image_zstd_level_valid(MD_ZSTD_MIN_LEVEL));
-	cr_assert(image_zstd_level_valid(MD_ZSTD_MAX_LEVEL));
+	cr_assert_eq(image_pages_compress(w, md_zstd(MD_ZSTD_MIN_LEVEL - 1)), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, md_zstd(MD_ZSTD_MAX_LEVEL + 1)), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, md_zstd(1000)), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, ((struct md_compress){ MD_CODEC_ZSTD, 0 })), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, ((struct md_compress){ MD_CODEC_LZ4, 1 })), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, ((struct md_compress){ (enum md_codec)7, 0 })), -EINVAL);
+	cr_assert(image_compress_valid(md_zstd(0)));	/* none */
+	cr_assert(image_compress_valid(md_zstd(-1)));
+	cr_assert(image_compress_valid(md_zstd(MD_ZSTD_MIN_LEVEL)));
+	cr_assert(image_compress_valid(md_zstd(MD_ZSTD_MAX_LEVEL)));
+	cr_assert(image_compress_valid(lz4));
 	cr_assert_eq(image_pages_write(w, page, sizeof(page)), 0);
 	/* not once data went in */
-	cr_assert_eq(image_pages_compress(w, 1), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, md_zstd(1)), -EINVAL);
+	cr_assert_eq(image_pages_compress(w, lz4), -EINVAL);
 	image_pages_abort(w);
 }
 

@@ -1,6 +1,6 @@
 /*
- * restore_fill(): the same memory, dumped once uncompressed and once with
- * zstd, restored into live processes from each image must come back with
+ * restore_fill(): the same memory, dumped uncompressed, with zstd and with
+ * lz4, restored into live processes from each image must come back with
  * the same bytes, whether chunks are checked as they are read (lazy) or
  * were checked when opened (raw data then comes straight from the file's
  * mapping).
@@ -61,13 +61,13 @@ static void make_data(void)
 	}
 }
 
-static void write_image(const char *name, int level)
+static void write_image(const char *name, struct md_compress c)
 {
 	struct image_pages_writer *w;
 	size_t off = 0, step = 5000;
 
 	cr_assert_eq(image_pages_create(dirfd, name, &w), 0);
-	cr_assert_eq(image_pages_compress(w, level), 0);
+	cr_assert_eq(image_pages_compress(w, c), 0);
 	while (off < DATA_PAGES * PG) {
 		size_t l = DATA_PAGES * PG - off < step ? DATA_PAGES * PG - off : step;
 
@@ -86,8 +86,9 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "%s", t);
 	cr_assert_eq(image_dir_open(dir, false, &dirfd), 0);
 	make_data();
-	write_image("pages-1.img", 0);
-	write_image("pages-2.img", 1);
+	write_image("pages-1.img", md_zstd(0));
+	write_image("pages-2.img", md_zstd(1));
+	write_image("pages-3.img", (struct md_compress){ MD_CODEC_LZ4, 0 });
 }
 
 static void teardown(void)
@@ -190,33 +191,40 @@ static void expect_data(const uint8_t *r1, const uint8_t *r2)
 
 Test(restore_fill, compressed_and_raw_restore_the_same_bytes)
 {
-	struct image_pages_stat st[2];
+	static const char *const names[] = { "pages-1.img", "pages-2.img", "pages-3.img" };
+	static const enum md_codec codecs[] = { MD_CODEC_NONE, MD_CODEC_ZSTD, MD_CODEC_LZ4 };
+	struct image_pages_stat st[3];
 	struct image_pages *p;
 	uint8_t *raw[2], *z[2];
 
-	/* the two files really differ: one raw, one compressed */
-	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(image_pages_open(dirfd, i ? "pages-2.img" : "pages-1.img", DATA_PAGES, true, &p), 0);
+	/* the files really differ: one raw, one zstd, one lz4 */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(image_pages_open(dirfd, names[i], DATA_PAGES, true, &p), 0);
 		image_pages_info(p, &st[i]);
 		image_pages_close(p);
+		cr_assert_eq(st[i].codec, codecs[i], "%s", names[i]);
 	}
-	cr_assert(!st[0].zstd && st[1].zstd);
 	cr_assert_lt(st[1].stored_size, st[0].stored_size * 3 / 4);
+	cr_assert_lt(st[2].stored_size, st[0].stored_size * 3 / 4);
 
 	for (int check = 0; check < 2; check++) {
-		for (int i = 0; i < 2; i++) {
-			raw[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
-			z[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
-			cr_assert(raw[i] && z[i]);
-		}
-		restore_into("pages-1.img", check, raw[0], raw[1]);
-		restore_into("pages-2.img", check, z[0], z[1]);
-		cr_expect_eq(memcmp(raw[0], z[0], R1_PAGES * PG), 0, "check=%d: first regions differ", check);
-		cr_expect_eq(memcmp(raw[1], z[1], R2_PAGES * PG), 0, "check=%d: second regions differ", check);
-		expect_data(raw[0], raw[1]);
-		for (int i = 0; i < 2; i++) {
-			free(raw[i]);
-			free(z[i]);
+		for (int k = 1; k < 3; k++) {
+			for (int i = 0; i < 2; i++) {
+				raw[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
+				z[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
+				cr_assert(raw[i] && z[i]);
+			}
+			restore_into(names[0], check, raw[0], raw[1]);
+			restore_into(names[k], check, z[0], z[1]);
+			cr_expect_eq(memcmp(raw[0], z[0], R1_PAGES * PG), 0, "%s, check=%d: first regions differ",
+				     names[k], check);
+			cr_expect_eq(memcmp(raw[1], z[1], R2_PAGES * PG), 0, "%s, check=%d: second regions differ",
+				     names[k], check);
+			expect_data(raw[0], raw[1]);
+			for (int i = 0; i < 2; i++) {
+				free(raw[i]);
+				free(z[i]);
+			}
 		}
 	}
 }

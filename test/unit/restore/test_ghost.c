@@ -44,7 +44,7 @@ static void write_data(int level)
 	image_pages_name(name, sizeof(name), MD_PAGES_GHOST, 9);
 	cr_assert_str_eq(name, "pages-ghost-9.img");
 	cr_assert_eq(image_pages_create(rc.dirfd, name, &w), 0);
-	cr_assert_eq(image_pages_compress(w, level), 0);
+	cr_assert_eq(image_pages_compress(w, md_zstd(level)), 0);
 	for (size_t e = 0; e < 2; e++)
 		for (uint64_t p = 0; p < extents[e].nr_pages; p++) {
 			uint64_t at = extents[e].vaddr + p * PG;

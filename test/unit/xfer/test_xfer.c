@@ -128,7 +128,7 @@ Test(xfer, whole_image_is_kept)
 
 	cr_assert_eq(image_pages_create_remote(x, "pages-7.img", &w), 0);
 	/* compressed: the writer's threads send it */
-	cr_assert_eq(image_pages_compress(w, 1), 0);
+	cr_assert_eq(image_pages_compress(w, md_zstd(1)), 0);
 	for (uint64_t i = 0; i < 5; i++) {
 		synth_page(page, i);
 		cr_assert_eq(image_pages_write(w, page, 1000), 0);
