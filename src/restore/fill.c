@@ -2,8 +2,11 @@
  * Page data into a new process. The sources of its pages (parent.c) are cut
  * into pieces that each lie in one chunk of one pages file, and grouped by
  * chunk; threads take the groups in turn, read or decompress the chunk once
- * and write its pieces with one process_vm_writev(). Chunks are independent
- * (zstd frames or LZ4 blocks of their own), so decompression runs on every
+ * and write its pieces with one process_vm_writev(), or with UFFDIO_COPY
+ * where the caller registered the pieces' VMAs with a userfaultfd (mm.c):
+ * the kernel then allocates each page and copies into it, instead of
+ * faulting in a zeroed page to copy over. Chunks are independent (zstd
+ * frames or LZ4 blocks of their own), so decompression runs on every
  * thread. The lazy restore (lazy.c) serves the same pieces through
  * userfaultfd.
  */
@@ -11,7 +14,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+
+#include "compat/userfaultfd.h"
 
 #include "memdump/image.h"
 #include "memdump/log.h"
@@ -138,8 +144,49 @@ static int write_group(pid_t pid, const struct restore_piece *pc, size_t n, cons
 	return 0;
 }
 
+/*
+ * UFFDIO_COPY of each piece into VMAs registered (missing mode) on uffd.
+ * Each page must be missing: one that is there already (EEXIST) could only
+ * hold something else, so it goes in by process_vm_writev() instead.
+ */
+static int copy_group(pid_t pid, int uffd, const struct restore_piece *pc, size_t n, const uint8_t *base,
+		      uint64_t base_off)
+{
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *src = base + (pc[i].off - base_off);
+		uint64_t dst = pc[i].addr, left = pc[i].len;
+
+		while (left) {
+			struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = left };
+			uint64_t k;
+
+			if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
+				k = left;
+			} else if (c.copy > 0) {
+				k = (uint64_t)c.copy;
+			} else if (errno == EINTR || errno == EAGAIN) {
+				continue;
+			} else if (errno == EEXIST) {
+				struct restore_piece one = { pc[i].p, pc[i].off + (pc[i].len - left), dst, MD_PAGE_SIZE };
+				int r = write_group(pid, &one, 1, base, base_off);
+
+				if (r < 0)
+					return r;
+				k = MD_PAGE_SIZE;
+			} else {
+				return -errno;
+			}
+			dst += k;
+			src += k;
+			left -= k;
+		}
+	}
+	return 0;
+}
+
 struct fill_job {
 	pid_t pid;
+	int uffd;
 	bool check;
 	const struct restore_piece *pc;
 	size_t n;
@@ -173,7 +220,8 @@ static void *fill_main(void *arg)
 		if (r >= 0) {
 			bool mapped = r > 0;
 
-			r = write_group(j->pid, j->pc + at, len, base, base_off);
+			r = j->uffd >= 0 ? copy_group(j->pid, j->uffd, j->pc + at, len, base, base_off)
+					 : write_group(j->pid, j->pc + at, len, base, base_off);
 			if (mapped)
 				image_pages_raw_done(j->pc[at].p, base_off,
 						     j->pc[at + len - 1].off + j->pc[at + len - 1].len - base_off);
@@ -191,9 +239,9 @@ static void *fill_main(void *arg)
 	return NULL;
 }
 
-int restore_fill(pid_t pid, const struct restore_pieces *ps, bool check)
+int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check)
 {
-	struct fill_job j = { .pid = pid, .check = check, .pc = ps->pc, .n = ps->n };
+	struct fill_job j = { .pid = pid, .uffd = uffd, .check = check, .pc = ps->pc, .n = ps->n };
 
 	pthread_mutex_init(&j.lock, NULL);
 	/* a few chunks are not worth a thread */

@@ -233,6 +233,9 @@ void restore_sysv_finish(struct restore_ctx *rc, bool ok);
 /* parent.c: the sources of rp's pages, through the chain of parent images */
 int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const char *dir);
 
+/* mm.c: the VMA of rp a source lies in (pagemap entries lie in one), or n_vmas if none */
+size_t restore_src_vma(const struct restore_proc *rp, const struct restore_src *s);
+
 /* fill.c: page data into a process */
 /* len bytes of data at off of pages file p (within one chunk) go to addr */
 struct restore_piece {
@@ -258,10 +261,21 @@ size_t restore_group_len(const struct restore_piece *pc, size_t n);
 struct image_pages_cursor;
 int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pages_cursor *c, uint8_t *buf,
 		       bool check, const uint8_t **base, uint64_t *base_off);
-/* every piece into pid, on a thread per CPU (at most 4); check: each chunk against its hash */
-int restore_fill(pid_t pid, const struct restore_pieces *ps, bool check);
+/*
+ * every piece into pid, on a thread per CPU (at most 4); check: each chunk
+ * against its hash. uffd (-1: none): a userfaultfd of pid's on which every
+ * piece's VMA is registered in missing mode, its pages all missing; they go
+ * in by UFFDIO_COPY.
+ */
+int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check);
 
 /* lazy.c: --lazy-pages */
+/*
+ * A userfaultfd made by rp with flags, ours (pidfd_getfd), closed in rp; not
+ * yet through UFFDIO_API (lazy.c's, and mm.c's for filling). *ret is the fd,
+ * or the error of the kernel's refusal to make one, which is not logged.
+ */
+int restore_take_uffd(struct restore_proc *rp, int flags, int *ret);
 /* fork the lazy server; before any process exists */
 int restore_lazy_start(struct restore_ctx *rc);
 /* hand rp's lazy VMAs (if any) to the server; before its memory is filled */

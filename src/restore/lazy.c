@@ -152,8 +152,7 @@ static int send_hello(int sock, const struct lazy_hello *h, int fd, const struct
 	return n == (ssize_t)total ? 0 : n < 0 ? -errno : -EIO;
 }
 
-/* a userfaultfd of rp's, made by rp, ours (pidfd_getfd), closed in rp */
-static int take_uffd(struct restore_proc *rp, int *ret)
+int restore_take_uffd(struct restore_proc *rp, int flags, int *ret)
 {
 	_cleanup_close_ int pidfd = md_pidfd_open(rp->pid);
 	int64_t res;
@@ -161,12 +160,13 @@ static int take_uffd(struct restore_proc *rp, int *ret)
 
 	if (pidfd < 0)
 		return log_err(-errno, "cannot open a pidfd of %d", rp->pid);
-	/* kernel-mode faults too: the process's own syscalls touch its memory */
-	r = restore_rcall(rp, "userfaultfd", SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0, &res);
+	r = restore_rcall(rp, "userfaultfd", SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0, &res);
 	if (r < 0)
 		return r;
-	if (res < 0)
-		return log_err((int)res, "%d cannot make a userfaultfd (lazy restore needs one)", rp->pid);
+	if (res < 0) {
+		*ret = (int)res;
+		return 0;
+	}
 	fd = md_pidfd_getfd(pidfd, (int)res);
 	r = fd < 0 ? log_err(-errno, "cannot take the userfaultfd of %d", rp->pid) : 0;
 	if (restore_rcall_ok(rp, "close", SYS_close, (uint64_t)res, 0, 0, 0, 0, 0) < 0 && r >= 0)
@@ -199,9 +199,12 @@ int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
 		}
 	if (!h.n_ranges)
 		return 0;
-	r = take_uffd(rp, &uffd);
+	/* kernel-mode faults too: the process's own syscalls touch its memory */
+	r = restore_take_uffd(rp, O_CLOEXEC | O_NONBLOCK, &uffd);
 	if (r < 0)
 		return r;
+	if (uffd < 0)
+		return log_err(uffd, "%d cannot make a userfaultfd (lazy restore needs one)", rp->pid);
 	if (ioctl(uffd, UFFDIO_API, &api) < 0)
 		return log_err(-errno, "userfaultfd of %d: no fork, mremap, munmap and madvise events (lazy restore "
 				       "needs them)", rp->pid);
@@ -223,23 +226,12 @@ int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
 
 bool restore_src_lazy(const struct restore_proc *rp, const struct restore_src *s)
 {
-	size_t lo = 0, hi = rp->p.n_vmas;
+	size_t i;
 
 	if (!rp->vma_lazy)
 		return false;
-	/* a source lies in one VMA (pagemap entries do) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct md_vma *v = &rp->p.vmas[mid];
-
-		if (s->vaddr < v->start)
-			hi = mid;
-		else if (s->vaddr >= v->end)
-			lo = mid + 1;
-		else
-			return rp->vma_lazy[mid];
-	}
-	return false;
+	i = restore_src_vma(rp, s);
+	return i < rp->p.n_vmas && rp->vma_lazy[i];
 }
 
 int restore_lazy_done(struct restore_ctx *rc)

@@ -6,18 +6,22 @@
  * PR_SET_MM_MAP. Threads and per-thread state are thread.c's.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "compat/mman.h"
+#include "compat/userfaultfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
 #include "memdump/log.h"
@@ -330,24 +334,187 @@ static int madvise_vma(struct restore_proc *rp, const struct md_vma *v)
 	return 0;
 }
 
-static bool src_eager(const struct restore_src *s, void *rp)
+size_t restore_src_vma(const struct restore_proc *rp, const struct restore_src *s)
 {
-	return !restore_src_lazy(rp, s);
+	size_t lo = 0, hi = rp->p.n_vmas;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct md_vma *v = &rp->p.vmas[mid];
+
+		if (s->vaddr < v->start)
+			hi = mid;
+		else if (s->vaddr >= v->end)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return rp->p.n_vmas;
 }
 
-static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+/* whether a THP "enabled" file at path selects word ("[always] madvise never") */
+static bool thp_selects(const char *path, const char *word)
 {
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char buf[128], want[32];
+
+	if (!f || !fgets(buf, sizeof(buf), f))
+		return false;
+	snprintf(want, sizeof(want), "[%s]", word);
+	return strstr(buf, want) != NULL;
+}
+
+/*
+ * Whether a fault in a VMA madvised neither way may get a huge page: THP
+ * "always", for PMD-sized pages or for any of the smaller sizes (mTHP).
+ */
+static bool thp_always(void)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	if (thp_selects(THP_DIR "/enabled", "always"))
+		return true;
+	d = opendir(THP_DIR);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (strncmp(de->d_name, "hugepages-", 10) != 0)
+			continue;
+		snprintf(path, sizeof(path), THP_DIR "/%s/enabled", de->d_name);
+		if (thp_selects(path, "always"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * VMAs filled by UFFDIO_COPY (fill.c), which spares the kernel zeroing each
+ * page before the data goes over it: private anonymous ones that get data,
+ * not kept from the parent (their pages are there already), not locked,
+ * and faulting small pages anyway, since userfaultfd fills small pages
+ * only and a huge-page region must come back huge.
+ */
+static bool vma_copy_filled(const struct restore_proc *rp, size_t i, bool thp)
+{
+	const struct md_vma *v = &rp->p.vmas[i];
+
+	return v->kind == MD_VMA_ANON && !v->shared && rp->vma_filled[i] && !rp->vma_kept[i] &&
+	       !(v->vmflags & (MD_VMF_LO | MD_VMF_LF | MD_VMF_HG)) && (!thp || (v->vmflags & MD_VMF_NH));
+}
+
+/*
+ * A userfaultfd with rp's copy-filled VMAs registered, or -1 where there is
+ * none to register or the kernel will not give or register one (the pages
+ * then go in by process_vm_writev()). User-mode faults only: nothing may
+ * wait on it (a fault in a registered page that gets no data would), and
+ * it is closed, which unregisters every VMA, before rp runs a single
+ * syscall.
+ */
+static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
+{
+	_cleanup_close_ int uffd = -1;
+	struct uffdio_api api = { .api = UFFD_API };
+	size_t n = 0;
+	int r;
+
+	*ret = -1;
+	for (size_t i = 0; i < rp->p.n_vmas; i++)
+		n += vma_copy_filled(rp, i, thp);
+	if (!n)
+		return 0;
+	r = restore_take_uffd(rp, O_CLOEXEC | UFFD_USER_MODE_ONLY, &uffd);
+	if (r < 0)
+		return r;
+	if (uffd < 0) {
+		log_debug("%d: no userfaultfd (%s): pages go in by process_vm_writev()", rp->pid, strerror(-uffd));
+		return 0;
+	}
+	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
+		log_debug("%d: userfaultfd refuses UFFDIO_API (%s): pages go in by process_vm_writev()", rp->pid,
+			  strerror(errno));
+		return 0;
+	}
+	for (size_t i = 0; i < rp->p.n_vmas; i++) {
+		const struct md_vma *v = &rp->p.vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->start, v->end - v->start },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		/* closing it unregisters those done */
+		if (vma_copy_filled(rp, i, thp) && ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+			log_debug("%d: cannot register %#llx-%#llx with a userfaultfd (%s): pages go in by "
+				  "process_vm_writev()", rp->pid, (unsigned long long)v->start,
+				  (unsigned long long)v->end, strerror(errno));
+			return 0;
+		}
+	}
+	*ret = uffd;
+	uffd = -1;
+	return 0;
+}
+
+/*
+ * Which of rp's sources one fill takes, never the lazy ones: by UFFDIO_COPY
+ * (copy) those of copy-filled VMAs; otherwise the others, or all if no
+ * copy went before (copied false).
+ */
+struct fill_part {
+	struct restore_proc *rp;
+	bool thp, copy, copied;
+};
+
+static bool src_in_part(const struct restore_src *s, void *arg)
+{
+	const struct fill_part *f = arg;
+	size_t i;
+	bool by_copy;
+
+	if (restore_src_lazy(f->rp, s))
+		return false;
+	i = restore_src_vma(f->rp, s);
+	by_copy = i < f->rp->p.n_vmas && vma_copy_filled(f->rp, i, f->thp);
+	return f->copy ? by_copy : !(by_copy && f->copied);
+}
+
+/* DATA pages from our pages file, PARENT ones from the parent images' */
+static int fill_part(struct restore_proc *rp, int uffd, bool thp, bool copied, bool check)
+{
+	struct fill_part f = { rp, thp, uffd >= 0, copied };
 	struct restore_pieces ps;
 	int r;
 
-	/* DATA pages from our pages file, PARENT ones from the parent images'; not the lazy ones */
-	r = restore_pieces(rp->src, rp->n_src, src_eager, rp, &ps);
+	r = restore_pieces(rp->src, rp->n_src, src_in_part, &f, &ps);
 	if (r >= 0)
-		r = restore_fill(rp->pid, &ps, rc->lazy);	/* lazy: not checked when opened */
+		r = restore_fill(rp->pid, uffd, &ps, check);
 	free(ps.pc);
 	if (r < 0)
 		return log_err(r, "cannot fill memory of %d", rp->pid);
 	return 0;
+}
+
+static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
+{
+	bool thp = thp_always();
+	int uffd = -1, r;
+
+	/* the lazy server's userfaultfd has rp's lazy VMAs; a lazy restore leaves the rest as it was */
+	if (!rc->lazy) {
+		r = fill_uffd(rp, thp, &uffd);
+		if (r < 0)
+			return r;
+	}
+	if (uffd >= 0) {
+		r = fill_part(rp, uffd, thp, false, false);
+		close(uffd);
+		if (r < 0)
+			return r;
+	}
+	/* lazy: not checked when opened */
+	return fill_part(rp, -1, thp, uffd >= 0, rc->lazy);
 }
 
 static int set_mm_map(struct restore_proc *rp)

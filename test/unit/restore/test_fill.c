@@ -3,7 +3,8 @@
  * lz4, restored into live processes from each image must come back with
  * the same bytes, whether chunks are checked as they are read (lazy) or
  * were checked when opened (raw data then comes straight from the file's
- * mapping).
+ * mapping), and whether pages go in by process_vm_writev() or by
+ * UFFDIO_COPY.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -14,11 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compat/pidfd.h"
+#include "compat/userfaultfd.h"
 #include "memdump/image.h"
 #include "memdump/model.h"
 #include "restore/internal.h"
@@ -105,20 +110,50 @@ static void teardown(void)
 
 TestSuite(restore_fill, .init = setup, .fini = teardown);
 
-/* a process whose two regions (untouched: zeroes) wait at r1 and r2 to be filled */
+/*
+ * A process whose two regions (untouched: zeroes) wait at r1 and r2 to be
+ * filled. With uffd, it registers both with a userfaultfd of its own,
+ * which we take (t.uffd), after touching one page of r1: UFFDIO_COPY finds
+ * that one there.
+ */
 struct target {
 	pid_t pid;
 	uint8_t *r1, *r2;
+	int uffd;
 };
 
-static struct target start_target(void)
+#define TOUCHED_PAGE 5
+
+static int child_uffd(const struct target *t)
 {
-	struct target t;
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) < 0)
+		return -1;
+	t->r1[TOUCHED_PAGE * PG] = 0xab;
+	for (int i = 0; i < 2; i++) {
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)(i ? t->r2 : t->r1), (i ? R2_PAGES : R1_PAGES) * PG },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+			return -1;
+	}
+	return fd;
+}
+
+static struct target start_target(bool uffd)
+{
+	struct target t = { .uffd = -1 };
 	pid_t me = getpid();
+	int pfd[2], fd;
 
 	t.r1 = mmap(NULL, R1_PAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t.r2 = mmap(NULL, R2_PAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert(t.r1 != MAP_FAILED && t.r2 != MAP_FAILED);
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
 	t.pid = fork();
 	cr_assert_geq(t.pid, 0);
 	if (t.pid == 0) {
@@ -126,8 +161,23 @@ static struct target start_target(void)
 		/* the test may have ended before prctl(): then nobody would kill us */
 		if (getppid() != me)
 			_exit(0);
+		fd = uffd ? child_uffd(&t) : 0;
+		if (write(pfd[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(1);
 		for (;;)
 			pause();
+	}
+	close(pfd[1]);
+	cr_assert_eq(read(pfd[0], &fd, sizeof(fd)), (ssize_t)sizeof(fd));
+	close(pfd[0]);
+	if (uffd) {
+		int pidfd = md_pidfd_open(t.pid);
+
+		cr_assert_geq(fd, 0, "the target could not register a userfaultfd");
+		cr_assert_geq(pidfd, 0);
+		t.uffd = md_pidfd_getfd(pidfd, fd);
+		cr_assert_geq(t.uffd, 0);
+		close(pidfd);
 	}
 	/* ours stay untouched; the child has its own copies of the mappings */
 	return t;
@@ -135,6 +185,8 @@ static struct target start_target(void)
 
 static void stop_target(struct target *t)
 {
+	if (t->uffd >= 0)
+		close(t->uffd);
 	kill(t->pid, SIGKILL);
 	waitpid(t->pid, NULL, 0);
 	munmap(t->r1, R1_PAGES * PG);
@@ -163,9 +215,9 @@ static void read_target(const struct target *t, uint8_t *r1, uint8_t *r2)
 }
 
 /* Restore the image name into a new target; its regions' bytes into r1 and r2. */
-static void restore_into(const char *name, bool check, uint8_t *r1, uint8_t *r2)
+static void restore_into(const char *name, bool check, bool uffd, uint8_t *r1, uint8_t *r2)
 {
-	struct target t = start_target();
+	struct target t = start_target(uffd);
 	struct restore_src src[3];
 	struct restore_pieces ps;
 	struct image_pages *p;
@@ -173,7 +225,7 @@ static void restore_into(const char *name, bool check, uint8_t *r1, uint8_t *r2)
 	/* check at open (restore), or chunk by chunk as read (lazy) */
 	cr_assert_eq(image_pages_open(dirfd, name, DATA_PAGES, !check, &p), 0);
 	cr_assert_eq(restore_pieces(src, sources(&t, p, src), NULL, NULL, &ps), 0);
-	cr_assert_eq(restore_fill(t.pid, &ps, check), 0);
+	cr_assert_eq(restore_fill(t.pid, t.uffd, &ps, check), 0);
 	read_target(&t, r1, r2);
 	free(ps.pc);
 	image_pages_close(p);
@@ -209,13 +261,15 @@ Test(restore_fill, compressed_and_raw_restore_the_same_bytes)
 
 	for (int check = 0; check < 2; check++) {
 		for (int k = 1; k < 3; k++) {
+			bool uffd = k == 2;	/* once each way, lz4 by UFFDIO_COPY */
+
 			for (int i = 0; i < 2; i++) {
 				raw[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
 				z[i] = malloc(R1_PAGES * PG + R2_PAGES * PG);
 				cr_assert(raw[i] && z[i]);
 			}
-			restore_into(names[0], check, raw[0], raw[1]);
-			restore_into(names[k], check, z[0], z[1]);
+			restore_into(names[0], check, !uffd, raw[0], raw[1]);
+			restore_into(names[k], check, uffd, z[0], z[1]);
 			cr_expect_eq(memcmp(raw[0], z[0], R1_PAGES * PG), 0, "%s, check=%d: first regions differ",
 				     names[k], check);
 			cr_expect_eq(memcmp(raw[1], z[1], R2_PAGES * PG), 0, "%s, check=%d: second regions differ",
@@ -246,10 +300,10 @@ Test(restore_fill, checked_fill_refuses_a_changed_chunk)
 	cr_assert_eq(pwrite(fd, &b, 1, MD_PAGES_HEADER_SIZE + 3 * MD_PAGES_CHUNK + 77), 1);
 	close(fd);
 
-	t = start_target();
+	t = start_target(false);
 	cr_assert_eq(image_pages_open(dirfd, "pages-1.img", DATA_PAGES, false, &p), 0);
 	cr_assert_eq(restore_pieces(src, sources(&t, p, src), NULL, NULL, &ps), 0);
-	cr_expect_lt(restore_fill(t.pid, &ps, true), 0);
+	cr_expect_lt(restore_fill(t.pid, -1, &ps, true), 0);
 	free(ps.pc);
 	image_pages_close(p);
 	stop_target(&t);
