@@ -120,9 +120,11 @@ static int parse_compress(const char *s, struct md_compress *ret)
 		goto bad;
 	errno = 0;
 	v = strtol(s + 5, &end, 10);
-	if (errno || *end || end == s + 5 || v < INT_MIN || v > INT_MAX || !v || !image_compress_valid(md_zstd((int)v)))
+	if (errno || *end || end == s + 5 || v < INT_MIN || v > INT_MAX)
 		goto bad;
-	*ret = md_zstd((int)v);
+	*ret = (struct md_compress){ MD_CODEC_ZSTD, (int)v };
+	if (!image_compress_valid(*ret))
+		goto bad;
 	return 0;
 bad:
 	log_msg(LOG_ERR,

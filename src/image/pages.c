@@ -116,6 +116,12 @@ static size_t stored_bound_any(void)
 	return z > l ? z : l;
 }
 
+/* a codec's header flag, and back: file_codec(codec_flag(c)) == c */
+static uint32_t codec_flag(enum md_codec codec)
+{
+	return codec == MD_CODEC_ZSTD ? MD_PAGES_F_ZSTD : codec == MD_CODEC_LZ4 ? MD_PAGES_F_LZ4 : 0;
+}
+
 static enum md_codec file_codec(uint32_t flags)
 {
 	if (flags & MD_PAGES_F_ZSTD)
@@ -690,10 +696,7 @@ int image_pages_finish(struct image_pages_writer *w)
 	r = w->n_index ? store(w, idx, w->n_index * INDEX_ENTRY) : 0;
 	if (r < 0)
 		goto out_unlink;
-	if (w->comp.codec == MD_CODEC_ZSTD)
-		h.flags |= MD_PAGES_F_ZSTD;
-	else if (w->comp.codec == MD_CODEC_LZ4)
-		h.flags |= MD_PAGES_F_LZ4;
+	h.flags |= codec_flag(w->comp.codec);
 	h.payload_size = w->stored;
 	h.checksum = XXH3_64bits(idx, w->n_index * INDEX_ENTRY);
 	img_header_encode(&h, hdr, MD_PAGES_HEADER_SIZE);

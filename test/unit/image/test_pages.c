@@ -260,12 +260,44 @@ Test(image_pages, flipped_frame_refused)
 	image_pages_close(p);
 }
 
+/* garbage: no codec's frame or block starts so */
+static void make_garbage(uint8_t *block, uint32_t len)
+{
+	memset(block, 0xff, len);
+}
+
 /*
- * Replaces chunk 0 of a compressed file with garbage of the same length and
- * gives the index (and the header's checksum of it) that garbage's hash: only
- * the decompressor can tell.
+ * A valid LZ4 block of exactly len bytes: one run of literals (a token,
+ * its length's extension bytes, the literals), decompressing to fewer
+ * bytes than len, thus never to a full chunk's.
  */
-static void garble_chunk0_rehashed(const char *name)
+static void make_short_lz4(uint8_t *block, uint32_t len)
+{
+	uint32_t n = len - 1, ext, at = 0;
+
+	/* the literals' count n and its extension bytes fill len exactly */
+	for (;; n--) {
+		ext = n >= 15 ? (n - 15) / 255 + 1 : 0;
+		if (1 + ext + n == len)
+			break;
+		cr_assert_gt(n, 15);
+	}
+	block[at++] = n >= 15 ? 0xf0 : (uint8_t)(n << 4);
+	for (uint32_t left = n - 15; n >= 15; left -= 255) {
+		block[at++] = (uint8_t)(left >= 255 ? 255 : left);
+		if (left < 255)
+			break;
+	}
+	memset(block + at, 'x', n);
+	cr_assert_eq(at + n, len);
+}
+
+/*
+ * Replaces chunk 0 of a compressed file with what make() writes in its
+ * length and gives the index (and the header's checksum of it) that block's
+ * hash: only the decompressor can tell.
+ */
+static void replace_chunk0_rehashed(const char *name, void (*make)(uint8_t *, uint32_t))
 {
 	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
 	uint8_t hdr[64], ent[16], *junk, *idx;
@@ -281,7 +313,7 @@ static void garble_chunk0_rehashed(const char *name)
 	cr_assert_eq(pread(wfd, ent, sizeof(ent), (off_t)index_off), (ssize_t)sizeof(ent));
 	memcpy(&len, ent + 8, 4);
 	junk = malloc(len);
-	memset(junk, 0xff, len);
+	make(junk, len);
 	cr_assert_eq(pwrite(wfd, junk, len, MD_PAGES_HEADER_SIZE), (ssize_t)len);
 	{
 		uint64_t h = XXH3_64bits(junk, len);
@@ -302,7 +334,7 @@ static void garble_chunk0_rehashed(const char *name)
 	close(wfd);
 }
 
-/* A block that passes its hash but is not LZ4 (or fills the wrong length) is refused, not read. */
+/* A block that passes its hash but is not LZ4 is refused, not read. */
 Test(image_pages, lz4_bad_block_refused)
 {
 	struct image_pages_cursor *c;
@@ -314,13 +346,31 @@ Test(image_pages, lz4_bad_block_refused)
 	flip("pages-18.img", MD_PAGES_HEADER_SIZE + 40);
 	cr_assert_eq(image_pages_open(dirfd, "pages-18.img", 600, true, &p), -EINVAL);
 	write_pages_as("pages-18.img", 600, lz4);
-	garble_chunk0_rehashed("pages-18.img");
+	replace_chunk0_rehashed("pages-18.img", make_garbage);
 	cr_assert_eq(image_pages_open(dirfd, "pages-18.img", 600, true, &p), 0);
 	cr_assert_eq(image_pages_cursor_new(&c), 0);
 	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
 	cr_assert_eq(image_pages_load(p, c, 0, false, &data, &len), -EINVAL);
 	cr_assert_eq(image_pages_load(p, c, 1, true, &data, &len), 0);
 	cr_assert_eq(len, MD_PAGES_CHUNK);
+	image_pages_cursor_free(c);
+	image_pages_close(p);
+}
+
+/* LZ4 records no length: a valid block that fills less than its chunk is refused */
+Test(image_pages, lz4_short_block_refused)
+{
+	struct image_pages_cursor *c;
+	struct image_pages *p;
+	const uint8_t *data;
+	size_t len;
+
+	write_pages_as("pages-20.img", 600, lz4);
+	replace_chunk0_rehashed("pages-20.img", make_short_lz4);
+	cr_assert_eq(image_pages_open(dirfd, "pages-20.img", 600, true, &p), 0);
+	cr_assert_eq(image_pages_cursor_new(&c), 0);
+	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
+	cr_assert_eq(image_pages_load(p, c, 1, true, &data, &len), 0);
 	image_pages_cursor_free(c);
 	image_pages_close(p);
 }
@@ -334,7 +384,7 @@ Test(image_pages, zstd_bad_frame_refused)
 	size_t len;
 
 	write_pages_level("pages-19.img", 600, 1);
-	garble_chunk0_rehashed("pages-19.img");
+	replace_chunk0_rehashed("pages-19.img", make_garbage);
 	cr_assert_eq(image_pages_open(dirfd, "pages-19.img", 600, true, &p), 0);
 	cr_assert_eq(image_pages_cursor_new(&c), 0);
 	cr_assert_eq(image_pages_load(p, c, 0, true, &data, &len), -EINVAL);
