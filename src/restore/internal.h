@@ -273,7 +273,8 @@ int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool chec
 /*
  * A userfaultfd made by rp with flags, ours (pidfd_getfd), closed in rp; not
  * yet through UFFDIO_API (lazy.c's, and mm.c's for filling). *ret is the fd,
- * or the error of the kernel's refusal to make one, which is not logged.
+ * or the error that kept us from one (the kernel's refusal, no pidfd),
+ * which is not logged; the return value is a failed remote syscall's.
  */
 int restore_take_uffd(struct restore_proc *rp, int flags, int *ret);
 /* fork the lazy server; before any process exists */

@@ -158,8 +158,10 @@ int restore_take_uffd(struct restore_proc *rp, int flags, int *ret)
 	int64_t res;
 	int r, fd;
 
-	if (pidfd < 0)
-		return log_err(-errno, "cannot open a pidfd of %d", rp->pid);
+	if (pidfd < 0) {
+		*ret = -errno;
+		return 0;
+	}
 	r = restore_rcall(rp, "userfaultfd", SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0, &res);
 	if (r < 0)
 		return r;
@@ -168,15 +170,12 @@ int restore_take_uffd(struct restore_proc *rp, int flags, int *ret)
 		return 0;
 	}
 	fd = md_pidfd_getfd(pidfd, (int)res);
-	r = fd < 0 ? log_err(-errno, "cannot take the userfaultfd of %d", rp->pid) : 0;
-	if (restore_rcall_ok(rp, "close", SYS_close, (uint64_t)res, 0, 0, 0, 0, 0) < 0 && r >= 0)
-		r = -EIO;
-	if (r < 0) {
+	*ret = fd < 0 ? -errno : fd;
+	if (restore_rcall_ok(rp, "close", SYS_close, (uint64_t)res, 0, 0, 0, 0, 0) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return r;
+		return -EIO;
 	}
-	*ret = fd;
 	return 0;
 }
 

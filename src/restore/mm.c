@@ -354,28 +354,37 @@ size_t restore_src_vma(const struct restore_proc *rp, const struct restore_src *
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage"
 
-/* whether a THP "enabled" file at path selects word ("[always] madvise never") */
-static bool thp_selects(const char *path, const char *word)
+/*
+ * 1 if a THP "enabled" file selects "[always]", 0 if not or if there is no
+ * such file (a size only shmem has: hugepages-8kB), -1 if it cannot be read
+ */
+static int thp_selects_always(const char *path)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char buf[128], want[32];
+	char buf[128];
 
-	if (!f || !fgets(buf, sizeof(buf), f))
-		return false;
-	snprintf(want, sizeof(want), "[%s]", word);
-	return strstr(buf, want) != NULL;
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	if (!fgets(buf, sizeof(buf), f))
+		return -1;
+	return strstr(buf, "[always]") != NULL;
 }
 
 /*
  * Whether a fault in a VMA madvised neither way may get a huge page: THP
  * "always", for PMD-sized pages or for any of the smaller sizes (mTHP).
+ * Where that cannot be read, yes, unless the kernel has no THP at all.
  */
 static bool thp_always(void)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	int r = thp_selects_always(THP_DIR "/enabled");
 
-	if (thp_selects(THP_DIR "/enabled", "always"))
+	/* none: no THP in this kernel, unless there is no sysfs to say */
+	if (!r && access(THP_DIR "/enabled", F_OK) < 0)
+		return access("/sys/kernel/mm", F_OK) < 0;
+	if (r)
 		return true;
 	d = opendir(THP_DIR);
 	while (d && (de = readdir(d))) {
@@ -384,7 +393,7 @@ static bool thp_always(void)
 		if (strncmp(de->d_name, "hugepages-", 10) != 0)
 			continue;
 		snprintf(path, sizeof(path), THP_DIR "/%s/enabled", de->d_name);
-		if (thp_selects(path, "always"))
+		if (thp_selects_always(path))	/* unreadable too */
 			return true;
 	}
 	return false;
@@ -393,25 +402,26 @@ static bool thp_always(void)
 /*
  * VMAs filled by UFFDIO_COPY (fill.c), which spares the kernel zeroing each
  * page before the data goes over it: private anonymous ones that get data,
- * not kept from the parent (their pages are there already), not locked,
- * and faulting small pages anyway, since userfaultfd fills small pages
- * only and a huge-page region must come back huge.
+ * not kept from the parent (their pages are there already), and faulting
+ * small pages anyway, since userfaultfd fills small pages only and a
+ * huge-page region must come back huge. (Locked ones are locked after the
+ * fill.)
  */
 static bool vma_copy_filled(const struct restore_proc *rp, size_t i, bool thp)
 {
 	const struct md_vma *v = &rp->p.vmas[i];
 
 	return v->kind == MD_VMA_ANON && !v->shared && rp->vma_filled[i] && !rp->vma_kept[i] &&
-	       !(v->vmflags & (MD_VMF_LO | MD_VMF_LF | MD_VMF_HG)) && (!thp || (v->vmflags & MD_VMF_NH));
+	       !(v->vmflags & MD_VMF_HG) && (!thp || (v->vmflags & MD_VMF_NH));
 }
 
 /*
  * A userfaultfd with rp's copy-filled VMAs registered, or -1 where there is
  * none to register or the kernel will not give or register one (the pages
- * then go in by process_vm_writev()). User-mode faults only: nothing may
- * wait on it (a fault in a registered page that gets no data would), and
- * it is closed, which unregisters every VMA, before rp runs a single
- * syscall.
+ * then go in by process_vm_writev()). Nobody serves its faults: rp is
+ * stopped while it is open, and it is closed, which unregisters every
+ * VMA, before rp runs a single syscall. It traps user-mode faults only,
+ * which needs no privilege (vm.unprivileged_userfaultfd).
  */
 static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
 {
@@ -429,7 +439,8 @@ static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
 	if (r < 0)
 		return r;
 	if (uffd < 0) {
-		log_debug("%d: no userfaultfd (%s): pages go in by process_vm_writev()", rp->pid, strerror(-uffd));
+		log_debug("%d: no userfaultfd of its (%s): pages go in by process_vm_writev()", rp->pid,
+			  strerror(-uffd));
 		return 0;
 	}
 	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
@@ -498,7 +509,7 @@ static int fill_part(struct restore_proc *rp, int uffd, bool thp, bool copied, b
 
 static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
 {
-	bool thp = thp_always();
+	bool thp = !rc->lazy && thp_always();
 	int uffd = -1, r;
 
 	/* the lazy server's userfaultfd has rp's lazy VMAs; a lazy restore leaves the rest as it was */
