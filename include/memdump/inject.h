@@ -66,6 +66,15 @@ int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, ui
 		   uint64_t a5, uint64_t a6, int64_t *ret);
 
 /*
+ * A userfaultfd made by ctx->tid (userfaultfd(flags), run there), taken
+ * through pidfd with pidfd_getfd() and closed there again: our fd in *ret,
+ * or the -errno either kernel call gave. Returns < 0 only where a remote
+ * syscall failed or the remote close did not succeed (the thread cannot
+ * go on as it was).
+ */
+int inject_take_userfaultfd(struct inject_ctx *ctx, int pidfd, int flags, int *ret);
+
+/*
  * Put the saved mask and registers back. If we ran syscalls, the thread
  * sits in a syscall-exit stop, from where an interrupted syscall of its
  * own (rax = -ERESTART*) would leak to user space unsettled: so it is

@@ -101,33 +101,18 @@ static int create_uffd(pid_t pid, int pidfd)
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED };
 	struct inject_ctx c;
 	uint64_t ip;
-	int64_t res, closed;
 	int r, r2, fd = -1;
 
 	r = inject_find_syscall(pid, &ip);
 	if (r < 0)
 		return r;
 	r = inject_init(&c, pid, ip);
-	if (r < 0)
-		goto out;
 	/* user-mode faults only: allowed to any process, and async wp needs no more */
-	r = inject_syscall(&c, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0, &res);
-	if (r < 0)
-		goto out;
-	if (res < 0) {
-		r = (int)res;
-		goto out;
-	}
-	fd = md_pidfd_getfd(pidfd, (int)res);
-	if (fd < 0)
-		r = -errno;
-	r2 = inject_syscall(&c, SYS_close, (uint64_t)res, 0, 0, 0, 0, 0, &closed);
-	if (r >= 0 && (r2 < 0 || closed < 0))
-		r = r2 < 0 ? r2 : (int)closed;
-out:
+	if (r >= 0)
+		r = inject_take_userfaultfd(&c, pidfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, &fd);
 	r2 = inject_fini(&c);
-	if (r >= 0 && r2 < 0)
-		r = r2;
+	if (r >= 0)
+		r = r2 < 0 ? r2 : fd < 0 ? fd : 0;
 	if (r >= 0 && ioctl(fd, UFFDIO_API, &api) < 0)
 		r = -errno;
 	if (r < 0) {

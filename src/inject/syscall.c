@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "compat/pidfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/proc.h"
@@ -297,6 +298,33 @@ int inject_syscall(struct inject_ctx *ctx, long nr, uint64_t a1, uint64_t a2, ui
 	if (ptrace(PTRACE_GETREGS, ctx->tid, NULL, &regs) < 0)
 		return -errno;
 	*ret = (int64_t)regs.rax;
+	return 0;
+}
+
+int inject_take_userfaultfd(struct inject_ctx *ctx, int pidfd, int flags, int *ret)
+{
+	int64_t res, closed;
+	int r, fd;
+
+	r = inject_syscall(ctx, SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0) {
+		*ret = (int)res;
+		return 0;
+	}
+	fd = md_pidfd_getfd(pidfd, (int)res);
+	if (fd < 0)
+		fd = -errno;
+	r = inject_syscall(ctx, SYS_close, (uint64_t)res, 0, 0, 0, 0, 0, &closed);
+	if (r >= 0 && closed < 0)
+		r = (int)closed;
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*ret = fd;
 	return 0;
 }
 

@@ -136,6 +136,7 @@ struct restore_ctx {
 	struct restore_shm *shms;
 	size_t n_shms;
 	bool lazy;			/* --lazy-pages */
+	bool thp_always;		/* restore_thp_always() of this host */
 	int lazy_sock;			/* to the lazy server (-1: none) */
 	pid_t lazy_pid;
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
@@ -235,6 +236,22 @@ int restore_plan_sources(struct restore_ctx *rc, struct restore_proc *rp, const 
 
 /* mm.c: the VMA of rp a source lies in (pagemap entries lie in one), or n_vmas if none */
 size_t restore_src_vma(const struct restore_proc *rp, const struct restore_src *s);
+/*
+ * Whether a fault in a VMA madvised neither way may get a huge page: THP
+ * "always", for PMD-sized pages or any smaller size (mTHP), as mmfd (a
+ * directory like /sys/kernel/mm) says. Where that cannot be read (mmfd
+ * -1, a file unreadable), yes; with no transparent_hugepage there, no.
+ */
+bool restore_thp_always(int mmfd);
+/*
+ * Whether VMA i of rp is filled by UFFDIO_COPY (fill.c), which spares the
+ * kernel zeroing each page before the data goes over it: a private
+ * anonymous one that gets data, not kept from the parent (its pages are
+ * there already), and faulting small pages anyway (thp: restore_thp_always()),
+ * since userfaultfd fills small pages only and a huge-page region must
+ * come back huge. A locked one is locked after the fill.
+ */
+bool restore_vma_copy_filled(const struct restore_proc *rp, size_t i, bool thp);
 
 /* fill.c: page data into a process */
 /* len bytes of data at off of pages file p (within one chunk) go to addr */
@@ -277,6 +294,8 @@ int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool chec
  * which is not logged; the return value is a failed remote syscall's.
  */
 int restore_take_uffd(struct restore_proc *rp, int flags, int *ret);
+/* UFFDIO_REGISTER of start..end on uffd in missing mode; -errno */
+int restore_uffd_register_missing(int uffd, uint64_t start, uint64_t end);
 /* fork the lazy server; before any process exists */
 int restore_lazy_start(struct restore_ctx *rc);
 /* hand rp's lazy VMAs (if any) to the server; before its memory is filled */

@@ -155,28 +155,26 @@ static int send_hello(int sock, const struct lazy_hello *h, int fd, const struct
 int restore_take_uffd(struct restore_proc *rp, int flags, int *ret)
 {
 	_cleanup_close_ int pidfd = md_pidfd_open(rp->pid);
-	int64_t res;
-	int r, fd;
+	int r;
 
 	if (pidfd < 0) {
 		*ret = -errno;
 		return 0;
 	}
-	r = restore_rcall(rp, "userfaultfd", SYS_userfaultfd, (uint64_t)flags, 0, 0, 0, 0, 0, &res);
+	r = inject_take_userfaultfd(&rp->ic, pidfd, flags, ret);
 	if (r < 0)
-		return r;
-	if (res < 0) {
-		*ret = (int)res;
-		return 0;
-	}
-	fd = md_pidfd_getfd(pidfd, (int)res);
-	*ret = fd < 0 ? -errno : fd;
-	if (restore_rcall_ok(rp, "close", SYS_close, (uint64_t)res, 0, 0, 0, 0, 0) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
-	}
+		return log_err(r, "remote userfaultfd in %d failed", rp->pid);
 	return 0;
+}
+
+int restore_uffd_register_missing(int uffd, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = {
+		.range = { start, end - start },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ? -errno : 0;
 }
 
 int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
@@ -208,13 +206,9 @@ int restore_lazy_register(struct restore_ctx *rc, struct restore_proc *rp)
 		return log_err(-errno, "userfaultfd of %d: no fork, mremap, munmap and madvise events (lazy restore "
 				       "needs them)", rp->pid);
 	for (uint32_t i = 0; i < h.n_ranges; i++) {
-		struct uffdio_register reg = {
-			.range = { ranges[i].start, ranges[i].end - ranges[i].start },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
-
-		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
-			return log_err(-errno, "cannot register %#llx-%#llx of %d for lazy restore",
+		r = restore_uffd_register_missing(uffd, ranges[i].start, ranges[i].end);
+		if (r < 0)
+			return log_err(r, "cannot register %#llx-%#llx of %d for lazy restore",
 				       (unsigned long long)ranges[i].start, (unsigned long long)ranges[i].end, rp->pid);
 	}
 	r = send_hello(rc->lazy_sock, &h, uffd, ranges);

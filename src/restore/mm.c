@@ -352,62 +352,61 @@ size_t restore_src_vma(const struct restore_proc *rp, const struct restore_src *
 	return rp->p.n_vmas;
 }
 
-#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
-
 /*
- * 1 if a THP "enabled" file selects "[always]", 0 if not or if there is no
- * such file (a size only shmem has: hugepages-8kB), -1 if it cannot be read
+ * 1 if a THP "enabled" file (at path under dirfd) selects "[always]", 0 if
+ * not or if there is no such file (a size only shmem has: hugepages-8kB),
+ * -1 if it cannot be read
  */
-static int thp_selects_always(const char *path)
+static int thp_selects_always(int dirfd, const char *path)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_fclose_ FILE *f = NULL;
 	char buf[128];
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 
-	if (!f)
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -1;
+	}
 	if (!fgets(buf, sizeof(buf), f))
 		return -1;
 	return strstr(buf, "[always]") != NULL;
 }
 
-/*
- * Whether a fault in a VMA madvised neither way may get a huge page: THP
- * "always", for PMD-sized pages or for any of the smaller sizes (mTHP).
- * Where that cannot be read, yes, unless the kernel has no THP at all.
- */
-static bool thp_always(void)
+bool restore_thp_always(int mmfd)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int r = thp_selects_always(THP_DIR "/enabled");
+	int r, fd;
 
-	/* none: no THP in this kernel, unless there is no sysfs to say */
-	if (!r && access(THP_DIR "/enabled", F_OK) < 0)
-		return access("/sys/kernel/mm", F_OK) < 0;
+	if (mmfd < 0)
+		return true;
+	r = thp_selects_always(mmfd, "transparent_hugepage/enabled");
 	if (r)
 		return true;
-	d = opendir(THP_DIR);
-	while (d && (de = readdir(d))) {
+	fd = openat(mmfd, "transparent_hugepage", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT;	/* none: no THP in this kernel */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return true;
+	}
+	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 
 		if (strncmp(de->d_name, "hugepages-", 10) != 0)
 			continue;
-		snprintf(path, sizeof(path), THP_DIR "/%s/enabled", de->d_name);
-		if (thp_selects_always(path))	/* unreadable too */
+		snprintf(path, sizeof(path), "%s/enabled", de->d_name);
+		if (thp_selects_always(dirfd(d), path))	/* unreadable too */
 			return true;
 	}
 	return false;
 }
 
-/*
- * VMAs filled by UFFDIO_COPY (fill.c), which spares the kernel zeroing each
- * page before the data goes over it: private anonymous ones that get data,
- * not kept from the parent (their pages are there already), and faulting
- * small pages anyway, since userfaultfd fills small pages only and a
- * huge-page region must come back huge. (Locked ones are locked after the
- * fill.)
- */
-static bool vma_copy_filled(const struct restore_proc *rp, size_t i, bool thp)
+bool restore_vma_copy_filled(const struct restore_proc *rp, size_t i, bool thp)
 {
 	const struct md_vma *v = &rp->p.vmas[i];
 
@@ -432,7 +431,7 @@ static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
 
 	*ret = -1;
 	for (size_t i = 0; i < rp->p.n_vmas; i++)
-		n += vma_copy_filled(rp, i, thp);
+		n += restore_vma_copy_filled(rp, i, thp);
 	if (!n)
 		return 0;
 	r = restore_take_uffd(rp, O_CLOEXEC | UFFD_USER_MODE_ONLY, &uffd);
@@ -450,16 +449,15 @@ static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
 	}
 	for (size_t i = 0; i < rp->p.n_vmas; i++) {
 		const struct md_vma *v = &rp->p.vmas[i];
-		struct uffdio_register reg = {
-			.range = { v->start, v->end - v->start },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
 
+		if (!restore_vma_copy_filled(rp, i, thp))
+			continue;
 		/* closing it unregisters those done */
-		if (vma_copy_filled(rp, i, thp) && ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+		r = restore_uffd_register_missing(uffd, v->start, v->end);
+		if (r < 0) {
 			log_debug("%d: cannot register %#llx-%#llx with a userfaultfd (%s): pages go in by "
 				  "process_vm_writev()", rp->pid, (unsigned long long)v->start,
-				  (unsigned long long)v->end, strerror(errno));
+				  (unsigned long long)v->end, strerror(-r));
 			return 0;
 		}
 	}
@@ -468,14 +466,17 @@ static int fill_uffd(struct restore_proc *rp, bool thp, int *ret)
 	return 0;
 }
 
-/*
- * Which of rp's sources one fill takes, never the lazy ones: by UFFDIO_COPY
- * (copy) those of copy-filled VMAs; otherwise the others, or all if no
- * copy went before (copied false).
- */
+/* which of rp's sources one fill takes; never the lazy ones */
+enum fill_which {
+	FILL_ALL,
+	FILL_COPY,	/* those of copy-filled VMAs, by UFFDIO_COPY */
+	FILL_REST,	/* the others, after FILL_COPY */
+};
+
 struct fill_part {
 	struct restore_proc *rp;
-	bool thp, copy, copied;
+	bool thp;
+	enum fill_which which;
 };
 
 static bool src_in_part(const struct restore_src *s, void *arg)
@@ -486,21 +487,27 @@ static bool src_in_part(const struct restore_src *s, void *arg)
 
 	if (restore_src_lazy(f->rp, s))
 		return false;
+	if (f->which == FILL_ALL)
+		return true;
 	i = restore_src_vma(f->rp, s);
-	by_copy = i < f->rp->p.n_vmas && vma_copy_filled(f->rp, i, f->thp);
-	return f->copy ? by_copy : !(by_copy && f->copied);
+	by_copy = i < f->rp->p.n_vmas && restore_vma_copy_filled(f->rp, i, f->thp);
+	return by_copy == (f->which == FILL_COPY);
 }
 
-/* DATA pages from our pages file, PARENT ones from the parent images' */
-static int fill_part(struct restore_proc *rp, int uffd, bool thp, bool copied, bool check)
+/* DATA pages from our pages file, PARENT ones from the parent images'; their bytes in *bytes */
+static int fill_part(struct restore_proc *rp, int uffd, bool thp, enum fill_which which, bool check,
+		     uint64_t *bytes)
 {
-	struct fill_part f = { rp, thp, uffd >= 0, copied };
+	struct fill_part f = { rp, thp, which };
 	struct restore_pieces ps;
 	int r;
 
+	*bytes = 0;
 	r = restore_pieces(rp->src, rp->n_src, src_in_part, &f, &ps);
 	if (r >= 0)
 		r = restore_fill(rp->pid, uffd, &ps, check);
+	for (size_t i = 0; r >= 0 && i < ps.n; i++)
+		*bytes += ps.pc[i].len;
 	free(ps.pc);
 	if (r < 0)
 		return log_err(r, "cannot fill memory of %d", rp->pid);
@@ -509,23 +516,28 @@ static int fill_part(struct restore_proc *rp, int uffd, bool thp, bool copied, b
 
 static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
 {
-	bool thp = !rc->lazy && thp_always();
+	uint64_t copied = 0, written;
 	int uffd = -1, r;
 
 	/* the lazy server's userfaultfd has rp's lazy VMAs; a lazy restore leaves the rest as it was */
 	if (!rc->lazy) {
-		r = fill_uffd(rp, thp, &uffd);
+		r = fill_uffd(rp, rc->thp_always, &uffd);
 		if (r < 0)
 			return r;
 	}
 	if (uffd >= 0) {
-		r = fill_part(rp, uffd, thp, false, false);
+		r = fill_part(rp, uffd, rc->thp_always, FILL_COPY, false, &copied);
 		close(uffd);
 		if (r < 0)
 			return r;
 	}
 	/* lazy: not checked when opened */
-	return fill_part(rp, -1, thp, uffd >= 0, rc->lazy);
+	r = fill_part(rp, -1, rc->thp_always, uffd >= 0 ? FILL_REST : FILL_ALL, rc->lazy, &written);
+	if (r < 0)
+		return r;
+	log_debug("%d: %llu pages in by UFFDIO_COPY, %llu by process_vm_writev()", rp->pid,
+		  (unsigned long long)(copied / MD_PAGE_SIZE), (unsigned long long)(written / MD_PAGE_SIZE));
+	return 0;
 }
 
 static int set_mm_map(struct restore_proc *rp)

@@ -369,10 +369,11 @@ static int check_vdso(const struct md_proc *p, const struct md_vma *own, size_t 
 	return 0;
 }
 
-/* what this machine must match: free ids, the same vDSO, xsave features */
+/* what this machine must match: free ids, the same vDSO, xsave features; and its THP setting */
 static int check_host(struct restore_ctx *rc)
 {
 	const struct kfeat *kf = &rc->kf;
+	_cleanup_close_ int mmfd = -1;
 	struct md_vma *own = NULL;
 	size_t n_own = 0;
 	int r;
@@ -401,6 +402,8 @@ static int check_host(struct restore_ctx *rc)
 					       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
 		}
 	}
+	mmfd = open("/sys/kernel/mm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc->thp_always = restore_thp_always(mmfd);
 	r = proc_read_smaps(getpid(), &own, &n_own);
 	if (r < 0)
 		return log_err(r, "cannot read our own mappings");

@@ -74,6 +74,27 @@ test_dump_restore_full() {
 	trigger_check "$PID"
 }
 
+# 1'. private anonymous memory goes in by UFFDIO_COPY, not by process_vm_writev() over
+# zeroed pages: restore's debug line says how many pages went which way. With THP "always"
+# all of it goes by process_vm_writev() on purpose (a huge-page region must come back huge).
+test_fill_by_uffd_copy() {
+	local n
+	need_memdump
+	[[ ${MD_RESTORE_ARGS:-} != *--lazy-pages* ]] || skip "a lazy restore fills through its own userfaultfd"
+	grep -qs '\[always\]' /sys/kernel/mm/transparent_hugepage/enabled \
+		/sys/kernel/mm/transparent_hugepage/hugepages-*/enabled &&
+		skip "THP is \"always\" here: restore fills by process_vm_writev() on purpose"
+	start_full
+	dump_and_kill "$PID" "$TD/img"
+	track "$PID"
+	md restore restore -D "$TD/img" -d -v || fail "memdump restore -d -v failed: $(md_why restore)"
+	n=$(sed -n "s/^memdump: debug: $PID: \([0-9]*\) pages in by UFFDIO_COPY, .*/\1/p" "$TD/restore.err")
+	[[ -n $n ]] || fail "restore -v said nothing of UFFDIO_COPY for $PID"
+	((n > 0)) || fail "no page of $PID went in by UFFDIO_COPY: $(grep -m1 "$PID: .*UFFDIO_COPY" "$TD/restore.err")"
+	log "$n pages by UFFDIO_COPY"
+	trigger_check "$PID"
+}
+
 # 1b'. a pipe inside the process, with bytes in flight: the same pipe comes back, bytes and all
 test_pipe_in_process() {
 	need_memdump
