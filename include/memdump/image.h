@@ -171,9 +171,10 @@ void image_pages_abort(struct image_pages_writer *w);	/* frees w, leaves the fil
  * Reader: image_pages_open() checks the header, the index, the size
  * against expect_pages and (verify) the checksum of every chunk. Data is
  * addressed by its offset in the data stream (page n of the file at
- * n * 4096). A cursor holds one decompressed chunk (of any codec) and a
- * zstd context: one per thread. A raw file's data chunk i is at image_pages_fd() offset
- * MD_PAGES_HEADER_SIZE + i * MD_PAGES_CHUNK, page aligned.
+ * n * 4096). A cursor holds one decompressed chunk (of any codec), and
+ * once it has met a zstd file a zstd context: one per thread. A raw
+ * file's data chunk i is at image_pages_fd() offset MD_PAGES_HEADER_SIZE +
+ * i * MD_PAGES_CHUNK, page aligned.
  */
 struct image_pages;
 struct image_pages_cursor;

@@ -166,6 +166,8 @@ int img_header_check(const char *name, const uint8_t *raw, size_t rawlen, uint64
 	if (h.flags & ~(h.kind == MD_IMG_PAGES && h.version >= 2 ? MD_PAGES_F_INDEX | MD_PAGES_F_ZSTD | MD_PAGES_F_LZ4
 							      : 0))
 		return img_invalid(name, "unknown header flags 0x%x", h.flags);
+	if ((h.flags & MD_PAGES_F_ZSTD) && (h.flags & MD_PAGES_F_LZ4))
+		return img_invalid(name, "header flags 0x%x name two codecs", h.flags);
 	if (h.payload_size > UINT64_MAX - hsize)
 		return img_invalid(name, "bad payload size %llu", (unsigned long long)h.payload_size);
 	if (file_size < hsize + h.payload_size)

@@ -1,19 +1,20 @@
 /*
  * Pages files: a 4096-byte header, the page data in chunks of 1 MiB (raw,
- * or one zstd frame or one LZ4 block each), then an index with the stored length and the
- * XXH3-64 of every chunk. The header's checksum covers the index, so one
- * chunk can be checked on its own (lazy restore) and the whole file by
- * checking every chunk. Raw data stays page aligned at its offset in the
- * data stream, so restore may pread it directly. Version 1 files (raw data,
- * no index, the header's checksum over all of it) are still read.
+ * or one zstd frame or one LZ4 block each), then an index with the stored
+ * length and the XXH3-64 of every chunk. The header's checksum covers the
+ * index, so one chunk can be checked on its own (lazy restore) and the
+ * whole file by checking every chunk. Raw data stays page aligned at its
+ * offset in the data stream, so restore may pread it directly. Version 1
+ * files (raw data, no index, the header's checksum over all of it) are
+ * still read.
  *
- * The writer is a pipeline. The caller fills 4 MiB slots (image_pages_reserve()
- * and image_pages_commit(), or image_pages_write(); several threads with
- * image_pages_get() and image_pages_put()); compressor threads turn the
- * chunks of a full slot into zstd frames or LZ4 blocks; whoever made a chunk hashes it;
- * one writer thread writes the slots in order. Reading memory, compressing
- * and writing thus overlap, and the slots bound the memory used whatever
- * the data's size.
+ * The writer is a pipeline. The caller fills 4 MiB slots
+ * (image_pages_reserve() and image_pages_commit(), or image_pages_write();
+ * several threads with image_pages_get() and image_pages_put());
+ * compressor threads turn the chunks of a full slot into zstd frames or
+ * LZ4 blocks; whoever made a chunk hashes it; one writer thread writes the
+ * slots in order. Reading memory, compressing and writing thus overlap,
+ * and the slots bound the memory used whatever the data's size.
  * The header (and with it a valid magic) is written last, so a file whose
  * writing failed never passes validation.
  */
@@ -829,8 +830,6 @@ static int read_index(struct image_pages *p, const uint8_t *hdr, const struct im
 	p->data_size = get64(hdr + H_DATA_SIZE);
 	if (!(h->flags & MD_PAGES_F_INDEX))
 		return img_invalid(p->name, "version %u pages file without an index", h->version);
-	if ((h->flags & MD_PAGES_F_ZSTD) && (h->flags & MD_PAGES_F_LZ4))
-		return img_invalid(p->name, "both zstd and lz4");
 	if (chunk != MD_PAGES_CHUNK)
 		return img_invalid(p->name, "chunk size %u (this memdump reads %u)", chunk, MD_PAGES_CHUNK);
 	if (p->data_size % MD_PAGE_SIZE ||
@@ -1078,10 +1077,8 @@ int image_pages_cursor_new(struct image_pages_cursor **ret)
 
 	if (!c)
 		return -ENOMEM;
-	c->dctx = ZSTD_createDCtx();
-	c->stored = malloc(stored_bound_any());
 	c->data = malloc(MD_PAGES_CHUNK);
-	if (!c->dctx || !c->stored || !c->data) {
+	if (!c->data) {
 		image_pages_cursor_free(c);
 		return -ENOMEM;
 	}
@@ -1120,6 +1117,10 @@ int image_pages_load(struct image_pages *p, struct image_pages_cursor *c, uint32
 		return 0;
 	}
 	c->p = NULL;
+	/* what only a compressed file needs, made for the first */
+	if ((p->codec && !c->stored && !(c->stored = malloc(stored_bound_any()))) ||
+	    (p->codec == MD_CODEC_ZSTD && !c->dctx && !(c->dctx = ZSTD_createDCtx())))
+		return log_err(-ENOMEM, "cannot read image '%s'", p->name);
 	sl = p->off[chunk + 1] - p->off[chunk];
 	in = p->codec ? c->stored : c->data;
 	r = pread_all(p->fd, in, sl, p->off[chunk]);
