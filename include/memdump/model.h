@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define MD_PAGE_SIZE 4096ULL
 #define MD_NSIG 64		/* kernel signals 1..64 */
@@ -420,6 +421,9 @@ const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t
 bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_sock *s);
 /* c is one of the fixed clocks a POSIX timer may run on (not a CPU-time clock of a pid) */
 bool md_timer_clock_fixed(int32_t c);
+/* nanoseconds as a timespec, and back (a negative time reads as 0) */
+struct timespec md_ns_timespec(uint64_t ns);
+uint64_t md_timespec_ns(const struct timespec *ts);
 /* p's fd number fd, or NULL */
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
 void md_pagemap_release(struct md_pagemap *pm);

@@ -580,7 +580,7 @@ int dump_run(const struct dump_opts *o)
 	if (r < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &now);
-	c.frozen_at_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	c.frozen_at_ns = md_timespec_ns(&now);
 
 	/* from here on: every failure thaws the tree as it was */
 	stage_done(&c.stage_ns, "froze the tree");

@@ -17,20 +17,11 @@
 #include "memdump/model.h"
 #include "memdump/proc.h"
 
-#ifndef SIGEV_THREAD_ID
-#define SIGEV_THREAD_ID 4
-#endif
-
 /* CPU-time clocks (include/linux/posix-timers.h): ~pid << 3 | per-thread << 2 | which */
 #define CPUCLOCK_PID(c) ((pid_t) ~((c) >> 3))
 #define CPUCLOCK_PERTHREAD(c) (((c) & 4) != 0)
 #define CPUCLOCK_WHICH(c) ((c) & 3)
 #define CPUCLOCK_MAX 3		/* 3 is CLOCKFD: a dynamic clock behind an fd */
-
-struct kitimerspec {
-	int64_t interval_sec, interval_nsec;
-	int64_t value_sec, value_nsec;
-};
 
 static bool has_thread(const struct md_proc *p, pid_t tid)
 {
@@ -71,11 +62,6 @@ static int check_timer(const struct md_proc *p, const struct md_posix_timer *t)
 	return 0;
 }
 
-static uint64_t ts_ns(int64_t sec, int64_t nsec)
-{
-	return sec < 0 || nsec < 0 ? 0 : (uint64_t)sec * 1000000000ULL + (uint64_t)nsec;
-}
-
 int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
 {
 	struct md_posix_timer *t = NULL;
@@ -86,7 +72,7 @@ int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
 	if (r < 0)
 		return log_err(r, "cannot read /proc/%d/timers", p->pid);
 	for (size_t i = 0; i < n; i++) {
-		struct kitimerspec its;
+		struct itimerspec its;	/* the kernel's on x86_64 */
 		int64_t res;
 
 		r = check_timer(p, &t[i]);
@@ -101,8 +87,8 @@ int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
 			log_err(r, "cannot read timer %d of %d (timer_gettime)", t[i].id, p->pid);
 			goto fail;
 		}
-		t[i].interval_ns = ts_ns(its.interval_sec, its.interval_nsec);
-		t[i].value_ns = ts_ns(its.value_sec, its.value_nsec);
+		t[i].interval_ns = md_timespec_ns(&its.it_interval);
+		t[i].value_ns = md_timespec_ns(&its.it_value);
 		r = inject_syscall(c, SYS_timer_getoverrun, (uint64_t)t[i].id, 0, 0, 0, 0, 0, &res);
 		if (r < 0) {
 			log_err(r, "cannot read timer %d of %d (timer_getoverrun)", t[i].id, p->pid);

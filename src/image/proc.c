@@ -6,6 +6,7 @@
 #include "memdump/image.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,7 +417,6 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	return 0;
 }
 
-#define SIGEV_NOTIFY_THREAD_ID 4	/* SIGEV_THREAD_ID */
 #define KTIME_NS_MAX INT64_MAX
 
 static bool timer_clock_valid(int32_t c)
@@ -432,12 +432,12 @@ static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, str
 {
 	for (size_t i = 0; i < n; i++) {
 		const Md__PosixTimer *t = m[i];
-		int base = t->notify & ~SIGEV_NOTIFY_THREAD_ID;
+		int base = t->notify & ~SIGEV_THREAD_ID;
 		bool found = false;
 
 		if (t->id < 0 || (i && t->id <= m[i - 1]->id))
 			return img_invalid(name, "posix timer %zu has id %d, not above the one before", i, t->id);
-		if (base > 2 || t->notify < 0 || (t->notify & SIGEV_NOTIFY_THREAD_ID && base != 0))
+		if (base > 2 || t->notify < 0 || (t->notify & SIGEV_THREAD_ID && base != 0))
 			return img_invalid(name, "posix timer %d: bad notify %d", t->id, t->notify);
 		if (base != 1 /* SIGEV_NONE */ && (t->signo < 1 || t->signo > MD_NSIG))
 			return img_invalid(name, "posix timer %d: bad signal %d", t->id, t->signo);
@@ -447,7 +447,7 @@ static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, str
 			return img_invalid(name, "posix timer %d: time out of range", t->id);
 		for (size_t k = 0; k < p->n_threads; k++)
 			found = found || p->threads[k].tid == t->notify_tid;
-		if (t->notify & SIGEV_NOTIFY_THREAD_ID && (!t->has_notify_tid || !found))
+		if (t->notify & SIGEV_THREAD_ID && (!t->has_notify_tid || !found))
 			return img_invalid(name, "posix timer %d signals thread %d, not one of the process's", t->id,
 					   t->notify_tid);
 	}
@@ -464,7 +464,7 @@ static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, str
 			.clockid = t->clockid,
 			.notify = t->notify,
 			.signo = t->signo,
-			.notify_tid = t->notify & SIGEV_NOTIFY_THREAD_ID ? t->notify_tid : 0,
+			.notify_tid = t->notify & SIGEV_THREAD_ID ? t->notify_tid : 0,
 			.sigval = t->sigval,
 			.value_ns = t->value_ns,
 			.interval_ns = t->interval_ns,

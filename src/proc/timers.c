@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef SIGEV_THREAD_ID
-#define SIGEV_THREAD_ID 4
-#endif
-
 /* the line at *pos must start with key; its value (after "key: ") goes to *ret, *pos moves on */
 static int take_line(const char **pos, const char *key, char *ret, size_t len)
 {

@@ -274,12 +274,6 @@ static int make_pipes(struct restore_ctx *rc)
 	return 0;
 }
 
-/* nanoseconds as a timespec */
-static struct timespec ns_ts(uint64_t ns)
-{
-	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL) };
-}
-
 /*
  * A timerfd as it was: the same clock, armed with the time that was left
  * (counted from now: the process did not run meanwhile), or for an
@@ -288,7 +282,7 @@ static struct timespec ns_ts(uint64_t ns)
  */
 static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
 {
-	struct itimerspec it = { .it_interval = ns_ts(f->timer.interval_ns), .it_value = ns_ts(f->timer.value_ns) };
+	struct itimerspec it = { .it_interval = md_ns_timespec(f->timer.interval_ns), .it_value = md_ns_timespec(f->timer.value_ns) };
 	uint64_t value = f->timer.value_ns;
 	int flags = 0, fd, r = 0;
 
@@ -300,7 +294,7 @@ static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
 	 */
 	if (!value && f->timer.interval_ns) {
 		value = f->count ? f->timer.interval_ns : 1;
-		it.it_value = ns_ts(value);
+		it.it_value = md_ns_timespec(value);
 	}
 
 	fd = timerfd_create(f->timer.clockid, TFD_CLOEXEC | (f->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
@@ -308,7 +302,7 @@ static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
 		return -errno;
 	if (value && f->timer.settime_flags & TFD_TIMER_ABSTIME &&
 	    (f->timer.clockid == CLOCK_REALTIME || f->timer.clockid == CLOCK_REALTIME_ALARM)) {
-		it.it_value = ns_ts(rc->inv.dump_time_ns + value);
+		it.it_value = md_ns_timespec(rc->inv.dump_time_ns + value);
 		flags = f->timer.settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);
 	}
 	if (value && timerfd_settime(fd, flags, &it, NULL) < 0)

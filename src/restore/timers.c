@@ -16,10 +16,6 @@
 #include "memdump/log.h"
 #include "restore/internal.h"
 
-#ifndef SIGEV_THREAD_ID
-#define SIGEV_THREAD_ID 4
-#endif
-
 /* scratch layout: past files.c's SCRATCH_PATH + PATH_MAX */
 #define SCRATCH_SIGEVENT 20480	/* struct sigevent, 64 bytes */
 #define SCRATCH_TIMER_ID 20608	/* int */
@@ -32,11 +28,6 @@ struct ksigevent {
 	int32_t notify;
 	int32_t tid;
 	int32_t pad[11];
-};
-
-struct kitimerspec {
-	int64_t interval_sec, interval_nsec;
-	int64_t value_sec, value_nsec;
 };
 
 /* one timer_create() in rp for t; the id it got (or -errno of the target) in *ret */
@@ -152,12 +143,8 @@ int restore_arm_timers(struct restore_proc *rp)
 
 	for (size_t i = 0; i < p->n_posix_timers; i++) {
 		const struct md_posix_timer *t = &p->posix_timers[i];
-		struct kitimerspec its = {
-			.interval_sec = (int64_t)(t->interval_ns / 1000000000ULL),
-			.interval_nsec = (int64_t)(t->interval_ns % 1000000000ULL),
-			.value_sec = (int64_t)(t->value_ns / 1000000000ULL),
-			.value_nsec = (int64_t)(t->value_ns % 1000000000ULL),
-		};
+		/* the kernel's on x86_64 */
+		struct itimerspec its = { md_ns_timespec(t->interval_ns), md_ns_timespec(t->value_ns) };
 		int r;
 
 		if (!t->value_ns)

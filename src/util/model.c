@@ -95,6 +95,18 @@ bool md_timer_clock_fixed(int32_t c)
 	       c == CLOCK_BOOTTIME_ALARM || c == CLOCK_TAI;
 }
 
+struct timespec md_ns_timespec(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL) };
+}
+
+uint64_t md_timespec_ns(const struct timespec *ts)
+{
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0)
+		return 0;
+	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+}
+
 void md_ghost_free(struct md_ghost *g)
 {
 	if (!g)

@@ -1,6 +1,7 @@
 /* The progress line (memdump/progress.h). */
 #include "memdump/progress.h"
 #include "memdump/log.h"
+#include "memdump/model.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@ uint64_t md_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return md_timespec_ns(&ts);
 }
 
 void stage_done(uint64_t *since_ns, const char *done)
