@@ -238,18 +238,38 @@ struct md_inotify_watch {
 	char *path;		/* where that inode was at dump time */
 };
 
+/* One range of a pagemap image: nr_pages pages starting at vaddr. */
+enum md_pm_flags {
+	MD_PM_DATA = 1 << 0,	/* data follows in the pages file, in pagemap order */
+	MD_PM_ZERO = 1 << 1,	/* zero pages: restore as zeroes (touch/leave empty) */
+	MD_PM_INHERIT = 1 << 2,	/* the parent process's page at this address, shared
+				 * copy-on-write by fork: restored by forking, no data */
+	MD_PM_PARENT = 1 << 3,	/* unchanged since the parent image (incremental dump):
+				 * its data is in the parent image's pagemap and pages */
+};
+
+struct md_pagemap_entry {
+	uint64_t vaddr;		/* page aligned; for shm objects and deleted files: offset in the file */
+	uint64_t nr_pages;
+	uint32_t flags;		/* enum md_pm_flags */
+};
+
+struct md_pagemap {
+	struct md_pagemap_entry *entries;
+	size_t n;
+	uint64_t nr_data_pages;	/* sum of nr_pages over MD_PM_DATA entries */
+};
+
 /*
  * A regular file deleted while open ("ghost"): its data is in the image
- * (pages-ghost-ID.img, the extents below in order), restore makes it again
+ * (pages-ghost-ID.img, data's entries in order), restore makes it again
  * and deletes it once more. Every fd on the same file has the same id.
  */
 struct md_ghost {
 	uint64_t id;		/* > 0, unique in the image */
 	uint64_t size;		/* st_size, bytes */
 	uint32_t uid, gid;	/* owner */
-	struct md_pagemap_entry *extents;	/* vaddr = offset in the file; MD_PM_DATA */
-	size_t n_extents;
-	uint64_t nr_pages;	/* sum of the extents' nr_pages: pages in pages-ghost-ID.img */
+	struct md_pagemap data;	/* MD_PM_DATA entries, vaddr = offset in the file: pages-ghost-ID.img */
 };
 
 struct md_fd {
@@ -307,28 +327,6 @@ struct md_shm {
 	int32_t sysv_key;	/* IPC_PRIVATE (0) once removed */
 	uint32_t sysv_mode;	/* shm_perm.mode: permissions, SHM_DEST, SHM_LOCKED */
 	uint32_t sysv_uid, sysv_gid;	/* shm_perm.uid, .gid (the owner, not the creator) */
-};
-
-/* One range of a pagemap image: nr_pages pages starting at vaddr. */
-enum md_pm_flags {
-	MD_PM_DATA = 1 << 0,	/* data follows in the pages file, in pagemap order */
-	MD_PM_ZERO = 1 << 1,	/* zero pages: restore as zeroes (touch/leave empty) */
-	MD_PM_INHERIT = 1 << 2,	/* the parent process's page at this address, shared
-				 * copy-on-write by fork: restored by forking, no data */
-	MD_PM_PARENT = 1 << 3,	/* unchanged since the parent image (incremental dump):
-				 * its data is in the parent image's pagemap and pages */
-};
-
-struct md_pagemap_entry {
-	uint64_t vaddr;		/* page aligned; for shm objects: offset in the object */
-	uint64_t nr_pages;
-	uint32_t flags;		/* enum md_pm_flags */
-};
-
-struct md_pagemap {
-	struct md_pagemap_entry *entries;
-	size_t n;
-	uint64_t nr_data_pages;	/* sum of nr_pages over MD_PM_DATA entries */
 };
 
 struct md_proc {

@@ -10,6 +10,8 @@ struct md_proc;
 struct md_siginfo;
 struct user_regs_struct;
 struct inject_ctx;
+struct md_pagemap;
+struct dump_out;
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
@@ -35,3 +37,15 @@ int dump_pending_policy(const struct md_proc *p, const struct md_thread *t);
 
 /* Settle t->regs (read raw) for the image: see inject_normalize_restart() */
 void dump_settle_regs(const struct md_proc *p, struct md_thread *t);
+
+/*
+ * The data of fd (size bytes) as whole pages, found by SEEK_DATA and
+ * SEEK_HOLE: MD_PM_DATA entries, vaddr = offset. Holes a file system
+ * reports stay holes; one that cannot tell (EINVAL) gives the whole file.
+ * pagemap cannot tell swapped-out shmem pages from holes; SEEK_DATA can.
+ * (shm.c, for deleted files too)
+ */
+int dump_file_data(int fd, uint64_t size, struct md_pagemap *ret);
+/* pm's pages of fd into the new pages file name; logs a read error naming fd as what (image/ logs its own) */
+int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *out, const char *name,
+		    const char *what);

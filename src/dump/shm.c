@@ -8,6 +8,7 @@
  * itself (not the attach), which reads and seeks like any shmem file.
  */
 #include "memdump/dump.h"
+#include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
 #include "memdump/log.h"
@@ -24,8 +25,7 @@
 #include <unistd.h>
 
 #define MEMFD_PREFIX "/memfd:"
-#define SHM_BUF_SIZE (4u << 20)
-
+#define FILE_BUF_SIZE (4u << 20)
 
 /* Where to open an object, and what we know of it from the first reference. */
 struct shm_ref {
@@ -62,12 +62,7 @@ static int append_entry(struct md_pagemap *pm, size_t *cap, uint64_t start, uint
 	return 0;
 }
 
-/*
- * The data extents of fd (size bytes) as page-aligned MD_PM_DATA entries,
- * vaddr = offset. pagemap cannot tell swapped-out shmem pages from holes;
- * SEEK_DATA can.
- */
-static int find_data(int fd, uint64_t size, struct md_pagemap *ret)
+int dump_file_data(int fd, uint64_t size, struct md_pagemap *ret)
 {
 	struct md_pagemap pm = {};
 	uint64_t limit = md_page_round_up(size);
@@ -76,18 +71,21 @@ static int find_data(int fd, uint64_t size, struct md_pagemap *ret)
 	int r;
 
 	while ((uint64_t)off < size) {
-		off_t d, h;
+		off_t d = lseek(fd, off, SEEK_DATA), h;
 		uint64_t start, end;
 
-		d = lseek(fd, off, SEEK_DATA);
 		if (d < 0 && errno == ENXIO)
 			break;
-		if (d < 0)
+		if (d < 0 && errno == EINVAL && off == 0) {
+			d = 0;
+			h = (off_t)size;
+		} else if (d < 0) {
 			goto out_errno;
-		h = lseek(fd, d, SEEK_HOLE);
-		if (h < 0)
-			goto out_errno;
-
+		} else {
+			h = lseek(fd, d, SEEK_HOLE);
+			if (h < 0)
+				goto out_errno;
+		}
 		start = (uint64_t)d & ~(MD_PAGE_SIZE - 1);
 		end = md_page_round_up((uint64_t)h);
 		if (end > limit)
@@ -115,29 +113,23 @@ out_errno:
 	return r;
 }
 
-/* pread the data of pm's entries into a new pages file; logs its errors (image/ its own). */
-static int write_data(int fd, const struct dump_out *out, const struct md_shm *shm, const struct md_pagemap *pm)
+int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *out, const char *name,
+		    const char *what)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ uint8_t *buf = malloc(FILE_BUF_SIZE);
 	struct image_pages_writer *w = NULL;
-	char name[64];
 	int r;
 
-	buf = malloc(SHM_BUF_SIZE);
 	if (!buf)
 		return -ENOMEM;
-
-	image_pages_name(name, sizeof(name), shm->sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, shm->id);
 	r = dump_pages_create(out, name, &w);
 	if (r < 0)
 		return r;
-
 	for (size_t i = 0; i < pm->n; i++) {
-		uint64_t off = pm->entries[i].vaddr;
-		uint64_t left = pm->entries[i].nr_pages * MD_PAGE_SIZE;
+		uint64_t off = pm->entries[i].vaddr, left = pm->entries[i].nr_pages * MD_PAGE_SIZE;
 
 		while (left) {
-			size_t want = left < SHM_BUF_SIZE ? left : SHM_BUF_SIZE, got = 0;
+			size_t want = left < FILE_BUF_SIZE ? left : FILE_BUF_SIZE, got = 0;
 
 			while (got < want) {
 				ssize_t n = pread(fd, buf + got, want - got, (off_t)(off + got));
@@ -145,16 +137,15 @@ static int write_data(int fd, const struct dump_out *out, const struct md_shm *s
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n < 0) {
-					r = log_err(-errno, "cannot read shared memory %llu",
-						    (unsigned long long)shm->id);
+					r = log_err(-errno, "cannot read %s", what);
 					goto out_abort;
 				}
-				/* the last page may reach past the end of the object */
+				/* the last page may reach past the end of the file */
 				if (n == 0) {
 					memset(buf + got, 0, want - got);
 					break;
 				}
-				got += n;
+				got += (size_t)n;
 			}
 			r = image_pages_write(w, buf, want);
 			if (r < 0)
@@ -211,7 +202,7 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out 
 	_cleanup_close_ int fd = -1;
 	struct md_shm shm = {};
 	struct md_pagemap pm = {};
-	char path[96];
+	char path[96], name[64], what[64];
 	const char *link;
 	struct stat st;
 	int seals, r;
@@ -264,12 +255,14 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out 
 		shm.memfd_flags |= MFD_ALLOW_SEALING;
 
 data:
-	r = find_data(fd, shm.size, &pm);
+	r = dump_file_data(fd, shm.size, &pm);
 	if (r < 0) {
 		log_err(r, "cannot find the data of '%s'", path);
 		goto out;
 	}
-	r = write_data(fd, out, &shm, &pm);
+	image_pages_name(name, sizeof(name), shm.sysv ? MD_PAGES_SYSV : MD_PAGES_SHM, shm.id);
+	snprintf(what, sizeof(what), "shared memory %llu", (unsigned long long)shm.id);
+	r = dump_file_pages(fd, &pm, out, name, what);
 	if (r < 0)
 		goto out;
 	r = image_write_shm(out->dirfd, &shm, &pm);

@@ -67,8 +67,8 @@ static int put_watches(const struct md_fd *s, Md__Fd *f, struct image_files_extr
 static int put_ghost(const struct md_ghost *g, Md__Fd *f, struct image_files_extras *ex)
 {
 	Md__GhostFile *m = keep(ex, 1, sizeof(*m));
-	Md__GhostExtent *e = keep(ex, g->n_extents, sizeof(*e));
-	Md__GhostExtent **ep = keep(ex, g->n_extents, sizeof(*ep));
+	Md__GhostExtent *e = keep(ex, g->data.n, sizeof(*e));
+	Md__GhostExtent **ep = keep(ex, g->data.n, sizeof(*ep));
 
 	if (!m || !e || !ep)
 		return -ENOMEM;
@@ -77,13 +77,13 @@ static int put_ghost(const struct md_ghost *g, Md__Fd *f, struct image_files_ext
 	m->size = g->size;
 	m->uid = g->uid;
 	m->gid = g->gid;
-	for (size_t i = 0; i < g->n_extents; i++) {
+	for (size_t i = 0; i < g->data.n; i++) {
 		md__ghost_extent__init(&e[i]);
-		e[i].offset = g->extents[i].vaddr;
-		e[i].nr_pages = g->extents[i].nr_pages;
+		e[i].offset = g->data.entries[i].vaddr;
+		e[i].nr_pages = g->data.entries[i].nr_pages;
 		ep[i] = &e[i];
 	}
-	m->n_extents = g->n_extents;
+	m->n_extents = g->data.n;
 	m->extents = ep;
 	f->ghost = m;
 	return 0;
@@ -165,17 +165,18 @@ static int read_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 	if (!g)
 		return -ENOMEM;
 	f->ghost = g;
-	g->extents = calloc(m->n_extents ? m->n_extents : 1, sizeof(*g->extents));
-	if (!g->extents)
+	g->data.entries = calloc(m->n_extents ? m->n_extents : 1, sizeof(*g->data.entries));
+	if (!g->data.entries)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n_extents; i++)
-		g->extents[i] = (struct md_pagemap_entry){ m->extents[i]->offset, m->extents[i]->nr_pages, MD_PM_DATA };
-	g->n_extents = m->n_extents;
+		g->data.entries[i] =
+			(struct md_pagemap_entry){ m->extents[i]->offset, m->extents[i]->nr_pages, MD_PM_DATA };
+	g->data.n = m->n_extents;
+	g->data.nr_data_pages = pages;
 	g->id = m->id;
 	g->size = m->size;
 	g->uid = m->uid;
 	g->gid = m->gid;
-	g->nr_pages = pages;
 	return 0;
 }
 

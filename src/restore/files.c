@@ -60,27 +60,28 @@ static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 	return false;
 }
 
-int restore_fill_object(const struct restore_shm *s, int fd)
+int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd)
 {
-	_cleanup_free_ char *buf = malloc(1 << 20);
+	_cleanup_free_ uint8_t *buf = malloc(MD_PAGES_CHUNK);
 	struct image_pages_cursor *c = NULL;
 	uint64_t data_off = 0;
 	int r = 0;
 
 	if (!buf || image_pages_cursor_new(&c) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->pm.n; i++) {
-		const struct md_pagemap_entry *e = &s->pm.entries[i];
+	for (size_t i = 0; i < pm->n && r >= 0; i++) {
+		const struct md_pagemap_entry *e = &pm->entries[i];
 		uint64_t left = e->nr_pages * MD_PAGE_SIZE, dst = e->vaddr;
 
 		if (!(e->flags & MD_PM_DATA))
 			continue;
 		while (left && r >= 0) {
-			size_t chunk = left < (1 << 20) ? left : (1 << 20);
+			size_t chunk = left < MD_PAGES_CHUNK ? left : MD_PAGES_CHUNK;
+			ssize_t n;
 
-			r = image_pages_read(s->pages, c, data_off, buf, chunk);
-			if (r >= 0 && pwrite(fd, buf, chunk, (off_t)dst) != (ssize_t)chunk)
-				r = -errno;
+			r = image_pages_read(pages, c, data_off, buf, chunk);
+			if (r >= 0 && (n = pwrite(fd, buf, chunk, (off_t)dst)) != (ssize_t)chunk)
+				r = n < 0 ? -errno : -EIO;
 			left -= chunk;
 			dst += chunk;
 			data_off += chunk;
@@ -104,7 +105,7 @@ static int make_memfd(const struct restore_shm *s)
 	 * The size after the data: the fill writes whole pages, and the last
 	 * page of a file may be only partly in it (the kernel zeroes the rest).
 	 */
-	r = restore_fill_object(s, fd);
+	r = restore_fill_file(&s->pm, s->pages, fd);
 	if (!r && ftruncate(fd, (off_t)s->shm.size) < 0)
 		r = -errno;
 	/*
@@ -142,7 +143,7 @@ static int make_shared_anon(const struct restore_shm *s)
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
 		 (unsigned long)m + (unsigned long)size);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	r = fd < 0 ? -errno : restore_fill_object(s, fd);
+	r = fd < 0 ? -errno : restore_fill_file(&s->pm, s->pages, fd);
 	munmap(m, size);
 	if (r < 0) {
 		if (fd >= 0)

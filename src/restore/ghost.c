@@ -31,10 +31,11 @@ static struct restore_ghost *find_ghost(const struct restore_ctx *rc, uint64_t i
 
 static bool same_ghost(const struct md_ghost *a, const struct md_ghost *b)
 {
-	if (a->size != b->size || a->uid != b->uid || a->gid != b->gid || a->n_extents != b->n_extents)
+	if (a->size != b->size || a->uid != b->uid || a->gid != b->gid || a->data.n != b->data.n)
 		return false;
-	for (size_t i = 0; i < a->n_extents; i++)
-		if (a->extents[i].vaddr != b->extents[i].vaddr || a->extents[i].nr_pages != b->extents[i].nr_pages)
+	for (size_t i = 0; i < a->data.n; i++)
+		if (a->data.entries[i].vaddr != b->data.entries[i].vaddr ||
+		    a->data.entries[i].nr_pages != b->data.entries[i].nr_pages)
 			return false;
 	return true;
 }
@@ -69,46 +70,13 @@ int restore_read_ghosts(struct restore_ctx *rc, const char *dir)
 						     .pid = p->pid, .fd_no = f->fd };
 			/* whole, checked, also for a lazy restore: it is written before anything runs */
 			image_pages_name(name, sizeof(name), MD_PAGES_GHOST, f->ghost->id);
-			r = image_pages_open(rc->dirfd, name, f->ghost->nr_pages, true, &g->pages);
+			r = image_pages_open(rc->dirfd, name, f->ghost->data.nr_data_pages, true, &g->pages);
 			if (r < 0)
 				return log_err(r, "image '%s': no valid data for fd %d of %d, the deleted file '%s'", dir,
 					       f->fd, p->pid, f->path);
 		}
 	}
 	return 0;
-}
-
-/* the extents' data into fd, the last page cut at the file's size */
-static int fill(const struct restore_ghost *g, int fd)
-{
-	_cleanup_free_ uint8_t *buf = malloc(MD_PAGES_CHUNK);
-	struct image_pages_cursor *c = NULL;
-	uint64_t data_off = 0;
-	int r = 0;
-
-	if (!buf || image_pages_cursor_new(&c) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < g->g->n_extents && r >= 0; i++) {
-		uint64_t dst = g->g->extents[i].vaddr, left = g->g->extents[i].nr_pages * MD_PAGE_SIZE;
-
-		while (left && r >= 0) {
-			size_t chunk = left < MD_PAGES_CHUNK ? left : MD_PAGES_CHUNK;
-			size_t len = dst >= g->g->size ? 0 : g->g->size - dst < chunk ? g->g->size - dst : chunk;
-
-			r = image_pages_read(g->pages, c, data_off, buf, chunk);
-			if (r >= 0 && len) {
-				ssize_t n = pwrite(fd, buf, len, (off_t)dst);
-
-				if (n != (ssize_t)len)
-					r = n < 0 ? -errno : -EIO;
-			}
-			left -= chunk;
-			dst += chunk;
-			data_off += chunk;
-		}
-	}
-	image_pages_cursor_free(c);
-	return r;
 }
 
 /* create g's file in dirfd as name; its fd, or -errno (-EEXIST: the name is taken) */
@@ -122,7 +90,10 @@ static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
 	/* deleted at once: nobody can open it by its name with the owner and mode it gets below */
 	if (unlinkat(dirfd, name, 0) < 0)
 		return -errno;
-	r = ftruncate(fd, (off_t)g->g->size) < 0 ? -errno : fill(g, fd);
+	/* the size after the data: the last page may reach past it */
+	r = restore_fill_file(&g->g->data, g->pages, fd);
+	if (r >= 0 && ftruncate(fd, (off_t)g->g->size) < 0)
+		r = -errno;
 	/* owner first: chown() clears set-user-ID and set-group-ID */
 	if (r >= 0 && fchown(fd, g->g->uid, g->g->gid) < 0)
 		r = -errno;

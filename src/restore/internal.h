@@ -182,9 +182,13 @@ int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
 /* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
 int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
-/* write the DATA pages of s's pagemap into fd, at their offsets */
-int restore_fill_object(const struct restore_shm *s, int fd);
 struct image_pages;
+/*
+ * The DATA pages of pm (vaddr: offset in the file) from pages, in pagemap
+ * order, into fd at their offsets; whole pages: the caller sets the size
+ * after. For shm objects and deleted files.
+ */
+int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd);
 int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name, uint64_t expect_pages,
 		       struct image_pages **ret);
 /* the shm object the image calls id: a SysV segment's or another's, NULL if none */

@@ -111,7 +111,7 @@ void md_ghost_free(struct md_ghost *g)
 {
 	if (!g)
 		return;
-	free(g->extents);
+	md_pagemap_release(&g->data);
 	free(g);
 }
 

@@ -36,11 +36,11 @@ static void proc_with_extras(struct md_proc *p)
 			       .ofd = 41, .path = strdup("/tmp/gone") };
 	g = calloc(1, sizeof(*g));
 	cr_assert_not_null(g);
-	*g = (struct md_ghost){ .id = 7, .size = 600 * 1024 + 1, .uid = 1000, .gid = 100, .n_extents = 2, .nr_pages = 3 };
-	g->extents = calloc(2, sizeof(*g->extents));
-	cr_assert_not_null(g->extents);
-	g->extents[0] = (struct md_pagemap_entry){ 0, 2, MD_PM_DATA };
-	g->extents[1] = (struct md_pagemap_entry){ 600 * 1024, 1, MD_PM_DATA };	/* the last byte's page */
+	*g = (struct md_ghost){ .id = 7, .size = 600 * 1024 + 1, .uid = 1000, .gid = 100, .data = { .n = 2, .nr_data_pages = 3 } };
+	g->data.entries = calloc(2, sizeof(*g->data.entries));
+	cr_assert_not_null(g->data.entries);
+	g->data.entries[0] = (struct md_pagemap_entry){ 0, 2, MD_PM_DATA };
+	g->data.entries[1] = (struct md_pagemap_entry){ 600 * 1024, 1, MD_PM_DATA };	/* the last byte's page */
 	f[1].ghost = g;
 	p->n_fds += 2;
 }
@@ -73,11 +73,11 @@ Test(image_fdextra, roundtrip)
 	cr_expect_eq(f[1].ghost->size, 600 * 1024 + 1);
 	cr_expect_eq(f[1].ghost->uid, 1000);
 	cr_expect_eq(f[1].ghost->gid, 100);
-	cr_expect_eq(f[1].ghost->nr_pages, 3);
-	cr_assert_eq(f[1].ghost->n_extents, 2);
-	cr_expect_eq(f[1].ghost->extents[1].vaddr, 600 * 1024);
-	cr_expect_eq(f[1].ghost->extents[1].nr_pages, 1);
-	cr_expect_eq(f[1].ghost->extents[1].flags, MD_PM_DATA);
+	cr_expect_eq(f[1].ghost->data.nr_data_pages, 3);
+	cr_assert_eq(f[1].ghost->data.n, 2);
+	cr_expect_eq(f[1].ghost->data.entries[1].vaddr, 600 * 1024);
+	cr_expect_eq(f[1].ghost->data.entries[1].nr_pages, 1);
+	cr_expect_eq(f[1].ghost->data.entries[1].flags, MD_PM_DATA);
 	cr_expect_eq(f[1].pos, 12345);
 	cr_expect_str_eq(f[1].path, "/tmp/gone");
 	md_proc_release(&in);
@@ -98,17 +98,17 @@ static void expect_refused(void (*breakit)(struct md_proc *), const char *what)
 
 static void extent_past_end(struct md_proc *p)
 {
-	p->fds[p->n_fds - 1].ghost->extents[1].nr_pages = 2;
+	p->fds[p->n_fds - 1].ghost->data.entries[1].nr_pages = 2;
 }
 
 static void extents_overlap(struct md_proc *p)
 {
-	p->fds[p->n_fds - 1].ghost->extents[1].vaddr = 4096;
+	p->fds[p->n_fds - 1].ghost->data.entries[1].vaddr = 4096;
 }
 
 static void extent_unaligned(struct md_proc *p)
 {
-	p->fds[p->n_fds - 1].ghost->extents[1].vaddr += 100;
+	p->fds[p->n_fds - 1].ghost->data.entries[1].vaddr += 100;
 }
 
 static void ghost_id_zero(struct md_proc *p)

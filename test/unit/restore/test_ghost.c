@@ -67,8 +67,7 @@ static void setup(void)
 	rc.dirfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(rc.dirfd, 0);
 	snprintf(path, sizeof(path), "%s/gone", files);
-	ghost = (struct md_ghost){ .id = 9, .size = SIZE, .uid = 0, .gid = 0, .extents = extents, .n_extents = 2,
-				   .nr_pages = 13 };
+	ghost = (struct md_ghost){ .id = 9, .size = SIZE, .uid = 0, .gid = 0, .data = { extents, 2, 13 } };
 	fd = (struct md_fd){ .fd = 5, .kind = MD_FD_REG, .flags = O_RDWR, .mode = 0100751, .path = path,
 			     .ghost = &ghost };
 	rp.p.pid = 1234;
@@ -205,7 +204,7 @@ Test(restore_ghost, data_shorter_than_extents)
 {
 	write_data(0);
 	extents[1].nr_pages = 12;
-	ghost.nr_pages = 14;
+	ghost.data.nr_data_pages = 14;
 	cr_expect_lt(restore_read_ghosts(&rc, img), 0);
 	extents[1].nr_pages = 11;
 }
