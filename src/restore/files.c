@@ -60,7 +60,23 @@ static bool shm_is_memfd(const struct restore_ctx *rc, uint64_t id)
 	return false;
 }
 
-int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd)
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd, uint64_t size)
 {
 	_cleanup_free_ uint8_t *buf = malloc(MD_PAGES_CHUNK);
 	struct image_pages_cursor *c = NULL;
@@ -77,11 +93,11 @@ int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, in
 			continue;
 		while (left && r >= 0) {
 			size_t chunk = left < MD_PAGES_CHUNK ? left : MD_PAGES_CHUNK;
-			ssize_t n;
+			size_t len = dst >= size ? 0 : size - dst < chunk ? size - dst : chunk;
 
 			r = image_pages_read(pages, c, data_off, buf, chunk);
-			if (r >= 0 && (n = pwrite(fd, buf, chunk, (off_t)dst)) != (ssize_t)chunk)
-				r = n < 0 ? -errno : -EIO;
+			if (r >= 0)
+				r = pwrite_all(fd, buf, len, dst);
 			left -= chunk;
 			dst += chunk;
 			data_off += chunk;
@@ -101,11 +117,8 @@ static int make_memfd(const struct restore_shm *s)
 	fd = (int)syscall(SYS_memfd_create, s->shm.name ? s->shm.name : "", flags);
 	if (fd < 0)
 		return -errno;
-	/*
-	 * The size after the data: the fill writes whole pages, and the last
-	 * page of a file may be only partly in it (the kernel zeroes the rest).
-	 */
-	r = restore_fill_file(&s->pm, s->pages, fd);
+	/* the fill stops at the size; a hole at the end is the size's to make */
+	r = restore_fill_file(&s->pm, s->pages, fd, s->shm.size);
 	if (!r && ftruncate(fd, (off_t)s->shm.size) < 0)
 		r = -errno;
 	/*
@@ -143,7 +156,7 @@ static int make_shared_anon(const struct restore_shm *s)
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)m,
 		 (unsigned long)m + (unsigned long)size);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	r = fd < 0 ? -errno : restore_fill_file(&s->pm, s->pages, fd);
+	r = fd < 0 ? -errno : restore_fill_file(&s->pm, s->pages, fd, s->shm.size);
 	munmap(m, size);
 	if (r < 0) {
 		if (fd >= 0)

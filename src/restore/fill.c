@@ -150,7 +150,7 @@ static int write_group(pid_t pid, const struct restore_piece *pc, size_t n, cons
  * hold something else, so it goes in by process_vm_writev() instead.
  */
 static int copy_group(pid_t pid, int uffd, const struct restore_piece *pc, size_t n, const uint8_t *base,
-		      uint64_t base_off)
+		      uint64_t base_off, uint64_t *copied)
 {
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *src = base + (pc[i].off - base_off);
@@ -162,8 +162,10 @@ static int copy_group(pid_t pid, int uffd, const struct restore_piece *pc, size_
 
 			if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
 				k = left;
+				*copied += k;
 			} else if (c.copy > 0) {
 				k = (uint64_t)c.copy;
+				*copied += k;
 			} else if (errno == EINTR || errno == EAGAIN) {
 				continue;
 			} else if (errno == EEXIST) {
@@ -193,6 +195,7 @@ struct fill_job {
 	pthread_mutex_t lock;
 	size_t next;		/* first piece of the next group nobody took */
 	int err;
+	uint64_t copied;	/* by UFFDIO_COPY, bytes */
 };
 
 static void *fill_main(void *arg)
@@ -201,6 +204,7 @@ static void *fill_main(void *arg)
 	struct image_pages_cursor *c = NULL;
 	uint8_t *buf = malloc(MD_PAGES_CHUNK);
 	int r = buf ? image_pages_cursor_new(&c) : -ENOMEM;
+	uint64_t copied = 0;
 
 	for (;;) {
 		const uint8_t *base;
@@ -220,7 +224,7 @@ static void *fill_main(void *arg)
 		if (r >= 0) {
 			bool mapped = r > 0;
 
-			r = j->uffd >= 0 ? copy_group(j->pid, j->uffd, j->pc + at, len, base, base_off)
+			r = j->uffd >= 0 ? copy_group(j->pid, j->uffd, j->pc + at, len, base, base_off, &copied)
 					 : write_group(j->pid, j->pc + at, len, base, base_off);
 			if (mapped)
 				image_pages_raw_done(j->pc[at].p, base_off,
@@ -234,12 +238,15 @@ static void *fill_main(void *arg)
 			progress_add(bytes);
 		}
 	}
+	pthread_mutex_lock(&j->lock);
+	j->copied += copied;
+	pthread_mutex_unlock(&j->lock);
 	image_pages_cursor_free(c);
 	free(buf);
 	return NULL;
 }
 
-int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check)
+int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check, uint64_t *copied)
 {
 	struct fill_job j = { .pid = pid, .uffd = uffd, .check = check, .pc = ps->pc, .n = ps->n };
 
@@ -247,5 +254,7 @@ int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool chec
 	/* a few chunks are not worth a thread */
 	md_parallel(ps->n < 16 ? 1 : md_cpus(MAX_FILL_THREADS), fill_main, &j);
 	pthread_mutex_destroy(&j.lock);
+	if (copied)
+		*copied = j.copied;
 	return j.err;
 }

@@ -90,10 +90,7 @@ static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
 	/* deleted at once: nobody can open it by its name with the owner and mode it gets below */
 	if (unlinkat(dirfd, name, 0) < 0)
 		return -errno;
-	/* the size after the data: the last page may reach past it */
-	r = restore_fill_file(&g->g->data, g->pages, fd);
-	if (r >= 0 && ftruncate(fd, (off_t)g->g->size) < 0)
-		r = -errno;
+	r = ftruncate(fd, (off_t)g->g->size) < 0 ? -errno : restore_fill_file(&g->g->data, g->pages, fd, g->g->size);
 	/* owner first: chown() clears set-user-ID and set-group-ID */
 	if (r >= 0 && fchown(fd, g->g->uid, g->g->gid) < 0)
 		r = -errno;

@@ -185,10 +185,11 @@ int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
 struct image_pages;
 /*
  * The DATA pages of pm (vaddr: offset in the file) from pages, in pagemap
- * order, into fd at their offsets; whole pages: the caller sets the size
- * after. For shm objects and deleted files.
+ * order, into fd at their offsets, up to size bytes (the last page may
+ * reach past the end: what lies there reads as zeroes anyway). For shm
+ * objects and deleted files.
  */
-int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd);
+int restore_fill_file(const struct md_pagemap *pm, struct image_pages *pages, int fd, uint64_t size);
 int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name, uint64_t expect_pages,
 		       struct image_pages **ret);
 /* the shm object the image calls id: a SysV segment's or another's, NULL if none */
@@ -286,9 +287,10 @@ int restore_load_group(const struct restore_piece *pc, size_t n, struct image_pa
  * every piece into pid, on a thread per CPU (at most 4); check: each chunk
  * against its hash. uffd (-1: none): a userfaultfd of pid's on which every
  * piece's VMA is registered in missing mode, its pages all missing; they go
- * in by UFFDIO_COPY.
+ * in by UFFDIO_COPY (one found there already by process_vm_writev()).
+ * The bytes UFFDIO_COPY placed in *copied, if copied is not NULL.
  */
-int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check);
+int restore_fill(pid_t pid, int uffd, const struct restore_pieces *ps, bool check, uint64_t *copied);
 
 /* lazy.c: --lazy-pages */
 /*

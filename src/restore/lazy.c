@@ -163,7 +163,7 @@ int restore_take_uffd(struct restore_proc *rp, int flags, int *ret)
 	}
 	r = inject_take_userfaultfd(&rp->ic, pidfd, flags, ret);
 	if (r < 0)
-		return log_err(r, "remote userfaultfd in %d failed", rp->pid);
+		return log_err(r, "remote userfaultfd() or close() in %d failed", rp->pid);
 	return 0;
 }
 

@@ -494,9 +494,12 @@ static bool src_in_part(const struct restore_src *s, void *arg)
 	return by_copy == (f->which == FILL_COPY);
 }
 
-/* DATA pages from our pages file, PARENT ones from the parent images'; their bytes in *bytes */
+/*
+ * DATA pages from our pages file, PARENT ones from the parent images'; in
+ * *bytes how many, in *copied how many of them by UFFDIO_COPY
+ */
 static int fill_part(struct restore_proc *rp, int uffd, bool thp, enum fill_which which, bool check,
-		     uint64_t *bytes)
+		     uint64_t *bytes, uint64_t *copied)
 {
 	struct fill_part f = { rp, thp, which };
 	struct restore_pieces ps;
@@ -505,7 +508,7 @@ static int fill_part(struct restore_proc *rp, int uffd, bool thp, enum fill_whic
 	*bytes = 0;
 	r = restore_pieces(rp->src, rp->n_src, src_in_part, &f, &ps);
 	if (r >= 0)
-		r = restore_fill(rp->pid, uffd, &ps, check);
+		r = restore_fill(rp->pid, uffd, &ps, check, copied);
 	for (size_t i = 0; r >= 0 && i < ps.n; i++)
 		*bytes += ps.pc[i].len;
 	free(ps.pc);
@@ -516,7 +519,7 @@ static int fill_part(struct restore_proc *rp, int uffd, bool thp, enum fill_whic
 
 static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
 {
-	uint64_t copied = 0, written;
+	uint64_t copied = 0, bytes[2] = { 0, 0 };
 	int uffd = -1, r;
 
 	/* the lazy server's userfaultfd has rp's lazy VMAs; a lazy restore leaves the rest as it was */
@@ -526,17 +529,18 @@ static int fill_pages(const struct restore_ctx *rc, struct restore_proc *rp)
 			return r;
 	}
 	if (uffd >= 0) {
-		r = fill_part(rp, uffd, rc->thp_always, FILL_COPY, false, &copied);
+		r = fill_part(rp, uffd, rc->thp_always, FILL_COPY, false, &bytes[0], &copied);
 		close(uffd);
 		if (r < 0)
 			return r;
 	}
 	/* lazy: not checked when opened */
-	r = fill_part(rp, -1, rc->thp_always, uffd >= 0 ? FILL_REST : FILL_ALL, rc->lazy, &written);
+	r = fill_part(rp, -1, rc->thp_always, uffd >= 0 ? FILL_REST : FILL_ALL, rc->lazy, &bytes[1], NULL);
 	if (r < 0)
 		return r;
 	log_debug("%d: %llu pages in by UFFDIO_COPY, %llu by process_vm_writev()", rp->pid,
-		  (unsigned long long)(copied / MD_PAGE_SIZE), (unsigned long long)(written / MD_PAGE_SIZE));
+		  (unsigned long long)(copied / MD_PAGE_SIZE),
+		  (unsigned long long)((bytes[0] + bytes[1] - copied) / MD_PAGE_SIZE));
 	return 0;
 }
 

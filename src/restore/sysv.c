@@ -136,7 +136,7 @@ static int fill(const struct restore_shm *s, bool clear)
 	if (!r && clear && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)md_page_round_up(s->shm.size)) < 0)
 		r = -errno;
 	if (!r)
-		r = restore_fill_file(&s->pm, s->pages, fd);
+		r = restore_fill_file(&s->pm, s->pages, fd, s->shm.size);
 	if (fd >= 0)
 		close(fd);
 	shmdt(m);

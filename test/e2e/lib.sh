@@ -206,11 +206,12 @@ dump_and_kill() {
 	return 0
 }
 
-# restore_detached DIR PID: restore -d and expect PID to run again
+# restore_detached DIR PID [OPTION...]: restore -d (with the OPTIONs) and expect PID to run again
 restore_detached() {
 	local dir=$1 pid=$2
+	shift 2
 	track "$pid"
-	md restore restore -D "$dir" -d || fail "memdump restore -d failed: $(md_why restore)"
+	md restore restore -D "$dir" -d "$@" || fail "memdump restore -d failed: $(md_why restore)"
 	alive "$pid" || fail "restore -d returned but pid $pid is not running"
 }
 

@@ -86,8 +86,10 @@ test_fill_by_uffd_copy() {
 		skip "THP is \"always\" here: restore fills by process_vm_writev() on purpose"
 	start_full
 	dump_and_kill "$PID" "$TD/img"
-	track "$PID"
-	md restore restore -D "$TD/img" -d -v || fail "memdump restore -d -v failed: $(md_why restore)"
+	restore_detached "$TD/img" "$PID" -v
+	# restore falls back where the kernel gives or registers no userfaultfd: nothing to test
+	grep -E -m1 "no userfaultfd of its|refuses UFFDIO_API|cannot register .* with a userfaultfd" \
+		"$TD/restore.err" && skip "this kernel fills no VMA by UFFDIO_COPY (see above)"
 	n=$(sed -n "s/^memdump: debug: $PID: \([0-9]*\) pages in by UFFDIO_COPY, .*/\1/p" "$TD/restore.err")
 	[[ -n $n ]] || fail "restore -v said nothing of UFFDIO_COPY for $PID"
 	((n > 0)) || fail "no page of $PID went in by UFFDIO_COPY: $(grep -m1 "$PID: .*UFFDIO_COPY" "$TD/restore.err")"
@@ -998,6 +1000,7 @@ ALL_TESTS=(
 	dumpee_selftest
 	dumpee_detects_corruption
 	dump_restore_full
+	fill_by_uffd_copy
 	pipe_in_process
 	registers
 	dump_restore_twice

@@ -226,11 +226,15 @@ static void restore_into(const char *name, bool check, bool uffd, uint8_t *r1, u
 	struct restore_src src[3];
 	struct restore_pieces ps;
 	struct image_pages *p;
+	uint64_t copied = 1;
 
 	/* check at open (restore), or chunk by chunk as read (lazy) */
 	cr_assert_eq(image_pages_open(dirfd, name, DATA_PAGES, !check, &p), 0);
 	cr_assert_eq(restore_pieces(src, sources(&t, p, src), NULL, NULL, &ps), 0);
-	cr_assert_eq(restore_fill(t.pid, t.uffd, &ps, check), 0);
+	cr_assert_eq(restore_fill(t.pid, t.uffd, &ps, check, &copied), 0);
+	/* all but the page found there by UFFDIO_COPY (it counts only what it placed) */
+	cr_expect_eq(copied, t.uffd >= 0 ? (DATA_PAGES - 1) * PG : 0, "%llu bytes by UFFDIO_COPY",
+		     (unsigned long long)copied);
 	read_target(&t, r1, r2);
 	free(ps.pc);
 	image_pages_close(p);
@@ -308,7 +312,7 @@ Test(restore_fill, checked_fill_refuses_a_changed_chunk)
 	t = start_target(false);
 	cr_assert_eq(image_pages_open(dirfd, "pages-1.img", DATA_PAGES, false, &p), 0);
 	cr_assert_eq(restore_pieces(src, sources(&t, p, src), NULL, NULL, &ps), 0);
-	cr_expect_lt(restore_fill(t.pid, -1, &ps, true), 0);
+	cr_expect_lt(restore_fill(t.pid, -1, &ps, true, NULL), 0);
 	free(ps.pc);
 	image_pages_close(p);
 	stop_target(&t);

@@ -13,23 +13,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../image/synth.h"
 #include "memdump/model.h"
 #include "restore/internal.h"
 
-static char root[64];
+static char *root;
 
 static void mk_root(void)
 {
-	snprintf(root, sizeof(root), "/tmp/memdump-thp-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(root));
+	root = make_tmpdir();
 }
 
 static void rm_root(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	cr_expect_eq(system(cmd), 0);
+	rm_tree(root);
 }
 
 /* put FILE (relative to root, its directories made) holding TEXT; TEXT NULL: FILE is a directory */
@@ -114,6 +111,15 @@ Test(thp, no_thp_in_the_kernel)
 {
 	put("ksm/run", "0\n");
 	cr_expect_not(thp_always());
+}
+
+/* no file for PMD-sized pages: the sizes there still count */
+Test(thp, sizes_without_a_top_file)
+{
+	put("transparent_hugepage/hugepages-64kB/enabled", NEVER);
+	cr_expect_not(thp_always());
+	put("transparent_hugepage/hugepages-16kB/enabled", SIZE_ALWAYS);
+	cr_expect(thp_always());
 }
 
 /* cannot be read: assume always (huge-page regions must come back huge) */
