@@ -296,7 +296,7 @@ static int make_pipes(struct restore_ctx *rc)
  */
 static int make_timerfd(const struct restore_ctx *rc, const struct md_fd *f)
 {
-	struct itimerspec it = { .it_interval = md_ns_timespec(f->timer.interval_ns), .it_value = md_ns_timespec(f->timer.value_ns) };
+	struct itimerspec it = { md_ns_timespec(f->timer.interval_ns), md_ns_timespec(f->timer.value_ns) };
 	uint64_t value = f->timer.value_ns;
 	int flags = 0, fd, r = 0;
 

@@ -36,7 +36,8 @@ static void proc_with_extras(struct md_proc *p)
 			       .ofd = 41, .path = strdup("/tmp/gone") };
 	g = calloc(1, sizeof(*g));
 	cr_assert_not_null(g);
-	*g = (struct md_ghost){ .id = 7, .size = 600 * 1024 + 1, .uid = 1000, .gid = 100, .data = { .n = 2, .nr_data_pages = 3 } };
+	*g = (struct md_ghost){ .id = 7, .size = 600 * 1024 + 1, .uid = 1000, .gid = 100,
+				.data = { .n = 2, .nr_data_pages = 3 } };
 	g->data.entries = calloc(2, sizeof(*g->data.entries));
 	cr_assert_not_null(g->data.entries);
 	g->data.entries[0] = (struct md_pagemap_entry){ 0, 2, MD_PM_DATA };
