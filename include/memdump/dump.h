@@ -90,10 +90,13 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job);
  */
 int dump_inotify_fd(pid_t pid, int fd, const char *fdinfo, struct md_fd *ret);
 /*
- * Files deleted while open (md_fd.ghost) across the tree: one id per file
- * (dev, inode), its data extents found with SEEK_DATA/SEEK_HOLE and
- * written to pages-ghost-ID.img. A file larger than limit bytes is refused
- * (-EFBIG, logged with the fd, path, size and --ghost-limit).
+ * Files deleted while open (md_fd.ghost) or mapped (md_vma.ghost,
+ * md_proc.mapped) across the tree, and a deleted exe among them
+ * (md_proc.exe_ghost): one id per file (dev, inode), its data extents
+ * found with SEEK_DATA/SEEK_HOLE and written to pages-ghost-ID.img. A file
+ * larger than limit bytes is refused (-EFBIG, logged with the fd or
+ * mapping, path, size and --ghost-limit); a deleted mapping that is no
+ * regular file, or whose file has another name, too (-ENOTSUP).
  * src/dump/ghost.c
  */
 int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uint64_t limit);

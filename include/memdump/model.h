@@ -66,6 +66,8 @@ struct md_vma {
 	bool deleted;		/* maps showed " (deleted)" */
 	uint64_t shm_id;	/* MD_VMA_MEMFD/SHMEM: id of the object (its inode number);
 				 * MD_VMA_SYSV: the segment's shmid (also its inode number) */
+	uint64_t ghost;		/* MD_VMA_FILE deleted: id of its md_ghost (an fd's of this
+				 * process, or in md_proc.mapped), 0: none */
 };
 
 /* mm fields from /proc/PID/stat (fields 26-28, 45-51) */
@@ -261,15 +263,19 @@ struct md_pagemap {
 };
 
 /*
- * A regular file deleted while open ("ghost"): its data is in the image
- * (pages-ghost-ID.img, data's entries in order), restore makes it again
- * and deletes it once more. Every fd on the same file has the same id.
+ * A regular file deleted while open or mapped ("ghost"): its data is in
+ * the image (pages-ghost-ID.img, data's entries in order), restore makes
+ * it again and deletes it once more. Every fd and VMA on the same file has
+ * the same id.
  */
 struct md_ghost {
 	uint64_t id;		/* > 0, unique in the image */
 	uint64_t size;		/* st_size, bytes */
 	uint32_t uid, gid;	/* owner */
 	struct md_pagemap data;	/* MD_PM_DATA entries, vaddr = offset in the file: pages-ghost-ID.img */
+	/* md_proc.mapped only (an fd's ghost has md_fd's): */
+	uint32_t mode;		/* st_mode */
+	char *path;		/* where it was, absolute */
 };
 
 struct md_fd {
@@ -360,6 +366,9 @@ struct md_proc {
 
 	struct md_fd *fds;
 	size_t n_fds;
+	struct md_ghost *mapped;	/* deleted files it maps (md_vma.ghost) that no fd of it holds */
+	size_t n_mapped;
+	uint64_t exe_ghost;	/* the exe was deleted: the id of its md_ghost, 0: not one */
 
 	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
 	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
@@ -430,7 +439,8 @@ void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_sock_queue_release(struct md_sock_queue *q);
 void md_track_release(struct md_track *t);
-/* an fd's path, watches and ghost (not the struct itself) */
+/* a ghost's data map and path (not the struct itself); _free() also frees the struct */
+void md_ghost_release(struct md_ghost *g);
 void md_ghost_free(struct md_ghost *g);
 /* An array of n VMAs (with their paths), as proc_read_smaps() returns it; NULL is fine. */
 void md_vmas_free(struct md_vma *v, size_t n);

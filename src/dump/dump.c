@@ -71,20 +71,6 @@ static int check_seccomp(pid_t pid, pid_t tid)
 	return 0;
 }
 
-/* A file deleted while mapped cannot be mapped again by path: refuse, like deleted fds. */
-static int check_mappings(const struct md_proc *p)
-{
-	for (size_t i = 0; i < p->n_vmas; i++) {
-		const struct md_vma *v = &p->vmas[i];
-
-		if (v->kind == MD_VMA_FILE && v->deleted)
-			return log_err(-ENOTSUP, "mapping %#llx-%#llx of '%s' (deleted): the file was deleted "
-						 "while mapped; not supported yet (restart the process to map the new file)",
-				       (unsigned long long)v->start, (unsigned long long)v->end, v->path);
-	}
-	return 0;
-}
-
 static int collect_threads(const struct frozen *f, struct md_proc *p)
 {
 	p->threads = calloc(f->n, sizeof(*p->threads));
@@ -183,9 +169,6 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	r = proc_read_smaps(pid, &p->vmas, &p->n_vmas);
 	if (r < 0)
 		return log_err(r, "cannot read the mappings of %d", pid);
-	r = check_mappings(p);
-	if (r < 0)
-		return r;
 	r = collect_vdso_hash(p);
 	if (r < 0)
 		return r;

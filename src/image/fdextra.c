@@ -1,12 +1,15 @@
 /*
- * The parts of an Fd message that are lists of their own: an inotify fd's
- * watches and a deleted file's ghost record (files.proto fields 16 and 18),
- * model <-> protobuf-c, checked on read. The rest of files-PID.img is
- * proc.c's; the ghost's data file is pages.c's.
+ * The parts of files-PID.img that are lists of their own: an inotify fd's
+ * watches, a deleted file's ghost record (Fd fields 16 and 18) and the
+ * ghosts only mapped (FilesImage.mapped), model <-> protobuf-c, checked on
+ * read, with the VMAs' and the exe's references to ghosts. The rest of
+ * the image is proc.c's; the ghost's data file is pages.c's.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "image/internal.h"
 #include "memdump/log.h"
@@ -64,13 +67,13 @@ static int put_watches(const struct md_fd *s, Md__Fd *f, struct image_files_extr
 	return 0;
 }
 
-static int put_ghost(const struct md_ghost *g, Md__Fd *f, struct image_files_extras *ex)
+/* g into m; with its mode and path for FilesImage.mapped */
+static int put_ghost(const struct md_ghost *g, bool mapped, Md__GhostFile *m, struct image_files_extras *ex)
 {
-	Md__GhostFile *m = keep(ex, 1, sizeof(*m));
 	Md__GhostExtent *e = keep(ex, g->data.n, sizeof(*e));
 	Md__GhostExtent **ep = keep(ex, g->data.n, sizeof(*ep));
 
-	if (!m || !e || !ep)
+	if (!e || !ep)
 		return -ENOMEM;
 	md__ghost_file__init(m);
 	m->id = g->id;
@@ -85,21 +88,34 @@ static int put_ghost(const struct md_ghost *g, Md__Fd *f, struct image_files_ext
 	}
 	m->n_extents = g->data.n;
 	m->extents = ep;
-	f->ghost = m;
+	m->has_mode = mapped;
+	m->mode = g->mode;
+	m->path = mapped ? g->path : NULL;
 	return 0;
 }
 
-int image_files_extras_prepare(const struct md_proc *p, struct Md__Fd *f, struct image_files_extras *ret)
+int image_files_extras_prepare(const struct md_proc *p, struct Md__FilesImage *m, struct Md__Fd *f,
+			       struct image_files_extras *ret)
 {
 	struct image_files_extras ex = { 0 };
-	int r = 0;
+	Md__GhostFile *g = keep(&ex, p->n_mapped, sizeof(*g));
+	Md__GhostFile **gp = keep(&ex, p->n_mapped, sizeof(*gp));
+	int r = g && gp ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < p->n_fds && r >= 0; i++) {
 		if (p->fds[i].kind == MD_FD_INOTIFY)
 			r = put_watches(&p->fds[i], &f[i], &ex);
-		if (r >= 0 && p->fds[i].ghost)
-			r = put_ghost(p->fds[i].ghost, &f[i], &ex);
+		if (r >= 0 && p->fds[i].ghost) {
+			f[i].ghost = keep(&ex, 1, sizeof(*f[i].ghost));
+			r = f[i].ghost ? put_ghost(p->fds[i].ghost, false, f[i].ghost, &ex) : -ENOMEM;
+		}
 	}
+	for (size_t i = 0; i < p->n_mapped && r >= 0; i++) {
+		r = put_ghost(&p->mapped[i], true, &g[i], &ex);
+		gp[i] = &g[i];
+	}
+	m->n_mapped = p->n_mapped;
+	m->mapped = gp;
 	if (r < 0) {
 		image_files_extras_release(&ex);
 		return r;
@@ -136,35 +152,26 @@ static int read_watches(const char *name, const Md__Fd *s, struct md_fd *f)
 	return 0;
 }
 
-static int read_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
+/* m into g, checked; what names its holder in messages */
+static int read_ghost(const char *name, const char *what, const Md__GhostFile *m, struct md_ghost *g)
 {
-	const Md__GhostFile *m = s->ghost;
 	uint64_t end = 0, pages = 0, limit;
-	struct md_ghost *g;
 
-	if (!m)
-		return 0;
-	if (f->kind != MD_FD_REG || !f->path || f->path[0] != '/')
-		return img_invalid(name, "fd %d has a deleted file's data but is no regular file with a path", f->fd);
 	if (!m->id)
-		return img_invalid(name, "fd %d: deleted file with id 0", f->fd);
+		return img_invalid(name, "%s: deleted file with id 0", what);
 	limit = md_page_round_up(m->size);
 	if (limit < m->size)
-		return img_invalid(name, "fd %d: deleted file of impossible size", f->fd);
+		return img_invalid(name, "%s: deleted file of impossible size", what);
 	for (size_t i = 0; i < m->n_extents; i++) {
 		const Md__GhostExtent *e = m->extents[i];
 
 		if (e->offset % MD_PAGE_SIZE || !e->nr_pages || e->offset < end || e->nr_pages > limit / MD_PAGE_SIZE ||
 		    e->offset > limit - e->nr_pages * MD_PAGE_SIZE)
-			return img_invalid(name, "fd %d: deleted file extent %zu is out of order or outside its %llu bytes",
-					   f->fd, i, (unsigned long long)m->size);
+			return img_invalid(name, "%s: deleted file extent %zu is out of order or outside its %llu "
+					   "bytes", what, i, (unsigned long long)m->size);
 		end = e->offset + e->nr_pages * MD_PAGE_SIZE;
 		pages += e->nr_pages;
 	}
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	f->ghost = g;
 	g->data.entries = calloc(m->n_extents ? m->n_extents : 1, sizeof(*g->data.entries));
 	if (!g->data.entries)
 		return -ENOMEM;
@@ -180,13 +187,80 @@ static int read_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 	return 0;
 }
 
+static int read_fd_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
+{
+	char what[32];
+
+	if (!s->ghost)
+		return 0;
+	if (f->kind != MD_FD_REG || !f->path || f->path[0] != '/')
+		return img_invalid(name, "fd %d has a deleted file's data but is no regular file with a path", f->fd);
+	f->ghost = calloc(1, sizeof(*f->ghost));
+	if (!f->ghost)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "fd %d", f->fd);
+	return read_ghost(name, what, s->ghost, f->ghost);
+}
+
 int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f)
 {
 	int r = read_watches(name, s, f);
 
 	if (r >= 0)
-		r = read_ghost(name, s, f);
+		r = read_fd_ghost(name, s, f);
 	if (r == -ENOMEM)
 		return log_err(r, "cannot read image '%s'", name);
 	return r;
+}
+
+/* the ghost with this id among p's fds' and mapped ones, or NULL */
+const struct md_ghost *image_proc_ghost(const struct md_proc *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ghost && p->fds[i].ghost->id == id)
+			return p->fds[i].ghost;
+	for (size_t i = 0; i < p->n_mapped; i++)
+		if (p->mapped[i].id == id)
+			return &p->mapped[i];
+	return NULL;
+}
+
+/*
+ * FilesImage.mapped into p (its fds read already), then the references to
+ * ghosts (mm-PID.img, read already): each VMA's and the exe's must name one.
+ */
+int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, struct md_proc *p)
+{
+	int r = 0;
+
+	p->mapped = calloc(m->n_mapped ? m->n_mapped : 1, sizeof(*p->mapped));
+	if (!p->mapped)
+		return log_err(-ENOMEM, "cannot read image '%s'", name);
+	for (size_t i = 0; i < m->n_mapped; i++) {
+		const Md__GhostFile *s = m->mapped[i];
+		struct md_ghost *g = &p->mapped[i];
+		char what[48];
+
+		snprintf(what, sizeof(what), "mapped deleted file %zu", i);
+		if (!s->has_mode || !S_ISREG(s->mode) || !s->path || s->path[0] != '/')
+			return img_invalid(name, "%s has no regular file mode or no absolute path", what);
+		if (image_proc_ghost(p, s->id))
+			return img_invalid(name, "%s: id %llu is there twice", what, (unsigned long long)s->id);
+		p->n_mapped = i + 1;
+		r = read_ghost(name, what, s, g);
+		if (r >= 0 && !(g->path = strdup(s->path)))
+			r = -ENOMEM;
+		if (r < 0)
+			return r == -ENOMEM ? log_err(r, "cannot read image '%s'", name) : r;
+		g->mode = s->mode;
+	}
+	for (size_t i = 0; i < p->n_vmas; i++)
+		if (p->vmas[i].ghost && !image_proc_ghost(p, p->vmas[i].ghost))
+			return img_invalid(name, "mapping %#llx-%#llx of %d is deleted file %llu, which is not here",
+					   (unsigned long long)p->vmas[i].start, (unsigned long long)p->vmas[i].end,
+					   p->pid, (unsigned long long)p->vmas[i].ghost);
+	if (p->exe_ghost && !image_proc_ghost(p, p->exe_ghost))
+		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here", p->pid,
+				   (unsigned long long)p->exe_ghost);
+	return 0;
 }

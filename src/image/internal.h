@@ -81,18 +81,26 @@ static inline bool img_page_aligned(uint64_t v)
 }
 
 /*
- * fdextra.c: an Fd message's inotify watches and ghost record. prepare()
- * points f[i] (one per p->fds[i]) at messages it allocates, borrowing
- * strings from p; release() frees them once the message is written.
- * read() fills f from s, checking it; logs and returns -EINVAL if bad.
+ * fdextra.c: an Fd message's inotify watches and ghost record, and the
+ * ghosts only mapped. prepare() points f[i] (one per p->fds[i]) and
+ * m->mapped at messages it allocates, borrowing strings from p; release()
+ * frees them once the message is written. read_fd_extras() fills f from s,
+ * read_mapped_ghosts() p->mapped from m (after the fds, the VMAs and the
+ * exe, whose ghost ids it resolves), checking them; both log and return
+ * -EINVAL if bad. proc_ghost() finds a ghost of p by id.
  */
 struct Md__Fd;
+struct Md__FilesImage;
 struct md_proc;
+struct md_ghost;
 struct md_fd;
 struct image_files_extras {
 	void **allocs;
 	size_t n, cap;
 };
-int image_files_extras_prepare(const struct md_proc *p, struct Md__Fd *f, struct image_files_extras *ret);
+int image_files_extras_prepare(const struct md_proc *p, struct Md__FilesImage *m, struct Md__Fd *f,
+			       struct image_files_extras *ret);
 void image_files_extras_release(struct image_files_extras *ex);
 int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f);
+int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, struct md_proc *p);
+const struct md_ghost *image_proc_ghost(const struct md_proc *p, uint64_t id);

@@ -230,6 +230,8 @@ static int write_mm(int dirfd, const struct md_proc *p, const char *name)
 		v[i].path = s->path;
 		v[i].deleted = s->deleted;
 		v[i].shm_id = s->shm_id;
+		v[i].has_ghost = s->ghost != 0;
+		v[i].ghost = s->ghost;
 		vp[i] = &v[i];
 	}
 #define X(f) mm.f = p->mm.f;
@@ -244,6 +246,8 @@ static int write_mm(int dirfd, const struct md_proc *p, const char *name)
 	m.exe = p->exe;
 	m.personality = p->personality;
 	m.vdso_hash = p->vdso_hash;
+	m.has_exe_ghost = p->exe_ghost != 0;
+	m.exe_ghost = p->exe_ghost;
 	return img_write_msg(dirfd, name, MD_IMG_MM, &m.base);
 }
 
@@ -323,7 +327,7 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	m.fds = fp;
 	m.cwd = p->cwd;
 	m.umask = p->umask;
-	r = image_files_extras_prepare(p, f, &ex);
+	r = image_files_extras_prepare(p, &m, f, &ex);
 	if (r < 0)
 		return log_err(r, "cannot write image '%s'", name);
 	r = img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
@@ -613,7 +617,12 @@ static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
 					   i, (unsigned long long)v->start, (unsigned long long)v->end);
 		if (!vma_kind_valid(v->kind))
 			return img_invalid(name, "vma %zu has unknown kind %d", i, v->kind);
+		if (v->has_ghost && (v->kind != MD__VMA_KIND__VMA_FILE || !v->deleted || !v->ghost))
+			return img_invalid(name, "vma %zu has deleted file %llu but is no deleted file mapping", i,
+					   (unsigned long long)v->ghost);
 	}
+	if (m->has_exe_ghost && !m->exe_ghost)
+		return img_invalid(name, "the exe is deleted file 0");
 
 	if (m->n_vmas) {
 		p->vmas = calloc(m->n_vmas, sizeof(*p->vmas));
@@ -637,6 +646,7 @@ static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
 		v->inode = s->inode;
 		v->deleted = s->deleted;
 		v->shm_id = s->shm_id;
+		v->ghost = s->has_ghost ? s->ghost : 0;
 		if (s->path && !(v->path = strdup(s->path)))
 			goto oom;
 	}
@@ -654,6 +664,7 @@ static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
 		goto oom;
 	p->personality = m->personality;
 	p->vdso_hash = m->vdso_hash;
+	p->exe_ghost = m->has_exe_ghost ? m->exe_ghost : 0;
 	return 0;
 oom:
 	return log_err(-ENOMEM, "cannot read image '%s'", name);
@@ -771,7 +782,7 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 	if (m->cwd && !(p->cwd = strdup(m->cwd)))
 		goto oom;
 	p->umask = m->umask;
-	return 0;
+	return image_read_mapped_ghosts(name, m, p);
 oom:
 	return log_err(-ENOMEM, "cannot read image '%s'", name);
 }

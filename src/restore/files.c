@@ -413,7 +413,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 			break;
 		}
 		/* a new open file description of the deleted file, made again */
-		fd = restore_ghost_fd(rc, f->ghost->id);
+		fd = restore_ghost_fd(rc, f->ghost->id, false);
 		if (fd < 0)
 			return -ENOENT;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -480,6 +480,8 @@ int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v)
 
 	if (v->kind != MD_VMA_FILE)
 		return -1;
+	if (v->ghost)
+		return restore_ghost_fd(rc, v->ghost, vma_open_flags(v) == O_RDWR);
 	rf = find_map_file(rc, v->path, vma_open_flags(v));
 	return rf ? rf->fd : -1;
 }
@@ -525,12 +527,18 @@ int restore_open_files(struct restore_ctx *rc)
 
 			if (v->kind != MD_VMA_FILE)
 				continue;
+			if (v->ghost) {
+				r = vma_open_flags(v) == O_RDWR ? restore_ghost_open_rw(rc, v->ghost) : 0;
+				if (r < 0)
+					return r;
+				continue;
+			}
 			r = open_map_file(rc, v->path, vma_open_flags(v));
 			if (r < 0)
 				return log_err(r, "cannot open '%s' to map it at %#llx in %d", v->path,
 					       (unsigned long long)v->start, p->pid);
 		}
-		if (p->exe) {
+		if (p->exe && !p->exe_ghost) {
 			r = open_map_file(rc, p->exe, O_RDONLY);
 			if (r < 0)
 				return log_err(r, "cannot open the executable '%s' of %d", p->exe, p->pid);

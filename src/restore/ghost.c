@@ -1,11 +1,12 @@
 /*
- * Files deleted while open ("ghosts"), made again before any process
- * exists: in the directory they were in, under their old name if it is
- * free (else a temporary one), with their size, data (holes stay holes),
- * owner and mode; then deleted again. memdump keeps one fd on each; every
- * open file description of the image on it is opened from that fd
- * (/proc/self/fd/N), so fds that shared the file share it again. Reading
- * and checking the images comes first, with the rest of the image.
+ * Files deleted while open or mapped ("ghosts"), made again before any
+ * process exists: in the directory they were in, under their old name if
+ * it is free (else a temporary one), with their size, data (holes stay
+ * holes), owner and mode; then deleted again. memdump keeps one fd on
+ * each; every open file description of the image on it is opened from
+ * that fd (/proc/self/fd/N), so fds that shared the file share it again,
+ * and every VMA on it (and a deleted exe) maps that fd. Reading and
+ * checking the images comes first, with the rest of the image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,40 +41,58 @@ static bool same_ghost(const struct md_ghost *a, const struct md_ghost *b)
 	return true;
 }
 
+/* g, held by holder, of the image in dir: one more ghost of rc, or checked against the one with its id */
+static int read_one(struct restore_ctx *rc, const char *dir, const struct md_ghost *g, const char *path, uint32_t mode,
+		    const char *holder)
+{
+	struct restore_ghost *rg = find_ghost(rc, g->id), *ng;
+	char name[64];
+	int r;
+
+	if (rg) {
+		if (!same_ghost(rg->g, g))
+			return log_err(-EINVAL, "image '%s': %s and %s say different things of deleted file %llu", dir,
+				       rg->holder, holder, (unsigned long long)g->id);
+		return 0;
+	}
+	ng = realloc(rc->ghosts, (rc->n_ghosts + 1) * sizeof(*ng));
+	if (!ng)
+		return -ENOMEM;
+	rc->ghosts = ng;
+	rg = &rc->ghosts[rc->n_ghosts++];
+	*rg = (struct restore_ghost){ .g = g, .path = path, .mode = mode, .fd = -1, .fd_rw = -1 };
+	snprintf(rg->holder, sizeof(rg->holder), "%s", holder);
+	/* whole, checked, also for a lazy restore: it is written before anything runs */
+	image_pages_name(name, sizeof(name), MD_PAGES_GHOST, g->id);
+	r = image_pages_open(rc->dirfd, name, g->data.nr_data_pages, true, &rg->pages);
+	if (r < 0)
+		return log_err(r, "image '%s': no valid data for %s, the deleted file '%s'", dir, holder, path);
+	return 0;
+}
+
 int restore_read_ghosts(struct restore_ctx *rc, const char *dir)
 {
+	char holder[48];
+	int r;
+
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 
 		for (size_t i = 0; i < p->n_fds; i++) {
 			const struct md_fd *f = &p->fds[i];
-			struct restore_ghost *g, *ng;
-			char name[64];
-			int r;
 
 			if (!f->ghost)
 				continue;
-			g = find_ghost(rc, f->ghost->id);
-			if (g) {
-				if (!same_ghost(g->g, f->ghost))
-					return log_err(-EINVAL, "image '%s': fd %d of %d and fd %d of %d say different things "
-								"of deleted file %llu", dir, g->fd_no, g->pid, f->fd, p->pid,
-						       (unsigned long long)f->ghost->id);
-				continue;
-			}
-			ng = realloc(rc->ghosts, (rc->n_ghosts + 1) * sizeof(*ng));
-			if (!ng)
-				return -ENOMEM;
-			rc->ghosts = ng;
-			g = &rc->ghosts[rc->n_ghosts++];
-			*g = (struct restore_ghost){ .g = f->ghost, .path = f->path, .mode = f->mode, .fd = -1,
-						     .pid = p->pid, .fd_no = f->fd };
-			/* whole, checked, also for a lazy restore: it is written before anything runs */
-			image_pages_name(name, sizeof(name), MD_PAGES_GHOST, f->ghost->id);
-			r = image_pages_open(rc->dirfd, name, f->ghost->data.nr_data_pages, true, &g->pages);
+			snprintf(holder, sizeof(holder), "fd %d of %d", f->fd, p->pid);
+			r = read_one(rc, dir, f->ghost, f->path, f->mode, holder);
 			if (r < 0)
-				return log_err(r, "image '%s': no valid data for fd %d of %d, the deleted file '%s'", dir,
-					       f->fd, p->pid, f->path);
+				return r;
+		}
+		for (size_t i = 0; i < p->n_mapped; i++) {
+			snprintf(holder, sizeof(holder), "a mapping of %d", p->pid);
+			r = read_one(rc, dir, &p->mapped[i], p->mapped[i].path, p->mapped[i].mode, holder);
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;
@@ -117,8 +136,8 @@ static int make_one(struct restore_ghost *g)
 	*slash = '\0';
 	dirfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
-		return log_err(-errno, "fd %d of %d was the deleted file '%s': cannot make it again in '%s'", g->fd_no,
-			       g->pid, g->path, dir[0] ? dir : "/");
+		return log_err(-errno, "%s was the deleted file '%s': cannot make it again in '%s'", g->holder, g->path,
+			       dir[0] ? dir : "/");
 	fd = *base ? create_as(g, dirfd, base) : -EEXIST;
 	if (fd == -EEXIST) {
 		/* a new file has its name now: the fd will show the temporary one */
@@ -126,9 +145,13 @@ static int make_one(struct restore_ghost *g)
 		fd = create_as(g, dirfd, tmp);
 	}
 	if (fd < 0)
-		return log_err(fd, "fd %d of %d was the deleted file '%s': cannot make it again", g->fd_no, g->pid,
-			       g->path);
-	g->fd = fd;
+		return log_err(fd, "%s was the deleted file '%s': cannot make it again", g->holder, g->path);
+	/* no writer left: fds reopen it with their own flags, and a deleted exe must have none */
+	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+	g->fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	if (g->fd < 0)
+		return log_err(-errno, "%s was the deleted file '%s': cannot open it again", g->holder, g->path);
 	return 0;
 }
 
@@ -143,20 +166,40 @@ int restore_make_ghosts(struct restore_ctx *rc)
 	return 0;
 }
 
-int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id)
+int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id, bool write)
 {
 	const struct restore_ghost *g = find_ghost(rc, id);
 
-	return g ? g->fd : -1;
+	return !g ? -1 : write ? g->fd_rw : g->fd;
+}
+
+int restore_ghost_open_rw(struct restore_ctx *rc, uint64_t id)
+{
+	struct restore_ghost *g = find_ghost(rc, id);
+	char p[64];
+
+	if (!g || g->fd < 0)
+		return log_err(-ENOENT, "no deleted file %llu to map", (unsigned long long)id);
+	if (g->fd_rw >= 0)
+		return 0;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", g->fd);
+	g->fd_rw = open(p, O_RDWR | O_CLOEXEC);
+	if (g->fd_rw < 0)
+		return log_err(-errno, "%s was the deleted file '%s': cannot open it for writing", g->holder, g->path);
+	return 0;
 }
 
 void restore_ghosts_close(struct restore_ctx *rc)
 {
-	for (size_t i = 0; i < rc->n_ghosts; i++)
-		if (rc->ghosts[i].fd >= 0) {
-			close(rc->ghosts[i].fd);
-			rc->ghosts[i].fd = -1;
-		}
+	for (size_t i = 0; i < rc->n_ghosts; i++) {
+		struct restore_ghost *g = &rc->ghosts[i];
+
+		if (g->fd >= 0)
+			close(g->fd);
+		if (g->fd_rw >= 0)
+			close(g->fd_rw);
+		g->fd = g->fd_rw = -1;
+	}
 }
 
 void restore_ghosts_release(struct restore_ctx *rc)

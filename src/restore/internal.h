@@ -118,13 +118,13 @@ struct restore_epoll {
 
 /* A file deleted while open, made again (ghost.c). */
 struct restore_ghost {
-	const struct md_ghost *g;	/* borrowed from the first fd on it */
-	const char *path;		/* where it was (that fd's path) */
+	const struct md_ghost *g;	/* borrowed from the first fd or mapping on it */
+	const char *path;		/* where it was (that fd's path, or the mapped record's) */
 	uint32_t mode;
 	struct image_pages *pages;	/* its data, extent order */
-	int fd;				/* ours, O_RDWR, once made; -1 before */
-	pid_t pid;			/* the first fd on it, for messages */
-	int fd_no;
+	int fd;				/* ours, O_RDONLY, once made; -1 before */
+	int fd_rw;			/* ours, O_RDWR, for shared writable mappings; -1 if none */
+	char holder[48];		/* "fd N of PID" or "a mapping of PID", for messages */
 };
 
 struct restore_ctx {
@@ -218,8 +218,13 @@ int restore_make_inotify(const struct md_fd *f);
 int restore_read_ghosts(struct restore_ctx *rc, const char *dir);
 /* make each again and delete it; logs */
 int restore_make_ghosts(struct restore_ctx *rc);
-/* our fd on ghost id, -1 if none */
-int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id);
+/*
+ * our fd on ghost id, -1 if none: read-only, as the kernel wants a new exe
+ * with no writer; with write, the O_RDWR one ghost_open_rw() made
+ */
+int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id, bool write);
+/* an O_RDWR fd on ghost id for restore_ghost_fd(), once; logs */
+int restore_ghost_open_rw(struct restore_ctx *rc, uint64_t id);
 void restore_ghosts_close(struct restore_ctx *rc);
 void restore_ghosts_release(struct restore_ctx *rc);
 

@@ -641,7 +641,7 @@ static int send_map_fds(struct restore_ctx *rc, struct restore_proc *rp)
 	 * replace an exe that is still mapped, which the same file is.
 	 */
 	if (p->exe && !(rp->parent && rp->parent->p.exe && !strcmp(rp->parent->p.exe, p->exe))) {
-		struct md_vma exe = { .kind = MD_VMA_FILE, .path = p->exe };
+		struct md_vma exe = { .kind = MD_VMA_FILE, .path = p->exe, .ghost = p->exe_ghost };
 
 		r = restore_send_fd(rc, rp, restore_vma_file(rc, &exe), &rp->exe_fd);
 		if (r < 0)

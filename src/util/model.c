@@ -42,6 +42,9 @@ void md_proc_release(struct md_proc *p)
 	for (size_t i = 0; i < p->n_fds; i++)
 		md_fd_release(&p->fds[i]);
 	free(p->fds);
+	for (size_t i = 0; i < p->n_mapped; i++)
+		md_ghost_release(&p->mapped[i]);
+	free(p->mapped);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -107,11 +110,18 @@ uint64_t md_timespec_ns(const struct timespec *ts)
 	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
-void md_ghost_free(struct md_ghost *g)
+void md_ghost_release(struct md_ghost *g)
 {
 	if (!g)
 		return;
 	md_pagemap_release(&g->data);
+	free(g->path);
+	g->path = NULL;
+}
+
+void md_ghost_free(struct md_ghost *g)
+{
+	md_ghost_release(g);
 	free(g);
 }
 

@@ -1545,6 +1545,72 @@ test_ghost_corrupt_image() {
 	trigger_check "$PID"
 }
 
+# --- files deleted while mapped, and a deleted exe (dumpee_ghostmap) -----------------------
+
+# ghostmap_copy: a copy of dumpee_ghostmap in $TD/gm, for it to run from and delete
+ghostmap_copy() {
+	rm -rf "$TD/gm" "$TD/status"
+	mkdir -p "$TD/gm"
+	install -m 0755 "$E2E/dumpee_ghostmap" "$TD/gm/exe"
+}
+
+test_ghostmap_selftest() {
+	ghostmap_copy
+	"$TD/gm/exe" -m selftest "$TD/status" "$TD/gm" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_ghostmap_detects_corruption() {
+	local what rc
+	for what in content cow share mode size; do
+		ghostmap_copy
+		"$TD/gm/exe" -m corrupt -c "$what" "$TD/status" "$TD/gm" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_ghostmap: dumpee_ghostmap in wait mode from its copy; sets PID and STATUS
+start_ghostmap() {
+	STATUS=$TD/status
+	ghostmap_copy
+	spawn ghostmap "$TD/gm/exe" "$STATUS" "$TD/gm"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_ghostmap did not get ready: $(cat "$STATUS" "$TD/ghostmap.err" 2>/dev/null)"
+}
+
+# files deleted while mapped (private, written copy-on-write, shared twice and held by an
+# fd) and the deleted exe come back deleted, with their bytes, modes, sizes and sharing
+test_ghostmap() {
+	need_memdump
+	start_ghostmap
+	dump_and_kill "$PID" "$TD/img"
+	md show show "$TD/img" || fail "memdump show failed"
+	grep -q '"mapped"' "$TD/show.out" || fail "show has no mapped deleted files"
+	grep -q '"exe_ghost"' "$TD/show.out" || fail "show does not give the exe as a deleted file"
+	restore_detached "$TD/img" "$PID"
+	[[ -z $(ls -A "$TD/gm") ]] || fail "the restore left names in $TD/gm: $(ls -A "$TD/gm")"
+	trigger_check "$PID"
+}
+
+# a mapped deleted file over --ghost-limit: refused with the mapping, path, size and the
+# option, the process left running
+test_ghostmap_too_big() {
+	need_memdump
+	start_ghostmap
+	md dump dump -t "$PID" -D "$TD/img" --ghost-limit 8K && fail "dump of a 16 KiB mapped deleted file succeeded"
+	grep -q "^memdump: error: mapping 0x[0-9a-f]*-0x[0-9a-f]* of $PID is the deleted file '$TD/gm/lib' of 16384 bytes.*--ghost-limit" \
+		"$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
+	[[ -z $(ls -A "$TD/img" 2>/dev/null) ]] || fail "the failed dump left files: $(ls "$TD/img")"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	trigger_check "$PID"
+}
+
 ALL_TESTS+=(
 	inotify_selftest
 	inotify_detects_corruption
@@ -1555,6 +1621,10 @@ ALL_TESTS+=(
 	ghost
 	ghost_too_big
 	ghost_corrupt_image
+	ghostmap_selftest
+	ghostmap_detects_corruption
+	ghostmap
+	ghostmap_too_big
 )
 
 # --- the runner --------------------------------------------------------------------------

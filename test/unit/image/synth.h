@@ -271,6 +271,19 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		assert_str_eq_null(x->path, y->path);
 		cr_assert_eq(x->deleted, y->deleted);
 		cr_assert_eq(x->shm_id, y->shm_id);
+		cr_assert_eq(x->ghost, y->ghost);
+	}
+	cr_assert_eq(a->exe_ghost, b->exe_ghost);
+	cr_assert_eq(a->n_mapped, b->n_mapped);
+	for (size_t i = 0; i < a->n_mapped; i++) {
+		const struct md_ghost *x = &a->mapped[i], *y = &b->mapped[i];
+
+		cr_assert(x->id == y->id && x->size == y->size && x->uid == y->uid && x->gid == y->gid &&
+			  x->mode == y->mode, "mapped deleted file %zu differs", i);
+		assert_str_eq_null(x->path, y->path);
+		cr_assert_eq(x->data.n, y->data.n);
+		cr_assert_eq(x->data.nr_data_pages, y->data.nr_data_pages);
+		cr_assert(mem_eq(x->data.entries, y->data.entries, x->data.n * sizeof(*x->data.entries)));
 	}
 
 	cr_assert_eq(a->n_threads, b->n_threads);

@@ -1,7 +1,8 @@
 /*
- * files-PID.img with an inotify fd's watches and a deleted file's ghost
- * record: written and read back field by field, and images that say
- * impossible things refused.
+ * files-PID.img with an inotify fd's watches, a deleted file's ghost record
+ * and a deleted file only mapped, with mm-PID.img's references to them:
+ * written and read back field by field, and images that say impossible
+ * things refused.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -46,6 +47,53 @@ static void proc_with_extras(struct md_proc *p)
 	p->n_fds += 2;
 }
 
+/* proc_with_extras() whose file VMA (1) maps deleted file 8, only mapped, which is also its exe */
+static void proc_with_mapped(struct md_proc *p)
+{
+	struct md_ghost *g;
+
+	proc_with_extras(p);
+	p->vmas[1].deleted = true;
+	p->vmas[1].ghost = 8;
+	p->exe_ghost = 8;
+	p->mapped = calloc(1, sizeof(*p->mapped));
+	cr_assert_not_null(p->mapped);
+	p->n_mapped = 1;
+	g = &p->mapped[0];
+	*g = (struct md_ghost){ .id = 8, .size = 3 * 4096 + 5, .uid = 7, .gid = 8, .mode = 0100755,
+				.path = strdup("/usr/lib/libgone.so"), .data = { .n = 1, .nr_data_pages = 4 } };
+	g->data.entries = calloc(1, sizeof(*g->data.entries));
+	cr_assert_not_null(g->data.entries);
+	g->data.entries[0] = (struct md_pagemap_entry){ 0, 4, MD_PM_DATA };
+}
+
+Test(image_fdextra, mapped_roundtrip)
+{
+	struct md_proc in, out;
+
+	proc_with_mapped(&in);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	cr_assert_eq(out.n_mapped, 1);
+	cr_expect_eq(out.mapped[0].mode, 0100755);
+	cr_expect_str_eq(out.mapped[0].path, "/usr/lib/libgone.so");
+	cr_expect_eq(out.vmas[1].ghost, 8);
+	cr_expect_eq(out.exe_ghost, 8);
+	md_proc_release(&out);
+	/* a VMA on the fd's ghost instead: no record of its own needed */
+	in.vmas[1].ghost = 7;
+	in.exe_ghost = 0;
+	md_ghost_release(&in.mapped[0]);
+	in.n_mapped = 0;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	cr_expect_eq(out.vmas[1].ghost, 7);
+	md_proc_release(&in);
+	md_proc_release(&out);
+}
+
 Test(image_fdextra, roundtrip)
 {
 	struct md_proc in, out;
@@ -85,12 +133,12 @@ Test(image_fdextra, roundtrip)
 	md_proc_release(&out);
 }
 
-/* each breakage of a good image must be refused on read */
+/* each breakage of a good image (with a mapped deleted file) must be refused on read */
 static void expect_refused(void (*breakit)(struct md_proc *), const char *what)
 {
 	struct md_proc in, out;
 
-	proc_with_extras(&in);
+	proc_with_mapped(&in);
 	breakit(&in);
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "%s was read", what);
@@ -138,8 +186,58 @@ static void watch_zero(struct md_proc *p)
 	p->fds[p->n_fds - 2].watches[0].wd = 0;
 }
 
+static void vma_ghost_missing(struct md_proc *p)
+{
+	p->vmas[1].ghost = 9;
+}
+
+static void vma_ghost_on_anon(struct md_proc *p)
+{
+	p->vmas[0].ghost = 7;
+}
+
+static void vma_ghost_not_deleted(struct md_proc *p)
+{
+	p->vmas[1].deleted = false;
+}
+
+static void exe_ghost_missing(struct md_proc *p)
+{
+	p->exe_ghost = 9;
+}
+
+static void mapped_relative_path(struct md_proc *p)
+{
+	p->mapped[0].path[0] = 'u';
+}
+
+static void mapped_no_regular_file(struct md_proc *p)
+{
+	p->mapped[0].mode = 040755;
+}
+
+static void mapped_id_of_an_fd(struct md_proc *p)
+{
+	p->mapped[0].id = 7;
+	p->vmas[1].ghost = 7;
+	p->exe_ghost = 7;
+}
+
+static void mapped_extent_past_end(struct md_proc *p)
+{
+	p->mapped[0].data.entries[0].nr_pages = 5;
+}
+
 Test(image_fdextra, impossible_images_refused)
 {
+	expect_refused(vma_ghost_missing, "a VMA on a deleted file that is not there");
+	expect_refused(vma_ghost_on_anon, "an anonymous VMA on a deleted file");
+	expect_refused(vma_ghost_not_deleted, "a VMA of a file not deleted on a deleted file");
+	expect_refused(exe_ghost_missing, "an exe that is a deleted file not there");
+	expect_refused(mapped_relative_path, "a mapped deleted file with a relative path");
+	expect_refused(mapped_no_regular_file, "a mapped deleted file that is a directory");
+	expect_refused(mapped_id_of_an_fd, "a mapped deleted file with an fd's id");
+	expect_refused(mapped_extent_past_end, "a mapped deleted file's extent past its end");
 	expect_refused(extent_past_end, "an extent past the file's end");
 	expect_refused(extents_overlap, "overlapping extents");
 	expect_refused(extent_unaligned, "an unaligned extent");

@@ -1,9 +1,9 @@
 /*
- * Files deleted while open: the data file of a ghost written as a dump
- * writes it, read back and checked (restore_read_ghosts()), the file made
- * again (restore_make_ghosts()) with its bytes, holes, size and mode, and
- * deleted; a missing, truncated or corrupt data file refused before
- * anything is made.
+ * Files deleted while open or mapped: the data file of a ghost written as
+ * a dump writes it, read back and checked (restore_read_ghosts()), the
+ * file made again (restore_make_ghosts()) with its bytes, holes, size and
+ * mode, and deleted; a missing, truncated or corrupt data file refused
+ * before anything is made; a ghost only mapped made with its record's mode.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -89,10 +89,10 @@ static void teardown(void)
 
 TestSuite(restore_ghost, .init = setup, .fini = teardown);
 
-static void expect_made_again(void)
+static void expect_made_again_as(mode_t mode)
 {
 	uint8_t *buf = malloc(SIZE);
-	struct stat st;
+	struct stat st, st_rw;
 	char link[PATH_MAX + 32], self[64];
 	ssize_t n;
 	int f;
@@ -100,13 +100,23 @@ static void expect_made_again(void)
 	cr_assert_eq(restore_read_ghosts(&rc, img), 0);
 	cr_assert_eq(rc.n_ghosts, 1);
 	cr_assert_eq(restore_make_ghosts(&rc), 0);
-	f = restore_ghost_fd(&rc, 9);
+	f = restore_ghost_fd(&rc, 9, false);
 	cr_assert_geq(f, 0);
-	cr_assert_eq(restore_ghost_fd(&rc, 8), -1);
+	cr_assert_eq(restore_ghost_fd(&rc, 8, false), -1);
+	/* no writer (a deleted exe must have none) until a shared writable mapping asks for one */
+	cr_expect_eq(fcntl(f, F_GETFL) & O_ACCMODE, O_RDONLY);
+	cr_expect_eq(restore_ghost_fd(&rc, 9, true), -1);
+	cr_assert_eq(restore_ghost_open_rw(&rc, 9), 0);
+	cr_assert_eq(restore_ghost_open_rw(&rc, 9), 0);
+	cr_assert_geq(restore_ghost_fd(&rc, 9, true), 0);
+	cr_expect_eq(fcntl(restore_ghost_fd(&rc, 9, true), F_GETFL) & O_ACCMODE, O_RDWR);
+	cr_expect_lt(restore_ghost_open_rw(&rc, 8), 0);
 	cr_assert_eq(fstat(f, &st), 0);
+	cr_assert_eq(fstat(restore_ghost_fd(&rc, 9, true), &st_rw), 0);
+	cr_expect(st.st_ino == st_rw.st_ino && st.st_dev == st_rw.st_dev, "the O_RDWR fd is on another file");
 	cr_expect_eq(st.st_nlink, 0);
 	cr_expect_eq(st.st_size, SIZE);
-	cr_expect_eq(st.st_mode, 0100751);
+	cr_expect_eq(st.st_mode, mode);
 	cr_expect_eq(access(path, F_OK), -1, "the name is left behind");
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", f);
 	n = readlink(self, link, sizeof(link) - 1);
@@ -124,6 +134,11 @@ static void expect_made_again(void)
 	/* the hole between the extents is one again */
 	cr_expect_eq(lseek(f, 0, SEEK_HOLE), 2 * PG);
 	cr_expect_eq(lseek(f, 2 * PG, SEEK_DATA), 30 * PG);
+}
+
+static void expect_made_again(void)
+{
+	expect_made_again_as(0100751);
 }
 
 Test(restore_ghost, made_again_raw)
@@ -153,9 +168,41 @@ Test(restore_ghost, name_taken)
 	cr_assert_eq(restore_make_ghosts(&rc), 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_expect_eq(st.st_size, 3);
-	cr_assert_eq(fstat(restore_ghost_fd(&rc, 9), &st), 0);
+	cr_assert_eq(fstat(restore_ghost_fd(&rc, 9, false), &st), 0);
 	cr_expect_eq(st.st_size, SIZE);
 	cr_expect_eq(st.st_nlink, 0);
+}
+
+/* a file only mapped: its record has the mode and path an fd would */
+Test(restore_ghost, mapped_only)
+{
+	struct md_ghost mapped = ghost;
+
+	write_data(0);
+	mapped.mode = 0100640;
+	mapped.path = path;
+	rp.p.n_fds = 0;
+	rp.p.mapped = &mapped;
+	rp.p.n_mapped = 1;
+	expect_made_again_as(0100640);
+}
+
+/* an fd and a mapped record of one id that disagree: refused */
+Test(restore_ghost, fd_and_mapping_disagree)
+{
+	struct md_ghost mapped = ghost;
+
+	write_data(0);
+	mapped.mode = 0100751;
+	mapped.path = path;
+	mapped.size = SIZE + 1;
+	rp.p.mapped = &mapped;
+	rp.p.n_mapped = 1;
+	cr_expect_eq(restore_read_ghosts(&rc, img), -EINVAL);
+	mapped.size = SIZE;
+	restore_ghosts_release(&rc);
+	cr_expect_eq(restore_read_ghosts(&rc, img), 0);
+	cr_expect_eq(rc.n_ghosts, 1);
 }
 
 Test(restore_ghost, directory_gone)
