@@ -16,7 +16,7 @@
  *   pages-shm-ID.img      the data of that pagemap
  *   sysvshm-ID.img        the same for SysV segment ID (md_shm.sysv set)
  *   pages-sysvshm-ID.img
- *   pages-ghost-ID.img    the data of a file deleted while open (md_ghost in files-PID.img)
+ *   pages-ghost-ID.img    the data of a file deleted while open or mapped (md_ghost in files-PID.img)
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *   sockets.img           unread data of the tree's unix sockets (if any)
  *   track.img             struct md_track: dirty tracking for the next dump (if any)
@@ -47,6 +47,12 @@ struct md_sock_queue;
 #define MD_PAGES_F_INDEX 1u		/* header flags of a version 2 pages file */
 #define MD_PAGES_F_ZSTD 2u
 #define MD_PAGES_F_LZ4 4u
+/*
+ * header flag of an mm file: a VMA or the exe is a deleted file the files
+ * image holds (Vma.ghost, MmImage.exe_ghost). Readers before it refuse the
+ * flag: they would map whatever file has that path now.
+ */
+#define MD_MM_F_GHOSTS 1u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,
@@ -116,7 +122,7 @@ enum md_pages_of {
 	MD_PAGES_PROC,		/* a process, id = pid */
 	MD_PAGES_SHM,		/* a memfd or shared anonymous object, id = inode */
 	MD_PAGES_SYSV,		/* a SysV segment, id = shmid */
-	MD_PAGES_GHOST,		/* a file deleted while open, id = md_ghost.id */
+	MD_PAGES_GHOST,		/* a file deleted while open or mapped, id = md_ghost.id */
 };
 struct image_pages_writer;
 void image_pages_name(char *buf, size_t len, enum md_pages_of of, uint64_t id);

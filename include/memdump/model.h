@@ -433,6 +433,8 @@ struct timespec md_ns_timespec(uint64_t ns);
 uint64_t md_timespec_ns(const struct timespec *ts);
 /* p's fd number fd, or NULL */
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
+/* p's ghost with this id, an fd's or in p->mapped; NULL if none */
+const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);

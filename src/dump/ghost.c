@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* one deleted file of the tree, as its first holder (an fd or a mapping) shows it */
@@ -33,10 +36,12 @@ struct ghost_file {
 	char holder[64];	/* "fd N of PID" or "mapping START-END of PID", for messages */
 };
 
-/* a VMA on one of them */
+/* a holder of one of them: VMA vma of procs[proc], or with vma EXE_HOLDER its exe */
 struct ghost_map {
 	size_t proc, vma, file;
 };
+
+#define EXE_HOLDER SIZE_MAX
 
 struct ghost_files {
 	struct ghost_file *f;
@@ -61,8 +66,12 @@ static struct ghost_file *find_file(const struct ghost_files *t, uint64_t dev, u
 	return NULL;
 }
 
-/* a new entry for (dev, ino) with path (copied); NULL when out of memory */
-static struct ghost_file *add_file(struct ghost_files *t, uint64_t dev, uint64_t ino, const char *path)
+/*
+ * The entry for (dev, ino), new if t has none (its path copied, src and
+ * holder formatted, the rest for the caller to fill); NULL when out of memory
+ */
+static struct ghost_file *add_file(struct ghost_files *t, uint64_t dev, uint64_t ino, const char *path,
+				   const char *src, const char *holder)
 {
 	struct ghost_file *nf = realloc(t->f, (t->n + 1) * sizeof(*nf)), *f;
 
@@ -74,65 +83,116 @@ static struct ghost_file *add_file(struct ghost_files *t, uint64_t dev, uint64_t
 	f->g.path = strdup(path);
 	if (!f->g.path)
 		return NULL;
+	snprintf(f->src, sizeof(f->src), "%s", src);
+	snprintf(f->holder, sizeof(f->holder), "%s", holder);
 	t->n++;
 	return f;
 }
 
-static void map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *v)
+/* path's directory into dir; false if path has none */
+static bool dir_of(const char *path, char dir[PATH_MAX])
 {
-	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
-		 (unsigned long long)v->end);
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || (size_t)(slash - path) >= PATH_MAX)
+		return false;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (!dir[0])
+		strcpy(dir, "/");
+	return true;
 }
 
 /*
- * The file VMA vma of procs[proc] maps (deleted), into t; -ENOTSUP (logged)
- * for one that cannot be a ghost
+ * The deleted file src (a /proc link: map_files or exe) reaches, named
+ * path, as the holder procs[proc]'s VMA vma (or EXE_HOLDER) shows it,
+ * into t; -ENOTSUP (logged) for a file restore could not make again.
  */
-static int add_mapping(struct ghost_files *t, const struct md_proc *procs, size_t proc, size_t vma)
+static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char *src, const char *path,
+		      const char *holder)
 {
-	const struct md_vma *v = &procs[proc].vmas[vma];
-	pid_t pid = procs[proc].pid;
+	const char *why = NULL;
 	struct ghost_map *nm;
 	struct ghost_file *f;
-	char src[64];
-	struct stat st;
+	char dir[PATH_MAX];
+	struct stat st, dst;
+	struct statfs sfs;
 
+	if (stat(src, &st) < 0 || statfs(src, &sfs) < 0)
+		return log_err(-errno, "cannot stat %s, the deleted file '%s'", holder, path);
+	/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
+	if (!S_ISREG(st.st_mode))
+		why = "no regular file";
+	else if (st.st_nlink)
+		why = "a file still linked under another name";
+	else if (sfs.f_type == HUGETLBFS_MAGIC)
+		why = "on hugetlbfs";
+	else if (dir_of(path, dir) && stat(dir, &dst) == 0 && dst.st_dev != st.st_dev)
+		why = "on another file system than its directory (a file of the kernel's own)";
+	if (why)
+		return log_err(-ENOTSUP, "%s: '%s (deleted)' is %s; not supported yet", holder, path, why);
 	nm = realloc(t->maps, (t->n_maps + 1) * sizeof(*nm));
 	if (!nm)
 		return -ENOMEM;
 	t->maps = nm;
-	map_files_path(src, sizeof(src), pid, v);
-	if (stat(src, &st) < 0)
-		return log_err(-errno, "cannot stat mapping %#llx-%#llx of %d, the deleted file '%s'",
-			       (unsigned long long)v->start, (unsigned long long)v->end, pid, v->path);
-	/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
-	if (!S_ISREG(st.st_mode) || st.st_nlink)
-		return log_err(-ENOTSUP, "mapping %#llx-%#llx of %d: '%s (deleted)' is %s; not supported yet",
-			       (unsigned long long)v->start, (unsigned long long)v->end, pid, v->path,
-			       !S_ISREG(st.st_mode) ? "no regular file" : "a file still linked under another name");
 	f = find_file(t, st.st_dev, st.st_ino);
-	if (f) {
-		t->maps[t->n_maps++] = (struct ghost_map){ proc, vma, (size_t)(f - t->f) };
-		return 0;
+	if (!f) {
+		f = add_file(t, st.st_dev, st.st_ino, path, src, holder);
+		if (!f)
+			return -ENOMEM;
+		f->g.size = (uint64_t)st.st_size;
+		f->g.uid = st.st_uid;
+		f->g.gid = st.st_gid;
+		f->g.mode = st.st_mode;
 	}
-	f = add_file(t, st.st_dev, st.st_ino, v->path);
-	if (!f)
-		return -ENOMEM;
-	t->maps[t->n_maps++] = (struct ghost_map){ proc, vma, t->n - 1 };
-	f->g.size = (uint64_t)st.st_size;
-	f->g.uid = st.st_uid;
-	f->g.gid = st.st_gid;
-	f->g.mode = st.st_mode;
-	snprintf(f->src, sizeof(f->src), "%s", src);
-	snprintf(f->holder, sizeof(f->holder), "mapping %#llx-%#llx of %d", (unsigned long long)v->start,
-		 (unsigned long long)v->end, pid);
+	t->maps[t->n_maps++] = (struct ghost_map){ proc, vma, (size_t)(f - t->f) };
 	return 0;
 }
 
-/* every deleted file the live processes hold or map, once, in the order they meet them */
+/* procs[proc]'s deleted-file VMAs and deleted exe into t; -ENOTSUP (logged) once all are seen */
+static int add_mapped(struct ghost_files *t, const struct md_proc *procs, size_t proc)
+{
+	const struct md_proc *p = &procs[proc];
+	char src[64], holder[64];
+	struct stat st;
+	int r, refused = 0;
+
+	for (size_t j = 0; j < p->n_vmas; j++) {
+		const struct md_vma *v = &p->vmas[j];
+
+		if (v->kind != MD_VMA_FILE || !v->deleted)
+			continue;
+		snprintf(src, sizeof(src), "/proc/%d/map_files/%llx-%llx", p->pid, (unsigned long long)v->start,
+			 (unsigned long long)v->end);
+		snprintf(holder, sizeof(holder), "mapping %#llx-%#llx of %d", (unsigned long long)v->start,
+			 (unsigned long long)v->end, p->pid);
+		r = add_linked(t, proc, j, src, v->path, holder);
+		if (r == -ENOTSUP)
+			refused = r;
+		else if (r < 0)
+			return r;
+	}
+	/* a deleted exe (not a memfd's, made again by no name) */
+	snprintf(src, sizeof(src), "/proc/%d/exe", p->pid);
+	if (p->exe && strncmp(p->exe, "/memfd:", 7) && stat(src, &st) == 0 && st.st_nlink == 0) {
+		snprintf(holder, sizeof(holder), "the exe of %d", p->pid);
+		r = add_linked(t, proc, EXE_HOLDER, src, p->exe, holder);
+		if (r == -ENOTSUP)
+			refused = r;
+		else if (r < 0)
+			return r;
+	}
+	return refused;
+}
+
+/*
+ * Every deleted file the live processes hold, map or run, once, in the
+ * order they meet them; every one refused is logged before -ENOTSUP.
+ */
 static int find_files(const struct md_proc *procs, size_t n, struct ghost_files *t)
 {
-	int r;
+	char src[64], holder[64];
+	int r, refused = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct md_proc *p = &procs[i];
@@ -143,25 +203,23 @@ static int find_files(const struct md_proc *procs, size_t n, struct ghost_files 
 
 			if (!fd->ghost || find_file(t, fd->dev, fd->ino))
 				continue;
-			f = add_file(t, fd->dev, fd->ino, fd->path);
+			snprintf(src, sizeof(src), "/proc/%d/fd/%d", p->pid, fd->fd);
+			snprintf(holder, sizeof(holder), "fd %d of %d", fd->fd, p->pid);
+			f = add_file(t, fd->dev, fd->ino, fd->path, src, holder);
 			if (!f)
 				return -ENOMEM;
 			f->g.size = fd->ghost->size;
 			f->g.uid = fd->ghost->uid;
 			f->g.gid = fd->ghost->gid;
 			f->g.mode = fd->mode;
-			snprintf(f->src, sizeof(f->src), "/proc/%d/fd/%d", p->pid, fd->fd);
-			snprintf(f->holder, sizeof(f->holder), "fd %d of %d", fd->fd, p->pid);
 		}
-		for (size_t j = 0; j < p->n_vmas; j++) {
-			if (p->vmas[j].kind != MD_VMA_FILE || !p->vmas[j].deleted)
-				continue;
-			r = add_mapping(t, procs, i, j);
-			if (r < 0)
-				return r;
-		}
+		r = add_mapped(t, procs, i);
+		if (r == -ENOTSUP)
+			refused = r;
+		else if (r < 0)
+			return r;
 	}
-	return 0;
+	return refused;
 }
 
 static int dump_one(struct ghost_file *f, const struct dump_out *out)
@@ -204,25 +262,13 @@ static int copy_ghost(struct md_ghost *dst, const struct md_ghost *src, bool pat
 	return dst->path ? 0 : -ENOMEM;
 }
 
-/* p's ghost with this id, among its fds' and mapped ones */
-static bool has_ghost(const struct md_proc *p, uint64_t id)
-{
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].ghost && p->fds[i].ghost->id == id)
-			return true;
-	for (size_t i = 0; i < p->n_mapped; i++)
-		if (p->mapped[i].id == id)
-			return true;
-	return false;
-}
-
-/* a VMA of p on f: its id, and f's record in p if p has none yet */
-static int link_mapping(struct md_proc *p, struct md_vma *v, const struct ghost_file *f)
+/* a VMA or the exe of p on f: *ref its id, and f's record in p if p has none yet */
+static int link_mapped(struct md_proc *p, uint64_t *ref, const struct ghost_file *f)
 {
 	struct md_ghost *nm;
 
-	v->ghost = f->g.id;
-	if (has_ghost(p, f->g.id))
+	*ref = f->g.id;
+	if (md_proc_ghost(p, f->g.id))
 		return 0;
 	nm = realloc(p->mapped, (p->n_mapped + 1) * sizeof(*nm));
 	if (!nm)
@@ -234,15 +280,12 @@ static int link_mapping(struct md_proc *p, struct md_vma *v, const struct ghost_
 	return copy_ghost(nm, &f->g, true);
 }
 
-/* every holder in p (its fds and exe; VMAs are link_mapping()'s) of a file of t gets its id (and data map) */
+/* p's fds on files of t get their ids and data maps */
 static int link_fds(struct md_proc *p, const struct ghost_files *t)
 {
-	char exe[64];
-	struct stat st;
-	int r;
-
 	for (size_t j = 0; j < p->n_fds; j++) {
 		struct md_fd *fd = &p->fds[j];
+		int r;
 
 		if (fd->ghost) {
 			/* found: find_files() added every fd's file */
@@ -250,13 +293,6 @@ static int link_fds(struct md_proc *p, const struct ghost_files *t)
 			if (r < 0)
 				return r;
 		}
-	}
-	/* a deleted exe that is one of them: restore makes it the exe again */
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->pid);
-	if (stat(exe, &st) == 0 && st.st_nlink == 0) {
-		const struct ghost_file *f = find_file(t, st.st_dev, st.st_ino);
-
-		p->exe_ghost = f ? f->g.id : 0;
 	}
 	return 0;
 }
@@ -289,8 +325,9 @@ int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uin
 		r = link_fds(&procs[i], &t);
 	for (size_t i = 0; r >= 0 && i < t.n_maps; i++) {
 		const struct ghost_map *m = &t.maps[i];
+		struct md_proc *p = &procs[m->proc];
 
-		r = link_mapping(&procs[m->proc], &procs[m->proc].vmas[m->vma], &t.f[m->file]);
+		r = link_mapped(p, m->vma == EXE_HOLDER ? &p->exe_ghost : &p->vmas[m->vma].ghost, &t.f[m->file]);
 	}
 	ghost_files_release(&t);
 	return r;

@@ -213,18 +213,6 @@ int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd 
 	return r;
 }
 
-/* the ghost with this id among p's fds' and mapped ones, or NULL */
-const struct md_ghost *image_proc_ghost(const struct md_proc *p, uint64_t id)
-{
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].ghost && p->fds[i].ghost->id == id)
-			return p->fds[i].ghost;
-	for (size_t i = 0; i < p->n_mapped; i++)
-		if (p->mapped[i].id == id)
-			return &p->mapped[i];
-	return NULL;
-}
-
 /*
  * FilesImage.mapped into p (its fds read already), then the references to
  * ghosts (mm-PID.img, read already): each VMA's and the exe's must name one.
@@ -244,7 +232,7 @@ int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, s
 		snprintf(what, sizeof(what), "mapped deleted file %zu", i);
 		if (!s->has_mode || !S_ISREG(s->mode) || !s->path || s->path[0] != '/')
 			return img_invalid(name, "%s has no regular file mode or no absolute path", what);
-		if (image_proc_ghost(p, s->id))
+		if (md_proc_ghost(p, s->id))
 			return img_invalid(name, "%s: id %llu is there twice", what, (unsigned long long)s->id);
 		p->n_mapped = i + 1;
 		r = read_ghost(name, what, s, g);
@@ -255,11 +243,11 @@ int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, s
 		g->mode = s->mode;
 	}
 	for (size_t i = 0; i < p->n_vmas; i++)
-		if (p->vmas[i].ghost && !image_proc_ghost(p, p->vmas[i].ghost))
+		if (p->vmas[i].ghost && !md_proc_ghost(p, p->vmas[i].ghost))
 			return img_invalid(name, "mapping %#llx-%#llx of %d is deleted file %llu, which is not here",
 					   (unsigned long long)p->vmas[i].start, (unsigned long long)p->vmas[i].end,
 					   p->pid, (unsigned long long)p->vmas[i].ghost);
-	if (p->exe_ghost && !image_proc_ghost(p, p->exe_ghost))
+	if (p->exe_ghost && !md_proc_ghost(p, p->exe_ghost))
 		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here", p->pid,
 				   (unsigned long long)p->exe_ghost);
 	return 0;

@@ -162,9 +162,10 @@ int img_header_check(const char *name, const uint8_t *raw, size_t rawlen, uint64
 	hsize = h.kind == MD_IMG_PAGES ? MD_PAGES_HEADER_SIZE : MD_META_HEADER_SIZE;
 	if (h.header_size != hsize)
 		return img_invalid(name, "bad header size %u (expected %u)", h.header_size, hsize);
-	/* only pages files of version 2 have flags */
+	/* only pages files of version 2 and mm files have flags */
 	if (h.flags & ~(h.kind == MD_IMG_PAGES && h.version >= 2 ? MD_PAGES_F_INDEX | MD_PAGES_F_ZSTD | MD_PAGES_F_LZ4
-							      : 0))
+			: h.kind == MD_IMG_MM				 ? MD_MM_F_GHOSTS
+									 : 0))
 		return img_invalid(name, "unknown header flags 0x%x", h.flags);
 	if ((h.flags & MD_PAGES_F_ZSTD) && (h.flags & MD_PAGES_F_LZ4))
 		return img_invalid(name, "header flags 0x%x name two codecs", h.flags);
@@ -200,12 +201,13 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const ProtobufCMessage *msg)
+int img_write_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uint32_t flags,
+			const ProtobufCMessage *msg)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct img_header h = {
-		.version = MD_FORMAT_VERSION, .kind = kind, .header_size = MD_META_HEADER_SIZE,
+		.version = MD_FORMAT_VERSION, .kind = kind, .header_size = MD_META_HEADER_SIZE, .flags = flags,
 	};
 	size_t len;
 	int r;
@@ -231,6 +233,11 @@ int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const Pr
 		return log_err(r, "cannot write image '%s'", name);
 	}
 	return 0;
+}
+
+int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const ProtobufCMessage *msg)
+{
+	return img_write_msg_flags(dirfd, name, kind, 0, msg);
 }
 
 static int read_all(int fd, void *buf, size_t len, size_t *ret_n)
@@ -269,7 +276,7 @@ int img_open(int dirfd, const char *name, int *ret_fd, struct stat *ret_st)
 	return 0;
 }
 
-int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret)
+int img_read_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uint32_t *flags, ProtobufCMessage **ret)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -304,5 +311,13 @@ int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufC
 		return img_invalid(name, "cannot decode '%s' message (corrupt or missing a required field)",
 				   img_kind_name(kind));
 	*ret = m;
+	*flags = h.flags;
 	return 0;
+}
+
+int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret)
+{
+	uint32_t flags;
+
+	return img_read_msg_flags(dirfd, name, kind, &flags, ret);
 }

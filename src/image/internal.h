@@ -54,8 +54,10 @@ const char *img_last_error(void);
 const char *img_kind_name(uint32_t kind);
 const ProtobufCMessageDescriptor *img_kind_descriptor(uint32_t kind);
 
-/* Packs msg after a header of the given kind into dirfd/name (mode 0600). */
+/* Packs msg after a header of the given kind (and flags) into dirfd/name (mode 0600). */
 int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const ProtobufCMessage *msg);
+int img_write_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uint32_t flags,
+			const ProtobufCMessage *msg);
 
 /*
  * Reads, validates (header, size, checksum) and unpacks dirfd/name.
@@ -65,6 +67,8 @@ int img_write_msg(int dirfd, const char *name, enum md_image_kind kind, const Pr
 int img_open(int dirfd, const char *name, int *ret_fd, struct stat *ret_st);
 
 int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret);
+/* the same, with the header's flags in *flags */
+int img_read_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uint32_t *flags, ProtobufCMessage **ret);
 
 static inline void img_msg_freep(void *p)
 {
@@ -87,7 +91,7 @@ static inline bool img_page_aligned(uint64_t v)
  * frees them once the message is written. read_fd_extras() fills f from s,
  * read_mapped_ghosts() p->mapped from m (after the fds, the VMAs and the
  * exe, whose ghost ids it resolves), checking them; both log and return
- * -EINVAL if bad. proc_ghost() finds a ghost of p by id.
+ * -EINVAL if bad.
  */
 struct Md__Fd;
 struct Md__FilesImage;
@@ -103,4 +107,3 @@ int image_files_extras_prepare(const struct md_proc *p, struct Md__FilesImage *m
 void image_files_extras_release(struct image_files_extras *ex);
 int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f);
 int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, struct md_proc *p);
-const struct md_ghost *image_proc_ghost(const struct md_proc *p, uint64_t id);

@@ -208,6 +208,7 @@ static int write_mm(int dirfd, const struct md_proc *p, const char *name)
 	Md__MmFields mm = MD__MM_FIELDS__INIT;
 	_cleanup_free_ Md__Vma *v = NULL;
 	_cleanup_free_ Md__Vma **vp = NULL;
+	bool ghosts = false;
 
 	v = calloc(p->n_vmas ? p->n_vmas : 1, sizeof(*v));
 	vp = calloc(p->n_vmas ? p->n_vmas : 1, sizeof(*vp));
@@ -232,6 +233,7 @@ static int write_mm(int dirfd, const struct md_proc *p, const char *name)
 		v[i].shm_id = s->shm_id;
 		v[i].has_ghost = s->ghost != 0;
 		v[i].ghost = s->ghost;
+		ghosts |= v[i].has_ghost;
 		vp[i] = &v[i];
 	}
 #define X(f) mm.f = p->mm.f;
@@ -248,7 +250,7 @@ static int write_mm(int dirfd, const struct md_proc *p, const char *name)
 	m.vdso_hash = p->vdso_hash;
 	m.has_exe_ghost = p->exe_ghost != 0;
 	m.exe_ghost = p->exe_ghost;
-	return img_write_msg(dirfd, name, MD_IMG_MM, &m.base);
+	return img_write_msg_flags(dirfd, name, MD_IMG_MM, ghosts || p->exe_ghost ? MD_MM_F_GHOSTS : 0, &m.base);
 }
 
 static int write_files(int dirfd, const struct md_proc *p, const char *name)
@@ -592,10 +594,11 @@ static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__MmImage *m;
 	char name[64];
+	uint32_t flags;
 	int r;
 
 	proc_name(name, sizeof(name), "mm", pid);
-	r = img_read_msg(dirfd, name, MD_IMG_MM, &raw);
+	r = img_read_msg_flags(dirfd, name, MD_IMG_MM, &flags, &raw);
 	if (r < 0)
 		return r;
 	m = (Md__MmImage *)raw;
@@ -620,9 +623,15 @@ static int read_mm(int dirfd, pid_t pid, struct md_proc *p)
 		if (v->has_ghost && (v->kind != MD__VMA_KIND__VMA_FILE || !v->deleted || !v->ghost))
 			return img_invalid(name, "vma %zu has deleted file %llu but is no deleted file mapping", i,
 					   (unsigned long long)v->ghost);
+		/* no memdump wrote one: it would map whatever has the path now */
+		if (v->kind == MD__VMA_KIND__VMA_FILE && v->deleted && !v->has_ghost)
+			return img_invalid(name, "vma %zu maps a deleted file the image does not have", i);
+		if (v->has_ghost && !(flags & MD_MM_F_GHOSTS))
+			return img_invalid(name, "vma %zu maps a deleted file, but the header has no flag for it", i);
 	}
-	if (m->has_exe_ghost && !m->exe_ghost)
-		return img_invalid(name, "the exe is deleted file 0");
+	if (m->has_exe_ghost && (!m->exe_ghost || !(flags & MD_MM_F_GHOSTS)))
+		return img_invalid(name, "the exe is deleted file %llu (header flags 0x%x)",
+				   (unsigned long long)m->exe_ghost, flags);
 
 	if (m->n_vmas) {
 		p->vmas = calloc(m->n_vmas, sizeof(*p->vmas));

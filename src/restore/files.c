@@ -6,7 +6,7 @@
  * eventfds, signalfds and timerfds made here with the state they had,
  * epoll instances made here empty, sockets made, bound and refilled here
  * (sockets.c), inotify instances with their watches (inotify.c), files
- * deleted while open made again and deleted (ghost.c).
+ * deleted while open or mapped made again and deleted (ghost.c).
  * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
  * recvmsg() and dup3(): fds that shared a description at dump time, in one
  * process or across the tree, share the same one again.

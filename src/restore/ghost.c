@@ -4,9 +4,10 @@
  * it is free (else a temporary one), with their size, data (holes stay
  * holes), owner and mode; then deleted again. memdump keeps one fd on
  * each; every open file description of the image on it is opened from
- * that fd (/proc/self/fd/N), so fds that shared the file share it again,
- * and every VMA on it (and a deleted exe) maps that fd. Reading and
- * checking the images comes first, with the rest of the image.
+ * that fd (/proc/self/fd/N), so fds that shared the file share it again;
+ * every VMA on it maps that fd (a shared writable one an O_RDWR fd opened
+ * from it), and a deleted exe is that fd again. Reading and checking the
+ * images comes first, with the rest of the image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +121,15 @@ static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
 	return TAKE_FD(fd);
 }
 
+/* a new open file description of fd's file, with flags; -1 with errno */
+static int reopen(int fd, int flags)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	return open(p, flags | O_CLOEXEC);
+}
+
 static int make_one(struct restore_ghost *g)
 {
 	_cleanup_free_ char *dir = strdup(g->path);
@@ -147,8 +157,7 @@ static int make_one(struct restore_ghost *g)
 	if (fd < 0)
 		return log_err(fd, "%s was the deleted file '%s': cannot make it again", g->holder, g->path);
 	/* no writer left: fds reopen it with their own flags, and a deleted exe must have none */
-	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
-	g->fd = open(tmp, O_RDONLY | O_CLOEXEC);
+	g->fd = reopen(fd, O_RDONLY);
 	close(fd);
 	if (g->fd < 0)
 		return log_err(-errno, "%s was the deleted file '%s': cannot open it again", g->holder, g->path);
@@ -176,14 +185,12 @@ int restore_ghost_fd(const struct restore_ctx *rc, uint64_t id, bool write)
 int restore_ghost_open_rw(struct restore_ctx *rc, uint64_t id)
 {
 	struct restore_ghost *g = find_ghost(rc, id);
-	char p[64];
 
 	if (!g || g->fd < 0)
 		return log_err(-ENOENT, "no deleted file %llu to map", (unsigned long long)id);
 	if (g->fd_rw >= 0)
 		return 0;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", g->fd);
-	g->fd_rw = open(p, O_RDWR | O_CLOEXEC);
+	g->fd_rw = reopen(g->fd, O_RDWR);
 	if (g->fd_rw < 0)
 		return log_err(-errno, "%s was the deleted file '%s': cannot open it for writing", g->holder, g->path);
 	return 0;

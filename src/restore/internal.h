@@ -116,7 +116,7 @@ struct restore_epoll {
 	bool *added;
 };
 
-/* A file deleted while open, made again (ghost.c). */
+/* A file deleted while open or mapped, made again (ghost.c). */
 struct restore_ghost {
 	const struct md_ghost *g;	/* borrowed from the first fd or mapping on it */
 	const char *path;		/* where it was (that fd's path, or the mapped record's) */
@@ -152,7 +152,7 @@ struct restore_ctx {
 	size_t n_files;
 	struct restore_epoll *epolls;
 	size_t n_epolls;
-	struct restore_ghost *ghosts;	/* files deleted while open, by id */
+	struct restore_ghost *ghosts;	/* files deleted while open or mapped, by id */
 	size_t n_ghosts;
 	int sock;			/* our end of the socket fds travel through */
 	int sock_remote;		/* its other end: this fd number in every new process */
@@ -213,7 +213,7 @@ void restore_close_sockets(struct restore_ctx *rc);
 /* inotify.c: an inotify instance with f's watches under their wds; logs */
 int restore_make_inotify(const struct md_fd *f);
 
-/* ghost.c: files deleted while open */
+/* ghost.c: files deleted while open or mapped */
 /* every ghost of the image, its data file opened and checked; before anything is made */
 int restore_read_ghosts(struct restore_ctx *rc, const char *dir);
 /* make each again and delete it; logs */

@@ -640,7 +640,8 @@ static int send_map_fds(struct restore_ctx *rc, struct restore_proc *rp)
 	 * A forked child has its parent's exe already; the kernel refuses to
 	 * replace an exe that is still mapped, which the same file is.
 	 */
-	if (p->exe && !(rp->parent && rp->parent->p.exe && !strcmp(rp->parent->p.exe, p->exe))) {
+	if (p->exe && !(rp->parent && rp->parent->p.exe && !strcmp(rp->parent->p.exe, p->exe) &&
+			rp->parent->p.exe_ghost == p->exe_ghost)) {
 		struct md_vma exe = { .kind = MD_VMA_FILE, .path = p->exe, .ghost = p->exe_ghost };
 
 		r = restore_send_fd(rc, rp, restore_vma_file(rc, &exe), &rp->exe_fd);

@@ -48,6 +48,17 @@ void md_proc_release(struct md_proc *p)
 	memset(p, 0, sizeof(*p));
 }
 
+const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ghost && p->fds[i].ghost->id == id)
+			return p->fds[i].ghost;
+	for (size_t i = 0; i < p->n_mapped; i++)
+		if (p->mapped[i].id == id)
+			return &p->mapped[i];
+	return NULL;
+}
+
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd)
 {
 	for (size_t i = 0; i < p->n_fds; i++)

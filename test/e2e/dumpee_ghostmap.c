@@ -9,17 +9,20 @@
  *   S  DIR/shared, mode 0640, 2 pages + 100 bytes: fd 20 (O_RDWR), mapped
  *      shared writable whole (C) and its first page once more (D), then
  *      written through C; deleted.
+ *   W  DIR/wonly, mode 0600, one page: mapped shared writable (E), written
+ *      through it, closed and deleted: a shared mapping no fd holds.
  *
  * Modes: -m wait (default) writes "READY PID" to STATUS and waits for
  * SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one thing
- * first (content, cow, share, mode, size) and the check must notice. The
- * check, after a restore:
- *   - A, B, C hold their bytes (B's written page, C's writes);
+ * first (content, cow, share, mode, size, wonly) and the check must
+ * notice. The check, after a restore:
+ *   - A, B, C, E hold their bytes (B's written page, C's and E's writes);
  *   - every mapping, fd 20 and the exe are files in DIR, deleted (no
  *     links, " (deleted)" in maps and the links), with their modes and
  *     sizes; the exe is the size it was;
- *   - C, D and fd 20 are one file: a write through one is read through the
- *     others.
+ *   - A and B are one file, and so are the exe and the mapping of this
+ *     code; C, D and fd 20 are one file: a write through one is read
+ *     through the others.
  * Writes "OK" or "FAIL: <what>" to STATUS and exits 0 or 1.
  */
 #include <errno.h>
@@ -44,7 +47,7 @@
 static const char *status_path, *dir;
 static volatile sig_atomic_t got_usr1;
 static char failure[512];
-static uint8_t *map_a, *map_b, *map_c, *map_d;
+static uint8_t *map_a, *map_b, *map_c, *map_d, *map_e;
 static off_t exe_size;
 
 static void on_usr1(int sig)
@@ -179,6 +182,21 @@ static void setup(void)
 		die_setup("mmap S");
 	memcpy(map_c + PG + 7, "CCCCC", 5);
 	unlink_name("shared");
+
+	fd = create("wonly", 0600);
+	fill(fd, PG, s_before);
+	map_e = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map_e == MAP_FAILED)
+		die_setup("mmap W");
+	memcpy(map_e + 10, "EEEE", 4);
+	close(fd);
+	unlink_name("wonly");
+}
+
+/* W's bytes after setup */
+static uint8_t w_byte(uint64_t off)
+{
+	return off >= 10 && off < 14 ? 'E' : s_before(off);
 }
 
 static void corrupt(const char *what)
@@ -193,7 +211,7 @@ static void corrupt(const char *what)
 		/* D on a file of its own with the same bytes */
 		int fd = create("other", 0640);
 
-		fill(fd, PG, s_byte);
+		fill(fd, S_SIZE, s_byte);
 		mmap(map_d, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 		close(fd);
 		unlink_name("other");
@@ -201,6 +219,8 @@ static void corrupt(const char *what)
 		fchmod(FD_S, 0600);
 	} else if (!strcmp(what, "size")) {
 		ftruncate(FD_S, S_SIZE + 1);
+	} else if (!strcmp(what, "wonly")) {
+		map_e[11] = 'X';
 	} else {
 		fprintf(stderr, "dumpee_ghostmap: unknown corruption '%s'\n", what);
 		exit(2);
@@ -250,7 +270,7 @@ static bool mapping(const char *which, const uint8_t *at, size_t len, mode_t mod
 /* maps shows each of ours in DIR and deleted */
 static bool maps_lines(void)
 {
-	const uint8_t *want[] = { map_a, map_b, map_c, map_d };
+	const uint8_t *want[] = { map_a, map_b, map_c, map_d, map_e };
 	char line[PATH_MAX + 128];
 	unsigned found = 0;
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -263,7 +283,7 @@ static bool maps_lines(void)
 
 		if (sscanf(line, "%lx-", &start) != 1)
 			continue;
-		for (unsigned i = 0; i < 4; i++) {
+		for (unsigned i = 0; i < 5; i++) {
 			if (start != (unsigned long)want[i])
 				continue;
 			line[strcspn(line, "\n")] = '\0';
@@ -275,8 +295,8 @@ static bool maps_lines(void)
 		}
 	}
 	fclose(f);
-	if (found != 15)
-		return failf("maps shows only mappings %#x of 0xf", found);
+	if (found != 31)
+		return failf("maps shows only mappings %#x of 0x1f", found);
 	return true;
 }
 
@@ -294,7 +314,53 @@ static bool contents(void)
 	for (uint64_t i = 0; i < S_SIZE; i++)
 		if (map_c[i] != s_byte(i))
 			return failf("C: byte %llu is %#x, expected %#x", (unsigned long long)i, map_c[i], s_byte(i));
+	for (uint64_t i = 0; i < PG; i++)
+		if (map_e[i] != w_byte(i))
+			return failf("E: byte %llu is %#x, expected %#x", (unsigned long long)i, map_e[i], w_byte(i));
 	return true;
+}
+
+/* the /proc links a and b reach one file */
+static bool same_file(const char *which, const char *a, const char *b)
+{
+	struct stat x, y;
+
+	if (stat(a, &x) < 0 || stat(b, &y) < 0)
+		return failf("%s: %s", which, strerror(errno));
+	if (x.st_dev != y.st_dev || x.st_ino != y.st_ino)
+		return failf("%s are two files", which);
+	return true;
+}
+
+/* map_files' link of the mapping that holds addr, into buf */
+static bool map_files_of(const void *addr, char *buf, size_t len)
+{
+	char line[PATH_MAX + 128];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && (unsigned long)addr >= s && (unsigned long)addr < e) {
+			snprintf(buf, len, "/proc/self/map_files/%lx-%lx", s, e);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found || failf("no mapping holds %p", addr);
+}
+
+static bool one_file_each(void)
+{
+	char a[96], b[96], text[96];
+
+	snprintf(a, sizeof(a), "/proc/self/map_files/%lx-%lx", (unsigned long)map_a,
+		 (unsigned long)(map_a + L_PAGES * PG));
+	snprintf(b, sizeof(b), "/proc/self/map_files/%lx-%lx", (unsigned long)map_b, (unsigned long)(map_b + 2 * PG));
+	return same_file("A and B", a, b) && map_files_of((const void *)same_file, text, sizeof(text)) &&
+	       same_file("the exe and the mapping of this code", "/proc/self/exe", text);
 }
 
 static bool check(void)
@@ -305,8 +371,9 @@ static bool check(void)
 		return false;
 	if (!mapping("A", map_a, L_PAGES * PG, 0750, L_PAGES * PG) ||
 	    !mapping("B", map_b, 2 * PG, 0750, L_PAGES * PG) || !mapping("C", map_c, 3 * PG, 0640, S_SIZE) ||
-	    !mapping("D", map_d, PG, 0640, S_SIZE) || !deleted_link("fd 20", "/proc/self/fd/20", 0640, S_SIZE) ||
-	    !deleted_link("the exe", "/proc/self/exe", 0755, exe_size))
+	    !mapping("D", map_d, PG, 0640, S_SIZE) || !mapping("E", map_e, PG, 0600, PG) ||
+	    !deleted_link("fd 20", "/proc/self/fd/20", 0640, S_SIZE) ||
+	    !deleted_link("the exe", "/proc/self/exe", 0755, exe_size) || !one_file_each())
 		return false;
 	/* one file under C, D and fd 20 */
 	map_d[3] = 'D';

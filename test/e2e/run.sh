@@ -1564,7 +1564,7 @@ test_ghostmap_selftest() {
 
 test_ghostmap_detects_corruption() {
 	local what rc
-	for what in content cow share mode size; do
+	for what in content cow share mode size wonly; do
 		ghostmap_copy
 		"$TD/gm/exe" -m corrupt -c "$what" "$TD/status" "$TD/gm" </dev/null 2>/dev/null
 		rc=$?
@@ -1598,6 +1598,23 @@ test_ghostmap() {
 	trigger_check "$PID"
 }
 
+# the names are taken when the restore comes (an upgraded library and binary): the new files
+# are left alone, and the deleted ones come back under temporary names
+test_ghostmap_name_taken() {
+	need_memdump
+	start_ghostmap
+	dump_and_kill "$PID" "$TD/img"
+	echo new library >"$TD/gm/lib"
+	echo new binary >"$TD/gm/exe"
+	restore_detached "$TD/img" "$PID"
+	[[ $(cat "$TD/gm/lib") == "new library" && $(cat "$TD/gm/exe") == "new binary" ]] ||
+		fail "the restore changed the files that took the names"
+	[[ $(ls -A "$TD/gm" | tr '\n' ' ') == "exe lib " ]] || fail "the restore left names in $TD/gm: $(ls -A "$TD/gm")"
+	readlink "/proc/$PID/exe" | grep -q "^$TD/gm/\.memdump-ghost-[0-9]*-[0-9]* (deleted)$" ||
+		fail "the exe is $(readlink "/proc/$PID/exe")"
+	trigger_check "$PID"
+}
+
 # a mapped deleted file over --ghost-limit: refused with the mapping, path, size and the
 # option, the process left running
 test_ghostmap_too_big() {
@@ -1624,6 +1641,7 @@ ALL_TESTS+=(
 	ghostmap_selftest
 	ghostmap_detects_corruption
 	ghostmap
+	ghostmap_name_taken
 	ghostmap_too_big
 )
 

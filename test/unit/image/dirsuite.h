@@ -4,6 +4,9 @@
  * TestSuite(name, .init = synth_dir_setup, .fini = synth_dir_teardown)
  * and the test sees it as dir / dirfd.
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "synth.h"
 
 static char *dir;
@@ -19,4 +22,17 @@ static inline void synth_dir_teardown(void)
 {
 	close(dirfd);
 	rm_tree(dir);
+}
+
+/* the bits of byte at of the directory's file name, inverted in place */
+static inline void flip_bits(const char *name, off_t at, uint8_t bits)
+{
+	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	uint8_t b;
+
+	cr_assert_geq(wfd, 0);
+	cr_assert_eq(pread(wfd, &b, 1, at), 1);
+	b ^= bits;
+	cr_assert_eq(pwrite(wfd, &b, 1, at), 1);
+	close(wfd);
 }

@@ -228,8 +228,49 @@ static void mapped_extent_past_end(struct md_proc *p)
 	p->mapped[0].data.entries[0].nr_pages = 5;
 }
 
+/* the mm header's flag, which older readers refuse, goes with every reference to a ghost */
+Test(image_fdextra, mm_flag_with_ghosts)
+{
+	struct md_proc in, out;
+	char mm[64];
+
+	snprintf(mm, sizeof(mm), "mm-%d.img", SYNTH_PID);
+	proc_with_mapped(&in);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	flip_bits(mm, 36, MD_MM_F_GHOSTS);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "references without the flag were read");
+	/* only the exe's reference: still needs it */
+	in.vmas[1].ghost = 0;
+	in.vmas[1].deleted = false;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&out);
+	flip_bits(mm, 36, MD_MM_F_GHOSTS);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "an exe reference without the flag was read");
+	/* another bit: unknown */
+	flip_bits(mm, 36, MD_MM_F_GHOSTS | 2);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "an unknown mm flag was read");
+	/* no reference: no flag written */
+	in.exe_ghost = 0;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	flip_bits(mm, 36, MD_MM_F_GHOSTS);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0, "the flag alone was refused");
+	md_proc_release(&out);
+	flip_bits(mm, 36, MD_MM_F_GHOSTS);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&out);
+	md_proc_release(&in);
+}
+
+/* a deleted file's VMA no memdump wrote: it would map whatever has the path now */
+static void vma_deleted_without_ghost(struct md_proc *p)
+{
+	p->vmas[1].ghost = 0;
+}
+
 Test(image_fdextra, impossible_images_refused)
 {
+	expect_refused(vma_deleted_without_ghost, "a deleted file's VMA without its ghost");
 	expect_refused(vma_ghost_missing, "a VMA on a deleted file that is not there");
 	expect_refused(vma_ghost_on_anon, "an anonymous VMA on a deleted file");
 	expect_refused(vma_ghost_not_deleted, "a VMA of a file not deleted on a deleted file");

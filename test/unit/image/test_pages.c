@@ -77,18 +77,6 @@ static void check_pages(struct image_pages *p, uint64_t n)
 	free(got);
 }
 
-static void flip_bits(const char *name, off_t at, uint8_t bits)
-{
-	int wfd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
-	uint8_t b;
-
-	cr_assert_geq(wfd, 0);
-	cr_assert_eq(pread(wfd, &b, 1, at), 1);
-	b ^= bits;
-	cr_assert_eq(pwrite(wfd, &b, 1, at), 1);
-	close(wfd);
-}
-
 static void flip(const char *name, off_t at)
 {
 	flip_bits(name, at, 0x40);
