@@ -53,6 +53,12 @@ struct md_sock_queue;
  * flag: they would map whatever file has that path now.
  */
 #define MD_MM_F_GHOSTS 1u
+/*
+ * header flag of a core file: a thread runs under seccomp or with
+ * no_new_privs (Thread.seccomp_mode, .no_new_privs). Readers before it
+ * refuse the flag: they would restore the process without its sandbox.
+ */
+#define MD_CORE_F_SECCOMP 1u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

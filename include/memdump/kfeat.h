@@ -40,6 +40,7 @@ struct kfeat {
 	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
 	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
+	bool seccomp_filters;	/* a tracee's filters suspended (PTRACE_O_SUSPEND_SECCOMP) and read */
 };
 
 /* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */

@@ -4,6 +4,7 @@
  * shares. dump/ fills them, image/ turns them into protobuf-c messages and
  * back, restore/ consumes them. Only image/ knows the on-disk encoding.
  */
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,21 @@ struct md_thread {
 	uint64_t robust_list_len;	/* its size in bytes */
 	struct md_siginfo *pending;	/* thread-private queue */
 	size_t n_pending;
+	uint32_t seccomp_mode;		/* SECCOMP_MODE_DISABLED 0, _STRICT 1, _FILTER 2 */
+	uint32_t seccomp_filter;	/* _FILTER: 1 + index of its newest filter in md_proc.seccomp */
+	bool no_new_privs;		/* PR_SET_NO_NEW_PRIVS */
+};
+
+/*
+ * A seccomp filter of a process: its program, and the filter it was
+ * installed on top of. Threads that inherited or synced (TSYNC) a filter
+ * share it; a thread's filters are the chain from its newest one down.
+ */
+struct md_seccomp_filter {
+	uint32_t parent;		/* 1 + index of the filter below it, always a lower one; 0: none */
+	uint32_t flags;			/* SECCOMP_FILTER_FLAG_LOG */
+	struct sock_filter *insns;	/* the BPF program */
+	size_t n_insns;
 };
 
 struct md_sigaction {
@@ -363,6 +379,8 @@ struct md_proc {
 	size_t n_shared_pending;
 	struct md_posix_timer *posix_timers;	/* ascending ids */
 	size_t n_posix_timers;
+	struct md_seccomp_filter *seccomp;	/* every filter of its threads, each after its parent */
+	size_t n_seccomp;
 
 	struct md_fd *fds;
 	size_t n_fds;
@@ -416,6 +434,12 @@ struct md_track {
 /* Lifecycle helpers (model.c) */
 void md_proc_release(struct md_proc *p);
 void md_thread_release(struct md_thread *t);
+/*
+ * The filters of a thread whose newest is leaf (1 + index, 0: none), oldest
+ * first, as 0-based indices into p->seccomp: how many (at most cap are
+ * stored in out), or -EINVAL for a parent that is not below its child.
+ */
+int md_seccomp_chain(const struct md_proc *p, uint32_t leaf, uint32_t *out, size_t cap);
 void md_fd_release(struct md_fd *f);
 /* the process of procs[0..n) with this pid, or NULL */
 const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid);

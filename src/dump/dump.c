@@ -52,25 +52,6 @@ static int collect_vdso_hash(struct md_proc *p)
 	return 0;
 }
 
-/*
- * A seccomp filter would judge our remote syscalls (and may kill the
- * process for one), and the image could not carry it: a restored process
- * would run unsandboxed. Refuse before touching anything.
- */
-static int check_seccomp(pid_t pid, pid_t tid)
-{
-	struct proc_status st;
-	int r;
-
-	r = proc_read_status(pid, tid, &st);
-	if (r < 0)
-		return log_err(r, "cannot read the status of thread %d", tid);
-	if (st.seccomp != 0)
-		return log_err(-ENOTSUP, "thread %d of %d runs under seccomp: not supported yet (memdump could "
-					 "neither inject safely nor restore the filter)", tid, pid);
-	return 0;
-}
-
 static int collect_threads(const struct frozen *f, struct md_proc *p)
 {
 	p->threads = calloc(f->n, sizeof(*p->threads));
@@ -155,11 +136,6 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	pid_t pid = f->pid;
 	int r;
 
-	for (size_t i = 0; i < f->n; i++) {
-		r = check_seccomp(pid, f->tids[i]);
-		if (r < 0)
-			return r;
-	}
 	r = dump_collect_proc(pid, p);
 	if (r < 0)
 		return log_err(r, "cannot read the state of %d", pid);
@@ -173,6 +149,9 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	if (r < 0)
 		return r;
 	r = collect_threads(f, p);
+	if (r < 0)
+		return r;
+	r = dump_seccomp(p);
 	if (r < 0)
 		return r;
 	/* after the VMA list: the scratch page it maps must not be in the image */
@@ -554,10 +533,6 @@ int dump_run(const struct dump_opts *o)
 		}
 	}
 
-	/* before seizing anything: our remote syscalls would meet the filter */
-	r = check_seccomp(o->pid, o->pid);
-	if (r < 0)
-		goto out;
 	c.frozen_ns = c.stage_ns = md_now_ns();
 	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)

@@ -1,5 +1,6 @@
 #pragma once
 /* Declarations shared by the files of src/dump/ only. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,10 +13,23 @@ struct user_regs_struct;
 struct inject_ctx;
 struct md_pagemap;
 struct dump_out;
+struct sock_filter;
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared);
+
+/*
+ * Each thread's seccomp mode, no_new_privs and filters into p (its threads
+ * collected, frozen with their filters suspended): seccomp.c. A filter the
+ * restore could not bring back is refused (-ENOTSUP, logged).
+ */
+int dump_seccomp(struct md_proc *p);
+/* the filter in p->seccomp with that parent, flags and program, added if new: 1 + its index, or -ENOMEM */
+int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, const struct sock_filter *insns,
+			size_t n);
+/* whether a program returns SECCOMP_RET_USER_NOTIF (as a constant) */
+bool dump_seccomp_notifies(const struct sock_filter *insns, size_t n);
 
 /* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
 int dump_remote_state(struct md_proc *p);

@@ -27,6 +27,27 @@ static bool has_tid(const struct frozen *f, pid_t tid)
 	return false;
 }
 
+/*
+ * A thread under seccomp would have its filter judge our remote syscalls
+ * (and maybe kill it for one): suspend the filter while it is ours. It
+ * never runs its own code meanwhile; detaching ends the suspension.
+ */
+static int suspend_seccomp(pid_t pid, pid_t tid)
+{
+	struct proc_status st;
+	int r;
+
+	r = proc_read_status(pid, tid, &st);
+	if (r < 0)
+		return log_err(r, "cannot read the status of thread %d", tid);
+	if (!st.seccomp)
+		return 0;
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)) < 0)
+		return log_err(-errno, "cannot suspend the seccomp filter of thread %d of %d (it takes CAP_SYS_ADMIN "
+				       "and a kernel with CONFIG_CHECKPOINT_RESTORE)", tid, pid);
+	return 0;
+}
+
 static int seize_one(struct frozen *f, pid_t tid)
 {
 	int r;
@@ -48,7 +69,7 @@ static int seize_one(struct frozen *f, pid_t tid)
 	}
 	if (r < 0)
 		return log_err(r, "cannot stop thread %d", tid);
-	return 0;
+	return suspend_seccomp(f->pid, tid);
 }
 
 /* Seize every thread of pid; -ESRCH (not logged) if it is gone or died meanwhile. */

@@ -6,6 +6,7 @@
 #include "memdump/image.h"
 
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,10 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	_cleanup_free_ Md__PosixTimer *pt = NULL;
 	_cleanup_free_ Md__PosixTimer **ptp = NULL;
 	_cleanup_free_ int32_t *ctty = NULL;
+	_cleanup_free_ Md__SeccompFilter *sf = NULL;
+	_cleanup_free_ Md__SeccompFilter **sfp = NULL;
 	size_t nbins = p->n_shared_pending, b = 0;
+	uint32_t flags = 0;
 	char comm[16];
 
 	for (size_t i = 0; i < p->n_threads; i++)
@@ -75,8 +79,24 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	bins = calloc(nbins ? nbins : 1, sizeof(*bins));
 	pt = calloc(p->n_posix_timers ? p->n_posix_timers : 1, sizeof(*pt));
 	ptp = calloc(p->n_posix_timers ? p->n_posix_timers : 1, sizeof(*ptp));
-	if (!th || !thp || !bins || !pt || !ptp)
+	sf = calloc(p->n_seccomp ? p->n_seccomp : 1, sizeof(*sf));
+	sfp = calloc(p->n_seccomp ? p->n_seccomp : 1, sizeof(*sfp));
+	if (!th || !thp || !bins || !pt || !ptp || !sf || !sfp)
 		return log_err(-ENOMEM, "cannot write image '%s'", name);
+	for (size_t i = 0; i < p->n_seccomp; i++) {
+		const struct md_seccomp_filter *f = &p->seccomp[i];
+
+		md__seccomp_filter__init(&sf[i]);
+		sf[i].prog.data = (uint8_t *)f->insns;
+		sf[i].prog.len = f->n_insns * sizeof(*f->insns);
+		sf[i].has_parent = f->parent != 0;
+		sf[i].parent = f->parent;
+		sf[i].has_flags = f->flags != 0;
+		sf[i].flags = f->flags;
+		sfp[i] = &sf[i];
+	}
+	m.n_seccomp_filters = p->n_seccomp;
+	m.seccomp_filters = sfp;
 	for (size_t i = 0; i < p->n_posix_timers; i++) {
 		const struct md_posix_timer *t = &p->posix_timers[i];
 
@@ -142,6 +162,14 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 		tm->t.has_robust_list = tm->t.has_robust_list_len = true;
 		tm->t.robust_list = t->robust_list;
 		tm->t.robust_list_len = t->robust_list_len;
+		tm->t.has_seccomp_mode = t->seccomp_mode != 0;
+		tm->t.seccomp_mode = t->seccomp_mode;
+		tm->t.has_seccomp_filter = t->seccomp_filter != 0;
+		tm->t.seccomp_filter = t->seccomp_filter;
+		tm->t.has_no_new_privs = t->no_new_privs;
+		tm->t.no_new_privs = t->no_new_privs;
+		if (t->seccomp_mode || t->no_new_privs)
+			flags = MD_CORE_F_SECCOMP;
 		tm->t.n_pending = t->n_pending;
 		tm->t.pending = &bins[b];
 		for (size_t j = 0; j < t->n_pending; j++, b++) {
@@ -199,7 +227,7 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 		bins[b].data = (uint8_t *)p->shared_pending[j].raw;
 		bins[b].len = MD_SIGINFO_SIZE;
 	}
-	return img_write_msg(dirfd, name, MD_IMG_CORE, &m.base);
+	return img_write_msg_flags(dirfd, name, MD_IMG_CORE, flags, &m.base);
 }
 
 static int write_mm(int dirfd, const struct md_proc *p, const char *name)
@@ -416,6 +444,12 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	t->clear_child_tid = m->clear_child_tid;
 	t->robust_list = m->has_robust_list ? m->robust_list : 0;
 	t->robust_list_len = m->has_robust_list_len ? m->robust_list_len : 0;
+	t->seccomp_mode = m->has_seccomp_mode ? m->seccomp_mode : 0;
+	t->seccomp_filter = m->has_seccomp_filter ? m->seccomp_filter : 0;
+	t->no_new_privs = m->has_no_new_privs && m->no_new_privs;
+	if (t->seccomp_mode > 2 || (t->seccomp_mode == 2) != (t->seccomp_filter != 0))
+		return img_invalid(name, "thread %d: seccomp mode %u with filter %u", t->tid, t->seccomp_mode,
+				   t->seccomp_filter);
 	r = copy_siginfos(name, "pending", m->pending, m->n_pending, &t->pending);
 	if (r < 0)
 		return r;
@@ -481,6 +515,69 @@ static int read_posix_timers(const char *name, Md__PosixTimer **m, size_t n, str
 	return 0;
 }
 
+#define SECCOMP_MAX_FILTERS 65536
+#define SECCOMP_MAX_PATH 32768		/* the kernel's MAX_INSNS_PER_PATH */
+
+/*
+ * p's threads are read. Every filter must be below one of them, and each
+ * thread's chain within the kernel's limit: sum of (length + 4), less 4.
+ */
+static int read_seccomp(const char *name, Md__SeccompFilter **m, size_t n, uint32_t flags, struct md_proc *p)
+{
+	_cleanup_free_ uint32_t *chain = NULL;
+	_cleanup_free_ bool *used = NULL;
+
+	if (n > SECCOMP_MAX_FILTERS)
+		return img_invalid(name, "%zu seccomp filters", n);
+	if (n) {
+		p->seccomp = calloc(n, sizeof(*p->seccomp));
+		chain = calloc(n, sizeof(*chain));
+		used = calloc(n, sizeof(*used));
+		if (!p->seccomp || !chain || !used)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const Md__SeccompFilter *f = m[i];
+		size_t len = f->prog.len / sizeof(struct sock_filter);
+
+		if (f->prog.len % sizeof(struct sock_filter) || !len || len > BPF_MAXINSNS)
+			return img_invalid(name, "seccomp filter %zu: a program of %zu bytes", i, f->prog.len);
+		if (f->has_parent && f->parent > i)
+			return img_invalid(name, "seccomp filter %zu: parent %u is not below it", i, f->parent);
+		if (f->has_flags && (f->flags & ~SECCOMP_FILTER_FLAG_LOG))
+			return img_invalid(name, "seccomp filter %zu: flags 0x%x", i, f->flags);
+		p->seccomp[i].insns = malloc(f->prog.len);
+		if (!p->seccomp[i].insns)
+			return -ENOMEM;
+		memcpy(p->seccomp[i].insns, f->prog.data, f->prog.len);
+		p->seccomp[i].n_insns = len;
+		p->seccomp[i].parent = f->has_parent ? f->parent : 0;
+		p->seccomp[i].flags = f->has_flags ? f->flags : 0;
+		p->n_seccomp = i + 1;
+	}
+	for (size_t t = 0; t < p->n_threads; t++) {
+		const struct md_thread *th = &p->threads[t];
+		size_t total = 0;
+		int k;
+
+		if ((th->seccomp_mode || th->no_new_privs) && !(flags & MD_CORE_F_SECCOMP))
+			return img_invalid(name, "thread %d: seccomp state without the header flag", th->tid);
+		if (th->seccomp_filter > n)
+			return img_invalid(name, "thread %d: seccomp filter %u of %zu", th->tid, th->seccomp_filter, n);
+		k = md_seccomp_chain(p, th->seccomp_filter, chain, n);
+		for (int i = 0; i < k; i++) {
+			used[chain[i]] = true;
+			total += p->seccomp[chain[i]].n_insns + (i ? 4 : 0);
+		}
+		if (total > SECCOMP_MAX_PATH)
+			return img_invalid(name, "thread %d: seccomp filters of %zu instructions", th->tid, total);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!used[i])
+			return img_invalid(name, "seccomp filter %zu: no thread runs it", i);
+	return 0;
+}
+
 /* ctty: the fds the image says are on the shell job's terminal, for read_files() to mark */
 struct ctty_list {
 	int32_t *fds;
@@ -491,11 +588,12 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__CoreImage *m;
+	uint32_t flags;
 	char name[64];
 	int r;
 
 	proc_name(name, sizeof(name), "core", pid);
-	r = img_read_msg(dirfd, name, MD_IMG_CORE, &raw);
+	r = img_read_msg_flags(dirfd, name, MD_IMG_CORE, &flags, &raw);
 	if (r < 0)
 		return r;
 	m = (Md__CoreImage *)raw;
@@ -563,6 +661,11 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	if (p->zombie && m->n_posix_timers)
 		return img_invalid(name, "a zombie with %zu posix timers", m->n_posix_timers);
 	r = read_posix_timers(name, m->posix_timers, m->n_posix_timers, p);
+	if (r < 0)
+		goto out;
+	if (p->zombie && m->n_seccomp_filters)
+		return img_invalid(name, "a zombie with %zu seccomp filters", m->n_seccomp_filters);
+	r = read_seccomp(name, m->seccomp_filters, m->n_seccomp_filters, flags, p);
 	if (r < 0)
 		goto out;
 	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;

@@ -127,6 +127,14 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 			if (parse_num(v, 10, &x, NULL) < 0)
 				return -EINVAL;
 			st.seccomp = x;
+		} else if ((v = value_of(l, "Seccomp_filters"))) {
+			if (parse_num(v, 10, &x, NULL) < 0)
+				return -EINVAL;
+			st.seccomp_filters = x;
+		} else if ((v = value_of(l, "NoNewPrivs"))) {
+			if (parse_num(v, 10, &x, NULL) < 0 || x > 1)
+				return -EINVAL;
+			st.no_new_privs = x;
 		} else if ((v = value_of(l, "Threads"))) {
 			if (parse_num(v, 10, &x, NULL) < 0)
 				return -EINVAL;

@@ -137,6 +137,7 @@ struct restore_ctx {
 	size_t n_shms;
 	bool lazy;			/* --lazy-pages */
 	bool thp_always;		/* restore_thp_always() of this host */
+	bool seccomp;			/* a thread has seccomp or no_new_privs: suspend filters while ours */
 	int lazy_sock;			/* to the lazy server (-1: none) */
 	pid_t lazy_pid;
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
@@ -166,6 +167,16 @@ struct restore_ctx {
 };
 
 #define RESTORE_SCRATCH_SIZE (64 * 1024)
+
+/* ---- seccomp (seccomp.c) ---- */
+/* whether a thread of p has a seccomp mode or no_new_privs */
+bool restore_has_seccomp(const struct md_proc *p);
+/* how many filters (oldest first) all threads of p have in common: installed once, synced (TSYNC) */
+size_t restore_seccomp_shared(const struct md_proc *p);
+/* before any process: sets rc->seccomp; tries each filter program on this kernel */
+int restore_check_seccomp(struct restore_ctx *rc);
+/* filters, strict mode and no_new_privs of every thread of rp, by remote syscalls; uses the scratch area */
+int restore_seccomp(struct restore_proc *rp);
 
 /* status flags F_SETFL takes; the access mode is fixed at open */
 #define RESTORE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)

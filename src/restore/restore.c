@@ -412,6 +412,8 @@ static int check_host(struct restore_ctx *rc)
 	md_vmas_free(own, n_own);
 	for (size_t k = 0; k < rc->n && r >= 0; k++)
 		r = restore_check_timers(rc, &rc->procs[k].p);
+	if (r >= 0)
+		r = restore_check_seccomp(rc);
 	return r;
 }
 
@@ -483,9 +485,15 @@ static int create_root(struct restore_ctx *rc)
 	if (pid == 0)
 		restore_child_main(rc);
 	rp->pid = (pid_t)pid;
-	/* EXITKILL: if memdump dies now, the half-built tree dies with it */
-	if (ptrace(PTRACE_SEIZE, rp->pid, NULL, (void *)(long)PTRACE_OPTIONS) < 0)
-		return log_err(-errno, "cannot seize the new process %d", rp->pid);
+	/*
+	 * EXITKILL: if memdump dies now, the half-built tree dies with it.
+	 * SUSPEND_SECCOMP (inherited by every process and thread it makes):
+	 * the filters put back at the end judge none of our syscalls.
+	 */
+	if (ptrace(PTRACE_SEIZE, rp->pid, NULL,
+		   (void *)(long)(PTRACE_OPTIONS | (rc->seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0))) < 0)
+		return log_err(-errno, "cannot seize the new process %d%s", rp->pid,
+			       rc->seccomp ? " with seccomp suspended (it takes CAP_SYS_ADMIN)" : "");
 	rp->attached[rp->n_attached++] = rp->pid;
 	rc->rep->go = 1;
 	r = wait_root_stop(rc, rp);
@@ -727,6 +735,9 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
 	if (r < 0)
 		return r;
 	r = restore_arm_timers(rp);
+	if (r < 0)
+		return r;
+	r = restore_seccomp(rp);
 	if (r < 0)
 		return r;
 	/* the scratch area is shared with no one: a child took it over or has its own copy */

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/elf.h>
+#include <linux/filter.h>
 #include <linux/kcmp.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -455,6 +457,49 @@ out_kill:
 		;
 }
 
+/*
+ * A child under a filter that allows everything, seized with its filters
+ * suspended (CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE), gives its filter
+ * (PTRACE_SECCOMP_GET_FILTER): what dumping and restoring seccomp takes.
+ */
+static bool probe_seccomp_filters(void)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { 1, &allow };
+	bool ok = false;
+	int status, p[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return false;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
+			c = 1;
+		(void)!write(p[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	/* once the child has its filter (or could not have one) */
+	if (read(p[0], &c, 1) == 1 && c && ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)PTRACE_O_SUSPEND_SECCOMP) == 0 &&
+	    ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0 && waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status))
+		ok = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL) == 1;
+	close(p[0]);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	return ok;
+}
+
 int kfeat_probe(struct kfeat *ret)
 {
 	_cleanup_close_ int pagemap_fd = -1;
@@ -498,6 +543,7 @@ int kfeat_probe_all(struct kfeat *ret)
 	ret->epoll_tfd = probe_epoll_tfd();
 	ret->open_by_handle = probe_open_by_handle();
 	ret->inotify_fhandle = probe_inotify_fhandle();
+	ret->seccomp_filters = probe_seccomp_filters();
 	return 0;
 }
 
@@ -542,6 +588,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "so_peek_off: %s\n", yesno(kf->so_peek_off));
 	fprintf(out, "open_by_handle: %s\n", yesno(kf->open_by_handle));
 	fprintf(out, "inotify_fhandle: %s\n", yesno(kf->inotify_fhandle));
+	fprintf(out, "seccomp_filters: %s\n", yesno(kf->seccomp_filters));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

@@ -4,6 +4,7 @@
  */
 #include "memdump/model.h"
 
+#include <errno.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,9 @@ void md_proc_release(struct md_proc *p)
 	free(p->threads);
 	free(p->shared_pending);
 	free(p->posix_timers);
+	for (size_t i = 0; i < p->n_seccomp; i++)
+		free(p->seccomp[i].insns);
+	free(p->seccomp);
 	for (size_t i = 0; i < p->n_fds; i++)
 		md_fd_release(&p->fds[i]);
 	free(p->fds);
@@ -46,6 +50,23 @@ void md_proc_release(struct md_proc *p)
 		md_ghost_release(&p->mapped[i]);
 	free(p->mapped);
 	memset(p, 0, sizeof(*p));
+}
+
+int md_seccomp_chain(const struct md_proc *p, uint32_t leaf, uint32_t *out, size_t cap)
+{
+	size_t n = 0, k;
+
+	/* each step goes down: no cycle, at most n_seccomp steps */
+	for (uint32_t f = leaf; f; f = p->seccomp[f - 1].parent) {
+		if (f > p->n_seccomp || p->seccomp[f - 1].parent >= f)
+			return -EINVAL;
+		n++;
+	}
+	k = n;
+	for (uint32_t f = leaf; f; f = p->seccomp[f - 1].parent)
+		if (--k < cap)
+			out[k] = f - 1;
+	return (int)n;
 }
 
 const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id)

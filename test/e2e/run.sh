@@ -1645,6 +1645,81 @@ ALL_TESTS+=(
 	ghostmap_too_big
 )
 
+# --- seccomp filters, strict mode and no_new_privs (dumpee_seccomp) ----------------------
+
+test_seccomp_selftest() {
+	"$E2E/dumpee_seccomp" -m selftest "$TD/status" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_seccomp_detects_corruption() {
+	local what rc
+	for what in nofilter nonnp notsync nostrict; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_seccomp" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_seccomp [ARGS...]: dumpee_seccomp in wait mode; sets PID and STATUS
+start_seccomp() {
+	STATUS=$TD/status
+	spawn seccomp "$E2E/dumpee_seccomp" "$@" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_seccomp did not get ready: $(cat "$STATUS" "$TD/seccomp.err" 2>/dev/null)"
+}
+
+# seccomp_state DIR: each process's threads (mode, newest filter, no_new_privs) and filters
+seccomp_state() {
+	"$MEMDUMP" show "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for name in sorted(k for k in d if k.startswith("core-")):
+    c = d[name]["payload"]
+    for t in c["threads"]:
+        print(name, t["tid"], t.get("seccomp_mode", 0), t.get("seccomp_filter", 0), t.get("no_new_privs", False))
+    for i, f in enumerate(c.get("seccomp_filters", [])):
+        print(name, "filter", i, f.get("parent", 0), f.get("flags", 0), f["prog"])
+'
+}
+
+# a tree whose filters kill it for syscalls memdump runs in it: dumped and restored with every
+# thread's filters, strict mode and no_new_privs, threads sharing filters as before; a dump of
+# the restored tree finds what the first one found
+test_seccomp() {
+	need_memdump
+	start_seccomp
+	dump_and_kill "$PID" "$TD/img"
+	seccomp_state "$TD/img" >"$TD/state1" || fail "memdump show failed"
+	[[ $(grep -c ' filter ' "$TD/state1") -eq 4 ]] || fail "not 4 filters (A, C, A, E): $(cat "$TD/state1")"
+	grep -q ' filter [0-9]* [0-9]* 2 ' "$TD/state1" || fail "no filter with SECCOMP_FILTER_FLAG_LOG: $(cat "$TD/state1")"
+	restore_detached "$TD/img" "$PID"
+	md dump2 dump -t "$PID" -D "$TD/img2" --leave-running || fail "second dump failed: $(md_why dump2)"
+	seccomp_state "$TD/img2" >"$TD/state2" || fail "memdump show failed"
+	diff "$TD/state1" "$TD/state2" >"$TD/state.diff" || fail "the restored tree's seccomp state differs: $(cat "$TD/state.diff")"
+	trigger_check "$PID"
+}
+
+# a filter that hands syscalls to a supervisor: refused, named, the tree left running
+test_seccomp_notify_refused() {
+	need_memdump
+	start_seccomp -n
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a SECCOMP_RET_USER_NOTIF filter succeeded"
+	grep -q "^memdump: error: thread $PID runs a seccomp filter that hands syscalls to a supervisor" "$TD/dump.err" ||
+		fail "unclear refusal: $(md_why dump)"
+	[[ -z $(ls -A "$TD/img" 2>/dev/null) ]] || fail "the failed dump left files: $(ls "$TD/img")"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	trigger_check "$PID"
+}
+
+ALL_TESTS+=(seccomp_selftest seccomp_detects_corruption seccomp seccomp_notify_refused)
+
 # --- the runner --------------------------------------------------------------------------
 
 PASSED=0

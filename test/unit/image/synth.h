@@ -286,6 +286,15 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert(mem_eq(x->data.entries, y->data.entries, x->data.n * sizeof(*x->data.entries)));
 	}
 
+	cr_assert_eq(a->n_seccomp, b->n_seccomp);
+	for (size_t i = 0; i < a->n_seccomp; i++) {
+		const struct md_seccomp_filter *x = &a->seccomp[i], *y = &b->seccomp[i];
+
+		cr_assert(x->parent == y->parent && x->flags == y->flags && x->n_insns == y->n_insns,
+			  "seccomp filter %zu differs", i);
+		cr_assert(mem_eq(x->insns, y->insns, x->n_insns * sizeof(*x->insns)), "seccomp filter %zu differs", i);
+	}
+
 	cr_assert_eq(a->n_threads, b->n_threads);
 	for (size_t i = 0; i < a->n_threads; i++) {
 		const struct md_thread *x = &a->threads[i], *y = &b->threads[i];
@@ -297,6 +306,9 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert(mem_eq(x->xsave, y->xsave, x->xsave_size));
 		cr_assert_eq(x->xfeatures, y->xfeatures);
 		cr_assert_eq(x->sigmask, y->sigmask);
+		cr_assert_eq(x->seccomp_mode, y->seccomp_mode, "thread %zu", i);
+		cr_assert_eq(x->seccomp_filter, y->seccomp_filter, "thread %zu", i);
+		cr_assert_eq(x->no_new_privs, y->no_new_privs, "thread %zu", i);
 		cr_assert_eq(x->rseq.addr, y->rseq.addr);
 		cr_assert_eq(x->rseq.len, y->rseq.len);
 		cr_assert_eq(x->rseq.flags, y->rseq.flags);

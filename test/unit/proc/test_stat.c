@@ -172,8 +172,9 @@ Test(proc_status, synthetic_fields)
 			  "Gid:\t2000\t2001\t2002\t2003\n"
 			  "NSpid:\t101\t7\t1\n"
 			  "Threads:\t4\n"
+			  "NoNewPrivs:\t1\n"
 			  "Seccomp:\t2\n"
-			  "Seccomp_filters:\t1\n"
+			  "Seccomp_filters:\t3\n"
 			  "SigPnd:\t0000000000000001\n"
 			  "ShdPnd:\t8000000000000000\n"
 			  "SigBlk:\tfffffffe7ffbfeff\n"
@@ -194,6 +195,8 @@ Test(proc_status, synthetic_fields)
 	cr_assert_eq(st.nspid_last, 1);
 	cr_assert_eq(st.threads, 4);
 	cr_assert_eq(st.seccomp, 2);
+	cr_assert_eq(st.seccomp_filters, 3);
+	cr_assert(st.no_new_privs);
 	cr_assert_eq(st.sigpnd, 1);
 	cr_assert_eq(st.shdpnd, 0x8000000000000000ULL);
 	cr_assert_eq(st.sigblk, 0xfffffffe7ffbfeffULL);

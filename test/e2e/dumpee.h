@@ -1,0 +1,51 @@
+/*
+ * What the e2e dumpees share: their status file (one line: "READY PID",
+ * then "OK" or "FAIL: <what>"), the first failure a check meets, and an
+ * exit for a setup that cannot go on. Each dumpee defines DUMPEE_NAME
+ * before including this.
+ */
+#pragma once
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *status_path;
+static char failure[512];
+
+static void die_setup(const char *what)
+{
+	fprintf(stderr, DUMPEE_NAME ": %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+/* the whole line at once: the test reads it while we write */
+static void write_status(const char *s)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		die_setup("status");
+	fprintf(f, "%s\n", s);
+	fclose(f);
+	rename(tmp, status_path);
+}
+
+/* keep the first failure; false, for `return failf(...)` */
+static bool __attribute__((format(printf, 1, 2))) failf(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure[0])
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(failure, sizeof(failure), fmt, ap);
+	va_end(ap);
+	return false;
+}
