@@ -22,11 +22,13 @@
  *     H reads "abc" and a write appends.
  * Writes "OK" or "FAIL: <what>" to STATUS and exits 0 or 1.
  */
+#define DUMPEE_NAME "dumpee_ghost"
+#include "dumpee.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,45 +49,12 @@
 #define FD_H 23
 #define FD_B 24
 
-static const char *status_path, *dir;
+static const char *dir;
 static volatile sig_atomic_t got_usr1;
-static char failure[512];
 
 static void on_usr1(int sig)
 {
 	got_usr1 = 1;
-}
-
-static void die_setup(const char *what)
-{
-	fprintf(stderr, "dumpee_ghost: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void write_status(const char *s)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		die_setup("status");
-	fprintf(f, "%s\n", s);
-	fclose(f);
-	rename(tmp, status_path);
-}
-
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (failure[0])
-		return false;
-	va_start(ap, fmt);
-	vsnprintf(failure, sizeof(failure), fmt, ap);
-	va_end(ap);
-	return false;
 }
 
 /* G's byte at off: a pattern where it has data, 0 in its holes */

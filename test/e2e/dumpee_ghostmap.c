@@ -25,11 +25,13 @@
  *     through the others.
  * Writes "OK" or "FAIL: <what>" to STATUS and exits 0 or 1.
  */
+#define DUMPEE_NAME "dumpee_ghostmap"
+#include "dumpee.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,47 +46,14 @@
 #define S_SIZE (2 * PG + 100)
 #define FD_S 20
 
-static const char *status_path, *dir;
+static const char *dir;
 static volatile sig_atomic_t got_usr1;
-static char failure[512];
 static uint8_t *map_a, *map_b, *map_c, *map_d, *map_e;
 static off_t exe_size;
 
 static void on_usr1(int sig)
 {
 	got_usr1 = 1;
-}
-
-static void die_setup(const char *what)
-{
-	fprintf(stderr, "dumpee_ghostmap: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void write_status(const char *s)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		die_setup("status");
-	fprintf(f, "%s\n", s);
-	fclose(f);
-	rename(tmp, status_path);
-}
-
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (failure[0])
-		return false;
-	va_start(ap, fmt);
-	vsnprintf(failure, sizeof(failure), fmt, ap);
-	va_end(ap);
-	return false;
 }
 
 /* L's byte at off, as the file holds it */

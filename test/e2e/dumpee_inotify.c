@@ -22,12 +22,14 @@
  *     and writing again nothing; making DIR/x/y nothing.
  * Writes "OK" or "FAIL: <what>" to STATUS and exits 0 or 1.
  */
+#define DUMPEE_NAME "dumpee_inotify"
+#include "dumpee.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,46 +48,13 @@
 #define MASK_B (IN_CREATE | IN_MOVED_TO | IN_EXCL_UNLINK)
 #define MASK_F (IN_MODIFY | IN_ONESHOT)
 
-static const char *status_path, *dir;
+static const char *dir;
 static volatile sig_atomic_t got_usr1;
 static int fd_i = -1, fd_n = -1;
-static char failure[512];
 
 static void on_usr1(int sig)
 {
 	got_usr1 = 1;
-}
-
-static void die_setup(const char *what)
-{
-	fprintf(stderr, "dumpee_inotify: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void write_status(const char *s)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		die_setup("status");
-	fprintf(f, "%s\n", s);
-	fclose(f);
-	rename(tmp, status_path);
-}
-
-static bool failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (failure[0])
-		return false;
-	va_start(ap, fmt);
-	vsnprintf(failure, sizeof(failure), fmt, ap);
-	va_end(ap);
-	return false;
 }
 
 static void path_of(char *buf, size_t len, const char *name)
