@@ -4,7 +4,6 @@
  * shares. dump/ fills them, image/ turns them into protobuf-c messages and
  * back, restore/ consumes them. Only image/ knows the on-disk encoding.
  */
-#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +123,8 @@ struct md_thread {
 	uint32_t seccomp_filter;	/* _FILTER: 1 + index of its newest filter in md_proc.seccomp */
 	bool no_new_privs;		/* PR_SET_NO_NEW_PRIVS */
 };
+
+struct sock_filter;
 
 /*
  * A seccomp filter of a process: its program, and the filter it was
@@ -440,6 +441,14 @@ void md_thread_release(struct md_thread *t);
  * stored in out), or -EINVAL for a parent that is not below its child.
  */
 int md_seccomp_chain(const struct md_proc *p, uint32_t leaf, uint32_t *out, size_t cap);
+/* the same program with the same flags (parents aside) */
+bool md_seccomp_same(const struct md_seccomp_filter *a, const struct md_seccomp_filter *b);
+/*
+ * Whether a program may hand syscalls to a supervisor: it returns
+ * SECCOMP_RET_USER_NOTIF, or an action it computed (BPF_RET | BPF_A),
+ * which could be that. Its listener cannot come back with it.
+ */
+bool md_seccomp_notifies(const struct sock_filter *insns, size_t n);
 void md_fd_release(struct md_fd *f);
 /* the process of procs[0..n) with this pid, or NULL */
 const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid);

@@ -28,8 +28,6 @@ int dump_seccomp(struct md_proc *p);
 /* the filter in p->seccomp with that parent, flags and program, added if new: 1 + its index, or -ENOMEM */
 int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, const struct sock_filter *insns,
 			size_t n);
-/* whether a program returns SECCOMP_RET_USER_NOTIF (as a constant) */
-bool dump_seccomp_notifies(const struct sock_filter *insns, size_t n);
 
 /* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
 int dump_remote_state(struct md_proc *p);

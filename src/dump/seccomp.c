@@ -1,19 +1,22 @@
 /*
  * Seccomp state of a frozen process: each thread's mode and no_new_privs
  * and, in filter mode, its filters, from PTRACE_SECCOMP_GET_FILTER
- * (CAP_SYS_ADMIN). Threads share the filters
- * they inherited or synced (TSYNC), so a process's filters form a tree.
- * The kernel does not say which filters are one object: a filter is taken
- * to be one already listed with the same program, flags and parent. Two
- * threads that each installed the same program on the same base become
- * one filter, which no program can tell apart (a filter never changes).
+ * (CAP_SYS_ADMIN). Threads share the filters they inherited or synced
+ * (TSYNC), so a process's filters form a tree. The kernel does not say
+ * which filters are one object: a filter is taken to be one already
+ * listed with the same program, flags and parent. Two threads that each
+ * installed the same program on the same base become one filter: only a
+ * later TSYNC tells, which then works where it failed before.
  *
  * Our remote syscalls pass the filters: freeze/ suspends them.
  *
- * A filter that hands syscalls to a supervisor (SECCOMP_RET_USER_NOTIF)
- * is refused: the supervisor's end cannot come back with it.
+ * A filter that may hand syscalls to a supervisor (md_seccomp_notifies())
+ * is refused: the supervisor's end cannot come back with it. Flags the
+ * kernel does not show (SECCOMP_FILTER_FLAG_SPEC_ALLOW) are lost: the
+ * restored filter turns the speculation mitigations on.
  */
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,26 +28,14 @@
 #include "memdump/model.h"
 #include "memdump/proc.h"
 
-bool dump_seccomp_notifies(const struct sock_filter *insns, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (insns[i].code == (BPF_RET | BPF_K) &&
-		    (insns[i].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
-			return true;
-	return false;
-}
-
 int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, const struct sock_filter *insns,
 			size_t n)
 {
-	struct md_seccomp_filter *a, *f;
+	struct md_seccomp_filter *a, *f, want = { parent, flags, (struct sock_filter *)insns, n };
 
-	for (size_t i = 0; i < p->n_seccomp; i++) {
-		f = &p->seccomp[i];
-		if (f->parent == parent && f->flags == flags && f->n_insns == n &&
-		    !memcmp(f->insns, insns, n * sizeof(*insns)))
+	for (size_t i = 0; i < p->n_seccomp; i++)
+		if (p->seccomp[i].parent == parent && md_seccomp_same(&p->seccomp[i], &want))
 			return (int)i + 1;
-	}
 	a = realloc(p->seccomp, (p->n_seccomp + 1) * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -77,8 +68,11 @@ static int read_filter(pid_t tid, unsigned long off, struct sock_filter *buf, ui
 	return (int)n;
 }
 
-/* the kernel counts a thread's filters from its oldest: each one's parent is the one before */
-static int thread_filters(struct md_proc *p, struct md_thread *t)
+/*
+ * The kernel counts a thread's filters from its oldest: each one's parent
+ * is the one before. expect: how many /proc says it has (0: not said).
+ */
+static int thread_filters(struct md_proc *p, struct md_thread *t, uint32_t expect)
 {
 	_cleanup_free_ struct sock_filter *buf = malloc(BPF_MAXINSNS * sizeof(*buf));
 	uint32_t parent = 0, flags = 0;
@@ -93,17 +87,20 @@ static int thread_filters(struct md_proc *p, struct md_thread *t)
 			break;
 		if (r < 0)
 			return log_err(r, "cannot read seccomp filter %lu of thread %d%s", off, t->tid,
-				       r == -EPERM || r == -EACCES ? " (it takes CAP_SYS_ADMIN)" : "");
-		if (dump_seccomp_notifies(buf, (size_t)r))
+				       r == -EPERM || r == -EACCES ? " (it takes CAP_SYS_ADMIN and a memdump not "
+								     "under seccomp)" : "");
+		if (md_seccomp_notifies(buf, (size_t)r))
 			return log_err(-ENOTSUP, "thread %d runs a seccomp filter that hands syscalls to a supervisor "
-						 "(SECCOMP_RET_USER_NOTIF): not supported", t->tid);
+						 "(SECCOMP_RET_USER_NOTIF, or an action it computes): not supported",
+				       t->tid);
 		r = dump_seccomp_intern(p, parent, flags, buf, (size_t)r);
 		if (r < 0)
 			return r;
 		parent = (uint32_t)r;
 	}
-	if (!off)
-		return log_err(-EIO, "thread %d is in seccomp filter mode without filters", t->tid);
+	if (!off || (expect && off != expect))
+		return log_err(-EIO, "thread %d: %lu seccomp filters read, where /proc/%d/task/%d/status says %u",
+			       t->tid, off, p->pid, t->tid, expect);
 	t->seccomp_filter = parent;
 	return 0;
 }
@@ -123,7 +120,7 @@ int dump_seccomp(struct md_proc *p)
 		t->seccomp_mode = st.seccomp;
 		t->no_new_privs = st.no_new_privs;
 		if (st.seccomp == SECCOMP_MODE_FILTER) {
-			r = thread_filters(p, t);
+			r = thread_filters(p, t, st.seccomp_filters);
 			if (r < 0)
 				return r;
 		}

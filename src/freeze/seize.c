@@ -18,6 +18,7 @@
 #include "memdump/proc.h"
 
 #define FREEZE_MAX_ROUNDS 64
+#define SEIZE_OPTIONS PTRACE_O_TRACESYSGOOD
 
 static bool has_tid(const struct frozen *f, pid_t tid)
 {
@@ -30,7 +31,9 @@ static bool has_tid(const struct frozen *f, pid_t tid)
 /*
  * A thread under seccomp would have its filter judge our remote syscalls
  * (and maybe kill it for one): suspend the filter while it is ours. It
- * never runs its own code meanwhile; detaching ends the suspension.
+ * never runs its own code meanwhile; detaching ends the suspension. Only
+ * once every thread is stopped: a thread still running could give the
+ * stopped ones a filter (TSYNC).
  */
 static int suspend_seccomp(pid_t pid, pid_t tid)
 {
@@ -42,9 +45,10 @@ static int suspend_seccomp(pid_t pid, pid_t tid)
 		return log_err(r, "cannot read the status of thread %d", tid);
 	if (!st.seccomp)
 		return 0;
-	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)) < 0)
-		return log_err(-errno, "cannot suspend the seccomp filter of thread %d of %d (it takes CAP_SYS_ADMIN "
-				       "and a kernel with CONFIG_CHECKPOINT_RESTORE)", tid, pid);
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)(SEIZE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP)) < 0)
+		return log_err(-errno, "cannot suspend the seccomp filter of thread %d of %d (it takes "
+				       "CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump not under seccomp)",
+			       tid, pid);
 	return 0;
 }
 
@@ -52,7 +56,7 @@ static int seize_one(struct frozen *f, pid_t tid)
 {
 	int r;
 
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0) {
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
 		r = -errno;
 		if (r == -ESRCH)
 			return 0;	/* exited since we listed it */
@@ -69,7 +73,7 @@ static int seize_one(struct frozen *f, pid_t tid)
 	}
 	if (r < 0)
 		return log_err(r, "cannot stop thread %d", tid);
-	return suspend_seccomp(f->pid, tid);
+	return 0;
 }
 
 /* Seize every thread of pid; -ESRCH (not logged) if it is gone or died meanwhile. */
@@ -132,6 +136,11 @@ static int seize_process(pid_t pid, struct frozen *ret)
 		/* a pass that found nobody new: every thread that exists is stopped */
 		if (!added)
 			break;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		r = suspend_seccomp(pid, f.tids[i]);
+		if (r < 0)
+			goto out_thaw;
 	}
 	*ret = f;
 	return 0;

@@ -6,6 +6,7 @@
 #include "memdump/image.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -447,7 +448,8 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	t->seccomp_mode = m->has_seccomp_mode ? m->seccomp_mode : 0;
 	t->seccomp_filter = m->has_seccomp_filter ? m->seccomp_filter : 0;
 	t->no_new_privs = m->has_no_new_privs && m->no_new_privs;
-	if (t->seccomp_mode > 2 || (t->seccomp_mode == 2) != (t->seccomp_filter != 0))
+	if (t->seccomp_mode > SECCOMP_MODE_FILTER ||
+	    (t->seccomp_mode == SECCOMP_MODE_FILTER) != (t->seccomp_filter != 0))
 		return img_invalid(name, "thread %d: seccomp mode %u with filter %u", t->tid, t->seccomp_mode,
 				   t->seccomp_filter);
 	r = copy_siginfos(name, "pending", m->pending, m->n_pending, &t->pending);
@@ -551,6 +553,8 @@ static int read_seccomp(const char *name, Md__SeccompFilter **m, size_t n, uint3
 			return -ENOMEM;
 		memcpy(p->seccomp[i].insns, f->prog.data, f->prog.len);
 		p->seccomp[i].n_insns = len;
+		if (md_seccomp_notifies(p->seccomp[i].insns, len))
+			return img_invalid(name, "seccomp filter %zu may hand syscalls to a supervisor", i);
 		p->seccomp[i].parent = f->has_parent ? f->parent : 0;
 		p->seccomp[i].flags = f->has_flags ? f->flags : 0;
 		p->n_seccomp = i + 1;

@@ -168,6 +168,14 @@ struct restore_ctx {
 
 #define RESTORE_SCRATCH_SIZE (64 * 1024)
 
+/*
+ * Remote syscalls in thread tid of rp (thread.c): *ret is the leader's
+ * context, or own made ready for tid; restore_thread_end() puts own back
+ * (if used) and returns r, or its own failure.
+ */
+int restore_thread_begin(struct restore_proc *rp, pid_t tid, struct inject_ctx *own, struct inject_ctx **ret);
+int restore_thread_end(struct inject_ctx *own, struct inject_ctx *c, int r);
+
 /* ---- seccomp (seccomp.c) ---- */
 /* whether a thread of p has a seccomp mode or no_new_privs */
 bool restore_has_seccomp(const struct md_proc *p);

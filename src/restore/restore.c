@@ -493,7 +493,8 @@ static int create_root(struct restore_ctx *rc)
 	if (ptrace(PTRACE_SEIZE, rp->pid, NULL,
 		   (void *)(long)(PTRACE_OPTIONS | (rc->seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0))) < 0)
 		return log_err(-errno, "cannot seize the new process %d%s", rp->pid,
-			       rc->seccomp ? " with seccomp suspended (it takes CAP_SYS_ADMIN)" : "");
+			       rc->seccomp ? " with seccomp suspended (it takes CAP_SYS_ADMIN and a memdump not "
+					     "under seccomp)" : "");
 	rp->attached[rp->n_attached++] = rp->pid;
 	rc->rep->go = 1;
 	r = wait_root_stop(rc, rp);

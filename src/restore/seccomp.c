@@ -18,6 +18,7 @@
  * so that one this kernel refuses fails the restore there.
  */
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -97,6 +98,8 @@ static int try_program(const struct md_seccomp_filter *f)
 		return r;
 	}
 	if (pid == 0) {
+		/* it may spin below (a filter can deny exit_group()): never past us */
+		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* no_new_privs: the kernel would take the filter from root anyway */
 		if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			*res = -errno;
@@ -124,19 +127,14 @@ static int try_program(const struct md_seccomp_filter *f)
 	return r;
 }
 
-static bool same_program(const struct md_seccomp_filter *a, const struct md_seccomp_filter *b)
-{
-	return a->flags == b->flags && a->n_insns == b->n_insns &&
-	       !memcmp(a->insns, b->insns, a->n_insns * sizeof(*a->insns));
-}
-
 int restore_check_seccomp(struct restore_ctx *rc)
 {
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 
-		if (restore_has_seccomp(p))
-			rc->seccomp = true;
+		/* no_new_privs alone needs no suspension (nor CAP_SYS_ADMIN) */
+		for (size_t i = 0; i < p->n_threads; i++)
+			rc->seccomp = rc->seccomp || p->threads[i].seccomp_mode;
 		for (size_t i = 0; i < p->n_seccomp; i++) {
 			bool seen = false;
 			int r;
@@ -144,10 +142,12 @@ int restore_check_seccomp(struct restore_ctx *rc)
 			/* a tree's processes mostly share their filters: try each program once */
 			for (size_t j = 0; j <= k && !seen; j++)
 				for (size_t m = 0; m < (j == k ? i : rc->procs[j].p.n_seccomp) && !seen; m++)
-					seen = same_program(&rc->procs[j].p.seccomp[m], &p->seccomp[i]);
+					seen = md_seccomp_same(&rc->procs[j].p.seccomp[m], &p->seccomp[i]);
 			if (seen)
 				continue;
 			r = try_program(&p->seccomp[i]);
+			if (r == -ETIMEDOUT)
+				return log_err(r, "%d: no answer from the child trying seccomp filter %zu", p->pid, i);
 			if (r < 0)
 				return log_err(r, "%d: this kernel refuses seccomp filter %zu of the image", p->pid, i);
 		}
@@ -155,7 +155,7 @@ int restore_check_seccomp(struct restore_ctx *rc)
 	return 0;
 }
 
-/* remote syscalls in thread t of rp: the leader's context, or one of its own */
+/* remote syscalls in one thread of rp */
 struct thread_call {
 	struct restore_proc *rp;
 	struct inject_ctx own, *c;
@@ -163,28 +163,13 @@ struct thread_call {
 
 static int call_begin(struct thread_call *tc, struct restore_proc *rp, pid_t tid)
 {
-	int r;
-
 	tc->rp = rp;
-	tc->c = &rp->ic;
-	if (tid == rp->pid)
-		return 0;
-	tc->c = &tc->own;
-	r = inject_init(tc->c, tid, rp->ic.syscall_ip);
-	if (r < 0) {
-		tc->c = NULL;
-		return log_err(r, "cannot prepare thread %d", tid);
-	}
-	return 0;
+	return restore_thread_begin(rp, tid, &tc->own, &tc->c);
 }
 
 static int call_end(struct thread_call *tc, int r)
 {
-	int r2 = 0;
-
-	if (tc->c == &tc->own)
-		r2 = inject_fini(tc->c);
-	return r < 0 ? r : r2;
+	return restore_thread_end(&tc->own, tc->c, r);
 }
 
 /* seccomp(op, flags, args) in the thread: its result, or our -errno (logged) if ptrace failed */
@@ -284,7 +269,9 @@ int restore_seccomp(struct restore_proc *rp)
 			return r;
 		if (t->no_new_privs) {
 			r = inject_syscall(tc.c, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0, &res);
-			if (r >= 0 && res < 0)
+			if (r < 0)
+				log_err(r, "remote prctl() in thread %d failed", t->tid);
+			else if (res < 0)
 				r = log_err((int)res, "cannot set no_new_privs in thread %d", t->tid);
 		}
 		/* strict last: after it, only our suspension lets the thread make another syscall */

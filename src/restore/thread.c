@@ -68,22 +68,40 @@ static int create_thread(struct restore_proc *rp, pid_t tid)
 	return 0;
 }
 
+int restore_thread_begin(struct restore_proc *rp, pid_t tid, struct inject_ctx *own, struct inject_ctx **ret)
+{
+	int r;
+
+	*ret = &rp->ic;
+	if (tid == rp->pid)
+		return 0;
+	*ret = NULL;
+	r = inject_init(own, tid, rp->ic.syscall_ip);
+	if (r < 0)
+		return log_err(r, "cannot prepare thread %d", tid);
+	*ret = own;
+	return 0;
+}
+
+int restore_thread_end(struct inject_ctx *own, struct inject_ctx *c, int r)
+{
+	int r2 = 0;
+
+	if (c == own)
+		r2 = inject_fini(own);
+	return r < 0 ? r : r2;
+}
+
 /* state a thread must set itself: run in that thread */
 static int thread_self_state(struct restore_proc *rp, const struct md_thread *t)
 {
-	struct inject_ctx own, *c = &own;
+	struct inject_ctx own, *c;
 	int64_t res;
-	int r, r2 = 0;
+	int r;
 
-	if (t->tid == rp->pid) {
-		c = &rp->ic;
-	} else {
-		r = inject_init(c, t->tid, rp->ic.syscall_ip);
-		if (r < 0) {
-			log_err(r, "cannot prepare thread %d", t->tid);
-			goto out;
-		}
-	}
+	r = restore_thread_begin(rp, t->tid, &own, &c);
+	if (r < 0)
+		return r;
 
 	r = inject_syscall(c, SYS_set_tid_address, t->clear_child_tid, 0, 0, 0, 0, 0, &res);
 	if (r < 0)
@@ -140,9 +158,7 @@ static int thread_self_state(struct restore_proc *rp, const struct md_thread *t)
 out_log:
 	log_err(r, "remote syscall in thread %d failed", t->tid);
 out:
-	if (c == &own)
-		r2 = inject_fini(c);
-	return r < 0 ? r : r2;
+	return restore_thread_end(&own, c, r);
 }
 
 /*

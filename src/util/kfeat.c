@@ -460,7 +460,8 @@ out_kill:
 /*
  * A child under a filter that allows everything, seized with its filters
  * suspended (CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE), gives its filter
- * (PTRACE_SECCOMP_GET_FILTER): what dumping and restoring seccomp takes.
+ * and its flags (PTRACE_SECCOMP_GET_FILTER, _GET_METADATA): what dumping
+ * and restoring seccomp takes.
  */
 static bool probe_seccomp_filters(void)
 {
@@ -491,8 +492,12 @@ static bool probe_seccomp_filters(void)
 	close(p[1]);
 	/* once the child has its filter (or could not have one) */
 	if (read(p[0], &c, 1) == 1 && c && ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)PTRACE_O_SUSPEND_SECCOMP) == 0 &&
-	    ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0 && waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status))
-		ok = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL) == 1;
+	    ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0 && waitpid(pid, &status, __WALL) == pid && WIFSTOPPED(status)) {
+		struct __ptrace_seccomp_metadata md = { 0 };
+
+		ok = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0, NULL) == 1 &&
+		     ptrace(PTRACE_SECCOMP_GET_METADATA, pid, (void *)sizeof(md), &md) == (long)sizeof(md);
+	}
 	close(p[0]);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)

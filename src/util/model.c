@@ -5,6 +5,8 @@
 #include "memdump/model.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,24 @@ int md_seccomp_chain(const struct md_proc *p, uint32_t leaf, uint32_t *out, size
 		if (--k < cap)
 			out[k] = f - 1;
 	return (int)n;
+}
+
+bool md_seccomp_same(const struct md_seccomp_filter *a, const struct md_seccomp_filter *b)
+{
+	return a->flags == b->flags && a->n_insns == b->n_insns &&
+	       !memcmp(a->insns, b->insns, a->n_insns * sizeof(*a->insns));
+}
+
+bool md_seccomp_notifies(const struct sock_filter *insns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (insns[i].code == (BPF_RET | BPF_A))
+			return true;
+		if (insns[i].code == (BPF_RET | BPF_K) &&
+		    (insns[i].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+			return true;
+	}
+	return false;
 }
 
 const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id)

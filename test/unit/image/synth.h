@@ -6,6 +6,7 @@
  * what they produce for a given seed must not change.
  */
 #include <criterion/criterion.h>
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
