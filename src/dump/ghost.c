@@ -162,8 +162,7 @@ static int add_mapped(struct ghost_files *t, const struct md_proc *procs, size_t
 
 		if (v->kind != MD_VMA_FILE || !v->deleted)
 			continue;
-		snprintf(src, sizeof(src), "/proc/%d/map_files/%llx-%llx", p->pid, (unsigned long long)v->start,
-			 (unsigned long long)v->end);
+		dump_map_files_path(src, sizeof(src), p->pid, v);
 		snprintf(holder, sizeof(holder), "mapping %#llx-%#llx of %d", (unsigned long long)v->start,
 			 (unsigned long long)v->end, p->pid);
 		r = add_linked(t, proc, j, src, v->path, holder);

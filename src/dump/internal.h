@@ -13,6 +13,7 @@ struct user_regs_struct;
 struct inject_ctx;
 struct md_pagemap;
 struct dump_out;
+struct md_vma;
 struct sock_filter;
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
@@ -28,6 +29,9 @@ int dump_seccomp(struct md_proc *p);
 /* the filter in p->seccomp with that parent, flags and program, added if new: 1 + its index, or -ENOMEM */
 int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, const struct sock_filter *insns,
 			size_t n);
+
+/* /proc/PID/map_files/START-END of v (shm.c): its file, open although no name may reach it */
+void dump_map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *v);
 
 /* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
 int dump_remote_state(struct md_proc *p);

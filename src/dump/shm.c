@@ -197,6 +197,12 @@ static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
 	return 0;
 }
 
+void dump_map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *v)
+{
+	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
+		 (unsigned long long)v->end);
+}
+
 static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out *out)
 {
 	_cleanup_close_ int fd = -1;
@@ -208,8 +214,7 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out 
 	int seals, r;
 
 	if (ref->vma)
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-			 (unsigned long long)ref->vma->start, (unsigned long long)ref->vma->end);
+		dump_map_files_path(path, sizeof(path), pid, ref->vma);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, ref->fd->fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

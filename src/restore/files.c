@@ -222,10 +222,17 @@ static int open_at_pos(const char *path, const struct md_fd *f)
 }
 
 /* one end of a pipe: the end we made first, another description of it after that */
+int restore_reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
 static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 {
 	bool rd = (f->flags & O_ACCMODE) == O_RDONLY;
-	char path[64];
 	int fd;
 
 	for (size_t i = 0; i < rc->n_pipes; i++) {
@@ -245,8 +252,7 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 					other = rc->files[k].fd;
 			if (other < 0)
 				return -ENOENT;
-			snprintf(path, sizeof(path), "/proc/self/fd/%d", other);
-			fd = open(path, (rd ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+			fd = restore_reopen(other, rd ? O_RDONLY : O_WRONLY);
 			if (fd < 0)
 				return -errno;
 		}

@@ -121,15 +121,6 @@ static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
 	return TAKE_FD(fd);
 }
 
-/* a new open file description of fd's file, with flags; -1 with errno */
-static int reopen(int fd, int flags)
-{
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, flags | O_CLOEXEC);
-}
-
 static int make_one(struct restore_ghost *g)
 {
 	_cleanup_free_ char *dir = strdup(g->path);
@@ -157,7 +148,7 @@ static int make_one(struct restore_ghost *g)
 	if (fd < 0)
 		return log_err(fd, "%s was the deleted file '%s': cannot make it again", g->holder, g->path);
 	/* no writer left: fds reopen it with their own flags, and a deleted exe must have none */
-	g->fd = reopen(fd, O_RDONLY);
+	g->fd = restore_reopen(fd, O_RDONLY);
 	close(fd);
 	if (g->fd < 0)
 		return log_err(-errno, "%s was the deleted file '%s': cannot open it again", g->holder, g->path);
@@ -190,7 +181,7 @@ int restore_ghost_open_rw(struct restore_ctx *rc, uint64_t id)
 		return log_err(-ENOENT, "no deleted file %llu to map", (unsigned long long)id);
 	if (g->fd_rw >= 0)
 		return 0;
-	g->fd_rw = reopen(g->fd, O_RDWR);
+	g->fd_rw = restore_reopen(g->fd, O_RDWR);
 	if (g->fd_rw < 0)
 		return log_err(-errno, "%s was the deleted file '%s': cannot open it for writing", g->holder, g->path);
 	return 0;

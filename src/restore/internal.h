@@ -199,6 +199,8 @@ void restore_close_files(struct restore_ctx *rc);
 int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
 /* send our fd into rp: its number there in *ret (close-on-exec) */
 int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
+/* a new open file description of our fd's file, with flags (and O_CLOEXEC); -1 with errno */
+int restore_reopen(int fd, int flags);
 /* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
 int restore_vma_file(struct restore_ctx *rc, const struct md_vma *v);
 struct image_pages;
