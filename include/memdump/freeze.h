@@ -16,6 +16,14 @@ struct frozen {
 
 int freeze_seize(pid_t pid, struct frozen *ret);
 
+/*
+ * Suspend the seccomp filters of a seized, stopped thread until it is
+ * detached (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN), so that they judge
+ * none of our remote syscalls. Only once its whole process is stopped: a
+ * thread still running could give it a filter (TSYNC).
+ */
+int freeze_suspend_seccomp(pid_t tid);
+
 /* Detach every thread; they resume where they were. */
 int freeze_thaw(struct frozen *f);
 void freeze_release(struct frozen *f);

@@ -151,6 +151,7 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	r = collect_threads(f, p);
 	if (r < 0)
 		return r;
+	/* before the first remote syscall: suspends the filters */
 	r = dump_seccomp(p);
 	if (r < 0)
 		return r;

@@ -22,8 +22,9 @@ int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_sigin
 
 /*
  * Each thread's seccomp mode, no_new_privs and filters into p (its threads
- * collected, frozen with their filters suspended): seccomp.c. A filter the
- * restore could not bring back is refused (-ENOTSUP, logged).
+ * collected), its filters suspended until the tree is let go: before any
+ * remote syscall in p (seccomp.c). A filter the restore could not bring
+ * back is refused (-ENOTSUP, logged).
  */
 int dump_seccomp(struct md_proc *p);
 /* the filter in p->seccomp with that parent, flags and program, added if new: 1 + its index, or -ENOMEM */

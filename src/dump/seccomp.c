@@ -8,7 +8,8 @@
  * installed the same program on the same base become one filter: only a
  * later TSYNC tells, which then works where it failed before.
  *
- * Our remote syscalls pass the filters: freeze/ suspends them.
+ * Our remote syscalls pass the filters: they are suspended here, before
+ * any is made (the whole process is stopped, so no thread can add one).
  *
  * A filter that may hand syscalls to a supervisor (md_seccomp_notifies())
  * is refused: the supervisor's end cannot come back with it. Flags the
@@ -24,6 +25,7 @@
 
 #include "dump/internal.h"
 #include "memdump/cleanup.h"
+#include "memdump/freeze.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/proc.h"
@@ -119,6 +121,13 @@ int dump_seccomp(struct md_proc *p)
 			return log_err(-ENOTSUP, "thread %d: unknown seccomp mode %u", t->tid, st.seccomp);
 		t->seccomp_mode = st.seccomp;
 		t->no_new_privs = st.no_new_privs;
+		if (st.seccomp) {
+			r = freeze_suspend_seccomp(t->tid);
+			if (r < 0)
+				return log_err(r, "cannot suspend the seccomp filter of thread %d of %d (it takes "
+						  "CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump not under seccomp)",
+					       t->tid, p->pid);
+		}
 		if (st.seccomp == SECCOMP_MODE_FILTER) {
 			r = thread_filters(p, t, st.seccomp_filters);
 			if (r < 0)

@@ -28,27 +28,10 @@ static bool has_tid(const struct frozen *f, pid_t tid)
 	return false;
 }
 
-/*
- * A thread under seccomp would have its filter judge our remote syscalls
- * (and maybe kill it for one): suspend the filter while it is ours. It
- * never runs its own code meanwhile; detaching ends the suspension. Only
- * once every thread is stopped: a thread still running could give the
- * stopped ones a filter (TSYNC).
- */
-static int suspend_seccomp(pid_t pid, pid_t tid)
+int freeze_suspend_seccomp(pid_t tid)
 {
-	struct proc_status st;
-	int r;
-
-	r = proc_read_status(pid, tid, &st);
-	if (r < 0)
-		return log_err(r, "cannot read the status of thread %d", tid);
-	if (!st.seccomp)
-		return 0;
 	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)(SEIZE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP)) < 0)
-		return log_err(-errno, "cannot suspend the seccomp filter of thread %d of %d (it takes "
-				       "CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump not under seccomp)",
-			       tid, pid);
+		return -errno;
 	return 0;
 }
 
@@ -136,11 +119,6 @@ static int seize_process(pid_t pid, struct frozen *ret)
 		/* a pass that found nobody new: every thread that exists is stopped */
 		if (!added)
 			break;
-	}
-	for (size_t i = 0; i < f.n; i++) {
-		r = suspend_seccomp(pid, f.tids[i]);
-		if (r < 0)
-			goto out_thaw;
 	}
 	*ret = f;
 	return 0;
