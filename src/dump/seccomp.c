@@ -124,9 +124,9 @@ int dump_seccomp(struct md_proc *p)
 		if (st.seccomp) {
 			r = freeze_suspend_seccomp(t->tid);
 			if (r < 0)
-				return log_err(r, "cannot suspend the seccomp filter of thread %d of %d (it takes "
-						  "CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump not under seccomp)",
-					       t->tid, p->pid);
+				return log_err(r, "cannot suspend the seccomp filter of thread %d of %d (it "
+						  "takes CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump "
+						  "not under seccomp)", t->tid, p->pid);
 		}
 		if (st.seccomp == SECCOMP_MODE_FILTER) {
 			r = thread_filters(p, t, st.seccomp_filters);

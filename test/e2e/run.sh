@@ -1609,7 +1609,8 @@ test_ghostmap_name_taken() {
 	restore_detached "$TD/img" "$PID"
 	[[ $(cat "$TD/gm/lib") == "new library" && $(cat "$TD/gm/exe") == "new binary" ]] ||
 		fail "the restore changed the files that took the names"
-	[[ $(ls -A "$TD/gm" | tr '\n' ' ') == "exe lib " ]] || fail "the restore left names in $TD/gm: $(ls -A "$TD/gm")"
+	[[ $(ls -A "$TD/gm" | tr '\n' ' ') == "exe lib " ]] ||
+		fail "the restore left names in $TD/gm: $(ls -A "$TD/gm")"
 	readlink "/proc/$PID/exe" | grep -q "^$TD/gm/\.memdump-ghost-[0-9]*-[0-9]* (deleted)$" ||
 		fail "the exe is $(readlink "/proc/$PID/exe")"
 	trigger_check "$PID"
@@ -1621,7 +1622,8 @@ test_ghostmap_too_big() {
 	need_memdump
 	start_ghostmap
 	md dump dump -t "$PID" -D "$TD/img" --ghost-limit 8K && fail "dump of a 16 KiB mapped deleted file succeeded"
-	grep -q "^memdump: error: mapping 0x[0-9a-f]*-0x[0-9a-f]* of $PID is the deleted file '$TD/gm/lib' of 16384 bytes.*--ghost-limit" \
+	local want="^memdump: error: mapping 0x[0-9a-f]*-0x[0-9a-f]* of $PID is the deleted file '$TD/gm/lib'"
+	grep -q "$want of 16384 bytes.*--ghost-limit" \
 		"$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
 	[[ -z $(ls -A "$TD/img" 2>/dev/null) ]] || fail "the failed dump left files: $(ls "$TD/img")"
 	alive "$PID" || fail "process $PID died after a failed dump"
@@ -1716,7 +1718,8 @@ test_seccomp_notify_refused() {
 	need_memdump
 	start_seccomp -n
 	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a SECCOMP_RET_USER_NOTIF filter succeeded"
-	grep -q "^memdump: error: thread $PID runs a seccomp filter that hands syscalls to a supervisor" "$TD/dump.err" ||
+	grep -q "^memdump: error: thread $PID runs a seccomp filter that hands syscalls to a supervisor" \
+		"$TD/dump.err" ||
 		fail "unclear refusal: $(md_why dump)"
 	[[ -z $(ls -A "$TD/img" 2>/dev/null) ]] || fail "the failed dump left files: $(ls "$TD/img")"
 	alive "$PID" || fail "process $PID died after a failed dump"
