@@ -1,8 +1,8 @@
 /*
- * Per-process state that /proc, readlink and prlimit show without ptrace:
- * ids, comm, umask, cwd, exe, mm fields, auxv, rlimits, personality.
- * VMAs, threads and what only the process can tell (remote syscalls) are
- * collected by the dump driver; the fd table by files.c.
+ * Per-process state that /proc and readlink show without ptrace: ids,
+ * comm, umask, cwd, exe, mm fields, auxv, personality. VMAs, threads and
+ * what only the process can tell (remote syscalls, remote.c) are collected
+ * by the dump driver; the fd table by files.c.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 
@@ -195,15 +194,6 @@ int dump_collect_proc(pid_t pid, struct md_proc *p)
 	r = read_auxv(pid, p);
 	if (r < 0)
 		return log_err(r, "cannot read /proc/%d/auxv", pid);
-
-	for (int i = 0; i < MD_RLIM_NLIMITS; i++) {
-		struct rlimit rl;
-
-		if (prlimit(pid, i, NULL, &rl) < 0)
-			return log_err(-errno, "cannot read rlimit %d of %d", i, pid);
-		p->rlimits[i].cur = rl.rlim_cur == RLIM_INFINITY ? ~0ULL : rl.rlim_cur;
-		p->rlimits[i].max = rl.rlim_max == RLIM_INFINITY ? ~0ULL : rl.rlim_max;
-	}
 
 	r = read_personality(pid, &p->personality);
 	if (r < 0)

@@ -1,7 +1,8 @@
 /*
  * State only the process itself can ask the kernel for: sigactions,
- * itimers and POSIX timers (per process, timers.c does the latter),
- * sigaltstack and clear_child_tid (per thread).
+ * itimers, limits and POSIX timers (per process, timers.c does the
+ * latter), sigaltstack and clear_child_tid (per thread). Limits are read
+ * here because prlimit() of another uid's process takes CAP_SYS_RESOURCE.
  * Read with remote syscalls into a scratch page mapped in the target for
  * the duration and unmapped before we return, on every path.
  */
@@ -134,6 +135,18 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 		p->itimers[which].interval_usec = kit.interval_usec;
 		p->itimers[which].value_sec = kit.value_sec;
 		p->itimers[which].value_usec = kit.value_usec;
+	}
+	for (int lim = 0; lim < MD_RLIM_NLIMITS; lim++) {
+		struct md_rlimit *rl = &p->rlimits[lim];	/* struct rlimit64: RLIM64_INFINITY is ~0 */
+
+		r = rcall(c, SYS_prlimit64, 0, (uint64_t)lim, 0, scratch, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_err((int)res, "prlimit64(%d) in %d", lim, p->pid);
+		r = inject_read_mem(p->pid, scratch, rl, sizeof(*rl));
+		if (r < 0)
+			return r;
 	}
 	r = dump_posix_timers(p, c, scratch);
 	if (r < 0)

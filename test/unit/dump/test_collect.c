@@ -1,7 +1,7 @@
 /*
  * dump_collect_proc() and dump_collect_fds() on live forked children that
- * set up known state: ids, umask, cwd, rlimits, personality, brk, and fd
- * tables with supported and unsupported kinds.
+ * set up known state: ids, umask, cwd, personality, brk, and fd tables
+ * with supported and unsupported kinds.
  */
 #include "memdump/dump.h"
 #include "memdump/model.h"
@@ -25,7 +25,6 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,7 +71,6 @@ struct proc_info {
 
 static void setup_proc(int sync_fd)
 {
-	struct rlimit rl;
 	struct proc_info info;
 
 	prctl(PR_SET_NAME, "collect-kid");
@@ -80,9 +78,6 @@ static void setup_proc(int sync_fd)
 	umask(027);
 	if (chdir(tmpdir) < 0)
 		_exit(1);
-	getrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = 123;
-	setrlimit(RLIMIT_NOFILE, &rl);
 	personality(ADDR_NO_RANDOMIZE);
 	if (sbrk(3 * 4096 + 100) == (void *)-1)
 		_exit(1);
@@ -116,7 +111,6 @@ Test(dump_collect, proc_fields)
 	exe[n] = '\0';
 	cr_expect_str_eq(p.exe, exe);
 
-	cr_expect_eq(p.rlimits[RLIMIT_NOFILE].cur, 123);
 	cr_expect_eq(p.personality & ADDR_NO_RANDOMIZE, ADDR_NO_RANDOMIZE);
 
 	/* brk: the end of [heap], i.e. sbrk(0) rounded up to a page */
