@@ -59,6 +59,12 @@ struct md_sock_queue;
  * refuse the flag: they would restore the process without its sandbox.
  */
 #define MD_CORE_F_SECCOMP 1u
+/*
+ * header flag of a core file: a thread's credentials are not full root's
+ * (Thread.creds). Readers before it refuse the flag: they would restore
+ * the process as root.
+ */
+#define MD_CORE_F_CREDS 2u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -100,6 +100,27 @@ struct md_sigaltstack {
 	uint64_t size;
 };
 
+/*
+ * A thread's credentials: ids, supplementary groups, capability sets (bit
+ * n: capability n) and securebits. Threads of a process may differ: the
+ * kernel keeps them per thread; glibc keeps them in step.
+ */
+struct md_creds {
+	uint32_t uid[4], gid[4];	/* real, effective, saved, file system */
+	uint32_t *groups;		/* as getgroups() lists them */
+	size_t n_groups;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t secbits;		/* SECBIT_* of PR_GET_SECUREBITS */
+};
+
+/* at most NGROUPS_MAX supplementary groups */
+#define MD_NGROUPS_MAX 65536
+
+/* what a full root thread holds: ids 0, every capability of its bounding set, no more */
+bool md_creds_full_root(const struct md_creds *c);
+/* a and b are the same credentials, groups in the same order */
+bool md_creds_same(const struct md_creds *a, const struct md_creds *b);
+
 struct md_siginfo {
 	uint8_t raw[MD_SIGINFO_SIZE];	/* kernel siginfo as PTRACE_PEEKSIGINFO returns it */
 };
@@ -122,6 +143,8 @@ struct md_thread {
 	uint32_t seccomp_mode;		/* SECCOMP_MODE_DISABLED 0, _STRICT 1, _FILTER 2 */
 	uint32_t seccomp_filter;	/* _FILTER: 1 + index of its newest filter in md_proc.seccomp */
 	bool no_new_privs;		/* PR_SET_NO_NEW_PRIVS */
+	bool has_creds;			/* creds are known (images before them: absent) */
+	struct md_creds creds;
 };
 
 struct sock_filter;
@@ -356,6 +379,7 @@ struct md_proc {
 	pid_t pid, ppid, pgid, sid;
 	int exit_signal;	/* signal the parent gets when it ends (stat field 38) */
 	int pdeathsig;		/* PR_GET_PDEATHSIG of the leader */
+	int dumpable;		/* PR_GET_DUMPABLE: 0, 1 or 2 (SUID_DUMP_ROOT); -1: not known */
 	bool zombie;		/* dead, not yet reaped: only ids and exit_status are kept */
 	int exit_status;	/* a zombie's wait status (stat field 52) */
 	char comm[16];

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct md_vma;
+struct md_creds;
 struct md_mm;
 struct md_posix_timer;
 
@@ -61,6 +62,12 @@ struct proc_status {
 };
 int proc_parse_status(const char *buf, struct proc_status *ret);
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret);
+/*
+ * The credentials in a status text: Uid, Gid, Groups and the Cap* lines,
+ * all required (securebits are not there: ret->secbits is 0). Allocates
+ * ret->groups.
+ */
+int proc_parse_creds(const char *buf, struct md_creds *ret);
 
 /* what /proc adds to the link or map path of a file deleted since it was opened */
 #define PROC_DELETED_SUFFIX " (deleted)"

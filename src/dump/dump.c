@@ -151,8 +151,8 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	r = collect_threads(f, p);
 	if (r < 0)
 		return r;
-	/* before the first remote syscall: suspends the filters */
-	r = dump_seccomp(p);
+	/* before the first remote syscall: suspends the seccomp filters */
+	r = dump_thread_status(p);
 	if (r < 0)
 		return r;
 	/* after the VMA list: the scratch page it maps must not be in the image */

@@ -15,18 +15,25 @@ struct md_pagemap;
 struct dump_out;
 struct md_vma;
 struct sock_filter;
+struct proc_status;
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared);
 
 /*
- * Each thread's seccomp mode, no_new_privs and filters into p (its threads
- * collected), its filters suspended until the tree is let go: before any
- * remote syscall in p (seccomp.c). A filter the restore could not bring
+ * Each thread's seccomp state, no_new_privs and credentials from its
+ * status file, read once (creds.c; securebits come from dump_remote_state):
+ * before any remote syscall in p (its threads collected), as seccomp
+ * filters are suspended here until the tree is let go.
+ */
+int dump_thread_status(struct md_proc *p);
+/*
+ * t's seccomp mode, no_new_privs and, in filter mode, filters into p; its
+ * filters suspended (seccomp.c). A filter the restore could not bring
  * back is refused (-ENOTSUP, logged).
  */
-int dump_seccomp(struct md_proc *p);
+int dump_seccomp_thread(struct md_proc *p, struct md_thread *t, const struct proc_status *st);
 /* the filter in p->seccomp with that parent, flags and program, added if new: 1 + its index, or -ENOMEM */
 int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, const struct sock_filter *insns,
 			size_t n);
@@ -34,7 +41,7 @@ int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, cons
 /* /proc/PID/map_files/START-END of v (shm.c): its file, open although no name may reach it */
 void dump_map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *v);
 
-/* sigactions, itimers (process) and sigaltstack, clear_child_tid (threads) by remote syscalls */
+/* sigactions, itimers, limits, dumpable (process), sigaltstack, clear_child_tid, securebits (threads) */
 int dump_remote_state(struct md_proc *p);
 
 /*

@@ -1,8 +1,9 @@
 /*
  * State only the process itself can ask the kernel for: sigactions,
- * itimers, limits and POSIX timers (per process, timers.c does the
- * latter), sigaltstack and clear_child_tid (per thread). Limits are read
- * here because prlimit() of another uid's process takes CAP_SYS_RESOURCE.
+ * itimers, limits, dumpable and POSIX timers (per process, timers.c does
+ * the latter), sigaltstack, clear_child_tid and securebits (per thread).
+ * Limits are read here because prlimit() of another uid's process takes
+ * CAP_SYS_RESOURCE.
  * Read with remote syscalls into a scratch page mapped in the target for
  * the duration and unmapped before we return, on every path.
  */
@@ -89,6 +90,18 @@ static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_
 		goto out;
 	}
 	r = inject_read_mem(pid, scratch, &t->clear_child_tid, sizeof(t->clear_child_tid));
+	if (r < 0)
+		goto out;
+
+	/* the status file has every credential but these */
+	r = rcall(c, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, &res);
+	if (r < 0)
+		goto out;
+	if (res < 0) {
+		r = log_err((int)res, "PR_GET_SECUREBITS in thread %d", t->tid);
+		goto out;
+	}
+	t->creds.secbits = (uint32_t)res;
 out:
 	if (c == &own)
 		r2 = inject_fini(c);
@@ -157,7 +170,16 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 		return r;
 	if (res < 0)
 		return log_err((int)res, "prctl(PR_GET_PDEATHSIG) in %d", p->pid);
-	return inject_read_mem(p->pid, scratch, &p->pdeathsig, sizeof(p->pdeathsig));
+	r = inject_read_mem(p->pid, scratch, &p->pdeathsig, sizeof(p->pdeathsig));
+	if (r < 0)
+		return r;
+	r = rcall(c, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "prctl(PR_GET_DUMPABLE) in %d", p->pid);
+	p->dumpable = (int)res;
+	return 0;
 }
 
 int dump_remote_state(struct md_proc *p)

@@ -107,32 +107,22 @@ static int thread_filters(struct md_proc *p, struct md_thread *t, uint32_t expec
 	return 0;
 }
 
-int dump_seccomp(struct md_proc *p)
+int dump_seccomp_thread(struct md_proc *p, struct md_thread *t, const struct proc_status *st)
 {
-	for (size_t i = 0; i < p->n_threads; i++) {
-		struct md_thread *t = &p->threads[i];
-		struct proc_status st;
-		int r;
+	int r;
 
-		r = proc_read_status(p->pid, t->tid, &st);
+	if (st->seccomp > SECCOMP_MODE_FILTER)
+		return log_err(-ENOTSUP, "thread %d: unknown seccomp mode %u", t->tid, st->seccomp);
+	t->seccomp_mode = st->seccomp;
+	t->no_new_privs = st->no_new_privs;
+	if (st->seccomp) {
+		r = freeze_suspend_seccomp(t->tid);
 		if (r < 0)
-			return log_err(r, "cannot read the status of thread %d", t->tid);
-		if (st.seccomp > SECCOMP_MODE_FILTER)
-			return log_err(-ENOTSUP, "thread %d: unknown seccomp mode %u", t->tid, st.seccomp);
-		t->seccomp_mode = st.seccomp;
-		t->no_new_privs = st.no_new_privs;
-		if (st.seccomp) {
-			r = freeze_suspend_seccomp(t->tid);
-			if (r < 0)
-				return log_err(r, "cannot suspend the seccomp filter of thread %d of %d (it "
-						  "takes CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump "
-						  "not under seccomp)", t->tid, p->pid);
-		}
-		if (st.seccomp == SECCOMP_MODE_FILTER) {
-			r = thread_filters(p, t, st.seccomp_filters);
-			if (r < 0)
-				return r;
-		}
+			return log_err(r, "cannot suspend the seccomp filter of thread %d of %d (it takes "
+					  "CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE and a memdump not under seccomp)",
+				       t->tid, p->pid);
 	}
+	if (st->seccomp == SECCOMP_MODE_FILTER)
+		return thread_filters(p, t, st->seccomp_filters);
 	return 0;
 }

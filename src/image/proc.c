@@ -44,6 +44,7 @@ struct thread_msg {
 	Md__Regs regs;
 	Md__Rseq rseq;
 	Md__Altstack alt;
+	Md__Creds creds;
 	char comm[16];
 };
 
@@ -170,7 +171,24 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 		tm->t.has_no_new_privs = t->no_new_privs;
 		tm->t.no_new_privs = t->no_new_privs;
 		if (t->seccomp_mode || t->no_new_privs)
-			flags = MD_CORE_F_SECCOMP;
+			flags |= MD_CORE_F_SECCOMP;
+		if (t->has_creds) {
+			md__creds__init(&tm->creds);
+			tm->creds.n_uid = tm->creds.n_gid = 4;
+			tm->creds.uid = (uint32_t *)t->creds.uid;
+			tm->creds.gid = (uint32_t *)t->creds.gid;
+			tm->creds.n_groups = t->creds.n_groups;
+			tm->creds.groups = t->creds.groups;
+			tm->creds.cap_inh = t->creds.cap_inh;
+			tm->creds.cap_prm = t->creds.cap_prm;
+			tm->creds.cap_eff = t->creds.cap_eff;
+			tm->creds.cap_bnd = t->creds.cap_bnd;
+			tm->creds.cap_amb = t->creds.cap_amb;
+			tm->creds.secbits = t->creds.secbits;
+			tm->t.creds = &tm->creds;
+			if (!md_creds_full_root(&t->creds))
+				flags |= MD_CORE_F_CREDS;
+		}
 		tm->t.n_pending = t->n_pending;
 		tm->t.pending = &bins[b];
 		for (size_t j = 0; j < t->n_pending; j++, b++) {
@@ -219,6 +237,8 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	m.has_exit_signal = m.has_pdeathsig = m.has_zombie = true;
 	m.exit_signal = p->exit_signal;
 	m.pdeathsig = p->pdeathsig;
+	m.has_dumpable = !p->zombie && p->dumpable >= 0;
+	m.dumpable = (uint32_t)p->dumpable;
 	m.zombie = p->zombie;
 	m.has_exit_status = p->zombie;
 	m.exit_status = p->exit_status;
@@ -415,6 +435,41 @@ static int comm_check(const char *name, const char *comm, char *dst)
 	return 0;
 }
 
+#define SECBITS_KNOWN 0xfffu	/* SECBIT_NOROOT .. SECBIT_EXEC_DENY_INTERACTIVE_LOCKED */
+
+static int read_creds(const char *name, pid_t tid, const Md__Creds *m, struct md_creds *c, bool *has)
+{
+	if (m->n_uid != 4 || m->n_gid != 4)
+		return img_invalid(name, "thread %d: %zu uids and %zu gids, not 4", tid, m->n_uid, m->n_gid);
+	if (m->n_groups > MD_NGROUPS_MAX)
+		return img_invalid(name, "thread %d: %zu supplementary groups", tid, m->n_groups);
+	if (m->cap_eff & ~m->cap_prm)
+		return img_invalid(name, "thread %d: effective capabilities %#llx not all permitted (%#llx)", tid,
+				   (unsigned long long)m->cap_eff, (unsigned long long)m->cap_prm);
+	if (m->cap_amb & ~(m->cap_prm & m->cap_inh))
+		return img_invalid(name, "thread %d: ambient capabilities %#llx not all permitted and inheritable",
+				   tid, (unsigned long long)m->cap_amb);
+	if (m->secbits & ~SECBITS_KNOWN)
+		return img_invalid(name, "thread %d: unknown securebits %#x", tid, m->secbits);
+	memcpy(c->uid, m->uid, sizeof(c->uid));
+	memcpy(c->gid, m->gid, sizeof(c->gid));
+	if (m->n_groups) {
+		c->groups = malloc(m->n_groups * sizeof(*c->groups));
+		if (!c->groups)
+			return -ENOMEM;
+		memcpy(c->groups, m->groups, m->n_groups * sizeof(*c->groups));
+	}
+	c->n_groups = m->n_groups;
+	c->cap_inh = m->cap_inh;
+	c->cap_prm = m->cap_prm;
+	c->cap_eff = m->cap_eff;
+	c->cap_bnd = m->cap_bnd;
+	c->cap_amb = m->cap_amb;
+	c->secbits = m->secbits;
+	*has = true;
+	return 0;
+}
+
 static int read_thread(const char *name, const Md__Thread *m, struct md_thread *t)
 {
 	int r;
@@ -456,6 +511,8 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	if (r < 0)
 		return r;
 	t->n_pending = m->n_pending;
+	if (m->creds)
+		return read_creds(name, t->tid, m->creds, &t->creds, &t->has_creds);
 	return 0;
 }
 
@@ -672,6 +729,18 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	r = read_seccomp(name, m->seccomp_filters, m->n_seccomp_filters, flags, p);
 	if (r < 0)
 		goto out;
+	for (size_t i = 0; i < p->n_threads; i++) {
+		const struct md_thread *t = &p->threads[i];
+
+		if (t->has_creds != p->threads[0].has_creds)
+			return img_invalid(name, "credentials for some threads only");
+		if (t->has_creds && !md_creds_full_root(&t->creds) && !(flags & MD_CORE_F_CREDS))
+			return img_invalid(name, "thread %d: credentials other than root's without the header flag",
+					   t->tid);
+	}
+	p->dumpable = m->has_dumpable ? (int)m->dumpable : -1;
+	if (m->has_dumpable && m->dumpable > 2)
+		return img_invalid(name, "bad dumpable %u", m->dumpable);
 	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
 	if (m->n_ctty_fds && p->zombie)
 		return img_invalid(name, "a zombie with fds on a terminal");

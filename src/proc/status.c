@@ -1,11 +1,15 @@
 /*
  * /proc/PID/status -> struct proc_status: names, ids, signal masks and
- * credentials. Only the fields memdump needs; the rest are skipped.
+ * seccomp; -> struct md_creds: credentials. Only the fields memdump needs;
+ * the rest are skipped.
  */
 #include "memdump/proc.h"
 #include "memdump/cleanup.h"
 
+#include "memdump/model.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +168,107 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 
 	*ret = st;
 	return 0;
+}
+
+/* "Groups:\t4 24 27 \n": ids separated by blanks, possibly none */
+static int parse_groups(const char *v, struct md_creds *c)
+{
+	uint32_t *g = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t x;
+
+	while (v[strspn(v, " \t")]) {
+		if (parse_num(v, 10, &x, &v) < 0 || x > UINT32_MAX || n == MD_NGROUPS_MAX) {
+			free(g);
+			return -EINVAL;
+		}
+		if (n == cap) {
+			uint32_t *ng = realloc(g, (cap = cap ? 2 * cap : 32) * sizeof(*g));
+
+			if (!ng) {
+				free(g);
+				return -ENOMEM;
+			}
+			g = ng;
+		}
+		g[n++] = x;
+	}
+	free(c->groups);
+	c->groups = g;
+	c->n_groups = n;
+	return 0;
+}
+
+enum {
+	SEEN_UID = 1 << 0,
+	SEEN_GID = 1 << 1,
+	SEEN_GROUPS = 1 << 2,
+	SEEN_CAPINH = 1 << 3,
+	SEEN_CAPPRM = 1 << 4,
+	SEEN_CAPEFF = 1 << 5,
+	SEEN_CAPBND = 1 << 6,
+	SEEN_CAPAMB = 1 << 7,
+	SEEN_CREDS = (1 << 8) - 1,
+};
+
+int proc_parse_creds(const char *buf, struct md_creds *ret)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} caps[] = {
+		{ "CapInh", offsetof(struct md_creds, cap_inh) }, { "CapPrm", offsetof(struct md_creds, cap_prm) },
+		{ "CapEff", offsetof(struct md_creds, cap_eff) }, { "CapBnd", offsetof(struct md_creds, cap_bnd) },
+		{ "CapAmb", offsetof(struct md_creds, cap_amb) },
+	};
+	struct md_creds c = {};
+	unsigned seen = 0;
+	int r = -EINVAL;
+
+	if (!buf)
+		return -EINVAL;
+	for (const char *line = buf; *line;) {
+		size_t len = strcspn(line, "\n");
+		_cleanup_free_ char *l = strndup(line, len);
+		const char *v;
+
+		if (!l) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		if ((v = value_of(l, "Uid"))) {
+			if (parse_ids(v, c.uid) < 0)
+				goto fail;
+			seen |= SEEN_UID;
+		} else if ((v = value_of(l, "Gid"))) {
+			if (parse_ids(v, c.gid) < 0)
+				goto fail;
+			seen |= SEEN_GID;
+		} else if ((v = value_of(l, "Groups"))) {
+			r = parse_groups(v, &c);
+			if (r < 0)
+				goto fail;
+			r = -EINVAL;
+			seen |= SEEN_GROUPS;
+		}
+		for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+			if (!(v = value_of(l, caps[i].key)))
+				continue;
+			if (parse_num(v, 16, (uint64_t *)((char *)&c + caps[i].off), NULL) < 0)
+				goto fail;
+			seen |= SEEN_CAPINH << i;
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	if (seen != SEEN_CREDS)
+		goto fail;
+	*ret = c;
+	return 0;
+fail:
+	free(c.groups);
+	return r;
 }
 
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret)

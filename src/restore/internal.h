@@ -138,6 +138,8 @@ struct restore_ctx {
 	bool lazy;			/* --lazy-pages */
 	bool thp_always;		/* restore_thp_always() of this host */
 	bool seccomp;			/* a thread has seccomp or no_new_privs: suspend filters while ours */
+	struct md_creds own_creds;	/* memdump's, what every new thread starts with */
+	uint64_t cap_known;		/* capabilities this kernel knows */
 	int lazy_sock;			/* to the lazy server (-1: none) */
 	pid_t lazy_pid;
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
@@ -166,7 +168,8 @@ struct restore_ctx {
 	uint64_t root_syscall_ip;	/* a syscall instruction in our (the root's first) vdso */
 };
 
-#define RESTORE_SCRATCH_SIZE (64 * 1024)
+/* 64 KiB, and a list of NGROUPS_MAX supplementary groups (creds.c) */
+#define RESTORE_SCRATCH_SIZE (64 * 1024 + MD_NGROUPS_MAX * 4)
 
 /*
  * Remote syscalls in thread tid of rp (thread.c): *ret is the leader's
@@ -185,6 +188,12 @@ size_t restore_seccomp_shared(const struct md_proc *p);
 int restore_check_seccomp(struct restore_ctx *rc);
 /* filters, strict mode and no_new_privs of every thread of rp, by remote syscalls; uses the scratch area */
 int restore_seccomp(struct restore_proc *rp);
+
+/* ---- credentials (creds.c) ---- */
+/* before any process: reads ours into rc; refuses credentials we cannot give (logged) */
+int restore_check_creds(struct restore_ctx *rc);
+/* every thread's credentials, then dumpable, by remote syscalls; uses the scratch area */
+int restore_creds(struct restore_ctx *rc, struct restore_proc *rp);
 
 /* status flags F_SETFL takes; the access mode is fixed at open */
 #define RESTORE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)

@@ -414,6 +414,8 @@ static int check_host(struct restore_ctx *rc)
 		r = restore_check_timers(rc, &rc->procs[k].p);
 	if (r >= 0)
 		r = restore_check_seccomp(rc);
+	if (r >= 0)
+		r = restore_check_creds(rc);
 	return r;
 }
 
@@ -659,8 +661,26 @@ static int end_zombie(struct restore_proc *rp)
 	return 0;
 }
 
-/* per-process state that is not memory: fds, signal handlers, threads, timers, limits */
-static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool detach)
+/*
+ * The leader's parent-death signal: after its credentials, which clear it.
+ * The root's parent is memdump now: with -d, memdump's exit would fire it
+ * at once, which the process never asked for.
+ */
+static int set_pdeathsig(struct restore_proc *rp, bool detach)
+{
+	const struct md_proc *p = &rp->p;
+	uint64_t sig = (uint64_t)p->pdeathsig;
+
+	if (sig && !rp->parent && detach) {
+		log_warn("%d: parent-death signal %d not restored: its parent is not in the image", p->pid,
+			 p->pdeathsig);
+		sig = 0;	/* and not the SIGKILL it was created with either */
+	}
+	return restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0, 0);
+}
+
+/* per-process state that is not memory: fds, signal handlers, threads, timers */
+static int finish_process(struct restore_ctx *rc, struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
 	int r;
@@ -706,49 +726,15 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp, bool 
 		if (r < 0)
 			return r;
 	}
-	/*
-	 * The root's parent is memdump now: with -d, memdump's exit would
-	 * fire it at once, which the process never asked for.
-	 */
-	{
-		uint64_t sig = (uint64_t)p->pdeathsig;
-
-		if (sig && !rp->parent && detach) {
-			log_warn("%d: parent-death signal %d not restored: its parent is not in the image", p->pid,
-				 p->pdeathsig);
-			sig = 0;	/* and not the SIGKILL it was created with either */
-		}
-		r = restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0, 0);
-		if (r < 0)
-			return r;
-	}
 	return restore_rcall_ok(rp, "close of the restore socket", SYS_close, (uint64_t)rc->sock_remote, 0, 0, 0, 0,
 				0);
 }
 
-/* last of all: signals, limits, registers; the scratch area goes */
-static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
+/* what prlimit() lets us: a hard limit above ours stays at ours */
+static void set_limits(struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
-	int r;
 
-	r = restore_signals(rc, rp);
-	if (r < 0)
-		return r;
-	r = restore_arm_timers(rp);
-	if (r < 0)
-		return r;
-	r = restore_seccomp(rp);
-	if (r < 0)
-		return r;
-	/* the scratch area is shared with no one: a child took it over or has its own copy */
-	r = restore_rcall_ok(rp, "munmap of the scratch area", SYS_munmap, rp->scratch, RESTORE_SCRATCH_SIZE, 0, 0,
-			     0, 0);
-	if (r < 0)
-		return r;
-	rp->scratch = 0;
-
-	/* limits last: a low RLIMIT_AS or NOFILE must not get in our way */
 	for (int res = 0; res < MD_RLIM_NLIMITS; res++) {
 		struct rlimit cur, want = { p->rlimits[res].cur, p->rlimits[res].max };
 
@@ -765,6 +751,40 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp)
 		if (prlimit(rp->pid, res, &want, NULL) < 0)
 			log_warn("cannot set limit %d of %d: %s", res, rp->pid, strerror(errno));
 	}
+}
+
+/*
+ * Last of all: signals, seccomp, limits, credentials, registers; the
+ * scratch area goes. Limits late, so that a low RLIMIT_AS or NOFILE is
+ * not in our way, and before the credentials: prlimit() of another
+ * uid's process takes CAP_SYS_RESOURCE.
+ */
+static int final_state(struct restore_ctx *rc, struct restore_proc *rp, bool detach)
+{
+	int r;
+
+	r = restore_signals(rc, rp);
+	if (r < 0)
+		return r;
+	r = restore_arm_timers(rp);
+	if (r < 0)
+		return r;
+	r = restore_seccomp(rp);
+	if (r < 0)
+		return r;
+	set_limits(rp);
+	r = restore_creds(rc, rp);
+	if (r < 0)
+		return r;
+	r = set_pdeathsig(rp, detach);
+	if (r < 0)
+		return r;
+	/* the scratch area is shared with no one: a child took it over or has its own copy */
+	r = restore_rcall_ok(rp, "munmap of the scratch area", SYS_munmap, rp->scratch, RESTORE_SCRATCH_SIZE, 0, 0,
+			     0, 0);
+	if (r < 0)
+		return r;
+	rp->scratch = 0;
 	return restore_finish_threads(rc, rp);
 }
 
@@ -816,6 +836,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 {
 	restore_close_files(rc);
 	restore_ghosts_release(rc);
+	free(rc->own_creds.groups);
 	if (rc->dirfd >= 0)
 		close(rc->dirfd);
 	if (rc->tty_fd >= 0)
@@ -950,13 +971,13 @@ int restore_run(const struct restore_opts *o)
 		}
 	for (size_t k = 0; k < rc.n; k++)
 		if (!rc.procs[k].p.zombie) {
-			r = finish_process(&rc, &rc.procs[k], o->detach);
+			r = finish_process(&rc, &rc.procs[k]);
 			if (r < 0)
 				goto out_kill;
 		}
 	for (size_t k = 0; k < rc.n; k++)
 		if (!rc.procs[k].p.zombie) {
-			r = final_state(&rc, &rc.procs[k]);
+			r = final_state(&rc, &rc.procs[k], o->detach);
 			if (r < 0)
 				goto out_kill;
 		}

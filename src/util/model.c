@@ -19,7 +19,25 @@ void md_thread_release(struct md_thread *t)
 		return;
 	free(t->xsave);
 	free(t->pending);
+	free(t->creds.groups);
 	memset(t, 0, sizeof(*t));
+}
+
+bool md_creds_full_root(const struct md_creds *c)
+{
+	for (int i = 0; i < 4; i++)
+		if (c->uid[i] || c->gid[i])
+			return false;
+	return !c->cap_inh && !c->cap_amb && !c->secbits && c->cap_prm == c->cap_bnd && c->cap_eff == c->cap_bnd;
+}
+
+bool md_creds_same(const struct md_creds *a, const struct md_creds *b)
+{
+	return !memcmp(a->uid, b->uid, sizeof(a->uid)) && !memcmp(a->gid, b->gid, sizeof(a->gid)) &&
+	       a->n_groups == b->n_groups &&
+	       (!a->n_groups || !memcmp(a->groups, b->groups, a->n_groups * sizeof(*a->groups))) &&
+	       a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
+	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb && a->secbits == b->secbits;
 }
 
 void md_vmas_free(struct md_vma *v, size_t n)

@@ -4,7 +4,7 @@
  *   R  the root, no_new_privs. Filter A (synced to T1 with TSYNC):
  *      getpgid(ARG_A) fails with EPROTO, and two syscalls kill the process:
  *      getitimer() (memdump's dump runs it in every process) and munmap()
- *      of 64 KiB (memdump's restore unmaps its scratch area so): a filter
+ *      of 320 KiB (memdump's restore unmaps its scratch area so): a filter
  *      that judged memdump's own syscalls would kill the tree.
  *      T1  shares A.
  *      T2  A, then filter C of its own (SECCOMP_FILTER_FLAG_LOG):
@@ -51,7 +51,7 @@
 #define ARG_C 999999902
 #define ARG_E 999999903
 #define ARG_N 999999904
-#define SCRATCH_LEN 65536
+#define SCRATCH_LEN (65536 + 65536 * 4)	/* RESTORE_SCRATCH_SIZE */
 
 static volatile sig_atomic_t got_usr1;
 static const char *corruption = "";

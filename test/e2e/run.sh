@@ -1728,6 +1728,86 @@ test_seccomp_notify_refused() {
 
 ALL_TESTS+=(seccomp_selftest seccomp_detects_corruption seccomp seccomp_notify_refused)
 
+# --- credentials: ids, groups, capabilities, securebits, dumpable (dumpee_creds) ----------
+
+test_creds_selftest() {
+	"$E2E/dumpee_creds" -m selftest "$TD/status" </dev/null
+	local rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+test_creds_detects_corruption() {
+	local what rc
+	for what in rootgroups groups fsuid bounding ambient secbits dumpable pdeathsig; do
+		rm -f "$TD/status"
+		"$E2E/dumpee_creds" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
+		rc=$?
+		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# start_creds: dumpee_creds in wait mode; sets PID and STATUS
+start_creds() {
+	STATUS=$TD/status
+	spawn creds "$E2E/dumpee_creds" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_creds did not get ready: $(cat "$STATUS" "$TD/creds.err" 2>/dev/null)"
+}
+
+# creds_state DIR: each process's dumpable and each thread's credentials, as memdump show gives them
+creds_state() {
+	"$MEMDUMP" show "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for name in sorted(k for k in d if k.startswith("core-")):
+    c = d[name]["payload"]
+    print(name, "dumpable", c.get("dumpable"), "flags", d[name]["header"]["flags"])
+    for t in c["threads"]:
+        print(name, t["tid"], json.dumps(t.get("creds"), sort_keys=True))
+'
+}
+
+# a tree of threads with their own ids, groups, capability sets and securebits, dumpable or
+# not, one under a seccomp filter that fails setresuid(): restored with every thread's
+# credentials; a dump of the restored tree finds what the first one found
+test_creds() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is needed to read memdump show"
+	start_creds
+	dump_and_kill "$PID" "$TD/img"
+	creds_state "$TD/img" >"$TD/state1" || fail "memdump show failed"
+	grep -q '"uid": \[4250, 4251, 4252, 4253\]' "$TD/state1" || fail "P1's uids are not in the image: $(cat "$TD/state1")"
+	restore_detached "$TD/img" "$PID"
+	md dump2 dump -t "$PID" -D "$TD/img2" --leave-running || fail "second dump failed: $(md_why dump2)"
+	creds_state "$TD/img2" >"$TD/state2" || fail "memdump show failed"
+	diff "$TD/state1" "$TD/state2" >"$TD/state.diff" ||
+		fail "the restored tree's credentials differ: $(cat "$TD/state.diff")"
+	trigger_check "$PID"
+}
+
+# a memdump without a capability a thread of the image holds refuses before any process
+# exists, naming the thread and the capability
+test_creds_cap_lacking_refused() {
+	need_memdump
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
+	start_creds
+	dump_and_kill "$PID" "$TD/img"
+	log "setpriv --bounding-set -chown memdump restore"
+	timeout -k 5 "$MD_TIMEOUT" setpriv --bounding-set -chown "$MEMDUMP" restore -D "$TD/img" -d \
+		>"$TD/restore.out" 2>"$TD/restore.err" && fail "restore by a memdump without CAP_CHOWN succeeded"
+	grep -q "^memdump: error: thread [0-9]* of [0-9]* holds capabilities memdump lacks: 0:" "$TD/restore.err" ||
+		fail "unclear refusal: $(head -n3 "$TD/restore.err")"
+	[[ $(wc -l <"$TD/restore.err") -eq 1 ]] || fail "more than one line: $(cat "$TD/restore.err")"
+	alive "$PID" && fail "the refused restore created $PID"
+	return 0
+}
+
+ALL_TESTS+=(creds_selftest creds_detects_corruption creds creds_cap_lacking_refused)
+
 # --- the runner --------------------------------------------------------------------------
 
 PASSED=0

@@ -310,6 +310,9 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->seccomp_mode, y->seccomp_mode, "thread %zu", i);
 		cr_assert_eq(x->seccomp_filter, y->seccomp_filter, "thread %zu", i);
 		cr_assert_eq(x->no_new_privs, y->no_new_privs, "thread %zu", i);
+		cr_assert_eq(x->has_creds, y->has_creds, "thread %zu", i);
+		if (x->has_creds)
+			cr_assert(md_creds_same(&x->creds, &y->creds), "thread %zu: credentials differ", i);
 		cr_assert_eq(x->rseq.addr, y->rseq.addr);
 		cr_assert_eq(x->rseq.len, y->rseq.len);
 		cr_assert_eq(x->rseq.flags, y->rseq.flags);

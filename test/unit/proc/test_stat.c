@@ -1,4 +1,4 @@
-/* proc_parse_stat() and proc_parse_status() on saved samples and odd names. */
+/* proc_parse_stat(), proc_parse_status() and proc_parse_creds() on saved samples and odd names. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/model.h"
 #include "memdump/proc.h"
 
 Test(proc_stat, saved_odd_comm)
@@ -253,4 +254,71 @@ Test(proc_stat, controlling_terminal)
 	cr_assert_eq(proc_parse_stat(buf2, &st), 0);
 	cr_expect_eq(st.tty_nr, 0);
 	cr_expect_eq(st.tpgid, -1);
+}
+
+Test(proc_creds, saved_root_without_groups)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct md_creds c = {};
+
+	cr_assert_eq(proc_read_file(FIXTURES_DIR "/odd_comm.status", &buf, NULL), 0);
+	cr_assert_eq(proc_parse_creds(buf, &c), 0);
+	cr_expect_eq(c.n_groups, 0);
+	cr_expect_null(c.groups);
+	cr_expect_eq(c.cap_prm, 0x1fffeffffffULL);
+	cr_expect_eq(c.cap_eff, 0x1fffeffffffULL);
+	cr_expect_eq(c.cap_bnd, 0x1fffeffffffULL);
+	cr_expect_eq(c.cap_inh | c.cap_amb | c.secbits, 0);
+	cr_expect(md_creds_full_root(&c));
+	free(c.groups);
+}
+
+#define CREDS_LINES                                                                                   \
+	"Uid:\t4250\t4251\t4252\t4253\n"                                                              \
+	"Gid:\t4261\t4262\t4263\t4264\n"                                                              \
+	"Groups:\t4244 4245 4294967294 \n"                                                            \
+	"CapInh:\t0000000000002400\n"                                                                 \
+	"CapPrm:\t0000000000002481\n"                                                                 \
+	"CapEff:\t0000000000000001\n"                                                                 \
+	"CapBnd:\t000001fff6bfffff\n"
+
+Test(proc_creds, synthetic)
+{
+	const char *buf = "Name:\tx\n" CREDS_LINES "CapAmb:\t0000000000000400\n";
+	struct md_creds c = {};
+
+	cr_assert_eq(proc_parse_creds(buf, &c), 0);
+	cr_expect_eq(c.uid[0], 4250);
+	cr_expect_eq(c.uid[3], 4253);
+	cr_expect_eq(c.gid[0], 4261);
+	cr_expect_eq(c.gid[3], 4264);
+	cr_assert_eq(c.n_groups, 3);
+	cr_expect_eq(c.groups[0], 4244);
+	cr_expect_eq(c.groups[2], 4294967294u);
+	cr_expect_eq(c.cap_inh, 0x2400);
+	cr_expect_eq(c.cap_prm, 0x2481);
+	cr_expect_eq(c.cap_eff, 0x1);
+	cr_expect_eq(c.cap_bnd, 0x1fff6bfffffULL);
+	cr_expect_eq(c.cap_amb, 0x400);
+	cr_expect(!md_creds_full_root(&c));
+	free(c.groups);
+}
+
+Test(proc_creds, malformed_refused)
+{
+	static const char *bad[] = {
+		CREDS_LINES,					/* no CapAmb: a kernel before 4.3 */
+		CREDS_LINES "CapAmb:\tzz\n",
+		"Uid:\t1\t2\t3\n" CREDS_LINES "CapAmb:\t0\n",	/* three ids (the later line would do) */
+		CREDS_LINES "Groups:\t1 x \nCapAmb:\t0\n",
+		CREDS_LINES "Groups:\t-1 \nCapAmb:\t0\n",
+		CREDS_LINES "Groups:\t4294967296 \nCapAmb:\t0\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct md_creds c = {};
+
+		cr_expect_eq(proc_parse_creds(bad[i], &c), -EINVAL, "sample %zu was taken", i);
+		cr_expect_null(c.groups, "sample %zu left groups", i);
+	}
 }

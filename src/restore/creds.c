@@ -1,0 +1,340 @@
+/*
+ * Credentials of restored threads: ids, supplementary groups, capability
+ * sets and securebits, then the process's dumpable flag. Every process
+ * starts with memdump's credentials, builds itself with them, and takes
+ * its own at the very end (final_state), by remote syscalls in each
+ * thread, while memdump's ptrace and its seccomp suspension still hold.
+ *
+ * A thread that ran as full root (ids 0, every capability of its bounding
+ * set) keeps memdump's credentials, its groups excepted: root on one host
+ * is root on the other. Images from before credentials were kept leave
+ * every thread with memdump's, as they always did.
+ *
+ * The order works around the kernel's rules. With SECBIT_NO_SETUID_FIXUP
+ * the id changes leave the capability sets alone, so the thread keeps
+ * CAP_SETPCAP for the bounding set, the ambient set and the securebits;
+ * the last capset() lowers the sets to the image's. Lowering the ids
+ * clears dumpable and the parent-death signal: both are set afterwards.
+ *
+ * Before any process exists, restore_check_creds() refuses a thread that
+ * holds a capability memdump lacks, or credentials memdump may not give.
+ * Bounding and inheritable capabilities memdump lacks are dropped with a
+ * warning: no thread could gain them here anyway.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/inject.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+#include "memdump/proc.h"
+#include "restore/internal.h"
+
+#define SECBIT_NO_SETUID_FIXUP_ (1u << 2)	/* <linux/securebits.h> */
+#define SECBIT_NO_CAP_AMBIENT_RAISE_ (1u << 6)
+
+/* in the scratch area */
+#define SCRATCH_CAPHDR 0
+#define SCRATCH_CAPDATA 64
+#define SCRATCH_GROUPS 4096	/* up to MD_NGROUPS_MAX * 4 bytes */
+
+#define NEEDED_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_SETPCAP))
+
+/* capabilities this kernel knows: 0 .. /proc/sys/kernel/cap_last_cap */
+static uint64_t known_caps(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	unsigned long last;
+
+	if (proc_read_filef(&buf, NULL, "/proc/sys/kernel/cap_last_cap") < 0 || sscanf(buf, "%lu", &last) != 1)
+		return ~0ull;
+	return last >= 63 ? ~0ull : (1ull << (last + 1)) - 1;
+}
+
+/*
+ * What t is to hold here (groups borrowed from t): the image's, less the
+ * bounding and inheritable capabilities memdump lacks; memdump's own for
+ * a full root thread, with the image's groups.
+ */
+static void target(const struct restore_ctx *rc, const struct md_thread *t, struct md_creds *ret)
+{
+	const struct md_creds *own = &rc->own_creds;
+
+	if (md_creds_full_root(&t->creds)) {
+		*ret = *own;
+	} else {
+		*ret = t->creds;
+		ret->cap_bnd &= own->cap_bnd;
+		ret->cap_inh &= own->cap_inh | own->cap_bnd;
+		ret->cap_amb &= ret->cap_inh;
+	}
+	ret->groups = t->creds.groups;
+	ret->n_groups = t->creds.n_groups;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the same credentials, groups in any order (the kernel sorts them) */
+static bool same_creds(const struct md_creds *a, const struct md_creds *b)
+{
+	_cleanup_free_ uint32_t *ga = NULL, *gb = NULL;
+	struct md_creds x = *a, y = *b;
+
+	if (a->n_groups != b->n_groups)
+		return false;
+	if (a->n_groups) {
+		ga = malloc(a->n_groups * sizeof(*ga));
+		gb = malloc(b->n_groups * sizeof(*gb));
+		if (!ga || !gb)
+			return false;
+		memcpy(ga, a->groups, a->n_groups * sizeof(*ga));
+		memcpy(gb, b->groups, b->n_groups * sizeof(*gb));
+		qsort(ga, a->n_groups, sizeof(*ga), cmp_u32);
+		qsort(gb, b->n_groups, sizeof(*gb), cmp_u32);
+		x.groups = ga;
+		y.groups = gb;
+	}
+	return md_creds_same(&x, &y);
+}
+
+static void cap_list(char *buf, size_t len, uint64_t caps)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 64 && at < len; i++)
+		if (caps & (1ull << i))
+			at += (size_t)snprintf(buf + at, len - at, "%s%d", at ? " " : "", i);
+}
+
+int restore_check_creds(struct restore_ctx *rc)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct md_creds *own = &rc->own_creds;
+	const struct md_thread *dropped = NULL;	/* the first that loses capabilities, named once all pass */
+	pid_t dropped_pid = 0;
+	int r, sb;
+
+	r = proc_read_filef(&buf, NULL, "/proc/self/status");
+	if (r >= 0)
+		r = proc_parse_creds(buf, own);
+	if (r < 0)
+		return log_err(r, "cannot read our own credentials");
+	sb = prctl(PR_GET_SECUREBITS);
+	if (sb < 0)
+		return log_err(-errno, "cannot read our securebits");
+	own->secbits = (uint32_t)sb;
+	rc->cap_known = known_caps();
+
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_threads; i++) {
+			const struct md_thread *t = &p->threads[i];
+			const struct md_creds *c = &t->creds;
+			struct md_creds want;
+			char caps[256];
+
+			if (!t->has_creds)
+				continue;
+			target(rc, t, &want);
+			if (same_creds(&want, own))
+				continue;
+			if ((own->cap_eff & NEEDED_CAPS) != NEEDED_CAPS)
+				return log_err(-EPERM, "thread %d of %d runs as uid %u gid %u: giving it its credentials "
+						       "takes CAP_SETUID, CAP_SETGID and CAP_SETPCAP",
+					       t->tid, p->pid, c->uid[1], c->gid[1]);
+			if (want.cap_prm & ~own->cap_prm) {
+				cap_list(caps, sizeof(caps), want.cap_prm & ~own->cap_prm);
+				return log_err(-EPERM, "thread %d of %d holds capabilities memdump lacks: %s", t->tid,
+					       p->pid, caps);
+			}
+			if (want.cap_amb && (own->secbits & SECBIT_NO_CAP_AMBIENT_RAISE_))
+				return log_err(-EPERM, "thread %d of %d has ambient capabilities, which our securebits "
+						       "forbid to raise", t->tid, p->pid);
+			if (!dropped && !md_creds_full_root(c) &&
+			    ((c->cap_bnd & rc->cap_known & ~want.cap_bnd) || c->cap_inh != want.cap_inh)) {
+				dropped = t;
+				dropped_pid = p->pid;
+			}
+		}
+	}
+	if (dropped) {
+		struct md_creds want;
+		char caps[256];
+
+		target(rc, dropped, &want);
+		cap_list(caps, sizeof(caps), (dropped->creds.cap_bnd & rc->cap_known & ~want.cap_bnd) |
+						     (dropped->creds.cap_inh & ~want.cap_inh));
+		log_warn("thread %d of %d (and maybe others): bounding and inheritable capabilities memdump lacks "
+			 "are dropped: %s", dropped->tid, dropped_pid, caps);
+	}
+	return 0;
+}
+
+struct kcap_header {
+	uint32_t version;
+	int32_t pid;
+};
+
+struct kcap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+/* one remote syscall in thread tid; what = NULL: its result is not checked */
+static int call(struct inject_ctx *c, pid_t tid, const char *what, long nr, uint64_t a1, uint64_t a2,
+		uint64_t a3)
+{
+	int64_t res;
+	int r = inject_syscall(c, nr, a1, a2, a3, 0, 0, 0, &res);
+
+	if (r < 0)
+		return log_err(r, "remote syscall %ld in thread %d failed", nr, tid);
+	if (what && res < 0)
+		return log_err((int)res, "cannot %s in thread %d", what, tid);
+	return 0;
+}
+
+static int capset(struct restore_proc *rp, struct inject_ctx *c, pid_t tid, uint64_t eff, uint64_t prm,
+		  uint64_t inh)
+{
+	struct kcap_header h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct kcap_data d[2];
+	int r;
+
+	for (int i = 0; i < 2; i++)
+		d[i] = (struct kcap_data){ (uint32_t)(eff >> (32 * i)), (uint32_t)(prm >> (32 * i)),
+					   (uint32_t)(inh >> (32 * i)) };
+	r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPHDR, &h, sizeof(h));
+	if (r >= 0)
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPDATA, d, sizeof(d));
+	if (r < 0)
+		return log_err(r, "cannot write to %d", rp->pid);
+	return call(c, tid, "set the capabilities", SYS_capset, rp->scratch + SCRATCH_CAPHDR,
+		    rp->scratch + SCRATCH_CAPDATA, 0);
+}
+
+/* the steps, in this order; see the top of the file */
+static int set_creds(struct restore_ctx *rc, struct restore_proc *rp, struct inject_ctx *c, pid_t tid,
+		     const struct md_creds *w)
+{
+	const struct md_creds *own = &rc->own_creds;
+	int r;
+
+	r = call(c, tid, "set securebits", SYS_prctl, PR_SET_SECUREBITS, own->secbits | SECBIT_NO_SETUID_FIXUP_, 0);
+	if (r < 0)
+		return r;
+	if (w->n_groups) {
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_GROUPS, w->groups, w->n_groups * sizeof(*w->groups));
+		if (r < 0)
+			return log_err(r, "cannot write to %d", rp->pid);
+	}
+	r = call(c, tid, "set the supplementary groups", SYS_setgroups, w->n_groups, rp->scratch + SCRATCH_GROUPS, 0);
+	if (r >= 0)
+		r = call(c, tid, "set the gids", SYS_setresgid, w->gid[0], w->gid[1], w->gid[2]);
+	if (r >= 0)
+		r = call(c, tid, NULL, SYS_setfsgid, w->gid[3], 0, 0);	/* says nothing: checked below */
+	if (r >= 0)
+		r = call(c, tid, "set the uids", SYS_setresuid, w->uid[0], w->uid[1], w->uid[2]);
+	if (r >= 0)
+		r = call(c, tid, NULL, SYS_setfsuid, w->uid[3], 0, 0);
+	/* the inheritable set first: its bound is the bounding set as it is now */
+	if (r >= 0)
+		r = capset(rp, c, tid, own->cap_eff, own->cap_prm, w->cap_inh);
+	for (int cap = 0; cap < 64 && r >= 0; cap++)
+		if ((rc->cap_known & own->cap_bnd & ~w->cap_bnd) & (1ull << cap))
+			r = call(c, tid, "lower the bounding set", SYS_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0);
+	if (r >= 0)
+		r = call(c, tid, "clear the ambient set", SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
+	for (int cap = 0; cap < 64 && r >= 0; cap++)
+		if (w->cap_amb & (1ull << cap))
+			r = call(c, tid, "raise an ambient capability", SYS_prctl, PR_CAP_AMBIENT,
+				 PR_CAP_AMBIENT_RAISE, (uint64_t)cap);
+	if (r >= 0)
+		r = call(c, tid, "set securebits", SYS_prctl, PR_SET_SECUREBITS, w->secbits, 0);
+	if (r >= 0)
+		r = capset(rp, c, tid, w->cap_eff, w->cap_prm, w->cap_inh);
+	return r;
+}
+
+/* what the kernel says the thread holds now is what it should */
+static int verify(const struct restore_proc *rp, pid_t tid, const struct md_creds *want)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct md_creds now = {};
+	bool same;
+	int r;
+
+	r = proc_read_filef(&buf, NULL, "/proc/%d/task/%d/status", rp->pid, tid);
+	if (r >= 0)
+		r = proc_parse_creds(buf, &now);
+	if (r < 0)
+		return log_err(r, "cannot read the credentials of thread %d", tid);
+	now.secbits = want->secbits;	/* not in the file; PR_SET_SECUREBITS said yes */
+	same = same_creds(&now, want);
+	free(now.groups);
+	if (!same)
+		return log_err(-EIO, "thread %d did not take the credentials of the image (uids %u %u %u %u, "
+				     "gids %u %u %u %u)", tid, want->uid[0], want->uid[1], want->uid[2], want->uid[3],
+			       want->gid[0], want->gid[1], want->gid[2], want->gid[3]);
+	return 0;
+}
+
+static int restore_dumpable(struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int64_t now;
+	int r;
+
+	if (p->dumpable < 0)
+		return 0;
+	r = restore_rcall(rp, "prctl(PR_GET_DUMPABLE)", SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, &now);
+	if (r < 0)
+		return r;
+	if (now == p->dumpable)
+		return 0;
+	if (p->dumpable == 2)	/* SUID_DUMP_ROOT: only suid_dumpable gives it */
+		log_warn("%d: was dumpable by root only (suid_dumpable 2): made not dumpable", p->pid);
+	return restore_rcall_ok(rp, "prctl(PR_SET_DUMPABLE)", SYS_prctl, PR_SET_DUMPABLE, p->dumpable == 1, 0, 0, 0,
+				0);
+}
+
+int restore_creds(struct restore_ctx *rc, struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+	int r;
+
+	for (size_t i = 0; i < p->n_threads; i++) {
+		const struct md_thread *t = &p->threads[i];
+		struct inject_ctx own, *c;
+		struct md_creds want;
+
+		if (!t->has_creds)
+			continue;
+		target(rc, t, &want);
+		if (same_creds(&want, &rc->own_creds))
+			continue;
+		r = restore_thread_begin(rp, t->tid, &own, &c);
+		if (r < 0)
+			return r;
+		r = set_creds(rc, rp, c, t->tid, &want);
+		r = restore_thread_end(&own, c, r);
+		if (r < 0)
+			return r;
+		r = verify(rp, t->tid, &want);
+		if (r < 0)
+			return r;
+	}
+	return restore_dumpable(rp);
+}
