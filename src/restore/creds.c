@@ -6,15 +6,21 @@
  * thread, while memdump's ptrace and its seccomp suspension still hold.
  *
  * A thread that ran as full root (ids 0, every capability of its bounding
- * set) keeps memdump's credentials, its groups excepted: root on one host
- * is root on the other. Images from before credentials were kept leave
- * every thread with memdump's, as they always did.
+ * set) gets memdump's credentials, its groups excepted: root on one host
+ * is root on the other; but only the capabilities of its own bounding
+ * set, so a root confined to fewer (a container's) stays confined. Images
+ * from before credentials were kept leave every thread with memdump's, as
+ * they always did.
  *
  * The order works around the kernel's rules. With SECBIT_NO_SETUID_FIXUP
  * the id changes leave the capability sets alone, so the thread keeps
  * CAP_SETPCAP for the bounding set, the ambient set and the securebits;
  * the last capset() lowers the sets to the image's. Lowering the ids
  * clears dumpable and the parent-death signal: both are set afterwards.
+ *
+ * A thread's arguments are written into the scratch area before its ids
+ * change; another thread's, into a process that may be another user's
+ * already: that takes CAP_SYS_PTRACE.
  *
  * Before any process exists, restore_check_creds() refuses a thread that
  * holds a capability memdump lacks, or credentials memdump may not give.
@@ -38,13 +44,18 @@
 
 #define SECBIT_NO_SETUID_FIXUP_ (1u << 2)	/* <linux/securebits.h> */
 #define SECBIT_NO_CAP_AMBIENT_RAISE_ (1u << 6)
+#define SECURE_LOCKS_ 0xaaau			/* each bit n + 1 locks bit n */
 
 /* in the scratch area */
 #define SCRATCH_CAPHDR 0
-#define SCRATCH_CAPDATA 64
+#define SCRATCH_CAPS_FIRST 64	/* struct kcap_data[2]: the inheritable set, the rest as they are */
+#define SCRATCH_CAPS_LAST 128	/* the final sets */
 #define SCRATCH_GROUPS 4096	/* up to MD_NGROUPS_MAX * 4 bytes */
 
-#define NEEDED_CAPS ((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_SETPCAP))
+/* to change ids, capabilities and securebits, to write into another user's process, to kill it */
+#define NEEDED_CAPS                                                                                  \
+	((1ull << CAP_SETUID) | (1ull << CAP_SETGID) | (1ull << CAP_SETPCAP) | (1ull << CAP_SYS_PTRACE) | \
+	 (1ull << CAP_KILL))
 
 /* capabilities this kernel knows: 0 .. /proc/sys/kernel/cap_last_cap */
 static uint64_t known_caps(void)
@@ -60,7 +71,7 @@ static uint64_t known_caps(void)
 /*
  * What t is to hold here (groups borrowed from t): the image's, less the
  * bounding and inheritable capabilities memdump lacks; memdump's own for
- * a full root thread, with the image's groups.
+ * a full root thread, within its bounding set, with the image's groups.
  */
 static void target(const struct restore_ctx *rc, const struct md_thread *t, struct md_creds *ret)
 {
@@ -68,6 +79,10 @@ static void target(const struct restore_ctx *rc, const struct md_thread *t, stru
 
 	if (md_creds_full_root(&t->creds)) {
 		*ret = *own;
+		ret->cap_prm &= t->creds.cap_bnd;
+		ret->cap_eff &= t->creds.cap_bnd;
+		ret->cap_bnd &= t->creds.cap_bnd;
+		ret->cap_amb &= t->creds.cap_bnd;
 	} else {
 		*ret = t->creds;
 		ret->cap_bnd &= own->cap_bnd;
@@ -85,27 +100,17 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* the same credentials, groups in any order (the kernel sorts them) */
-static bool same_creds(const struct md_creds *a, const struct md_creds *b)
+/* the kernel keeps groups sorted: so do we, to compare them with it */
+static void sort_groups(struct md_creds *c)
 {
-	_cleanup_free_ uint32_t *ga = NULL, *gb = NULL;
-	struct md_creds x = *a, y = *b;
+	if (c->n_groups)
+		qsort(c->groups, c->n_groups, sizeof(*c->groups), cmp_u32);
+}
 
-	if (a->n_groups != b->n_groups)
-		return false;
-	if (a->n_groups) {
-		ga = malloc(a->n_groups * sizeof(*ga));
-		gb = malloc(b->n_groups * sizeof(*gb));
-		if (!ga || !gb)
-			return false;
-		memcpy(ga, a->groups, a->n_groups * sizeof(*ga));
-		memcpy(gb, b->groups, b->n_groups * sizeof(*gb));
-		qsort(ga, a->n_groups, sizeof(*ga), cmp_u32);
-		qsort(gb, b->n_groups, sizeof(*gb), cmp_u32);
-		x.groups = ga;
-		y.groups = gb;
-	}
-	return md_creds_same(&x, &y);
+/* whether PR_SET_SECUREBITS may go from old to new: no locked bit changes, no lock goes */
+static bool secbits_may(uint32_t old, uint32_t new)
+{
+	return !(((old & SECURE_LOCKS_) >> 1) & (old ^ new)) && !(old & SECURE_LOCKS_ & ~new);
 }
 
 static void cap_list(char *buf, size_t len, uint64_t caps)
@@ -135,26 +140,37 @@ int restore_check_creds(struct restore_ctx *rc)
 	if (sb < 0)
 		return log_err(-errno, "cannot read our securebits");
 	own->secbits = (uint32_t)sb;
+	sort_groups(own);
 	rc->cap_known = known_caps();
 
 	for (size_t k = 0; k < rc->n; k++) {
-		const struct md_proc *p = &rc->procs[k].p;
+		struct md_proc *p = &rc->procs[k].p;
 
 		for (size_t i = 0; i < p->n_threads; i++) {
-			const struct md_thread *t = &p->threads[i];
+			struct md_thread *t = &p->threads[i];
 			const struct md_creds *c = &t->creds;
 			struct md_creds want;
 			char caps[256];
 
 			if (!t->has_creds)
 				continue;
+			sort_groups(&t->creds);
 			target(rc, t, &want);
-			if (same_creds(&want, own))
+			if (!dropped && !md_creds_full_root(c) &&
+			    ((c->cap_bnd & rc->cap_known & ~want.cap_bnd) || c->cap_inh != want.cap_inh)) {
+				dropped = t;
+				dropped_pid = p->pid;
+			}
+			if (md_creds_same(&want, own))
 				continue;
 			if ((own->cap_eff & NEEDED_CAPS) != NEEDED_CAPS)
 				return log_err(-EPERM, "thread %d of %d runs as uid %u gid %u: giving it its credentials "
-						       "takes CAP_SETUID, CAP_SETGID and CAP_SETPCAP",
-					       t->tid, p->pid, c->uid[1], c->gid[1]);
+						       "takes CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SYS_PTRACE and "
+						       "CAP_KILL", t->tid, p->pid, c->uid[1], c->gid[1]);
+			if (!secbits_may(own->secbits, own->secbits | SECBIT_NO_SETUID_FIXUP_) ||
+			    !secbits_may(own->secbits | SECBIT_NO_SETUID_FIXUP_, want.secbits))
+				return log_err(-EPERM, "thread %d of %d has securebits %#x, which our locked ones (%#x) "
+						       "do not allow", t->tid, p->pid, want.secbits, own->secbits);
 			if (want.cap_prm & ~own->cap_prm) {
 				cap_list(caps, sizeof(caps), want.cap_prm & ~own->cap_prm);
 				return log_err(-EPERM, "thread %d of %d holds capabilities memdump lacks: %s", t->tid,
@@ -163,11 +179,6 @@ int restore_check_creds(struct restore_ctx *rc)
 			if (want.cap_amb && (own->secbits & SECBIT_NO_CAP_AMBIENT_RAISE_))
 				return log_err(-EPERM, "thread %d of %d has ambient capabilities, which our securebits "
 						       "forbid to raise", t->tid, p->pid);
-			if (!dropped && !md_creds_full_root(c) &&
-			    ((c->cap_bnd & rc->cap_known & ~want.cap_bnd) || c->cap_inh != want.cap_inh)) {
-				dropped = t;
-				dropped_pid = p->pid;
-			}
 		}
 	}
 	if (dropped) {
@@ -206,41 +217,47 @@ static int call(struct inject_ctx *c, pid_t tid, const char *what, long nr, uint
 	return 0;
 }
 
-static int capset(struct restore_proc *rp, struct inject_ctx *c, pid_t tid, uint64_t eff, uint64_t prm,
-		  uint64_t inh)
+static void cap_data(struct kcap_data d[2], uint64_t eff, uint64_t prm, uint64_t inh)
 {
-	struct kcap_header h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct kcap_data d[2];
-	int r;
-
 	for (int i = 0; i < 2; i++)
 		d[i] = (struct kcap_data){ (uint32_t)(eff >> (32 * i)), (uint32_t)(prm >> (32 * i)),
 					   (uint32_t)(inh >> (32 * i)) };
-	r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPHDR, &h, sizeof(h));
-	if (r >= 0)
-		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPDATA, d, sizeof(d));
-	if (r < 0)
-		return log_err(r, "cannot write to %d", rp->pid);
-	return call(c, tid, "set the capabilities", SYS_capset, rp->scratch + SCRATCH_CAPHDR,
-		    rp->scratch + SCRATCH_CAPDATA, 0);
 }
 
-/* the steps, in this order; see the top of the file */
+/* capset()'s header, both sets of data and the groups, into the scratch area */
+static int put_args(struct restore_ctx *rc, struct restore_proc *rp, const struct md_creds *w)
+{
+	const struct md_creds *own = &rc->own_creds;
+	struct kcap_header h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct kcap_data first[2], last[2];
+	int r;
+
+	cap_data(first, own->cap_eff, own->cap_prm, w->cap_inh);
+	cap_data(last, w->cap_eff, w->cap_prm, w->cap_inh);
+	r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPHDR, &h, sizeof(h));
+	if (r >= 0)
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPS_FIRST, first, sizeof(first));
+	if (r >= 0)
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_CAPS_LAST, last, sizeof(last));
+	if (r >= 0 && w->n_groups)
+		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_GROUPS, w->groups, w->n_groups * sizeof(*w->groups));
+	if (r < 0)
+		return log_err(r, "cannot write to %d", rp->pid);
+	return 0;
+}
+
+/* the steps, in this order; see the top of the file. put_args() wrote what they take */
 static int set_creds(struct restore_ctx *rc, struct restore_proc *rp, struct inject_ctx *c, pid_t tid,
 		     const struct md_creds *w)
 {
 	const struct md_creds *own = &rc->own_creds;
+	int64_t sb;
 	int r;
 
 	r = call(c, tid, "set securebits", SYS_prctl, PR_SET_SECUREBITS, own->secbits | SECBIT_NO_SETUID_FIXUP_, 0);
-	if (r < 0)
-		return r;
-	if (w->n_groups) {
-		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_GROUPS, w->groups, w->n_groups * sizeof(*w->groups));
-		if (r < 0)
-			return log_err(r, "cannot write to %d", rp->pid);
-	}
-	r = call(c, tid, "set the supplementary groups", SYS_setgroups, w->n_groups, rp->scratch + SCRATCH_GROUPS, 0);
+	if (r >= 0)
+		r = call(c, tid, "set the supplementary groups", SYS_setgroups, w->n_groups,
+			 rp->scratch + SCRATCH_GROUPS, 0);
 	if (r >= 0)
 		r = call(c, tid, "set the gids", SYS_setresgid, w->gid[0], w->gid[1], w->gid[2]);
 	if (r >= 0)
@@ -251,7 +268,8 @@ static int set_creds(struct restore_ctx *rc, struct restore_proc *rp, struct inj
 		r = call(c, tid, NULL, SYS_setfsuid, w->uid[3], 0, 0);
 	/* the inheritable set first: its bound is the bounding set as it is now */
 	if (r >= 0)
-		r = capset(rp, c, tid, own->cap_eff, own->cap_prm, w->cap_inh);
+		r = call(c, tid, "set the inheritable capabilities", SYS_capset, rp->scratch + SCRATCH_CAPHDR,
+			 rp->scratch + SCRATCH_CAPS_FIRST, 0);
 	for (int cap = 0; cap < 64 && r >= 0; cap++)
 		if ((rc->cap_known & own->cap_bnd & ~w->cap_bnd) & (1ull << cap))
 			r = call(c, tid, "lower the bounding set", SYS_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0);
@@ -264,8 +282,17 @@ static int set_creds(struct restore_ctx *rc, struct restore_proc *rp, struct inj
 	if (r >= 0)
 		r = call(c, tid, "set securebits", SYS_prctl, PR_SET_SECUREBITS, w->secbits, 0);
 	if (r >= 0)
-		r = capset(rp, c, tid, w->cap_eff, w->cap_prm, w->cap_inh);
-	return r;
+		r = call(c, tid, "set the capabilities", SYS_capset, rp->scratch + SCRATCH_CAPHDR,
+			 rp->scratch + SCRATCH_CAPS_LAST, 0);
+	if (r < 0)
+		return r;
+	/* not in the status file verify() reads */
+	r = inject_syscall(c, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, &sb);
+	if (r < 0)
+		return log_err(r, "remote syscall %d in thread %d failed", SYS_prctl, tid);
+	if (sb != w->secbits)
+		return log_err(-EIO, "thread %d has securebits %#llx, not %#x", tid, (long long)sb, w->secbits);
+	return 0;
 }
 
 /* what the kernel says the thread holds now is what it should */
@@ -281,8 +308,8 @@ static int verify(const struct restore_proc *rp, pid_t tid, const struct md_cred
 		r = proc_parse_creds(buf, &now);
 	if (r < 0)
 		return log_err(r, "cannot read the credentials of thread %d", tid);
-	now.secbits = want->secbits;	/* not in the file; PR_SET_SECUREBITS said yes */
-	same = same_creds(&now, want);
+	now.secbits = want->secbits;	/* not in the file: set_creds() read them back */
+	same = md_creds_same(&now, want);
 	free(now.groups);
 	if (!same)
 		return log_err(-EIO, "thread %d did not take the credentials of the image (uids %u %u %u %u, "
@@ -323,8 +350,11 @@ int restore_creds(struct restore_ctx *rc, struct restore_proc *rp)
 		if (!t->has_creds)
 			continue;
 		target(rc, t, &want);
-		if (same_creds(&want, &rc->own_creds))
+		if (md_creds_same(&want, &rc->own_creds))
 			continue;
+		r = put_args(rc, rp, &want);
+		if (r < 0)
+			return r;
 		r = restore_thread_begin(rp, t->tid, &own, &c);
 		if (r < 0)
 			return r;

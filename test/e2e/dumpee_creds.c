@@ -4,7 +4,10 @@
  * CAP_SETPCAP). Each thread sets its own with raw syscalls: glibc's
  * wrappers would change every thread of the process.
  *
- *   R   the root: stays root, with supplementary groups 4299 4298.
+ *   R   the root: stays root, with supplementary groups 4299 4298; once P
+ *       is forked, confined as a container's root is: MKNOD out of its
+ *       bounding, permitted and effective sets. A restore must not give it
+ *       back.
  *   P   forked by R:
  *       P0  its leader: uids 4242, gids 4243, groups 4244 4245, no
  *           capabilities (lost in the switch from root); dumpable set
@@ -21,8 +24,8 @@
  *
  * Modes: -m wait (default) writes "READY PID" to STATUS and waits for
  * SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT leaves one thing
- * out of the setup and the check must notice it (rootgroups, groups,
- * fsuid, bounding, ambient, secbits, dumpable, pdeathsig).
+ * out of the setup and the check must notice it (rootgroups, rootbnd,
+ * groups, fsuid, bounding, ambient, secbits, dumpable, pdeathsig).
  *
  * The check, after a restore: every thread's Uid, Gid, Groups and Cap*
  * lines of /proc/self/task/TID/status and its securebits are as set up;
@@ -67,7 +70,7 @@ static volatile sig_atomic_t got_usr1;
 struct shared {
 	char msg[4][256];	/* R, P0, P1, C */
 	volatile int ready[2];	/* P (with P1), C */
-	uint64_t bnd0;		/* the bounding set R started with */
+	uint64_t bnd0, prm0, eff0;	/* the sets R started with */
 	pid_t p1_tid, c_pid;
 };
 static struct shared *sh;
@@ -363,15 +366,12 @@ static pid_t p_pid;
 
 static bool check(void)
 {
-	uint64_t eff, prm;
-	struct want w = { .groups = { 4298, 4299 }, .n_groups = 2, .bnd = sh->bnd0 };
+	struct want w = {
+		.groups = { 4298, 4299 }, .n_groups = 2, .prm = sh->prm0 & ~BIT(CAP_MKNOD),
+		.eff = sh->eff0 & ~BIT(CAP_MKNOD), .bnd = sh->bnd0 & ~BIT(CAP_MKNOD),
+	};
 	int st;
 
-	/* R keeps the restoring memdump's capabilities: full root's, whatever they are */
-	if (capget3(&eff, &prm) < 0)
-		return failf("R: capget: %s", strerror(errno));
-	w.prm = w.eff = prm;
-	w.bnd = prm;
 	if (!check_self(sh->msg[0], "R", &w))
 		return failf("%s", sh->msg[0]);
 	if (kill(sh->c_pid, SIGUSR1) < 0 || kill(p_pid, SIGUSR1) < 0)
@@ -395,7 +395,7 @@ static void setup(const sigset_t *old)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		die_setup("mmap");
-	if (getuid() != 0 || !read_bnd(&sh->bnd0))
+	if (getuid() != 0 || !read_bnd(&sh->bnd0) || capget3(&sh->eff0, &sh->prm0) < 0)
 		die_setup("not root");
 	if (!corrupt("rootgroups") && syscall(SYS_setgroups, 2, g) < 0)
 		die_setup("R: setgroups");
@@ -411,6 +411,10 @@ static void setup(const sigset_t *old)
 		}
 		usleep(1000);
 	}
+	if (!corrupt("rootbnd") &&
+	    (prctl(PR_CAPBSET_DROP, CAP_MKNOD) < 0 ||
+	     capset3(sh->eff0 & ~BIT(CAP_MKNOD), sh->prm0 & ~BIT(CAP_MKNOD), 0) < 0))
+		die_setup("R: confine");
 }
 
 int main(int argc, char **argv)

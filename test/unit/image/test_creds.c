@@ -122,6 +122,10 @@ Test(image_creds, the_flag_guards_older_readers)
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	flip_bits(core, 36, MD_CORE_F_CREDS);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "credentials without the flag were read");
+	/* the same file with its flag back is read */
+	flip_bits(core, 36, MD_CORE_F_CREDS);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&out);
 	md_proc_release(&in);
 }
 
