@@ -88,6 +88,29 @@ status_final() {
 
 # --- processes ---------------------------------------------------------------------
 
+# selftest_ok PROG [ARG...]: `PROG -m selftest $TD/status ARG...` exits 0 and reports OK
+selftest_ok() {
+	local prog=$1 rc
+	shift
+	"$prog" -m selftest "$TD/status" "$@" </dev/null
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+}
+
+# corruption_noticed PROG WHAT [ARG...]: `PROG -m corrupt -c WHAT $TD/status ARG...` exits 1
+# and reports the failure its check found
+corruption_noticed() {
+	local prog=$1 what=$2 rc
+	shift 2
+	rm -f "$TD/status"
+	"$prog" -m corrupt -c "$what" "$TD/status" "$@" </dev/null 2>/dev/null
+	rc=$?
+	[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+	grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+	log "$what: $(head -n1 "$TD/status")"
+}
+
 # spawn NAME CMD...: start CMD in the background with regular files as stdio (pipes would
 # make it undumpable); sets SPAWNED and records the pid for cleanup.
 spawn() {

@@ -43,25 +43,17 @@ source "$HERE/lib.sh"
 # The dumpee's own checker passes without any dump...
 test_dumpee_selftest() {
 	mkdir -p "$TD/data"
-	"$E2E/dumpee_full" -m selftest "$TD/status" "$TD/data" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_full" "$TD/data"
 }
 
 # ...and fails when any one piece of its state is broken: a checker that cannot fail
 # would make every other test meaningless.
 test_dumpee_detects_corruption() {
-	local what rc
+	local what
 	mkdir -p "$TD/data"
 	for what in anon anon-zero protnone privfile shanon memfd huge thp offset rlimit cwd comm sigpending \
 		maps tls rseq itimer eventfd epoll; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_full" -m corrupt -c "$what" "$TD/status" "$TD/data" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_full" "$what" "$TD/data"
 	done
 }
 
@@ -479,10 +471,7 @@ test_corrupt_image() {
 # 8. process trees: dumpee_tree's own checker passes without any dump...
 test_tree_selftest() {
 	mkdir -p "$TD/data"
-	"$E2E/dumpee_tree" -m selftest "$TD/status" "$TD/data" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_tree" "$TD/data"
 	wait_until 10 eval '[[ $(count_procs "$TD/status") -eq 0 ]]' ||
 		fail "processes of the tree are left: $(count_procs "$TD/status")"
 }
@@ -652,21 +641,13 @@ shm_ids() {
 }
 
 test_sysv_selftest() {
-	"$E2E/dumpee_sysv" -m selftest "$TD/status" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_sysv"
 }
 
 test_sysv_detects_corruption() {
-	local what rc
+	local what
 	for what in content private partial rmid nattch split; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_sysv" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_sysv" "$what"
 	done
 }
 
@@ -742,10 +723,7 @@ test_sysv_conflict() {
 # --- incremental dumps (dumpee_incr) --------------------------------------------------------
 
 test_incr_selftest() {
-	"$E2E/dumpee_incr" -m selftest "$TD/status" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_incr"
 }
 
 test_incr_detects_corruption() {
@@ -1104,21 +1082,13 @@ test_lazy_corrupt_chunk() {
 # --- sockets (dumpee_sock) -------------------------------------------------------------------
 
 test_sock_selftest() {
-	"$E2E/dumpee_sock" -m selftest "$TD/status" "$TD" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_sock" "$TD"
 }
 
 test_sock_detects_corruption() {
-	local what rc
+	local what
 	for what in stream dgram seqpkt closed listen tcp udp passcred nonblock epoll; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_sock" -m corrupt -c "$what" "$TD/status" "$TD" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_sock" "$what" "$TD"
 	done
 }
 
@@ -1224,14 +1194,9 @@ test_ptimer_selftest() {
 }
 
 test_ptimer_detects_corruption() {
-	local what rc
+	local what
 	for what in ids interval left thread ticks pending; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_ptimer" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_ptimer" "$what"
 	done
 }
 
@@ -1407,22 +1372,15 @@ ALL_TESTS+=(shell_job_selftest shell_job)
 
 test_inotify_selftest() {
 	mkdir -p "$TD/w"
-	"$E2E/dumpee_inotify" -m selftest "$TD/status" "$TD/w" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_inotify" "$TD/w"
 }
 
 test_inotify_detects_corruption() {
-	local what rc
+	local what
 	for what in wd mask oneshot flags gone; do
 		rm -rf "$TD/status" "$TD/w"
 		mkdir -p "$TD/w"
-		"$E2E/dumpee_inotify" -m corrupt -c "$what" "$TD/status" "$TD/w" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_inotify" "$what" "$TD/w"
 	done
 }
 
@@ -1464,22 +1422,15 @@ test_inotify_unresolvable_refused() {
 
 test_ghost_selftest() {
 	mkdir -p "$TD/g"
-	"$E2E/dumpee_ghost" -m selftest "$TD/status" "$TD/g" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_ghost" "$TD/g"
 }
 
 test_ghost_detects_corruption() {
-	local what rc
+	local what
 	for what in content hole offset size linked share mode; do
 		rm -rf "$TD/status" "$TD/g"
 		mkdir -p "$TD/g"
-		"$E2E/dumpee_ghost" -m corrupt -c "$what" "$TD/status" "$TD/g" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_ghost" "$what" "$TD/g"
 	done
 }
 
@@ -1556,21 +1507,14 @@ ghostmap_copy() {
 
 test_ghostmap_selftest() {
 	ghostmap_copy
-	"$TD/gm/exe" -m selftest "$TD/status" "$TD/gm" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$TD/gm/exe" "$TD/gm"
 }
 
 test_ghostmap_detects_corruption() {
-	local what rc
+	local what
 	for what in content cow share mode size wonly; do
 		ghostmap_copy
-		"$TD/gm/exe" -m corrupt -c "$what" "$TD/status" "$TD/gm" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$TD/gm/exe" "$what" "$TD/gm"
 	done
 }
 
@@ -1650,21 +1594,13 @@ ALL_TESTS+=(
 # --- seccomp filters, strict mode and no_new_privs (dumpee_seccomp) ----------------------
 
 test_seccomp_selftest() {
-	"$E2E/dumpee_seccomp" -m selftest "$TD/status" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_seccomp"
 }
 
 test_seccomp_detects_corruption() {
-	local what rc
+	local what
 	for what in nofilter nonnp notsync nostrict; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_seccomp" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+		corruption_noticed "$E2E/dumpee_seccomp" "$what"
 	done
 }
 
@@ -1731,21 +1667,13 @@ ALL_TESTS+=(seccomp_selftest seccomp_detects_corruption seccomp seccomp_notify_r
 # --- credentials: ids, groups, capabilities, securebits, dumpable (dumpee_creds) ----------
 
 test_creds_selftest() {
-	"$E2E/dumpee_creds" -m selftest "$TD/status" </dev/null
-	local rc=$?
-	[[ $rc -eq 0 ]] || fail "selftest exited $rc: $(head -n3 "$TD/status" | tr '\n' ' ')"
-	head -n1 "$TD/status" | grep -qx OK || fail "selftest status: $(head -n1 "$TD/status")"
+	selftest_ok "$E2E/dumpee_creds"
 }
 
 test_creds_detects_corruption() {
-	local what rc
-	for what in rootgroups groups fsuid bounding ambient secbits dumpable pdeathsig; do
-		rm -f "$TD/status"
-		"$E2E/dumpee_creds" -m corrupt -c "$what" "$TD/status" </dev/null 2>/dev/null
-		rc=$?
-		[[ $rc -eq 1 ]] || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
-		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
-		log "$what: $(head -n1 "$TD/status")"
+	local what
+	for what in rootgroups rootbnd groups fsuid bounding ambient secbits dumpable pdeathsig; do
+		corruption_noticed "$E2E/dumpee_creds" "$what"
 	done
 }
 
