@@ -1,7 +1,8 @@
 /*
  * What the e2e dumpees share: their status file (one line: "READY PID",
- * then "OK" or "FAIL: <what>"), the first failure a check meets, and an
- * exit for a setup that cannot go on. Each dumpee defines DUMPEE_NAME
+ * then "OK" or "FAIL: <what>"), the first failure a check meets, an
+ * exit for a setup that cannot go on, and a byte over a pipe to hand the
+ * turn between threads and processes. Each dumpee defines DUMPEE_NAME
  * before including this.
  */
 #pragma once
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *status_path;
 static char failure[512];
@@ -48,4 +50,19 @@ static bool __attribute__((format(printf, 1, 2))) failf(const char *fmt, ...)
 	vsnprintf(failure, sizeof(failure), fmt, ap);
 	va_end(ap);
 	return false;
+}
+
+/* one byte from fd, after EINTR too (inline: not every dumpee hands turns so) */
+static inline void wait_byte(int fd)
+{
+	char c;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static inline void put_byte(int fd)
+{
+	while (write(fd, "x", 1) < 0 && errno == EINTR)
+		;
 }

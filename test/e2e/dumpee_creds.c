@@ -100,20 +100,6 @@ static void wait_usr1(const sigset_t *old)
 		sigsuspend(old);
 }
 
-static void wait_byte(int fd)
-{
-	char c;
-
-	while (read(fd, &c, 1) < 0 && errno == EINTR)
-		;
-}
-
-static void put_byte(int fd)
-{
-	while (write(fd, "x", 1) < 0 && errno == EINTR)
-		;
-}
-
 static long capset3(uint64_t eff, uint64_t prm, uint64_t inh)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };

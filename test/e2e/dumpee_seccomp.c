@@ -171,20 +171,6 @@ struct worker {
 	bool (*check)(struct worker *);
 };
 
-static void wait_byte(int fd)
-{
-	char c;
-
-	while (read(fd, &c, 1) < 0 && errno == EINTR)
-		;
-}
-
-static void put_byte(int fd)
-{
-	while (write(fd, "x", 1) < 0 && errno == EINTR)
-		;
-}
-
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
