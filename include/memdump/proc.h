@@ -57,7 +57,6 @@ struct proc_status {
 	uint32_t seccomp;	/* 0 off, 1 strict, 2 filter; 0 when absent */
 	uint32_t seccomp_filters;	/* filters in force (Seccomp_filters, 5.9+); 0 when absent */
 	bool no_new_privs;	/* NoNewPrivs */
-	uint32_t uid[4], gid[4];
 	pid_t nspid_last;	/* last NSpid entry */
 };
 int proc_parse_status(const char *buf, struct proc_status *ret);

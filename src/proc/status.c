@@ -143,12 +143,6 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 			if (parse_num(v, 10, &x, NULL) < 0)
 				return -EINVAL;
 			st.threads = x;
-		} else if ((v = value_of(l, "Uid"))) {
-			if (parse_ids(v, st.uid) < 0)
-				return -EINVAL;
-		} else if ((v = value_of(l, "Gid"))) {
-			if (parse_ids(v, st.gid) < 0)
-				return -EINVAL;
 		} else if ((v = value_of(l, "NSpid"))) {
 			/* one pid per nested namespace; the last is the innermost */
 			while (parse_num(v, 10, &x, &v) == 0)
