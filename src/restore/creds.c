@@ -127,8 +127,8 @@ int restore_check_creds(struct restore_ctx *rc)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct md_creds *own = &rc->own_creds;
-	const struct md_thread *dropped = NULL;	/* the first that loses capabilities, named once all pass */
-	pid_t dropped_pid = 0;
+	uint64_t lost = 0;	/* what the first thread to lose capabilities loses, named once all pass */
+	pid_t lost_tid = 0, lost_pid = 0;
 	int r, sb;
 
 	r = proc_read_filef(&buf, NULL, "/proc/self/status");
@@ -156,10 +156,10 @@ int restore_check_creds(struct restore_ctx *rc)
 				continue;
 			sort_groups(&t->creds);
 			target(rc, t, &want);
-			if (!dropped && !md_creds_full_root(c) &&
-			    ((c->cap_bnd & rc->cap_known & ~want.cap_bnd) || c->cap_inh != want.cap_inh)) {
-				dropped = t;
-				dropped_pid = p->pid;
+			if (!lost && !md_creds_full_root(c)) {
+				lost = (c->cap_bnd & rc->cap_known & ~want.cap_bnd) | (c->cap_inh & ~want.cap_inh);
+				lost_tid = t->tid;
+				lost_pid = p->pid;
 			}
 			if (md_creds_same(&want, own))
 				continue;
@@ -181,15 +181,12 @@ int restore_check_creds(struct restore_ctx *rc)
 						       "forbid to raise", t->tid, p->pid);
 		}
 	}
-	if (dropped) {
-		struct md_creds want;
+	if (lost) {
 		char caps[256];
 
-		target(rc, dropped, &want);
-		cap_list(caps, sizeof(caps), (dropped->creds.cap_bnd & rc->cap_known & ~want.cap_bnd) |
-						     (dropped->creds.cap_inh & ~want.cap_inh));
+		cap_list(caps, sizeof(caps), lost);
 		log_warn("thread %d of %d (and maybe others): bounding and inheritable capabilities memdump lacks "
-			 "are dropped: %s", dropped->tid, dropped_pid, caps);
+			 "are dropped: %s", lost_tid, lost_pid, caps);
 	}
 	return 0;
 }

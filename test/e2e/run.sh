@@ -1734,7 +1734,47 @@ test_creds_cap_lacking_refused() {
 	return 0
 }
 
-ALL_TESTS+=(creds_selftest creds_detects_corruption creds creds_cap_lacking_refused)
+# a memdump whose bounding set lacks a capability that an unprivileged process has in its
+# bounding set only restores it, warning once, without that capability; the rest is kept
+test_creds_bounding_dropped() {
+	need_memdump
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
+	local before after b1 b2 n
+	# the log is its stdout, which spawn opens: the scratch directory is root's alone
+	: >"$TD/counter.out"
+	chown 4260:4261 "$TD/counter.out"
+	ln -s counter.out "$TD/counter.log"
+	spawn counter setpriv --reuid 4260 --regid 4261 --clear-groups "$E2E/counter" -i 20 /dev/stdout
+	PID=$SPAWNED
+	wait_until 10 eval '[[ -s $TD/counter.log ]]' || fail "counter did not start: $(cat "$TD/counter.err")"
+	before=$(grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)):' "/proc/$PID/status")
+	grep -q '^CapBnd:.*[13579bdf]$' <<<"$before" || skip "the counter's bounding set lacks CAP_CHOWN already"
+	dump_and_kill "$PID" "$TD/img"
+	log "setpriv --bounding-set -chown memdump restore"
+	timeout -k 5 "$MD_TIMEOUT" setpriv --bounding-set -chown "$MEMDUMP" restore -D "$TD/img" -d \
+		>"$TD/restore.out" 2>"$TD/restore.err" || fail "restore without CAP_CHOWN failed: $(cat "$TD/restore.err")"
+	[[ $(cat "$TD/restore.err") =~ ^"memdump: warning: thread $PID of $PID (and maybe others): bounding and "\
+"inheritable capabilities memdump lacks are dropped: 0"$ ]] ||
+		fail "no single warning naming CAP_CHOWN (0): $(cat "$TD/restore.err")"
+	alive "$PID" || fail "the restored counter does not run"
+	after=$(grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)):' "/proc/$PID/status")
+	# CapBnd's last hex digit loses bit 0 (CAP_CHOWN); every other line is as it was
+	diff <(sed -E '/^CapBnd:/s/.$//' <<<"$before") <(sed -E '/^CapBnd:/s/.$//' <<<"$after") >"$TD/creds.diff" ||
+		fail "credentials changed: $(cat "$TD/creds.diff")"
+	b1=$(sed -n 's/^CapBnd:\t*//p' <<<"$before")
+	b2=$(sed -n 's/^CapBnd:\t*//p' <<<"$after")
+	[[ $((0x$b1 & ~1)) -eq $((0x$b2)) ]] ||
+		fail "bounding set: before $(grep CapBnd <<<"$before"), after $(grep CapBnd <<<"$after")"
+	n=$(wc -l <"$TD/counter.log")
+	wait_until 10 eval '[[ $(wc -l <"$TD/counter.log") -ge $((n + 10)) ]]' ||
+		fail "the restored counter does not count: $(tail -n2 "$TD/counter.log" | tr '\n' ' ')"
+	consecutive "$TD/counter.log" || fail "counter lines are not consecutive: $(consecutive "$TD/counter.log")"
+	# its command line does not name $TD, which kill_tracked looks for
+	kill -KILL "$PID"
+	wait_until 10 gone "$PID" || fail "cannot kill $PID"
+}
+
+ALL_TESTS+=(creds_selftest creds_detects_corruption creds creds_cap_lacking_refused creds_bounding_dropped)
 
 # --- the runner --------------------------------------------------------------------------
 
