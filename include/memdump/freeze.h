@@ -12,6 +12,7 @@ struct frozen {
 	pid_t pid;
 	pid_t *tids;		/* tids[0] == pid, the thread-group leader */
 	size_t n;
+	int stop_sig;		/* the group-stop it is in (SIGSTOP, SIGTSTP...), 0 if it ran */
 };
 
 int freeze_seize(pid_t pid, struct frozen *ret);
@@ -24,7 +25,7 @@ int freeze_seize(pid_t pid, struct frozen *ret);
  */
 int freeze_suspend_seccomp(pid_t tid);
 
-/* Detach every thread; they resume where they were. */
+/* Detach every thread; they resume where they were (a stopped process stays stopped). */
 int freeze_thaw(struct frozen *f);
 void freeze_release(struct frozen *f);
 

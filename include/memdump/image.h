@@ -65,6 +65,11 @@ struct md_sock_queue;
  * the process as root.
  */
 #define MD_CORE_F_CREDS 2u
+/*
+ * header flag of a core file: the process was stopped (CoreImage.stop_signo).
+ * Readers before it refuse the flag: they would let it run.
+ */
+#define MD_CORE_F_STOPPED 4u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -49,6 +49,12 @@ int inject_wait(pid_t tid, int *ret_status);
  * the way are delivered, other event stops passed. -ESRCH if it died.
  */
 int inject_wait_stop(pid_t tid);
+/*
+ * The same, and in *stop_sig the signal of the group-stop the thread is
+ * in (SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: the whole process is stopped,
+ * or stopping), or 0.
+ */
+int inject_wait_stop_sig(pid_t tid, int *stop_sig);
 
 /* Find a `syscall` instruction in the [vdso] of pid (read through /proc/PID/mem). */
 int inject_find_syscall(pid_t pid, uint64_t *ret_ip);

@@ -380,6 +380,7 @@ struct md_proc {
 	int exit_signal;	/* signal the parent gets when it ends (stat field 38) */
 	int pdeathsig;		/* PR_GET_PDEATHSIG of the leader */
 	int dumpable;		/* PR_GET_DUMPABLE: 0, 1 or 2 (SUID_DUMP_ROOT); -1: not known */
+	int stop_sig;		/* stopped (group-stop) by SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU; 0: it ran */
 	bool zombie;		/* dead, not yet reaped: only ids and exit_status are kept */
 	int exit_status;	/* a zombie's wait status (stat field 52) */
 	char comm[16];

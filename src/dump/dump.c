@@ -139,6 +139,7 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	r = dump_collect_proc(pid, p);
 	if (r < 0)
 		return log_err(r, "cannot read the state of %d", pid);
+	p->stop_sig = f->stop_sig;
 	r = dump_collect_fds(pid, p);
 	if (r < 0)
 		return r;	/* logged with the fd and its kind */

@@ -37,7 +37,7 @@ int freeze_suspend_seccomp(pid_t tid)
 
 static int seize_one(struct frozen *f, pid_t tid)
 {
-	int r;
+	int r, sig = 0;
 
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
 		r = -errno;
@@ -48,7 +48,10 @@ static int seize_one(struct frozen *f, pid_t tid)
 	f->tids[f->n++] = tid;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return log_err(-errno, "cannot interrupt thread %d", tid);
-	r = inject_wait_stop(tid);
+	/* a stopped process: seized, each thread traps with the signal that stopped it */
+	r = inject_wait_stop_sig(tid, &sig);
+	if (r == 0 && sig && !f->stop_sig)
+		f->stop_sig = sig;
 	if (r == -ESRCH) {
 		/* died while we seized it: ptrace is gone with it */
 		f->n--;
@@ -70,8 +73,8 @@ static int seize_process(pid_t pid, struct frozen *ret)
 	r = proc_read_stat(pid, 0, &st);
 	if (r < 0 || st.state == 'Z' || st.state == 'X')
 		return -ESRCH;
-	if (st.state == 'T' || st.state == 't')
-		return log_err(-EBUSY, "process %d is stopped or traced; not supported yet", pid);
+	if (st.state == 't')
+		return log_err(-EBUSY, "process %d is traced by another process", pid);
 
 	for (int round = 0;; round++) {
 		_cleanup_free_ pid_t *tids = NULL;

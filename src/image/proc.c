@@ -239,6 +239,10 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	m.pdeathsig = p->pdeathsig;
 	m.has_dumpable = !p->zombie && p->dumpable >= 0;
 	m.dumpable = (uint32_t)p->dumpable;
+	m.has_stop_signo = p->stop_sig != 0;
+	m.stop_signo = p->stop_sig;
+	if (p->stop_sig)
+		flags |= MD_CORE_F_STOPPED;
 	m.zombie = p->zombie;
 	m.has_exit_status = p->zombie;
 	m.exit_status = p->exit_status;
@@ -741,6 +745,12 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	p->dumpable = m->has_dumpable ? (int)m->dumpable : -1;
 	if (m->has_dumpable && m->dumpable > 2)
 		return img_invalid(name, "bad dumpable %u", m->dumpable);
+	p->stop_sig = m->has_stop_signo ? m->stop_signo : 0;
+	if (m->has_stop_signo && !(flags & MD_CORE_F_STOPPED))
+		return img_invalid(name, "stopped without the header flag");
+	if (m->has_stop_signo && (p->zombie || (p->stop_sig != SIGSTOP && p->stop_sig != SIGTSTP &&
+						 p->stop_sig != SIGTTIN && p->stop_sig != SIGTTOU)))
+		return img_invalid(name, "%s stopped by signal %d", p->zombie ? "a zombie" : "a process", p->stop_sig);
 	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
 	if (m->n_ctty_fds && p->zombie)
 		return img_invalid(name, "a zombie with fds on a terminal");

@@ -153,7 +153,7 @@ static int wait_stopped(pid_t tid, int *ret_status)
  * delivered (the handler frame is set up, as if it had come just before
  * the freeze) and wait again; the interrupt stays pending until trapped.
  */
-int inject_wait_stop(pid_t tid)
+int inject_wait_stop_sig(pid_t tid, int *stop_sig)
 {
 	int status, r;
 
@@ -161,8 +161,14 @@ int inject_wait_stop(pid_t tid)
 		r = wait_stopped(tid, &status);
 		if (r < 0)
 			return r;
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;	/* interrupt trap or group-stop: stopped either way */
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			/* SIGTRAP: the interrupt of a thread that was not in a group-stop */
+			int sig = WSTOPSIG(status);
+
+			if (stop_sig)
+				*stop_sig = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU ? sig : 0;
+			return 0;
+		}
 		if (status >> 16) {
 			/* another event stop (exit, clone...): resume into the pending interrupt */
 			if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
@@ -172,6 +178,11 @@ int inject_wait_stop(pid_t tid)
 		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)) < 0)
 			return -errno;
 	}
+}
+
+int inject_wait_stop(pid_t tid)
+{
+	return inject_wait_stop_sig(tid, NULL);
 }
 
 void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending)

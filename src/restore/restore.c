@@ -679,6 +679,25 @@ static int set_pdeathsig(struct restore_proc *rp, bool detach)
 	return restore_rcall_ok(rp, "prctl(PR_SET_PDEATHSIG)", SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0, 0);
 }
 
+/*
+ * A process that was stopped stops again as it is let go: the SIGSTOP
+ * queued now, while every thread is still ours, is the first thing its
+ * threads take on the way out of ptrace. Always SIGSTOP: SIGTSTP, SIGTTIN
+ * and SIGTTOU may be caught or blocked by now, and the kernel drops them
+ * in a process group with no parent outside it in its session (memdump's
+ * exit can make one), where the process would run on.
+ */
+static int stop_again(const struct restore_proc *rp)
+{
+	const struct md_proc *p = &rp->p;
+
+	if (p->stop_sig != SIGSTOP)
+		log_debug("%d: was stopped by signal %d: stopped again by SIGSTOP", p->pid, p->stop_sig);
+	if (kill(p->pid, SIGSTOP) < 0)
+		return log_err(-errno, "cannot stop %d again", p->pid);
+	return 0;
+}
+
 /* per-process state that is not memory: fds, signal handlers, threads, timers */
 static int finish_process(struct restore_ctx *rc, struct restore_proc *rp)
 {
@@ -993,6 +1012,12 @@ int restore_run(const struct restore_opts *o)
 	r = restore_lazy_done(&rc);
 	if (r < 0)
 		goto out_kill;
+	for (size_t k = 0; k < rc.n; k++)
+		if (!rc.procs[k].p.zombie && rc.procs[k].p.stop_sig) {
+			r = stop_again(&rc.procs[k]);
+			if (r < 0)
+				goto out_kill;
+		}
 	stage_done(&stage_ns, "restored the rest of the state");
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {

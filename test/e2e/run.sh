@@ -111,7 +111,97 @@ test_dump_restore_twice() {
 	trigger_check "$PID"
 }
 
-# 1d. a signal that arrives while the process is frozen for a dump -R interrupts its
+# stopped_all PID: every thread of PID is in a group-stop (state T)
+stopped_all() {
+	local t st
+	[[ -d /proc/$1/task ]] || return 1
+	for t in /proc/"$1"/task/*/stat; do
+		st=$(cut -d')' -f2 "$t" 2>/dev/null | awk '{print $1}')
+		[[ $st == T ]] || return 1
+	done
+}
+
+# thread_states PID: each thread's state, for a message
+thread_states() {
+	local t
+	for t in /proc/"$1"/task/*/stat; do
+		echo -n "$(basename "$(dirname "$t")"):$(cut -d')' -f2 "$t" 2>/dev/null | awk '{print $1}') "
+	done
+}
+
+# 1d. a stopped process (kill -STOP, as by an operator or a debugger) is dumped as it is:
+# dump -R leaves every thread stopped, the restored process is stopped until SIGCONT, and
+# then it runs and finds everything as it was
+test_stopped() {
+	need_memdump
+	start_full
+	kill -STOP "$PID"
+	wait_until 10 stopped_all "$PID" || fail "dumpee_full did not stop: $(thread_states "$PID")"
+	md dump0 dump -t "$PID" -D "$TD/img0" -R || fail "dump -R of a stopped process failed: $(md_why dump0)"
+	wait_until 5 stopped_all "$PID" || fail "dump -R let the stopped process go: $(thread_states "$PID")"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	wait_until 5 stopped_all "$PID" || fail "the restored process is not stopped: $(thread_states "$PID")"
+	kill -CONT "$PID"
+	trigger_check "$PID"
+}
+
+# a parent that starts a counter as a job of its own (its own process group, as a shell
+# with job control does) and sleeps; writes the job's pid to ARGV[3]
+JOB_CODE='
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.execv(sys.argv[1], [sys.argv[1], "-i", "20", sys.argv[2]])
+os.setpgid(pid, pid)
+with open(sys.argv[3] + ".tmp", "w") as f:
+    f.write("%d\n" % pid)
+os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+while True:
+    time.sleep(3600)
+'
+
+# 1e. a job stopped by SIGTSTP (Ctrl-Z) under a running parent: the image says which
+# signal stopped it; the tree comes back with the job stopped (by SIGSTOP) and the parent
+# running, and the job counts on from where it stopped once continued
+test_stopped_job() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local py kid n
+	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+	spawn jobs "$py" -c "$JOB_CODE" "$E2E/counter" "$TD/counter.log" "$TD/job"
+	PID=$SPAWNED
+	wait_until 10 eval '[[ -s $TD/job && -s $TD/counter.log ]]' || fail "no job started: $(cat "$TD/jobs.err")"
+	kid=$(cat "$TD/job")
+	track "$kid"
+	kill -TSTP "$kid"
+	wait_until 10 stopped_all "$kid" || fail "SIGTSTP did not stop the job $kid: $(thread_states "$kid")"
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$kid" || fail "the job $kid is still there after the dump"
+	md show show "$TD/img" || fail "memdump show failed"
+	python3 - "$TD/show.out" "$PID" "$kid" >"$TD/stops" <<-'EOF' || fail "cannot read memdump show"
+		import json, sys
+		img = json.load(open(sys.argv[1]))
+		for pid in sys.argv[2:]:
+		    core = img["core-%s.img" % pid]
+		    print(pid, core["payload"].get("stop_signo", 0), core["header"]["flags"] & 4)
+	EOF
+	# the header flag too (MD_CORE_F_STOPPED: a memdump before it must not let the job run)
+	[[ $(cat "$TD/stops") == "$PID 0 0"$'\n'"$kid 20 4" ]] ||
+		fail "stop signals in the image: $(tr '\n' ' ' <"$TD/stops")"
+	restore_detached "$TD/img" "$PID"
+	wait_until 5 stopped_all "$kid" || fail "the restored job is not stopped: $(thread_states "$kid")"
+	stopped_all "$PID" && fail "the restored parent $PID is stopped too"
+	n=$(wc -l <"$TD/counter.log")
+	kill -CONT "$kid"
+	wait_until 10 eval '[[ $(wc -l <"$TD/counter.log") -ge $((n + 10)) ]]' ||
+		fail "the continued job does not count: $(tail -n2 "$TD/counter.log" | tr '\n' ' ')"
+	consecutive "$TD/counter.log" || fail "counter lines are not consecutive: $(consecutive "$TD/counter.log")"
+	alive "$PID" || fail "the restored parent $PID does not run"
+}
+
+# 1f. a signal that arrives while the process is frozen for a dump -R interrupts its
 # blocked syscall as the kernel says (EINTR: the handler has no SA_RESTART), not a restart
 test_eintr_during_dump() {
 	need_memdump
@@ -982,6 +1072,8 @@ ALL_TESTS=(
 	pipe_in_process
 	registers
 	dump_restore_twice
+	stopped
+	stopped_job
 	eintr_during_dump
 	failed_dump_cleans_up
 	restore_waits_for_exit

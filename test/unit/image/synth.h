@@ -254,6 +254,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 	cr_assert(mem_eq(a->auxv, b->auxv, a->auxv_len * sizeof(uint64_t)));
 	cr_assert_eq(a->personality, b->personality);
 	cr_assert_eq(a->vdso_hash, b->vdso_hash);
+	cr_assert_eq(a->stop_sig, b->stop_sig);
 
 	cr_assert_eq(a->n_vmas, b->n_vmas);
 	for (size_t i = 0; i < a->n_vmas; i++) {

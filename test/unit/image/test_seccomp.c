@@ -102,7 +102,7 @@ Test(image_seccomp, the_flag_guards_older_readers)
 	flip_bits(core, 36, MD_CORE_F_SECCOMP);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "no_new_privs without the flag was read");
 	/* another bit: unknown */
-	flip_bits(core, 36, MD_CORE_F_SECCOMP | 4);
+	flip_bits(core, 36, MD_CORE_F_SECCOMP | 0x80);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "an unknown core flag was read");
 	/* nothing of it: no flag written, and the flag alone is harmless */
 	for (size_t i = 0; i < in.n_threads; i++)
