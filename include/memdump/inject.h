@@ -94,8 +94,10 @@ int inject_fini(struct inject_ctx *ctx);
  * interrupted syscall (rax = -ERESTART*): settle them as the kernel's
  * signal handling would on the way out, given what the first pending
  * signal's handler allows: -EINTR, or rax = orig_rax and rip -= 2 to run
- * the syscall again. -ERESTART_RESTARTBLOCK gives -EINTR: a new process
- * has no restart block to resume.
+ * the syscall again. A new process has no restart block to resume:
+ * -ERESTART_RESTARTBLOCK runs poll(), nanosleep(), clock_nanosleep() and
+ * futex() again from their registers, and gives -EINTR for the rest. The
+ * -EINTR of an epoll wait that only the freeze interrupted runs it again.
  */
 void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending);
 

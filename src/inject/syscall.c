@@ -185,6 +185,27 @@ int inject_wait_stop(pid_t tid)
 	return inject_wait_stop_sig(tid, NULL);
 }
 
+/*
+ * Calls that give -ERESTART_RESTARTBLOCK when a signal or a stop
+ * interrupts them, whose arguments are all still in the registers: run
+ * again, they wait for what they waited for (a relative timeout counts
+ * again from the start). restart_syscall itself is not one: what it
+ * would resume is in the old process's restart block.
+ */
+static bool rerun_for_restart_block(uint64_t nr)
+{
+	return nr == SYS_poll || nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_futex;
+}
+
+/*
+ * Calls the kernel never restarts, which fail with EINTR even when only a
+ * stop interrupts them (signal(7)), as the freeze for the dump does.
+ */
+static bool eintr_on_stop(uint64_t nr)
+{
+	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2;
+}
+
 void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending)
 {
 	bool handler = pending != INJECT_PENDING_NONE;
@@ -211,7 +232,19 @@ void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pe
 		r->rip -= 2;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		r->rax = (uint64_t)-EINTR;
+		if (handler || !rerun_for_restart_block(r->orig_rax)) {
+			r->rax = (uint64_t)-EINTR;
+			break;
+		}
+		r->rax = r->orig_rax;
+		r->rip -= 2;
+		break;
+	case -EINTR:
+		/* not yet taken by the thread: a handler about to run must see it */
+		if (!handler && eintr_on_stop(r->orig_rax)) {
+			r->rax = r->orig_rax;
+			r->rip -= 2;
+		}
 		break;
 	}
 }

@@ -201,6 +201,29 @@ test_stopped_job() {
 	alive "$PID" || fail "the restored parent $PID does not run"
 }
 
+# 1g. calls the dump interrupts come back waiting in the restored process, not failing
+# with EINTR (no handler ran): poll(), epoll_wait(), futex() with a timeout, nanosleep()
+# and clock_nanosleep() (the kernel would resume the first four from a restart block the
+# new process does not have)
+test_restart_calls_selftest() {
+	selftest_ok "$E2E/dumpee_restart"
+}
+
+test_restart_calls() {
+	need_memdump
+	local t0
+	STATUS=$TD/status
+	spawn dumpee_restart "$E2E/dumpee_restart" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_restart did not get ready: $(cat "$TD/dumpee_restart.err")"
+	t0=$SECONDS
+	dump_and_kill "$PID" "$TD/img"
+	# its sleepers end 6 s after they began: dumped later, they were no longer waiting
+	((SECONDS - t0 < 5)) || fail "the dump took $((SECONDS - t0)) s: the test needs it within 5 s"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
 # 1f. a signal that arrives while the process is frozen for a dump -R interrupts its
 # blocked syscall as the kernel says (EINTR: the handler has no SA_RESTART), not a restart
 test_eintr_during_dump() {
@@ -1074,6 +1097,8 @@ ALL_TESTS=(
 	dump_restore_twice
 	stopped
 	stopped_job
+	restart_calls_selftest
+	restart_calls
 	eintr_during_dump
 	failed_dump_cleans_up
 	restore_waits_for_exit
