@@ -130,7 +130,7 @@ static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char
 	else if (dir_of(path, dir) && stat(dir, &dst) == 0 && dst.st_dev != st.st_dev)
 		why = "on another file system than its directory (a file of the kernel's own)";
 	if (why)
-		return log_err(-ENOTSUP, "%s: '%s (deleted)' is %s; not supported yet", holder, path, why);
+		return log_refuse("%s: '%s (deleted)' is %s; not supported yet", holder, path, why);
 	nm = realloc(t->maps, (t->n_maps + 1) * sizeof(*nm));
 	if (!nm)
 		return -ENOMEM;

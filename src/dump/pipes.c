@@ -210,9 +210,9 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			 */
 			other = *holder_of(&h, f->pipe_id);
 			if (other) {
-				r = log_err(-ENOTSUP, "fd %d of %d is a pipe also held outside the dumped tree (by "
-						      "%d); not supported (dump the tree that holds all its ends)",
-					    f->fd, procs[i].pid, other);
+				r = log_refuse("fd %d of %d is a pipe also held outside the dumped tree (by "
+					       "%d); not supported (dump the tree that holds all its ends)",
+					       f->fd, procs[i].pid, other);
 				goto fail;
 			}
 			np_ = realloc(pipes, (np + 1) * sizeof(*pipes));

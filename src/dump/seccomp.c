@@ -92,9 +92,9 @@ static int thread_filters(struct md_proc *p, struct md_thread *t, uint32_t expec
 				       r == -EPERM || r == -EACCES ? " (it takes CAP_SYS_ADMIN and a memdump not "
 								     "under seccomp)" : "");
 		if (md_seccomp_notifies(buf, (size_t)r))
-			return log_err(-ENOTSUP, "thread %d runs a seccomp filter that hands syscalls to a supervisor "
-						 "(SECCOMP_RET_USER_NOTIF, or an action it computes): not supported",
-				       t->tid);
+			return log_refuse("thread %d runs a seccomp filter that hands syscalls to a supervisor "
+					  "(SECCOMP_RET_USER_NOTIF, or an action it computes): not supported",
+					  t->tid);
 		r = dump_seccomp_intern(p, parent, flags, buf, (size_t)r);
 		if (r < 0)
 			return r;
@@ -112,7 +112,7 @@ int dump_seccomp_thread(struct md_proc *p, struct md_thread *t, const struct pro
 	int r;
 
 	if (st->seccomp > SECCOMP_MODE_FILTER)
-		return log_err(-ENOTSUP, "thread %d: unknown seccomp mode %u", t->tid, st->seccomp);
+		return log_refuse("thread %d: unknown seccomp mode %u", t->tid, st->seccomp);
 	t->seccomp_mode = st->seccomp;
 	t->no_new_privs = st->no_new_privs;
 	if (st->seccomp) {

@@ -175,12 +175,12 @@ static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
 	if (stat(path, &its) < 0 || stat("/proc/self/ns/ipc", &own) < 0)
 		return log_err(-errno, "cannot compare the IPC namespace of %d with ours", pid);
 	if (its.st_ino != own.st_ino || its.st_dev != own.st_dev)
-		return log_err(-ENOTSUP, "%d maps SysV shared memory %llu of another IPC namespace: not "
-					 "supported yet (dump from inside that namespace)",
-			       pid, (unsigned long long)shm->id);
+		return log_refuse("%d maps SysV shared memory %llu of another IPC namespace: not "
+				  "supported yet (dump from inside that namespace)",
+				  pid, (unsigned long long)shm->id);
 	if (v->vmflags & MD_VMF_HT)
-		return log_err(-ENOTSUP, "SysV shared memory %llu of %d lives on huge pages (SHM_HUGETLB): "
-					 "not supported yet", (unsigned long long)shm->id, pid);
+		return log_refuse("SysV shared memory %llu of %d lives on huge pages (SHM_HUGETLB): "
+				  "not supported yet", (unsigned long long)shm->id, pid);
 	if (shm->id > INT32_MAX || shmctl((int)shm->id, IPC_STAT, &ds) < 0)
 		return log_err(shm->id > INT32_MAX ? -EINVAL : -errno,
 			       "cannot read SysV shared memory %llu of %d", (unsigned long long)shm->id, pid);

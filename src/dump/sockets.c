@@ -185,8 +185,8 @@ static int check_netns(pid_t pid)
 	if (stat("/proc/self/ns/net", &ours) < 0 || stat(path, &theirs) < 0)
 		return log_err(-errno, "cannot read the network namespace of %d", pid);
 	if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
-		return log_err(-ENOTSUP, "%d holds sockets in another network namespace than memdump's: not "
-					 "supported (run memdump in it, e.g. with nsenter -n)", pid);
+		return log_refuse("%d holds sockets in another network namespace than memdump's: not "
+				  "supported (run memdump in it, e.g. with nsenter -n)", pid);
 	return 0;
 }
 
@@ -223,12 +223,12 @@ static int unix_path(pid_t pid, int fd, const struct sd_unix *u, struct md_sock 
 	}
 	/* the name as bind() takes it, NUL included */
 	if (strlen(abs) >= MD_SOCK_NAME_MAX)
-		return log_err(-ENOTSUP, "fd %d of %d is a unix socket bound to '%s': its absolute path is too long "
-					 "to bind again; not supported", fd, pid, abs);
+		return log_refuse("fd %d of %d is a unix socket bound to '%s': its absolute path is too long "
+				  "to bind again; not supported", fd, pid, abs);
 	if (stat(abs, &st) < 0 || !S_ISSOCK(st.st_mode) || (u->has_vfs && st.st_ino != u->vfs_ino))
-		return log_err(-ENOTSUP, "fd %d of %d is a unix socket bound to '%s', whose file was removed or "
-					 "replaced: not supported (nobody can reach it by its name; close it)",
-			       fd, pid, abs);
+		return log_refuse("fd %d of %d is a unix socket bound to '%s', whose file was removed or "
+				  "replaced: not supported (nobody can reach it by its name; close it)",
+				  fd, pid, abs);
 	memset(s->name, 0, sizeof(s->name));
 	memcpy(s->name, abs, strlen(abs));
 	s->name_len = (uint32_t)strlen(abs);
@@ -250,20 +250,20 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 	s->shutdown = u->shutdown & (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR);
 	s->peer_ino = u->peer_ino;
 	if (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE && u->state != TCP_LISTEN)
-		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket in state %d: not supported", f->fd, pid,
-			       unix_type_name(s->type), u->state);
+		return log_refuse("fd %d of %d is a unix %s socket in state %d: not supported", f->fd, pid,
+				  unix_type_name(s->type), u->state);
 	if (u->state == TCP_LISTEN) {
 		s->backlog = u->wqueue;
 		if (u->n_icons || u->rqueue)
-			return log_err(-ENOTSUP, "fd %d of %d is a listening unix socket '%.*s' with %u connection(s) not "
-						 "accepted yet: not supported (accept them, or dump when none is waiting)",
-				       f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
-				       u->n_icons ? u->n_icons : u->rqueue);
+			return log_refuse("fd %d of %d is a listening unix socket '%.*s' with %u connection(s) not "
+					  "accepted yet: not supported (accept them, or dump when none is waiting)",
+					  f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
+					  u->n_icons ? u->n_icons : u->rqueue);
 	}
 	if (u->peer_ino && !md_find_sock(procs, n, u->peer_ino, NULL))
-		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
-					 "dumped tree: not supported (dump the tree that holds both ends, or close it)",
-			       f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
+		return log_refuse("fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
+				  "dumped tree: not supported (dump the tree that holds both ends, or close it)",
+				  f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
 	/*
 	 * unix_diag shows no peer for a stream whose peer closed (the kernel then
 	 * shuts it down both ways) and for one whose connect() waits in the
@@ -271,9 +271,9 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 	 */
 	if (!u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
 	    s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
-		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket whose connection a listener has not "
-					 "accepted yet: not supported (dump once the listener has accepted it)",
-			       f->fd, pid, unix_type_name(s->type));
+		return log_refuse("fd %d of %d is a unix %s socket whose connection a listener has not "
+				  "accepted yet: not supported (dump once the listener has accepted it)",
+				  f->fd, pid, unix_type_name(s->type));
 	if (u->name_len && u->name[0])
 		return unix_path(pid, f->fd, u, s);
 	memset(s->name, 0, sizeof(s->name));
@@ -304,18 +304,18 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d)
 	}
 	if (s->state == TCP_LISTEN) {
 		if (i && i->rqueue)
-			return log_err(-ENOTSUP, "fd %d of %d is a TCP socket listening on %s with %u connection(s) "
-						 "not accepted yet: not supported (no TCP repair yet; accept them first)",
-				       f->fd, pid, a, i->rqueue);
+			return log_refuse("fd %d of %d is a TCP socket listening on %s with %u connection(s) "
+					  "not accepted yet: not supported (no TCP repair yet; accept them first)",
+					  f->fd, pid, a, i->rqueue);
 		return 0;
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)
 		return 0;
 	if (s->state == TCP_ESTABLISHED)
-		return log_err(-ENOTSUP, "fd %d of %d is an established TCP connection to %s: not supported (no TCP "
-					 "repair yet)", f->fd, pid, b);
-	return log_err(-ENOTSUP, "fd %d of %d is a TCP connection %s - %s in state %d: not supported (no TCP "
-				 "repair yet)", f->fd, pid, a, b, s->state);
+		return log_refuse("fd %d of %d is an established TCP connection to %s: not supported (no TCP "
+				  "repair yet)", f->fd, pid, b);
+	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %d: not supported (no TCP "
+			  "repair yet)", f->fd, pid, a, b, s->state);
 }
 
 /* ---- queued data ---- */
@@ -446,9 +446,9 @@ static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 	/* on every path: the process peeks as it did */
 	r2 = setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) < 0 ? -errno : 0;
 	if (r == -ENOMSG)
-		return log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with an empty datagram queued: not "
-					 "supported (let the process read it first)", f->fd, pid,
-			       unix_type_name(f->sock.type));
+		return log_refuse("fd %d of %d is a unix %s socket with an empty datagram queued: not "
+				  "supported (let the process read it first)", f->fd, pid,
+				  unix_type_name(f->sock.type));
 	if (r < 0)
 		return log_err(r, "cannot read the data queued on fd %d of %d", f->fd, pid);
 	if (r2 < 0)
@@ -465,13 +465,13 @@ static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const st
 
 	r = peek_queue(pid, f, &p);
 	if (r >= 0 && p.fds)
-		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with file descriptors in flight (SCM_RIGHTS) in "
-				      "its queue: not supported (let the process receive them first)",
-			    f->fd, pid, unix_type_name(f->sock.type));
+		r = log_refuse("fd %d of %d is a unix %s socket with file descriptors in flight (SCM_RIGHTS) in "
+			       "its queue: not supported (let the process receive them first)",
+			       f->fd, pid, unix_type_name(f->sock.type));
 	if (r >= 0 && p.q.n_pkts && !md_sock_refillable(procs, n, &f->sock))
-		r = log_err(-ENOTSUP, "fd %d of %d is a unix %s socket with %zu bytes queued but no connected peer in "
-				      "the tree to send them again: not supported (let the process read them first)",
-			    f->fd, pid, unix_type_name(f->sock.type), p.q.len);
+		r = log_refuse("fd %d of %d is a unix %s socket with %zu bytes queued but no connected peer in "
+			       "the tree to send them again: not supported (let the process read them first)",
+			       f->fd, pid, unix_type_name(f->sock.type), p.q.len);
 	if (r < 0 || !p.q.n_pkts) {
 		md_sock_queue_release(&p.q);
 		return r;

@@ -41,24 +41,24 @@ static int check_timer(const struct md_proc *p, const struct md_posix_timer *t)
 		pid_t who = CPUCLOCK_PID(c);
 
 		if (CPUCLOCK_WHICH(c) >= CPUCLOCK_MAX)
-			return log_err(-ENOTSUP, "timer %d of %d runs on a dynamic clock (clock id %d): not supported",
-				       t->id, p->pid, c);
+			return log_refuse("timer %d of %d runs on a dynamic clock (clock id %d): not supported",
+					  t->id, p->pid, c);
 		if (who && (CPUCLOCK_PERTHREAD(c) ? !has_thread(p, who) : who != p->pid))
-			return log_err(-ENOTSUP, "timer %d of %d counts the CPU time of %s %d, outside the process: "
-						 "not supported", t->id, p->pid,
-				       CPUCLOCK_PERTHREAD(c) ? "thread" : "process", who);
+			return log_refuse("timer %d of %d counts the CPU time of %s %d, outside the process: "
+					  "not supported", t->id, p->pid,
+					  CPUCLOCK_PERTHREAD(c) ? "thread" : "process", who);
 		thread_clock = !who && CPUCLOCK_PERTHREAD(c);
 	} else if (!md_timer_clock_fixed(c)) {
-		return log_err(-ENOTSUP, "timer %d of %d runs on clock %d: not supported", t->id, p->pid, c);
+		return log_refuse("timer %d of %d runs on clock %d: not supported", t->id, p->pid, c);
 	}
 	/* the thread that called timer_create() is not shown: with one thread, there is no doubt */
 	if (thread_clock && p->n_threads > 1)
-		return log_err(-ENOTSUP, "timer %d of %d counts the CPU time of the thread that made it, which "
-					 "the kernel does not show: not supported in a process of %zu threads",
-			       t->id, p->pid, p->n_threads);
+		return log_refuse("timer %d of %d counts the CPU time of the thread that made it, which "
+				  "the kernel does not show: not supported in a process of %zu threads",
+				  t->id, p->pid, p->n_threads);
 	if (t->notify & SIGEV_THREAD_ID && !has_thread(p, t->notify_tid))
-		return log_err(-ENOTSUP, "timer %d of %d signals thread %d, which is not one of its threads",
-			       t->id, p->pid, t->notify_tid);
+		return log_refuse("timer %d of %d signals thread %d, which is not one of its threads",
+				  t->id, p->pid, t->notify_tid);
 	return 0;
 }
 

@@ -65,15 +65,15 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job)
 			continue;
 		tty_name(st.tty_nr, name, sizeof(name));
 		if (md_find_proc(procs, n, st.session))
-			return log_err(-ENOTSUP, "process %d has the controlling terminal %s of session %d, led inside "
-						 "the tree: not supported yet", p->pid, name, (int)st.session);
+			return log_refuse("process %d has the controlling terminal %s of session %d, led inside "
+					  "the tree: not supported yet", p->pid, name, (int)st.session);
 		if (!shell_job)
-			return log_err(-ENOTSUP, "process %d has the controlling terminal %s of session %d outside the "
-						 "tree, as a job started from a shell has: dump it with --shell-job (and "
-						 "restore it with --shell-job, from a terminal)", p->pid, name, (int)st.session);
+			return log_refuse("process %d has the controlling terminal %s of session %d outside the "
+					  "tree, as a job started from a shell has: dump it with --shell-job (and "
+					  "restore it with --shell-job, from a terminal)", p->pid, name, (int)st.session);
 		/* one outer session (restore_plan_tree() insists), hence one terminal */
 		if (job_tty && st.tty_nr != job_tty)
-			return log_err(-ENOTSUP, "processes of the tree have two controlling terminals: not supported");
+			return log_refuse("processes of the tree have two controlling terminals: not supported");
 		job_tty = st.tty_nr;
 		p->tty_nr = st.tty_nr;
 	}

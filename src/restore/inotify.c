@@ -51,8 +51,8 @@ static int skip_to(int fd, const char *skip_path, const struct md_fd *f, int32_t
 		int wd;
 
 		if (skipped == SKIP_MAX)
-			return log_err(-ENOTSUP, "inotify fd %d: watch %d is too far past the last one (more than %d "
-						 "unused numbers to skip)", f->fd, want, SKIP_MAX);
+			return log_refuse("inotify fd %d: watch %d is too far past the last one (more than %d "
+					  "unused numbers to skip)", f->fd, want, SKIP_MAX);
 		wd = inotify_add_watch(fd, skip_path, SKIP_MASK);
 		if (wd < 0)
 			return log_err(-errno, "inotify fd %d: cannot add a watch to skip wd %d", f->fd, *next);

@@ -148,7 +148,7 @@ static int move_specials(struct restore_proc *rp, struct specials *sp)
 		if (!dst) {
 			/* we run our syscalls on it: an image without one could map over it */
 			if (v->kind == MD_VMA_VDSO)
-				return log_err(-ENOTSUP, "the image has no [vdso]; not supported");
+				return log_refuse("the image has no [vdso]; not supported");
 			/* the process never knew this one: drop it */
 			r = restore_rcall_ok(rp, "munmap of a vvar mapping", SYS_munmap, v->start, v->end - v->start,
 					     0, 0, 0, 0);

@@ -360,11 +360,11 @@ static int check_vdso(const struct md_proc *p, const struct md_vma *own, size_t 
 			if (own[j].kind == v->kind)
 				o = &own[j];
 		if (!o || o->end - o->start != v->end - v->start)
-			return log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (%s)",
-				       v->kind == MD_VMA_VDSO ? "[vdso] size" : "[vvar] layout");
+			return log_refuse("this kernel's vDSO differs from the dumped one (%s)",
+					  v->kind == MD_VMA_VDSO ? "[vdso] size" : "[vvar] layout");
 		if (v->kind == MD_VMA_VDSO && p->vdso_hash &&
 		    XXH3_64bits((void *)o->start, o->end - o->start) != p->vdso_hash)
-			return log_err(-ENOTSUP, "this kernel's vDSO differs from the dumped one (content)");
+			return log_refuse("this kernel's vDSO differs from the dumped one (content)");
 	}
 	return 0;
 }
@@ -387,10 +387,10 @@ static int check_host(struct restore_ctx *rc)
 	if (r < 0)
 		return log_err(r, "cannot probe kernel features");
 	if (!kf->xsave_size)
-		return log_err(-ENOTSUP, "this kernel reports no xsave state: cannot restore registers");
+		return log_refuse("this kernel reports no xsave state: cannot restore registers");
 	if (rc->lazy && !kf->uffd_lazy)
-		return log_err(-ENOTSUP, "--lazy-pages needs userfaultfd with fork, mremap, madvise and munmap "
-					 "events, which this kernel does not offer (memdump check: lazy_pages)");
+		return log_refuse("--lazy-pages needs userfaultfd with fork, mremap, madvise and munmap "
+				  "events, which this kernel does not offer (memdump check: lazy_pages)");
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 
@@ -398,8 +398,8 @@ static int check_host(struct restore_ctx *rc)
 			uint64_t xf = p->threads[i].xfeatures;
 
 			if (xf & ~kf->xcr0)
-				return log_err(-ENOTSUP, "thread %d used CPU state (xfeatures %#llx) this CPU lacks (%#llx)",
-					       p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
+				return log_refuse("thread %d used CPU state (xfeatures %#llx) this CPU lacks (%#llx)",
+						  p->threads[i].tid, (unsigned long long)xf, (unsigned long long)kf->xcr0);
 		}
 	}
 	mmfd = open("/sys/kernel/mm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -123,10 +123,10 @@ int restore_check_timers(const struct restore_ctx *rc, const struct md_proc *p)
 	/* ascending ids (image_read_proc() checked): so many made and deleted on the way */
 	gaps = (uint64_t)p->posix_timers[p->n_posix_timers - 1].id + 1 - p->n_posix_timers;
 	if (gaps > RESTORE_TIMER_GAPS_MAX)
-		return log_err(-ENOTSUP, "process %d has timer %d: without PR_TIMER_CREATE_RESTORE_IDS (memdump check: "
-					 "posix_timer_ids) its id would take making and deleting %llu timers first; "
-					 "not supported above %d", p->pid, p->posix_timers[p->n_posix_timers - 1].id,
-			       (unsigned long long)gaps, RESTORE_TIMER_GAPS_MAX);
+		return log_refuse("process %d has timer %d: without PR_TIMER_CREATE_RESTORE_IDS (memdump check: "
+				  "posix_timer_ids) its id would take making and deleting %llu timers first; "
+				  "not supported above %d", p->pid, p->posix_timers[p->n_posix_timers - 1].id,
+				  (unsigned long long)gaps, RESTORE_TIMER_GAPS_MAX);
 	return 0;
 }
 

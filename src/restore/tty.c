@@ -43,8 +43,8 @@ int restore_tty_prepare(struct restore_ctx *rc, const char *dir)
 				who = p->pid;
 	}
 	if (who && !rc->shell_job)
-		return log_err(-ENOTSUP, "image '%s': process %d had the terminal of a shell (dumped with --shell-job): "
-					 "restore it with --shell-job, from the terminal it should have", dir, who);
+		return log_refuse("image '%s': process %d had the terminal of a shell (dumped with --shell-job): "
+				  "restore it with --shell-job, from the terminal it should have", dir, who);
 	if (!rc->shell_job)
 		return 0;
 	if (!stdin_is_ctty())

@@ -4,6 +4,7 @@
  */
 #include "memdump/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,4 +46,14 @@ int log_err(int r, const char *fmt, ...)
 	vlog(LOG_ERR, r, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int log_refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+	return -ENOTSUP;
 }
