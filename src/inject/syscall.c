@@ -208,44 +208,35 @@ static bool eintr_on_stop(uint64_t nr)
 
 void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending)
 {
-	bool handler = pending != INJECT_PENDING_NONE;
+	bool handler = pending != INJECT_PENDING_NONE, eintr;
 
 	if ((int64_t)r->orig_rax < 0)
 		return;
 	switch ((int64_t)r->rax) {
 	case -ERESTARTSYS:
-		if (pending == INJECT_PENDING_NORESTART) {
-			r->rax = (uint64_t)-EINTR;
-			break;
-		}
-		/* fall through */
+		eintr = pending == INJECT_PENDING_NORESTART;
+		break;
 	case -ERESTARTNOINTR:
-		r->rax = r->orig_rax;
-		r->rip -= 2;
+		eintr = false;
 		break;
 	case -ERESTARTNOHAND:
-		if (handler) {
-			r->rax = (uint64_t)-EINTR;
-			break;
-		}
-		r->rax = r->orig_rax;
-		r->rip -= 2;
+		eintr = handler;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		if (handler || !rerun_for_restart_block(r->orig_rax)) {
-			r->rax = (uint64_t)-EINTR;
-			break;
-		}
-		r->rax = r->orig_rax;
-		r->rip -= 2;
+		eintr = handler || !rerun_for_restart_block(r->orig_rax);
 		break;
 	case -EINTR:
 		/* not yet taken by the thread: a handler about to run must see it */
-		if (!handler && eintr_on_stop(r->orig_rax)) {
-			r->rax = r->orig_rax;
-			r->rip -= 2;
-		}
+		eintr = handler || !eintr_on_stop(r->orig_rax);
 		break;
+	default:
+		return;
+	}
+	if (eintr) {
+		r->rax = (uint64_t)-EINTR;
+	} else {
+		r->rax = r->orig_rax;
+		r->rip -= 2;
 	}
 }
 
