@@ -70,6 +70,7 @@ struct md_sock_queue;
  * Readers before it refuse the flag: they would let it run.
  */
 #define MD_CORE_F_STOPPED 4u
+#define MD_CORE_F_ALL (MD_CORE_F_SECCOMP | MD_CORE_F_CREDS | MD_CORE_F_STOPPED)
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -162,11 +162,12 @@ int inject_wait_stop_sig(pid_t tid, int *stop_sig)
 		if (r < 0)
 			return r;
 		if (status >> 16 == PTRACE_EVENT_STOP) {
-			/* SIGTRAP: the interrupt of a thread that was not in a group-stop */
+			/* SIGTRAP: no group-stop in effect or under way (do_jobctl_trap()) */
 			int sig = WSTOPSIG(status);
+			bool group = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 
 			if (stop_sig)
-				*stop_sig = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU ? sig : 0;
+				*stop_sig = group ? sig : 0;
 			return 0;
 		}
 		if (status >> 16) {

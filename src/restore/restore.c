@@ -698,6 +698,38 @@ static int stop_again(const struct restore_proc *rp)
 	return 0;
 }
 
+/*
+ * With -d memdump exits once the tree runs. A process group that then has
+ * no member whose parent is in its session but outside the group is
+ * orphaned, and if a member is stopped the kernel sends the whole group
+ * SIGHUP and SIGCONT (kill_orphaned_pgrp()): the stopped process would
+ * die or run. The root's new parent is whoever adopts it, which we cannot
+ * tell (a subreaper of this session would hold the group): refused, before
+ * anything exists. Without -d memdump stays the root's parent, holding it.
+ */
+static int check_orphaned_stops(const struct restore_ctx *rc)
+{
+	for (size_t k = 0; k < rc->n; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+		bool held = false;
+
+		if (p->zombie || !p->stop_sig)
+			continue;
+		for (size_t i = 0; i < rc->n && !held; i++) {
+			const struct restore_proc *m = &rc->procs[i];
+
+			held = !m->p.zombie && m->p.pgid == p->pgid && m->parent && m->parent->p.sid == m->p.sid &&
+			       m->parent->p.pgid != p->pgid;
+		}
+		if (!held)
+			return log_refuse("%d was stopped, in process group %d, which nothing but memdump "
+					  "would hold in its session: once memdump -d exits, the kernel sends that "
+					  "group SIGHUP and SIGCONT; restore it without -d (memdump then waits for the "
+					  "tree's root)", p->pid, p->pgid);
+	}
+	return 0;
+}
+
 /* per-process state that is not memory: fds, signal handlers, threads, timers */
 static int finish_process(struct restore_ctx *rc, struct restore_proc *rp)
 {
@@ -937,6 +969,11 @@ int restore_run(const struct restore_opts *o)
 	r = check_host(&rc);
 	if (r < 0)
 		goto out;
+	if (o->detach) {
+		r = check_orphaned_stops(&rc);
+		if (r < 0)
+			goto out;
+	}
 	/*
 	 * A shell job's lazy server is in the job's (foreground) group: Ctrl-C
 	 * meant for the job must not end it half way, leaving zeroes behind.

@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	pthread_t th[NCALLS];
-	sigset_t usr1;
+	sigset_t usr1, wait_mask;
 	char line[600];
 	bool selftest = argc == 4 && !strcmp(argv[1], "-m") && !strcmp(argv[2], "selftest");
 
@@ -165,14 +165,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NCALLS; i++)
 		if (pthread_create(&th[i], NULL, call_main, (void *)(intptr_t)i))
 			die_setup("pthread_create");
-	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 	for (int i = 0; i < NCALLS; i++)
 		while (!waiting(i))
 			usleep(1000);
 	snprintf(line, sizeof(line), "READY %d", getpid());
 	write_status(line);
+	/* SIGUSR1 stays blocked but while we wait for it: none can slip in before we do */
+	pthread_sigmask(SIG_SETMASK, NULL, &wait_mask);
+	sigdelset(&wait_mask, SIGUSR1);
 	while (!go && !selftest)
-		pause();
+		sigsuspend(&wait_mask);
 	for (int i = 0; i < 3; i++)
 		put_byte(pipes[i][1]);
 	__atomic_store_n(&futex_word, 1, __ATOMIC_SEQ_CST);

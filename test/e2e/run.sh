@@ -131,19 +131,37 @@ thread_states() {
 
 # 1d. a stopped process (kill -STOP, as by an operator or a debugger) is dumped as it is:
 # dump -R leaves every thread stopped, the restored process is stopped until SIGCONT, and
-# then it runs and finds everything as it was
+# then it runs and finds everything as it was. Alone in its process group, only memdump
+# would hold that group in its session: restore -d is refused (the kernel would send the
+# orphaned group SIGHUP once memdump exited), before anything exists; restore without -d
+# holds it as its parent until it ends
 test_stopped() {
 	need_memdump
+	local rpid rc
 	start_full
 	kill -STOP "$PID"
 	wait_until 10 stopped_all "$PID" || fail "dumpee_full did not stop: $(thread_states "$PID")"
 	md dump0 dump -t "$PID" -D "$TD/img0" -R || fail "dump -R of a stopped process failed: $(md_why dump0)"
 	wait_until 5 stopped_all "$PID" || fail "dump -R let the stopped process go: $(thread_states "$PID")"
 	dump_and_kill "$PID" "$TD/img"
-	restore_detached "$TD/img" "$PID"
-	wait_until 5 stopped_all "$PID" || fail "the restored process is not stopped: $(thread_states "$PID")"
+	track "$PID"
+	md restore_d restore -D "$TD/img" -d &&
+		fail "restore -d of a process that memdump's exit would orphan succeeded"
+	grep -q "^memdump: error: $PID was stopped, in process group .*SIGHUP.*without -d" "$TD/restore_d.err" ||
+		fail "unclear refusal: $(head -n3 "$TD/restore_d.err")"
+	[[ $(wc -l <"$TD/restore_d.err") -eq 1 ]] || fail "more than one line: $(cat "$TD/restore_d.err")"
+	[[ -e /proc/$PID ]] && fail "the refused restore created $PID"
+	log "memdump restore -D $TD/img (background)"
+	timeout -k 5 "$MD_TIMEOUT" "$MEMDUMP" restore -D "$TD/img" >"$TD/restore.out" 2>"$TD/restore.err" &
+	rpid=$!
+	wait_until 30 stopped_all "$PID" ||
+		fail "the restored process is not stopped: $(thread_states "$PID") $(head -n1 "$TD/restore.err")"
 	kill -CONT "$PID"
 	trigger_check "$PID"
+	wait_until 30 gone "$rpid" || fail "memdump restore still waits after the process exited"
+	wait "$rpid"
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "memdump restore exited $rc: $(cat "$TD/restore.err")"
 }
 
 # a parent that starts a counter as a job of its own (its own process group, as a shell
@@ -154,7 +172,10 @@ pid = os.fork()
 if pid == 0:
     os.setpgid(0, 0)
     os.execv(sys.argv[1], [sys.argv[1], "-i", "20", sys.argv[2]])
-os.setpgid(pid, pid)
+try:
+    os.setpgid(pid, pid)
+except PermissionError:
+    pass  # past its exec, the child made its group itself
 with open(sys.argv[3] + ".tmp", "w") as f:
     f.write("%d\n" % pid)
 os.rename(sys.argv[3] + ".tmp", sys.argv[3])
@@ -201,7 +222,7 @@ test_stopped_job() {
 	alive "$PID" || fail "the restored parent $PID does not run"
 }
 
-# 1g. calls the dump interrupts come back waiting in the restored process, not failing
+# 1f. calls the dump interrupts come back waiting in the restored process, not failing
 # with EINTR (no handler ran): poll(), epoll_wait(), futex() with a timeout, nanosleep()
 # and clock_nanosleep() (the kernel would resume the first four from a restart block the
 # new process does not have)
@@ -224,7 +245,7 @@ test_restart_calls() {
 	trigger_check "$PID"
 }
 
-# 1f. a signal that arrives while the process is frozen for a dump -R interrupts its
+# 1g. a signal that arrives while the process is frozen for a dump -R interrupts its
 # blocked syscall as the kernel says (EINTR: the handler has no SA_RESTART), not a restart
 test_eintr_during_dump() {
 	need_memdump
@@ -251,7 +272,7 @@ test_eintr_during_dump() {
 	wait_until 10 gone "$PID" || fail "dumpee_eintr still runs after its report"
 }
 
-# 1e. a dump that fails half-way (the image file system fills up) removes what it wrote
+# 1h. a dump that fails half-way (the image file system fills up) removes what it wrote
 # and leaves the process running exactly as before
 test_failed_dump_cleans_up() {
 	need_memdump
@@ -1869,7 +1890,8 @@ test_creds_bounding_dropped() {
 	dump_and_kill "$PID" "$TD/img"
 	log "setpriv --bounding-set -chown memdump restore"
 	timeout -k 5 "$MD_TIMEOUT" setpriv --bounding-set -chown "$MEMDUMP" restore -D "$TD/img" -d \
-		>"$TD/restore.out" 2>"$TD/restore.err" || fail "restore without CAP_CHOWN failed: $(cat "$TD/restore.err")"
+		>"$TD/restore.out" 2>"$TD/restore.err" ||
+		fail "restore without CAP_CHOWN failed: $(cat "$TD/restore.err")"
 	[[ $(cat "$TD/restore.err") =~ ^"memdump: warning: thread $PID of $PID (and maybe others): bounding and "\
 "inheritable capabilities memdump lacks are dropped: 0"$ ]] ||
 		fail "no single warning naming CAP_CHOWN (0): $(cat "$TD/restore.err")"

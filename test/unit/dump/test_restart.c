@@ -64,8 +64,8 @@ Test(inject_restart, every_code)
 		inject_normalize_restart(&r, w->pending);
 		switch (w->want) {
 		case RERUN:
-			cr_expect(r.rax == (uint64_t)w->nr && r.rip == IP - 2, "row %zu (nr %ld, rax %ld): not run again",
-				  i, w->nr, w->rax);
+			cr_expect(r.rax == (uint64_t)w->nr && r.rip == IP - 2,
+				  "row %zu (nr %ld, rax %ld): not run again", i, w->nr, w->rax);
 			break;
 		case EINTR_:
 			cr_expect(r.rax == (uint64_t)-EINTR && r.rip == IP, "row %zu (nr %ld, rax %ld): not EINTR", i,
