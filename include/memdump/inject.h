@@ -13,6 +13,14 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+/* the kernel's codes of an interrupted syscall, which no uapi header has */
+#ifndef ERESTARTSYS
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+#endif
+
 /*
  * What the signal the thread will take first on its way back to user
  * space does to an interrupted syscall (the kernel's handle_signal()).

@@ -130,8 +130,11 @@ static const struct md_proc *parent_of(const struct dump_ctx *c, const struct md
 	return NULL;
 }
 
-/* what /proc, ptrace and remote syscalls tell about one frozen process */
-static int collect_one(const struct frozen *f, struct md_proc *p)
+/*
+ * what /proc, ptrace and remote syscalls tell about one frozen process;
+ * prev: the previous image's view of it, or NULL
+ */
+static int collect_one(const struct frozen *f, struct md_proc *p, const struct md_proc *prev)
 {
 	pid_t pid = f->pid;
 	int r;
@@ -161,8 +164,33 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n_threads; i++)
-		dump_settle_regs(p, &p->threads[i]);
+		dump_settle_regs(p, &p->threads[i], prev);
 	return 0;
+}
+
+/* the previous image's process pid: 1 if it has it (in *ret), else 0 */
+static int read_prev_proc(const struct dump_ctx *c, pid_t pid, struct md_proc *ret)
+{
+	bool found = false;
+	int r;
+
+	for (size_t i = 0; i < c->prev_inv.n_pids; i++)
+		found = found || c->prev_inv.pids[i] == pid;
+	if (!found)
+		return 0;
+	r = image_read_proc(c->prev_dirfd, pid, ret);
+	return r < 0 ? r : 1;
+}
+
+/* the previous image's view of pid: its VMAs and pagemap, if it has them */
+static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p, struct md_pagemap *ret_pm)
+{
+	int r = read_prev_proc(c, pid, ret_p);
+
+	if (r <= 0 || ret_p->zombie)
+		return r < 0 ? r : 0;
+	r = image_read_pagemap(c->prev_dirfd, pid, ret_pm);
+	return r < 0 ? r : 1;
 }
 
 static int collect_tree(struct dump_ctx *c)
@@ -175,8 +203,13 @@ static int collect_tree(struct dump_ctx *c)
 	if (!c->procs || !c->pms)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc prev = { 0 };
+		int found = c->prev_dirfd >= 0 ? read_prev_proc(c, c->ft.procs[i].pid, &prev) : 0;
+
+		/* a bad previous image fails the dump where its memory is compared (track_tree()) */
 		c->n++;
-		r = collect_one(&c->ft.procs[i], &c->procs[i]);
+		r = collect_one(&c->ft.procs[i], &c->procs[i], found > 0 && !prev.zombie ? &prev : NULL);
+		md_proc_release(&prev);
 		if (r < 0)
 			return r;
 	}
@@ -210,23 +243,6 @@ static int collect_tree(struct dump_ctx *c)
 		return refused;
 	/* last: it writes the files' data */
 	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
-}
-
-/* the previous image's view of pid: its VMAs and pagemap, if it has them */
-static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p, struct md_pagemap *ret_pm)
-{
-	bool found = false;
-	int r;
-
-	for (size_t i = 0; i < c->prev_inv.n_pids; i++)
-		found = found || c->prev_inv.pids[i] == pid;
-	if (!found)
-		return 0;
-	r = image_read_proc(c->prev_dirfd, pid, ret_p);
-	if (r < 0 || ret_p->zombie)
-		return r;
-	r = image_read_pagemap(c->prev_dirfd, pid, ret_pm);
-	return r < 0 ? r : 1;
 }
 
 /* the tree runs on after this dump, tracked for the next one */

@@ -59,8 +59,11 @@ int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
  */
 int dump_pending_policy(const struct md_proc *p, const struct md_thread *t);
 
-/* Settle t->regs (read raw) for the image: see inject_normalize_restart() */
-void dump_settle_regs(const struct md_proc *p, struct md_thread *t);
+/*
+ * Settle t->regs (read raw) for the image: see inject_normalize_restart().
+ * prev: the process in the previous image (pre-dump, dump -R), or NULL.
+ */
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev);
 
 /*
  * The data of fd (size bytes) as whole pages, found by SEEK_DATA and

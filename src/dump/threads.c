@@ -129,10 +129,35 @@ int dump_pending_policy(const struct md_proc *p, const struct md_thread *t)
 	return p->sigactions[sig - 1].flags & SA_RESTART ? INJECT_PENDING_RESTART : INJECT_PENDING_NORESTART;
 }
 
-void dump_settle_regs(const struct md_proc *p, struct md_thread *t)
+/*
+ * A thread the previous dump found in a call that the kernel resumed when
+ * that dump let it go is in restart_syscall() now, the call's arguments
+ * still in its registers: the previous image names the call. Taken only
+ * where its syscall instruction and every argument register are the same
+ * (that image has rip where the call returns, or 2 bytes before it).
+ */
+static void name_restarted(struct md_regs *r, pid_t tid, const struct md_proc *prev)
+{
+	if (!prev || r->orig_rax != SYS_restart_syscall || r->rax != (uint64_t)-ERESTART_RESTARTBLOCK)
+		return;
+	for (size_t i = 0; i < prev->n_threads; i++) {
+		const struct md_regs *o = &prev->threads[i].regs;
+
+		if (prev->threads[i].tid != tid)
+			continue;
+		if ((int64_t)o->orig_rax >= 0 && o->orig_rax != SYS_restart_syscall &&
+		    (o->rip == r->rip || o->rip == r->rip - 2) && o->rdi == r->rdi && o->rsi == r->rsi &&
+		    o->rdx == r->rdx && o->r10 == r->r10 && o->r8 == r->r8 && o->r9 == r->r9)
+			r->orig_rax = o->orig_rax;
+		return;
+	}
+}
+
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev)
 {
 	struct user_regs_struct regs;
 
+	name_restarted(&t->regs, t->tid, prev);
 	memset(&regs, 0, sizeof(regs));
 	md_regs_to_user(&regs, &t->regs);
 	/* the image is for a new process: it has no restart block to come back to */

@@ -22,13 +22,6 @@
 #include "memdump/log.h"
 #include "memdump/proc.h"
 
-#ifndef ERESTARTSYS
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
-#endif
-
 /* process_vm_{read,write}v, or /proc/PID/mem (FOLL_FORCE) where protections refuse them */
 static int access_mem(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 {

@@ -10,8 +10,10 @@
  * restored) after the restore. Each call must return what it returns
  * when nothing interrupts it.
  *
- * Usage: dumpee_restart [-m selftest] STATUS   (writes "READY pid", then
- * "OK" or "FAIL: ..."; selftest: the check at once, with no dump)
+ * Usage: dumpee_restart [-m selftest|runs-on] STATUS   (writes "READY pid",
+ * then "OK" or "FAIL: ..."; selftest: the check at once, with no dump;
+ * runs-on: epoll_wait() goes on after EINTR, which a pre-dump or a dump -R
+ * gives it in the running process)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,6 +50,7 @@ static int epfd;
 static uint32_t futex_word;
 static struct timespec deadline;	/* of ABS_SLEEP, CLOCK_MONOTONIC */
 static volatile sig_atomic_t go;
+static bool runs_on;	/* -m runs-on: dumped with -R or pre-dumped before the dump */
 
 struct result {
 	long ret;
@@ -72,7 +75,10 @@ static void *call_main(void *arg)
 		r = syscall(SYS_poll, &pfd, 1, which == POLL_INF ? -1 : 600000);
 		break;
 	case EPOLL:
-		r = syscall(SYS_epoll_wait, epfd, &ev, 1, -1);
+		/* a dump -R or pre-dump gives a running process EINTR here, as a stop does (signal(7)) */
+		do
+			r = syscall(SYS_epoll_wait, epfd, &ev, 1, -1);
+		while (r < 0 && errno == EINTR && runs_on);
 		break;
 	case FUTEX:
 		r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
@@ -142,10 +148,12 @@ int main(int argc, char **argv)
 	pthread_t th[NCALLS];
 	sigset_t usr1, wait_mask;
 	char line[600];
-	bool selftest = argc == 4 && !strcmp(argv[1], "-m") && !strcmp(argv[2], "selftest");
+	bool mode = argc == 4 && !strcmp(argv[1], "-m");
+	bool selftest = mode && !strcmp(argv[2], "selftest");
 
-	if (argc != 2 && !selftest) {
-		fprintf(stderr, "usage: dumpee_restart [-m selftest] STATUS\n");
+	runs_on = mode && !strcmp(argv[2], "runs-on");
+	if (argc != 2 && !selftest && !runs_on) {
+		fprintf(stderr, "usage: dumpee_restart [-m selftest|runs-on] STATUS\n");
 		return 2;
 	}
 	status_path = argv[argc - 1];

@@ -245,6 +245,24 @@ test_restart_calls() {
 	trigger_check "$PID"
 }
 
+# the same through a pre-dump: letting the process go, it has the kernel resume the calls
+# through restart_syscall(), which the final dump finds them in; the pre-dump's image
+# names each call
+test_restart_calls_after_pre_dump() {
+	need_memdump
+	local t0
+	STATUS=$TD/status
+	spawn dumpee_restart "$E2E/dumpee_restart" -m runs-on "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_restart did not get ready: $(cat "$TD/dumpee_restart.err")"
+	t0=$SECONDS
+	md predump pre-dump -t "$PID" -D "$TD/pre" || fail "pre-dump failed: $(md_why predump)"
+	dump_and_kill "$PID" "$TD/img" --prev-images-dir ../pre
+	((SECONDS - t0 < 5)) || fail "the dumps took $((SECONDS - t0)) s: the test needs them within 5 s"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
 # 1g. a signal that arrives while the process is frozen for a dump -R interrupts its
 # blocked syscall as the kernel says (EINTR: the handler has no SA_RESTART), not a restart
 test_eintr_during_dump() {
@@ -1120,6 +1138,7 @@ ALL_TESTS=(
 	stopped_job
 	restart_calls_selftest
 	restart_calls
+	restart_calls_after_pre_dump
 	eintr_during_dump
 	failed_dump_cleans_up
 	restore_waits_for_exit

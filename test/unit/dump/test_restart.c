@@ -1,19 +1,16 @@
 /*
  * inject_normalize_restart(): the registers an image gets for a thread the
  * dump found inside an interrupted syscall, for every restart code, with
- * and without a handler about to run.
+ * and without a handler about to run; dump_settle_regs(): a call resumed
+ * through restart_syscall() since the previous image, named by it.
  */
+#include "dump/internal.h"
 #include "memdump/inject.h"
+#include "memdump/model.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <sys/syscall.h>
-
-/* the kernel's, not in uapi headers */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
 
 #define IP 0x401002ull	/* just past a `syscall` */
 
@@ -78,4 +75,61 @@ Test(inject_restart, every_code)
 		}
 		cr_expect_eq(r.orig_rax, (uint64_t)w->nr, "row %zu: orig_rax changed", i);
 	}
+}
+
+/* a thread in restart_syscall() now; in prev, the poll() it resumes (rip 2 bytes back, as settled) */
+static void resumed_poll(struct md_thread *now, struct md_thread *then)
+{
+	*now = (struct md_thread){ .tid = 77 };
+	now->regs = (struct md_regs){ .orig_rax = SYS_restart_syscall, .rax = (uint64_t)-ERESTART_RESTARTBLOCK,
+				      .rip = IP, .rdi = 0x7000, .rsi = 1, .rdx = (uint64_t)-1 };
+	*then = *now;
+	then->regs.orig_rax = SYS_poll;
+	then->regs.rax = SYS_poll;
+	then->regs.rip = IP - 2;
+}
+
+static void settle(struct md_thread *now, struct md_thread *then, bool with_prev)
+{
+	struct md_proc p = { .threads = now, .n_threads = 1 }, prev = { .threads = then, .n_threads = 1 };
+
+	dump_settle_regs(&p, now, with_prev ? &prev : NULL);
+}
+
+Test(inject_restart, restart_syscall_named_by_the_previous_image)
+{
+	struct md_thread now, then;
+
+	resumed_poll(&now, &then);
+	settle(&now, &then, true);
+	cr_expect(now.regs.orig_rax == SYS_poll && now.regs.rax == SYS_poll && now.regs.rip == IP - 2,
+		  "the resumed poll() does not run again: orig_rax %llu rax %#llx",
+		  (unsigned long long)now.regs.orig_rax, (unsigned long long)now.regs.rax);
+	/* the previous image kept rip where the call returns (it was to give EINTR) */
+	resumed_poll(&now, &then);
+	then.regs.rip = IP;
+	settle(&now, &then, true);
+	cr_expect_eq(now.regs.rip, IP - 2);
+
+	/* no previous image, another thread, another argument: EINTR, as before */
+	resumed_poll(&now, &then);
+	settle(&now, &then, false);
+	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR);
+	resumed_poll(&now, &then);
+	then.tid = 78;
+	settle(&now, &then, true);
+	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR, "named by another thread");
+	resumed_poll(&now, &then);
+	then.regs.rsi = 2;
+	settle(&now, &then, true);
+	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR, "named by a call with other arguments");
+	resumed_poll(&now, &then);
+	then.regs.rip = IP + 16;
+	settle(&now, &then, true);
+	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR, "named by a call elsewhere");
+	/* a call the previous image found in restart_syscall() too names nothing */
+	resumed_poll(&now, &then);
+	then.regs.orig_rax = SYS_restart_syscall;
+	settle(&now, &then, true);
+	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR);
 }
