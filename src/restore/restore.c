@@ -680,12 +680,13 @@ static int set_pdeathsig(struct restore_proc *rp, bool detach)
 }
 
 /*
- * A process that was stopped stops again as it is let go: the SIGSTOP
- * queued now, while every thread is still ours, is the first thing its
- * threads take on the way out of ptrace. Always SIGSTOP: SIGTSTP, SIGTTIN
- * and SIGTTOU may be caught or blocked by now, and the kernel drops them
- * in a process group with no parent outside it in its session (memdump's
- * exit can make one), where the process would run on.
+ * A process that was stopped stops again as it is let go: its threads
+ * take the SIGSTOP queued now, while every one is still ours, before they
+ * run a user instruction (signals queued for it before, with handlers,
+ * get their frames first, as they would have on SIGCONT). Always
+ * SIGSTOP: the kernel drops SIGTSTP, SIGTTIN and SIGTTOU in a process
+ * group with no parent outside it in its session, where the process
+ * would run on.
  */
 static int stop_again(const struct restore_proc *rp)
 {
