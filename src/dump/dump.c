@@ -110,6 +110,8 @@ struct dump_ctx {
 	/* incremental dumps */
 	const struct dump_opts *o;
 	int prev_dirfd;			/* --prev-images-dir, -1 if none */
+	struct md_proc *prevs;		/* per live process: its view in the previous image, */
+	int *prev_found;		/* if prev_found (1; 0: not there or a zombie; < 0: unreadable) */
 	struct md_inventory prev_inv;
 	struct md_track prev_track;
 	struct track_session ts;
@@ -168,7 +170,7 @@ static int collect_one(const struct frozen *f, struct md_proc *p, const struct m
 	return 0;
 }
 
-/* the previous image's process pid: 1 if it has it (in *ret), else 0 */
+/* the previous image's live process pid: 1 if it has it (in *ret), else 0 */
 static int read_prev_proc(const struct dump_ctx *c, pid_t pid, struct md_proc *ret)
 {
 	bool found = false;
@@ -179,18 +181,7 @@ static int read_prev_proc(const struct dump_ctx *c, pid_t pid, struct md_proc *r
 	if (!found)
 		return 0;
 	r = image_read_proc(c->prev_dirfd, pid, ret);
-	return r < 0 ? r : 1;
-}
-
-/* the previous image's view of pid: its VMAs and pagemap, if it has them */
-static int read_prev(const struct dump_ctx *c, pid_t pid, struct md_proc *ret_p, struct md_pagemap *ret_pm)
-{
-	int r = read_prev_proc(c, pid, ret_p);
-
-	if (r <= 0 || ret_p->zombie)
-		return r < 0 ? r : 0;
-	r = image_read_pagemap(c->prev_dirfd, pid, ret_pm);
-	return r < 0 ? r : 1;
+	return r < 0 ? r : !ret->zombie;
 }
 
 static int collect_tree(struct dump_ctx *c)
@@ -200,16 +191,16 @@ static int collect_tree(struct dump_ctx *c)
 
 	c->procs = calloc(total, sizeof(*c->procs));
 	c->pms = calloc(total, sizeof(*c->pms));
-	if (!c->procs || !c->pms)
+	c->prevs = calloc(c->ft.n, sizeof(*c->prevs));
+	c->prev_found = calloc(c->ft.n, sizeof(*c->prev_found));
+	if (!c->procs || !c->pms || !c->prevs || !c->prev_found)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ft.n; i++) {
-		struct md_proc prev = { 0 };
-		int found = c->prev_dirfd >= 0 ? read_prev_proc(c, c->ft.procs[i].pid, &prev) : 0;
-
 		/* a bad previous image fails the dump where its memory is compared (track_tree()) */
+		if (c->prev_dirfd >= 0)
+			c->prev_found[i] = read_prev_proc(c, c->ft.procs[i].pid, &c->prevs[i]);
 		c->n++;
-		r = collect_one(&c->ft.procs[i], &c->procs[i], found > 0 && !prev.zombie ? &prev : NULL);
-		md_proc_release(&prev);
+		r = collect_one(&c->ft.procs[i], &c->procs[i], c->prev_found[i] > 0 ? &c->prevs[i] : NULL);
 		if (r < 0)
 			return r;
 	}
@@ -282,15 +273,13 @@ static int track_tree(struct dump_ctx *c)
 		log_warn("the previous dump did not track memory with soft-dirty bits: everything is copied again");
 	}
 	for (size_t i = 0; i < c->ft.n; i++) {
-		struct md_proc prev = { 0 };
 		struct md_pagemap prev_pm = { 0 }, in_parent;
 		const struct dump_track *t = &c->track[i];
-		const struct md_proc *pp;
+		const struct md_proc *pp = c->prev_found[i] > 0 ? &c->prevs[i] : NULL;
 
-		r = c->prev_dirfd >= 0 ? read_prev(c, c->procs[i].pid, &prev, &prev_pm) : 0;
+		r = pp ? image_read_pagemap(c->prev_dirfd, c->procs[i].pid, &prev_pm) : c->prev_found[i];
 		if (r < 0)
 			return log_err(r, "cannot read the previous image of %d", c->procs[i].pid);
-		pp = r > 0 ? &prev : NULL;
 		r = c->method == MD_TRACK_UFFD_WP
 			    ? track_proc(&c->ts, &c->procs[i], pp, arm, &c->track[i])
 			    : softdirty_proc(prev_track, &c->procs[i], pp, arm, &c->track[i]);
@@ -305,7 +294,6 @@ static int track_tree(struct dump_ctx *c)
 				c->pms[i] = in_parent;
 			}
 		}
-		md_proc_release(&prev);
 		md_pagemap_release(&prev_pm);
 		if (r < 0)
 			return r;
@@ -493,6 +481,10 @@ static void dump_ctx_release(struct dump_ctx *c)
 	free(c->track);
 	md_track_release(&c->prev_track);
 	md_inventory_release(&c->prev_inv);
+	for (size_t i = 0; c->prevs && i < c->ft.n; i++)
+		md_proc_release(&c->prevs[i]);
+	free(c->prevs);
+	free(c->prev_found);
 	if (c->prev_dirfd >= 0)
 		close(c->prev_dirfd);
 	for (size_t i = 0; i < c->n; i++) {
