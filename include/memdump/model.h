@@ -113,6 +113,9 @@ struct md_creds {
 	uint32_t secbits;		/* SECBIT_* of PR_GET_SECUREBITS */
 };
 
+/* SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: a signal whose default action stops a process */
+bool md_stop_signal(int sig);
+
 /* at most NGROUPS_MAX supplementary groups */
 #define MD_NGROUPS_MAX 65536
 

@@ -748,8 +748,7 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	p->stop_sig = m->has_stop_signo ? m->stop_signo : 0;
 	if (m->has_stop_signo && !(flags & MD_CORE_F_STOPPED))
 		return img_invalid(name, "stopped without the header flag");
-	if (m->has_stop_signo && (p->zombie || (p->stop_sig != SIGSTOP && p->stop_sig != SIGTSTP &&
-						 p->stop_sig != SIGTTIN && p->stop_sig != SIGTTOU)))
+	if (m->has_stop_signo && (p->zombie || !md_stop_signal(p->stop_sig)))
 		return img_invalid(name, "%s stopped by signal %d", p->zombie ? "a zombie" : "a process", p->stop_sig);
 	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
 	if (m->n_ctty_fds && p->zombie)

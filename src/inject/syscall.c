@@ -20,6 +20,7 @@
 #include "compat/pidfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
+#include "memdump/model.h"
 #include "memdump/proc.h"
 
 /* process_vm_{read,write}v, or /proc/PID/mem (FOLL_FORCE) where protections refuse them */
@@ -156,11 +157,8 @@ int inject_wait_stop_sig(pid_t tid, int *stop_sig)
 			return r;
 		if (status >> 16 == PTRACE_EVENT_STOP) {
 			/* SIGTRAP: no group-stop in effect or under way (do_jobctl_trap()) */
-			int sig = WSTOPSIG(status);
-			bool group = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-
 			if (stop_sig)
-				*stop_sig = group ? sig : 0;
+				*stop_sig = md_stop_signal(WSTOPSIG(status)) ? WSTOPSIG(status) : 0;
 			return 0;
 		}
 		if (status >> 16) {

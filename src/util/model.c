@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,11 @@ void md_thread_release(struct md_thread *t)
 	free(t->pending);
 	free(t->creds.groups);
 	memset(t, 0, sizeof(*t));
+}
+
+bool md_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
 bool md_creds_full_root(const struct md_creds *c)
