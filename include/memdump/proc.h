@@ -51,6 +51,7 @@ struct proc_status {
 	char name[64];
 	char state;
 	pid_t tgid, pid, ppid;
+	pid_t tracer;		/* TracerPid: 0 when not traced */
 	uint32_t umask;		/* ~0u when absent */
 	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
 	int64_t threads;

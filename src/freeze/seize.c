@@ -35,6 +35,30 @@ int freeze_suspend_seccomp(pid_t tid)
 	return 0;
 }
 
+/*
+ * Why a thread of pid cannot be seized, where we can tell: another tracer
+ * (a debugger, strace) holds it, or it is the main thread and has exited
+ * while other threads run (ptrace cannot attach to a zombie). 0 if neither.
+ */
+static int seize_refusal(pid_t pid, pid_t tid)
+{
+	struct proc_status ss;
+	struct proc_stat st;
+
+	if (proc_read_status(pid, tid, &ss) == 0 && ss.tracer > 0) {
+		struct proc_stat ts;
+
+		if (proc_read_stat(ss.tracer, 0, &ts) < 0)
+			snprintf(ts.comm, sizeof(ts.comm), "?");
+		return log_refuse("thread %d of process %d is traced by process %d (%s): detach the debugger or "
+				  "tracer first", tid, pid, ss.tracer, ts.comm);
+	}
+	if (tid == pid && proc_read_stat(pid, 0, &st) == 0 && st.state == 'Z' && st.num_threads > 1)
+		return log_refuse("process %d: its main thread has exited, %lld other thread%s still running: "
+				  "not supported", pid, (long long)st.num_threads - 1, st.num_threads == 2 ? "" : "s");
+	return 0;
+}
+
 static int seize_one(struct frozen *f, pid_t tid)
 {
 	int r, sig = 0;
@@ -43,6 +67,12 @@ static int seize_one(struct frozen *f, pid_t tid)
 		r = -errno;
 		if (r == -ESRCH)
 			return 0;	/* exited since we listed it */
+		if (r == -EPERM) {
+			int q = seize_refusal(f->pid, tid);
+
+			if (q < 0)
+				return q;
+		}
 		return log_err(r, "cannot seize thread %d", tid);
 	}
 	f->tids[f->n++] = tid;
@@ -71,10 +101,15 @@ static int seize_process(pid_t pid, struct frozen *ret)
 	int r;
 
 	r = proc_read_stat(pid, 0, &st);
+	if (r == 0 && (st.state == 't' || (st.state == 'Z' && st.num_threads > 1))) {
+		r = seize_refusal(pid, pid);
+		if (r < 0)
+			return r;
+		if (st.state == 't')
+			return log_err(-EBUSY, "process %d is traced by another process", pid);
+	}
 	if (r < 0 || st.state == 'Z' || st.state == 'X')
 		return -ESRCH;
-	if (st.state == 't')
-		return log_err(-EBUSY, "process %d is traced by another process", pid);
 
 	for (int round = 0;; round++) {
 		_cleanup_free_ pid_t *tids = NULL;
@@ -242,7 +277,8 @@ int freeze_tree(pid_t root, struct frozen_tree *ret)
 				continue;
 			r = add_child(&t, kids[k]);
 			if (r < 0) {
-				log_err(r, "cannot freeze process %d of the tree of %d", kids[k], root);
+				if (r != -ENOTSUP)	/* a refusal names the process already */
+					log_err(r, "cannot freeze process %d of the tree of %d", kids[k], root);
 				goto fail;
 			}
 		}

@@ -108,6 +108,10 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 				return -EINVAL;
 			st.ppid = x;
 			seen |= SEEN_PPID;
+		} else if ((v = value_of(l, "TracerPid"))) {
+			if (parse_num(v, 10, &x, NULL) < 0)
+				return -EINVAL;
+			st.tracer = x;
 		} else if ((v = value_of(l, "Umask"))) {
 			if (parse_num(v, 8, &x, NULL) < 0)
 				return -EINVAL;

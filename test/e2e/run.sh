@@ -381,6 +381,90 @@ test_unsupported_fd_refused() {
 	trigger_check "$PID"
 }
 
+# counts_on LOG TID: the counter thread TID runs, not held by a tracer, and LOG grows
+counts_on() {
+	local counted=$1 tid=$2 n
+	[[ $(proc_state "$tid") == [RS] ]] || fail "the counting thread $tid is in state '$(proc_state "$tid")' after the refusal"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$tid/status" || fail "thread $tid is still traced after the refusal"
+	n=$(wc -l <"$counted")
+	wait_until 10 eval '[[ $(wc -l <"$counted") -ge $((n + 5)) ]]' ||
+		fail "the counter stopped at $n lines after the refusal"
+}
+
+# 3b. a process whose main thread exited while another thread counts shows in /proc as a
+# zombie: refused by name (as the root and as a child), and it counts on untouched
+test_exited_main_thread_refused() {
+	local out=$TD/count.log pid tid shell
+	need_memdump
+	spawn counter "$E2E/counter" -t -i 20 "$out"
+	pid=$SPAWNED
+	wait_until 10 eval '[[ $(proc_state "$pid") == Z && $(wc -l <"$out" 2>/dev/null || echo 0) -ge 5 ]]' ||
+		fail "counter -t did not start counting with its main thread gone: $(head -n3 "$TD/counter.err")"
+	tid=$(tids_of "$pid" | tr ' ' '\n' | grep -vx "$pid" | head -n1)
+	[[ -n $tid ]] || fail "no thread besides $pid counts"
+	track "$tid"
+	md dump1 dump -t "$pid" -D "$TD/img1" && fail "the dump of $pid, whose main thread exited, succeeded"
+	grep -q "^memdump: error: process $pid: its main thread has exited, 1 other thread still running" "$TD/dump1.err" ||
+		fail "the root's refusal does not say why: $(md_why dump1)"
+	counts_on "$out" "$tid"
+
+	log "the same process as the child of a shell"
+	kill -KILL "$tid"
+	spawn shell bash -c '"$1" -t -i 20 "$2" & wait' shell "$E2E/counter" "$out.2"
+	shell=$SPAWNED
+	wait_until 10 eval '[[ -n $(descendants "$shell") && $(wc -l <"$out.2" 2>/dev/null || echo 0) -ge 5 ]]' ||
+		fail "the shell's counter did not start: $(head -n3 "$TD/shell.err")"
+	pid=$(descendants "$shell" | head -n1)
+	tid=$(tids_of "$pid" | tr ' ' '\n' | grep -vx "$pid" | head -n1)
+	track "$tid"
+	md dump2 dump -t "$shell" -D "$TD/img2" && fail "the dump of a tree holding $pid, whose main thread exited, succeeded"
+	grep -q "^memdump: error: process $pid: its main thread has exited" "$TD/dump2.err" ||
+		fail "the child's refusal does not say why: $(md_why dump2)"
+	[[ ! -e $TD/img2/inventory.img ]] || fail "the failed dump left an image behind"
+	alive "$shell" || fail "the shell $shell died in the failed dump"
+	[[ $(proc_state "$shell") == [RS] ]] || fail "the shell is in state '$(proc_state "$shell")' after the refusal"
+	counts_on "$out.2" "$tid"
+	kill -KILL "$tid" "$shell"
+}
+
+# a tracer: seize PID (argv 1) and hold it, running, or stopped (argv 2 "stop")
+TRACER_CODE='
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+pid = int(sys.argv[1])
+if libc.ptrace(0x4206, pid, None, None) != 0:
+    sys.exit("PTRACE_SEIZE: errno %d" % ctypes.get_errno())
+if sys.argv[2] == "stop" and libc.ptrace(0x4207, pid, None, None) != 0:
+    sys.exit("PTRACE_INTERRUPT: errno %d" % ctypes.get_errno())
+print("seized", flush=True)
+time.sleep(3600)
+'
+
+# 3c. a process another tracer holds (a debugger, strace), running or stopped by it:
+# refused in one line naming the tracer, and it goes on once the tracer lets go
+test_traced_refused() {
+	local how out pid tracer
+	need_memdump
+	for how in run stop; do
+		out=$TD/count-$how.log
+		spawn "counter-$how" "$E2E/counter" -i 20 "$out"
+		pid=$SPAWNED
+		wait_until 10 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 5 ]]' ||
+			fail "the counter did not start: $(head -n3 "$TD/counter-$how.err")"
+		spawn "tracer-$how" python3 -c "$TRACER_CODE" "$pid" "$how"
+		tracer=$SPAWNED
+		wait_until 10 eval 'grep -q seized "$TD/tracer-$how.out"' ||
+			fail "the tracer did not seize $pid: $(head -n3 "$TD/tracer-$how.err")"
+		md "dump-$how" dump -t "$pid" -D "$TD/img-$how" && fail "the dump of $pid, traced by $tracer, succeeded"
+		grep -q "^memdump: error: thread $pid of process $pid is traced by process $tracer (python3): " \
+			"$TD/dump-$how.err" || fail "the refusal does not name the tracer: $(md_why "dump-$how")"
+		[[ $(wc -l <"$TD/dump-$how.err") -eq 1 ]] || fail "the refusal takes more than one line"
+		kill -KILL "$tracer"
+		wait_until 10 eval 'grep -q "^TracerPid:[[:space:]]*0$" "/proc/$pid/status"' || fail "$pid is still traced"
+		counts_on "$out" "$pid"
+	done
+}
+
 # bad arguments fail cleanly and leave the target alone
 test_dump_errors() {
 	need_memdump

@@ -148,6 +148,7 @@ Test(proc_status, saved_odd_comm)
 	cr_assert_eq(st.tgid, 5874);
 	cr_assert_eq(st.pid, 5874);
 	cr_assert_eq(st.ppid, 1);
+	cr_assert_eq(st.tracer, 0);
 	cr_assert_eq(st.umask, 027);
 	cr_assert_eq(st.sigpnd, 0);
 	cr_assert_eq(st.shdpnd, 0);
@@ -167,6 +168,7 @@ Test(proc_status, synthetic_fields)
 			  "Tgid:\t100\n"
 			  "Pid:\t101\n"
 			  "PPid:\t99\n"
+			  "TracerPid:\t4242\n"
 			  "Uid:\t1000\t1001\t1002\t1003\n"
 			  "Gid:\t2000\t2001\t2002\t2003\n"
 			  "NSpid:\t101\t7\t1\n"
@@ -188,6 +190,7 @@ Test(proc_status, synthetic_fields)
 	cr_assert_eq(st.tgid, 100);
 	cr_assert_eq(st.pid, 101);
 	cr_assert_eq(st.ppid, 99);
+	cr_assert_eq(st.tracer, 4242);
 	cr_assert_eq(st.nspid_last, 1);
 	cr_assert_eq(st.threads, 4);
 	cr_assert_eq(st.seccomp, 2);
