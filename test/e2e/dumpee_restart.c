@@ -3,17 +3,18 @@
  * restored process must not see fail with EINTR (none has a signal
  * handler): poll() with no timeout and with a long one, epoll_wait(),
  * futex(FUTEX_WAIT) with a timeout, clock_nanosleep() to an absolute
- * time and nanosleep(), each by its own syscall number (glibc makes
- * nanosleep() a clock_nanosleep(), for one). On SIGUSR1 main makes the
- * pipes readable and wakes the futex; the sleepers end by themselves,
+ * time, nanosleep() and sigwaitinfo() (rt_sigtimedwait), each by its own
+ * syscall number (glibc makes nanosleep() a clock_nanosleep(), for one).
+ * On SIGUSR1 main makes the pipes readable, wakes the futex and sends the
+ * sigwaitinfo() thread its SIGUSR2; the sleepers end by themselves,
  * SLEEP_S seconds after they began or (nanosleep, counted again when
  * restored) after the restore. Each call must return what it returns
  * when nothing interrupts it.
  *
  * Usage: dumpee_restart [-m selftest|runs-on] STATUS   (writes "READY pid",
  * then "OK" or "FAIL: ..."; selftest: the check at once, with no dump;
- * runs-on: epoll_wait() goes on after EINTR, which a pre-dump or a dump -R
- * gives it in the running process)
+ * runs-on: epoll_wait() and sigwaitinfo() go on after EINTR, which a
+ * pre-dump or a dump -R gives them in the running process)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -32,16 +33,16 @@
 
 #define SLEEP_S 6
 
-enum { POLL_INF, POLL_LONG, EPOLL, FUTEX, ABS_SLEEP, REL_SLEEP, NCALLS };
+enum { POLL_INF, POLL_LONG, EPOLL, FUTEX, ABS_SLEEP, REL_SLEEP, SIGWAIT, NCALLS };
 
 static const char *const call_name[NCALLS] = {
 	"poll(-1)", "poll(600000)", "epoll_wait(-1)", "futex(FUTEX_WAIT, 600 s)", "clock_nanosleep(TIMER_ABSTIME)",
-	"nanosleep",
+	"nanosleep", "rt_sigtimedwait(SIGUSR2, no timeout)",
 };
 
 /* what /proc/self/task/TID/syscall shows while each waits */
 static const long call_nr[NCALLS] = {
-	SYS_poll, SYS_poll, SYS_epoll_wait, SYS_futex, SYS_clock_nanosleep, SYS_nanosleep,
+	SYS_poll, SYS_poll, SYS_epoll_wait, SYS_futex, SYS_clock_nanosleep, SYS_nanosleep, SYS_rt_sigtimedwait,
 };
 
 static int pipes[3][2];	/* POLL_INF, POLL_LONG, EPOLL */
@@ -65,6 +66,8 @@ static void *call_main(void *arg)
 	struct pollfd pfd = { .events = POLLIN };
 	struct epoll_event ev;
 	struct timespec ts = { .tv_sec = 600 }, now;
+	sigset_t usr2;
+	siginfo_t si;
 	long r = -1;
 
 	__atomic_store_n(&tids[which], (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
@@ -89,6 +92,14 @@ static void *call_main(void *arg)
 	case REL_SLEEP:
 		ts = (struct timespec){ .tv_sec = SLEEP_S };
 		r = syscall(SYS_nanosleep, &ts, NULL);
+		break;
+	case SIGWAIT:
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		/* never restarted, like epoll_wait(): EINTR after a stop in a running process */
+		do
+			r = syscall(SYS_rt_sigtimedwait, &usr2, &si, NULL, _NSIG / 8);
+		while (r < 0 && errno == EINTR && runs_on);
 		break;
 	default:
 		return NULL;
@@ -131,7 +142,7 @@ static void on_usr1(int sig)
 static bool check(void)
 {
 	for (int i = 0; i < NCALLS; i++) {
-		long want = i < FUTEX ? 1 : 0;
+		long want = i == SIGWAIT ? SIGUSR2 : i < FUTEX ? 1 : 0;
 
 		if (res[i].ret != want)
 			return failf("%s returned %ld (%s), expected %ld", call_name[i], res[i].ret,
@@ -146,7 +157,7 @@ int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	pthread_t th[NCALLS];
-	sigset_t usr1, wait_mask;
+	sigset_t usr12, wait_mask;
 	char line[600];
 	bool mode = argc == 4 && !strcmp(argv[1], "-m");
 	bool selftest = mode && !strcmp(argv[2], "selftest");
@@ -166,10 +177,11 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += SLEEP_S;
 	signal(SIGUSR1, on_usr1);
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	/* only main takes SIGUSR1: no call may be interrupted by a handler */
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	sigemptyset(&usr12);
+	sigaddset(&usr12, SIGUSR1);
+	sigaddset(&usr12, SIGUSR2);
+	/* only main takes SIGUSR1: no call may be interrupted by a handler; SIGUSR2 is waited for */
+	pthread_sigmask(SIG_BLOCK, &usr12, NULL);
 	for (int i = 0; i < NCALLS; i++)
 		if (pthread_create(&th[i], NULL, call_main, (void *)(intptr_t)i))
 			die_setup("pthread_create");
@@ -187,6 +199,8 @@ int main(int argc, char **argv)
 		put_byte(pipes[i][1]);
 	__atomic_store_n(&futex_word, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	if (syscall(SYS_tgkill, getpid(), tids[SIGWAIT], SIGUSR2) < 0)
+		die_setup("tgkill");
 	for (int i = 0; i < NCALLS; i++)
 		pthread_join(th[i], NULL);
 	if (check())
