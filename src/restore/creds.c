@@ -113,14 +113,30 @@ static bool secbits_may(uint32_t old, uint32_t new)
 	return !(((old & SECURE_LOCKS_) >> 1) & (old ^ new)) && !(old & SECURE_LOCKS_ & ~new);
 }
 
+/* the names <linux/capability.h> gives capabilities 0 to 40 (CAP_CHECKPOINT_RESTORE, 5.9, is the last) */
+static const char *const cap_names[] = {
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+	"SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+	"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+	"SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+	"AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+	"BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+};
+
+/* "CAP_CHOWN CAP_KILL ...", a newer kernel's capabilities by number */
 static void cap_list(char *buf, size_t len, uint64_t caps)
 {
 	size_t at = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < 64 && at < len; i++)
-		if (caps & (1ull << i))
-			at += (size_t)snprintf(buf + at, len - at, "%s%d", at ? " " : "", i);
+	for (unsigned i = 0; i < 64 && at < len; i++) {
+		if (!(caps & (1ull << i)))
+			continue;
+		if (i < sizeof(cap_names) / sizeof(cap_names[0]))
+			at += (size_t)snprintf(buf + at, len - at, "%sCAP_%s", at ? " " : "", cap_names[i]);
+		else
+			at += (size_t)snprintf(buf + at, len - at, "%scapability %u", at ? " " : "", i);
+	}
 }
 
 int restore_check_creds(struct restore_ctx *rc)
