@@ -187,6 +187,36 @@ md_why() {
 	esac
 }
 
+# start_dumpee NAME [ARG...]: run $E2E/dumpee_NAME ARG... $TD/status and wait until it says
+# it is ready; sets STATUS and PID
+start_dumpee() {
+	local name=$1
+	shift
+	STATUS=$TD/status
+	spawn "$name" "$E2E/dumpee_$name" "$@" "$STATUS"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$STATUS" ||
+		fail "dumpee_$name did not get ready: $(cat "$STATUS" "$TD/$name.err" 2>/dev/null)"
+}
+
+# restore_background DIR: start `memdump restore -D DIR` (no -d: it stays the root's
+# parent) in the background; sets RPID
+restore_background() {
+	log "memdump restore -D $1 (background)"
+	timeout -k 5 "$MD_TIMEOUT" "$MEMDUMP" restore -D "$1" >"$TD/restore.out" 2>"$TD/restore.err" &
+	RPID=$!
+}
+
+# restore_background_done: the restore started by restore_background ends, with status 0
+# (the restored root exited 0)
+restore_background_done() {
+	local rc
+	wait_until 30 gone "$RPID" || fail "memdump restore still waits after the process exited"
+	wait "$RPID"
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "memdump restore exited $rc, the process exited 0: $(cat "$TD/restore.err")"
+}
+
 need_memdump() {
 	[[ -x $MEMDUMP ]] || fail "memdump is not built ($MEMDUMP)"
 }

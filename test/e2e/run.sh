@@ -137,7 +137,6 @@ thread_states() {
 # holds it as its parent until it ends
 test_stopped() {
 	need_memdump
-	local rpid rc
 	start_full
 	kill -STOP "$PID"
 	wait_until 10 stopped_all "$PID" || fail "dumpee_full did not stop: $(thread_states "$PID")"
@@ -151,17 +150,12 @@ test_stopped() {
 		fail "unclear refusal: $(head -n3 "$TD/restore_d.err")"
 	[[ $(wc -l <"$TD/restore_d.err") -eq 1 ]] || fail "more than one line: $(cat "$TD/restore_d.err")"
 	[[ -e /proc/$PID ]] && fail "the refused restore created $PID"
-	log "memdump restore -D $TD/img (background)"
-	timeout -k 5 "$MD_TIMEOUT" "$MEMDUMP" restore -D "$TD/img" >"$TD/restore.out" 2>"$TD/restore.err" &
-	rpid=$!
+	restore_background "$TD/img"
 	wait_until 30 stopped_all "$PID" ||
 		fail "the restored process is not stopped: $(thread_states "$PID") $(head -n1 "$TD/restore.err")"
 	kill -CONT "$PID"
 	trigger_check "$PID"
-	wait_until 30 gone "$rpid" || fail "memdump restore still waits after the process exited"
-	wait "$rpid"
-	rc=$?
-	[[ $rc -eq 0 ]] || fail "memdump restore exited $rc: $(cat "$TD/restore.err")"
+	restore_background_done
 }
 
 # a parent that starts a counter as a job of its own (its own process group, as a shell
@@ -233,10 +227,7 @@ test_restart_calls_selftest() {
 test_restart_calls() {
 	need_memdump
 	local t0
-	STATUS=$TD/status
-	spawn dumpee_restart "$E2E/dumpee_restart" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_restart did not get ready: $(cat "$TD/dumpee_restart.err")"
+	start_dumpee restart
 	t0=$SECONDS
 	dump_and_kill "$PID" "$TD/img"
 	# its sleepers end 6 s after they began: dumped later, they were no longer waiting
@@ -251,10 +242,7 @@ test_restart_calls() {
 test_restart_calls_after_pre_dump() {
 	need_memdump
 	local t0
-	STATUS=$TD/status
-	spawn dumpee_restart "$E2E/dumpee_restart" -m runs-on "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_restart did not get ready: $(cat "$TD/dumpee_restart.err")"
+	start_dumpee restart -m runs-on
 	t0=$SECONDS
 	md predump pre-dump -t "$PID" -D "$TD/pre" || fail "pre-dump failed: $(md_why predump)"
 	dump_and_kill "$PID" "$TD/img" --prev-images-dir ../pre
@@ -327,16 +315,11 @@ test_restore_waits_for_exit() {
 	start_full
 	dump_and_kill "$PID" "$TD/img"
 	track "$PID"
-	log "memdump restore -D $TD/img (background)"
-	timeout -k 5 "$MD_TIMEOUT" "$MEMDUMP" restore -D "$TD/img" >"$TD/restore.out" 2>"$TD/restore.err" &
-	local rpid=$! rc
+	restore_background "$TD/img"
 	wait_until 30 alive "$PID" || fail "pid $PID did not come back: $(head -n1 "$TD/restore.err")"
 	trigger_check "$PID"
-	wait_until 30 gone "$rpid" || fail "memdump restore still waits after the process exited"
-	wait "$rpid"
-	rc=$?
+	restore_background_done
 	cat "$TD/restore.err"
-	[[ $rc -eq 0 ]] || fail "memdump restore exited $rc, the process exited 0"
 }
 
 # 2. --leave-running: the target goes on unchanged, and the image is still good
@@ -999,10 +982,7 @@ incremental_chain() {
 	grep -q "^dirty_tracking: $method\$" <("$MEMDUMP" check) ||
 		skip "this kernel does not track dirty pages with $method ($("$MEMDUMP" check | grep dirty_tracking))"
 	before=$(helpers)
-	STATUS=$TD/status
-	spawn incr "$E2E/dumpee_incr" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready: $(cat "$TD/incr.err")"
+	start_dumpee incr
 
 	md pre1 pre-dump -t "$PID" -D "$TD/img1" || fail "pre-dump failed: $(md_why pre1)"
 	alive "$PID" || fail "the pre-dump did not leave $PID running"
@@ -1051,10 +1031,7 @@ test_incremental_soft_dirty() {
 test_incremental_broken_chain() {
 	need_memdump
 	grep -q '^uffd_wp_async: yes' <("$MEMDUMP" check) || skip "no userfaultfd write-protect (async) here"
-	STATUS=$TD/status
-	spawn incr "$E2E/dumpee_incr" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready"
+	start_dumpee incr
 	md pre1 pre-dump -t "$PID" -D "$TD/img1" || fail "pre-dump failed: $(md_why pre1)"
 	next_round 2
 	dump_and_kill "$PID" "$TD/img2" --prev-images-dir ../img1
@@ -1114,10 +1091,7 @@ test_migrate_page_server() {
 	need_memdump
 	grep -q '^dirty_tracking: none' <("$MEMDUMP" check) && skip "no dirty tracking on this kernel"
 	netns_up
-	STATUS=$TD/status
-	spawn incr "$E2E/dumpee_incr" -a 12 "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready: $(cat "$TD/incr.err")"
+	start_dumpee incr -a 12
 	wait_until 10 eval '[[ $(cat "$STATUS.round" 2>/dev/null) -ge 2 ]]' || fail "the tree did not fork"
 
 	log "scripts/migrate.sh -t $PID ..."
@@ -1156,10 +1130,7 @@ test_migrate_page_server() {
 test_page_server_failures() {
 	need_memdump
 	netns_up
-	STATUS=$TD/status
-	spawn incr "$E2E/dumpee_incr" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" || fail "dumpee_incr did not get ready"
+	start_dumpee incr
 
 	md_src nobody dump -t "$PID" -D "$TD/src1" --page-server --address 10.231.0.2 --port 7777 &&
 		fail "dumped to a page server that does not exist"
@@ -1443,10 +1414,7 @@ test_ptimer_detects_corruption() {
 
 # start_ptimer [ARGS...]: dumpee_ptimer, ready; sets PID, STATUS and IDS (its timer ids)
 start_ptimer() {
-	STATUS=$TD/status
-	spawn ptimer "$E2E/dumpee_ptimer" "$@" "$STATUS"
-	PID=$SPAWNED
-	wait_until 30 status_ready "$STATUS" || fail "dumpee_ptimer did not get ready: $(cat "$TD/ptimer.err")"
+	start_dumpee ptimer "$@"
 	IDS=$(head -n1 "$STATUS" | cut -d' ' -f2-)
 	log "timer ids: $IDS"
 }
@@ -1849,11 +1817,7 @@ test_seccomp_detects_corruption() {
 start_seccomp() {
 	grep -q '^seccomp_filters: yes' <("$MEMDUMP" check) ||
 		skip "memdump cannot suspend and read seccomp filters here (memdump check: seccomp_filters)"
-	STATUS=$TD/status
-	spawn seccomp "$E2E/dumpee_seccomp" "$@" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" ||
-		fail "dumpee_seccomp did not get ready: $(cat "$STATUS" "$TD/seccomp.err" 2>/dev/null)"
+	start_dumpee seccomp "$@"
 }
 
 # seccomp_state DIR: each process's threads (mode, newest filter, no_new_privs) and filters
@@ -1918,15 +1882,6 @@ test_creds_detects_corruption() {
 	done
 }
 
-# start_creds: dumpee_creds in wait mode; sets PID and STATUS
-start_creds() {
-	STATUS=$TD/status
-	spawn creds "$E2E/dumpee_creds" "$STATUS"
-	PID=$SPAWNED
-	wait_until 20 status_ready "$STATUS" ||
-		fail "dumpee_creds did not get ready: $(cat "$STATUS" "$TD/creds.err" 2>/dev/null)"
-}
-
 # creds_state DIR: each process's dumpable and each thread's credentials, as memdump show gives them
 creds_state() {
 	"$MEMDUMP" show "$1" | python3 -c '
@@ -1946,7 +1901,7 @@ for name in sorted(k for k in d if k.startswith("core-")):
 test_creds() {
 	need_memdump
 	command -v python3 >/dev/null || skip "python3 is needed to read memdump show"
-	start_creds
+	start_dumpee creds
 	dump_and_kill "$PID" "$TD/img"
 	creds_state "$TD/img" >"$TD/state1" || fail "memdump show failed"
 	grep -q '"uid": \[4250, 4251, 4252, 4253\]' "$TD/state1" || fail "P1's uids are not in the image: $(cat "$TD/state1")"
@@ -1963,7 +1918,7 @@ test_creds() {
 test_creds_cap_lacking_refused() {
 	need_memdump
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
-	start_creds
+	start_dumpee creds
 	dump_and_kill "$PID" "$TD/img"
 	log "setpriv --bounding-set -chown memdump restore"
 	timeout -k 5 "$MD_TIMEOUT" setpriv --bounding-set -chown "$MEMDUMP" restore -D "$TD/img" -d \
