@@ -559,6 +559,11 @@ int dump_run(const struct dump_opts *o)
 	r = dump_memory(&c);
 	if (r < 0)
 		goto out_thaw;
+	for (size_t i = 0; !c.thawed && i < c.ft.n; i++) {
+		r = dump_recheck_stop(&c.procs[i]);
+		if (r < 0)
+			goto out_thaw;
+	}
 	/* the inventory last: a directory without one is not an image */
 	r = write_images(&c);
 	if (r < 0)

@@ -58,6 +58,8 @@ int dump_posix_timers(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
  * that handler lets an interrupted syscall restart. Needs p->sigactions.
  */
 int dump_pending_policy(const struct md_proc *p, const struct md_thread *t);
+/* a stopped process SIGCONT reached while the dump held it: running, with what is pending now */
+int dump_recheck_stop(struct md_proc *p);
 
 /*
  * Settle t->regs (read raw) for the image: see inject_normalize_restart().

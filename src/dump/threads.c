@@ -99,6 +99,74 @@ static int peek_siginfo(pid_t tid, bool shared, struct md_siginfo **ret, size_t 
 	return 0;
 }
 
+static bool has_signal(const struct md_siginfo *q, size_t n, int sig)
+{
+	for (size_t i = 0; i < n; i++) {
+		int s;
+
+		memcpy(&s, q[i].raw, sizeof(s));
+		if (s == sig)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A SIGCONT sent to a stopped process while the dump holds it ends the
+ * group stop, and the kernel queues the signal (a traced process ignores
+ * none) for a handler to see. Looked for once the dump is done, before
+ * the images are written: found, the process comes back running, with
+ * the signals pending now. A SIGCONT after this look is not seen.
+ */
+int dump_recheck_stop(struct md_proc *p)
+{
+	struct md_siginfo *shared = NULL, **priv;
+	size_t n_shared = 0, *n_priv;
+	bool cont;
+	int r;
+
+	if (!p->stop_sig || p->zombie || !p->n_threads)
+		return 0;
+	r = peek_siginfo(p->threads[0].tid, true, &shared, &n_shared);
+	if (r < 0)
+		return log_err(r, "cannot read the signals pending for %d", p->pid);
+	priv = calloc(p->n_threads, sizeof(*priv));
+	n_priv = calloc(p->n_threads, sizeof(*n_priv));
+	if (!priv || !n_priv) {
+		r = -ENOMEM;
+		goto out;
+	}
+	cont = has_signal(shared, n_shared, SIGCONT);
+	for (size_t i = 0; i < p->n_threads; i++) {
+		r = peek_siginfo(p->threads[i].tid, false, &priv[i], &n_priv[i]);
+		if (r < 0) {
+			log_err(r, "cannot read the signals pending for thread %d of %d", p->threads[i].tid, p->pid);
+			goto out;
+		}
+		cont = cont || has_signal(priv[i], n_priv[i], SIGCONT);
+	}
+	r = 0;
+	if (!cont)
+		goto out;
+	log_info("%d was continued (SIGCONT) while the dump held it: it comes back running", p->pid);
+	p->stop_sig = 0;
+	free(p->shared_pending);
+	p->shared_pending = TAKE_PTR(shared);
+	p->n_shared_pending = n_shared;
+	for (size_t i = 0; i < p->n_threads; i++) {
+		free(p->threads[i].pending);
+		p->threads[i].pending = TAKE_PTR(priv[i]);
+		p->threads[i].n_pending = n_priv[i];
+	}
+out:
+	for (size_t i = 0; priv && i < p->n_threads; i++)
+		free(priv[i]);
+	free(priv);
+	free(n_priv);
+	free(shared);
+	return r;
+}
+
 static int first_deliverable(const struct md_proc *p, uint64_t blocked, const struct md_siginfo *q, size_t n)
 {
 	int best = 0;

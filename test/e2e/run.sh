@@ -216,6 +216,50 @@ test_stopped_job() {
 	alive "$PID" || fail "the restored parent $PID does not run"
 }
 
+# a counter with 256 MiB of random bytes, so that its dump takes a while
+BIG_COUNTER_CODE='
+import os, sys, time
+blob = os.urandom(256 << 20)
+f = open(sys.argv[1], "a", buffering=1)
+i = 0
+while True:
+    f.write("%d\n" % i)
+    i += 1
+    time.sleep(0.02)
+'
+
+# a stopped process that a SIGCONT reaches while the dump holds it comes back running
+test_stopped_continued_during_dump() {
+	local out=$TD/count.log pid n
+	need_memdump
+	spawn big python3 -c "$BIG_COUNTER_CODE" "$out"
+	pid=$SPAWNED
+	wait_until 30 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 5 ]]' ||
+		fail "the counter did not start: $(head -n3 "$TD/big.err")"
+	kill -STOP "$pid"
+	wait_until 10 stopped_all "$pid" || fail "the counter did not stop: $(thread_states "$pid")"
+	# SIGCONT as soon as the dump has seized it; "sent" only if the dump still held it then
+	(
+		for ((k = 0; k < 20000; k++)); do
+			grep -qs '^TracerPid:[[:space:]]*[1-9]' "/proc/$pid/status" || continue
+			kill -CONT "$pid" && grep -qs '^TracerPid:[[:space:]]*[1-9]' "/proc/$pid/status" && echo sent
+			break
+		done
+	) >"$TD/cont" 2>/dev/null &
+	local poller=$!
+	dump_and_kill "$pid" "$TD/img"
+	wait "$poller"
+	[[ $(cat "$TD/cont") == sent ]] || skip "the SIGCONT did not land while the dump held the process"
+	grep -q "^memdump: $pid was continued (SIGCONT) while the dump held it" "$TD/dump.err" ||
+		fail "the dump did not notice the SIGCONT: $(cat "$TD/dump.err")"
+	n=$(wc -l <"$out")
+	restore_detached "$TD/img" "$pid"
+	wait_until 10 eval '[[ $(wc -l <"$out") -ge $((n + 5)) ]]' ||
+		fail "the restored counter does not count (state $(proc_state "$pid")): it came back stopped"
+	consecutive "$out" || fail "lines are not consecutive: $(consecutive "$out")"
+	kill -KILL "$pid"
+}
+
 # 1f. calls the dump interrupts come back waiting in the restored process, not failing
 # with EINTR (no handler ran): poll(), epoll_wait(), futex() with a timeout, nanosleep()
 # and clock_nanosleep() (the kernel would resume the first four from a restart block the
