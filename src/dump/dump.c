@@ -132,11 +132,8 @@ static const struct md_proc *parent_of(const struct dump_ctx *c, const struct md
 	return NULL;
 }
 
-/*
- * what /proc, ptrace and remote syscalls tell about one frozen process;
- * prev: the previous image's view of it, or NULL
- */
-static int collect_one(const struct frozen *f, struct md_proc *p, const struct md_proc *prev)
+/* what /proc, ptrace and remote syscalls tell about one frozen process; registers raw */
+static int collect_one(const struct frozen *f, struct md_proc *p)
 {
 	pid_t pid = f->pid;
 	int r;
@@ -162,12 +159,7 @@ static int collect_one(const struct frozen *f, struct md_proc *p, const struct m
 	if (r < 0)
 		return r;
 	/* after the VMA list: the scratch page it maps must not be in the image */
-	r = dump_remote_state(p);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < p->n_threads; i++)
-		dump_settle_regs(p, &p->threads[i], prev);
-	return 0;
+	return dump_remote_state(p);
 }
 
 /* the previous image's live process pid: 1 if it has it (in *ret), else 0 */
@@ -200,7 +192,7 @@ static int collect_tree(struct dump_ctx *c)
 		if (c->prev_dirfd >= 0)
 			c->prev_found[i] = read_prev_proc(c, c->ft.procs[i].pid, &c->prevs[i]);
 		c->n++;
-		r = collect_one(&c->ft.procs[i], &c->procs[i], c->prev_found[i] > 0 ? &c->prevs[i] : NULL);
+		r = collect_one(&c->ft.procs[i], &c->procs[i]);
 		if (r < 0)
 			return r;
 	}
@@ -234,6 +226,23 @@ static int collect_tree(struct dump_ctx *c)
 		return refused;
 	/* last: it writes the files' data */
 	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
+}
+
+/*
+ * Registers for the image, once the signals pending are final: a call
+ * that a signal's handler is to interrupt gives EINTR, others run again.
+ * The previous image names calls resumed through restart_syscall(); a
+ * process stopped at the freeze keeps the EINTR its stop gave.
+ */
+static void settle_tree(struct dump_ctx *c)
+{
+	for (size_t i = 0; i < c->ft.n; i++) {
+		struct md_proc *p = &c->procs[i];
+		const struct md_proc *prev = c->prev_found[i] > 0 ? &c->prevs[i] : NULL;
+
+		for (size_t k = 0; k < p->n_threads; k++)
+			dump_settle_regs(p, &p->threads[k], prev, c->ft.procs[i].stop_sig != 0);
+	}
 }
 
 /* the tree runs on after this dump, tracked for the next one */
@@ -564,6 +573,7 @@ int dump_run(const struct dump_opts *o)
 		if (r < 0)
 			goto out_thaw;
 	}
+	settle_tree(&c);
 	/* the inventory last: a directory without one is not an image */
 	r = write_images(&c);
 	if (r < 0)

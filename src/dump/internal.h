@@ -64,8 +64,10 @@ int dump_recheck_stop(struct md_proc *p);
 /*
  * Settle t->regs (read raw) for the image: see inject_normalize_restart().
  * prev: the process in the previous image (pre-dump, dump -R), or NULL.
+ * stopped: the process was stopped (SIGSTOP...) at the freeze: an EINTR
+ * there came from that stop, which the process would see on SIGCONT too.
  */
-void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev);
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev, bool stopped);
 
 /*
  * The data of fd (size bytes) as whole pages, found by SEEK_DATA and

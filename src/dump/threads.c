@@ -221,13 +221,15 @@ static void name_restarted(struct md_regs *r, pid_t tid, const struct md_proc *p
 	}
 }
 
-void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev)
+void dump_settle_regs(const struct md_proc *p, struct md_thread *t, const struct md_proc *prev, bool stopped)
 {
 	struct user_regs_struct regs;
 
 	name_restarted(&t->regs, t->tid, prev);
 	memset(&regs, 0, sizeof(regs));
 	md_regs_to_user(&regs, &t->regs);
+	if (stopped && (int64_t)regs.rax == -EINTR)
+		return;
 	/* the image is for a new process: it has no restart block to come back to */
 	inject_normalize_restart(&regs, (enum inject_pending)dump_pending_policy(p, t));
 	md_regs_from_user(&t->regs, &regs);

@@ -99,7 +99,7 @@ static void settle(struct md_thread *now, struct md_thread *then, bool with_prev
 {
 	struct md_proc p = { .threads = now, .n_threads = 1 }, prev = { .threads = then, .n_threads = 1 };
 
-	dump_settle_regs(&p, now, with_prev ? &prev : NULL);
+	dump_settle_regs(&p, now, with_prev ? &prev : NULL, false);
 }
 
 Test(inject_restart, restart_syscall_named_by_the_previous_image)
@@ -138,4 +138,21 @@ Test(inject_restart, restart_syscall_named_by_the_previous_image)
 	then.regs.orig_rax = SYS_restart_syscall;
 	settle(&now, &then, true);
 	cr_expect_eq(now.regs.rax, (uint64_t)-EINTR);
+}
+
+/* a process stopped at the freeze: the EINTR its stop gave an epoll wait stays, a restart still reruns */
+Test(inject_restart, stopped_process_keeps_its_eintr)
+{
+	struct md_thread t = { .tid = 77 };
+	struct md_proc p = { .threads = &t, .n_threads = 1 };
+
+	t.regs = (struct md_regs){ .orig_rax = SYS_epoll_wait, .rax = (uint64_t)-EINTR, .rip = IP };
+	dump_settle_regs(&p, &t, NULL, true);
+	cr_expect(t.regs.rax == (uint64_t)-EINTR && t.regs.rip == IP, "stopped: the epoll wait runs again");
+	dump_settle_regs(&p, &t, NULL, false);
+	cr_expect(t.regs.rax == SYS_epoll_wait && t.regs.rip == IP - 2, "running: the epoll wait gives EINTR");
+
+	t.regs = (struct md_regs){ .orig_rax = SYS_read, .rax = (uint64_t)-ERESTARTSYS, .rip = IP };
+	dump_settle_regs(&p, &t, NULL, true);
+	cr_expect(t.regs.rax == SYS_read && t.regs.rip == IP - 2, "stopped: read() does not run again");
 }
