@@ -13,6 +13,7 @@ struct frozen {
 	pid_t *tids;		/* tids[0] == pid, the thread-group leader */
 	size_t n;
 	int stop_sig;		/* the group-stop it is in (SIGSTOP, SIGTSTP...), 0 if it ran */
+	size_t n_stopped;	/* threads seized in that group-stop: stop_sig holds if all were */
 };
 
 int freeze_seize(pid_t pid, struct frozen *ret);

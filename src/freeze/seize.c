@@ -35,6 +35,31 @@ int freeze_suspend_seccomp(pid_t tid)
 	return 0;
 }
 
+#define PF_EXITING_ 0x4	/* stat's flags: the thread is on its way out */
+
+/*
+ * Whether every thread of pid but the main one is exiting: a process in
+ * exit_group() shows its main thread as a zombie, and its others for as
+ * long as they take to go (freeing the memory, or stuck in the kernel).
+ */
+static bool others_exiting(pid_t pid)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	size_t n = 0;
+
+	if (proc_list_tasks(pid, &tids, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		struct proc_stat st;
+
+		if (tids[i] == pid || proc_read_stat(pid, tids[i], &st) < 0)
+			continue;
+		if (st.state != 'Z' && st.state != 'X' && !(st.flags & PF_EXITING_))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Why a thread of pid cannot be seized, where we can tell: another tracer
  * (a debugger, strace) holds it, or it is the main thread and has exited
@@ -53,7 +78,8 @@ static int seize_refusal(pid_t pid, pid_t tid)
 		return log_refuse("thread %d of process %d is traced by process %d (%s): detach the debugger or "
 				  "tracer first", tid, pid, ss.tracer, ts.comm);
 	}
-	if (tid == pid && proc_read_stat(pid, 0, &st) == 0 && st.state == 'Z' && st.num_threads > 1)
+	if (tid == pid && proc_read_stat(pid, 0, &st) == 0 && st.state == 'Z' && st.num_threads > 1 &&
+	    !others_exiting(pid))
 		return log_refuse("process %d: its main thread has exited, %lld other thread%s still running: "
 				  "not supported", pid, (long long)st.num_threads - 1, st.num_threads == 2 ? "" : "s");
 	return 0;
@@ -80,8 +106,11 @@ static int seize_one(struct frozen *f, pid_t tid)
 		return log_err(-errno, "cannot interrupt thread %d", tid);
 	/* a stopped process: seized, each thread traps with the signal that stopped it */
 	r = inject_wait_stop_sig(tid, &sig);
-	if (r == 0 && sig && !f->stop_sig)
-		f->stop_sig = sig;
+	if (r == 0 && sig) {
+		if (!f->stop_sig)
+			f->stop_sig = sig;
+		f->n_stopped++;
+	}
 	if (r == -ESRCH) {
 		/* died while we seized it: ptrace is gone with it */
 		f->n--;
@@ -158,6 +187,9 @@ static int seize_process(pid_t pid, struct frozen *ret)
 		if (!added)
 			break;
 	}
+	/* a SIGCONT while we seized it: threads seized after it ran */
+	if (f.n_stopped < f.n)
+		f.stop_sig = 0;
 	*ret = f;
 	return 0;
 
