@@ -166,7 +166,7 @@ int restore_check_creds(struct restore_ctx *rc)
 			struct md_thread *t = &p->threads[i];
 			const struct md_creds *c = &t->creds;
 			struct md_creds want;
-			char caps[256];
+			char caps[1024];	/* 41 names fit */
 
 			if (!t->has_creds)
 				continue;
@@ -198,7 +198,7 @@ int restore_check_creds(struct restore_ctx *rc)
 		}
 	}
 	if (lost) {
-		char caps[256];
+		char caps[1024];	/* 41 names fit */
 
 		cap_list(caps, sizeof(caps), lost);
 		log_warn("thread %d of %d (and maybe others): bounding and inheritable capabilities memdump lacks "
