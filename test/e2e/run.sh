@@ -232,6 +232,7 @@ while True:
 test_stopped_continued_during_dump() {
 	local out=$TD/count.log pid n
 	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
 	spawn big python3 -c "$BIG_COUNTER_CODE" "$out"
 	pid=$SPAWNED
 	wait_until 30 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 5 ]]' ||
@@ -241,6 +242,7 @@ test_stopped_continued_during_dump() {
 	# SIGCONT as soon as the dump has seized it; "sent" only if the dump still held it then
 	(
 		for ((k = 0; k < 20000; k++)); do
+			[[ -e /proc/$pid ]] || break
 			grep -qs '^TracerPid:[[:space:]]*[1-9]' "/proc/$pid/status" || continue
 			kill -CONT "$pid" && grep -qs '^TracerPid:[[:space:]]*[1-9]' "/proc/$pid/status" && echo sent
 			break
@@ -261,9 +263,9 @@ test_stopped_continued_during_dump() {
 }
 
 # 1f. calls the dump interrupts come back waiting in the restored process, not failing
-# with EINTR (no handler ran): poll(), epoll_wait(), futex() with a timeout, nanosleep()
-# and clock_nanosleep() (the kernel would resume the first four from a restart block the
-# new process does not have)
+# with EINTR (no handler ran): poll(), epoll_wait(), futex() with a timeout, nanosleep(),
+# clock_nanosleep() and sigwaitinfo() (the kernel would resume poll(), futex() and the
+# sleeps from a restart block the new process does not have)
 test_restart_calls_selftest() {
 	selftest_ok "$E2E/dumpee_restart"
 }
@@ -439,8 +441,9 @@ test_exited_main_thread_refused() {
 	kill -KILL "$tid"
 	spawn shell bash -c '"$1" -t -i 20 "$2" & wait' shell "$E2E/counter" "$out.2"
 	shell=$SPAWNED
-	wait_until 10 eval '[[ -n $(descendants "$shell") && $(wc -l <"$out.2" 2>/dev/null || echo 0) -ge 5 ]]' ||
-		fail "the shell's counter did not start: $(head -n3 "$TD/shell.err")"
+	wait_until 10 eval '[[ -n $(descendants "$shell") && $(wc -l <"$out.2" 2>/dev/null || echo 0) -ge 5 &&
+		$(proc_state "$(descendants "$shell" | head -n1)") == Z ]]' ||
+		fail "the shell's counter did not start with its main thread gone: $(head -n3 "$TD/shell.err")"
 	pid=$(descendants "$shell" | head -n1)
 	tid=$(tids_of "$pid" | tr ' ' '\n' | grep -vx "$pid" | head -n1)
 	track "$tid"
@@ -472,13 +475,15 @@ time.sleep(3600)
 test_traced_refused() {
 	local how out pid tracer
 	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
 	for how in run stop; do
 		out=$TD/count-$how.log
 		spawn "counter-$how" "$E2E/counter" -i 20 "$out"
 		pid=$SPAWNED
 		wait_until 10 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 5 ]]' ||
 			fail "the counter did not start: $(head -n3 "$TD/counter-$how.err")"
-		spawn "tracer-$how" python3 -c "$TRACER_CODE" "$pid" "$how"
+		# $TD on its command line: cleanup kills it if the test fails
+		spawn "tracer-$how" python3 -c "$TRACER_CODE" "$pid" "$how" "$TD"
 		tracer=$SPAWNED
 		wait_until 10 eval 'grep -q seized "$TD/tracer-$how.out"' ||
 			fail "the tracer did not seize $pid: $(head -n3 "$TD/tracer-$how.err")"
@@ -1235,6 +1240,7 @@ ALL_TESTS=(
 	dump_restore_twice
 	stopped
 	stopped_job
+	stopped_continued_during_dump
 	restart_calls_selftest
 	restart_calls
 	restart_calls_after_pre_dump
@@ -1244,6 +1250,8 @@ ALL_TESTS=(
 	leave_running
 	leave_running_twice
 	unsupported_fd_refused
+	exited_main_thread_refused
+	traced_refused
 	dump_errors
 	restore_pid_taken
 	c_counter
