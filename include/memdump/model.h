@@ -127,6 +127,8 @@ bool md_creds_same(const struct md_creds *a, const struct md_creds *b);
 struct md_siginfo {
 	uint8_t raw[MD_SIGINFO_SIZE];	/* kernel siginfo as PTRACE_PEEKSIGINFO returns it */
 };
+/* its si_signo, the first int of every siginfo */
+int md_siginfo_signo(const struct md_siginfo *si);
 
 struct md_thread {
 	pid_t tid;

@@ -101,13 +101,9 @@ static int peek_siginfo(pid_t tid, bool shared, struct md_siginfo **ret, size_t 
 
 static bool has_signal(const struct md_siginfo *q, size_t n, int sig)
 {
-	for (size_t i = 0; i < n; i++) {
-		int s;
-
-		memcpy(&s, q[i].raw, sizeof(s));
-		if (s == sig)
+	for (size_t i = 0; i < n; i++)
+		if (md_siginfo_signo(&q[i]) == sig)
 			return true;
-	}
 	return false;
 }
 
@@ -172,9 +168,8 @@ static int first_deliverable(const struct md_proc *p, uint64_t blocked, const st
 	int best = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int sig;
+		int sig = md_siginfo_signo(&q[i]);
 
-		memcpy(&sig, q[i].raw, sizeof(sig));
 		if (sig < 1 || sig > MD_NSIG || blocked & (1ULL << (sig - 1)))
 			continue;
 		/* SIG_DFL and SIG_IGN run no handler: the syscall restarts (or the process dies) */

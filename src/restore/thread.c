@@ -169,11 +169,10 @@ out:
 static int queue_signals(struct restore_proc *rp, pid_t tid, const struct md_siginfo *si, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int sig;
+		int sig = md_siginfo_signo(&si[i]);
 		int64_t res;
 		int r;
 
-		memcpy(&sig, si[i].raw, sizeof(sig));
 		r = inject_write_mem(rp->pid, rp->scratch, si[i].raw, MD_SIGINFO_SIZE);
 		if (r < 0)
 			return log_err(r, "cannot write to the new process");

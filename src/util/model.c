@@ -29,6 +29,14 @@ bool md_stop_signal(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+int md_siginfo_signo(const struct md_siginfo *si)
+{
+	int sig;
+
+	memcpy(&sig, si->raw, sizeof(sig));
+	return sig;
+}
+
 bool md_creds_full_root(const struct md_creds *c)
 {
 	for (int i = 0; i < 4; i++)
