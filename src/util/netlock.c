@@ -1,0 +1,195 @@
+/*
+ * The network lock (memdump/netlock.h), through libnftables: one
+ * transaction makes the table, its two chains and a rule per direction of
+ * each connection, so a failure leaves nothing behind. libnftables speaks
+ * nftables' own language and netlink for us; the rules stay readable with
+ * `nft list table inet NAME`.
+ */
+#include "memdump/netlock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <nftables/libnftables.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memdump/log.h"
+
+bool md_net_lock_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= MD_NET_LOCK_NAME_MAX ||
+	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+			return false;
+	return true;
+}
+
+void netlock_name(char *buf, size_t len, pid_t pid, uint64_t ns)
+{
+	snprintf(buf, len, "memdump_%d_%llu_%09llu", (int)pid, (unsigned long long)(ns / 1000000000),
+		 (unsigned long long)(ns % 1000000000));
+}
+
+/* "ip" or "ip6", and the address as nft reads it */
+static const char *fmt_addr(int family, const uint8_t *a, char *buf, size_t len)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (family == AF_INET6 && memcmp(a, v4mapped, sizeof(v4mapped))) {
+		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+		return "ip6";
+	}
+	inet_ntop(AF_INET, family == AF_INET6 ? a + 12 : a, buf, (socklen_t)len);
+	return "ip";
+}
+
+/* append to a growing string; false without memory */
+static bool add(char **s, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool add(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*s + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return false;
+		if ((size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return true;
+		}
+		char *ns = realloc(*s, *cap * 2 + (size_t)n);
+
+		if (!ns)
+			return false;
+		*s = ns;
+		*cap = *cap * 2 + (size_t)n;
+	}
+}
+
+char *netlock_script(const char *name, const struct md_net_conn *c, size_t n)
+{
+	size_t len = 0, cap = 1024;
+	char *s = malloc(cap);
+	bool ok;
+
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	ok = add(&s, &len, &cap, "create table inet %s\n", name) &&
+	     add(&s, &len, &cap, "add chain inet %s input { type filter hook input priority -300; }\n", name) &&
+	     add(&s, &len, &cap, "add chain inet %s output { type filter hook output priority -300; }\n", name);
+	for (size_t i = 0; ok && i < n; i++) {
+		char a[INET6_ADDRSTRLEN], p[INET6_ADDRSTRLEN];
+		const char *fa = fmt_addr(c[i].family, c[i].addr, a, sizeof(a));
+		const char *fp = fmt_addr(c[i].family, c[i].peer_addr, p, sizeof(p));
+
+		/* a mapped address on one end only cannot be: the packets are of one family */
+		ok = add(&s, &len, &cap, "add rule inet %s input %s saddr %s %s daddr %s tcp sport %u tcp dport %u drop\n",
+			 name, fp, p, fa, a, c[i].peer_port, c[i].port) &&
+		     add(&s, &len, &cap, "add rule inet %s output %s saddr %s %s daddr %s tcp sport %u tcp dport %u drop\n",
+			 name, fa, a, fp, p, c[i].port, c[i].peer_port);
+	}
+	if (!ok) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* run commands; on failure *err gets nftables' first line of complaint */
+static int run(const char *cmds, char *err, size_t errlen)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	const char *e;
+	int r;
+
+	if (!ctx) {
+		snprintf(err, errlen, "cannot start libnftables");
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	r = nft_run_cmd_from_buffer(ctx, cmds);
+	if (r != 0) {
+		e = nft_ctx_get_error_buffer(ctx);
+		snprintf(err, errlen, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
+		if (strstr(err, "No such file or directory"))
+			r = -ENOENT;
+		else if (strstr(err, "Operation not permitted"))
+			r = -EPERM;
+		else
+			r = -EIO;
+	}
+	nft_ctx_free(ctx);
+	return r;
+}
+
+int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
+{
+	char err[256];
+	char *cmds;
+	int r;
+
+	if (!md_net_lock_name_valid(name))
+		return log_err(-EINVAL, "bad network lock name '%s'", name);
+	cmds = netlock_script(name, c, n);
+	if (!cmds)
+		return log_err(-ENOMEM, "cannot lock the network");
+	r = run(cmds, err, sizeof(err));
+	free(cmds);
+	if (r < 0)
+		return log_err(r, "cannot lock the TCP connections' packets (nftables table inet %s): %s", name, err);
+	log_debug("network lock inet %s: %zu connection(s)", name, n);
+	return 0;
+}
+
+int netlock_remove(const char *name)
+{
+	char cmd[MD_NET_LOCK_NAME_MAX + 32], err[256];
+	int r;
+
+	if (!md_net_lock_name_valid(name))
+		return log_err(-EINVAL, "bad network lock name '%s'", name);
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", name);
+	r = run(cmd, err, sizeof(err));
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_err(r, "cannot remove the network lock (nftables table inet %s): %s", name, err);
+	log_debug("network lock inet %s removed", name);
+	return 0;
+}
+
+int netlock_probe(void)
+{
+	char name[MD_NET_LOCK_NAME_MAX], err[256], *cmds;
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	netlock_name(name, sizeof(name), getpid(), (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec);
+	cmds = netlock_script(name, NULL, 0);
+	if (!cmds)
+		return -ENOMEM;
+	r = run(cmds, err, sizeof(err));
+	free(cmds);
+	if (r < 0)
+		return r == -EPERM ? 0 : r;
+	snprintf(err, sizeof(err), "delete table inet %s\n", name);
+	r = run(err, err, sizeof(err));
+	return r < 0 ? r : 1;
+}
