@@ -39,6 +39,7 @@ struct md_shm;
 struct md_pipe;
 struct md_track;
 struct md_sock_queue;
+struct md_tcp_stream;
 
 #define MD_IMAGE_MAGIC "MEMDUMP\0"	/* 8 bytes */
 #define MD_FORMAT_VERSION 2	/* 2: pages files in indexed chunks, optionally zstd */
@@ -83,6 +84,7 @@ enum md_image_kind {
 	MD_IMG_PIPES = 8,
 	MD_IMG_TRACK = 9,
 	MD_IMG_SOCKETS = 10,
+	MD_IMG_TCP = 11,
 };
 
 /* Whether name is that of an image file: "*.img", no '/', not starting with '.'. */
@@ -121,6 +123,17 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n);
  */
 int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
 			size_t errlen);
+
+/*
+ * tcp-stream.img (src/image/tcp.c); a missing file reads as no connections
+ * and no lock. net_lock: the nftables table holding their packets, or NULL.
+ * image_check_tcp(): every established TCP socket of the fds has its state
+ * and every state a socket (pure; err gets a one-line reason, -EINVAL).
+ */
+int image_write_tcp(int dirfd, const struct md_tcp_stream *t, size_t n, const char *net_lock);
+int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **ret_lock);
+int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
+		    size_t errlen);
 
 /* shm-ID.img, or sysvshm-ID.img for a SysV segment (s->sysv) */
 /* track.img; a missing file reads as MD_TRACK_NONE */

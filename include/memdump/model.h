@@ -265,6 +265,29 @@ struct md_sock_queue {
 };
 
 /*
+ * An established TCP connection as TCP repair reads it (dump
+ * --tcp-established): restore makes the socket again in repair mode with
+ * these sequence numbers, options and queues. Sequence numbers are those
+ * after the queued bytes.
+ */
+struct md_tcp_stream {
+	uint64_t ino;		/* the socket */
+	uint32_t send_seq, recv_seq;	/* TCP_QUEUE_SEQ: write_seq, rcv_nxt */
+	uint8_t *sendq;		/* sent and not acknowledged, then unsent bytes */
+	size_t sendq_len;
+	uint32_t unsent;	/* bytes at the end of sendq not sent yet */
+	uint8_t *recvq;		/* received, not read */
+	size_t recvq_len;
+	uint32_t mss;		/* the mss clamp */
+	uint32_t options;	/* TCPI_OPT_TIMESTAMPS, _SACK, _WSCALE */
+	uint32_t snd_wscale, rcv_wscale;
+	uint32_t timestamp;	/* TCP_TIMESTAMP (with TCPI_OPT_TIMESTAMPS) */
+	bool has_window;	/* TCP_REPAIR_WINDOW: */
+	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
+	bool nodelay, keepalive;
+};
+
+/*
  * One entry of an epoll interest list. The kernel keys it by (file, fd
  * number in the process that added it): tfd and the open file description
  * ofd it watches must both come back.
@@ -503,6 +526,7 @@ void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_sock_queue_release(struct md_sock_queue *q);
+void md_tcp_stream_release(struct md_tcp_stream *t);
 void md_track_release(struct md_track *t);
 /* a ghost's data map and path (not the struct itself); _free() also frees the struct */
 void md_ghost_release(struct md_ghost *g);

@@ -272,6 +272,15 @@ void md_sock_queue_release(struct md_sock_queue *q)
 	memset(q, 0, sizeof(*q));
 }
 
+void md_tcp_stream_release(struct md_tcp_stream *t)
+{
+	if (!t)
+		return;
+	free(t->sendq);
+	free(t->recvq);
+	memset(t, 0, sizeof(*t));
+}
+
 void md_track_release(struct md_track *t)
 {
 	free(t->procs);

@@ -164,7 +164,7 @@ static void unix_type(struct md_sock *s)
 }
 static void inet_state(struct md_sock *s)
 {
-	s->state = TCP_ESTABLISHED;	/* a TCP connection: dump refuses those */
+	s->state = TCP_ESTABLISHED;	/* an established TCP connection without a peer */
 }
 static void listen_no_port(struct md_sock *s)
 {
