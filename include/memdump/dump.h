@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "memdump/image.h"	/* struct md_compress */
+#include "memdump/netlock.h"	/* MD_NET_LOCK_NAME_MAX */
 
 struct md_proc;
 struct md_vma;
@@ -34,6 +35,7 @@ struct dump_opts {
 	struct md_compress compress;	/* --compress: how pages files are stored */
 	bool shell_job;		/* --shell-job: the tree may have a shell's terminal (tty.c) */
 	uint64_t ghost_limit;	/* --ghost-limit: largest file deleted while open whose data is kept */
+	bool tcp_established;	/* --tcp-established: dump established TCP connections (tcp.c) */
 };
 
 #define DUMP_GHOST_LIMIT_DEFAULT (1ULL << 20)
@@ -114,12 +116,35 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
  * -ENOTSUP (logged) for a family we do not restore. dump_sockets(): across
  * the tree, with sock_diag: state, peers, names, backlogs; refuses
  * (-ENOTSUP, one line naming the fd) what restore could not make again
- * (a peer outside the tree, connections not accepted, established TCP,
- * fds in flight...); the data queued in unix sockets, peeked and left in
- * place, one md_sock_queue per socket with data (*ret malloc'ed).
+ * (a peer outside the tree, connections not accepted, established TCP
+ * without tcp_established, fds in flight...); the data queued in unix
+ * sockets, peeked and left in place, one md_sock_queue per socket with
+ * data (*ret malloc'ed).
  */
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret);
-int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, size_t *ret_n);
+int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct md_sock_queue **ret,
+		 size_t *ret_n);
+
+/*
+ * Established TCP connections (src/dump/tcp.c). dump_tcp(): locks the
+ * network for every established TCP socket of the frozen tree (table named
+ * after root and now_ns), puts each in repair mode and reads its state into
+ * t->streams. dump_tcp_finish(): with tree_gone (killed), the sockets stay
+ * in repair mode and the lock stays for the restore; otherwise both are
+ * undone, before the tree may run. dump_tcp_release() frees (after finish).
+ */
+struct dump_tcp {
+	struct md_tcp_stream *streams;
+	const struct md_sock **socks;	/* each stream's socket (in the procs' fds) */
+	int *fds;			/* our copies of them */
+	size_t n;
+	size_t n_repair;		/* the first n_repair are in repair mode */
+	char lock[MD_NET_LOCK_NAME_MAX];
+	bool locked;
+};
+int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t);
+int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);
+void dump_tcp_release(struct dump_tcp *t);
 
 /*
  * Plan one process: read pagemap (PAGEMAP_SCAN where kf says so) for every

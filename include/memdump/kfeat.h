@@ -38,6 +38,8 @@ struct kfeat {
 	bool sock_diag_unix;	/* NETLINK_SOCK_DIAG answers for AF_UNIX (unix_diag) */
 	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
 	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
+	bool tcp_repair;	/* TCP_REPAIR: established TCP connections (CAP_NET_ADMIN) */
+	bool net_lock;		/* an nftables table can be made: the network lock */
 	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
 	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
 	bool seccomp_filters;	/* a tracee's filters suspended (PTRACE_O_SUSPEND_SECCOMP) and read */

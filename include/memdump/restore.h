@@ -12,6 +12,7 @@ struct restore_opts {
 	bool detach;		/* -d: return once the process runs */
 	bool lazy;		/* --lazy-pages: run before the pages are in, fill them on demand */
 	bool shell_job;		/* --shell-job: the image's terminal is memdump's, the root joins its group */
+	bool tcp_established;	/* --tcp-established: the image may hold established TCP connections */
 };
 
 /* Returns the exit code memdump should exit with (restored process's status without -d), or -errno. */

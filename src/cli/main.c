@@ -25,12 +25,13 @@ static void usage(FILE *out)
 {
 	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|lz4|none]]\n"
-	      "                    [-j|--shell-job] [--ghost-limit SIZE] [-v]\n"
+	      "                    [-j|--shell-job] [--tcp-established] [--ghost-limit SIZE] [-v]\n"
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|lz4|none]]\n"
-	      "                    [-j|--shell-job] [-v]\n"
+	      "                    [-j|--shell-job] [--tcp-established] [-v]\n"
 	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon [-o|--log-file FILE]] [-v]\n"
-	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-j|--shell-job] [-v]\n"
+	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-j|--shell-job]\n"
+	      "                    [--tcp-established] [-v]\n"
 	      "       memdump show DIR|FILE\n"
 	      "       memdump check\n"
 	      "       memdump --version\n",
@@ -65,7 +66,8 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
-enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_COMPRESS, OPT_LAZY, OPT_GHOST_LIMIT };
+enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_COMPRESS, OPT_LAZY, OPT_GHOST_LIMIT,
+       OPT_TCP_ESTABLISHED };
 
 /* --ghost-limit SIZE: bytes, or with a K, M or G suffix (powers of 1024) */
 static int parse_size(const char *s, uint64_t *ret)
@@ -147,6 +149,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "compress", optional_argument, NULL, OPT_COMPRESS },
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
+		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -196,6 +199,9 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		case OPT_GHOST_LIMIT:
 			if (parse_size(optarg, &o.ghost_limit) < 0)
 				return 2;
+			break;
+		case OPT_TCP_ESTABLISHED:
+			o.tcp_established = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -247,6 +253,7 @@ static int cmd_restore(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "restore-detached", no_argument, NULL, 'd' },
 		{ "lazy-pages", no_argument, NULL, OPT_LAZY },
+		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -265,6 +272,9 @@ static int cmd_restore(int argc, char **argv)
 			break;
 		case OPT_LAZY:
 			o.lazy = true;
+			break;
+		case OPT_TCP_ESTABLISHED:
+			o.tcp_established = true;
 			break;
 		case 'j':
 			o.shell_job = true;

@@ -106,6 +106,7 @@ struct dump_ctx {
 	size_t n_pipes;
 	struct md_sock_queue *sockq;	/* data queued in the tree's unix sockets */
 	size_t n_sockq;
+	struct dump_tcp tcp;		/* established TCP connections, in repair mode */
 
 	/* incremental dumps */
 	const struct dump_opts *o;
@@ -218,12 +219,18 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
-	r = dump_sockets(c->procs, c->ft.n, &c->sockq, &c->n_sockq);
+	r = dump_sockets(c->procs, c->ft.n, c->o->tcp_established, &c->sockq, &c->n_sockq);
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
 	if (refused < 0)
 		return refused;
+	/* a pre-dump image is never restored: its connections need no state, nor the lock */
+	if (!c->o->pre_dump) {
+		r = dump_tcp(c->procs, c->ft.n, c->o->pid, c->frozen_at_ns, &c->tcp);
+		if (r < 0)
+			return r;
+	}
 	/* last: it writes the files' data */
 	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
 }
@@ -444,6 +451,12 @@ static int write_images(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 	}
+	if (c->tcp.n) {
+		/* with -R the lock goes with the dump: a restore has none to remove */
+		r = image_write_tcp(c->out.dirfd, c->tcp.streams, c->tcp.n, c->o->leave_running ? NULL : c->tcp.lock);
+		if (r < 0)
+			return r;
+	}
 	if (c->o->prev_dir && symlinkat(c->o->prev_dir, c->out.dirfd, "parent") < 0)
 		return log_err(-errno, "cannot link the image to its parent '%s'", c->o->prev_dir);
 	/* the tree goes on under tracking, for the next dump */
@@ -506,6 +519,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 	for (size_t i = 0; i < c->n_sockq; i++)
 		md_sock_queue_release(&c->sockq[i]);
 	free(c->sockq);
+	dump_tcp_release(&c->tcp);
 	free(c->procs);
 	free(c->pms);
 	free(c->shm.shm);
@@ -521,7 +535,7 @@ int dump_run(const struct dump_opts *o)
 	struct timespec now;
 	uint64_t pages = 0;
 	size_t threads = 0;
-	int r;
+	int r, r_tcp;
 
 	r = kfeat_probe(&c.kf);
 	if (r < 0)
@@ -594,12 +608,15 @@ int dump_run(const struct dump_opts *o)
 		threads += c.procs[i].n_threads;
 		pages += c.pms[i].nr_data_pages;
 	}
+	/* the connections go back to the tree as they were, or wait in repair mode under the lock */
+	r_tcp = dump_tcp_finish(&c.tcp, !o->leave_running && !c.thawed);
 	if (c.thawed)
 		r = 0;
 	else if (o->leave_running)
 		r = freeze_tree_thaw(&c.ft);
 	else
 		r = freeze_tree_kill(&c.ft);
+	r = r < 0 ? r : r_tcp;
 	if (!c.thawed)
 		c.frozen_ns = md_now_ns() - c.frozen_ns;
 	stage_done(&c.stage_ns, o->leave_running ? "let the tree go" : "killed the tree");
@@ -610,6 +627,8 @@ int dump_run(const struct dump_opts *o)
 	goto out;
 
 out_thaw:
+	/* before the tree runs: a process must not send through a socket in repair mode */
+	dump_tcp_finish(&c.tcp, false);
 	if (!c.thawed)
 		freeze_tree_thaw(&c.ft);
 	remove_images(c.out.dirfd);

@@ -282,7 +282,7 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 	return 0;
 }
 
-static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d)
+static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool tcp_established)
 {
 	const struct sd_inet *i = sockdiag_find_inet(d, f->sock.ino);
 	struct md_sock *s = &f->sock;
@@ -305,17 +305,19 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d)
 	if (s->state == TCP_LISTEN) {
 		if (i && i->rqueue)
 			return log_refuse("fd %d of %d is a TCP socket listening on %s with %u connection(s) "
-					  "not accepted yet: not supported (no TCP repair yet; accept them first)",
+					  "not accepted yet: not supported (accept them first)",
 					  f->fd, pid, a, i->rqueue);
 		return 0;
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)
 		return 0;
+	if (s->state == TCP_ESTABLISHED && tcp_established)
+		return 0;	/* tcp.c reads it in repair mode */
 	if (s->state == TCP_ESTABLISHED)
-		return log_refuse("fd %d of %d is an established TCP connection to %s: not supported (no TCP "
-				  "repair yet)", f->fd, pid, b);
-	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %d: not supported (no TCP "
-			  "repair yet)", f->fd, pid, a, b, s->state);
+		return log_refuse("fd %d of %d is an established TCP connection %s - %s: dump it with "
+				  "--tcp-established", f->fd, pid, a, b);
+	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %d: not supported (only "
+			  "established connections are kept)", f->fd, pid, a, b, s->state);
 }
 
 /* ---- queued data ---- */
@@ -487,7 +489,8 @@ static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const st
 	return 0;
 }
 
-int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, size_t *ret_n)
+int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct md_sock_queue **ret,
+		 size_t *ret_n)
 {
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
@@ -522,7 +525,7 @@ int dump_sockets(struct md_proc *procs, size_t n, struct md_sock_queue **ret, si
 			if (f->kind == MD_FD_UNIX_SOCKET)
 				r = fill_unix(procs, n, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
-				r = fill_inet(procs[i].pid, f, &d);
+				r = fill_inet(procs[i].pid, f, &d, tcp_established);
 		}
 	sockdiag_release(&d);
 	/* the queues, once per socket */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "memdump/inject.h"
@@ -150,6 +151,11 @@ struct restore_ctx {
 	size_t n_sockq;
 	struct restore_sock_end *sock_ends;	/* sockets made before their fd's turn (sockets.c) */
 	size_t n_sock_ends;
+	struct md_tcp_stream *tcp;	/* tcp-stream.img: established TCP connections (tcp.c) */
+	size_t n_tcp;
+	int *tcp_fds;			/* per connection: its socket while in repair mode (rc->files owns it), or -1 */
+	char *net_lock;			/* the dump's network lock, NULL: none */
+	bool tcp_established;		/* --tcp-established */
 
 	struct restore_file *files;
 	size_t n_files;
@@ -239,6 +245,23 @@ int restore_read_sockets(struct restore_ctx *rc, const char *dir);
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
 /* the ends still waiting, and the queues */
 void restore_close_sockets(struct restore_ctx *rc);
+/* the socket fd of the image on socket ino (and its process), NULL if none */
+const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid);
+socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
+				struct sockaddr_storage *ss);
+
+/*
+ * tcp.c: established TCP connections. restore_read_tcp(): tcp-stream.img,
+ * checked against the fds of procs, refused without --tcp-established;
+ * restore_make_tcp(): the socket of f, established in repair mode (logs);
+ * restore_tcp_finish(): once the tree is in place, before it runs: the
+ * network lock goes, the sockets leave repair mode and queue what they had
+ * not sent; restore_tcp_release() frees.
+ */
+int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const char *dir);
+int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f);
+int restore_tcp_finish(struct restore_ctx *rc);
+void restore_tcp_release(struct restore_ctx *rc);
 
 /* inotify.c: an inotify instance with f's watches under their wds; logs */
 int restore_make_inotify(const struct md_fd *f);

@@ -953,7 +953,8 @@ static uint64_t data_bytes(const struct restore_ctx *rc)
 int restore_run(const struct restore_opts *o)
 {
 	struct restore_ctx rc = {
-		.dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1, .shell_job = o->shell_job, .tty_fd = -1
+		.dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1, .shell_job = o->shell_job, .tty_fd = -1,
+		.tcp_established = o->tcp_established,
 	};
 	struct restore_proc *root;
 	int r, status, root_sock;
@@ -1056,6 +1057,10 @@ int restore_run(const struct restore_opts *o)
 			if (r < 0)
 				goto out_kill;
 		}
+	/* last before the tree runs: the peers may talk to it again */
+	r = restore_tcp_finish(&rc);
+	if (r < 0)
+		goto out_kill;
 	stage_done(&stage_ns, "restored the rest of the state");
 	/* all state is in place: let every thread of every process go, children first */
 	for (size_t k = rc.n; k-- > 0;) {

@@ -7,8 +7,8 @@
  * name again (a stale socket file the dumped process left is removed,
  * if nobody listens on it), listening ones listen with their backlog. TCP
  * and UDP sockets are bound to their address and port again, listen, or
- * (UDP) connect. Established TCP connections never get here: dump
- * refuses them.
+ * (UDP) connect. Established TCP connections are made in repair mode
+ * (tcp.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,10 +47,12 @@ int restore_read_sockets(struct restore_ctx *rc, const char *dir)
 	for (size_t i = 0; i < rc->n; i++)
 		procs[i] = rc->procs[i].p;
 	r = image_check_sockets(procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
-	free(procs);
 	if (r < 0)
-		return log_err(-EINVAL, "image '%s': %s", dir, err);
-	return 0;
+		r = log_err(-EINVAL, "image '%s': %s", dir, err);
+	else
+		r = restore_read_tcp(rc, procs, dir);
+	free(procs);
+	return r;
 }
 
 void restore_close_sockets(struct restore_ctx *rc)
@@ -66,9 +68,10 @@ void restore_close_sockets(struct restore_ctx *rc)
 	free(rc->sockq);
 	rc->sockq = NULL;
 	rc->n_sockq = 0;
+	restore_tcp_release(rc);
 }
 
-static const struct md_fd *find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid)
+const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid)
 {
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
@@ -198,7 +201,7 @@ static int set_flags(int fd, const struct md_fd *f)
 static int make_pair(struct restore_ctx *rc, const struct md_fd *f)
 {
 	const struct md_sock *s = &f->sock;
-	const struct md_fd *pf = s->peer_ino ? find_sock(rc, s->peer_ino, NULL) : NULL;
+	const struct md_fd *pf = s->peer_ino ? restore_find_sock(rc, s->peer_ino, NULL) : NULL;
 	int sv[2], r;
 
 	if (socketpair(AF_UNIX, s->type | SOCK_CLOEXEC, 0, sv) < 0)
@@ -313,7 +316,7 @@ static bool file_made(const struct restore_ctx *rc, uint64_t ofd)
 /* a datagram socket connected to a named one (which need not be connected back) */
 static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, int depth)
 {
-	const struct md_fd *pf = find_sock(rc, f->sock.peer_ino, NULL);
+	const struct md_fd *pf = restore_find_sock(rc, f->sock.peer_ino, NULL);
 	struct sockaddr_un sa;
 	socklen_t len;
 
@@ -340,7 +343,7 @@ static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, 
 static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 {
 	const struct md_sock *s = &f->sock;
-	const struct md_fd *pf = s->peer_ino ? find_sock(rc, s->peer_ino, NULL) : NULL;
+	const struct md_fd *pf = s->peer_ino ? restore_find_sock(rc, s->peer_ino, NULL) : NULL;
 	int fd, r = 0;
 
 	if (s->state == TCP_ESTABLISHED && (!pf || pf->sock.peer_ino == s->ino))
@@ -367,8 +370,8 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 	return fd;
 }
 
-static socklen_t inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
-			   struct sockaddr_storage *ss)
+socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
+			       struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET6) {
@@ -396,7 +399,7 @@ static bool zero_addr(const uint8_t *a, size_t len)
 	return true;
 }
 
-static int make_inet(const struct md_fd *f)
+static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 {
 	const struct md_sock *s = &f->sock;
 	const char *what = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
@@ -404,11 +407,27 @@ static int make_inet(const struct md_fd *f)
 	char a[INET6_ADDRSTRLEN];
 	socklen_t len;
 	int fd, one = 1, v6only = s->v6only, r = 0;
+	/*
+	 * A listener shares its port with the connections it accepted: bound
+	 * after one of them, it needs SO_REUSEADDR until it listens.
+	 */
+	bool reuse_for_now = s->state == TCP_LISTEN && !s->reuseaddr && rc->n_tcp;
 
+	if (s->protocol == IPPROTO_TCP && s->state == TCP_ESTABLISHED) {
+		fd = restore_make_tcp(rc, f);
+		if (fd < 0)
+			return fd;
+		r = set_flags(fd, f);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
 	fd = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
 	if (fd < 0)
 		return log_err(-errno, "cannot make a %s socket", what);
-	if (s->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+	if ((s->reuseaddr || reuse_for_now) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		r = -errno;
 	if (!r && s->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		r = -errno;
@@ -420,7 +439,7 @@ static int make_inet(const struct md_fd *f)
 	}
 	inet_ntop(s->family, s->addr, a, sizeof(a));
 	if (s->port || !zero_addr(s->addr, s->family == AF_INET6 ? 16 : 4)) {
-		len = inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
+		len = restore_inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 			r = log_err(-errno, s->family == AF_INET6 ? "cannot bind a %s socket to [%s]:%u"
 								  : "cannot bind a %s socket to %s:%u",
@@ -432,8 +451,12 @@ static int make_inet(const struct md_fd *f)
 		r = log_err(-errno, "cannot listen on %s port %u", what, s->port);
 		goto out_close;
 	}
+	if (reuse_for_now && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &r, sizeof(r)) < 0) {
+		r = log_err(-errno, "cannot clear SO_REUSEADDR of a %s socket", what);
+		goto out_close;
+	}
 	if (s->protocol == IPPROTO_UDP && s->state == TCP_ESTABLISHED) {
-		len = inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+		len = restore_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
 		if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 			r = log_err(-errno, "cannot connect UDP socket %s:%u to its peer", a, s->port);
 			goto out_close;
@@ -453,7 +476,7 @@ int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f)
 	int fd;
 
 	if (f->kind == MD_FD_INET_SOCKET)
-		return make_inet(f);
+		return make_inet(rc, f);
 	e = find_end(rc, f->sock.ino);
 	if (e && e->fd >= 0) {
 		fd = e->fd;

@@ -4,6 +4,7 @@
  * without a feature is left to the stage that needs it.
  */
 #include "memdump/kfeat.h"
+#include "memdump/netlock.h"
 #include "memdump/model.h"
 #include "memdump/cleanup.h"
 #include "memdump/proc.h"
@@ -31,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -345,6 +347,16 @@ static bool probe_vvar_vclock(void)
 	return strstr(maps, " [vvar_vclock]\n") != NULL;
 }
 
+/* TCP repair (dump and restore --tcp-established): a socket may enter and leave it */
+static bool probe_tcp_repair(void)
+{
+	_cleanup_close_ int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP;
+
+	return sk >= 0 && setsockopt(sk, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0 &&
+	       setsockopt(sk, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0;
+}
+
 /*
  * What the dump of a unix socket's queue relies on: with SO_PEEK_OFF, each
  * MSG_PEEK of a datagram socket gives the next datagram, leaving all queued.
@@ -549,6 +561,8 @@ int kfeat_probe_all(struct kfeat *ret)
 	ret->open_by_handle = probe_open_by_handle();
 	ret->inotify_fhandle = probe_inotify_fhandle();
 	ret->seccomp_filters = probe_seccomp_filters();
+	ret->tcp_repair = probe_tcp_repair();
+	ret->net_lock = netlock_probe() == 1;
 	return 0;
 }
 
@@ -594,6 +608,8 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "open_by_handle: %s\n", yesno(kf->open_by_handle));
 	fprintf(out, "inotify_fhandle: %s\n", yesno(kf->inotify_fhandle));
 	fprintf(out, "seccomp_filters: %s\n", yesno(kf->seccomp_filters));
+	fprintf(out, "tcp_repair: %s\n", yesno(kf->tcp_repair));
+	fprintf(out, "net_lock: %s\n", yesno(kf->net_lock));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +62,8 @@
 #define CLOSED_LEN 777
 #define LISTEN_BACKLOG 17
 #define TCP_BACKLOG 9
+#define TCP_SC_MAX (8 << 20)	/* conn_s sends until its queue is full, at most this */
+#define TCP_CS 5000		/* conn_c to conn_s */
 
 static const size_t dgram_pc[] = { 1, 7, 1000, 70000, 3, 4096 };
 /* C->P: two datagrams, then 250 of one byte (each costs the sender ~800 bytes of buffer) */
@@ -82,7 +86,8 @@ static char *shared;		/* C's verdict for P, MAP_SHARED */
 /* the sockets, at the same numbers in both processes (each closes the other's) */
 static int ep = -1;	/* P's epoll fd over st[0], dg[0] and lsn; C inherits it */
 static int st[2], dg[2], sq[2], closed_fd = -1, lsn = -1, abst = -1, tcp = -1, udp = -1, tcpb = -1;
-static int conn_c = -1, conn_s = -1;	/* -m tcpconn */
+static int conn_c = -1, conn_s = -1;	/* -m tcpconn: conn_s accepted from tcp */
+static size_t tcp_sc;			/* -m tcpconn: bytes queued from conn_s to conn_c */
 static int pend = -1;			/* -m pending: the client */
 static int ex[2] = { -1, -1 };		/* -m inflight */
 static struct sockaddr_in tcp_addr, udp_addr, tcpb_addr;
@@ -177,6 +182,37 @@ static bool check_stream(const char *what, int fd, size_t len, int seed, bool eo
 	if (eof && n != 0)
 		return failf("%s: no EOF after the data (%zd, %s)", what, n, n < 0 ? strerror(errno) : "a byte more");
 	if (!eof && !(n < 0 && errno == EAGAIN))
+		return failf("%s: more than the %zu bytes queued (%zd)", what, len, n);
+	return true;
+}
+
+/*
+ * -m tcpconn: len bytes of pattern seed, then none more; they arrive over a
+ * while (some had never been sent before the dump) and may not fit the
+ * receive buffer at once
+ */
+static bool check_tcp_stream(const char *what, int fd, size_t len, int seed)
+{
+	struct timeval tv = { .tv_sec = 20 };
+	uint8_t buf[65536];
+	size_t got = 0;
+	ssize_t n;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return failf("%s: SO_RCVTIMEO: %s", what, strerror(errno));
+	while (got < len) {
+		n = recv(fd, buf, len - got < sizeof(buf) ? len - got : sizeof(buf), 0);
+		if (n <= 0)
+			return failf("%s: %zu of %zu bytes, then %s", what, got, len, n == 0 ? "EOF" : strerror(errno));
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pattern(got + (size_t)i, seed))
+				return failf("%s: byte %zu is %#x, expected %#x", what, got + (size_t)i, buf[i],
+					     pattern(got + (size_t)i, seed));
+		got += (size_t)n;
+	}
+	usleep(100000);
+	n = recv(fd, buf, 1, MSG_DONTWAIT);
+	if (!(n < 0 && errno == EAGAIN))
 		return failf("%s: more than the %zu bytes queued (%zd)", what, len, n);
 	return true;
 }
@@ -279,6 +315,30 @@ static bool check_child(void)
 	return true;
 }
 
+/*
+ * -m tcpconn: every byte queued both ways (conn_c's small window kept most
+ * of conn_s's in conn_s, much of it never sent), the addresses, TCP_NODELAY,
+ * and the connection still carries bytes both ways.
+ */
+static bool check_tcpconn(void)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	char c;
+
+	if (!check_tcp_stream("tcp conn_s->conn_c", conn_c, tcp_sc, 'S') ||
+	    !check_tcp_stream("tcp conn_c->conn_s", conn_s, TCP_CS, 'T'))
+		return false;
+	if (getsockname(conn_s, (struct sockaddr *)&a, &l) < 0 || a.sin_port != tcp_addr.sin_port ||
+	    getpeername(conn_c, (struct sockaddr *)&a, &l) < 0 || a.sin_port != tcp_addr.sin_port)
+		return failf("tcp conn: not on the listener's port any more");
+	if (get_int(conn_c, IPPROTO_TCP, TCP_NODELAY) != 1 || get_int(conn_s, IPPROTO_TCP, TCP_NODELAY) != 0)
+		return failf("tcp conn: TCP_NODELAY is not as it was");
+	if (send(conn_s, "!", 1, MSG_NOSIGNAL) != 1 || recv(conn_c, &c, 1, 0) != 1 || c != '!')
+		return failf("tcp conn: no byte through after the check: %s", strerror(errno));
+	return true;
+}
+
 static bool check_parent(void)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX }, got;
@@ -355,7 +415,7 @@ static bool check_parent(void)
 			return failf("udp: no datagram through the bound socket: %s", strerror(errno));
 		close(u);
 	}
-	return true;
+	return conn_c < 0 || check_tcpconn();
 }
 
 /* -m inflight: the fd sent is still on its way, a /dev/null */
@@ -613,10 +673,29 @@ int main(int argc, char **argv)
 		close(null);
 	}
 	if (!strcmp(mode, "tcpconn")) {
+		static uint8_t big[TCP_SC_MAX];
+		int small = 65536, one = 1;
+
 		conn_c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (conn_c < 0 || connect(conn_c, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)) < 0 ||
-		    (conn_s = accept4(tcp, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		if (conn_c < 0 || setsockopt(conn_c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+		    setsockopt(conn_c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+		    connect(conn_c, (struct sockaddr *)&tcp_addr, sizeof(tcp_addr)) < 0 ||
+		    (conn_s = accept4(tcp, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
 			die_setup("a TCP connection to ourselves");
+		fill(big, TCP_SC_MAX, 'S');
+		while (tcp_sc < TCP_SC_MAX) {
+			ssize_t n = send(conn_s, big + tcp_sc, TCP_SC_MAX - tcp_sc, MSG_DONTWAIT);
+
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n < 0)
+				die_setup("filling a TCP connection");
+			tcp_sc += (size_t)n;
+		}
+		if (fcntl(conn_s, F_SETFL, 0) < 0)
+			die_setup("O_NONBLOCK off");
+		fill(big, TCP_CS, 'T');
+		send_all(conn_c, big, TCP_CS);
 	}
 	if (pipe2(rp, O_CLOEXEC) < 0)
 		die_setup("pipe");

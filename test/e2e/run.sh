@@ -1285,6 +1285,7 @@ ALL_TESTS=(
 	sock_detects_corruption
 	sockets
 	sock_tcp_established_refused
+	sock_tcp_established
 	sock_peer_outside_refused
 	sock_pending_refused
 	sock_inflight_refused
@@ -1403,7 +1404,21 @@ sock_refused() {
 test_sock_tcp_established_refused() {
 	need_memdump
 	start_sock tcpconn
-	sock_refused "$PID" "established TCP connection to 127.0.0.1:$TCPPORT"
+	sock_refused "$PID" "127.0.0.1:$TCPPORT: dump it with --tcp-established"
+}
+
+# both ends of a TCP connection in the tree, one accepted from the tree's listener (same
+# port): kept with their queues (bytes waiting both ways, some never sent)
+test_sock_tcp_established() {
+	need_memdump
+	need_tcp_repair
+	start_sock tcpconn
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	alive "$CPID" || fail "C ($CPID) did not come back"
+	trigger_check "$PID"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is left after the check"
 }
 
 test_sock_pending_refused() {
@@ -1449,6 +1464,92 @@ time.sleep(60)' "$TD/listen.sock"
 	[[ -S $TD/listen.sock ]] || fail "the restore removed the live socket's file"
 	kill "$squat"
 }
+
+# --- established TCP connections to a peer outside the tree (tcp_tree.py, tcp_peer.py) ------
+
+need_tcp_repair() {
+	"$MEMDUMP" check >"$TD/check.out" 2>&1
+	grep -q '^tcp_repair: yes' "$TD/check.out" || skip "no TCP repair here (memdump check: tcp_repair)"
+	grep -q '^net_lock: yes' "$TD/check.out" || skip "no nftables table can be made here (memdump check: net_lock)"
+}
+
+# start_tcp [ghost] [ADDRESS]: the peer on ADDRESS (127.0.0.1), then the tree connected to it
+# with full queues; sets PID, PEER
+start_tcp() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	need_tcp_repair
+	local addr=127.0.0.1
+	[[ ${*: -1} == *:* ]] && addr=${*: -1}
+	rm -f "$TD/port" "$TD/gap" "$TD/status" "$TD/status.go"
+	spawn peer python3 "$HERE/tcp_peer.py" "$TD/port" "$TD/gap" "$TD/peer.status" "$addr"
+	PEER=$SPAWNED
+	spawn tree python3 "$HERE/tcp_tree.py" "$TD/port" "$TD/status" "$@"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$TD/status" ||
+		fail "tcp_tree.py did not get ready: $(cat "$TD/status" "$TD/tree.err" "$TD/peer.err" 2>/dev/null)"
+	log "tree $PID, peer $PEER: $(cat "$TD/status")"
+}
+
+# finish_tcp: the peer sends more (the tree is gone, or not), the tree reads all, both check
+finish_tcp() {
+	touch "$TD/gap"
+	sleep 0.5
+	touch "$TD/status.go"
+	wait_until 60 status_final "$TD/status" || fail "the tree did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the tree: $(cat "$TD/status")"
+	wait_until 60 test -s "$TD/peer.status" || fail "the peer did not finish: $(cat "$TD/peer.err")"
+	grep -q '^OK' "$TD/peer.status" || fail "the peer: $(cat "$TD/peer.status")"
+	local sent got
+	sent=$(awk '{print $3}' "$TD/status")
+	got=$(awk '{print $2}' "$TD/peer.status")
+	[[ $sent -gt 0 && $sent == "$got" ]] || fail "the tree sent $sent bytes, the peer got $got"
+}
+
+# dumped and killed with its connection; the peer sends while the tree is gone (the lock
+# must keep the kernel from resetting the connection); restored on the same host
+test_tcp_established() {
+	need_memdump
+	start_tcp "$@"
+	md dump dump -t "$PID" -D "$TD/img" && fail "a dump without --tcp-established succeeded"
+	grep -q "dump it with --tcp-established" "$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	"$MEMDUMP" show "$TD/img/tcp-stream.img" >"$TD/show.json" || fail "memdump show tcp-stream.img failed"
+	grep -q '"net_lock": "memdump_' "$TD/show.json" || fail "the image names no network lock"
+	touch "$TD/gap"
+	sleep 1
+	md restore restore -D "$TD/img" -d && fail "a restore without --tcp-established succeeded"
+	grep -q "restore it with --tcp-established" "$TD/restore.err" || fail "unclear refusal: $(md_why restore)"
+	fully_gone "$PID" || fail "the refused restore left a process"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	finish_tcp
+}
+
+# the same over IPv6
+test_tcp_established_ipv6() {
+	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' || skip "no IPv6 loopback address here"
+	test_tcp_established ::1
+}
+
+# -R: the connection goes on as if nothing happened (out of repair mode, no lock left)
+test_tcp_leave_running() {
+	need_memdump
+	start_tcp
+	md dump dump -t "$PID" -D "$TD/img" -R --tcp-established || fail "dump -R failed: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_tcp
+}
+
+# refused after the connection was read in repair mode: all of it undone
+test_tcp_failed_dump() {
+	need_memdump
+	start_tcp ghost
+	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
+	grep -q -- "--ghost-limit" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_tcp
+}
+
+ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump)
 
 # --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""tcp_tree: a dumpee holding an established TCP connection to tcp_peer.py (test/e2e/run.sh).
+
+Connects to the peer (port in PORTFILE) with a small receive buffer and TCP_NODELAY, then
+sends without blocking until its send queue is full (the peer reads nothing yet): bytes
+acknowledged, sent and not acknowledged, and never sent, all in the kernel at the dump. The
+peer's PEER_FIRST bytes wait unread. Writes "READY SENT" to STATUS, waits for STATUS.go,
+then reads the peer's bytes (those sent during the dump too), checks them, sends its end
+marker and writes "OK ..." or "FAIL ..." to STATUS. With "ghost" it also holds a deleted
+file of 2 MiB, more than a dump keeps by default: that dump is refused late, after the
+connection was read in repair mode.
+
+Usage: python3 tcp_tree.py PORTFILE STATUS [ghost] [ADDRESS]     (the peer's; default 127.0.0.1)
+"""
+import fcntl
+import os
+import socket
+import sys
+import time
+
+os.closerange(3, 65536)  # an inherited pipe would make us undumpable
+PEER_TOTAL = 25000
+FIONREAD = 0x541B
+END = b"\xff" * 8
+
+
+def status(s):
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write(s + "\n")
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+
+
+def main():
+    port_file, st = sys.argv[1:3]
+    args = sys.argv[3:]
+    addr = next((a for a in args if a != "ghost"), "127.0.0.1")
+    ghost = None
+    if "ghost" in args:
+        ghost = open(st + ".ghost", "w+b")
+        ghost.write(b"g" * (2 << 20))
+        ghost.flush()
+        os.unlink(st + ".ghost")
+    while not os.path.exists(port_file):
+        time.sleep(0.02)
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.connect((addr, int(open(port_file).read())))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # the peer's first bytes are in our receive queue
+    while int.from_bytes(fcntl.ioctl(s, FIONREAD, b"\0" * 4), "little") < 20000:
+        time.sleep(0.02)
+    data = bytes((i * 5 + 1) % 251 for i in range(8 << 20))
+    sent = 0
+    s.setblocking(False)
+    while sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            break
+    s.setblocking(True)
+    status("READY %d" % sent)
+    while not os.path.exists(st + ".go"):
+        time.sleep(0.05)
+    s.settimeout(60)
+    got = bytearray()
+    try:
+        while len(got) < PEER_TOTAL:
+            d = s.recv(65536)
+            if not d:
+                raise EOFError("EOF")
+            got += d
+    except Exception as e:
+        status("FAIL after %d bytes from the peer: %r" % (len(got), e))
+        return
+    if bytes(got) != bytes((j * 7 + 3) % 251 for j in range(PEER_TOTAL)):
+        status("FAIL: the peer's bytes differ")
+        return
+    if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 1:
+        status("FAIL: TCP_NODELAY is off")
+        return
+    s.sendall(END)
+    status("OK sent %d" % sent)
+
+
+main()
