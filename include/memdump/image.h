@@ -19,6 +19,7 @@
  *   pages-ghost-ID.img    the data of a file deleted while open or mapped (md_ghost in files-PID.img)
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *   sockets.img           unread data of the tree's unix sockets (if any)
+ *   tcp-stream.img        established TCP connections, and the network lock (if any)
  *   track.img             struct md_track: dirty tracking for the next dump (if any)
  *   parent                symlink to the parent image of an incremental dump (if any)
  *
