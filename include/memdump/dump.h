@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "memdump/image.h"	/* struct md_compress */
@@ -131,16 +132,21 @@ int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct m
  * after root and now_ns), puts each in repair mode and reads its state into
  * t->streams. dump_tcp_finish(): with tree_gone (killed), the sockets stay
  * in repair mode and the lock stays for the restore; otherwise both are
- * undone, before the tree may run. dump_tcp_release() frees (after finish).
+ * undone, before the tree may run. dump_tcp_release() frees (after finish,
+ * and after the tree is killed or thawed: it unblocks the signals that
+ * dump_tcp() blocked).
  */
 struct dump_tcp {
 	struct md_tcp_stream *streams;
-	const struct md_sock **socks;	/* each stream's socket (in the procs' fds) */
+	const struct md_fd **files;	/* each stream's first fd (in the procs' fds), */
+	pid_t *pids;			/* of this process */
 	int *fds;			/* our copies of them */
 	size_t n;
 	size_t n_repair;		/* the first n_repair are in repair mode */
 	char lock[MD_NET_LOCK_NAME_MAX];
 	bool locked;
+	bool masked;			/* SIGINT, SIGTERM, SIGHUP, SIGQUIT blocked until release: */
+	sigset_t oldmask;		/* the mask before */
 };
 int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t);
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);

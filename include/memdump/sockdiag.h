@@ -42,6 +42,7 @@ struct sd_inet {
 	uint32_t ifindex;	/* bound to a device */
 	uint32_t rqueue;	/* listening: connections not accepted; else bytes unread */
 	uint32_t wqueue;	/* listening: the backlog; else bytes not yet sent */
+	bool md5;		/* INET_DIAG_MD5SIG: TCP-MD5 keys (shown to CAP_NET_ADMIN) */
 };
 
 struct sockdiag {

@@ -15,12 +15,15 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/netlock.h"
+#include "memdump/sockdiag.h"
 #include "compat/pidfd.h"
+#include "compat/tcp.h"
 
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -41,28 +44,53 @@ static int get_int(int sk, int level, int opt, int *ret)
 	return getsockopt(sk, level, opt, ret, &len) < 0 ? -errno : 0;
 }
 
-/* one queue, peeked whole in repair mode: its sequence number and bytes */
+/*
+ * One queue, peeked whole in repair mode: its sequence number and its len
+ * bytes. The send queue's first buffer may start before what the peer
+ * acknowledged (the kernel trims only what it frees): the peek then gives
+ * more, and the last len bytes are the queue. A peek offset the process set
+ * (SO_PEEK_OFF) would move ours and be moved by it: off meanwhile.
+ */
 static int peek_queue(int sk, int queue, size_t len, uint32_t *seq, uint8_t **ret)
 {
-	uint8_t *buf;
-	int v;
-	ssize_t n;
+	size_t cap = len + (queue == TCP_SEND_QUEUE ? 65536 : 1);
+	int v, r, peek_off = -1, none = -1;
+	uint8_t *buf = NULL;
+	ssize_t n = 0;
 
 	if (setsockopt(sk, SOL_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0)
 		return -errno;
-	if (get_int(sk, SOL_TCP, TCP_QUEUE_SEQ, &v) < 0)
-		return -errno;
+	if ((r = get_int(sk, SOL_TCP, TCP_QUEUE_SEQ, &v)) < 0)
+		return r;
 	*seq = (uint32_t)v;
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return -ENOMEM;
-	n = len ? recv(sk, buf, len, MSG_PEEK | MSG_DONTWAIT) : 0;
-	if (n < 0 || (size_t)n != len) {
-		int r = n < 0 ? -errno : -EIO;
+	if ((r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off)) < 0)
+		return r;
+	if (peek_off >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)) < 0)
+		return -errno;
+	for (;;) {
+		uint8_t *nb = realloc(buf, cap);
 
+		r = -ENOMEM;
+		if (!nb)
+			break;
+		buf = nb;
+		n = len ? recv(sk, buf, cap, MSG_PEEK | MSG_DONTWAIT) : 0;
+		r = n < 0 ? -errno : (size_t)n < len ? -EIO : 0;
+		/* a full buffer may have been cut short: once more, larger */
+		if (r < 0 || (size_t)n < cap || cap >= len + (64 << 20))
+			break;
+		cap *= 2;
+	}
+	if (peek_off >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, sizeof(peek_off)) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && (size_t)n > len && queue != TCP_SEND_QUEUE)
+		r = -EIO;
+	if (r < 0) {
 		free(buf);
 		return r;
 	}
+	if ((size_t)n > len)
+		memmove(buf, buf + ((size_t)n - len), len);
 	*ret = buf;
 	return 0;
 }
@@ -86,12 +114,17 @@ static int read_stream(int sk, struct md_tcp_stream *t)
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(sk, SOL_TCP, TCP_INFO, &ti, &len) < 0)
 		return -errno;
+	/* sock_diag said established; a FIN may have come in before the lock */
+	if (ti.tcpi_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
 	t->options = ti.tcpi_options & TCP_OPTS_KEPT;
 	t->snd_wscale = ti.tcpi_snd_wscale;
 	t->rcv_wscale = ti.tcpi_rcv_wscale;
-	if ((t->options & TCPI_OPT_TIMESTAMPS) && (r = get_int(sk, SOL_TCP, TCP_TIMESTAMP, &v)) < 0)
-		return r;
-	t->timestamp = (uint32_t)v;
+	if (t->options & TCPI_OPT_TIMESTAMPS) {
+		if ((r = get_int(sk, SOL_TCP, TCP_TIMESTAMP, &v)) < 0)
+			return r;
+		t->timestamp = (uint32_t)v;
+	}
 	len = sizeof(w);
 	if (getsockopt(sk, SOL_TCP, TCP_REPAIR_WINDOW, &w, &len) == 0 && len == sizeof(w)) {
 		t->has_window = true;
@@ -142,10 +175,62 @@ static void add_conn(struct md_net_conn *c, const struct md_sock *s)
 	c->peer_port = s->peer_port;
 }
 
+/*
+ * What TCP repair cannot carry: a ULP (kTLS: the keys are the kernel's) or
+ * TCP-AO keys would come back as plain TCP, which the peer drops. -ENOTSUP
+ * (logged) for those; TCP-MD5 keys only sock_diag shows (recheck()).
+ */
+static int check_extras(int sk, int fd, pid_t pid)
+{
+	char ulp[32] = "";
+	uint8_t ao[64] = { 0 };
+	socklen_t len = sizeof(ulp) - 1;
+
+	if (getsockopt(sk, SOL_TCP, TCP_ULP, ulp, &len) == 0 && ulp[0])
+		return log_refuse("fd %d of %d is a TCP connection with upper layer '%s' (kTLS...): not "
+				  "supported", fd, pid, ulp);
+	len = sizeof(ao);
+	if (getsockopt(sk, SOL_TCP, TCP_AO_INFO, ao, &len) == 0)
+		return log_refuse("fd %d of %d is a TCP connection signed with TCP-AO: not supported", fd, pid);
+	return 0;
+}
+
+/*
+ * Once all is read, sock_diag again: each connection still established,
+ * with as many bytes unread as the receive queue we peeked. It counts to
+ * the last byte received where SIOCINQ (and the peek) stop at urgent data
+ * not read yet, or before a FIN.
+ */
+static int recheck(const struct dump_tcp *t)
+{
+	struct sockdiag d = { 0 };
+	int r = sockdiag_collect(false, true, &d);
+
+	if (r < 0)
+		return log_err(r, "cannot ask the kernel about the TCP connections again (sock_diag)");
+	for (size_t i = 0; i < t->n && r >= 0; i++) {
+		const struct sd_inet *e = sockdiag_find_inet(&d, t->streams[i].ino);
+
+		if (e && e->md5)
+			r = log_refuse("fd %d of %d is a TCP connection signed with TCP-MD5: not supported",
+				       t->files[i]->fd, t->pids[i]);
+		else if (!e || e->state != TCP_ESTABLISHED)
+			r = log_refuse("fd %d of %d: its TCP connection ended while the dump read it (state %d)",
+				       t->files[i]->fd, t->pids[i], e ? e->state : -1);
+		else if (e->rqueue != t->streams[i].recvq_len)
+			r = log_refuse("fd %d of %d is a TCP connection with urgent data (MSG_OOB) or the "
+				       "peer's FIN not read yet: not supported (%u bytes received, %zu before "
+				       "the mark)", t->files[i]->fd, t->pids[i], e->rqueue, t->streams[i].recvq_len);
+	}
+	sockdiag_release(&d);
+	return r;
+}
+
 int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t)
 {
 	_cleanup_free_ struct md_net_conn *conns = NULL;
 	size_t max = 0;
+	sigset_t stop;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -155,10 +240,11 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	if (!max)
 		return 0;
 	t->streams = calloc(max, sizeof(*t->streams));
-	t->socks = calloc(max, sizeof(*t->socks));
+	t->files = calloc(max, sizeof(*t->files));
+	t->pids = calloc(max, sizeof(*t->pids));
 	t->fds = malloc(max * sizeof(*t->fds));
 	conns = calloc(max, sizeof(*conns));
-	if (!t->streams || !t->socks || !t->fds || !conns)
+	if (!t->streams || !t->files || !t->pids || !t->fds || !conns)
 		return -ENOMEM;
 	/* each socket once: its first fd in the walk's order */
 	for (size_t i = 0; i < n; i++)
@@ -170,11 +256,27 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
 			if (t->fds[t->n] < 0)
 				return log_err(t->fds[t->n], "cannot get a copy of fd %d of %d", f->fd, procs[i].pid);
-			t->socks[t->n] = &f->sock;
+			t->files[t->n] = f;
+			t->pids[t->n] = procs[i].pid;
 			t->streams[t->n].ino = f->sock.ino;
 			add_conn(&conns[t->n], &f->sock);
 			t->n++;
+			r = check_extras(t->fds[t->n - 1], f->fd, procs[i].pid);
+			if (r < 0)
+				return r;
 		}
+	/*
+	 * From the lock on, memdump ending half way would leave the tree
+	 * running with sockets in repair mode and no packets: the signals a
+	 * user sends wait until dump_tcp_release(), after all is undone.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stop, &t->oldmask);
+	t->masked = true;
 	netlock_name(t->lock, sizeof(t->lock), root, now_ns);
 	r = netlock_add(t->lock, conns, t->n);
 	if (r < 0)
@@ -182,39 +284,47 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	t->locked = true;
 	for (size_t i = 0; i < t->n; i++) {
 		int on = TCP_REPAIR_ON;
+		const struct md_fd *f = t->files[i];
 
 		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
-			return log_err(-errno, "cannot put TCP socket %llu into repair mode (it needs CAP_NET_ADMIN)",
-				       (unsigned long long)t->socks[i]->ino);
+			return log_err(-errno, "cannot put fd %d of %d, a TCP connection, into repair mode (it "
+				       "needs CAP_NET_ADMIN)", f->fd, t->pids[i]);
 		t->n_repair = i + 1;
 		r = read_stream(t->fds[i], &t->streams[i]);
+		if (r == -ENOTCONN)
+			return log_refuse("fd %d of %d: its TCP connection was closed by the peer while the dump "
+					  "took it: not supported", f->fd, t->pids[i]);
 		if (r < 0)
-			return log_err(r, "cannot read the state of TCP socket %llu in repair mode",
-				       (unsigned long long)t->socks[i]->ino);
-		log_debug("TCP socket %llu: %zu bytes to send (%u not sent yet), %zu received, mss %u, options %#x",
-			  (unsigned long long)t->socks[i]->ino, t->streams[i].sendq_len, t->streams[i].unsent,
-			  t->streams[i].recvq_len, t->streams[i].mss, t->streams[i].options);
+			return log_err(r, "cannot read fd %d of %d, a TCP connection, in repair mode", f->fd,
+				       t->pids[i]);
+		log_debug("fd %d of %d: TCP: %zu bytes to send (%u not sent yet), %zu received, mss %u, options %#x",
+			  f->fd, t->pids[i], t->streams[i].sendq_len, t->streams[i].unsent, t->streams[i].recvq_len,
+			  t->streams[i].mss, t->streams[i].options);
 	}
-	return 0;
+	return recheck(t);
 }
 
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)
 {
 	int r = 0, r2;
 
-	/* a tree that is gone closed its sockets in repair mode: silently, under the lock */
-	for (size_t i = 0; !tree_gone && i < t->n_repair; i++) {
-		r2 = repair_off(t->fds[i], t->socks[i]->reuseaddr);
-		if (r2 < 0)
-			r = log_err(r2, "cannot take TCP socket %llu out of repair mode",
-				    (unsigned long long)t->socks[i]->ino);
+	if (tree_gone) {
+		/* it closed its sockets in repair mode: silently, under the lock */
+		t->n_repair = 0;
+		return 0;
 	}
-	t->n_repair = 0;
-	if (!tree_gone && t->locked) {
-		r2 = netlock_remove(t->lock);
-		r = r < 0 ? r : r2;
+	/* first: the window probe leaving repair mode sends must get through */
+	if (t->locked) {
+		r = netlock_remove(t->lock);
 		t->locked = false;
 	}
+	for (size_t i = 0; i < t->n_repair; i++) {
+		r2 = repair_off(t->fds[i], t->files[i]->sock.reuseaddr);
+		if (r2 < 0)
+			r = log_err(r2, "cannot take fd %d of %d, a TCP connection, out of repair mode",
+				    t->files[i]->fd, t->pids[i]);
+	}
+	t->n_repair = 0;
 	return r;
 }
 
@@ -226,7 +336,10 @@ void dump_tcp_release(struct dump_tcp *t)
 	for (size_t i = 0; t->streams && i < t->n; i++)
 		md_tcp_stream_release(&t->streams[i]);
 	free(t->streams);
-	free(t->socks);
+	free(t->files);
+	free(t->pids);
 	free(t->fds);
+	if (t->masked)
+		sigprocmask(SIG_SETMASK, &t->oldmask, NULL);
 	memset(t, 0, sizeof(*t));
 }

@@ -108,6 +108,8 @@ int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *
 	s.ifindex = m->id.idiag_if;
 	s.rqueue = m->idiag_rqueue;
 	s.wqueue = m->idiag_wqueue;
+	/* with the INFO extension, to CAP_NET_ADMIN: the TCP-MD5 keys, if any */
+	s.md5 = nlmsg_find_attr(nlh, sizeof(*m), INET_DIAG_MD5SIG) != NULL;
 	*ret = s;
 	return 0;
 }
@@ -177,6 +179,8 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_
 			.sdiag_family = (uint8_t)family,
 			.sdiag_protocol = protocol,
 			.idiag_states = states,
+			/* and what comes with it: whether TCP-MD5 signs the connection */
+			.idiag_ext = 1 << (INET_DIAG_INFO - 1),
 		};
 
 		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));

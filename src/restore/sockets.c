@@ -419,6 +419,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 			return fd;
 		r = set_flags(fd, f);
 		if (r < 0) {
+			restore_tcp_forget(rc, fd);
 			close(fd);
 			return r;
 		}

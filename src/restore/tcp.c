@@ -5,12 +5,12 @@
  * established without a handshake, its options and window are set, and the
  * queues are written back in repair mode (the receive queue as received,
  * the send queue as sent and not acknowledged yet). The sockets stay in
- * repair mode, silent, until the whole tree is in place; then
- * restore_tcp_finish() removes the dump's network lock, takes them out of
- * repair mode and queues the bytes that had not been sent yet, which the
- * kernel sends as usual. A restore that fails before closes them still in
- * repair mode, without a word to the peer, and leaves the lock: it can be
- * tried again.
+ * repair mode, silent (the bytes never sent are written out of it for a
+ * moment, as usual, while the lock keeps them in), until the whole tree is
+ * in place; then restore_tcp_finish() removes the dump's network lock and
+ * takes them out of repair mode. A restore that fails before closes them
+ * still in repair mode, without a word to the peer, and leaves the lock: it
+ * can be tried again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +45,7 @@ int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const 
 			       "--tcp-established", dir, rc->n_tcp);
 	rc->tcp_fds = malloc((rc->n_tcp ? rc->n_tcp : 1) * sizeof(*rc->tcp_fds));
 	if (!rc->tcp_fds)
-		return -ENOMEM;
+		return log_err(-ENOMEM, "cannot read image '%s'", dir);
 	for (size_t i = 0; i < rc->n_tcp; i++)
 		rc->tcp_fds[i] = -1;
 	return 0;
@@ -185,7 +185,21 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 	if ((r = set_int(fd, SOL_TCP, TCP_NODELAY, t->nodelay)) < 0 ||
 	    (r = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, t->keepalive)) < 0)
 		return r;
-	return set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	if (!t->unsent)
+		return 0;
+	/*
+	 * The bytes never sent are written as usual, out of repair mode (no
+	 * window probe) and back: under the lock the kernel cannot send them
+	 * yet, and whatever fails here fails before the tree exists.
+	 */
+	*what = "queue the bytes it had not sent yet";
+	if ((r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP)) < 0)
+		return r;
+	r = write_queue(fd, TCP_NO_QUEUE, t->sendq + (t->sendq_len - t->unsent), t->unsent);
+	/* on every path: a socket closed in repair mode says nothing to the peer */
+	if (set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0 && r >= 0)
+		r = -errno;
+	return r;
 }
 
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
@@ -231,17 +245,20 @@ int restore_tcp_finish(struct restore_ctx *rc)
 
 		if (fd < 0)
 			continue;
-		/* a window probe: the peer tells the window it has now */
+		/* with a window probe: the peer tells the window it has now */
 		if ((r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_OFF)) < 0)
 			return log_err(r, "cannot take TCP socket %llu out of repair mode", (unsigned long long)t->ino);
 		rc->tcp_fds[i] = -1;
 		/* leaving repair mode cleared it */
 		if (f && f->sock.reuseaddr && (r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 			return log_err(r, "cannot set SO_REUSEADDR on TCP socket %llu", (unsigned long long)t->ino);
-		r = write_queue(fd, TCP_NO_QUEUE, t->sendq + (t->sendq_len - t->unsent), t->unsent);
-		if (r < 0)
-			return log_err(r, "cannot queue the %u bytes TCP socket %llu had not sent yet", t->unsent,
-				       (unsigned long long)t->ino);
 	}
 	return 0;
+}
+
+void restore_tcp_forget(struct restore_ctx *rc, int fd)
+{
+	for (size_t i = 0; i < rc->n_tcp; i++)
+		if (rc->tcp_fds[i] == fd)
+			rc->tcp_fds[i] = -1;
 }

@@ -351,7 +351,7 @@ static bool probe_vvar_vclock(void)
 static bool probe_tcp_repair(void)
 {
 	_cleanup_close_ int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-	int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP;
+	int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF;
 
 	return sk >= 0 && setsockopt(sk, SOL_TCP, TCP_REPAIR, &on, sizeof(on)) == 0 &&
 	       setsockopt(sk, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0;

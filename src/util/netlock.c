@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,32 +112,75 @@ char *netlock_script(const char *name, const struct md_net_conn *c, size_t n)
 	return s;
 }
 
-/* run commands; on failure *err gets nftables' first line of complaint */
+/*
+ * Run commands; on failure *err gets nftables' first line of complaint.
+ * libnftables runs in a child of ours: where it cannot open its netlink
+ * socket it calls exit(), which must end neither a dump holding a frozen
+ * tree nor a restore holding a stopped one. The child's stderr, where that
+ * message goes, is the pipe too.
+ */
 static int run(const char *cmds, char *err, size_t errlen)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	const char *e;
-	int r;
+	size_t got = 0;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
 
-	if (!ctx) {
-		snprintf(err, errlen, "cannot start libnftables");
-		return -ENOMEM;
+	err[0] = '\0';
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+		return -errno;
 	}
-	nft_ctx_buffer_output(ctx);
-	nft_ctx_buffer_error(ctx);
-	r = nft_run_cmd_from_buffer(ctx, cmds);
-	if (r != 0) {
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		struct nft_ctx *ctx;
+		const char *e;
+		int r;
+
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+		if (!ctx)
+			_exit(2);
+		nft_ctx_buffer_output(ctx);
+		nft_ctx_buffer_error(ctx);
+		r = nft_run_cmd_from_buffer(ctx, cmds);
 		e = nft_ctx_get_error_buffer(ctx);
-		snprintf(err, errlen, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
-		if (strstr(err, "No such file or directory"))
-			r = -ENOENT;
-		else if (strstr(err, "Operation not permitted"))
-			r = -EPERM;
-		else
-			r = -EIO;
+		if (r != 0 && e && write(p[1], e, strlen(e)) < 0)
+			_exit(3);
+		_exit(r != 0);
 	}
-	nft_ctx_free(ctx);
-	return r;
+	close(p[1]);
+	while (got + 1 < errlen && (n = read(p[0], err + got, errlen - got - 1)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	err[got] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	err[strcspn(err, "\n")] = '\0';
+	if (!err[0])
+		snprintf(err, errlen, "libnftables failed (status %#x)", status);
+	if (strstr(err, "No such file or directory"))
+		return -ENOENT;
+	if (strstr(err, "Operation not permitted"))
+		return -EPERM;
+	return -EIO;
 }
 
 int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
@@ -187,9 +232,10 @@ int netlock_probe(void)
 		return -ENOMEM;
 	r = run(cmds, err, sizeof(err));
 	free(cmds);
-	if (r < 0)
-		return r == -EPERM ? 0 : r;
-	snprintf(err, sizeof(err), "delete table inet %s\n", name);
-	r = run(err, err, sizeof(err));
+	if (r < 0) {
+		log_debug("network lock probe: %s", err);
+		return 0;
+	}
+	r = netlock_remove(name);
 	return r < 0 ? r : 1;
 }

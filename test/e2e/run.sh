@@ -1473,17 +1473,24 @@ need_tcp_repair() {
 	grep -q '^net_lock: yes' "$TD/check.out" || skip "no nftables table can be made here (memdump check: net_lock)"
 }
 
-# start_tcp [ghost] [ADDRESS]: the peer on ADDRESS (127.0.0.1), then the tree connected to it
-# with full queues; sets PID, PEER
+# start_tcp [ghost] [peekoff] [oob] [ADDRESS]: the peer on ADDRESS (127.0.0.1; oob: it sends
+# urgent data), then the tree (tcp_tree.py: ghost, peekoff) connected to it with full
+# queues; sets PID, PEER
 start_tcp() {
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	need_tcp_repair
-	local addr=127.0.0.1
-	[[ ${*: -1} == *:* ]] && addr=${*: -1}
+	local addr=127.0.0.1 a tree_args=() peer_args=()
+	for a in "$@"; do
+		case $a in
+		ghost | peekoff) tree_args+=("$a") ;;
+		oob) peer_args+=(oob) ;;
+		*) addr=$a ;;
+		esac
+	done
 	rm -f "$TD/port" "$TD/gap" "$TD/status" "$TD/status.go"
-	spawn peer python3 "$HERE/tcp_peer.py" "$TD/port" "$TD/gap" "$TD/peer.status" "$addr"
+	spawn peer python3 "$HERE/tcp_peer.py" "$TD/port" "$TD/gap" "$TD/peer.status" "$addr" "${peer_args[@]}"
 	PEER=$SPAWNED
-	spawn tree python3 "$HERE/tcp_tree.py" "$TD/port" "$TD/status" "$@"
+	spawn tree python3 "$HERE/tcp_tree.py" "$TD/port" "$TD/status" "${tree_args[@]}" "$addr"
 	PID=$SPAWNED
 	wait_until 30 status_ready "$TD/status" ||
 		fail "tcp_tree.py did not get ready: $(cat "$TD/status" "$TD/tree.err" "$TD/peer.err" 2>/dev/null)"
@@ -1530,10 +1537,11 @@ test_tcp_established_ipv6() {
 	test_tcp_established ::1
 }
 
-# -R: the connection goes on as if nothing happened (out of repair mode, no lock left)
+# -R: the connection goes on as if nothing happened (out of repair mode, no lock left, the
+# peek offset the process set as it was)
 test_tcp_leave_running() {
 	need_memdump
-	start_tcp
+	start_tcp peekoff
 	md dump dump -t "$PID" -D "$TD/img" -R --tcp-established || fail "dump -R failed: $(md_why dump)"
 	alive "$PID" || fail "the tree died"
 	finish_tcp
@@ -1549,7 +1557,57 @@ test_tcp_failed_dump() {
 	finish_tcp
 }
 
-ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump)
+# urgent data not read yet: SIOCINQ and the peek stop at its mark, the bytes after it would
+# be lost; refused once read in repair mode, all of it undone
+test_tcp_urgent_refused() {
+	need_memdump
+	start_tcp oob
+	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
+	grep -q "urgent data (MSG_OOB)" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_tcp
+}
+
+# a connection to itself signed with TCP-MD5 (keys on both ends): only sock_diag shows the
+# keys, which repair would not carry
+TCP_MD5_CODE='
+import os, socket, struct, sys, time
+os.closerange(3, 65536)
+def sign(s):
+    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton("127.0.0.1")
+    key = b"memdump"
+    opt = sa.ljust(128, b"\0") + struct.pack("=BBHI", 0, 0, len(key), 0) + key.ljust(80, b"\0")
+    s.setsockopt(socket.IPPROTO_TCP, 14, opt)  # TCP_MD5SIG
+ls = socket.socket()
+sign(ls)
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+c = socket.socket()
+sign(c)
+c.connect(ls.getsockname())
+a, _ = ls.accept()
+c.sendall(b"x")
+assert a.recv(1) == b"x"
+open(sys.argv[1], "w").write("READY\n")
+while True:
+    time.sleep(1)
+'
+
+test_tcp_md5_refused() {
+	need_memdump
+	need_tcp_repair
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	spawn md5 python3 -c "$TCP_MD5_CODE" "$TD/status"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || skip "no TCP-MD5 here: $(tail -n1 "$TD/md5.err")"
+	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
+	grep -q "TCP connection signed with TCP-MD5: not supported" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the process died"
+}
+
+ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
+ALL_TESTS+=(tcp_md5_refused)
 
 # --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
 

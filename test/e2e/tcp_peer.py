@@ -6,7 +6,10 @@ it sends PEER_GAP more: the network lock must hold them back, not let the kernel
 with a reset. Then it reads until the tree's end marker, checks every byte, and writes
 "OK N" or "FAIL ..." to OUT (N: the bytes the tree sent).
 
-Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS]     (default 127.0.0.1; ::1 for IPv6)
+With "oob" it sends one byte of urgent data (MSG_OOB) after its first bytes: a dump must
+refuse that connection.
+
+Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS] [oob]    (127.0.0.1; ::1 for IPv6)
 """
 import os
 import socket
@@ -23,7 +26,7 @@ def pattern(start, n, mul, add):
 
 def main():
     port_file, gap_file, out = sys.argv[1:4]
-    addr = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+    addr = next((a for a in sys.argv[4:] if a != "oob"), "127.0.0.1")
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.bind((addr, 0))
     ls.listen(1)
@@ -32,6 +35,8 @@ def main():
     os.rename(port_file + ".tmp", port_file)
     c, _ = ls.accept()
     c.sendall(pattern(0, PEER_FIRST, 7, 3))
+    if "oob" in sys.argv[4:]:
+        c.send(b"!", socket.MSG_OOB)  # out of the stream the tree reads
     while not os.path.exists(gap_file):
         time.sleep(0.02)
     c.sendall(pattern(PEER_FIRST, PEER_GAP, 7, 3))

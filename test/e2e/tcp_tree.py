@@ -7,9 +7,11 @@ peer's PEER_FIRST bytes wait unread. Writes "READY SENT" to STATUS, waits for ST
 then reads the peer's bytes (those sent during the dump too), checks them, sends its end
 marker and writes "OK ..." or "FAIL ..." to STATUS. With "ghost" it also holds a deleted
 file of 2 MiB, more than a dump keeps by default: that dump is refused late, after the
-connection was read in repair mode.
+connection was read in repair mode. With "peekoff" it peeks 100 bytes with SO_PEEK_OFF on
+before READY, and checks that its peek offset is still 100 (for dump -R: restore does not
+keep it).
 
-Usage: python3 tcp_tree.py PORTFILE STATUS [ghost] [ADDRESS]     (the peer's; default 127.0.0.1)
+Usage: python3 tcp_tree.py PORTFILE STATUS [ghost] [peekoff] [ADDRESS]   (127.0.0.1)
 """
 import fcntl
 import os
@@ -19,6 +21,7 @@ import time
 
 os.closerange(3, 65536)  # an inherited pipe would make us undumpable
 PEER_TOTAL = 25000
+SO_PEEK_OFF = 42
 FIONREAD = 0x541B
 END = b"\xff" * 8
 
@@ -32,7 +35,7 @@ def status(s):
 def main():
     port_file, st = sys.argv[1:3]
     args = sys.argv[3:]
-    addr = next((a for a in args if a != "ghost"), "127.0.0.1")
+    addr = next((a for a in args if a not in ("ghost", "peekoff")), "127.0.0.1")
     ghost = None
     if "ghost" in args:
         ghost = open(st + ".ghost", "w+b")
@@ -48,6 +51,11 @@ def main():
     # the peer's first bytes are in our receive queue
     while int.from_bytes(fcntl.ioctl(s, FIONREAD, b"\0" * 4), "little") < 20000:
         time.sleep(0.02)
+    if "peekoff" in args:
+        s.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+        if s.recv(100, socket.MSG_PEEK) != bytes((j * 7 + 3) % 251 for j in range(100)):
+            status("FAIL: the first peek")
+            return
     data = bytes((i * 5 + 1) % 251 for i in range(8 << 20))
     sent = 0
     s.setblocking(False)
@@ -60,6 +68,9 @@ def main():
     status("READY %d" % sent)
     while not os.path.exists(st + ".go"):
         time.sleep(0.05)
+    if "peekoff" in args and s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF) != 100:
+        status("FAIL: the peek offset is %d, not 100" % s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF))
+        return
     s.settimeout(60)
     got = bytearray()
     try:

@@ -212,8 +212,27 @@ Test(sockdiag, inet6_built)
 	cr_assert_eq(memcmp(s.dst, d.id.idiag_dst, 16), 0);
 	cr_assert_eq(s.ifindex, 2);
 	cr_assert_eq(s.rqueue, 100);
+	cr_assert_not(s.md5);
 	nlmsg_hdr(m)->nlmsg_len = NLMSG_HDRLEN + 8;
 	cr_assert_eq(sockdiag_parse_inet(nlmsg_hdr(m), IPPROTO_UDP, &s), -EINVAL, "cut short");
+	nlmsg_free(m);
+}
+
+/* a TCP connection signed with TCP-MD5: sock_diag appends its keys */
+Test(sockdiag, inet_md5)
+{
+	struct nl_msg *m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct inet_diag_msg d = { .idiag_family = AF_INET, .idiag_state = TCP_ESTABLISHED, .idiag_inode = 99 };
+	uint8_t key[100] = { 0 };
+	struct sd_inet s;
+
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(nla_put(m, INET_DIAG_INFO, 8, key), 0);
+	cr_assert_eq(sockdiag_parse_inet(nlmsg_hdr(m), IPPROTO_TCP, &s), 0);
+	cr_assert_not(s.md5);
+	cr_assert_eq(nla_put(m, INET_DIAG_MD5SIG, sizeof(key), key), 0);
+	cr_assert_eq(sockdiag_parse_inet(nlmsg_hdr(m), IPPROTO_TCP, &s), 0);
+	cr_assert(s.md5);
 	nlmsg_free(m);
 }
 
