@@ -125,9 +125,7 @@ static int repair_options(int fd, const struct md_tcp_stream *t)
 		o[n++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
 	if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, o, (socklen_t)(n * sizeof(o[0]))) < 0)
 		return -errno;
-	if ((t->options & TCPI_OPT_TIMESTAMPS) && set_int(fd, SOL_TCP, TCP_TIMESTAMP, (int)t->timestamp) < 0)
-		return -errno;
-	return 0;
+	return t->options & TCPI_OPT_TIMESTAMPS ? set_int(fd, SOL_TCP, TCP_TIMESTAMP, (int)t->timestamp) : 0;
 }
 
 static int repair_window(int fd, const struct md_tcp_stream *t)
@@ -147,7 +145,7 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int r;
+	int r, r2;
 
 	*what = "enter repair mode (it needs CAP_NET_ADMIN)";
 	if ((r = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON)) < 0)
@@ -197,9 +195,8 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 		return r;
 	r = write_queue(fd, TCP_NO_QUEUE, t->sendq + (t->sendq_len - t->unsent), t->unsent);
 	/* on every path: a socket closed in repair mode says nothing to the peer */
-	if (set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0 && r >= 0)
-		r = -errno;
-	return r;
+	r2 = set_int(fd, SOL_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+	return r < 0 ? r : r2;
 }
 
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)

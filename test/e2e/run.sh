@@ -1531,6 +1531,45 @@ test_tcp_established() {
 	finish_tcp
 }
 
+# the connection's 4-tuple, taken by a socket connecting from its address and port (its SYN
+# goes nowhere: the lock drops it): prints "took"
+TUPLE_SQUAT_CODE='
+import socket, sys, time
+lport, pport = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", lport))
+s.setblocking(False)
+s.connect_ex(("127.0.0.1", pport))
+print("took", flush=True)
+time.sleep(120)
+'
+
+# a restore that fails making a connection (its 4-tuple is taken) closes it still in repair
+# mode and keeps the lock: the peer notices nothing, and the next restore gets the
+# connection whole
+test_tcp_restore_retried() {
+	need_memdump
+	start_tcp
+	local lport pport
+	read -r _ _ lport <"$TD/status"
+	pport=$(cat "$TD/port")
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	touch "$TD/gap"
+	spawn squat python3 -c "$TUPLE_SQUAT_CODE" "$lport" "$pport" "$TD"
+	local squat=$SPAWNED
+	wait_until 20 grep -q took "$TD/squat.out" || fail "cannot take 127.0.0.1:$lport: $(cat "$TD/squat.err")"
+	md restore restore -D "$TD/img" -d --tcp-established && fail "restore succeeded with the 4-tuple taken"
+	grep -q "cannot connect it to its peer" "$TD/restore.err" || fail "failed for another reason: $(md_why restore)"
+	fully_gone "$PID" || fail "the failed restore left a process"
+	kill -KILL "$squat"
+	reap_child "$squat"
+	sleep 1
+	[[ -s $TD/peer.status ]] && fail "the peer gave up: $(cat "$TD/peer.status")"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	finish_tcp
+}
+
 # the same over IPv6
 test_tcp_established_ipv6() {
 	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' || skip "no IPv6 loopback address here"
@@ -1607,7 +1646,7 @@ test_tcp_md5_refused() {
 }
 
 ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
-ALL_TESTS+=(tcp_md5_refused)
+ALL_TESTS+=(tcp_md5_refused tcp_restore_retried)
 
 # --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
 

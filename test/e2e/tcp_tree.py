@@ -3,9 +3,9 @@
 Connects to the peer (port in PORTFILE) with a small receive buffer and TCP_NODELAY, then
 sends without blocking until its send queue is full (the peer reads nothing yet): bytes
 acknowledged, sent and not acknowledged, and never sent, all in the kernel at the dump. The
-peer's PEER_FIRST bytes wait unread. Writes "READY SENT" to STATUS, waits for STATUS.go,
-then reads the peer's bytes (those sent during the dump too), checks them, sends its end
-marker and writes "OK ..." or "FAIL ..." to STATUS. With "ghost" it also holds a deleted
+peer's PEER_FIRST bytes wait unread. Writes "READY SENT PORT" (PORT: its own) to STATUS,
+waits for STATUS.go, then reads the peer's bytes (those sent during the dump too), checks
+them, sends its end marker and writes "OK ..." or "FAIL ..." to STATUS. With "ghost" it also holds a deleted
 file of 2 MiB, more than a dump keeps by default: that dump is refused late, after the
 connection was read in repair mode. With "peekoff" it peeks 100 bytes with SO_PEEK_OFF on
 before READY, and checks that its peek offset is still 100 (for dump -R: restore does not
@@ -65,7 +65,7 @@ def main():
         except BlockingIOError:
             break
     s.setblocking(True)
-    status("READY %d" % sent)
+    status("READY %d %d" % (sent, s.getsockname()[1]))
     while not os.path.exists(st + ".go"):
         time.sleep(0.05)
     if "peekoff" in args and s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF) != 100:
