@@ -207,7 +207,8 @@ enum md_fd_kind {
 	MD_FD_EPOLL,		/* epoll instance: its interest list */
 	MD_FD_INOTIFY = 10,	/* inotify instance: its watches, by path */
 	MD_FD_UNIX_SOCKET = 11,	/* AF_UNIX socket: md_fd.sock, its queue in md_sock_queue */
-	MD_FD_INET_SOCKET = 12,	/* AF_INET/AF_INET6 TCP or UDP socket, not connected (TCP): md_fd.sock */
+	MD_FD_INET_SOCKET = 12,	/* AF_INET/AF_INET6 TCP or UDP socket: md_fd.sock */
+	MD_FD_FIFO = 13,	/* named pipe by path, the pipe in md_pipe pipe_id (fifo) */
 };
 
 /* sk_shutdown bits, as unix_diag reports them */
@@ -358,7 +359,7 @@ struct md_fd {
 				 * earlier fd of this process sharing its open file description */
 	uint64_t ofd;		/* open file description: fds with the same ofd, in any
 				 * process of the image, share one (offset, flags) */
-	uint64_t pipe_id;	/* MD_FD_PIPE: inode of the pipe */
+	uint64_t pipe_id;	/* MD_FD_PIPE: inode of the pipe; MD_FD_FIFO: of the FIFO */
 	uint64_t count;		/* MD_FD_EVENTFD: counter; MD_FD_TIMERFD: expirations not read */
 	bool semaphore;		/* MD_FD_EVENTFD: EFD_SEMAPHORE */
 	uint64_t sigmask;	/* MD_FD_SIGNALFD: bit n-1 for signal n */
@@ -381,7 +382,8 @@ struct md_fd {
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
 struct md_pipe {
-	uint64_t id;		/* pipefs inode number */
+	uint64_t id;		/* pipefs inode number; a FIFO's inode number */
+	bool fifo;		/* a named pipe (FIFO), opened by path */
 	uint32_t size;		/* capacity, F_GETPIPE_SZ */
 	uint8_t *data;
 	size_t len;

@@ -129,6 +129,10 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		/* whether both ends are in the tree is for dump_link_fds() to say */
 		ret->kind = MD_FD_PIPE;
 		ret->pipe_id = st.st_ino;
+	} else if (S_ISFIFO(st.st_mode) && link[0] == '/' && !(deleted && st.st_nlink == 0)) {
+		/* a named pipe: opened again by its name; who else holds it, dump_pipes() */
+		ret->kind = MD_FD_FIFO;
+		ret->pipe_id = st.st_ino;
 	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
 		struct proc_eventfd e;
 

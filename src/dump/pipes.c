@@ -65,24 +65,42 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	return 0;
 }
 
-/* The tree's pipes and, for each, a process outside the tree holding it (0: none). */
+/* The tree's pipes and FIFOs and, for each, a process outside the tree holding it (0: none). */
+struct holder {
+	uint64_t id;
+	bool fifo;
+	const char *path;	/* a FIFO's: how /proc shows its fds */
+	pid_t outside;
+};
+
 struct holders {
-	uint64_t *ids;
-	pid_t *outside;
+	struct holder *h;
 	size_t n;
 };
 
-static void holders_release(struct holders *h)
+static bool is_pipe(const struct md_fd *f)
 {
-	free(h->ids);
-	free(h->outside);
+	return f->kind == MD_FD_PIPE || f->kind == MD_FD_FIFO;
 }
 
-static pid_t *holder_of(const struct holders *h, uint64_t id)
+static struct holder *holder_of(const struct holders *h, uint64_t id, bool fifo)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (h->ids[i] == id)
-			return &h->outside[i];
+		if (h->h[i].id == id && h->h[i].fifo == fifo)
+			return &h->h[i];
+	return NULL;
+}
+
+/* the holder of an fd of another process whose link is link, if one of ours */
+static struct holder *holder_by_link(const struct holders *h, const char *link)
+{
+	unsigned long long id;
+
+	if (sscanf(link, "pipe:[%llu]", &id) == 1)
+		return holder_of(h, id, false);
+	for (size_t i = 0; link[0] == '/' && i < h->n; i++)
+		if (h->h[i].fifo && !strcmp(h->h[i].path, link))
+			return &h->h[i];
 	return NULL;
 }
 
@@ -95,21 +113,16 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < procs[i].n_fds; j++) {
 			const struct md_fd *f = &procs[i].fds[j];
-			uint64_t *ids;
-			pid_t *outside;
+			struct holder *nh;
 
-			if (f->kind != MD_FD_PIPE || holder_of(h, f->pipe_id))
+			if (!is_pipe(f) || holder_of(h, f->pipe_id, f->kind == MD_FD_FIFO))
 				continue;
-			ids = reallocarray(h->ids, h->n + 1, sizeof(*ids));
-			if (ids)
-				h->ids = ids;
-			outside = reallocarray(h->outside, h->n + 1, sizeof(*outside));
-			if (outside)
-				h->outside = outside;
-			if (!ids || !outside)
+			nh = reallocarray(h->h, h->n + 1, sizeof(*nh));
+			if (!nh)
 				return -ENOMEM;
-			h->ids[h->n] = f->pipe_id;
-			h->outside[h->n++] = 0;
+			h->h = nh;
+			h->h[h->n++] = (struct holder){ .id = f->pipe_id, .fifo = f->kind == MD_FD_FIFO,
+							.path = f->path };
 		}
 	if (!h->n)
 		return 0;
@@ -129,9 +142,8 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 		if (!fds)
 			continue;
 		while ((fe = readdir(fds))) {
-			char link[64], lpath[300];
-			unsigned long long id;
-			pid_t *holder;
+			char link[PATH_MAX], lpath[300];
+			struct holder *holder;
 			ssize_t k;
 
 			snprintf(lpath, sizeof(lpath), "/proc/%d/fd/%s", pid, fe->d_name);
@@ -139,8 +151,8 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 			if (k <= 0)
 				continue;
 			link[k] = '\0';
-			if (sscanf(link, "pipe:[%llu]", &id) == 1 && (holder = holder_of(h, id)) && !*holder)
-				*holder = pid;
+			if ((holder = holder_by_link(h, link)) && !holder->outside)
+				holder->outside = pid;
 		}
 	}
 	return 0;
@@ -162,6 +174,26 @@ static int size_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	return ret->data ? 0 : -ENOMEM;
 }
 
+/*
+ * A FIFO with no reader in the tree: the bytes in it wait for whoever
+ * opens it next, and we cannot read them without a reader of our own,
+ * whose open would wake a writer waiting for one: refused if there are any.
+ */
+static int size_fifo(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
+{
+	_cleanup_close_ int src = md_pidfd_copy_fd(pid, f->fd);
+	int queued = 0;
+
+	if (src < 0)
+		return log_err(src, "cannot get a copy of fd %d of %d", f->fd, pid);
+	if (ioctl(src, FIONREAD, &queued) < 0)
+		return log_err(-errno, "cannot size the FIFO of fd %d of %d", f->fd, pid);
+	if (queued)
+		return log_refuse("fd %d of %d writes to FIFO '%s', which holds %d bytes no process of the tree "
+				  "reads: not supported (let a reader take them first)", f->fd, pid, f->path, queued);
+	return size_pipe(pid, f->fd, ret);
+}
+
 int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
 {
 	struct md_pipe *pipes = NULL;
@@ -178,27 +210,29 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 		for (size_t j = 0; j < procs[i].n_fds; j++) {
 			const struct md_fd *f = &procs[i].fds[j];
 			const struct md_fd *rd = NULL, *wr = NULL;
+			bool fifo = f->kind == MD_FD_FIFO, seen = false;
 			pid_t rd_pid = 0, wr_pid = 0, other;
 			struct md_pipe *np_;
-			bool seen = false;
 
-			if (f->kind != MD_FD_PIPE)
+			if (!is_pipe(f))
 				continue;
 			for (size_t k = 0; k < np; k++)
-				seen = seen || pipes[k].id == f->pipe_id;
+				seen = seen || (pipes[k].id == f->pipe_id && pipes[k].fifo == fifo);
 			if (seen)
 				continue;
-			/* both ends must be in the tree: the other one would be lost */
+			/* an end to read it by, and one that writes (a FIFO's O_RDWR fd is both) */
 			for (size_t a = 0; a < n; a++)
 				for (size_t b = 0; b < procs[a].n_fds; b++) {
 					const struct md_fd *g = &procs[a].fds[b];
+					int acc = (int)g->flags & O_ACCMODE;
 
-					if (g->kind != MD_FD_PIPE || g->pipe_id != f->pipe_id)
+					if (g->kind != f->kind || g->pipe_id != f->pipe_id)
 						continue;
-					if ((g->flags & O_ACCMODE) == O_RDONLY && !rd) {
+					if ((acc == O_RDONLY || acc == O_RDWR) && !rd) {
 						rd = g;
 						rd_pid = procs[a].pid;
-					} else if ((g->flags & O_ACCMODE) == O_WRONLY) {
+					}
+					if (acc == O_WRONLY || acc == O_RDWR) {
 						wr = g;
 						wr_pid = procs[a].pid;
 					}
@@ -208,7 +242,13 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			 * restore (EOF, EPIPE); one held outside the tree would
 			 * be cut off from the restored pipe.
 			 */
-			other = *holder_of(&h, f->pipe_id);
+			other = holder_of(&h, f->pipe_id, fifo)->outside;
+			if (other && fifo) {
+				r = log_refuse("fd %d of %d is FIFO '%s', also open outside the dumped tree (in %d); "
+					       "not supported (dump the tree that holds it, or close it there)",
+					       f->fd, procs[i].pid, f->path, other);
+				goto fail;
+			}
 			if (other) {
 				r = log_refuse("fd %d of %d is a pipe also held outside the dumped tree (by "
 					       "%d); not supported (dump the tree that holds all its ends)",
@@ -223,21 +263,24 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			pipes = np_;
 			memset(&pipes[np], 0, sizeof(pipes[np]));
 			pipes[np].id = f->pipe_id;
+			pipes[np].fifo = fifo;
 			np++;
 			if (rd)
 				r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
+			else if (fifo)
+				r = size_fifo(wr_pid, wr, &pipes[np - 1]);
 			else
 				r = size_pipe(wr_pid, wr->fd, &pipes[np - 1]);
 			if (r < 0)
 				goto fail;
 		}
 	}
-	holders_release(&h);
+	free(h.h);
 	*ret = pipes;
 	*ret_n = np;
 	return 0;
 fail:
-	holders_release(&h);
+	free(h.h);
 	for (size_t k = 0; k < np; k++)
 		md_pipe_release(&pipes[k]);
 	free(pipes);

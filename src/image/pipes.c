@@ -33,6 +33,8 @@ int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n)
 		e[i].size = pipes[i].size;
 		e[i].data.data = pipes[i].data;
 		e[i].data.len = pipes[i].len;
+		e[i].has_fifo = pipes[i].fifo;
+		e[i].fifo = pipes[i].fifo;
 		ep[i] = &e[i];
 	}
 	m.n_pipes = n;
@@ -61,7 +63,7 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 					   (unsigned long long)m->pipes[i]->id, m->pipes[i]->data.len,
 					   m->pipes[i]->size);
 		for (size_t j = 0; j < i; j++)
-			if (m->pipes[j]->id == m->pipes[i]->id)
+			if (m->pipes[j]->id == m->pipes[i]->id && m->pipes[j]->fifo == m->pipes[i]->fifo)
 				return img_invalid(PIPES_NAME, "pipe %llu appears twice",
 						   (unsigned long long)m->pipes[i]->id);
 	}
@@ -72,6 +74,7 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 		const Md__Pipe *s = m->pipes[i];
 
 		p[i].id = s->id;
+		p[i].fifo = s->has_fifo && s->fifo;
 		p[i].size = s->size;
 		p[i].len = s->data.len;
 		p[i].data = malloc(s->data.len ? s->data.len : 1);

@@ -344,7 +344,7 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].dup_of = s->dup_of;
 		f[i].has_ofd = s->ofd != 0;
 		f[i].ofd = s->ofd;
-		f[i].has_pipe_id = s->kind == MD_FD_PIPE;
+		f[i].has_pipe_id = s->kind == MD_FD_PIPE || s->kind == MD_FD_FIFO;
 		f[i].pipe_id = s->pipe_id;
 		f[i].has_count = s->kind == MD_FD_EVENTFD || s->kind == MD_FD_TIMERFD;
 		f[i].count = s->count;
@@ -866,7 +866,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return (k >= MD_FD_REG && k <= MD_FD_INET_SOCKET);
+	return (k >= MD_FD_REG && k <= MD_FD_FIFO);
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -916,8 +916,10 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 		else
 			f->ofd = 1ULL << 63 | (uint32_t)(f->dup_of >= 0 ? f->dup_of : f->fd);
 		f->pipe_id = s->has_pipe_id ? s->pipe_id : 0;
-		if (f->kind == MD_FD_PIPE && !s->has_pipe_id)
+		if ((f->kind == MD_FD_PIPE || f->kind == MD_FD_FIFO) && !s->has_pipe_id)
 			return img_invalid(name, "pipe fd %d without a pipe", f->fd);
+		if (f->kind == MD_FD_FIFO && (!s->path || s->path[0] != '/'))
+			return img_invalid(name, "FIFO fd %d without an absolute path", f->fd);
 		f->count = s->has_count ? s->count : 0;
 		f->semaphore = s->has_semaphore && s->semaphore;
 		f->sigmask = s->has_sigmask ? s->sigmask : 0;

@@ -96,9 +96,10 @@ static int check_stream(const Md__TcpStream *s)
 	if (s->send_queue.len > INT32_MAX || s->recv_queue.len > INT32_MAX)
 		return img_invalid(TCP_NAME, "socket %llu: a queue of more than 2 GiB", (unsigned long long)s->ino);
 	if (s->options & ~(uint32_t)TCP_OPTS_ALL)
-		return img_invalid(TCP_NAME, "socket %llu: unknown options %#x", (unsigned long long)s->ino, s->options);
-	if ((s->options & TCPI_OPT_WSCALE) &&
-	    (!s->has_snd_wscale || !s->has_rcv_wscale || s->snd_wscale > TCP_MAX_WSCALE || s->rcv_wscale > TCP_MAX_WSCALE))
+		return img_invalid(TCP_NAME, "socket %llu: unknown options %#x", (unsigned long long)s->ino,
+				   s->options);
+	if ((s->options & TCPI_OPT_WSCALE) && (!s->has_snd_wscale || !s->has_rcv_wscale ||
+					       s->snd_wscale > TCP_MAX_WSCALE || s->rcv_wscale > TCP_MAX_WSCALE))
 		return img_invalid(TCP_NAME, "socket %llu: bad window scaling", (unsigned long long)s->ino);
 	if ((s->options & TCPI_OPT_TIMESTAMPS) && !s->has_timestamp)
 		return img_invalid(TCP_NAME, "socket %llu: timestamps without a timestamp", (unsigned long long)s->ino);

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -230,6 +231,56 @@ int restore_reopen(int fd, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
+int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f)
+{
+	for (size_t i = 0; i < rc->n_pipes; i++)
+		if (rc->pipes[i].id == f->pipe_id && rc->pipes[i].fifo == (f->kind == MD_FD_FIFO))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * A FIFO's fd, opened by its path as it was. The first one of a FIFO opens
+ * it O_RDWR for us, which never blocks and keeps a reader and a writer on
+ * it while the tree's fds are opened (non-blocking, then with their own
+ * flags: a reader or a writer alone would wait for the other, or fail),
+ * and puts the bytes back; we hold it until the tree runs.
+ */
+static int open_fifo(struct restore_ctx *rc, const struct md_fd *f)
+{
+	int i = restore_find_pipe(rc, f), *keep, fd, r;
+	const struct md_pipe *p;
+	struct stat st;
+	ssize_t n;
+
+	if (i < 0)
+		return -ENOENT;
+	p = &rc->pipes[i];
+	keep = &rc->pipe_fds[2 * i];
+	if (*keep < 0) {
+		*keep = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (*keep < 0)
+			return log_err(-errno, "cannot open FIFO '%s'", f->path);
+		if (fstat(*keep, &st) < 0 || !S_ISFIFO(st.st_mode))
+			return log_err(-ENOTSUP, "'%s' is no FIFO any more (fd %d)", f->path, f->fd);
+		if (p->size && fcntl(*keep, F_SETPIPE_SZ, (int)p->size) < 0)
+			return log_err(-errno, "cannot give FIFO '%s' %u bytes", f->path, p->size);
+		n = p->len ? write(*keep, p->data, p->len) : 0;
+		if (n != (ssize_t)p->len)
+			return log_err(n < 0 ? -errno : -EIO, "cannot refill FIFO '%s' with its %zu bytes", f->path,
+				       p->len);
+	}
+	fd = open(f->path, ((int)f->flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return log_err(-errno, "cannot open FIFO '%s'", f->path);
+	if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 {
 	bool rd = (f->flags & O_ACCMODE) == O_RDONLY;
@@ -238,7 +289,7 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 	for (size_t i = 0; i < rc->n_pipes; i++) {
 		int *end = &rc->pipe_fds[2 * i + (rd ? 0 : 1)];
 
-		if (rc->pipes[i].id != f->pipe_id)
+		if (rc->pipes[i].fifo || rc->pipes[i].id != f->pipe_id)
 			continue;
 		if (*end >= 0) {
 			fd = *end;
@@ -279,6 +330,9 @@ static int make_pipes(struct restore_ctx *rc)
 		int fds[2];
 		ssize_t n;
 
+		/* open_fifo() opens it by its path */
+		if (p->fifo)
+			continue;
 		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 			return log_err(-errno, "cannot make a pipe");
 		rc->pipe_fds[2 * i] = fds[0];
@@ -385,6 +439,9 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_PIPE:
 		fd = open_pipe_end(rc, f);
 		break;
+	case MD_FD_FIFO:
+		fd = open_fifo(rc, f);
+		break;
 	case MD_FD_EVENTFD:
 	case MD_FD_SIGNALFD:
 	case MD_FD_TIMERFD:
@@ -436,9 +493,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	rf->ofd = f->ofd;
 	rf->fd = fd;
 	if (f->kind == MD_FD_PIPE)
-		for (size_t i = 0; i < rc->n_pipes; i++)
-			if (rc->pipes[i].id == f->pipe_id)
-				rf->pipe = (int)i;	/* for another description of it */
+		rf->pipe = restore_find_pipe(rc, f);	/* for another description of it */
 	return 0;
 }
 

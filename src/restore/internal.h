@@ -238,6 +238,9 @@ int restore_check_epoll(struct restore_ctx *rc);
 int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp);
 void restore_free_epoll(struct restore_ctx *rc);
 
+/* files.c: the index in rc->pipes of the pipe or FIFO of fd f, -1 if none */
+int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f);
+
 /* sockets.c */
 /* sockets.img, and how the image's sockets fit together (before anything is made); logs */
 int restore_read_sockets(struct restore_ctx *rc, const char *dir);

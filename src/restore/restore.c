@@ -288,10 +288,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		for (size_t k = 0; k < p->n_fds; k++) {
 			bool found = false;
 
-			if (p->fds[k].kind != MD_FD_PIPE)
+			if (p->fds[k].kind != MD_FD_PIPE && p->fds[k].kind != MD_FD_FIFO)
 				continue;
-			for (size_t j = 0; j < rc->n_pipes; j++)
-				found = found || rc->pipes[j].id == p->fds[k].pipe_id;
+			found = restore_find_pipe(rc, &p->fds[k]) >= 0;
 			if (!found)
 				return log_err(-EINVAL, "image '%s': fd %d of %d is a pipe pipes.img does not have", dir,
 					       p->fds[k].fd, p->pid);

@@ -82,6 +82,8 @@ static bool add(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 	}
 }
 
+#define RULE_PORTS "tcp sport %u tcp dport %u drop\n"
+
 char *netlock_script(const char *name, const struct md_net_conn *c, size_t n)
 {
 	size_t len = 0, cap = 1024;
@@ -100,10 +102,10 @@ char *netlock_script(const char *name, const struct md_net_conn *c, size_t n)
 		const char *fp = fmt_addr(c[i].family, c[i].peer_addr, p, sizeof(p));
 
 		/* a mapped address on one end only cannot be: the packets are of one family */
-		ok = add(&s, &len, &cap, "add rule inet %s input %s saddr %s %s daddr %s tcp sport %u tcp dport %u drop\n",
-			 name, fp, p, fa, a, c[i].peer_port, c[i].port) &&
-		     add(&s, &len, &cap, "add rule inet %s output %s saddr %s %s daddr %s tcp sport %u tcp dport %u drop\n",
-			 name, fa, a, fp, p, c[i].port, c[i].peer_port);
+		ok = add(&s, &len, &cap, "add rule inet %s input %s saddr %s %s daddr %s " RULE_PORTS, name, fp, p,
+			 fa, a, c[i].peer_port, c[i].port) &&
+		     add(&s, &len, &cap, "add rule inet %s output %s saddr %s %s daddr %s " RULE_PORTS, name, fa, a,
+			 fp, p, c[i].port, c[i].peer_port);
 	}
 	if (!ok) {
 		free(s);

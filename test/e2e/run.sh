@@ -1648,6 +1648,62 @@ test_tcp_md5_refused() {
 ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
 ALL_TESTS+=(tcp_md5_refused tcp_restore_retried)
 
+# --- named pipes (fifo_tree.py) -----------------------------------------------------------
+
+# start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID
+start_fifo() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	mkfifo "$TD/f1" "$TD/f2" "$TD/f3" || fail "mkfifo failed"
+	spawn fifo python3 "$HERE/fifo_tree.py" "$TD" "$TD/status" "$@"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || fail "fifo_tree.py did not get ready: $(cat "$TD/fifo.err")"
+}
+
+# finish_fifo: a writer outside opens f2 and writes; the tree checks everything
+finish_fifo() {
+	touch "$TD/status.go"
+	timeout 20 sh -c 'echo hello >"$1"' sh "$TD/f2" || fail "nobody reads f2"
+	wait_until 30 status_final "$TD/status" || fail "the tree did not finish"
+	grep -q '^OK' "$TD/status" || fail "the tree: $(cat "$TD/status")"
+}
+
+# FIFOs come back by name with their bytes, and a writer outside reaches the restored reader
+test_fifo() {
+	need_memdump
+	start_fifo
+	dump_and_kill "$PID" "$TD/img"
+	[[ -p $TD/f1 && -p $TD/f2 ]] || fail "the FIFOs are gone"
+	restore_detached "$TD/img" "$PID"
+	finish_fifo
+}
+
+# held outside the tree too: refused, and the tree goes on as before
+test_fifo_outside_refused() {
+	local w
+	need_memdump
+	start_fifo
+	exec {w}<>"$TD/f1"
+	md dump dump -t "$PID" -D "$TD/img" && fail "the dump succeeded"
+	exec {w}>&-
+	grep -q "is FIFO '$TD/f1', also open outside the dumped tree" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_fifo
+}
+
+# bytes in a FIFO no process of the tree reads: refused
+test_fifo_unread_refused() {
+	need_memdump
+	start_fifo lone
+	md dump dump -t "$PID" -D "$TD/img" && fail "the dump succeeded"
+	grep -q "which holds 17 bytes no process of the tree reads" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_fifo
+}
+
+ALL_TESTS+=(fifo fifo_outside_refused fifo_unread_refused)
+
 # --- POSIX timers (dumpee_ptimer) ------------------------------------------------------------
 
 test_ptimer_selftest() {

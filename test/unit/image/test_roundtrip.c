@@ -270,3 +270,54 @@ Test(image_roundtrip, pipes_empty_and_not)
 		md_pipe_release(&out[i]);
 	free(out);
 }
+
+/* pipes.img: a FIFO's id is its inode number, an id space of its own beside pipefs' */
+Test(image_roundtrip, pipes_and_fifos)
+{
+	uint8_t bytes[3] = { 'f', 'i', 'f' };
+	struct md_pipe in[3] = { { .id = 7, .size = 4096 },
+				 { .id = 7, .size = 65536, .fifo = true, .data = bytes, .len = 3 },
+				 { .id = 9, .size = 4096, .fifo = true } };
+	struct md_pipe *out = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(image_write_pipes(dirfd, in, 3), 0);
+	cr_assert_eq(image_read_pipes(dirfd, &out, &n), 0);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_eq(out[i].id, in[i].id);
+		cr_expect_eq(out[i].fifo, in[i].fifo);
+		cr_expect_eq(out[i].size, in[i].size);
+		cr_assert_eq(out[i].len, in[i].len);
+		cr_expect_eq(memcmp(out[i].data, in[i].data, in[i].len), 0);
+		md_pipe_release(&out[i]);
+	}
+	free(out);
+	/* the same FIFO twice is not */
+	in[2].id = 7;
+	cr_assert_eq(image_write_pipes(dirfd, in, 3), 0);
+	cr_assert_eq(image_read_pipes(dirfd, &out, &n), -EINVAL);
+}
+
+/* an fd on a FIFO: its path and pipe come back; without an absolute path it is refused */
+Test(image_roundtrip, fifo_fd)
+{
+	struct md_proc in, out;
+	char *path;
+
+	synth_proc(&in, 4242, 3);
+	in.fds[1].kind = MD_FD_FIFO;
+	in.fds[1].pipe_id = 77;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, 4242, &out), 0);
+	cr_assert_eq(out.fds[1].kind, MD_FD_FIFO);
+	cr_assert_eq(out.fds[1].pipe_id, 77);
+	cr_assert_str_eq(out.fds[1].path, in.fds[1].path);
+	md_proc_release(&out);
+	path = in.fds[1].path;
+	in.fds[1].path = "relative/fifo";
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, 4242, &out), -EINVAL);
+	in.fds[1].path = path;
+	md_proc_release(&in);
+}

@@ -101,7 +101,7 @@ Test(netlock, made_and_removed)
 	if (netlock_probe() != 1)
 		cr_skip_test("nftables does not answer here (memdump check: net_lock)");
 	cr_assert_eq(netlock_add("memdump_unit_test", &c, 1), 0);
-	cr_assert_neq(netlock_add("memdump_unit_test", &c, 1), 0, "a second lock of the same name: never two dumps in one");
+	cr_assert_neq(netlock_add("memdump_unit_test", &c, 1), 0, "a second of that name: never two dumps in one");
 	cr_assert_eq(netlock_remove("memdump_unit_test"), 0);
 	cr_assert_eq(netlock_remove("memdump_unit_test"), 0, "gone already: not an error");
 	cr_assert_eq(netlock_remove("bad name"), -EINVAL);
