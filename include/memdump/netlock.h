@@ -41,7 +41,9 @@ char *netlock_script(const char *name, const struct md_net_conn *c, size_t n);
 
 /* make the lock, all or nothing; a one-line error names nftables' complaint */
 int netlock_add(const char *name, const struct md_net_conn *c, size_t n);
-/* remove it: 0 also when it is not there (a restore on another host) */
+/* the same, unless a table of that name is there already (0; 1: made) */
+int netlock_keep(const char *name, const struct md_net_conn *c, size_t n);
+/* remove it: 0 also when it is not there */
 int netlock_remove(const char *name);
 /* whether this host lets memdump make and remove a lock (memdump check): 1, 0, or -errno */
 int netlock_probe(void);

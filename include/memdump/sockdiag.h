@@ -43,6 +43,7 @@ struct sd_inet {
 	uint32_t rqueue;	/* listening: connections not accepted; else bytes unread */
 	uint32_t wqueue;	/* listening: the backlog; else bytes not yet sent */
 	bool md5;		/* INET_DIAG_MD5SIG: TCP-MD5 keys (shown to CAP_NET_ADMIN) */
+	uint8_t shutdown;	/* INET_DIAG_SHUTDOWN: 1 RCV_SHUTDOWN, 2 SEND_SHUTDOWN */
 };
 
 struct sockdiag {

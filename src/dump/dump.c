@@ -475,6 +475,12 @@ static int write_images(struct dump_ctx *c)
 	return r;
 }
 
+/* a signal held back for the connections' sake (dump_tcp()) still ends the dump, the tree as it was */
+static int check_interrupted(const struct dump_ctx *c)
+{
+	return dump_tcp_interrupted(&c->tcp) ? log_err(-EINTR, "interrupted: the tree goes on as it was") : 0;
+}
+
 /* remove what a failed dump wrote: only our *.img files, never the directory */
 static void remove_images(int dirfd)
 {
@@ -588,6 +594,9 @@ int dump_run(const struct dump_opts *o)
 			goto out_thaw;
 	}
 	settle_tree(&c);
+	r = check_interrupted(&c);
+	if (r < 0)
+		goto out_thaw;
 	/* the inventory last: a directory without one is not an image */
 	r = write_images(&c);
 	if (r < 0)
@@ -595,6 +604,9 @@ int dump_run(const struct dump_opts *o)
 	if (fsync(c.out.dirfd) < 0)
 		log_debug("fsync of the image directory failed");
 	stage_done(&c.stage_ns, "wrote the metadata");
+	r = check_interrupted(&c);
+	if (r < 0)
+		goto out_thaw;
 	/* the page server gets the rest of the image, and has it on disk before the tree goes */
 	if (c.out.xfer) {
 		r = xfer_send_dir(c.out.xfer, c.out.dirfd);

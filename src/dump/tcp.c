@@ -19,11 +19,13 @@
 #include "compat/pidfd.h"
 #include "compat/tcp.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -63,8 +65,9 @@ static int peek_queue(int sk, int queue, size_t len, uint32_t *seq, uint8_t **re
 	if ((r = get_int(sk, SOL_TCP, TCP_QUEUE_SEQ, &v)) < 0)
 		return r;
 	*seq = (uint32_t)v;
-	if ((r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off)) < 0)
-		return r;
+	/* kernels before 6.10 have no peek offset for TCP (EOPNOTSUPP) */
+	if (get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off) < 0)
+		peek_off = -1;
 	if (peek_off >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)) < 0)
 		return -errno;
 	for (;;) {
@@ -83,7 +86,8 @@ static int peek_queue(int sk, int queue, size_t len, uint32_t *seq, uint8_t **re
 	}
 	if (peek_off >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, sizeof(peek_off)) < 0 && r >= 0)
 		r = -errno;
-	if (r >= 0 && (size_t)n > len && queue != TCP_SEND_QUEUE)
+	/* a send queue's peek says how much there was even where it copied less */
+	if (r >= 0 && ((size_t)n > cap || ((size_t)n > len && queue != TCP_SEND_QUEUE)))
 		r = -EIO;
 	if (r < 0) {
 		free(buf);
@@ -196,6 +200,52 @@ static int check_extras(int sk, int fd, pid_t pid)
 }
 
 /*
+ * A connection held by a process outside the tree too would be left to it
+ * in repair mode (and locked) once the tree is killed: refused, as pipes
+ * are. One walk over every other process's fds.
+ */
+static int check_outside(const struct md_proc *procs, size_t n, const struct dump_tcp *t)
+{
+	_cleanup_closedir_ DIR *proc = opendir("/proc");
+	struct dirent *de;
+
+	if (!proc)
+		return log_err(-errno, "cannot look for holders of the tree's TCP connections outside it");
+	while ((de = readdir(proc))) {
+		_cleanup_closedir_ DIR *fds = NULL;
+		pid_t pid = (pid_t)atoi(de->d_name);
+		struct dirent *fe;
+		char path[64];
+
+		if (pid <= 0 || pid == getpid() || md_find_proc(procs, n, pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[64], lpath[64 + sizeof(fe->d_name)];
+			unsigned long long ino;
+			ssize_t k;
+
+			snprintf(lpath, sizeof(lpath), "%s/%s", path, fe->d_name);
+			k = readlink(lpath, link, sizeof(link) - 1);
+			if (k <= 0)
+				continue;
+			link[k] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			for (size_t i = 0; i < t->n; i++)
+				if (t->streams[i].ino == ino)
+					return log_refuse("fd %d of %d is a TCP connection also held outside the dumped "
+							  "tree (by %d): not supported (dump the tree that holds it)",
+							  t->files[i]->fd, t->pids[i], pid);
+		}
+	}
+	return 0;
+}
+
+/*
  * Once all is read, sock_diag again: each connection still established,
  * with as many bytes unread as the receive queue we peeked. It counts to
  * the last byte received where SIOCINQ (and the peek) stop at urgent data
@@ -213,6 +263,9 @@ static int recheck(const struct dump_tcp *t)
 
 		if (e && e->md5)
 			r = log_refuse("fd %d of %d is a TCP connection signed with TCP-MD5: not supported",
+				       t->files[i]->fd, t->pids[i]);
+		else if (e && (e->shutdown & 1))
+			r = log_refuse("fd %d of %d is a TCP connection shut down for reading: not supported",
 				       t->files[i]->fd, t->pids[i]);
 		else if (!e || e->state != TCP_ESTABLISHED)
 			r = log_refuse("fd %d of %d: its TCP connection ended while the dump read it (state %d)",
@@ -265,6 +318,9 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			if (r < 0)
 				return r;
 		}
+	r = check_outside(procs, n, t);
+	if (r < 0)
+		return r;
 	/*
 	 * From the lock on, memdump ending half way would leave the tree
 	 * running with sockets in repair mode and no packets: the signals a
@@ -275,13 +331,17 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
 	sigaddset(&stop, SIGQUIT);
+	/* and a stderr gone, or a file size limit, must not end it either */
+	sigaddset(&stop, SIGPIPE);
+	sigaddset(&stop, SIGXFSZ);
 	sigprocmask(SIG_BLOCK, &stop, &t->oldmask);
 	t->masked = true;
 	netlock_name(t->lock, sizeof(t->lock), root, now_ns);
+	/* before: a lock made but reported failed must still go (removing a missing one is no error) */
+	t->locked = true;
 	r = netlock_add(t->lock, conns, t->n);
 	if (r < 0)
 		return r;
-	t->locked = true;
 	for (size_t i = 0; i < t->n; i++) {
 		int on = TCP_REPAIR_ON;
 		const struct md_fd *f = t->files[i];
@@ -302,6 +362,16 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			  t->streams[i].mss, t->streams[i].options);
 	}
 	return recheck(t);
+}
+
+bool dump_tcp_interrupted(const struct dump_tcp *t)
+{
+	sigset_t pending;
+
+	if (!t->masked || sigpending(&pending) < 0)
+		return false;
+	return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP) ||
+	       sigismember(&pending, SIGQUIT);
 }
 
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)

@@ -89,6 +89,7 @@ int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *
 {
 	const struct inet_diag_msg *m;
 	struct sd_inet s = { 0 };
+	struct nlattr *a;
 	size_t alen;
 
 	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || !nlmsg_valid_hdr(nlh, sizeof(*m)))
@@ -110,6 +111,9 @@ int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *
 	s.wqueue = m->idiag_wqueue;
 	/* with the INFO extension, to CAP_NET_ADMIN: the TCP-MD5 keys, if any */
 	s.md5 = nlmsg_find_attr(nlh, sizeof(*m), INET_DIAG_MD5SIG) != NULL;
+	a = nlmsg_find_attr(nlh, sizeof(*m), INET_DIAG_SHUTDOWN);
+	if (a && nla_len(a) >= 1)
+		s.shutdown = nla_get_u8(a) & 3;
 	*ret = s;
 	return 0;
 }

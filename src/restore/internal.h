@@ -262,6 +262,8 @@ socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, 
  * fd, made by restore_make_tcp(), was closed; restore_tcp_release() frees.
  */
 int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const char *dir);
+/* before the sockets are made: refuses connections in use here, then locks them (the dump's lock name) */
+int restore_tcp_lock(struct restore_ctx *rc);
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f);
 int restore_tcp_finish(struct restore_ctx *rc);
 void restore_tcp_forget(struct restore_ctx *rc, int fd);

@@ -957,6 +957,8 @@ int restore_run(const struct restore_opts *o)
 	};
 	struct restore_proc *root;
 	int r, status, root_sock;
+	sigset_t oldmask;
+	bool masked = false;
 	size_t threads = 0;
 	uint64_t stage_ns = md_now_ns();
 
@@ -987,6 +989,9 @@ int restore_run(const struct restore_opts *o)
 		if (r < 0)
 			goto out;
 	}
+	r = restore_tcp_lock(&rc);
+	if (r < 0)
+		goto out;
 	r = restore_open_files(&rc);
 	if (r < 0)
 		goto out;
@@ -1056,7 +1061,22 @@ int restore_run(const struct restore_opts *o)
 			if (r < 0)
 				goto out_kill;
 		}
-	/* last before the tree runs: the peers may talk to it again */
+	/*
+	 * Last before the tree runs: the peers may talk to it again. From here
+	 * until every thread is let go, a signal ending us would kill the tree
+	 * (and its connections) half way: held back until then.
+	 */
+	if (rc.n_tcp) {
+		sigset_t stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGHUP);
+		sigaddset(&stop, SIGQUIT);
+		sigaddset(&stop, SIGPIPE);
+		masked = sigprocmask(SIG_BLOCK, &stop, &oldmask) == 0;
+	}
 	r = restore_tcp_finish(&rc);
 	if (r < 0)
 		goto out_kill;
@@ -1075,6 +1095,10 @@ int restore_run(const struct restore_opts *o)
 	/* only now: a failed release above must still kill every process, released or not */
 	for (size_t k = 0; k < rc.n; k++)
 		rc.procs[k].n_attached = 0;
+	if (masked) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		masked = false;
+	}
 	rc.sysv_done = true;
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	log_debug("restored %d: %zu processes, %zu threads", root->pid, rc.n, threads);
@@ -1103,6 +1127,8 @@ int restore_run(const struct restore_opts *o)
 out_kill:
 	kill_tree(&rc);
 out:
+	if (masked)
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	restore_ctx_release(&rc);
 	return r;
 }

@@ -7,10 +7,11 @@
  * the send queue as sent and not acknowledged yet). The sockets stay in
  * repair mode, silent (the bytes never sent are written out of it for a
  * moment, as usual, while the lock keeps them in), until the whole tree is
- * in place; then restore_tcp_finish() removes the dump's network lock and
- * takes them out of repair mode. A restore that fails before closes them
- * still in repair mode, without a word to the peer, and leaves the lock: it
- * can be tried again.
+ * in place; then restore_tcp_finish() removes the network lock and takes
+ * them out of repair mode. The lock is the dump's, or where the restore
+ * runs on another host the same one made here (restore_tcp_lock()). A
+ * restore that fails before closes them still in repair mode, without a
+ * word to the peer, and leaves the lock: it can be tried again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "memdump/image.h"
 #include "memdump/log.h"
 #include "memdump/netlock.h"
+#include "memdump/sockdiag.h"
 #include "restore/internal.h"
 
 #define CHUNK (256 * 1024)
@@ -62,6 +64,70 @@ void restore_tcp_release(struct restore_ctx *rc)
 	rc->tcp_fds = NULL;
 	rc->net_lock = NULL;
 	rc->n_tcp = 0;
+}
+
+static bool same_conn(const struct sd_inet *e, const struct md_sock *s)
+{
+	size_t alen = s->family == AF_INET6 ? 16 : 4;
+
+	return e->family == s->family && e->sport == s->port && e->dport == s->peer_port &&
+	       !memcmp(e->src, s->addr, alen) && !memcmp(e->dst, s->peer_addr, alen);
+}
+
+int restore_tcp_lock(struct restore_ctx *rc)
+{
+	struct md_net_conn *conns;
+	struct sockdiag d = { 0 };
+	char name[MD_NET_LOCK_NAME_MAX];
+	int r;
+
+	if (!rc->n_tcp)
+		return 0;
+	/*
+	 * A socket of this host on one of the connections (the dumped
+	 * process, left running by dump -R) would lose its packets to the
+	 * lock: refused before anything changes.
+	 */
+	r = sockdiag_collect(false, true, &d);
+	if (r < 0)
+		return log_err(r, "cannot ask the kernel about this host's TCP sockets (sock_diag)");
+	for (size_t i = 0; i < rc->n_tcp && r >= 0; i++) {
+		const struct md_fd *f = restore_find_sock(rc, rc->tcp[i].ino, NULL);
+
+		for (size_t k = 0; f && k < d.n_inet && r >= 0; k++)
+			if (d.inet[k].protocol == IPPROTO_TCP && d.inet[k].state != TCP_LISTEN &&
+			    same_conn(&d.inet[k], &f->sock))
+				r = log_err(-EADDRINUSE, "a TCP connection of the image (fd %d) is in use on this host, "
+					    "by socket %llu (does the dumped process still run?)", f->fd,
+					    (unsigned long long)d.inet[k].ino);
+	}
+	sockdiag_release(&d);
+	if (r < 0)
+		return r;
+	/*
+	 * The dump's lock where it is still there (this host); else the same
+	 * one made here, so that the peers' packets wait here too until the
+	 * tree runs, and a failed restore can be tried again.
+	 */
+	if (!rc->net_lock) {
+		netlock_name(name, sizeof(name), rc->inv.root_pid, rc->inv.dump_time_ns);
+		rc->net_lock = strdup(name);
+		if (!rc->net_lock)
+			return -ENOMEM;
+	}
+	conns = calloc(rc->n_tcp, sizeof(*conns));
+	if (!conns)
+		return -ENOMEM;
+	for (size_t i = 0; i < rc->n_tcp; i++) {
+		const struct md_sock *s = &restore_find_sock(rc, rc->tcp[i].ino, NULL)->sock;
+
+		conns[i] = (struct md_net_conn){ .family = s->family, .port = s->port, .peer_port = s->peer_port };
+		memcpy(conns[i].addr, s->addr, sizeof(conns[i].addr));
+		memcpy(conns[i].peer_addr, s->peer_addr, sizeof(conns[i].peer_addr));
+	}
+	r = netlock_keep(rc->net_lock, conns, rc->n_tcp);
+	free(conns);
+	return r < 0 ? r : 0;
 }
 
 static int set_int(int fd, int level, int opt, int v)

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -119,12 +121,18 @@ char *netlock_script(const char *name, const struct md_net_conn *c, size_t n)
  * libnftables runs in a child of ours: where it cannot open its netlink
  * socket it calls exit(), which must end neither a dump holding a frozen
  * tree nor a restore holding a stopped one. The child's stderr, where that
- * message goes, is the pipe too.
+ * message goes, is the pipe too. Callers are single-threaded here (their
+ * worker threads are joined), as fork() wants. SIGCHLD is the default
+ * meanwhile: ignored (inherited so), waitpid() would find no child.
  */
+#define RUN_TIMEOUT_MS 30000
+
 static int run(const char *cmds, char *err, size_t errlen)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	struct pollfd pfd;
 	size_t got = 0;
-	int p[2], status;
+	int p[2], status, r = 0;
 	ssize_t n;
 	pid_t pid;
 
@@ -133,19 +141,20 @@ static int run(const char *cmds, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
 		return -errno;
 	}
+	sigaction(SIGCHLD, &dfl, &old);
+	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		int r = -errno;
-
+		r = -errno;
 		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
+		sigaction(SIGCHLD, &old, NULL);
 		return r;
 	}
 	if (pid == 0) {
 		struct nft_ctx *ctx;
 		const char *e;
-		int r;
 
 		close(p[0]);
 		dup2(p[1], STDERR_FILENO);
@@ -161,25 +170,54 @@ static int run(const char *cmds, char *err, size_t errlen)
 		_exit(r != 0);
 	}
 	close(p[1]);
-	while (got + 1 < errlen && (n = read(p[0], err + got, errlen - got - 1)) != 0) {
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	for (;;) {
+		int k = poll(&pfd, 1, RUN_TIMEOUT_MS);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			/* a child that hangs must not keep the tree frozen */
+			kill(pid, SIGKILL);
+			snprintf(err, errlen, "libnftables did not answer in %d s", RUN_TIMEOUT_MS / 1000);
+			r = -ETIMEDOUT;
+			break;
+		}
+		n = read(p[0], err + got, got + 1 < errlen ? errlen - got - 1 : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n <= 0)
 			break;
 		got += (size_t)n;
+		if (got + 1 >= errlen) {
+			char sink[256];
+
+			/* the rest is dropped: the child must not block on a full pipe */
+			while ((n = read(p[0], sink, sizeof(sink))) > 0 || (n < 0 && errno == EINTR))
+				;
+			break;
+		}
 	}
-	err[got] = '\0';
+	if (!r)
+		err[got] = '\0';
 	close(p[0]);
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	sigaction(SIGCHLD, &old, NULL);
+	if (r < 0)
+		return r;
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	err[strcspn(err, "\n")] = '\0';
 	if (!err[0])
 		snprintf(err, errlen, "libnftables failed (status %#x)", status);
 	if (strstr(err, "No such file or directory"))
 		return -ENOENT;
+	if (strstr(err, "File exists"))
+		return -EEXIST;
 	if (strstr(err, "Operation not permitted"))
 		return -EPERM;
 	return -EIO;
@@ -202,6 +240,29 @@ int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
 		return log_err(r, "cannot lock the TCP connections' packets (nftables table inet %s): %s", name, err);
 	log_debug("network lock inet %s: %zu connection(s)", name, n);
 	return 0;
+}
+
+int netlock_keep(const char *name, const struct md_net_conn *c, size_t n)
+{
+	char err[256];
+	char *cmds;
+	int r;
+
+	if (!md_net_lock_name_valid(name))
+		return log_err(-EINVAL, "bad network lock name '%s'", name);
+	cmds = netlock_script(name, c, n);
+	if (!cmds)
+		return log_err(-ENOMEM, "cannot lock the network");
+	r = run(cmds, err, sizeof(err));
+	free(cmds);
+	if (r == -EEXIST) {
+		log_debug("network lock inet %s: there already", name);
+		return 0;
+	}
+	if (r < 0)
+		return log_err(r, "cannot lock the TCP connections' packets (nftables table inet %s): %s", name, err);
+	log_debug("network lock inet %s: %zu connection(s)", name, n);
+	return 1;
 }
 
 int netlock_remove(const char *name)

@@ -1467,6 +1467,22 @@ time.sleep(60)' "$TD/listen.sock"
 
 # --- established TCP connections to a peer outside the tree (tcp_tree.py, tcp_peer.py) ------
 
+# note_lock DIR: the network lock of image DIR, for drop_nft_tables to remove if the test fails
+note_lock() {
+	"$MEMDUMP" show "$1/tcp-stream.img" 2>/dev/null | sed -n 's/.*"net_lock": "\([A-Za-z0-9_]*\)".*/\1/p' \
+		>>"$TD/nft_tables"
+}
+
+# drop_nft_tables DIR: remove the nftables tables (family inet) a test listed in DIR/nft_tables
+drop_nft_tables() {
+	local t
+	[[ -f $1/nft_tables && -x $E2E/nftctl ]] || return 0
+	while read -r t; do
+		[[ -n $t ]] && "$E2E/nftctl" "delete table inet $t" 2>/dev/null
+	done <"$1/nft_tables"
+	return 0
+}
+
 need_tcp_repair() {
 	"$MEMDUMP" check >"$TD/check.out" 2>&1
 	grep -q '^tcp_repair: yes' "$TD/check.out" || skip "no TCP repair here (memdump check: tcp_repair)"
@@ -1482,7 +1498,7 @@ start_tcp() {
 	local addr=127.0.0.1 a tree_args=() peer_args=()
 	for a in "$@"; do
 		case $a in
-		ghost | peekoff) tree_args+=("$a") ;;
+		ghost | peekoff | holdsend | shutrd) tree_args+=("$a") ;;
 		oob) peer_args+=(oob) ;;
 		*) addr=$a ;;
 		esac
@@ -1492,6 +1508,11 @@ start_tcp() {
 	PEER=$SPAWNED
 	spawn tree python3 "$HERE/tcp_tree.py" "$TD/port" "$TD/status" "${tree_args[@]}" "$addr"
 	PID=$SPAWNED
+	if [[ " ${tree_args[*]} " == *" holdsend "* ]]; then
+		wait_until 30 grep -q '^CONNECTED' "$TD/status" 2>/dev/null ||
+			fail "tcp_tree.py did not connect: $(cat "$TD/status" "$TD/tree.err" "$TD/peer.err" 2>/dev/null)"
+		return 0
+	fi
 	wait_until 30 status_ready "$TD/status" ||
 		fail "tcp_tree.py did not get ready: $(cat "$TD/status" "$TD/tree.err" "$TD/peer.err" 2>/dev/null)"
 	log "tree $PID, peer $PEER: $(cat "$TD/status")"
@@ -1520,6 +1541,7 @@ test_tcp_established() {
 	md dump dump -t "$PID" -D "$TD/img" && fail "a dump without --tcp-established succeeded"
 	grep -q "dump it with --tcp-established" "$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
 	dump_and_kill "$PID" "$TD/img" --tcp-established
+	note_lock "$TD/img"
 	"$MEMDUMP" show "$TD/img/tcp-stream.img" >"$TD/show.json" || fail "memdump show tcp-stream.img failed"
 	grep -q '"net_lock": "memdump_' "$TD/show.json" || fail "the image names no network lock"
 	touch "$TD/gap"
@@ -1545,9 +1567,8 @@ print("took", flush=True)
 time.sleep(120)
 '
 
-# a restore that fails making a connection (its 4-tuple is taken) closes it still in repair
-# mode and keeps the lock: the peer notices nothing, and the next restore gets the
-# connection whole
+# a restore refused because a socket of this host has the connection's 4-tuple keeps the
+# lock: the peer notices nothing, and the next restore gets the connection whole
 test_tcp_restore_retried() {
 	need_memdump
 	start_tcp
@@ -1555,12 +1576,13 @@ test_tcp_restore_retried() {
 	read -r _ _ lport <"$TD/status"
 	pport=$(cat "$TD/port")
 	dump_and_kill "$PID" "$TD/img" --tcp-established
+	note_lock "$TD/img"
 	touch "$TD/gap"
 	spawn squat python3 -c "$TUPLE_SQUAT_CODE" "$lport" "$pport" "$TD"
 	local squat=$SPAWNED
 	wait_until 20 grep -q took "$TD/squat.out" || fail "cannot take 127.0.0.1:$lport: $(cat "$TD/squat.err")"
 	md restore restore -D "$TD/img" -d --tcp-established && fail "restore succeeded with the 4-tuple taken"
-	grep -q "cannot connect it to its peer" "$TD/restore.err" || fail "failed for another reason: $(md_why restore)"
+	grep -q "is in use on this host, by socket" "$TD/restore.err" || fail "failed for another reason: $(md_why restore)"
 	fully_gone "$PID" || fail "the failed restore left a process"
 	kill -KILL "$squat"
 	reap_child "$squat"
@@ -1583,6 +1605,10 @@ test_tcp_leave_running() {
 	start_tcp peekoff
 	md dump dump -t "$PID" -D "$TD/img" -R --tcp-established || fail "dump -R failed: $(md_why dump)"
 	alive "$PID" || fail "the tree died"
+	# a copy on this host while the original runs: refused (its pid, its connection are taken)
+	# before a lock could take the original's packets
+	md restore restore -D "$TD/img" -d --tcp-established && fail "a copy was restored beside the original"
+	grep -q '^memdump: error: ' "$TD/restore.err" || fail "no 'memdump: error:' line"
 	finish_tcp
 }
 
@@ -1646,7 +1672,77 @@ test_tcp_md5_refused() {
 }
 
 ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
-ALL_TESTS+=(tcp_md5_refused tcp_restore_retried)
+# bytes sent and not acknowledged at the dump (the peer's acknowledgements dropped by a rule
+# of the test's while the tree sends): they go back into the send queue in repair mode, and
+# the peer gets each byte once
+test_tcp_unacked() {
+	need_memdump
+	[[ -x $E2E/nftctl ]] || fail "$E2E/nftctl is not built"
+	start_tcp holdsend
+	local lport pport t=e2e_noack_$$
+	read -r _ lport <"$TD/status"
+	pport=$(cat "$TD/port")
+	"$E2E/nftctl" "add table inet $t
+add chain inet $t out { type filter hook output priority 0; }
+add rule inet $t out tcp sport $pport tcp dport $lport drop" || fail "nftctl cannot add a rule"
+	echo "$t" >>"$TD/nft_tables"
+	touch "$TD/status.send"
+	wait_until 30 status_ready "$TD/status" || fail "the tree did not send: $(cat "$TD/status" "$TD/tree.err")"
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	note_lock "$TD/img"
+	"$E2E/nftctl" "delete table inet $t" || fail "nftctl cannot delete its rule"
+	"$MEMDUMP" show "$TD/img/tcp-stream.img" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["payload"]["streams"][0]
+sent = len(s["send_queue"]) // 2 - s["unsent"]
+print(sent, "bytes sent and not acknowledged,", s["unsent"], "not sent")
+sys.exit(0 if sent > 0 else 1)' >"$TD/unacked" || fail "no bytes sent and not acknowledged at the dump: $(cat "$TD/unacked")"
+	log "$(cat "$TD/unacked")"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	finish_tcp
+}
+
+# a copy of the tree's connection held by a process outside it (pidfd_getfd()): it would be
+# left in repair mode: refused
+HOLD_FD_CODE='
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(int(sys.argv[1]))
+fd = libc.syscall(438, pidfd, int(sys.argv[2]), 0)  # pidfd_getfd
+print("held" if fd >= 0 else "error %d" % ctypes.get_errno(), flush=True)
+time.sleep(120)
+'
+
+test_tcp_outside_refused() {
+	need_memdump
+	start_tcp
+	local fd="" f
+	for f in /proc/"$PID"/fd/*; do
+		[[ $(readlink "$f") == socket:* ]] && fd=${f##*/}
+	done
+	[[ -n $fd ]] || fail "no socket fd in the tree"
+	spawn holder python3 -c "$HOLD_FD_CODE" "$PID" "$fd" "$TD"
+	local holder=$SPAWNED
+	wait_until 10 grep -q held "$TD/holder.out" || fail "cannot take a copy of fd $fd: $(cat "$TD/holder.out")"
+	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
+	grep -q "also held outside the dumped tree (by $holder)" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+	kill "$holder"
+	alive "$PID" || fail "the tree died"
+	finish_tcp
+}
+
+# shut down for reading: TCP repair would not keep that; refused
+test_tcp_shut_rd_refused() {
+	need_memdump
+	start_tcp shutrd
+	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
+	grep -q "a TCP connection shut down for reading: not supported" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+}
+
+ALL_TESTS+=(tcp_md5_refused tcp_restore_retried tcp_unacked tcp_outside_refused tcp_shut_rd_refused)
 
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
@@ -2309,6 +2405,7 @@ run_one() {
 	) >"$TD/log" 2>&1
 	rc=$?
 	kill_tracked "$TD"
+	drop_nft_tables "$TD"
 	why=$(head -n1 "$TD/why" 2>/dev/null)
 	case $rc in
 	0)
