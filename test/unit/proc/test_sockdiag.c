@@ -218,7 +218,7 @@ Test(sockdiag, inet6_built)
 	nlmsg_free(m);
 }
 
-/* a TCP connection signed with TCP-MD5: sock_diag appends its keys */
+/* a TCP connection signed with TCP-MD5 (sock_diag appends its keys) and shut down for reading */
 Test(sockdiag, inet_md5)
 {
 	struct nl_msg *m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
@@ -230,9 +230,12 @@ Test(sockdiag, inet_md5)
 	cr_assert_eq(nla_put(m, INET_DIAG_INFO, 8, key), 0);
 	cr_assert_eq(sockdiag_parse_inet(nlmsg_hdr(m), IPPROTO_TCP, &s), 0);
 	cr_assert_not(s.md5);
+	cr_assert_eq(s.shutdown, 0);
 	cr_assert_eq(nla_put(m, INET_DIAG_MD5SIG, sizeof(key), key), 0);
+	cr_assert_eq(nla_put_u8(m, INET_DIAG_SHUTDOWN, 1), 0);
 	cr_assert_eq(sockdiag_parse_inet(nlmsg_hdr(m), IPPROTO_TCP, &s), 0);
 	cr_assert(s.md5);
+	cr_assert_eq(s.shutdown, 1, "shut down for reading");
 	nlmsg_free(m);
 }
 
