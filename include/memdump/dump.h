@@ -104,11 +104,13 @@ int dump_inotify_fd(pid_t pid, int fd, const char *fdinfo, struct md_fd *ret);
  */
 int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uint64_t limit);
 /*
- * Every pipe the fds of procs hold, once, with its unread bytes (peeked,
- * never taken). A pipe with only one end in the tree is refused: -ENOTSUP,
- * logged with the fd. *ret is malloc'ed (src/dump/pipes.c).
+ * Every pipe and FIFO the fds of procs hold, once, with its unread bytes
+ * (peeked, never taken); the fds of a FIFO get its id (pipe_id, numbered
+ * from 1 per dump). Refused (-ENOTSUP, logged with the fd): a pipe or FIFO
+ * also held outside the tree, a FIFO with bytes no fd of the tree reads.
+ * *ret is malloc'ed (src/dump/pipes.c).
  */
-int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n);
+int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n);
 
 /*
  * Sockets (src/dump/sockets.c). dump_collect_socket(): socket fd of pid,
@@ -145,12 +147,12 @@ struct dump_tcp {
 	size_t n_repair;		/* the first n_repair are in repair mode */
 	char lock[MD_NET_LOCK_NAME_MAX];
 	bool locked;
-	bool masked;			/* SIGINT, SIGTERM, SIGHUP, SIGQUIT blocked until release: */
+	bool masked;			/* md_hold_signals() until release: */
 	sigset_t oldmask;		/* the mask before */
 };
 int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t);
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);
-/* whether SIGINT, SIGTERM, SIGHUP or SIGQUIT came while dump_tcp() held them back */
+/* whether a user's SIGINT, SIGTERM, SIGHUP or SIGQUIT came while dump_tcp() held it back */
 bool dump_tcp_interrupted(const struct dump_tcp *t);
 void dump_tcp_release(struct dump_tcp *t);
 

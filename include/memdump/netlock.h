@@ -26,7 +26,7 @@ struct md_net_conn {
 	uint16_t peer_port;
 };
 
-/* letters, digits and '_', starting with a letter, shorter than MD_NET_LOCK_NAME_MAX */
+/* a name netlock_name() makes, memdump_PID_SECONDS_NANOSECONDS (nine digits): never another's table */
 bool md_net_lock_name_valid(const char *name);
 
 /* the lock's name for a dump of pid at CLOCK_REALTIME ns: memdump_PID_SECONDS_NANOSECONDS */

@@ -22,6 +22,7 @@
 #include "memdump/inject.h"
 #include "memdump/kfeat.h"
 #include "memdump/log.h"
+#include "memdump/sigs.h"
 #include "memdump/model.h"
 #include "memdump/plan.h"
 #include "memdump/progress.h"
@@ -541,7 +542,7 @@ int dump_run(const struct dump_opts *o)
 	struct timespec now;
 	uint64_t pages = 0;
 	size_t threads = 0;
-	int r, r_tcp;
+	int r, r_tcp, sig;
 
 	r = kfeat_probe(&c.kf);
 	if (r < 0)
@@ -629,6 +630,9 @@ int dump_run(const struct dump_opts *o)
 	else
 		r = freeze_tree_kill(&c.ft);
 	r = r < 0 ? r : r_tcp;
+	/* past the point of no return: what came meanwhile is too late to stop anything */
+	if (r >= 0 && c.tcp.masked && (sig = md_drop_held_signals()))
+		log_warn("SIG%s came when the tree was already dumped: ignored", sigabbrev_np(sig));
 	if (!c.thawed)
 		c.frozen_ns = md_now_ns() - c.frozen_ns;
 	stage_done(&c.stage_ns, o->leave_running ? "let the tree go" : "killed the tree");

@@ -129,10 +129,17 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		/* whether both ends are in the tree is for dump_link_fds() to say */
 		ret->kind = MD_FD_PIPE;
 		ret->pipe_id = st.st_ino;
-	} else if (S_ISFIFO(st.st_mode) && link[0] == '/' && !(deleted && st.st_nlink == 0)) {
-		/* a named pipe: opened again by its name; who else holds it, dump_pipes() */
+	} else if (S_ISFIFO(st.st_mode) && link[0] == '/') {
+		struct stat by_name;
+
+		/* opened again by its name (stat() opens nothing): it must still lead to this FIFO */
+		if (stat(link, &by_name) < 0 || by_name.st_dev != st.st_dev || by_name.st_ino != st.st_ino) {
+			log_msg(LOG_ERR, "fd %d of %d is FIFO '%s', whose name was removed or now names another "
+					 "file: not supported", fd, pid, link);
+			return -ENOTSUP;
+		}
+		/* a named pipe; its id (per FIFO) and who else holds it: dump_pipes() */
 		ret->kind = MD_FD_FIFO;
-		ret->pipe_id = st.st_ino;
 	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
 		struct proc_eventfd e;
 

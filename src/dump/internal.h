@@ -17,6 +17,14 @@ struct md_vma;
 struct sock_filter;
 struct proc_status;
 
+/*
+ * fn(pid, fd, link, arg) for every fd (its /proc link) of every process but
+ * memdump and those of procs (outside.c); a nonzero return ends the walk
+ * and is returned (-errno if /proc cannot be read).
+ */
+int dump_walk_outside_fds(const struct md_proc *procs, size_t n,
+			  int (*fn)(pid_t pid, int fd, const char *link, void *arg), void *arg);
+
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared);

@@ -9,6 +9,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "compat/pidfd.h"
+#include "dump/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,17 +67,22 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	return 0;
 }
 
-/* The tree's pipes and FIFOs and, for each, a process outside the tree holding it (0: none). */
+/*
+ * The tree's pipes and FIFOs and, for each, a process outside the tree
+ * holding it (0: none). A pipe is its pipefs inode; a FIFO its file's
+ * device and inode (two file systems may number alike).
+ */
 struct holder {
-	uint64_t id;
 	bool fifo;
-	const char *path;	/* a FIFO's: how /proc shows its fds */
+	uint64_t id;		/* a pipe's */
+	uint64_t dev, ino;	/* a FIFO's */
 	pid_t outside;
 };
 
 struct holders {
 	struct holder *h;
 	size_t n;
+	bool any_fifo;
 };
 
 static bool is_pipe(const struct md_fd *f)
@@ -83,79 +90,106 @@ static bool is_pipe(const struct md_fd *f)
 	return f->kind == MD_FD_PIPE || f->kind == MD_FD_FIFO;
 }
 
-static struct holder *holder_of(const struct holders *h, uint64_t id, bool fifo)
+/* whether f and g are on the same pipe or FIFO */
+static bool same_pipe(const struct md_fd *f, const struct md_fd *g)
+{
+	if (f->kind != g->kind)
+		return false;
+	return f->kind == MD_FD_FIFO ? f->dev == g->dev && f->ino == g->ino : f->pipe_id == g->pipe_id;
+}
+
+static struct holder *holder_of(const struct holders *h, const struct md_fd *f)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (h->h[i].id == id && h->h[i].fifo == fifo)
+		if (h->h[i].fifo == (f->kind == MD_FD_FIFO) &&
+		    (h->h[i].fifo ? h->h[i].dev == f->dev && h->h[i].ino == f->ino : h->h[i].id == f->pipe_id))
 			return &h->h[i];
 	return NULL;
 }
 
-/* the holder of an fd of another process whose link is link, if one of ours */
-static struct holder *holder_by_link(const struct holders *h, const char *link)
+/* the inode an fd of another process is on, from its fdinfo (which touches no file system) */
+static bool fdinfo_ino(pid_t pid, int fd, uint64_t *ret)
 {
+	char path[64], line[128];
+	unsigned long long ino = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "ino: %llu", &ino) == 1;
+	fclose(f);
+	*ret = ino;
+	return found;
+}
+
+/*
+ * A FIFO of ours, reached by whatever name (another link, a bind mount,
+ * another root): fdinfo's inode first, stat() of the fd only where it
+ * matches one (or where fdinfo has none, before 5.14).
+ */
+static struct holder *fifo_holder(const struct holders *h, pid_t pid, int fd)
+{
+	struct md_fd probe = { .kind = MD_FD_FIFO };
+	char path[64];
+	struct stat st;
+	uint64_t ino;
+	bool maybe = false;
+
+	if (fdinfo_ino(pid, fd, &ino)) {
+		for (size_t i = 0; i < h->n && !maybe; i++)
+			maybe = h->h[i].fifo && h->h[i].ino == ino;
+		if (!maybe)
+			return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return NULL;
+	probe.dev = st.st_dev;
+	probe.ino = st.st_ino;
+	return holder_of(h, &probe);
+}
+
+static int note_holder(pid_t pid, int fd, const char *link, void *arg)
+{
+	struct holders *h = arg;
+	struct md_fd probe = { .kind = MD_FD_PIPE };
+	struct holder *holder = NULL;
 	unsigned long long id;
 
-	if (sscanf(link, "pipe:[%llu]", &id) == 1)
-		return holder_of(h, id, false);
-	for (size_t i = 0; link[0] == '/' && i < h->n; i++)
-		if (h->h[i].fifo && !strcmp(h->h[i].path, link))
-			return &h->h[i];
-	return NULL;
+	if (sscanf(link, "pipe:[%llu]", &id) == 1) {
+		probe.pipe_id = id;
+		holder = holder_of(h, &probe);
+	} else if (link[0] == '/' && h->any_fifo) {
+		holder = fifo_holder(h, pid, fd);
+	}
+	if (holder && !holder->outside)
+		holder->outside = pid;
+	return 0;
 }
 
 /* One walk over every fd of every process outside the tree, for all the tree's pipes at once. */
 static int find_outside_holders(const struct md_proc *procs, size_t n, struct holders *h)
 {
-	_cleanup_closedir_ DIR *proc = NULL;
-	struct dirent *de;
-
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < procs[i].n_fds; j++) {
 			const struct md_fd *f = &procs[i].fds[j];
 			struct holder *nh;
 
-			if (!is_pipe(f) || holder_of(h, f->pipe_id, f->kind == MD_FD_FIFO))
+			if (!is_pipe(f) || holder_of(h, f))
 				continue;
 			nh = reallocarray(h->h, h->n + 1, sizeof(*nh));
 			if (!nh)
 				return -ENOMEM;
 			h->h = nh;
-			h->h[h->n++] = (struct holder){ .id = f->pipe_id, .fifo = f->kind == MD_FD_FIFO,
-							.path = f->path };
+			h->h[h->n++] = (struct holder){ .fifo = f->kind == MD_FD_FIFO, .id = f->pipe_id, .dev = f->dev,
+							.ino = f->ino };
+			h->any_fifo |= f->kind == MD_FD_FIFO;
 		}
-	if (!h->n)
-		return 0;
-	proc = opendir("/proc");
-	if (!proc)
-		return -errno;
-	while ((de = readdir(proc))) {
-		_cleanup_closedir_ DIR *fds = NULL;
-		struct dirent *fe;
-		char path[64];
-		pid_t pid = (pid_t)atoi(de->d_name);
-
-		if (pid <= 0 || pid == getpid() || md_find_proc(procs, n, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char link[PATH_MAX], lpath[300];
-			struct holder *holder;
-			ssize_t k;
-
-			snprintf(lpath, sizeof(lpath), "/proc/%d/fd/%s", pid, fe->d_name);
-			k = readlink(lpath, link, sizeof(link) - 1);
-			if (k <= 0)
-				continue;
-			link[k] = '\0';
-			if ((holder = holder_by_link(h, link)) && !holder->outside)
-				holder->outside = pid;
-		}
-	}
-	return 0;
+	return h->n ? dump_walk_outside_fds(procs, n, note_holder, h) : 0;
 }
 
 /* A pipe with no read end in the tree: only its size, the data nobody can read is gone anyway. */
@@ -194,10 +228,11 @@ static int size_fifo(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
 	return size_pipe(pid, f->fd, ret);
 }
 
-int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
+int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
 {
 	struct md_pipe *pipes = NULL;
 	struct holders h = {};
+	uint64_t fifo_ids = 0;
 	size_t np = 0;
 	int r;
 
@@ -208,25 +243,34 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < procs[i].n_fds; j++) {
-			const struct md_fd *f = &procs[i].fds[j];
+			struct md_fd *f = &procs[i].fds[j];
 			const struct md_fd *rd = NULL, *wr = NULL;
-			bool fifo = f->kind == MD_FD_FIFO, seen = false;
+			bool fifo = f->kind == MD_FD_FIFO;
 			pid_t rd_pid = 0, wr_pid = 0, other;
 			struct md_pipe *np_;
 
-			if (!is_pipe(f))
+			/* a FIFO's fds get their id (one per FIFO) here: the first one has none yet */
+			if (!is_pipe(f) || (fifo && f->pipe_id))
 				continue;
-			for (size_t k = 0; k < np; k++)
-				seen = seen || (pipes[k].id == f->pipe_id && pipes[k].fifo == fifo);
-			if (seen)
-				continue;
-			/* an end to read it by, and one that writes (a FIFO's O_RDWR fd is both) */
+			if (!fifo) {
+				bool seen = false;
+
+				for (size_t k = 0; k < np; k++)
+					seen = seen || (!pipes[k].fifo && pipes[k].id == f->pipe_id);
+				if (seen)
+					continue;
+			}
+			/* an end to read it by, and one that writes (a FIFO's O_RDWR fd is both; O_PATH neither) */
 			for (size_t a = 0; a < n; a++)
 				for (size_t b = 0; b < procs[a].n_fds; b++) {
-					const struct md_fd *g = &procs[a].fds[b];
+					struct md_fd *g = &procs[a].fds[b];
 					int acc = (int)g->flags & O_ACCMODE;
 
-					if (g->kind != f->kind || g->pipe_id != f->pipe_id)
+					if (!same_pipe(f, g))
+						continue;
+					if (fifo)
+						g->pipe_id = fifo_ids + 1;
+					if (g->flags & O_PATH)
 						continue;
 					if ((acc == O_RDONLY || acc == O_RDWR) && !rd) {
 						rd = g;
@@ -242,7 +286,7 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			 * restore (EOF, EPIPE); one held outside the tree would
 			 * be cut off from the restored pipe.
 			 */
-			other = holder_of(&h, f->pipe_id, fifo)->outside;
+			other = holder_of(&h, f)->outside;
 			if (other && fifo) {
 				r = log_refuse("fd %d of %d is FIFO '%s', also open outside the dumped tree (in %d); "
 					       "not supported (dump the tree that holds it, or close it there)",
@@ -262,15 +306,17 @@ int dump_pipes(const struct md_proc *procs, size_t n, struct md_pipe **ret, size
 			}
 			pipes = np_;
 			memset(&pipes[np], 0, sizeof(pipes[np]));
-			pipes[np].id = f->pipe_id;
+			pipes[np].id = fifo ? ++fifo_ids : f->pipe_id;
 			pipes[np].fifo = fifo;
 			np++;
 			if (rd)
 				r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
-			else if (fifo)
+			else if (wr && fifo)
 				r = size_fifo(wr_pid, wr, &pipes[np - 1]);
-			else
+			else if (wr)
 				r = size_pipe(wr_pid, wr->fd, &pipes[np - 1]);
+			else	/* O_PATH fds only: nothing to read or size */
+				r = (pipes[np - 1].data = malloc(1)) ? 0 : -ENOMEM;
 			if (r < 0)
 				goto fail;
 		}

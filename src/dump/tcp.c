@@ -15,11 +15,12 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/netlock.h"
+#include "memdump/sigs.h"
 #include "memdump/sockdiag.h"
 #include "compat/pidfd.h"
+#include "dump/internal.h"
 #include "compat/tcp.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -199,50 +200,43 @@ static int check_extras(int sk, int fd, pid_t pid)
 	return 0;
 }
 
+/* the index of the connection of t that link names, or -1 */
+static int stream_of(const struct dump_tcp *t, const char *link)
+{
+	unsigned long long ino;
+
+	if (sscanf(link, "socket:[%llu]", &ino) != 1)
+		return -1;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->streams[i].ino == ino)
+			return (int)i;
+	return -1;
+}
+
+static int refuse_outside(pid_t pid, int fd, const char *link, void *arg)
+{
+	const struct dump_tcp *t = arg;
+	int i = stream_of(t, link);
+
+	(void)fd;
+	if (i < 0)
+		return 0;
+	return log_refuse("fd %d of %d is a TCP connection also held outside the dumped tree (by %d): not supported "
+			  "(dump the tree that holds it)", t->files[i]->fd, t->pids[i], pid);
+}
+
 /*
  * A connection held by a process outside the tree too would be left to it
  * in repair mode (and locked) once the tree is killed: refused, as pipes
- * are. One walk over every other process's fds.
+ * are.
  */
 static int check_outside(const struct md_proc *procs, size_t n, const struct dump_tcp *t)
 {
-	_cleanup_closedir_ DIR *proc = opendir("/proc");
-	struct dirent *de;
+	int r = dump_walk_outside_fds(procs, n, refuse_outside, (void *)t);
 
-	if (!proc)
-		return log_err(-errno, "cannot look for holders of the tree's TCP connections outside it");
-	while ((de = readdir(proc))) {
-		_cleanup_closedir_ DIR *fds = NULL;
-		pid_t pid = (pid_t)atoi(de->d_name);
-		struct dirent *fe;
-		char path[64];
-
-		if (pid <= 0 || pid == getpid() || md_find_proc(procs, n, pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while ((fe = readdir(fds))) {
-			char link[64], lpath[64 + sizeof(fe->d_name)];
-			unsigned long long ino;
-			ssize_t k;
-
-			snprintf(lpath, sizeof(lpath), "%s/%s", path, fe->d_name);
-			k = readlink(lpath, link, sizeof(link) - 1);
-			if (k <= 0)
-				continue;
-			link[k] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) != 1)
-				continue;
-			for (size_t i = 0; i < t->n; i++)
-				if (t->streams[i].ino == ino)
-					return log_refuse("fd %d of %d is a TCP connection also held outside the dumped "
-							  "tree (by %d): not supported (dump the tree that holds it)",
-							  t->files[i]->fd, t->pids[i], pid);
-		}
-	}
-	return 0;
+	if (r < 0 && r != -ENOTSUP)
+		return log_err(r, "cannot look for holders of the tree's TCP connections outside it");
+	return r;
 }
 
 /*
@@ -283,7 +277,6 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 {
 	_cleanup_free_ struct md_net_conn *conns = NULL;
 	size_t max = 0;
-	sigset_t stop;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -323,19 +316,10 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 		return r;
 	/*
 	 * From the lock on, memdump ending half way would leave the tree
-	 * running with sockets in repair mode and no packets: the signals a
-	 * user sends wait until dump_tcp_release(), after all is undone.
+	 * running with sockets in repair mode and no packets: the signals that
+	 * would end it wait until dump_tcp_release(), after all is undone.
 	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigaddset(&stop, SIGQUIT);
-	/* and a stderr gone, or a file size limit, must not end it either */
-	sigaddset(&stop, SIGPIPE);
-	sigaddset(&stop, SIGXFSZ);
-	sigprocmask(SIG_BLOCK, &stop, &t->oldmask);
-	t->masked = true;
+	t->masked = md_hold_signals(&t->oldmask) == 0;
 	netlock_name(t->lock, sizeof(t->lock), root, now_ns);
 	/* before: a lock made but reported failed must still go (removing a missing one is no error) */
 	t->locked = true;
@@ -366,12 +350,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 
 bool dump_tcp_interrupted(const struct dump_tcp *t)
 {
-	sigset_t pending;
-
-	if (!t->masked || sigpending(&pending) < 0)
-		return false;
-	return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP) ||
-	       sigismember(&pending, SIGQUIT);
+	return t->masked && md_held_stop_pending();
 }
 
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -239,46 +240,113 @@ int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f)
 	return -1;
 }
 
+/* whether the image's fds on f's FIFO include a writer, or it has bytes: then restore opens it O_RDWR too */
+static bool fifo_needs_keeper(const struct restore_ctx *rc, const struct md_fd *f, const struct md_pipe *p)
+{
+	if (p->len)
+		return true;
+	for (size_t k = 0; k < rc->n; k++)
+		for (size_t i = 0; i < rc->procs[k].p.n_fds; i++) {
+			const struct md_fd *g = &rc->procs[k].p.fds[i];
+			int acc = (int)g->flags & O_ACCMODE;
+
+			if (g->kind == MD_FD_FIFO && g->pipe_id == f->pipe_id && !(g->flags & O_PATH) &&
+			    (acc == O_WRONLY || acc == O_RDWR))
+				return true;
+		}
+	return false;
+}
+
+/* path opened as the FIFO it must be: looked at (O_PATH) before it is opened, non-blocking, with flags */
+static int open_fifo_path(const char *path, int flags, struct stat *st)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0 || !S_ISFIFO(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (flags & O_PATH)
+		return fd;
+	r = restore_reopen(fd, (flags & O_ACCMODE) | O_NONBLOCK | O_NOCTTY);
+	if (r < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /*
- * A FIFO's fd, opened by its path as it was. The first one of a FIFO opens
- * it O_RDWR for us, which never blocks and keeps a reader and a writer on
- * it while the tree's fds are opened (non-blocking, then with their own
- * flags: a reader or a writer alone would wait for the other, or fail),
- * and puts the bytes back; we hold it until the tree runs.
+ * A FIFO's fd, opened by its path as it was. Where the tree writes to it
+ * or it has bytes, its first fd has us open it O_RDWR (which never blocks)
+ * first, put the bytes back and keep a reader and a writer on it while the
+ * tree's fds are opened: a reader or a writer alone would wait for the
+ * other, or fail. Where it only has readers, they open it alone, as the
+ * dumped ones had (no writer yet: no POLLHUP). Every fd must reach the
+ * same FIFO; one that holds bytes already is somebody else's too. Our
+ * O_RDWR one goes once all the tree's files are open (restore_open_files()).
+ * Processes blocked in open() on it (outside the tree) are woken, as by
+ * any reader and writer.
  */
 static int open_fifo(struct restore_ctx *rc, const struct md_fd *f)
 {
-	int i = restore_find_pipe(rc, f), *keep, fd, r;
+	int i = restore_find_pipe(rc, f), *keep, *anchor, fd, queued = 0, r;
 	const struct md_pipe *p;
-	struct stat st;
-	ssize_t n;
+	struct stat st, first;
 
 	if (i < 0)
 		return -ENOENT;
 	p = &rc->pipes[i];
 	keep = &rc->pipe_fds[2 * i];
-	if (*keep < 0) {
-		*keep = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		if (*keep < 0)
-			return log_err(-errno, "cannot open FIFO '%s'", f->path);
-		if (fstat(*keep, &st) < 0 || !S_ISFIFO(st.st_mode))
-			return log_err(-ENOTSUP, "'%s' is no FIFO any more (fd %d)", f->path, f->fd);
-		if (p->size && fcntl(*keep, F_SETPIPE_SZ, (int)p->size) < 0)
-			return log_err(-errno, "cannot give FIFO '%s' %u bytes", f->path, p->size);
-		n = p->len ? write(*keep, p->data, p->len) : 0;
-		if (n != (ssize_t)p->len)
-			return log_err(n < 0 ? -errno : -EIO, "cannot refill FIFO '%s' with its %zu bytes", f->path,
-				       p->len);
+	anchor = &rc->pipe_fds[2 * i + 1];
+	if (*anchor < 0) {
+		*anchor = open_fifo_path(f->path, O_PATH, &st);
+		if (*anchor < 0)
+			return log_err(*anchor, *anchor == -EINVAL ? "'%s' is no FIFO any more" : "cannot open FIFO '%s'",
+				       f->path);
+		if (fifo_needs_keeper(rc, f, p)) {
+			*keep = open_fifo_path(f->path, O_RDWR, &st);
+			if (*keep < 0)
+				return log_err(*keep, "cannot open FIFO '%s'", f->path);
+			if (ioctl(*keep, FIONREAD, &queued) < 0 || queued)
+				return log_err(-EBUSY, "FIFO '%s' holds %d bytes already: somebody else uses it", f->path,
+					       queued);
+			if (p->size && fcntl(*keep, F_SETPIPE_SZ, (int)p->size) < 0)
+				return log_err(-errno, "cannot give FIFO '%s' %u bytes", f->path, p->size);
+			if (p->len && write(*keep, p->data, p->len) != (ssize_t)p->len)
+				return log_err(-EIO, "cannot refill FIFO '%s' with its %zu bytes", f->path, p->len);
+		}
 	}
-	fd = open(f->path, ((int)f->flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fstat(*anchor, &first) < 0)
+		return -errno;
+	fd = open_fifo_path(f->path, (int)f->flags, &st);
 	if (fd < 0)
-		return log_err(-errno, "cannot open FIFO '%s'", f->path);
-	if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
+		return log_err(fd, "cannot open FIFO '%s'", f->path);
+	r = st.st_dev != first.st_dev || st.st_ino != first.st_ino ? -EXDEV : 0;
+	if (r < 0)
+		log_err(r, "'%s' leads to another FIFO than before", f->path);
+	if (r >= 0 && *keep < 0 && !(f->flags & O_PATH) && (ioctl(fd, FIONREAD, &queued) < 0 || queued))
+		r = log_err(-EBUSY, "FIFO '%s' holds %d bytes already: somebody else uses it", f->path, queued);
+	if (r >= 0 && !(f->flags & O_PATH) && fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0)
 		r = -errno;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+/* our own opens of the FIFOs: the tree's fds (and our copies of them) hold them now */
+static void close_fifo_keepers(struct restore_ctx *rc)
+{
+	for (size_t i = 0; i < rc->n_pipes; i++)
+		if (rc->pipes[i].fifo)
+			for (int e = 0; e < 2; e++)
+				if (rc->pipe_fds[2 * i + e] >= 0) {
+					close(rc->pipe_fds[2 * i + e]);
+					rc->pipe_fds[2 * i + e] = -1;
+				}
 }
 
 static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
@@ -605,6 +673,7 @@ int restore_open_files(struct restore_ctx *rc)
 				return log_err(r, "cannot open the executable '%s' of %d", p->exe, p->pid);
 		}
 	}
+	close_fifo_keepers(rc);
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "memdump/proc.h"
 #include "memdump/progress.h"
 #include "memdump/restore.h"
+#include "memdump/sigs.h"
 #include "restore/internal.h"
 
 #define PTRACE_OPTIONS \
@@ -1066,17 +1067,8 @@ int restore_run(const struct restore_opts *o)
 	 * until every thread is let go, a signal ending us would kill the tree
 	 * (and its connections) half way: held back until then.
 	 */
-	if (rc.n_tcp) {
-		sigset_t stop;
-
-		sigemptyset(&stop);
-		sigaddset(&stop, SIGINT);
-		sigaddset(&stop, SIGTERM);
-		sigaddset(&stop, SIGHUP);
-		sigaddset(&stop, SIGQUIT);
-		sigaddset(&stop, SIGPIPE);
-		masked = sigprocmask(SIG_BLOCK, &stop, &oldmask) == 0;
-	}
+	if (rc.n_tcp)
+		masked = md_hold_signals(&oldmask) == 0;
 	r = restore_tcp_finish(&rc);
 	if (r < 0)
 		goto out_kill;
@@ -1096,6 +1088,11 @@ int restore_run(const struct restore_opts *o)
 	for (size_t k = 0; k < rc.n; k++)
 		rc.procs[k].n_attached = 0;
 	if (masked) {
+		/* the tree runs: too late to stop anything */
+		int sig = md_drop_held_signals();
+
+		if (sig)
+			log_warn("SIG%s came when the tree was already restored: ignored", sigabbrev_np(sig));
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		masked = false;
 	}

@@ -98,8 +98,8 @@ int restore_tcp_lock(struct restore_ctx *rc)
 			if (d.inet[k].protocol == IPPROTO_TCP && d.inet[k].state != TCP_LISTEN &&
 			    same_conn(&d.inet[k], &f->sock))
 				r = log_err(-EADDRINUSE, "a TCP connection of the image (fd %d) is in use on this host, "
-					    "by socket %llu (does the dumped process still run?)", f->fd,
-					    (unsigned long long)d.inet[k].ino);
+					    "by socket %llu in state %d (does the dumped process still run?)", f->fd,
+					    (unsigned long long)d.inet[k].ino, d.inet[k].state);
 	}
 	sockdiag_release(&d);
 	if (r < 0)

@@ -25,18 +25,28 @@
 
 #include "memdump/log.h"
 
+/* digits, at least one, and at most max of them; the rest of s after them in *end */
+static bool digits(const char *s, size_t max, const char **end)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	*end = s + n;
+	return n && n <= max;
+}
+
 bool md_net_lock_name_valid(const char *name)
 {
-	size_t len = strlen(name);
+	const char *p, *ns;
 
-	if (!len || len >= MD_NET_LOCK_NAME_MAX ||
-	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+	/* only what netlock_name() makes: never a table of somebody else's */
+	if (strncmp(name, "memdump_", 8) || strlen(name) >= MD_NET_LOCK_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-		      (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
-			return false;
-	return true;
+	if (!digits(name + 8, 10, &p) || *p != '_' || !digits(p + 1, 20, &p) || *p != '_')
+		return false;
+	ns = p + 1;
+	return digits(ns, 9, &p) && p - ns == 9 && !*p;
 }
 
 void netlock_name(char *buf, size_t len, pid_t pid, uint64_t ns)
@@ -131,30 +141,35 @@ static int run(const char *cmds, char *err, size_t errlen)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 	struct pollfd pfd;
+	char sink[256];
 	size_t got = 0;
-	int p[2], status, r = 0;
+	int p[2], status, r = 0, e;
 	ssize_t n;
 	pid_t pid;
 
+	/* room for a message and its NUL */
+	if (errlen < 64)
+		return -EINVAL;
 	err[0] = '\0';
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
-		return -errno;
+		e = errno;
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(e));
+		return -e;
 	}
 	sigaction(SIGCHLD, &dfl, &old);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "cannot fork: %s", strerror(e));
 		close(p[0]);
 		close(p[1]);
 		sigaction(SIGCHLD, &old, NULL);
-		return r;
+		return -e;
 	}
 	if (pid == 0) {
 		struct nft_ctx *ctx;
-		const char *e;
+		const char *msg;
 
 		close(p[0]);
 		dup2(p[1], STDERR_FILENO);
@@ -164,39 +179,38 @@ static int run(const char *cmds, char *err, size_t errlen)
 		nft_ctx_buffer_output(ctx);
 		nft_ctx_buffer_error(ctx);
 		r = nft_run_cmd_from_buffer(ctx, cmds);
-		e = nft_ctx_get_error_buffer(ctx);
-		if (r != 0 && e && write(p[1], e, strlen(e)) < 0)
+		msg = nft_ctx_get_error_buffer(ctx);
+		if (r != 0 && msg && write(p[1], msg, strlen(msg)) < 0)
 			_exit(3);
 		_exit(r != 0);
 	}
 	close(p[1]);
 	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
 	for (;;) {
+		/* what does not fit is read and dropped: the child must not block on a full pipe */
+		bool room = got + 1 < errlen;
 		int k = poll(&pfd, 1, RUN_TIMEOUT_MS);
 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
+			e = k < 0 ? errno : ETIMEDOUT;
 			/* a child that hangs must not keep the tree frozen */
 			kill(pid, SIGKILL);
-			snprintf(err, errlen, "libnftables did not answer in %d s", RUN_TIMEOUT_MS / 1000);
-			r = -ETIMEDOUT;
+			if (k < 0)
+				snprintf(err, errlen, "cannot wait for libnftables: %s", strerror(e));
+			else
+				snprintf(err, errlen, "libnftables did not answer in %d s", RUN_TIMEOUT_MS / 1000);
+			r = -e;
 			break;
 		}
-		n = read(p[0], err + got, got + 1 < errlen ? errlen - got - 1 : 0);
+		n = read(p[0], room ? err + got : sink, room ? errlen - got - 1 : sizeof(sink));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (got + 1 >= errlen) {
-			char sink[256];
-
-			/* the rest is dropped: the child must not block on a full pipe */
-			while ((n = read(p[0], sink, sizeof(sink))) > 0 || (n < 0 && errno == EINTR))
-				;
-			break;
-		}
+		if (room)
+			got += (size_t)n;
 	}
 	if (!r)
 		err[got] = '\0';
@@ -223,7 +237,8 @@ static int run(const char *cmds, char *err, size_t errlen)
 	return -EIO;
 }
 
-int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
+/* the lock; one of that name there already is an error unless may_exist (then 0; 1: made) */
+static int make(const char *name, const struct md_net_conn *c, size_t n, bool may_exist)
 {
 	char err[256];
 	char *cmds;
@@ -236,26 +251,7 @@ int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
 		return log_err(-ENOMEM, "cannot lock the network");
 	r = run(cmds, err, sizeof(err));
 	free(cmds);
-	if (r < 0)
-		return log_err(r, "cannot lock the TCP connections' packets (nftables table inet %s): %s", name, err);
-	log_debug("network lock inet %s: %zu connection(s)", name, n);
-	return 0;
-}
-
-int netlock_keep(const char *name, const struct md_net_conn *c, size_t n)
-{
-	char err[256];
-	char *cmds;
-	int r;
-
-	if (!md_net_lock_name_valid(name))
-		return log_err(-EINVAL, "bad network lock name '%s'", name);
-	cmds = netlock_script(name, c, n);
-	if (!cmds)
-		return log_err(-ENOMEM, "cannot lock the network");
-	r = run(cmds, err, sizeof(err));
-	free(cmds);
-	if (r == -EEXIST) {
+	if (r == -EEXIST && may_exist) {
 		log_debug("network lock inet %s: there already", name);
 		return 0;
 	}
@@ -263,6 +259,18 @@ int netlock_keep(const char *name, const struct md_net_conn *c, size_t n)
 		return log_err(r, "cannot lock the TCP connections' packets (nftables table inet %s): %s", name, err);
 	log_debug("network lock inet %s: %zu connection(s)", name, n);
 	return 1;
+}
+
+int netlock_add(const char *name, const struct md_net_conn *c, size_t n)
+{
+	int r = make(name, c, n, false);
+
+	return r < 0 ? r : 0;
+}
+
+int netlock_keep(const char *name, const struct md_net_conn *c, size_t n)
+{
+	return make(name, c, n, true);
 }
 
 int netlock_remove(const char *name)

@@ -3,9 +3,9 @@
 DIR/f1 open read-write (a daemon holding its own FIFO) with LEN bytes written into it and not
 read, and open once more read-only and non-blocking (a second description); DIR/f2 open
 read-only and non-blocking with no writer yet. Writes "READY" to STATUS and waits for
-STATUS.go; then checks f1's bytes (every one, and no more), the fds' flags, and reads
-"hello" from f2, which a writer outside opens once the tree is back. Writes "OK" or
-"FAIL: ..." to STATUS.
+STATUS.go; then checks f1's bytes (every one, and no more), the fds' flags, that f2 polls
+neither readable nor hung up, writes "WAITF2" and reads "hello" from f2, which a writer
+outside opens then. Writes "OK" or "FAIL: ..." to STATUS.
 
 With "lone" it holds DIR/f3 open for writing only, with bytes in it that no reader took: a
 dump must refuse that.
@@ -58,6 +58,12 @@ def main():
         return status("FAIL: f1 has %d bytes more" % len(more))
     except BlockingIOError:
         pass
+    # no writer has come to f2 yet: no hangup either (a reader that saw none does not see one)
+    po = select.poll()
+    po.register(r2, select.POLLIN)
+    if po.poll(0):
+        return status("FAIL: f2 polls %r before any writer came" % po.poll(0))
+    status("WAITF2")
     got = b""
     deadline = time.time() + 20
     while not got.endswith(b"hello\n") and time.time() < deadline:

@@ -1483,6 +1483,15 @@ drop_nft_tables() {
 	return 0
 }
 
+# dump_refused WANT [ARG...]: a dump of $PID (with ARGs) fails saying WANT; the tree runs on
+dump_refused() {
+	local want=$1
+	shift
+	md dump dump -t "$PID" -D "$TD/img" "$@" && fail "the dump succeeded"
+	grep -qF -- "$want" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+}
+
 need_tcp_repair() {
 	"$MEMDUMP" check >"$TD/check.out" 2>&1
 	grep -q '^tcp_repair: yes' "$TD/check.out" || skip "no TCP repair here (memdump check: tcp_repair)"
@@ -1616,9 +1625,7 @@ test_tcp_leave_running() {
 test_tcp_failed_dump() {
 	need_memdump
 	start_tcp ghost
-	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
-	grep -q -- "--ghost-limit" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the tree died"
+	dump_refused "--ghost-limit" --tcp-established
 	finish_tcp
 }
 
@@ -1627,9 +1634,7 @@ test_tcp_failed_dump() {
 test_tcp_urgent_refused() {
 	need_memdump
 	start_tcp oob
-	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
-	grep -q "urgent data (MSG_OOB)" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the tree died"
+	dump_refused "urgent data (MSG_OOB)" --tcp-established
 	finish_tcp
 }
 
@@ -1665,13 +1670,11 @@ test_tcp_md5_refused() {
 	spawn md5 python3 -c "$TCP_MD5_CODE" "$TD/status"
 	PID=$SPAWNED
 	wait_until 20 status_ready "$TD/status" || skip "no TCP-MD5 here: $(tail -n1 "$TD/md5.err")"
-	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
-	grep -q "TCP connection signed with TCP-MD5: not supported" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the process died"
+	dump_refused "TCP connection signed with TCP-MD5: not supported" --tcp-established
 }
 
 ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
+
 # bytes sent and not acknowledged at the dump (the peer's acknowledgements dropped by a rule
 # of the test's while the tree sends): they go back into the send queue in repair mode, and
 # the peer gets each byte once
@@ -1724,11 +1727,8 @@ test_tcp_outside_refused() {
 	spawn holder python3 -c "$HOLD_FD_CODE" "$PID" "$fd" "$TD"
 	local holder=$SPAWNED
 	wait_until 10 grep -q held "$TD/holder.out" || fail "cannot take a copy of fd $fd: $(cat "$TD/holder.out")"
-	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
-	grep -q "also held outside the dumped tree (by $holder)" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
+	dump_refused "also held outside the dumped tree (by $holder)" --tcp-established
 	kill "$holder"
-	alive "$PID" || fail "the tree died"
 	finish_tcp
 }
 
@@ -1736,10 +1736,7 @@ test_tcp_outside_refused() {
 test_tcp_shut_rd_refused() {
 	need_memdump
 	start_tcp shutrd
-	md dump dump -t "$PID" -D "$TD/img" --tcp-established && fail "the dump succeeded"
-	grep -q "a TCP connection shut down for reading: not supported" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the tree died"
+	dump_refused "a TCP connection shut down for reading: not supported" --tcp-established
 }
 
 ALL_TESTS+=(tcp_md5_refused tcp_restore_retried tcp_unacked tcp_outside_refused tcp_shut_rd_refused)
@@ -1758,6 +1755,8 @@ start_fifo() {
 # finish_fifo: a writer outside opens f2 and writes; the tree checks everything
 finish_fifo() {
 	touch "$TD/status.go"
+	wait_until 20 grep -q '^WAITF2\|^FAIL' "$TD/status" || fail "the tree did not check f1"
+	grep -q '^FAIL' "$TD/status" && fail "the tree: $(cat "$TD/status")"
 	timeout 20 sh -c 'echo hello >"$1"' sh "$TD/f2" || fail "nobody reads f2"
 	wait_until 30 status_final "$TD/status" || fail "the tree did not finish"
 	grep -q '^OK' "$TD/status" || fail "the tree: $(cat "$TD/status")"
@@ -1773,17 +1772,19 @@ test_fifo() {
 	finish_fifo
 }
 
-# held outside the tree too: refused, and the tree goes on as before
+# held outside the tree too, by the same name or another link to it: refused, and the tree
+# goes on as before
 test_fifo_outside_refused() {
 	local w
 	need_memdump
 	start_fifo
 	exec {w}<>"$TD/f1"
-	md dump dump -t "$PID" -D "$TD/img" && fail "the dump succeeded"
+	dump_refused "is FIFO '$TD/f1', also open outside the dumped tree"
 	exec {w}>&-
-	grep -q "is FIFO '$TD/f1', also open outside the dumped tree" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the tree died"
+	ln "$TD/f1" "$TD/f1.link" || fail "cannot link f1"
+	exec {w}<>"$TD/f1.link"
+	dump_refused "is FIFO '$TD/f1', also open outside the dumped tree"
+	exec {w}>&-
 	finish_fifo
 }
 
@@ -1791,10 +1792,7 @@ test_fifo_outside_refused() {
 test_fifo_unread_refused() {
 	need_memdump
 	start_fifo lone
-	md dump dump -t "$PID" -D "$TD/img" && fail "the dump succeeded"
-	grep -q "which holds 17 bytes no process of the tree reads" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
-	alive "$PID" || fail "the tree died"
+	dump_refused "which holds 17 bytes no process of the tree reads"
 	finish_fifo
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "memdump/netlock.h"
 
@@ -30,21 +31,19 @@ Test(netlock, names)
 	cr_assert(md_net_lock_name_valid(name));
 	netlock_name(name, sizeof(name), 2147483647, UINT64_MAX);
 	cr_assert(md_net_lock_name_valid(name), "%s", name);
+	netlock_name(name, sizeof(name), 1, 5);
+	cr_assert_str_eq(name, "memdump_1_0_000000005");
+	cr_assert(md_net_lock_name_valid(name));
+	/* anything else may be a table of somebody else's: a firewall's */
 	cr_assert_not(md_net_lock_name_valid(""));
-	cr_assert_not(md_net_lock_name_valid("_x"));
-	cr_assert_not(md_net_lock_name_valid("9x"));
-	cr_assert_not(md_net_lock_name_valid("x y"));
-	cr_assert_not(md_net_lock_name_valid("x;flush ruleset"));
-	cr_assert_not(md_net_lock_name_valid("x-y"));
-	{
-		char big[MD_NET_LOCK_NAME_MAX + 1];
-
-		memset(big, 'a', MD_NET_LOCK_NAME_MAX);
-		big[MD_NET_LOCK_NAME_MAX] = '\0';
-		cr_assert_not(md_net_lock_name_valid(big), "too long");
-		big[MD_NET_LOCK_NAME_MAX - 1] = '\0';
-		cr_assert(md_net_lock_name_valid(big));
-	}
+	cr_assert_not(md_net_lock_name_valid("filter"));
+	cr_assert_not(md_net_lock_name_valid("firewalld"));
+	cr_assert_not(md_net_lock_name_valid("memdump_unit_test"));
+	cr_assert_not(md_net_lock_name_valid("memdump_1_2_3"));
+	cr_assert_not(md_net_lock_name_valid("memdump_1_2_0000000003x"));
+	cr_assert_not(md_net_lock_name_valid("memdump_1_2_0000000003 ; flush ruleset"));
+	cr_assert_not(md_net_lock_name_valid("memdump__2_000000003"));
+	cr_assert_not(md_net_lock_name_valid("Memdump_1_2_000000003"));
 }
 
 Test(netlock, script)
@@ -97,12 +96,17 @@ Test(netlock, script_grows)
 Test(netlock, made_and_removed)
 {
 	struct md_net_conn c = conn(AF_INET, "127.0.0.1", 1, "127.0.0.1", 2);
+	char name[MD_NET_LOCK_NAME_MAX];
 
 	if (netlock_probe() != 1)
 		cr_skip_test("nftables does not answer here (memdump check: net_lock)");
-	cr_assert_eq(netlock_add("memdump_unit_test", &c, 1), 0);
-	cr_assert_neq(netlock_add("memdump_unit_test", &c, 1), 0, "a second of that name: never two dumps in one");
-	cr_assert_eq(netlock_remove("memdump_unit_test"), 0);
-	cr_assert_eq(netlock_remove("memdump_unit_test"), 0, "gone already: not an error");
-	cr_assert_eq(netlock_remove("bad name"), -EINVAL);
+	netlock_name(name, sizeof(name), getpid(), 42);
+	cr_assert_eq(netlock_add(name, &c, 1), 0);
+	cr_assert_neq(netlock_add(name, &c, 1), 0, "a second of that name: never two dumps in one");
+	cr_assert_eq(netlock_keep(name, &c, 1), 0, "there already");
+	cr_assert_eq(netlock_remove(name), 0);
+	cr_assert_eq(netlock_remove(name), 0, "gone already: not an error");
+	cr_assert_eq(netlock_keep(name, &c, 1), 1, "made");
+	cr_assert_eq(netlock_remove(name), 0);
+	cr_assert_eq(netlock_remove("filter"), -EINVAL, "never somebody else's");
 }
