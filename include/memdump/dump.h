@@ -152,8 +152,6 @@ struct dump_tcp {
 };
 int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t);
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);
-/* whether a user's SIGINT, SIGTERM, SIGHUP or SIGQUIT came while dump_tcp() held it back */
-bool dump_tcp_interrupted(const struct dump_tcp *t);
 void dump_tcp_release(struct dump_tcp *t);
 
 /*

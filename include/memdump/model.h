@@ -529,6 +529,8 @@ void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_sock_queue_release(struct md_sock_queue *q);
 void md_tcp_stream_release(struct md_tcp_stream *t);
+/* whether f is an established TCP connection (one with an md_tcp_stream in the image) */
+bool md_fd_tcp_established(const struct md_fd *f);
 void md_track_release(struct md_track *t);
 /* a ghost's data map and path (not the struct itself); _free() also frees the struct */
 void md_ghost_release(struct md_ghost *g);

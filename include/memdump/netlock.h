@@ -26,6 +26,11 @@ struct md_net_conn {
 	uint16_t peer_port;
 };
 
+struct md_sock;
+
+/* the connection of an inet socket (addr, port, peer_addr, peer_port) */
+void netlock_conn(struct md_net_conn *c, const struct md_sock *s);
+
 /* a name netlock_name() makes, memdump_PID_SECONDS_NANOSECONDS (nine digits): never another's table */
 bool md_net_lock_name_valid(const char *name);
 

@@ -479,7 +479,7 @@ static int write_images(struct dump_ctx *c)
 /* a signal held back for the connections' sake (dump_tcp()) still ends the dump, the tree as it was */
 static int check_interrupted(const struct dump_ctx *c)
 {
-	return dump_tcp_interrupted(&c->tcp) ? log_err(-EINTR, "interrupted: the tree goes on as it was") : 0;
+	return c->tcp.masked && md_held_stop_pending() ? log_err(-EINTR, "interrupted: the tree goes on as it was") : 0;
 }
 
 /* remove what a failed dump wrote: only our *.img files, never the directory */

@@ -25,6 +25,9 @@ struct proc_status;
 int dump_walk_outside_fds(const struct md_proc *procs, size_t n,
 			  int (*fn)(pid_t pid, int fd, const char *link, void *arg), void *arg);
 
+/* getsockopt() of an int (sockets.c): 0 or -errno */
+int dump_sock_int(int sk, int level, int opt, int *ret);
+
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared);

@@ -11,7 +11,6 @@
 #include "compat/pidfd.h"
 #include "dump/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,9 +72,7 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
  * device and inode (two file systems may number alike).
  */
 struct holder {
-	bool fifo;
-	uint64_t id;		/* a pipe's */
-	uint64_t dev, ino;	/* a FIFO's */
+	struct md_fd key;	/* kind, and pipe_id (a pipe) or dev and ino (a FIFO): see same_pipe() */
 	pid_t outside;
 };
 
@@ -101,8 +98,7 @@ static bool same_pipe(const struct md_fd *f, const struct md_fd *g)
 static struct holder *holder_of(const struct holders *h, const struct md_fd *f)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (h->h[i].fifo == (f->kind == MD_FD_FIFO) &&
-		    (h->h[i].fifo ? h->h[i].dev == f->dev && h->h[i].ino == f->ino : h->h[i].id == f->pipe_id))
+		if (same_pipe(&h->h[i].key, f))
 			return &h->h[i];
 	return NULL;
 }
@@ -141,7 +137,7 @@ static struct holder *fifo_holder(const struct holders *h, pid_t pid, int fd)
 
 	if (fdinfo_ino(pid, fd, &ino)) {
 		for (size_t i = 0; i < h->n && !maybe; i++)
-			maybe = h->h[i].fifo && h->h[i].ino == ino;
+			maybe = h->h[i].key.kind == MD_FD_FIFO && h->h[i].key.ino == ino;
 		if (!maybe)
 			return NULL;
 	}
@@ -185,47 +181,37 @@ static int find_outside_holders(const struct md_proc *procs, size_t n, struct ho
 			if (!nh)
 				return -ENOMEM;
 			h->h = nh;
-			h->h[h->n++] = (struct holder){ .fifo = f->kind == MD_FD_FIFO, .id = f->pipe_id, .dev = f->dev,
-							.ino = f->ino };
+			h->h[h->n++] = (struct holder){ .key = { .kind = f->kind, .pipe_id = f->pipe_id, .dev = f->dev,
+								 .ino = f->ino } };
 			h->any_fifo |= f->kind == MD_FD_FIFO;
 		}
 	return h->n ? dump_walk_outside_fds(procs, n, note_holder, h) : 0;
 }
 
-/* A pipe with no read end in the tree: only its size, the data nobody can read is gone anyway. */
-static int size_pipe(pid_t pid, int fd, struct md_pipe *ret)
-{
-	_cleanup_close_ int src = md_pidfd_copy_fd(pid, fd);
-	int size;
-
-	if (src < 0)
-		return log_err(src, "cannot get a copy of fd %d of %d", fd, pid);
-	size = fcntl(src, F_GETPIPE_SZ);
-	if (size < 0)
-		return log_err(-errno, "cannot size the pipe of fd %d of %d", fd, pid);
-	ret->size = (uint32_t)size;
-	ret->data = malloc(1);
-	return ret->data ? 0 : -ENOMEM;
-}
-
 /*
- * A FIFO with no reader in the tree: the bytes in it wait for whoever
- * opens it next, and we cannot read them without a reader of our own,
- * whose open would wake a writer waiting for one: refused if there are any.
+ * A pipe with no read end in the tree: only its size, the data nobody can
+ * read is gone anyway. Not so a FIFO's: its bytes wait for whoever opens it
+ * next, and we cannot read them without a reader of our own, whose open
+ * would wake a writer waiting for one: refused if there are any.
  */
-static int size_fifo(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
+static int size_pipe(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
 {
 	_cleanup_close_ int src = md_pidfd_copy_fd(pid, f->fd);
-	int queued = 0;
+	int size, queued = 0;
 
 	if (src < 0)
 		return log_err(src, "cannot get a copy of fd %d of %d", f->fd, pid);
-	if (ioctl(src, FIONREAD, &queued) < 0)
+	if (f->kind == MD_FD_FIFO && ioctl(src, FIONREAD, &queued) < 0)
 		return log_err(-errno, "cannot size the FIFO of fd %d of %d", f->fd, pid);
 	if (queued)
 		return log_refuse("fd %d of %d writes to FIFO '%s', which holds %d bytes no process of the tree "
 				  "reads: not supported (let a reader take them first)", f->fd, pid, f->path, queued);
-	return size_pipe(pid, f->fd, ret);
+	size = fcntl(src, F_GETPIPE_SZ);
+	if (size < 0)
+		return log_err(-errno, "cannot size the pipe of fd %d of %d", f->fd, pid);
+	ret->size = (uint32_t)size;
+	ret->data = malloc(1);
+	return ret->data ? 0 : -ENOMEM;
 }
 
 int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
@@ -311,10 +297,8 @@ int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *re
 			np++;
 			if (rd)
 				r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
-			else if (wr && fifo)
-				r = size_fifo(wr_pid, wr, &pipes[np - 1]);
 			else if (wr)
-				r = size_pipe(wr_pid, wr->fd, &pipes[np - 1]);
+				r = size_pipe(wr_pid, wr, &pipes[np - 1]);
 			else	/* O_PATH fds only: nothing to read or size */
 				r = (pipes[np - 1].data = malloc(1)) ? 0 : -ENOMEM;
 			if (r < 0)

@@ -13,6 +13,7 @@
 #include "memdump/model.h"
 #include "memdump/sockdiag.h"
 #include "compat/pidfd.h"
+#include "dump/internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +31,7 @@
 
 #define TCP_BOUND_INACTIVE 13	/* 6.6: bound, neither listening nor connected (inet_diag) */
 
-static int get_int(int sk, int level, int opt, int *ret)
+int dump_sock_int(int sk, int level, int opt, int *ret)
 {
 	socklen_t len = sizeof(*ret);
 
@@ -101,19 +102,19 @@ static int collect_inet(int sk, int fd, pid_t pid, struct md_sock *s)
 		take_inet_addr(&ss, s->peer_addr, &s->peer_port, NULL);
 	else if (errno != ENOTCONN)
 		return log_err(-errno, "cannot read the peer of fd %d of %d", fd, pid);
-	r = get_int(sk, SOL_SOCKET, SO_ACCEPTCONN, &v);
+	r = dump_sock_int(sk, SOL_SOCKET, SO_ACCEPTCONN, &v);
 	if (r < 0)
 		return log_err(r, "cannot read the state of fd %d of %d", fd, pid);
 	/* what sock_diag will say (it does not list sockets that are neither bound nor connected) */
 	s->state = v ? TCP_LISTEN : s->peer_port ? TCP_ESTABLISHED : TCP_CLOSE;
-	if ((r = get_int(sk, SOL_SOCKET, SO_REUSEADDR, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_REUSEADDR, &v)) < 0)
 		return log_err(r, "cannot read SO_REUSEADDR of fd %d of %d", fd, pid);
 	s->reuseaddr = v;
-	if ((r = get_int(sk, SOL_SOCKET, SO_REUSEPORT, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_REUSEPORT, &v)) < 0)
 		return log_err(r, "cannot read SO_REUSEPORT of fd %d of %d", fd, pid);
 	s->reuseport = v;
 	if (s->family == AF_INET6) {
-		if ((r = get_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)) < 0)
+		if ((r = dump_sock_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)) < 0)
 			return log_err(r, "cannot read IPV6_V6ONLY of fd %d of %d", fd, pid);
 		s->v6only = v;
 	}
@@ -124,15 +125,15 @@ static int collect_unix(int sk, int fd, pid_t pid, struct md_sock *s)
 {
 	int v = 0, r;
 
-	if ((r = get_int(sk, SOL_SOCKET, SO_PASSCRED, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_PASSCRED, &v)) < 0)
 		return log_err(r, "cannot read SO_PASSCRED of fd %d of %d", fd, pid);
 	s->passcred = v;
-	if ((r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off)) < 0)
 		return log_err(r, "cannot read SO_PEEK_OFF of fd %d of %d", fd, pid);
-	if ((r = get_int(sk, SOL_SOCKET, SO_SNDBUF, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_SNDBUF, &v)) < 0)
 		return log_err(r, "cannot read SO_SNDBUF of fd %d of %d", fd, pid);
 	s->sndbuf = (uint32_t)v;
-	if ((r = get_int(sk, SOL_SOCKET, SO_RCVBUF, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_RCVBUF, &v)) < 0)
 		return log_err(r, "cannot read SO_RCVBUF of fd %d of %d", fd, pid);
 	s->rcvbuf = (uint32_t)v;
 	return 0;
@@ -149,9 +150,9 @@ int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 	memset(s, 0, sizeof(*s));
 	s->ino = ino;
 	s->peek_off = -1;
-	if ((r = get_int(sk, SOL_SOCKET, SO_DOMAIN, &s->family)) < 0 ||
-	    (r = get_int(sk, SOL_SOCKET, SO_TYPE, &s->type)) < 0 ||
-	    (r = get_int(sk, SOL_SOCKET, SO_PROTOCOL, &s->protocol)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_DOMAIN, &s->family)) < 0 ||
+	    (r = dump_sock_int(sk, SOL_SOCKET, SO_TYPE, &s->type)) < 0 ||
+	    (r = dump_sock_int(sk, SOL_SOCKET, SO_PROTOCOL, &s->protocol)) < 0)
 		return log_err(r, "cannot read the family and type of socket fd %d of %d", fd, pid);
 	switch (s->family) {
 	case AF_UNIX:
@@ -439,7 +440,7 @@ static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 
 	if (sk < 0)
 		return log_err(sk, "cannot get a copy of fd %d of %d", f->fd, pid);
-	r = get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &old);
+	r = dump_sock_int(sk, SOL_SOCKET, SO_PEEK_OFF, &old);
 	if (r < 0)
 		return log_err(r, "cannot read SO_PEEK_OFF of fd %d of %d", f->fd, pid);
 	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)

@@ -35,18 +35,6 @@
 
 #define TCP_OPTS_KEPT (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE)
 
-static bool is_established_tcp(const struct md_fd *f)
-{
-	return f->kind == MD_FD_INET_SOCKET && f->sock.protocol == IPPROTO_TCP && f->sock.state == TCP_ESTABLISHED;
-}
-
-static int get_int(int sk, int level, int opt, int *ret)
-{
-	socklen_t len = sizeof(*ret);
-
-	return getsockopt(sk, level, opt, ret, &len) < 0 ? -errno : 0;
-}
-
 /*
  * One queue, peeked whole in repair mode: its sequence number and its len
  * bytes. The send queue's first buffer may start before what the peer
@@ -63,11 +51,11 @@ static int peek_queue(int sk, int queue, size_t len, uint32_t *seq, uint8_t **re
 
 	if (setsockopt(sk, SOL_TCP, TCP_REPAIR_QUEUE, &queue, sizeof(queue)) < 0)
 		return -errno;
-	if ((r = get_int(sk, SOL_TCP, TCP_QUEUE_SEQ, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_TCP, TCP_QUEUE_SEQ, &v)) < 0)
 		return r;
 	*seq = (uint32_t)v;
 	/* kernels before 6.10 have no peek offset for TCP (EOPNOTSUPP) */
-	if (get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off) < 0)
+	if (dump_sock_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off) < 0)
 		peek_off = -1;
 	if (peek_off >= 0 && setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)) < 0)
 		return -errno;
@@ -112,7 +100,7 @@ static int read_stream(int sk, struct md_tcp_stream *t)
 	if (inq < 0 || outq < 0 || unsent < 0 || unsent > outq)
 		return -EIO;
 	t->unsent = (uint32_t)unsent;
-	if ((r = get_int(sk, SOL_TCP, TCP_MAXSEG, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_TCP, TCP_MAXSEG, &v)) < 0)
 		return r;
 	t->mss = (uint32_t)v;
 	len = sizeof(ti);
@@ -126,7 +114,7 @@ static int read_stream(int sk, struct md_tcp_stream *t)
 	t->snd_wscale = ti.tcpi_snd_wscale;
 	t->rcv_wscale = ti.tcpi_rcv_wscale;
 	if (t->options & TCPI_OPT_TIMESTAMPS) {
-		if ((r = get_int(sk, SOL_TCP, TCP_TIMESTAMP, &v)) < 0)
+		if ((r = dump_sock_int(sk, SOL_TCP, TCP_TIMESTAMP, &v)) < 0)
 			return r;
 		t->timestamp = (uint32_t)v;
 	}
@@ -139,10 +127,10 @@ static int read_stream(int sk, struct md_tcp_stream *t)
 		t->rcv_wnd = w.rcv_wnd;
 		t->rcv_wup = w.rcv_wup;
 	}
-	if ((r = get_int(sk, SOL_TCP, TCP_NODELAY, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_TCP, TCP_NODELAY, &v)) < 0)
 		return r;
 	t->nodelay = v;
-	if ((r = get_int(sk, SOL_SOCKET, SO_KEEPALIVE, &v)) < 0)
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_KEEPALIVE, &v)) < 0)
 		return r;
 	t->keepalive = v;
 	r = peek_queue(sk, TCP_RECV_QUEUE, (size_t)inq, &t->recv_seq, &t->recvq);
@@ -168,16 +156,6 @@ static int repair_off(int sk, bool reuseaddr)
 	if (reuseaddr && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;
-}
-
-static void add_conn(struct md_net_conn *c, const struct md_sock *s)
-{
-	memset(c, 0, sizeof(*c));
-	c->family = s->family;
-	memcpy(c->addr, s->addr, sizeof(c->addr));
-	c->port = s->port;
-	memcpy(c->peer_addr, s->peer_addr, sizeof(c->peer_addr));
-	c->peer_port = s->peer_port;
 }
 
 /*
@@ -282,7 +260,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	memset(t, 0, sizeof(*t));
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++)
-			max += is_established_tcp(&procs[i].fds[k]);
+			max += md_fd_tcp_established(&procs[i].fds[k]);
 	if (!max)
 		return 0;
 	t->streams = calloc(max, sizeof(*t->streams));
@@ -297,7 +275,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
 
-			if (!is_established_tcp(f) || md_find_sock(procs, n, f->sock.ino, NULL) != f)
+			if (!md_fd_tcp_established(f) || md_find_sock(procs, n, f->sock.ino, NULL) != f)
 				continue;
 			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
 			if (t->fds[t->n] < 0)
@@ -305,7 +283,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			t->files[t->n] = f;
 			t->pids[t->n] = procs[i].pid;
 			t->streams[t->n].ino = f->sock.ino;
-			add_conn(&conns[t->n], &f->sock);
+			netlock_conn(&conns[t->n], &f->sock);
 			t->n++;
 			r = check_extras(t->fds[t->n - 1], f->fd, procs[i].pid);
 			if (r < 0)
@@ -346,11 +324,6 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			  t->streams[i].mss, t->streams[i].options);
 	}
 	return recheck(t);
-}
-
-bool dump_tcp_interrupted(const struct dump_tcp *t)
-{
-	return t->masked && md_held_stop_pending();
 }
 
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)

@@ -169,18 +169,13 @@ int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **
 	return 0;
 }
 
-static bool is_established_tcp(const struct md_fd *f)
-{
-	return f->kind == MD_FD_INET_SOCKET && f->sock.protocol == IPPROTO_TCP && f->sock.state == TCP_ESTABLISHED;
-}
-
 int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
 		    size_t errlen)
 {
 	for (size_t i = 0; i < nt; i++) {
 		const struct md_fd *f = md_find_sock(procs, n, t[i].ino, NULL);
 
-		if (!f || !is_established_tcp(f)) {
+		if (!f || !md_fd_tcp_established(f)) {
 			snprintf(err, errlen, "the TCP connection of socket %llu, which no fd holds as one",
 				 (unsigned long long)t[i].ino);
 			return -EINVAL;
@@ -191,7 +186,7 @@ int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_s
 			const struct md_fd *f = &procs[i].fds[k];
 			bool found = false;
 
-			if (!is_established_tcp(f))
+			if (!md_fd_tcp_established(f))
 				continue;
 			for (size_t j = 0; j < nt && !found; j++)
 				found = t[j].ino == f->sock.ino;

@@ -256,17 +256,17 @@ socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, 
 /*
  * tcp.c: established TCP connections. restore_read_tcp(): tcp-stream.img,
  * checked against the fds of procs, refused without --tcp-established;
- * restore_make_tcp(): the socket of f, established in repair mode (logs);
+ * restore_make_tcp(): the socket of f, established in repair mode, with
+ * f's status flags (logs);
  * restore_tcp_finish(): once the tree is in place, before it runs: the
- * network lock goes, the sockets leave repair mode; restore_tcp_forget():
- * fd, made by restore_make_tcp(), was closed; restore_tcp_release() frees.
+ * network lock goes, the sockets leave repair mode; restore_tcp_release()
+ * frees.
  */
 int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const char *dir);
 /* before the sockets are made: refuses connections in use here, then locks them (the dump's lock name) */
 int restore_tcp_lock(struct restore_ctx *rc);
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f);
 int restore_tcp_finish(struct restore_ctx *rc);
-void restore_tcp_forget(struct restore_ctx *rc, int fd);
 void restore_tcp_release(struct restore_ctx *rc);
 
 /* inotify.c: an inotify instance with f's watches under their wds; logs */

@@ -406,25 +406,15 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 	struct sockaddr_storage ss;
 	char a[INET6_ADDRSTRLEN];
 	socklen_t len;
-	int fd, one = 1, v6only = s->v6only, r = 0;
+	int fd, one = 1, off = 0, v6only = s->v6only, r = 0;
 	/*
 	 * A listener shares its port with the connections it accepted: bound
 	 * after one of them, it needs SO_REUSEADDR until it listens.
 	 */
 	bool reuse_for_now = s->state == TCP_LISTEN && !s->reuseaddr && rc->n_tcp;
 
-	if (s->protocol == IPPROTO_TCP && s->state == TCP_ESTABLISHED) {
-		fd = restore_make_tcp(rc, f);
-		if (fd < 0)
-			return fd;
-		r = set_flags(fd, f);
-		if (r < 0) {
-			restore_tcp_forget(rc, fd);
-			close(fd);
-			return r;
-		}
-		return fd;
-	}
+	if (md_fd_tcp_established(f))
+		return restore_make_tcp(rc, f);
 	fd = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
 	if (fd < 0)
 		return log_err(-errno, "cannot make a %s socket", what);
@@ -452,7 +442,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 		r = log_err(-errno, "cannot listen on %s port %u", what, s->port);
 		goto out_close;
 	}
-	if (reuse_for_now && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &r, sizeof(r)) < 0) {
+	if (reuse_for_now && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof(off)) < 0) {
 		r = log_err(-errno, "cannot clear SO_REUSEADDR of a %s socket", what);
 		goto out_close;
 	}

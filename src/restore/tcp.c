@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -118,13 +119,8 @@ int restore_tcp_lock(struct restore_ctx *rc)
 	conns = calloc(rc->n_tcp, sizeof(*conns));
 	if (!conns)
 		return -ENOMEM;
-	for (size_t i = 0; i < rc->n_tcp; i++) {
-		const struct md_sock *s = &restore_find_sock(rc, rc->tcp[i].ino, NULL)->sock;
-
-		conns[i] = (struct md_net_conn){ .family = s->family, .port = s->port, .peer_port = s->peer_port };
-		memcpy(conns[i].addr, s->addr, sizeof(conns[i].addr));
-		memcpy(conns[i].peer_addr, s->peer_addr, sizeof(conns[i].peer_addr));
-	}
+	for (size_t i = 0; i < rc->n_tcp; i++)
+		netlock_conn(&conns[i], &restore_find_sock(rc, rc->tcp[i].ino, NULL)->sock);
 	r = netlock_keep(rc->net_lock, conns, rc->n_tcp);
 	free(conns);
 	return r < 0 ? r : 0;
@@ -279,6 +275,10 @@ int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
 	if (fd < 0)
 		return log_err(-errno, "cannot make a TCP socket");
 	r = repair(fd, s, &rc->tcp[i], &what);
+	if (r >= 0 && fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
+		r = -errno;
+		what = "set its file status flags";
+	}
 	if (r < 0) {
 		inet_ntop(s->family, s->addr, a, sizeof(a));
 		inet_ntop(s->family, s->peer_addr, b, sizeof(b));
@@ -317,11 +317,4 @@ int restore_tcp_finish(struct restore_ctx *rc)
 			return log_err(r, "cannot set SO_REUSEADDR on TCP socket %llu", (unsigned long long)t->ino);
 	}
 	return 0;
-}
-
-void restore_tcp_forget(struct restore_ctx *rc, int fd)
-{
-	for (size_t i = 0; i < rc->n_tcp; i++)
-		if (rc->tcp_fds[i] == fd)
-			rc->tcp_fds[i] = -1;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -279,6 +280,11 @@ void md_tcp_stream_release(struct md_tcp_stream *t)
 	free(t->sendq);
 	free(t->recvq);
 	memset(t, 0, sizeof(*t));
+}
+
+bool md_fd_tcp_established(const struct md_fd *f)
+{
+	return f->kind == MD_FD_INET_SOCKET && f->sock.protocol == IPPROTO_TCP && f->sock.state == TCP_ESTABLISHED;
 }
 
 void md_track_release(struct md_track *t)

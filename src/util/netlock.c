@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "memdump/log.h"
+#include "memdump/model.h"
 
 /* digits, at least one, and at most max of them; the rest of s after them in *end */
 static bool digits(const char *s, size_t max, const char **end)
@@ -47,6 +48,13 @@ bool md_net_lock_name_valid(const char *name)
 		return false;
 	ns = p + 1;
 	return digits(ns, 9, &p) && p - ns == 9 && !*p;
+}
+
+void netlock_conn(struct md_net_conn *c, const struct md_sock *s)
+{
+	*c = (struct md_net_conn){ .family = s->family, .port = s->port, .peer_port = s->peer_port };
+	memcpy(c->addr, s->addr, sizeof(c->addr));
+	memcpy(c->peer_addr, s->peer_addr, sizeof(c->peer_addr));
 }
 
 void netlock_name(char *buf, size_t len, pid_t pid, uint64_t ns)
