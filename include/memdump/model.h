@@ -239,8 +239,10 @@ struct md_sock {
 	uint32_t path_mode;	/* the socket file's st_mode, uid and gid (a path name only) */
 	uint32_t path_uid, path_gid;
 	bool passcred;		/* SO_PASSCRED */
+	/* any family */
 	int32_t peek_off;	/* SO_PEEK_OFF, -1: off */
-	uint32_t sndbuf, rcvbuf;	/* SO_SNDBUF, SO_RCVBUF as getsockopt() says them (doubled) */
+	uint32_t sndbuf, rcvbuf;	/* SO_SNDBUF, SO_RCVBUF as getsockopt() says them (doubled);
+					 * inet: 0 unless the process fixed them (SO_BUF_LOCK) */
 	/* inet: addresses in network byte order (4 or 16 bytes by family) */
 	uint8_t addr[16];	/* getsockname() */
 	uint16_t port;		/* host order; 0 with a zero address: not bound */
@@ -250,6 +252,11 @@ struct md_sock {
 	bool reuseaddr;		/* SO_REUSEADDR */
 	bool reuseport;		/* SO_REUSEPORT */
 	bool v6only;		/* IPV6_V6ONLY */
+	/*
+	 * Any family: the options the process set (memdump/sockopts.h), NULL
+	 * for none; owned by the md_fd (each fd on the socket has its copy)
+	 */
+	struct md_sockopts *opts;
 };
 
 /*

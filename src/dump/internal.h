@@ -28,6 +28,17 @@ int dump_walk_outside_fds(const struct md_proc *procs, size_t n,
 /* getsockopt() of an int (sockets.c): 0 or -errno */
 int dump_sock_int(int sk, int level, int opt, int *ret);
 
+/* sockopts.c: the options of new sockets, by kind, for one dump */
+struct dump_sockopt_ref;
+struct dump_sockopt_refs {
+	size_t n;
+	struct dump_sockopt_ref *r[8];
+};
+struct md_sock;
+/* the options the process set on socket fd of pid (s read so far) into s->opts and s->sndbuf/rcvbuf; logs */
+int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_sock *s);
+void dump_sockopt_refs_release(struct dump_sockopt_refs *refs);
+
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,
 		      size_t *ret_n_shared);

@@ -12,6 +12,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/sockdiag.h"
+#include "memdump/sockopts.h"
 #include "compat/pidfd.h"
 #include "dump/internal.h"
 
@@ -113,6 +114,9 @@ static int collect_inet(int sk, int fd, pid_t pid, struct md_sock *s)
 	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_REUSEPORT, &v)) < 0)
 		return log_err(r, "cannot read SO_REUSEPORT of fd %d of %d", fd, pid);
 	s->reuseport = v;
+	/* TCP and UDP (since 4.11) */
+	if (dump_sock_int(sk, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off) < 0)
+		s->peek_off = -1;
 	if (s->family == AF_INET6) {
 		if ((r = dump_sock_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)) < 0)
 			return log_err(r, "cannot read IPV6_V6ONLY of fd %d of %d", fd, pid);
@@ -321,6 +325,24 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool 
 			  "established connections are kept)", f->fd, pid, a, b, s->state);
 }
 
+/* its options, read once per socket: its other fds get copies */
+static int fill_opts(const struct md_proc *procs, size_t n, pid_t pid, struct md_fd *f,
+		     struct dump_sockopt_refs *refs)
+{
+	const struct md_fd *first = md_find_sock(procs, n, f->sock.ino, NULL);
+	const struct md_sockopts *o = first->sock.opts;
+
+	if (first == f)
+		return dump_sockopts(refs, pid, f->fd, &f->sock);
+	f->sock.sndbuf = first->sock.sndbuf;
+	f->sock.rcvbuf = first->sock.rcvbuf;
+	if (o && !(f->sock.opts = malloc(md_sockopts_size(o->n_filter))))
+		return -ENOMEM;
+	if (o)
+		memcpy(f->sock.opts, o, md_sockopts_size(o->n_filter));
+	return 0;
+}
+
 /* ---- queued data ---- */
 
 struct peeked {
@@ -495,6 +517,7 @@ int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct m
 {
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
+	struct dump_sockopt_refs refs = { 0 };
 	bool any_unix = false, any_inet = false;
 	size_t nq = 0;
 	int r = 0;
@@ -527,8 +550,11 @@ int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct m
 				r = fill_unix(procs, n, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
 				r = fill_inet(procs[i].pid, f, &d, tcp_established);
+			if (r >= 0 && is_sock(f))
+				r = fill_opts(procs, n, procs[i].pid, f, &refs);
 		}
 	sockdiag_release(&d);
+	dump_sockopt_refs_release(&refs);
 	/* the queues, once per socket */
 	for (size_t i = 0; i < n && r >= 0; i++)
 		for (size_t k = 0; k < procs[i].n_fds && r >= 0; k++) {

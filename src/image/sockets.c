@@ -9,6 +9,7 @@
  */
 #include "image/sockets.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
 #include "memdump/log.h"
+#include "memdump/sockopts.h"
 
 #define SOCKETS_NAME "sockets.img"
 
@@ -31,6 +33,169 @@ static size_t inet_len(int family)
 {
 	return family == AF_INET6 ? 16 : 4;
 }
+
+/* ---- the options: SockOpts, field by field as md_sockopt_defs[] names them ---- */
+
+static const ProtobufCFieldDescriptor *opt_field(const struct md_sockopt_def *d)
+{
+	char name[48];
+	size_t i;
+
+	for (i = 0; d->name[i] && i < sizeof(name) - 1; i++)
+		name[i] = (char)tolower((unsigned char)d->name[i]);
+	name[i] = '\0';
+	return protobuf_c_message_descriptor_get_field_by_name(&md__sock_opts__descriptor, name);
+}
+
+static void opts_fill(struct img_sock_pb *pb, struct md_sockopts *o)
+{
+	Md__SockOpts *m = &pb->opts;
+	bool any = false;
+
+	md__sock_opts__init(m);
+	for (size_t i = 0; o && i < md_n_sockopt_defs; i++) {
+		const struct md_sockopt_def *d = &md_sockopt_defs[i];
+		const ProtobufCFieldDescriptor *f = opt_field(d);
+		char *p;
+
+		/* test_sockopts checks that every option has its field */
+		if (!md_sockopt_isset(o, i) || !f)
+			continue;
+		p = (char *)m + f->offset;
+		if (f->type != PROTOBUF_C_TYPE_STRING)
+			*(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = true;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_BOOL:
+			*(protobuf_c_boolean *)p = o->v[i] != 0;
+			break;
+		case PROTOBUF_C_TYPE_INT32:
+			*(int32_t *)p = (int32_t)o->v[i];
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+			*(int64_t *)p = o->v[i];
+			break;
+		case PROTOBUF_C_TYPE_UINT64:
+			*(uint64_t *)p = (uint64_t)o->v[i];
+			break;
+		default:
+			*(char **)p = md_sockopt_str(o, d);
+			break;
+		}
+		any = true;
+	}
+	if (o && o->n_filter) {
+		/* struct sock_filter as this host lays it out (x86_64 only) */
+		m->has_so_filter = true;
+		m->so_filter.data = (uint8_t *)o->filter;
+		m->so_filter.len = o->n_filter * sizeof(o->filter[0]);
+		any = true;
+	}
+	pb->m.opts = any ? m : NULL;
+}
+
+static bool name_valid(const char *s)
+{
+	size_t l = strlen(s);
+
+	if (!l || l >= MD_SOCKOPT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < l; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '/')
+			return false;
+	return true;
+}
+
+/* one option's value from field f of m, checked; -EINVAL if out of its range */
+static int opt_value(const struct md_sockopt_def *d, const ProtobufCFieldDescriptor *f, const Md__SockOpts *m,
+		     struct md_sockopts *o, size_t i)
+{
+	const char *p = (const char *)m + f->offset;
+	int64_t v;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_BOOL:
+		v = *(const protobuf_c_boolean *)p != 0;
+		break;
+	case PROTOBUF_C_TYPE_INT32:
+		v = *(const int32_t *)p;
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+		v = *(const int64_t *)p;
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+		v = (int64_t)*(const uint64_t *)p;
+		break;
+	default:
+		if (!name_valid(*(char *const *)p))
+			return -EINVAL;
+		strcpy(md_sockopt_str(o, d), *(char *const *)p);
+		v = 0;
+		break;
+	}
+	/* a timeout whose seconds fit a time_t; lingering, on, for so many seconds */
+	if ((d->kind == MD_SOCKOPT_TIMEO && (v < 0 || v > INT64_MAX / 2)) || (d->kind == MD_SOCKOPT_LINGER && v < 0))
+		return -EINVAL;
+	o->v[i] = v;
+	md_sockopt_mark(o, i);
+	return 0;
+}
+
+/* s, read so far, with its options (m->opts) as *ret */
+static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_sock *s, struct md_sock *ret)
+{
+	const Md__SockOpts *om = m->opts;
+	struct md_sockopts *o;
+	uint32_t nf = 0;
+
+	s->peek_off = m->has_peek_off ? m->peek_off : -1;
+	s->sndbuf = m->has_sndbuf ? m->sndbuf : 0;
+	s->rcvbuf = m->has_rcvbuf ? m->rcvbuf : 0;
+	if (s->sndbuf > INT32_MAX || s->rcvbuf > INT32_MAX)
+		return img_invalid(name, "socket fd %d: buffer of %u bytes", fd, s->sndbuf > s->rcvbuf ? s->sndbuf : s->rcvbuf);
+	s->opts = NULL;
+	if (!om) {
+		*ret = *s;
+		return 0;
+	}
+	if (om->has_so_filter) {
+		if (!om->so_filter.len || om->so_filter.len % sizeof(o->filter[0]) ||
+		    om->so_filter.len / sizeof(o->filter[0]) > MD_SOCKOPT_FILTER_MAX)
+			return img_invalid(name, "socket fd %d: a filter of %zu bytes", fd, om->so_filter.len);
+		nf = (uint32_t)(om->so_filter.len / sizeof(o->filter[0]));
+	}
+	o = calloc(1, md_sockopts_size(nf));
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < md_n_sockopt_defs; i++) {
+		const struct md_sockopt_def *d = &md_sockopt_defs[i];
+		const ProtobufCFieldDescriptor *f = opt_field(d);
+		const char *p = f ? (const char *)om + f->offset : NULL;
+		bool has;
+
+		if (!f)
+			continue;
+		has = f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)p != NULL
+							  : *(const protobuf_c_boolean *)((const char *)om + f->quantifier_offset);
+		if (!has)
+			continue;
+		if (!md_sockopt_applies(d, s)) {
+			free(o);
+			return img_invalid(name, "socket fd %d has %s, which is not an option of its kind", fd, d->name);
+		}
+		if (opt_value(d, f, om, o, i) < 0) {
+			free(o);
+			return img_invalid(name, "socket fd %d: bad value of %s", fd, d->name);
+		}
+	}
+	o->n_filter = nf;
+	if (nf)
+		memcpy(o->filter, om->so_filter.data, om->so_filter.len);
+	s->opts = o;
+	*ret = *s;
+	return 0;
+}
+
+/* ---- a socket ---- */
 
 void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 {
@@ -46,6 +211,9 @@ void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 	m->backlog = s->backlog;
 	m->has_shutdown = s->shutdown != 0;
 	m->shutdown = s->shutdown;
+	m->has_peek_off = s->peek_off != -1;
+	m->peek_off = s->peek_off;
+	opts_fill(pb, s->opts);
 	if (s->family == AF_UNIX) {
 		m->has_peer_ino = s->peer_ino != 0;
 		m->peer_ino = s->peer_ino;
@@ -64,13 +232,15 @@ void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 		}
 		m->has_passcred = s->passcred;
 		m->passcred = s->passcred;
-		m->has_peek_off = s->peek_off != -1;
-		m->peek_off = s->peek_off;
 		m->has_sndbuf = m->has_rcvbuf = true;
 		m->sndbuf = s->sndbuf;
 		m->rcvbuf = s->rcvbuf;
 		return;
 	}
+	m->has_sndbuf = s->sndbuf != 0;
+	m->sndbuf = s->sndbuf;
+	m->has_rcvbuf = s->rcvbuf != 0;
+	m->rcvbuf = s->rcvbuf;
 	inet_ntop(s->family, s->addr, pb->addr, sizeof(pb->addr));
 	m->addr = pb->addr;
 	m->has_port = true;
@@ -152,11 +322,7 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 		s.path_uid = m->path_uid;
 		s.path_gid = m->path_gid;
 		s.passcred = m->has_passcred && m->passcred;
-		s.peek_off = m->has_peek_off ? m->peek_off : -1;
-		s.sndbuf = m->has_sndbuf ? m->sndbuf : 0;
-		s.rcvbuf = m->has_rcvbuf ? m->rcvbuf : 0;
-		*ret = s;
-		return 0;
+		return opts_read(name, fd, m, &s, ret);
 	}
 
 	if (s.family != AF_INET && s.family != AF_INET6)
@@ -185,8 +351,7 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 	s.v6only = m->has_v6only && m->v6only;
 	if (s.v6only && s.family != AF_INET6)
 		return img_invalid(name, "IPv4 socket fd %d is IPv6-only", fd);
-	*ret = s;
-	return 0;
+	return opts_read(name, fd, m, &s, ret);
 }
 
 int image_write_sockets(int dirfd, const struct md_sock_queue *q, size_t n)

@@ -12,11 +12,13 @@
 /* the message and the strings it points to */
 struct img_sock_pb {
 	Md__Socket m;
+	Md__SockOpts opts;	/* m.opts, if any; its strings and filter are the md_sock's */
 	char addr[INET6_ADDRSTRLEN];
 	char peer[INET6_ADDRSTRLEN];
 	char path[MD_SOCK_NAME_MAX + 1];
 };
 
+/* pb points into s (its options) until written */
 void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s);
-/* checks the message on its own (logs with name and fd, -EINVAL) */
+/* checks the message on its own (logs with name and fd, -EINVAL); ret->opts is allocated */
 int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock *ret);

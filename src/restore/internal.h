@@ -254,6 +254,14 @@ socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, 
 				struct sockaddr_storage *ss);
 
 /*
+ * sockopts.c: the options of socket s on fd, early (just made, before
+ * bind()) or late (its queues in); what failed in what ("set X to V"),
+ * -errno. restore_sock_buf(): a buffer size as getsockopt() said it.
+ */
+int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, size_t len);
+void restore_sock_buf(int fd, int force, int plain, uint32_t bytes);
+
+/*
  * tcp.c: established TCP connections. restore_read_tcp(): tcp-stream.img,
  * checked against the fds of procs, refused without --tcp-established;
  * restore_make_tcp(): the socket of f, established in repair mode, with

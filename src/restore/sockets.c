@@ -115,17 +115,6 @@ static int add_end(struct restore_ctx *rc, uint64_t ino, int fd)
 	return 0;
 }
 
-static void set_buf(int fd, int force, int plain, uint32_t bytes)
-{
-	/* getsockopt() said twice what setsockopt() takes; FORCE passes net.core.*mem_max (CAP_NET_ADMIN) */
-	int v = (int)(bytes / 2);
-
-	if (!v)
-		return;
-	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, plain, &v, sizeof(v));
-}
-
 /* q sent from fd: every packet, oldest first, as it was queued */
 static int refill(int fd, const struct md_sock_queue *q, int type)
 {
@@ -143,7 +132,7 @@ static int refill(int fd, const struct md_sock_queue *q, int type)
 	if (want < q->len + (uint64_t)q->n_pkts * 2048)
 		want = q->len + (uint64_t)q->n_pkts * 2048;
 	want += 1u << 17;
-	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)(want > (1u << 30) ? 1u << 30 : want));
+	restore_sock_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, (uint32_t)(want > (1u << 30) ? 1u << 30 : want));
 	for (size_t k = 0; k < q->n_pkts; k++) {
 		size_t len = q->pkt_len[k], done = 0;
 
@@ -161,19 +150,18 @@ static int refill(int fd, const struct md_sock_queue *q, int type)
 	return 0;
 }
 
-/* options and file status flags of a unix socket, once its data is in */
-static int unix_options(int fd, const struct md_fd *f)
+/* the options of a unix socket, once its data is in; what failed in what */
+static int unix_options(int fd, const struct md_fd *f, char *what, size_t len)
 {
-	const struct md_sock *s = &f->sock;
-	int v = s->passcred;
+	int v = f->sock.passcred, r;
 
-	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, s->sndbuf);
-	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, s->rcvbuf);
-	if (v && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0)
+	if (v && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0) {
+		snprintf(what, len, "set SO_PASSCRED");
 		return -errno;
-	if (s->peek_off != -1 && setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &s->peek_off, sizeof(s->peek_off)) < 0)
-		return -errno;
-	return 0;
+	}
+	if ((r = restore_sockopts(fd, &f->sock, false, what, len)) < 0)
+		return r;
+	return restore_sockopts(fd, &f->sock, true, what, len);
 }
 
 static int apply_shutdown(int fd, uint32_t shut)
@@ -202,6 +190,7 @@ static int make_pair(struct restore_ctx *rc, const struct md_fd *f)
 {
 	const struct md_sock *s = &f->sock;
 	const struct md_fd *pf = s->peer_ino ? restore_find_sock(rc, s->peer_ino, NULL) : NULL;
+	char what[128] = "set up its pair";
 	int sv[2], r;
 
 	if (socketpair(AF_UNIX, s->type | SOCK_CLOEXEC, 0, sv) < 0)
@@ -218,13 +207,13 @@ static int make_pair(struct restore_ctx *rc, const struct md_fd *f)
 		close(sv[1]);
 		sv[1] = -1;
 	}
-	r = unix_options(sv[0], f);
+	r = unix_options(sv[0], f, what, sizeof(what));
 	if (r >= 0)
 		r = apply_shutdown(sv[0], s->shutdown);
 	if (r >= 0)
 		r = set_flags(sv[0], f);
 	if (r >= 0 && pf) {
-		r = unix_options(sv[1], pf);
+		r = unix_options(sv[1], pf, what, sizeof(what));
 		if (r >= 0)
 			r = apply_shutdown(sv[1], pf->sock.shutdown);
 		if (r >= 0)
@@ -235,7 +224,7 @@ static int make_pair(struct restore_ctx *rc, const struct md_fd *f)
 			sv[1] = -1;
 	}
 	if (r < 0) {
-		log_err(r, "cannot set up unix socket %llu", (unsigned long long)s->ino);
+		log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)s->ino);
 		goto out_close;
 	}
 	return sv[0];
@@ -344,6 +333,7 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 {
 	const struct md_sock *s = &f->sock;
 	const struct md_fd *pf = s->peer_ino ? restore_find_sock(rc, s->peer_ino, NULL) : NULL;
+	char what[128] = "set its options";
 	int fd, r = 0;
 
 	if (s->state == TCP_ESTABLISHED && (!pf || pf->sock.peer_ino == s->ino))
@@ -357,8 +347,8 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 		r = log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)s->ino);
 	if (r >= 0 && s->state == TCP_ESTABLISHED)
 		r = connect_named(rc, fd, f, depth);
-	if (r >= 0 && (r = unix_options(fd, f)) < 0)
-		log_err(r, "cannot set the options of unix socket %llu", (unsigned long long)s->ino);
+	if (r >= 0 && (r = unix_options(fd, f, what, sizeof(what))) < 0)
+		log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)s->ino);
 	if (r >= 0 && (r = apply_shutdown(fd, s->shutdown)) < 0)
 		log_err(r, "cannot shut unix socket %llu down", (unsigned long long)s->ino);
 	if (r >= 0 && (r = set_flags(fd, f)) < 0)
@@ -404,7 +394,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 	const struct md_sock *s = &f->sock;
 	const char *what = s->protocol == IPPROTO_TCP ? "TCP" : "UDP";
 	struct sockaddr_storage ss;
-	char a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], opt[128] = "set its options";
 	socklen_t len;
 	int fd, one = 1, off = 0, v6only = s->v6only, r = 0;
 	/*
@@ -424,8 +414,10 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 		r = -errno;
 	if (!r && s->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
 		r = -errno;
+	if (!r)
+		r = restore_sockopts(fd, s, false, opt, sizeof(opt));
 	if (r < 0) {
-		log_err(r, "cannot set the options of a %s socket", what);
+		log_err(r, "cannot %s on a %s socket", opt, what);
 		goto out_close;
 	}
 	inet_ntop(s->family, s->addr, a, sizeof(a));
@@ -452,6 +444,10 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 			r = log_err(-errno, "cannot connect UDP socket %s:%u to its peer", a, s->port);
 			goto out_close;
 		}
+	}
+	if ((r = restore_sockopts(fd, s, true, opt, sizeof(opt))) < 0) {
+		log_err(r, "cannot %s on a %s socket", opt, what);
+		goto out_close;
 	}
 	r = set_flags(fd, f);
 	if (r >= 0)

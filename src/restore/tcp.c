@@ -202,8 +202,9 @@ static int repair_window(int fd, const struct md_tcp_stream *t)
 	return setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0 ? -errno : 0;
 }
 
-/* the connection, established and in repair mode; what failed is in *what */
-static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t, const char **what)
+/* the connection, established and in repair mode; what failed is in *what (maybe in buf) */
+static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t, const char **what, char *buf,
+		  size_t buf_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -214,6 +215,9 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 		return r;
 	*what = "set IPV6_V6ONLY";
 	if (s->family == AF_INET6 && (r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only)) < 0)
+		return r;
+	*what = buf;
+	if ((r = restore_sockopts(fd, s, false, buf, buf_len)) < 0)
 		return r;
 	*what = "set its sequence numbers";
 	if ((r = set_int(fd, SOL_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE)) < 0 ||
@@ -265,7 +269,7 @@ int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
 {
 	const struct md_sock *s = &f->sock;
 	int i = find_stream(rc, s->ino), fd, r;
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], opt[128];
 	const char *what;
 
 	/* image_check_tcp() saw to it */
@@ -274,7 +278,9 @@ int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
 	fd = socket(s->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0)
 		return log_err(-errno, "cannot make a TCP socket");
-	r = repair(fd, s, &rc->tcp[i], &what);
+	r = repair(fd, s, &rc->tcp[i], &what, opt, sizeof(opt));
+	if (r >= 0 && (r = restore_sockopts(fd, s, true, opt, sizeof(opt))) < 0)
+		what = opt;
 	if (r >= 0 && fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
 		r = -errno;
 		what = "set its file status flags";

@@ -220,6 +220,8 @@ void md_fd_release(struct md_fd *f)
 	free(f->watches);
 	md_ghost_free(f->ghost);
 	free(f->epoll);
+	free(f->sock.opts);
+	f->sock.opts = NULL;
 	f->path = NULL;
 	f->watches = NULL;
 	f->n_watches = 0;

@@ -1290,6 +1290,12 @@ ALL_TESTS=(
 	sock_pending_refused
 	sock_inflight_refused
 	sock_path_taken
+	sockopt_selftest
+	sockopt_detects_corruption
+	sockopts
+	sockopts_tcp_established
+	sockopt_ebpf_refused
+	sockopt_device_missing
 )
 
 # --- lazy restore --------------------------------------------------------------------------
@@ -1466,6 +1472,93 @@ time.sleep(60)' "$TD/listen.sock"
 }
 
 # --- established TCP connections to a peer outside the tree (tcp_tree.py, tcp_peer.py) ------
+
+# --- socket options (dumpee_sockopt) ----------------------------------------------------------
+
+test_sockopt_selftest() {
+	selftest_ok "$E2E/dumpee_sockopt"
+	selftest_ok "$E2E/dumpee_sockopt" -t
+}
+
+test_sockopt_detects_corruption() {
+	local what
+	for what in tos cong timeo buflock filter; do
+		corruption_noticed "$E2E/dumpee_sockopt" "$what" -t
+	done
+}
+
+# start_sockopt [ARGS]: dumpee_sockopt ARGS, ready; sets PID, STATUS
+start_sockopt() {
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	spawn sockopt "$E2E/dumpee_sockopt" "$@" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_sockopt did not get ready: $(cat "$STATUS" "$TD/sockopt.err" 2>/dev/null)"
+	log "dumpee_sockopt: $(head -n1 "$STATUS")"
+}
+
+# TCP, UDP and unix sockets with some eighty options set or not (a classic BPF filter too): each
+# reads the same after the restore, and those left alone are a new socket's
+test_sockopts() {
+	need_memdump
+	start_sockopt
+	dump_and_kill "$PID" "$TD/img"
+	md show show "$TD/img" || fail "memdump show failed"
+	grep -q '"tcp_congestion": "reno"' "$TD/show.out" || fail "show has no tcp_congestion"
+	grep -q '"so_filter": ' "$TD/show.out" || fail "show has no so_filter"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# the same with an established connection: its options, fixed send buffer, timestamping and peek
+# offset are set in repair mode
+test_sockopts_tcp_established() {
+	need_memdump
+	need_tcp_repair
+	start_sockopt -t
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	restore_detached "$TD/img" "$PID" --tcp-established
+	trigger_check "$PID"
+}
+
+# an eBPF filter cannot be read back: refused, named, and the process runs on as it was
+test_sockopt_ebpf_refused() {
+	need_memdump
+	start_sockopt -e
+	dump_refused "eBPF filter"
+	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
+	trigger_check "$PID"
+}
+
+# drop_links DIR: remove the network interfaces a test listed in DIR/links
+drop_links() {
+	local l
+	[[ -f $1/links ]] || return 0
+	while read -r l; do
+		ip link del "$l" 2>/dev/null
+	done <"$1/links"
+}
+
+# a socket bound to an interface this host no longer has: the restore fails naming the option,
+# leaves no process, and succeeds once the interface is back
+test_sockopt_device_missing() {
+	need_memdump
+	local link=mde2e$$
+	echo "$link" >>"$TD/links"
+	ip tuntap add mode tun name "$link" 2>"$TD/ip.err" ||
+		skip "cannot make a tun interface: $(head -n1 "$TD/ip.err")"
+	start_sockopt -i "$link"
+	dump_and_kill "$PID" "$TD/img"
+	ip link del "$link" || fail "cannot remove $link"
+	md restore restore -D "$TD/img" -d && fail "the restore succeeded without $link"
+	grep -q "^memdump: error: .*SO_BINDTODEVICE to '$link'" "$TD/restore.err" ||
+		fail "the error does not name the option: $(md_why restore)"
+	wait_until 10 fully_gone "$PID" || fail "a process of the failed restore is left"
+	ip tuntap add mode tun name "$link" || fail "cannot make $link again"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
 
 # note_lock DIR: the network lock of image DIR, for drop_nft_tables to remove if the test fails
 note_lock() {
@@ -2404,6 +2497,7 @@ run_one() {
 	rc=$?
 	kill_tracked "$TD"
 	drop_nft_tables "$TD"
+	drop_links "$TD"
 	why=$(head -n1 "$TD/why" 2>/dev/null)
 	case $rc in
 	0)

@@ -1,0 +1,187 @@
+/*
+ * The options of the tree's sockets (see memdump/sockopts.h): each read
+ * through a pidfd_getfd() copy and kept where it differs from a new
+ * socket's of the same kind, made here in the same network namespace
+ * (dump_sockets() checked it) and so with the same sysctls. An option the
+ * process left alone is not kept, and follows the defaults of the host
+ * that restores it. Buffer sizes count only where the process fixed them
+ * (SO_BUF_LOCK): the kernel grows them itself otherwise. A classic BPF
+ * filter is kept; an eBPF one cannot be read back and is refused.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "compat/pidfd.h"
+#include "dump/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/log.h"
+#include "memdump/sockopts.h"
+
+#define SOCK_SNDBUF_LOCK 1	/* SO_BUF_LOCK bits */
+#define SOCK_RCVBUF_LOCK 2
+
+/* what an option reads as on a new socket (unknown: the kernel has not got it) */
+struct dump_sockopt_ref {
+	int family, type, protocol;
+	uint64_t known[(MD_SOCKOPT_MAX + 63) / 64];
+	struct md_sockopts v;
+};
+
+static bool unsupported(int r)
+{
+	return r == -ENOPROTOOPT || r == -EOPNOTSUPP || r == -EINVAL || r == -ENOTSUP;
+}
+
+static bool is_name(const struct md_sockopt_def *d)
+{
+	return d->kind == MD_SOCKOPT_DEV || d->kind == MD_SOCKOPT_CONG;
+}
+
+static int fill_ref(struct dump_sockopt_ref *ref, const struct md_sock *s)
+{
+	_cleanup_close_ int fd = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
+
+	if (fd < 0)
+		return log_err(-errno, "cannot make a socket of family %d, type %d to compare options with",
+			       s->family, s->type);
+	memset(ref, 0, sizeof(*ref));
+	ref->family = s->family;
+	ref->type = s->type;
+	ref->protocol = s->protocol;
+	for (size_t i = 0; i < md_n_sockopt_defs; i++) {
+		const struct md_sockopt_def *d = &md_sockopt_defs[i];
+
+		if (!(d->socks & md_sockopt_sock(s)) ||
+		    md_sockopt_get(fd, d, &ref->v.v[i], md_sockopt_str(&ref->v, d)) < 0)
+			continue;
+		ref->known[i / 64] |= 1ULL << (i % 64);
+	}
+	return 0;
+}
+
+static const struct dump_sockopt_ref *ref_for(struct dump_sockopt_refs *refs, const struct md_sock *s)
+{
+	struct dump_sockopt_ref *ref;
+
+	for (size_t i = 0; i < refs->n; i++)
+		if (refs->r[i]->family == s->family && refs->r[i]->type == s->type &&
+		    refs->r[i]->protocol == s->protocol)
+			return refs->r[i];
+	if (refs->n == sizeof(refs->r) / sizeof(refs->r[0]))
+		return NULL;
+	ref = malloc(sizeof(*ref));
+	if (!ref || fill_ref(ref, s) < 0) {
+		free(ref);
+		return NULL;
+	}
+	refs->r[refs->n++] = ref;
+	return ref;
+}
+
+void dump_sockopt_refs_release(struct dump_sockopt_refs *refs)
+{
+	for (size_t i = 0; i < refs->n; i++)
+		free(refs->r[i]);
+	refs->n = 0;
+}
+
+/* a classic BPF filter into (*o)->filter, grown for it; an eBPF one refused */
+static int read_filter(int sk, pid_t pid, int fd, struct md_sockopts **o)
+{
+	socklen_t n = 0;
+	struct md_sockopts *grown;
+
+	/* the number of instructions (0: no filter) */
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &n) < 0) {
+		if (errno == EACCES)
+			return log_refuse("fd %d of %d is a socket with an eBPF filter (SO_ATTACH_BPF): not "
+					  "supported (the kernel cannot give its program back)", fd, pid);
+		return log_err(-errno, "cannot read the filter of socket fd %d of %d", fd, pid);
+	}
+	if (!n)
+		return 0;
+	if (n > MD_SOCKOPT_FILTER_MAX)
+		return log_err(-E2BIG, "socket fd %d of %d: a filter of %u instructions", fd, pid, n);
+	grown = realloc(*o, md_sockopts_size(n));
+	if (!grown)
+		return -ENOMEM;
+	*o = grown;
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, grown->filter, &n) < 0)
+		return log_err(-errno, "cannot read the filter of socket fd %d of %d", fd, pid);
+	grown->n_filter = n;
+	return 0;
+}
+
+/* the buffer sizes the process fixed: as getsockopt() says them */
+static int read_bufs(int sk, const struct md_sockopts *o, struct md_sock *s)
+{
+	size_t lock = md_sockopt_find(SOL_SOCKET, SO_BUF_LOCK);
+	int v, r = 0;
+
+	if (s->family == AF_UNIX)
+		return 0;	/* collect_unix() keeps them whatever the lock */
+	if (!md_sockopt_isset(o, lock))
+		return 0;
+	if ((o->v[lock] & SOCK_SNDBUF_LOCK) && (r = dump_sock_int(sk, SOL_SOCKET, SO_SNDBUF, &v)) == 0)
+		s->sndbuf = (uint32_t)v;
+	if (r == 0 && (o->v[lock] & SOCK_RCVBUF_LOCK) && (r = dump_sock_int(sk, SOL_SOCKET, SO_RCVBUF, &v)) == 0)
+		s->rcvbuf = (uint32_t)v;
+	return r;
+}
+
+int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_sock *s)
+{
+	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
+	const struct dump_sockopt_ref *ref;
+	size_t prio = md_sockopt_find(SOL_SOCKET, SO_PRIORITY);
+	struct md_sockopts *o;
+	bool any = false;
+	int r;
+
+	if (sk < 0)
+		return log_err(sk, "cannot get a copy of fd %d of %d", fd, pid);
+	ref = ref_for(refs, s);
+	if (!ref)
+		return log_err(-ENOMEM, "cannot compare the options of socket fd %d of %d", fd, pid);
+	o = calloc(1, md_sockopts_size(0));
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < md_n_sockopt_defs; i++) {
+		const struct md_sockopt_def *d = &md_sockopt_defs[i];
+		char *str = md_sockopt_str(o, d);
+
+		if (!md_sockopt_applies(d, s) || !((ref->known[i / 64] >> (i % 64)) & 1))
+			continue;
+		r = md_sockopt_get(sk, d, &o->v[i], str);
+		if (r < 0 && unsupported(r))
+			continue;
+		if (r < 0) {
+			free(o);
+			return log_err(r, "cannot read %s of socket fd %d of %d", d->name, fd, pid);
+		}
+		if (o->v[i] == ref->v.v[i] && (!is_name(d) || !strcmp(str, md_sockopt_str((struct md_sockopts *)&ref->v, d))))
+			continue;
+		md_sockopt_mark(o, i);
+		any = true;
+	}
+	/* IP_TOS sets the priority too (from the TOS): with it, the priority comes back as it was */
+	if (md_sockopt_isset(o, md_sockopt_find(IPPROTO_IP, IP_TOS)) && !md_sockopt_isset(o, prio) &&
+	    md_sockopt_applies(&md_sockopt_defs[prio], s))
+		md_sockopt_mark(o, prio);
+	if ((r = read_bufs(sk, o, s)) < 0)
+		log_err(r, "cannot read the buffer sizes of socket fd %d of %d", fd, pid);
+	if (r < 0 || (r = read_filter(sk, pid, fd, &o)) < 0) {
+		free(o);
+		return r;
+	}
+	if (!any && !o->n_filter) {
+		free(o);
+		return 0;
+	}
+	s->opts = o;
+	return 0;
+}
