@@ -34,7 +34,8 @@ enum {
 /* md_sockopt_def.flags */
 enum {
 	MD_SOCKOPT_LATE = 1 << 0,	/* set once the socket's queues are in (else before bind()) */
-	MD_SOCKOPT_UNCONNECTED = 1 << 1,	/* not on an established TCP socket: its value is the connection's */
+	MD_SOCKOPT_UNCONNECTED = 1 << 1,	/* TCP: on listeners only (a connection's, or a closed one's
+						 * that may have been connected, is the connection's) */
 };
 
 struct md_sockopt_def {

@@ -9,9 +9,14 @@
  * filter is kept; an eBPF one cannot be read back and is refused.
  */
 #include <errno.h>
+#include <linux/net_tstamp.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +28,7 @@
 
 #define SOCK_SNDBUF_LOCK 1	/* SO_BUF_LOCK bits */
 #define SOCK_RCVBUF_LOCK 2
+#define MD_SOF_OPT_ID_TCP (1 << 16)	/* 6.10: SOF_TIMESTAMPING_OPT_ID_TCP */
 
 /* what an option reads as on a new socket (unknown: the kernel has not got it) */
 struct dump_sockopt_ref {
@@ -133,6 +139,27 @@ static int read_bufs(int sk, const struct md_sockopts *o, struct md_sock *s)
 	return r;
 }
 
+/*
+ * What the options alone cannot bring back: a PHC bound to by index, a
+ * corked datagram's bytes; and SOF_TIMESTAMPING_OPT_ID, which a TCP socket
+ * takes only connected (its ids start again from the restore anyway).
+ */
+static int check_odd(int sk, pid_t pid, int fd, const struct md_sock *s, struct md_sockopts *o)
+{
+	size_t ts = md_sockopt_find(SOL_SOCKET, SO_TIMESTAMPING), cork = md_sockopt_find(IPPROTO_UDP, UDP_CORK);
+	int pending = 0;
+
+	if (md_sockopt_isset(o, ts) && (o->v[ts] & SOF_TIMESTAMPING_BIND_PHC))
+		return log_refuse("fd %d of %d is a socket bound to a PTP hardware clock "
+				  "(SOF_TIMESTAMPING_BIND_PHC): not supported", fd, pid);
+	if (md_sockopt_isset(o, ts) && s->protocol == IPPROTO_TCP && s->state != TCP_ESTABLISHED)
+		o->v[ts] &= ~(int64_t)(SOF_TIMESTAMPING_OPT_ID | MD_SOF_OPT_ID_TCP);
+	if (md_sockopt_isset(o, cork) && o->v[cork] && ioctl(sk, SIOCOUTQ, &pending) == 0 && pending > 0)
+		return log_refuse("fd %d of %d is a UDP socket holding a corked datagram (UDP_CORK, %d bytes): "
+				  "not supported (uncork it first)", fd, pid, pending);
+	return 0;
+}
+
 int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_sock *s)
 {
 	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
@@ -157,6 +184,11 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 		if (!md_sockopt_applies(d, s) || !((ref->known[i / 64] >> (i % 64)) & 1))
 			continue;
 		r = md_sockopt_get(sk, d, &o->v[i], str);
+		if (r == -ENODEV && d->opt == SO_BINDTODEVICE) {
+			free(o);
+			return log_refuse("fd %d of %d is a socket bound to an interface that is gone "
+					  "(SO_BINDTODEVICE): not supported", fd, pid);
+		}
 		if (r < 0 && unsupported(r))
 			continue;
 		if (r < 0) {
@@ -167,6 +199,10 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 			continue;
 		md_sockopt_mark(o, i);
 		any = true;
+	}
+	if ((r = check_odd(sk, pid, fd, s, o)) < 0) {
+		free(o);
+		return r;
 	}
 	/* IP_TOS sets the priority too (from the TOS): with it, the priority comes back as it was */
 	if (md_sockopt_isset(o, md_sockopt_find(IPPROTO_IP, IP_TOS)) && !md_sockopt_isset(o, prio) &&

@@ -63,21 +63,22 @@ const struct md_sockopt_def md_sockopt_defs[] = {
 	/* after the buffer sizes, which restore sets last (they set these bits too) */
 	O(SOL_SOCKET, SO_BUF_LOCK, INT, ALL, LATE),
 
-	O(IPPROTO_IP, IP_TOS, INT, IN4, 0),
-	O(IPPROTO_IP, IP_TTL, INT, IN4, 0),
-	O(IPPROTO_IP, IP_MTU_DISCOVER, INT, IN4, 0),
-	O(IPPROTO_IP, IP_RECVERR, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_PKTINFO, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_RECVTTL, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_RECVTOS, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_FREEBIND, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_TRANSPARENT, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_MULTICAST_TTL, INT, UDP4, 0),
-	O(IPPROTO_IP, IP_MULTICAST_LOOP, BOOL, UDP4, 0),
-	O(IPPROTO_IP, IP_MULTICAST_ALL, BOOL, UDP4, 0),
-	O(IPPROTO_IP, IP_RECVORIGDSTADDR, BOOL, IN4, 0),
-	O(IPPROTO_IP, IP_LOCAL_PORT_RANGE, INT, IN4, 0),
+	/* on IPv6 sockets too, for their IPv4 traffic */
+	O(IPPROTO_IP, IP_TOS, INT, INET, 0),
+	O(IPPROTO_IP, IP_TTL, INT, INET, 0),
+	O(IPPROTO_IP, IP_MTU_DISCOVER, INT, INET, 0),
+	O(IPPROTO_IP, IP_RECVERR, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_PKTINFO, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_RECVTTL, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_RECVTOS, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_FREEBIND, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_TRANSPARENT, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_MULTICAST_TTL, INT, UDP, 0),
+	O(IPPROTO_IP, IP_MULTICAST_LOOP, BOOL, UDP, 0),
+	O(IPPROTO_IP, IP_MULTICAST_ALL, BOOL, UDP, 0),
+	O(IPPROTO_IP, IP_RECVORIGDSTADDR, BOOL, INET, 0),
+	O(IPPROTO_IP, IP_LOCAL_PORT_RANGE, INT, INET, 0),
 
 	O(IPPROTO_IPV6, IPV6_TCLASS, INT, IN6, 0),
 	O(IPPROTO_IPV6, IPV6_UNICAST_HOPS, INT, IN6, 0),
@@ -112,7 +113,7 @@ const struct md_sockopt_def md_sockopt_defs[] = {
 	O(IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, BOOL, TCP, 0),
 	O(IPPROTO_TCP, TCP_NOTSENT_LOWAT, INT, TCP, 0),
 	O(IPPROTO_TCP, TCP_FASTOPEN, INT, TCP, 0),
-	O(IPPROTO_TCP, TCP_FASTOPEN_CONNECT, BOOL, TCP, 0),
+	O(IPPROTO_TCP, TCP_FASTOPEN_CONNECT, BOOL, TCP, UNCONN),
 	O(IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, BOOL, TCP, 0),
 	O(IPPROTO_TCP, TCP_SAVE_SYN, INT, TCP, 0),
 	O(IPPROTO_TCP, TCP_INQ, BOOL, TCP, 0),
@@ -163,7 +164,8 @@ bool md_sockopt_applies(const struct md_sockopt_def *d, const struct md_sock *s)
 {
 	if (!(d->socks & md_sockopt_sock(s)))
 		return false;
-	return !(d->flags & UNCONN) || s->protocol != IPPROTO_TCP || s->state != TCP_ESTABLISHED;
+	/* a closed TCP socket may have been connected (reset, failed connect): only listeners */
+	return !(d->flags & UNCONN) || s->protocol != IPPROTO_TCP || s->state == TCP_LISTEN;
 }
 
 char *md_sockopt_str(struct md_sockopts *o, const struct md_sockopt_def *d)
