@@ -88,6 +88,12 @@ static inline void md_sockopt_mark(struct md_sockopts *o, size_t i)
 	o->set[i / 64] |= 1ULL << (i % 64);
 }
 
+/* an option whose value is a name (md_sockopt_str()), not v[] */
+static inline bool md_sockopt_is_name(const struct md_sockopt_def *d)
+{
+	return d->kind == MD_SOCKOPT_DEV || d->kind == MD_SOCKOPT_CONG;
+}
+
 /* the index of an option in md_sockopt_defs[]; md_n_sockopt_defs if not there */
 size_t md_sockopt_find(int level, int opt);
 /* the MD_SOCKOPT_UNIX... bit of s, 0 for none */

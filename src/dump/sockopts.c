@@ -30,21 +30,15 @@
 #define SOCK_RCVBUF_LOCK 2
 #define MD_SOF_OPT_ID_TCP (1 << 16)	/* 6.10: SOF_TIMESTAMPING_OPT_ID_TCP */
 
-/* what an option reads as on a new socket (unknown: the kernel has not got it) */
+/* what each option reads as on a new socket: v.set marks those this kernel has */
 struct dump_sockopt_ref {
 	int family, type, protocol;
-	uint64_t known[(MD_SOCKOPT_MAX + 63) / 64];
 	struct md_sockopts v;
 };
 
 static bool unsupported(int r)
 {
 	return r == -ENOPROTOOPT || r == -EOPNOTSUPP || r == -EINVAL || r == -ENOTSUP;
-}
-
-static bool is_name(const struct md_sockopt_def *d)
-{
-	return d->kind == MD_SOCKOPT_DEV || d->kind == MD_SOCKOPT_CONG;
 }
 
 static int fill_ref(struct dump_sockopt_ref *ref, const struct md_sock *s)
@@ -64,7 +58,7 @@ static int fill_ref(struct dump_sockopt_ref *ref, const struct md_sock *s)
 		if (!(d->socks & md_sockopt_sock(s)) ||
 		    md_sockopt_get(fd, d, &ref->v.v[i], md_sockopt_str(&ref->v, d)) < 0)
 			continue;
-		ref->known[i / 64] |= 1ULL << (i % 64);
+		md_sockopt_mark(&ref->v, i);
 	}
 	return 0;
 }
@@ -181,7 +175,7 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 		const struct md_sockopt_def *d = &md_sockopt_defs[i];
 		char *str = md_sockopt_str(o, d);
 
-		if (!md_sockopt_applies(d, s) || !((ref->known[i / 64] >> (i % 64)) & 1))
+		if (!md_sockopt_applies(d, s) || !md_sockopt_isset(&ref->v, i))
 			continue;
 		r = md_sockopt_get(sk, d, &o->v[i], str);
 		if (r == -ENODEV && d->opt == SO_BINDTODEVICE) {
@@ -195,7 +189,8 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 			free(o);
 			return log_err(r, "cannot read %s of socket fd %d of %d", d->name, fd, pid);
 		}
-		if (o->v[i] == ref->v.v[i] && (!is_name(d) || !strcmp(str, md_sockopt_str((struct md_sockopts *)&ref->v, d))))
+		if (o->v[i] == ref->v.v[i] &&
+		    (!md_sockopt_is_name(d) || !strcmp(str, md_sockopt_str((struct md_sockopts *)&ref->v, d))))
 			continue;
 		md_sockopt_mark(o, i);
 		any = true;

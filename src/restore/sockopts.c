@@ -31,7 +31,7 @@ void restore_sock_buf(int fd, int force, int plain, uint32_t bytes)
 
 static void describe(char *what, size_t len, const struct md_sockopt_def *d, const struct md_sockopts *o, size_t i)
 {
-	if (d->kind == MD_SOCKOPT_DEV || d->kind == MD_SOCKOPT_CONG)
+	if (md_sockopt_is_name(d))
 		snprintf(what, len, "set %s to '%s'", d->name, md_sockopt_str((struct md_sockopts *)o, d));
 	else
 		snprintf(what, len, "set %s to %lld", d->name, (long long)o->v[i]);
