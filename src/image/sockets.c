@@ -151,7 +151,8 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 	s->sndbuf = m->has_sndbuf ? m->sndbuf : 0;
 	s->rcvbuf = m->has_rcvbuf ? m->rcvbuf : 0;
 	if (s->sndbuf > INT32_MAX || s->rcvbuf > INT32_MAX)
-		return img_invalid(name, "socket fd %d: buffer of %u bytes", fd, s->sndbuf > s->rcvbuf ? s->sndbuf : s->rcvbuf);
+		return img_invalid(name, "socket fd %d: buffer of %u bytes", fd,
+				   s->sndbuf > s->rcvbuf ? s->sndbuf : s->rcvbuf);
 	s->opts = NULL;
 	if (!om) {
 		*ret = *s;
@@ -174,13 +175,16 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 
 		if (!f)
 			continue;
-		has = f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)p != NULL
-							  : *(const protobuf_c_boolean *)((const char *)om + f->quantifier_offset);
+		if (f->type == PROTOBUF_C_TYPE_STRING)
+			has = *(char *const *)p != NULL;
+		else
+			has = *(const protobuf_c_boolean *)((const char *)om + f->quantifier_offset);
 		if (!has)
 			continue;
 		if (!md_sockopt_applies(d, s)) {
 			free(o);
-			return img_invalid(name, "socket fd %d has %s, which is not an option of its kind", fd, d->name);
+			return img_invalid(name, "socket fd %d has %s, which is not an option of its kind", fd,
+					   d->name);
 		}
 		if (opt_value(d, f, om, o, i) < 0) {
 			free(o);
