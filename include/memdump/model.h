@@ -536,8 +536,19 @@ void md_shm_release(struct md_shm *s);
 void md_pipe_release(struct md_pipe *p);
 void md_sock_queue_release(struct md_sock_queue *q);
 void md_tcp_stream_release(struct md_tcp_stream *t);
-/* whether f is an established TCP connection (one with an md_tcp_stream in the image) */
-bool md_fd_tcp_established(const struct md_fd *f);
+/*
+ * TCP states (TCP_* as sock_diag numbers them) of a connection kept with an
+ * md_tcp_stream: established, or closing on one side or both. fin_sent: the
+ * socket sent its FIN (FIN_WAIT1/2, CLOSING, LAST_ACK); fin_received: the
+ * peer's came in (CLOSE_WAIT, CLOSING, LAST_ACK).
+ */
+bool md_tcp_state_conn(int state);
+bool md_tcp_state_fin_sent(int state);
+bool md_tcp_state_fin_received(int state);
+/* "ESTABLISHED", "SYN-SENT"... ("state N" past the table, in a static buffer) */
+const char *md_tcp_state_name(int state);
+/* whether f is a TCP connection kept with an md_tcp_stream (md_tcp_state_conn()) */
+bool md_fd_tcp_conn(const struct md_fd *f);
 void md_track_release(struct md_track *t);
 /* a ghost's data map and path (not the struct itself); _free() also frees the struct */
 void md_ghost_release(struct md_ghost *g);

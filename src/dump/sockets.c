@@ -316,13 +316,17 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool 
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)
 		return 0;
-	if (s->state == TCP_ESTABLISHED && tcp_established)
+	if (md_tcp_state_conn(s->state) && tcp_established)
 		return 0;	/* tcp.c reads it in repair mode */
 	if (s->state == TCP_ESTABLISHED)
 		return log_refuse("fd %d of %d is an established TCP connection %s - %s: dump it with "
 				  "--tcp-established", f->fd, pid, a, b);
-	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %d: not supported (only "
-			  "established connections are kept)", f->fd, pid, a, b, s->state);
+	if (md_tcp_state_conn(s->state))
+		return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: dump it with "
+				  "--tcp-established", f->fd, pid, a, b, md_tcp_state_name(s->state));
+	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: not supported (only "
+			  "established and closing connections are kept)", f->fd, pid, a, b,
+			  md_tcp_state_name(s->state));
 }
 
 /* its options, read once per socket: its other fds get copies */

@@ -146,7 +146,7 @@ static int check_odd(int sk, pid_t pid, int fd, const struct md_sock *s, struct 
 	if (md_sockopt_isset(o, ts) && (o->v[ts] & SOF_TIMESTAMPING_BIND_PHC))
 		return log_refuse("fd %d of %d is a socket bound to a PTP hardware clock "
 				  "(SOF_TIMESTAMPING_BIND_PHC): not supported", fd, pid);
-	if (md_sockopt_isset(o, ts) && s->protocol == IPPROTO_TCP && s->state != TCP_ESTABLISHED)
+	if (md_sockopt_isset(o, ts) && s->protocol == IPPROTO_TCP && !md_tcp_state_conn(s->state))
 		o->v[ts] &= ~(int64_t)(SOF_TIMESTAMPING_OPT_ID | MD_SOF_OPT_ID_TCP);
 	if (md_sockopt_isset(o, cork) && o->v[cork] && ioctl(sk, SIOCOUTQ, &pending) == 0 && pending > 0)
 		return log_refuse("fd %d of %d is a UDP socket holding a corked datagram (UDP_CORK, %d bytes): "

@@ -88,28 +88,41 @@ static int peek_queue(int sk, int queue, size_t len, uint32_t *seq, uint8_t **re
 	return 0;
 }
 
-static int read_stream(int sk, struct md_tcp_stream *t)
+/*
+ * The connection's queues and sequence numbers as an established one's:
+ * restore makes it established and closes it again (restore/tcp.c). Its
+ * own FIN, sent or queued after the data, counts in SIOCOUTQ while not
+ * acknowledged and in SIOCOUTQNSD while not sent; the peer's, in the
+ * receive queue's sequence number. state: what sock_diag said.
+ */
+static int read_stream(int sk, int state, struct md_tcp_stream *t)
 {
 	struct tcp_repair_window w;
 	struct tcp_info ti;
 	socklen_t len;
 	int inq, outq, unsent, v, r, none = TCP_NO_QUEUE;
+	/* our FIN waits for its acknowledgement in the send queue */
+	int fin_queued = state == TCP_FIN_WAIT1 || state == TCP_CLOSING || state == TCP_LAST_ACK;
 
-	if (ioctl(sk, SIOCINQ, &inq) < 0 || ioctl(sk, SIOCOUTQ, &outq) < 0 || ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
-		return -errno;
-	if (inq < 0 || outq < 0 || unsent < 0 || unsent > outq)
-		return -EIO;
-	t->unsent = (uint32_t)unsent;
-	if ((r = dump_sock_int(sk, SOL_TCP, TCP_MAXSEG, &v)) < 0)
-		return r;
-	t->mss = (uint32_t)v;
 	len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(sk, SOL_TCP, TCP_INFO, &ti, &len) < 0)
 		return -errno;
-	/* sock_diag said established; a FIN may have come in before the lock */
-	if (ti.tcpi_state != TCP_ESTABLISHED)
+	/* a FIN may have come in, or been acknowledged, before the lock */
+	if (ti.tcpi_state != state)
 		return -ENOTCONN;
+	if (ioctl(sk, SIOCINQ, &inq) < 0 || ioctl(sk, SIOCOUTQ, &outq) < 0 || ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
+		return -errno;
+	if (inq < 0 || outq < fin_queued || unsent < 0 || unsent > outq)
+		return -EIO;
+	/* with nothing else not sent yet, the FIN went out; else it waits behind the bytes */
+	outq -= fin_queued;
+	if (fin_queued && unsent)
+		unsent--;
+	t->unsent = (uint32_t)unsent;
+	if ((r = dump_sock_int(sk, SOL_TCP, TCP_MAXSEG, &v)) < 0)
+		return r;
+	t->mss = (uint32_t)v;
 	t->options = ti.tcpi_options & TCP_OPTS_KEPT;
 	t->snd_wscale = ti.tcpi_snd_wscale;
 	t->rcv_wscale = ti.tcpi_rcv_wscale;
@@ -141,6 +154,12 @@ static int read_stream(int sk, struct md_tcp_stream *t)
 	if (r < 0)
 		return r;
 	t->sendq_len = (size_t)outq;
+	/* the sequence numbers past the data: a FIN takes one of its own */
+	t->recv_seq -= md_tcp_state_fin_received(state);
+	t->send_seq -= md_tcp_state_fin_sent(state);
+	/* the window the socket last advertised, at most at the FIN: repair takes none past rcv_nxt */
+	if (t->has_window && (int32_t)(t->rcv_wup - t->recv_seq) > 0)
+		t->rcv_wup = t->recv_seq;
 	/* what a recv() of the process's would see, were repair left on by mistake */
 	setsockopt(sk, SOL_TCP, TCP_REPAIR_QUEUE, &none, sizeof(none));
 	return 0;
@@ -233,16 +252,22 @@ static int recheck(const struct dump_tcp *t)
 	for (size_t i = 0; i < t->n && r >= 0; i++) {
 		const struct sd_inet *e = sockdiag_find_inet(&d, t->streams[i].ino);
 
+		int state = t->files[i]->sock.state;
+		bool fin_in = md_tcp_state_fin_received(state);
+
 		if (e && e->md5)
 			r = log_refuse("fd %d of %d is a TCP connection signed with TCP-MD5: not supported",
 				       t->files[i]->fd, t->pids[i]);
-		else if (e && (e->shutdown & 1))
+		/* (the peer's FIN shut it down for reading too) */
+		else if (e && (e->shutdown & 1) && !fin_in)
 			r = log_refuse("fd %d of %d is a TCP connection shut down for reading: not supported",
 				       t->files[i]->fd, t->pids[i]);
-		else if (!e || e->state != TCP_ESTABLISHED)
-			r = log_refuse("fd %d of %d: its TCP connection ended while the dump read it (state %d)",
-				       t->files[i]->fd, t->pids[i], e ? e->state : -1);
-		else if (e->rqueue != t->streams[i].recvq_len)
+		else if (!e || e->state != state)
+			r = log_refuse("fd %d of %d: its TCP connection went from state %s to %s while the dump read "
+				       "it (try again)", t->files[i]->fd, t->pids[i], md_tcp_state_name(state),
+				       e ? md_tcp_state_name(e->state) : "gone");
+		/* sock_diag counts the peer's FIN until the process reads the end of the stream */
+		else if (e->rqueue != t->streams[i].recvq_len && !(fin_in && e->rqueue == t->streams[i].recvq_len + 1))
 			r = log_refuse("fd %d of %d is a TCP connection with urgent data (MSG_OOB) or the "
 				       "peer's FIN not read yet: not supported (%u bytes received, %zu before "
 				       "the mark)", t->files[i]->fd, t->pids[i], e->rqueue, t->streams[i].recvq_len);
@@ -260,7 +285,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	memset(t, 0, sizeof(*t));
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++)
-			max += md_fd_tcp_established(&procs[i].fds[k]);
+			max += md_fd_tcp_conn(&procs[i].fds[k]);
 	if (!max)
 		return 0;
 	t->streams = calloc(max, sizeof(*t->streams));
@@ -275,7 +300,7 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
 
-			if (!md_fd_tcp_established(f) || md_find_sock(procs, n, f->sock.ino, NULL) != f)
+			if (!md_fd_tcp_conn(f) || md_find_sock(procs, n, f->sock.ino, NULL) != f)
 				continue;
 			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
 			if (t->fds[t->n] < 0)
@@ -312,16 +337,16 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 			return log_err(-errno, "cannot put fd %d of %d, a TCP connection, into repair mode (it "
 				       "needs CAP_NET_ADMIN)", f->fd, t->pids[i]);
 		t->n_repair = i + 1;
-		r = read_stream(t->fds[i], &t->streams[i]);
+		r = read_stream(t->fds[i], f->sock.state, &t->streams[i]);
 		if (r == -ENOTCONN)
-			return log_refuse("fd %d of %d: its TCP connection was closed by the peer while the dump "
-					  "took it: not supported", f->fd, t->pids[i]);
+			return log_refuse("fd %d of %d: its TCP connection left state %s while the dump took it "
+					  "(try again)", f->fd, t->pids[i], md_tcp_state_name(f->sock.state));
 		if (r < 0)
 			return log_err(r, "cannot read fd %d of %d, a TCP connection, in repair mode", f->fd,
 				       t->pids[i]);
-		log_debug("fd %d of %d: TCP: %zu bytes to send (%u not sent yet), %zu received, mss %u, options %#x",
-			  f->fd, t->pids[i], t->streams[i].sendq_len, t->streams[i].unsent, t->streams[i].recvq_len,
-			  t->streams[i].mss, t->streams[i].options);
+		log_debug("fd %d of %d: TCP %s: %zu bytes to send (%u not sent yet), %zu received, mss %u, "
+			  "options %#x", f->fd, t->pids[i], md_tcp_state_name(f->sock.state), t->streams[i].sendq_len,
+			  t->streams[i].unsent, t->streams[i].recvq_len, t->streams[i].mss, t->streams[i].options);
 	}
 	return recheck(t);
 }

@@ -1,8 +1,8 @@
 /*
- * tcp-stream.img: the established TCP connections of the tree (dump
- * --tcp-established), each as TCP repair read it, and the name of the
- * network lock that drops their packets until restore has them back.
- * Which fds hold each socket is in files-PID.img (Socket, state 1).
+ * tcp-stream.img: the TCP connections of the tree (dump --tcp-established),
+ * each as TCP repair read it, and the name of the network lock that drops
+ * their packets until restore has them back. Which fds hold each socket,
+ * and its state (established, or closing), is in files-PID.img (Socket).
  */
 #include "memdump/image.h"
 
@@ -175,7 +175,7 @@ int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_s
 	for (size_t i = 0; i < nt; i++) {
 		const struct md_fd *f = md_find_sock(procs, n, t[i].ino, NULL);
 
-		if (!f || !md_fd_tcp_established(f)) {
+		if (!f || !md_fd_tcp_conn(f)) {
 			snprintf(err, errlen, "the TCP connection of socket %llu, which no fd holds as one",
 				 (unsigned long long)t[i].ino);
 			return -EINVAL;
@@ -186,12 +186,12 @@ int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_s
 			const struct md_fd *f = &procs[i].fds[k];
 			bool found = false;
 
-			if (!md_fd_tcp_established(f))
+			if (!md_fd_tcp_conn(f))
 				continue;
 			for (size_t j = 0; j < nt && !found; j++)
 				found = t[j].ino == f->sock.ino;
 			if (!found) {
-				snprintf(err, errlen, "fd %d of %d is an established TCP connection without its state",
+				snprintf(err, errlen, "fd %d of %d is a TCP connection without its state",
 					 f->fd, procs[i].pid);
 				return -EINVAL;
 			}

@@ -156,6 +156,7 @@ struct restore_ctx {
 	int *tcp_fds;			/* per connection: its socket while in repair mode (rc->files owns it), or -1 */
 	char *net_lock;			/* the dump's network lock, NULL: none */
 	bool tcp_established;		/* --tcp-established */
+	int tcp_raw4, tcp_raw6;		/* raw sockets giving connections their peer's FIN (tcpclose.c), or -1 */
 
 	struct restore_file *files;
 	size_t n_files;
@@ -276,6 +277,24 @@ int restore_tcp_lock(struct restore_ctx *rc);
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f);
 int restore_tcp_finish(struct restore_ctx *rc);
 void restore_tcp_release(struct restore_ctx *rc);
+
+/*
+ * tcpclose.c: connections closing half way, restored established. _prepare(),
+ * with restore_tcp_lock(): the raw sockets the peers' FINs need (logs);
+ * restore_tcp_close(): fd, out of repair mode, back in s's state (logs).
+ * restore_tcp_segment(): an IP packet of g in buf (its length, 0: cap too small).
+ */
+struct restore_segment {
+	int family;			/* AF_INET, AF_INET6 */
+	uint8_t src[16], dst[16];	/* the IPv4 address in the first 4 bytes */
+	uint16_t sport, dport, window;
+	uint32_t seq, ack;
+	uint8_t flags;			/* TCP header flags: FIN 0x01, ACK 0x10 */
+};
+
+int restore_tcp_close_prepare(struct restore_ctx *rc);
+int restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t);
+size_t restore_tcp_segment(uint8_t *buf, size_t cap, const struct restore_segment *g);
 
 /* inotify.c: an inotify instance with f's watches under their wds; logs */
 int restore_make_inotify(const struct md_fd *f);

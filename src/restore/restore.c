@@ -954,7 +954,7 @@ int restore_run(const struct restore_opts *o)
 {
 	struct restore_ctx rc = {
 		.dirfd = -1, .sock = -1, .lazy = o->lazy, .lazy_sock = -1, .shell_job = o->shell_job, .tty_fd = -1,
-		.tcp_established = o->tcp_established,
+		.tcp_established = o->tcp_established, .tcp_raw4 = -1, .tcp_raw6 = -1,
 	};
 	struct restore_proc *root;
 	int r, status, root_sock;

@@ -403,7 +403,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 	 */
 	bool reuse_for_now = s->state == TCP_LISTEN && !s->reuseaddr && rc->n_tcp;
 
-	if (md_fd_tcp_established(f))
+	if (md_fd_tcp_conn(f))
 		return restore_make_tcp(rc, f);
 	fd = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
 	if (fd < 0)

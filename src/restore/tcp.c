@@ -1,5 +1,5 @@
 /*
- * Established TCP connections (tcp-stream.img, restore --tcp-established),
+ * TCP connections (tcp-stream.img, restore --tcp-established),
  * made again with TCP repair as CRIU does: a socket in repair mode takes
  * the dumped sequence numbers before it is bound, connect() then makes it
  * established without a handshake, its options and window are set, and the
@@ -11,7 +11,8 @@
  * them out of repair mode. The lock is the dump's, or where the restore
  * runs on another host the same one made here (restore_tcp_lock()). A
  * restore that fails before closes them still in repair mode, without a
- * word to the peer, and leaves the lock: it can be tried again.
+ * word to the peer, and leaves the lock: it can be tried again. Those that
+ * were closing half way close again once out of repair mode (tcpclose.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,11 @@ void restore_tcp_release(struct restore_ctx *rc)
 	free(rc->tcp);
 	free(rc->tcp_fds);
 	free(rc->net_lock);
+	if (rc->tcp_raw4 >= 0)
+		close(rc->tcp_raw4);
+	if (rc->tcp_raw6 >= 0)
+		close(rc->tcp_raw6);
+	rc->tcp_raw4 = rc->tcp_raw6 = -1;
 	rc->tcp = NULL;
 	rc->tcp_fds = NULL;
 	rc->net_lock = NULL;
@@ -103,7 +109,7 @@ int restore_tcp_lock(struct restore_ctx *rc)
 					    (unsigned long long)d.inet[k].ino, d.inet[k].state);
 	}
 	sockdiag_release(&d);
-	if (r < 0)
+	if (r < 0 || (r = restore_tcp_close_prepare(rc)) < 0)
 		return r;
 	/*
 	 * The dump's lock where it is still there (this host); else the same
@@ -321,6 +327,8 @@ int restore_tcp_finish(struct restore_ctx *rc)
 		/* leaving repair mode cleared it */
 		if (f && f->sock.reuseaddr && (r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 			return log_err(r, "cannot set SO_REUSEADDR on TCP socket %llu", (unsigned long long)t->ino);
+		if (f && f->sock.state != TCP_ESTABLISHED && (r = restore_tcp_close(rc, fd, &f->sock, t)) < 0)
+			return r;
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -284,9 +285,40 @@ void md_tcp_stream_release(struct md_tcp_stream *t)
 	memset(t, 0, sizeof(*t));
 }
 
-bool md_fd_tcp_established(const struct md_fd *f)
+bool md_tcp_state_conn(int state)
 {
-	return f->kind == MD_FD_INET_SOCKET && f->sock.protocol == IPPROTO_TCP && f->sock.state == TCP_ESTABLISHED;
+	return state == TCP_ESTABLISHED || md_tcp_state_fin_sent(state) || md_tcp_state_fin_received(state);
+}
+
+bool md_tcp_state_fin_sent(int state)
+{
+	return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING || state == TCP_LAST_ACK;
+}
+
+bool md_tcp_state_fin_received(int state)
+{
+	return state == TCP_CLOSE_WAIT || state == TCP_CLOSING || state == TCP_LAST_ACK;
+}
+
+const char *md_tcp_state_name(int state)
+{
+	static const char *const names[] = {
+		[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN-SENT", [TCP_SYN_RECV] = "SYN-RECV",
+		[TCP_FIN_WAIT1] = "FIN-WAIT-1", [TCP_FIN_WAIT2] = "FIN-WAIT-2", [TCP_TIME_WAIT] = "TIME-WAIT",
+		[TCP_CLOSE] = "CLOSE", [TCP_CLOSE_WAIT] = "CLOSE-WAIT", [TCP_LAST_ACK] = "LAST-ACK",
+		[TCP_LISTEN] = "LISTEN", [TCP_CLOSING] = "CLOSING",
+	};
+	static char other[32];
+
+	if (state > 0 && (size_t)state < sizeof(names) / sizeof(names[0]) && names[state])
+		return names[state];
+	snprintf(other, sizeof(other), "state %d", state);
+	return other;
+}
+
+bool md_fd_tcp_conn(const struct md_fd *f)
+{
+	return f->kind == MD_FD_INET_SOCKET && f->sock.protocol == IPPROTO_TCP && md_tcp_state_conn(f->sock.state);
 }
 
 void md_track_release(struct md_track *t)

@@ -1591,17 +1591,19 @@ need_tcp_repair() {
 	grep -q '^net_lock: yes' "$TD/check.out" || skip "no nftables table can be made here (memdump check: net_lock)"
 }
 
-# start_tcp [ghost] [peekoff] [oob] [ADDRESS]: the peer on ADDRESS (127.0.0.1; oob: it sends
-# urgent data), then the tree (tcp_tree.py: ghost, peekoff) connected to it with full
-# queues; sets PID, PEER
+# start_tcp [ghost] [peekoff] [oob] [fin] [shutwr] [small] [ADDRESS]: the peer on ADDRESS
+# (127.0.0.1; oob: it sends urgent data; fin: it shuts down for writing), then the tree
+# (tcp_tree.py: ghost, peekoff, shutwr, small) connected to it with full queues; sets PID, PEER
 start_tcp() {
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	need_tcp_repair
 	local addr=127.0.0.1 a tree_args=() peer_args=()
 	for a in "$@"; do
 		case $a in
-		ghost | peekoff | holdsend | shutrd) tree_args+=("$a") ;;
+		ghost | peekoff | holdsend | shutrd | small) tree_args+=("$a") ;;
 		oob) peer_args+=(oob) ;;
+		fin) tree_args+=(peerfin) peer_args+=(fin) ;;
+		shutwr) tree_args+=(shutwr) peer_args+=(eof) ;;
 		*) addr=$a ;;
 		esac
 	done
@@ -1675,7 +1677,7 @@ test_tcp_restore_retried() {
 	need_memdump
 	start_tcp
 	local lport pport
-	read -r _ _ lport <"$TD/status"
+	read -r _ _ lport _ <"$TD/status"
 	pport=$(cat "$TD/port")
 	dump_and_kill "$PID" "$TD/img" --tcp-established
 	note_lock "$TD/img"
@@ -1833,6 +1835,69 @@ test_tcp_shut_rd_refused() {
 }
 
 ALL_TESTS+=(tcp_md5_refused tcp_restore_retried tcp_unacked tcp_outside_refused tcp_shut_rd_refused)
+
+# test_tcp_closing STATE START_TCP_ARGS...: a connection closing half way, in TCP state STATE
+# (the number) at the dump, and again once restored; then each end gets every byte of the
+# other's, and the end of the stream where the other shut down
+test_tcp_closing() {
+	need_memdump
+	local want=$1 st lport
+	shift
+	start_tcp "$@"
+	read -r _ _ lport _ st <"$TD/status"
+	[[ $st == "$want" ]] || fail "the tree is in TCP state $st, not $want"
+	md dump dump -t "$PID" -D "$TD/img" && fail "a dump without --tcp-established succeeded"
+	grep -q "in state .*: dump it with --tcp-established" "$TD/dump.err" || fail "unclear refusal: $(md_why dump)"
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	note_lock "$TD/img"
+	"$MEMDUMP" show "$TD/img" >"$TD/show.json" || fail "memdump show failed"
+	grep -q "\"state\": $want\b" "$TD/show.json" || fail "the image has no socket in state $want"
+	sleep 1
+	restore_detached "$TD/img" "$PID" --tcp-established
+	# before the peer reads (FIN-WAIT-2: once it acknowledged the FIN sent again)
+	wait_until 10 tcp_state_is "$lport" "$want" ||
+		fail "restored, the connection is not in TCP state $want: $(grep -ih ":$(printf %04X "$lport") " /proc/net/tcp /proc/net/tcp6)"
+	finish_tcp
+}
+
+# tcp_state_is PORT STATE: a TCP socket of this host on local port PORT is in state STATE
+tcp_state_is() {
+	awk -v p="$(printf ':%04X' "$1")" -v s="$(printf '%02X' "$2")" \
+		'substr($2, length($2) - 4) == p && $4 == s { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6
+}
+
+# the peer's FIN received: CLOSE-WAIT (it comes back through a raw socket)
+test_tcp_close_wait() {
+	test_tcp_closing 8 fin "$@"
+}
+
+test_tcp_close_wait_ipv6() {
+	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' || skip "no IPv6 loopback address here"
+	test_tcp_close_wait ::1
+}
+
+# an IPv4 connection on an IPv6 socket: the FIN goes as IPv4
+test_tcp_close_wait_v4mapped() {
+	test_tcp_close_wait ::ffff:127.0.0.1
+}
+
+# its FIN queued behind bytes never sent: FIN-WAIT-1
+test_tcp_fin_wait1() {
+	test_tcp_closing 4 shutwr
+}
+
+# its FIN sent and acknowledged: FIN-WAIT-2 (restored FIN-WAIT-1, until the peer acknowledges
+# the FIN sent again)
+test_tcp_fin_wait2() {
+	test_tcp_closing 5 shutwr small
+}
+
+# both: the peer's FIN, then its own behind bytes never sent: LAST-ACK
+test_tcp_last_ack() {
+	test_tcp_closing 9 fin shutwr
+}
+
+ALL_TESTS+=(tcp_close_wait tcp_close_wait_ipv6 tcp_close_wait_v4mapped tcp_fin_wait1 tcp_fin_wait2 tcp_last_ack)
 
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 

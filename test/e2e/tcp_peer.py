@@ -7,9 +7,11 @@ with a reset. Then it reads until the tree's end marker, checks every byte, and 
 "OK N" or "FAIL ..." to OUT (N: the bytes the tree sent).
 
 With "oob" it sends one byte of urgent data (MSG_OOB) after its first bytes: a dump must
-refuse that connection.
+refuse that connection. With "fin" it shuts its end down for writing after its first bytes
+(and sends no more); with "eof" it reads until the end of the stream, not a marker.
 
-Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS] [oob]    (127.0.0.1; ::1 for IPv6)
+Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS] [oob] [fin] [eof]
+       (127.0.0.1; ::1 for IPv6)
 """
 import os
 import socket
@@ -26,7 +28,8 @@ def pattern(start, n, mul, add):
 
 def main():
     port_file, gap_file, out = sys.argv[1:4]
-    addr = next((a for a in sys.argv[4:] if a != "oob"), "127.0.0.1")
+    modes = [a for a in sys.argv[4:] if a in ("oob", "fin", "eof")]
+    addr = next((a for a in sys.argv[4:] if a not in modes), "127.0.0.1")
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.bind((addr, 0))
     ls.listen(1)
@@ -35,16 +38,21 @@ def main():
     os.rename(port_file + ".tmp", port_file)
     c, _ = ls.accept()
     c.sendall(pattern(0, PEER_FIRST, 7, 3))
-    if "oob" in sys.argv[4:]:
+    if "oob" in modes:
         c.send(b"!", socket.MSG_OOB)  # out of the stream the tree reads
+    if "fin" in modes:
+        c.shutdown(socket.SHUT_WR)
     while not os.path.exists(gap_file):
         time.sleep(0.02)
-    c.sendall(pattern(PEER_FIRST, PEER_GAP, 7, 3))
+    if "fin" not in modes:
+        c.sendall(pattern(PEER_FIRST, PEER_GAP, 7, 3))
     c.settimeout(60)
     got = bytearray()
     try:
-        while not got.endswith(END):
+        while "eof" in modes or not got.endswith(END):
             d = c.recv(1 << 20)
+            if not d and "eof" in modes:
+                break
             if not d:
                 raise EOFError("EOF before the end marker")
             got += d
@@ -52,7 +60,7 @@ def main():
         with open(out, "w") as f:
             f.write("FAIL after %d bytes: %r\n" % (len(got), e))
         return
-    body = bytes(got[:-len(END)])
+    body = bytes(got if "eof" in modes else got[:-len(END)])
     bad = next((i for i, b in enumerate(body) if b != (i * 5 + 1) % 251), None)
     with open(out, "w") as f:
         f.write("OK %d\n" % len(body) if bad is None else "FAIL byte %d of %d\n" % (bad, len(body)))

@@ -12,7 +12,16 @@ before READY, and checks that its peek offset is still 100 (for dump -R: restore
 keep it). With "holdsend" it writes "CONNECTED PORT" once connected and sends only once
 STATUS.send exists. With "shutrd" it shuts its socket down for reading before READY.
 
-Usage: python3 tcp_tree.py PORTFILE STATUS [ghost|peekoff|holdsend|shutrd]... [ADDRESS]
+Closing half way: with "peerfin" (tcp_peer.py fin) it waits for the peer's FIN (CLOSE-WAIT)
+and then reads only the peer's first bytes and the end of the stream. With "shutwr" it
+shuts its socket down for writing once its send queue is full (FIN-WAIT-1, or LAST-ACK after
+the peer's FIN; the FIN waits behind the bytes never sent) and sends no end marker; with
+"small" too it sends only 1000 bytes, which the peer acknowledges with the FIN (FIN-WAIT-2).
+It waits for that state before READY; OK and READY lines end with "state S", its TCP state
+then and once STATUS.go exists.
+
+Usage: python3 tcp_tree.py PORTFILE STATUS [ghost|peekoff|holdsend|shutrd|peerfin|shutwr|small]...
+       [ADDRESS]
 """
 import fcntl
 import os
@@ -21,10 +30,25 @@ import sys
 import time
 
 os.closerange(3, 65536)  # an inherited pipe would make us undumpable
-PEER_TOTAL = 25000
+PEER_FIRST, PEER_TOTAL = 20000, 25000
 SO_PEEK_OFF = 42
 FIONREAD = 0x541B
 END = b"\xff" * 8
+MODES = ("ghost", "peekoff", "holdsend", "shutrd", "peerfin", "shutwr", "small")
+CLOSE_WAIT, FIN_WAIT2 = 8, 5
+
+
+def tcp_state(s):
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def wait_state(s, want):
+    for _ in range(1000):
+        if tcp_state(s) == want:
+            return True
+        time.sleep(0.01)
+    status("FAIL: state %d, not %d" % (tcp_state(s), want))
+    return False
 
 
 def status(s):
@@ -36,7 +60,7 @@ def status(s):
 def main():
     port_file, st = sys.argv[1:3]
     args = sys.argv[3:]
-    addr = next((a for a in args if a not in ("ghost", "peekoff", "holdsend", "shutrd")), "127.0.0.1")
+    addr = next((a for a in args if a not in MODES), "127.0.0.1")
     ghost = None
     if "ghost" in args:
         ghost = open(st + ".ghost", "w+b")
@@ -52,6 +76,8 @@ def main():
     # the peer's first bytes are in our receive queue
     while int.from_bytes(fcntl.ioctl(s, FIONREAD, b"\0" * 4), "little") < 20000:
         time.sleep(0.02)
+    if "peerfin" in args and not wait_state(s, CLOSE_WAIT):
+        return
     if "peekoff" in args:
         try:
             s.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
@@ -65,7 +91,7 @@ def main():
         status("CONNECTED %d" % s.getsockname()[1])
         while not os.path.exists(st + ".send"):
             time.sleep(0.02)
-    data = bytes((i * 5 + 1) % 251 for i in range(8 << 20))
+    data = bytes((i * 5 + 1) % 251 for i in range(1000 if "small" in args else 8 << 20))
     sent = 0
     s.setblocking(False)
     while sent < len(data):
@@ -76,31 +102,40 @@ def main():
     s.setblocking(True)
     if "shutrd" in args:
         s.shutdown(socket.SHUT_RD)
-    status("READY %d %d" % (sent, s.getsockname()[1]))
+    if "shutwr" in args:
+        s.shutdown(socket.SHUT_WR)
+        if "small" in args and not wait_state(s, FIN_WAIT2):
+            return
+    status("READY %d %d state %d" % (sent, s.getsockname()[1], tcp_state(s)))
     while not os.path.exists(st + ".go"):
         time.sleep(0.05)
+    state = tcp_state(s)
     if "peekoff" in args and s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF) != 100:
         status("FAIL: the peek offset is %d, not 100" % s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF))
         return
     s.settimeout(60)
     got = bytearray()
+    total = PEER_FIRST if "peerfin" in args else PEER_TOTAL
     try:
-        while len(got) < PEER_TOTAL:
+        while len(got) < total:
             d = s.recv(65536)
             if not d:
                 raise EOFError("EOF")
             got += d
+        if "peerfin" in args and s.recv(65536) != b"":
+            raise ValueError("no end of stream after the peer's FIN")
     except Exception as e:
         status("FAIL after %d bytes from the peer: %r" % (len(got), e))
         return
-    if bytes(got) != bytes((j * 7 + 3) % 251 for j in range(PEER_TOTAL)):
+    if bytes(got) != bytes((j * 7 + 3) % 251 for j in range(total)):
         status("FAIL: the peer's bytes differ")
         return
     if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 1:
         status("FAIL: TCP_NODELAY is off")
         return
-    s.sendall(END)
-    status("OK sent %d" % sent)
+    if "shutwr" not in args:
+        s.sendall(END)
+    status("OK sent %d state %d" % (sent, state))
 
 
 main()

@@ -187,6 +187,23 @@ static void udp_without_peer_port(struct md_sock *s)
 {
 	s->peer_port = 0;
 }
+/* states only a TCP connection has */
+static void udp_closing(struct md_sock *s)
+{
+	s->state = TCP_FIN_WAIT1;
+}
+static void tcp_closing_without_peer(struct md_sock *s)
+{
+	s->state = TCP_CLOSE_WAIT;
+}
+static void tcp_syn_sent(struct md_sock *s)
+{
+	s->state = TCP_SYN_SENT;
+}
+static void tcp_time_wait(struct md_sock *s)
+{
+	s->state = TCP_TIME_WAIT;
+}
 
 Test(image_sockets, malformed_refused)
 {
@@ -198,6 +215,10 @@ Test(image_sockets, malformed_refused)
 	assert_read_refuses(0, no_peer_not_shut);
 	assert_read_refuses(4, v6only_v4);
 	assert_read_refuses(5, udp_without_peer_port);
+	assert_read_refuses(5, udp_closing);
+	assert_read_refuses(6, tcp_closing_without_peer);
+	assert_read_refuses(6, tcp_syn_sent);
+	assert_read_refuses(6, tcp_time_wait);
 }
 
 static struct md_sock_queue queue(uint64_t ino, const char *const *pkts, size_t n)

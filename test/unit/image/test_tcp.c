@@ -166,7 +166,7 @@ static struct md_fd tcp_fd(int fd, uint64_t ino, int state)
 	f.sock = (struct md_sock){ .ino = ino, .family = AF_INET, .type = SOCK_STREAM, .protocol = IPPROTO_TCP,
 				   .state = state, .port = 40000, .peek_off = -1 };
 	inet_pton(AF_INET, "10.0.0.1", f.sock.addr);
-	if (state == TCP_ESTABLISHED) {
+	if (md_tcp_state_conn(state)) {
 		f.sock.peer_port = 443;
 		inet_pton(AF_INET, "192.0.2.7", f.sock.peer_addr);
 	}
@@ -205,6 +205,44 @@ Test(image_tcp, established_fd_round_trip)
 	md_proc_release(&in);
 }
 
+/* every state of a connection closing half way comes back, and needs its stream as an established one */
+Test(image_tcp, closing_fd_round_trip)
+{
+	static const int states[] = { TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_CLOSE_WAIT, TCP_LAST_ACK, TCP_CLOSING };
+	struct md_tcp_stream t[2];
+	struct md_proc in, out;
+	char e[256];
+
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		tcp_proc(&in);
+		in.fds[1] = tcp_fd(4, 3002, states[i]);
+		cr_assert_eq(image_write_proc(dirfd, &in), 0);
+		cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0, "state %d", states[i]);
+		cr_assert_eq(out.fds[1].sock.state, states[i]);
+		cr_assert_eq(out.fds[1].sock.peer_port, 443);
+		cr_assert(md_fd_tcp_conn(&out.fds[1]));
+		two_streams(t);
+		cr_assert_eq(image_check_tcp(&out, 1, t, 2, e, sizeof(e)), 0, "%s", e);
+		cr_assert_eq(image_check_tcp(&out, 1, t, 1, e, sizeof(e)), -EINVAL, "state %d", states[i]);
+		release(t, 2);
+		md_proc_release(&out);
+		md_proc_release(&in);
+	}
+}
+
+Test(image_tcp, state_names)
+{
+	cr_assert_str_eq(md_tcp_state_name(TCP_CLOSE_WAIT), "CLOSE-WAIT");
+	cr_assert_str_eq(md_tcp_state_name(TCP_FIN_WAIT2), "FIN-WAIT-2");
+	cr_assert_str_eq(md_tcp_state_name(0), "state 0");
+	cr_assert_str_eq(md_tcp_state_name(99), "state 99");
+	cr_assert(md_tcp_state_fin_sent(TCP_LAST_ACK) && md_tcp_state_fin_received(TCP_LAST_ACK));
+	cr_assert(md_tcp_state_fin_sent(TCP_CLOSING) && md_tcp_state_fin_received(TCP_CLOSING));
+	cr_assert(!md_tcp_state_fin_sent(TCP_CLOSE_WAIT) && !md_tcp_state_fin_received(TCP_FIN_WAIT1));
+	cr_assert(!md_tcp_state_conn(TCP_SYN_SENT) && !md_tcp_state_conn(TCP_TIME_WAIT) &&
+		  !md_tcp_state_conn(TCP_LISTEN) && !md_tcp_state_conn(TCP_CLOSE));
+}
+
 static char err[256];
 
 static int check(const struct md_proc *p, const struct md_tcp_stream *t, size_t nt)
@@ -223,7 +261,7 @@ Test(image_tcp, check)
 	cr_assert_eq(check(&p, t, 2), 0, "%s", err);
 	/* a connection without its state */
 	cr_assert_eq(check(&p, t, 1), -EINVAL);
-	cr_assert_not_null(strstr(err, "fd 4 of 4242 is an established TCP connection without its state"), "%s", err);
+	cr_assert_not_null(strstr(err, "fd 4 of 4242 is a TCP connection without its state"), "%s", err);
 	/* a state for the listener */
 	t[1].ino = 3003;
 	cr_assert_eq(check(&p, t, 2), -EINVAL);
