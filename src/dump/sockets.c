@@ -287,6 +287,26 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 	return 0;
 }
 
+/*
+ * A connect() in progress (SYN-SENT): restore connects again, from the same
+ * address and port. Nothing of the connection is kept, so nothing needs TCP
+ * repair: its SYNs so far went unanswered, and the new one starts afresh.
+ * getpeername() does not give the peer yet; sock_diag does. Data queued to
+ * go with the SYN (TCP Fast Open) would be lost: refused.
+ */
+static int fill_connecting(pid_t pid, struct md_fd *f, const struct sd_inet *i, const char *a)
+{
+	struct md_sock *s = &f->sock;
+
+	memcpy(s->peer_addr, i->dst, sizeof(s->peer_addr));
+	s->peer_port = i->dport;
+	/* the SYN counts as one */
+	if (i->wqueue > 1)
+		return log_refuse("fd %d of %d is a TCP socket connecting from %s with %u bytes to send with its "
+				  "SYN (TCP Fast Open): not supported", f->fd, pid, a, i->wqueue - 1);
+	return 0;
+}
+
 static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool tcp_established)
 {
 	const struct sd_inet *i = sockdiag_find_inet(d, f->sock.ino);
@@ -316,6 +336,8 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool 
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)
 		return 0;
+	if (s->state == TCP_SYN_SENT)
+		return fill_connecting(pid, f, i, a);
 	if (md_tcp_state_conn(s->state) && tcp_established)
 		return 0;	/* tcp.c reads it in repair mode */
 	if (s->state == TCP_ESTABLISHED)
@@ -324,8 +346,7 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool 
 	if (md_tcp_state_conn(s->state))
 		return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: dump it with "
 				  "--tcp-established", f->fd, pid, a, b, md_tcp_state_name(s->state));
-	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: not supported (only "
-			  "established and closing connections are kept)", f->fd, pid, a, b,
+	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: not supported", f->fd, pid, a, b,
 			  md_tcp_state_name(s->state));
 }
 

@@ -334,7 +334,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 	if (!((s.type == SOCK_STREAM && s.protocol == IPPROTO_TCP) || (s.type == SOCK_DGRAM && s.protocol == IPPROTO_UDP)))
 		return img_invalid(name, "inet socket fd %d of type %d, protocol %d", fd, s.type, s.protocol);
 	if (s.state != TCP_CLOSE && s.state != TCP_ESTABLISHED &&
-	    (s.protocol != IPPROTO_TCP || (s.state != TCP_LISTEN && !md_tcp_state_conn(s.state))))
+	    (s.protocol != IPPROTO_TCP ||
+	     (s.state != TCP_LISTEN && s.state != TCP_SYN_SENT && !md_tcp_state_conn(s.state))))
 		return img_invalid(name, "inet socket fd %d in state %d", fd, s.state);
 	if (!m->addr || inet_pton(s.family, m->addr, s.addr) != 1)
 		return img_invalid(name, "inet socket fd %d: bad address '%s'", fd, m->addr ? m->addr : "");
@@ -344,7 +345,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 	s.scope_id = m->has_scope_id ? m->scope_id : 0;
 	if (s.state == TCP_LISTEN && !s.port)
 		return img_invalid(name, "TCP socket fd %d listens on no port", fd);
-	if (md_tcp_state_conn(s.state) != (m->peer_addr != NULL && m->has_peer_port && m->peer_port))
+	if ((md_tcp_state_conn(s.state) || s.state == TCP_SYN_SENT) !=
+	    (m->peer_addr != NULL && m->has_peer_port && m->peer_port))
 		return img_invalid(name, "inet socket fd %d: connected without a peer address, or the reverse", fd);
 	if (m->peer_addr) {
 		if (inet_pton(s.family, m->peer_addr, s.peer_addr) != 1)

@@ -445,6 +445,15 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 			goto out_close;
 		}
 	}
+	/* a connect() in progress: started again, not waited for (set_flags() puts the flags back) */
+	if (s->protocol == IPPROTO_TCP && s->state == TCP_SYN_SENT) {
+		len = restore_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
+		    (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)) {
+			r = log_err(-errno, "cannot start TCP socket %s:%u connecting to its peer again", a, s->port);
+			goto out_close;
+		}
+	}
 	if ((r = restore_sockopts(fd, s, true, opt, sizeof(opt))) < 0) {
 		log_err(r, "cannot %s on a %s socket", opt, what);
 		goto out_close;

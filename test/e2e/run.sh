@@ -1897,7 +1897,49 @@ test_tcp_last_ack() {
 	test_tcp_closing 9 fin shutwr
 }
 
+# -R: the connection goes on closing as it was (out of repair mode, no lock left)
+test_tcp_closing_leave_running() {
+	need_memdump
+	start_tcp fin shutwr
+	md dump dump -t "$PID" -D "$TD/img" -R --tcp-established || fail "dump -R failed: $(md_why dump)"
+	alive "$PID" || fail "the tree died"
+	finish_tcp
+}
+
 ALL_TESTS+=(tcp_close_wait tcp_close_wait_ipv6 tcp_close_wait_v4mapped tcp_fin_wait1 tcp_fin_wait2 tcp_last_ack)
+ALL_TESTS+=(tcp_closing_leave_running)
+
+# a connect() in progress (SYN-SENT: the peer's full backlog drops its SYNs), without
+# --tcp-established: restore starts it again, and once the peer accepts, the process, waiting
+# in poll(), finds it connected and talks
+test_tcp_connecting() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local addr=${1:-127.0.0.1} st
+	spawn peer python3 "$HERE/tcp_connecting.py" peer "$TD/port" "$TD/go" "$TD/peer.status" "$addr"
+	spawn tree python3 "$HERE/tcp_connecting.py" tree "$TD/port" "$TD/status" "$addr"
+	PID=$SPAWNED
+	wait_until 30 status_ready "$TD/status" ||
+		fail "tcp_connecting.py did not get ready: $(cat "$TD/status" "$TD/tree.err" "$TD/peer.err" 2>/dev/null)"
+	read -r _ _ _ st <"$TD/status"
+	[[ $st == 2 ]] || fail "the tree is in TCP state $st, not SYN-SENT (2)"
+	dump_and_kill "$PID" "$TD/img"
+	"$MEMDUMP" show "$TD/img" >"$TD/show.json" || fail "memdump show failed"
+	grep -q '"state": 2\b' "$TD/show.json" || fail "the image has no socket in state 2"
+	restore_detached "$TD/img" "$PID"
+	touch "$TD/go"
+	wait_until 60 status_final "$TD/status" || fail "the tree did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the tree: $(cat "$TD/status")"
+	wait_until 30 test -s "$TD/peer.status" || fail "the peer did not finish: $(cat "$TD/peer.err")"
+	grep -q '^OK' "$TD/peer.status" || fail "the peer: $(cat "$TD/peer.status")"
+}
+
+test_tcp_connecting_ipv6() {
+	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/' || skip "no IPv6 loopback address here"
+	test_tcp_connecting ::1
+}
+
+ALL_TESTS+=(tcp_connecting tcp_connecting_ipv6)
 
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 

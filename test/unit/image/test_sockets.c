@@ -187,7 +187,7 @@ static void udp_without_peer_port(struct md_sock *s)
 {
 	s->peer_port = 0;
 }
-/* states only a TCP connection has */
+/* states only a TCP connection has, and then with a peer */
 static void udp_closing(struct md_sock *s)
 {
 	s->state = TCP_FIN_WAIT1;
@@ -196,7 +196,7 @@ static void tcp_closing_without_peer(struct md_sock *s)
 {
 	s->state = TCP_CLOSE_WAIT;
 }
-static void tcp_syn_sent(struct md_sock *s)
+static void tcp_connecting_without_peer(struct md_sock *s)
 {
 	s->state = TCP_SYN_SENT;
 }
@@ -217,7 +217,7 @@ Test(image_sockets, malformed_refused)
 	assert_read_refuses(5, udp_without_peer_port);
 	assert_read_refuses(5, udp_closing);
 	assert_read_refuses(6, tcp_closing_without_peer);
-	assert_read_refuses(6, tcp_syn_sent);
+	assert_read_refuses(6, tcp_connecting_without_peer);
 	assert_read_refuses(6, tcp_time_wait);
 }
 

@@ -230,6 +230,28 @@ Test(image_tcp, closing_fd_round_trip)
 	}
 }
 
+/* a connect() in progress: its peer, and no stream */
+Test(image_tcp, connecting_fd_round_trip)
+{
+	struct md_proc in, out;
+	tcp_proc(&in);
+	in.fds[2] = tcp_fd(5, 3003, TCP_SYN_SENT);
+	in.fds[2].sock.peer_port = 8443;
+	inet_pton(AF_INET, "192.0.2.9", in.fds[2].sock.peer_addr);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	cr_assert_eq(out.fds[2].sock.state, TCP_SYN_SENT);
+	cr_assert_eq(out.fds[2].sock.peer_port, 8443);
+	cr_assert_eq(memcmp(out.fds[2].sock.peer_addr, in.fds[2].sock.peer_addr, 4), 0);
+	cr_assert(!md_fd_tcp_conn(&out.fds[2]));
+	md_proc_release(&out);
+	/* without its peer: refused */
+	in.fds[2].sock.peer_port = 0;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	md_proc_release(&in);
+}
+
 Test(image_tcp, state_names)
 {
 	cr_assert_str_eq(md_tcp_state_name(TCP_CLOSE_WAIT), "CLOSE-WAIT");
