@@ -157,9 +157,15 @@ static int read_stream(int sk, int state, struct md_tcp_stream *t)
 	/* the sequence numbers past the data: a FIN takes one of its own */
 	t->recv_seq -= md_tcp_state_fin_received(state);
 	t->send_seq -= md_tcp_state_fin_sent(state);
-	/* the window the socket last advertised, at most at the FIN: repair takes none past rcv_nxt */
+	/*
+	 * Window marks past the peer's FIN (the last window it advertised, the
+	 * segment that last updated ours) at the FIN: repair refuses rcv_wup
+	 * past rcv_nxt, and snd_wl1 past rcv_nxt + rcv_wnd, with a closed window.
+	 */
 	if (t->has_window && (int32_t)(t->rcv_wup - t->recv_seq) > 0)
 		t->rcv_wup = t->recv_seq;
+	if (t->has_window && (int32_t)(t->snd_wl1 - t->recv_seq) > 0)
+		t->snd_wl1 = t->recv_seq;
 	/* what a recv() of the process's would see, were repair left on by mistake */
 	setsockopt(sk, SOL_TCP, TCP_REPAIR_QUEUE, &none, sizeof(none));
 	return 0;
@@ -268,9 +274,9 @@ static int recheck(const struct dump_tcp *t)
 				       e ? md_tcp_state_name(e->state) : "gone");
 		/* sock_diag counts the peer's FIN until the process reads the end of the stream */
 		else if (e->rqueue != t->streams[i].recvq_len && !(fin_in && e->rqueue == t->streams[i].recvq_len + 1))
-			r = log_refuse("fd %d of %d is a TCP connection with urgent data (MSG_OOB) or the "
-				       "peer's FIN not read yet: not supported (%u bytes received, %zu before "
-				       "the mark)", t->files[i]->fd, t->pids[i], e->rqueue, t->streams[i].recvq_len);
+			r = log_refuse("fd %d of %d is a TCP connection with urgent data (MSG_OOB) not read yet: "
+				       "not supported (%u bytes received, %zu before the mark)", t->files[i]->fd,
+				       t->pids[i], e->rqueue, t->streams[i].recvq_len);
 	}
 	sockdiag_release(&d);
 	return r;

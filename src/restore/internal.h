@@ -281,7 +281,9 @@ void restore_tcp_release(struct restore_ctx *rc);
 /*
  * tcpclose.c: connections closing half way, restored established. _prepare(),
  * with restore_tcp_lock(): the raw sockets the peers' FINs need (logs);
- * restore_tcp_close(): fd, out of repair mode, back in s's state (logs).
+ * restore_tcp_close(): fd, out of repair mode, back in s's state; what the
+ * network no longer allows (the peer reset it, the FIN does not reach it)
+ * costs that connection only: warned, never failed, as the lock is gone.
  * restore_tcp_segment(): an IP packet of g in buf (its length, 0: cap too small).
  */
 struct restore_segment {
@@ -293,7 +295,7 @@ struct restore_segment {
 };
 
 int restore_tcp_close_prepare(struct restore_ctx *rc);
-int restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t);
+void restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t);
 size_t restore_tcp_segment(uint8_t *buf, size_t cap, const struct restore_segment *g);
 
 /* inotify.c: an inotify instance with f's watches under their wds; logs */

@@ -45,7 +45,7 @@ int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const 
 	if (r < 0)
 		return log_err(-EINVAL, "image '%s': %s", dir, err);
 	if (rc->n_tcp && !rc->tcp_established)
-		return log_err(-EINVAL, "image '%s' holds %zu established TCP connection(s): restore it with "
+		return log_err(-EINVAL, "image '%s' holds %zu TCP connection(s): restore it with "
 			       "--tcp-established", dir, rc->n_tcp);
 	rc->tcp_fds = malloc((rc->n_tcp ? rc->n_tcp : 1) * sizeof(*rc->tcp_fds));
 	if (!rc->tcp_fds)
@@ -327,8 +327,8 @@ int restore_tcp_finish(struct restore_ctx *rc)
 		/* leaving repair mode cleared it */
 		if (f && f->sock.reuseaddr && (r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0)
 			return log_err(r, "cannot set SO_REUSEADDR on TCP socket %llu", (unsigned long long)t->ino);
-		if (f && f->sock.state != TCP_ESTABLISHED && (r = restore_tcp_close(rc, fd, &f->sock, t)) < 0)
-			return r;
+		if (f && f->sock.state != TCP_ESTABLISHED)
+			restore_tcp_close(rc, fd, &f->sock, t);
 	}
 	return 0;
 }

@@ -16,12 +16,17 @@
  *   state to the peer's own segments.
  * CLOSE-WAIT and LAST-ACK take the FIN before their shutdown, CLOSING
  * after it. The raw sockets are opened before anything else is done, so
- * that a restore without CAP_NET_RAW fails while nothing is changed.
+ * that a restore without CAP_NET_RAW fails while nothing is changed. Once
+ * the lock is gone nothing fails: a peer that forgot the connection resets
+ * it, as it would an established one, and a socket whose address does not
+ * route to it locally (the segment would leave the host) is shut down for
+ * reading instead of taking the FIN, with a warning.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,7 +41,7 @@
 #define IP4_HDR 20
 #define IP6_HDR 40
 #define TCP_HDR 20
-#define FIN_WAIT_MS 1000	/* for the socket to take the FIN */
+#define FIN_WAIT_MS 200	/* for the socket to take the FIN (it does at once, when it does) */
 
 static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -206,29 +211,48 @@ static int give_fin(const struct restore_ctx *rc, int fd, const struct md_sock *
 	return -ETIMEDOUT;
 }
 
-int restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
+/* "TCP connection A:P - B:Q in state S" into buf */
+static const char *conn_name(char *buf, size_t len, const struct md_sock *s)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-	const char *what = "shut it down for writing (its FIN)";
-	int r = 0;
 
-	if (s->state == TCP_CLOSE_WAIT || s->state == TCP_LAST_ACK) {
-		what = "give it the FIN its peer had sent";
-		r = give_fin(rc, fd, s, t);
-	}
-	if (r >= 0 && md_tcp_state_fin_sent(s->state) && shutdown(fd, SHUT_WR) < 0) {
-		what = "shut it down for writing (its FIN)";
-		r = -errno;
-	}
-	if (r >= 0 && s->state == TCP_CLOSING) {
-		what = "give it the FIN its peer had sent";
-		r = give_fin(rc, fd, s, t);
-	}
-	if (r >= 0)
-		return 0;
 	inet_ntop(s->family, s->addr, a, sizeof(a));
 	inet_ntop(s->family, s->peer_addr, b, sizeof(b));
-	return log_err(r, s->family == AF_INET6 ? "TCP connection [%s]:%u - [%s]:%u in state %s: cannot %s"
-						: "TCP connection %s:%u - %s:%u in state %s: cannot %s",
-		       a, s->port, b, s->peer_port, md_tcp_state_name(s->state), what);
+	snprintf(buf, len, s->family == AF_INET6 ? "TCP connection [%s]:%u - [%s]:%u in state %s"
+						 : "TCP connection %s:%u - %s:%u in state %s",
+		 a, s->port, b, s->peer_port, md_tcp_state_name(s->state));
+	return buf;
+}
+
+/*
+ * The peer's FIN, or where the socket does not get the segment (its
+ * address not routed locally, as with SO_BINDTODEVICE to another device,
+ * IP_TRANSPARENT, a VRF) the end of the stream the process would read:
+ * shut down for reading, with a warning.
+ */
+static void take_fin(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
+{
+	char name[160];
+	int r = give_fin(rc, fd, s, t);
+
+	if (r >= 0)
+		return;
+	shutdown(fd, SHUT_RD);
+	log_warn("%s: the segment carrying its peer's FIN %s (%s): shut down for reading instead",
+		 conn_name(name, sizeof(name), s), r == -ETIMEDOUT ? "did not reach it" : "could not be sent",
+		 r == -ETIMEDOUT ? "its address is not routed to it on this host" : strerror(-r));
+}
+
+void restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
+{
+	char name[160];
+
+	if (s->state == TCP_CLOSE_WAIT || s->state == TCP_LAST_ACK)
+		take_fin(rc, fd, s, t);
+	/* ENOTCONN: the peer, which forgot the connection meanwhile, reset it (as an established one) */
+	if (md_tcp_state_fin_sent(s->state) && shutdown(fd, SHUT_WR) < 0)
+		log_warn("%s: cannot send its FIN again (%s): its peer reset it?", conn_name(name, sizeof(name), s),
+			 strerror(errno));
+	if (s->state == TCP_CLOSING)
+		take_fin(rc, fd, s, t);
 }

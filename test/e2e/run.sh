@@ -1601,7 +1601,7 @@ start_tcp() {
 	for a in "$@"; do
 		case $a in
 		ghost | peekoff | holdsend | shutrd | small) tree_args+=("$a") ;;
-		oob) peer_args+=(oob) ;;
+		oob | abort) peer_args+=("$a") ;;
 		fin) tree_args+=(peerfin) peer_args+=(fin) ;;
 		shutwr) tree_args+=(shutwr) peer_args+=(eof) ;;
 		*) addr=$a ;;
@@ -1907,7 +1907,23 @@ test_tcp_closing_leave_running() {
 }
 
 ALL_TESTS+=(tcp_close_wait tcp_close_wait_ipv6 tcp_close_wait_v4mapped tcp_fin_wait1 tcp_fin_wait2 tcp_last_ack)
-ALL_TESTS+=(tcp_closing_leave_running)
+# the peer reset the connection (LAST-ACK) while the tree was gone: the restore, which no
+# longer holds the lock when it sends the FIN again, still succeeds, and the process finds
+# its connection reset
+test_tcp_closing_peer_gone() {
+	need_memdump
+	start_tcp fin shutwr abort
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	note_lock "$TD/img"
+	touch "$TD/gap"
+	wait_until 20 grep -q ABORTED "$TD/peer.status" || fail "the peer did not reset: $(cat "$TD/peer.err")"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	touch "$TD/status.go"
+	wait_until 60 status_final "$TD/status" || fail "the tree did not finish: $(cat "$TD/status")"
+	grep -q "Reset" "$TD/status" || fail "the tree did not find its connection reset: $(cat "$TD/status")"
+}
+
+ALL_TESTS+=(tcp_closing_leave_running tcp_closing_peer_gone)
 
 # a connect() in progress (SYN-SENT: the peer's full backlog drops its SYNs), without
 # --tcp-established: restore starts it again, and once the peer accepts, the process, waiting

@@ -8,13 +8,16 @@ with a reset. Then it reads until the tree's end marker, checks every byte, and 
 
 With "oob" it sends one byte of urgent data (MSG_OOB) after its first bytes: a dump must
 refuse that connection. With "fin" it shuts its end down for writing after its first bytes
-(and sends no more); with "eof" it reads until the end of the stream, not a marker.
+(and sends no more); with "eof" it reads until the end of the stream, not a marker. With
+"abort" it resets the connection once GAPFILE exists (the reset lost under the lock: the
+connection is gone for it) and writes "ABORTED" to OUT.
 
-Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS] [oob] [fin] [eof]
+Usage: python3 tcp_peer.py PORTFILE GAPFILE OUT [ADDRESS] [oob] [fin] [eof] [abort]
        (127.0.0.1; ::1 for IPv6)
 """
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -28,7 +31,7 @@ def pattern(start, n, mul, add):
 
 def main():
     port_file, gap_file, out = sys.argv[1:4]
-    modes = [a for a in sys.argv[4:] if a in ("oob", "fin", "eof")]
+    modes = [a for a in sys.argv[4:] if a in ("oob", "fin", "eof", "abort")]
     addr = next((a for a in sys.argv[4:] if a not in modes), "127.0.0.1")
     ls = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     ls.bind((addr, 0))
@@ -44,6 +47,12 @@ def main():
         c.shutdown(socket.SHUT_WR)
     while not os.path.exists(gap_file):
         time.sleep(0.02)
+    if "abort" in modes:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        with open(out, "w") as f:
+            f.write("ABORTED\n")
+        return
     if "fin" not in modes:
         c.sendall(pattern(PEER_FIRST, PEER_GAP, 7, 3))
     c.settimeout(60)
