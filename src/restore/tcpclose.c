@@ -18,12 +18,15 @@
  * after it. The raw sockets are opened before anything else is done, so
  * that a restore without CAP_NET_RAW fails while nothing is changed. Once
  * the lock is gone nothing fails: a peer that forgot the connection resets
- * it, as it would an established one, and a socket whose address does not
- * route to it locally (the segment would leave the host) is shut down for
- * reading instead of taking the FIN, with a warning.
+ * it, as it would an established one, and a socket the segment would not
+ * reach (its address not on this host, as with IP_TRANSPARENT, or on
+ * another device than the one it is bound to, where this host's reset
+ * would reach the peer) is shut down for reading instead of taking the
+ * FIN, with a warning.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "memdump/log.h"
+#include "memdump/sockopts.h"
 #include "restore/internal.h"
 
 #define SEG_FIN 0x01
@@ -158,6 +162,34 @@ static int tcp_state(int fd)
 	return ti.tcpi_state;
 }
 
+/*
+ * Whether a segment to dst (the socket's own address, family AF_INET or
+ * AF_INET6) reaches s: dst is an address of this host, on the device s is
+ * bound to if it is (the kernel matches a bound socket against the device
+ * that holds the address). Else it would leave the host, or draw a reset
+ * from this host that reaches the peer.
+ */
+static bool segment_reaches(const struct md_sock *s, int family, const uint8_t *dst)
+{
+	size_t i = md_sockopt_find(SOL_SOCKET, SO_BINDTODEVICE);
+	const char *dev = s->opts && md_sockopt_isset(s->opts, i) ? s->opts->dev : NULL;
+	struct ifaddrs *ifa, *a;
+	bool found = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (a = ifa; a && !found; a = a->ifa_next) {
+		if (!a->ifa_addr || a->ifa_addr->sa_family != family || (dev && strcmp(a->ifa_name, dev)))
+			continue;
+		if (family == AF_INET)
+			found = !memcmp(&((struct sockaddr_in *)a->ifa_addr)->sin_addr, dst, 4);
+		else
+			found = !memcmp(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, dst, 16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
 /* the peer's FIN to fd, and the socket's word that it took it (out of ESTABLISHED or FIN-WAIT-1/2) */
 static int give_fin(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
 {
@@ -198,6 +230,8 @@ static int give_fin(const struct restore_ctx *rc, int fd, const struct md_sock *
 		sin6->sin6_scope_id = s->scope_id;
 		raw = rc->tcp_raw6;
 	}
+	if (!segment_reaches(s, g.family, g.dst))
+		return -EHOSTUNREACH;
 	len = restore_tcp_segment(pkt, sizeof(pkt), &g);
 	if (sendto(raw, pkt, len, 0, (struct sockaddr *)&ss, g.family == AF_INET6 ? sizeof(struct sockaddr_in6)
 										: sizeof(struct sockaddr_in)) < 0)
@@ -238,9 +272,11 @@ static void take_fin(const struct restore_ctx *rc, int fd, const struct md_sock 
 	if (r >= 0)
 		return;
 	shutdown(fd, SHUT_RD);
-	log_warn("%s: the segment carrying its peer's FIN %s (%s): shut down for reading instead",
-		 conn_name(name, sizeof(name), s), r == -ETIMEDOUT ? "did not reach it" : "could not be sent",
-		 r == -ETIMEDOUT ? "its address is not routed to it on this host" : strerror(-r));
+	log_warn("%s: %s: shut down for reading instead", conn_name(name, sizeof(name), s),
+		 r == -EHOSTUNREACH ? "a segment carrying its peer's FIN would not reach it (its address is not on "
+				      "this host, or not on the device it is bound to)"
+		 : r == -ETIMEDOUT ? "the segment carrying its peer's FIN did not reach it"
+				   : "the segment carrying its peer's FIN could not be sent");
 }
 
 void restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
