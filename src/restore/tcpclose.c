@@ -259,10 +259,9 @@ static const char *conn_name(char *buf, size_t len, const struct md_sock *s)
 }
 
 /*
- * The peer's FIN, or where the socket does not get the segment (its
- * address not routed locally, as with SO_BINDTODEVICE to another device,
- * IP_TRANSPARENT, a VRF) the end of the stream the process would read:
- * shut down for reading, with a warning.
+ * The peer's FIN, or where the socket would not get the segment
+ * (segment_reaches()), does not take it, or it cannot be sent, the end of
+ * the stream the process would read: shut down for reading, with a warning.
  */
 static void take_fin(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
 {
@@ -272,11 +271,14 @@ static void take_fin(const struct restore_ctx *rc, int fd, const struct md_sock 
 	if (r >= 0)
 		return;
 	shutdown(fd, SHUT_RD);
-	log_warn("%s: %s: shut down for reading instead", conn_name(name, sizeof(name), s),
-		 r == -EHOSTUNREACH ? "a segment carrying its peer's FIN would not reach it (its address is not on "
-				      "this host, or not on the device it is bound to)"
-		 : r == -ETIMEDOUT ? "the segment carrying its peer's FIN did not reach it"
-				   : "the segment carrying its peer's FIN could not be sent");
+	if (r == -EHOSTUNREACH)
+		log_warn("%s: a segment carrying its peer's FIN would not reach it (its address is not on this "
+			 "host, or not on the device it is bound to): shut down for reading instead",
+			 conn_name(name, sizeof(name), s));
+	else
+		log_warn("%s: the segment carrying its peer's FIN %s (%s): shut down for reading instead",
+			 conn_name(name, sizeof(name), s), r == -ETIMEDOUT ? "was not taken" : "could not be sent",
+			 strerror(-r));
 }
 
 void restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
