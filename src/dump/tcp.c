@@ -1,6 +1,6 @@
 /*
- * Established TCP connections (dump --tcp-established), read with TCP
- * repair as CRIU does: the network lock first drops their packets both
+ * TCP connections (dump --tcp-established), established or closing half
+ * way (read_stream()), read with TCP repair as CRIU does: the network lock first drops their packets both
  * ways (memdump/netlock.h), then each socket goes into repair mode
  * through a pidfd_getfd() copy and gives its sequence numbers, options,
  * window and both queues (peeked: nothing is taken). A socket in repair
