@@ -275,6 +275,9 @@ int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const 
 /* before the sockets are made: refuses connections in use here, then locks them (the dump's lock name) */
 int restore_tcp_lock(struct restore_ctx *rc);
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f);
+/* "TCP connection A:P - B:Q" (IPv6: [A]:P) of s into buf, for messages */
+#define RESTORE_TCP_NAME_MAX 128
+const char *restore_tcp_name(char *buf, size_t len, const struct md_sock *s);
 int restore_tcp_finish(struct restore_ctx *rc);
 void restore_tcp_release(struct restore_ctx *rc);
 

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -271,11 +272,22 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 	return r < 0 ? r : r2;
 }
 
+const char *restore_tcp_name(char *buf, size_t len, const struct md_sock *s)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	inet_ntop(s->family, s->addr, a, sizeof(a));
+	inet_ntop(s->family, s->peer_addr, b, sizeof(b));
+	snprintf(buf, len, s->family == AF_INET6 ? "TCP connection [%s]:%u - [%s]:%u" : "TCP connection %s:%u - %s:%u",
+		 a, s->port, b, s->peer_port);
+	return buf;
+}
+
 int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
 {
 	const struct md_sock *s = &f->sock;
 	int i = find_stream(rc, s->ino), fd, r;
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], opt[128];
+	char name[RESTORE_TCP_NAME_MAX], opt[128];
 	const char *what;
 
 	/* image_check_tcp() saw to it */
@@ -292,11 +304,7 @@ int restore_make_tcp(struct restore_ctx *rc, const struct md_fd *f)
 		what = "set its file status flags";
 	}
 	if (r < 0) {
-		inet_ntop(s->family, s->addr, a, sizeof(a));
-		inet_ntop(s->family, s->peer_addr, b, sizeof(b));
-		log_err(r, s->family == AF_INET6 ? "TCP connection [%s]:%u - [%s]:%u: cannot %s"
-						 : "TCP connection %s:%u - %s:%u: cannot %s",
-			a, s->port, b, s->peer_port, what);
+		log_err(r, "%s: cannot %s", restore_tcp_name(name, sizeof(name), s), what);
 		close(fd);
 		return r;
 	}

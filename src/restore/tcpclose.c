@@ -24,7 +24,6 @@
  * would reach the peer) is shut down for reading instead of taking the
  * FIN, with a warning.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -245,19 +244,6 @@ static int give_fin(const struct restore_ctx *rc, int fd, const struct md_sock *
 	return -ETIMEDOUT;
 }
 
-/* "TCP connection A:P - B:Q in state S" into buf */
-static const char *conn_name(char *buf, size_t len, const struct md_sock *s)
-{
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-
-	inet_ntop(s->family, s->addr, a, sizeof(a));
-	inet_ntop(s->family, s->peer_addr, b, sizeof(b));
-	snprintf(buf, len, s->family == AF_INET6 ? "TCP connection [%s]:%u - [%s]:%u in state %s"
-						 : "TCP connection %s:%u - %s:%u in state %s",
-		 a, s->port, b, s->peer_port, md_tcp_state_name(s->state));
-	return buf;
-}
-
 /*
  * The peer's FIN, or where the socket would not get the segment
  * (segment_reaches()), does not take it, or it cannot be sent, the end of
@@ -265,32 +251,35 @@ static const char *conn_name(char *buf, size_t len, const struct md_sock *s)
  */
 static void take_fin(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
 {
-	char name[160];
+	char name[RESTORE_TCP_NAME_MAX];
+	const char *conn = restore_tcp_name(name, sizeof(name), s), *state = md_tcp_state_name(s->state);
 	int r = give_fin(rc, fd, s, t);
 
 	if (r >= 0)
 		return;
 	shutdown(fd, SHUT_RD);
 	if (r == -EHOSTUNREACH)
-		log_warn("%s: a segment carrying its peer's FIN would not reach it (its address is not on this "
-			 "host, or not on the device it is bound to): shut down for reading instead",
-			 conn_name(name, sizeof(name), s));
+		log_warn("%s in state %s: a segment carrying its peer's FIN would not reach it (its address is not "
+			 "on this host, or not on the device it is bound to): shut down for reading instead",
+			 conn, state);
 	else
-		log_warn("%s: the segment carrying its peer's FIN %s (%s): shut down for reading instead",
-			 conn_name(name, sizeof(name), s), r == -ETIMEDOUT ? "was not taken" : "could not be sent",
-			 strerror(-r));
+		log_warn("%s in state %s: the segment carrying its peer's FIN %s (%s): shut down for reading "
+			 "instead", conn, state, r == -ETIMEDOUT ? "was not taken" : "could not be sent", strerror(-r));
 }
 
 void restore_tcp_close(const struct restore_ctx *rc, int fd, const struct md_sock *s, const struct md_tcp_stream *t)
 {
-	char name[160];
+	char name[RESTORE_TCP_NAME_MAX];
 
 	if (s->state == TCP_CLOSE_WAIT || s->state == TCP_LAST_ACK)
 		take_fin(rc, fd, s, t);
 	/* ENOTCONN: the peer, which forgot the connection meanwhile, reset it (as an established one) */
-	if (md_tcp_state_fin_sent(s->state) && shutdown(fd, SHUT_WR) < 0)
-		log_warn("%s: cannot send its FIN again (%s): its peer reset it?", conn_name(name, sizeof(name), s),
-			 strerror(errno));
+	if (md_tcp_state_fin_sent(s->state) && shutdown(fd, SHUT_WR) < 0) {
+		const char *why = strerror(errno);
+
+		log_warn("%s in state %s: cannot send its FIN again (%s): its peer reset it?",
+			 restore_tcp_name(name, sizeof(name), s), md_tcp_state_name(s->state), why);
+	}
 	if (s->state == TCP_CLOSING)
 		take_fin(rc, fd, s, t);
 }
