@@ -349,9 +349,15 @@ static void close_fifo_keepers(struct restore_ctx *rc)
 				}
 }
 
+/*
+ * An fd on a pipe: the end pipe2() made for its direction, or a new open of
+ * the pipe through /proc/self/fd once that end is taken. An O_RDWR one (the
+ * process opened /proc/PID/fd/N so) is always such a new open, of both ends.
+ */
 static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 {
-	bool rd = (f->flags & O_ACCMODE) == O_RDONLY;
+	int acc = (int)f->flags & O_ACCMODE;
+	bool rd = acc == O_RDONLY;
 	int fd;
 
 	for (size_t i = 0; i < rc->n_pipes; i++) {
@@ -359,19 +365,19 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 
 		if (rc->pipes[i].fifo || rc->pipes[i].id != f->pipe_id)
 			continue;
-		if (*end >= 0) {
+		if (*end >= 0 && acc != O_RDWR) {
 			fd = *end;
 			*end = -2;	/* taken: it is in rc->files now */
 		} else {
-			int other = -1;
+			int other = *end >= 0 ? *end : -1;
 
 			/* a description of ours on this pipe, either end */
-			for (size_t k = 0; k < rc->n_files; k++)
+			for (size_t k = 0; k < rc->n_files && other < 0; k++)
 				if (rc->files[k].pipe == (int)i)
 					other = rc->files[k].fd;
 			if (other < 0)
 				return -ENOENT;
-			fd = restore_reopen(other, rd ? O_RDONLY : O_WRONLY);
+			fd = restore_reopen(other, acc == O_RDWR ? O_RDWR : rd ? O_RDONLY : O_WRONLY);
 			if (fd < 0)
 				return -errno;
 		}

@@ -7,7 +7,8 @@
  *   -m wait      (default) write "READY <pid>" to STATUS, then wait for SIGUSR1 and check
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
- *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105
+ *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105, and at
+ *                fd 110 both again (opened O_RDWR through /proc/self/fd)
  *   -u           also hold fds memdump does not dump: a userfaultfd at fd 108 and a
  *                netlink socket at fd 109
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
@@ -71,6 +72,7 @@
 #define FD_CLOEXEC_FILE 103
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
+#define FD_PIPE_RW 110			/* the pipe again, O_RDWR */
 #define FD_UNKNOWN 108
 #define FD_UNKNOWN_SOCK 109
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
@@ -764,12 +766,18 @@ static void setup_files(void)
 	move_fd(fd, FD_CLOEXEC_FILE);
 
 	if (hold_pipe) {
+		char path[64];
 		int p[2];
 
 		if (pipe2(p, O_CLOEXEC) < 0)
 			die_setup("pipe2");
 		move_fd(p[0], FD_PIPE_R);
 		move_fd(p[1], FD_PIPE_W);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", FD_PIPE_R);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			die_setup("open the pipe O_RDWR");
+		move_fd(fd, FD_PIPE_RW);
 		/* in flight at the dump: the restored pipe must still hold it */
 		if (write(FD_PIPE_W, "hello", 5) != 5)
 			die_setup("write to the pipe");
@@ -1002,6 +1010,11 @@ static void check_files(void)
 			failf("pipe: the 5 bytes in flight are gone or changed ('%.5s')", buf);
 		else if (write(FD_PIPE_W, "x", 1) != 1 || read(FD_PIPE_R, buf, 1) != 1 || buf[0] != 'x')
 			failf("pipe: does not work any more");
+		else if ((fcntl(FD_PIPE_RW, F_GETFL) & O_ACCMODE) != O_RDWR)
+			failf("pipe: fd %d is no longer O_RDWR (flags %#x)", FD_PIPE_RW, fcntl(FD_PIPE_RW, F_GETFL));
+		else if (write(FD_PIPE_RW, "y", 1) != 1 || read(FD_PIPE_R, buf, 1) != 1 || buf[0] != 'y' ||
+			 write(FD_PIPE_W, "z", 1) != 1 || read(FD_PIPE_RW, buf, 1) != 1 || buf[0] != 'z')
+			failf("pipe: its O_RDWR fd %d does not read and write the same pipe", FD_PIPE_RW);
 	}
 }
 
