@@ -139,6 +139,22 @@ struct proc_mount {
 int proc_parse_mountinfo(const char *buf, struct proc_mount **ret, size_t *ret_n);
 void proc_mounts_free(struct proc_mount *m, size_t n);
 
+/*
+ * A multicast group an interface has joined for its sockets (and itself),
+ * one line of /proc/net/igmp or /proc/net/igmp6 (src/proc/igmp.c).
+ */
+struct proc_mcast_group {
+	int family;		/* AF_INET, AF_INET6 */
+	uint8_t group[16];	/* network byte order, 4 or 16 bytes */
+	uint32_t ifindex;
+	char ifname[16];	/* IFNAMSIZ */
+};
+/* Append the groups of the text of /proc/net/igmp (or igmp6) to *ret, *ret_n of them. */
+int proc_parse_igmp(const char *buf, struct proc_mcast_group **ret, size_t *ret_n);
+int proc_parse_igmp6(const char *buf, struct proc_mcast_group **ret, size_t *ret_n);
+/* Both files of the caller's network namespace; one that is missing (no IPv6) has none. */
+int proc_read_mcast_groups(struct proc_mcast_group **ret, size_t *ret_n);
+
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */
