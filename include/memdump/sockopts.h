@@ -57,9 +57,28 @@ struct md_bpf_insn {
 	uint32_t k;
 };
 
+#define MD_MCAST_MAX 4096	/* memberships a socket may have in an image */
+#define MD_MCAST_SRC_MAX 65536	/* sources of all of them */
+
 /*
- * The options a socket had set, and its classic BPF filter
- * (SO_ATTACH_FILTER); one allocation, sized by md_sockopts_size().
+ * A multicast group a UDP socket joined (IP_ADD_MEMBERSHIP,
+ * MCAST_JOIN_GROUP, MCAST_JOIN_SOURCE_GROUP...) on one interface, and its
+ * source filter as MCAST_MSFILTER reads it: its sources are n_src
+ * addresses of md_sockopts_srcs(), from index src.
+ */
+struct md_mcast {
+	uint8_t family;		/* the group's: AF_INET (an IPv6 socket's too, SOL_IP) or AF_INET6 */
+	uint8_t include;	/* MCAST_INCLUDE: only from the sources; else MCAST_EXCLUDE: all but them */
+	uint8_t group[16];	/* network byte order, 4 or 16 bytes by family */
+	uint32_t ifindex;	/* the interface at the dump */
+	char ifname[MD_SOCKOPT_NAME_MAX];	/* and its name, which restore finds it by */
+	uint32_t src, n_src;
+};
+
+/*
+ * The options a socket had set, its classic BPF filter (SO_ATTACH_FILTER)
+ * and its multicast memberships; one allocation, sized by
+ * md_sockopts_size(): filter[], then the memberships, then their sources.
  */
 struct md_sockopts {
 	uint64_t set[(MD_SOCKOPT_MAX + 63) / 64];	/* bit i: option i of md_sockopt_defs */
@@ -67,15 +86,34 @@ struct md_sockopts {
 	char dev[MD_SOCKOPT_NAME_MAX];		/* SO_BINDTODEVICE */
 	char cong[MD_SOCKOPT_NAME_MAX];		/* TCP_CONGESTION */
 	uint32_t n_filter;			/* instructions of filter, 0: none */
+	uint32_t n_mcast, n_src;		/* memberships, and sources of all of them */
 	struct md_bpf_insn filter[];
 };
 
 extern const struct md_sockopt_def md_sockopt_defs[];
 extern const size_t md_n_sockopt_defs;
 
-static inline size_t md_sockopts_size(uint32_t n_filter)
+static inline size_t md_sockopts_size(uint32_t n_filter, uint32_t n_mcast, uint32_t n_src)
 {
-	return sizeof(struct md_sockopts) + n_filter * sizeof(struct md_bpf_insn);
+	return sizeof(struct md_sockopts) + n_filter * sizeof(struct md_bpf_insn) +
+	       n_mcast * sizeof(struct md_mcast) + n_src * (size_t)16;
+}
+
+/* the size of o as it is */
+static inline size_t md_sockopts_bytes(const struct md_sockopts *o)
+{
+	return md_sockopts_size(o->n_filter, o->n_mcast, o->n_src);
+}
+
+static inline struct md_mcast *md_sockopts_mcast(const struct md_sockopts *o)
+{
+	return (struct md_mcast *)(void *)((char *)o->filter + o->n_filter * sizeof(struct md_bpf_insn));
+}
+
+/* the sources of the memberships: 16 bytes each, an IPv4 one in the first 4 */
+static inline uint8_t (*md_sockopts_srcs(const struct md_sockopts *o))[16]
+{
+	return (uint8_t (*)[16])(void *)(md_sockopts_mcast(o) + o->n_mcast);
 }
 
 static inline bool md_sockopt_isset(const struct md_sockopts *o, size_t i)
@@ -108,3 +146,7 @@ char *md_sockopt_str(struct md_sockopts *o, const struct md_sockopt_def *d);
  */
 int md_sockopt_get(int fd, const struct md_sockopt_def *d, int64_t *v, char *str);
 int md_sockopt_put(int fd, const struct md_sockopt_def *d, int64_t v, const char *str);
+
+struct sockaddr_storage;
+/* a multicast group or source (4 or 16 bytes by family) as MCAST_* options take it */
+void md_mcast_sockaddr(struct sockaddr_storage *ss, int family, const uint8_t *addr);

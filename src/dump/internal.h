@@ -30,14 +30,26 @@ int dump_sock_int(int sk, int level, int opt, int *ret);
 
 /* sockopts.c: the options of new sockets, by kind, for one dump */
 struct dump_sockopt_ref;
+struct proc_mcast_group;
 struct dump_sockopt_refs {
 	size_t n;
 	struct dump_sockopt_ref *r[8];
+	/* mcast.c: the groups the interfaces joined, read at the first UDP socket */
+	struct proc_mcast_group *groups;
+	size_t n_groups;
+	bool groups_read;
 };
 struct md_sock;
+struct md_sockopts;
 /* the options the process set on socket fd of pid (s read so far) into s->opts and s->sndbuf/rcvbuf; logs */
 int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_sock *s);
 void dump_sockopt_refs_release(struct dump_sockopt_refs *refs);
+/*
+ * The multicast groups UDP socket sk (fd of pid, s) joined, with their
+ * source filters, appended to *o (grown for them); logs.
+ */
+int dump_mcast(struct dump_sockopt_refs *refs, int sk, pid_t pid, int fd, const struct md_sock *s,
+	       struct md_sockopts **o);
 
 /* ptrace-visible state of a stopped thread; ret_shared non-NULL also reads the shared queue */
 int dump_thread_state(pid_t pid, pid_t tid, struct md_thread *t, struct md_siginfo **ret_shared,

@@ -361,10 +361,10 @@ static int fill_opts(const struct md_proc *procs, size_t n, pid_t pid, struct md
 		return dump_sockopts(refs, pid, f->fd, &f->sock);
 	f->sock.sndbuf = first->sock.sndbuf;
 	f->sock.rcvbuf = first->sock.rcvbuf;
-	if (o && !(f->sock.opts = malloc(md_sockopts_size(o->n_filter))))
+	if (o && !(f->sock.opts = malloc(md_sockopts_bytes(o))))
 		return -ENOMEM;
 	if (o)
-		memcpy(f->sock.opts, o, md_sockopts_size(o->n_filter));
+		memcpy(f->sock.opts, o, md_sockopts_bytes(o));
 	return 0;
 }
 

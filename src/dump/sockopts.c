@@ -6,7 +6,8 @@
  * process left alone is not kept, and follows the defaults of the host
  * that restores it. Buffer sizes count only where the process fixed them
  * (SO_BUF_LOCK): the kernel grows them itself otherwise. A classic BPF
- * filter is kept; an eBPF one cannot be read back and is refused.
+ * filter is kept; an eBPF one cannot be read back and is refused. A UDP
+ * socket's multicast memberships are kept too (mcast.c).
  */
 #include <errno.h>
 #include <linux/net_tstamp.h>
@@ -87,6 +88,10 @@ void dump_sockopt_refs_release(struct dump_sockopt_refs *refs)
 	for (size_t i = 0; i < refs->n; i++)
 		free(refs->r[i]);
 	refs->n = 0;
+	free(refs->groups);
+	refs->groups = NULL;
+	refs->n_groups = 0;
+	refs->groups_read = false;
 }
 
 /* a classic BPF filter into (*o)->filter, grown for it; an eBPF one refused */
@@ -106,7 +111,7 @@ static int read_filter(int sk, pid_t pid, int fd, struct md_sockopts **o)
 		return 0;
 	if (n > MD_SOCKOPT_FILTER_MAX)
 		return log_err(-E2BIG, "socket fd %d of %d: a filter of %u instructions", fd, pid, n);
-	grown = realloc(*o, md_sockopts_size(n));
+	grown = realloc(*o, md_sockopts_size(n, 0, 0));
 	if (!grown)
 		return -ENOMEM;
 	*o = grown;
@@ -168,7 +173,7 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 	ref = ref_for(refs, s);
 	if (!ref)
 		return log_err(-ENOMEM, "cannot compare the options of socket fd %d of %d", fd, pid);
-	o = calloc(1, md_sockopts_size(0));
+	o = calloc(1, md_sockopts_size(0, 0, 0));
 	if (!o)
 		return -ENOMEM;
 	for (size_t i = 0; i < md_n_sockopt_defs; i++) {
@@ -205,11 +210,12 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 		md_sockopt_mark(o, prio);
 	if ((r = read_bufs(sk, o, s)) < 0)
 		log_err(r, "cannot read the buffer sizes of socket fd %d of %d", fd, pid);
-	if (r < 0 || (r = read_filter(sk, pid, fd, &o)) < 0) {
+	if (r < 0 || (r = read_filter(sk, pid, fd, &o)) < 0 ||
+	    (s->protocol == IPPROTO_UDP && (r = dump_mcast(refs, sk, pid, fd, s, &o)) < 0)) {
 		free(o);
 		return r;
 	}
-	if (!any && !o->n_filter) {
+	if (!any && !o->n_filter && !o->n_mcast) {
 		free(o);
 		return 0;
 	}

@@ -372,7 +372,10 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 			epp[at] = &ep[at];
 		}
 		if (s->kind == MD_FD_UNIX_SOCKET || s->kind == MD_FD_INET_SOCKET) {
-			img_sock_fill(&sk[i], &s->sock);
+			if (img_sock_fill(&sk[i], &s->sock) < 0) {
+				r = log_err(-ENOMEM, "cannot write image '%s'", name);
+				goto out;
+			}
 			f[i].socket = &sk[i].m;
 		}
 		fp[i] = &f[i];
@@ -383,10 +386,15 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	m.cwd = p->cwd;
 	m.umask = p->umask;
 	r = image_files_extras_prepare(p, &m, f, &ex);
-	if (r < 0)
-		return log_err(r, "cannot write image '%s'", name);
+	if (r < 0) {
+		log_err(r, "cannot write image '%s'", name);
+		goto out;
+	}
 	r = img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
 	image_files_extras_release(&ex);
+out:
+	for (size_t i = 0; i < p->n_fds; i++)
+		img_sock_pb_release(&sk[i]);
 	return r;
 }
 

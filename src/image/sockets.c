@@ -47,7 +47,55 @@ static const ProtobufCFieldDescriptor *opt_field(const struct md_sockopt_def *d)
 	return protobuf_c_message_descriptor_get_field_by_name(&md__sock_opts__descriptor, name);
 }
 
-static void opts_fill(struct img_sock_pb *pb, struct md_sockopts *o)
+/* o's memberships into m, their texts into pb's allocations */
+static int mcast_fill(struct img_sock_pb *pb, Md__SockOpts *m, const struct md_sockopts *o)
+{
+	const struct md_mcast *mc = md_sockopts_mcast(o);
+	uint8_t (*src)[16] = md_sockopts_srcs(o);
+	size_t n_text = (size_t)o->n_mcast + o->n_src, t = 0;
+
+	pb->mc = calloc(o->n_mcast, sizeof(*pb->mc));
+	pb->mcp = calloc(o->n_mcast, sizeof(*pb->mcp));
+	pb->texts = calloc(n_text, sizeof(*pb->texts));
+	pb->text = calloc(n_text, sizeof(*pb->text));
+	if (!pb->mc || !pb->mcp || !pb->texts || !pb->text)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < o->n_mcast; i++) {
+		Md__McastMembership *e = &pb->mc[i];
+
+		md__mcast_membership__init(e);
+		inet_ntop(mc[i].family, mc[i].group, pb->text[t], sizeof(pb->text[t]));
+		e->group = pb->text[t++];
+		e->ifname = (char *)mc[i].ifname;
+		e->ifindex = mc[i].ifindex;
+		e->has_include = mc[i].include;
+		e->include = mc[i].include;
+		e->n_sources = mc[i].n_src;
+		e->sources = &pb->texts[t];
+		for (uint32_t k = 0; k < mc[i].n_src; k++, t++) {
+			inet_ntop(mc[i].family, src[mc[i].src + k], pb->text[t], sizeof(pb->text[t]));
+			pb->texts[t] = pb->text[t];
+		}
+		pb->mcp[i] = e;
+	}
+	m->n_memberships = o->n_mcast;
+	m->memberships = pb->mcp;
+	return 0;
+}
+
+void img_sock_pb_release(struct img_sock_pb *pb)
+{
+	free(pb->mc);
+	free(pb->mcp);
+	free(pb->texts);
+	free(pb->text);
+	pb->mc = NULL;
+	pb->mcp = NULL;
+	pb->texts = NULL;
+	pb->text = NULL;
+}
+
+static int opts_fill(struct img_sock_pb *pb, struct md_sockopts *o)
 {
 	Md__SockOpts *m = &pb->opts;
 	bool any = false;
@@ -90,7 +138,13 @@ static void opts_fill(struct img_sock_pb *pb, struct md_sockopts *o)
 		m->so_filter.len = o->n_filter * sizeof(o->filter[0]);
 		any = true;
 	}
+	if (o && o->n_mcast) {
+		if (mcast_fill(pb, m, o) < 0)
+			return -ENOMEM;
+		any = true;
+	}
 	pb->m.opts = any ? m : NULL;
+	return 0;
 }
 
 static bool name_valid(const char *s)
@@ -140,12 +194,79 @@ static int opt_value(const struct md_sockopt_def *d, const ProtobufCFieldDescrip
 	return 0;
 }
 
+/* one address of a membership: text of the family into out (16 bytes) */
+static bool mcast_addr(int family, const char *text, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	return text && inet_pton(family, text, out) == 1;
+}
+
+/* om's memberships, counted and checked: *n_src sources in all */
+static int mcast_count(const char *name, int fd, const struct md_sock *s, const Md__SockOpts *om, uint32_t *n_src)
+{
+	uint8_t a[16];
+
+	*n_src = 0;
+	if (om->n_memberships && s->protocol != IPPROTO_UDP)
+		return img_invalid(name, "socket fd %d has multicast memberships but is not UDP", fd);
+	if (om->n_memberships > MD_MCAST_MAX)
+		return img_invalid(name, "socket fd %d: %zu multicast memberships", fd, om->n_memberships);
+	for (size_t i = 0; i < om->n_memberships; i++) {
+		const Md__McastMembership *e = om->memberships[i];
+		int family = mcast_addr(AF_INET, e->group, a) ? AF_INET : AF_INET6;
+
+		if ((family == AF_INET && a[0] >> 4 != 0xe) ||
+		    (family == AF_INET6 && (!mcast_addr(AF_INET6, e->group, a) || a[0] != 0xff ||
+					    s->family != AF_INET6)))
+			return img_invalid(name, "socket fd %d: bad multicast group '%s'", fd, e->group);
+		if (!name_valid(e->ifname) || !e->ifindex || e->ifindex > INT32_MAX)
+			return img_invalid(name, "socket fd %d: multicast group %s on a bad interface", fd, e->group);
+		if (e->n_sources > MD_MCAST_SRC_MAX - *n_src || (e->include && !e->n_sources))
+			return img_invalid(name, "socket fd %d: multicast group %s with %zu sources", fd, e->group,
+					   e->n_sources);
+		for (size_t k = 0; k < e->n_sources; k++)
+			if (!mcast_addr(family, e->sources[k], a))
+				return img_invalid(name, "socket fd %d: multicast group %s, bad source '%s'", fd,
+						   e->group, e->sources[k]);
+		*n_src += (uint32_t)e->n_sources;
+	}
+	return 0;
+}
+
+/* om's memberships (checked) into o, sized for them */
+static void mcast_read(const Md__SockOpts *om, struct md_sockopts *o)
+{
+	struct md_mcast *mc;
+	uint8_t (*src)[16];
+	uint32_t at = 0;
+
+	o->n_mcast = (uint32_t)om->n_memberships;
+	mc = md_sockopts_mcast(o);
+	src = md_sockopts_srcs(o);
+	for (uint32_t i = 0; i < o->n_mcast; i++) {
+		const Md__McastMembership *e = om->memberships[i];
+
+		memset(&mc[i], 0, sizeof(mc[i]));
+		mc[i].family = mcast_addr(AF_INET, e->group, mc[i].group) ? AF_INET : AF_INET6;
+		mcast_addr(mc[i].family, e->group, mc[i].group);
+		mc[i].include = e->include;
+		mc[i].ifindex = e->ifindex;
+		strcpy(mc[i].ifname, e->ifname);
+		mc[i].src = at;
+		mc[i].n_src = (uint32_t)e->n_sources;
+		for (size_t k = 0; k < e->n_sources; k++)
+			mcast_addr(mc[i].family, e->sources[k], src[at++]);
+	}
+	o->n_src = at;
+}
+
 /* s, read so far, with its options (m->opts) as *ret */
 static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_sock *s, struct md_sock *ret)
 {
 	const Md__SockOpts *om = m->opts;
 	struct md_sockopts *o;
-	uint32_t nf = 0;
+	uint32_t nf = 0, n_src;
+	int r;
 
 	s->peek_off = m->has_peek_off ? m->peek_off : -1;
 	s->sndbuf = m->has_sndbuf ? m->sndbuf : 0;
@@ -164,7 +285,9 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 			return img_invalid(name, "socket fd %d: a filter of %zu bytes", fd, om->so_filter.len);
 		nf = (uint32_t)(om->so_filter.len / sizeof(o->filter[0]));
 	}
-	o = calloc(1, md_sockopts_size(nf));
+	if ((r = mcast_count(name, fd, s, om, &n_src)) < 0)
+		return r;
+	o = calloc(1, md_sockopts_size(nf, (uint32_t)om->n_memberships, n_src));
 	if (!o)
 		return -ENOMEM;
 	for (size_t i = 0; i < md_n_sockopt_defs; i++) {
@@ -194,6 +317,7 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 	o->n_filter = nf;
 	if (nf)
 		memcpy(o->filter, om->so_filter.data, om->so_filter.len);
+	mcast_read(om, o);
 	s->opts = o;
 	*ret = *s;
 	return 0;
@@ -201,7 +325,7 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 
 /* ---- a socket ---- */
 
-void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
+int img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 {
 	Md__Socket *m = &pb->m;
 
@@ -217,7 +341,8 @@ void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 	m->shutdown = s->shutdown;
 	m->has_peek_off = s->peek_off != -1;
 	m->peek_off = s->peek_off;
-	opts_fill(pb, s->opts);
+	if (opts_fill(pb, s->opts) < 0)
+		return -ENOMEM;
 	if (s->family == AF_UNIX) {
 		m->has_peer_ino = s->peer_ino != 0;
 		m->peer_ino = s->peer_ino;
@@ -239,7 +364,7 @@ void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 		m->has_sndbuf = m->has_rcvbuf = true;
 		m->sndbuf = s->sndbuf;
 		m->rcvbuf = s->rcvbuf;
-		return;
+		return 0;
 	}
 	m->has_sndbuf = s->sndbuf != 0;
 	m->sndbuf = s->sndbuf;
@@ -263,6 +388,7 @@ void img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 	m->reuseport = s->reuseport;
 	m->has_v6only = s->v6only;
 	m->v6only = s->v6only;
+	return 0;
 }
 
 static bool unix_type_valid(uint32_t t)

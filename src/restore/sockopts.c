@@ -4,17 +4,23 @@
  * those that count only before bind(), listen() or connect()
  * (IP_FREEBIND, SO_BINDTODEVICE, TCP_FASTOPEN...); late, once its queues
  * are in, for the buffer sizes (the queues may need more meanwhile), the
- * lock on them, the peek offset and timestamping (a TCP socket takes
- * SOF_TIMESTAMPING_OPT_ID only connected). An option this kernel refuses
- * (TCP_CONGESTION of a module it lacks, SO_BINDTODEVICE of an interface
- * it has not got) fails the restore, naming it: the process relied on it.
+ * lock on them, the peek offset, timestamping (a TCP socket takes
+ * SOF_TIMESTAMPING_OPT_ID only connected) and multicast memberships. An
+ * option this kernel refuses (TCP_CONGESTION of a module it lacks,
+ * SO_BINDTODEVICE of an interface it has not got, a group on one) fails
+ * the restore, naming it: the process relied on it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "memdump/cleanup.h"
 #include "memdump/sockopts.h"
 #include "restore/internal.h"
 
@@ -50,6 +56,57 @@ static int filter(int fd, const struct md_sockopts *o, char *what, size_t len)
 	return 0;
 }
 
+/*
+ * The multicast groups the socket had joined, each on the interface of
+ * the same name (its index may differ here), with its source filter.
+ */
+static int memberships(int fd, const struct md_sockopts *o, char *what, size_t len)
+{
+	const struct md_mcast *mc = md_sockopts_mcast(o);
+	uint8_t (*src)[16] = md_sockopts_srcs(o);
+	_cleanup_free_ struct group_filter *gf = NULL;
+	uint32_t cap = 0;
+
+	for (uint32_t i = 0; i < o->n_mcast; i++) {
+		const struct md_mcast *m = &mc[i];
+		int level = m->family == AF_INET ? SOL_IP : SOL_IPV6;
+		unsigned ifindex = if_nametoindex(m->ifname);
+		struct group_req gr = { .gr_interface = ifindex };
+		char g[INET6_ADDRSTRLEN];
+
+		inet_ntop(m->family, m->group, g, sizeof(g));
+		snprintf(what, len, "join multicast group %s on interface '%s'", g, m->ifname);
+		if (!ifindex)
+			return -ENODEV;
+		md_mcast_sockaddr(&gr.gr_group, m->family, m->group);
+		if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0)
+			return -errno;
+		/* joined as MCAST_EXCLUDE of none: anything else is its filter */
+		if (!m->include && !m->n_src)
+			continue;
+		if (m->n_src > cap) {
+			struct group_filter *grown = realloc(gf, GROUP_FILTER_SIZE(m->n_src));
+
+			if (!grown)
+				return -ENOMEM;
+			gf = grown;
+			cap = m->n_src;
+		}
+		memset(gf, 0, GROUP_FILTER_SIZE(cap));
+		gf->gf_interface = ifindex;
+		gf->gf_fmode = m->include ? MCAST_INCLUDE : MCAST_EXCLUDE;
+		gf->gf_numsrc = m->n_src;
+		md_mcast_sockaddr(&gf->gf_group, m->family, m->group);
+		for (uint32_t k = 0; k < m->n_src; k++)
+			md_mcast_sockaddr(&gf->gf_slist[k], m->family, src[m->src + k]);
+		snprintf(what, len, "set the source filter of multicast group %s on interface '%s' (%u sources)",
+			 g, m->ifname, m->n_src);
+		if (setsockopt(fd, level, MCAST_MSFILTER, gf, (socklen_t)GROUP_FILTER_SIZE(m->n_src)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, size_t len)
 {
 	const struct md_sockopts *o = s->opts;
@@ -75,6 +132,8 @@ int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, siz
 			snprintf(what, len, "set SO_PEEK_OFF to %d", s->peek_off);
 			return -errno;
 		}
+		if (o && (r = memberships(fd, o, what, len)) < 0)
+			return r;
 	}
 	for (size_t i = 0; o && i < md_n_sockopt_defs; i++) {
 		const struct md_sockopt_def *d = &md_sockopt_defs[i];

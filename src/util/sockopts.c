@@ -267,3 +267,13 @@ int md_sockopt_put(int fd, const struct md_sockopt_def *d, int64_t v, const char
 	}
 	return setsockopt(fd, d->level, d->opt, p, len) < 0 ? -errno : 0;
 }
+
+void md_mcast_sockaddr(struct sockaddr_storage *ss, int family, const uint8_t *addr)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		memcpy(&((struct sockaddr_in *)ss)->sin_addr, addr, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, addr, 16);
+}

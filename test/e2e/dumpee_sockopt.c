@@ -26,11 +26,19 @@
  *   -i IFNAME: B, a UDP socket bound to that device (SO_BINDTODEVICE)
  *   -e: E, a UDP socket with an eBPF filter (SO_ATTACH_BPF): a dump must
  *       refuse it
+ *   -g IFNAME: M and M6, UDP sockets (IP_MULTICAST_ALL off) joined to
+ *       multicast groups on IFNAME, some with source filters (mgroups[]);
+ *       IFNAME must have 10.77.0.1 and fd77::1 (test/e2e/run.sh makes it
+ *       in a network namespace). The check finds each group with its filter
+ *       on the interface of that name (its index may have changed), then
+ *       sends a datagram to every group from those addresses: M and M6
+ *       must get those of the groups whose filter lets them in, and no
+ *       other.
  *
  * Modes: -m wait (default) writes "READY PID PORT" to STATUS and waits for
  * SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT changes one
- * option after the first reading (tos, cong, timeo, buflock, filter) and the
- * check must notice. After the comparison, L and L6 answer a connection, F
+ * option after the first reading (tos, cong, timeo, buflock, filter; mcast
+ * with -g: M leaves a group) and the check must notice. After the comparison, L and L6 answer a connection, F
  * drops a datagram and U passes one. Writes "OK" or "FAIL: <what>" and exits.
  */
 #define DUMPEE_NAME "dumpee_sockopt"
@@ -41,6 +49,7 @@
 #include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/net_tstamp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -119,12 +128,35 @@ struct sock {
 	struct reading r[N_OPTS];
 };
 
-enum { L, L6, U, U6, F, X0, X1, DT, DU, C, S, B, E, N_SOCKS };
+enum { L, L6, U, U6, F, X0, X1, DT, DU, C, S, B, E, M, M6, N_SOCKS };
 static struct sock socks[N_SOCKS] = {
 	[L] = { "L" }, [L6] = { "L6" }, [U] = { "U" }, [U6] = { "U6" }, [F] = { "F" }, [X0] = { "X0" },
 	[X1] = { "X1" }, [DT] = { "D tcp" }, [DU] = { "D udp" }, [C] = { "C", .conn = true },
-	[S] = { "S", .conn = true }, [B] = { "B" }, [E] = { "E" },
+	[S] = { "S", .conn = true }, [B] = { "B" }, [E] = { "E" }, [M] = { "M" }, [M6] = { "M6" },
 };
+
+/* -g: the groups M and M6 joined; each gets a datagram from SENDER4 or SENDER6 at the check */
+#define SENDER4 "10.77.0.1"
+#define SENDER6 "fd77::1"
+#define MCAST_PORT 45678	/* M's; M6's is the next one */
+static const struct mgroup {
+	int sock;		/* M, M6 */
+	int family;		/* the group's */
+	const char *group;
+	uint32_t fmode;		/* MCAST_INCLUDE: from source only; MCAST_EXCLUDE: from all but source */
+	const char *source;	/* NULL: none */
+	bool gets;		/* the datagram from the sender passes */
+} mgroups[] = {
+	{ M, AF_INET, "239.77.1.1", MCAST_EXCLUDE, NULL, true },
+	{ M, AF_INET, "232.77.1.2", MCAST_INCLUDE, SENDER4, true },
+	{ M, AF_INET, "239.77.1.3", MCAST_EXCLUDE, SENDER4, false },
+	{ M, AF_INET, "232.77.1.4", MCAST_INCLUDE, "10.77.0.99", false },
+	{ M6, AF_INET6, "ff05::77:1", MCAST_EXCLUDE, NULL, true },
+	{ M6, AF_INET, "239.77.1.5", MCAST_EXCLUDE, NULL, true },
+	{ M6, AF_INET6, "ff35::77:2", MCAST_INCLUDE, "fd77::99", false },
+};
+#define N_MGROUPS (sizeof(mgroups) / sizeof(mgroups[0]))
+static const char *mcast_if;
 static struct sockaddr_in l_addr, u_addr, f_addr;
 static struct sockaddr_in6 l6_addr;
 static volatile sig_atomic_t got_usr1;
@@ -347,6 +379,169 @@ static void setup_ebpf(void)
 	close(prog);
 }
 
+static void mcast_addr(struct sockaddr_storage *ss, int family, const char *text, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		if (inet_pton(AF_INET, text, &((struct sockaddr_in *)ss)->sin_addr) != 1)
+			die_setup(text);
+	} else {
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)ss)->sin6_addr) != 1)
+			die_setup(text);
+	}
+}
+
+static int mcast_level(int family)
+{
+	return family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+}
+
+/* -g: M and M6 join mgroups[] on ifname, each in its own way (MCAST_JOIN_SOURCE_GROUP, MCAST_BLOCK_SOURCE...) */
+static void setup_mcast(const char *ifname)
+{
+	unsigned ifindex = if_nametoindex(ifname);
+	struct sockaddr_storage a;
+
+	if (!ifindex)
+		die_setup(ifname);
+	socks[M].fd = inet_sock(AF_INET, SOCK_DGRAM, "M");
+	SET_INT(socks[M].fd, IPPROTO_IP, IP_MULTICAST_ALL, 0);
+	mcast_addr(&a, AF_INET, "0.0.0.0", MCAST_PORT);
+	if (bind(socks[M].fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) < 0)
+		die_setup("bind M");
+	socks[M6].fd = inet_sock(AF_INET6, SOCK_DGRAM, "M6");
+	SET_INT(socks[M6].fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
+	SET_INT(socks[M6].fd, IPPROTO_IP, IP_MULTICAST_ALL, 0);
+	mcast_addr(&a, AF_INET6, "::", MCAST_PORT + 1);
+	if (bind(socks[M6].fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in6)) < 0)
+		die_setup("bind M6");
+	for (size_t i = 0; i < N_MGROUPS; i++) {
+		const struct mgroup *g = &mgroups[i];
+		struct group_source_req gs = { .gsr_interface = ifindex };
+		struct group_req gr = { .gr_interface = ifindex };
+		int fd = socks[g->sock].fd, level = mcast_level(g->family);
+
+		mcast_addr(&gr.gr_group, g->family, g->group, 0);
+		gs.gsr_group = gr.gr_group;
+		if (g->source)
+			mcast_addr(&gs.gsr_source, g->family, g->source, 0);
+		if (g->fmode == MCAST_INCLUDE)
+			set(fd, level, MCAST_JOIN_SOURCE_GROUP, &gs, sizeof(gs), g->group);
+		else
+			set(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr), g->group);
+		if (g->fmode == MCAST_EXCLUDE && g->source)
+			set(fd, level, MCAST_BLOCK_SOURCE, &gs, sizeof(gs), g->group);
+	}
+	mcast_if = ifname;
+}
+
+/* each group of mgroups[] joined on mcast_if with its filter; a group not joined is not found */
+static bool mcast_joined(unsigned ifindex)
+{
+	struct {
+		struct group_filter gf;
+		struct sockaddr_storage more[3];
+	} f;
+	struct sockaddr_storage want;
+	socklen_t len;
+
+	static const struct mgroup never = { M, AF_INET, "239.77.1.9" };
+
+	for (size_t i = 0; i < N_MGROUPS + 1; i++) {
+		const struct mgroup *g = i < N_MGROUPS ? &mgroups[i] : &never;
+		int r;
+
+		memset(&f, 0, sizeof(f));
+		f.gf.gf_interface = ifindex;
+		f.gf.gf_numsrc = 4;
+		mcast_addr(&f.gf.gf_group, g->family, g->group, 0);
+		len = sizeof(f);
+		r = getsockopt(socks[g->sock].fd, mcast_level(g->family), MCAST_MSFILTER, &f, &len);
+		if (i == N_MGROUPS) {
+			if (r == 0 || errno != EADDRNOTAVAIL)
+				return failf("M: a member of %s, which it never joined", g->group);
+			break;
+		}
+		if (r < 0)
+			return failf("%s: not a member of %s on %s (index %u): %s", socks[g->sock].name, g->group,
+				     mcast_if, ifindex, strerror(errno));
+		if (f.gf.gf_fmode != g->fmode || f.gf.gf_numsrc != (g->source ? 1 : 0))
+			return failf("%s: %s: filter mode %u with %u sources, expected %u with %d", socks[g->sock].name,
+				     g->group, f.gf.gf_fmode, f.gf.gf_numsrc, g->fmode, g->source ? 1 : 0);
+		if (g->source) {
+			mcast_addr(&want, g->family, g->source, 0);
+			if (memcmp(&f.gf.gf_slist[0], &want, sizeof(want)))
+				return failf("%s: %s: another source than %s", socks[g->sock].name, g->group,
+					     g->source);
+		}
+	}
+	return true;
+}
+
+/* a datagram to every group from the senders: M and M6 get those their filters let in, and no other */
+static bool mcast_delivered(unsigned ifindex)
+{
+	int s4 = inet_sock(AF_INET, SOCK_DGRAM, "sender"), s6 = inet_sock(AF_INET6, SOCK_DGRAM, "sender6");
+	struct ip_mreqn mr = { .imr_ifindex = (int)ifindex };
+	int idx = (int)ifindex;
+	struct sockaddr_storage a;
+	bool ok = true;
+
+	mcast_addr(&a, AF_INET, SENDER4, 0);
+	if (bind(s4, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) < 0)
+		die_setup("bind to " SENDER4);
+	mcast_addr(&a, AF_INET6, SENDER6, 0);
+	if (bind(s6, (struct sockaddr *)&a, sizeof(struct sockaddr_in6)) < 0)
+		die_setup("bind to " SENDER6);
+	set(s4, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr), "IP_MULTICAST_IF");
+	set(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx), "IPV6_MULTICAST_IF");
+	/* those that must not pass first: each socket's queue is in order, so once the last comes, all did */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < N_MGROUPS; i++) {
+			const struct mgroup *g = &mgroups[i];
+			uint16_t port = (uint16_t)(MCAST_PORT + (g->sock == M6));
+
+			if (g->gets != pass)
+				continue;
+			mcast_addr(&a, g->family, g->group, port);
+			if (sendto(g->family == AF_INET ? s4 : s6, g->group, strlen(g->group), 0, (struct sockaddr *)&a,
+				   g->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) < 0)
+				ok = failf("cannot send to %s: %s", g->group, strerror(errno));
+		}
+	for (size_t i = 0; ok && i < N_MGROUPS; i++) {
+		const struct mgroup *g = &mgroups[i];
+		struct pollfd p = { .fd = socks[g->sock].fd, .events = POLLIN };
+		char buf[64];
+		ssize_t n;
+
+		if (!g->gets)
+			continue;
+		n = poll(&p, 1, 2000) == 1 ? recv(p.fd, buf, sizeof(buf) - 1, 0) : -1;
+		if (n < 0) {
+			ok = failf("%s: no datagram to %s", socks[g->sock].name, g->group);
+			break;
+		}
+		buf[n] = 0;
+		if (strcmp(buf, g->group))
+			ok = failf("%s: a datagram to %s, expected one to %s", socks[g->sock].name, buf, g->group);
+	}
+	for (int k = M; ok && k <= M6; k++) {
+		char buf[64];
+		ssize_t n = recv(socks[k].fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+		if (n >= 0) {
+			buf[n] = 0;
+			ok = failf("%s: got the datagram to %s, which its filter keeps out", socks[k].name, buf);
+		}
+	}
+	close(s4);
+	close(s6);
+	return ok;
+}
+
 /* C connects to L (whose TCP_DEFER_ACCEPT wants its data first), S is accepted */
 static void setup_conn(void)
 {
@@ -484,6 +679,14 @@ static bool check(void)
 	if (!answers("L", socks[L].fd, (struct sockaddr *)&l_addr, sizeof(l_addr)) ||
 	    (socks[L6].fd >= 0 && !answers("L6", socks[L6].fd, (struct sockaddr *)&l6_addr, sizeof(l6_addr))))
 		return false;
+	if (mcast_if) {
+		unsigned ifindex = if_nametoindex(mcast_if);
+
+		if (!ifindex)
+			return failf("no interface %s", mcast_if);
+		if (!mcast_joined(ifindex) || !mcast_delivered(ifindex))
+			return false;
+	}
 	if (socks[C].fd < 0)
 		return true;
 	/* C: peeking goes on from byte 10, reading starts at 0; the connection carries bytes */
@@ -511,7 +714,12 @@ static void corrupt(const char *what)
 		setsockopt(socks[X0].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	else if (!strcmp(what, "buflock"))
 		setsockopt(socks[DT].fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	else if (!strcmp(what, "filter")) {
+	else if (!strcmp(what, "mcast") && mcast_if) {
+		struct group_req gr = { .gr_interface = if_nametoindex(mcast_if) };
+
+		mcast_addr(&gr.gr_group, AF_INET, mgroups[0].group, 0);
+		setsockopt(socks[M].fd, IPPROTO_IP, MCAST_LEAVE_GROUP, &gr, sizeof(gr));
+	} else if (!strcmp(what, "filter")) {
 		/* a second socket on F's number, with no filter */
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -526,15 +734,17 @@ static void corrupt(const char *what)
 
 int main(int argc, char **argv)
 {
-	const char *mode = "wait", *what = NULL, *ifname = NULL;
+	const char *mode = "wait", *what = NULL, *ifname = NULL, *mcast = NULL;
 	bool conn = false, ebpf = false;
 	char line[64];
 	sigset_t set, old;
 	int c;
 
-	while ((c = getopt(argc, argv, "m:c:ti:e")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:ti:eg:")) != -1) {
 		if (c == 'm')
 			mode = optarg;
+		else if (c == 'g')
+			mcast = optarg;
 		else if (c == 'i')
 			ifname = optarg;
 		else if (c == 'e')
@@ -547,7 +757,8 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: dumpee_sockopt [-m wait|selftest|corrupt] [-c WHAT] [-t] [-i IFNAME] [-e] STATUS\n");
+		fprintf(stderr, "usage: dumpee_sockopt [-m wait|selftest|corrupt] [-c WHAT] [-t] [-i IFNAME] [-e] "
+				"[-g IFNAME] STATUS\n");
 		return 2;
 	}
 	status_path = argv[optind];
@@ -560,13 +771,15 @@ int main(int argc, char **argv)
 	setup_l6();
 	setup_udp();
 	setup_others();
-	socks[C].fd = socks[S].fd = socks[B].fd = socks[E].fd = -1;
+	socks[C].fd = socks[S].fd = socks[B].fd = socks[E].fd = socks[M].fd = socks[M6].fd = -1;
 	if (conn)
 		setup_conn();
 	if (ifname)
 		setup_bound(ifname);
 	if (ebpf)
 		setup_ebpf();
+	if (mcast)
+		setup_mcast(mcast);
 	for (int i = 0; i < N_SOCKS; i++)
 		if (socks[i].fd >= 0)
 			read_all(&socks[i], socks[i].r);

@@ -1296,6 +1296,7 @@ ALL_TESTS=(
 	sockopts_tcp_established
 	sockopt_ebpf_refused
 	sockopt_device_missing
+	sockopt_multicast
 )
 
 # --- lazy restore --------------------------------------------------------------------------
@@ -1557,6 +1558,68 @@ test_sockopt_device_missing() {
 	wait_until 10 fully_gone "$PID" || fail "a process of the failed restore is left"
 	ip tuntap add mode tun name "$link" || fail "cannot make $link again"
 	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# mcast_ns_up: a network namespace $NS_MC of the test's own with lo and mcast_veth_up's veth
+# pair; an EXIT trap kills whatever runs there and removes it. Writes $TD/in-mc PROG ARGS...,
+# which runs PROG in it (its network namespace only: the mounts stay memdump's)
+mcast_ns_up() {
+	command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
+	command -v nsenter >/dev/null || skip "no 'nsenter' command (util-linux)"
+	NS_MC=md-mc-$$
+	trap 'ip netns pids "$NS_MC" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS_MC" 2>/dev/null' EXIT
+	ip netns add "$NS_MC" 2>"$TD/netns.err" || skip "cannot make a network namespace: $(cat "$TD/netns.err")"
+	ip -n "$NS_MC" link set lo up || fail "cannot set lo up in $NS_MC"
+	mcast_veth_up
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$NS_MC" >"$TD/in-mc"
+	chmod +x "$TD/in-mc"
+}
+
+# mcast_veth_up: veth mdm0 (10.77.0.1/24, fd77::1/64) and its peer mdm1 in $NS_MC, both up
+mcast_veth_up() {
+	ip -n "$NS_MC" link add mdm0 type veth peer name mdm1 2>"$TD/netns.err" ||
+		skip "cannot make a veth pair: $(cat "$TD/netns.err")"
+	ip -n "$NS_MC" -6 addr add fd77::1/64 dev mdm0 nodad 2>"$TD/netns.err" ||
+		skip "no IPv6 in a new network namespace: $(cat "$TD/netns.err")"
+	ip -n "$NS_MC" addr add 10.77.0.1/24 dev mdm0 && ip -n "$NS_MC" link set mdm0 up &&
+		ip -n "$NS_MC" link set mdm1 up || fail "cannot set up the veth pair"
+}
+
+# UDP sockets joined to IPv4 and IPv6 multicast groups (one IPv4 group on an IPv6 socket), some
+# with source filters, on a veth in a namespace of the test's own: each comes back joined, with
+# its filter, and gets the datagrams it got before and no other. Without the interface the
+# restore fails naming the group, and leaves nothing; with the interface back (another index),
+# it succeeds.
+test_sockopt_multicast() {
+	need_memdump
+	local idx
+	mcast_ns_up
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$TD/in-mc" "$E2E/dumpee_sockopt" >"$TD/dumpee-mc"
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$TD/in-mc" "$MEMDUMP" >"$TD/memdump-mc"
+	chmod +x "$TD/dumpee-mc" "$TD/memdump-mc"
+	selftest_ok "$TD/dumpee-mc" -g mdm0
+	corruption_noticed "$TD/dumpee-mc" mcast -g mdm0
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	spawn sockopt "$TD/dumpee-mc" -g mdm0 "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_sockopt did not get ready: $(cat "$STATUS" "$TD/sockopt.err" 2>/dev/null)"
+	idx=$(ip -n "$NS_MC" -o link show mdm0 | cut -d: -f1)
+	MEMDUMP=$TD/memdump-mc dump_and_kill "$PID" "$TD/img"
+	md show show "$TD/img" || fail "memdump show failed"
+	grep -q '"group": "232.77.1.2"' "$TD/show.out" || fail "show has no membership of 232.77.1.2"
+	grep -q '"group": "ff05::77:1"' "$TD/show.out" || fail "show has no membership of ff05::77:1"
+
+	ip -n "$NS_MC" link del mdm0 || fail "cannot remove mdm0"
+	MEMDUMP=$TD/memdump-mc md restore restore -D "$TD/img" -d && fail "the restore succeeded without mdm0"
+	grep -q "^memdump: error: .*join multicast group .* on interface 'mdm0'" "$TD/restore.err" ||
+		fail "the error does not name the group: $(md_why restore)"
+	wait_until 10 fully_gone "$PID" || fail "a process of the failed restore is left"
+	mcast_veth_up
+	[[ $(ip -n "$NS_MC" -o link show mdm0 | cut -d: -f1) != "$idx" ]] || fail "mdm0 came back with index $idx"
+	MEMDUMP=$TD/memdump-mc restore_detached "$TD/img" "$PID"
 	trigger_check "$PID"
 }
 

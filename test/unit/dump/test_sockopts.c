@@ -3,6 +3,7 @@
  * (and nothing for a socket left alone), restore sets them on a new socket,
  * and every option of the table then reads the same on both.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <linux/filter.h>
@@ -162,5 +163,126 @@ Test(dump_sockopts, unix_come_back)
 	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	nfd = remade(fd, &s);
 	cr_assert_not_null(s.opts);
+	release(&s, fd, nfd);
+}
+
+/* group (of family) on lo, with a source filter of n sources a.b.c.(1..n) or fd00::(1..n) */
+static void join(int fd, int family, const char *group, uint32_t fmode, uint32_t n)
+{
+	struct group_filter *gf = calloc(1, GROUP_FILTER_SIZE(n));
+	struct group_req gr = { .gr_interface = 1 };
+	int level = family == AF_INET ? SOL_IP : SOL_IPV6;
+	uint8_t a[16] = { 0 };
+
+	cr_assert_not_null(gf);
+	cr_assert_eq(inet_pton(family, group, a), 1);
+	md_mcast_sockaddr(&gr.gr_group, family, a);
+	cr_assert_eq(setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)), 0, "%s: %s", group, strerror(errno));
+	if (fmode == MCAST_EXCLUDE && !n) {
+		free(gf);
+		return;
+	}
+	gf->gf_interface = 1;
+	gf->gf_group = gr.gr_group;
+	gf->gf_fmode = fmode;
+	gf->gf_numsrc = n;
+	for (uint32_t k = 0; k < n; k++) {
+		memset(a, 0, sizeof(a));
+		if (family == AF_INET)
+			a[0] = 10, a[3] = (uint8_t)(k + 1);
+		else
+			a[0] = 0xfd, a[15] = (uint8_t)(k + 1);
+		md_mcast_sockaddr(&gf->gf_slist[k], family, a);
+	}
+	cr_assert_eq(setsockopt(fd, level, MCAST_MSFILTER, gf, GROUP_FILTER_SIZE(n)), 0, "%s: %s", group,
+		     strerror(errno));
+	free(gf);
+}
+
+/* the filter of group on lo as socket fd has it: NULL if not a member */
+static struct group_filter *filter_of(int fd, int family, const char *group)
+{
+	socklen_t len = GROUP_FILTER_SIZE(64);
+	struct group_filter *gf = calloc(1, len);
+	uint8_t a[16] = { 0 };
+
+	cr_assert_not_null(gf);
+	cr_assert_eq(inet_pton(family, group, a), 1);
+	gf->gf_interface = 1;
+	gf->gf_numsrc = 64;
+	md_mcast_sockaddr(&gf->gf_group, family, a);
+	if (getsockopt(fd, family == AF_INET ? SOL_IP : SOL_IPV6, MCAST_MSFILTER, gf, &len) < 0) {
+		cr_assert_eq(errno, EADDRNOTAVAIL, "%s: %s", group, strerror(errno));
+		free(gf);
+		return NULL;
+	}
+	return gf;
+}
+
+/*
+ * An IPv6 UDP socket with a filter, joined on lo to IPv6 groups (one with
+ * more sources than the dump's first guess) and an IPv4 one: each comes
+ * back on the new socket with the same source filter, and nothing else.
+ */
+Test(dump_sockopts, memberships_come_back)
+{
+	static const struct {
+		int family;
+		const char *group;
+		uint32_t fmode, n;
+	} groups[] = {
+		{ AF_INET6, "ff05::7701", MCAST_EXCLUDE, 0 },
+		{ AF_INET6, "ff35::7702", MCAST_INCLUDE, 2 },
+		{ AF_INET6, "ff05::7703", MCAST_INCLUDE, 20 },
+		{ AF_INET, "239.77.0.4", MCAST_EXCLUDE, 1 },
+	};
+	struct sock_filter prog[] = { { BPF_RET | BPF_K, 0, 0, 0xffff } };
+	struct sock_fprog fp = { 1, prog };
+	struct md_sock s = kind_of(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), nfd;
+	struct group_filter *a, *b;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)), 0);
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		join(fd, groups[i].family, groups[i].group, groups[i].fmode, groups[i].n);
+	nfd = remade(fd, &s);
+	cr_assert_eq(s.opts->n_filter, 1);
+	cr_assert_eq(s.opts->n_mcast, 4);
+	cr_assert_eq(s.opts->n_src, 23);
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		a = filter_of(fd, groups[i].family, groups[i].group);
+		b = filter_of(nfd, groups[i].family, groups[i].group);
+		cr_assert_not_null(a);
+		cr_assert_not_null(b, "%s is not joined on the new socket", groups[i].group);
+		cr_assert_eq(b->gf_fmode, groups[i].fmode, "%s", groups[i].group);
+		cr_assert_eq(b->gf_numsrc, groups[i].n, "%s", groups[i].group);
+		cr_assert_eq(memcmp(a->gf_slist, b->gf_slist, groups[i].n * sizeof(b->gf_slist[0])), 0, "%s",
+			     groups[i].group);
+		free(a);
+		free(b);
+	}
+	cr_assert_null(filter_of(nfd, AF_INET6, "ff05::7704"));
+	cr_assert_null(filter_of(nfd, AF_INET, "239.77.0.5"));
+	release(&s, fd, nfd);
+}
+
+/* a group on an interface the restoring host has not got: the restore names it */
+Test(dump_sockopts, membership_interface_missing)
+{
+	struct md_sock s = kind_of(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+	struct dump_sockopt_refs refs = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), nfd;
+	char what[128] = "";
+
+	cr_assert_geq(fd, 0);
+	join(fd, AF_INET, "239.77.0.6", MCAST_EXCLUDE, 0);
+	cr_assert_eq(dump_sockopts(&refs, getpid(), fd, &s), 0);
+	dump_sockopt_refs_release(&refs);
+	cr_assert_eq(s.opts->n_mcast, 1);
+	strcpy(md_sockopts_mcast(s.opts)->ifname, "md-no-such-if");
+	nfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(restore_sockopts(nfd, &s, true, what, sizeof(what)), -ENODEV);
+	cr_assert_str_eq(what, "join multicast group 239.77.0.6 on interface 'md-no-such-if'");
 	release(&s, fd, nfd);
 }

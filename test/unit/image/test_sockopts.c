@@ -2,8 +2,10 @@
  * Socket options in images: every option of the table has its SockOpts
  * field (named after it, of a type that holds it) and the reverse; a
  * socket's options written and read back; values out of range, options
- * of another kind of socket and malformed filters refused on reading.
+ * of another kind of socket, malformed filters and multicast memberships
+ * refused on reading.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <errno.h>
@@ -67,20 +69,58 @@ Test(image_sockopts, table_and_message_agree)
 		cr_assert_eq(md_sockopt_find(md_sockopt_defs[i].level, md_sockopt_defs[i].opt), i,
 			     "%s is in the table twice", md_sockopt_defs[i].name);
 	}
-	/* every field but the filter is an option of the table */
-	cr_assert_eq(d->n_fields, md_n_sockopt_defs + 1);
+	/* every field but the filter and the memberships is an option of the table */
+	cr_assert_eq(d->n_fields, md_n_sockopt_defs + 2);
 	cr_assert_not_null(protobuf_c_message_descriptor_get_field_by_name(d, "so_filter"));
+	cr_assert_not_null(protobuf_c_message_descriptor_get_field_by_name(d, "memberships"));
 	cr_assert_eq(md_sockopt_find(SOL_SOCKET, SO_ACCEPTCONN), md_n_sockopt_defs);
 }
 
 static struct md_sockopts *opts_with(uint32_t n_filter)
 {
-	struct md_sockopts *o = calloc(1, md_sockopts_size(n_filter));
+	struct md_sockopts *o = calloc(1, md_sockopts_size(n_filter, 0, 0));
 
 	cr_assert_not_null(o);
 	o->n_filter = n_filter;
 	for (uint32_t k = 0; k < n_filter; k++)
 		o->filter[k] = (struct md_bpf_insn){ .code = (uint16_t)(6 + k), .jt = 1, .jf = 2, .k = 0xffff0000u + k };
+	return o;
+}
+
+/* o grown for memberships: 239.1.2.3 on eth0, 232.1.1.1 from 10.0.0.1 and .2 only, 239.4.4.4 but from 10.9.9.9 */
+static struct md_sockopts *with_mcast(struct md_sockopts *o)
+{
+	static const struct {
+		const char *group, *ifname;
+		uint32_t ifindex;
+		bool include;
+		const char *src[2];
+	} m[] = {
+		{ "239.1.2.3", "eth0", 2, false, { NULL } },
+		{ "232.1.1.1", "lo", 1, true, { "10.0.0.1", "10.0.0.2" } },
+		{ "239.4.4.4", "eth0.100", 7, false, { "10.9.9.9" } },
+	};
+	struct md_mcast *mc;
+	uint8_t(*src)[16];
+	uint32_t at = 0;
+
+	o = realloc(o, md_sockopts_size(o->n_filter, 3, 3));
+	cr_assert_not_null(o);
+	o->n_mcast = 3;
+	o->n_src = 3;
+	mc = md_sockopts_mcast(o);
+	src = md_sockopts_srcs(o);
+	memset(mc, 0, 3 * sizeof(*mc) + 3 * sizeof(*src));
+	for (size_t i = 0; i < 3; i++) {
+		mc[i].family = AF_INET;
+		cr_assert_eq(inet_pton(AF_INET, m[i].group, mc[i].group), 1);
+		strcpy(mc[i].ifname, m[i].ifname);
+		mc[i].ifindex = m[i].ifindex;
+		mc[i].include = m[i].include;
+		mc[i].src = at;
+		for (size_t k = 0; k < 2 && m[i].src[k]; k++, mc[i].n_src++)
+			cr_assert_eq(inet_pton(AF_INET, m[i].src[k], src[at++]), 1);
+	}
 	return o;
 }
 
@@ -108,7 +148,7 @@ static struct md_fd inet_fd(int fd, uint64_t ino, int type, int state, struct md
 
 static void opts_proc(struct md_proc *p)
 {
-	struct md_sockopts *o = opts_with(3), *u = opts_with(0), *x = opts_with(0);
+	struct md_sockopts *o = opts_with(3), *u = with_mcast(opts_with(2)), *x = opts_with(0);
 
 	memset(p, 0, sizeof(*p));
 	p->pid = SYNTH_PID;
@@ -159,6 +199,10 @@ static void assert_opts_eq(const struct md_sock *a, const struct md_sock *b)
 	cr_assert_str_eq(a->opts->dev, b->opts->dev);
 	cr_assert_eq(a->opts->n_filter, b->opts->n_filter);
 	cr_assert_eq(memcmp(a->opts->filter, b->opts->filter, a->opts->n_filter * sizeof(a->opts->filter[0])), 0);
+	cr_assert_eq(a->opts->n_mcast, b->opts->n_mcast);
+	cr_assert_eq(a->opts->n_src, b->opts->n_src);
+	cr_assert_eq(memcmp(md_sockopts_mcast(a->opts), md_sockopts_mcast(b->opts),
+			    a->opts->n_mcast * sizeof(struct md_mcast) + a->opts->n_src * 16), 0);
 }
 
 Test(image_sockopts, round_trip)
@@ -172,6 +216,8 @@ Test(image_sockopts, round_trip)
 	for (size_t i = 0; i < in.n_fds; i++)
 		assert_opts_eq(&in.fds[i].sock, &out.fds[i].sock);
 	cr_assert_eq(out.fds[0].sock.opts->v[md_sockopt_find(SOL_SOCKET, SO_MAX_PACING_RATE)], -1);
+	cr_assert_eq(out.fds[1].sock.opts->n_mcast, 3);
+	cr_assert_eq(md_sockopts_mcast(out.fds[1].sock.opts)[1].n_src, 2);
 	md_proc_release(&out);
 	md_proc_release(&in);
 }
@@ -253,4 +299,69 @@ Test(image_sockopts, filter_checked)
 	cr_assert_eq(read_msg(&om), -EINVAL);
 	om.so_rcvtimeo = 20000000;
 	cr_assert_eq(read_msg(&om), 0);
+}
+
+/* one membership as a writer other than ours could make it: read alone on a socket of family and protocol */
+static int read_membership(int family, int protocol, const char *group, const char *ifname, uint32_t ifindex,
+			   bool include, const char *source)
+{
+	Md__SockOpts om = MD__SOCK_OPTS__INIT;
+	Md__McastMembership e = MD__MCAST_MEMBERSHIP__INIT, *ep = &e;
+	char *src[1] = { (char *)source };
+	Md__Socket m = MD__SOCKET__INIT;
+	struct md_sock s;
+	int r;
+
+	e.group = (char *)group;
+	e.ifname = (char *)ifname;
+	e.ifindex = ifindex;
+	e.has_include = include;
+	e.include = include;
+	e.n_sources = source ? 1 : 0;
+	e.sources = src;
+	om.n_memberships = 1;
+	om.memberships = &ep;
+	m.ino = 9;
+	m.family = (uint32_t)family;
+	m.type = protocol == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	m.protocol = (uint32_t)protocol;
+	m.state = TCP_CLOSE;
+	m.addr = family == AF_INET ? "0.0.0.0" : "::";
+	m.has_port = true;
+	m.opts = &om;
+	r = img_sock_read("files-1.img", 3, &m, &s);
+	if (!r) {
+		const struct md_mcast *mc = md_sockopts_mcast(s.opts);
+
+		cr_assert_eq(s.opts->n_mcast, 1);
+		cr_assert_eq(s.opts->n_src, source ? 1 : 0);
+		cr_assert_eq(mc->ifindex, ifindex);
+		cr_assert_str_eq(mc->ifname, ifname);
+		cr_assert_eq(mc->include, include);
+		cr_assert_eq(mc->family, strchr(group, ':') ? AF_INET6 : AF_INET);
+		free(s.opts);
+	}
+	return r;
+}
+
+Test(image_sockopts, memberships_checked)
+{
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "eth0", 2, false, NULL), 0);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "232.1.1.1", "eth0", 2, true, "10.0.0.1"), 0);
+	cr_assert_eq(read_membership(AF_INET6, IPPROTO_UDP, "ff05::1", "lo", 1, false, "fd00::1"), 0);
+	/* an IPv4 group on an IPv6 socket (joined at SOL_IP) */
+	cr_assert_eq(read_membership(AF_INET6, IPPROTO_UDP, "224.0.0.251", "lo", 1, false, NULL), 0);
+	/* not a group; an IPv6 group on an IPv4 socket; a TCP socket */
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "10.1.2.3", "eth0", 2, false, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET6, IPPROTO_UDP, "fd00::1", "eth0", 2, false, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "ff05::1", "eth0", 2, false, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_TCP, "239.1.2.3", "eth0", 2, false, NULL), -EINVAL);
+	/* interfaces: a bad name, no index */
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "a/b", 2, false, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "", 2, false, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "eth0", 0, false, NULL), -EINVAL);
+	/* sources: none to include from, one of the other family, no address */
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "232.1.1.1", "eth0", 2, true, NULL), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "232.1.1.1", "eth0", 2, true, "fd00::1"), -EINVAL);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "eth0", 2, false, "nowhere"), -EINVAL);
 }
