@@ -37,6 +37,7 @@ struct dump_opts {
 	bool shell_job;		/* --shell-job: the tree may have a shell's terminal (tty.c) */
 	uint64_t ghost_limit;	/* --ghost-limit: largest file deleted while open whose data is kept */
 	bool tcp_established;	/* --tcp-established: dump established TCP connections (tcp.c) */
+	bool skip_in_flight;	/* --skip-in-flight: leave out TCP connections no listener accepted yet */
 };
 
 #define DUMP_GHOST_LIMIT_DEFAULT (1ULL << 20)
@@ -119,14 +120,18 @@ int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *re
  * -ENOTSUP (logged) for a family we do not restore. dump_sockets(): across
  * the tree, with sock_diag: state, peers, names, backlogs; refuses
  * (-ENOTSUP, one line naming the fd) what restore could not make again
- * (a peer outside the tree, connections not accepted, established TCP
- * without tcp_established, fds in flight...); the data queued in unix
+ * (a peer outside the tree, connections not accepted (a TCP listener's
+ * are left out with DUMP_SOCK_SKIP_IN_FLIGHT), established TCP without
+ * DUMP_SOCK_TCP_ESTABLISHED, fds in flight...); the data queued in unix
  * sockets, peeked and left in place, one md_sock_queue per socket with
  * data (*ret malloc'ed).
  */
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret);
-int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct md_sock_queue **ret,
-		 size_t *ret_n);
+enum {
+	DUMP_SOCK_TCP_ESTABLISHED = 1 << 0,	/* --tcp-established */
+	DUMP_SOCK_SKIP_IN_FLIGHT = 1 << 1,	/* --skip-in-flight */
+};
+int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock_queue **ret, size_t *ret_n);
 
 /*
  * Established TCP connections (src/dump/tcp.c). dump_tcp(): locks the

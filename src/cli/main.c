@@ -25,10 +25,10 @@ static void usage(FILE *out)
 {
 	fputs("usage: memdump dump -t PID -D DIR [-R|--leave-running] [--prev-images-dir PREV] [--track-mem]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|lz4|none]]\n"
-	      "                    [-j|--shell-job] [--tcp-established] [--ghost-limit SIZE] [-v]\n"
+	      "                    [-j|--shell-job] [--tcp-established] [--skip-in-flight] [--ghost-limit SIZE] [-v]\n"
 	      "       memdump pre-dump -t PID -D DIR [--prev-images-dir PREV]\n"
 	      "                    [--page-server --address ADDR --port PORT] [--compress[=zstd[:LEVEL]|lz4|none]]\n"
-	      "                    [-j|--shell-job] [--tcp-established] [-v]\n"
+	      "                    [-j|--shell-job] [--tcp-established] [--skip-in-flight] [-v]\n"
 	      "       memdump page-server -D DIR --port PORT [--address ADDR] [-d|--daemon [-o|--log-file FILE]] [-v]\n"
 	      "       memdump restore -D DIR [-d|--restore-detached] [--lazy-pages] [-j|--shell-job]\n"
 	      "                    [--tcp-established] [-v]\n"
@@ -67,7 +67,7 @@ static int parse_port(const char *s, uint16_t *ret)
 }
 
 enum { OPT_PREV = 0x100, OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_ADDRESS, OPT_PORT, OPT_COMPRESS, OPT_LAZY, OPT_GHOST_LIMIT,
-       OPT_TCP_ESTABLISHED };
+       OPT_TCP_ESTABLISHED, OPT_SKIP_IN_FLIGHT };
 
 /* --ghost-limit SIZE: bytes, or with a K, M or G suffix (powers of 1024) */
 static int parse_size(const char *s, uint64_t *ret)
@@ -150,6 +150,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+		{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -202,6 +203,9 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			break;
 		case OPT_TCP_ESTABLISHED:
 			o.tcp_established = true;
+			break;
+		case OPT_SKIP_IN_FLIGHT:
+			o.skip_in_flight = true;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);

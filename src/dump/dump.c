@@ -220,7 +220,9 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
-	r = dump_sockets(c->procs, c->ft.n, c->o->tcp_established, &c->sockq, &c->n_sockq);
+	r = dump_sockets(c->procs, c->ft.n,
+			 (c->o->tcp_established ? DUMP_SOCK_TCP_ESTABLISHED : 0) |
+			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0), &c->sockq, &c->n_sockq);
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;

@@ -307,7 +307,7 @@ static int fill_connecting(pid_t pid, struct md_fd *f, const struct sd_inet *i, 
 	return 0;
 }
 
-static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool tcp_established)
+static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, unsigned flags)
 {
 	const struct sd_inet *i = sockdiag_find_inet(d, f->sock.ino);
 	struct md_sock *s = &f->sock;
@@ -327,18 +327,28 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, bool 
 				 "(UDP may lose datagrams anyway)", f->fd, pid, a, i->rqueue);
 		return 0;
 	}
+	/*
+	 * Connections the listener has not handed to accept() yet: the
+	 * process never saw them, and a listener cannot be given them back.
+	 * --skip-in-flight (CRIU's) leaves them out: their clients see them
+	 * reset, as when a server restarts.
+	 */
 	if (s->state == TCP_LISTEN) {
-		if (i && i->rqueue)
+		if (i && i->rqueue && !(flags & DUMP_SOCK_SKIP_IN_FLIGHT))
 			return log_refuse("fd %d of %d is a TCP socket listening on %s with %u connection(s) "
-					  "not accepted yet: not supported (accept them first)",
-					  f->fd, pid, a, i->rqueue);
+					  "not accepted yet: not supported (accept them first, or dump with "
+					  "--skip-in-flight to leave them out)", f->fd, pid, a, i->rqueue);
+		if (i && i->rqueue)
+			log_warn("fd %d of %d: the %u connection(s) waiting for accept() on TCP socket %s are left "
+				 "out (--skip-in-flight): the restored listener has none, their clients see them reset",
+				 f->fd, pid, i->rqueue, a);
 		return 0;
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)
 		return 0;
 	if (s->state == TCP_SYN_SENT)
 		return fill_connecting(pid, f, i, a);
-	if (md_tcp_state_conn(s->state) && tcp_established)
+	if (md_tcp_state_conn(s->state) && (flags & DUMP_SOCK_TCP_ESTABLISHED))
 		return 0;	/* tcp.c reads it in repair mode */
 	if (s->state == TCP_ESTABLISHED)
 		return log_refuse("fd %d of %d is an established TCP connection %s - %s: dump it with "
@@ -537,8 +547,7 @@ static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const st
 	return 0;
 }
 
-int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct md_sock_queue **ret,
-		 size_t *ret_n)
+int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock_queue **ret, size_t *ret_n)
 {
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
@@ -574,7 +583,7 @@ int dump_sockets(struct md_proc *procs, size_t n, bool tcp_established, struct m
 			if (f->kind == MD_FD_UNIX_SOCKET)
 				r = fill_unix(procs, n, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
-				r = fill_inet(procs[i].pid, f, &d, tcp_established);
+				r = fill_inet(procs[i].pid, f, &d, flags);
 			if (r >= 0 && is_sock(f))
 				r = fill_opts(procs, n, procs[i].pid, f, &refs);
 		}

@@ -2020,6 +2020,41 @@ test_tcp_connecting_ipv6() {
 
 ALL_TESTS+=(tcp_connecting tcp_connecting_ipv6)
 
+# a listener with a connection it has not accepted (tcp_backlog.py): the dump refuses it, naming
+# --skip-in-flight, and leaves the tree running; with --skip-in-flight (no --tcp-established
+# needed) it is dumped without that connection, whose client sees it reset, and the restored
+# listener accepts a new one (the one it accepts first must be the new)
+test_tcp_skip_in_flight() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local port
+	spawn server python3 "$HERE/tcp_backlog.py" server "$TD/status"
+	PID=$SPAWNED
+	wait_until 20 grep -q '^LISTENING' "$TD/status" || fail "tcp_backlog.py did not listen: $(cat "$TD/server.err")"
+	read -r _ port <"$TD/status"
+	spawn old python3 "$HERE/tcp_backlog.py" client "$port" "$TD/old" old
+	wait_until 20 status_ready "$TD/status" || fail "tcp_backlog.py did not get ready: $(cat "$TD/status")"
+	wait_until 20 grep -q CONNECTED "$TD/old" || fail "the old client did not connect: $(cat "$TD/old.err")"
+
+	dump_refused "with 1 connection(s) not accepted yet: not supported (accept them first, or dump with --skip-in-flight"
+	[[ -z $(find "$TD/img" -name '*.img' 2>/dev/null) ]] || fail "the refused dump left image files"
+	dump_and_kill "$PID" "$TD/img" --skip-in-flight
+	grep -q "warning: .*1 connection(s) waiting for accept() on TCP socket 127.0.0.1:$port are left out" \
+		"$TD/dump.err" || fail "the dump did not warn of the connection left out: $(cat "$TD/dump.err")"
+	restore_detached "$TD/img" "$PID"
+	touch "$TD/status.go"
+	python3 "$HERE/tcp_backlog.py" client "$port" "$TD/new" new 2>"$TD/new.err" ||
+		fail "the new client failed: $(tail -n1 "$TD/new.err")"
+	grep -q "ANSWER b'ok'" "$TD/new" || fail "the new client: $(cat "$TD/new")"
+	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+	touch "$TD/old.go"
+	wait_until 20 grep -qv CONNECTED "$TD/old" || fail "the old client did not finish: $(cat "$TD/old.err")"
+	grep -qx RESET "$TD/old" || fail "the connection left out was not reset: $(cat "$TD/old")"
+}
+
+ALL_TESTS+=(tcp_skip_in_flight)
+
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
 # start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID
