@@ -354,6 +354,22 @@ struct md_ghost {
 	char *path;		/* where it was, absolute */
 };
 
+/* A lock an fd holds on its file, as its fdinfo "lock:" lines show it */
+enum md_lock_kind {
+	MD_LOCK_FLOCK = 1,	/* flock(): the open file description's */
+	MD_LOCK_POSIX = 2,	/* fcntl(F_SETLK): the process's, on a byte range */
+	MD_LOCK_OFD = 3,	/* fcntl(F_OFD_SETLK): the open file description's, on a byte range */
+	MD_LOCK_OTHER = 4,	/* a lease, a delegation: dump only, refused */
+};
+#define MD_LOCK_EOF UINT64_MAX	/* md_file_lock.end: to the end of the file, however long */
+#define MD_LOCKS_MAX 65536	/* locks one fd may hold in an image */
+
+struct md_file_lock {
+	uint8_t kind;		/* enum md_lock_kind */
+	bool write;		/* LOCK_EX, F_WRLCK; else LOCK_SH, F_RDLCK */
+	uint64_t start, end;	/* the bytes locked, end included (flock: 0, MD_LOCK_EOF) */
+};
+
 struct md_fd {
 	int fd;
 	enum md_fd_kind kind;
@@ -385,6 +401,8 @@ struct md_fd {
 	struct md_inotify_watch *watches;	/* MD_FD_INOTIFY, by wd */
 	size_t n_watches;
 	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
+	struct md_file_lock *locks;	/* MD_FD_REG, MD_FD_DIR: the locks it holds */
+	size_t n_locks;
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */

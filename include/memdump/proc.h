@@ -98,6 +98,13 @@ struct proc_timerfd {
 	uint64_t value_ns, interval_ns;	/* time left (0: disarmed), period */
 };
 int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret);
+/*
+ * The "lock:" lines of an fdinfo (fs/locks.c lock_get_status()): the locks
+ * the fd holds; leases and delegations as MD_LOCK_OTHER. *ret malloc'ed,
+ * NULL if none.
+ */
+struct md_file_lock;
+int proc_parse_locks(const char *buf, struct md_file_lock **ret, size_t *ret_n);
 /* an epoll fd's "tfd:" lines, in order (ofd 0); *ret malloc'ed, NULL if none */
 struct md_epoll_item;
 int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n);

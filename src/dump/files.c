@@ -190,6 +190,20 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return -ENOTSUP;
 	}
 
+	r = proc_parse_locks(info, &ret->locks, &ret->n_locks);
+	if (r < 0) {
+		md_fd_release(ret);
+		return log_err(r, "cannot parse the locks in fdinfo of fd %d of %d", fd, pid);
+	}
+	for (size_t i = 0; i < ret->n_locks; i++) {
+		const char *why = ret->locks[i].kind == MD_LOCK_OTHER ? "a lease or delegation (F_SETLEASE)"
+				  : ret->kind != MD_FD_REG && ret->kind != MD_FD_DIR ? "a lock" : NULL;
+
+		if (why) {
+			md_fd_release(ret);
+			return log_refuse("fd %d of %d holds %s on '%s': not supported", fd, pid, why, link);
+		}
+	}
 	if (deleted && (ret->kind == MD_FD_MEMFD || ret->ghost))
 		link[n - strlen(PROC_DELETED_SUFFIX)] = '\0';
 	ret->path = strdup(link);

@@ -1,11 +1,14 @@
 /*
  * The parts of files-PID.img that are lists of their own: an inotify fd's
- * watches, a deleted file's ghost record (Fd fields 16 and 18) and the
- * ghosts only mapped (FilesImage.mapped), model <-> protobuf-c, checked on
- * read, with the VMAs' and the exe's references to ghosts. The rest of
+ * watches, a deleted file's ghost record, an fd's locks (Fd fields 16, 18
+ * and 19) and the ghosts only mapped (FilesImage.mapped), model <->
+ * protobuf-c, checked on read, with the VMAs' and the exe's references to
+ * ghosts. The rest of
  * the image is proc.c's; the ghost's data file is pages.c's.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,30 @@ static int put_watches(const struct md_fd *s, Md__Fd *f, struct image_files_extr
 	return 0;
 }
 
+static int put_locks(const struct md_fd *s, Md__Fd *f, struct image_files_extras *ex)
+{
+	Md__FileLock *l = keep(ex, s->n_locks, sizeof(*l));
+	Md__FileLock **lp = keep(ex, s->n_locks, sizeof(*lp));
+
+	if (!l || !lp)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_locks; i++) {
+		const struct md_file_lock *k = &s->locks[i];
+
+		md__file_lock__init(&l[i]);
+		l[i].kind = k->kind;
+		l[i].write = k->write;
+		l[i].has_start = k->kind != MD_LOCK_FLOCK;
+		l[i].start = k->start;
+		l[i].has_end = k->end != MD_LOCK_EOF;
+		l[i].end = k->end;
+		lp[i] = &l[i];
+	}
+	f->n_locks = s->n_locks;
+	f->locks = lp;
+	return 0;
+}
+
 /* g into m; with its mode and path for FilesImage.mapped */
 static int put_ghost(const struct md_ghost *g, bool mapped, Md__GhostFile *m, struct image_files_extras *ex)
 {
@@ -105,6 +132,8 @@ int image_files_extras_prepare(const struct md_proc *p, struct Md__FilesImage *m
 	for (size_t i = 0; i < p->n_fds && r >= 0; i++) {
 		if (p->fds[i].kind == MD_FD_INOTIFY)
 			r = put_watches(&p->fds[i], &f[i], &ex);
+		if (r >= 0 && p->fds[i].n_locks)
+			r = put_locks(&p->fds[i], &f[i], &ex);
 		if (r >= 0 && p->fds[i].ghost) {
 			f[i].ghost = keep(&ex, 1, sizeof(*f[i].ghost));
 			r = f[i].ghost ? put_ghost(p->fds[i].ghost, false, f[i].ghost, &ex) : -ENOMEM;
@@ -202,12 +231,54 @@ static int read_fd_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 	return read_ghost(name, what, s->ghost, f->ghost);
 }
 
+/*
+ * The fd's locks: on a file or directory; a byte range for POSIX and OFD
+ * locks, taken through an fd that reads for a shared one and writes for an
+ * exclusive one (fcntl() refuses them otherwise); the whole file for flock.
+ */
+static int read_locks(const char *name, const Md__Fd *s, struct md_fd *f)
+{
+	int acc = (int)(f->flags & O_ACCMODE);
+
+	if (!s->n_locks)
+		return 0;
+	if (f->kind != MD_FD_REG && f->kind != MD_FD_DIR)
+		return img_invalid(name, "fd %d holds locks but is no file or directory", f->fd);
+	if (s->n_locks > MD_LOCKS_MAX)
+		return img_invalid(name, "fd %d holds %zu locks", f->fd, s->n_locks);
+	f->locks = calloc(s->n_locks, sizeof(*f->locks));
+	if (!f->locks)
+		return -ENOMEM;
+	f->n_locks = s->n_locks;
+	for (size_t i = 0; i < s->n_locks; i++) {
+		const Md__FileLock *m = s->locks[i];
+		struct md_file_lock *k = &f->locks[i];
+
+		k->kind = (uint8_t)m->kind;
+		k->write = m->write;
+		k->start = m->has_start ? m->start : 0;
+		k->end = m->has_end ? m->end : MD_LOCK_EOF;
+		if (m->kind < MD_LOCK_FLOCK || m->kind > MD_LOCK_OFD || k->start > k->end ||
+		    (k->end != MD_LOCK_EOF && k->end > INT64_MAX) ||
+		    (m->kind == MD_LOCK_FLOCK && (k->start || k->end != MD_LOCK_EOF)))
+			return img_invalid(name, "fd %d: lock %zu of kind %u on bytes %llu to %llu", f->fd, i, m->kind,
+					   (unsigned long long)k->start, (unsigned long long)k->end);
+		if (m->kind != MD_LOCK_FLOCK &&
+		    (k->write ? acc != O_WRONLY && acc != O_RDWR : acc != O_RDONLY && acc != O_RDWR))
+			return img_invalid(name, "fd %d: a %s lock through an fd open %s", f->fd,
+					   k->write ? "write" : "read", acc == O_RDONLY ? "read-only" : "write-only");
+	}
+	return 0;
+}
+
 int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd *f)
 {
 	int r = read_watches(name, s, f);
 
 	if (r >= 0)
 		r = read_fd_ghost(name, s, f);
+	if (r >= 0)
+		r = read_locks(name, s, f);
 	if (r == -ENOMEM)
 		return log_err(r, "cannot read image '%s'", name);
 	return r;

@@ -171,3 +171,80 @@ int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
 	*ret_n = n;
 	return 0;
 }
+
+/*
+ * One "lock:" line: "lock:\t1: POSIX  ADVISORY  WRITE 7402 fe:00:10977624 10 109",
+ * "FLOCK  ADVISORY  WRITE ... 0 EOF", "OFDLCK ADVISORY  READ  -1 ... 5 EOF";
+ * a lease's "LEASE  ACTIVE    READ ..." and the like come back as MD_LOCK_OTHER.
+ */
+static int parse_lock(const char *l, struct md_file_lock *ret)
+{
+	char kind[16], how[16], type[16], dev[64], start[32], end[32];
+	unsigned long long a, b;
+	char *e;
+	int n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (sscanf(l, "lock:\t%*d: %15s", kind) != 1)
+		return -EINVAL;
+	if (!strcmp(kind, "FLOCK"))
+		ret->kind = MD_LOCK_FLOCK;
+	else if (!strcmp(kind, "POSIX"))
+		ret->kind = MD_LOCK_POSIX;
+	else if (!strcmp(kind, "OFDLCK"))
+		ret->kind = MD_LOCK_OFD;
+	else {
+		ret->kind = MD_LOCK_OTHER;
+		return 0;
+	}
+	if (sscanf(l, "lock:\t%*d: %15s %15s %15s %*d %63s %31s %31s%n", kind, how, type, dev, start, end, &n) != 6 ||
+	    !n || (l[n] != '\n' && l[n] != '\0'))
+		return -EINVAL;
+	if (strcmp(how, "ADVISORY") || (strcmp(type, "READ") && strcmp(type, "WRITE")))
+		return -EINVAL;
+	ret->write = !strcmp(type, "WRITE");
+	errno = 0;
+	a = strtoull(start, &e, 10);
+	if (errno || *e || start[0] == '-')
+		return -EINVAL;
+	if (!strcmp(end, "EOF"))
+		b = MD_LOCK_EOF;
+	else {
+		b = strtoull(end, &e, 10);
+		if (errno || *e || end[0] == '-' || b < a || b == MD_LOCK_EOF)
+			return -EINVAL;
+	}
+	if (ret->kind == MD_LOCK_FLOCK && (a || b != MD_LOCK_EOF))
+		return -EINVAL;
+	ret->start = a;
+	ret->end = b;
+	return 0;
+}
+
+int proc_parse_locks(const char *buf, struct md_file_lock **ret, size_t *ret_n)
+{
+	struct md_file_lock *locks = NULL;
+	size_t n = 0;
+
+	if (!buf)
+		return -EINVAL;
+	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		struct md_file_lock *grown;
+
+		if (strncmp(l, "lock:", 5))
+			continue;
+		grown = realloc(locks, (n + 1) * sizeof(*locks));
+		if (!grown) {
+			free(locks);
+			return -ENOMEM;
+		}
+		locks = grown;
+		if (parse_lock(l, &locks[n++]) < 0) {
+			free(locks);
+			return -EINVAL;
+		}
+	}
+	*ret = locks;
+	*ret_n = n;
+	return 0;
+}

@@ -190,6 +190,13 @@ static struct restore_file *find_ofd(struct restore_ctx *rc, uint64_t ofd)
 	return NULL;
 }
 
+int restore_ofd_fd(struct restore_ctx *rc, uint64_t ofd)
+{
+	const struct restore_file *f = find_ofd(rc, ofd);
+
+	return f ? f->fd : -1;
+}
+
 const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id)
 {
 	for (size_t i = 0; i < rc->n_shms; i++)

@@ -215,6 +215,8 @@ void restore_close_files(struct restore_ctx *rc);
 int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
 /* send our fd into rp: its number there in *ret (close-on-exec) */
 int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
+/* our fd on the image's open file description ofd, -1 if none */
+int restore_ofd_fd(struct restore_ctx *rc, uint64_t ofd);
 /* a new open file description of our fd's file, with flags (and O_CLOEXEC); -1 with errno */
 int restore_reopen(int fd, int flags);
 /* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
@@ -231,6 +233,16 @@ int restore_open_pages(const struct restore_ctx *rc, int dirfd, const char *name
 		       struct image_pages **ret);
 /* the shm object the image calls id: a SysV segment's or another's, NULL if none */
 const struct restore_shm *restore_find_shm(const struct restore_ctx *rc, bool sysv, uint64_t id);
+
+/*
+ * locks.c: restore_take_locks() takes the flock() and OFD locks on our open
+ * file descriptions and checks that nobody holds one in the way of a POSIX
+ * lock, before any process exists; restore_posix_locks() takes rp's POSIX
+ * locks (its fds installed) by remote fcntl(). A lock held by another
+ * process fails the restore, naming the file.
+ */
+int restore_take_locks(struct restore_ctx *rc);
+int restore_posix_locks(struct restore_proc *rp);
 
 /* epoll.c: interest lists */
 /* index the image's epoll descriptions; refuse an item no process can add back */

@@ -740,6 +740,9 @@ static int finish_process(struct restore_ctx *rc, struct restore_proc *rp)
 	r = restore_install_files(rc, rp);
 	if (r < 0)
 		return r;
+	r = restore_posix_locks(rp);
+	if (r < 0)
+		return r;
 	r = restore_epoll_add(rc, rp);
 	if (r < 0)
 		return r;
@@ -994,6 +997,9 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out;
 	r = restore_open_files(&rc);
+	if (r < 0)
+		goto out;
+	r = restore_take_locks(&rc);
 	if (r < 0)
 		goto out;
 	r = open_socket(&rc);

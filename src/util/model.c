@@ -223,6 +223,9 @@ void md_fd_release(struct md_fd *f)
 	free(f->epoll);
 	free(f->sock.opts);
 	f->sock.opts = NULL;
+	free(f->locks);
+	f->locks = NULL;
+	f->n_locks = 0;
 	f->path = NULL;
 	f->watches = NULL;
 	f->n_watches = 0;

@@ -2055,6 +2055,75 @@ test_tcp_skip_in_flight() {
 
 ALL_TESTS+=(tcp_skip_in_flight)
 
+# --- file locks (file_locks.py) -----------------------------------------------------------
+
+# start_locks [lease]: file_locks.py's tree in $TD/locks, ready; sets PID, CPID
+start_locks() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	mkdir -p "$TD/locks"
+	spawn locks python3 "$HERE/file_locks.py" tree "$TD/locks" "$TD/status" "$@"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || fail "file_locks.py did not get ready: $(cat "$TD/locks.err")"
+	read -r _ _ CPID <"$TD/status"
+}
+
+# probe_locks WANT: file_locks.py probe prints WANT (LOCKED: every lock of the tree is in the way)
+probe_locks() {
+	local got
+	got=$(python3 "$HERE/file_locks.py" probe "$TD/locks" 2>&1)
+	[[ $got == "$1" ]] || fail "probing the locks: $got, expected $1"
+}
+
+# flock, POSIX (one range read, one write; the file also mapped) and OFD locks, one flock shared
+# by a child: each fd holds the same locks after the restore, and they keep others out. A
+# process that took one meanwhile makes the restore fail, naming the file and leaving nothing;
+# once it lets go, the restore works.
+test_file_locks() {
+	need_memdump
+	start_locks
+	track "$CPID"
+	probe_locks LOCKED
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$CPID" || fail "the child $CPID is not gone after the dump"
+	probe_locks "FREE flock on a"
+
+	spawn holder python3 "$HERE/file_locks.py" hold "$TD/locks"
+	wait_until 10 test -e "$TD/locks/held" || fail "the holder did not take its lock: $(cat "$TD/holder.err")"
+	md restore restore -D "$TD/img" -d && fail "the restore succeeded with a lock of the image taken"
+	grep -q "^memdump: error: cannot take back the flock() write lock of fd [0-9]* of $PID on the whole file of '$TD/locks/a'" \
+		"$TD/restore.err" || fail "the error does not name the lock: $(md_why restore)"
+	fully_gone "$PID" && fully_gone "$CPID" || fail "a process of the failed restore is left"
+	touch "$TD/locks/release"
+	wait_until 10 gone "$SPAWNED" || fail "the holder did not end"
+
+	restore_detached "$TD/img" "$PID"
+	track "$CPID"
+	probe_locks LOCKED
+	touch "$TD/locks/go"
+	wait_until 20 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	wait_until 20 status_final "$TD/status.child" || fail "no result from $CPID"
+	grep -qx OK "$TD/status.child" || fail "$CPID: $(cat "$TD/status.child")"
+	touch "$TD/locks/end"
+	wait_until 10 gone "$PID" || fail "$PID did not end"
+}
+
+# a lease (F_SETLEASE) cannot come back: refused, named, and the tree runs on
+test_file_lease_refused() {
+	need_memdump
+	start_locks lease
+	track "$CPID"
+	dump_refused "holds a lease or delegation (F_SETLEASE) on '$TD/locks/d': not supported"
+	alive "$CPID" || fail "the child died"
+	probe_locks LOCKED
+	touch "$TD/locks/go"
+	wait_until 20 status_final "$TD/status" || fail "no result from $PID"
+	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	touch "$TD/locks/end"
+}
+
+ALL_TESTS+=(file_locks file_lease_refused)
+
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
 # start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID

@@ -1,6 +1,6 @@
 /*
  * files-PID.img with an inotify fd's watches, a deleted file's ghost record
- * and a deleted file only mapped, with mm-PID.img's references to them:
+ * and locks, and a deleted file only mapped, with mm-PID.img's references to them:
  * written and read back field by field, and images that say impossible
  * things refused.
  */
@@ -44,6 +44,13 @@ static void proc_with_extras(struct md_proc *p)
 	g->data.entries[0] = (struct md_pagemap_entry){ 0, 2, MD_PM_DATA };
 	g->data.entries[1] = (struct md_pagemap_entry){ 600 * 1024, 1, MD_PM_DATA };	/* the last byte's page */
 	f[1].ghost = g;
+	/* fd 41 holds a flock(), a POSIX read lock and an OFD write lock to the end */
+	f[1].locks = calloc(3, sizeof(*f[1].locks));
+	cr_assert_not_null(f[1].locks);
+	f[1].locks[0] = (struct md_file_lock){ MD_LOCK_FLOCK, true, 0, MD_LOCK_EOF };
+	f[1].locks[1] = (struct md_file_lock){ MD_LOCK_POSIX, false, 10, 109 };
+	f[1].locks[2] = (struct md_file_lock){ MD_LOCK_OFD, true, 200, MD_LOCK_EOF };
+	f[1].n_locks = 3;
 	p->n_fds += 2;
 }
 
@@ -129,6 +136,16 @@ Test(image_fdextra, roundtrip)
 	cr_expect_eq(f[1].ghost->data.entries[1].flags, MD_PM_DATA);
 	cr_expect_eq(f[1].pos, 12345);
 	cr_expect_str_eq(f[1].path, "/tmp/gone");
+	cr_assert_eq(f[0].n_locks, 0);
+	cr_assert_eq(f[1].n_locks, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct md_file_lock *a = &in.fds[in.n_fds - 1].locks[i], *b = &f[1].locks[i];
+
+		cr_expect_eq(a->kind, b->kind, "lock %zu", i);
+		cr_expect_eq(a->write, b->write, "lock %zu", i);
+		cr_expect_eq(a->start, b->start, "lock %zu", i);
+		cr_expect_eq(a->end, b->end, "lock %zu", i);
+	}
 	md_proc_release(&in);
 	md_proc_release(&out);
 }
@@ -169,6 +186,53 @@ static void ghost_on_a_pipe(struct md_proc *p)
 {
 	p->fds[p->n_fds - 1].kind = MD_FD_PIPE;
 	p->fds[p->n_fds - 1].pipe_id = 9;
+}
+
+static void lock_kind_zero(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].locks[1].kind = 0;
+}
+
+static void lock_kind_lease(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].locks[1].kind = MD_LOCK_OTHER;
+}
+
+static void lock_ends_before_start(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].locks[1].end = 9;
+}
+
+static void lock_end_past_off_max(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].locks[1].end = (uint64_t)INT64_MAX + 1;
+}
+
+static void flock_on_a_range(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].locks[0].end = 100;
+}
+
+static void write_lock_on_read_only_fd(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].flags = O_RDONLY;
+}
+
+static void read_lock_on_write_only_fd(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].flags = O_WRONLY;
+	p->fds[p->n_fds - 1].locks[2].kind = MD_LOCK_FLOCK;
+	p->fds[p->n_fds - 1].locks[2].start = 0;
+}
+
+static void lock_on_inotify_fd(struct md_proc *p)
+{
+	struct md_fd *f = &p->fds[p->n_fds - 2];
+
+	f->locks = calloc(1, sizeof(*f->locks));
+	cr_assert_not_null(f->locks);
+	f->locks[0] = (struct md_file_lock){ MD_LOCK_FLOCK, true, 0, MD_LOCK_EOF };
+	f->n_locks = 1;
 }
 
 static void watches_out_of_order(struct md_proc *p)
@@ -287,4 +351,12 @@ Test(image_fdextra, impossible_images_refused)
 	expect_refused(watches_out_of_order, "watches out of order");
 	expect_refused(watch_relative_path, "a relative watch path");
 	expect_refused(watch_zero, "watch descriptor 0");
+	expect_refused(lock_kind_zero, "a lock of kind 0");
+	expect_refused(lock_kind_lease, "a lease");
+	expect_refused(lock_ends_before_start, "a lock ending before it starts");
+	expect_refused(lock_end_past_off_max, "a lock ending past the largest offset");
+	expect_refused(flock_on_a_range, "a flock() on a byte range");
+	expect_refused(write_lock_on_read_only_fd, "a write lock through a read-only fd");
+	expect_refused(read_lock_on_write_only_fd, "a read lock through a write-only fd");
+	expect_refused(lock_on_inotify_fd, "a lock on an inotify fd");
 }

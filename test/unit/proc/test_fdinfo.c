@@ -228,3 +228,51 @@ Test(proc_fdinfo, timerfd_relative_and_absolute)
 	cr_expect_eq(proc_parse_timerfd("clockid: 1\nticks: 0\nsettime flags: 00\nit_value: (2, 1000000000)\n"
 					"it_interval: (0, 0)\n", &t), -EINVAL);
 }
+
+/* the "lock:" lines of fdinfos this machine printed for flock(), lockf(), F_SETLK and F_OFD_SETLK */
+Test(proc_fdinfo, locks)
+{
+	static const char text[] = "pos:\t0\nflags:\t02100002\nmnt_id:\t27\nino:\t10977625\n"
+				   "lock:\t1: FLOCK  ADVISORY  WRITE 7402 fe:00:10977546 0 EOF\n"
+				   "lock:\t2: POSIX  ADVISORY  WRITE 7402 fe:00:10977624 10 109\n"
+				   "lock:\t3: POSIX  ADVISORY  READ 7402 fe:00:10977624 200 EOF\n"
+				   "lock:\t4: OFDLCK ADVISORY  WRITE -1 fe:00:10977625 5 11\n"
+				   "lock:\t5: LEASE  ACTIVE    READ  7402 fe:00:10977626 0 EOF\n";
+	_cleanup_free_ struct md_file_lock *l = NULL, *none = NULL;
+	struct md_file_lock *bad = NULL;
+	size_t n = 0, n0 = 1;
+
+	cr_assert_eq(proc_parse_locks(text, &l, &n), 0);
+	cr_assert_eq(n, 5);
+	cr_expect_eq(l[0].kind, MD_LOCK_FLOCK);
+	cr_expect(l[0].write);
+	cr_expect_eq(l[0].start, 0);
+	cr_expect_eq(l[0].end, MD_LOCK_EOF);
+	cr_expect_eq(l[1].kind, MD_LOCK_POSIX);
+	cr_expect(l[1].write);
+	cr_expect_eq(l[1].start, 10);
+	cr_expect_eq(l[1].end, 109);
+	cr_expect_eq(l[2].kind, MD_LOCK_POSIX);
+	cr_expect(!l[2].write);
+	cr_expect_eq(l[2].start, 200);
+	cr_expect_eq(l[2].end, MD_LOCK_EOF);
+	cr_expect_eq(l[3].kind, MD_LOCK_OFD);
+	cr_expect_eq(l[3].start, 5);
+	cr_expect_eq(l[3].end, 11);
+	cr_expect_eq(l[4].kind, MD_LOCK_OTHER);
+	/* no lock, and whatever a lease line says */
+	cr_assert_eq(proc_parse_locks("pos:\t0\nflags:\t02\n", &none, &n0), 0);
+	cr_expect_eq(n0, 0);
+	cr_expect_null(none);
+	cr_expect_eq(proc_parse_locks("lock:\t1: DELEG  ACTIVE    READ\n", &bad, &n), 0);
+	free(bad);
+	bad = NULL;
+	/* torn, of another mode or type, a negative offset, an end before the start, a flock() on a range */
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  WRITE 7402 fe:00:1 10\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  MANDATORY WRITE 7402 fe:00:1 10 EOF\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  UNLCK 7402 fe:00:1 10 EOF\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 -1 EOF\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 10 9\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: FLOCK  ADVISORY  READ 7402 fe:00:1 10 EOF\n", &bad, &n), -EINVAL);
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 10 EOF x\n", &bad, &n), -EINVAL);
+}
