@@ -8,7 +8,8 @@
  *   -m selftest  check right after setup, no dump involved: must report OK
  *   -m corrupt   break one piece of state (-c WHAT, default "anon") and check: must FAIL
  *   -p           also hold a pipe with 5 unread bytes in it, both ends at fds 104 and 105, and at
- *                fd 110 both again (opened O_RDWR through /proc/self/fd)
+ *                fd 110 both again (opened O_RDWR through /proc/self/fd); and at fd 111 a pipe
+ *                held by that O_RDWR fd alone, with 2 unread bytes
  *   -u           also hold fds memdump does not dump: a userfaultfd at fd 108 and a
  *                netlink socket at fd 109
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
@@ -73,6 +74,7 @@
 #define FD_PIPE_R 104
 #define FD_PIPE_W 105
 #define FD_PIPE_RW 110			/* the pipe again, O_RDWR */
+#define FD_PIPE_ONLY_RW 111		/* another pipe, held O_RDWR only */
 #define FD_UNKNOWN 108
 #define FD_UNKNOWN_SOCK 109
 #define FD_DUP 107			/* dup of FD_OFFSET: one open file description */
@@ -778,6 +780,15 @@ static void setup_files(void)
 		if (fd < 0)
 			die_setup("open the pipe O_RDWR");
 		move_fd(fd, FD_PIPE_RW);
+		if (pipe2(p, O_CLOEXEC) < 0)
+			die_setup("pipe2");
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || write(p[1], "rw", 2) != 2)
+			die_setup("open the second pipe O_RDWR");
+		close(p[0]);
+		close(p[1]);
+		move_fd(fd, FD_PIPE_ONLY_RW);
 		/* in flight at the dump: the restored pipe must still hold it */
 		if (write(FD_PIPE_W, "hello", 5) != 5)
 			die_setup("write to the pipe");
@@ -1015,6 +1026,10 @@ static void check_files(void)
 		else if (write(FD_PIPE_RW, "y", 1) != 1 || read(FD_PIPE_R, buf, 1) != 1 || buf[0] != 'y' ||
 			 write(FD_PIPE_W, "z", 1) != 1 || read(FD_PIPE_RW, buf, 1) != 1 || buf[0] != 'z')
 			failf("pipe: its O_RDWR fd %d does not read and write the same pipe", FD_PIPE_RW);
+		else if ((fcntl(FD_PIPE_ONLY_RW, F_GETFL) & O_ACCMODE) != O_RDWR ||
+			 read(FD_PIPE_ONLY_RW, buf, 2) != 2 || memcmp(buf, "rw", 2) ||
+			 write(FD_PIPE_ONLY_RW, "q", 1) != 1 || read(FD_PIPE_ONLY_RW, buf, 1) != 1 || buf[0] != 'q')
+			failf("pipe: fd %d, the only one on its pipe, O_RDWR, lost its bytes or an end", FD_PIPE_ONLY_RW);
 	}
 }
 
