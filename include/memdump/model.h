@@ -220,6 +220,24 @@ enum md_sock_shut {
 #define MD_SOCK_NAME_MAX 108	/* sizeof(sun_path) */
 
 /*
+ * An interface name the kernel takes (dev_valid_name()): 1 to 15 bytes, not
+ * "." or "..", no '/', ':' or white space; other bytes, UTF-8 or not, are
+ * fine. s need not be NUL-terminated: n bytes.
+ */
+static inline bool md_ifname_valid(const char *s, size_t n)
+{
+	if (!n || n > 15 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!c || c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A socket as the tree held it: what restore needs to make it again. Every
  * fd on one socket carries the same copy (a socket is one open file
  * description, so they also share md_fd.ofd).

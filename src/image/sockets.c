@@ -180,7 +180,8 @@ static int opt_value(const struct md_sockopt_def *d, const ProtobufCFieldDescrip
 		v = (int64_t)*(const uint64_t *)p;
 		break;
 	default:
-		if (!name_valid(*(char *const *)p))
+		if (d->kind == MD_SOCKOPT_DEV ? !md_ifname_valid(*(char *const *)p, strlen(*(char *const *)p))
+					      : !name_valid(*(char *const *)p))
 			return -EINVAL;
 		strcpy(md_sockopt_str(o, d), *(char *const *)p);
 		v = 0;
@@ -219,8 +220,16 @@ static int mcast_count(const char *name, int fd, const struct md_sock *s, const 
 		    (family == AF_INET6 && (!mcast_addr(AF_INET6, e->group, a) || a[0] != 0xff ||
 					    s->family != AF_INET6)))
 			return img_invalid(name, "socket fd %d: bad multicast group '%s'", fd, e->group);
-		if (!name_valid(e->ifname) || !e->ifindex || e->ifindex > INT32_MAX)
+		if (!md_ifname_valid(e->ifname, strlen(e->ifname)) || !e->ifindex || e->ifindex > INT32_MAX)
 			return img_invalid(name, "socket fd %d: multicast group %s on a bad interface", fd, e->group);
+		for (size_t k = 0; k < i; k++) {
+			uint8_t b[16];
+
+			if (!strcmp(om->memberships[k]->ifname, e->ifname) &&
+			    mcast_addr(family, om->memberships[k]->group, b) && !memcmp(a, b, sizeof(a)))
+				return img_invalid(name, "socket fd %d: multicast group %s on '%s' twice", fd, e->group,
+						   e->ifname);
+		}
 		if (e->n_sources > MD_MCAST_SRC_MAX - *n_src || (e->include && !e->n_sources))
 			return img_invalid(name, "socket fd %d: multicast group %s with %zu sources", fd, e->group,
 					   e->n_sources);

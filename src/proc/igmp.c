@@ -11,10 +11,12 @@
  *	1    lo              ff050000000000000000000000001234     1 00000004 0
  *
  * An IPv4 group is its __be32 printed as a host integer (%08X): read back
- * the same way, it is in network byte order again.
+ * the same way, it is in network byte order again. Each (group, interface)
+ * is listed once.
  */
 #include "memdump/proc.h"
 #include "memdump/cleanup.h"
+#include "memdump/model.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,10 +24,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* g at the end of *ret, unless there already: a file read in pieces may show a line twice */
 static int append(struct proc_mcast_group **ret, size_t *ret_n, const struct proc_mcast_group *g)
 {
-	struct proc_mcast_group *grown = realloc(*ret, (*ret_n + 1) * sizeof(**ret));
+	struct proc_mcast_group *grown;
 
+	for (size_t i = 0; i < *ret_n; i++)
+		if ((*ret)[i].family == g->family && (*ret)[i].ifindex == g->ifindex &&
+		    !memcmp((*ret)[i].group, g->group, sizeof(g->group)))
+			return 0;
+	grown = realloc(*ret, (*ret_n + 1) * sizeof(**ret));
 	if (!grown)
 		return -ENOMEM;
 	grown[(*ret_n)++] = *g;
@@ -44,14 +52,11 @@ static int hexval(char c)
 	return -1;
 }
 
-/* an interface name: up to 15 bytes, no space, '/' or ':' (dev_valid_name()); copied into name */
+/* an interface name (md_ifname_valid()), copied into name */
 static int take_ifname(const char *s, size_t n, char name[16])
 {
-	if (!n || n > 15)
+	if (!md_ifname_valid(s, n))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] == '/' || s[i] == ':' || s[i] > '~')
-			return -EINVAL;
 	memcpy(name, s, n);
 	name[n] = '\0';
 	return 0;
@@ -168,6 +173,34 @@ int proc_parse_igmp6(const char *buf, struct proc_mcast_group **ret, size_t *ret
 	return r;
 }
 
+/*
+ * path as it stands: the kernel prints it a page per read(), so a group
+ * joined or left in between may move lines (one twice, or one missed, an
+ * interface's header line included): read until two reads agree. NULL if
+ * there is no such file.
+ */
+static int read_stable(const char *path, char **ret)
+{
+	_cleanup_free_ char *a = NULL;
+	int r = proc_read_file(path, &a, NULL);
+
+	for (int tries = 0; r >= 0 && tries < 20; tries++) {
+		char *b = NULL;
+
+		if ((r = proc_read_file(path, &b, NULL)) < 0)
+			break;
+		if (!strcmp(a, b)) {
+			free(b);
+			*ret = TAKE_PTR(a);
+			return 0;
+		}
+		free(a);
+		a = b;
+	}
+	*ret = NULL;
+	return r == -ENOENT ? 0 : r < 0 ? r : -EAGAIN;
+}
+
 int proc_read_mcast_groups(struct proc_mcast_group **ret, size_t *ret_n)
 {
 	_cleanup_free_ struct proc_mcast_group *g = NULL;
@@ -175,13 +208,11 @@ int proc_read_mcast_groups(struct proc_mcast_group **ret, size_t *ret_n)
 	size_t n = 0;
 	int r;
 
-	r = proc_read_file("/proc/net/igmp", &v4, NULL);
-	if (r < 0 && r != -ENOENT)
+	if ((r = read_stable("/proc/net/igmp", &v4)) < 0)
 		return r;
 	if (v4 && (r = proc_parse_igmp(v4, &g, &n)) < 0)
 		return r;
-	r = proc_read_file("/proc/net/igmp6", &v6, NULL);
-	if (r < 0 && r != -ENOENT)
+	if ((r = read_stable("/proc/net/igmp6", &v6)) < 0)
 		return r;
 	if (v6 && (r = proc_parse_igmp6(v6, &g, &n)) < 0)
 		return r;

@@ -4,11 +4,12 @@
  * those that count only before bind(), listen() or connect()
  * (IP_FREEBIND, SO_BINDTODEVICE, TCP_FASTOPEN...); late, once its queues
  * are in, for the buffer sizes (the queues may need more meanwhile), the
- * lock on them, the peek offset, timestamping (a TCP socket takes
- * SOF_TIMESTAMPING_OPT_ID only connected) and multicast memberships. An
- * option this kernel refuses (TCP_CONGESTION of a module it lacks,
- * SO_BINDTODEVICE of an interface it has not got, a group on one) fails
- * the restore, naming it: the process relied on it.
+ * lock on them, the peek offset and timestamping (a TCP socket takes
+ * SOF_TIMESTAMPING_OPT_ID only connected). Multicast memberships go in
+ * early, before bind(), so that no datagram comes in before their filters
+ * are set. An option this kernel refuses (TCP_CONGESTION of a module it
+ * lacks, SO_BINDTODEVICE of an interface it has not got, a group on one)
+ * fails the restore, naming it: the process relied on it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,6 +75,9 @@ static int memberships(int fd, const struct md_sockopts *o, char *what, size_t l
 		struct group_req gr = { .gr_interface = ifindex };
 		char g[INET6_ADDRSTRLEN];
 
+		/* an empty MCAST_INCLUDE is no membership (the image refuses it) */
+		if (m->include && !m->n_src)
+			continue;
 		inet_ntop(m->family, m->group, g, sizeof(g));
 		snprintf(what, len, "join multicast group %s on interface '%s'", g, m->ifname);
 		if (!ifindex)
@@ -82,7 +86,7 @@ static int memberships(int fd, const struct md_sockopts *o, char *what, size_t l
 		if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0)
 			return -errno;
 		/* joined as MCAST_EXCLUDE of none: anything else is its filter */
-		if (!m->include && !m->n_src)
+		if (!m->n_src)
 			continue;
 		if (m->n_src > cap) {
 			struct group_filter *grown = realloc(gf, GROUP_FILTER_SIZE(m->n_src));
@@ -115,6 +119,9 @@ int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, siz
 
 	if (!late && o && (r = filter(fd, o, what, len)) < 0)
 		return r;
+	/* before bind(): no datagram reaches the socket while a filter is half set */
+	if (!late && o && (r = memberships(fd, o, what, len)) < 0)
+		return r;
 	if (late) {
 		restore_sock_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, s->sndbuf);
 		restore_sock_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, s->rcvbuf);
@@ -132,8 +139,6 @@ int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, siz
 			snprintf(what, len, "set SO_PEEK_OFF to %d", s->peek_off);
 			return -errno;
 		}
-		if (o && (r = memberships(fd, o, what, len)) < 0)
-			return r;
 	}
 	for (size_t i = 0; o && i < md_n_sockopt_defs; i++) {
 		const struct md_sockopt_def *d = &md_sockopt_defs[i];

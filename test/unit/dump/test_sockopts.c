@@ -282,7 +282,7 @@ Test(dump_sockopts, membership_interface_missing)
 	cr_assert_eq(s.opts->n_mcast, 1);
 	strcpy(md_sockopts_mcast(s.opts)->ifname, "md-no-such-if");
 	nfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_eq(restore_sockopts(nfd, &s, true, what, sizeof(what)), -ENODEV);
+	cr_assert_eq(restore_sockopts(nfd, &s, false, what, sizeof(what)), -ENODEV);
 	cr_assert_str_eq(what, "join multicast group 239.77.0.6 on interface 'md-no-such-if'");
 	release(&s, fd, nfd);
 }

@@ -165,7 +165,7 @@ static void opts_proc(struct md_proc *p)
 	set_opt(o, IPPROTO_TCP, TCP_CONGESTION, 0);
 	strcpy(o->cong, "reno");
 	set_opt(o, SOL_SOCKET, SO_BINDTODEVICE, 0);
-	strcpy(o->dev, "eth0.100");
+	strcpy(o->dev, "v\xc3\xa9.100");	/* any name the kernel takes */
 	p->fds[0] = inet_fd(3, 3001, SOCK_STREAM, TCP_LISTEN, o);
 	p->fds[0].sock.sndbuf = 600000;
 	p->fds[0].sock.rcvbuf = 300000;
@@ -255,6 +255,8 @@ Test(image_sockopts, malformed_refused)
 	assert_read_refuses(2, SOL_SOCKET, SO_SNDTIMEO, -5, NULL);
 	/* names: empty, with a slash, with a space */
 	assert_read_refuses(0, SOL_SOCKET, SO_BINDTODEVICE, 0, "a/b");
+	assert_read_refuses(0, SOL_SOCKET, SO_BINDTODEVICE, 0, "a:b");
+	assert_read_refuses(0, SOL_SOCKET, SO_BINDTODEVICE, 0, "..");
 	assert_read_refuses(0, SOL_SOCKET, SO_BINDTODEVICE, 0, "a b");
 	assert_read_refuses(0, IPPROTO_TCP, TCP_CONGESTION, 0, "");
 }
@@ -356,7 +358,9 @@ Test(image_sockopts, memberships_checked)
 	cr_assert_eq(read_membership(AF_INET6, IPPROTO_UDP, "fd00::1", "eth0", 2, false, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "ff05::1", "eth0", 2, false, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_TCP, "239.1.2.3", "eth0", 2, false, NULL), -EINVAL);
-	/* interfaces: a bad name, no index */
+	/* interfaces: any name the kernel takes; a bad name, no index */
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "v\xc3\xa9\x01", 2, false, NULL), 0);
+	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "a:b", 2, false, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "a/b", 2, false, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "", 2, false, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "eth0", 0, false, NULL), -EINVAL);
@@ -364,4 +368,33 @@ Test(image_sockopts, memberships_checked)
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "232.1.1.1", "eth0", 2, true, NULL), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "232.1.1.1", "eth0", 2, true, "fd00::1"), -EINVAL);
 	cr_assert_eq(read_membership(AF_INET, IPPROTO_UDP, "239.1.2.3", "eth0", 2, false, "nowhere"), -EINVAL);
+}
+
+/* the same group on the same interface twice (however written): refused; on two interfaces: fine */
+Test(image_sockopts, membership_twice_refused)
+{
+	Md__McastMembership a = MD__MCAST_MEMBERSHIP__INIT, b = MD__MCAST_MEMBERSHIP__INIT, *ep[2] = { &a, &b };
+	Md__SockOpts om = MD__SOCK_OPTS__INIT;
+	Md__Socket m = MD__SOCKET__INIT;
+	struct md_sock s;
+
+	a.group = "ff05::1";
+	b.group = "ff05:0::1";
+	a.ifname = b.ifname = "lo";
+	a.ifindex = b.ifindex = 1;
+	om.n_memberships = 2;
+	om.memberships = ep;
+	m.ino = 9;
+	m.family = AF_INET6;
+	m.type = SOCK_DGRAM;
+	m.protocol = IPPROTO_UDP;
+	m.state = TCP_CLOSE;
+	m.addr = "::";
+	m.has_port = true;
+	m.opts = &om;
+	cr_assert_eq(img_sock_read("files-1.img", 3, &m, &s), -EINVAL);
+	b.ifname = "eth0";
+	cr_assert_eq(img_sock_read("files-1.img", 3, &m, &s), 0);
+	cr_assert_eq(s.opts->n_mcast, 2);
+	free(s.opts);
 }

@@ -83,6 +83,24 @@ static int parse6(const char *text)
 
 #define HEAD "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n"
 
+/* any name the kernel takes (UTF-8 or not); a line seen twice (the file read in pieces) counts once */
+Test(proc_igmp, names_and_repeats)
+{
+	_cleanup_free_ struct proc_mcast_group *g = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(proc_parse_igmp(HEAD "7\tv\xc3\xa9\x01\xff:     1      V3\n\t\t\t\t010000E0     1 0:00000000\t\t0\n"
+				     "\t\t\t\t010000E0     1 0:00000000\t\t0\n", &g, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(g[0].ifname, "v\xc3\xa9\x01\xff");
+	cr_assert_eq(proc_parse_igmp6("7    v\xc3\xa9\x01\xff ff020000000000000000000000000001     1 0000000C 0\n"
+				      "7    v\xc3\xa9\x01\xff ff020000000000000000000000000001     1 0000000C 0\n"
+				      "8    .. ff020000000000000000000000000001     1 0000000C 0\n", &g, &n), -EINVAL);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(g[1].family, AF_INET6);
+	cr_assert_eq(g[1].ifindex, 7);
+}
+
 Test(proc_igmp, broken_text_refused)
 {
 	cr_assert_eq(parse4(HEAD), 0);
