@@ -130,6 +130,7 @@ int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret);
 enum {
 	DUMP_SOCK_TCP_ESTABLISHED = 1 << 0,	/* --tcp-established */
 	DUMP_SOCK_SKIP_IN_FLIGHT = 1 << 1,	/* --skip-in-flight */
+	DUMP_SOCK_TREE_RUNS = 1 << 2,		/* -R, pre-dump: the tree runs on after the dump */
 };
 int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock_queue **ret, size_t *ret_n);
 

@@ -419,7 +419,7 @@ struct md_fd {
 	struct md_inotify_watch *watches;	/* MD_FD_INOTIFY, by wd */
 	size_t n_watches;
 	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
-	struct md_file_lock *locks;	/* MD_FD_REG, MD_FD_DIR: the locks it holds */
+	struct md_file_lock *locks;	/* MD_FD_REG, MD_FD_DIR, MD_FD_CHR: the locks it holds */
 	size_t n_locks;
 };
 

@@ -222,7 +222,8 @@ static int collect_tree(struct dump_ctx *c)
 	refused = refused < 0 ? refused : r;
 	r = dump_sockets(c->procs, c->ft.n,
 			 (c->o->tcp_established ? DUMP_SOCK_TCP_ESTABLISHED : 0) |
-			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0), &c->sockq, &c->n_sockq);
+			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0) |
+			 (c->o->leave_running || c->o->pre_dump ? DUMP_SOCK_TREE_RUNS : 0), &c->sockq, &c->n_sockq);
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;

@@ -196,13 +196,20 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return log_err(r, "cannot parse the locks in fdinfo of fd %d of %d", fd, pid);
 	}
 	for (size_t i = 0; i < ret->n_locks; i++) {
+		bool lockable = ret->kind == MD_FD_REG || ret->kind == MD_FD_DIR || ret->kind == MD_FD_CHR;
 		const char *why = ret->locks[i].kind == MD_LOCK_OTHER ? "a lease or delegation (F_SETLEASE)"
-				  : ret->kind != MD_FD_REG && ret->kind != MD_FD_DIR ? "a lock" : NULL;
+				  : !lockable ? "a lock" : NULL;
 
 		if (why) {
 			md_fd_release(ret);
 			return log_refuse("fd %d of %d holds %s on '%s': not supported", fd, pid, why, link);
 		}
+	}
+	if (ret->n_locks > MD_LOCKS_MAX) {
+		r = log_refuse("fd %d of %d holds %zu locks on '%s', more than %d: not supported", fd, pid,
+			       ret->n_locks, link, MD_LOCKS_MAX);
+		md_fd_release(ret);
+		return r;
 	}
 	if (deleted && (ret->kind == MD_FD_MEMFD || ret->ghost))
 		link[n - strlen(PROC_DELETED_SUFFIX)] = '\0';
@@ -283,6 +290,43 @@ out_free:
 	return r;
 }
 
+/* qsort_r(): pids in the order kcmp(KCMP_FILES) gives their fd tables; *arg gets an error */
+static int cmp_fd_tables(const void *a, const void *b, void *arg)
+{
+	long k = syscall(SYS_kcmp, *(const pid_t *)a, *(const pid_t *)b, KCMP_FILES, 0, 0);
+
+	if (k < 0)
+		*(int *)arg = -errno;
+	return k == 1 ? -1 : k == 2 ? 1 : 0;
+}
+
+/*
+ * Processes that share one fd table (clone() with CLONE_FILES, not
+ * threads) would come back with one each: an fd one opens would no longer
+ * be the other's, and the POSIX locks of the table would be taken twice.
+ * Refused. Sorted by kcmp(), sharers are neighbours.
+ */
+static int check_fd_tables(const struct md_proc *procs, size_t n)
+{
+	_cleanup_free_ pid_t *p = calloc(n ? n : 1, sizeof(*p));
+	size_t m = 0;
+	int err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!procs[i].zombie)
+			p[m++] = procs[i].pid;
+	qsort_r(p, m, sizeof(*p), cmp_fd_tables, &err);
+	if (err)
+		return log_err(err, "cannot compare the fd tables of the tree's processes");
+	for (size_t i = 1; i < m; i++)
+		if (syscall(SYS_kcmp, p[i - 1], p[i], KCMP_FILES, 0, 0) == 0)
+			return log_refuse("processes %d and %d share one fd table (clone() with CLONE_FILES): not "
+					  "supported", p[i - 1], p[i]);
+	return 0;
+}
+
 /*
  * fds that share one open file description (dup(), "2>&1", inherited by
  * fork) share its offset and flags, within a process or across the tree:
@@ -292,6 +336,10 @@ out_free:
 int dump_link_fds(struct md_proc *procs, size_t n)
 {
 	uint64_t next = 1;
+	int r = check_fd_tables(procs, n);
+
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < procs[i].n_fds; j++) {

@@ -331,7 +331,8 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, unsig
 	 * Connections the listener has not handed to accept() yet: the
 	 * process never saw them, and a listener cannot be given them back.
 	 * --skip-in-flight (CRIU's) leaves them out: their clients see them
-	 * reset, as when a server restarts.
+	 * reset, as when a server restarts. Connections still in their
+	 * handshake (SYN-RECV) are not counted, and never kept.
 	 */
 	if (s->state == TCP_LISTEN) {
 		if (i && i->rqueue && !(flags & DUMP_SOCK_SKIP_IN_FLIGHT))
@@ -340,8 +341,9 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, unsig
 					  "--skip-in-flight to leave them out)", f->fd, pid, a, i->rqueue);
 		if (i && i->rqueue)
 			log_warn("fd %d of %d: the %u connection(s) waiting for accept() on TCP socket %s are left "
-				 "out (--skip-in-flight): the restored listener has none, their clients see them reset",
-				 f->fd, pid, i->rqueue, a);
+				 "out (--skip-in-flight): %s", f->fd, pid, i->rqueue, a,
+				 flags & DUMP_SOCK_TREE_RUNS ? "they stay queued here, a restore of the image has none"
+				 : "the restored listener has none, their clients see them reset");
 		return 0;
 	}
 	if (s->state == TCP_CLOSE && !s->peer_port)

@@ -232,9 +232,10 @@ static int read_fd_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 }
 
 /*
- * The fd's locks: on a file or directory; a byte range for POSIX and OFD
- * locks, taken through an fd that reads for a shared one and writes for an
- * exclusive one (fcntl() refuses them otherwise); the whole file for flock.
+ * The fd's locks: on a file, directory or device; a byte range for POSIX
+ * and OFD locks, taken through an fd that reads for a shared one and
+ * writes for an exclusive one (fcntl() refuses them otherwise); the whole
+ * file for flock.
  */
 static int read_locks(const char *name, const Md__Fd *s, struct md_fd *f)
 {
@@ -242,8 +243,8 @@ static int read_locks(const char *name, const Md__Fd *s, struct md_fd *f)
 
 	if (!s->n_locks)
 		return 0;
-	if (f->kind != MD_FD_REG && f->kind != MD_FD_DIR)
-		return img_invalid(name, "fd %d holds locks but is no file or directory", f->fd);
+	if (f->kind != MD_FD_REG && f->kind != MD_FD_DIR && f->kind != MD_FD_CHR)
+		return img_invalid(name, "fd %d holds locks but is no file, directory or device", f->fd);
 	if (s->n_locks > MD_LOCKS_MAX)
 		return img_invalid(name, "fd %d holds %zu locks", f->fd, s->n_locks);
 	f->locks = calloc(s->n_locks, sizeof(*f->locks));
@@ -258,8 +259,9 @@ static int read_locks(const char *name, const Md__Fd *s, struct md_fd *f)
 		k->write = m->write;
 		k->start = m->has_start ? m->start : 0;
 		k->end = m->has_end ? m->end : MD_LOCK_EOF;
-		if (m->kind < MD_LOCK_FLOCK || m->kind > MD_LOCK_OFD || k->start > k->end ||
-		    (k->end != MD_LOCK_EOF && k->end > INT64_MAX) ||
+		/* the kernel's last offset, OFFSET_MAX, is the end of the file ("EOF") */
+		if (m->kind < MD_LOCK_FLOCK || m->kind > MD_LOCK_OFD || k->start > k->end || k->start >= INT64_MAX ||
+		    (k->end != MD_LOCK_EOF && k->end >= INT64_MAX) ||
 		    (m->kind == MD_LOCK_FLOCK && (k->start || k->end != MD_LOCK_EOF)))
 			return img_invalid(name, "fd %d: lock %zu of kind %u on bytes %llu to %llu", f->fd, i, m->kind,
 					   (unsigned long long)k->start, (unsigned long long)k->end);

@@ -205,13 +205,14 @@ static int parse_lock(const char *l, struct md_file_lock *ret)
 	ret->write = !strcmp(type, "WRITE");
 	errno = 0;
 	a = strtoull(start, &e, 10);
-	if (errno || *e || start[0] == '-')
+	if (errno || *e || start[0] == '-' || a >= INT64_MAX)
 		return -EINVAL;
+	/* the kernel prints its last offset (OFFSET_MAX) as "EOF" */
 	if (!strcmp(end, "EOF"))
 		b = MD_LOCK_EOF;
 	else {
 		b = strtoull(end, &e, 10);
-		if (errno || *e || end[0] == '-' || b < a || b == MD_LOCK_EOF)
+		if (errno || *e || end[0] == '-' || b < a || b >= INT64_MAX)
 			return -EINVAL;
 	}
 	if (ret->kind == MD_LOCK_FLOCK && (a || b != MD_LOCK_EOF))

@@ -53,13 +53,19 @@ static int take(int fd, const struct md_fd *f, pid_t pid, const struct md_file_l
 	else if (k->kind == MD_LOCK_OFD && fcntl(fd, F_OFD_SETLK, &fl) < 0)
 		r = -errno;
 	else if (k->kind == MD_LOCK_POSIX) {
-		/* F_GETLK: the first lock in the way, held by anybody but us */
+		/* F_GETLK: the first lock in the way, held by anybody but us (an OFD lock's pid is -1) */
 		if (fcntl(fd, F_GETLK, &fl) < 0)
 			r = -errno;
 		else if (fl.l_type != F_UNLCK) {
+			char by[48];
+
 			describe(what, sizeof(what), k);
-			return log_err(-EAGAIN, "cannot take back the %s lock of %d on %s of '%s': process %d "
-				       "holds a lock in its way", kind_name(k->kind), pid, what, f->path, fl.l_pid);
+			if (fl.l_pid > 0)
+				snprintf(by, sizeof(by), "process %d holds a", (int)fl.l_pid);
+			else
+				snprintf(by, sizeof(by), "another process holds an OFD");
+			return log_err(-EAGAIN, "cannot take back the POSIX %s lock of %d on %s of '%s': %s lock in "
+				       "its way", k->write ? "write" : "read", pid, what, f->path, by);
 		}
 	}
 	if (!r)
@@ -73,24 +79,38 @@ static int take(int fd, const struct md_fd *f, pid_t pid, const struct md_file_l
 		       pid, what, f->path);
 }
 
+/* fd j of p lists the locks of an earlier fd of p: the same description lists the same */
+static bool listed_before(const struct md_proc *p, size_t j)
+{
+	for (size_t i = 0; i < j; i++)
+		if (p->fds[i].ofd == p->fds[j].ofd && p->fds[j].ofd)
+			return true;
+	return false;
+}
+
 int restore_take_locks(struct restore_ctx *rc)
 {
-	for (size_t i = 0; i < rc->n; i++) {
-		const struct md_proc *p = &rc->procs[i].p;
+	/* the description's own first, then the POSIX ones' check: those may be in their way */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rc->n; i++) {
+			const struct md_proc *p = &rc->procs[i].p;
 
-		for (size_t j = 0; j < p->n_fds; j++) {
-			const struct md_fd *f = &p->fds[j];
-			int fd = f->n_locks ? restore_ofd_fd(rc, f->ofd) : -1;
+			for (size_t j = 0; j < p->n_fds; j++) {
+				const struct md_fd *f = &p->fds[j];
+				int fd = f->n_locks && !listed_before(p, j) ? restore_ofd_fd(rc, f->ofd) : -2;
 
-			for (size_t k = 0; k < f->n_locks; k++) {
-				int r = fd < 0 ? log_err(-ENOENT, "no file for fd %d of %d", f->fd, p->pid)
-					       : take(fd, f, p->pid, &f->locks[k]);
+				for (size_t k = 0; fd != -2 && k < f->n_locks; k++) {
+					int r;
 
-				if (r < 0)
-					return r;
+					if ((f->locks[k].kind == MD_LOCK_POSIX) != (pass == 1))
+						continue;
+					r = fd < 0 ? log_err(-ENOENT, "no file for fd %d of %d", f->fd, p->pid)
+						   : take(fd, f, p->pid, &f->locks[k]);
+					if (r < 0)
+						return r;
+				}
 			}
 		}
-	}
 	return 0;
 }
 
@@ -103,19 +123,23 @@ int restore_posix_locks(struct restore_proc *rp)
 	for (size_t j = 0; j < p->n_fds; j++) {
 		const struct md_fd *f = &p->fds[j];
 
-		for (size_t k = 0; k < f->n_locks; k++) {
+		for (size_t k = 0; !listed_before(p, j) && k < f->n_locks; k++) {
 			struct flock fl = range_of(&f->locks[k]);
+			int64_t ret = 0;
 
 			if (f->locks[k].kind != MD_LOCK_POSIX)
 				continue;
 			r = inject_write_mem(rp->pid, rp->scratch, &fl, sizeof(fl));
 			if (r < 0)
 				return log_err(r, "cannot write to %d", rp->pid);
-			r = restore_rcall_ok(rp, "fcntl", SYS_fcntl, (uint64_t)f->fd, F_SETLK, rp->scratch, 0, 0, 0);
-			if (r < 0) {
+			r = restore_rcall(rp, "fcntl", SYS_fcntl, (uint64_t)f->fd, F_SETLK, rp->scratch, 0, 0, 0, &ret);
+			if (r < 0)
+				return r;
+			if (ret < 0) {
 				describe(what, sizeof(what), &f->locks[k]);
-				return log_err(r, "cannot take back the POSIX %s lock of %d on %s of '%s' (fd %d)",
-					       f->locks[k].write ? "write" : "read", p->pid, what, f->path, f->fd);
+				return log_err((int)ret, "cannot take back the POSIX %s lock of %d on %s of '%s' "
+					       "(fd %d)", f->locks[k].write ? "write" : "read", p->pid, what, f->path,
+					       f->fd);
 			}
 		}
 	}

@@ -11,7 +11,8 @@ lease on DIR/d (F_SETLEASE), which a dump must refuse.
 probe DIR: from outside, every lock of the tree must be in the way: prints "LOCKED", or
 "FREE <what>" for the first that was not.
 
-hold DIR: takes flock(LOCK_EX) on DIR/a, creates DIR/held and keeps it until DIR/release.
+hold DIR [posix]: takes flock(LOCK_EX) on DIR/a (with "posix": a POSIX write lock on byte 50
+of DIR/b), creates DIR/held and keeps it until DIR/release.
 """
 import errno
 import fcntl
@@ -123,9 +124,13 @@ def probe(d):
     return 0
 
 
-def hold(d):
-    fa = os.open(os.path.join(d, "a"), os.O_RDWR)
-    fcntl.flock(fa, fcntl.LOCK_EX)
+def hold(d, posix):
+    if posix:
+        fb = os.open(os.path.join(d, "b"), os.O_RDWR)
+        fcntl.fcntl(fb, fcntl.F_SETLK, flock_struct(fcntl.F_WRLCK, 50, 1))
+    else:
+        fa = os.open(os.path.join(d, "a"), os.O_RDWR)
+        fcntl.flock(fa, fcntl.LOCK_EX)
     open(os.path.join(d, "held"), "w").close()
     wait_file(os.path.join(d, "release"), 300)
     return 0
@@ -137,4 +142,4 @@ if __name__ == "__main__":
     elif sys.argv[1] == "probe":
         sys.exit(probe(sys.argv[2]))
     else:
-        sys.exit(hold(sys.argv[2]))
+        sys.exit(hold(sys.argv[2], "posix" in sys.argv[3:]))

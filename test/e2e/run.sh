@@ -2076,10 +2076,11 @@ probe_locks() {
 
 # flock, POSIX (one range read, one write; the file also mapped) and OFD locks, one flock shared
 # by a child: each fd holds the same locks after the restore, and they keep others out. A
-# process that took one meanwhile makes the restore fail, naming the file and leaving nothing;
-# once it lets go, the restore works.
+# process that took one (a flock, or a POSIX lock in the way of one) meanwhile makes the restore
+# fail, naming the file and leaving nothing; once it lets go, the restore works.
 test_file_locks() {
 	need_memdump
+	local how want
 	start_locks
 	track "$CPID"
 	probe_locks LOCKED
@@ -2087,14 +2088,22 @@ test_file_locks() {
 	wait_until 10 fully_gone "$CPID" || fail "the child $CPID is not gone after the dump"
 	probe_locks "FREE flock on a"
 
-	spawn holder python3 "$HERE/file_locks.py" hold "$TD/locks"
-	wait_until 10 test -e "$TD/locks/held" || fail "the holder did not take its lock: $(cat "$TD/holder.err")"
-	md restore restore -D "$TD/img" -d && fail "the restore succeeded with a lock of the image taken"
-	grep -q "^memdump: error: cannot take back the flock() write lock of fd [0-9]* of $PID on the whole file of '$TD/locks/a'" \
-		"$TD/restore.err" || fail "the error does not name the lock: $(md_why restore)"
-	fully_gone "$PID" && fully_gone "$CPID" || fail "a process of the failed restore is left"
-	touch "$TD/locks/release"
-	wait_until 10 gone "$SPAWNED" || fail "the holder did not end"
+	for how in flock posix; do
+		rm -f "$TD/locks/held" "$TD/locks/release"
+		spawn holder python3 "$HERE/file_locks.py" hold "$TD/locks" "$how"
+		wait_until 10 test -e "$TD/locks/held" || fail "the holder did not take its lock: $(cat "$TD/holder.err")"
+		md restore restore -D "$TD/img" -d && fail "the restore succeeded with a lock of the image taken ($how)"
+		if [[ $how == flock ]]; then
+			want="cannot take back the flock() write lock of fd [0-9]* of $PID on the whole file of '$TD/locks/a'"
+		else
+			want="cannot take back the POSIX write lock of $PID on bytes 10 to 109 of '$TD/locks/b': process $SPAWNED holds a lock in its way"
+		fi
+		grep -q "^memdump: error: $want" "$TD/restore.err" || fail "the error does not name the lock: $(md_why restore)"
+		[[ $(grep -c '^memdump: error: ' "$TD/restore.err") == 1 ]] || fail "more than one error line: $(cat "$TD/restore.err")"
+		fully_gone "$PID" && fully_gone "$CPID" || fail "a process of the failed restore is left"
+		touch "$TD/locks/release"
+		wait_until 10 gone "$SPAWNED" || fail "the holder did not end"
+	done
 
 	restore_detached "$TD/img" "$PID"
 	track "$CPID"

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -599,3 +600,30 @@ static void expect_epoll_refused(void (*setup)(int))
 Test(dump_collect, epoll_item_moved_is_refused) { expect_epoll_refused(setup_epoll_moved); }
 Test(dump_collect, epoll_item_fd_reused_is_refused) { expect_epoll_refused(setup_epoll_reused); }
 Test(dump_collect, deleted_dir_is_refused) { expect_enotsup(setup_deleted_dir); }
+
+/* a child made by clone() of flags, sleeping until killed */
+static pid_t clone_sleeper(unsigned long flags)
+{
+	long pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		for (;;)
+			syscall(SYS_pause);
+	}
+	return (pid_t)pid;
+}
+
+/* processes sharing one fd table (CLONE_FILES) are refused; a forked child (a copy) is not */
+Test(dump_collect, shared_fd_table_refused)
+{
+	pid_t shared = clone_sleeper(CLONE_FILES), copied = clone_sleeper(0);
+	struct md_proc p[3] = { { .pid = getpid() }, { .pid = copied }, { .pid = shared } };
+
+	cr_expect_eq(dump_link_fds(p, 2), 0);
+	cr_expect_eq(dump_link_fds(p, 3), -ENOTSUP);
+	kill(shared, SIGKILL);
+	kill(copied, SIGKILL);
+	waitpid(shared, NULL, 0);
+	waitpid(copied, NULL, 0);
+}

@@ -275,4 +275,7 @@ Test(proc_fdinfo, locks)
 	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 10 9\n", &bad, &n), -EINVAL);
 	cr_expect_eq(proc_parse_locks("lock:\t1: FLOCK  ADVISORY  READ 7402 fe:00:1 10 EOF\n", &bad, &n), -EINVAL);
 	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 10 EOF x\n", &bad, &n), -EINVAL);
+	/* the kernel's last offset reads "EOF", never as a number */
+	cr_expect_eq(proc_parse_locks("lock:\t1: POSIX  ADVISORY  READ 7402 fe:00:1 0 9223372036854775807\n", &bad, &n),
+		     -EINVAL);
 }
