@@ -17,6 +17,7 @@
 #include "memdump/proc.h"
 #include "memdump/cleanup.h"
 #include "memdump/model.h"
+#include "proc/internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,17 +40,6 @@ static int append(struct proc_mcast_group **ret, size_t *ret_n, const struct pro
 	grown[(*ret_n)++] = *g;
 	*ret = grown;
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* an interface name (md_ifname_valid()), copied into name */
@@ -127,7 +117,7 @@ int proc_parse_igmp(const char *buf, struct proc_mcast_group **ret, size_t *ret_
 			return -EINVAL;
 		v = 0;
 		for (int i = 0; i < 8; i++) {
-			int h = hexval(end[i]);
+			int h = proc_hexval(end[i]);
 
 			if (h < 0)
 				return -EINVAL;
@@ -160,7 +150,7 @@ int proc_parse_igmp6(const char *buf, struct proc_mcast_group **ret, size_t *ret
 		    take_ifname(name, strlen(name), g.ifname) < 0)
 			return -EINVAL;
 		for (int i = 0; i < 16; i++) {
-			int hi = hexval(addr[2 * i]), lo = hexval(addr[2 * i + 1]);
+			int hi = proc_hexval(addr[2 * i]), lo = proc_hexval(addr[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				return -EINVAL;

@@ -20,7 +20,8 @@ import mmap
 import os
 import struct
 import sys
-import time
+
+from e2eutil import wait_file, write
 
 os.closerange(3, 65536)  # an inherited pipe would make the tree undumpable
 F_OFD_SETLK = 37
@@ -28,20 +29,6 @@ F_OFD_SETLK = 37
 
 def flock_struct(kind, start, length):
     return struct.pack("hhqqi", kind, os.SEEK_SET, start, length, 0)
-
-
-def write(path, s):
-    with open(path + ".tmp", "w") as f:
-        f.write(s + "\n")
-    os.rename(path + ".tmp", path)
-
-
-def wait_file(path, seconds):
-    for _ in range(seconds * 20):
-        if os.path.exists(path):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def locks_of(fd):

@@ -14,23 +14,10 @@ import os
 import select
 import socket
 import sys
-import time
+
+from e2eutil import wait_file, write
 
 os.closerange(3, 65536)  # an inherited pipe would make the server undumpable
-
-
-def write(path, s):
-    with open(path + ".tmp", "w") as f:
-        f.write(s + "\n")
-    os.rename(path + ".tmp", path)
-
-
-def wait_file(path, seconds):
-    for _ in range(seconds * 100):
-        if os.path.exists(path):
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def server(status):

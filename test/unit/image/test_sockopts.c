@@ -261,21 +261,27 @@ Test(image_sockopts, malformed_refused)
 	assert_read_refuses(0, IPPROTO_TCP, TCP_CONGESTION, 0, "");
 }
 
-/* the message as a writer other than ours could make it */
+/* an unconnected socket of family and protocol with options om, as a writer other than ours could make it */
+static void sock_msg(Md__Socket *m, int family, int protocol, Md__SockOpts *om)
+{
+	md__socket__init(m);
+	m->ino = 9;
+	m->family = (uint32_t)family;
+	m->type = protocol == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	m->protocol = (uint32_t)protocol;
+	m->state = TCP_CLOSE;
+	m->addr = family == AF_INET ? "0.0.0.0" : "::";
+	m->has_port = true;
+	m->opts = om;
+}
+
 static int read_msg(Md__SockOpts *om)
 {
-	Md__Socket m = MD__SOCKET__INIT;
+	Md__Socket m;
 	struct md_sock s;
 	int r;
 
-	m.ino = 9;
-	m.family = AF_INET;
-	m.type = SOCK_DGRAM;
-	m.protocol = IPPROTO_UDP;
-	m.state = TCP_CLOSE;
-	m.addr = "0.0.0.0";
-	m.has_port = true;
-	m.opts = om;
+	sock_msg(&m, AF_INET, IPPROTO_UDP, om);
 	r = img_sock_read("files-1.img", 3, &m, &s);
 	if (!r)
 		free(s.opts);
@@ -310,7 +316,7 @@ static int read_membership(int family, int protocol, const char *group, const ch
 	Md__SockOpts om = MD__SOCK_OPTS__INIT;
 	Md__McastMembership e = MD__MCAST_MEMBERSHIP__INIT, *ep = &e;
 	char *src[1] = { (char *)source };
-	Md__Socket m = MD__SOCKET__INIT;
+	Md__Socket m;
 	struct md_sock s;
 	int r;
 
@@ -323,14 +329,7 @@ static int read_membership(int family, int protocol, const char *group, const ch
 	e.sources = src;
 	om.n_memberships = 1;
 	om.memberships = &ep;
-	m.ino = 9;
-	m.family = (uint32_t)family;
-	m.type = protocol == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	m.protocol = (uint32_t)protocol;
-	m.state = TCP_CLOSE;
-	m.addr = family == AF_INET ? "0.0.0.0" : "::";
-	m.has_port = true;
-	m.opts = &om;
+	sock_msg(&m, family, protocol, &om);
 	r = img_sock_read("files-1.img", 3, &m, &s);
 	if (!r) {
 		const struct md_mcast *mc = md_sockopts_mcast(s.opts);
@@ -375,7 +374,7 @@ Test(image_sockopts, membership_twice_refused)
 {
 	Md__McastMembership a = MD__MCAST_MEMBERSHIP__INIT, b = MD__MCAST_MEMBERSHIP__INIT, *ep[2] = { &a, &b };
 	Md__SockOpts om = MD__SOCK_OPTS__INIT;
-	Md__Socket m = MD__SOCKET__INIT;
+	Md__Socket m;
 	struct md_sock s;
 
 	a.group = "ff05::1";
@@ -384,14 +383,7 @@ Test(image_sockopts, membership_twice_refused)
 	a.ifindex = b.ifindex = 1;
 	om.n_memberships = 2;
 	om.memberships = ep;
-	m.ino = 9;
-	m.family = AF_INET6;
-	m.type = SOCK_DGRAM;
-	m.protocol = IPPROTO_UDP;
-	m.state = TCP_CLOSE;
-	m.addr = "::";
-	m.has_port = true;
-	m.opts = &om;
+	sock_msg(&m, AF_INET6, IPPROTO_UDP, &om);
 	cr_assert_eq(img_sock_read("files-1.img", 3, &m, &s), -EINVAL);
 	b.ifname = "eth0";
 	cr_assert_eq(img_sock_read("files-1.img", 3, &m, &s), 0);
