@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "memdump/model.h"
 
@@ -147,6 +148,10 @@ char *md_sockopt_str(struct md_sockopts *o, const struct md_sockopt_def *d);
 int md_sockopt_get(int fd, const struct md_sockopt_def *d, int64_t *v, char *str);
 int md_sockopt_put(int fd, const struct md_sockopt_def *d, int64_t v, const char *str);
 
-struct sockaddr_storage;
-/* a multicast group or source (4 or 16 bytes by family) as MCAST_* options take it */
-void md_mcast_sockaddr(struct sockaddr_storage *ss, int family, const uint8_t *addr);
+/*
+ * addr (4 or 16 bytes, network order; AF_INET6 or else AF_INET) with port
+ * (host order) and an IPv6 scope as a sockaddr_in or _in6 in ss, for
+ * bind(), connect() and the MCAST_* options; returns its length.
+ */
+socklen_t md_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
+			   struct sockaddr_storage *ss);

@@ -25,6 +25,9 @@ struct proc_status;
 int dump_walk_outside_fds(const struct md_proc *procs, size_t n,
 			  int (*fn)(pid_t pid, int fd, const char *link, void *arg), void *arg);
 
+/* the address (4 or 16 bytes), port and IPv6 scope (if scope) of a sockaddr_in or _in6 (sockets.c) */
+struct sockaddr_storage;
+void dump_take_inet_addr(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port, uint32_t *scope);
 /* getsockopt() of an int (sockets.c): 0 or -errno */
 int dump_sock_int(int sk, int level, int opt, int *ret);
 

@@ -37,18 +37,6 @@ static int read_groups(struct dump_sockopt_refs *refs)
 	return 0;
 }
 
-static int take_addr(const struct sockaddr_storage *ss, int family, uint8_t out[16])
-{
-	memset(out, 0, 16);
-	if (ss->ss_family != family)
-		return -EPROTO;
-	if (family == AF_INET)
-		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	else
-		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	return 0;
-}
-
 /*
  * Socket sk's filter for group g into *gf (grown as needed, *cap sources):
  * 1 if it is a member, 0 if not, -errno.
@@ -62,7 +50,7 @@ static int ask(int sk, const struct proc_mcast_group *g, struct group_filter **g
 		memset(*gf, 0, len);
 		(*gf)->gf_interface = g->ifindex;
 		(*gf)->gf_numsrc = *cap;
-		md_mcast_sockaddr(&(*gf)->gf_group, g->family, g->group);
+		md_inet_sockaddr(g->family, g->group, 0, 0, &(*gf)->gf_group);
 		if (getsockopt(sk, g->family == AF_INET ? SOL_IP : SOL_IPV6, MCAST_MSFILTER, *gf, &len) < 0)
 			return errno == EADDRNOTAVAIL || errno == ENODEV ? 0 : -errno;
 		if ((*gf)->gf_numsrc <= *cap)
@@ -126,10 +114,15 @@ int dump_mcast(struct dump_sockopt_refs *refs, int sk, pid_t pid, int fd, const 
 		memcpy(m->ifname, g->ifname, sizeof(g->ifname));
 		m->src = n_src;
 		m->n_src = gf->gf_numsrc;
-		for (uint32_t k = 0; k < gf->gf_numsrc; k++)
-			if (take_addr(&gf->gf_slist[k], g->family, src[n_src++]) < 0)
+		for (uint32_t k = 0; k < gf->gf_numsrc; k++, n_src++) {
+			uint16_t port;
+
+			if (gf->gf_slist[k].ss_family != g->family)
 				return log_err(-EPROTO, "socket fd %d of %d: a multicast source of another family",
 					       fd, pid);
+			memset(src[n_src], 0, sizeof(src[n_src]));
+			dump_take_inet_addr(&gf->gf_slist[k], src[n_src], &port, NULL);
+		}
 	}
 	if (!n_mc)
 		return 0;

@@ -64,8 +64,7 @@ static const char *unix_type_name(int type)
 	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" : "seqpacket";
 }
 
-/* the address of a sockaddr_in or _in6 into s (addr/port or peer_addr/peer_port) */
-static void take_inet_addr(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port, uint32_t *scope)
+void dump_take_inet_addr(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port, uint32_t *scope)
 {
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
@@ -97,10 +96,10 @@ static int collect_inet(int sk, int fd, pid_t pid, struct md_sock *s)
 	}
 	if (getsockname(sk, (struct sockaddr *)&ss, &len) < 0)
 		return log_err(-errno, "cannot read the address of fd %d of %d", fd, pid);
-	take_inet_addr(&ss, s->addr, &s->port, &s->scope_id);
+	dump_take_inet_addr(&ss, s->addr, &s->port, &s->scope_id);
 	len = sizeof(ss);
 	if (getpeername(sk, (struct sockaddr *)&ss, &len) == 0)
-		take_inet_addr(&ss, s->peer_addr, &s->peer_port, NULL);
+		dump_take_inet_addr(&ss, s->peer_addr, &s->peer_port, NULL);
 	else if (errno != ENOTCONN)
 		return log_err(-errno, "cannot read the peer of fd %d of %d", fd, pid);
 	r = dump_sock_int(sk, SOL_SOCKET, SO_ACCEPTCONN, &v);

@@ -263,8 +263,6 @@ int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
 void restore_close_sockets(struct restore_ctx *rc);
 /* the socket fd of the image on socket ino (and its process), NULL if none */
 const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid);
-socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
-				struct sockaddr_storage *ss);
 
 /*
  * sockopts.c: the options of socket s on fd, early (just made, before

@@ -25,6 +25,7 @@
 
 #include "memdump/image.h"
 #include "memdump/log.h"
+#include "memdump/sockopts.h"
 #include "restore/internal.h"
 
 
@@ -360,27 +361,6 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 	return fd;
 }
 
-socklen_t restore_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
-			       struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, addr, 16);
-		a->sin6_port = htons(port);
-		a->sin6_scope_id = scope;
-		return sizeof(*a);
-	}
-	struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-	a->sin_family = AF_INET;
-	memcpy(&a->sin_addr, addr, 4);
-	a->sin_port = htons(port);
-	return sizeof(*a);
-}
-
 static bool zero_addr(const uint8_t *a, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -422,7 +402,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 	}
 	inet_ntop(s->family, s->addr, a, sizeof(a));
 	if (s->port || !zero_addr(s->addr, s->family == AF_INET6 ? 16 : 4)) {
-		len = restore_inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
+		len = md_inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
 		if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 			r = log_err(-errno, s->family == AF_INET6 ? "cannot bind a %s socket to [%s]:%u"
 								  : "cannot bind a %s socket to %s:%u",
@@ -439,7 +419,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 		goto out_close;
 	}
 	if (s->protocol == IPPROTO_UDP && s->state == TCP_ESTABLISHED) {
-		len = restore_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+		len = md_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
 		if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
 			r = log_err(-errno, "cannot connect UDP socket %s:%u to its peer", a, s->port);
 			goto out_close;
@@ -447,7 +427,7 @@ static int make_inet(struct restore_ctx *rc, const struct md_fd *f)
 	}
 	/* a connect() in progress: started again, not waited for (set_flags() puts the flags back) */
 	if (s->protocol == IPPROTO_TCP && s->state == TCP_SYN_SENT) {
-		len = restore_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+		len = md_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
 		if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
 		    (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)) {
 			r = log_err(-errno, "cannot start TCP socket %s:%u connecting to its peer again", a, s->port);

@@ -82,7 +82,7 @@ static int memberships(int fd, const struct md_sockopts *o, char *what, size_t l
 		snprintf(what, len, "join multicast group %s on interface '%s'", g, m->ifname);
 		if (!ifindex)
 			return -ENODEV;
-		md_mcast_sockaddr(&gr.gr_group, m->family, m->group);
+		md_inet_sockaddr(m->family, m->group, 0, 0, &gr.gr_group);
 		if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0)
 			return -errno;
 		/* joined as MCAST_EXCLUDE of none: anything else is its filter */
@@ -100,9 +100,9 @@ static int memberships(int fd, const struct md_sockopts *o, char *what, size_t l
 		gf->gf_interface = ifindex;
 		gf->gf_fmode = m->include ? MCAST_INCLUDE : MCAST_EXCLUDE;
 		gf->gf_numsrc = m->n_src;
-		md_mcast_sockaddr(&gf->gf_group, m->family, m->group);
+		md_inet_sockaddr(m->family, m->group, 0, 0, &gf->gf_group);
 		for (uint32_t k = 0; k < m->n_src; k++)
-			md_mcast_sockaddr(&gf->gf_slist[k], m->family, src[m->src + k]);
+			md_inet_sockaddr(m->family, src[m->src + k], 0, 0, &gf->gf_slist[k]);
 		snprintf(what, len, "set the source filter of multicast group %s on interface '%s' (%u sources)",
 			 g, m->ifname, m->n_src);
 		if (setsockopt(fd, level, MCAST_MSFILTER, gf, (socklen_t)GROUP_FILTER_SIZE(m->n_src)) < 0)

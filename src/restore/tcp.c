@@ -29,6 +29,7 @@
 #include "memdump/log.h"
 #include "memdump/netlock.h"
 #include "memdump/sockdiag.h"
+#include "memdump/sockopts.h"
 #include "restore/internal.h"
 
 #define CHUNK (256 * 1024)
@@ -233,11 +234,11 @@ static int repair(int fd, const struct md_sock *s, const struct md_tcp_stream *t
 	    (r = set_int(fd, SOL_TCP, TCP_QUEUE_SEQ, (int)(t->send_seq - (uint32_t)t->sendq_len))) < 0)
 		return r;
 	*what = "bind it to its address (is the address on this host, the port free?)";
-	len = restore_inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
+	len = md_inet_sockaddr(s->family, s->addr, s->port, s->scope_id, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		return -errno;
 	*what = "connect it to its peer";
-	len = restore_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
+	len = md_inet_sockaddr(s->family, s->peer_addr, s->peer_port, 0, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
 		return -errno;
 	*what = "set its options";

@@ -201,39 +201,31 @@ static int give_fin(const struct restore_ctx *rc, int fd, const struct md_sock *
 	struct sockaddr_storage ss;
 	uint8_t pkt[IP6_HDR + TCP_HDR];
 	uint32_t wnd = t->has_window ? t->snd_wnd : 65535;
+	socklen_t sslen;
 	size_t len;
 	int raw, st;
 
 	if (t->has_window && (t->options & TCPI_OPT_WSCALE))
 		wnd >>= t->snd_wscale;
 	g.window = wnd > 65535 ? 65535 : (uint16_t)wnd;
-	memset(&ss, 0, sizeof(ss));
 	if (conn_v4(s)) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 		size_t off = s->family == AF_INET6 ? 12 : 0;
 
 		g.family = AF_INET;
 		memcpy(g.src, s->peer_addr + off, 4);
 		memcpy(g.dst, s->addr + off, 4);
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, g.dst, 4);
 		raw = rc->tcp_raw4;
 	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
 		g.family = AF_INET6;
 		memcpy(g.src, s->peer_addr, 16);
 		memcpy(g.dst, s->addr, 16);
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, g.dst, 16);
-		sin6->sin6_scope_id = s->scope_id;
 		raw = rc->tcp_raw6;
 	}
 	if (!segment_reaches(s, g.family, g.dst))
 		return -EHOSTUNREACH;
+	sslen = md_inet_sockaddr(g.family, g.dst, 0, g.family == AF_INET6 ? s->scope_id : 0, &ss);
 	len = restore_tcp_segment(pkt, sizeof(pkt), &g);
-	if (sendto(raw, pkt, len, 0, (struct sockaddr *)&ss, g.family == AF_INET6 ? sizeof(struct sockaddr_in6)
-										: sizeof(struct sockaddr_in)) < 0)
+	if (sendto(raw, pkt, len, 0, (struct sockaddr *)&ss, sslen) < 0)
 		return -errno;
 	for (int i = 0; i < FIN_WAIT_MS; i++) {
 		st = tcp_state(fd);

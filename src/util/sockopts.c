@@ -268,12 +268,23 @@ int md_sockopt_put(int fd, const struct md_sockopt_def *d, int64_t v, const char
 	return setsockopt(fd, d->level, d->opt, p, len) < 0 ? -errno : 0;
 }
 
-void md_mcast_sockaddr(struct sockaddr_storage *ss, int family, const uint8_t *addr)
+socklen_t md_inet_sockaddr(int family, const uint8_t *addr, uint16_t port, uint32_t scope,
+			   struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
-	ss->ss_family = (sa_family_t)family;
-	if (family == AF_INET)
-		memcpy(&((struct sockaddr_in *)ss)->sin_addr, addr, 4);
-	else
-		memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, addr, 16);
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, addr, 16);
+		a->sin6_port = htons(port);
+		a->sin6_scope_id = scope;
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+	a->sin_family = AF_INET;
+	memcpy(&a->sin_addr, addr, 4);
+	a->sin_port = htons(port);
+	return sizeof(*a);
 }

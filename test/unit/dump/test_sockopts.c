@@ -176,7 +176,7 @@ static void join(int fd, int family, const char *group, uint32_t fmode, uint32_t
 
 	cr_assert_not_null(gf);
 	cr_assert_eq(inet_pton(family, group, a), 1);
-	md_mcast_sockaddr(&gr.gr_group, family, a);
+	md_inet_sockaddr(family, a, 0, 0, &gr.gr_group);
 	cr_assert_eq(setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)), 0, "%s: %s", group, strerror(errno));
 	if (fmode == MCAST_EXCLUDE && !n) {
 		free(gf);
@@ -192,7 +192,7 @@ static void join(int fd, int family, const char *group, uint32_t fmode, uint32_t
 			a[0] = 10, a[3] = (uint8_t)(k + 1);
 		else
 			a[0] = 0xfd, a[15] = (uint8_t)(k + 1);
-		md_mcast_sockaddr(&gf->gf_slist[k], family, a);
+		md_inet_sockaddr(family, a, 0, 0, &gf->gf_slist[k]);
 	}
 	cr_assert_eq(setsockopt(fd, level, MCAST_MSFILTER, gf, GROUP_FILTER_SIZE(n)), 0, "%s: %s", group,
 		     strerror(errno));
@@ -210,7 +210,7 @@ static struct group_filter *filter_of(int fd, int family, const char *group)
 	cr_assert_eq(inet_pton(family, group, a), 1);
 	gf->gf_interface = 1;
 	gf->gf_numsrc = 64;
-	md_mcast_sockaddr(&gf->gf_group, family, a);
+	md_inet_sockaddr(family, a, 0, 0, &gf->gf_group);
 	if (getsockopt(fd, family == AF_INET ? SOL_IP : SOL_IPV6, MCAST_MSFILTER, gf, &len) < 0) {
 		cr_assert_eq(errno, EADDRNOTAVAIL, "%s: %s", group, strerror(errno));
 		free(gf);
