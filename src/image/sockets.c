@@ -202,71 +202,64 @@ static bool mcast_addr(int family, const char *text, uint8_t out[16])
 	return text && inet_pton(family, text, out) == 1;
 }
 
-/* om's memberships, counted and checked: *n_src sources in all */
-static int mcast_count(const char *name, int fd, const struct md_sock *s, const Md__SockOpts *om, uint32_t *n_src)
+/* how many sources om's memberships have in all, within bounds, into *n_src */
+static int mcast_sources(const char *name, int fd, const struct md_sock *s, const Md__SockOpts *om, uint32_t *n_src)
 {
-	uint8_t a[16];
-
 	*n_src = 0;
 	if (om->n_memberships && s->protocol != IPPROTO_UDP)
 		return img_invalid(name, "socket fd %d has multicast memberships but is not UDP", fd);
 	if (om->n_memberships > MD_MCAST_MAX)
 		return img_invalid(name, "socket fd %d: %zu multicast memberships", fd, om->n_memberships);
 	for (size_t i = 0; i < om->n_memberships; i++) {
-		const Md__McastMembership *e = om->memberships[i];
-		int family = mcast_addr(AF_INET, e->group, a) ? AF_INET : AF_INET6;
-
-		if ((family == AF_INET && a[0] >> 4 != 0xe) ||
-		    (family == AF_INET6 && (!mcast_addr(AF_INET6, e->group, a) || a[0] != 0xff ||
-					    s->family != AF_INET6)))
-			return img_invalid(name, "socket fd %d: bad multicast group '%s'", fd, e->group);
-		if (!md_ifname_valid(e->ifname, strlen(e->ifname)) || !e->ifindex || e->ifindex > INT32_MAX)
-			return img_invalid(name, "socket fd %d: multicast group %s on a bad interface", fd, e->group);
-		for (size_t k = 0; k < i; k++) {
-			uint8_t b[16];
-
-			if (!strcmp(om->memberships[k]->ifname, e->ifname) &&
-			    mcast_addr(family, om->memberships[k]->group, b) && !memcmp(a, b, sizeof(a)))
-				return img_invalid(name, "socket fd %d: multicast group %s on '%s' twice", fd, e->group,
-						   e->ifname);
-		}
-		if (e->n_sources > MD_MCAST_SRC_MAX - *n_src || (e->include && !e->n_sources))
-			return img_invalid(name, "socket fd %d: multicast group %s with %zu sources", fd, e->group,
-					   e->n_sources);
-		for (size_t k = 0; k < e->n_sources; k++)
-			if (!mcast_addr(family, e->sources[k], a))
-				return img_invalid(name, "socket fd %d: multicast group %s, bad source '%s'", fd,
-						   e->group, e->sources[k]);
-		*n_src += (uint32_t)e->n_sources;
+		if (om->memberships[i]->n_sources > MD_MCAST_SRC_MAX - *n_src)
+			return img_invalid(name, "socket fd %d: more than %d multicast sources", fd, MD_MCAST_SRC_MAX);
+		*n_src += (uint32_t)om->memberships[i]->n_sources;
 	}
 	return 0;
 }
 
-/* om's memberships (checked) into o, sized for them */
-static void mcast_read(const Md__SockOpts *om, struct md_sockopts *o)
+/* om's memberships into o (its filter in, sized for them by mcast_sources()), each checked */
+static int mcast_read(const char *name, int fd, const struct md_sock *s, const Md__SockOpts *om,
+		      struct md_sockopts *o)
 {
-	struct md_mcast *mc;
+	struct md_mcast *mc = md_sockopts_mcast(o);
 	uint8_t (*src)[16];
 	uint32_t at = 0;
 
 	o->n_mcast = (uint32_t)om->n_memberships;
-	mc = md_sockopts_mcast(o);
 	src = md_sockopts_srcs(o);
 	for (uint32_t i = 0; i < o->n_mcast; i++) {
 		const Md__McastMembership *e = om->memberships[i];
+		struct md_mcast *m = &mc[i];
 
-		memset(&mc[i], 0, sizeof(mc[i]));
-		mc[i].family = mcast_addr(AF_INET, e->group, mc[i].group) ? AF_INET : AF_INET6;
-		mcast_addr(mc[i].family, e->group, mc[i].group);
-		mc[i].include = e->include;
-		mc[i].ifindex = e->ifindex;
-		strcpy(mc[i].ifname, e->ifname);
-		mc[i].src = at;
-		mc[i].n_src = (uint32_t)e->n_sources;
+		memset(m, 0, sizeof(*m));
+		m->family = mcast_addr(AF_INET, e->group, m->group) ? AF_INET : AF_INET6;
+		if ((m->family == AF_INET && m->group[0] >> 4 != 0xe) ||
+		    (m->family == AF_INET6 && (!mcast_addr(AF_INET6, e->group, m->group) || m->group[0] != 0xff ||
+					       s->family != AF_INET6)))
+			return img_invalid(name, "socket fd %d: bad multicast group '%s'", fd, e->group);
+		if (!md_ifname_valid(e->ifname, strlen(e->ifname)) || !e->ifindex || e->ifindex > INT32_MAX)
+			return img_invalid(name, "socket fd %d: multicast group %s on a bad interface", fd, e->group);
+		for (uint32_t k = 0; k < i; k++)
+			if (mc[k].family == m->family && !memcmp(mc[k].group, m->group, sizeof(m->group)) &&
+			    !strcmp(mc[k].ifname, e->ifname))
+				return img_invalid(name, "socket fd %d: multicast group %s on '%s' twice", fd, e->group,
+						   e->ifname);
+		if (e->include && !e->n_sources)
+			return img_invalid(name, "socket fd %d: multicast group %s with %zu sources", fd, e->group,
+					   e->n_sources);
+		m->include = e->include;
+		m->ifindex = e->ifindex;
+		strcpy(m->ifname, e->ifname);
+		m->src = at;
+		m->n_src = (uint32_t)e->n_sources;
 		for (size_t k = 0; k < e->n_sources; k++)
-			mcast_addr(mc[i].family, e->sources[k], src[at++]);
+			if (!mcast_addr(m->family, e->sources[k], src[at++]))
+				return img_invalid(name, "socket fd %d: multicast group %s, bad source '%s'", fd,
+						   e->group, e->sources[k]);
 	}
 	o->n_src = at;
+	return 0;
 }
 
 /* s, read so far, with its options (m->opts) as *ret */
@@ -294,7 +287,7 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 			return img_invalid(name, "socket fd %d: a filter of %zu bytes", fd, om->so_filter.len);
 		nf = (uint32_t)(om->so_filter.len / sizeof(o->filter[0]));
 	}
-	if ((r = mcast_count(name, fd, s, om, &n_src)) < 0)
+	if ((r = mcast_sources(name, fd, s, om, &n_src)) < 0)
 		return r;
 	o = calloc(1, md_sockopts_size(nf, (uint32_t)om->n_memberships, n_src));
 	if (!o)
@@ -326,7 +319,10 @@ static int opts_read(const char *name, int fd, const Md__Socket *m, struct md_so
 	o->n_filter = nf;
 	if (nf)
 		memcpy(o->filter, om->so_filter.data, om->so_filter.len);
-	mcast_read(om, o);
+	if ((r = mcast_read(name, fd, s, om, o)) < 0) {
+		free(o);
+		return r;
+	}
 	s->opts = o;
 	*ret = *s;
 	return 0;
