@@ -1,14 +1,14 @@
 /*
  * TCP connections (dump --tcp-established), established or closing half
- * way (read_stream()), read with TCP repair as CRIU does: the network lock first drops their packets both
- * ways (memdump/netlock.h), then each socket goes into repair mode
- * through a pidfd_getfd() copy and gives its sequence numbers, options,
- * window and both queues (peeked: nothing is taken). A socket in repair
- * mode sends nothing and closes without a FIN or a reset: once the tree is
- * killed the connection waits, locked, for the restore. A dump that fails
- * or leaves the tree running takes every socket out of repair mode (its
- * SO_REUSEADDR back, which leaving repair clears) and the lock away before
- * the tree runs again.
+ * way (read_stream()), read with TCP repair as CRIU does: the network lock
+ * first drops their packets both ways (memdump/netlock.h), then each
+ * socket goes into repair mode through a pidfd_getfd() copy and gives its
+ * sequence numbers, options, window and both queues (peeked: nothing is
+ * taken). A socket in repair mode sends nothing and closes without a FIN
+ * or a reset: once the tree is killed the connection waits, locked, for
+ * the restore. A dump that fails or leaves the tree running takes every
+ * socket out of repair mode (its SO_REUSEADDR back, which leaving repair
+ * clears) and the lock away before the tree runs again.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
