@@ -38,6 +38,7 @@ struct md_proc;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
+struct md_pty;
 struct md_track;
 struct md_sock_queue;
 struct md_tcp_stream;
@@ -86,6 +87,7 @@ enum md_image_kind {
 	MD_IMG_TRACK = 9,
 	MD_IMG_SOCKETS = 10,
 	MD_IMG_TCP = 11,
+	MD_IMG_PTYS = 12,
 };
 
 /* Whether name is that of an image file: "*.img", no '/', not starting with '.'. */
@@ -103,6 +105,20 @@ int image_read_proc(int dirfd, pid_t pid, struct md_proc *ret);
 
 int image_write_pagemap(int dirfd, pid_t pid, const struct md_pagemap *pm);
 int image_read_pagemap(int dirfd, pid_t pid, struct md_pagemap *ret);
+
+/*
+ * ptys.img (src/image/ptys.c); a missing file reads as no ptys. Read
+ * checks each pty (index, flags); image_check_ptys() that the fds and
+ * sessions of the image fit them (pure; err gets a one-line reason,
+ * -EINVAL): every pty fd's pty is there, with an fd on its master, each
+ * master's fds share one description, a terminal's session is led by a
+ * process of the image whose group or another of that session is the
+ * foreground one.
+ */
+int image_write_ptys(int dirfd, const struct md_pty *t, size_t n);
+int image_read_ptys(int dirfd, struct md_pty **ret, size_t *ret_n);
+int image_check_ptys(const struct md_proc *procs, size_t n, const struct md_pty *t, size_t nt, char *err,
+		     size_t errlen);
 
 /* pipes.img; a missing file reads as no pipes */
 int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);

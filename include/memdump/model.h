@@ -209,6 +209,8 @@ enum md_fd_kind {
 	MD_FD_UNIX_SOCKET = 11,	/* AF_UNIX socket: md_fd.sock, its queue in md_sock_queue */
 	MD_FD_INET_SOCKET = 12,	/* AF_INET/AF_INET6 TCP or UDP socket: md_fd.sock */
 	MD_FD_FIFO = 13,	/* named pipe by path, the pipe in md_pipe pipe_id (fifo) */
+	MD_FD_PTY_MASTER = 14,	/* the master of a pseudo-terminal (/dev/ptmx): md_pty pty */
+	MD_FD_PTY_SLAVE = 15,	/* its slave (/dev/pts/N), the master held in the tree: md_pty pty */
 };
 
 /* sk_shutdown bits, as unix_diag reports them */
@@ -421,6 +423,28 @@ struct md_fd {
 	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
 	struct md_file_lock *locks;	/* MD_FD_REG, MD_FD_DIR, MD_FD_CHR: the locks it holds */
 	size_t n_locks;
+	uint32_t pty;		/* MD_FD_PTY_MASTER, MD_FD_PTY_SLAVE: the md_pty's index */
+};
+
+/*
+ * A pseudo-terminal whose master an fd of the tree holds, by its index
+ * (N of /dev/pts/N). Master and slave share one termios and window size.
+ */
+#define MD_PTY_NCC 19		/* termios2 c_cc[] on x86-64 (NCCS of the kernel) */
+#define MD_PTY_MAX 1048576	/* indexes are below (devpts' own limit) */
+struct md_pty {
+	uint32_t index;
+	uint32_t iflag, oflag, cflag, lflag;	/* termios2 */
+	uint8_t line;
+	uint8_t cc[MD_PTY_NCC];
+	uint32_t ispeed, ospeed;
+	uint16_t rows, cols, xpixel, ypixel;	/* TIOCGWINSZ */
+	bool locked;		/* TIOCGPTLCK: the slave cannot be opened yet (no unlockpt()) */
+	bool packet;		/* TIOCGPKT on the master */
+	bool slave_excl;	/* TIOCGEXCL on the slave (TIOCEXCL) */
+	bool hup;		/* the slave was opened and every fd on it closed since: master reads EIO */
+	pid_t sid;		/* the controlling terminal of this session (its leader, in the tree); 0: none */
+	pid_t fg_pgrp;		/* sid's foreground process group (a group of the tree); 0: the leader's */
 };
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */

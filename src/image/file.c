@@ -24,6 +24,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pipes.pb-c.h"
+#include "ptys.pb-c.h"
 #include "shm.pb-c.h"
 #include "track.pb-c.h"
 
@@ -105,7 +106,7 @@ const char *img_kind_name(uint32_t kind)
 		[MD_IMG_INVENTORY] = "inventory", [MD_IMG_CORE] = "core", [MD_IMG_MM] = "mm",
 		[MD_IMG_FILES] = "files",	  [MD_IMG_PAGEMAP] = "pagemap", [MD_IMG_PAGES] = "pages",
 		[MD_IMG_SHM] = "shm", [MD_IMG_PIPES] = "pipes", [MD_IMG_TRACK] = "track",
-		[MD_IMG_SOCKETS] = "sockets", [MD_IMG_TCP] = "tcp-stream",
+		[MD_IMG_SOCKETS] = "sockets", [MD_IMG_TCP] = "tcp-stream", [MD_IMG_PTYS] = "ptys",
 	};
 
 	if (kind < ARRAY_SIZE(names) && names[kind])
@@ -136,6 +137,8 @@ const ProtobufCMessageDescriptor *img_kind_descriptor(uint32_t kind)
 		return &md__sockets_image__descriptor;
 	case MD_IMG_TCP:
 		return &md__tcp_streams_image__descriptor;
+	case MD_IMG_PTYS:
+		return &md__ptys_image__descriptor;
 	default:
 		return NULL;
 	}

@@ -346,6 +346,8 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].ofd = s->ofd;
 		f[i].has_pipe_id = s->kind == MD_FD_PIPE || s->kind == MD_FD_FIFO;
 		f[i].pipe_id = s->pipe_id;
+		f[i].has_pty_index = s->kind == MD_FD_PTY_MASTER || s->kind == MD_FD_PTY_SLAVE;
+		f[i].pty_index = s->pty;
 		f[i].has_count = s->kind == MD_FD_EVENTFD || s->kind == MD_FD_TIMERFD;
 		f[i].count = s->count;
 		f[i].has_semaphore = s->kind == MD_FD_EVENTFD;
@@ -874,7 +876,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return (k >= MD_FD_REG && k <= MD_FD_FIFO);
+	return (k >= MD_FD_REG && k <= MD_FD_PTY_SLAVE);
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -928,6 +930,12 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 			return img_invalid(name, "pipe fd %d without a pipe", f->fd);
 		if (f->kind == MD_FD_FIFO && (!s->path || s->path[0] != '/'))
 			return img_invalid(name, "FIFO fd %d without an absolute path", f->fd);
+		if ((f->kind == MD_FD_PTY_MASTER || f->kind == MD_FD_PTY_SLAVE) != s->has_pty_index)
+			return img_invalid(name, "fd %d: %s", f->fd, s->has_pty_index ? "a pty index on no pty fd" :
+										 "a pty fd without its pty");
+		if (f->kind == MD_FD_PTY_MASTER && (!s->path || s->path[0] != '/'))
+			return img_invalid(name, "pty master fd %d without the absolute path of its ptmx", f->fd);
+		f->pty = s->has_pty_index ? s->pty_index : 0;
 		f->count = s->has_count ? s->count : 0;
 		f->semaphore = s->has_semaphore && s->semaphore;
 		f->sigmask = s->has_sigmask ? s->sigmask : 0;

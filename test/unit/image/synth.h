@@ -351,6 +351,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->mode, y->mode);
 		cr_assert_eq(x->shm_id, y->shm_id);
 		cr_assert_eq(x->dup_of, y->dup_of);
+		cr_assert_eq(x->pty, y->pty);
 		cr_assert_eq(x->n_epoll, y->n_epoll);
 		for (size_t k = 0; k < x->n_epoll; k++)
 			cr_assert(!memcmp(&x->epoll[k], &y->epoll[k], sizeof(x->epoll[k])), "epoll item %zu differs",
