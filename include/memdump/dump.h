@@ -15,6 +15,7 @@
 
 struct md_proc;
 struct md_vma;
+struct md_pty;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
@@ -83,10 +84,21 @@ int dump_link_epoll(struct md_proc *procs, size_t n);
  * Controlling terminals of the live processes procs[0..n) (src/dump/tty.c).
  * One of a session outside the tree (a shell's) is refused (-ENOTSUP,
  * logged, suggesting --shell-job) unless shell_job: then it is recorded in
- * md_proc.tty_nr and every fd on it gets md_fd.ctty. One of a session
- * inside the tree is refused.
+ * md_proc.tty_nr and every fd on it gets md_fd.ctty. Then the tree's ptys
+ * (dump_ptys()); one of a session inside the tree must be such a pty, the
+ * same for every member (else refused). *ret (malloc'ed): the ptys, each
+ * with the session inside the tree it is the terminal of.
  */
-int dump_ttys(struct md_proc *procs, size_t n, bool shell_job);
+int dump_ttys(struct md_proc *procs, size_t n, bool shell_job, struct md_pty **ret, size_t *ret_n);
+/*
+ * Pseudo-terminals (src/dump/pty.c): fds on /dev/ptmx become
+ * MD_FD_PTY_MASTER, fds on /dev/pts/N (not md_fd.ctty) MD_FD_PTY_SLAVE,
+ * and *ret (malloc'ed) every pty whose master the tree holds, with its
+ * settings and the session the kernel says it is the terminal of. Refused
+ * (-ENOTSUP, logged): a slave whose master the tree does not hold, locks
+ * on a pty, two ptys of one index.
+ */
+int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_n);
 /*
  * An inotify fd (kind set): its watches, each with its path found from
  * fdinfo's file handle; a watch whose path cannot be found is refused

@@ -105,6 +105,8 @@ struct dump_ctx {
 	struct dump_shm_ids shm;
 	struct md_pipe *pipes;
 	size_t n_pipes;
+	struct md_pty *ptys;
+	size_t n_ptys;
 	struct md_sock_queue *sockq;	/* data queued in the tree's unix sockets */
 	size_t n_sockq;
 	struct dump_tcp tcp;		/* established TCP connections, in repair mode */
@@ -212,7 +214,7 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = r;
-	r = dump_ttys(c->procs, c->ft.n, c->o->shell_job);
+	r = dump_ttys(c->procs, c->ft.n, c->o->shell_job, &c->ptys, &c->n_ptys);
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
@@ -450,6 +452,11 @@ static int write_images(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 	}
+	if (c->n_ptys) {
+		r = image_write_ptys(c->out.dirfd, c->ptys, c->n_ptys);
+		if (r < 0)
+			return r;
+	}
 	if (c->n_sockq) {
 		r = image_write_sockets(c->out.dirfd, c->sockq, c->n_sockq);
 		if (r < 0)
@@ -526,6 +533,7 @@ static void dump_ctx_release(struct dump_ctx *c)
 	for (size_t i = 0; i < c->n_pipes; i++)
 		md_pipe_release(&c->pipes[i]);
 	free(c->pipes);
+	free(c->ptys);
 	for (size_t i = 0; i < c->n_sockq; i++)
 		md_sock_queue_release(&c->sockq[i]);
 	free(c->sockq);

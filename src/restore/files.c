@@ -547,6 +547,10 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_INOTIFY:
 		fd = restore_make_inotify(f);
 		break;
+	case MD_FD_PTY_MASTER:
+	case MD_FD_PTY_SLAVE:
+		fd = restore_pty_open(rc, f);
+		break;
 	default:
 		if (f->ctty) {
 			fd = restore_tty_open(rc, f);
@@ -652,6 +656,9 @@ int restore_open_files(struct restore_ctx *rc)
 	r = make_pipes(rc);
 	if (r < 0)
 		return r;
+	r = restore_open_ptys(rc);
+	if (r < 0)
+		return r;
 	r = restore_make_ghosts(rc);
 	if (r < 0)
 		return r;
@@ -687,11 +694,12 @@ int restore_open_files(struct restore_ctx *rc)
 		}
 	}
 	close_fifo_keepers(rc);
-	return 0;
+	return restore_ptys_lock(rc);
 }
 
 void restore_close_files(struct restore_ctx *rc)
 {
+	restore_close_ptys(rc);
 	for (size_t i = 0; i < rc->n_files; i++)
 		if (rc->files[i].fd >= 0)
 			close(rc->files[i].fd);

@@ -90,6 +90,13 @@ struct restore_sock_end {
 	int fd;				/* ours, -1 once in rc->files */
 };
 
+/* A pty of the image, made again (pty.c) */
+struct restore_pty {
+	struct md_pty t;
+	int master;			/* ours: the master's one description; -1 before */
+	int slave;			/* ours, O_RDWR: for a session, a hangup, TIOCEXCL; -1: not needed */
+};
+
 /* A file memdump opened for the tree, handed to processes over the socket. */
 struct restore_file {
 	uint64_t ofd;			/* the image's open file description (0: a mapping's file) */
@@ -146,6 +153,8 @@ struct restore_ctx {
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
 	struct md_pipe *pipes;
 	size_t n_pipes;
+	struct restore_pty *ptys;	/* ptys.img */
+	size_t n_ptys;
 	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
 	struct md_sock_queue *sockq;	/* sockets.img: data to queue in unix sockets again */
 	size_t n_sockq;
@@ -450,6 +459,21 @@ int restore_tty_prepare(struct restore_ctx *rc, const char *dir);
 void restore_tty_job_groups(struct tree_node *nodes, size_t n);
 /* our terminal again for f, an fd that was on the shell's terminal (md_fd.ctty): fd or -errno */
 int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f);
+
+/* pty.c: the tree's pseudo-terminals */
+/* ptys.img, checked against the processes read already; logs */
+int restore_read_ptys(struct restore_ctx *rc, const char *dir);
+/* before any process: every pty at its index, with its settings; logs */
+int restore_open_ptys(struct restore_ctx *rc);
+/* a new fd of ours for f, an MD_FD_PTY_MASTER or MD_FD_PTY_SLAVE fd: fd or -errno */
+int restore_pty_open(struct restore_ctx *rc, const struct md_fd *f);
+/* once the tree's fds are open: lock and make exclusive the ptys that were; logs */
+int restore_ptys_lock(struct restore_ctx *rc);
+/* rp, just made a session leader: the terminal of its session, if it had one; logs */
+int restore_pty_ctty(struct restore_ctx *rc, struct restore_proc *rp);
+/* once every group exists: each terminal's foreground group; logs */
+int restore_pty_fg(struct restore_ctx *rc);
+void restore_close_ptys(struct restore_ctx *rc);
 
 /* a remote syscall in rp's leader; logs on failure, returns the target's result in *ret */
 int restore_rcall(struct restore_proc *rp, const char *what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,

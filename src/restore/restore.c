@@ -297,6 +297,9 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 					       p->fds[k].fd, p->pid);
 		}
 	}
+	r = restore_read_ptys(rc, dir);
+	if (r < 0)
+		return r;
 	r = restore_check_epoll(rc);
 	if (r < 0)
 		return r;
@@ -572,6 +575,10 @@ static int build(struct restore_ctx *rc, struct restore_proc *rp)
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1 && rp->plan.setsid) {
 			r = restore_rcall_ok(rp, "setsid", SYS_setsid, 0, 0, 0, 0, 0, 0);
+			if (r < 0)
+				return r;
+			/* before it forks the members: they inherit it */
+			r = restore_pty_ctty(rc, rp);
 			if (r < 0)
 				return r;
 		}
@@ -912,6 +919,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_pipes; i++)
 		md_pipe_release(&rc->pipes[i]);
 	free(rc->pipes);
+	free(rc->ptys);
 	restore_free_epoll(rc);
 	for (size_t k = 0; k < rc->n; k++) {
 		struct restore_proc *rp = &rc->procs[k];
@@ -1030,6 +1038,9 @@ int restore_run(const struct restore_opts *o)
 		goto out_kill;
 	stage_done(&stage_ns, "created the tree and its memory");
 	r = set_groups(&rc);
+	if (r < 0)
+		goto out_kill;
+	r = restore_pty_fg(&rc);
 	if (r < 0)
 		goto out_kill;
 	for (size_t k = 0; k < rc.n; k++)

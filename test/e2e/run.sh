@@ -2787,6 +2787,81 @@ test_creds_bounding_dropped() {
 
 ALL_TESTS+=(creds_selftest creds_detects_corruption creds creds_cap_lacking_refused creds_bounding_dropped)
 
+# --- pseudo-terminals (dumpee_pty) -------------------------------------------------------
+
+test_pty_selftest() {
+	selftest_ok "$E2E/dumpee_pty"
+}
+
+test_pty_detects_corruption() {
+	local what
+	for what in winsize fg hup lock; do
+		corruption_noticed "$E2E/dumpee_pty" "$what"
+	done
+}
+
+# start_pty: dumpee_pty ready, its children tracked too; sets PID, STATUS and PTY_A (its
+# session's terminal's index, as the image will say)
+start_pty() {
+	local p
+	start_dumpee pty
+	for p in $(descendants "$PID"); do
+		track "$p"
+	done
+	PTY_A=$(awk '$1 == "tty-index:" { print $2; exit }' "/proc/$PID/fdinfo/3")
+	[[ -n $PTY_A ]] || fail "no tty-index in the fdinfo of the master of pty A"
+}
+
+# a session's terminal with its foreground group and termios, a hung-up pty, a locked one in
+# packet mode, a second description of a slave; the same through a session of ptys' users
+test_pty() {
+	need_memdump
+	start_pty
+	dump_and_kill "$PID" "$TD/img"
+	grep -q '"sid"' <("$MEMDUMP" show "$TD/img/ptys.img") || fail "ptys.img names no session"
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# a dump that leaves the tree running changes nothing in its ptys (no slave opened or closed)
+test_pty_leave_running() {
+	need_memdump
+	start_pty
+	md dump dump -t "$PID" -D "$TD/img" -R || fail "memdump dump -R failed: $(md_why dump)"
+	trigger_check "$PID"
+}
+
+# the pty's index taken on this host meanwhile: refused before any process exists, restored
+# once it is free again
+test_pty_index_taken() {
+	need_memdump
+	start_pty
+	dump_and_kill "$PID" "$TD/img"
+	spawn hold python3 "$HERE/pty_hold.py" take "$PTY_A" "$TD/hold"
+	local hold=$SPAWNED
+	wait_until 20 grep -q '^READY' "$TD/hold" || fail "pty_hold.py: $(cat "$TD/hold" "$TD/hold.err" 2>/dev/null)"
+	track "$PID"
+	md restore0 restore -D "$TD/img" -d && fail "restored with /dev/pts/$PTY_A in use"
+	grep -qF "/dev/pts/$PTY_A is in use" "$TD/restore0.err" || fail "refused for another reason: $(md_why restore0)"
+	fully_gone "$PID" || fail "the refused restore left process $PID behind"
+	kill -KILL "$hold"
+	wait "$hold" 2>/dev/null
+	restore_detached "$TD/img" "$PID"
+	trigger_check "$PID"
+}
+
+# a slave whose master is held outside the tree: refused, the process left running
+test_pty_slave_only_refused() {
+	need_memdump
+	spawn hold python3 "$HERE/pty_hold.py" slave "$TD/hold"
+	wait_until 20 grep -q '^READY' "$TD/hold" || fail "pty_hold.py: $(cat "$TD/hold" "$TD/hold.err" 2>/dev/null)"
+	PID=$(cut -d' ' -f2 "$TD/hold")
+	track "$PID"
+	dump_refused "whose master (/dev/ptmx) no process of the tree holds"
+}
+
+ALL_TESTS+=(pty_selftest pty_detects_corruption pty pty_leave_running pty_index_taken pty_slave_only_refused)
+
 # --- the runner --------------------------------------------------------------------------
 
 PASSED=0

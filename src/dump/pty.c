@@ -1,0 +1,277 @@
+/*
+ * Pseudo-terminals of the tree. An fd on /dev/ptmx is the master of a pty
+ * (opening /dev/ptmx again would make a new one), an fd on /dev/pts/N its
+ * slave: both are kept as the pty they are on, by index, with the state
+ * master and slave share (termios, window size, lock, packet mode), read
+ * through a pidfd_getfd() copy of the master. A slave whose master no fd
+ * of the tree holds cannot come back (the master's holder would not know
+ * the new pty): refused. Bytes queued on either side are not kept.
+ *
+ * Which pty a slave is on: its device number gives the index, its st_dev
+ * the devpts instance; TIOCGPTPEER with O_PATH gives the master's slave
+ * without opening it (no open, so no hangup state changes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <asm/termbits.h>
+
+#include "compat/pidfd.h"
+#include "dump/internal.h"
+#include "memdump/cleanup.h"
+#include "memdump/dump.h"
+#include "memdump/log.h"
+#include "memdump/model.h"
+
+#ifndef TIOCGPTPEER		/* 4.13 */
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+#define PTMX_DEV makedev(5, 2)		/* /dev/ptmx, /dev/pts/ptmx */
+
+struct pty_seen {
+	dev_t devpts;		/* st_dev of the slave's devpts */
+	bool master;		/* some fd of the tree holds the master */
+	uint64_t master_ofd;
+	struct md_pty pty;
+};
+
+static bool is_slave(dev_t rdev)
+{
+	return major(rdev) >= 136 && major(rdev) <= 143;
+}
+
+static uint32_t slave_index(dev_t rdev)
+{
+	return (major(rdev) - 136) * 256 + minor(rdev);
+}
+
+static struct pty_seen *find(struct pty_seen *s, size_t n, dev_t devpts, uint32_t index)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].pty.index == index && s[i].devpts == devpts)
+			return &s[i];
+	return NULL;
+}
+
+static struct pty_seen *add(struct pty_seen **s, size_t *n, dev_t devpts, uint32_t index)
+{
+	struct pty_seen *e = find(*s, *n, devpts, index);
+
+	if (e)
+		return e;
+	e = realloc(*s, (*n + 1) * sizeof(**s));
+	if (!e)
+		return NULL;
+	*s = e;
+	e = &e[(*n)++];
+	memset(e, 0, sizeof(*e));
+	e->devpts = devpts;
+	e->pty.index = index;
+	return e;
+}
+
+/* the state master and slave share, as the master m (our copy) tells it */
+static int read_master(int m, pid_t pid, int fd, struct md_pty *t)
+{
+	struct termios2 tio;
+	struct winsize ws;
+	struct pollfd pfd = { .fd = m, .events = POLLIN };
+	int v, queued = 0;
+
+	if (ioctl(m, TCGETS2, &tio) < 0 || ioctl(m, TIOCGWINSZ, &ws) < 0)
+		return log_err(-errno, "cannot read the settings of the pty of fd %d of %d", fd, pid);
+	t->iflag = tio.c_iflag;
+	t->oflag = tio.c_oflag;
+	t->cflag = tio.c_cflag;
+	t->lflag = tio.c_lflag;
+	t->line = tio.c_line;
+	_Static_assert(sizeof(tio.c_cc) == MD_PTY_NCC, "termios2 c_cc");
+	memcpy(t->cc, tio.c_cc, MD_PTY_NCC);
+	t->ispeed = tio.c_ispeed;
+	t->ospeed = tio.c_ospeed;
+	t->rows = ws.ws_row;
+	t->cols = ws.ws_col;
+	t->xpixel = ws.ws_xpixel;
+	t->ypixel = ws.ws_ypixel;
+	if (ioctl(m, TIOCGPTLCK, &v) < 0)
+		return log_err(-errno, "cannot read whether the pty of fd %d of %d is locked", fd, pid);
+	t->locked = v;
+	if (ioctl(m, TIOCGPKT, &v) < 0)
+		return log_err(-errno, "cannot read the packet mode of the pty of fd %d of %d", fd, pid);
+	t->packet = v;
+	/* every fd on the slave closed since it was opened: the master reads EIO, polls POLLHUP */
+	if (poll(&pfd, 1, 0) < 0)
+		return log_err(-errno, "cannot poll the pty of fd %d of %d", fd, pid);
+	t->hup = pfd.revents & POLLHUP;
+	/* whose controlling terminal it is: asked through the master, anyone may */
+	if (ioctl(m, TIOCGSID, &v) == 0) {
+		t->sid = v;
+		if (ioctl(m, TIOCGPGRP, &v) < 0)
+			return log_err(-errno, "cannot read the foreground group of the pty of fd %d of %d", fd, pid);
+		t->fg_pgrp = v;
+	} else if (errno != ENOTTY) {
+		return log_err(-errno, "cannot read the session of the pty of fd %d of %d", fd, pid);
+	}
+	if (ioctl(m, FIONREAD, &queued) == 0 && queued > 0)
+		log_warn("/dev/pts/%u: %d bytes its slave side wrote, which the master (fd %d of %d) has not read, are "
+			 "not kept", t->index, queued, fd, pid);
+	return 0;
+}
+
+/* fd of pid on /dev/ptmx: which pty, and (once per pty) its state */
+static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_t *n_seen)
+{
+	_cleanup_close_ int m = md_pidfd_copy_fd(pid, f->fd);
+	_cleanup_close_ int peer = -1;
+	struct pty_seen *e;
+	unsigned int index;
+	struct stat st;
+	dev_t devpts = 0;
+	int r;
+
+	if (m < 0)
+		return log_err(m, "cannot take a copy of fd %d of %d", f->fd, pid);
+	if (ioctl(m, TIOCGPTN, &index) < 0)
+		return log_err(-errno, "fd %d of %d is on /dev/ptmx but no pty master", f->fd, pid);
+	if (index >= MD_PTY_MAX)
+		return log_err(-ERANGE, "fd %d of %d: pty index %u", f->fd, pid, index);
+	/* the slave's devpts; O_PATH opens nothing */
+	peer = ioctl(m, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
+	if (peer >= 0 && fstat(peer, &st) == 0)
+		devpts = st.st_dev;
+	e = add(seen, n_seen, devpts, index);
+	if (!e)
+		return -ENOMEM;
+	if (e->master && e->master_ofd != f->ofd)
+		return log_err(-EINVAL, "pty %u has two masters", index);
+	if (!e->master) {
+		r = read_master(m, pid, f->fd, &e->pty);
+		if (r < 0)
+			return r;
+	}
+	e->master = true;
+	e->master_ofd = f->ofd;
+	f->kind = MD_FD_PTY_MASTER;
+	f->pty = index;
+	return 0;
+}
+
+static int take_slave(pid_t pid, struct md_fd *f, dev_t rdev, struct pty_seen **seen, size_t *n_seen)
+{
+	_cleanup_close_ int s = md_pidfd_copy_fd(pid, f->fd);
+	struct pty_seen *e = find(*seen, *n_seen, f->dev, slave_index(rdev));
+	int v, queued = 0;
+
+	/* a master whose devpts TIOCGPTPEER could not tell */
+	if (!e)
+		e = find(*seen, *n_seen, 0, slave_index(rdev));
+	if (!e)
+		e = add(seen, n_seen, f->dev, slave_index(rdev));
+
+	if (!e)
+		return -ENOMEM;
+	if (s < 0)
+		return log_err(s, "cannot take a copy of fd %d of %d", f->fd, pid);
+	if (ioctl(s, TIOCGEXCL, &v) < 0)
+		return log_err(-errno, "cannot read whether /dev/pts/%u (fd %d of %d) is exclusive", e->pty.index,
+			       f->fd, pid);
+	e->pty.slave_excl |= v;
+	if (ioctl(s, FIONREAD, &queued) == 0 && queued > 0)
+		log_warn("/dev/pts/%u: %d bytes typed into it that fd %d of %d has not read are not kept",
+			 e->pty.index, queued, f->fd, pid);
+	f->kind = MD_FD_PTY_SLAVE;
+	f->pty = e->pty.index;
+	return 0;
+}
+
+/* a master pty fd sorts first: slaves are matched to the devpts its master found */
+static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen **seen, size_t *n_seen)
+{
+	int refused = 0, r;
+
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < procs[k].n_fds; i++) {
+			struct md_fd *f = &procs[k].fds[i];
+			char path[64];
+			struct stat st;
+
+			if (f->kind != MD_FD_CHR || f->ctty)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", procs[k].pid, f->fd);
+			if (stat(path, &st) < 0)
+				return log_err(-errno, "cannot stat fd %d of %d", f->fd, procs[k].pid);
+			if (masters ? st.st_rdev != PTMX_DEV : !is_slave(st.st_rdev))
+				continue;
+			if (f->n_locks) {
+				refused = log_refuse("fd %d of %d: a lock on a pty: not supported", f->fd,
+						     procs[k].pid);
+				continue;
+			}
+			r = masters ? take_master(procs[k].pid, f, seen, n_seen) :
+				      take_slave(procs[k].pid, f, st.st_rdev, seen, n_seen);
+			if (r < 0)
+				return r;
+		}
+	return refused;
+}
+
+int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct pty_seen *seen = NULL;
+	struct md_pty *out;
+	size_t n_seen = 0, k = 0;
+	int refused, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	refused = take(procs, n, true, &seen, &n_seen);
+	if (refused < 0 && refused != -ENOTSUP)
+		return refused;
+	r = take(procs, n, false, &seen, &n_seen);
+	if (r < 0 && r != -ENOTSUP)
+		return r;
+	refused = refused < 0 ? refused : r;
+	for (size_t i = 0; i < n_seen; i++) {
+		if (seen[i].master)
+			continue;
+		/* name the first fd on it */
+		for (size_t p = 0; p < n; p++)
+			for (size_t j = 0; j < procs[p].n_fds; j++) {
+				const struct md_fd *f = &procs[p].fds[j];
+
+				if (f->kind == MD_FD_PTY_SLAVE && f->pty == seen[i].pty.index &&
+				    f->dev == seen[i].devpts) {
+					refused = log_refuse("fd %d of %d is /dev/pts/%u, whose master (/dev/ptmx) no "
+							     "process of the tree holds: not supported (dump the "
+							     "process that holds it too)", f->fd, procs[p].pid,
+							     seen[i].pty.index);
+					p = n;
+					break;
+				}
+			}
+	}
+	if (refused < 0)
+		return refused;
+	out = calloc(n_seen ? n_seen : 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_seen; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (seen[j].pty.index == seen[i].pty.index) {
+				free(out);
+				return log_refuse("two ptys numbered %u (of two devpts instances) in the tree: not "
+						  "supported", seen[i].pty.index);
+			}
+		out[k++] = seen[i].pty;
+	}
+	*ret = out;
+	*ret_n = k;
+	return 0;
+}
