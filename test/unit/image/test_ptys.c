@@ -58,11 +58,11 @@ static void write_raw(void (*breakit)(Md__Pty *))
 {
 	Md__PtysImage m = MD__PTYS_IMAGE__INIT;
 	Md__Pty p = MD__PTY__INIT, *pp = &p;
-	uint8_t cc[MD_PTY_NCC] = { 3 };
+	uint8_t cc[MD_PTY_NCC + 1] = { 3 };	/* one more for long_cc */
 
 	p.index = 4;
 	p.cc.data = cc;
-	p.cc.len = sizeof(cc);
+	p.cc.len = MD_PTY_NCC;
 	p.rows = 24;
 	p.cols = 80;
 	breakit(&p);
