@@ -211,6 +211,7 @@ enum md_fd_kind {
 	MD_FD_FIFO = 13,	/* named pipe by path, the pipe in md_pipe pipe_id (fifo) */
 	MD_FD_PTY_MASTER = 14,	/* the master of a pseudo-terminal (/dev/ptmx): md_pty pty */
 	MD_FD_PTY_SLAVE = 15,	/* its slave (/dev/pts/N), the master held in the tree: md_pty pty */
+	MD_FD_NETLINK_SOCKET = 16,	/* AF_NETLINK socket: md_fd.sock */
 };
 
 /* sk_shutdown bits, as unix_diag reports them */
@@ -220,6 +221,8 @@ enum md_sock_shut {
 };
 
 #define MD_SOCK_NAME_MAX 108	/* sizeof(sun_path) */
+#define MD_NL_GROUP_WORDS 32	/* a netlink socket's groups: up to 1024 */
+#define MD_NL_PROTOCOLS 32	/* netlink protocols are below (MAX_LINKS) */
 
 /*
  * An interface name the kernel takes (dev_valid_name()): 1 to 15 bytes, not
@@ -246,9 +249,9 @@ static inline bool md_ifname_valid(const char *s, size_t n)
  */
 struct md_sock {
 	uint64_t ino;		/* sockfs inode: the socket's id in the image */
-	int family;		/* AF_UNIX, AF_INET, AF_INET6 */
-	int type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	int protocol;		/* IPPROTO_TCP, IPPROTO_UDP; 0 for unix */
+	int family;		/* AF_UNIX, AF_INET, AF_INET6, AF_NETLINK */
+	int type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET; netlink: SOCK_RAW, SOCK_DGRAM */
+	int protocol;		/* IPPROTO_TCP, IPPROTO_UDP; 0 for unix; netlink: NETLINK_ROUTE... */
 	int state;		/* TCP_* numbering, as sock_diag reports it (TCP_CLOSE: unconnected) */
 	uint32_t backlog;	/* TCP_LISTEN: listen() backlog */
 	uint32_t shutdown;	/* enum md_sock_shut */
@@ -272,6 +275,11 @@ struct md_sock {
 	bool reuseaddr;		/* SO_REUSEADDR */
 	bool reuseport;		/* SO_REUSEPORT */
 	bool v6only;		/* IPV6_V6ONLY */
+	/* netlink (type SOCK_RAW or SOCK_DGRAM, protocol NETLINK_*) */
+	uint32_t nl_portid;	/* bound to this port id, 0: not bound */
+	uint32_t nl_dst_portid;	/* connect()ed to this port id and group (1-based), 0: none */
+	uint32_t nl_dst_group;
+	uint32_t nl_groups[MD_NL_GROUP_WORDS];	/* multicast groups joined: bit g-1 for group g */
 	/*
 	 * Any family: the options the process set (memdump/sockopts.h), NULL
 	 * for none; owned by the md_fd (each fd on the socket has its copy)
@@ -417,7 +425,7 @@ struct md_fd {
 	uint64_t dev, ino;	/* dump only, never written: st_dev/st_ino of the open file */
 	bool ctty;		/* MD_FD_CHR on the terminal of a shell job (--shell-job): restored
 				 * on the restoring memdump's terminal, not by path */
-	struct md_sock sock;	/* MD_FD_UNIX_SOCKET, MD_FD_INET_SOCKET */
+	struct md_sock sock;	/* MD_FD_UNIX_SOCKET, MD_FD_INET_SOCKET, MD_FD_NETLINK_SOCKET */
 	struct md_inotify_watch *watches;	/* MD_FD_INOTIFY, by wd */
 	size_t n_watches;
 	struct md_ghost *ghost;	/* MD_FD_REG deleted while open: its data; NULL otherwise */
@@ -446,6 +454,11 @@ struct md_pty {
 	pid_t sid;		/* the controlling terminal of this session (its leader, in the tree); 0: none */
 	pid_t fg_pgrp;		/* sid's foreground process group (a group of the tree); 0: the leader's */
 };
+
+static inline bool md_fd_is_sock(const struct md_fd *f)
+{
+	return f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET || f->kind == MD_FD_NETLINK_SOCKET;
+}
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */
 struct md_pipe {

@@ -1,7 +1,8 @@
 #pragma once
 /*
  * What the kernel says about sockets through NETLINK_SOCK_DIAG (libnl):
- * unix_diag for AF_UNIX, inet_diag for TCP and UDP over IPv4 and IPv6.
+ * unix_diag for AF_UNIX, inet_diag for TCP and UDP over IPv4 and IPv6,
+ * netlink_diag for AF_NETLINK.
  * The parsers take one netlink message, so tests need no live socket;
  * sockdiag_collect() asks the kernel for every socket of memdump's
  * network namespace. Deciding what the answers mean is the caller's.
@@ -46,17 +47,29 @@ struct sd_inet {
 	uint8_t shutdown;	/* INET_DIAG_SHUTDOWN: 1 RCV_SHUTDOWN, 2 SEND_SHUTDOWN */
 };
 
+struct sd_netlink {
+	uint64_t ino;
+	uint8_t protocol;	/* NETLINK_ROUTE... */
+	uint32_t portid;
+	uint32_t rmem;		/* NETLINK_DIAG_MEMINFO: bytes queued for reading */
+	bool dump_running;	/* NETLINK_DIAG_FLAGS: a dump request is still being answered */
+};
+
 struct sockdiag {
 	struct sd_unix *unx;
 	size_t n_unix;
 	struct sd_inet *inet;
 	size_t n_inet;
+	struct sd_netlink *nl;
+	size_t n_nl;
 };
 
 /* one unix_diag answer; -EINVAL if it is not one */
 int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret);
 /* one inet_diag answer to a request for protocol; -EINVAL if it is not one */
 int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *ret);
+/* one netlink_diag answer; -EINVAL if it is not one */
+int sockdiag_parse_netlink(struct nlmsghdr *nlh, struct sd_netlink *ret);
 
 /*
  * Every unix socket (with_unix) and every TCP and UDP socket over IPv4
@@ -65,9 +78,16 @@ int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *
  * output only.
  */
 int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret);
+/*
+ * Every netlink socket the kernel lists in our network namespace (bound
+ * ones, and those in a multicast group) added to d. -errno (-EOPNOTSUPP:
+ * no netlink_diag), debug output only.
+ */
+int sockdiag_add_netlink(struct sockdiag *d);
 void sockdiag_release(struct sockdiag *d);
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino);
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino);
+const struct sd_netlink *sockdiag_find_netlink(const struct sockdiag *d, uint64_t ino);
 
 /* whether the kernel answers a dump request for family (and protocol, for inet); lists no socket */
 bool sockdiag_probe(int family, uint8_t protocol);

@@ -30,6 +30,7 @@ enum {
 	MD_SOCKOPT_TCP6 = 1 << 2,
 	MD_SOCKOPT_UDP4 = 1 << 3,
 	MD_SOCKOPT_UDP6 = 1 << 4,
+	MD_SOCKOPT_NETLINK = 1 << 5,
 };
 
 /* md_sockopt_def.flags */

@@ -36,7 +36,7 @@ struct dump_sockopt_ref;
 struct proc_mcast_group;
 struct dump_sockopt_refs {
 	size_t n;
-	struct dump_sockopt_ref *r[8];
+	struct dump_sockopt_ref *r[16];
 	/* mcast.c: the groups the interfaces joined, read at the first UDP socket */
 	struct proc_mcast_group *groups;
 	size_t n_groups;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -142,6 +143,63 @@ static int collect_unix(int sk, int fd, pid_t pid, struct md_sock *s)
 	return 0;
 }
 
+/*
+ * The groups netlink socket sk joined, into s->nl_groups; -E2BIG for one
+ * above what that holds. The kernel says how many bytes all the groups of
+ * the protocol take, which may be more than it was given room for.
+ */
+static int read_groups(int sk, struct md_sock *s)
+{
+	_cleanup_free_ uint32_t *all = NULL;
+	socklen_t len = sizeof(s->nl_groups), want;
+
+	if (getsockopt(sk, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, s->nl_groups, &len) < 0)
+		return -errno;
+	if (len <= sizeof(s->nl_groups))
+		return 0;
+	want = len;
+	all = calloc(1, want);
+	if (!all)
+		return -ENOMEM;
+	if (getsockopt(sk, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, all, &len) < 0)
+		return -errno;
+	for (size_t i = MD_NL_GROUP_WORDS; i < want / sizeof(*all); i++)
+		if (all[i])
+			return -E2BIG;
+	return 0;
+}
+
+/* what a netlink socket says of itself: its port, destination, groups, credentials flag */
+static int collect_netlink(int sk, int fd, pid_t pid, struct md_sock *s)
+{
+	struct sockaddr_nl a;
+	socklen_t len = sizeof(a);
+	int v = 0, r;
+
+	if (s->type != SOCK_RAW && s->type != SOCK_DGRAM)
+		return log_err(-EINVAL, "fd %d of %d: a netlink socket of type %d", fd, pid, s->type);
+	if (getsockname(sk, (struct sockaddr *)&a, &len) < 0)
+		return log_err(-errno, "cannot read the address of fd %d of %d", fd, pid);
+	s->nl_portid = a.nl_pid;
+	len = sizeof(a);
+	if (getpeername(sk, (struct sockaddr *)&a, &len) < 0)
+		return log_err(-errno, "cannot read the destination of fd %d of %d", fd, pid);
+	s->nl_dst_portid = a.nl_pid;
+	/* connect() takes a group as a mask of one bit */
+	s->nl_dst_group = a.nl_groups ? (uint32_t)__builtin_ctz(a.nl_groups) + 1 : 0;
+	r = read_groups(sk, s);
+	if (r == -E2BIG)
+		return log_refuse("fd %d of %d is a netlink socket of protocol %d in a group above %d: not supported",
+				  fd, pid, s->protocol, MD_NL_GROUP_WORDS * 32);
+	if (r < 0)
+		return log_err(r, "cannot read the groups of netlink socket fd %d of %d", fd, pid);
+	if ((r = dump_sock_int(sk, SOL_SOCKET, SO_PASSCRED, &v)) < 0)
+		return log_err(r, "cannot read SO_PASSCRED of fd %d of %d", fd, pid);
+	s->passcred = v;
+	s->state = TCP_CLOSE;
+	return 0;
+}
+
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 {
 	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
@@ -165,6 +223,9 @@ int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 	case AF_INET6:
 		ret->kind = MD_FD_INET_SOCKET;
 		return collect_inet(sk, fd, pid, s);
+	case AF_NETLINK:
+		ret->kind = MD_FD_NETLINK_SOCKET;
+		return collect_netlink(sk, fd, pid, s);
 	default:
 		log_msg(LOG_ERR, "fd %d of %d is a %s socket (family %d): not supported yet; close it in the "
 				 "process or run it without it", fd, pid, family_name(s->family), s->family);
@@ -173,11 +234,6 @@ int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 }
 
 /* ---- the whole tree ---- */
-
-static bool is_sock(const struct md_fd *f)
-{
-	return f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET;
-}
 
 /* sock_diag answers for memdump's network namespace: the tree must live in it */
 static int check_netns(pid_t pid)
@@ -359,6 +415,39 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, unsig
 				  "--tcp-established", f->fd, pid, a, b, md_tcp_state_name(s->state));
 	return log_refuse("fd %d of %d is a TCP connection %s - %s in state %s: not supported", f->fd, pid, a, b,
 			  md_tcp_state_name(s->state));
+}
+
+/*
+ * A netlink socket: nothing half done in it. A dump request still being
+ * answered, or answers not read, would leave the process waiting for them
+ * after the restore; notifications (a socket in groups) are dropped, as a
+ * UDP socket's datagrams are.
+ */
+static int fill_netlink(const struct md_proc *procs, size_t n, pid_t pid, const struct md_fd *f,
+			const struct sockdiag *d)
+{
+	const struct md_sock *s = &f->sock;
+	const struct sd_netlink *l = sockdiag_find_netlink(d, s->ino);
+	bool groups = false;
+
+	/* not listed: neither bound nor in a group, so nothing can be queued */
+	if (!l || md_find_sock(procs, n, s->ino, NULL) != f)
+		return 0;
+	if (l->dump_running)
+		return log_refuse("fd %d of %d is a netlink socket (protocol %d) whose dump request the kernel is "
+				  "still answering: not supported (dump again once the process has read it)", f->fd,
+				  pid, s->protocol);
+	if (!l->rmem)
+		return 0;
+	for (size_t i = 0; i < MD_NL_GROUP_WORDS; i++)
+		groups |= s->nl_groups[i] != 0;
+	if (!groups)
+		return log_refuse("fd %d of %d is a netlink socket (protocol %d) holding answers it has not read "
+				  "(%u bytes): not supported (dump again once the process has read them)", f->fd, pid,
+				  s->protocol, l->rmem);
+	log_warn("fd %d of %d: the messages queued in netlink socket (protocol %d, %u bytes) are dropped", f->fd,
+		 pid, s->protocol, l->rmem);
+	return 0;
 }
 
 /* its options, read once per socket: its other fds get copies */
@@ -553,7 +642,7 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
 	struct dump_sockopt_refs refs = { 0 };
-	bool any_unix = false, any_inet = false;
+	bool any_unix = false, any_inet = false, any_netlink = false;
 	size_t nq = 0;
 	int r = 0;
 
@@ -565,16 +654,21 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			any_unix |= procs[i].fds[k].kind == MD_FD_UNIX_SOCKET;
 			any_inet |= procs[i].fds[k].kind == MD_FD_INET_SOCKET;
-			here |= is_sock(&procs[i].fds[k]);
+			any_netlink |= procs[i].fds[k].kind == MD_FD_NETLINK_SOCKET;
+			here |= md_fd_is_sock(&procs[i].fds[k]);
 		}
 		if (here && (r = check_netns(procs[i].pid)) < 0)
 			return r;
 	}
-	if (!any_unix && !any_inet)
+	if (!any_unix && !any_inet && !any_netlink)
 		return 0;
 	r = sockdiag_collect(any_unix, any_inet, &d);
-	if (r < 0)
+	if (r >= 0 && any_netlink)
+		r = sockdiag_add_netlink(&d);
+	if (r < 0) {
+		sockdiag_release(&d);
 		return log_err(r, "cannot ask the kernel about the tree's sockets (sock_diag)");
+	}
 
 	/* every fd: a socket held by several gets the same answers each time */
 	for (size_t i = 0; i < n && r >= 0; i++)
@@ -585,7 +679,9 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 				r = fill_unix(procs, n, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
 				r = fill_inet(procs[i].pid, f, &d, flags);
-			if (r >= 0 && is_sock(f))
+			else if (f->kind == MD_FD_NETLINK_SOCKET)
+				r = fill_netlink(procs, n, procs[i].pid, f, &d);
+			if (r >= 0 && md_fd_is_sock(f))
 				r = fill_opts(procs, n, procs[i].pid, f, &refs);
 		}
 	sockdiag_release(&d);

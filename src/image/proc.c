@@ -373,7 +373,7 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 			ep[at].ofd = s->epoll[k].ofd;
 			epp[at] = &ep[at];
 		}
-		if (s->kind == MD_FD_UNIX_SOCKET || s->kind == MD_FD_INET_SOCKET) {
+		if (md_fd_is_sock(s)) {
 			if (img_sock_fill(&sk[i], &s->sock) < 0) {
 				r = log_err(-ENOMEM, "cannot write image '%s'", name);
 				goto out;
@@ -876,7 +876,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return (k >= MD_FD_REG && k <= MD_FD_PTY_SLAVE);
+	return (k >= MD_FD_REG && k <= MD_FD_NETLINK_SOCKET);
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -967,7 +967,7 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 			f->epoll[k] = (struct md_epoll_item){ .tfd = e->tfd, .events = e->events, .data = e->data,
 							      .ofd = e->has_ofd ? e->ofd : 0 };
 		}
-		if (f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) {
+		if (md_fd_is_sock(f)) {
 			if (!s->socket)
 				return img_invalid(name, "socket fd %d without its socket", f->fd);
 			r = img_sock_read(name, f->fd, s->socket, &f->sock);

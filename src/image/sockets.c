@@ -375,6 +375,23 @@ int img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 	m->sndbuf = s->sndbuf;
 	m->has_rcvbuf = s->rcvbuf != 0;
 	m->rcvbuf = s->rcvbuf;
+	if (s->family == AF_NETLINK) {
+		size_t words = MD_NL_GROUP_WORDS;
+
+		while (words && !s->nl_groups[words - 1])
+			words--;
+		m->has_nl_portid = s->nl_portid != 0;
+		m->nl_portid = s->nl_portid;
+		m->n_nl_groups = words;
+		m->nl_groups = (uint32_t *)s->nl_groups;
+		m->has_nl_dst_portid = s->nl_dst_portid != 0;
+		m->nl_dst_portid = s->nl_dst_portid;
+		m->has_nl_dst_group = s->nl_dst_group != 0;
+		m->nl_dst_group = s->nl_dst_group;
+		m->has_passcred = s->passcred;
+		m->passcred = s->passcred;
+		return 0;
+	}
 	inet_ntop(s->family, s->addr, pb->addr, sizeof(pb->addr));
 	m->addr = pb->addr;
 	m->has_port = true;
@@ -419,6 +436,9 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 	if (m->backlog > (1u << 30))
 		return img_invalid(name, "socket fd %d: backlog %u", fd, m->backlog);
 
+	if (s.family != AF_NETLINK &&
+	    (m->has_nl_portid || m->n_nl_groups || m->has_nl_dst_portid || m->has_nl_dst_group))
+		return img_invalid(name, "socket fd %d of family %d has netlink addresses", fd, s.family);
 	if (s.family == AF_UNIX) {
 		if (!unix_type_valid(m->type) || m->protocol)
 			return img_invalid(name, "unix socket fd %d of type %u, protocol %u", fd, m->type, m->protocol);
@@ -460,6 +480,24 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 		return opts_read(name, fd, m, &s, ret);
 	}
 
+	if (s.family == AF_NETLINK) {
+		if ((s.type != SOCK_RAW && s.type != SOCK_DGRAM) || m->protocol >= MD_NL_PROTOCOLS || s.state != TCP_CLOSE)
+			return img_invalid(name, "netlink socket fd %d of type %d, protocol %u, state %d", fd, s.type,
+					   m->protocol, s.state);
+		if (m->n_nl_groups > MD_NL_GROUP_WORDS || (m->has_nl_dst_group && m->nl_dst_group > 32))
+			return img_invalid(name, "netlink socket fd %d: %zu words of groups, destination group %u", fd,
+					   m->n_nl_groups, m->has_nl_dst_group ? m->nl_dst_group : 0);
+		if (m->path || m->has_abstract || m->addr || m->peer_addr || m->has_peer_ino || s.backlog ||
+		    s.shutdown)
+			return img_invalid(name, "netlink socket fd %d has what only unix or inet sockets have", fd);
+		s.nl_portid = m->has_nl_portid ? m->nl_portid : 0;
+		if (m->n_nl_groups)
+			memcpy(s.nl_groups, m->nl_groups, m->n_nl_groups * sizeof(*m->nl_groups));
+		s.nl_dst_portid = m->has_nl_dst_portid ? m->nl_dst_portid : 0;
+		s.nl_dst_group = m->has_nl_dst_group ? m->nl_dst_group : 0;
+		s.passcred = m->has_passcred && m->passcred;
+		return opts_read(name, fd, m, &s, ret);
+	}
 	if (s.family != AF_INET && s.family != AF_INET6)
 		return img_invalid(name, "socket fd %d of family %d", fd, s.family);
 	if (!((s.type == SOCK_STREAM && s.protocol == IPPROTO_TCP) || (s.type == SOCK_DGRAM && s.protocol == IPPROTO_UDP)))
@@ -612,7 +650,9 @@ static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 {
 	return a->family == b->family && a->type == b->type && a->protocol == b->protocol && a->state == b->state &&
 	       a->peer_ino == b->peer_ino && a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
-	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family));
+	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family)) && a->nl_portid == b->nl_portid &&
+	       a->nl_dst_portid == b->nl_dst_portid && a->nl_dst_group == b->nl_dst_group &&
+	       !memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups));
 }
 
 int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
@@ -624,9 +664,10 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 			const struct md_sock *s = &f->sock;
 			pid_t gp = 0;
 
-			if (f->kind != MD_FD_UNIX_SOCKET && f->kind != MD_FD_INET_SOCKET)
+			if (!md_fd_is_sock(f))
 				continue;
-			if ((f->kind == MD_FD_UNIX_SOCKET) != (s->family == AF_UNIX))
+			if ((f->kind == MD_FD_UNIX_SOCKET) != (s->family == AF_UNIX) ||
+			    (f->kind == MD_FD_NETLINK_SOCKET) != (s->family == AF_NETLINK))
 				return fail(err, errlen, "fd %d of %d: a socket of family %d as kind %d", f->fd,
 					    procs[i].pid, s->family, f->kind);
 			g = md_find_sock(procs, n, s->ino, &gp);

@@ -1,6 +1,7 @@
 /*
- * NETLINK_SOCK_DIAG through libnl: dump requests for unix sockets and for
- * TCP and UDP over IPv4 and IPv6, each answer parsed by a pure function.
+ * NETLINK_SOCK_DIAG through libnl: dump requests for unix sockets, for
+ * TCP and UDP over IPv4 and IPv6 and for netlink sockets, each answer
+ * parsed by a pure function.
  * Which socket belongs to whom, and whether it can be restored, is for
  * the dump stage to say.
  */
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <linux/inet_diag.h>
+#include <linux/netlink_diag.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
@@ -118,9 +120,40 @@ int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *
 	return 0;
 }
 
+int sockdiag_parse_netlink(struct nlmsghdr *nlh, struct sd_netlink *ret)
+{
+	const struct netlink_diag_msg *m;
+	struct sd_netlink s = { 0 };
+	struct nlattr *a;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || !nlmsg_valid_hdr(nlh, sizeof(*m)))
+		return -EINVAL;
+	m = nlmsg_data(nlh);
+	if (m->ndiag_family != AF_NETLINK)
+		return -EINVAL;
+	s.ino = m->ndiag_ino;
+	s.protocol = m->ndiag_protocol;
+	s.portid = m->ndiag_portid;
+	a = nlmsg_find_attr(nlh, sizeof(*m), NETLINK_DIAG_MEMINFO);
+	if (a) {
+		if (nla_len(a) < (int)((SK_MEMINFO_RMEM_ALLOC + 1) * sizeof(uint32_t)))
+			return -EINVAL;
+		s.rmem = ((const uint32_t *)nla_data(a))[SK_MEMINFO_RMEM_ALLOC];
+	}
+	a = nlmsg_find_attr(nlh, sizeof(*m), NETLINK_DIAG_FLAGS);
+	if (a) {
+		if (nla_len(a) < 4)
+			return -EINVAL;
+		s.dump_running = nla_get_u32(a) & NDIAG_FLAG_CB_RUNNING;
+	}
+	*ret = s;
+	return 0;
+}
+
 struct collect {
 	struct sockdiag *d;
-	uint8_t protocol;	/* 0: unix */
+	int family;		/* AF_UNIX, AF_INET(6), AF_NETLINK */
+	uint8_t protocol;	/* inet: of the request */
 	int err;
 };
 
@@ -131,7 +164,17 @@ static int on_msg(struct nl_msg *msg, void *arg)
 	struct sockdiag *d = c->d;
 	int r;
 
-	if (c->protocol == 0) {
+	if (c->family == AF_NETLINK) {
+		struct sd_netlink *l = reallocarray(d->nl, d->n_nl + 1, sizeof(*l));
+
+		if (!l)
+			goto oom;
+		d->nl = l;
+		r = sockdiag_parse_netlink(nlh, &d->nl[d->n_nl]);
+		/* the kernel's own sockets (port id 0) are no one's fd */
+		if (r >= 0 && d->nl[d->n_nl].ino)
+			d->n_nl++;
+	} else if (c->family == AF_UNIX) {
 		struct sd_unix *u = reallocarray(d->unx, d->n_unix + 1, sizeof(*u));
 
 		if (!u)
@@ -165,7 +208,7 @@ oom:
 /* states: TCPF_* bits of the sockets wanted (0: none; the kernel still says whether it knows family) */
 static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_t states, struct sockdiag *d)
 {
-	struct collect c = { .d = d, .protocol = protocol };
+	struct collect c = { .d = d, .family = family, .protocol = protocol };
 	int r;
 
 	if (family == AF_UNIX) {
@@ -174,6 +217,14 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_
 			.udiag_states = states,
 			.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
 				      UDIAG_SHOW_RQLEN,
+		};
+
+		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
+	} else if (family == AF_NETLINK) {
+		struct netlink_diag_req req = {
+			.sdiag_family = AF_NETLINK,
+			.sdiag_protocol = NDIAG_PROTO_ALL,
+			.ndiag_show = NDIAG_SHOW_MEMINFO | NDIAG_SHOW_FLAGS,
 		};
 
 		r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
@@ -249,12 +300,25 @@ int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
 	return 0;
 }
 
+int sockdiag_add_netlink(struct sockdiag *d)
+{
+	struct nl_sock *sk;
+	int r = open_diag(&sk);
+
+	if (r < 0)
+		return r;
+	r = dump_family(sk, AF_NETLINK, 0, 0, d);
+	nl_socket_free(sk);
+	return r;
+}
+
 void sockdiag_release(struct sockdiag *d)
 {
 	if (!d)
 		return;
 	free(d->unx);
 	free(d->inet);
+	free(d->nl);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -271,6 +335,14 @@ const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino)
 	for (size_t i = 0; i < d->n_inet; i++)
 		if (d->inet[i].ino == ino)
 			return &d->inet[i];
+	return NULL;
+}
+
+const struct sd_netlink *sockdiag_find_netlink(const struct sockdiag *d, uint64_t ino)
+{
+	for (size_t i = 0; i < d->n_nl; i++)
+		if (d->nl[i].ino == ino)
+			return &d->nl[i];
 	return NULL;
 }
 

@@ -542,6 +542,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		break;
 	case MD_FD_UNIX_SOCKET:
 	case MD_FD_INET_SOCKET:
+	case MD_FD_NETLINK_SOCKET:
 		fd = restore_open_socket(rc, f);
 		break;
 	case MD_FD_INOTIFY:

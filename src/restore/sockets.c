@@ -8,11 +8,13 @@
  * if nobody listens on it), listening ones listen with their backlog. TCP
  * and UDP sockets are bound to their address and port again, listen, or
  * (UDP) connect. Established TCP connections are made in repair mode
- * (tcp.c).
+ * (tcp.c). A netlink socket is bound to its port id again, joins its
+ * groups and connects to its destination.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -78,7 +80,7 @@ const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino
 		const struct md_proc *p = &rc->procs[k].p;
 
 		for (size_t i = 0; i < p->n_fds; i++)
-			if ((p->fds[i].kind == MD_FD_UNIX_SOCKET || p->fds[i].kind == MD_FD_INET_SOCKET) &&
+			if (md_fd_is_sock(&p->fds[i]) &&
 			    p->fds[i].sock.ino == ino) {
 				if (ret_pid)
 					*ret_pid = p->pid;
@@ -446,6 +448,68 @@ out_close:
 	return r;
 }
 
+/*
+ * A netlink socket, bound to its port id again (a port another socket of
+ * this host has taken fails the restore), in its groups, connected to its
+ * destination. Group numbers are the kernel's: a generic netlink family's
+ * are given out at run time, and may name other groups on another host.
+ */
+static int make_netlink(const struct md_fd *f)
+{
+	const struct md_sock *s = &f->sock;
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	char opt[128] = "set its options";
+	int fd, v = s->passcred, r = 0;
+
+	fd = socket(AF_NETLINK, s->type | SOCK_CLOEXEC, s->protocol);
+	if (fd < 0)
+		return log_err(-errno, "cannot make a netlink socket of protocol %d", s->protocol);
+	if (v && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)) < 0) {
+		snprintf(opt, sizeof(opt), "set SO_PASSCRED");
+		r = -errno;
+	}
+	if (!r)
+		r = restore_sockopts(fd, s, false, opt, sizeof(opt));
+	if (r < 0) {
+		log_err(r, "cannot %s on a netlink socket of protocol %d", opt, s->protocol);
+		goto out_close;
+	}
+	a.nl_pid = s->nl_portid;
+	if (s->nl_portid && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		r = log_err(-errno, "cannot bind a netlink socket of protocol %d to port id %u", s->protocol,
+			    s->nl_portid);
+		goto out_close;
+	}
+	for (uint32_t g = 1; g <= MD_NL_GROUP_WORDS * 32; g++) {
+		if (!(s->nl_groups[(g - 1) / 32] >> ((g - 1) % 32) & 1))
+			continue;
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
+			r = log_err(-errno, "cannot join group %u on a netlink socket of protocol %d", g,
+				    s->protocol);
+			goto out_close;
+		}
+	}
+	if (s->nl_dst_portid || s->nl_dst_group) {
+		a.nl_pid = s->nl_dst_portid;
+		a.nl_groups = s->nl_dst_group ? 1u << (s->nl_dst_group - 1) : 0;
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			r = log_err(-errno, "cannot connect a netlink socket of protocol %d to port id %u, group %u",
+				    s->protocol, s->nl_dst_portid, s->nl_dst_group);
+			goto out_close;
+		}
+	}
+	if ((r = restore_sockopts(fd, s, true, opt, sizeof(opt))) < 0) {
+		log_err(r, "cannot %s on a netlink socket of protocol %d", opt, s->protocol);
+		goto out_close;
+	}
+	r = set_flags(fd, f);
+	if (r >= 0)
+		return fd;
+out_close:
+	close(fd);
+	return r;
+}
+
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f)
 {
 	struct restore_sock_end *e;
@@ -453,6 +517,8 @@ int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f)
 
 	if (f->kind == MD_FD_INET_SOCKET)
 		return make_inet(rc, f);
+	if (f->kind == MD_FD_NETLINK_SOCKET)
+		return make_netlink(f);
 	e = find_end(rc, f->sock.ino);
 	if (e && e->fd >= 0) {
 		fd = e->fd;

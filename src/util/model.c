@@ -156,7 +156,7 @@ const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
 
-			if ((f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET) && f->sock.ino == ino) {
+			if (md_fd_is_sock(f) && f->sock.ino == ino) {
 				if (ret_pid)
 					*ret_pid = procs[i].pid;
 				return f;

@@ -9,6 +9,7 @@
 #include "memdump/sockopts.h"
 
 #include <errno.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -28,7 +29,8 @@
 #define IN4 (TCP4 | UDP4)
 #define IN6 (TCP6 | UDP6)
 #define INET (IN4 | IN6)
-#define ALL (UNIX | INET)
+#define NL MD_SOCKOPT_NETLINK
+#define ALL (UNIX | INET | NL)
 #define LATE MD_SOCKOPT_LATE
 #define UNCONN MD_SOCKOPT_UNCONNECTED
 
@@ -127,6 +129,13 @@ const struct md_sockopt_def md_sockopt_defs[] = {
 	O(IPPROTO_UDP, UDP_NO_CHECK6_TX, BOOL, UDP6, 0),
 	O(IPPROTO_UDP, UDP_NO_CHECK6_RX, BOOL, UDP6, 0),
 	O(IPPROTO_UDP, UDP_ENCAP, INT, UDP, 0),
+
+	O(SOL_NETLINK, NETLINK_PKTINFO, BOOL, NL, 0),
+	O(SOL_NETLINK, NETLINK_BROADCAST_ERROR, BOOL, NL, 0),
+	O(SOL_NETLINK, NETLINK_NO_ENOBUFS, BOOL, NL, 0),
+	O(SOL_NETLINK, NETLINK_CAP_ACK, BOOL, NL, 0),
+	O(SOL_NETLINK, NETLINK_EXT_ACK, BOOL, NL, 0),
+	O(SOL_NETLINK, NETLINK_GET_STRICT_CHK, BOOL, NL, 0),
 };
 
 const size_t md_n_sockopt_defs = sizeof(md_sockopt_defs) / sizeof(md_sockopt_defs[0]);
@@ -151,6 +160,8 @@ unsigned md_sockopt_sock(const struct md_sock *s)
 
 	if (s->family == AF_UNIX)
 		return UNIX;
+	if (s->family == AF_NETLINK)
+		return NL;
 	if (s->family != AF_INET && !v6)
 		return 0;
 	if (s->protocol == IPPROTO_TCP)

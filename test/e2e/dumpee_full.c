@@ -11,7 +11,7 @@
  *                fd 110 both again (opened O_RDWR through /proc/self/fd); and at fd 111 a pipe
  *                held by that O_RDWR fd alone, with 2 unread bytes
  *   -u           also hold fds memdump does not dump: a userfaultfd at fd 108 and a
- *                netlink socket at fd 109
+ *                packet socket at fd 109
  *   -T SECS      give up (exit 3) when no SIGUSR1 arrives within SECS (default 300)
  * STATUS gets "OK" or "FAIL: <what>" lines (replaced atomically by rename); exit 0 on OK,
  * 1 on FAIL, 2 on a setup error. TMPDIR must exist; files are created in it.
@@ -40,7 +40,6 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <linux/netlink.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -795,11 +794,11 @@ static void setup_files(void)
 	}
 	if (hold_unknown) {
 		int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-		/* netlink: a socket family memdump does not restore */
-		int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		/* a packet socket: a family memdump does not restore */
+		int nl = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 		if (fd < 0 || nl < 0)
-			die_setup("userfaultfd or netlink socket");
+			die_setup("userfaultfd or packet socket");
 		move_fd(fd, FD_UNKNOWN);
 		move_fd(nl, FD_UNKNOWN_SOCK);
 	}

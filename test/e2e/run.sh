@@ -422,12 +422,12 @@ test_leave_running_twice() {
 test_unsupported_fd_refused() {
 	need_memdump
 	start_full -u
-	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a userfaultfd and a netlink socket succeeded"
+	md dump dump -t "$PID" -D "$TD/img" && fail "dump of a process holding a userfaultfd and a packet socket succeeded"
 	local rc=$?
 	[[ $rc -ne 124 ]] || fail "dump timed out"
 	grep -q '^memdump: error: ' "$TD/dump.err" || fail "no 'memdump: error:' line"
 	grep -Eq '\b108\b.*userfaultfd' "$TD/dump.err" || fail "the error does not name fd 108, a userfaultfd: $(md_why dump)"
-	grep -Eq '\b109\b.*netlink' "$TD/dump.err" || fail "the error does not name fd 109, a netlink socket: $(md_why dump)"
+	grep -Eq '\b109\b.*packet' "$TD/dump.err" || fail "the error does not name fd 109, a packet socket: $(md_why dump)"
 	alive "$PID" || fail "process $PID died after a failed dump"
 	trigger_check "$PID"
 }
@@ -2861,6 +2861,58 @@ test_pty_slave_only_refused() {
 }
 
 ALL_TESTS+=(pty_selftest pty_detects_corruption pty pty_leave_running pty_index_taken pty_slave_only_refused)
+
+# --- netlink sockets (netlink_tree.py) ---------------------------------------------------
+
+# nl_ns_up: a network namespace of the test's own, $NS_NL, lo up; $TD/in-nl CMD runs CMD in it
+nl_ns_up() {
+	command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
+	command -v nsenter >/dev/null || skip "no 'nsenter' command (util-linux)"
+	NS_NL=md-nl-$$
+	trap 'ip netns pids "$NS_NL" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS_NL" 2>/dev/null' EXIT
+	ip netns add "$NS_NL" 2>"$TD/netns.err" || skip "cannot make a network namespace: $(cat "$TD/netns.err")"
+	ip -n "$NS_NL" link set lo up || fail "cannot set lo up in $NS_NL"
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s "$@"\n' "$NS_NL" >"$TD/in-nl"
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$TD/in-nl" "$MEMDUMP" >"$TD/memdump-nl"
+	chmod +x "$TD/in-nl" "$TD/memdump-nl"
+}
+
+# start_netlink MODE: netlink_tree.py MODE in $NS_NL, ready; sets PID and STATUS
+start_netlink() {
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	spawn netlink "$TD/in-nl" python3 "$HERE/netlink_tree.py" "$1" "$STATUS"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "netlink_tree.py did not get ready: $(cat "$STATUS" "$TD/netlink.err" 2>/dev/null)"
+}
+
+# route, uevent and generic netlink sockets come back bound to their port ids, in their groups,
+# connected, with their options; the route socket then gets the notification of an address
+# added after the restore and answers a request
+test_netlink() {
+	need_memdump
+	nl_ns_up
+	"$TD/in-nl" python3 "$HERE/netlink_tree.py" selftest "$TD/self" </dev/null ||
+		fail "selftest: $(cat "$TD/self" 2>/dev/null)"
+	start_netlink wait
+	MEMDUMP=$TD/memdump-nl dump_and_kill "$PID" "$TD/img"
+	MEMDUMP=$TD/memdump-nl restore_detached "$TD/img" "$PID"
+	ip -n "$NS_NL" addr add 10.78.0.1/32 dev lo || fail "cannot add 10.78.0.1 to lo in $NS_NL"
+	trigger_check "$PID"
+}
+
+# the answer to a request the process has not read: refused (it would wait for it forever)
+test_netlink_unread_refused() {
+	need_memdump
+	nl_ns_up
+	start_netlink unread
+	MEMDUMP=$TD/memdump-nl dump_refused "netlink socket (protocol 0)"
+	grep -qE "holding answers it has not read|still answering" "$TD/dump.err" ||
+		fail "refused for another reason: $(md_why dump)"
+}
+
+ALL_TESTS+=(netlink netlink_unread_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

@@ -341,10 +341,41 @@ Test(dump_collect, pipe_with_an_end_outside_is_refused)
 }
 
 /* a family memdump does not restore */
+/* fd 3: a packet socket, a family memdump does not restore */
 static void setup_socket(int sync_fd)
 {
-	if (socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0)
+	if (socket(AF_PACKET, SOCK_DGRAM, 0) < 0)
 		_exit(1);
+}
+
+/* fd 3: a route netlink socket bound by the kernel, in group 5, connected to port 99 */
+static void setup_netlink(int sync_fd)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK }, to = { .nl_family = AF_NETLINK, .nl_pid = 99 };
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE), g = 5;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0)
+		_exit(1);
+}
+
+Test(dump_collect, netlink)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_netlink, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 4);
+	cr_expect_eq(p.fds[3].kind, MD_FD_NETLINK_SOCKET);
+	cr_expect_eq(p.fds[3].sock.family, AF_NETLINK);
+	cr_expect_eq(p.fds[3].sock.protocol, NETLINK_ROUTE);
+	cr_expect_neq(p.fds[3].sock.nl_portid, 0);
+	cr_expect_eq(p.fds[3].sock.nl_groups[0], 1u << 4);
+	cr_expect_eq(p.fds[3].sock.nl_dst_portid, 99);
+	md_proc_release(&p);
 }
 
 /* fds 3, 4: a unix datagram pair, fd 4 with SO_PASSCRED */

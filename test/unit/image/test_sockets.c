@@ -49,7 +49,7 @@ static void sock_proc(struct md_proc *p)
 	memset(p, 0, sizeof(*p));
 	p->pid = SYNTH_PID;
 	p->umask = 022;
-	p->fds = calloc(8, sizeof(*p->fds));
+	p->fds = calloc(10, sizeof(*p->fds));
 	cr_assert_not_null(p->fds);
 	/* a stream pair, one end with options */
 	s = unix_sock(1001, SOCK_STREAM, TCP_ESTABLISHED, 1002);
@@ -88,6 +88,16 @@ static void sock_proc(struct md_proc *p)
 	s = (struct md_sock){ .ino = 2003, .family = AF_INET6, .type = SOCK_STREAM, .protocol = IPPROTO_TCP,
 			      .state = TCP_CLOSE, .peek_off = -1 };
 	p->fds[n++] = sock_fd(9, MD_FD_INET_SOCKET, s);
+	/* netlink: a route socket bound, in groups 1, 5 and 1000, connected to port 77; a generic one */
+	s = (struct md_sock){ .ino = 3001, .family = AF_NETLINK, .type = SOCK_RAW, .protocol = 0, .state = TCP_CLOSE,
+			      .nl_portid = 4242, .nl_dst_portid = 77, .nl_dst_group = 3, .passcred = true,
+			      .rcvbuf = 600000, .peek_off = -1 };
+	s.nl_groups[0] = 1u << 0 | 1u << 4;
+	s.nl_groups[31] = 1u << 7;
+	p->fds[n++] = sock_fd(10, MD_FD_NETLINK_SOCKET, s);
+	s = (struct md_sock){ .ino = 3002, .family = AF_NETLINK, .type = SOCK_DGRAM, .protocol = 16,
+			      .state = TCP_CLOSE, .peek_off = -1 };
+	p->fds[n++] = sock_fd(11, MD_FD_NETLINK_SOCKET, s);
 	p->n_fds = n;
 }
 
@@ -123,6 +133,12 @@ static void assert_sock_eq(const struct md_sock *a, const struct md_sock *b)
 	cr_assert_eq(a->reuseaddr, b->reuseaddr);
 	cr_assert_eq(a->reuseport, b->reuseport);
 	cr_assert_eq(a->v6only, b->v6only);
+	cr_assert_eq(a->sndbuf, b->sndbuf);
+	cr_assert_eq(a->rcvbuf, b->rcvbuf);
+	cr_assert_eq(a->nl_portid, b->nl_portid);
+	cr_assert_eq(a->nl_dst_portid, b->nl_dst_portid);
+	cr_assert_eq(a->nl_dst_group, b->nl_dst_group);
+	cr_assert_eq(memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups)), 0);
 }
 
 Test(image_sockets, fds_round_trip)
@@ -205,8 +221,38 @@ static void tcp_time_wait(struct md_sock *s)
 	s->state = TCP_TIME_WAIT;
 }
 
+static void netlink_type(struct md_sock *s)
+{
+	s->type = SOCK_STREAM;
+}
+
+static void netlink_protocol(struct md_sock *s)
+{
+	s->protocol = MD_NL_PROTOCOLS;
+}
+
+static void netlink_state(struct md_sock *s)
+{
+	s->state = TCP_ESTABLISHED;
+}
+
+static void netlink_dst_group(struct md_sock *s)
+{
+	s->nl_dst_group = 33;
+}
+
+static void netlink_with_shutdown(struct md_sock *s)
+{
+	s->shutdown = MD_SOCK_SHUT_RD;
+}
+
 Test(image_sockets, malformed_refused)
 {
+	assert_read_refuses(7, netlink_type);
+	assert_read_refuses(8, netlink_protocol);
+	assert_read_refuses(7, netlink_state);
+	assert_read_refuses(7, netlink_dst_group);
+	assert_read_refuses(7, netlink_with_shutdown);
 	assert_read_refuses(2, relative_path);
 	assert_read_refuses(3, unix_type);
 	assert_read_refuses(4, inet_state);
@@ -385,6 +431,13 @@ Test(image_sockets, check_kind_and_family_agree)
 
 	sock_proc(&p);
 	p.fds[4].kind = MD_FD_UNIX_SOCKET;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	p.fds[4].kind = MD_FD_INET_SOCKET;
+	cr_assert_eq(check(&p, 1, NULL, 0), 0, "%s", err);
+	p.fds[7].kind = MD_FD_INET_SOCKET;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	p.fds[7].kind = MD_FD_NETLINK_SOCKET;
+	p.fds[4].kind = MD_FD_NETLINK_SOCKET;
 	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
 	md_proc_release(&p);
 }

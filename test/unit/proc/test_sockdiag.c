@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
+#include <linux/netlink_diag.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
@@ -293,6 +294,87 @@ Test(sockdiag, live)
 	close(sv[1]);
 	close(lfd);
 	close(tfd);
+}
+
+/* a netlink socket with its memory (the bytes queued) and its flags */
+Test(sockdiag, netlink_built)
+{
+	struct nl_msg *m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct netlink_diag_msg d = { .ndiag_family = AF_NETLINK, .ndiag_type = SOCK_RAW, .ndiag_protocol = 0,
+				      .ndiag_portid = 4242, .ndiag_ino = 987 };
+	uint32_t mem[SK_MEMINFO_VARS] = { [SK_MEMINFO_RMEM_ALLOC] = 2304 };
+	struct sd_netlink l;
+
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(nla_put(m, NETLINK_DIAG_MEMINFO, sizeof(mem), mem), 0);
+	cr_assert_eq(nla_put_u32(m, NETLINK_DIAG_FLAGS, NDIAG_FLAG_CB_RUNNING | NDIAG_FLAG_PKTINFO), 0);
+	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), 0);
+	cr_assert_eq(l.ino, 987);
+	cr_assert_eq(l.portid, 4242);
+	cr_assert_eq(l.rmem, 2304);
+	cr_assert(l.dump_running);
+	nlmsg_free(m);
+
+	/* no attributes: nothing queued, no dump */
+	m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), 0);
+	cr_assert_eq(l.rmem, 0);
+	cr_assert_not(l.dump_running);
+	nlmsg_free(m);
+
+	/* a memory attribute too short to hold the bytes queued, a flags one of 2 bytes, another family */
+	m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(nla_put(m, NETLINK_DIAG_MEMINFO, 2, mem), 0);
+	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), -EINVAL);
+	nlmsg_free(m);
+	m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(nla_put_u16(m, NETLINK_DIAG_FLAGS, 1), 0);
+	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), -EINVAL);
+	nlmsg_free(m);
+	m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	d.ndiag_family = AF_UNIX;
+	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
+	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), -EINVAL);
+	nlmsg_free(m);
+}
+
+/* a netlink socket made here: listed once bound, with the answer it has not read */
+Test(sockdiag, netlink_live)
+{
+	struct {
+		struct nlmsghdr h;
+		unsigned char body[16];
+	} req = { .h = { .nlmsg_len = sizeof(req), .nlmsg_type = 18 /* RTM_GETLINK */,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 } };
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	socklen_t al = sizeof(a);
+	const struct sd_netlink *l;
+	struct sockdiag d = { 0 };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	cr_assert_null(sockdiag_find_netlink(&d, ino_of(fd)), "not bound: not listed");
+	sockdiag_release(&d);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	l = sockdiag_find_netlink(&d, ino_of(fd));
+	cr_assert_not_null(l);
+	cr_assert_eq(l->portid, a.nl_pid);
+	cr_assert_eq(l->protocol, NETLINK_ROUTE);
+	cr_assert_eq(l->rmem, 0);
+	sockdiag_release(&d);
+	cr_assert_eq(send(fd, &req, sizeof(req), 0), (ssize_t)sizeof(req));
+	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	l = sockdiag_find_netlink(&d, ino_of(fd));
+	cr_assert_not_null(l);
+	cr_assert_gt(l->rmem, 0, "the answer waits to be read");
+	sockdiag_release(&d);
+	close(fd);
 }
 
 Test(sockdiag, probe)
