@@ -37,6 +37,7 @@ struct kfeat {
 	bool epoll_tfd;		/* fdinfo lists epoll items, kcmp(KCMP_EPOLL_TFD) finds their files */
 	bool sock_diag_unix;	/* NETLINK_SOCK_DIAG answers for AF_UNIX (unix_diag) */
 	bool sock_diag_inet;	/* ... and for TCP and UDP over IPv4 and IPv6 (inet_diag) */
+	bool sock_diag_netlink;	/* ... and for AF_NETLINK (netlink_diag) */
 	bool so_peek_off;	/* SO_PEEK_OFF walks a unix datagram queue with MSG_PEEK */
 	bool tcp_repair;	/* TCP_REPAIR: established TCP connections (CAP_NET_ADMIN) */
 	bool net_lock;		/* an nftables table can be made: the network lock */

@@ -555,6 +555,7 @@ int kfeat_probe_all(struct kfeat *ret)
 		return r;
 	ret->so_peek_off = probe_so_peek_off();
 	ret->sock_diag_unix = sockdiag_probe(AF_UNIX, 0);
+	ret->sock_diag_netlink = sockdiag_probe(AF_NETLINK, 0);
 	ret->sock_diag_inet = sockdiag_probe(AF_INET, IPPROTO_TCP) && sockdiag_probe(AF_INET, IPPROTO_UDP) &&
 			      sockdiag_probe(AF_INET6, IPPROTO_TCP) && sockdiag_probe(AF_INET6, IPPROTO_UDP);
 	ret->epoll_tfd = probe_epoll_tfd();
@@ -604,6 +605,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "posix_timer_ids: %s\n", yesno(kf->posix_timer_ids));
 	fprintf(out, "sock_diag_unix: %s\n", yesno(kf->sock_diag_unix));
 	fprintf(out, "sock_diag_inet: %s\n", yesno(kf->sock_diag_inet));
+	fprintf(out, "sock_diag_netlink: %s\n", yesno(kf->sock_diag_netlink));
 	fprintf(out, "so_peek_off: %s\n", yesno(kf->so_peek_off));
 	fprintf(out, "open_by_handle: %s\n", yesno(kf->open_by_handle));
 	fprintf(out, "inotify_fhandle: %s\n", yesno(kf->inotify_fhandle));

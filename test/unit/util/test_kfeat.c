@@ -49,13 +49,14 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 	cr_assert_eq(kfeat_probe(&again), 0);
 	/* dump and restore do not pay for what only memdump check reports */
 	cr_assert_not(again.inotify_fhandle || again.epoll_tfd || again.sock_diag_unix || again.sock_diag_inet ||
-		      again.so_peek_off || again.open_by_handle || again.seccomp_filters || again.tcp_repair ||
+		      again.sock_diag_netlink || again.so_peek_off || again.open_by_handle || again.seccomp_filters || again.tcp_repair ||
 		      again.net_lock);
 	cr_assert_eq(kfeat_probe_all(&again), 0);
 	cr_assert_eq(again.inotify_fhandle, kf.inotify_fhandle);
 	cr_assert_eq(again.epoll_tfd, kf.epoll_tfd);
 	cr_assert_eq(again.sock_diag_unix, kf.sock_diag_unix);
 	cr_assert_eq(again.sock_diag_inet, kf.sock_diag_inet);
+	cr_assert_eq(again.sock_diag_netlink, kf.sock_diag_netlink);
 	cr_assert_eq(again.so_peek_off, kf.so_peek_off);
 	cr_assert_eq(again.open_by_handle, kf.open_by_handle);
 	cr_assert_eq(again.seccomp_filters, kf.seccomp_filters);
@@ -154,7 +155,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 29);
+	cr_assert_eq(lines, 30);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -179,6 +180,8 @@ Test(kfeat, print_says_the_same)
 	snprintf(want, sizeof(want), "sock_diag_unix: %s\n", kf.sock_diag_unix ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "sock_diag_inet: %s\n", kf.sock_diag_inet ? "yes" : "no");
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "sock_diag_netlink: %s\n", kf.sock_diag_netlink ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "so_peek_off: %s\n", kf.so_peek_off ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
