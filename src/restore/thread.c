@@ -116,9 +116,15 @@ static int thread_self_state(struct restore_proc *rp, const struct md_thread *t)
 			goto out;
 		}
 	}
-	if (!(t->altstack.flags & SS_DISABLE)) {
+	/*
+	 * Always: a process gets the signal stack of the one it was forked
+	 * from (memdump's own, for the root, where a sanitizer gave it one).
+	 */
+	{
 		struct kstack ks = { t->altstack.sp, (int32_t)(t->altstack.flags & ~SS_ONSTACK), 0, t->altstack.size };
 
+		if (t->altstack.flags & SS_DISABLE)
+			ks = (struct kstack){ 0, SS_DISABLE, 0, 0 };
 		r = inject_write_mem(rp->pid, rp->scratch + SCRATCH_ALTSTACK, &ks, sizeof(ks));
 		if (r < 0)
 			goto out_log;

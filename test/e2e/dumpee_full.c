@@ -1,6 +1,6 @@
 /*
  * dumpee_full: an end-to-end dumpee that sets up most of the state memdump claims to
- * restore (memory of every kind, threads with TLS, signals, timers, files, rseq...),
+ * restore (memory of every kind, threads with TLS, signals, timers, files, rseq, signal stacks...),
  * remembers what it expects, and on SIGUSR1 checks all of it and reports to a status file.
  *
  * Usage: dumpee_full [-m wait|selftest|corrupt] [-c WHAT] [-p] [-u] [-T SECS] STATUS TMPDIR
@@ -122,6 +122,8 @@ static volatile int stop_workers;
 static __thread uint64_t tls_magic;
 static __thread char tls_buf[64];
 static uint8_t altstack_mem[64 * 1024] __attribute__((aligned(16)));
+static stack_t main_altstack;		/* the main thread's, as it started (none, or a sanitizer's) */
+static uint8_t main_altstack_mem[16 * 1024] __attribute__((aligned(16)));
 
 /* ---- result collection without malloc or stdio ------------------------------------- */
 
@@ -1178,9 +1180,16 @@ static void check_threads(void)
 
 	{
 		char fail[256] = "";
+		stack_t ss;
 
 		if (!check_rseq("main thread", fail, sizeof(fail)))
 			failf("%s", fail);
+		/* a signal stack it did not have is one to crash on (a root forked from memdump gets memdump's) */
+		if (sigaltstack(NULL, &ss) < 0 || ss.ss_sp != main_altstack.ss_sp ||
+		    ss.ss_size != main_altstack.ss_size || ss.ss_flags != main_altstack.ss_flags)
+			failf("main thread: sigaltstack is sp=%p size=%zu flags=%#x, expected sp=%p size=%zu flags=%#x",
+			      ss.ss_sp, ss.ss_size, ss.ss_flags, main_altstack.ss_sp, main_altstack.ss_size,
+			      main_altstack.ss_flags);
 	}
 }
 
@@ -1535,6 +1544,12 @@ static int corrupt(const char *what)
 		workers[1].corrupt_tls = 1;	/* only the thread can reach its own TLS */
 		while (workers[1].corrupt_tls != 2 && now_ms() - t0 < 5000)
 			sleep_ms(1);
+	} else if (!strcmp(what, "altstack")) {
+		/* the main thread on a signal stack it did not have */
+		stack_t ss = { .ss_sp = main_altstack_mem, .ss_size = sizeof(main_altstack_mem) };
+
+		if (sigaltstack(&ss, NULL) < 0)
+			return -1;
 	} else if (!strcmp(what, "rseq")) {
 		/* unregister main's rseq: the kernel stops updating the area */
 		struct rseq *rs = my_rseq();
@@ -1608,6 +1623,8 @@ int main(int argc, char **argv)
 	setup_memory();
 	setup_files();
 	setup_misc();
+	if (sigaltstack(NULL, &main_altstack) < 0)
+		die_setup("sigaltstack query");
 	setup_signals();
 	setup_anon_fds();
 	setup_epoll();

@@ -52,7 +52,7 @@ test_dumpee_detects_corruption() {
 	local what
 	mkdir -p "$TD/data"
 	for what in anon anon-zero protnone privfile shanon memfd huge thp offset rlimit cwd comm sigpending \
-		maps tls rseq itimer eventfd epoll; do
+		maps tls rseq altstack itimer eventfd epoll; do
 		corruption_noticed "$E2E/dumpee_full" "$what" "$TD/data"
 	done
 }
