@@ -99,6 +99,8 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job, struct md_pty **r
  * on a pty, two ptys of one index.
  */
 int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_n);
+/* the terminal (its device) fd of pid, on /dev/tty, is on; -ENOTSUP (logged) if hung up */
+int dump_tty_real_dev(pid_t pid, int fd, dev_t *ret);
 /*
  * An inotify fd (kind set): its watches, each with its path found from
  * fdinfo's file handle; a watch whose path cannot be found is refused

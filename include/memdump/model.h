@@ -453,6 +453,9 @@ struct md_pty {
 	bool hup;		/* the slave was opened and every fd on it closed since: master reads EIO */
 	pid_t sid;		/* the controlling terminal of this session (its leader, in the tree); 0: none */
 	pid_t fg_pgrp;		/* sid's foreground process group (a group of the tree); 0: the leader's */
+	bool owner_known;	/* the next three are known (the dump saw /dev/pts/N) */
+	uint32_t slave_uid, slave_gid;	/* owner of /dev/pts/N (grantpt(), a login's chown) */
+	uint32_t slave_mode;	/* its permission bits (mesg y/n) */
 };
 
 static inline bool md_fd_is_sock(const struct md_fd *f)

@@ -9,7 +9,11 @@
  *
  * Which pty a slave is on: its device number gives the index, its st_dev
  * the devpts instance; TIOCGPTPEER with O_PATH gives the master's slave
- * without opening it (no open, so no hangup state changes).
+ * without opening it (no open, so no hangup state changes), and the owner
+ * and mode of its /dev/pts/N. An fd on /dev/tty is on the terminal its
+ * process had when it opened it (TIOCGDEV says which): a slave like any
+ * other. A pty end another process holds, outside the tree, is refused
+ * (it would keep the index, and lose its pty).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,12 +32,10 @@
 #include "memdump/dump.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
-
-#ifndef TIOCGPTPEER		/* 4.13 */
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
+#include "memdump/proc.h"
 
 #define PTMX_DEV makedev(5, 2)		/* /dev/ptmx, /dev/pts/ptmx */
+#define TTY_DEV makedev(5, 0)		/* /dev/tty: the opener's terminal, whichever it was */
 
 struct pty_seen {
 	dev_t devpts;		/* st_dev of the slave's devpts */
@@ -41,6 +43,25 @@ struct pty_seen {
 	uint64_t master_ofd;
 	struct md_pty pty;
 };
+
+struct pty_seen_list {
+	const struct pty_seen *s;
+	size_t n;
+};
+
+/* the terminal an fd on /dev/tty is on: the one its process had when it opened it; -errno */
+static int real_dev(pid_t pid, int fd, dev_t *ret)
+{
+	_cleanup_close_ int c = md_pidfd_copy_fd(pid, fd);
+	unsigned int dev;
+
+	if (c < 0)
+		return c;
+	if (ioctl(c, TIOCGDEV, &dev) < 0)
+		return -errno;
+	*ret = proc_tty_dev(dev);	/* new_encode_dev(), as stat's tty_nr */
+	return 0;
+}
 
 static bool is_slave(dev_t rdev)
 {
@@ -110,6 +131,9 @@ static int read_master(int m, pid_t pid, int fd, struct md_pty *t)
 	if (poll(&pfd, 1, 0) < 0)
 		return log_err(-errno, "cannot poll the pty of fd %d of %d", fd, pid);
 	t->hup = pfd.revents & POLLHUP;
+	if (t->packet && (pfd.revents & POLLPRI))
+		log_warn("/dev/pts/%u: the packet-mode status its master (fd %d of %d) has not read is not kept",
+			 t->index, fd, pid);
 	/* whose controlling terminal it is: asked through the master, anyone may */
 	if (ioctl(m, TIOCGSID, &v) == 0) {
 		t->sid = v;
@@ -142,7 +166,7 @@ static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_
 		return log_err(-errno, "fd %d of %d is on /dev/ptmx but no pty master", f->fd, pid);
 	if (index >= MD_PTY_MAX)
 		return log_err(-ERANGE, "fd %d of %d: pty index %u", f->fd, pid, index);
-	/* the slave's devpts; O_PATH opens nothing */
+	/* the slave's devpts, owner and mode; O_PATH opens nothing */
 	peer = ioctl(m, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
 	if (peer >= 0 && fstat(peer, &st) == 0)
 		devpts = st.st_dev;
@@ -155,6 +179,12 @@ static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_
 		r = read_master(m, pid, f->fd, &e->pty);
 		if (r < 0)
 			return r;
+		if (devpts) {
+			e->pty.owner_known = true;
+			e->pty.slave_uid = st.st_uid;
+			e->pty.slave_gid = st.st_gid;
+			e->pty.slave_mode = st.st_mode & 07777;
+		}
 	}
 	e->master = true;
 	e->master_ofd = f->ofd;
@@ -163,35 +193,53 @@ static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_
 	return 0;
 }
 
-static int take_slave(pid_t pid, struct md_fd *f, dev_t rdev, struct pty_seen **seen, size_t *n_seen)
+static int take_slave(pid_t pid, struct md_fd *f, dev_t rdev, dev_t devpts, struct pty_seen **seen, size_t *n_seen)
 {
 	_cleanup_close_ int s = md_pidfd_copy_fd(pid, f->fd);
-	struct pty_seen *e = find(*seen, *n_seen, f->dev, slave_index(rdev));
+	uint32_t index = slave_index(rdev);
+	struct pty_seen *e = find(*seen, *n_seen, devpts, index);
 	int v, queued = 0;
 
-	/* a master whose devpts TIOCGPTPEER could not tell */
+	/* a master whose devpts TIOCGPTPEER could not tell; /dev/tty, whose devpts we cannot tell */
 	if (!e)
-		e = find(*seen, *n_seen, 0, slave_index(rdev));
+		e = find(*seen, *n_seen, 0, index);
+	for (size_t i = 0; !e && !devpts && i < *n_seen; i++)
+		if ((*seen)[i].pty.index == index)
+			e = &(*seen)[i];
 	if (!e)
-		e = add(seen, n_seen, f->dev, slave_index(rdev));
-
+		e = add(seen, n_seen, devpts, index);
 	if (!e)
 		return -ENOMEM;
 	if (s < 0)
 		return log_err(s, "cannot take a copy of fd %d of %d", f->fd, pid);
-	if (ioctl(s, TIOCGEXCL, &v) < 0)
-		return log_err(-errno, "cannot read whether /dev/pts/%u (fd %d of %d) is exclusive", e->pty.index,
-			       f->fd, pid);
+	if (ioctl(s, TIOCGEXCL, &v) < 0) {
+		if (errno == EIO)
+			return log_refuse("fd %d of %d is on /dev/pts/%u, hung up (its master was closed, or "
+					  "vhangup()): not supported", f->fd, pid, index);
+		return log_err(-errno, "cannot read whether /dev/pts/%u (fd %d of %d) is exclusive", index, f->fd,
+			       pid);
+	}
 	e->pty.slave_excl |= v;
 	if (ioctl(s, FIONREAD, &queued) == 0 && queued > 0)
-		log_warn("/dev/pts/%u: %d bytes typed into it that fd %d of %d has not read are not kept",
-			 e->pty.index, queued, f->fd, pid);
+		log_warn("/dev/pts/%u: %d bytes typed into it that fd %d of %d has not read are not kept", index,
+			 queued, f->fd, pid);
 	f->kind = MD_FD_PTY_SLAVE;
-	f->pty = e->pty.index;
+	f->pty = index;
 	return 0;
 }
 
-/* a master pty fd sorts first: slaves are matched to the devpts its master found */
+int dump_tty_real_dev(pid_t pid, int fd, dev_t *ret)
+{
+	int r = real_dev(pid, fd, ret);
+
+	if (r == -EIO)
+		return log_refuse("fd %d of %d is on /dev/tty, hung up: not supported", fd, pid);
+	if (r < 0)
+		return log_err(r, "cannot read which terminal fd %d of %d (/dev/tty) is on", fd, pid);
+	return 0;
+}
+
+/* masters first: slaves are matched to the devpts their master found */
 static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen **seen, size_t *n_seen)
 {
 	int refused = 0, r;
@@ -199,15 +247,34 @@ static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen *
 	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < procs[k].n_fds; i++) {
 			struct md_fd *f = &procs[k].fds[i];
+			dev_t rdev, devpts;
 			char path[64];
 			struct stat st;
 
-			if (f->kind != MD_FD_CHR || f->ctty)
+			/* an O_PATH fd opens nothing again: by path, as any other device */
+			if (f->kind != MD_FD_CHR || f->ctty || (f->flags & O_PATH))
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d/fd/%d", procs[k].pid, f->fd);
 			if (stat(path, &st) < 0)
 				return log_err(-errno, "cannot stat fd %d of %d", f->fd, procs[k].pid);
-			if (masters ? st.st_rdev != PTMX_DEV : !is_slave(st.st_rdev))
+			rdev = st.st_rdev;
+			devpts = st.st_dev;
+			if (!masters && rdev == TTY_DEV) {
+				r = dump_tty_real_dev(procs[k].pid, f->fd, &rdev);
+				if (r < 0 && r != -ENOTSUP)
+					return r;
+				if (r < 0) {
+					refused = r;
+					continue;
+				}
+				if (!is_slave(rdev)) {
+					refused = log_refuse("fd %d of %d is /dev/tty, on a terminal that is no pty of the "
+							     "tree: not supported", f->fd, procs[k].pid);
+					continue;
+				}
+				devpts = 0;	/* its master's */
+			}
+			if (masters ? rdev != PTMX_DEV : !is_slave(rdev))
 				continue;
 			if (f->n_locks) {
 				refused = log_refuse("fd %d of %d: a lock on a pty: not supported", f->fd,
@@ -215,11 +282,51 @@ static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen *
 				continue;
 			}
 			r = masters ? take_master(procs[k].pid, f, seen, n_seen) :
-				      take_slave(procs[k].pid, f, st.st_rdev, seen, n_seen);
-			if (r < 0)
+				      take_slave(procs[k].pid, f, rdev, devpts, seen, n_seen);
+			if (r < 0 && r != -ENOTSUP)
 				return r;
+			if (r < 0)
+				refused = r;
 		}
 	return refused;
+}
+
+/* an fd outside the tree on pty end of ours: refused */
+static int outside_fd(pid_t pid, int fd, const char *link, void *arg)
+{
+	const struct pty_seen *seen = ((const struct pty_seen_list *)arg)->s;
+	size_t n = ((const struct pty_seen_list *)arg)->n;
+	char path[64];
+	struct stat st;
+	dev_t rdev;
+	uint32_t index;
+	int c;
+
+	if (strncmp(link, "/dev/", 5))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode))
+		return 0;
+	rdev = st.st_rdev;
+	if (rdev == TTY_DEV && real_dev(pid, fd, &rdev) < 0)
+		return 0;
+	if (is_slave(rdev)) {
+		index = slave_index(rdev);
+	} else if (rdev == PTMX_DEV) {
+		c = md_pidfd_copy_fd(pid, fd);
+		if (c < 0)
+			return 0;
+		if (ioctl(c, TIOCGPTN, &index) < 0)
+			index = UINT32_MAX;
+		close(c);
+	} else {
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (seen[i].pty.index == index && seen[i].master)
+			return log_refuse("/dev/pts/%u of the tree is also held by process %d (fd %d, '%s') outside "
+					  "it: not supported (dump that process too)", index, pid, fd, link);
+	return 0;
 }
 
 int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_n)
@@ -246,8 +353,7 @@ int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_
 			for (size_t j = 0; j < procs[p].n_fds; j++) {
 				const struct md_fd *f = &procs[p].fds[j];
 
-				if (f->kind == MD_FD_PTY_SLAVE && f->pty == seen[i].pty.index &&
-				    f->dev == seen[i].devpts) {
+				if (f->kind == MD_FD_PTY_SLAVE && f->pty == seen[i].pty.index) {
 					refused = log_refuse("fd %d of %d is /dev/pts/%u, whose master (/dev/ptmx) no "
 							     "process of the tree holds: not supported (dump the "
 							     "process that holds it too)", f->fd, procs[p].pid,
@@ -256,6 +362,11 @@ int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_
 					break;
 				}
 			}
+	}
+	if (!refused && n_seen) {
+		struct pty_seen_list l = { seen, n_seen };
+
+		refused = dump_walk_outside_fds(procs, n, outside_fd, &l);
 	}
 	if (refused < 0)
 		return refused;

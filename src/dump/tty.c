@@ -10,6 +10,7 @@
  * (md_pty.sid) with its foreground group; any other terminal is refused.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -46,6 +47,13 @@ static int mark_fds(struct md_proc *p, uint32_t t)
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, f->fd);
 		if (stat(path, &st) < 0)
 			return log_err(-errno, "cannot stat fd %d of %d", f->fd, p->pid);
+		/* /dev/tty: the terminal it was opened on */
+		if (st.st_rdev == makedev(5, 0) && !(f->flags & O_PATH)) {
+			int r = dump_tty_real_dev(p->pid, f->fd, &st.st_rdev);
+
+			if (r < 0)
+				return r;
+		}
 		f->ctty = st.st_rdev == proc_tty_dev(t);
 	}
 	return 0;

@@ -60,6 +60,10 @@ int image_write_ptys(int dirfd, const struct md_pty *t, size_t n)
 		e[i].sid = t[i].sid;
 		e[i].has_fg_pgrp = t[i].fg_pgrp != 0;
 		e[i].fg_pgrp = t[i].fg_pgrp;
+		e[i].has_slave_uid = e[i].has_slave_gid = e[i].has_slave_mode = t[i].owner_known;
+		e[i].slave_uid = t[i].slave_uid;
+		e[i].slave_gid = t[i].slave_gid;
+		e[i].slave_mode = t[i].slave_mode;
 		ep[i] = &e[i];
 	}
 	m.n_ptys = n;
@@ -80,6 +84,10 @@ static int read_pty(const Md__Pty *s, struct md_pty *t)
 	if ((s->has_sid && s->sid <= 0) || (s->has_fg_pgrp && (s->fg_pgrp <= 0 || !s->has_sid)))
 		return img_invalid(PTYS_NAME, "pty %u: session %d, foreground group %d", s->index,
 				   s->has_sid ? s->sid : 0, s->has_fg_pgrp ? s->fg_pgrp : 0);
+	if (s->has_slave_uid != s->has_slave_gid || s->has_slave_uid != s->has_slave_mode ||
+	    (s->has_slave_mode && s->slave_mode > 07777))
+		return img_invalid(PTYS_NAME, "pty %u: a part of the owner and mode of its slave, or mode %#o", s->index,
+				   s->has_slave_mode ? s->slave_mode : 0);
 	*t = (struct md_pty){
 		.index = s->index, .iflag = s->iflag, .oflag = s->oflag, .cflag = s->cflag, .lflag = s->lflag,
 		.line = (uint8_t)s->line, .ispeed = s->ispeed, .ospeed = s->ospeed, .rows = (uint16_t)s->rows,
@@ -87,6 +95,8 @@ static int read_pty(const Md__Pty *s, struct md_pty *t)
 		.ypixel = s->has_ypixel ? (uint16_t)s->ypixel : 0, .locked = s->has_locked && s->locked,
 		.packet = s->has_packet && s->packet, .slave_excl = s->has_slave_excl && s->slave_excl,
 		.hup = s->has_hup && s->hup, .sid = s->has_sid ? s->sid : 0, .fg_pgrp = s->has_fg_pgrp ? s->fg_pgrp : 0,
+		.owner_known = s->has_slave_uid, .slave_uid = s->slave_uid, .slave_gid = s->slave_gid,
+		.slave_mode = s->slave_mode,
 	};
 	memcpy(t->cc, s->cc.data, MD_PTY_NCC);
 	return 0;

@@ -20,7 +20,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <asm/termbits.h>
@@ -29,9 +31,46 @@
 #include "memdump/log.h"
 #include "restore/internal.h"
 
-#ifndef TIOCGPTPEER		/* 4.13 */
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
+/*
+ * The slave opened from master with access mode acc, close-on-exec for us
+ * only: TIOCGPTPEER keeps O_CLOEXEC among the file's own flags, which the
+ * next dump would take for the fd's (open() drops it, and adds
+ * O_LARGEFILE). fd or -errno.
+ */
+static int open_slave(int master, int acc)
+{
+	int fd = ioctl(master, TIOCGPTPEER, acc | O_NOCTTY | O_LARGEFILE);
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* /dev/pts/N's owner and mode again (grantpt(), a login's chown, mesg) */
+static int set_owner(const struct restore_pty *p)
+{
+	const struct md_pty *t = &p->t;
+	int peer, r = 0;
+	char path[64];
+
+	if (!t->owner_known)
+		return 0;
+	peer = ioctl(p->master, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
+	if (peer < 0)
+		return log_err(-errno, "/dev/pts/%u: cannot find its slave", t->index);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", peer);
+	if (fchownat(peer, "", t->slave_uid, t->slave_gid, AT_EMPTY_PATH) < 0 || chmod(path, t->slave_mode) < 0)
+		r = log_err(-errno, "/dev/pts/%u: cannot give it owner %u:%u and mode %#o", t->index, t->slave_uid,
+			    t->slave_gid, t->slave_mode);
+	close(peer);
+	return r;
+}
 
 int restore_read_ptys(struct restore_ctx *rc, const char *dir)
 {
@@ -73,8 +112,11 @@ static struct restore_pty *find(struct restore_ctx *rc, uint32_t index)
 	return NULL;
 }
 
-/* the path the tree opened pty's master by, and whether any fd of the tree is on its slave */
-static const char *master_path(const struct restore_ctx *rc, uint32_t index, bool *slave_fd)
+/*
+ * The path the tree opened pty's master by and its access mode, and
+ * whether any fd of the tree is on its slave
+ */
+static const char *master_path(const struct restore_ctx *rc, uint32_t index, int *acc, bool *slave_fd)
 {
 	const char *path = NULL;
 
@@ -85,8 +127,10 @@ static const char *master_path(const struct restore_ctx *rc, uint32_t index, boo
 		for (size_t i = 0; i < p->n_fds; i++) {
 			if (p->fds[i].pty != index)
 				continue;
-			if (p->fds[i].kind == MD_FD_PTY_MASTER && !path)
+			if (p->fds[i].kind == MD_FD_PTY_MASTER && !path) {
 				path = p->fds[i].path;
+				*acc = (int)p->fds[i].flags & O_ACCMODE;
+			}
 			*slave_fd |= p->fds[i].kind == MD_FD_PTY_SLAVE;
 		}
 	}
@@ -111,6 +155,8 @@ static int set_state(struct restore_pty *p, bool slave_fd)
 		return log_err(-errno, "/dev/pts/%u: cannot set its window size", t->index);
 	if (t->packet && ioctl(p->master, TIOCPKT, &on) < 0)
 		return log_err(-errno, "/dev/pts/%u: cannot set packet mode", t->index);
+	if (set_owner(p) < 0)
+		return -EPERM;
 	if (!slave_fd && !t->sid && !t->hup && !t->slave_excl) {
 		if (!t->locked && ioctl(p->master, TIOCSPTLCK, &off) < 0)
 			return log_err(-errno, "/dev/pts/%u: cannot unlock it", t->index);
@@ -118,9 +164,9 @@ static int set_state(struct restore_pty *p, bool slave_fd)
 	}
 	if (ioctl(p->master, TIOCSPTLCK, &off) < 0)
 		return log_err(-errno, "/dev/pts/%u: cannot unlock it", t->index);
-	p->slave = ioctl(p->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	p->slave = open_slave(p->master, O_RDWR);
 	if (p->slave < 0)
-		return log_err(-errno, "/dev/pts/%u: cannot open its slave", t->index);
+		return log_err(p->slave, "/dev/pts/%u: cannot open its slave", t->index);
 	return 0;
 }
 
@@ -135,16 +181,17 @@ int restore_open_ptys(struct restore_ctx *rc)
 		struct restore_pty *p = NULL;
 		const char *path;
 		bool slave_fd;
+		int acc = O_RDWR;
 
 		for (size_t i = 0; i < rc->n_ptys; i++)
 			if (rc->ptys[i].master < 0 && (!p || rc->ptys[i].t.index < p->t.index))
 				p = &rc->ptys[i];
 		if (!p)
 			break;
-		path = master_path(rc, p->t.index, &slave_fd);
+		path = master_path(rc, p->t.index, &acc, &slave_fd);
 		for (;;) {
 			unsigned int got;
-			int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC), *more;
+			int fd = open(path, acc | O_NOCTTY | O_CLOEXEC), *more;
 
 			if (fd < 0) {
 				r = log_err(-errno, "cannot open '%s' for /dev/pts/%u", path, p->t.index);
@@ -192,12 +239,13 @@ int restore_pty_open(struct restore_ctx *rc, const struct md_fd *f)
 
 	if (!p || p->master < 0)
 		return -ENOENT;
-	if (f->kind == MD_FD_PTY_MASTER)
-		fd = fcntl(p->master, F_DUPFD_CLOEXEC, 3);
-	else
-		fd = ioctl(p->master, TIOCGPTPEER, ((int)f->flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
+	if (f->kind == MD_FD_PTY_SLAVE) {
+		fd = open_slave(p->master, (int)f->flags & O_ACCMODE);
+		if (fd < 0)
+			return fd;
+	} else if ((fd = fcntl(p->master, F_DUPFD_CLOEXEC, 3)) < 0) {
 		return -errno;
+	}
 	if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
 		int r = -errno;
 

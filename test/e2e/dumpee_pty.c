@@ -7,17 +7,20 @@
  * The root R holds the masters of three ptys:
  *   A  the controlling terminal of a session: R's child C calls setsid()
  *      and opens A's slave (taking it as its terminal), forks G, which
- *      inherits it, makes a group of its own and is made the foreground
- *      group by C. Its termios: no echo, VERASE ^H, 9600 baud; window
- *      40x132. R also holds a second, non-blocking description of the slave.
+ *      inherits it, makes a group of its own, opens /dev/tty and is made
+ *      the foreground group by C. Its termios: no echo, VERASE ^H, 9600
+ *      baud; window 40x132; the slave owned by 65534:5, mode 0620. R also
+ *      holds a second, non-blocking description of the slave.
  *   B  hung up: its slave was opened and closed again, B's master reads EIO.
  *   L  still locked (no unlockpt()), in packet mode.
  * It writes "READY PID" to STATUS and waits for SIGUSR1 (wait mode), then
  * checks: the same indexes, termios and window size; L locked and in
- * packet mode; B's master reading EIO; the non-blocking slave; from
+ * packet mode; B's master reading EIO; the non-blocking slave (not
+ * close-on-exec); the slave's owner and mode; from
  * /proc, C leading its session with A as terminal, G in it with A too,
  * and G's group the foreground one. Then through A's master: a line
- * written reaches G, which answers it; Ctrl-C reaches G as SIGINT. Verdict
+ * written reaches G, which answers it; Ctrl-C reaches G as SIGINT; G
+ * answers "tty" through its /dev/tty fd. Verdict
  * "OK" or "FAIL: what" in STATUS; exit 0 or 1.
  *
  * -m selftest: the same without a dump. -m corrupt -c WHAT breaks one
@@ -39,6 +42,11 @@
 #include <unistd.h>
 
 #include "dumpee.h"
+
+#define FD_DEVTTY 5		/* G's fd on /dev/tty */
+#define SLAVE_UID 65534		/* A's slave's owner and mode, as a login gives them */
+#define SLAVE_GID 5
+#define SLAVE_MODE 0620
 
 static volatile sig_atomic_t go;
 static int m_a, m_b, m_l, s_nb;
@@ -85,10 +93,15 @@ static void g_main(int ready)
 {
 	struct sigaction sa = { .sa_handler = on_int, .sa_flags = SA_RESTART };
 	char line[128];
+	int t;
 
 	sigaction(SIGINT, &sa, NULL);
 	if (setpgid(0, 0) < 0)
 		die_setup("setpgid");
+	/* our terminal by its other name, at fd 5 */
+	t = open("/dev/tty", O_RDWR);
+	if (t < 0 || (t != FD_DEVTTY && (dup2(t, FD_DEVTTY) < 0 || close(t) < 0)))
+		die_setup("/dev/tty");
 	put_byte(ready);
 	close(ready);
 	/* reading before C made us the foreground group would stop us (SIGTTIN) */
@@ -106,7 +119,8 @@ static void g_main(int ready)
 		if (!strcmp(line, "fg\n"))	/* -c fg: the session leader's group takes the foreground */
 			tcsetpgrp(0, getsid(0));
 		snprintf(out, sizeof(out), "pong %s", line);
-		if (write(1, out, strlen(out)) < 0)
+		/* "tty": answered through /dev/tty */
+		if (write(strcmp(line, "tty\n") ? 1 : FD_DEVTTY, out, strlen(out)) < 0)
 			_exit(4);
 	}
 }
@@ -185,6 +199,8 @@ static void setup(void)
 	s_nb = open(slave, O_RDWR | O_NOCTTY | O_NONBLOCK);
 	if (s_nb < 0 || tcgetattr(m_a, &tio_a) < 0)
 		die_setup("slave A");
+	if (chown(slave, SLAVE_UID, SLAVE_GID) < 0 || chmod(slave, SLAVE_MODE) < 0)
+		die_setup("chown slave A");
 
 	m_b = new_master();
 	if (unlockpt(m_b) < 0 || ptsname_r(m_b, slave, sizeof(slave)))
@@ -277,6 +293,14 @@ static bool check(void)
 		return failf("B's master reads without EIO: %s", strerror(errno));
 	if ((fcntl(s_nb, F_GETFL) & O_NONBLOCK) == 0)
 		return failf("the second slave fd of A lost O_NONBLOCK");
+	/* close-on-exec is the fd's, not the file's: the next dump would take it for the fd's */
+	if ((fcntl(s_nb, F_GETFL) & O_CLOEXEC) || fcntl(s_nb, F_GETFD) != 0)
+		return failf("the second slave fd of A is close-on-exec (flags %#x, fd flags %#x)",
+			     fcntl(s_nb, F_GETFL), fcntl(s_nb, F_GETFD));
+	if (ptsname_r(m_a, buf, sizeof(buf)) || stat(buf, &st) < 0 || st.st_uid != SLAVE_UID ||
+	    st.st_gid != SLAVE_GID || (st.st_mode & 07777) != SLAVE_MODE)
+		return failf("A's slave %s is %u:%u mode %#o, expected %u:%u %#o", buf, st.st_uid, st.st_gid,
+			     st.st_mode & 07777, SLAVE_UID, SLAVE_GID, SLAVE_MODE);
 	if (fstat(s_nb, &st) < 0 || major(st.st_rdev) < 136 || minor(st.st_rdev) != (unsigned)idx_a % 256)
 		return failf("the second slave fd of A is not on /dev/pts/%d", idx_a);
 	tty = (long)((minor(st.st_rdev) & 0xff) | (major(st.st_rdev) << 8) | ((minor(st.st_rdev) & ~0xffu) << 12));
@@ -292,6 +316,8 @@ static bool check(void)
 		return failf("G answered '%s' to ping", buf);
 	if (write(m_a, "\003", 1) != 1 || !read_master(buf, sizeof(buf)) || strcmp(buf, "sigint\r\n"))
 		return failf("G answered '%s' to Ctrl-C", buf);
+	if (write(m_a, "tty\n", 4) != 4 || !read_master(buf, sizeof(buf)) || strcmp(buf, "pong tty\r\n"))
+		return failf("G answered '%s' through /dev/tty", buf);
 	if (write(m_a, "quit\n", 5) != 5 || waitpid(pid_c, &v, 0) != pid_c || v != 0)
 		return failf("C and G did not end well (%#x)", v);
 	return true;

@@ -2823,6 +2823,28 @@ test_pty() {
 	trigger_check "$PID"
 }
 
+# twice: what the first restore made dumps and restores the same (no flag of memdump's own left)
+test_pty_twice() {
+	need_memdump
+	start_pty
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	dump_and_kill "$PID" "$TD/img2"
+	restore_detached "$TD/img2" "$PID"
+	trigger_check "$PID"
+}
+
+# a pty end held by a process outside the tree: refused (that process would keep the index and
+# lose its pty), the tree left running
+test_pty_outside_refused() {
+	need_memdump
+	start_pty
+	exec {h}<>"/dev/pts/$PTY_A"
+	dump_refused "/dev/pts/$PTY_A of the tree is also held by process"
+	exec {h}>&-
+	trigger_check "$PID"
+}
+
 # a dump that leaves the tree running changes nothing in its ptys (no slave opened or closed)
 test_pty_leave_running() {
 	need_memdump
@@ -2860,7 +2882,8 @@ test_pty_slave_only_refused() {
 	dump_refused "whose master (/dev/ptmx) no process of the tree holds"
 }
 
-ALL_TESTS+=(pty_selftest pty_detects_corruption pty pty_leave_running pty_index_taken pty_slave_only_refused)
+ALL_TESTS+=(pty_selftest pty_detects_corruption pty pty_twice pty_leave_running pty_index_taken pty_slave_only_refused
+	pty_outside_refused)
 
 # --- netlink sockets (netlink_tree.py) ---------------------------------------------------
 

@@ -22,7 +22,8 @@ static void three(struct md_pty *t)
 	memset(t, 0, 3 * sizeof(*t));
 	t[0] = (struct md_pty){ .index = 0, .iflag = 0x500, .oflag = 5, .cflag = 0xbf, .lflag = 0x8a3b, .line = 0,
 				.ispeed = 9600, .ospeed = 9600, .rows = 40, .cols = 132, .xpixel = 7, .ypixel = 65535,
-				.sid = 300, .fg_pgrp = 301 };
+				.sid = 300, .fg_pgrp = 301, .owner_known = true, .slave_uid = 1000, .slave_gid = 5,
+				.slave_mode = 0620 };
 	for (int i = 0; i < MD_PTY_NCC; i++)
 		t[0].cc[i] = (uint8_t)(i * 13 + 1);
 	t[1] = (struct md_pty){ .index = 7, .hup = true, .slave_excl = true, .line = 2 };
@@ -84,11 +85,18 @@ static void zero_sid(Md__Pty *p) { p->has_sid = true; p->sid = 0; }
 static void negative_sid(Md__Pty *p) { p->has_sid = true; p->sid = -5; }
 static void fg_without_sid(Md__Pty *p) { p->has_fg_pgrp = true; p->fg_pgrp = 9; }
 static void negative_fg(Md__Pty *p) { p->has_sid = true; p->sid = 9; p->has_fg_pgrp = true; p->fg_pgrp = -9; }
+static void owner_without_mode(Md__Pty *p) { p->has_slave_uid = p->has_slave_gid = true; }
+static void mode_too_big(Md__Pty *p)
+{
+	p->has_slave_uid = p->has_slave_gid = p->has_slave_mode = true;
+	p->slave_mode = 010000;
+}
 
 Test(image_ptys, malformed_refused)
 {
 	void (*bad[])(Md__Pty *) = { big_index, short_cc, long_cc, big_line, big_rows, big_cols, big_xpixel,
-				     big_ypixel, zero_sid, negative_sid, fg_without_sid, negative_fg };
+				     big_ypixel, zero_sid, negative_sid, fg_without_sid, negative_fg, owner_without_mode,
+				     mode_too_big };
 	struct md_pty *out;
 	size_t n;
 
