@@ -8,6 +8,7 @@
  * the duration and unmapped before we return, on every path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -110,6 +111,34 @@ out:
 	return r;
 }
 
+/*
+ * fdinfo's flags are the file's own with O_CLOEXEC added for a
+ * close-on-exec fd. A file opened otherwise than by open() may keep
+ * O_CLOEXEC among its own flags whatever its fds say: a pty slave from
+ * TIOCGPTPEER(O_CLOEXEC), dup2()ed to 0, 1 and 2 (systemd's --pty). For
+ * character devices that say close-on-exec, the process is asked.
+ */
+static int cloexec_of_devices(struct md_proc *p, struct inject_ctx *c)
+{
+	int64_t res;
+	int r;
+
+	for (size_t i = 0; i < p->n_fds; i++) {
+		struct md_fd *f = &p->fds[i];
+
+		if (f->kind != MD_FD_CHR || !(f->flags & O_CLOEXEC))
+			continue;
+		r = rcall(c, SYS_fcntl, (uint64_t)f->fd, F_GETFD, 0, 0, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_err((int)res, "fcntl(%d, F_GETFD) in %d", f->fd, p->pid);
+		if (!(res & FD_CLOEXEC))
+			f->flags &= ~(uint32_t)O_CLOEXEC;
+	}
+	return 0;
+}
+
 static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
 {
 	struct ksigaction ksa;
@@ -179,7 +208,7 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 	if (res < 0)
 		return log_err((int)res, "prctl(PR_GET_DUMPABLE) in %d", p->pid);
 	p->dumpable = (int)res;
-	return 0;
+	return cloexec_of_devices(p, c);
 }
 
 int dump_remote_state(struct md_proc *p)
