@@ -279,6 +279,7 @@ struct md_sock {
 	uint32_t nl_portid;	/* bound to this port id, 0: not bound */
 	uint32_t nl_dst_portid;	/* connect()ed to this port id and group (1-based), 0: none */
 	uint32_t nl_dst_group;
+	bool nl_all_nsid;	/* NETLINK_LISTEN_ALL_NSID (sock_diag's flags say it) */
 	uint32_t nl_groups[MD_NL_GROUP_WORDS];	/* multicast groups joined: bit g-1 for group g */
 	/*
 	 * Any family: the options the process set (memdump/sockopts.h), NULL

@@ -156,6 +156,14 @@ struct proc_mcast_group {
 	uint32_t ifindex;
 	char ifname[16];	/* IFNAMSIZ */
 };
+/*
+ * Whether the text of /proc/net/netfilter/nfnetlink_log or _queue has an
+ * nflog group or NFQUEUE queue bound to netlink port portid; and the same
+ * of both files (*ret; a file missing has none), -errno (src/proc/nfnetlink.c).
+ */
+bool proc_nfnl_port_bound(const char *buf, uint32_t portid);
+int proc_nfnl_port_used(uint32_t portid, bool *ret);
+
 /* Append the groups of the text of /proc/net/igmp (or igmp6) to *ret, *ret_n of them. */
 int proc_parse_igmp(const char *buf, struct proc_mcast_group **ret, size_t *ret_n);
 int proc_parse_igmp6(const char *buf, struct proc_mcast_group **ret, size_t *ret_n);

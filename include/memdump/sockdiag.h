@@ -53,6 +53,7 @@ struct sd_netlink {
 	uint32_t portid;
 	uint32_t rmem;		/* NETLINK_DIAG_MEMINFO: bytes queued for reading */
 	bool dump_running;	/* NETLINK_DIAG_FLAGS: a dump request is still being answered */
+	bool all_nsid;		/* NETLINK_LISTEN_ALL_NSID, which getsockopt() does not give */
 };
 
 struct sockdiag {
@@ -79,11 +80,14 @@ int sockdiag_parse_netlink(struct nlmsghdr *nlh, struct sd_netlink *ret);
  */
 int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret);
 /*
- * Every netlink socket the kernel lists in our network namespace (bound
- * ones, and those in a multicast group) added to d. -errno (-EOPNOTSUPP:
- * no netlink_diag), debug output only.
+ * Every netlink socket of protocol (SD_NETLINK_ALL: any) the kernel lists
+ * in our network namespace (bound ones, and those in a multicast group)
+ * added to d. A long answer may miss a few: the kernel skips the socket
+ * that does not fit at the end of each part of it. -errno (-EOPNOTSUPP: no
+ * netlink_diag), debug output only.
  */
-int sockdiag_add_netlink(struct sockdiag *d);
+#define SD_NETLINK_ALL 255	/* NDIAG_PROTO_ALL */
+int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol);
 void sockdiag_release(struct sockdiag *d);
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino);
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino);

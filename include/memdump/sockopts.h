@@ -138,6 +138,11 @@ static inline bool md_sockopt_is_name(const struct md_sockopt_def *d)
 size_t md_sockopt_find(int level, int opt);
 /* the MD_SOCKOPT_UNIX... bit of s, 0 for none */
 unsigned md_sockopt_sock(const struct md_sock *s);
+/* a UDP socket (IPv4 or IPv6): not a netlink one of protocol 17 */
+static inline bool md_sock_is_udp(const struct md_sock *s)
+{
+	return md_sockopt_sock(s) & (MD_SOCKOPT_UDP4 | MD_SOCKOPT_UDP6);
+}
 /* whether option d belongs on socket s */
 bool md_sockopt_applies(const struct md_sockopt_def *d, const struct md_sock *s);
 /* the string of a MD_SOCKOPT_DEV or _CONG option in o */

@@ -36,7 +36,7 @@ struct dump_sockopt_ref;
 struct proc_mcast_group;
 struct dump_sockopt_refs {
 	size_t n;
-	struct dump_sockopt_ref *r[16];
+	struct dump_sockopt_ref **r;	/* one per kind of socket (family, type, protocol) */
 	/* mcast.c: the groups the interfaces joined, read at the first UDP socket */
 	struct proc_mcast_group *groups;
 	size_t n_groups;

@@ -11,6 +11,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
+#include "memdump/proc.h"
 #include "memdump/sockdiag.h"
 #include "memdump/sockopts.h"
 #include "compat/pidfd.h"
@@ -21,6 +22,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -169,6 +173,58 @@ static int read_groups(int sk, struct md_sock *s)
 	return 0;
 }
 
+/* the socket sk is of memdump's network namespace (its process may have moved since it made it) */
+static int same_netns(int sk, int fd, pid_t pid)
+{
+	_cleanup_close_ int ns = ioctl(sk, SIOCGSKNS);
+	struct stat ours, theirs;
+
+	if (ns < 0)
+		return log_err(-errno, "cannot read the network namespace of socket fd %d of %d", fd, pid);
+	if (fstat(ns, &theirs) < 0 || stat("/proc/self/ns/net", &ours) < 0)
+		return log_err(-errno, "cannot compare the network namespace of socket fd %d of %d", fd, pid);
+	if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+		return log_refuse("fd %d of %d is a socket of another network namespace than memdump's: not supported",
+				  fd, pid);
+	return 0;
+}
+
+/*
+ * What a netlink socket cannot take along: messages queued (the answer to
+ * a request the process waits for, as well as notifications; poll() on our
+ * copy tells without taking them), a pending ENOBUFS (notifications lost,
+ * which the process would never learn of), and what the kernel ties to
+ * its port and ends with the socket (an nflog group, an NFQUEUE queue).
+ */
+static int check_netlink(int sk, int fd, pid_t pid, const struct md_sock *s)
+{
+	struct pollfd pfd = { .fd = sk, .events = POLLIN };
+	bool bound = false;
+	int r = same_netns(sk, fd, pid);
+
+	if (r < 0)
+		return r;
+	if (poll(&pfd, 1, 0) < 0)
+		return log_err(-errno, "cannot poll netlink socket fd %d of %d", fd, pid);
+	if (pfd.revents & POLLERR)
+		return log_refuse("fd %d of %d is a netlink socket (protocol %d) that lost messages it has not been told "
+				  "of (ENOBUFS): not supported (dump again once the process has read the error)", fd,
+				  pid, s->protocol);
+	if (pfd.revents & POLLIN)
+		return log_refuse("fd %d of %d is a netlink socket (protocol %d) holding messages it has not read: not "
+				  "supported (dump again once the process has read them)", fd, pid, s->protocol);
+	if (s->protocol != NETLINK_NETFILTER || !s->nl_portid)
+		return 0;
+	r = proc_nfnl_port_used(s->nl_portid, &bound);
+	if (r < 0)
+		return log_err(r, "cannot read the nflog groups and NFQUEUE queues");
+	if (bound)
+		return log_refuse("fd %d of %d is a netlink socket with an nflog group or NFQUEUE queue bound to its "
+				  "port %u: not supported (the kernel ends them with the socket)", fd, pid,
+				  s->nl_portid);
+	return 0;
+}
+
 /* what a netlink socket says of itself: its port, destination, groups, credentials flag */
 static int collect_netlink(int sk, int fd, pid_t pid, struct md_sock *s)
 {
@@ -197,7 +253,7 @@ static int collect_netlink(int sk, int fd, pid_t pid, struct md_sock *s)
 		return log_err(r, "cannot read SO_PASSCRED of fd %d of %d", fd, pid);
 	s->passcred = v;
 	s->state = TCP_CLOSE;
-	return 0;
+	return check_netlink(sk, fd, pid, s);
 }
 
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
@@ -418,35 +474,58 @@ static int fill_inet(pid_t pid, struct md_fd *f, const struct sockdiag *d, unsig
 }
 
 /*
- * A netlink socket: nothing half done in it. A dump request still being
- * answered, or answers not read, would leave the process waiting for them
- * after the restore; notifications (a socket in groups) are dropped, as a
- * UDP socket's datagrams are.
+ * A netlink socket: what only sock_diag tells (collect_netlink() saw to
+ * the rest). A dump request still being answered would leave the process
+ * waiting after the restore; NETLINK_LISTEN_ALL_NSID cannot be read back
+ * otherwise.
  */
-static int fill_netlink(const struct md_proc *procs, size_t n, pid_t pid, const struct md_fd *f,
-			const struct sockdiag *d)
+static int fill_netlink(pid_t pid, struct md_fd *f, const struct sockdiag *d)
 {
-	const struct md_sock *s = &f->sock;
+	struct md_sock *s = &f->sock;
 	const struct sd_netlink *l = sockdiag_find_netlink(d, s->ino);
 	bool groups = false;
 
-	/* not listed: neither bound nor in a group, so nothing can be queued */
-	if (!l || md_find_sock(procs, n, s->ino, NULL) != f)
+	for (size_t i = 0; i < MD_NL_GROUP_WORDS; i++)
+		groups |= s->nl_groups[i] != 0;
+	if (!l) {
+		/* neither bound nor in a group: the kernel has nothing more to say of it */
+		if (s->nl_portid || groups)
+			log_warn("fd %d of %d: the kernel did not list netlink socket (protocol %d, port %u); "
+				 "NETLINK_LISTEN_ALL_NSID, if it was set, is not kept", f->fd, pid, s->protocol,
+				 s->nl_portid);
 		return 0;
+	}
 	if (l->dump_running)
 		return log_refuse("fd %d of %d is a netlink socket (protocol %d) whose dump request the kernel is "
 				  "still answering: not supported (dump again once the process has read it)", f->fd,
 				  pid, s->protocol);
-	if (!l->rmem)
-		return 0;
-	for (size_t i = 0; i < MD_NL_GROUP_WORDS; i++)
-		groups |= s->nl_groups[i] != 0;
-	if (!groups)
-		return log_refuse("fd %d of %d is a netlink socket (protocol %d) holding answers it has not read "
-				  "(%u bytes): not supported (dump again once the process has read them)", f->fd, pid,
-				  s->protocol, l->rmem);
-	log_warn("fd %d of %d: the messages queued in netlink socket (protocol %d, %u bytes) are dropped", f->fd,
-		 pid, s->protocol, l->rmem);
+	s->nl_all_nsid = l->all_nsid;
+	return 0;
+}
+
+/*
+ * The kernel's netlink_diag answer may skip a socket at the end of each
+ * part of it: bound sockets it missed are asked for again, by protocol (a
+ * shorter answer, cut elsewhere).
+ */
+static int relist_netlink(const struct md_proc *procs, size_t n, struct sockdiag *d)
+{
+	bool asked[MD_NL_PROTOCOLS] = { false };
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_sock *s = &procs[i].fds[k].sock;
+
+			if (procs[i].fds[k].kind != MD_FD_NETLINK_SOCKET || !s->nl_portid ||
+			    s->protocol < 0 || s->protocol >= MD_NL_PROTOCOLS || asked[s->protocol] ||
+			    sockdiag_find_netlink(d, s->ino))
+				continue;
+			asked[s->protocol] = true;
+			r = sockdiag_add_netlink(d, (uint8_t)s->protocol);
+			if (r < 0)
+				return r;
+		}
 	return 0;
 }
 
@@ -664,7 +743,9 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 		return 0;
 	r = sockdiag_collect(any_unix, any_inet, &d);
 	if (r >= 0 && any_netlink)
-		r = sockdiag_add_netlink(&d);
+		r = sockdiag_add_netlink(&d, SD_NETLINK_ALL);
+	if (r >= 0 && any_netlink)
+		r = relist_netlink(procs, n, &d);
 	if (r < 0) {
 		sockdiag_release(&d);
 		return log_err(r, "cannot ask the kernel about the tree's sockets (sock_diag)");
@@ -680,7 +761,7 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 			else if (f->kind == MD_FD_INET_SOCKET)
 				r = fill_inet(procs[i].pid, f, &d, flags);
 			else if (f->kind == MD_FD_NETLINK_SOCKET)
-				r = fill_netlink(procs, n, procs[i].pid, f, &d);
+				r = fill_netlink(procs[i].pid, f, &d);
 			if (r >= 0 && md_fd_is_sock(f))
 				r = fill_opts(procs, n, procs[i].pid, f, &refs);
 		}

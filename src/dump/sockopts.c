@@ -66,14 +66,16 @@ static int fill_ref(struct dump_sockopt_ref *ref, const struct md_sock *s)
 
 static const struct dump_sockopt_ref *ref_for(struct dump_sockopt_refs *refs, const struct md_sock *s)
 {
-	struct dump_sockopt_ref *ref;
+	struct dump_sockopt_ref *ref, **grown;
 
 	for (size_t i = 0; i < refs->n; i++)
 		if (refs->r[i]->family == s->family && refs->r[i]->type == s->type &&
 		    refs->r[i]->protocol == s->protocol)
 			return refs->r[i];
-	if (refs->n == sizeof(refs->r) / sizeof(refs->r[0]))
+	grown = realloc(refs->r, (refs->n + 1) * sizeof(*refs->r));
+	if (!grown)
 		return NULL;
+	refs->r = grown;
 	ref = malloc(sizeof(*ref));
 	if (!ref || fill_ref(ref, s) < 0) {
 		free(ref);
@@ -87,6 +89,8 @@ void dump_sockopt_refs_release(struct dump_sockopt_refs *refs)
 {
 	for (size_t i = 0; i < refs->n; i++)
 		free(refs->r[i]);
+	free(refs->r);
+	refs->r = NULL;
 	refs->n = 0;
 	free(refs->groups);
 	refs->groups = NULL;
@@ -151,7 +155,8 @@ static int check_odd(int sk, pid_t pid, int fd, const struct md_sock *s, struct 
 	if (md_sockopt_isset(o, ts) && (o->v[ts] & SOF_TIMESTAMPING_BIND_PHC))
 		return log_refuse("fd %d of %d is a socket bound to a PTP hardware clock "
 				  "(SOF_TIMESTAMPING_BIND_PHC): not supported", fd, pid);
-	if (md_sockopt_isset(o, ts) && s->protocol == IPPROTO_TCP && !md_tcp_state_conn(s->state))
+	if (md_sockopt_isset(o, ts) && md_sockopt_sock(s) & (MD_SOCKOPT_TCP4 | MD_SOCKOPT_TCP6) &&
+	    !md_tcp_state_conn(s->state))
 		o->v[ts] &= ~(int64_t)(SOF_TIMESTAMPING_OPT_ID | MD_SOF_OPT_ID_TCP);
 	if (md_sockopt_isset(o, cork) && o->v[cork] && ioctl(sk, SIOCOUTQ, &pending) == 0 && pending > 0)
 		return log_refuse("fd %d of %d is a UDP socket holding a corked datagram (UDP_CORK, %d bytes): "
@@ -211,7 +216,7 @@ int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_s
 	if ((r = read_bufs(sk, o, s)) < 0)
 		log_err(r, "cannot read the buffer sizes of socket fd %d of %d", fd, pid);
 	if (r < 0 || (r = read_filter(sk, pid, fd, &o)) < 0 ||
-	    (s->protocol == IPPROTO_UDP && (r = dump_mcast(refs, sk, pid, fd, s, &o)) < 0)) {
+	    (md_sock_is_udp(s) && (r = dump_mcast(refs, sk, pid, fd, s, &o)) < 0)) {
 		free(o);
 		return r;
 	}

@@ -206,7 +206,7 @@ static bool mcast_addr(int family, const char *text, uint8_t out[16])
 static int mcast_sources(const char *name, int fd, const struct md_sock *s, const Md__SockOpts *om, uint32_t *n_src)
 {
 	*n_src = 0;
-	if (om->n_memberships && s->protocol != IPPROTO_UDP)
+	if (om->n_memberships && !md_sock_is_udp(s))
 		return img_invalid(name, "socket fd %d has multicast memberships but is not UDP", fd);
 	if (om->n_memberships > MD_MCAST_MAX)
 		return img_invalid(name, "socket fd %d: %zu multicast memberships", fd, om->n_memberships);
@@ -388,6 +388,8 @@ int img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 		m->nl_dst_portid = s->nl_dst_portid;
 		m->has_nl_dst_group = s->nl_dst_group != 0;
 		m->nl_dst_group = s->nl_dst_group;
+		m->has_nl_listen_all_nsid = s->nl_all_nsid;
+		m->nl_listen_all_nsid = s->nl_all_nsid;
 		m->has_passcred = s->passcred;
 		m->passcred = s->passcred;
 		return 0;
@@ -437,7 +439,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 		return img_invalid(name, "socket fd %d: backlog %u", fd, m->backlog);
 
 	if (s.family != AF_NETLINK &&
-	    (m->has_nl_portid || m->n_nl_groups || m->has_nl_dst_portid || m->has_nl_dst_group))
+	    (m->has_nl_portid || m->n_nl_groups || m->has_nl_dst_portid || m->has_nl_dst_group ||
+	     m->has_nl_listen_all_nsid))
 		return img_invalid(name, "socket fd %d of family %d has netlink addresses", fd, s.family);
 	if (s.family == AF_UNIX) {
 		if (!unix_type_valid(m->type) || m->protocol)
@@ -495,6 +498,7 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 			memcpy(s.nl_groups, m->nl_groups, m->n_nl_groups * sizeof(*m->nl_groups));
 		s.nl_dst_portid = m->has_nl_dst_portid ? m->nl_dst_portid : 0;
 		s.nl_dst_group = m->has_nl_dst_group ? m->nl_dst_group : 0;
+		s.nl_all_nsid = m->has_nl_listen_all_nsid && m->nl_listen_all_nsid;
 		s.passcred = m->has_passcred && m->passcred;
 		return opts_read(name, fd, m, &s, ret);
 	}
@@ -652,6 +656,7 @@ static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 	       a->peer_ino == b->peer_ino && a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
 	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family)) && a->nl_portid == b->nl_portid &&
 	       a->nl_dst_portid == b->nl_dst_portid && a->nl_dst_group == b->nl_dst_group &&
+	       a->nl_all_nsid == b->nl_all_nsid &&
 	       !memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups));
 }
 

@@ -145,6 +145,7 @@ int sockdiag_parse_netlink(struct nlmsghdr *nlh, struct sd_netlink *ret)
 		if (nla_len(a) < 4)
 			return -EINVAL;
 		s.dump_running = nla_get_u32(a) & NDIAG_FLAG_CB_RUNNING;
+		s.all_nsid = nla_get_u32(a) & NDIAG_FLAG_LISTEN_ALL_NSID;
 	}
 	*ret = s;
 	return 0;
@@ -223,7 +224,7 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_
 	} else if (family == AF_NETLINK) {
 		struct netlink_diag_req req = {
 			.sdiag_family = AF_NETLINK,
-			.sdiag_protocol = NDIAG_PROTO_ALL,
+			.sdiag_protocol = protocol,
 			.ndiag_show = NDIAG_SHOW_MEMINFO | NDIAG_SHOW_FLAGS,
 		};
 
@@ -300,14 +301,14 @@ int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
 	return 0;
 }
 
-int sockdiag_add_netlink(struct sockdiag *d)
+int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol)
 {
 	struct nl_sock *sk;
 	int r = open_diag(&sk);
 
 	if (r < 0)
 		return r;
-	r = dump_family(sk, AF_NETLINK, 0, 0, d);
+	r = dump_family(sk, AF_NETLINK, protocol, 0, d);
 	nl_socket_free(sk);
 	return r;
 }

@@ -468,6 +468,11 @@ static int make_netlink(const struct md_fd *f)
 		snprintf(opt, sizeof(opt), "set SO_PASSCRED");
 		r = -errno;
 	}
+	v = s->nl_all_nsid;
+	if (!r && v && setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &v, sizeof(v)) < 0) {
+		snprintf(opt, sizeof(opt), "set NETLINK_LISTEN_ALL_NSID");
+		r = -errno;
+	}
 	if (!r)
 		r = restore_sockopts(fd, s, false, opt, sizeof(opt));
 	if (r < 0) {

@@ -14,6 +14,8 @@ namespace of the test's own).
                                   request of links to its end. "OK" or "FAIL: ..." in STATUS.
   netlink_tree.py unread STATUS   a NETLINK_ROUTE socket that asked for the links and has not
                                   read the answer; "READY PID", then sleeps.
+  netlink_tree.py grouped STATUS  the same with a socket in RTNLGRP_LINK that asked for link 1
+                                  alone (no dump the kernel would still be answering)
   netlink_tree.py selftest STATUS the checks without a dump (adding and removing the address)
 """
 import os
@@ -118,9 +120,14 @@ def main():
     mode, status = sys.argv[1], sys.argv[2]
     signal.signal(signal.SIGUSR1, on_usr1)
     r = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    if mode == "unread":
+    if mode in ("unread", "grouped"):
         r.bind((0, 0))
-        r.send(struct.pack("=IHHII", 32, RTM_GETLINK, NLM_F_REQUEST_DUMP, 1, 0) + bytes(16))
+        if mode == "grouped":
+            r.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK)
+            # NLM_F_REQUEST alone; struct ifinfomsg with ifi_index 1 (lo)
+            r.send(struct.pack("=IHHII", 32, RTM_GETLINK, 1, 1, 0) + struct.pack("=BBHiII", 0, 0, 0, 1, 0, 0))
+        else:
+            r.send(struct.pack("=IHHII", 32, RTM_GETLINK, NLM_F_REQUEST_DUMP, 1, 0) + bytes(16))
         time.sleep(0.2)
         write(status, "READY %d" % os.getpid())
         while True:

@@ -2925,14 +2925,19 @@ test_netlink() {
 	trigger_check "$PID"
 }
 
-# the answer to a request the process has not read: refused (it would wait for it forever)
+# the answer to a request the process has not read: refused (it would wait for it forever); so
+# is one on a socket in groups, where notifications arrive too
 test_netlink_unread_refused() {
 	need_memdump
+	local mode
 	nl_ns_up
-	start_netlink unread
-	MEMDUMP=$TD/memdump-nl dump_refused "netlink socket (protocol 0)"
-	grep -qE "holding answers it has not read|still answering" "$TD/dump.err" ||
-		fail "refused for another reason: $(md_why dump)"
+	for mode in unread grouped; do
+		start_netlink "$mode"
+		MEMDUMP=$TD/memdump-nl dump_refused "netlink socket (protocol 0)"
+		grep -qE "holding messages it has not read|still answering" "$TD/dump.err" ||
+			fail "$mode: refused for another reason: $(md_why dump)"
+		kill -KILL "$PID"
+	done
 }
 
 ALL_TESTS+=(netlink netlink_unread_refused)

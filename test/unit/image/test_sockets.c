@@ -91,6 +91,7 @@ static void sock_proc(struct md_proc *p)
 	/* netlink: a route socket bound, in groups 1, 5 and 1000, connected to port 77; a generic one */
 	s = (struct md_sock){ .ino = 3001, .family = AF_NETLINK, .type = SOCK_RAW, .protocol = 0, .state = TCP_CLOSE,
 			      .nl_portid = 4242, .nl_dst_portid = 77, .nl_dst_group = 3, .passcred = true,
+			      .nl_all_nsid = true,
 			      .rcvbuf = 600000, .peek_off = -1 };
 	s.nl_groups[0] = 1u << 0 | 1u << 4;
 	s.nl_groups[31] = 1u << 7;
@@ -138,6 +139,7 @@ static void assert_sock_eq(const struct md_sock *a, const struct md_sock *b)
 	cr_assert_eq(a->nl_portid, b->nl_portid);
 	cr_assert_eq(a->nl_dst_portid, b->nl_dst_portid);
 	cr_assert_eq(a->nl_dst_group, b->nl_dst_group);
+	cr_assert_eq(a->nl_all_nsid, b->nl_all_nsid);
 	cr_assert_eq(memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups)), 0);
 }
 

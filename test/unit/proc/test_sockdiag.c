@@ -307,12 +307,14 @@ Test(sockdiag, netlink_built)
 
 	cr_assert_eq(nlmsg_append(m, &d, sizeof(d), NLMSG_ALIGNTO), 0);
 	cr_assert_eq(nla_put(m, NETLINK_DIAG_MEMINFO, sizeof(mem), mem), 0);
-	cr_assert_eq(nla_put_u32(m, NETLINK_DIAG_FLAGS, NDIAG_FLAG_CB_RUNNING | NDIAG_FLAG_PKTINFO), 0);
+	cr_assert_eq(nla_put_u32(m, NETLINK_DIAG_FLAGS,
+				 NDIAG_FLAG_CB_RUNNING | NDIAG_FLAG_PKTINFO | NDIAG_FLAG_LISTEN_ALL_NSID), 0);
 	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), 0);
 	cr_assert_eq(l.ino, 987);
 	cr_assert_eq(l.portid, 4242);
 	cr_assert_eq(l.rmem, 2304);
 	cr_assert(l.dump_running);
+	cr_assert(l.all_nsid);
 	nlmsg_free(m);
 
 	/* no attributes: nothing queued, no dump */
@@ -321,6 +323,7 @@ Test(sockdiag, netlink_built)
 	cr_assert_eq(sockdiag_parse_netlink(nlmsg_hdr(m), &l), 0);
 	cr_assert_eq(l.rmem, 0);
 	cr_assert_not(l.dump_running);
+	cr_assert_not(l.all_nsid);
 	nlmsg_free(m);
 
 	/* a memory attribute too short to hold the bytes queued, a flags one of 2 bytes, another family */
@@ -356,23 +359,26 @@ Test(sockdiag, netlink_live)
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	cr_assert_eq(sockdiag_add_netlink(&d, SD_NETLINK_ALL), 0);
 	cr_assert_null(sockdiag_find_netlink(&d, ino_of(fd)), "not bound: not listed");
 	sockdiag_release(&d);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	cr_assert_eq(sockdiag_add_netlink(&d, NETLINK_ROUTE), 0);
 	l = sockdiag_find_netlink(&d, ino_of(fd));
-	cr_assert_not_null(l);
+	cr_assert_not_null(l, "asked for its protocol only");
 	cr_assert_eq(l->portid, a.nl_pid);
 	cr_assert_eq(l->protocol, NETLINK_ROUTE);
 	cr_assert_eq(l->rmem, 0);
 	sockdiag_release(&d);
 	cr_assert_eq(send(fd, &req, sizeof(req), 0), (ssize_t)sizeof(req));
-	cr_assert_eq(sockdiag_add_netlink(&d), 0);
+	cr_assert_eq(sockdiag_add_netlink(&d, SD_NETLINK_ALL), 0);
 	l = sockdiag_find_netlink(&d, ino_of(fd));
 	cr_assert_not_null(l);
 	cr_assert_gt(l->rmem, 0, "the answer waits to be read");
+	sockdiag_release(&d);
+	cr_assert_eq(sockdiag_add_netlink(&d, NETLINK_GENERIC), 0);
+	cr_assert_null(sockdiag_find_netlink(&d, ino_of(fd)), "asked for another protocol");
 	sockdiag_release(&d);
 	close(fd);
 }
