@@ -321,6 +321,17 @@ int img_read_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uin
 	return 0;
 }
 
+int img_read_msg_opt(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret)
+{
+	int r;
+
+	*ret = NULL;
+	if (faccessat(dirfd, name, F_OK, 0) < 0 && errno == ENOENT)
+		return 0;
+	r = img_read_msg(dirfd, name, kind, ret);
+	return r < 0 ? r : 1;
+}
+
 int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret)
 {
 	uint32_t flags;

@@ -67,6 +67,8 @@ int img_write_msg_flags(int dirfd, const char *name, enum md_image_kind kind, ui
 int img_open(int dirfd, const char *name, int *ret_fd, struct stat *ret_st);
 
 int img_read_msg(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret);
+/* the same for a file an image may lack: 0 (and *ret NULL) if it does, 1 once read, or -errno */
+int img_read_msg_opt(int dirfd, const char *name, enum md_image_kind kind, ProtobufCMessage **ret);
 /* the same, with the header's flags in *flags */
 int img_read_msg_flags(int dirfd, const char *name, enum md_image_kind kind, uint32_t *flags, ProtobufCMessage **ret);
 

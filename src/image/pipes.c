@@ -51,10 +51,8 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (faccessat(dirfd, PIPES_NAME, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = img_read_msg(dirfd, PIPES_NAME, MD_IMG_PIPES, &raw);
-	if (r < 0)
+	r = img_read_msg_opt(dirfd, PIPES_NAME, MD_IMG_PIPES, &raw);
+	if (r <= 0)
 		return r;
 	m = (Md__PipesImage *)raw;
 	for (size_t i = 0; i < m->n_pipes; i++) {

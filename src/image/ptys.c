@@ -111,10 +111,8 @@ int image_read_ptys(int dirfd, struct md_pty **ret, size_t *ret_n)
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (faccessat(dirfd, PTYS_NAME, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = img_read_msg(dirfd, PTYS_NAME, MD_IMG_PTYS, &raw);
-	if (r < 0)
+	r = img_read_msg_opt(dirfd, PTYS_NAME, MD_IMG_PTYS, &raw);
+	if (r <= 0)
 		return r;
 	m = (Md__PtysImage *)raw;
 	t = calloc(m->n_ptys ? m->n_ptys : 1, sizeof(*t));

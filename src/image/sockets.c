@@ -604,10 +604,8 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (faccessat(dirfd, SOCKETS_NAME, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = img_read_msg(dirfd, SOCKETS_NAME, MD_IMG_SOCKETS, &raw);
-	if (r < 0)
+	r = img_read_msg_opt(dirfd, SOCKETS_NAME, MD_IMG_SOCKETS, &raw);
+	if (r <= 0)
 		return r;
 	m = (Md__SocketsImage *)raw;
 	for (size_t i = 0; i < m->n_queues; i++) {

@@ -120,10 +120,8 @@ int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **
 	*ret = NULL;
 	*ret_n = 0;
 	*ret_lock = NULL;
-	if (faccessat(dirfd, TCP_NAME, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = img_read_msg(dirfd, TCP_NAME, MD_IMG_TCP, &raw);
-	if (r < 0)
+	r = img_read_msg_opt(dirfd, TCP_NAME, MD_IMG_TCP, &raw);
+	if (r <= 0)
 		return r;
 	m = (Md__TcpStreamsImage *)raw;
 	for (size_t i = 0; i < m->n_streams; i++) {

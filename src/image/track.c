@@ -55,10 +55,8 @@ int image_read_track(int dirfd, struct md_track *ret)
 	int r;
 
 	*ret = t;
-	if (faccessat(dirfd, TRACK_NAME, F_OK, 0) < 0 && errno == ENOENT)
-		return 0;
-	r = img_read_msg(dirfd, TRACK_NAME, MD_IMG_TRACK, &raw);
-	if (r < 0)
+	r = img_read_msg_opt(dirfd, TRACK_NAME, MD_IMG_TRACK, &raw);
+	if (r <= 0)
 		return r;
 	m = (Md__TrackImage *)raw;
 	if (m->method != MD__TRACK_METHOD__TRACK_NONE && m->method != MD__TRACK_METHOD__TRACK_SOFT_DIRTY &&

@@ -230,6 +230,17 @@ static int open_at_pos(const char *path, const struct md_fd *f)
 	return fd;
 }
 
+int restore_set_fl(int fd, const struct md_fd *f)
+{
+	if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* one end of a pipe: the end we made first, another description of it after that */
 int restore_reopen(int fd, int flags)
 {
@@ -388,13 +399,7 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 			if (fd < 0)
 				return -errno;
 		}
-		if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
-			int r = -errno;
-
-			close(fd);
-			return r;
-		}
-		return fd;
+		return restore_set_fl(fd, f);
 	}
 	return -ENOENT;
 }
@@ -531,14 +536,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_EPOLL:
 		/* empty: its items go in from the processes (epoll.c) */
 		fd = epoll_create1(EPOLL_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
-		else if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
-			int r = -errno;
-
-			close(fd);
-			fd = r;
-		}
+		fd = fd < 0 ? -errno : restore_set_fl(fd, f);
 		break;
 	case MD_FD_UNIX_SOCKET:
 	case MD_FD_INET_SOCKET:

@@ -213,6 +213,8 @@ int restore_creds(struct restore_ctx *rc, struct restore_proc *rp);
 
 /* status flags F_SETFL takes; the access mode is fixed at open */
 #define RESTORE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+/* fd with f's status flags (RESTORE_SETFL_MASK), or closed and -errno */
+int restore_set_fl(int fd, const struct md_fd *f);
 
 /* child.c: runs in the new root process, never returns */
 void restore_child_main(struct restore_ctx *rc) __attribute__((noreturn));

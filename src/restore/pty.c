@@ -246,13 +246,7 @@ int restore_pty_open(struct restore_ctx *rc, const struct md_fd *f)
 	} else if ((fd = fcntl(p->master, F_DUPFD_CLOEXEC, 3)) < 0) {
 		return -errno;
 	}
-	if (fcntl(fd, F_SETFL, (int)f->flags & RESTORE_SETFL_MASK) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
+	return restore_set_fl(fd, f);
 }
 
 int restore_ptys_lock(struct restore_ctx *rc)
