@@ -103,7 +103,7 @@ static int read_master(int m, pid_t pid, int fd, struct md_pty *t)
 {
 	struct termios2 tio;
 	struct winsize ws;
-	struct pollfd pfd = { .fd = m, .events = POLLIN };
+	struct pollfd pfd = { .fd = m, .events = POLLIN | POLLPRI };
 	int v, queued = 0;
 
 	if (ioctl(m, TCGETS2, &tio) < 0 || ioctl(m, TIOCGWINSZ, &ws) < 0)
@@ -291,16 +291,16 @@ static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen *
 	return refused;
 }
 
-/* an fd outside the tree on pty end of ours: refused */
+/* an fd outside the tree on a pty end of ours (same index, same devpts where known): refused */
 static int outside_fd(pid_t pid, int fd, const char *link, void *arg)
 {
 	const struct pty_seen *seen = ((const struct pty_seen_list *)arg)->s;
 	size_t n = ((const struct pty_seen_list *)arg)->n;
 	char path[64];
 	struct stat st;
-	dev_t rdev;
+	dev_t rdev, devpts = 0;
 	uint32_t index;
-	int c;
+	int c, peer;
 
 	if (strncmp(link, "/dev/", 5))
 		return 0;
@@ -312,18 +312,25 @@ static int outside_fd(pid_t pid, int fd, const char *link, void *arg)
 		return 0;
 	if (is_slave(rdev)) {
 		index = slave_index(rdev);
+		devpts = rdev == st.st_rdev ? st.st_dev : 0;	/* /dev/tty's is devtmpfs' */
 	} else if (rdev == PTMX_DEV) {
 		c = md_pidfd_copy_fd(pid, fd);
 		if (c < 0)
 			return 0;
 		if (ioctl(c, TIOCGPTN, &index) < 0)
 			index = UINT32_MAX;
+		peer = ioctl(c, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
+		if (peer >= 0 && fstat(peer, &st) == 0)
+			devpts = st.st_dev;
+		if (peer >= 0)
+			close(peer);
 		close(c);
 	} else {
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (seen[i].pty.index == index && seen[i].master)
+		if (seen[i].pty.index == index && seen[i].master &&
+		    (!devpts || !seen[i].devpts || devpts == seen[i].devpts))
 			return log_refuse("/dev/pts/%u of the tree is also held by process %d (fd %d, '%s') outside "
 					  "it: not supported (dump that process too)", index, pid, fd, link);
 	return 0;

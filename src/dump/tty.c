@@ -89,12 +89,12 @@ static int check_session(const struct md_proc *procs, size_t n, const uint32_t *
 	const struct md_proc *p = &procs[i];
 	size_t l = (size_t)(md_find_proc(procs, n, p->sid) - procs);
 	const struct md_pty *t;
-	char name[32];
+	char name[32], lead[32];
 
 	if (tty[i] != tty[l])
 		return log_refuse("process %d has %s as its controlling terminal, the leader %d of its session has %s: "
 				  "not supported", p->pid, tty[i] ? tty_name(tty[i], name, sizeof(name)) : "none",
-				  procs[l].pid, tty[l] ? tty_name(tty[l], name, sizeof(name)) : "none");
+				  procs[l].pid, tty[l] ? tty_name(tty[l], lead, sizeof(lead)) : "none");
 	if (!tty[i])
 		return 0;
 	t = pty_of_tty(ptys, n_ptys, tty[i]);

@@ -145,7 +145,7 @@ static int set_state(struct restore_pty *p, bool slave_fd)
 		.c_line = t->line, .c_ispeed = t->ispeed, .c_ospeed = t->ospeed,
 	};
 	struct winsize ws = { .ws_row = t->rows, .ws_col = t->cols, .ws_xpixel = t->xpixel, .ws_ypixel = t->ypixel };
-	int off = 0, on = 1;
+	int off = 0, on = 1, r;
 
 	memcpy(tio.c_cc, t->cc, MD_PTY_NCC);
 	/* on the master, both act on the settings the slave reads by */
@@ -155,8 +155,8 @@ static int set_state(struct restore_pty *p, bool slave_fd)
 		return log_err(-errno, "/dev/pts/%u: cannot set its window size", t->index);
 	if (t->packet && ioctl(p->master, TIOCPKT, &on) < 0)
 		return log_err(-errno, "/dev/pts/%u: cannot set packet mode", t->index);
-	if (set_owner(p) < 0)
-		return -EPERM;
+	if ((r = set_owner(p)) < 0)
+		return r;
 	if (!slave_fd && !t->sid && !t->hup && !t->slave_excl) {
 		if (!t->locked && ioctl(p->master, TIOCSPTLCK, &off) < 0)
 			return log_err(-errno, "/dev/pts/%u: cannot unlock it", t->index);
