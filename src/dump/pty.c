@@ -268,8 +268,8 @@ static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen *
 					continue;
 				}
 				if (!is_slave(rdev)) {
-					refused = log_refuse("fd %d of %d is /dev/tty, on a terminal that is no pty of the "
-							     "tree: not supported", f->fd, procs[k].pid);
+					refused = log_refuse("fd %d of %d is /dev/tty, on a terminal that is no "
+							     "pty of the tree: not supported", f->fd, procs[k].pid);
 					continue;
 				}
 				devpts = 0;	/* its master's */

@@ -207,9 +207,9 @@ static int check_netlink(int sk, int fd, pid_t pid, const struct md_sock *s)
 	if (poll(&pfd, 1, 0) < 0)
 		return log_err(-errno, "cannot poll netlink socket fd %d of %d", fd, pid);
 	if (pfd.revents & POLLERR)
-		return log_refuse("fd %d of %d is a netlink socket (protocol %d) that lost messages it has not been told "
-				  "of (ENOBUFS): not supported (dump again once the process has read the error)", fd,
-				  pid, s->protocol);
+		return log_refuse("fd %d of %d is a netlink socket (protocol %d) that lost messages it has not been "
+				  "told of (ENOBUFS): not supported (dump again once the process has read the error)",
+				  fd, pid, s->protocol);
 	if (pfd.revents & POLLIN)
 		return log_refuse("fd %d of %d is a netlink socket (protocol %d) holding messages it has not read: not "
 				  "supported (dump again once the process has read them)", fd, pid, s->protocol);

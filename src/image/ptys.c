@@ -86,8 +86,8 @@ static int read_pty(const Md__Pty *s, struct md_pty *t)
 				   s->has_sid ? s->sid : 0, s->has_fg_pgrp ? s->fg_pgrp : 0);
 	if (s->has_slave_uid != s->has_slave_gid || s->has_slave_uid != s->has_slave_mode ||
 	    (s->has_slave_mode && s->slave_mode > 07777))
-		return img_invalid(PTYS_NAME, "pty %u: a part of the owner and mode of its slave, or mode %#o", s->index,
-				   s->has_slave_mode ? s->slave_mode : 0);
+		return img_invalid(PTYS_NAME, "pty %u: a part of the owner and mode of its slave, or mode %#o",
+				   s->index, s->has_slave_mode ? s->slave_mode : 0);
 	*t = (struct md_pty){
 		.index = s->index, .iflag = s->iflag, .oflag = s->oflag, .cflag = s->cflag, .lflag = s->lflag,
 		.line = (uint8_t)s->line, .ispeed = s->ispeed, .ospeed = s->ospeed, .rows = (uint16_t)s->rows,
@@ -173,8 +173,8 @@ int image_check_ptys(const struct md_proc *procs, size_t n, const struct md_pty 
 			continue;
 		lead = md_find_proc(procs, n, t[k].sid);
 		if (!lead || lead->zombie || lead->sid != lead->pid)
-			return fail(err, errlen, "pty %u: the terminal of session %d, which no live process of the image "
-				     "leads", t[k].index, (int)t[k].sid);
+			return fail(err, errlen, "pty %u: the terminal of session %d, which no live process of the "
+				    "image leads", t[k].index, (int)t[k].sid);
 		for (size_t j = 0; j < k; j++)
 			if (t[j].sid == t[k].sid)
 				return fail(err, errlen, "session %d has two terminals", (int)t[k].sid);

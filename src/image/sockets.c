@@ -484,7 +484,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 	}
 
 	if (s.family == AF_NETLINK) {
-		if ((s.type != SOCK_RAW && s.type != SOCK_DGRAM) || m->protocol >= MD_NL_PROTOCOLS || s.state != TCP_CLOSE)
+		if ((s.type != SOCK_RAW && s.type != SOCK_DGRAM) || m->protocol >= MD_NL_PROTOCOLS ||
+		    s.state != TCP_CLOSE)
 			return img_invalid(name, "netlink socket fd %d of type %d, protocol %u, state %d", fd, s.type,
 					   m->protocol, s.state);
 		if (m->n_nl_groups > MD_NL_GROUP_WORDS || (m->has_nl_dst_group && m->nl_dst_group > 32))

@@ -208,8 +208,8 @@ int restore_open_ptys(struct restore_ctx *rc)
 			}
 			if (got > p->t.index) {
 				close(fd);
-				r = log_err(-EBUSY, "/dev/pts/%u is in use on this host: the tree's pty cannot come back",
-					    p->t.index);
+				r = log_err(-EBUSY, "/dev/pts/%u is in use on this host: the tree's pty cannot come "
+					    "back", p->t.index);
 				goto out;
 			}
 			more = realloc(spare, (n_spare + 1) * sizeof(*spare));

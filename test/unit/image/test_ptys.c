@@ -95,8 +95,8 @@ static void mode_too_big(Md__Pty *p)
 Test(image_ptys, malformed_refused)
 {
 	void (*bad[])(Md__Pty *) = { big_index, short_cc, long_cc, big_line, big_rows, big_cols, big_xpixel,
-				     big_ypixel, zero_sid, negative_sid, fg_without_sid, negative_fg, owner_without_mode,
-				     mode_too_big };
+				     big_ypixel, zero_sid, negative_sid, fg_without_sid, negative_fg,
+				     owner_without_mode, mode_too_big };
 	struct md_pty *out;
 	size_t n;
 

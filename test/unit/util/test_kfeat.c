@@ -49,8 +49,8 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 	cr_assert_eq(kfeat_probe(&again), 0);
 	/* dump and restore do not pay for what only memdump check reports */
 	cr_assert_not(again.inotify_fhandle || again.epoll_tfd || again.sock_diag_unix || again.sock_diag_inet ||
-		      again.sock_diag_netlink || again.so_peek_off || again.open_by_handle || again.seccomp_filters || again.tcp_repair ||
-		      again.net_lock);
+		      again.sock_diag_netlink || again.so_peek_off || again.open_by_handle || again.seccomp_filters ||
+		      again.tcp_repair || again.net_lock);
 	cr_assert_eq(kfeat_probe_all(&again), 0);
 	cr_assert_eq(again.inotify_fhandle, kf.inotify_fhandle);
 	cr_assert_eq(again.epoll_tfd, kf.epoll_tfd);
