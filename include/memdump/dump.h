@@ -99,6 +99,9 @@ int dump_ttys(struct md_proc *procs, size_t n, bool shell_job, struct md_pty **r
  * on a pty, two ptys of one index.
  */
 int dump_ptys(struct md_proc *procs, size_t n, struct md_pty **ret, size_t *ret_n);
+/* whether rdev is a pty slave's (/dev/pts/N), and its N */
+bool dump_pty_slave(dev_t rdev);
+uint32_t dump_pty_index(dev_t rdev);
 /* the terminal (its device) fd of pid, on /dev/tty, is on; -ENOTSUP (logged) if hung up */
 int dump_tty_real_dev(pid_t pid, int fd, dev_t *ret);
 /*

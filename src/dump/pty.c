@@ -63,12 +63,12 @@ static int real_dev(pid_t pid, int fd, dev_t *ret)
 	return 0;
 }
 
-static bool is_slave(dev_t rdev)
+bool dump_pty_slave(dev_t rdev)
 {
 	return major(rdev) >= 136 && major(rdev) <= 143;
 }
 
-static uint32_t slave_index(dev_t rdev)
+uint32_t dump_pty_index(dev_t rdev)
 {
 	return (major(rdev) - 136) * 256 + minor(rdev);
 }
@@ -196,7 +196,7 @@ static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_
 static int take_slave(pid_t pid, struct md_fd *f, dev_t rdev, dev_t devpts, struct pty_seen **seen, size_t *n_seen)
 {
 	_cleanup_close_ int s = md_pidfd_copy_fd(pid, f->fd);
-	uint32_t index = slave_index(rdev);
+	uint32_t index = dump_pty_index(rdev);
 	struct pty_seen *e = find(*seen, *n_seen, devpts, index);
 	int v, queued = 0;
 
@@ -267,14 +267,14 @@ static int take(struct md_proc *procs, size_t n, bool masters, struct pty_seen *
 					refused = r;
 					continue;
 				}
-				if (!is_slave(rdev)) {
+				if (!dump_pty_slave(rdev)) {
 					refused = log_refuse("fd %d of %d is /dev/tty, on a terminal that is no "
 							     "pty of the tree: not supported", f->fd, procs[k].pid);
 					continue;
 				}
 				devpts = 0;	/* its master's */
 			}
-			if (masters ? rdev != PTMX_DEV : !is_slave(rdev))
+			if (masters ? rdev != PTMX_DEV : !dump_pty_slave(rdev))
 				continue;
 			if (f->n_locks) {
 				refused = log_refuse("fd %d of %d: a lock on a pty: not supported", f->fd,
@@ -310,8 +310,8 @@ static int outside_fd(pid_t pid, int fd, const char *link, void *arg)
 	rdev = st.st_rdev;
 	if (rdev == TTY_DEV && real_dev(pid, fd, &rdev) < 0)
 		return 0;
-	if (is_slave(rdev)) {
-		index = slave_index(rdev);
+	if (dump_pty_slave(rdev)) {
+		index = dump_pty_index(rdev);
 		devpts = rdev == st.st_rdev ? st.st_dev : 0;	/* /dev/tty's is devtmpfs' */
 	} else if (rdev == PTMX_DEV) {
 		c = md_pidfd_copy_fd(pid, fd);

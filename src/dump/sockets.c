@@ -173,17 +173,28 @@ static int read_groups(int sk, struct md_sock *s)
 	return 0;
 }
 
+/* whether theirs (a stat of a network namespace) is memdump's: 1, 0, or -1 and errno */
+static int netns_ours(const struct stat *theirs)
+{
+	struct stat ours;
+
+	if (stat("/proc/self/ns/net", &ours) < 0)
+		return -1;
+	return ours.st_ino == theirs->st_ino && ours.st_dev == theirs->st_dev;
+}
+
 /* the socket sk is of memdump's network namespace (its process may have moved since it made it) */
 static int same_netns(int sk, int fd, pid_t pid)
 {
 	_cleanup_close_ int ns = ioctl(sk, SIOCGSKNS);
-	struct stat ours, theirs;
+	struct stat theirs;
+	int r;
 
 	if (ns < 0)
 		return log_err(-errno, "cannot read the network namespace of socket fd %d of %d", fd, pid);
-	if (fstat(ns, &theirs) < 0 || stat("/proc/self/ns/net", &ours) < 0)
+	if (fstat(ns, &theirs) < 0 || (r = netns_ours(&theirs)) < 0)
 		return log_err(-errno, "cannot compare the network namespace of socket fd %d of %d", fd, pid);
-	if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+	if (!r)
 		return log_refuse("fd %d of %d is a socket of another network namespace than memdump's: not supported",
 				  fd, pid);
 	return 0;
@@ -294,13 +305,14 @@ int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 /* sock_diag answers for memdump's network namespace: the tree must live in it */
 static int check_netns(pid_t pid)
 {
-	struct stat ours, theirs;
+	struct stat theirs;
 	char path[64];
+	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	if (stat("/proc/self/ns/net", &ours) < 0 || stat(path, &theirs) < 0)
+	if (stat(path, &theirs) < 0 || (r = netns_ours(&theirs)) < 0)
 		return log_err(-errno, "cannot read the network namespace of %d", pid);
-	if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+	if (!r)
 		return log_refuse("%d holds sockets in another network namespace than memdump's: not "
 				  "supported (run memdump in it, e.g. with nsenter -n)", pid);
 	return 0;

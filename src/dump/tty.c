@@ -27,8 +27,8 @@ static const char *tty_name(uint32_t t, char *buf, size_t len)
 {
 	dev_t d = proc_tty_dev(t);
 
-	if (major(d) >= 136 && major(d) <= 143)
-		snprintf(buf, len, "/dev/pts/%u", (major(d) - 136) * 256 + minor(d));
+	if (dump_pty_slave(d))
+		snprintf(buf, len, "/dev/pts/%u", dump_pty_index(d));
 	else
 		snprintf(buf, len, "tty %u:%u", major(d), minor(d));
 	return buf;
@@ -73,9 +73,9 @@ static struct md_pty *pty_of_tty(struct md_pty *ptys, size_t n, uint32_t tty_nr)
 {
 	dev_t d = proc_tty_dev(tty_nr);
 
-	if (major(d) < 136 || major(d) > 143)
+	if (!dump_pty_slave(d))
 		return NULL;
-	return find_pty(ptys, n, (major(d) - 136) * 256 + minor(d));
+	return find_pty(ptys, n, dump_pty_index(d));
 }
 
 /*

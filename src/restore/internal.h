@@ -266,8 +266,11 @@ void restore_free_epoll(struct restore_ctx *rc);
 int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f);
 
 /* sockets.c */
-/* sockets.img, and how the image's sockets fit together (before anything is made); logs */
-int restore_read_sockets(struct restore_ctx *rc, const char *dir);
+/*
+ * sockets.img, and how the image's sockets fit together (before anything is made;
+ * procs: rc->procs' md_proc, as an array); logs
+ */
+int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, const char *dir);
 /* our socket for socket fd f (its pair, name, queue, options); logs what fails */
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
 /* the ends still waiting, and the queues */
@@ -463,8 +466,8 @@ void restore_tty_job_groups(struct tree_node *nodes, size_t n);
 int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f);
 
 /* pty.c: the tree's pseudo-terminals */
-/* ptys.img, checked against the processes read already; logs */
-int restore_read_ptys(struct restore_ctx *rc, const char *dir);
+/* ptys.img, checked against procs (rc->procs' md_proc, as an array); logs */
+int restore_read_ptys(struct restore_ctx *rc, const struct md_proc *procs, const char *dir);
 /* before any process: every pty at its index, with its settings; logs */
 int restore_open_ptys(struct restore_ctx *rc);
 /* a new fd of ours for f, an MD_FD_PTY_MASTER or MD_FD_PTY_SLAVE fd: fd or -errno */

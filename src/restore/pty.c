@@ -72,9 +72,8 @@ static int set_owner(const struct restore_pty *p)
 	return r;
 }
 
-int restore_read_ptys(struct restore_ctx *rc, const char *dir)
+int restore_read_ptys(struct restore_ctx *rc, const struct md_proc *procs, const char *dir)
 {
-	struct md_proc *procs = NULL;
 	struct md_pty *t;
 	size_t n;
 	char err[256];
@@ -84,20 +83,14 @@ int restore_read_ptys(struct restore_ctx *rc, const char *dir)
 	if (r < 0)
 		return r;
 	rc->ptys = calloc(n ? n : 1, sizeof(*rc->ptys));
-	procs = calloc(rc->n ? rc->n : 1, sizeof(*procs));
-	if (!rc->ptys || !procs) {
+	if (!rc->ptys) {
 		free(t);
-		free(procs);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
 		rc->ptys[i] = (struct restore_pty){ .t = t[i], .master = -1, .slave = -1 };
 	rc->n_ptys = n;
-	/* image_check_ptys() takes the processes as an array */
-	for (size_t i = 0; i < rc->n; i++)
-		procs[i] = rc->procs[i].p;
 	r = image_check_ptys(procs, rc->n, t, n, err, sizeof(err));
-	free(procs);
 	free(t);
 	if (r < 0)
 		return log_err(r, "image '%s': %s", dir, err);

@@ -222,6 +222,7 @@ static int check_shm_refs(const struct restore_ctx *rc, const char *dir)
 
 static int read_images(struct restore_ctx *rc, const char *dir)
 {
+	struct md_proc *procs;
 	char name[64];
 	int r;
 
@@ -297,13 +298,18 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 					       p->fds[k].fd, p->pid);
 		}
 	}
-	r = restore_read_ptys(rc, dir);
-	if (r < 0)
-		return r;
-	r = restore_check_epoll(rc);
-	if (r < 0)
-		return r;
-	r = restore_read_sockets(rc, dir);
+	/* the image checks take the processes as an array: shallow copies */
+	procs = calloc(rc->n ? rc->n : 1, sizeof(*procs));
+	if (!procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < rc->n; i++)
+		procs[i] = rc->procs[i].p;
+	r = restore_read_ptys(rc, procs, dir);
+	if (r >= 0)
+		r = restore_check_epoll(rc);
+	if (r >= 0)
+		r = restore_read_sockets(rc, procs, dir);
+	free(procs);
 	if (r < 0)
 		return r;
 	return plan_tree(rc, dir);

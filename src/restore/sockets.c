@@ -34,28 +34,18 @@
 /* status flags F_SETFL takes (files.c has the same) */
 #define MAX_DEPTH 8	/* datagram sockets connected to named ones, in a chain */
 
-int restore_read_sockets(struct restore_ctx *rc, const char *dir)
+int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, const char *dir)
 {
-	struct md_proc *procs;
 	char err[256];
 	int r;
 
 	r = image_read_sockets(rc->dirfd, &rc->sockq, &rc->n_sockq);
 	if (r < 0)
 		return r;
-	procs = calloc(rc->n ? rc->n : 1, sizeof(*procs));
-	if (!procs)
-		return -ENOMEM;
-	/* image_check_sockets() takes an array of processes: shallow copies */
-	for (size_t i = 0; i < rc->n; i++)
-		procs[i] = rc->procs[i].p;
 	r = image_check_sockets(procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
 	if (r < 0)
-		r = log_err(-EINVAL, "image '%s': %s", dir, err);
-	else
-		r = restore_read_tcp(rc, procs, dir);
-	free(procs);
-	return r;
+		return log_err(-EINVAL, "image '%s': %s", dir, err);
+	return restore_read_tcp(rc, procs, dir);
 }
 
 void restore_close_sockets(struct restore_ctx *rc)
