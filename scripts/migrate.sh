@@ -14,14 +14,15 @@
 #   --src DIR   images on this side (metadata only; the pages go straight to the destination)
 #   --dst DIR   images on the destination: DIR/1, DIR/2, ... as on this side
 #   --src-exec / --dst-exec   a command prefix that runs a command on that side, e.g.
-#               "ssh root@host-b" or "ip netns exec dst" (default: run here)
+#               "ssh root@host-b" or "ip netns exec dst" (default: run here); on this side
+#               not ip netns exec (its mount namespace is not the tree's): nsenter --net=...
 # Exit status 0 once the tree runs on the destination. A failed round or final dump leaves
 # the tree running here (memdump kills it only once the destination confirmed the image);
 # if only the restore fails, the tree is gone from here and its image waits at --dst.
 set -euo pipefail
 
 usage() {
-	sed -n '11,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '11,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 

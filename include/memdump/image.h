@@ -74,6 +74,12 @@ struct md_tcp_stream;
  */
 #define MD_CORE_F_STOPPED 4u
 #define MD_CORE_F_ALL (MD_CORE_F_SECCOMP | MD_CORE_F_CREDS | MD_CORE_F_STOPPED)
+/*
+ * header flag of the inventory: the tree has namespaces of its own
+ * (InventoryImage.pid_ns, .uts_hostname). Readers before it refuse the
+ * flag: they would restore the tree in theirs, with other pids or names.
+ */
+#define MD_INVENTORY_F_NS 1u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,
@@ -263,6 +269,11 @@ int image_pages_read(struct image_pages *p, struct image_pages_cursor *c, uint64
 
 /* Cross-reference checks on a read process (pure; err gets a one-line reason). */
 int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char *err, size_t errlen);
+/*
+ * The processes' and threads' ids in the tree's own PID namespace (pid_ns:
+ * the inventory's): one each, the root's 1, none twice; none without pid_ns.
+ */
+int image_check_pidns(bool pid_ns, const struct md_proc *procs, size_t n, char *err, size_t errlen);
 
 /* memdump show: a directory (every image) or one file, as JSON on out. */
 int image_show(const char *path, FILE *out);

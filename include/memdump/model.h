@@ -132,6 +132,7 @@ int md_siginfo_signo(const struct md_siginfo *si);
 
 struct md_thread {
 	pid_t tid;
+	pid_t ns_tid;		/* its id in the tree's own PID namespace (md_inventory.pid_ns), else 0 */
 	char comm[16];
 	struct md_regs regs;		/* restart-normalised, see dump/collect */
 	uint8_t *xsave;			/* NT_X86_XSTATE area (standard format) */
@@ -491,6 +492,7 @@ struct md_shm {
 
 struct md_proc {
 	pid_t pid, ppid, pgid, sid;
+	pid_t ns_pid;		/* its pid in the tree's own PID namespace (md_inventory.pid_ns), else 0 */
 	int exit_signal;	/* signal the parent gets when it ends (stat field 38) */
 	int pdeathsig;		/* PR_GET_PDEATHSIG of the leader */
 	int dumpable;		/* PR_GET_DUMPABLE: 0, 1 or 2 (SUID_DUMP_ROOT); -1: not known */
@@ -532,6 +534,8 @@ struct md_proc {
 	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
 };
 
+#define MD_UTS_NAME_MAX 64	/* a host or domain name, in bytes (the kernel's __NEW_UTS_LEN) */
+
 struct md_inventory {
 	uint32_t format_version;
 	pid_t root_pid;
@@ -547,6 +551,15 @@ struct md_inventory {
 	uint64_t *sysv_shm_ids;	/* SysV segments in the image (shmids) */
 	size_t n_sysv_shm_ids;
 	bool pre_dump;		/* memory copied while the tree ran: only a parent image */
+	/*
+	 * The root is the first process (init) of a PID namespace of the tree's
+	 * own, a child of the dumping memdump's: every process and thread has
+	 * its pid there too (ns_pid, ns_tid). Other pids are memdump's view.
+	 */
+	bool pid_ns;
+	/* the tree's own UTS namespace: its host and domain names; NULL: the restoring memdump's */
+	char *uts_host;
+	char *uts_domain;
 };
 
 /* How the tree's memory is tracked for the next incremental dump (track.img). */

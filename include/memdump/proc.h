@@ -58,7 +58,8 @@ struct proc_status {
 	uint32_t seccomp;	/* 0 off, 1 strict, 2 filter; 0 when absent */
 	uint32_t seccomp_filters;	/* filters in force (Seccomp_filters, 5.9+); 0 when absent */
 	bool no_new_privs;	/* NoNewPrivs */
-	pid_t nspid_last;	/* last NSpid entry */
+	pid_t nspid_last;	/* last NSpid entry: the pid in its own PID namespace */
+	uint32_t nspid_n;	/* NSpid entries: 2 in a child of /proc's namespace (0: no NSpid line) */
 };
 int proc_parse_status(const char *buf, struct proc_status *ret);
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret);

@@ -175,6 +175,8 @@ int dump_collect_proc(pid_t pid, struct md_proc *p)
 		return log_err(r, "cannot read /proc/%d/status", pid);
 	/* Umask: appeared in 4.7; ~0u means absent, keep the common default then */
 	p->umask = status.umask == ~0u ? 022 : status.umask;
+	/* in a PID namespace of the tree's own (dump_namespaces() allows one level below ours) */
+	p->ns_pid = status.nspid_n == 2 ? status.nspid_last : 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 	free(p->cwd);
@@ -204,12 +206,16 @@ int dump_collect_proc(pid_t pid, struct md_proc *p)
 
 int dump_collect_zombie(pid_t pid, struct md_proc *p)
 {
+	struct proc_status status;
 	struct proc_stat st;
 	int r;
 
 	r = proc_read_stat(pid, 0, &st);
 	if (r < 0)
 		return log_err(r, "cannot read /proc/%d/stat", pid);
+	r = proc_read_status(pid, 0, &status);
+	if (r < 0)
+		return log_err(r, "cannot read /proc/%d/status", pid);
 	if (st.state != 'Z')
 		return log_err(-EINVAL, "process %d was a zombie and is not any more", pid);
 	memset(p, 0, sizeof(*p));
@@ -220,6 +226,7 @@ int dump_collect_zombie(pid_t pid, struct md_proc *p)
 	p->exit_signal = (int)st.exit_signal;
 	p->zombie = true;
 	p->exit_status = st.exit_code;
+	p->ns_pid = status.nspid_n == 2 ? status.nspid_last : 0;
 	memcpy(p->comm, st.comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
 	return 0;

@@ -35,6 +35,7 @@ int dump_thread_status(struct md_proc *p)
 			return log_err(r, "cannot parse the credentials in the status of thread %d of %d", t->tid,
 				       p->pid);
 		t->has_creds = true;
+		t->ns_tid = st.nspid_n == 2 ? st.nspid_last : 0;
 	}
 	return 0;
 }

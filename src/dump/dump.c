@@ -110,6 +110,7 @@ struct dump_ctx {
 	struct md_sock_queue *sockq;	/* data queued in the tree's unix sockets */
 	size_t n_sockq;
 	struct dump_tcp tcp;		/* established TCP connections, in repair mode */
+	struct dump_ns ns;		/* the tree's own PID and UTS namespaces */
 
 	/* incremental dumps */
 	const struct dump_opts *o;
@@ -191,6 +192,10 @@ static int collect_tree(struct dump_ctx *c)
 	c->prev_found = calloc(c->ft.n, sizeof(*c->prev_found));
 	if (!c->procs || !c->pms || !c->prevs || !c->prev_found)
 		return -ENOMEM;
+	/* first: what the rest reads would mean something else in other namespaces */
+	r = dump_namespaces(&c->ft, &c->ns);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->ft.n; i++) {
 		/* a bad previous image fails the dump where its memory is compared (track_tree()) */
 		if (c->prev_dirfd >= 0)
@@ -386,6 +391,13 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	uname(&u);
 	inv->kernel_release = strdup(u.release);
 	inv->tool_version = strdup(MEMDUMP_VERSION);
+	inv->pid_ns = c->ns.pid_ns;
+	if (c->ns.uts.own) {
+		inv->uts_host = strdup(c->ns.uts.host);
+		inv->uts_domain = strdup(c->ns.uts.domain);
+		if (!inv->uts_host || !inv->uts_domain)
+			return -ENOMEM;
+	}
 	inv->page_size = MD_PAGE_SIZE;
 	inv->xfeatures = c->kf.xcr0;
 	inv->pids = calloc(c->n, sizeof(pid_t));

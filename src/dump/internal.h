@@ -117,3 +117,21 @@ int dump_file_data(int fd, uint64_t size, struct md_pagemap *ret);
 /* pm's pages of fd into the new pages file name; logs a read error naming fd as what (image/ logs its own) */
 int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *out, const char *name,
 		    const char *what);
+
+/* the tree's UTS namespace, if not memdump's (ns.c) */
+struct dump_uts {
+	bool own;		/* the tree has one of its own: */
+	char host[65];		/* its names, as uname() gives them */
+	char domain[65];
+};
+struct dump_ns {
+	bool pid_ns;		/* the root is init of a PID namespace of the tree's own */
+	struct dump_uts uts;
+};
+/*
+ * Each thread of ft in memdump's namespaces (see ns.c) but the PID and
+ * UTS ones, which all of the tree shares: *ret says which. Refusals:
+ * -ENOTSUP, logged.
+ */
+struct frozen_tree;
+int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);

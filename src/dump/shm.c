@@ -162,22 +162,15 @@ out_abort:
 }
 
 /*
- * A SysV segment's key, owner and mode, from IPC_STAT by its id: memdump
- * must see the target's IPC namespace for the id to name the segment.
+ * A SysV segment's key, owner and mode, from IPC_STAT by its id: the tree
+ * is in memdump's IPC namespace (dump_namespaces()), where the id names
+ * the segment, unless the process attached it in another one and came
+ * back (the size check below catches most of that).
  */
 static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
 {
 	struct shmid_ds ds;
-	struct stat own, its;
-	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-	if (stat(path, &its) < 0 || stat("/proc/self/ns/ipc", &own) < 0)
-		return log_err(-errno, "cannot compare the IPC namespace of %d with ours", pid);
-	if (its.st_ino != own.st_ino || its.st_dev != own.st_dev)
-		return log_refuse("%d maps SysV shared memory %llu of another IPC namespace: not "
-				  "supported yet (dump from inside that namespace)",
-				  pid, (unsigned long long)shm->id);
 	if (v->vmflags & MD_VMF_HT)
 		return log_refuse("SysV shared memory %llu of %d lives on huge pages (SHM_HUGETLB): "
 				  "not supported yet", (unsigned long long)shm->id, pid);

@@ -142,3 +142,52 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 		return fail(err, errlen, "fd %d appears twice", dup);
 	return 0;
 }
+
+int image_check_pidns(bool pid_ns, const struct md_proc *procs, size_t n, char *err, size_t errlen)
+{
+	_cleanup_free_ int *ids = NULL;
+	size_t n_ids = 0, total = 0;
+	int dup;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct md_proc *p = &procs[i];
+
+		total += 1 + p->n_threads;
+		if (!pid_ns) {
+			for (size_t k = 0; k < p->n_threads; k++)
+				if (p->threads[k].ns_tid)
+					return fail(err, errlen, "thread %d has an id in a PID namespace the inventory "
+						    "does not have", p->threads[k].tid);
+			if (p->ns_pid)
+				return fail(err, errlen, "process %d has a pid in a PID namespace the inventory does "
+					    "not have", p->pid);
+			continue;
+		}
+		if (!p->ns_pid)
+			return fail(err, errlen, "process %d has no pid in the tree's PID namespace", p->pid);
+		if ((p->ns_pid == 1) != (i == 0))
+			return fail(err, errlen, "process %d has pid %d in the tree's PID namespace, where the root "
+				    "has 1", p->pid, p->ns_pid);
+		for (size_t k = 0; k < p->n_threads; k++) {
+			const struct md_thread *t = &p->threads[k];
+
+			if (!t->ns_tid || (k == 0) != (t->ns_tid == p->ns_pid))
+				return fail(err, errlen, "thread %d of %d has id %d in the tree's PID namespace, its "
+					    "process %d", t->tid, p->pid, t->ns_tid, p->ns_pid);
+		}
+	}
+	if (!pid_ns)
+		return 0;
+	/* pids and thread ids share one number space: each at most once */
+	ids = calloc(total ? total : 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ids[n_ids++] = procs[i].ns_pid;
+		for (size_t k = 1; k < procs[i].n_threads; k++)
+			ids[n_ids++] = procs[i].threads[k].ns_tid;
+	}
+	if (find_dup(ids, n_ids, &dup))
+		return fail(err, errlen, "id %d is twice in the tree's PID namespace", dup);
+	return 0;
+}

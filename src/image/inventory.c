@@ -45,7 +45,12 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.sysv_shm_ids = inv->sysv_shm_ids;
 	m.has_pre_dump = inv->pre_dump;
 	m.pre_dump = inv->pre_dump;
-	return img_write_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &m.base);
+	m.uts_hostname = inv->uts_host;
+	m.uts_domainname = inv->uts_domain;
+	m.has_pid_ns = inv->pid_ns;
+	m.pid_ns = inv->pid_ns;
+	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
+				   inv->pid_ns || inv->uts_host ? MD_INVENTORY_F_NS : 0, &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -80,12 +85,15 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	struct md_inventory inv = {0};
 	Md__InventoryImage *m;
 	bool oom = false;
+	uint32_t flags;
 	int r;
 
-	r = img_read_msg(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &raw);
+	r = img_read_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, &flags, &raw);
 	if (r < 0)
 		return r;
 	m = (Md__InventoryImage *)raw;
+	if (((m->has_pid_ns && m->pid_ns) || m->uts_hostname || m->uts_domainname) && !(flags & MD_INVENTORY_F_NS))
+		return img_invalid(INVENTORY_NAME, "namespaces of the tree's own without the header flag");
 	if (m->n_pids == 0)
 		return img_invalid(INVENTORY_NAME, "lists no process");
 	if (m->pids[0] != m->root_pid)
@@ -94,6 +102,13 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	if (m->page_size != MD_PAGE_SIZE)
 		return img_invalid(INVENTORY_NAME, "page size %llu, this memdump handles %llu",
 				   (unsigned long long)m->page_size, MD_PAGE_SIZE);
+
+	if (!m->uts_hostname != !m->uts_domainname)
+		return img_invalid(INVENTORY_NAME, "has a UTS %s name without a %s name",
+				   m->uts_hostname ? "host" : "domain", m->uts_hostname ? "domain" : "host");
+	if ((m->uts_hostname && strlen(m->uts_hostname) > MD_UTS_NAME_MAX) ||
+	    (m->uts_domainname && strlen(m->uts_domainname) > MD_UTS_NAME_MAX))
+		return img_invalid(INVENTORY_NAME, "has a UTS name longer than %d bytes", MD_UTS_NAME_MAX);
 
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
@@ -114,6 +129,9 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.sysv_shm_ids = dup_ids(m->sysv_shm_ids, m->n_sysv_shm_ids, &oom);
 	inv.n_sysv_shm_ids = m->n_sysv_shm_ids;
 	inv.pre_dump = m->has_pre_dump && m->pre_dump;
+	inv.pid_ns = m->has_pid_ns && m->pid_ns;
+	inv.uts_host = dup_or_null(m->uts_hostname, &oom);
+	inv.uts_domain = dup_or_null(m->uts_domainname, &oom);
 	if (oom) {
 		md_inventory_release(&inv);
 		return log_err(-ENOMEM, "cannot read image '%s'", INVENTORY_NAME);

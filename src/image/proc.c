@@ -149,6 +149,8 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 		comm_copy(tm->comm, t->comm);
 
 		tm->t.tid = t->tid;
+		tm->t.has_ns_tid = t->ns_tid != 0;
+		tm->t.ns_tid = t->ns_tid;
 		tm->t.comm = tm->comm;
 		tm->t.regs = &tm->regs;
 		tm->t.rseq = &tm->rseq;
@@ -225,6 +227,8 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	m.ppid = p->ppid;
 	m.pgid = p->pgid;
 	m.sid = p->sid;
+	m.has_ns_pid = p->ns_pid != 0;
+	m.ns_pid = p->ns_pid;
 	m.comm = comm;
 	m.n_threads = p->n_threads;
 	m.threads = thp;
@@ -489,6 +493,9 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	int r;
 
 	t->tid = m->tid;
+	t->ns_tid = m->has_ns_tid ? m->ns_tid : 0;
+	if (t->ns_tid < 0)
+		return img_invalid(name, "thread %d: id %d in its PID namespace", t->tid, t->ns_tid);
 	r = comm_check(name, m->comm, t->comm);
 	if (r < 0)
 		return r;
@@ -685,6 +692,9 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	p->ppid = m->ppid;
 	p->pgid = m->pgid;
 	p->sid = m->sid;
+	p->ns_pid = m->has_ns_pid ? m->ns_pid : 0;
+	if (p->ns_pid < 0)
+		return img_invalid(name, "pid %d in its PID namespace", p->ns_pid);
 	p->exit_signal = m->has_exit_signal ? m->exit_signal : 17 /* SIGCHLD */;
 	if (p->exit_signal < 0 || p->exit_signal > MD_NSIG)
 		return img_invalid(name, "bad exit signal %d", p->exit_signal);

@@ -149,8 +149,10 @@ int proc_parse_status(const char *buf, struct proc_status *ret)
 			st.threads = x;
 		} else if ((v = value_of(l, "NSpid"))) {
 			/* one pid per nested namespace; the last is the innermost */
-			while (parse_num(v, 10, &x, &v) == 0)
+			while (parse_num(v, 10, &x, &v) == 0) {
 				st.nspid_last = x;
+				st.nspid_n++;
+			}
 		}
 
 		line += len;

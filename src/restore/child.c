@@ -52,6 +52,10 @@ void restore_child_main(struct restore_ctx *rc)
 	while (!rc->rep->go)
 		usleep(100);
 
+	/* in the UTS namespace create_root() made for the tree */
+	if (rc->inv.uts_host && (sethostname(rc->inv.uts_host, strlen(rc->inv.uts_host)) < 0 ||
+				 setdomainname(rc->inv.uts_domain, strlen(rc->inv.uts_domain)) < 0))
+		fail(rc, -errno, "cannot set the host and domain names of the tree's UTS namespace");
 	/* the image's fd numbers may pass memdump's soft limit; children inherit this */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

@@ -188,6 +188,16 @@ struct restore_ctx {
 #define RESTORE_SCRATCH_SIZE (64 * 1024 + MD_NGROUPS_MAX * 4)
 
 /*
+ * PID namespaces (md_inventory.pid_ns): the image's ids are memdump's; a
+ * syscall the tree makes names a process or thread by the id it has in
+ * its own namespace. restore_ns_id(): that id of a process's or thread's
+ * (id itself without pid_ns; 0: none of the tree's). restore_set_tid():
+ * the set_tid array of clone3() making it (innermost first), its length.
+ */
+pid_t restore_ns_id(const struct restore_ctx *rc, pid_t id);
+size_t restore_set_tid(pid_t id, pid_t ns_id, pid_t set_tid[2]);
+
+/*
  * Remote syscalls in thread tid of rp (thread.c): *ret is the leader's
  * context, or own made ready for tid; restore_thread_end() puts own back
  * (if used) and returns r, or its own failure.

@@ -223,7 +223,7 @@ static int check_shm_refs(const struct restore_ctx *rc, const char *dir)
 static int read_images(struct restore_ctx *rc, const char *dir)
 {
 	struct md_proc *procs;
-	char name[64];
+	char name[64], err[256];
 	int r;
 
 	r = image_dir_open(dir, false, &rc->dirfd);
@@ -304,7 +304,11 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		return -ENOMEM;
 	for (size_t i = 0; i < rc->n; i++)
 		procs[i] = rc->procs[i].p;
-	r = restore_read_ptys(rc, procs, dir);
+	r = image_check_pidns(rc->inv.pid_ns, procs, rc->n, err, sizeof(err));
+	if (r == -EINVAL)
+		r = log_err(r, "image '%s': %s", dir, err);
+	if (r >= 0)
+		r = restore_read_ptys(rc, procs, dir);
 	if (r >= 0)
 		r = restore_check_epoll(rc);
 	if (r >= 0)
@@ -463,14 +467,46 @@ static int attach_alloc(struct restore_proc *rp)
 	return rp->attached ? 0 : -ENOMEM;
 }
 
+pid_t restore_ns_id(const struct restore_ctx *rc, pid_t id)
+{
+	if (!rc->inv.pid_ns)
+		return id;
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
+
+		if (p->pid == id)
+			return p->ns_pid;
+		for (size_t k = 0; k < p->n_threads; k++)
+			if (p->threads[k].tid == id)
+				return p->threads[k].ns_tid;
+	}
+	return 0;
+}
+
+size_t restore_set_tid(pid_t id, pid_t ns_id, pid_t set_tid[2])
+{
+	if (!ns_id) {
+		set_tid[0] = id;
+		return 1;
+	}
+	set_tid[0] = ns_id;
+	set_tid[1] = id;
+	return 2;
+}
+
 static int create_root(struct restore_ctx *rc)
 {
 	struct restore_proc *rp = &rc->procs[0];
-	pid_t want = rp->p.pid;
+	pid_t want[2];
 	struct clone_args a = {
+		/*
+		 * The tree's own namespaces: new ones (the UTS one named by the
+		 * child), the root init of the PID one, with its pid in both.
+		 */
+		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0),
 		.exit_signal = SIGCHLD,
-		.set_tid = (uint64_t)(uintptr_t)&want,
-		.set_tid_size = 1,
+		.set_tid = (uint64_t)(uintptr_t)want,
+		.set_tid_size = restore_set_tid(rp->p.pid, rp->p.ns_pid, want),
 	};
 	struct __ptrace_rseq_configuration cfg;
 	long pid;
@@ -492,7 +528,8 @@ static int create_root(struct restore_ctx *rc)
 	fflush(NULL);
 	pid = syscall(SYS_clone3, &a, sizeof(a));
 	if (pid < 0)
-		return log_err(-errno, "cannot create process %d", want);
+		return log_err(-errno, "cannot create process %d%s", rp->p.pid,
+			       rc->inv.pid_ns ? " in a new PID namespace" : "");
 	if (pid == 0)
 		restore_child_main(rc);
 	rp->pid = (pid_t)pid;
@@ -527,11 +564,11 @@ static int create_root(struct restore_ctx *rc)
 /* fork cp from its parent, by a remote clone3() with its pid; it arrives stopped under our ptrace */
 static int fork_child(struct restore_proc *parent, struct restore_proc *cp)
 {
-	pid_t want = cp->p.pid;
+	pid_t want = cp->p.pid, set_tid[2];
 	struct clone_args a = {
 		.exit_signal = (uint64_t)cp->p.exit_signal,
 		.set_tid = parent->scratch + 512,
-		.set_tid_size = 1,
+		.set_tid_size = restore_set_tid(cp->p.pid, cp->p.ns_pid, set_tid),
 	};
 	int64_t res;
 	int r;
@@ -539,7 +576,7 @@ static int fork_child(struct restore_proc *parent, struct restore_proc *cp)
 	r = attach_alloc(cp);
 	if (r < 0)
 		return r;
-	r = inject_write_mem(parent->pid, parent->scratch + 512, &want, sizeof(want));
+	r = inject_write_mem(parent->pid, parent->scratch + 512, set_tid, a.set_tid_size * sizeof(pid_t));
 	if (r >= 0)
 		r = inject_write_mem(parent->pid, parent->scratch, &a, sizeof(a));
 	if (r < 0)
@@ -549,10 +586,16 @@ static int fork_child(struct restore_proc *parent, struct restore_proc *cp)
 		return r;
 	if (res < 0)
 		return log_err((int)res, "cannot create process %d (child of %d)", want, parent->pid);
-	cp->pid = (pid_t)res;
-	cp->attached[cp->n_attached++] = cp->pid;
-	if (res != want)
+	/* res is its pid in its parent's PID namespace: set_tid[0], and then want in ours */
+	if (res != set_tid[0]) {
+		/* one in the tree's namespace we cannot name: its init's end takes it */
+		cp->pid = cp->p.ns_pid ? 0 : (pid_t)res;
+		if (cp->pid)
+			cp->attached[cp->n_attached++] = cp->pid;
 		return log_err(-EEXIST, "process %d came back as %lld", want, (long long)res);
+	}
+	cp->pid = want;
+	cp->attached[cp->n_attached++] = cp->pid;
 	r = inject_wait_stop(cp->pid);
 	if (r < 0)
 		return log_err(r, "process %d did not stop", cp->pid);
@@ -619,7 +662,11 @@ static int set_groups(struct restore_ctx *rc)
 				continue;
 			if (g == TREE_GROUP_OWN && rp->plan.setsid)
 				continue;	/* setsid() made it a leader */
-			pgid = g == TREE_GROUP_OWN ? 0 : g == TREE_GROUP_OUTER ? rc->outer_pgid : rc->procs[g].pid;
+			/* forked into it: inside a PID namespace, the tree could not even name it */
+			if (g == TREE_GROUP_OUTER && getpgid(rp->pid) == rc->outer_pgid)
+				continue;
+			pgid = g == TREE_GROUP_OWN ? 0 :
+			       g == TREE_GROUP_OUTER ? rc->outer_pgid : restore_ns_id(rc, rc->procs[g].pid);
 			r = restore_rcall_ok(rp, "setpgid", SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0);
 			if (r < 0)
 				return r;

@@ -39,17 +39,18 @@ struct kstack {
 	uint64_t size;
 };
 
-static int create_thread(struct restore_proc *rp, pid_t tid)
+static int create_thread(struct restore_proc *rp, const struct md_thread *t)
 {
+	pid_t tid = t->tid, set_tid[2];
 	struct clone_args a = {
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM,
 		.set_tid = rp->scratch + 512,
-		.set_tid_size = 1,
+		.set_tid_size = restore_set_tid(t->tid, t->ns_tid, set_tid),
 	};
 	int64_t res;
 	int r;
 
-	r = inject_write_mem(rp->pid, rp->scratch + 512, &tid, sizeof(tid));
+	r = inject_write_mem(rp->pid, rp->scratch + 512, set_tid, a.set_tid_size * sizeof(pid_t));
 	if (r >= 0)
 		r = inject_write_mem(rp->pid, rp->scratch, &a, sizeof(a));
 	if (r < 0)
@@ -59,7 +60,8 @@ static int create_thread(struct restore_proc *rp, pid_t tid)
 		return r;
 	if (res < 0)
 		return log_err((int)res, "cannot create thread %d", tid);
-	if (res != tid)
+	/* its id in the process's PID namespace */
+	if (res != set_tid[0])
 		return log_err(-EEXIST, "thread %d came back as %lld", tid, (long long)res);
 	rp->attached[rp->n_attached++] = tid;
 	r = inject_wait_stop(tid);
@@ -168,32 +170,46 @@ out:
 }
 
 /*
- * Pending signals go back with rt_[tg]sigqueueinfo from the leader: the
- * kernel lets a process queue any si_code to itself only from a thread
- * whose tid is the pid it names (the leader, for the whole group).
+ * Pending signals go back with rt_[tg]sigqueueinfo: the kernel lets a
+ * process queue any si_code (tgkill()'s SI_TKILL, the kernel's own) only
+ * from the thread whose id it names, so a thread's own signals are queued
+ * from that thread (t), the shared ones from the leader (t NULL). The ids
+ * are those the process has in its own PID namespace.
  */
-static int queue_signals(struct restore_proc *rp, pid_t tid, const struct md_siginfo *si, size_t n)
+static int queue_signals(struct restore_proc *rp, const struct md_thread *t, const struct md_siginfo *si, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	pid_t pid = rp->p.ns_pid ? rp->p.ns_pid : rp->p.pid, tid = !t ? 0 : t->ns_tid ? t->ns_tid : t->tid;
+	struct inject_ctx own, *c;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	r = restore_thread_begin(rp, t ? t->tid : rp->pid, &own, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
 		int sig = md_siginfo_signo(&si[i]);
 		int64_t res;
-		int r;
 
 		r = inject_write_mem(rp->pid, rp->scratch, si[i].raw, MD_SIGINFO_SIZE);
-		if (r < 0)
-			return log_err(r, "cannot write to the new process");
+		if (r < 0) {
+			r = log_err(r, "cannot write to the new process");
+			break;
+		}
 		if (tid)
-			r = restore_rcall(rp, "rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, (uint64_t)rp->pid, (uint64_t)tid,
-					  (uint64_t)sig, rp->scratch, 0, 0, &res);
+			r = inject_syscall(c, SYS_rt_tgsigqueueinfo, (uint64_t)pid, (uint64_t)tid, (uint64_t)sig,
+					   rp->scratch, 0, 0, &res);
 		else
-			r = restore_rcall(rp, "rt_sigqueueinfo", SYS_rt_sigqueueinfo, (uint64_t)rp->pid, (uint64_t)sig,
-					  rp->scratch, 0, 0, 0, &res);
+			r = inject_syscall(c, SYS_rt_sigqueueinfo, (uint64_t)pid, (uint64_t)sig, rp->scratch, 0, 0, 0,
+					   &res);
 		if (r < 0)
-			return r;
-		if (res < 0)
-			return log_err((int)res, "cannot queue signal %d", sig);
+			r = log_err(r, "remote rt_[tg]sigqueueinfo in %d (thread %d) failed", rp->pid,
+				    t ? t->tid : rp->pid);
+		else if (res < 0)
+			r = log_err((int)res, "cannot queue signal %d to %d (thread %d)", sig, rp->pid,
+				    t ? t->tid : rp->pid);
 	}
-	return 0;
+	return restore_thread_end(&own, c, r);
 }
 
 int restore_threads(struct restore_proc *rp)
@@ -202,7 +218,7 @@ int restore_threads(struct restore_proc *rp)
 	int r;
 
 	for (size_t i = 1; i < p->n_threads; i++) {
-		r = create_thread(rp, p->threads[i].tid);
+		r = create_thread(rp, &p->threads[i]);
 		if (r < 0)
 			return r;
 	}
@@ -260,11 +276,11 @@ int restore_signals(struct restore_ctx *rc, struct restore_proc *rp)
 			return r;
 	}
 	for (size_t i = 0; i < p->n_threads; i++) {
-		r = queue_signals(rp, p->threads[i].tid, p->threads[i].pending, p->threads[i].n_pending);
+		r = queue_signals(rp, &p->threads[i], p->threads[i].pending, p->threads[i].n_pending);
 		if (r < 0)
 			return r;
 	}
-	return queue_signals(rp, 0, p->shared_pending, p->n_shared_pending);
+	return queue_signals(rp, NULL, p->shared_pending, p->n_shared_pending);
 }
 
 /*

@@ -251,6 +251,8 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->pids);
 	free(inv->shm_ids);
 	free(inv->sysv_shm_ids);
+	free(inv->uts_host);
+	free(inv->uts_domain);
 	memset(inv, 0, sizeof(*inv));
 }
 

@@ -1147,9 +1147,10 @@ in_dst() {
 	ip netns exec "$NS_DST" "$MEMDUMP" "$@"
 }
 
-# md_src NAME ARGS...: md, with memdump run in the source namespace (where the veth is)
+# md_src NAME ARGS...: md, with memdump run in the source network namespace (where the veth is);
+# only that one: a dump refuses a tree in another mount namespace, which `ip netns exec` makes
 md_src() {
-	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS_SRC" "$MEMDUMP" >"$TD/memdump-src"
+	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS_SRC" "$MEMDUMP" >"$TD/memdump-src"
 	chmod +x "$TD/memdump-src"
 	MEMDUMP=$TD/memdump-src md "$@"
 }
@@ -1167,7 +1168,7 @@ test_migrate_page_server() {
 
 	log "scripts/migrate.sh -t $PID ..."
 	"$HERE/../../scripts/migrate.sh" -t "$PID" --address 10.231.0.2 --port 7777 --src "$TD/src" \
-		--dst "$TD/dst" --src-exec "ip netns exec $NS_SRC" --dst-exec "ip netns exec $NS_DST" \
+		--dst "$TD/dst" --src-exec "nsenter --net=/run/netns/$NS_SRC" --dst-exec "ip netns exec $NS_DST" \
 		--memdump "$MEMDUMP" >"$TD/migrate.out" 2>"$TD/migrate.err"
 	local rc=$?
 	sed 's/^/    out| /' "$TD/migrate.out"
@@ -2941,6 +2942,173 @@ test_netlink_unread_refused() {
 }
 
 ALL_TESTS+=(netlink netlink_unread_refused)
+
+# --- namespaces (dumpee_ns) ----------------------------------------------------------------
+
+need_unshare() {
+	command -v unshare >/dev/null || skip "no 'unshare' command (util-linux)"
+	unshare --pid --fork --uts true 2>"$TD/unshare.err" || skip "cannot make namespaces: $(cat "$TD/unshare.err")"
+}
+
+# start_ns UNSHARE_OPTS DUMPEE_OPTS: dumpee_ns under unshare, ready; PID is the dumpee (not unshare)
+start_ns() {
+	local opts=$1 child
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	# shellcheck disable=SC2086
+	spawn ns unshare $opts "$E2E/dumpee_ns" $2 "$STATUS"
+	wait_until 20 status_ready "$STATUS" || fail "dumpee_ns did not get ready: $(cat "$STATUS" "$TD/ns.err" 2>/dev/null)"
+	PID=$SPAWNED
+	# with --fork, the dumpee is unshare's child; without, unshare runs it itself
+	if [[ $opts == *--fork* ]]; then
+		PID=$(first_child "$SPAWNED")
+		[[ -n $PID ]] || fail "unshare has no child"
+	fi
+	track "$PID"
+}
+
+# first_child PID: its first child's pid (empty if none)
+first_child() {
+	local kids
+	kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+	echo "${kids%% *}"
+}
+
+# ns_of PID KIND: the namespace's link (kind:[inode])
+ns_of() {
+	readlink "/proc/$1/ns/$2"
+}
+
+# the checks of dumpee_ns pass without a dump and fail when something is broken
+test_ns_selftest() {
+	need_unshare
+	local what rc
+	unshare --pid --fork --uts "$E2E/dumpee_ns" -m selftest -p -u md-self "$TD/status" </dev/null ||
+		fail "selftest: $(head -n1 "$TD/status")"
+	head -n1 "$TD/status" | grep -qx OK || fail "selftest: $(head -n1 "$TD/status")"
+	for what in pid group host pending timer; do
+		rm -f "$TD/status"
+		unshare --pid --fork --uts "$E2E/dumpee_ns" -m corrupt -c "$what" -p -u md-self "$TD/status" \
+			</dev/null 2>/dev/null
+		rc=$?
+		((rc == 1)) || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
+		grep -q '^FAIL: ' "$TD/status" || fail "corrupting '$what' was not reported"
+		log "$what: $(head -n1 "$TD/status")"
+	done
+}
+
+# a tree in a UTS namespace of its own (not a PID one) comes back in a new one with its names;
+# a signal queued by tgkill() to a thread other than the leader comes back too
+test_ns_uts() {
+	need_memdump
+	need_unshare
+	local host
+	host=$(hostname)
+	start_ns --uts "-u md-uts-$$"
+	[[ $(ns_of "$PID" uts) != "$(ns_of self uts)" ]] || fail "the dumpee is in our UTS namespace"
+	dump_and_kill "$PID" "$TD/img"
+	"$MEMDUMP" show "$TD/img/inventory.img" | grep -q "\"uts_hostname\": \"md-uts-$$\"" ||
+		fail "the inventory has no host name: $("$MEMDUMP" show "$TD/img/inventory.img")"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ns_of "$PID" uts) != "$(ns_of self uts)" ]] || fail "restored into memdump's UTS namespace"
+	[[ $(hostname) == "$host" ]] || fail "the host's name is now $(hostname)"
+	trigger_check "$PID"
+}
+
+# a tree whose root is the init of a PID namespace of its own (and in a UTS one): the same ids
+# at both levels, twice over
+test_ns_pid() {
+	need_memdump
+	need_unshare
+	local host round kids k
+	host=$(hostname)
+	start_ns "--pid --fork --uts" "-p -u md-pid-$$"
+	kids=$(cat "/proc/$PID/task/$PID/children")
+	[[ $(grep NSpid "/proc/$PID/status") == "NSpid:"$'\t'"$PID"$'\t'1 ]] || fail "the root is not pid 1 inside"
+	for round in 1 2; do
+		dump_and_kill "$PID" "$TD/img$round"
+		for k in $kids; do
+			wait_until 10 fully_gone "$k" || fail "$k is still there after the dump"
+		done
+		"$MEMDUMP" show "$TD/img$round/inventory.img" | grep -q '"pid_ns": true' || fail "round $round: no pid_ns"
+		restore_detached "$TD/img$round" "$PID"
+		[[ $(ns_of "$PID" pid) != "$(ns_of self pid)" ]] || fail "round $round: restored into memdump's PID namespace"
+		[[ $(grep NSpid "/proc/$PID/status") == "NSpid:"$'\t'"$PID"$'\t'1 ]] ||
+			fail "round $round: $(grep NSpid "/proc/$PID/status")"
+		[[ $(cat "/proc/$PID/task/$PID/children") == "$kids" ]] ||
+			fail "round $round: children $(cat "/proc/$PID/task/$PID/children"), were $kids"
+		for k in $kids; do
+			# a zombie has none
+			[[ $(proc_state "$k") == Z || $(ns_of "$k" pid) == "$(ns_of "$PID" pid)" ]] ||
+				fail "round $round: $k is in $(ns_of "$k" pid), $PID in $(ns_of "$PID" pid)"
+		done
+		[[ $(hostname) == "$host" ]] || fail "the host's name is now $(hostname)"
+	done
+	trigger_check "$PID"
+}
+
+# ns_refused WHAT PATTERN CMD...: a dump of CMD's process (of its child if CMD is unshare
+# --fork) is refused with PATTERN, and the process runs on
+ns_refused() {
+	local what=$1 want=$2
+	shift 2
+	spawn "$what" "$@"
+	PID=$SPAWNED
+	sleep 0.3
+	[[ $* == unshare*--fork* ]] && PID=$(first_child "$SPAWNED")
+	track "$PID"
+	md dump dump -t "$PID" -D "$TD/img-$what" && fail "$what: the dump succeeded"
+	grep -qE -- "$want" "$TD/dump.err" || fail "$what: refused for another reason: $(md_why dump)"
+	[[ $(proc_state "$PID") == S ]] || fail "$what: $PID is in state $(proc_state "$PID") after the refusal"
+	[[ -z $(ls -A "$TD/img-$what") ]] || fail "$what: the refused dump left files"
+	kill -KILL "$PID" "$SPAWNED" 2>/dev/null
+}
+
+# namespaces other than one PID and one UTS namespace around the tree, and a chroot, are refused
+test_ns_refused() {
+	need_memdump
+	need_unshare
+	local init
+	ns_refused user "another user namespace" unshare --user --map-root-user sleep 1000
+	ns_refused ipc "another IPC namespace" unshare --ipc sleep 1000
+	ns_refused cgroup "another cgroup namespace" unshare --cgroup sleep 1000
+	ns_refused mnt "another mount namespace.*nsenter -m" unshare --mount sleep 1000
+	ns_refused pidkids "another PID namespace for its children" unshare --pid sleep 1000
+	# the innermost of two levels, and the outer init, which has the inner one for its children
+	spawn pid2 unshare --pid --fork unshare --pid --fork sleep 1000
+	sleep 0.3
+	init=$(first_child "$SPAWNED")
+	PID=$(first_child "$init")
+	track "$PID"
+	dump_refused "in a PID namespace 2 levels below memdump's"
+	PID=$init
+	dump_refused "another PID namespace for its children than the tree's root"
+	kill -KILL "$SPAWNED" "$init" 2>/dev/null
+	if unshare --time true 2>/dev/null; then
+		ns_refused time "another time namespace" unshare --time --fork sleep 1000
+	fi
+	# the root of the tree must be the namespace's init: here the shell is, the sleep its child
+	spawn notinit unshare --pid --fork sh -c 'sleep 1000 & wait'
+	sleep 0.3
+	init=$(first_child "$SPAWNED")
+	PID=$(first_child "$init")
+	track "$PID"
+	dump_refused "must be that namespace's first process, pid 1"
+	# a process that entered the namespace by setns() is not in the tree
+	PID=$init
+	nsenter -t "$init" -p sleep 1000 </dev/null >/dev/null 2>&1 &
+	track $!
+	sleep 0.3
+	dump_refused "but not in the tree (it entered it with setns())"
+	kill -KILL "$SPAWNED" "$init" 2>/dev/null
+	# one process of the tree with a UTS namespace of its own
+	ns_refused nested "another UTS namespace than the tree's root" sh -c 'unshare --uts sleep 1000 & wait'
+	mkdir -p "$TD/jail"
+	ns_refused chroot "another root directory than memdump's \(chroot\)" \
+		python3 -c 'import os, time; os.chroot(os.sys.argv[1]); time.sleep(1000)' "$TD/jail"
+}
+
+ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

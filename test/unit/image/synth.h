@@ -245,6 +245,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 	cr_assert_eq(a->ppid, b->ppid);
 	cr_assert_eq(a->pgid, b->pgid);
 	cr_assert_eq(a->sid, b->sid);
+	cr_assert_eq(a->ns_pid, b->ns_pid);
 	cr_assert_str_eq(a->comm, b->comm);
 	cr_assert_eq(a->umask, b->umask);
 	assert_str_eq_null(a->cwd, b->cwd);
@@ -302,6 +303,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		const struct md_thread *x = &a->threads[i], *y = &b->threads[i];
 
 		cr_assert_eq(x->tid, y->tid);
+		cr_assert_eq(x->ns_tid, y->ns_tid);
 		cr_assert_str_eq(x->comm, y->comm);
 		cr_assert_eq(memcmp(&x->regs, &y->regs, sizeof(x->regs)), 0, "regs differ");
 		cr_assert_eq(x->xsave_size, y->xsave_size);
@@ -385,6 +387,9 @@ static inline void assert_inventory_eq(const struct md_inventory *a, const struc
 	cr_assert_eq(a->n_shm_ids, b->n_shm_ids);
 	for (size_t i = 0; i < a->n_shm_ids; i++)
 		cr_assert_eq(a->shm_ids[i], b->shm_ids[i]);
+	cr_assert_eq(a->pid_ns, b->pid_ns);
+	assert_str_eq_null(a->uts_host, b->uts_host);
+	assert_str_eq_null(a->uts_domain, b->uts_domain);
 }
 
 static inline void assert_shm_eq(const struct md_shm *a, const struct md_shm *b)

@@ -144,3 +144,56 @@ Test(image_check, null_err_buffer)
 	pm.nr_data_pages--;
 	cr_assert_eq(image_check_proc(&p, &pm, NULL, 0), -EINVAL);
 }
+
+/* image_check_pidns(): a root (p, pid 1 in the namespace) and a child q with a zombie z */
+static void pidns_tree(struct md_proc t[3])
+{
+	t[0] = p;
+	t[0].ns_pid = 1;
+	t[0].threads[0].ns_tid = 1;
+	t[0].threads[1].ns_tid = 2;
+	synth_proc(&t[1], SYNTH_PID + 10, 2);
+	t[1].ns_pid = 3;
+	t[1].threads[0].ns_tid = 3;
+	t[1].threads[1].ns_tid = 4;
+	t[2] = (struct md_proc){ .pid = SYNTH_PID + 20, .ns_pid = 5, .zombie = true };
+}
+
+static void expect_pidns_fail(bool pid_ns, const struct md_proc t[3], const char *what)
+{
+	cr_assert_eq(image_check_pidns(pid_ns, t, 3, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, what), "reason '%s' lacks '%s'", err, what);
+}
+
+Test(image_check, pidns)
+{
+	struct md_proc t[3];
+
+	pidns_tree(t);
+	cr_assert_eq(image_check_pidns(true, t, 3, err, sizeof(err)), 0, "%s", err);
+	expect_pidns_fail(false, t, "a PID namespace the inventory does not have");
+	t[2].ns_pid = 2;
+	expect_pidns_fail(true, t, "id 2 is twice");
+	t[2].ns_pid = 0;
+	expect_pidns_fail(true, t, "has no pid in the tree's PID namespace");
+	t[2].ns_pid = 1;
+	expect_pidns_fail(true, t, "where the root has 1");
+	t[2].ns_pid = 5;
+	t[1].threads[0].ns_tid = 4;
+	expect_pidns_fail(true, t, "thread 4252 of 4252 has id 4");
+	t[1].threads[0].ns_tid = 3;
+	t[1].threads[1].ns_tid = 0;
+	expect_pidns_fail(true, t, "has id 0");
+	t[1].threads[1].ns_tid = 4;
+	t[0].ns_pid = 7;
+	expect_pidns_fail(true, t, "where the root has 1");
+	md_proc_release(&t[1]);
+
+	/* outside a namespace: no ids in one */
+	p.threads[1].ns_tid = 9;
+	cr_assert_eq(image_check_pidns(false, &p, 1, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "thread"));
+	p.threads[1].ns_tid = 0;
+	p.threads[0].ns_tid = 0;
+	cr_assert_eq(image_check_pidns(false, &p, 1, err, sizeof(err)), 0, "%s", err);
+}

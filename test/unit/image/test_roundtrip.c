@@ -124,16 +124,85 @@ Test(image_roundtrip, read_missing_is_enoent)
 	cr_assert_eq(image_read_proc(dirfd, 99, &out), -ENOENT);
 }
 
+static uint8_t inventory_flags(void)
+{
+	uint8_t b = 0xff;
+	int fd = openat(dirfd, "inventory.img", O_RDONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, 36), 1);
+	close(fd);
+	return b;
+}
+
 Test(image_roundtrip, inventory)
 {
 	struct md_inventory in, out;
 
 	synth_inventory(&in, 5);
 	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(inventory_flags(), 0);
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&in);
 	md_inventory_release(&out);
+}
+
+/* a tree in namespaces of its own: the UTS names, pid_ns, and each id in the PID namespace */
+Test(image_roundtrip, namespaces)
+{
+	struct md_inventory in, out;
+	struct md_proc p, q;
+
+	synth_inventory(&in, 5);
+	in.pid_ns = true;
+	in.uts_host = strdup("box");
+	in.uts_domain = strdup("");
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	cr_assert_str_eq(out.uts_domain, "");
+	md_inventory_release(&out);
+	/* the header flag older readers refuse, required with them */
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NS);
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_NS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "namespaces without the header flag were read");
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_NS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	md_inventory_release(&out);
+
+	synth_proc(&p, SYNTH_PID, 2);
+	p.ns_pid = 1;
+	for (size_t i = 0; i < p.n_threads; i++)
+		p.threads[i].ns_tid = (pid_t)(1 + i * 7);
+	cr_assert_eq(image_write_proc(dirfd, &p), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &q), 0);
+	assert_proc_eq(&p, &q);
+	md_proc_release(&q);
+
+	/* malformed: a negative id; a host name without a domain name; a name past 64 bytes */
+	p.threads[0].ns_tid = -1;
+	cr_assert_eq(image_write_proc(dirfd, &p), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &q), -EINVAL);
+	p.threads[0].ns_tid = 1;
+	p.ns_pid = -1;
+	cr_assert_eq(image_write_proc(dirfd, &p), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &q), -EINVAL);
+	free(in.uts_domain);
+	in.uts_domain = NULL;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL);
+	in.uts_domain = strdup("d");
+	free(in.uts_host);
+	in.uts_host = strdup("0123456789012345678901234567890123456789012345678901234567890123456789");
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL);
+	in.uts_host[64] = '\0';
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	md_inventory_release(&out);
+	md_inventory_release(&in);
+	md_proc_release(&p);
 }
 
 Test(image_roundtrip, pagemap)

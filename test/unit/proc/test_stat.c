@@ -192,6 +192,7 @@ Test(proc_status, synthetic_fields)
 	cr_assert_eq(st.ppid, 99);
 	cr_assert_eq(st.tracer, 4242);
 	cr_assert_eq(st.nspid_last, 1);
+	cr_assert_eq(st.nspid_n, 3);
 	cr_assert_eq(st.threads, 4);
 	cr_assert_eq(st.seccomp, 2);
 	cr_assert_eq(st.seccomp_filters, 3);

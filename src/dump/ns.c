@@ -1,0 +1,274 @@
+/*
+ * The tree's namespaces, against memdump's. The image holds what memdump
+ * sees: pids, user and group ids, paths, and the restore puts the tree in
+ * the restoring memdump's namespaces. A tree that saw other pids, ids or
+ * files than memdump would come back seeing different ones, or with more
+ * privilege than it had (a user namespace's root), so each thread must be
+ * in memdump's user, cgroup, IPC, time and mount namespaces (those its
+ * children would get too) and have memdump's root directory.
+ *
+ * Three kinds may differ, each only as one namespace around the whole tree:
+ * - PID: the root is the first process (init) of a PID namespace, a child
+ *   of memdump's, that holds the tree and nothing else. The image has each
+ *   process's and thread's id in it too (ns_pid, ns_tid: /proc's NSpid),
+ *   and the restore makes a new one with the same ids at both levels.
+ * - UTS: the image has its host and domain names; the restore makes a new
+ *   one around the tree.
+ * - network: the sockets' business (sockets.c); a tree without sockets may
+ *   move to another one, as it does to another host.
+ */
+#include "dump/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/freeze.h"
+#include "memdump/log.h"
+#include "memdump/proc.h"
+
+/* the namespaces that must be memdump's, as /proc/PID/task/TID/ns/ names them */
+static const struct {
+	const char *name;
+	const char *what;
+} same[] = {
+	{ "user", "user namespace" },
+	{ "cgroup", "cgroup namespace" },
+	{ "ipc", "IPC namespace" },
+	{ "time", "time namespace" },
+	{ "time_for_children", "time namespace for its children" },
+	{ "mnt", "mount namespace" },
+};
+
+#define N_SAME (sizeof(same) / sizeof(same[0]))
+
+/* stat of /proc/self/ns/NAME or /proc/PID/task/TID/ns/NAME (pid 0: ours): 0, or -errno */
+static int ns_stat(pid_t pid, pid_t tid, const char *name, struct stat *st)
+{
+	char path[96];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/%s", pid, tid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* the host and domain names of pid's UTS namespace, from a child of ours that joins it */
+static int read_uts(pid_t pid, struct dump_uts *u)
+{
+	_cleanup_close_ int ns = -1;
+	struct utsname un;
+	int pfd[2], status;
+	ssize_t got;
+	char path[64];
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/uts", pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return log_err(-errno, "cannot open the UTS namespace of %d", pid);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return log_err(-errno, "cannot read the UTS namespace of %d", pid);
+	child = fork();
+	if (child == 0) {
+		close(pfd[0]);
+		if (setns(ns, CLONE_NEWUTS) < 0 || uname(&un) < 0 || write(pfd[1], &un, sizeof(un)) != sizeof(un))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (child < 0) {
+		close(pfd[0]);
+		return log_err(-errno, "cannot read the UTS namespace of %d", pid);
+	}
+	got = read(pfd[0], &un, sizeof(un));
+	close(pfd[0]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof(un))
+		return log_err(-EIO, "cannot read the host name in the UTS namespace of %d", pid);
+	/* uname() ends both with a NUL within their 65 bytes */
+	snprintf(u->host, sizeof(u->host), "%s", un.nodename);
+	snprintf(u->domain, sizeof(u->domain), "%s", un.domainname);
+	return 0;
+}
+
+/* the namespaces a tree may have of its own: the root's, each thread's must be */
+struct tree_ns {
+	struct stat pid;
+	struct stat uts;
+};
+
+/* thread tid of pid: memdump's namespaces but those of tns, which must be the root's */
+static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const struct stat *root_dir,
+			const struct tree_ns *tns)
+{
+	struct stat st;
+	char path[64];
+	int r;
+
+	for (size_t k = 0; k < N_SAME; k++) {
+		if (!ours[k].st_ino)
+			continue;	/* memdump's kernel has none of this kind */
+		/* ENOENT: none to show (the thread is held), which memdump has */
+		r = ns_stat(pid, tid, same[k].name, &st);
+		if (r < 0 && r != -ENOENT)
+			return log_err(r, "cannot read the %s of %d (thread %d)", same[k].what, pid, tid);
+		if (r == 0 && same_file(&st, &ours[k]))
+			continue;
+		if (!strcmp(same[k].name, "mnt"))
+			return log_refuse("process %d (thread %d) is in another mount namespace than memdump's: not "
+					  "supported (run memdump in it: nsenter -m -t %d memdump ...)", pid, tid, pid);
+		return log_refuse("process %d (thread %d) is in another %s than memdump's: not supported", pid, tid,
+				  same[k].what);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/root", pid, tid);
+	if (stat(path, &st) < 0)
+		return log_err(-errno, "cannot read the root directory of %d (thread %d)", pid, tid);
+	if (!same_file(&st, root_dir))
+		return log_refuse("process %d (thread %d) has another root directory than memdump's (chroot): "
+				  "not supported", pid, tid);
+	r = ns_stat(pid, tid, "uts", &st);
+	if (r < 0)
+		return log_err(r, "cannot read the UTS namespace of %d (thread %d)", pid, tid);
+	if (!same_file(&st, &tns->uts))
+		return log_refuse("process %d (thread %d) is in another UTS namespace than the tree's root: "
+				  "not supported (only one around the whole tree is)", pid, tid);
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "pid_for_children" : "pid";
+
+		/* ENOENT: a PID namespace for children without its init yet */
+		r = ns_stat(pid, tid, name, &st);
+		if (r < 0 && r != -ENOENT)
+			return log_err(r, "cannot read the PID namespace of %d (thread %d)", pid, tid);
+		if (r < 0 || !same_file(&st, &tns->pid))
+			return log_refuse("process %d (thread %d) is in another PID namespace%s than the tree's root: "
+					  "not supported (only one around the whole tree is)", pid, tid,
+					  k ? " for its children" : "");
+	}
+	return 0;
+}
+
+/* the number of ids in pid's NSpid line (1: /proc's PID namespace; 2: a child of it), and its last one */
+static int nspid_of(pid_t pid, uint32_t *n, pid_t *last)
+{
+	struct proc_status st;
+	int r;
+
+	r = proc_read_status(pid, 0, &st);
+	if (r < 0)
+		return r;
+	*n = st.nspid_n;
+	*last = st.nspid_last;
+	return 0;
+}
+
+/*
+ * The root's PID namespace (pid) is not memdump's: it must be a child of
+ * memdump's, the root its init, and no process outside the tree in it (one
+ * that entered by setns(); the tree's end would kill it).
+ */
+static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
+	pid_t root = ft->procs[0].pid, last;
+	struct dirent *de;
+	uint32_t n;
+	int r;
+
+	r = nspid_of(root, &n, &last);
+	if (r < 0)
+		return log_err(r, "cannot read the status of %d", root);
+	if (n != 2)
+		return log_refuse("the tree is in a PID namespace %u levels below memdump's: not supported (only one "
+				  "level is)", n - 1);
+	if (last != 1)
+		return log_refuse("the tree is in another PID namespace than memdump's, where its root %d has pid %d: "
+				  "not supported (the root must be that namespace's first process, pid 1)", root, last);
+	proc = opendir("/proc");
+	if (!proc)
+		return log_err(-errno, "cannot read /proc");
+	while ((de = readdir(proc))) {
+		pid_t other = (pid_t)atoi(de->d_name);
+		bool ours = false;
+		struct stat st;
+
+		for (size_t i = 0; i < ft->n && !ours; i++)
+			ours = ft->procs[i].pid == other;
+		for (size_t i = 0; i < ft->n_zombies && !ours; i++)
+			ours = ft->zombies[i] == other;
+		/* a zombie has no namespaces any more */
+		if (other <= 0 || ours || ns_stat(other, other, "pid", &st) < 0 || !same_file(&st, pid))
+			continue;
+		return log_refuse("process %d is in the tree's PID namespace but not in the tree (it entered it with "
+				  "setns()): not supported", other);
+	}
+	return 0;
+}
+
+int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
+{
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid;
+	pid_t root = ft->procs[0].pid, last;
+	struct tree_ns tns;
+	uint32_t n;
+	int r;
+
+	*ret = (struct dump_ns){ 0 };
+	/* the pids /proc shows must be memdump's: ns_pid comes from NSpid */
+	r = nspid_of(getpid(), &n, &last);
+	if (r < 0)
+		return log_err(r, "cannot read memdump's status");
+	if (n > 1)
+		return log_refuse("memdump's /proc is not of memdump's PID namespace: mount one that is");
+	for (size_t k = 0; k < N_SAME; k++) {
+		r = ns_stat(0, 0, same[k].name, &ours[k]);
+		if (r == -ENOENT)
+			ours[k].st_ino = 0;
+		else if (r < 0)
+			return log_err(r, "cannot read memdump's %s", same[k].what);
+	}
+	if (stat("/", &root_dir) < 0)
+		return log_err(-errno, "cannot read memdump's root directory");
+	r = ns_stat(root, root, "uts", &tns.uts);
+	if (r >= 0)
+		r = ns_stat(0, 0, "uts", &our_uts);
+	if (r < 0)
+		return log_err(r, "cannot read the UTS namespace of %d", root);
+	r = ns_stat(root, root, "pid", &tns.pid);
+	if (r >= 0)
+		r = ns_stat(0, 0, "pid", &our_pid);
+	if (r < 0)
+		return log_err(r, "cannot read the PID namespace of %d", root);
+	for (size_t i = 0; i < ft->n; i++)
+		for (size_t t = 0; t < ft->procs[i].n; t++) {
+			r = check_thread(ft->procs[i].pid, ft->procs[i].tids[t], ours, &root_dir, &tns);
+			if (r < 0)
+				return r;
+		}
+	if (!same_file(&tns.pid, &our_pid)) {
+		r = check_own_pidns(ft, &tns.pid);
+		if (r < 0)
+			return r;
+		ret->pid_ns = true;
+	}
+	if (same_file(&tns.uts, &our_uts))
+		return 0;
+	ret->uts.own = true;
+	return read_uts(root, &ret->uts);
+}

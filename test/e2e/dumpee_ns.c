@@ -1,0 +1,324 @@
+/*
+ * dumpee_ns: a tree in namespaces of its own, for test/e2e/run.sh. Run as
+ * `unshare --pid --fork --uts dumpee_ns -p -u NAME STATUS`: it is then the
+ * first process (pid 1) of its PID namespace.
+ *
+ * The root R sets the host name NAME and domain name NAME.dom (-u), queues
+ * itself SIGUSR2 (blocked) with value 42, and forks:
+ *   A  a process group of its own, with a thread T that has SIGUSR2 queued
+ *      to it alone (tgkill) and is the target of a POSIX timer
+ *      (SIGEV_THREAD_ID, SIGRTMIN, armed an hour ahead);
+ *   B  in A's group;
+ *   Z  exits with 7 at once: a zombie R has not reaped.
+ * Every id is kept as the process saw it. "READY PID" to STATUS, then on
+ * SIGUSR1 each checks from inside: its pid, parent, group and thread ids
+ * (with -p R's pid is 1 and its parent outside: 0), the names (-u), that
+ * each queued signal is still there with its sender's pid as the sender
+ * saw it, that the timer, set to fire now, reaches T, that Z reaps with
+ * status 7, and that a child forked now gets a pid R can wait for. R
+ * writes "OK" or "FAIL: what" to STATUS and ends the tree.
+ *
+ * -m selftest: the same without a dump. -m corrupt -c WHAT breaks one of
+ * them first (pid, group, host, pending, timer), so the test can see the
+ * checks fail.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DUMPEE_NAME "dumpee_ns"
+#include "dumpee.h"
+
+static const char *corrupt = "";
+static bool in_pidns;
+static const char *host;
+static volatile sig_atomic_t go;
+
+/* what each process saw before the dump */
+static pid_t r_pid, a_pid, b_pid, z_pid, t_tid;
+static timer_t timer;
+/* A and its thread hand turns over these */
+static int to_t[2], from_t[2];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static pid_t gettid_raw(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static bool is(const char *what)
+{
+	return !strcmp(corrupt, what);
+}
+
+/* the queued sig, blocked: with sender pid and value, without waiting */
+static bool check_queued(int sig, pid_t sender, int value, const char *who)
+{
+	struct timespec zero = { 0, 0 };
+	siginfo_t si;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (sigtimedwait(&set, &si, &zero) != sig)
+		return failf("%s: signal %d is no longer queued (%s)", who, sig, strerror(errno));
+	if (si.si_pid != sender)
+		return failf("%s: signal %d from pid %d, sent by %d", who, sig, si.si_pid, sender);
+	if (value >= 0 && si.si_value.sival_int != value)
+		return failf("%s: signal %d with value %d, not %d", who, sig, si.si_value.sival_int, value);
+	return true;
+}
+
+static void *thread_t(void *arg)
+{
+	struct timespec limit = { 2, 0 };
+	sigset_t set;
+	siginfo_t si;
+
+	(void)arg;
+	/* SIGUSR1 is the main thread's: its pause() must end */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	t_tid = gettid_raw();
+	put_byte(from_t[1]);
+	wait_byte(to_t[0]);
+	/* A's turn to check has come: the ids, the signal queued to T, then the timer */
+	if (gettid_raw() != t_tid)
+		failf("T: thread id %d, was %d", gettid_raw(), t_tid);
+	check_queued(SIGUSR2, a_pid, -1, "T");
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN);
+	if (sigtimedwait(&set, &si, &limit) != SIGRTMIN)
+		failf("T: the timer's signal did not come (%s)", strerror(errno));
+	else if (si.si_code != SI_TIMER)
+		failf("T: SIGRTMIN with si_code %d, not SI_TIMER", si.si_code);
+	put_byte(from_t[1]);
+	return NULL;
+}
+
+/* A: its own group, thread T with a signal of its own and the timer's target */
+static int child_a(int report)
+{
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+	struct itimerspec later = { .it_value = { 3600, 0 } }, now = { .it_value = { 0, 1000000 } };
+	pthread_t t;
+
+	if (setpgid(0, 0) < 0 || pipe(to_t) < 0 || pipe(from_t) < 0)
+		die_setup("A");
+	a_pid = getpid();
+	if (pthread_create(&t, NULL, thread_t, NULL))
+		die_setup("A: thread");
+	wait_byte(from_t[0]);
+	ev._sigev_un._tid = t_tid;
+	if (timer_create(CLOCK_MONOTONIC, &ev, &timer) < 0 || timer_settime(timer, 0, &later, NULL) < 0)
+		die_setup("A: timer");
+	if (syscall(SYS_tgkill, a_pid, t_tid, SIGUSR2) < 0)
+		die_setup("A: tgkill");
+	put_byte(report);
+	while (!go)
+		pause();
+
+	if (getpid() != a_pid || getpgrp() != a_pid || getppid() != r_pid)
+		failf("A: pid %d, group %d, parent %d; was %d, %d, %d", getpid(), getpgrp(), getppid(), a_pid, a_pid,
+		      r_pid);
+	/* corrupt: the timer stays an hour ahead */
+	if (!is("timer") && timer_settime(timer, 0, &now, NULL) < 0)
+		failf("A: timer_settime: %s", strerror(errno));
+	put_byte(to_t[1]);
+	wait_byte(from_t[0]);
+	dprintf(report, "%s\n", failure);
+	return 0;
+}
+
+/* B: in A's group */
+static int child_b(int report)
+{
+	if (setpgid(0, a_pid) < 0)
+		die_setup("B: setpgid");
+	b_pid = getpid();
+	put_byte(report);
+	while (!go)
+		pause();
+	if (is("group"))
+		setpgid(0, 0);
+	if (getpid() != b_pid || getpgrp() != a_pid || getppid() != r_pid)
+		failf("B: pid %d, group %d, parent %d; was %d, %d, %d", getpid(), getpgrp(), getppid(), b_pid, a_pid,
+		      r_pid);
+	dprintf(report, "%s\n", failure);
+	return 0;
+}
+
+static pid_t fork_into(int (*fn)(int), int report)
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		die_setup("fork");
+	if (p == 0)
+		_exit(fn(report));
+	return p;
+}
+
+/* a line from a child's report pipe: "" (a newline) when it found nothing wrong */
+static void take_report(FILE *f, const char *who)
+{
+	char line[512];
+
+	if (!fgets(line, sizeof(line), f))
+		failf("%s reported nothing", who);
+	line[strcspn(line, "\n")] = '\0';
+	if (line[0])
+		failf("%.500s", line);
+}
+
+static void check_root(void)
+{
+	char name[65];
+	struct utsname u;
+	int status, p[2];
+	pid_t c, got;
+
+	if (getpid() != r_pid || (in_pidns && (r_pid != 1 || getppid() != 0)))
+		failf("R: pid %d, parent %d; was %d%s", getpid(), getppid(), r_pid, in_pidns ? ", parent 0" : "");
+	if (host) {
+		snprintf(name, sizeof(name), "%s.dom", host);
+		if (uname(&u) < 0 || strcmp(u.nodename, host) || strcmp(u.domainname, name))
+			failf("R: host name '%s', domain '%s'; expected '%s', '%s'", u.nodename, u.domainname, host,
+			      name);
+	}
+	check_queued(SIGUSR2, r_pid, 42, "R");
+	got = waitpid(z_pid, &status, WNOHANG);
+	if (got != z_pid || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		failf("R: waitpid(%d) of the zombie gave %d, status %#x", z_pid, got, status);
+	/* a new child: the kernel gives it a pid of R's namespace, R waits for it */
+	if (pipe(p) < 0)
+		die_setup("pipe");
+	c = fork();
+	if (c == 0) {
+		pid_t ids[2] = { getpid(), getppid() };
+
+		_exit(write(p[1], ids, sizeof(ids)) == sizeof(ids) ? 0 : 1);
+	}
+	if (c < 0) {
+		failf("R: fork after the restore: %s", strerror(errno));
+		return;
+	}
+	pid_t seen[2] = { 0, 0 };
+	if (read(p[0], seen, sizeof(seen)) != sizeof(seen) || seen[0] != c || seen[1] != r_pid)
+		failf("R: a new child %d says it is %d, child of %d", c, seen[0], seen[1]);
+	if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status))
+		failf("R: waiting for the new child %d: status %#x", c, status);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = "wait";
+	union sigval v = { .sival_int = 42 };
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	char line[sizeof(failure) + 8], dom[72];
+	int report[2], c;
+	sigset_t block;
+	FILE *rf;
+
+	while ((c = getopt(argc, argv, "m:c:pu:")) != -1) {
+		if (c == 'm')
+			mode = optarg;
+		else if (c == 'c')
+			corrupt = optarg;
+		else if (c == 'p')
+			in_pidns = true;
+		else if (c == 'u')
+			host = optarg;
+		else
+			goto usage;
+	}
+	if (optind != argc - 1)
+		goto usage;
+	status_path = argv[optind];
+
+	/* blocked everywhere: they wait, queued, for the checks; SIGUSR1 is taken by a handler */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	if (host) {
+		snprintf(dom, sizeof(dom), "%s.dom", host);
+		if (sethostname(host, strlen(host)) < 0 || setdomainname(dom, strlen(dom)) < 0)
+			die_setup("sethostname");
+	}
+	r_pid = getpid();
+	if (in_pidns && r_pid != 1) {
+		fprintf(stderr, "dumpee_ns: -p: pid %d, not 1 (run it under unshare --pid --fork)\n", r_pid);
+		return 2;
+	}
+	if (sigqueue(r_pid, SIGUSR2, v) < 0)
+		die_setup("sigqueue");
+	if (pipe(report) < 0)
+		die_setup("pipe");
+	a_pid = fork_into(child_a, report[1]);
+	wait_byte(report[0]);
+	b_pid = fork_into(child_b, report[1]);
+	wait_byte(report[0]);
+	z_pid = fork();
+	if (z_pid == 0)
+		_exit(7);
+	if (z_pid < 0)
+		die_setup("fork");
+	while (waitid(P_PID, z_pid, NULL, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+
+	if (!strcmp(mode, "wait")) {
+		snprintf(line, sizeof(line), "READY %d", getpid());
+		write_status(line);
+		while (!go)
+			pause();
+	} else if (strcmp(mode, "selftest") && strcmp(mode, "corrupt")) {
+		goto usage;
+	}
+	if (is("pid"))
+		r_pid++;
+	if (is("host"))
+		sethostname("corrupted", 9);
+	if (is("pending"))
+		check_queued(SIGUSR2, r_pid, 42, "corrupting");
+	check_root();
+	kill(a_pid, SIGUSR1);
+	kill(b_pid, SIGUSR1);
+	rf = fdopen(report[0], "r");
+	take_report(rf, "A");
+	take_report(rf, "B");
+	kill(a_pid, SIGKILL);
+	kill(b_pid, SIGKILL);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	if (failure[0]) {
+		snprintf(line, sizeof(line), "FAIL: %s", failure);
+		write_status(line);
+		fprintf(stderr, "dumpee_ns: %s\n", failure);
+		return 1;
+	}
+	write_status("OK");
+	return 0;
+usage:
+	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-u NAME] STATUS\n");
+	return 2;
+}
