@@ -1743,16 +1743,16 @@ test_tcp_established() {
 	finish_tcp
 }
 
-# the connection's 4-tuple, taken by a socket connecting from its address and port (its SYN
-# goes nowhere: the lock drops it): prints "took"
+# the connection's 4-tuple, taken by a socket connected from its address and port in repair
+# mode (TCP_REPAIR, 19: no SYN is sent, and the bind ignores other sockets that connect()
+# may have given the same local port): prints "took"
 TUPLE_SQUAT_CODE='
 import socket, sys, time
 lport, pport = int(sys.argv[1]), int(sys.argv[2])
 s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_TCP, 19, 1)
 s.bind(("127.0.0.1", lport))
-s.setblocking(False)
-s.connect_ex(("127.0.0.1", pport))
+s.connect(("127.0.0.1", pport))
 print("took", flush=True)
 time.sleep(120)
 '
