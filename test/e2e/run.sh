@@ -3047,6 +3047,15 @@ test_ns_pid() {
 	trigger_check "$PID"
 }
 
+# spawn_nested NAME CMD...: spawn CMD (unshare --fork ...), whose child (INIT) has a child (PID)
+spawn_nested() {
+	spawn "$@"
+	sleep 0.3
+	INIT=$(first_child "$SPAWNED")
+	PID=$(first_child "$INIT")
+	track "$PID"
+}
+
 # ns_refused WHAT PATTERN CMD...: a dump of CMD's process (of its child if CMD is unshare
 # --fork) is refused with PATTERN, and the process runs on
 ns_refused() {
@@ -3068,39 +3077,30 @@ ns_refused() {
 test_ns_refused() {
 	need_memdump
 	need_unshare
-	local init
 	ns_refused user "another user namespace" unshare --user --map-root-user sleep 1000
 	ns_refused ipc "another IPC namespace" unshare --ipc sleep 1000
 	ns_refused cgroup "another cgroup namespace" unshare --cgroup sleep 1000
 	ns_refused mnt "another mount namespace.*nsenter -m" unshare --mount sleep 1000
 	ns_refused pidkids "another PID namespace for its children" unshare --pid sleep 1000
 	# the innermost of two levels, and the outer init, which has the inner one for its children
-	spawn pid2 unshare --pid --fork unshare --pid --fork sleep 1000
-	sleep 0.3
-	init=$(first_child "$SPAWNED")
-	PID=$(first_child "$init")
-	track "$PID"
+	spawn_nested pid2 unshare --pid --fork unshare --pid --fork sleep 1000
 	dump_refused "in a PID namespace 2 levels below memdump's"
-	PID=$init
+	PID=$INIT
 	dump_refused "another PID namespace for its children than the tree's root"
-	kill -KILL "$SPAWNED" "$init" 2>/dev/null
+	kill -KILL "$SPAWNED" "$INIT" 2>/dev/null
 	if unshare --time true 2>/dev/null; then
 		ns_refused time "another time namespace" unshare --time --fork sleep 1000
 	fi
 	# the root of the tree must be the namespace's init: here the shell is, the sleep its child
-	spawn notinit unshare --pid --fork sh -c 'sleep 1000 & wait'
-	sleep 0.3
-	init=$(first_child "$SPAWNED")
-	PID=$(first_child "$init")
-	track "$PID"
+	spawn_nested notinit unshare --pid --fork sh -c 'sleep 1000 & wait'
 	dump_refused "must be that namespace's first process, pid 1"
 	# a process that entered the namespace by setns() is not in the tree
-	PID=$init
-	nsenter -t "$init" -p sleep 1000 </dev/null >/dev/null 2>&1 &
+	PID=$INIT
+	nsenter -t "$INIT" -p sleep 1000 </dev/null >/dev/null 2>&1 &
 	track $!
 	sleep 0.3
 	dump_refused "but not in the tree (it entered it with setns())"
-	kill -KILL "$SPAWNED" "$init" 2>/dev/null
+	kill -KILL "$SPAWNED" "$INIT" 2>/dev/null
 	# one process of the tree with a UTS namespace of its own
 	ns_refused nested "another UTS namespace than the tree's root" sh -c 'unshare --uts sleep 1000 & wait'
 	mkdir -p "$TD/jail"
