@@ -26,6 +26,7 @@
 #include "memdump/model.h"
 #include "memdump/plan.h"
 #include "memdump/progress.h"
+#include "memdump/tree.h"
 #include "memdump/proc.h"
 #include "memdump/xfer.h"
 
@@ -181,6 +182,38 @@ static int read_prev_proc(const struct dump_ctx *c, pid_t pid, struct md_proc *r
 	return r < 0 ? r : !ret->zombie;
 }
 
+/*
+ * What a restore of the image would refuse of the tree's shape, refused
+ * now, while the tree can run on: its sessions and groups (the restore's
+ * own plan) and its ids in its PID namespace.
+ */
+static int check_restorable(const struct dump_ctx *c)
+{
+	_cleanup_free_ struct tree_node *nodes = calloc(c->n, sizeof(*nodes));
+	_cleanup_free_ struct tree_plan *plan = calloc(c->n, sizeof(*plan));
+	char err[256];
+	int r;
+
+	if (!nodes || !plan)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct md_proc *p = &c->procs[i];
+
+		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
+	}
+	if (c->o->shell_job)
+		tree_shell_job_groups(nodes, c->n);
+	r = restore_plan_tree(nodes, c->n, plan, err, sizeof(err));
+	if (r == -ENOTSUP)
+		return log_refuse("a restore could not rebuild the tree: %s", err);
+	if (r < 0)
+		return r;
+	r = image_check_pidns(c->ns.pid_ns, c->procs, c->n, err, sizeof(err));
+	if (r == -EINVAL)
+		return log_refuse("a restore could not rebuild the tree: %s", err);
+	return r;
+}
+
 static int collect_tree(struct dump_ctx *c)
 {
 	size_t total = c->ft.n + c->ft.n_zombies;
@@ -211,6 +244,9 @@ static int collect_tree(struct dump_ctx *c)
 		if (r < 0)
 			return r;
 	}
+	r = check_restorable(c);
+	if (r < 0)
+		return r;
 	/*
 	 * Only live processes hold fds. What cannot be dumped (-ENOTSUP, logged)
 	 * is gathered, so that the user learns of every such fd at once.
@@ -596,6 +632,9 @@ int dump_run(const struct dump_opts *o)
 		}
 	}
 
+	r = dump_check_proc();
+	if (r < 0)
+		goto out;
 	c.frozen_ns = c.stage_ns = md_now_ns();
 	r = freeze_tree(o->pid, &c.ft);
 	if (r < 0)

@@ -135,3 +135,5 @@ struct dump_ns {
  */
 struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);
+/* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
+int dump_check_proc(void);

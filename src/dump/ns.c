@@ -133,7 +133,8 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 			continue;
 		if (!strcmp(same[k].name, "mnt"))
 			return log_refuse("process %d (thread %d) is in another mount namespace than memdump's: not "
-					  "supported (run memdump in it: nsenter -m -t %d memdump ...)", pid, tid, pid);
+					  "supported (if it sees memdump's /proc, run memdump in it: nsenter -m -t %d "
+					  "memdump ...)", pid, tid, pid);
 		return log_refuse("process %d (thread %d) is in another %s than memdump's: not supported", pid, tid,
 				  same[k].what);
 	}
@@ -230,12 +231,6 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 	int r;
 
 	*ret = (struct dump_ns){ 0 };
-	/* the pids /proc shows must be memdump's: ns_pid comes from NSpid */
-	r = nspid_of(getpid(), &n, &last);
-	if (r < 0)
-		return log_err(r, "cannot read memdump's status");
-	if (n > 1)
-		return log_refuse("memdump's /proc is not of memdump's PID namespace: mount one that is");
 	for (size_t k = 0; k < N_SAME; k++) {
 		r = ns_stat(0, 0, same[k].name, &ours[k]);
 		if (r == -ENOENT)
@@ -267,8 +262,39 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 			return r;
 		ret->pid_ns = true;
 	}
+	/* a zombie has no namespaces to show but its PID one, where NSpid tells its level */
+	for (size_t i = 0; i < ft->n_zombies; i++) {
+		pid_t z = ft->zombies[i];
+
+		r = nspid_of(z, &n, &last);
+		if (r < 0)
+			return log_err(r, "cannot read the status of zombie %d", z);
+		if (n > 1u + ret->pid_ns)
+			return log_refuse("zombie %d is in another PID namespace than the tree's root: not supported", z);
+	}
 	if (same_file(&tns.uts, &our_uts))
 		return 0;
 	ret->uts.own = true;
 	return read_uts(root, &ret->uts);
+}
+
+int dump_check_proc(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct proc_status st;
+	int r;
+
+	/*
+	 * The pids /proc shows must be memdump's, for the tree's to be the
+	 * ones it seizes: /proc/self is there (ENOENT: memdump is not in its
+	 * namespace) and NSpid has one level, memdump's pid.
+	 */
+	r = proc_read_filef(&buf, NULL, "/proc/self/status");
+	if (r >= 0)
+		r = proc_parse_status(buf, &st);
+	if (r < 0 && r != -ENOENT)
+		return log_err(r, "cannot read memdump's status in /proc");
+	if (r < 0 || st.nspid_n > 1 || st.nspid_last != getpid())
+		return log_refuse("memdump's /proc is not of memdump's PID namespace: mount one that is");
+	return 0;
 }

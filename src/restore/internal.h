@@ -13,6 +13,7 @@
 #include "memdump/inject.h"
 #include "memdump/kfeat.h"
 #include "memdump/model.h"
+#include "memdump/tree.h"
 
 struct restore_shm {
 	struct md_shm shm;
@@ -23,34 +24,6 @@ struct restore_shm {
 	bool created;		/* a SysV segment this restore made (not one it reused) */
 	bool removed;		/* ... and removed again (IPC_RMID) */
 };
-
-/* ---- the tree: who forks whom, sessions and groups (tree.c, pure) ---- */
-
-struct tree_node {
-	pid_t pid, ppid, pgid, sid;
-};
-
-#define TREE_GROUP_OWN (-1)	/* pgid == pid: leads its group */
-#define TREE_GROUP_OUTER (-2)	/* the group the root came from (memdump's) */
-
-struct tree_plan {
-	int parent;		/* index of the parent, -1 for the root */
-	bool setsid;		/* leads its session: setsid() once created */
-	bool early;		/* forked by its parent before the parent's setsid() */
-	int group;		/* TREE_GROUP_OWN, TREE_GROUP_OUTER or the index of its group leader */
-};
-
-/*
- * Plan the tree of nodes[0..n) (nodes[0] the root, every parent before its
- * children): what each process must do to end in its session and group.
- * Sessions: a process gets its parent's at fork; a session leader calls
- * setsid(); a child may be forked before its parent's setsid() to keep the
- * old one. Groups: set once the whole tree exists, leaders first. The
- * session and group the root had outside the tree become memdump's.
- * Anything this cannot build (e.g. a group whose leader is gone) fails with
- * -ENOTSUP and a reason in err.
- */
-int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan *ret, char *err, size_t errlen);
 
 /* ---- one process ---- */
 
@@ -470,8 +443,6 @@ int restore_arm_timers(struct restore_proc *rp);
  * terminal) or refuse. Logs.
  */
 int restore_tty_prepare(struct restore_ctx *rc, const char *dir);
-/* --shell-job: the root's group (and whoever shares it) is memdump's; before restore_plan_tree() */
-void restore_tty_job_groups(struct tree_node *nodes, size_t n);
 /* our terminal again for f, an fd that was on the shell's terminal (md_fd.ctty): fd or -errno */
 int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f);
 

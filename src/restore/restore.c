@@ -162,7 +162,7 @@ static int plan_tree(struct restore_ctx *rc, const char *dir)
 		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
 	}
 	if (rc->shell_job)
-		restore_tty_job_groups(nodes, rc->n);
+		tree_shell_job_groups(nodes, rc->n);
 	r = restore_plan_tree(nodes, rc->n, plan, err, sizeof(err));
 	if (r < 0)
 		return log_err(r, "image '%s': %s", dir, err);

@@ -129,3 +129,17 @@ int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan 
 	}
 	return 0;
 }
+
+void tree_shell_job_groups(struct tree_node *nodes, size_t n)
+{
+	pid_t old;
+
+	/* a session leader has no terminal of a shell: nothing is a shell's here */
+	if (!n || nodes[0].sid == nodes[0].pid)
+		return;
+	/* 0 is no pid of the tree: restore_plan_tree() takes it for the outer group, memdump's */
+	old = nodes[0].pgid;
+	for (size_t i = 0; i < n; i++)
+		if (nodes[i].pgid == old)
+			nodes[i].pgid = 0;
+}

@@ -56,20 +56,6 @@ int restore_tty_prepare(struct restore_ctx *rc, const char *dir)
 	return 0;
 }
 
-void restore_tty_job_groups(struct tree_node *nodes, size_t n)
-{
-	pid_t old;
-
-	/* a session leader has no terminal of a shell: nothing is a shell's here */
-	if (!n || nodes[0].sid == nodes[0].pid)
-		return;
-	/* 0 is no pid of the tree: restore_plan_tree() takes it for the outer group, memdump's */
-	old = nodes[0].pgid;
-	for (size_t i = 0; i < n; i++)
-		if (nodes[i].pgid == old)
-			nodes[i].pgid = 0;
-}
-
 int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f)
 {
 	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);

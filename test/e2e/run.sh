@@ -3070,6 +3070,7 @@ ns_refused() {
 	grep -qE -- "$want" "$TD/dump.err" || fail "$what: refused for another reason: $(md_why dump)"
 	[[ $(proc_state "$PID") == S ]] || fail "$what: $PID is in state $(proc_state "$PID") after the refusal"
 	[[ -z $(ls -A "$TD/img-$what") ]] || fail "$what: the refused dump left files"
+	pkill -KILL -P "$PID"
 	kill -KILL "$PID" "$SPAWNED" 2>/dev/null
 }
 
@@ -3108,7 +3109,68 @@ test_ns_refused() {
 		python3 -c 'import os, time; os.chroot(os.sys.argv[1]); time.sleep(1000)' "$TD/jail"
 }
 
-ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_refused)
+# A double-forked daemon in a PID namespace: the namespace's init adopts it, in a session whose
+# leader is gone, which no restore could rebuild: the dump refuses and the tree runs on
+NS_DAEMON_CODE='
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(1000)
+    os._exit(0)
+time.sleep(1000)
+'
+
+# A zombie in a PID namespace below the process: its pid 1 there, exited (ctypes: Python 3.11
+# has no os.unshare); the process itself is back in its own namespace for its children
+NS_ZOMBIE_CODE='
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+own = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY)
+assert libc.unshare(0x20000000) == 0
+if os.fork() == 0:
+    os._exit(7)
+assert libc.setns(own, 0x20000000) == 0
+time.sleep(1000)
+'
+
+# trees whose image no restore could build are refused while they can still run, and a memdump
+# whose /proc is of another PID namespace refuses before it seizes anything
+test_ns_unrestorable_refused() {
+	need_memdump
+	need_unshare
+	local victim init
+	spawn_nested daemon unshare --pid --fork python3 -c "$NS_DAEMON_CODE"
+	PID=$INIT
+	# the daemon, adopted by the init once its parent is gone
+	wait_until 10 eval '[[ $(pgrep -c -P "$INIT") -ge 1 ]]' || fail "no daemon in the namespace"
+	dump_refused "a restore could not rebuild the tree: process"
+	[[ $(proc_state "$INIT") == S ]] || fail "the daemon's init is in state $(proc_state "$INIT")"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+
+	spawn zombie python3 -c "$NS_ZOMBIE_CODE"
+	PID=$SPAWNED
+	sleep 0.5
+	dump_refused "zombie"
+	kill -KILL "$PID"
+
+	# /proc of a namespace below memdump's: its pids are not the ones memdump would seize
+	spawn victim sleep 1000
+	victim=$SPAWNED
+	spawn_nested mountproc unshare --pid --fork --mount-proc sleep 1000
+	init=$INIT
+	printf '#!/bin/sh\nexec nsenter -m -t %s %s "$@"\n' "$init" "$MEMDUMP" >"$TD/memdump-mp"
+	chmod +x "$TD/memdump-mp"
+	MEMDUMP=$TD/memdump-mp md nsproc dump -t "$victim" -D "$TD/img-nsproc" &&
+		fail "a dump with another PID namespace's /proc succeeded"
+	grep -q "memdump's /proc is not of memdump's PID namespace" "$TD/nsproc.err" ||
+		fail "refused for another reason: $(md_why nsproc)"
+	[[ $(proc_state "$victim") == S ]] || fail "$victim is in state $(proc_state "$victim")"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$victim/status" || fail "$victim is traced"
+	kill -KILL "$victim" "$init" "$SPAWNED" 2>/dev/null
+}
+
+ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_refused ns_unrestorable_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /*
- * --shell-job: restore_tty_job_groups() then restore_plan_tree(): the
+ * --shell-job: tree_shell_job_groups() then restore_plan_tree(): the
  * root's group, and whoever shared it, become memdump's.
  */
 #include <criterion/criterion.h>
@@ -16,7 +16,7 @@ Test(tty, job_leading_its_group_joins_ours)
 	/* a job of shell 50: root 100 leads group 100 with child 101; 102 has a group of its own */
 	struct tree_node n[] = { N(100, 50, 100, 50), N(101, 100, 100, 50), N(102, 100, 102, 50) };
 
-	restore_tty_job_groups(n, 3);
+	tree_shell_job_groups(n, 3);
 	cr_assert_eq(restore_plan_tree(n, 3, plan, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(plan[0].group, TREE_GROUP_OUTER);
 	cr_expect_not(plan[0].setsid);
@@ -38,7 +38,7 @@ Test(tty, job_in_the_shells_group)
 	/* started by a shell without job control: group 50 is the shell's, outside the tree */
 	struct tree_node n[] = { N(100, 50, 50, 50) };
 
-	restore_tty_job_groups(n, 1);
+	tree_shell_job_groups(n, 1);
 	cr_assert_eq(restore_plan_tree(n, 1, plan, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(plan[0].group, TREE_GROUP_OUTER);
 }
@@ -47,7 +47,7 @@ Test(tty, session_leader_is_left_alone)
 {
 	struct tree_node n[] = { N(100, 1, 100, 100), N(101, 100, 100, 100) };
 
-	restore_tty_job_groups(n, 2);
+	tree_shell_job_groups(n, 2);
 	cr_expect_eq(n[0].pgid, 100);
 	cr_expect_eq(n[1].pgid, 100);
 	cr_assert_eq(restore_plan_tree(n, 2, plan, err, sizeof(err)), 0, "%s", err);
