@@ -535,6 +535,7 @@ struct md_proc {
 };
 
 #define MD_UTS_NAME_MAX 64	/* a host or domain name, in bytes (the kernel's __NEW_UTS_LEN) */
+#define MD_PID_LIMIT (1 << 22)	/* pids and thread ids are below it (the kernel's PID_MAX_LIMIT) */
 
 struct md_inventory {
 	uint32_t format_version;

@@ -5,7 +5,10 @@
  * files than memdump would come back seeing different ones, or with more
  * privilege than it had (a user namespace's root), so each thread must be
  * in memdump's user, cgroup, IPC, time and mount namespaces (those its
- * children would get too) and have memdump's root directory.
+ * children would get too) and have memdump's root directory. The rest of
+ * a thread's file system context, its working directory and umask, must
+ * be its process's: the restore gives each process one (a thread that
+ * called unshare(CLONE_FS) is refused).
  *
  * Three kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
@@ -114,6 +117,31 @@ struct tree_ns {
 	struct stat uts;
 };
 
+/* thread tid of pid has the working directory and umask of its leader */
+static int check_thread_fs(pid_t pid, pid_t tid)
+{
+	struct proc_status lst, tst;
+	struct stat lcwd, tcwd;
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/cwd", pid, pid);
+	if (stat(path, &lcwd) < 0)
+		return log_err(-errno, "cannot read the working directory of %d", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/cwd", pid, tid);
+	if (stat(path, &tcwd) < 0)
+		return log_err(-errno, "cannot read the working directory of %d (thread %d)", pid, tid);
+	r = proc_read_status(pid, pid, &lst);
+	if (r >= 0)
+		r = proc_read_status(pid, tid, &tst);
+	if (r < 0)
+		return log_err(r, "cannot read the status of %d (thread %d)", pid, tid);
+	if (!same_file(&lcwd, &tcwd) || lst.umask != tst.umask)
+		return log_refuse("thread %d of %d has another %s than its process (unshare(CLONE_FS)): not supported",
+				  tid, pid, same_file(&lcwd, &tcwd) ? "umask" : "working directory");
+	return 0;
+}
+
 /* thread tid of pid: memdump's namespaces but those of tns, which must be the root's */
 static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const struct stat *root_dir,
 			const struct tree_ns *tns)
@@ -144,6 +172,11 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 	if (!same_file(&st, root_dir))
 		return log_refuse("process %d (thread %d) has another root directory than memdump's (chroot): "
 				  "not supported", pid, tid);
+	if (tid != pid) {
+		r = check_thread_fs(pid, tid);
+		if (r < 0)
+			return r;
+	}
 	r = ns_stat(pid, tid, "uts", &st);
 	if (r < 0)
 		return log_err(r, "cannot read the UTS namespace of %d (thread %d)", pid, tid);

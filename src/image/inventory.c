@@ -50,7 +50,7 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.has_pid_ns = inv->pid_ns;
 	m.pid_ns = inv->pid_ns;
 	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
-				   inv->pid_ns || inv->uts_host ? MD_INVENTORY_F_NS : 0, &m.base);
+				   inv->pid_ns || inv->uts_host || inv->uts_domain ? MD_INVENTORY_F_NS : 0, &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -96,6 +96,9 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 		return img_invalid(INVENTORY_NAME, "namespaces of the tree's own without the header flag");
 	if (m->n_pids == 0)
 		return img_invalid(INVENTORY_NAME, "lists no process");
+	for (size_t i = 0; i < m->n_pids; i++)
+		if (m->pids[i] <= 0 || m->pids[i] >= MD_PID_LIMIT)
+			return img_invalid(INVENTORY_NAME, "lists pid %d", m->pids[i]);
 	if (m->pids[0] != m->root_pid)
 		return img_invalid(INVENTORY_NAME, "first pid %d is not the root pid %d", m->pids[0],
 				   m->root_pid);
@@ -106,6 +109,7 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	if (!m->uts_hostname != !m->uts_domainname)
 		return img_invalid(INVENTORY_NAME, "has a UTS %s name without a %s name",
 				   m->uts_hostname ? "host" : "domain", m->uts_hostname ? "domain" : "host");
+	/* protobuf-c ends a string at its first NUL: what is checked is what is restored */
 	if ((m->uts_hostname && strlen(m->uts_hostname) > MD_UTS_NAME_MAX) ||
 	    (m->uts_domainname && strlen(m->uts_domainname) > MD_UTS_NAME_MAX))
 		return img_invalid(INVENTORY_NAME, "has a UTS name longer than %d bytes", MD_UTS_NAME_MAX);

@@ -493,8 +493,10 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	int r;
 
 	t->tid = m->tid;
+	if (t->tid <= 0 || t->tid >= MD_PID_LIMIT)
+		return img_invalid(name, "thread id %d", t->tid);
 	t->ns_tid = m->has_ns_tid ? m->ns_tid : 0;
-	if (t->ns_tid < 0)
+	if (t->ns_tid < 0 || t->ns_tid >= MD_PID_LIMIT)
 		return img_invalid(name, "thread %d: id %d in its PID namespace", t->tid, t->ns_tid);
 	r = comm_check(name, m->comm, t->comm);
 	if (r < 0)
@@ -693,7 +695,7 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	p->pgid = m->pgid;
 	p->sid = m->sid;
 	p->ns_pid = m->has_ns_pid ? m->ns_pid : 0;
-	if (p->ns_pid < 0)
+	if (p->ns_pid < 0 || p->ns_pid >= MD_PID_LIMIT)
 		return img_invalid(name, "pid %d in its PID namespace", p->ns_pid);
 	p->exit_signal = m->has_exit_signal ? m->exit_signal : 17 /* SIGCHLD */;
 	if (p->exit_signal < 0 || p->exit_signal > MD_NSIG)

@@ -9,23 +9,28 @@
  *      to it alone (tgkill) and is the target of a POSIX timer
  *      (SIGEV_THREAD_ID, SIGRTMIN, armed an hour ahead);
  *   B  in A's group;
- *   Z  exits with 7 at once: a zombie R has not reaped.
+ *   Z  exits with 7 at once: a zombie R has not reaped;
+ *   S  (-t) leads a session of its own whose terminal is a pty R holds the
+ *      master of, with its child G's group in the foreground.
  * Every id is kept as the process saw it. "READY PID" to STATUS, then on
  * SIGUSR1 each checks from inside: its pid, parent, group and thread ids
  * (with -p R's pid is 1 and its parent outside: 0), the names (-u), that
  * each queued signal is still there with its sender's pid as the sender
- * saw it, that the timer, set to fire now, reaches T, that Z reaps with
- * status 7, and that a child forked now gets a pid R can wait for. R
- * writes "OK" or "FAIL: what" to STATUS and ends the tree.
+ * saw it (T's own, not the process's), that the timer, set to fire now,
+ * reaches T, that Z reaps with status 7, that S's terminal has S's session
+ * and G's group in the foreground, and that a child forked now gets a pid
+ * R can wait for. R writes "OK" or "FAIL: what" to STATUS and ends the
+ * tree.
  *
  * -m selftest: the same without a dump. -m corrupt -c WHAT breaks one of
- * them first (pid, group, host, pending, timer), so the test can see the
- * checks fail.
+ * them first (pid, group, host, pending, timer, fg, shared), so the test
+ * can see the checks fail.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -35,6 +40,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,10 +50,12 @@
 static const char *corrupt = "";
 static bool in_pidns;
 static const char *host;
+static bool with_pty;
+static int master = -1;
 static volatile sig_atomic_t go;
 
 /* what each process saw before the dump */
-static pid_t r_pid, a_pid, b_pid, z_pid, t_tid;
+static pid_t r_pid, a_pid, b_pid, z_pid, t_tid, s_pid, g_pid;
 static timer_t timer;
 /* A and its thread hand turns over these */
 static int to_t[2], from_t[2];
@@ -127,7 +135,7 @@ static int child_a(int report)
 	if (pthread_create(&t, NULL, thread_t, NULL))
 		die_setup("A: thread");
 	wait_byte(from_t[0]);
-	ev._sigev_un._tid = t_tid;
+	ev._sigev_un._tid = t_tid;	/* SIGEV_THREAD_ID's target */
 	if (timer_create(CLOCK_MONOTONIC, &ev, &timer) < 0 || timer_settime(timer, 0, &later, NULL) < 0)
 		die_setup("A: timer");
 	if (syscall(SYS_tgkill, a_pid, t_tid, SIGUSR2) < 0)
@@ -139,6 +147,19 @@ static int child_a(int report)
 	if (getpid() != a_pid || getpgrp() != a_pid || getppid() != r_pid)
 		failf("A: pid %d, group %d, parent %d; was %d, %d, %d", getpid(), getpgrp(), getppid(), a_pid, a_pid,
 		      r_pid);
+	/* T's signal is T's alone: the main thread sees nothing of it */
+	if (is("shared"))
+		kill(a_pid, SIGUSR2);
+	{
+		struct timespec zero = { 0, 0 };
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR2);
+		sigaddset(&set, SIGRTMIN);
+		if (sigtimedwait(&set, NULL, &zero) > 0)
+			failf("A: a signal of T's is pending for the whole process");
+	}
 	/* corrupt: the timer stays an hour ahead */
 	if (!is("timer") && timer_settime(timer, 0, &now, NULL) < 0)
 		failf("A: timer_settime: %s", strerror(errno));
@@ -162,6 +183,46 @@ static int child_b(int report)
 	if (getpid() != b_pid || getpgrp() != a_pid || getppid() != r_pid)
 		failf("B: pid %d, group %d, parent %d; was %d, %d, %d", getpid(), getpgrp(), getppid(), b_pid, a_pid,
 		      r_pid);
+	dprintf(report, "%s\n", failure);
+	return 0;
+}
+
+/* S: a session of its own on the pty, G's group in the foreground */
+static int child_s(int report)
+{
+	int slave, ready[2], status;
+
+	if (setsid() < 0 || pipe(ready) < 0)
+		die_setup("S: setsid");
+	/* a session leader without a terminal: the slave becomes its terminal */
+	slave = open(ptsname(master), O_RDWR);
+	if (slave < 0)
+		die_setup("S: open the slave");
+	s_pid = getpid();
+	g_pid = fork();
+	if (g_pid == 0) {
+		setpgid(0, 0);
+		put_byte(ready[1]);
+		for (;;)
+			pause();
+	}
+	if (g_pid < 0)
+		die_setup("S: fork");
+	setpgid(g_pid, g_pid);
+	wait_byte(ready[0]);
+	signal(SIGTTOU, SIG_IGN);
+	if (tcsetpgrp(slave, g_pid) < 0)
+		die_setup("S: tcsetpgrp");
+	put_byte(report);
+	while (!go)
+		pause();
+	if (is("fg"))
+		tcsetpgrp(slave, s_pid);
+	if (getpid() != s_pid || getsid(0) != s_pid || tcgetsid(slave) != s_pid || tcgetpgrp(slave) != g_pid)
+		failf("S: pid %d, session %d, its terminal's session %d and foreground %d; were %d, %d, %d, %d",
+		      getpid(), getsid(0), tcgetsid(slave), tcgetpgrp(slave), s_pid, s_pid, s_pid, g_pid);
+	kill(g_pid, SIGKILL);
+	waitpid(g_pid, &status, 0);
 	dprintf(report, "%s\n", failure);
 	return 0;
 }
@@ -238,13 +299,15 @@ int main(int argc, char **argv)
 	sigset_t block;
 	FILE *rf;
 
-	while ((c = getopt(argc, argv, "m:c:pu:")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:ptu:")) != -1) {
 		if (c == 'm')
 			mode = optarg;
 		else if (c == 'c')
 			corrupt = optarg;
 		else if (c == 'p')
 			in_pidns = true;
+		else if (c == 't')
+			with_pty = true;
 		else if (c == 'u')
 			host = optarg;
 		else
@@ -278,6 +341,13 @@ int main(int argc, char **argv)
 	wait_byte(report[0]);
 	b_pid = fork_into(child_b, report[1]);
 	wait_byte(report[0]);
+	if (with_pty) {
+		master = posix_openpt(O_RDWR | O_NOCTTY);
+		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+			die_setup("posix_openpt");
+		s_pid = fork_into(child_s, report[1]);
+		wait_byte(report[0]);
+	}
 	z_pid = fork();
 	if (z_pid == 0)
 		_exit(7);
@@ -303,11 +373,17 @@ int main(int argc, char **argv)
 	check_root();
 	kill(a_pid, SIGUSR1);
 	kill(b_pid, SIGUSR1);
+	if (with_pty)
+		kill(s_pid, SIGUSR1);
 	rf = fdopen(report[0], "r");
 	take_report(rf, "A");
 	take_report(rf, "B");
+	if (with_pty)
+		take_report(rf, "S");
 	kill(a_pid, SIGKILL);
 	kill(b_pid, SIGKILL);
+	if (with_pty)
+		kill(s_pid, SIGKILL);
 	while (wait(NULL) > 0 || errno == EINTR)
 		;
 	if (failure[0]) {
@@ -319,6 +395,6 @@ int main(int argc, char **argv)
 	write_status("OK");
 	return 0;
 usage:
-	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-u NAME] STATUS\n");
+	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-t] [-u NAME] STATUS\n");
 	return 2;
 }

@@ -2983,12 +2983,12 @@ ns_of() {
 test_ns_selftest() {
 	need_unshare
 	local what rc
-	unshare --pid --fork --uts "$E2E/dumpee_ns" -m selftest -p -u md-self "$TD/status" </dev/null ||
+	unshare --pid --fork --uts "$E2E/dumpee_ns" -m selftest -p -t -u md-self "$TD/status" </dev/null ||
 		fail "selftest: $(head -n1 "$TD/status")"
 	head -n1 "$TD/status" | grep -qx OK || fail "selftest: $(head -n1 "$TD/status")"
-	for what in pid group host pending timer; do
+	for what in pid group host pending timer fg shared; do
 		rm -f "$TD/status"
-		unshare --pid --fork --uts "$E2E/dumpee_ns" -m corrupt -c "$what" -p -u md-self "$TD/status" \
+		unshare --pid --fork --uts "$E2E/dumpee_ns" -m corrupt -c "$what" -p -t -u md-self "$TD/status" \
 			</dev/null 2>/dev/null
 		rc=$?
 		((rc == 1)) || fail "corrupting '$what': exit $rc, expected 1: $(head -n1 "$TD/status")"
@@ -3015,14 +3015,14 @@ test_ns_uts() {
 	trigger_check "$PID"
 }
 
-# a tree whose root is the init of a PID namespace of its own (and in a UTS one): the same ids
-# at both levels, twice over
+# a tree whose root is the init of a PID namespace of its own (and in a UTS one, with a pty
+# session): the same ids at both levels, twice over
 test_ns_pid() {
 	need_memdump
 	need_unshare
 	local host round kids k
 	host=$(hostname)
-	start_ns "--pid --fork --uts" "-p -u md-pid-$$"
+	start_ns "--pid --fork --uts" "-p -t -u md-pid-$$"
 	kids=$(cat "/proc/$PID/task/$PID/children")
 	[[ $(grep NSpid "/proc/$PID/status") == "NSpid:"$'\t'"$PID"$'\t'1 ]] || fail "the root is not pid 1 inside"
 	for round in 1 2; do
@@ -3054,6 +3054,18 @@ spawn_nested() {
 	INIT=$(first_child "$SPAWNED")
 	PID=$(first_child "$INIT")
 	track "$PID"
+}
+
+# the same in a PID namespace alone, the usual `unshare --pid --fork`
+test_ns_pid_only() {
+	need_memdump
+	need_unshare
+	start_ns "--pid --fork" "-p"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ns_of "$PID" pid) != "$(ns_of self pid)" ]] || fail "restored into memdump's PID namespace"
+	[[ $(ns_of "$PID" uts) == "$(ns_of self uts)" ]] || fail "restored into a UTS namespace of its own"
+	trigger_check "$PID"
 }
 
 # ns_refused WHAT PATTERN CMD...: a dump of CMD's process (of its child if CMD is unshare
@@ -3090,8 +3102,20 @@ test_ns_refused() {
 	dump_refused "another PID namespace for its children than the tree's root"
 	kill -KILL "$SPAWNED" "$INIT" 2>/dev/null
 	if unshare --time true 2>/dev/null; then
-		ns_refused time "another time namespace" unshare --time --fork sleep 1000
+		ns_refused time "another time namespace than" unshare --time --fork sleep 1000
+		ns_refused timekids "another time namespace for its children" \
+			python3 -c 'import ctypes, time; assert ctypes.CDLL(None).unshare(0x80) == 0; time.sleep(1000)'
 	fi
+	# a thread with a working directory of its own (unshare(CLONE_FS), 0x200)
+	ns_refused threadcwd "has another working directory than its process" python3 -c '
+import ctypes, os, threading, time
+def own():
+    assert ctypes.CDLL(None).unshare(0x200) == 0
+    os.chdir("/tmp")
+    time.sleep(1000)
+threading.Thread(target=own).start()
+time.sleep(1000)
+
 	# the root of the tree must be the namespace's init: here the shell is, the sleep its child
 	spawn_nested notinit unshare --pid --fork sh -c 'sleep 1000 & wait'
 	dump_refused "must be that namespace's first process, pid 1"
@@ -3167,10 +3191,19 @@ test_ns_unrestorable_refused() {
 		fail "refused for another reason: $(md_why nsproc)"
 	[[ $(proc_state "$victim") == S ]] || fail "$victim is in state $(proc_state "$victim")"
 	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$victim/status" || fail "$victim is traced"
-	kill -KILL "$victim" "$init" "$SPAWNED" 2>/dev/null
+	kill -KILL "$init" "$SPAWNED" 2>/dev/null
+	# memdump in a PID namespace of its own, with the host's /proc
+	printf '#!/bin/sh\nexec unshare --pid --fork %s "$@"\n' "$MEMDUMP" >"$TD/memdump-pidns"
+	chmod +x "$TD/memdump-pidns"
+	MEMDUMP=$TD/memdump-pidns md inpidns dump -t "$victim" -D "$TD/img-inpidns" &&
+		fail "a dump from another PID namespace than /proc's succeeded"
+	grep -q "memdump's /proc is not of memdump's PID namespace" "$TD/inpidns.err" ||
+		fail "refused for another reason: $(md_why inpidns)"
+	[[ $(proc_state "$victim") == S ]] || fail "$victim is in state $(proc_state "$victim")"
+	kill -KILL "$victim"
 }
 
-ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_refused ns_unrestorable_refused)
+ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_refused ns_unrestorable_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

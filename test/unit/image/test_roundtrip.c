@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -201,6 +202,34 @@ Test(image_roundtrip, namespaces)
 	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	md_inventory_release(&out);
+	free(in.uts_domain);
+	in.uts_domain = malloc(MD_UTS_NAME_MAX + 2);
+	snprintf(in.uts_domain, MD_UTS_NAME_MAX + 2, "%sx", in.uts_host);
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "a domain name of 65 bytes was read");
+
+	/* a PID namespace alone takes the flag too */
+	free(in.uts_host);
+	free(in.uts_domain);
+	in.uts_host = in.uts_domain = NULL;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+
+	/* ids the kernel never gives */
+	p.ns_pid = MD_PID_LIMIT;
+	cr_assert_eq(image_write_proc(dirfd, &p), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &q), -EINVAL);
+	p.ns_pid = 1;
+	p.threads[1].ns_tid = MD_PID_LIMIT;
+	cr_assert_eq(image_write_proc(dirfd, &p), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &q), -EINVAL);
+	p.threads[1].ns_tid = 2;
+	in.pids[1] = MD_PID_LIMIT;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL);
 	md_inventory_release(&in);
 	md_proc_release(&p);
 }
