@@ -246,7 +246,7 @@ static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
 			ours = ft->procs[i].pid == other;
 		for (size_t i = 0; i < ft->n_zombies && !ours; i++)
 			ours = ft->zombies[i] == other;
-		/* a zombie has no namespaces any more */
+		/* gone meanwhile; a zombie still shows its PID namespace */
 		if (other <= 0 || ours || ns_stat(other, other, "pid", &st) < 0 || !same_file(&st, pid))
 			continue;
 		return log_refuse("process %d is in the tree's PID namespace but not in the tree (it entered it with "
