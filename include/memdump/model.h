@@ -536,6 +536,9 @@ struct md_proc {
 
 #define MD_UTS_NAME_MAX 64	/* a host or domain name, in bytes (the kernel's __NEW_UTS_LEN) */
 #define MD_PID_LIMIT (1 << 22)	/* pids and thread ids are below it (the kernel's PID_MAX_LIMIT) */
+#define MD_PROC_OPTS_MAX 256	/* md_inventory.proc_opts, in bytes */
+/* md_inventory.proc_flags: MS_RDONLY NOSUID NODEV NOEXEC NOATIME NODIRATIME RELATIME STRICTATIME */
+#define MD_PROC_FLAGS (1u | 2u | 4u | 8u | 1024u | 2048u | (1u << 21) | (1u << 24))
 
 struct md_inventory {
 	uint32_t format_version;
@@ -558,6 +561,14 @@ struct md_inventory {
 	 * its pid there too (ns_pid, ns_tid). Other pids are memdump's view.
 	 */
 	bool pid_ns;
+	/*
+	 * With pid_ns: the tree had a mount namespace of its own, the dumping
+	 * memdump's but for a /proc of its PID namespace mounted on top, with
+	 * these MS_* flags and options (NULL: none).
+	 */
+	bool mnt_ns;
+	uint32_t proc_flags;
+	char *proc_opts;
 	/* the tree's own UTS namespace: its host and domain names; NULL: the restoring memdump's */
 	char *uts_host;
 	char *uts_domain;

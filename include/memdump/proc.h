@@ -143,6 +143,10 @@ struct proc_mount {
 	unsigned major, minor;	/* st_dev of its files */
 	char *root;		/* the directory of the file system mounted there */
 	char *mount_point;	/* where, in the reader's root */
+	char *opts;		/* the mount's options ("rw,nosuid,relatime"), as shown */
+	char *fstype;		/* after the separator: file system type, */
+	char *source;		/* source, */
+	char *super_opts;	/* and the file system's options, as shown (NULL if the line ends early) */
 };
 int proc_parse_mountinfo(const char *buf, struct proc_mount **ret, size_t *ret_n);
 void proc_mounts_free(struct proc_mount *m, size_t n);

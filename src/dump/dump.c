@@ -245,6 +245,8 @@ static int collect_tree(struct dump_ctx *c)
 			return r;
 	}
 	r = check_restorable(c);
+	if (r >= 0)
+		r = dump_ns_files(&c->ns, c->procs, c->n);
 	if (r < 0)
 		return r;
 	/*
@@ -428,6 +430,10 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	inv->kernel_release = strdup(u.release);
 	inv->tool_version = strdup(MEMDUMP_VERSION);
 	inv->pid_ns = c->ns.pid_ns;
+	inv->mnt_ns = c->ns.mnt_ns;
+	inv->proc_flags = c->ns.proc_flags;
+	if (c->ns.proc_opts && !(inv->proc_opts = strdup(c->ns.proc_opts)))
+		return -ENOMEM;
 	if (c->ns.uts.own) {
 		inv->uts_host = strdup(c->ns.uts.host);
 		inv->uts_domain = strdup(c->ns.uts.domain);
@@ -563,6 +569,7 @@ static void remove_images(int dirfd)
 
 static void dump_ctx_release(struct dump_ctx *c)
 {
+	free(c->ns.proc_opts);
 	for (size_t i = 0; c->track && i < c->ft.n; i++)
 		track_proc_release(&c->track[i]);
 	free(c->track);

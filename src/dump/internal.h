@@ -127,6 +127,10 @@ struct dump_uts {
 struct dump_ns {
 	bool pid_ns;		/* the root is init of a PID namespace of the tree's own */
 	struct dump_uts uts;
+	bool mnt_ns;		/* and in a mount namespace: memdump's with a /proc of that PID namespace */
+	uint32_t proc_flags;	/* mnt_ns: that /proc's MS_* flags, */
+	char *proc_opts;	/* its options ("rw,hidepid=2"; NULL: none shown), */
+	dev_t proc_dev;		/* and its device */
 };
 /*
  * Each thread of ft in memdump's namespaces (see ns.c) but the PID and
@@ -137,3 +141,5 @@ struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);
 /* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
 int dump_check_proc(void);
+/* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */
+int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t n);

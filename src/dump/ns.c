@@ -10,13 +10,17 @@
  * be its process's: the restore gives each process one (a thread that
  * called unshare(CLONE_FS) is refused).
  *
- * Three kinds may differ, each only as one namespace around the whole tree:
+ * Four kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
  *   of memdump's, that holds the tree and nothing else. The image has each
  *   process's and thread's id in it too (ns_pid, ns_tid: /proc's NSpid),
  *   and the restore makes a new one with the same ids at both levels.
  * - UTS: the image has its host and domain names; the restore makes a new
  *   one around the tree.
+ * - mount, with a PID one: a copy of memdump's with a /proc of the tree's
+ *   PID namespace on top (unshare --mount-proc); the restore makes a copy
+ *   of its own and mounts a /proc there again. Files on that /proc are
+ *   refused (dump_ns_files()): their paths name others in memdump's.
  * - network: the sockets' business (sockets.c); a tree without sockets may
  *   move to another one, as it does to another host.
  */
@@ -29,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +43,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/freeze.h"
 #include "memdump/log.h"
+#include "memdump/model.h"
 #include "memdump/proc.h"
 
 /* the namespaces that must be memdump's, as /proc/PID/task/TID/ns/ names them */
@@ -49,7 +56,6 @@ static const struct {
 	{ "ipc", "IPC namespace" },
 	{ "time", "time namespace" },
 	{ "time_for_children", "time namespace for its children" },
-	{ "mnt", "mount namespace" },
 };
 
 #define N_SAME (sizeof(same) / sizeof(same[0]))
@@ -115,6 +121,7 @@ static int read_uts(pid_t pid, struct dump_uts *u)
 struct tree_ns {
 	struct stat pid;
 	struct stat uts;
+	struct stat mnt;
 };
 
 /* thread tid of pid has the working directory and umask of its leader */
@@ -159,10 +166,6 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 			return log_err(r, "cannot read the %s of %d (thread %d)", same[k].what, pid, tid);
 		if (r == 0 && same_file(&st, &ours[k]))
 			continue;
-		if (!strcmp(same[k].name, "mnt"))
-			return log_refuse("process %d (thread %d) is in another mount namespace than memdump's: not "
-					  "supported (if it sees memdump's /proc, run memdump in it: nsenter -m -t %d "
-					  "memdump ...)", pid, tid, pid);
 		return log_refuse("process %d (thread %d) is in another %s than memdump's: not supported", pid, tid,
 				  same[k].what);
 	}
@@ -182,6 +185,12 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		return log_err(r, "cannot read the UTS namespace of %d (thread %d)", pid, tid);
 	if (!same_file(&st, &tns->uts))
 		return log_refuse("process %d (thread %d) is in another UTS namespace than the tree's root: "
+				  "not supported (only one around the whole tree is)", pid, tid);
+	r = ns_stat(pid, tid, "mnt", &st);
+	if (r < 0)
+		return log_err(r, "cannot read the mount namespace of %d (thread %d)", pid, tid);
+	if (!same_file(&st, &tns->mnt))
+		return log_refuse("process %d (thread %d) is in another mount namespace than the tree's root: "
 				  "not supported (only one around the whole tree is)", pid, tid);
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "pid_for_children" : "pid";
@@ -255,9 +264,148 @@ static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
 	return 0;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_mount(const struct proc_mount *a, const struct proc_mount *b)
+{
+	return a->major == b->major && a->minor == b->minor && str_same(a->root, b->root) &&
+	       str_same(a->mount_point, b->mount_point) && str_same(a->opts, b->opts) &&
+	       str_same(a->fstype, b->fstype) && str_same(a->source, b->source) &&
+	       str_same(a->super_opts, b->super_opts);
+}
+
+/* by mount point, the order of mounts on one point kept: a copied namespace lists mounts tree first */
+static int cmp_mount(const void *x, const void *y)
+{
+	const struct proc_mount *a = x, *b = y;
+	int c = strcmp(a->mount_point, b->mount_point);
+
+	return c ? c : (a->mnt_id > b->mnt_id) - (a->mnt_id < b->mnt_id);
+}
+
+/* the start time of the process a stat file (by path) describes: 0 if none */
+static uint64_t start_time_at(const char *path)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct proc_stat st;
+
+	return proc_read_filef(&buf, NULL, "%s", path) < 0 || proc_parse_stat(buf, &st) < 0 ? 0 : st.start_time;
+}
+
+/* "rw,nosuid,nodev,noexec,relatime" -> MS_* flags; -EINVAL for one mount(2) cannot take back */
+static int mount_flags(const char *opts, uint32_t *ret)
+{
+	static const struct {
+		const char *name;
+		uint32_t flag;
+	} known[] = {
+		{ "rw", 0 }, { "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV },
+		{ "noexec", MS_NOEXEC }, { "relatime", MS_RELATIME }, { "noatime", MS_NOATIME },
+		{ "nodiratime", MS_NODIRATIME }, { "strictatime", MS_STRICTATIME },
+	};
+	const char *s = opts;
+
+	*ret = 0;
+	while (s && *s) {
+		size_t len = strcspn(s, ","), k;
+
+		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (strlen(known[k].name) == len && !strncmp(s, known[k].name, len))
+				break;
+		if (k == sizeof(known) / sizeof(known[0]))
+			return -EINVAL;
+		*ret |= known[k].flag;
+		s += len + (s[len] == ',');
+	}
+	return s ? 0 : -EINVAL;
+}
+
+/*
+ * The root's mount namespace is not memdump's. Supported: that of `unshare
+ * --pid --fork --mount-proc`, a copy of memdump's with a /proc of the
+ * tree's PID namespace mounted last. The image keeps that /proc's options;
+ * the restore makes a copy of its own mount namespace and mounts one again.
+ * The copy lists its mounts in another order, with other ids: they are
+ * compared by mount point, the newer of two on one point after the older.
+ */
+static int check_own_mntns(pid_t root, struct dump_ns *ret)
+{
+	_cleanup_free_ char *mine = NULL, *theirs = NULL;
+	struct proc_mount *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0, same = 0, top;
+	uint64_t start;
+	char path[64];
+	int r;
+
+	if (!ret->pid_ns)
+		return log_refuse("process %d is in another mount namespace than memdump's: not supported without a "
+				  "PID namespace of the tree's own (if it sees memdump's /proc, run memdump in it: "
+				  "nsenter -m -t %d memdump ...)", root, root);
+	r = proc_read_filef(&mine, NULL, "/proc/self/mountinfo");
+	if (r >= 0)
+		r = proc_parse_mountinfo(mine, &a, &na);
+	if (r >= 0)
+		r = proc_read_filef(&theirs, NULL, "/proc/%d/mountinfo", root);
+	if (r >= 0)
+		r = proc_parse_mountinfo(theirs, &b, &nb);
+	if (r < 0) {
+		r = log_err(r, "cannot read the mounts of %d and memdump", root);
+		goto out;
+	}
+	top = nb;
+	/* the tree's /proc: the newest proc mount on /proc (mount ids grow), moved last */
+	for (size_t i = 0; i < nb; i++)
+		if (str_same(b[i].mount_point, "/proc") && str_same(b[i].fstype, "proc") &&
+		    (top == nb || b[i].mnt_id > b[top].mnt_id))
+			top = i;
+	if (top < nb) {
+		struct proc_mount t = b[top];
+
+		b[top] = b[nb - 1];
+		b[nb - 1] = t;
+	}
+	qsort(a, na, sizeof(*a), cmp_mount);
+	if (nb)
+		qsort(b, nb - 1, sizeof(*b), cmp_mount);
+	while (same < na && same < nb && same_mount(&a[same], &b[same]))
+		same++;
+	if (same != na || nb != na + 1 || !str_same(b[na].mount_point, "/proc") ||
+	    !str_same(b[na].fstype, "proc")) {
+		r = log_refuse("the tree is in another mount namespace than memdump's, whose mounts differ from "
+			       "memdump's at '%s': not supported (only a copy of memdump's with a /proc of the tree's "
+			       "own PID namespace on top, as unshare --mount-proc makes, is)",
+			       same < nb ? b[same].mount_point : same < na ? a[same].mount_point : "/");
+		goto out;
+	}
+	/* that /proc is of the tree's namespace: its pid 1 is the root */
+	snprintf(path, sizeof(path), "/proc/%d/root/proc/1/stat", root);
+	start = start_time_at(path);
+	snprintf(path, sizeof(path), "/proc/%d/stat", root);
+	if (!start || start != start_time_at(path)) {
+		r = log_refuse("the tree's mount namespace has a /proc of another PID namespace than the tree's: "
+			       "not supported");
+		goto out;
+	}
+	if (mount_flags(b[na].opts, &ret->proc_flags) < 0) {
+		r = log_refuse("the tree's /proc is mounted with options '%s': not supported", b[na].opts);
+		goto out;
+	}
+	ret->proc_opts = b[na].super_opts ? strdup(b[na].super_opts) : NULL;
+	ret->proc_dev = makedev(b[na].major, b[na].minor);
+	ret->mnt_ns = true;
+	r = 0;
+out:
+	proc_mounts_free(a, na);
+	proc_mounts_free(b, nb);
+	return r;
+}
+
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 {
-	struct stat ours[N_SAME], root_dir, our_uts, our_pid;
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
 	uint32_t n;
@@ -283,6 +431,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(0, 0, "pid", &our_pid);
 	if (r < 0)
 		return log_err(r, "cannot read the PID namespace of %d", root);
+	r = ns_stat(root, root, "mnt", &tns.mnt);
+	if (r >= 0)
+		r = ns_stat(0, 0, "mnt", &our_mnt);
+	if (r < 0)
+		return log_err(r, "cannot read the mount namespace of %d", root);
 	for (size_t i = 0; i < ft->n; i++)
 		for (size_t t = 0; t < ft->procs[i].n; t++) {
 			r = check_thread(ft->procs[i].pid, ft->procs[i].tids[t], ours, &root_dir, &tns);
@@ -294,6 +447,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		if (r < 0)
 			return r;
 		ret->pid_ns = true;
+	}
+	if (!same_file(&tns.mnt, &our_mnt)) {
+		r = check_own_mntns(root, ret);
+		if (r < 0)
+			return r;
 	}
 	/* a zombie has no namespaces to show but its PID one, where NSpid tells its level */
 	for (size_t i = 0; i < ft->n_zombies; i++) {
@@ -329,5 +487,29 @@ int dump_check_proc(void)
 		return log_err(r, "cannot read memdump's status in /proc");
 	if (r < 0 || st.nspid_n > 1 || st.nspid_last != getpid())
 		return log_refuse("memdump's /proc is not of memdump's PID namespace: mount one that is");
+	return 0;
+}
+
+int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t n)
+{
+	for (size_t i = 0; ns->mnt_ns && i < n; i++) {
+		const struct md_proc *p = &procs[i];
+		char path[64];
+		struct stat st;
+
+		if (p->zombie)
+			continue;
+		for (size_t k = 0; k < p->n_fds; k++)
+			if (p->fds[k].dev == ns->proc_dev)
+				return log_refuse("fd %d of %d is a file of the tree's own /proc: not supported",
+						  p->fds[k].fd, p->pid);
+		for (size_t k = 0; k < p->n_vmas; k++)
+			if (makedev(p->vmas[k].dev_major, p->vmas[k].dev_minor) == ns->proc_dev && p->vmas[k].inode)
+				return log_refuse("%d maps a file of the tree's own /proc: not supported", p->pid);
+		snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
+		if (stat(path, &st) == 0 && st.st_dev == ns->proc_dev)
+			return log_refuse("the working directory of %d is in the tree's own /proc: not supported",
+					  p->pid);
+	}
 	return 0;
 }

@@ -22,6 +22,7 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 {
 	Md__InventoryImage m = MD__INVENTORY_IMAGE__INIT;
 	_cleanup_free_ int32_t *pids = NULL;
+	bool ns;
 
 	if (inv->n_pids) {
 		pids = calloc(inv->n_pids, sizeof(*pids));
@@ -49,8 +50,12 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.uts_domainname = inv->uts_domain;
 	m.has_pid_ns = inv->pid_ns;
 	m.pid_ns = inv->pid_ns;
-	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
-				   inv->pid_ns || inv->uts_host || inv->uts_domain ? MD_INVENTORY_F_NS : 0, &m.base);
+	m.has_mnt_ns = m.has_proc_flags = inv->mnt_ns;
+	m.mnt_ns = inv->mnt_ns;
+	m.proc_flags = inv->proc_flags;
+	m.proc_opts = inv->proc_opts;
+	ns = inv->pid_ns || inv->mnt_ns || inv->uts_host || inv->uts_domain;
+	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, ns ? MD_INVENTORY_F_NS : 0, &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -92,7 +97,8 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	if (r < 0)
 		return r;
 	m = (Md__InventoryImage *)raw;
-	if (((m->has_pid_ns && m->pid_ns) || m->uts_hostname || m->uts_domainname) && !(flags & MD_INVENTORY_F_NS))
+	if (((m->has_pid_ns && m->pid_ns) || (m->has_mnt_ns && m->mnt_ns) || m->uts_hostname || m->uts_domainname) &&
+	    !(flags & MD_INVENTORY_F_NS))
 		return img_invalid(INVENTORY_NAME, "namespaces of the tree's own without the header flag");
 	if (m->n_pids == 0)
 		return img_invalid(INVENTORY_NAME, "lists no process");
@@ -114,6 +120,11 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	    (m->uts_domainname && strlen(m->uts_domainname) > MD_UTS_NAME_MAX))
 		return img_invalid(INVENTORY_NAME, "has a UTS name longer than %d bytes", MD_UTS_NAME_MAX);
 
+	if (m->has_mnt_ns && m->mnt_ns && !(m->has_pid_ns && m->pid_ns))
+		return img_invalid(INVENTORY_NAME, "a mount namespace of the tree's own without a PID namespace");
+	if ((m->proc_flags & ~MD_PROC_FLAGS) || (m->proc_opts && strlen(m->proc_opts) > MD_PROC_OPTS_MAX))
+		return img_invalid(INVENTORY_NAME, "/proc flags %#x or options too long", m->proc_flags);
+
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
 	inv.dump_time_ns = m->dump_time_ns;
@@ -134,6 +145,9 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.n_sysv_shm_ids = m->n_sysv_shm_ids;
 	inv.pre_dump = m->has_pre_dump && m->pre_dump;
 	inv.pid_ns = m->has_pid_ns && m->pid_ns;
+	inv.mnt_ns = m->has_mnt_ns && m->mnt_ns;
+	inv.proc_flags = m->proc_flags;
+	inv.proc_opts = dup_or_null(m->proc_opts, &oom);
 	inv.uts_host = dup_or_null(m->uts_hostname, &oom);
 	inv.uts_domain = dup_or_null(m->uts_domainname, &oom);
 	if (oom) {

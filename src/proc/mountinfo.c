@@ -34,11 +34,47 @@ void proc_mounts_free(struct proc_mount *m, size_t n)
 	for (size_t i = 0; m && i < n; i++) {
 		free(m[i].root);
 		free(m[i].mount_point);
+		free(m[i].opts);
+		free(m[i].fstype);
+		free(m[i].source);
+		free(m[i].super_opts);
 	}
 	free(m);
 }
 
-/* "ID PARENT MAJOR:MINOR ROOT MOUNT_POINT ..." */
+/* the next field of a line at *s (space separated), unescaped; NULL at its end or without memory */
+static char *field(const char **s)
+{
+	size_t len;
+	char *f;
+
+	if (**s != ' ')
+		return NULL;
+	(*s)++;
+	len = strcspn(*s, " \n");
+	if (!len)
+		return NULL;
+	f = unescape(*s, len);
+	*s += len;
+	return f;
+}
+
+/* after MOUNT_POINT: " OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTS" (what it lacks stays NULL) */
+static void parse_rest(const char *s, struct proc_mount *m)
+{
+	const char *sep;
+
+	m->opts = field(&s);
+	sep = strstr(s, " - ");
+	if (!sep || (strchr(s, '\n') && sep > strchr(s, '\n')))
+		return;
+	s = sep + 2;
+	m->fstype = field(&s);
+	m->source = field(&s);
+	m->super_opts = field(&s);
+}
+
+/* "ID PARENT MAJOR:MINOR ROOT MOUNT_POINT OPTS ... - FSTYPE SOURCE SUPER_OPTS" */
 static int parse_mount(const char *l, struct proc_mount *m)
 {
 	int id, parent, off = 0;
@@ -56,11 +92,13 @@ static int parse_mount(const char *l, struct proc_mount *m)
 	mlen = strcspn(mp, " \n");
 	if (!rlen || !mlen)
 		return -EINVAL;
+	memset(m, 0, sizeof(*m));
 	m->mnt_id = id;
 	m->major = major;
 	m->minor = minor;
 	m->root = unescape(root, rlen);
 	m->mount_point = unescape(mp, mlen);
+	parse_rest(mp + mlen, m);
 	if (!m->root || !m->mount_point) {
 		free(m->root);
 		free(m->mount_point);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -56,6 +57,10 @@ void restore_child_main(struct restore_ctx *rc)
 	if (rc->inv.uts_host && (sethostname(rc->inv.uts_host, strlen(rc->inv.uts_host)) < 0 ||
 				 setdomainname(rc->inv.uts_domain, strlen(rc->inv.uts_domain)) < 0))
 		fail(rc, -errno, "cannot set the host and domain names of the tree's UTS namespace");
+	/* in the mount namespace create_root() made: private, with a /proc of the new PID namespace */
+	if (rc->inv.mnt_ns && (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			       mount("proc", "/proc", "proc", rc->inv.proc_flags, rc->inv.proc_opts) < 0))
+		fail(rc, -errno, "cannot mount a /proc for the tree's PID namespace");
 	/* the image's fd numbers may pass memdump's soft limit; children inherit this */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

@@ -500,10 +500,12 @@ static int create_root(struct restore_ctx *rc)
 	pid_t want[2];
 	struct clone_args a = {
 		/*
-		 * The tree's own namespaces: new ones (the UTS one named by the
-		 * child), the root init of the PID one, with its pid in both.
+		 * The tree's own namespaces: new ones (the UTS one named and
+		 * the mount one given its /proc by the child), the root init of
+		 * the PID one, with its pid in both.
 		 */
-		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0),
+		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0) |
+			 (rc->inv.mnt_ns ? CLONE_NEWNS : 0),
 		.exit_signal = SIGCHLD,
 		.set_tid = (uint64_t)(uintptr_t)want,
 		.set_tid_size = restore_set_tid(rp->p.pid, rp->p.ns_pid, want),

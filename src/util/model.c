@@ -253,6 +253,7 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->sysv_shm_ids);
 	free(inv->uts_host);
 	free(inv->uts_domain);
+	free(inv->proc_opts);
 	memset(inv, 0, sizeof(*inv));
 }
 

@@ -14,7 +14,8 @@
  *      master of, with its child G's group in the foreground.
  * Every id is kept as the process saw it. "READY PID" to STATUS, then on
  * SIGUSR1 each checks from inside: its pid, parent, group and thread ids
- * (with -p R's pid is 1 and its parent outside: 0), the names (-u), that
+ * (with -p R's pid is 1 and its parent outside: 0), that /proc is its PID
+ * namespace's (-P: unshare --mount-proc), the names (-u), that
  * each queued signal is still there with its sender's pid as the sender
  * saw it (T's own, not the process's), that the timer, set to fire now,
  * reaches T, that Z reaps with status 7, that S's terminal has S's session
@@ -48,7 +49,7 @@
 #include "dumpee.h"
 
 static const char *corrupt = "";
-static bool in_pidns;
+static bool in_pidns, own_proc;
 static const char *host;
 static bool with_pty;
 static int master = -1;
@@ -266,6 +267,16 @@ static void check_root(void)
 			      name);
 	}
 	check_queued(SIGUSR2, r_pid, 42, "R");
+	/* -P: /proc is the namespace's, where R is */
+	if (own_proc) {
+		char self[32] = "", want[32];
+		ssize_t len = readlink("/proc/self", self, sizeof(self) - 1);
+
+		self[len > 0 ? len : 0] = '\0';
+		snprintf(want, sizeof(want), "%d", r_pid);
+		if (strcmp(self, want))
+			failf("R: /proc/self is '%s', not %s: /proc is not of R's PID namespace", self, want);
+	}
 	got = waitpid(z_pid, &status, WNOHANG);
 	if (got != z_pid || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
 		failf("R: waitpid(%d) of the zombie gave %d, status %#x", z_pid, got, status);
@@ -299,7 +310,7 @@ int main(int argc, char **argv)
 	sigset_t block;
 	FILE *rf;
 
-	while ((c = getopt(argc, argv, "m:c:ptu:")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:pPtu:")) != -1) {
 		if (c == 'm')
 			mode = optarg;
 		else if (c == 'c')
@@ -308,6 +319,8 @@ int main(int argc, char **argv)
 			in_pidns = true;
 		else if (c == 't')
 			with_pty = true;
+		else if (c == 'P')
+			own_proc = true;
 		else if (c == 'u')
 			host = optarg;
 		else
@@ -395,6 +408,6 @@ int main(int argc, char **argv)
 	write_status("OK");
 	return 0;
 usage:
-	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-t] [-u NAME] STATUS\n");
+	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-P] [-t] [-u NAME] STATUS\n");
 	return 2;
 }

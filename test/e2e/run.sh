@@ -3068,6 +3068,31 @@ test_ns_pid_only() {
 	trigger_check "$PID"
 }
 
+# `unshare --pid --fork --mount-proc`: the mount namespace comes back, with a /proc of the new
+# PID namespace; one with other mounts, or a file of that /proc open, is refused
+test_ns_mount_proc() {
+	need_memdump
+	need_unshare
+	unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot mount a /proc in a new namespace"
+	start_ns "--pid --fork --mount-proc" "-p -P -t"
+	dump_and_kill "$PID" "$TD/img"
+	"$MEMDUMP" show "$TD/img/inventory.img" | grep -q '"mnt_ns": true' || fail "no mnt_ns in the inventory"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ns_of "$PID" mnt) != "$(ns_of self mnt)" ]] || fail "restored into memdump's mount namespace"
+	[[ $(tr '\0' ' ' <"/proc/$PID/root/proc/1/cmdline") == *dumpee_ns* ]] || fail "its /proc/1 is not the root"
+	trigger_check "$PID"
+
+	rm -rf "$TD/img"
+	spawn_nested mounted unshare --pid --fork --mount-proc sh -c 'mount -t tmpfs md-test /mnt && exec sleep 1000'
+	PID=$INIT
+	dump_refused "whose mounts differ from memdump's at '/mnt'"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+	spawn_nested procfd unshare --pid --fork --mount-proc sh -c 'exec 7</proc/1/status; exec sleep 1000'
+	PID=$INIT
+	dump_refused "fd 7 of $INIT is a file of the tree's own /proc"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+}
+
 # ns_refused WHAT PATTERN CMD...: a dump of CMD's process (of its child if CMD is unshare
 # --fork) is refused with PATTERN, and the process runs on
 ns_refused() {
@@ -3093,7 +3118,8 @@ test_ns_refused() {
 	ns_refused user "another user namespace" unshare --user --map-root-user sleep 1000
 	ns_refused ipc "another IPC namespace" unshare --ipc sleep 1000
 	ns_refused cgroup "another cgroup namespace" unshare --cgroup sleep 1000
-	ns_refused mnt "another mount namespace.*nsenter -m" unshare --mount sleep 1000
+	ns_refused mnt "another mount namespace than memdump's: not supported without a PID namespace.*nsenter -m" \
+		unshare --mount sleep 1000
 	ns_refused pidkids "another PID namespace for its children" unshare --pid sleep 1000
 	# the innermost of two levels, and the outer init, which has the inner one for its children
 	spawn_nested pid2 unshare --pid --fork unshare --pid --fork sleep 1000
@@ -3203,7 +3229,7 @@ test_ns_unrestorable_refused() {
 	kill -KILL "$victim"
 }
 
-ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_refused ns_unrestorable_refused)
+ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_mount_proc ns_refused ns_unrestorable_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

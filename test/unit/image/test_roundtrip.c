@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "memdump/image.h"
@@ -217,6 +218,25 @@ Test(image_roundtrip, namespaces)
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&out);
+
+	/* a mount namespace with its /proc: only with the PID namespace, and flags mount(2) takes back */
+	in.mnt_ns = true;
+	in.proc_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
+	in.proc_opts = strdup("rw,hidepid=invisible");
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	cr_assert(out.mnt_ns);
+	cr_assert_eq(out.proc_flags, in.proc_flags);
+	cr_assert_str_eq(out.proc_opts, in.proc_opts);
+	md_inventory_release(&out);
+	in.proc_flags |= MS_BIND;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "MS_BIND for /proc was read");
+	in.proc_flags &= ~(uint32_t)MS_BIND;
+	in.pid_ns = false;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "a mount namespace without a PID one was read");
+	in.pid_ns = true;
 
 	/* ids the kernel never gives */
 	p.ns_pid = MD_PID_LIMIT;

@@ -122,6 +122,10 @@ Test(proc_mountinfo, saved_sample)
 			cr_expect_eq(m[i].minor, 0);
 			cr_expect_str_eq(m[i].root, "/");
 			cr_expect_eq(m[i].mnt_id, 44);
+			cr_expect_str_eq(m[i].opts, "rw,relatime");
+			cr_expect_str_eq(m[i].fstype, "ext4");
+			cr_expect_str_eq(m[i].source, "/dev/vda");
+			cr_expect_str_eq(m[i].super_opts, "rw,discard,resv_strict,resuid=65534,resgid=65534");
 		}
 		/* "\040" undone */
 		if (!strcmp(m[i].mount_point, "/tmp/ig/with space")) {
@@ -142,4 +146,23 @@ Test(proc_mountinfo, malformed)
 	cr_expect_eq(proc_parse_mountinfo("44 43 254:0 /\n", &m, &n), -EINVAL);
 	cr_expect_eq(proc_parse_mountinfo("44 43 x:0 / / rw\n", &m, &n), -EINVAL);
 	cr_expect_eq(proc_parse_mountinfo(NULL, &m, &n), -EINVAL);
+}
+
+/* optional fields before the separator are skipped; a line that ends early leaves the rest NULL */
+Test(proc_mountinfo, after_the_mount_point)
+{
+	struct proc_mount *m = NULL;
+	size_t n;
+
+	cr_assert_eq(proc_parse_mountinfo("65 46 0:39 / /proc rw,nosuid shared:1 master:2 - proc proc rw\n"
+					  "66 46 0:40 / /x ro\n", &m, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(m[0].opts, "rw,nosuid");
+	cr_expect_str_eq(m[0].fstype, "proc");
+	cr_expect_str_eq(m[0].source, "proc");
+	cr_expect_str_eq(m[0].super_opts, "rw");
+	cr_expect_str_eq(m[1].opts, "ro");
+	cr_expect_null(m[1].fstype);
+	cr_expect_null(m[1].super_opts);
+	proc_mounts_free(m, n);
 }
