@@ -140,6 +140,8 @@ int proc_parse_inotify(const char *buf, struct proc_inotify_watch **ret, size_t 
 /* /proc/PID/mountinfo, one entry per mount (src/proc/mountinfo.c) */
 struct proc_mount {
 	int mnt_id;
+	int parent_id;		/* the mount it is on (the namespace's root: one not listed) */
+	bool propagates;	/* shared or a slave (optional fields shared:N, master:N) */
 	unsigned major, minor;	/* st_dev of its files */
 	char *root;		/* the directory of the file system mounted there */
 	char *mount_point;	/* where, in the reader's root */

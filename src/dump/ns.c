@@ -264,26 +264,97 @@ static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
 	return 0;
 }
 
-static bool str_same(const char *a, const char *b)
+static const char *or_dash(const char *s)
 {
-	return a == b || (a && b && !strcmp(a, b));
+	return s ? s : "-";
 }
 
-static bool same_mount(const struct proc_mount *a, const struct proc_mount *b)
+/*
+ * Mount i of m as text, after the mounts it is on (by parent id, up to the
+ * namespace's root): two namespaces have the same layout when they have
+ * the same such texts, whatever their ids and order. NULL: no memory, or a
+ * parent loop.
+ */
+static const char *mount_text(const struct proc_mount *m, size_t n, char **text, size_t i, size_t depth)
 {
-	return a->major == b->major && a->minor == b->minor && str_same(a->root, b->root) &&
-	       str_same(a->mount_point, b->mount_point) && str_same(a->opts, b->opts) &&
-	       str_same(a->fstype, b->fstype) && str_same(a->source, b->source) &&
-	       str_same(a->super_opts, b->super_opts);
+	const char *under = "";
+	size_t p;
+
+	if (text[i] || depth > n)
+		return text[i];
+	for (p = 0; p < n && (m[p].mnt_id != m[i].parent_id || p == i); p++)
+		;
+	if (p < n && !(under = mount_text(m, n, text, p, depth + 1)))
+		return NULL;
+	if (asprintf(&text[i], "%s\n%u:%u %s %s %s %s %s %s", under, m[i].major, m[i].minor, or_dash(m[i].root),
+		     or_dash(m[i].mount_point), or_dash(m[i].opts), or_dash(m[i].fstype), or_dash(m[i].source),
+		     or_dash(m[i].super_opts)) < 0)
+		text[i] = NULL;
+	return text[i];
 }
 
-/* by mount point, the order of mounts on one point kept: a copied namespace lists mounts tree first */
-static int cmp_mount(const void *x, const void *y)
+static int cmp_text(const void *x, const void *y)
 {
-	const struct proc_mount *a = x, *b = y;
-	int c = strcmp(a->mount_point, b->mount_point);
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
 
-	return c ? c : (a->mnt_id > b->mnt_id) - (a->mnt_id < b->mnt_id);
+/* the texts of m's mounts but skip (n: none), sorted, in *ret (n or n - 1 of them) */
+static int mount_texts(const struct proc_mount *m, size_t n, size_t skip, char ***ret, size_t *ret_n)
+{
+	char **text = calloc(n ? n : 1, sizeof(*text));
+	size_t k = 0;
+
+	if (!text)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!mount_text(m, n, text, i, 0)) {
+			for (size_t j = 0; j < n; j++)
+				free(text[j]);
+			free(text);
+			return -ENOMEM;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (i == skip)
+			free(text[i]);
+		else
+			text[k++] = text[i];
+	qsort(text, k, sizeof(*text), cmp_text);
+	*ret = text;
+	*ret_n = k;
+	return 0;
+}
+
+static void free_texts(char **t, size_t n)
+{
+	for (size_t i = 0; t && i < n; i++)
+		free(t[i]);
+	free(t);
+}
+
+/* the mount point a text ends with: its last line's fourth field, into buf */
+static const char *text_point(const char *t, char *buf, size_t len)
+{
+	const char *l = strrchr(t, '\n');
+
+	if (sscanf(l ? l + 1 : t, "%*s %*s %255s", buf) != 1 || len < 256)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* the tree's /proc: a proc mount on /proc with nothing mounted over it (n: none) */
+static size_t tree_proc(const struct proc_mount *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool covered = false;
+
+		if (strcmp(or_dash(m[i].mount_point), "/proc") || strcmp(or_dash(m[i].fstype), "proc"))
+			continue;
+		for (size_t k = 0; k < n && !covered; k++)
+			covered = k != i && m[k].parent_id == m[i].mnt_id && !strcmp(or_dash(m[k].mount_point), "/proc");
+		if (!covered)
+			return i;
+	}
+	return n;
 }
 
 /* the start time of the process a stat file (by path) describes: 0 if none */
@@ -325,17 +396,18 @@ static int mount_flags(const char *opts, uint32_t *ret)
 
 /*
  * The root's mount namespace is not memdump's. Supported: that of `unshare
- * --pid --fork --mount-proc`, a copy of memdump's with a /proc of the
- * tree's PID namespace mounted last. The image keeps that /proc's options;
- * the restore makes a copy of its own mount namespace and mounts one again.
- * The copy lists its mounts in another order, with other ids: they are
- * compared by mount point, the newer of two on one point after the older.
+ * --pid --fork --mount-proc`, a private copy of memdump's with a /proc of
+ * the tree's PID namespace on top of memdump's /proc, and nothing on it.
+ * The layouts are compared as mount texts (mount_text()). The image keeps
+ * that /proc's options; the restore makes a private copy of its own mount
+ * namespace and mounts one again.
  */
 static int check_own_mntns(pid_t root, struct dump_ns *ret)
 {
 	_cleanup_free_ char *mine = NULL, *theirs = NULL;
 	struct proc_mount *a = NULL, *b = NULL;
-	size_t na = 0, nb = 0, same = 0, top;
+	char **ta = NULL, **tb = NULL, point[256];
+	size_t na = 0, nb = 0, nta = 0, ntb = 0, i = 0, proc;
 	uint64_t start;
 	char path[64];
 	int r;
@@ -351,35 +423,38 @@ static int check_own_mntns(pid_t root, struct dump_ns *ret)
 		r = proc_read_filef(&theirs, NULL, "/proc/%d/mountinfo", root);
 	if (r >= 0)
 		r = proc_parse_mountinfo(theirs, &b, &nb);
+	proc = tree_proc(b, nb);
+	if (r >= 0)
+		r = mount_texts(a, na, na, &ta, &nta);
+	if (r >= 0)
+		r = mount_texts(b, nb, proc, &tb, &ntb);
 	if (r < 0) {
 		r = log_err(r, "cannot read the mounts of %d and memdump", root);
 		goto out;
 	}
-	top = nb;
-	/* the tree's /proc: the newest proc mount on /proc (mount ids grow), moved last */
-	for (size_t i = 0; i < nb; i++)
-		if (str_same(b[i].mount_point, "/proc") && str_same(b[i].fstype, "proc") &&
-		    (top == nb || b[i].mnt_id > b[top].mnt_id))
-			top = i;
-	if (top < nb) {
-		struct proc_mount t = b[top];
-
-		b[top] = b[nb - 1];
-		b[nb - 1] = t;
-	}
-	qsort(a, na, sizeof(*a), cmp_mount);
-	if (nb)
-		qsort(b, nb - 1, sizeof(*b), cmp_mount);
-	while (same < na && same < nb && same_mount(&a[same], &b[same]))
-		same++;
-	if (same != na || nb != na + 1 || !str_same(b[na].mount_point, "/proc") ||
-	    !str_same(b[na].fstype, "proc")) {
-		r = log_refuse("the tree is in another mount namespace than memdump's, whose mounts differ from "
-			       "memdump's at '%s': not supported (only a copy of memdump's with a /proc of the tree's "
-			       "own PID namespace on top, as unshare --mount-proc makes, is)",
-			       same < nb ? b[same].mount_point : same < na ? a[same].mount_point : "/");
+	if (proc == nb) {
+		r = log_refuse("the tree is in another mount namespace than memdump's, without a /proc of its own: "
+			       "not supported");
 		goto out;
 	}
+	while (i < nta && i < ntb && !strcmp(ta[i], tb[i]))
+		i++;
+	if (i < nta || i < ntb) {
+		bool ours = i < nta && (i == ntb || strcmp(ta[i], tb[i]) < 0);
+
+		r = log_refuse("the tree's mount namespace differs from memdump's at '%s' (a mount %s has and %s has "
+			       "not, or elsewhere): not supported (only a copy of memdump's with a /proc of the tree's "
+			       "own on top, as unshare --mount-proc makes, is)",
+			       text_point(ours ? ta[i] : tb[i], point, sizeof(point)), ours ? "memdump" : "the tree",
+			       ours ? "the tree" : "memdump");
+		goto out;
+	}
+	for (size_t k = 0; k < nb; k++)
+		if (b[k].propagates) {
+			r = log_refuse("the tree's mount on '%s' is shared or a slave: not supported (the restore makes "
+				       "all private, as unshare does by default)", b[k].mount_point);
+			goto out;
+		}
 	/* that /proc is of the tree's namespace: its pid 1 is the root */
 	snprintf(path, sizeof(path), "/proc/%d/root/proc/1/stat", root);
 	start = start_time_at(path);
@@ -389,15 +464,20 @@ static int check_own_mntns(pid_t root, struct dump_ns *ret)
 			       "not supported");
 		goto out;
 	}
-	if (mount_flags(b[na].opts, &ret->proc_flags) < 0) {
-		r = log_refuse("the tree's /proc is mounted with options '%s': not supported", b[na].opts);
+	if (mount_flags(b[proc].opts, &ret->proc_flags) < 0) {
+		r = log_refuse("the tree's /proc is mounted with options '%s': not supported", b[proc].opts);
 		goto out;
 	}
-	ret->proc_opts = b[na].super_opts ? strdup(b[na].super_opts) : NULL;
-	ret->proc_dev = makedev(b[na].major, b[na].minor);
+	if (b[proc].super_opts && !(ret->proc_opts = strdup(b[proc].super_opts))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	ret->proc_dev = makedev(b[proc].major, b[proc].minor);
 	ret->mnt_ns = true;
 	r = 0;
 out:
+	free_texts(ta, nta);
+	free_texts(tb, ntb);
 	proc_mounts_free(a, na);
 	proc_mounts_free(b, nb);
 	return r;
@@ -490,26 +570,32 @@ int dump_check_proc(void)
 	return 0;
 }
 
+/* a path under /proc: in the restored mount namespace, one of its new /proc */
+static bool under_proc(const char *path)
+{
+	return path && !strncmp(path, "/proc", 5) && (!path[5] || path[5] == '/');
+}
+
 int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t n)
 {
 	for (size_t i = 0; ns->mnt_ns && i < n; i++) {
 		const struct md_proc *p = &procs[i];
-		char path[64];
-		struct stat st;
 
 		if (p->zombie)
 			continue;
 		for (size_t k = 0; k < p->n_fds; k++)
-			if (p->fds[k].dev == ns->proc_dev)
-				return log_refuse("fd %d of %d is a file of the tree's own /proc: not supported",
-						  p->fds[k].fd, p->pid);
+			if (p->fds[k].dev == ns->proc_dev || under_proc(p->fds[k].path))
+				return log_refuse("fd %d of %d is a file of /proc (%s): not supported with a "
+						  "/proc of the tree's own", p->fds[k].fd, p->pid, p->fds[k].path);
 		for (size_t k = 0; k < p->n_vmas; k++)
-			if (makedev(p->vmas[k].dev_major, p->vmas[k].dev_minor) == ns->proc_dev && p->vmas[k].inode)
-				return log_refuse("%d maps a file of the tree's own /proc: not supported", p->pid);
-		snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
-		if (stat(path, &st) == 0 && st.st_dev == ns->proc_dev)
-			return log_refuse("the working directory of %d is in the tree's own /proc: not supported",
-					  p->pid);
+			if ((makedev(p->vmas[k].dev_major, p->vmas[k].dev_minor) == ns->proc_dev && p->vmas[k].inode) ||
+			    under_proc(p->vmas[k].path))
+				return log_refuse("%d maps a file of /proc (%s): not supported with a /proc of "
+						  "the tree's own", p->pid, p->vmas[k].path);
+		/* the restore goes there by path: in the new /proc, another directory */
+		if (under_proc(p->cwd))
+			return log_refuse("the working directory of %d is in /proc (%s): not supported with a /proc of "
+					  "the tree's own", p->pid, p->cwd);
 	}
 	return 0;
 }

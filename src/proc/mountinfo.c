@@ -29,49 +29,63 @@ static char *unescape(const char *s, size_t len)
 	return out;
 }
 
+static void mount_clear(struct proc_mount *m)
+{
+	free(m->root);
+	free(m->mount_point);
+	free(m->opts);
+	free(m->fstype);
+	free(m->source);
+	free(m->super_opts);
+	memset(m, 0, sizeof(*m));
+}
+
 void proc_mounts_free(struct proc_mount *m, size_t n)
 {
-	for (size_t i = 0; m && i < n; i++) {
-		free(m[i].root);
-		free(m[i].mount_point);
-		free(m[i].opts);
-		free(m[i].fstype);
-		free(m[i].source);
-		free(m[i].super_opts);
-	}
+	for (size_t i = 0; m && i < n; i++)
+		mount_clear(&m[i]);
 	free(m);
 }
 
-/* the next field of a line at *s (space separated), unescaped; NULL at its end or without memory */
-static char *field(const char **s)
+/* the next field of a line at *s (space separated), unescaped, in *ret: 0 (NULL at the line's end) or -ENOMEM */
+static int field(const char **s, char **ret)
 {
 	size_t len;
-	char *f;
 
+	*ret = NULL;
 	if (**s != ' ')
-		return NULL;
+		return 0;
 	(*s)++;
 	len = strcspn(*s, " \n");
 	if (!len)
-		return NULL;
-	f = unescape(*s, len);
+		return 0;
+	*ret = unescape(*s, len);
 	*s += len;
-	return f;
+	return *ret ? 0 : -ENOMEM;
 }
 
 /* after MOUNT_POINT: " OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTS" (what it lacks stays NULL) */
-static void parse_rest(const char *s, struct proc_mount *m)
+static int parse_rest(const char *s, struct proc_mount *m)
 {
-	const char *sep;
+	const char *sep, *end = s + strcspn(s, "\n");
+	int r;
 
-	m->opts = field(&s);
+	r = field(&s, &m->opts);
+	if (r < 0)
+		return r;
 	sep = strstr(s, " - ");
-	if (!sep || (strchr(s, '\n') && sep > strchr(s, '\n')))
-		return;
+	if (!sep || sep > end)
+		return 0;
+	/* the optional fields: shared:N, master:N, propagate_from:N, unbindable */
+	for (const char *o = s; o < sep; o += strcspn(o + 1, " ") + 1)
+		m->propagates = m->propagates || !strncmp(o, " shared:", 8) || !strncmp(o, " master:", 8);
 	s = sep + 2;
-	m->fstype = field(&s);
-	m->source = field(&s);
-	m->super_opts = field(&s);
+	r = field(&s, &m->fstype);
+	if (r >= 0)
+		r = field(&s, &m->source);
+	if (r >= 0)
+		r = field(&s, &m->super_opts);
+	return r;
 }
 
 /* "ID PARENT MAJOR:MINOR ROOT MOUNT_POINT OPTS ... - FSTYPE SOURCE SUPER_OPTS" */
@@ -94,14 +108,13 @@ static int parse_mount(const char *l, struct proc_mount *m)
 		return -EINVAL;
 	memset(m, 0, sizeof(*m));
 	m->mnt_id = id;
+	m->parent_id = parent;
 	m->major = major;
 	m->minor = minor;
 	m->root = unescape(root, rlen);
 	m->mount_point = unescape(mp, mlen);
-	parse_rest(mp + mlen, m);
-	if (!m->root || !m->mount_point) {
-		free(m->root);
-		free(m->mount_point);
+	if (!m->root || !m->mount_point || parse_rest(mp + mlen, m) < 0) {
+		mount_clear(m);
 		return -ENOMEM;
 	}
 	return 0;

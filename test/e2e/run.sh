@@ -3085,11 +3085,38 @@ test_ns_mount_proc() {
 	rm -rf "$TD/img"
 	spawn_nested mounted unshare --pid --fork --mount-proc sh -c 'mount -t tmpfs md-test /mnt && exec sleep 1000'
 	PID=$INIT
-	dump_refused "whose mounts differ from memdump's at '/mnt'"
+	dump_refused "differs from memdump's at '/mnt' (a mount the tree has and memdump has not"
 	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
 	spawn_nested procfd unshare --pid --fork --mount-proc sh -c 'exec 7</proc/1/status; exec sleep 1000'
 	PID=$INIT
-	dump_refused "fd 7 of $INIT is a file of the tree's own /proc"
+	dump_refused "fd 7 of $INIT is a file of /proc (/proc/1/status)"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+	# mounts that propagate: the restore would make them private
+	spawn_nested shared unshare --pid --fork --mount-proc --propagation shared sleep 1000
+	PID=$INIT
+	dump_refused "is shared or a slave"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+	# a working directory in memdump's /proc, which the tree's covers
+	spawn_nested procdir sh -c 'cd /proc/self && exec unshare --pid --fork --mount-proc sleep 1000'
+	PID=$INIT
+	dump_refused "the working directory of $INIT is in /proc"
+	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
+
+	# the same mounts nested otherwise: here x on a and y on a/b (in x); in the tree y on a/b
+	# (in the directory under a), hidden under x on a
+	mkdir -p "$TD/srv/x/b" "$TD/srv/y" "$TD/a/b"
+	echo x >"$TD/srv/x/b/which"
+	echo y >"$TD/srv/y/which"
+	trap 'umount -l "$TD/a/b" "$TD/a" 2>/dev/null' EXIT
+	mount --bind "$TD/srv/x" "$TD/a" && mount --bind "$TD/srv/y" "$TD/a/b" || fail "cannot bind-mount in $TD"
+	spawn_nested nested unshare --pid --fork --mount-proc sh -c \
+		'umount "$1/a/b" && umount "$1/a" && mount --bind "$1/srv/y" "$1/a/b" && mount --bind "$1/srv/x" "$1/a" &&
+		 exec sleep 1000' sh "$TD"
+	PID=$INIT
+	wait_until 10 eval '[[ $(cat "/proc/$INIT/root$TD/a/b/which" 2>/dev/null) == x ]]' ||
+		fail "the tree did not remount: $(cat "$TD/nested.err")"
+	[[ $(cat "$TD/a/b/which") == y ]] || fail "our own a/b is not y"
+	dump_refused "the tree's mount namespace differs from memdump's at"
 	kill -KILL "$INIT" "$SPAWNED" 2>/dev/null
 }
 
