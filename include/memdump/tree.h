@@ -40,3 +40,8 @@ int restore_plan_tree(const struct tree_node *nodes, size_t n, struct tree_plan 
  * a shell) is the one memdump is in at restore: its members' pgid 0.
  */
 void tree_shell_job_groups(struct tree_node *nodes, size_t n);
+
+/* restore_plan_tree() of an image's processes (with shell_job, as --shell-job takes them): 0, -ENOTSUP or -ENOMEM */
+struct md_proc;
+int tree_plan_procs(const struct md_proc *procs, size_t n, bool shell_job, struct tree_plan *ret, char *err,
+		    size_t errlen);

@@ -189,21 +189,13 @@ static int read_prev_proc(const struct dump_ctx *c, pid_t pid, struct md_proc *r
  */
 static int check_restorable(const struct dump_ctx *c)
 {
-	_cleanup_free_ struct tree_node *nodes = calloc(c->n, sizeof(*nodes));
 	_cleanup_free_ struct tree_plan *plan = calloc(c->n, sizeof(*plan));
 	char err[256];
 	int r;
 
-	if (!nodes || !plan)
+	if (!plan)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct md_proc *p = &c->procs[i];
-
-		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
-	}
-	if (c->o->shell_job)
-		tree_shell_job_groups(nodes, c->n);
-	r = restore_plan_tree(nodes, c->n, plan, err, sizeof(err));
+	r = tree_plan_procs(c->procs, c->n, c->o->shell_job, plan, err, sizeof(err));
 	if (r == -ENOTSUP)
 		return log_refuse("a restore could not rebuild the tree: %s", err);
 	if (r < 0)

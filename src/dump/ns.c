@@ -180,29 +180,24 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		if (r < 0)
 			return r;
 	}
-	r = ns_stat(pid, tid, "uts", &st);
-	if (r < 0)
-		return log_err(r, "cannot read the UTS namespace of %d (thread %d)", pid, tid);
-	if (!same_file(&st, &tns->uts))
-		return log_refuse("process %d (thread %d) is in another UTS namespace than the tree's root: "
-				  "not supported (only one around the whole tree is)", pid, tid);
-	r = ns_stat(pid, tid, "mnt", &st);
-	if (r < 0)
-		return log_err(r, "cannot read the mount namespace of %d (thread %d)", pid, tid);
-	if (!same_file(&st, &tns->mnt))
-		return log_refuse("process %d (thread %d) is in another mount namespace than the tree's root: "
-				  "not supported (only one around the whole tree is)", pid, tid);
-	for (int k = 0; k < 2; k++) {
-		const char *name = k ? "pid_for_children" : "pid";
-
+	const struct {
+		const char *name;
+		const char *what;
+		const struct stat *root;
+	} own[] = {
+		{ "uts", "UTS namespace", &tns->uts },
+		{ "mnt", "mount namespace", &tns->mnt },
+		{ "pid", "PID namespace", &tns->pid },
+		{ "pid_for_children", "PID namespace for its children", &tns->pid },
+	};
+	for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
 		/* ENOENT: a PID namespace for children without its init yet */
-		r = ns_stat(pid, tid, name, &st);
+		r = ns_stat(pid, tid, own[k].name, &st);
 		if (r < 0 && r != -ENOENT)
-			return log_err(r, "cannot read the PID namespace of %d (thread %d)", pid, tid);
-		if (r < 0 || !same_file(&st, &tns->pid))
-			return log_refuse("process %d (thread %d) is in another PID namespace%s than the tree's root: "
-					  "not supported (only one around the whole tree is)", pid, tid,
-					  k ? " for its children" : "");
+			return log_err(r, "cannot read the %s of %d (thread %d)", own[k].what, pid, tid);
+		if (r < 0 || !same_file(&st, own[k].root))
+			return log_refuse("process %d (thread %d) is in another %s than the tree's root: not supported "
+					  "(only one around the whole tree is)", pid, tid, own[k].what);
 	}
 	return 0;
 }

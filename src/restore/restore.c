@@ -147,25 +147,20 @@ static int check_inherit(const struct restore_proc *rp, const char *dir)
 	return 0;
 }
 
-static int plan_tree(struct restore_ctx *rc, const char *dir)
+/* procs: rc's processes, as an array */
+static int plan_tree(struct restore_ctx *rc, const struct md_proc *procs, const char *dir)
 {
-	_cleanup_free_ struct tree_node *nodes = calloc(rc->n, sizeof(*nodes));
 	_cleanup_free_ struct tree_plan *plan = calloc(rc->n, sizeof(*plan));
 	char err[256];
 	int r;
 
-	if (!nodes || !plan)
+	if (!plan)
 		return -ENOMEM;
-	for (size_t i = 0; i < rc->n; i++) {
-		const struct md_proc *p = &rc->procs[i].p;
-
-		nodes[i] = (struct tree_node){ p->pid, p->ppid, p->pgid, p->sid };
-	}
-	if (rc->shell_job)
-		tree_shell_job_groups(nodes, rc->n);
-	r = restore_plan_tree(nodes, rc->n, plan, err, sizeof(err));
-	if (r < 0)
+	r = tree_plan_procs(procs, rc->n, rc->shell_job, plan, err, sizeof(err));
+	if (r == -ENOTSUP)
 		return log_err(r, "image '%s': %s", dir, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < rc->n; i++) {
 		struct restore_proc *rp = &rc->procs[i];
 
@@ -313,10 +308,10 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		r = restore_check_epoll(rc);
 	if (r >= 0)
 		r = restore_read_sockets(rc, procs, dir);
+	if (r >= 0)
+		r = plan_tree(rc, procs, dir);
 	free(procs);
-	if (r < 0)
-		return r;
-	return plan_tree(rc, dir);
+	return r;
 }
 
 #define PF_EXITING 0x4	/* task flag (/proc/PID/stat field 9): on its way out */

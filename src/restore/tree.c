@@ -14,7 +14,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "memdump/cleanup.h"
+#include "memdump/model.h"
 #include "restore/internal.h"
 
 #define SID_OUTER (-1)	/* the root's outer session: memdump's */
@@ -142,4 +145,18 @@ void tree_shell_job_groups(struct tree_node *nodes, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (nodes[i].pgid == old)
 			nodes[i].pgid = 0;
+}
+
+int tree_plan_procs(const struct md_proc *procs, size_t n, bool shell_job, struct tree_plan *ret, char *err,
+		    size_t errlen)
+{
+	_cleanup_free_ struct tree_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
+
+	if (!nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		nodes[i] = (struct tree_node){ procs[i].pid, procs[i].ppid, procs[i].pgid, procs[i].sid };
+	if (shell_job)
+		tree_shell_job_groups(nodes, n);
+	return restore_plan_tree(nodes, n, ret, err, errlen);
 }

@@ -3211,6 +3211,21 @@ assert libc.setns(own, 0x20000000) == 0
 time.sleep(1000)
 '
 
+# refused_before_seize VICTIM NAME PREFIX...: `PREFIX memdump dump -t VICTIM` is refused, its /proc
+# not of its PID namespace, and VICTIM is neither stopped nor traced
+refused_before_seize() {
+	local victim=$1 name=$2
+	shift 2
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$*" "$MEMDUMP" >"$TD/memdump-$name"
+	chmod +x "$TD/memdump-$name"
+	MEMDUMP=$TD/memdump-$name md "$name" dump -t "$victim" -D "$TD/img-$name" &&
+		fail "$name: a dump with another PID namespace's /proc succeeded"
+	grep -q "memdump's /proc is not of memdump's PID namespace" "$TD/$name.err" ||
+		fail "$name: refused for another reason: $(md_why "$name")"
+	[[ $(proc_state "$victim") == S ]] || fail "$name: $victim is in state $(proc_state "$victim")"
+	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$victim/status" || fail "$name: $victim is traced"
+}
+
 # trees whose image no restore could build are refused while they can still run, and a memdump
 # whose /proc is of another PID namespace refuses before it seizes anything
 test_ns_unrestorable_refused() {
@@ -3236,23 +3251,10 @@ test_ns_unrestorable_refused() {
 	victim=$SPAWNED
 	spawn_nested mountproc unshare --pid --fork --mount-proc sleep 1000
 	init=$INIT
-	printf '#!/bin/sh\nexec nsenter -m -t %s %s "$@"\n' "$init" "$MEMDUMP" >"$TD/memdump-mp"
-	chmod +x "$TD/memdump-mp"
-	MEMDUMP=$TD/memdump-mp md nsproc dump -t "$victim" -D "$TD/img-nsproc" &&
-		fail "a dump with another PID namespace's /proc succeeded"
-	grep -q "memdump's /proc is not of memdump's PID namespace" "$TD/nsproc.err" ||
-		fail "refused for another reason: $(md_why nsproc)"
-	[[ $(proc_state "$victim") == S ]] || fail "$victim is in state $(proc_state "$victim")"
-	grep -q '^TracerPid:[[:space:]]*0$' "/proc/$victim/status" || fail "$victim is traced"
+	refused_before_seize "$victim" nsproc nsenter -m -t "$init"
 	kill -KILL "$init" "$SPAWNED" 2>/dev/null
 	# memdump in a PID namespace of its own, with the host's /proc
-	printf '#!/bin/sh\nexec unshare --pid --fork %s "$@"\n' "$MEMDUMP" >"$TD/memdump-pidns"
-	chmod +x "$TD/memdump-pidns"
-	MEMDUMP=$TD/memdump-pidns md inpidns dump -t "$victim" -D "$TD/img-inpidns" &&
-		fail "a dump from another PID namespace than /proc's succeeded"
-	grep -q "memdump's /proc is not of memdump's PID namespace" "$TD/inpidns.err" ||
-		fail "refused for another reason: $(md_why inpidns)"
-	[[ $(proc_state "$victim") == S ]] || fail "$victim is in state $(proc_state "$victim")"
+	refused_before_seize "$victim" inpidns unshare --pid --fork
 	kill -KILL "$victim"
 }
 
