@@ -326,7 +326,7 @@ static void free_texts(char **t, size_t n)
 	free(t);
 }
 
-/* the mount point a text ends with: its last line's fourth field, into buf */
+/* the mount point a text ends with: its last line's third field, into buf */
 static const char *text_point(const char *t, char *buf, size_t len)
 {
 	const char *l = strrchr(t, '\n');
