@@ -111,7 +111,7 @@ struct dump_ctx {
 	struct md_sock_queue *sockq;	/* data queued in the tree's unix sockets */
 	size_t n_sockq;
 	struct dump_tcp tcp;		/* established TCP connections, in repair mode */
-	struct dump_ns ns;		/* the tree's own PID and UTS namespaces */
+	struct dump_ns ns;		/* the tree's own PID, mount and UTS namespaces */
 
 	/* incremental dumps */
 	const struct dump_opts *o;
