@@ -27,6 +27,10 @@ int dump_thread_status(struct md_proc *p)
 		r = proc_parse_status(buf, &st);
 		if (r < 0)
 			return log_err(r, "cannot parse the status of thread %d of %d", t->tid, p->pid);
+		/* a thread that called unshare(CLONE_FS); the restore gives the process one umask */
+		if (st.umask != ~0u && st.umask != p->umask)
+			return log_refuse("thread %d of %d has another umask than its process (unshare(CLONE_FS)): "
+					  "not supported", t->tid, p->pid);
 		r = dump_seccomp_thread(p, t, &st);
 		if (r < 0)
 			return r;

@@ -4,11 +4,11 @@
  * the restoring memdump's namespaces. A tree that saw other pids, ids or
  * files than memdump would come back seeing different ones, or with more
  * privilege than it had (a user namespace's root), so each thread must be
- * in memdump's user, cgroup, IPC, time and mount namespaces (those its
- * children would get too) and have memdump's root directory. The rest of
- * a thread's file system context, its working directory and umask, must
- * be its process's: the restore gives each process one (a thread that
- * called unshare(CLONE_FS) is refused).
+ * in memdump's user, cgroup, IPC and time namespaces (those its children
+ * would get too) and have memdump's root directory. The rest of a
+ * thread's file system context, its working directory (here) and umask
+ * (dump_thread_status()), must be its process's: the restore gives each
+ * process one (a thread that called unshare(CLONE_FS) is refused).
  *
  * Four kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
@@ -124,34 +124,22 @@ struct tree_ns {
 	struct stat mnt;
 };
 
-/* thread tid of pid has the working directory and umask of its leader */
-static int check_thread_fs(pid_t pid, pid_t tid)
+/* the working directory of thread tid of pid, stat()ed */
+static int cwd_stat(pid_t pid, pid_t tid, struct stat *st)
 {
-	struct proc_status lst, tst;
-	struct stat lcwd, tcwd;
 	char path[64];
-	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/cwd", pid, pid);
-	if (stat(path, &lcwd) < 0)
-		return log_err(-errno, "cannot read the working directory of %d", pid);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/cwd", pid, tid);
-	if (stat(path, &tcwd) < 0)
-		return log_err(-errno, "cannot read the working directory of %d (thread %d)", pid, tid);
-	r = proc_read_status(pid, pid, &lst);
-	if (r >= 0)
-		r = proc_read_status(pid, tid, &tst);
-	if (r < 0)
-		return log_err(r, "cannot read the status of %d (thread %d)", pid, tid);
-	if (!same_file(&lcwd, &tcwd) || lst.umask != tst.umask)
-		return log_refuse("thread %d of %d has another %s than its process (unshare(CLONE_FS)): not supported",
-				  tid, pid, same_file(&lcwd, &tcwd) ? "umask" : "working directory");
-	return 0;
+	return stat(path, st) < 0 ? log_err(-errno, "cannot read the working directory of %d (thread %d)", pid, tid) : 0;
 }
 
-/* thread tid of pid: memdump's namespaces but those of tns, which must be the root's */
+/*
+ * thread tid of pid: memdump's namespaces but those of tns, which must be
+ * the root's, and its leader's working directory (cwd; its umask is
+ * compared where the status files are read, dump_thread_status())
+ */
 static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const struct stat *root_dir,
-			const struct tree_ns *tns)
+			const struct tree_ns *tns, const struct stat *cwd)
 {
 	struct stat st;
 	char path[64];
@@ -176,9 +164,12 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		return log_refuse("process %d (thread %d) has another root directory than memdump's (chroot): "
 				  "not supported", pid, tid);
 	if (tid != pid) {
-		r = check_thread_fs(pid, tid);
+		r = cwd_stat(pid, tid, &st);
 		if (r < 0)
 			return r;
+		if (!same_file(&st, cwd))
+			return log_refuse("thread %d of %d has another working directory than its process "
+					  "(unshare(CLONE_FS)): not supported", tid, pid);
 	}
 	const struct {
 		const char *name;
@@ -511,12 +502,15 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(0, 0, "mnt", &our_mnt);
 	if (r < 0)
 		return log_err(r, "cannot read the mount namespace of %d", root);
-	for (size_t i = 0; i < ft->n; i++)
-		for (size_t t = 0; t < ft->procs[i].n; t++) {
-			r = check_thread(ft->procs[i].pid, ft->procs[i].tids[t], ours, &root_dir, &tns);
-			if (r < 0)
-				return r;
-		}
+	for (size_t i = 0; i < ft->n; i++) {
+		struct stat cwd;
+
+		r = cwd_stat(ft->procs[i].pid, ft->procs[i].pid, &cwd);
+		for (size_t t = 0; r >= 0 && t < ft->procs[i].n; t++)
+			r = check_thread(ft->procs[i].pid, ft->procs[i].tids[t], ours, &root_dir, &tns, &cwd);
+		if (r < 0)
+			return r;
+	}
 	if (!same_file(&tns.pid, &our_pid)) {
 		r = check_own_pidns(ft, &tns.pid);
 		if (r < 0)

@@ -164,10 +164,12 @@ struct restore_ctx {
  * PID namespaces (md_inventory.pid_ns): the image's ids are memdump's; a
  * syscall the tree makes names a process or thread by the id it has in
  * its own namespace. restore_ns_id(): that id of a process's or thread's
- * (id itself without pid_ns; 0: none of the tree's). restore_set_tid():
- * the set_tid array of clone3() making it (innermost first), its length.
+ * (id itself without pid_ns; 0: none of the tree's). restore_thread_ns_id():
+ * that of thread tid of p (0: not one of p's). restore_set_tid(): the
+ * set_tid array of clone3() making it (innermost first), its length.
  */
 pid_t restore_ns_id(const struct restore_ctx *rc, pid_t id);
+pid_t restore_thread_ns_id(const struct md_proc *p, pid_t tid);
 size_t restore_set_tid(pid_t id, pid_t ns_id, pid_t set_tid[2]);
 
 /*

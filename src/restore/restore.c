@@ -462,20 +462,23 @@ static int attach_alloc(struct restore_proc *rp)
 	return rp->attached ? 0 : -ENOMEM;
 }
 
+pid_t restore_thread_ns_id(const struct md_proc *p, pid_t tid)
+{
+	for (size_t k = 0; k < p->n_threads; k++)
+		if (p->threads[k].tid == tid)
+			return p->threads[k].ns_tid ? p->threads[k].ns_tid : tid;
+	return 0;
+}
+
 pid_t restore_ns_id(const struct restore_ctx *rc, pid_t id)
 {
+	pid_t r = 0;
+
 	if (!rc->inv.pid_ns)
 		return id;
-	for (size_t i = 0; i < rc->n; i++) {
-		const struct md_proc *p = &rc->procs[i].p;
-
-		if (p->pid == id)
-			return p->ns_pid;
-		for (size_t k = 0; k < p->n_threads; k++)
-			if (p->threads[k].tid == id)
-				return p->threads[k].ns_tid;
-	}
-	return 0;
+	for (size_t i = 0; i < rc->n && !r; i++)
+		r = rc->procs[i].p.pid == id ? rc->procs[i].p.ns_pid : restore_thread_ns_id(&rc->procs[i].p, id);
+	return r;
 }
 
 size_t restore_set_tid(pid_t id, pid_t ns_id, pid_t set_tid[2])

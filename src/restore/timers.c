@@ -30,15 +30,6 @@ struct ksigevent {
 	int32_t pad[11];
 };
 
-/* the id thread tid of p has in p's PID namespace */
-static pid_t ns_tid(const struct md_proc *p, pid_t tid)
-{
-	for (size_t i = 0; i < p->n_threads; i++)
-		if (p->threads[i].tid == tid && p->threads[i].ns_tid)
-			return p->threads[i].ns_tid;
-	return tid;
-}
-
 /* one timer_create() in rp for t; the id it got (or -errno of the target) in *ret */
 static int create_one(struct restore_proc *rp, const struct md_posix_timer *t, int32_t want, int32_t *ret)
 {
@@ -46,7 +37,7 @@ static int create_one(struct restore_proc *rp, const struct md_posix_timer *t, i
 		.value = t->sigval,
 		.signo = t->signo,
 		.notify = t->notify,
-		.tid = t->notify & SIGEV_THREAD_ID ? ns_tid(&rp->p, t->notify_tid) : 0,
+		.tid = t->notify & SIGEV_THREAD_ID ? restore_thread_ns_id(&rp->p, t->notify_tid) : 0,
 	};
 	int64_t res;
 	int r;
