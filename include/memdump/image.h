@@ -80,6 +80,13 @@ struct md_tcp_stream;
  * flag: they would restore the tree in theirs, with other pids or names.
  */
 #define MD_INVENTORY_F_NS 1u
+/*
+ * header flag of the inventory: the tree has a network namespace of its
+ * own (InventoryImage.net_ns). Readers before it refuse the flag: they
+ * would restore the tree in theirs, with the host's network.
+ */
+#define MD_INVENTORY_F_NETNS 2u
+#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS)
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -540,6 +540,21 @@ struct md_proc {
 /* md_inventory.proc_flags: MS_RDONLY NOSUID NODEV NOEXEC NOATIME NODIRATIME RELATIME STRICTATIME */
 #define MD_PROC_FLAGS (1u | 2u | 4u | 8u | 1024u | 2048u | (1u << 21) | (1u << 24))
 
+/*
+ * A sysctl of the tree's own network namespace (md_inventory.net_ns) set
+ * otherwise than in a new one: its path under /proc/sys/net ("ipv4/
+ * ping_group_range") and its value as read, without the final newline.
+ */
+struct md_net_sysctl {
+	char *name;
+	char *value;
+};
+#define MD_NET_SYSCTLS_MAX 4096		/* md_inventory.n_net_sysctls */
+#define MD_NET_SYSCTL_NAME_MAX 255
+#define MD_NET_SYSCTL_VALUE_MAX 4096
+/* a name the restore may open under /proc/sys/net: components of [A-Za-z0-9_.:-], none "." or ".." */
+bool md_net_sysctl_name_ok(const char *name);
+
 struct md_inventory {
 	uint32_t format_version;
 	pid_t root_pid;
@@ -572,6 +587,15 @@ struct md_inventory {
 	/* the tree's own UTS namespace: its host and domain names; NULL: the restoring memdump's */
 	char *uts_host;
 	char *uts_domain;
+	/*
+	 * The tree had a network namespace of its own, like a new one but for
+	 * its loopback device's state and these sysctls: restore makes one.
+	 */
+	bool net_ns;
+	bool lo_up;
+	uint32_t lo_mtu;
+	struct md_net_sysctl *net_sysctls;
+	size_t n_net_sysctls;
 };
 
 /* How the tree's memory is tracked for the next incremental dump (track.img). */

@@ -171,7 +171,7 @@ int img_header_check(const char *name, const uint8_t *raw, size_t rawlen, uint64
 	if (h.flags & ~(h.kind == MD_IMG_PAGES && h.version >= 2 ? MD_PAGES_F_INDEX | MD_PAGES_F_ZSTD | MD_PAGES_F_LZ4
 			: h.kind == MD_IMG_MM				 ? MD_MM_F_GHOSTS
 			: h.kind == MD_IMG_CORE				 ? MD_CORE_F_ALL
-			: h.kind == MD_IMG_INVENTORY			 ? MD_INVENTORY_F_NS
+			: h.kind == MD_IMG_INVENTORY			 ? MD_INVENTORY_F_ALL
 									 : 0))
 		return img_invalid(name, "unknown header flags 0x%x", h.flags);
 	if ((h.flags & MD_PAGES_F_ZSTD) && (h.flags & MD_PAGES_F_LZ4))

@@ -22,6 +22,8 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 {
 	Md__InventoryImage m = MD__INVENTORY_IMAGE__INIT;
 	_cleanup_free_ int32_t *pids = NULL;
+	_cleanup_free_ Md__NetSysctl *sysctls = NULL;
+	_cleanup_free_ Md__NetSysctl **sysctl_ptrs = NULL;
 	bool ns;
 
 	if (inv->n_pids) {
@@ -54,8 +56,27 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.mnt_ns = inv->mnt_ns;
 	m.proc_flags = inv->proc_flags;
 	m.proc_opts = inv->proc_opts;
+	m.has_net_ns = m.has_lo_up = m.has_lo_mtu = inv->net_ns;
+	m.net_ns = inv->net_ns;
+	m.lo_up = inv->lo_up;
+	m.lo_mtu = inv->lo_mtu;
+	if (inv->n_net_sysctls) {
+		sysctls = calloc(inv->n_net_sysctls, sizeof(*sysctls));
+		sysctl_ptrs = calloc(inv->n_net_sysctls, sizeof(*sysctl_ptrs));
+		if (!sysctls || !sysctl_ptrs)
+			return log_err(-ENOMEM, "cannot write image '%s'", INVENTORY_NAME);
+		for (size_t i = 0; i < inv->n_net_sysctls; i++) {
+			md__net_sysctl__init(&sysctls[i]);
+			sysctls[i].name = inv->net_sysctls[i].name;
+			sysctls[i].value = inv->net_sysctls[i].value;
+			sysctl_ptrs[i] = &sysctls[i];
+		}
+	}
+	m.n_net_sysctls = inv->n_net_sysctls;
+	m.net_sysctls = sysctl_ptrs;
 	ns = inv->pid_ns || inv->mnt_ns || inv->uts_host || inv->uts_domain;
-	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY, ns ? MD_INVENTORY_F_NS : 0, &m.base);
+	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
+				   (ns ? MD_INVENTORY_F_NS : 0) | (inv->net_ns ? MD_INVENTORY_F_NETNS : 0), &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -125,6 +146,25 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	if ((m->proc_flags & ~MD_PROC_FLAGS) || (m->proc_opts && strlen(m->proc_opts) > MD_PROC_OPTS_MAX))
 		return img_invalid(INVENTORY_NAME, "/proc flags %#x or options too long", m->proc_flags);
 
+	if (((m->has_net_ns && m->net_ns) || m->n_net_sysctls) && !(flags & MD_INVENTORY_F_NETNS))
+		return img_invalid(INVENTORY_NAME, "a network namespace of the tree's own without the header flag");
+	if (m->n_net_sysctls && !(m->has_net_ns && m->net_ns))
+		return img_invalid(INVENTORY_NAME, "network sysctls without a network namespace of the tree's own");
+	if (m->n_net_sysctls > MD_NET_SYSCTLS_MAX)
+		return img_invalid(INVENTORY_NAME, "%zu network sysctls, at most %d", m->n_net_sysctls,
+				   MD_NET_SYSCTLS_MAX);
+	for (size_t i = 0; i < m->n_net_sysctls; i++) {
+		const Md__NetSysctl *c = m->net_sysctls[i];
+
+		/* a name restore opens under /proc/sys/net, and nowhere else */
+		if (!md_net_sysctl_name_ok(c->name))
+			return img_invalid(INVENTORY_NAME, "network sysctl '%.*s' is no name under /proc/sys/net",
+					   MD_NET_SYSCTL_NAME_MAX, c->name);
+		if (strlen(c->value) > MD_NET_SYSCTL_VALUE_MAX)
+			return img_invalid(INVENTORY_NAME, "network sysctl '%s' has a value over %d bytes", c->name,
+					   MD_NET_SYSCTL_VALUE_MAX);
+	}
+
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
 	inv.dump_time_ns = m->dump_time_ns;
@@ -150,6 +190,16 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.proc_opts = dup_or_null(m->proc_opts, &oom);
 	inv.uts_host = dup_or_null(m->uts_hostname, &oom);
 	inv.uts_domain = dup_or_null(m->uts_domainname, &oom);
+	inv.net_ns = m->has_net_ns && m->net_ns;
+	inv.lo_up = m->has_lo_up && m->lo_up;
+	inv.lo_mtu = m->lo_mtu;
+	if (m->n_net_sysctls && !(inv.net_sysctls = calloc(m->n_net_sysctls, sizeof(*inv.net_sysctls))))
+		oom = true;
+	for (size_t i = 0; inv.net_sysctls && i < m->n_net_sysctls; i++) {
+		inv.net_sysctls[i].name = dup_or_null(m->net_sysctls[i]->name, &oom);
+		inv.net_sysctls[i].value = dup_or_null(m->net_sysctls[i]->value, &oom);
+		inv.n_net_sysctls++;
+	}
 	if (oom) {
 		md_inventory_release(&inv);
 		return log_err(-ENOMEM, "cannot read image '%s'", INVENTORY_NAME);

@@ -4,6 +4,7 @@
  */
 #include "memdump/model.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -254,7 +255,34 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->uts_host);
 	free(inv->uts_domain);
 	free(inv->proc_opts);
+	for (size_t i = 0; i < inv->n_net_sysctls; i++) {
+		free(inv->net_sysctls[i].name);
+		free(inv->net_sysctls[i].value);
+	}
+	free(inv->net_sysctls);
 	memset(inv, 0, sizeof(*inv));
+}
+
+bool md_net_sysctl_name_ok(const char *name)
+{
+	size_t len = strlen(name), comp = 0;
+
+	if (!len || len > MD_NET_SYSCTL_NAME_MAX)
+		return false;
+	for (const char *s = name;; s++) {
+		if (*s == '/' || !*s) {
+			/* empty, ".", "..": not a name under /proc/sys/net */
+			if (!comp || (comp <= 2 && !strncmp(s - comp, "..", comp)))
+				return false;
+			if (!*s)
+				return true;
+			comp = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*s) && !strchr("_.:-", *s))
+			return false;
+		comp++;
+	}
 }
 
 void md_shm_release(struct md_shm *s)

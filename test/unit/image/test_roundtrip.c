@@ -254,6 +254,79 @@ Test(image_roundtrip, namespaces)
 	md_proc_release(&p);
 }
 
+static void add_sysctl(struct md_inventory *inv, const char *name, const char *value)
+{
+	inv->net_sysctls = reallocarray(inv->net_sysctls, inv->n_net_sysctls + 1, sizeof(*inv->net_sysctls));
+	cr_assert_not_null(inv->net_sysctls);
+	inv->net_sysctls[inv->n_net_sysctls].name = strdup(name);
+	inv->net_sysctls[inv->n_net_sysctls].value = strdup(value);
+	inv->n_net_sysctls++;
+}
+
+/* a network namespace of the tree's own: the loopback's state and sysctls, names only under /proc/sys/net */
+Test(image_roundtrip, network_namespace)
+{
+	static const char *const bad[] = { "../../../etc/passwd", "/ipv4/ip_forward", "ipv4//ip_forward", "ipv4/.",
+					   "./ipv4/x", "ipv4/..", "ipv4/ip forward", "", "ipv4/\n" };
+	struct md_inventory in, out;
+
+	synth_inventory(&in, 3);
+	in.net_ns = true;
+	in.lo_up = true;
+	in.lo_mtu = 9000;
+	add_sysctl(&in, "core/somaxconn", "900");
+	add_sysctl(&in, "ipv4/ping_group_range", "0\t0");
+	add_sysctl(&in, "ipv6/conf/lo/stable_secret", "");
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+	/* its own header flag, which older readers refuse, and not the other namespaces' one */
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NETNS);
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_NETNS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "net_ns without the header flag was read");
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_NETNS);
+	/* a loopback left down, no sysctls */
+	in.lo_up = false;
+	in.lo_mtu = 0;
+	for (size_t i = 0; i < in.n_net_sysctls; i++) {
+		free(in.net_sysctls[i].name);
+		free(in.net_sysctls[i].value);
+	}
+	in.n_net_sysctls = 0;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+
+	/* malformed: names that would leave /proc/sys/net, a value too long, sysctls without net_ns */
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		in.n_net_sysctls = 0;
+		add_sysctl(&in, bad[k], "1");
+		cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+		cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "sysctl name '%s' was read", bad[k]);
+		free(in.net_sysctls[0].name);
+		free(in.net_sysctls[0].value);
+	}
+	in.n_net_sysctls = 0;
+	add_sysctl(&in, "ipv4/tcp_fastopen_key", "");
+	free(in.net_sysctls[0].value);
+	in.net_sysctls[0].value = malloc(MD_NET_SYSCTL_VALUE_MAX + 2);
+	memset(in.net_sysctls[0].value, '1', MD_NET_SYSCTL_VALUE_MAX + 1);
+	in.net_sysctls[0].value[MD_NET_SYSCTL_VALUE_MAX + 1] = '\0';
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "a value of %d bytes was read",
+		     MD_NET_SYSCTL_VALUE_MAX + 1);
+	in.net_sysctls[0].value[MD_NET_SYSCTL_VALUE_MAX] = '\0';
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	md_inventory_release(&out);
+	in.net_ns = false;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "sysctls without a network namespace were read");
+	md_inventory_release(&in);
+}
+
 Test(image_roundtrip, pagemap)
 {
 	struct md_proc p;
