@@ -1,0 +1,57 @@
+#pragma once
+/*
+ * A network namespace's state (src/proc/netns.c), read in the calling
+ * thread's: what a tree's own namespace must share with a new one for a
+ * restore to make it again. The configuration memdump does not keep is
+ * read as text lines, one per link, address, route, rule and netfilter
+ * table, with the fields a user can set (no counters, timers or states),
+ * so that two namespaces compare line by line; the loopback's state and
+ * the sysctls under /proc/sys/net, which memdump keeps, are read apart.
+ * The parsers take one netlink message, so tests need no namespace.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memdump/model.h"
+
+struct nlmsghdr;
+
+#define NETNS_LINE_MAX 1024
+
+struct netns_state {
+	char **lines;			/* sorted */
+	size_t n_lines;
+	bool lo_up;			/* the loopback device is up (IFF_UP) */
+	uint32_t lo_mtu;
+	struct md_net_sysctl *sysctls;	/* sorted by name: each readable and writable one */
+	size_t n_sysctls;
+};
+
+/*
+ * One answer to an RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE or RTM_GETRULE
+ * dump, or to NFT_MSG_GETTABLE, as a line: 1 (the line in buf), 0 (a
+ * message that says nothing: the dump's end), -EINVAL (malformed) or
+ * -ENOSPC (buf too small).
+ */
+int netns_line(const struct nlmsghdr *nlh, char *buf, size_t len);
+
+/* the calling thread's network namespace; -errno (logged at debug) */
+int netns_read(struct netns_state *ret);
+void netns_state_release(struct netns_state *s);
+
+/*
+ * The sysctls of a whose value b does not have (a missing one, or
+ * another value), into *ret (shallow: a's strings, not copied).
+ */
+int netns_sysctl_diff(const struct md_net_sysctl *a, size_t na, const struct md_net_sysctl *b, size_t nb,
+		      const struct md_net_sysctl ***ret, size_t *ret_n);
+
+/* the loopback device of the calling thread's namespace: up or down, and its MTU (0: as it is) */
+int netns_set_lo(bool up, uint32_t mtu);
+
+/*
+ * Each sysctl (relative to /proc/sys/net) set in the calling thread's
+ * namespace, in order; the first that fails: -errno, its name in *failed.
+ */
+int netns_write_sysctls(const struct md_net_sysctl *s, size_t n, const char **failed);
