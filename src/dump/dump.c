@@ -257,6 +257,10 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
+	/* from here to the end: what sock_diag and the network lock see is the tree's namespace */
+	r = dump_enter_netns(&c->ns);
+	if (r < 0)
+		return r;
 	r = dump_sockets(c->procs, c->ft.n,
 			 (c->o->tcp_established ? DUMP_SOCK_TCP_ESTABLISHED : 0) |
 			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0) |
@@ -432,6 +436,18 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 		if (!inv->uts_host || !inv->uts_domain)
 			return -ENOMEM;
 	}
+	inv->net_ns = c->ns.net_ns;
+	inv->lo_up = c->ns.lo_up;
+	inv->lo_mtu = c->ns.lo_mtu;
+	if (c->ns.n_sysctls && !(inv->net_sysctls = calloc(c->ns.n_sysctls, sizeof(*inv->net_sysctls))))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ns.n_sysctls; i++) {
+		inv->net_sysctls[i].name = strdup(c->ns.sysctls[i].name);
+		inv->net_sysctls[i].value = strdup(c->ns.sysctls[i].value);
+		inv->n_net_sysctls++;
+		if (!inv->net_sysctls[i].name || !inv->net_sysctls[i].value)
+			return -ENOMEM;
+	}
 	inv->page_size = MD_PAGE_SIZE;
 	inv->xfeatures = c->kf.xcr0;
 	inv->pids = calloc(c->n, sizeof(pid_t));
@@ -561,7 +577,7 @@ static void remove_images(int dirfd)
 
 static void dump_ctx_release(struct dump_ctx *c)
 {
-	free(c->ns.proc_opts);
+	dump_ns_release(&c->ns);
 	for (size_t i = 0; c->track && i < c->ft.n; i++)
 		track_proc_release(&c->track[i]);
 	free(c->track);

@@ -118,6 +118,9 @@ int dump_file_data(int fd, uint64_t size, struct md_pagemap *ret);
 int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *out, const char *name,
 		    const char *what);
 
+struct stat;
+struct md_net_sysctl;
+
 /* the tree's UTS namespace, if not memdump's (ns.c) */
 struct dump_uts {
 	bool own;		/* the tree has one of its own: */
@@ -131,14 +134,35 @@ struct dump_ns {
 	uint32_t proc_flags;	/* mnt_ns: that /proc's MS_* flags, */
 	char *proc_opts;	/* its options ("rw,hidepid=2"; NULL: none shown), */
 	dev_t proc_dev;		/* and its device */
+	bool net_ns;		/* a network namespace of the tree's own (netns.c): */
+	int net_fd;		/* it, open (with net_ns), */
+	bool lo_up;		/* its loopback device's state, */
+	uint32_t lo_mtu;
+	struct md_net_sysctl *sysctls;	/* and the sysctls set otherwise than in a new one */
+	size_t n_sysctls;
 };
 /*
- * Each thread of ft in memdump's namespaces (see ns.c) but the PID and
- * UTS ones, which all of the tree shares: *ret says which. Refusals:
- * -ENOTSUP, logged.
+ * Each thread of ft in memdump's namespaces (see ns.c) but the PID, UTS,
+ * mount and network ones, which all of the tree shares: *ret says which
+ * (dump_ns_release() frees it). Refusals: -ENOTSUP, logged.
  */
 struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);
+void dump_ns_release(struct dump_ns *ns);
+/* a process outside ft in its namespace ns of kind name ("pid", "net"): its pid, 0, or -errno (logged) */
+int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struct stat *ns);
+/*
+ * The tree's own network namespace net (netns.c): like a new one but for
+ * what ns keeps (net_ns, net_fd, lo_up, lo_mtu, sysctls). Refusals:
+ * -ENOTSUP, logged.
+ */
+int dump_own_netns(const struct frozen_tree *ft, const struct stat *net, struct dump_ns *ns);
+/*
+ * memdump's thread into the tree's network namespace (ns->net_ns), for
+ * the rest of the dump: sock_diag, /proc/thread-self/net, the sockets it
+ * makes to compare options with and the network lock all are the tree's.
+ */
+int dump_enter_netns(const struct dump_ns *ns);
 /* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
 int dump_check_proc(void);
 /* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */

@@ -21,8 +21,11 @@
  *   PID namespace on top (unshare --mount-proc); the restore makes a copy
  *   of its own and mounts a /proc there again. Files on that /proc are
  *   refused (dump_ns_files()): their paths name others in memdump's.
- * - network: the sockets' business (sockets.c); a tree without sockets may
- *   move to another one, as it does to another host.
+ * - network: one like a new one but for its loopback device's state and
+ *   sysctls, which the image keeps (netns.c); the restore makes a new one.
+ *   The host's (the kernel threads'), seen from a memdump in another one,
+ *   is no namespace of the tree's own: a tree without sockets (sockets.c)
+ *   moves to the restoring memdump's, as it does to another host.
  */
 #include "dump/internal.h"
 
@@ -122,6 +125,7 @@ struct tree_ns {
 	struct stat pid;
 	struct stat uts;
 	struct stat mnt;
+	struct stat net;
 };
 
 /* the working directory of thread tid of pid, stat()ed */
@@ -180,6 +184,7 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		{ "mnt", "mount namespace", &tns->mnt },
 		{ "pid", "PID namespace", &tns->pid },
 		{ "pid_for_children", "PID namespace for its children", &tns->pid },
+		{ "net", "network namespace", &tns->net },
 	};
 	for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
 		/* ENOENT: a PID namespace for children without its init yet */
@@ -207,29 +212,11 @@ static int nspid_of(pid_t pid, uint32_t *n, pid_t *last)
 	return 0;
 }
 
-/*
- * The root's PID namespace (pid) is not memdump's: it must be a child of
- * memdump's, the root its init, and no process outside the tree in it (one
- * that entered by setns(); the tree's end would kill it).
- */
-static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
+int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struct stat *ns)
 {
-	_cleanup_closedir_ DIR *proc = NULL;
-	pid_t root = ft->procs[0].pid, last;
+	_cleanup_closedir_ DIR *proc = opendir("/proc");
 	struct dirent *de;
-	uint32_t n;
-	int r;
 
-	r = nspid_of(root, &n, &last);
-	if (r < 0)
-		return log_err(r, "cannot read the status of %d", root);
-	if (n != 2)
-		return log_refuse("the tree is in a PID namespace %u levels below memdump's: not supported (only one "
-				  "level is)", n - 1);
-	if (last != 1)
-		return log_refuse("the tree is in another PID namespace than memdump's, where its root %d has pid %d: "
-				  "not supported (the root must be that namespace's first process, pid 1)", root, last);
-	proc = opendir("/proc");
 	if (!proc)
 		return log_err(-errno, "cannot read /proc");
 	while ((de = readdir(proc))) {
@@ -242,12 +229,37 @@ static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
 		for (size_t i = 0; i < ft->n_zombies && !ours; i++)
 			ours = ft->zombies[i] == other;
 		/* gone meanwhile; a zombie still shows its PID namespace */
-		if (other <= 0 || ours || ns_stat(other, other, "pid", &st) < 0 || !same_file(&st, pid))
-			continue;
-		return log_refuse("process %d is in the tree's PID namespace but not in the tree (it entered it with "
-				  "setns()): not supported", other);
+		if (other > 0 && !ours && ns_stat(other, other, name, &st) == 0 && same_file(&st, ns))
+			return other;
 	}
 	return 0;
+}
+
+/*
+ * The root's PID namespace (pid) is not memdump's: it must be a child of
+ * memdump's, the root its init, and no process outside the tree in it (one
+ * that entered by setns(); the tree's end would kill it).
+ */
+static int check_own_pidns(const struct frozen_tree *ft, const struct stat *pid)
+{
+	pid_t root = ft->procs[0].pid, last;
+	uint32_t n;
+	int r;
+
+	r = nspid_of(root, &n, &last);
+	if (r < 0)
+		return log_err(r, "cannot read the status of %d", root);
+	if (n != 2)
+		return log_refuse("the tree is in a PID namespace %u levels below memdump's: not supported (only one "
+				  "level is)", n - 1);
+	if (last != 1)
+		return log_refuse("the tree is in another PID namespace than memdump's, where its root %d has pid %d: "
+				  "not supported (the root must be that namespace's first process, pid 1)", root, last);
+	r = dump_ns_outsider(ft, "pid", pid);
+	if (r > 0)
+		return log_refuse("process %d is in the tree's PID namespace but not in the tree (it entered it with "
+				  "setns()): not supported", r);
+	return r;
 }
 
 static const char *or_dash(const char *s)
@@ -469,9 +481,25 @@ out:
 	return r;
 }
 
+#define PF_KTHREAD 0x00200000	/* task flag (/proc/PID/stat field 9): a kernel thread */
+
+/*
+ * net is the host's network namespace, the initial one, which every kernel
+ * thread is in: kthreadd's (pid 2), where /proc shows it (not from within
+ * a PID namespace of a container)
+ */
+static bool host_netns(const struct stat *net)
+{
+	struct proc_stat ps;
+	struct stat st;
+
+	return proc_read_stat(2, 0, &ps) == 0 && (ps.flags & PF_KTHREAD) && ns_stat(2, 2, "net", &st) == 0 &&
+	       same_file(&st, net);
+}
+
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 {
-	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt;
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
 	uint32_t n;
@@ -502,6 +530,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(0, 0, "mnt", &our_mnt);
 	if (r < 0)
 		return log_err(r, "cannot read the mount namespace of %d", root);
+	r = ns_stat(root, root, "net", &tns.net);
+	if (r >= 0)
+		r = ns_stat(0, 0, "net", &our_net);
+	if (r < 0)
+		return log_err(r, "cannot read the network namespace of %d", root);
 	for (size_t i = 0; i < ft->n; i++) {
 		struct stat cwd;
 
@@ -531,6 +564,12 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 			return log_err(r, "cannot read the status of zombie %d", z);
 		if (n > 1u + ret->pid_ns)
 			return log_refuse("zombie %d is in another PID namespace than the tree's root: not supported", z);
+	}
+	/* the host's, seen from a memdump in another one: no namespace of the tree's own */
+	if (!same_file(&tns.net, &our_net) && !host_netns(&tns.net)) {
+		r = dump_own_netns(ft, &tns.net, ret);
+		if (r < 0)
+			return r;
 	}
 	if (same_file(&tns.uts, &our_uts))
 		return 0;

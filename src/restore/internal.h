@@ -271,6 +271,9 @@ const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino
 int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, size_t len);
 void restore_sock_buf(int fd, int force, int plain, uint32_t bytes);
 
+/* memdump into a new network namespace for the tree, if it had one of its own (netns.c) */
+int restore_netns(struct restore_ctx *rc);
+
 /*
  * tcp.c: established TCP connections. restore_read_tcp(): tcp-stream.img,
  * checked against the fds of procs, refused without --tcp-established;

@@ -1054,6 +1054,10 @@ int restore_run(const struct restore_opts *o)
 		if (r < 0)
 			goto out;
 	}
+	/* before the sockets are made: they are the tree's */
+	r = restore_netns(&rc);
+	if (r < 0)
+		goto out;
 	r = restore_tcp_lock(&rc);
 	if (r < 0)
 		goto out;

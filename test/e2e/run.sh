@@ -3258,7 +3258,132 @@ test_ns_unrestorable_refused() {
 	kill -KILL "$victim"
 }
 
-ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_mount_proc ns_refused ns_unrestorable_refused)
+need_unshare_net() {
+	command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
+	unshare --net ip link set lo up 2>"$TD/unshare.err" || skip "cannot make a network namespace: $(cat "$TD/unshare.err")"
+}
+
+# in_netns SETUP CMD...: exec CMD in a network namespace of its own, after the shell commands SETUP there
+in_netns() {
+	local setup=$1
+	shift
+	exec unshare --net sh -c "$setup"' && exec "$0" "$@"' "$@"
+}
+
+# netns_sysctl PID NAME: the sysctl net/NAME in the network namespace of PID
+netns_sysctl() {
+	nsenter -t "$1" -n cat "/proc/sys/net/$2"
+}
+
+# a tree in a network namespace of its own (unshare --net), holding every kind of socket and an
+# established TCP connection over its loopback, with the loopback's MTU and three sysctls set:
+# restored in a new namespace with them, the sockets working there; the host's sysctls untouched
+test_ns_net() {
+	need_memdump
+	need_unshare_net
+	need_tcp_repair
+	local host_somaxconn pid_ns
+	host_somaxconn=$(cat /proc/sys/net/core/somaxconn)
+	STATUS=$TD/status
+	rm -f "$STATUS"
+	spawn sock in_netns 'ip link set lo up mtu 9000 && echo "0 0" >/proc/sys/net/ipv4/ping_group_range &&
+		echo 900 >/proc/sys/net/core/somaxconn && echo 2 >/proc/sys/net/ipv4/tcp_ecn' \
+		"$E2E/dumpee_sock" -m tcpconn "$STATUS" "$TD"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$STATUS" ||
+		fail "dumpee_sock did not get ready: $(cat "$STATUS" "$TD/sock.err" 2>/dev/null)"
+	read -r _ _ CPID _ <"$STATUS"
+	track "$CPID"
+	[[ $(ns_of "$PID" net) != "$(ns_of self net)" ]] || fail "the dumpee is in our network namespace"
+	dump_and_kill "$PID" "$TD/img" --tcp-established
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	"$MEMDUMP" show "$TD/img/inventory.img" >"$TD/inv.json" || fail "memdump show failed"
+	grep -q '"net_ns": true' "$TD/inv.json" || fail "the inventory has no net_ns: $(cat "$TD/inv.json")"
+	grep -q '"name": "core/somaxconn"' "$TD/inv.json" || fail "the inventory lacks core/somaxconn"
+	restore_detached "$TD/img" "$PID" --tcp-established
+	alive "$CPID" || fail "C ($CPID) did not come back"
+	pid_ns=$(ns_of "$PID" net)
+	[[ $pid_ns != "$(ns_of self net)" ]] || fail "restored into memdump's network namespace"
+	[[ $(ns_of "$CPID" net) == "$pid_ns" ]] || fail "C is in $(ns_of "$CPID" net), P in $pid_ns"
+	[[ $(netns_sysctl "$PID" core/somaxconn) == 900 ]] || fail "somaxconn: $(netns_sysctl "$PID" core/somaxconn)"
+	[[ $(netns_sysctl "$PID" ipv4/ping_group_range) == 0$'\t'0 ]] ||
+		fail "ping_group_range: $(netns_sysctl "$PID" ipv4/ping_group_range)"
+	[[ $(netns_sysctl "$PID" ipv4/tcp_ecn) == 2 ]] || fail "tcp_ecn: $(netns_sysctl "$PID" ipv4/tcp_ecn)"
+	nsenter -t "$PID" -n ip -o link show lo | grep -q 'LOOPBACK,UP.* mtu 9000 ' ||
+		fail "the loopback: $(nsenter -t "$PID" -n ip -o link show lo)"
+	[[ $(cat /proc/sys/net/core/somaxconn) == "$host_somaxconn" ]] || fail "the host's somaxconn changed"
+	# the restored namespace, dumped again, differs from a new one as the first did
+	md dump2 dump -t "$PID" -D "$TD/img2" --tcp-established --leave-running || fail "dump again: $(md_why dump2)"
+	"$MEMDUMP" show "$TD/img2/inventory.img" >"$TD/inv2.json" || fail "memdump show failed"
+	diff <(sed -n '/"net_ns"/,$p' "$TD/inv.json") <(sed -n '/"net_ns"/,$p' "$TD/inv2.json") >"$TD/inv.diff" ||
+		fail "the namespace dumped again differs: $(cat "$TD/inv.diff")"
+	trigger_check "$PID"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is left after the check"
+}
+
+# the plainest: `unshare --net` with its loopback down, no sockets, a process that forks
+test_ns_net_plain() {
+	need_memdump
+	need_unshare_net
+	local kid
+	spawn plain in_netns true sh -c 'sleep 1000 & wait'
+	PID=$SPAWNED
+	wait_until 10 eval '[[ -n $(first_child "$PID") ]]' || fail "no child"
+	kid=$(first_child "$PID")
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$kid" || fail "$kid is still there after the dump"
+	restore_detached "$TD/img" "$PID"
+	track "$kid"
+	# (not compared with the dumped one, gone: the new one may have its number)
+	[[ $(ns_of "$PID" net) != "$(ns_of self net)" ]] || fail "restored into memdump's network namespace"
+	[[ $(ns_of "$kid" net) == "$(ns_of "$PID" net)" ]] || fail "the child is in $(ns_of "$kid" net)"
+	nsenter -t "$PID" -n ip -o link show lo | grep -q '<LOOPBACK> ' ||
+		fail "the loopback: $(nsenter -t "$PID" -n ip -o link show lo)"
+	kill -KILL "$kid" "$PID"
+}
+
+# a network namespace with more than memdump keeps, or shared with others, is refused; the
+# tree runs on
+test_ns_net_refused() {
+	need_memdump
+	need_unshare_net
+	ns_refused veth "has what a new one has not: 'link name v" \
+		in_netns 'ip link add v0 type veth peer name v1' sleep 1000
+	ns_refused addr "has what a new one has not: 'addr family 2 .* local 10.1.2.3 " \
+		in_netns 'ip link set lo up && ip addr add 10.1.2.3/32 dev lo' sleep 1000
+	ns_refused route "has what a new one has not: 'route family 2 table 254 .* dst 10.9.0.0 " \
+		in_netns 'ip link set lo up && ip route add 10.9.0.0/16 dev lo' sleep 1000
+	ns_refused rule "has what a new one has not: 'rule family 2 .*table 100 " \
+		in_netns 'ip rule add from 10.0.0.0/8 table 100' sleep 1000
+	ns_refused lo_addr_gone "lacks what a new one has: 'addr family 2 " \
+		in_netns 'ip link set lo up && ip addr del 127.0.0.1/8 dev lo' sleep 1000
+	[[ -x $E2E/nftctl ]] || fail "$E2E/nftctl is not built"
+	ns_refused nft "has what a new one has not: 'nftables table family 1 name md_t'" \
+		in_netns "$E2E/nftctl 'add table inet md_t'" sleep 1000
+	# a process of the tree in yet another one
+	ns_refused nested "another network namespace than the tree's root" \
+		in_netns true sh -c 'unshare --net sleep 1000 & wait'
+	# an outsider that entered it, and a bind mount of it
+	spawn outsider in_netns true sleep 1000
+	PID=$SPAWNED
+	sleep 0.3
+	nsenter -t "$PID" -n sleep 1000 </dev/null >/dev/null 2>&1 &
+	track $!
+	sleep 0.3
+	dump_refused "is in the tree's network namespace but not in the tree"
+	kill -KILL $! "$PID" 2>/dev/null
+	spawn bound in_netns true sleep 1000
+	PID=$SPAWNED
+	sleep 0.3
+	: >"$TD/netns"
+	mount --bind "/proc/$PID/ns/net" "$TD/netns" || fail "cannot bind-mount the network namespace"
+	dump_refused "network namespace is bind-mounted on $TD/netns"
+	umount "$TD/netns"
+	kill -KILL "$PID"
+}
+
+ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_mount_proc ns_refused ns_unrestorable_refused ns_net
+	    ns_net_plain ns_net_refused)
 
 # --- the runner --------------------------------------------------------------------------
 
