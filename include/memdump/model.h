@@ -554,6 +554,8 @@ struct md_net_sysctl {
 #define MD_NET_SYSCTL_VALUE_MAX 4096
 /* a name the restore may open under /proc/sys/net: components of [A-Za-z0-9_.:-], none "." or ".." */
 bool md_net_sysctl_name_ok(const char *name);
+/* frees s and the strings of its n sysctls */
+void md_net_sysctls_free(struct md_net_sysctl *s, size_t n);
 
 struct md_inventory {
 	uint32_t format_version;

@@ -29,20 +29,23 @@ struct netns_state {
 };
 
 /*
- * One answer to an RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE or RTM_GETRULE
- * dump, or to NFT_MSG_GETTABLE, as a line: 1 (the line in buf), 0 (a
+ * One answer of protocol (NETLINK_ROUTE, NETLINK_XFRM, NETLINK_NETFILTER)
+ * to a dump of links, addresses, routes, rules, next hops, neighbours
+ * (permanent ones), queueing disciplines, address labels, IPsec policies
+ * and states or nftables tables, as a line: 1 (the line in buf), 0 (a
  * message that says nothing: the dump's end), -EINVAL (malformed) or
  * -ENOSPC (buf too small).
  */
-int netns_line(const struct nlmsghdr *nlh, char *buf, size_t len);
+int netns_line(int protocol, const struct nlmsghdr *nlh, char *buf, size_t len);
 
 /* the calling thread's network namespace; -errno (logged at debug) */
 int netns_read(struct netns_state *ret);
 void netns_state_release(struct netns_state *s);
 
 /*
- * The sysctls of a whose value b does not have (a missing one, or
- * another value), into *ret (shallow: a's strings, not copied).
+ * The sysctls of a that b has with another value, into *ret (shallow:
+ * a's strings, not copied); those b lacks (of a device or a module it
+ * has not) are not among them.
  */
 int netns_sysctl_diff(const struct md_net_sysctl *a, size_t na, const struct md_net_sysctl *b, size_t nb,
 		      const struct md_net_sysctl ***ret, size_t *ret_n);
@@ -52,6 +55,8 @@ int netns_set_lo(bool up, uint32_t mtu);
 
 /*
  * Each sysctl (relative to /proc/sys/net) set in the calling thread's
- * namespace, in order; the first that fails: -errno, its name in *failed.
+ * namespace, in order, those the kernel refuses again after the others
+ * while a pass sets any; else -errno of the first refused, its name in
+ * *failed.
  */
 int netns_write_sysctls(const struct md_net_sysctl *s, size_t n, const char **failed);

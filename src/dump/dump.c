@@ -257,7 +257,7 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = refused < 0 ? refused : r;
-	/* from here to the end: what sock_diag and the network lock see is the tree's namespace */
+	/* what sock_diag and the network lock see is the tree's namespace */
 	r = dump_enter_netns(&c->ns);
 	if (r < 0)
 		return r;
@@ -266,16 +266,16 @@ static int collect_tree(struct dump_ctx *c)
 			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0) |
 			 (c->o->leave_running || c->o->pre_dump ? DUMP_SOCK_TREE_RUNS : 0), &c->sockq, &c->n_sockq);
 	if (r < 0 && r != -ENOTSUP)
-		return r;
-	refused = refused < 0 ? refused : r;
-	if (refused < 0)
-		return refused;
+		refused = r;
+	else
+		refused = refused < 0 ? refused : r;
 	/* a pre-dump image is never restored: its connections need no state, nor the lock */
-	if (!c->o->pre_dump) {
-		r = dump_tcp(c->procs, c->ft.n, c->o->pid, c->frozen_at_ns, &c->tcp);
-		if (r < 0)
-			return r;
-	}
+	if (refused >= 0 && !c->o->pre_dump)
+		refused = dump_tcp(c->procs, c->ft.n, c->o->pid, c->frozen_at_ns, &c->tcp);
+	/* back: what memdump starts later (a tracker) is no process of the tree's namespace */
+	r = dump_leave_netns(&c->ns);
+	if (refused < 0 || r < 0)
+		return refused < 0 ? refused : r;
 	/* last: it writes the files' data */
 	return dump_ghosts(c->procs, c->ft.n, &c->out, c->o->ghost_limit);
 }
@@ -610,6 +610,18 @@ static void dump_ctx_release(struct dump_ctx *c)
 		close(c->out.dirfd);
 }
 
+/* dump_tcp_finish() in the tree's network namespace, where its lock is */
+static int tcp_finish(struct dump_ctx *c, bool tree_gone)
+{
+	int r = dump_enter_netns(&c->ns), r2;
+
+	if (r < 0)
+		return r;
+	r = dump_tcp_finish(&c->tcp, tree_gone);
+	r2 = dump_leave_netns(&c->ns);
+	return r < 0 ? r : r2;
+}
+
 int dump_run(const struct dump_opts *o)
 {
 	struct dump_ctx c = { .out.dirfd = -1, .out.compress = o->compress, .prev_dirfd = -1, .o = o };
@@ -699,7 +711,7 @@ int dump_run(const struct dump_opts *o)
 		pages += c.pms[i].nr_data_pages;
 	}
 	/* the connections go back to the tree as they were, or wait in repair mode under the lock */
-	r_tcp = dump_tcp_finish(&c.tcp, !o->leave_running && !c.thawed);
+	r_tcp = tcp_finish(&c, !o->leave_running && !c.thawed);
 	if (c.thawed)
 		r = 0;
 	else if (o->leave_running)
@@ -721,7 +733,7 @@ int dump_run(const struct dump_opts *o)
 
 out_thaw:
 	/* before the tree runs: a process must not send through a socket in repair mode */
-	dump_tcp_finish(&c.tcp, false);
+	tcp_finish(&c, false);
 	if (!c.thawed)
 		freeze_tree_thaw(&c.ft);
 	remove_images(c.out.dirfd);

@@ -135,7 +135,8 @@ struct dump_ns {
 	char *proc_opts;	/* its options ("rw,hidepid=2"; NULL: none shown), */
 	dev_t proc_dev;		/* and its device */
 	bool net_ns;		/* a network namespace of the tree's own (netns.c): */
-	int net_fd;		/* it, open (with net_ns), */
+	int net_fd;		/* it, open (with net_ns), memdump's (-1: not yet open), */
+	int our_net_fd;
 	bool lo_up;		/* its loopback device's state, */
 	uint32_t lo_mtu;
 	struct md_net_sysctl *sysctls;	/* and the sysctls set otherwise than in a new one */
@@ -149,7 +150,7 @@ struct dump_ns {
 struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);
 void dump_ns_release(struct dump_ns *ns);
-/* a process outside ft in its namespace ns of kind name ("pid", "net"): its pid, 0, or -errno (logged) */
+/* a process outside ft (or a thread of it) in ns of kind name ("pid", "net"): its pid, 0, or -errno (logged) */
 int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struct stat *ns);
 /*
  * The tree's own network namespace net (netns.c): like a new one but for
@@ -158,11 +159,12 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
  */
 int dump_own_netns(const struct frozen_tree *ft, const struct stat *net, struct dump_ns *ns);
 /*
- * memdump's thread into the tree's network namespace (ns->net_ns), for
- * the rest of the dump: sock_diag, /proc/thread-self/net, the sockets it
- * makes to compare options with and the network lock all are the tree's.
+ * memdump's thread into the tree's network namespace (ns->net_ns), where
+ * sock_diag, /proc/thread-self/net, the sockets it makes to compare
+ * options with and the network lock all are the tree's; and back again.
  */
-int dump_enter_netns(const struct dump_ns *ns);
+int dump_enter_netns(struct dump_ns *ns);
+int dump_leave_netns(const struct dump_ns *ns);
 /* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
 int dump_check_proc(void);
 /* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */

@@ -220,17 +220,30 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
 	if (!proc)
 		return log_err(-errno, "cannot read /proc");
 	while ((de = readdir(proc))) {
-		pid_t other = (pid_t)atoi(de->d_name);
+		pid_t other = (pid_t)atoi(de->d_name), *tids;
 		bool ours = false;
 		struct stat st;
+		size_t n;
 
 		for (size_t i = 0; i < ft->n && !ours; i++)
 			ours = ft->procs[i].pid == other;
 		for (size_t i = 0; i < ft->n_zombies && !ours; i++)
 			ours = ft->zombies[i] == other;
+		if (other <= 0 || ours)
+			continue;
 		/* gone meanwhile; a zombie still shows its PID namespace */
-		if (other > 0 && !ours && ns_stat(other, other, name, &st) == 0 && same_file(&st, ns))
+		if (ns_stat(other, other, name, &st) == 0 && same_file(&st, ns))
 			return other;
+		/* a thread that entered it alone (setns() of a network namespace is the thread's) */
+		if (!proc_list_tasks(other, &tids, &n)) {
+			bool in = false;
+
+			for (size_t t = 0; t < n && !in; t++)
+				in = ns_stat(other, tids[t], name, &st) == 0 && same_file(&st, ns);
+			free(tids);
+			if (in)
+				return other;
+		}
 	}
 	return 0;
 }

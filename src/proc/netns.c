@@ -14,11 +14,15 @@
 #include <fcntl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
+#include <linux/if_addrlabel.h>
 #include <linux/if_link.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/neighbour.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
+#include <linux/xfrm.h>
 #include <net/if.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -102,6 +106,7 @@ static int link_line(const struct nlmsghdr *nlh, struct line *l)
 	const struct ifinfomsg *m = nlmsg_data(nlh);
 	const struct nlattr *name = nlmsg_find_attr((struct nlmsghdr *)nlh, sizeof(*m), IFLA_IFNAME);
 	struct nlmsghdr *h = (struct nlmsghdr *)nlh;
+	struct nlattr *xdp;
 
 	if (!name)
 		return -EINVAL;
@@ -115,6 +120,13 @@ static int link_line(const struct nlmsghdr *nlh, struct line *l)
 	add_str(l, "qdisc", nlmsg_find_attr(h, sizeof(*m), IFLA_QDISC));
 	add_str(l, "alias", nlmsg_find_attr(h, sizeof(*m), IFLA_IFALIAS));
 	add_addr(l, "address", nlmsg_find_attr(h, sizeof(*m), IFLA_ADDRESS));
+	xdp = nlmsg_find_attr(h, sizeof(*m), IFLA_XDP);
+	if (xdp) {
+		struct nlattr *a = nla_find(nla_data(xdp), nla_len(xdp), IFLA_XDP_ATTACHED);
+
+		if (a && nla_len(a) >= 1 && nla_get_u8(a))
+			add(l, " xdp %u", nla_get_u8(a));
+	}
 	return 0;
 }
 
@@ -182,6 +194,77 @@ static int rule_line(const struct nlmsghdr *nlh, struct line *l)
 	return 0;
 }
 
+static int nexthop_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct nhmsg *m = nlmsg_data(nlh);
+	struct nlmsghdr *h = (struct nlmsghdr *)nlh;
+
+	add(l, "nexthop family %u scope %u protocol %u flags %#x", m->nh_family, m->nh_scope, m->nh_protocol,
+	    m->nh_flags);
+	add_u32(l, "id", nlmsg_find_attr(h, sizeof(*m), NHA_ID));
+	add_u32(l, "oif", nlmsg_find_attr(h, sizeof(*m), NHA_OIF));
+	add_addr(l, "gateway", nlmsg_find_attr(h, sizeof(*m), NHA_GATEWAY));
+	add_addr(l, "group", nlmsg_find_attr(h, sizeof(*m), NHA_GROUP));
+	if (nlmsg_find_attr(h, sizeof(*m), NHA_BLACKHOLE))
+		add(l, " blackhole");
+	return 0;
+}
+
+/* a neighbour one set (permanent); those the kernel learns come and go */
+static int neigh_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct ndmsg *m = nlmsg_data(nlh);
+
+	if (!(m->ndm_state & NUD_PERMANENT))
+		return 1;
+	add(l, "neighbour family %u dev %d state %#x flags %#x type %u", m->ndm_family, m->ndm_ifindex,
+	    m->ndm_state, m->ndm_flags, m->ndm_type);
+	add_addr(l, "dst", nlmsg_find_attr((struct nlmsghdr *)nlh, sizeof(*m), NDA_DST));
+	add_addr(l, "lladdr", nlmsg_find_attr((struct nlmsghdr *)nlh, sizeof(*m), NDA_LLADDR));
+	return 0;
+}
+
+/* a queueing discipline (an ingress or clsact one holds filters), with its options' bytes */
+static int qdisc_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct tcmsg *m = nlmsg_data(nlh);
+	struct nlmsghdr *h = (struct nlmsghdr *)nlh;
+
+	add(l, "qdisc dev %d handle %#x parent %#x", m->tcm_ifindex, m->tcm_handle, m->tcm_parent);
+	add_str(l, "kind", nlmsg_find_attr(h, sizeof(*m), TCA_KIND));
+	add_addr(l, "options", nlmsg_find_attr(h, sizeof(*m), TCA_OPTIONS));
+	return 0;
+}
+
+static int addrlabel_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct ifaddrlblmsg *m = nlmsg_data(nlh);
+	struct nlmsghdr *h = (struct nlmsghdr *)nlh;
+
+	add(l, "addrlabel family %u prefix %u flags %#x dev %u", m->ifal_family, m->ifal_prefixlen, m->ifal_flags,
+	    m->ifal_index);
+	add_addr(l, "address", nlmsg_find_attr(h, sizeof(*m), IFAL_ADDRESS));
+	add_u32(l, "label", nlmsg_find_attr(h, sizeof(*m), IFAL_LABEL));
+	return 0;
+}
+
+/* IPsec: any policy or state is more than a new namespace has */
+static int xfrm_policy_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct xfrm_userpolicy_info *m = nlmsg_data(nlh);
+
+	add(l, "xfrm policy dir %u index %u action %u priority %u", m->dir, m->index, m->action, m->priority);
+	return 0;
+}
+
+static int xfrm_state_line(const struct nlmsghdr *nlh, struct line *l)
+{
+	const struct xfrm_usersa_info *m = nlmsg_data(nlh);
+
+	add(l, "xfrm state proto %u spi %#x mode %u", m->id.proto, ntohl(m->id.spi), m->mode);
+	return 0;
+}
+
 static int table_line(const struct nlmsghdr *nlh, struct line *l)
 {
 	const struct nfgenmsg *m = nlmsg_data(nlh);
@@ -194,53 +277,42 @@ static int table_line(const struct nlmsghdr *nlh, struct line *l)
 	return 0;
 }
 
-int netns_line(const struct nlmsghdr *nlh, char *buf, size_t len)
+static const struct kind {
+	int protocol;
+	uint16_t type;
+	size_t hdr;
+	int (*line)(const struct nlmsghdr *nlh, struct line *l);
+} kinds[] = {
+	{ NETLINK_ROUTE, RTM_NEWLINK, sizeof(struct ifinfomsg), link_line },
+	{ NETLINK_ROUTE, RTM_NEWADDR, sizeof(struct ifaddrmsg), addr_line },
+	{ NETLINK_ROUTE, RTM_NEWROUTE, sizeof(struct rtmsg), route_line },
+	{ NETLINK_ROUTE, RTM_NEWRULE, sizeof(struct fib_rule_hdr), rule_line },
+	{ NETLINK_ROUTE, RTM_NEWNEXTHOP, sizeof(struct nhmsg), nexthop_line },
+	{ NETLINK_ROUTE, RTM_NEWNEIGH, sizeof(struct ndmsg), neigh_line },
+	{ NETLINK_ROUTE, RTM_NEWQDISC, sizeof(struct tcmsg), qdisc_line },
+	{ NETLINK_ROUTE, RTM_NEWADDRLABEL, sizeof(struct ifaddrlblmsg), addrlabel_line },
+	{ NETLINK_XFRM, XFRM_MSG_NEWPOLICY, sizeof(struct xfrm_userpolicy_info), xfrm_policy_line },
+	{ NETLINK_XFRM, XFRM_MSG_NEWSA, sizeof(struct xfrm_usersa_info), xfrm_state_line },
+	{ NETLINK_NETFILTER, NFT_NEWTABLE, sizeof(struct nfgenmsg), table_line },
+};
+
+int netns_line(int protocol, const struct nlmsghdr *nlh, char *buf, size_t len)
 {
 	struct line l = { .buf = buf, .len = len };
-	size_t hdr;
+	const struct kind *k = NULL;
 	int r;
 
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-		hdr = sizeof(struct ifinfomsg);
-		break;
-	case RTM_NEWADDR:
-		hdr = sizeof(struct ifaddrmsg);
-		break;
-	case RTM_NEWROUTE:
-		hdr = sizeof(struct rtmsg);
-		break;
-	case RTM_NEWRULE:
-		hdr = sizeof(struct fib_rule_hdr);
-		break;
-	case NFT_NEWTABLE:
-		hdr = sizeof(struct nfgenmsg);
-		break;
-	default:
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !k; i++)
+		if (kinds[i].protocol == protocol && kinds[i].type == nlh->nlmsg_type)
+			k = &kinds[i];
+	if (!k)
 		return 0;
-	}
 	if (!len)
 		return -ENOSPC;
 	buf[0] = '\0';
-	if (nlh->nlmsg_len < NLMSG_LENGTH(hdr) || nlmsg_validate((struct nlmsghdr *)nlh, (int)hdr, 0, NULL) < 0)
+	if (nlh->nlmsg_len < NLMSG_LENGTH(k->hdr) || nlmsg_validate((struct nlmsghdr *)nlh, (int)k->hdr, 0, NULL) < 0)
 		return -EINVAL;
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-		r = link_line(nlh, &l);
-		break;
-	case RTM_NEWADDR:
-		r = addr_line(nlh, &l);
-		break;
-	case RTM_NEWROUTE:
-		r = route_line(nlh, &l);
-		break;
-	case RTM_NEWRULE:
-		r = rule_line(nlh, &l);
-		break;
-	default:
-		r = table_line(nlh, &l);
-		break;
-	}
+	r = k->line(nlh, &l);
 	if (r)
 		return r < 0 ? r : 0;
 	return l.full ? -ENOSPC : 1;
@@ -264,6 +336,7 @@ static int add_line(struct netns_state *s, const char *line)
 
 struct collect {
 	struct netns_state *s;
+	int protocol;
 	int err;
 };
 
@@ -272,9 +345,9 @@ static int on_msg(struct nl_msg *msg, void *arg)
 	struct collect *c = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	char buf[NETNS_LINE_MAX];
-	int r = netns_line(nlh, buf, sizeof(buf));
+	int r = netns_line(c->protocol, nlh, buf, sizeof(buf));
 
-	if (r > 0 && nlh->nlmsg_type == RTM_NEWLINK) {
+	if (r > 0 && c->protocol == NETLINK_ROUTE && nlh->nlmsg_type == RTM_NEWLINK) {
 		const struct ifinfomsg *m = nlmsg_data(nlh);
 		struct nlattr *mtu = nlmsg_find_attr(nlh, sizeof(*m), IFLA_MTU);
 
@@ -295,7 +368,7 @@ static int on_msg(struct nl_msg *msg, void *arg)
 /* a dump of type (with its header) through a new socket of protocol; what the kernel has not: none */
 static int dump(int protocol, int type, const void *hdr, size_t hdr_len, struct netns_state *s)
 {
-	struct collect c = { .s = s };
+	struct collect c = { .s = s, .protocol = protocol };
 	struct nl_sock *sk = nl_socket_alloc();
 	int r;
 
@@ -450,6 +523,10 @@ int netns_read(struct netns_state *ret)
 	const struct ifaddrmsg addr = { .ifa_family = AF_UNSPEC };
 	const struct rtmsg route = { .rtm_family = AF_UNSPEC };
 	const struct fib_rule_hdr rule = { .family = AF_UNSPEC };
+	const struct nhmsg nh = { .nh_family = AF_UNSPEC };
+	const struct ndmsg neigh = { .ndm_family = AF_UNSPEC };
+	const struct tcmsg qdisc = { .tcm_family = AF_UNSPEC };
+	const struct ifaddrlblmsg label = { .ifal_family = AF_INET6 };
 	const struct nfgenmsg table = { .nfgen_family = NFPROTO_UNSPEC, .version = NFNETLINK_V0 };
 	struct netns_state s = { 0 };
 	int r, fd;
@@ -461,6 +538,18 @@ int netns_read(struct netns_state *ret)
 		r = dump(NETLINK_ROUTE, RTM_GETROUTE, &route, sizeof(route), &s);
 	if (r >= 0)
 		r = dump(NETLINK_ROUTE, RTM_GETRULE, &rule, sizeof(rule), &s);
+	if (r >= 0)
+		r = dump(NETLINK_ROUTE, RTM_GETNEXTHOP, &nh, sizeof(nh), &s);
+	if (r >= 0)
+		r = dump(NETLINK_ROUTE, RTM_GETNEIGH, &neigh, sizeof(neigh), &s);
+	if (r >= 0)
+		r = dump(NETLINK_ROUTE, RTM_GETQDISC, &qdisc, sizeof(qdisc), &s);
+	if (r >= 0)
+		r = dump(NETLINK_ROUTE, RTM_GETADDRLABEL, &label, sizeof(label), &s);
+	if (r >= 0)
+		r = dump(NETLINK_XFRM, XFRM_MSG_GETPOLICY, NULL, 0, &s);
+	if (r >= 0)
+		r = dump(NETLINK_XFRM, XFRM_MSG_GETSA, NULL, 0, &s);
 	if (r >= 0)
 		r = dump(NETLINK_NETFILTER, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, &table, sizeof(table), &s);
 	if (r >= 0)
@@ -486,11 +575,7 @@ void netns_state_release(struct netns_state *s)
 	for (size_t i = 0; i < s->n_lines; i++)
 		free(s->lines[i]);
 	free(s->lines);
-	for (size_t i = 0; i < s->n_sysctls; i++) {
-		free(s->sysctls[i].name);
-		free(s->sysctls[i].value);
-	}
-	free(s->sysctls);
+	md_net_sysctls_free(s->sysctls, s->n_sysctls);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -505,7 +590,7 @@ int netns_sysctl_diff(const struct md_net_sysctl *a, size_t na, const struct md_
 
 		while (j < nb && (c = strcmp(b[j].name, a[i].name)) < 0)
 			j++;
-		if (j < nb && c == 0 && !strcmp(b[j].value, a[i].value))
+		if (j == nb || c != 0 || !strcmp(b[j].value, a[i].value))
 			continue;
 		if (!out && !(out = calloc(na, sizeof(*out))))
 			return -ENOMEM;
@@ -538,38 +623,68 @@ int netns_set_lo(bool up, uint32_t mtu)
 	return ioctl(sk, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
 }
 
+static int write_sysctl(int dir, const struct md_net_sysctl *s)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = NULL;
+	ssize_t w;
+	int len;
+
+	if (!md_net_sysctl_name_ok(s->name))
+		return -EINVAL;
+	fd = openat(dir, s->name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	len = asprintf(&text, "%s\n", s->value);
+	if (len < 0) {
+		text = NULL;
+		return -ENOMEM;
+	}
+	w = write(fd, text, (size_t)len);
+	if (w < 0)
+		return -errno;
+	return w == len ? 0 : -EIO;
+}
+
+/*
+ * In order; one the kernel refuses (a port range below the unprivileged
+ * start not yet written) again after the others, as long as a pass
+ * writes any
+ */
 int netns_write_sysctls(const struct md_net_sysctl *s, size_t n, const char **failed)
 {
 	_cleanup_close_ int dir = open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ bool *done = NULL;
+	size_t left = n;
 
 	*failed = NULL;
 	if (dir < 0) {
 		*failed = "/proc/sys/net";
 		return -errno;
 	}
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_close_ int fd = -1;
-		_cleanup_free_ char *text = NULL;
-		ssize_t w;
-		int len;
+	if (n && !(done = calloc(n, sizeof(*done))))
+		return -ENOMEM;
+	while (left) {
+		size_t before = left;
+		int first = 0;
 
-		*failed = s[i].name;
-		if (!md_net_sysctl_name_ok(s[i].name))
-			return -EINVAL;
-		fd = openat(dir, s[i].name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			return -errno;
-		len = asprintf(&text, "%s\n", s[i].value);
-		if (len < 0) {
-			text = NULL;
-			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			int r;
+
+			if (done[i])
+				continue;
+			r = write_sysctl(dir, &s[i]);
+			if (r == 0) {
+				done[i] = true;
+				left--;
+			} else if (!first) {
+				first = r;
+				*failed = s[i].name;
+			}
 		}
-		w = write(fd, text, (size_t)len);
-		if (w < 0)
-			return -errno;
-		if (w != len)
-			return -EIO;
+		if (left == before)
+			return first;
+		*failed = NULL;
 	}
-	*failed = NULL;
 	return 0;
 }

@@ -255,12 +255,17 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->uts_host);
 	free(inv->uts_domain);
 	free(inv->proc_opts);
-	for (size_t i = 0; i < inv->n_net_sysctls; i++) {
-		free(inv->net_sysctls[i].name);
-		free(inv->net_sysctls[i].value);
-	}
-	free(inv->net_sysctls);
+	md_net_sysctls_free(inv->net_sysctls, inv->n_net_sysctls);
 	memset(inv, 0, sizeof(*inv));
+}
+
+void md_net_sysctls_free(struct md_net_sysctl *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].name);
+		free(s[i].value);
+	}
+	free(s);
 }
 
 bool md_net_sysctl_name_ok(const char *name)

@@ -3275,6 +3275,11 @@ netns_sysctl() {
 	nsenter -t "$1" -n cat "/proc/sys/net/$2"
 }
 
+# netns_sysctls PID: every readable and writable sysctl of the network namespace of PID, NAME:VALUE
+netns_sysctls() {
+	nsenter -t "$1" -n sh -c 'cd /proc/sys/net && find . -type f -perm -u=rw -exec grep -s -H "" {} + | sort'
+}
+
 # a tree in a network namespace of its own (unshare --net), holding every kind of socket and an
 # established TCP connection over its loopback, with the loopback's MTU and three sysctls set:
 # restored in a new namespace with them, the sockets working there; the host's sysctls untouched
@@ -3286,8 +3291,14 @@ test_ns_net() {
 	host_somaxconn=$(cat /proc/sys/net/core/somaxconn)
 	STATUS=$TD/status
 	rm -f "$STATUS"
+	# and sysctls that take others along (all/ to every device) or depend on others (the local
+	# port range must not go below the unprivileged start): their order matters
 	spawn sock in_netns 'ip link set lo up mtu 9000 && echo "0 0" >/proc/sys/net/ipv4/ping_group_range &&
-		echo 900 >/proc/sys/net/core/somaxconn && echo 2 >/proc/sys/net/ipv4/tcp_ecn' \
+		echo 900 >/proc/sys/net/core/somaxconn && echo 2 >/proc/sys/net/ipv4/tcp_ecn &&
+		echo 1 >/proc/sys/net/ipv4/conf/all/forwarding && echo 0 >/proc/sys/net/ipv4/conf/lo/forwarding &&
+		echo 1 >/proc/sys/net/ipv6/conf/all/forwarding && echo 0 >/proc/sys/net/ipv6/conf/lo/forwarding &&
+		echo 500 >/proc/sys/net/ipv4/ip_unprivileged_port_start &&
+		echo "600 30000" >/proc/sys/net/ipv4/ip_local_port_range' \
 		"$E2E/dumpee_sock" -m tcpconn "$STATUS" "$TD"
 	PID=$SPAWNED
 	wait_until 20 status_ready "$STATUS" ||
@@ -3295,6 +3306,8 @@ test_ns_net() {
 	read -r _ _ CPID _ <"$STATUS"
 	track "$CPID"
 	[[ $(ns_of "$PID" net) != "$(ns_of self net)" ]] || fail "the dumpee is in our network namespace"
+	netns_sysctls "$PID" >"$TD/sysctls.before"
+	[[ $(wc -l <"$TD/sysctls.before") -gt 100 ]] || fail "read $(wc -l <"$TD/sysctls.before") sysctls"
 	dump_and_kill "$PID" "$TD/img" --tcp-established
 	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
 	"$MEMDUMP" show "$TD/img/inventory.img" >"$TD/inv.json" || fail "memdump show failed"
@@ -3312,6 +3325,12 @@ test_ns_net() {
 	nsenter -t "$PID" -n ip -o link show lo | grep -q 'LOOPBACK,UP.* mtu 9000 ' ||
 		fail "the loopback: $(nsenter -t "$PID" -n ip -o link show lo)"
 	[[ $(cat /proc/sys/net/core/somaxconn) == "$host_somaxconn" ]] || fail "the host's somaxconn changed"
+	# every sysctl as it was, the ones the writes took along too
+	netns_sysctls "$PID" >"$TD/sysctls.after"
+	diff "$TD/sysctls.before" "$TD/sysctls.after" >"$TD/sysctls.diff" ||
+		fail "sysctls differ after the restore: $(head -n 5 "$TD/sysctls.diff" | tr '\n' ' ')"
+	# only what a new namespace has otherwise is in the image
+	(($(grep -c '"name": ' "$TD/inv.json") < 40)) || fail "the image has $(grep -c '"name": ' "$TD/inv.json") sysctls"
 	# the restored namespace, dumped again, differs from a new one as the first did
 	md dump2 dump -t "$PID" -D "$TD/img2" --tcp-established --leave-running || fail "dump again: $(md_why dump2)"
 	"$MEMDUMP" show "$TD/img2/inventory.img" >"$TD/inv2.json" || fail "memdump show failed"
@@ -3330,7 +3349,9 @@ test_ns_net_plain() {
 	PID=$SPAWNED
 	wait_until 10 eval '[[ -n $(first_child "$PID") ]]' || fail "no child"
 	kid=$(first_child "$PID")
-	dump_and_kill "$PID" "$TD/img"
+	# incremental: the tracker the pre-dump leaves is no outsider of the tree's namespace
+	md pre pre-dump -t "$PID" -D "$TD/pre" || fail "pre-dump failed: $(md_why pre)"
+	dump_and_kill "$PID" "$TD/img" --prev-images-dir ../pre
 	wait_until 10 fully_gone "$kid" || fail "$kid is still there after the dump"
 	restore_detached "$TD/img" "$PID"
 	track "$kid"
@@ -3370,6 +3391,21 @@ test_ns_net_refused() {
 	nsenter -t "$PID" -n sleep 1000 </dev/null >/dev/null 2>&1 &
 	track $!
 	sleep 0.3
+	dump_refused "is in the tree's network namespace but not in the tree"
+	kill -KILL $! "$PID" 2>/dev/null
+	# a thread of an outsider that entered it alone
+	spawn thread in_netns true sleep 1000
+	PID=$SPAWNED
+	sleep 0.3
+	python3 -c 'import ctypes, os, sys, threading, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+def enter():
+    assert ctypes.CDLL(None).setns(fd, 0x40000000) == 0
+    time.sleep(1000)
+threading.Thread(target=enter, daemon=True).start()
+time.sleep(1000)' "/proc/$PID/ns/net" </dev/null >/dev/null 2>&1 &
+	track $!
+	sleep 0.5
 	dump_refused "is in the tree's network namespace but not in the tree"
 	kill -KILL $! "$PID" 2>/dev/null
 	spawn bound in_netns true sleep 1000
