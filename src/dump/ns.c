@@ -221,7 +221,7 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
 		return log_err(-errno, "cannot read /proc");
 	while ((de = readdir(proc))) {
 		pid_t other = (pid_t)atoi(de->d_name), *tids;
-		bool ours = false;
+		bool ours = false, in = false;
 		struct stat st;
 		size_t n;
 
@@ -229,21 +229,18 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
 			ours = ft->procs[i].pid == other;
 		for (size_t i = 0; i < ft->n_zombies && !ours; i++)
 			ours = ft->zombies[i] == other;
-		if (other <= 0 || ours)
+		/* gone meanwhile: none */
+		if (other <= 0 || ours || proc_list_tasks(other, &tids, &n) < 0)
 			continue;
-		/* gone meanwhile; a zombie still shows its PID namespace */
-		if (ns_stat(other, other, name, &st) == 0 && same_file(&st, ns))
+		/*
+		 * each thread: one may have entered it alone (setns() of a network
+		 * namespace is the thread's); a zombie still shows its PID namespace
+		 */
+		for (size_t t = 0; t < n && !in; t++)
+			in = ns_stat(other, tids[t], name, &st) == 0 && same_file(&st, ns);
+		free(tids);
+		if (in)
 			return other;
-		/* a thread that entered it alone (setns() of a network namespace is the thread's) */
-		if (!proc_list_tasks(other, &tids, &n)) {
-			bool in = false;
-
-			for (size_t t = 0; t < n && !in; t++)
-				in = ns_stat(other, tids[t], name, &st) == 0 && same_file(&st, ns);
-			free(tids);
-			if (in)
-				return other;
-		}
 	}
 	return 0;
 }
@@ -515,6 +512,17 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
+	/* the kinds a tree may have of its own: the root's and memdump's */
+	const struct {
+		const char *name;
+		const char *what;
+		struct stat *tree, *ours;
+	} kinds[] = {
+		{ "uts", "UTS namespace", &tns.uts, &our_uts },
+		{ "pid", "PID namespace", &tns.pid, &our_pid },
+		{ "mnt", "mount namespace", &tns.mnt, &our_mnt },
+		{ "net", "network namespace", &tns.net, &our_net },
+	};
 	uint32_t n;
 	int r;
 
@@ -528,26 +536,13 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 	}
 	if (stat("/", &root_dir) < 0)
 		return log_err(-errno, "cannot read memdump's root directory");
-	r = ns_stat(root, root, "uts", &tns.uts);
-	if (r >= 0)
-		r = ns_stat(0, 0, "uts", &our_uts);
-	if (r < 0)
-		return log_err(r, "cannot read the UTS namespace of %d", root);
-	r = ns_stat(root, root, "pid", &tns.pid);
-	if (r >= 0)
-		r = ns_stat(0, 0, "pid", &our_pid);
-	if (r < 0)
-		return log_err(r, "cannot read the PID namespace of %d", root);
-	r = ns_stat(root, root, "mnt", &tns.mnt);
-	if (r >= 0)
-		r = ns_stat(0, 0, "mnt", &our_mnt);
-	if (r < 0)
-		return log_err(r, "cannot read the mount namespace of %d", root);
-	r = ns_stat(root, root, "net", &tns.net);
-	if (r >= 0)
-		r = ns_stat(0, 0, "net", &our_net);
-	if (r < 0)
-		return log_err(r, "cannot read the network namespace of %d", root);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		r = ns_stat(root, root, kinds[k].name, kinds[k].tree);
+		if (r >= 0)
+			r = ns_stat(0, 0, kinds[k].name, kinds[k].ours);
+		if (r < 0)
+			return log_err(r, "cannot read the %s of %d", kinds[k].what, root);
+	}
 	for (size_t i = 0; i < ft->n; i++) {
 		struct stat cwd;
 

@@ -12,3 +12,11 @@ static inline int proc_hexval(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+struct nl_sock;
+/*
+ * A libnl socket of protocol, connected, for dumps: no automatic ACK, and
+ * messages peeked at first (they may be larger than a page). 0, or a
+ * negative libnl error (-NLE_NOMEM, or what nl_connect() gave).
+ */
+int proc_nl_open(int protocol, struct nl_sock **ret);

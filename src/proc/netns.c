@@ -7,6 +7,7 @@
 #include "memdump/netns.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
+#include "proc/internal.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -369,14 +370,11 @@ static int on_msg(struct nl_msg *msg, void *arg)
 static int dump(int protocol, int type, const void *hdr, size_t hdr_len, struct netns_state *s)
 {
 	struct collect c = { .s = s, .protocol = protocol };
-	struct nl_sock *sk = nl_socket_alloc();
-	int r;
+	struct nl_sock *sk = NULL;
+	int r = proc_nl_open(protocol, &sk);
 
-	if (!sk)
+	if (r == -NLE_NOMEM)
 		return -ENOMEM;
-	nl_socket_disable_auto_ack(sk);
-	nl_socket_enable_msg_peek(sk);
-	r = nl_connect(sk, protocol);
 	if (r >= 0)
 		r = nl_send_simple(sk, type, NLM_F_DUMP, (void *)hdr, hdr_len);
 	if (r >= 0) {
@@ -400,14 +398,14 @@ static int dump(int protocol, int type, const void *hdr, size_t hdr_len, struct 
 /* the legacy iptables tables made in the namespace, one line each */
 static int read_xtables(struct netns_state *s)
 {
-	static const char *const kinds[] = { "ip", "ip6", "arp" };
+	static const char *const families[] = { "ip", "ip6", "arp" };
 	char path[64], name[128], line[NETNS_LINE_MAX];
 	int r = 0;
 
-	for (size_t k = 0; r >= 0 && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	for (size_t k = 0; r >= 0 && k < sizeof(families) / sizeof(families[0]); k++) {
 		_cleanup_fclose_ FILE *f = NULL;
 
-		snprintf(path, sizeof(path), "/proc/thread-self/net/%s_tables_names", kinds[k]);
+		snprintf(path, sizeof(path), "/proc/thread-self/net/%s_tables_names", families[k]);
 		f = fopen(path, "re");
 		if (!f) {
 			if (errno == ENOENT)
@@ -416,7 +414,7 @@ static int read_xtables(struct netns_state *s)
 		}
 		while (r >= 0 && fgets(name, sizeof(name), f)) {
 			name[strcspn(name, "\n")] = '\0';
-			snprintf(line, sizeof(line), "xtables %s %s", kinds[k], name);
+			snprintf(line, sizeof(line), "xtables %s %s", families[k], name);
 			r = add_line(s, line);
 		}
 	}

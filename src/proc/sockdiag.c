@@ -23,6 +23,7 @@
 #include <netlink/socket.h>
 
 #include "memdump/log.h"
+#include "proc/internal.h"
 
 int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret)
 {
@@ -257,22 +258,34 @@ static int dump_family(struct nl_sock *sk, int family, uint8_t protocol, uint32_
 	return 0;
 }
 
-static int open_diag(struct nl_sock **ret)
+int proc_nl_open(int protocol, struct nl_sock **ret)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	int r;
 
 	if (!sk)
-		return -ENOMEM;
+		return -NLE_NOMEM;
 	nl_socket_disable_auto_ack(sk);
 	nl_socket_enable_msg_peek(sk);
-	r = nl_connect(sk, NETLINK_SOCK_DIAG);
+	r = nl_connect(sk, protocol);
 	if (r < 0) {
-		log_debug("sock_diag: cannot connect: %s", nl_geterror(r));
 		nl_socket_free(sk);
-		return -EOPNOTSUPP;
+		return r;
 	}
 	*ret = sk;
+	return 0;
+}
+
+static int open_diag(struct nl_sock **ret)
+{
+	int r = proc_nl_open(NETLINK_SOCK_DIAG, ret);
+
+	if (r == -NLE_NOMEM)
+		return -ENOMEM;
+	if (r < 0) {
+		log_debug("sock_diag: cannot connect: %s", nl_geterror(r));
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
