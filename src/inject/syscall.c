@@ -193,12 +193,14 @@ static bool rerun_for_restart_block(uint64_t nr)
  * Calls the kernel never restarts, which fail with EINTR even when only a
  * stop interrupts them (signal(7)), as the freeze for the dump does. Each
  * had done nothing yet, and its arguments are still in the registers (a
- * relative timeout counts again). Not semop()/semtimedop(): memdump does
- * not keep semaphores.
+ * relative timeout counts again). semop()/semtimedop() are all or nothing:
+ * they wait again on the semaphores the tree's own IPC namespace brought
+ * back, or the ones that stayed in memdump's.
  */
 static bool eintr_on_stop(uint64_t nr)
 {
-	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2 || nr == SYS_rt_sigtimedwait;
+	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2 || nr == SYS_rt_sigtimedwait ||
+	       nr == SYS_semop || nr == SYS_semtimedop;
 }
 
 void inject_normalize_restart(struct user_regs_struct *r, enum inject_pending pending)

@@ -41,15 +41,17 @@ static const struct row rows[] = {
 	{ SYS_poll, -ERESTART_RESTARTBLOCK, INJECT_PENDING_RESTART, EINTR_ },
 	{ SYS_nanosleep, -ERESTART_RESTARTBLOCK, INJECT_PENDING_NORESTART, EINTR_ },
 	{ SYS_restart_syscall, -ERESTART_RESTARTBLOCK, INJECT_PENDING_NONE, EINTR_ },
-	/* -EINTR: epoll and signal waits the freeze interrupted run again, if no handler is to see it */
+	/* -EINTR: epoll, signal and semaphore waits the freeze interrupted run again, if no handler is to see it */
 	{ SYS_epoll_wait, -EINTR, INJECT_PENDING_NONE, RERUN },
 	{ SYS_epoll_pwait, -EINTR, INJECT_PENDING_NONE, RERUN },
 	{ SYS_epoll_pwait2, -EINTR, INJECT_PENDING_NONE, RERUN },
 	{ SYS_rt_sigtimedwait, -EINTR, INJECT_PENDING_NONE, RERUN },
+	{ SYS_semop, -EINTR, INJECT_PENDING_NONE, RERUN },
+	{ SYS_semtimedop, -EINTR, INJECT_PENDING_NONE, RERUN },
+	{ SYS_semop, -EINTR, INJECT_PENDING_RESTART, KEPT },
 	{ SYS_epoll_wait, -EINTR, INJECT_PENDING_RESTART, KEPT },
 	{ SYS_rt_sigtimedwait, -EINTR, INJECT_PENDING_NORESTART, KEPT },
 	{ SYS_read, -EINTR, INJECT_PENDING_NONE, KEPT },
-	{ SYS_semtimedop, -EINTR, INJECT_PENDING_NONE, KEPT },
 	{ SYS_rt_sigtimedwait, SIGUSR2, INJECT_PENDING_NONE, KEPT },
 	{ SYS_rt_sigtimedwait, -EAGAIN, INJECT_PENDING_NONE, KEPT },
 	/* finished calls and no call at all are left alone */
