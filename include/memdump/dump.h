@@ -221,6 +221,13 @@ struct dump_shm_ids {
 	size_t n_shm, n_sysv;
 };
 int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, struct dump_shm_ids *ids);
+/*
+ * The SysV segments shm_ids (n of them) of the tree's own IPC namespace,
+ * which memdump's thread is in, that no VMA of the tree brought into ids:
+ * each is attached by memdump, read only, and dumped. One another process
+ * has attached is refused (-ENOTSUP, logged).
+ */
+int dump_sysv_unattached(const int32_t *shm_ids, size_t n, const struct dump_out *out, struct dump_shm_ids *ids);
 
 /*
  * Dirty tracking between dumps. Soft-dirty bits where the kernel has them

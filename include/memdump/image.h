@@ -20,6 +20,7 @@
  *   pipes.img             every pipe of the tree and its unread bytes (if any pipe)
  *   sockets.img           unread data of the tree's unix sockets (if any)
  *   tcp-stream.img        established TCP connections, and the network lock (if any)
+ *   ipcns.img             the tree's own IPC namespace: semaphores, message queues, sysctls (if any)
  *   track.img             struct md_track: dirty tracking for the next dump (if any)
  *   parent                symlink to the parent image of an incremental dump (if any)
  *
@@ -86,7 +87,14 @@ struct md_tcp_stream;
  * would restore the tree in theirs, with the host's network.
  */
 #define MD_INVENTORY_F_NETNS 2u
-#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS)
+/*
+ * header flag of the inventory: the tree has an IPC namespace of its own
+ * (InventoryImage.ipc_ns, ipcns.img). Readers before it refuse the flag:
+ * they would restore the tree in theirs, without its semaphores, message
+ * queues and unattached segments.
+ */
+#define MD_INVENTORY_F_IPCNS 4u
+#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS)
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,
@@ -101,6 +109,7 @@ enum md_image_kind {
 	MD_IMG_SOCKETS = 10,
 	MD_IMG_TCP = 11,
 	MD_IMG_PTYS = 12,
+	MD_IMG_IPCNS = 13,
 };
 
 /* Whether name is that of an image file: "*.img", no '/', not starting with '.'. */
@@ -132,6 +141,15 @@ int image_write_ptys(int dirfd, const struct md_pty *t, size_t n);
 int image_read_ptys(int dirfd, struct md_pty **ret, size_t *ret_n);
 int image_check_ptys(const struct md_proc *procs, size_t n, const struct md_pty *t, size_t nt, char *err,
 		     size_t errlen);
+
+/*
+ * ipcns.img (src/image/ipcns.c), there only with md_inventory.ipc_ns.
+ * Read checks sysctl names (md_ipc_sysctl_name_ok()) and values, ids and
+ * keys (no two alike of a kind), sizes and semaphore values.
+ */
+struct md_ipcns;
+int image_write_ipcns(int dirfd, const struct md_ipcns *ns);
+int image_read_ipcns(int dirfd, struct md_ipcns *ret);
 
 /* pipes.img; a missing file reads as no pipes */
 int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);

@@ -541,11 +541,13 @@ struct md_proc {
 #define MD_PROC_FLAGS (1u | 2u | 4u | 8u | 1024u | 2048u | (1u << 21) | (1u << 24))
 
 /*
- * A sysctl of the tree's own network namespace (md_inventory.net_ns) set
- * otherwise than in a new one: its path under /proc/sys/net ("ipv4/
- * ping_group_range") and its value as read, without the final newline.
+ * A sysctl of a namespace of the tree's own set otherwise than in a new
+ * one: its path under /proc/sys/net ("ipv4/ping_group_range") for the
+ * network namespace (md_inventory.net_sysctls), under /proc/sys for the
+ * IPC one ("kernel/msgmnb", md_ipcns.sysctls), and its value as read,
+ * without the final newline.
  */
-struct md_net_sysctl {
+struct md_sysctl {
 	char *name;
 	char *value;
 };
@@ -555,7 +557,61 @@ struct md_net_sysctl {
 /* a name the restore may open under /proc/sys/net: components of [A-Za-z0-9_.:-], none "." or ".." */
 bool md_net_sysctl_name_ok(const char *name);
 /* frees s and the strings of its n sysctls */
-void md_net_sysctls_free(struct md_net_sysctl *s, size_t n);
+void md_sysctls_free(struct md_sysctl *s, size_t n);
+
+/*
+ * The tree's own IPC namespace (md_inventory.ipc_ns, ipcns.img): its SysV
+ * semaphore sets and message queues, and its sysctls set otherwise than
+ * in a new namespace. Its SysV shm segments are md_shm, as in memdump's
+ * namespace, attached or not. Ids, keys, owner (uid, gid) and mode
+ * (permission bits) are the kernel's; creators, times and pids are not
+ * kept.
+ */
+#define MD_IPC_SYSCTL_VALUE_MAX 64
+#define MD_SEM_NSEMS_MAX 65535		/* semget()'s nsems is an int; SEMMSL bounds it lower */
+#define MD_SEM_VALUE_MAX 32767		/* SEMVMX */
+#define MD_IPC_OBJS_MAX 32768		/* per kind: IPCMNI */
+#define MD_MSG_BYTES_MAX (64u << 20)	/* all queued messages together */
+
+struct md_semset {
+	int32_t id;
+	int32_t key;		/* IPC_PRIVATE: 0 */
+	uint32_t mode;		/* permission bits */
+	uint32_t uid, gid;
+	uint16_t *values;
+	uint32_t nsems;
+};
+
+struct md_msg {
+	int64_t mtype;		/* > 0 */
+	uint8_t *data;
+	size_t len;
+};
+
+struct md_msgq {
+	int32_t id;
+	int32_t key;
+	uint32_t mode;
+	uint32_t uid, gid;
+	uint64_t qbytes;	/* msg_qbytes: the queue's byte limit */
+	struct md_msg *msgs;	/* oldest first */
+	size_t n_msgs;
+};
+
+struct md_ipcns {
+	struct md_sysctl *sysctls;	/* names under /proc/sys, md_ipc_sysctl_name_ok() */
+	size_t n_sysctls;
+	struct md_semset *sems;
+	size_t n_sems;
+	struct md_msgq *msgqs;
+	size_t n_msgqs;
+};
+
+/* a sysctl of the IPC namespace memdump keeps: "kernel/msgmnb", "fs/mqueue/msg_max", ... */
+bool md_ipc_sysctl_name_ok(const char *name);
+/* the names md_ipc_sysctl_name_ok() takes, NULL-terminated */
+extern const char *const md_ipc_sysctl_names[];
+void md_ipcns_release(struct md_ipcns *ns);
 
 struct md_inventory {
 	uint32_t format_version;
@@ -596,8 +652,10 @@ struct md_inventory {
 	bool net_ns;
 	bool lo_up;
 	uint32_t lo_mtu;
-	struct md_net_sysctl *net_sysctls;
+	struct md_sysctl *net_sysctls;
 	size_t n_net_sysctls;
+	/* the tree had an IPC namespace of its own (ipcns.img): restore makes one */
+	bool ipc_ns;
 };
 
 /* How the tree's memory is tracked for the next incremental dump (track.img). */

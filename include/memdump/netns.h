@@ -24,7 +24,7 @@ struct netns_state {
 	size_t n_lines;
 	bool lo_up;			/* the loopback device is up (IFF_UP) */
 	uint32_t lo_mtu;
-	struct md_net_sysctl *sysctls;	/* sorted by name: each readable and writable one */
+	struct md_sysctl *sysctls;	/* sorted by name: each readable and writable one */
 	size_t n_sysctls;
 };
 
@@ -47,8 +47,8 @@ void netns_state_release(struct netns_state *s);
  * a's strings, not copied); those b lacks (of a device or a module it
  * has not) are not among them.
  */
-int netns_sysctl_diff(const struct md_net_sysctl *a, size_t na, const struct md_net_sysctl *b, size_t nb,
-		      const struct md_net_sysctl ***ret, size_t *ret_n);
+int netns_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
+		      const struct md_sysctl ***ret, size_t *ret_n);
 
 /* the loopback device of the calling thread's namespace: up or down, and its MTU (0: as it is) */
 int netns_set_lo(bool up, uint32_t mtu);
@@ -59,4 +59,4 @@ int netns_set_lo(bool up, uint32_t mtu);
  * while a pass sets any; else -errno of the first refused, its name in
  * *failed.
  */
-int netns_write_sysctls(const struct md_net_sysctl *s, size_t n, const char **failed);
+int netns_write_sysctls(const struct md_sysctl *s, size_t n, const char **failed);

@@ -365,15 +365,23 @@ static int track_tree(struct dump_ctx *c)
 static int dump_memory(struct dump_ctx *c)
 {
 	uint64_t data = 0;
-	int r;
+	int r, r2;
 
-	for (size_t i = 0; i < c->ft.n; i++) {
+	/* SysV ids are those of the tree's IPC namespace */
+	r = dump_enter_ipcns(&c->ns);
+	for (size_t i = 0; i < c->ft.n && r >= 0; i++) {
 		struct md_proc *p = &c->procs[i];
 
 		r = dump_shm_objects(p->pid, p, &c->out, &c->shm);
 		if (r < 0)
-			return log_err(r, "cannot dump the shared memory of %d", p->pid);
+			log_err(r, "cannot dump the shared memory of %d", p->pid);
 	}
+	/* its segments nobody in the tree has attached go with it too */
+	if (r >= 0 && c->ns.ipc_ns)
+		r = dump_sysv_unattached(c->ns.ipc_shm_ids, c->ns.n_ipc_shm_ids, &c->out, &c->shm);
+	r2 = dump_leave_ipcns(&c->ns);
+	if (r < 0 || r2 < 0)
+		return r < 0 ? r : r2;
 	/*
 	 * Plan every process before copying any: the planner compares page
 	 * frames of parents and children, and nothing may change them in
@@ -439,6 +447,7 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	inv->net_ns = c->ns.net_ns;
 	inv->lo_up = c->ns.lo_up;
 	inv->lo_mtu = c->ns.lo_mtu;
+	inv->ipc_ns = c->ns.ipc_ns;
 	if (c->ns.n_sysctls && !(inv->net_sysctls = calloc(c->ns.n_sysctls, sizeof(*inv->net_sysctls))))
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ns.n_sysctls; i++) {
@@ -516,6 +525,11 @@ static int write_images(struct dump_ctx *c)
 	}
 	if (c->n_ptys) {
 		r = image_write_ptys(c->out.dirfd, c->ptys, c->n_ptys);
+		if (r < 0)
+			return r;
+	}
+	if (c->ns.ipc_ns) {
+		r = image_write_ipcns(c->out.dirfd, &c->ns.ipc);
 		if (r < 0)
 			return r;
 	}

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "memdump/model.h"
+
 struct md_regs;
 struct md_thread;
 struct md_proc;
@@ -119,7 +121,7 @@ int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *
 		    const char *what);
 
 struct stat;
-struct md_net_sysctl;
+struct md_sysctl;
 
 /* the tree's UTS namespace, if not memdump's (ns.c) */
 struct dump_uts {
@@ -139,12 +141,18 @@ struct dump_ns {
 	int our_net_fd;
 	bool lo_up;		/* its loopback device's state, */
 	uint32_t lo_mtu;
-	struct md_net_sysctl *sysctls;	/* and the sysctls set otherwise than in a new one */
+	struct md_sysctl *sysctls;	/* and the sysctls set otherwise than in a new one */
 	size_t n_sysctls;
+	bool ipc_ns;		/* an IPC namespace of the tree's own (ipcns.c): */
+	int ipc_fd;		/* it, open (with ipc_ns), memdump's (-1: not yet open), */
+	int our_ipc_fd;
+	struct md_ipcns ipc;	/* what ipcns.img keeps, */
+	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */
+	size_t n_ipc_shm_ids;
 };
 /*
  * Each thread of ft in memdump's namespaces (see ns.c) but the PID, UTS,
- * mount and network ones, which all of the tree shares: *ret says which
+ * mount, network and IPC ones, which all of the tree shares: *ret says which
  * (dump_ns_release() frees it). Refusals: -ENOTSUP, logged.
  */
 struct frozen_tree;
@@ -165,6 +173,17 @@ int dump_own_netns(const struct frozen_tree *ft, const struct stat *net, struct 
  */
 int dump_enter_netns(struct dump_ns *ns);
 int dump_leave_netns(const struct dump_ns *ns);
+/*
+ * The tree's own IPC namespace ipc (ipcns.c): its semaphore sets, message
+ * queues, sysctls and segments into ns (ipc_ns, ipc_fd, ipc, ipc_shm_ids).
+ * Refusals: -ENOTSUP, logged.
+ */
+int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct dump_ns *ns);
+/* memdump's thread into the tree's IPC namespace (ns->ipc_ns), where SysV ids are the tree's; and back */
+int dump_enter_ipcns(struct dump_ns *ns);
+int dump_leave_ipcns(const struct dump_ns *ns);
+/* a bind mount of ns (of kind name: "net", "ipc") in memdump's mount namespace: its mount point, or NULL */
+int dump_ns_bind_mount(const char *name, const struct stat *ns, char **ret);
 /* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
 int dump_check_proc(void);
 /* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */

@@ -30,30 +30,6 @@
 #include "memdump/netns.h"
 #include "memdump/proc.h"
 
-/* a bind mount of the namespace (nsfs, "net:[INO]") in memdump's mount namespace: its mount point, or NULL */
-static int find_bind_mount(const struct stat *net, char **ret)
-{
-	_cleanup_free_ char *text = NULL;
-	struct proc_mount *m = NULL;
-	char root[64];
-	size_t n = 0;
-	int r;
-
-	*ret = NULL;
-	r = proc_read_filef(&text, NULL, "/proc/self/mountinfo");
-	if (r >= 0)
-		r = proc_parse_mountinfo(text, &m, &n);
-	if (r < 0)
-		return r;
-	snprintf(root, sizeof(root), "net:[%llu]", (unsigned long long)net->st_ino);
-	for (size_t i = 0; i < n && r >= 0 && !*ret; i++)
-		if (m[i].fstype && !strcmp(m[i].fstype, "nsfs") && m[i].root && !strcmp(m[i].root, root) &&
-		    !(*ret = strdup(m[i].mount_point ? m[i].mount_point : "?")))
-			r = -ENOMEM;
-	proc_mounts_free(m, n);
-	return r;
-}
-
 /* theirs (the tree's namespace, read) against fresh (a new one): 0, or -ENOTSUP (logged) */
 static int compare(pid_t root, const struct netns_state *theirs, const struct netns_state *fresh)
 {
@@ -77,9 +53,9 @@ static int compare(pid_t root, const struct netns_state *theirs, const struct ne
 }
 
 /* the sysctls of diff (n of them) after those of ns, copied: 0 or -ENOMEM */
-static int keep_more(struct dump_ns *ns, const struct md_net_sysctl **diff, size_t n)
+static int keep_more(struct dump_ns *ns, const struct md_sysctl **diff, size_t n)
 {
-	struct md_net_sysctl *grown;
+	struct md_sysctl *grown;
 
 	if (ns->n_sysctls + n > MD_NET_SYSCTLS_MAX)
 		return log_refuse("the tree's network namespace has more than %d sysctls to set: not supported",
@@ -89,7 +65,7 @@ static int keep_more(struct dump_ns *ns, const struct md_net_sysctl **diff, size
 		return -ENOMEM;
 	ns->sysctls = grown;
 	for (size_t i = 0; i < n; i++) {
-		struct md_net_sysctl *k = &ns->sysctls[ns->n_sysctls];
+		struct md_sysctl *k = &ns->sysctls[ns->n_sysctls];
 
 		k->name = strdup(diff[i]->name);
 		k->value = strdup(diff[i]->value);
@@ -115,7 +91,7 @@ static int keep_more(struct dump_ns *ns, const struct md_net_sysctl **diff, size
 
 static int replay(pid_t root, const struct netns_state *theirs, struct dump_ns *ns)
 {
-	const struct md_net_sysctl **diff = NULL;
+	const struct md_sysctl **diff = NULL;
 	struct netns_state fresh = { 0 };
 	const char *failed;
 	size_t n = 0;
@@ -192,7 +168,7 @@ int dump_own_netns(const struct frozen_tree *ft, const struct stat *net, struct 
 				  "(it would lose the tree)", r);
 	if (r < 0)
 		return r;
-	r = find_bind_mount(net, &point);
+	r = dump_ns_bind_mount("net", net, &point);
 	if (r < 0)
 		return log_err(r, "cannot read memdump's mounts");
 	if (point)
@@ -240,6 +216,12 @@ void dump_ns_release(struct dump_ns *ns)
 		if (ns->our_net_fd >= 0)
 			close(ns->our_net_fd);
 	}
-	md_net_sysctls_free(ns->sysctls, ns->n_sysctls);
+	md_sysctls_free(ns->sysctls, ns->n_sysctls);
+	if (ns->ipc_ns) {
+		close(ns->ipc_fd);
+		close(ns->our_ipc_fd);
+	}
+	md_ipcns_release(&ns->ipc);
+	free(ns->ipc_shm_ids);
 	memset(ns, 0, sizeof(*ns));
 }

@@ -4,13 +4,13 @@
  * the restoring memdump's namespaces. A tree that saw other pids, ids or
  * files than memdump would come back seeing different ones, or with more
  * privilege than it had (a user namespace's root), so each thread must be
- * in memdump's user, cgroup, IPC and time namespaces (those its children
- * would get too) and have memdump's root directory. The rest of a
+ * in memdump's user, cgroup and time namespaces (those its children would
+ * get too) and have memdump's root directory. The rest of a
  * thread's file system context, its working directory (here) and umask
  * (dump_thread_status()), must be its process's: the restore gives each
  * process one (a thread that called unshare(CLONE_FS) is refused).
  *
- * Four kinds may differ, each only as one namespace around the whole tree:
+ * Five kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
  *   of memdump's, that holds the tree and nothing else. The image has each
  *   process's and thread's id in it too (ns_pid, ns_tid: /proc's NSpid),
@@ -26,6 +26,9 @@
  *   The host's (the kernel threads'), seen from a memdump in another one,
  *   is no namespace of the tree's own: a tree without sockets (sockets.c)
  *   moves to the restoring memdump's, as it does to another host.
+ * - IPC: all it holds goes into the image (ipcns.c: semaphore sets,
+ *   message queues, segments attached or not, sysctls); the restore makes
+ *   a new one with it.
  */
 #include "dump/internal.h"
 
@@ -56,7 +59,6 @@ static const struct {
 } same[] = {
 	{ "user", "user namespace" },
 	{ "cgroup", "cgroup namespace" },
-	{ "ipc", "IPC namespace" },
 	{ "time", "time namespace" },
 	{ "time_for_children", "time namespace for its children" },
 };
@@ -126,6 +128,7 @@ struct tree_ns {
 	struct stat uts;
 	struct stat mnt;
 	struct stat net;
+	struct stat ipc;
 };
 
 /* the working directory of thread tid of pid, stat()ed */
@@ -185,6 +188,7 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		{ "pid", "PID namespace", &tns->pid },
 		{ "pid_for_children", "PID namespace for its children", &tns->pid },
 		{ "net", "network namespace", &tns->net },
+		{ "ipc", "IPC namespace", &tns->ipc },
 	};
 	for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
 		/* ENOENT: a PID namespace for children without its init yet */
@@ -243,6 +247,29 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
 			return other;
 	}
 	return 0;
+}
+
+int dump_ns_bind_mount(const char *name, const struct stat *ns, char **ret)
+{
+	_cleanup_free_ char *text = NULL;
+	struct proc_mount *m = NULL;
+	char root[64];
+	size_t n = 0;
+	int r;
+
+	*ret = NULL;
+	r = proc_read_filef(&text, NULL, "/proc/self/mountinfo");
+	if (r >= 0)
+		r = proc_parse_mountinfo(text, &m, &n);
+	if (r < 0)
+		return r;
+	snprintf(root, sizeof(root), "%s:[%llu]", name, (unsigned long long)ns->st_ino);
+	for (size_t i = 0; i < n && r >= 0 && !*ret; i++)
+		if (m[i].fstype && !strcmp(m[i].fstype, "nsfs") && m[i].root && !strcmp(m[i].root, root) &&
+		    !(*ret = strdup(m[i].mount_point ? m[i].mount_point : "?")))
+			r = -ENOMEM;
+	proc_mounts_free(m, n);
+	return r;
 }
 
 /*
@@ -509,7 +536,7 @@ static bool host_netns(const struct stat *net)
 
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 {
-	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net;
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net, our_ipc;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
 	/* the kinds a tree may have of its own: the root's and memdump's */
@@ -522,6 +549,7 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		{ "pid", "PID namespace", &tns.pid, &our_pid },
 		{ "mnt", "mount namespace", &tns.mnt, &our_mnt },
 		{ "net", "network namespace", &tns.net, &our_net },
+		{ "ipc", "IPC namespace", &tns.ipc, &our_ipc },
 	};
 	uint32_t n;
 	int r;
@@ -576,6 +604,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 	/* the host's, seen from a memdump in another one: no namespace of the tree's own */
 	if (!same_file(&tns.net, &our_net) && !host_netns(&tns.net)) {
 		r = dump_own_netns(ft, &tns.net, ret);
+		if (r < 0)
+			return r;
+	}
+	if (!same_file(&tns.ipc, &our_ipc)) {
+		r = dump_own_ipcns(ft, &tns.ipc, ret);
 		if (r < 0)
 			return r;
 	}

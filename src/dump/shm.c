@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define MEMFD_PREFIX "/memfd:"
@@ -163,8 +164,8 @@ out_abort:
 
 /*
  * A SysV segment's key, owner and mode, from IPC_STAT by its id: the tree
- * is in memdump's IPC namespace (dump_namespaces()), where the id names
- * the segment, unless the process attached it in another one and came
+ * is in memdump's IPC namespace, or memdump's thread in the tree's
+ * (dump_enter_ipcns()), where the id names the segment, unless the process attached it in another one and came
  * back (the size check below catches most of that).
  */
 static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
@@ -349,6 +350,61 @@ int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, s
 				 : add_id(&ids->shm, &ids->n_shm, refs[i].id);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+#define HUGETLBFS_MAGIC 0x958458f6
+
+/* segment id, attached nowhere in the tree: through an attach of memdump's own */
+static int dump_unattached(int32_t id, const struct dump_out *out)
+{
+	struct md_vma v = { 0 };
+	struct shm_ref ref = { .id = (uint64_t)id, .vma = &v, .sysv = true };
+	struct shmid_ds ds;
+	struct statfs sfs;
+	char path[96];
+	void *m;
+	int fd, r;
+
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return log_err(-errno, "cannot read SysV shared memory %d", id);
+	if (ds.shm_nattch)
+		return log_refuse("SysV shared memory %d of the tree's IPC namespace is attached by %lu processes "
+				  "outside the tree: not supported", id, (unsigned long)ds.shm_nattch);
+	m = shmat(id, NULL, SHM_RDONLY);
+	if (m == (void *)-1)
+		return log_err(-errno, "cannot attach SysV shared memory %d to read it", id);
+	v.start = (uint64_t)(uintptr_t)m;
+	v.end = v.start + md_page_round_up(ds.shm_segsz);
+	dump_map_files_path(path, sizeof(path), getpid(), &v);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		r = log_err(-errno, "cannot open SysV shared memory %d", id);
+	else if (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC)
+		r = log_refuse("SysV shared memory %d lives on huge pages (SHM_HUGETLB): not supported yet", id);
+	else
+		r = dump_one(getpid(), &ref, out);
+	if (fd >= 0)
+		close(fd);
+	shmdt(m);
+	return r;
+}
+
+int dump_sysv_unattached(const int32_t *shm_ids, size_t n, const struct dump_out *out, struct dump_shm_ids *ids)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (dumped(ids, (uint64_t)shm_ids[i], true))
+			continue;
+		r = dump_unattached(shm_ids[i], out);
+		if (r < 0)
+			return r;
+		r = add_id(&ids->sysv, &ids->n_sysv, (uint64_t)shm_ids[i]);
+		if (r < 0)
+			return r;
+		log_debug("SysV shared memory %d: attached by no process", shm_ids[i]);
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "core.pb-c.h"
 #include "files.pb-c.h"
 #include "inventory.pb-c.h"
+#include "ipcns.pb-c.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pipes.pb-c.h"
@@ -107,6 +108,7 @@ const char *img_kind_name(uint32_t kind)
 		[MD_IMG_FILES] = "files",	  [MD_IMG_PAGEMAP] = "pagemap", [MD_IMG_PAGES] = "pages",
 		[MD_IMG_SHM] = "shm", [MD_IMG_PIPES] = "pipes", [MD_IMG_TRACK] = "track",
 		[MD_IMG_SOCKETS] = "sockets", [MD_IMG_TCP] = "tcp-stream", [MD_IMG_PTYS] = "ptys",
+		[MD_IMG_IPCNS] = "ipcns",
 	};
 
 	if (kind < ARRAY_SIZE(names) && names[kind])
@@ -139,6 +141,8 @@ const ProtobufCMessageDescriptor *img_kind_descriptor(uint32_t kind)
 		return &md__tcp_streams_image__descriptor;
 	case MD_IMG_PTYS:
 		return &md__ptys_image__descriptor;
+	case MD_IMG_IPCNS:
+		return &md__ipc_ns_image__descriptor;
 	default:
 		return NULL;
 	}

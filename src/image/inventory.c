@@ -74,9 +74,11 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	}
 	m.n_net_sysctls = inv->n_net_sysctls;
 	m.net_sysctls = sysctl_ptrs;
+	m.has_ipc_ns = m.ipc_ns = inv->ipc_ns;
 	ns = inv->pid_ns || inv->mnt_ns || inv->uts_host || inv->uts_domain;
 	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
-				   (ns ? MD_INVENTORY_F_NS : 0) | (inv->net_ns ? MD_INVENTORY_F_NETNS : 0), &m.base);
+				   (ns ? MD_INVENTORY_F_NS : 0) | (inv->net_ns ? MD_INVENTORY_F_NETNS : 0) |
+					   (inv->ipc_ns ? MD_INVENTORY_F_IPCNS : 0), &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -165,6 +167,9 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 					   MD_NET_SYSCTL_VALUE_MAX);
 	}
 
+	if (m->has_ipc_ns && m->ipc_ns && !(flags & MD_INVENTORY_F_IPCNS))
+		return img_invalid(INVENTORY_NAME, "an IPC namespace of the tree's own without the header flag");
+
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
 	inv.dump_time_ns = m->dump_time_ns;
@@ -193,6 +198,7 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.net_ns = m->has_net_ns && m->net_ns;
 	inv.lo_up = m->has_lo_up && m->lo_up;
 	inv.lo_mtu = m->lo_mtu;
+	inv.ipc_ns = m->has_ipc_ns && m->ipc_ns;
 	if (m->n_net_sysctls && !(inv.net_sysctls = calloc(m->n_net_sysctls, sizeof(*inv.net_sysctls))))
 		oom = true;
 	for (size_t i = 0; inv.net_sysctls && i < m->n_net_sysctls; i++) {

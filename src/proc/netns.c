@@ -423,7 +423,7 @@ static int read_xtables(struct netns_state *s)
 
 static int add_sysctl(struct netns_state *s, const char *name, const char *value, size_t len)
 {
-	struct md_net_sysctl *grown = reallocarray(s->sysctls, s->n_sysctls + 1, sizeof(*grown));
+	struct md_sysctl *grown = reallocarray(s->sysctls, s->n_sysctls + 1, sizeof(*grown));
 
 	if (!grown)
 		return -ENOMEM;
@@ -512,7 +512,7 @@ static int cmp_line(const void *a, const void *b)
 
 static int cmp_sysctl(const void *a, const void *b)
 {
-	return strcmp(((const struct md_net_sysctl *)a)->name, ((const struct md_net_sysctl *)b)->name);
+	return strcmp(((const struct md_sysctl *)a)->name, ((const struct md_sysctl *)b)->name);
 }
 
 int netns_read(struct netns_state *ret)
@@ -573,14 +573,14 @@ void netns_state_release(struct netns_state *s)
 	for (size_t i = 0; i < s->n_lines; i++)
 		free(s->lines[i]);
 	free(s->lines);
-	md_net_sysctls_free(s->sysctls, s->n_sysctls);
+	md_sysctls_free(s->sysctls, s->n_sysctls);
 	memset(s, 0, sizeof(*s));
 }
 
-int netns_sysctl_diff(const struct md_net_sysctl *a, size_t na, const struct md_net_sysctl *b, size_t nb,
-		      const struct md_net_sysctl ***ret, size_t *ret_n)
+int netns_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
+		      const struct md_sysctl ***ret, size_t *ret_n)
 {
-	const struct md_net_sysctl **out = NULL;
+	const struct md_sysctl **out = NULL;
 	size_t n = 0, j = 0;
 
 	for (size_t i = 0; i < na; i++) {
@@ -621,7 +621,7 @@ int netns_set_lo(bool up, uint32_t mtu)
 	return ioctl(sk, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
 }
 
-static int write_sysctl(int dir, const struct md_net_sysctl *s)
+static int write_sysctl(int dir, const struct md_sysctl *s)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
@@ -649,7 +649,7 @@ static int write_sysctl(int dir, const struct md_net_sysctl *s)
  * start not yet written) again after the others, as long as a pass
  * writes any
  */
-int netns_write_sysctls(const struct md_net_sysctl *s, size_t n, const char **failed)
+int netns_write_sysctls(const struct md_sysctl *s, size_t n, const char **failed)
 {
 	_cleanup_close_ int dir = open("/proc/sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ bool *done = NULL;

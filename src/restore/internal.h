@@ -111,6 +111,7 @@ struct restore_ghost {
 struct restore_ctx {
 	int dirfd;
 	struct md_inventory inv;
+	struct md_ipcns ipc;		/* with inv.ipc_ns: ipcns.img */
 	struct kfeat kf;		/* this kernel, probed once by check_host() */
 	struct restore_proc *procs;	/* inventory order: parents before children */
 	size_t n;
@@ -271,6 +272,13 @@ const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino
 int restore_sockopts(int fd, const struct md_sock *s, bool late, char *what, size_t len);
 void restore_sock_buf(int fd, int force, int plain, uint32_t bytes);
 
+/*
+ * The tree's own IPC namespace (ipcns.c): a new one for memdump's thread
+ * with the semaphore sets and message queues, before the segments are
+ * made; its sysctls after them.
+ */
+int restore_ipcns(struct restore_ctx *rc);
+int restore_ipcns_sysctls(struct restore_ctx *rc);
 /* memdump into a new network namespace for the tree, if it had one of its own (netns.c) */
 int restore_netns(struct restore_ctx *rc);
 

@@ -227,6 +227,11 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	r = image_read_inventory(rc->dirfd, &rc->inv);
 	if (r < 0)
 		return r;
+	if (rc->inv.ipc_ns) {
+		r = image_read_ipcns(rc->dirfd, &rc->ipc);
+		if (r < 0)
+			return r;
+	}
 	if (rc->inv.pre_dump)
 		return log_err(-EINVAL, "image '%s' is a pre-dump (memory copied while the tree ran): restore the "
 					"dump made with --prev-images-dir after it", dir);
@@ -994,6 +999,7 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	if (rc->rep)
 		munmap(rc->rep, sizeof(*rc->rep));
 	md_inventory_release(&rc->inv);
+	md_ipcns_release(&rc->ipc);
 }
 
 /* what a terminal sends the foreground group: for the job only (the root resets them) */
@@ -1058,10 +1064,16 @@ int restore_run(const struct restore_opts *o)
 	r = restore_netns(&rc);
 	if (r < 0)
 		goto out;
+	/* before the segments are made (restore_open_files()): they are the tree's */
+	r = restore_ipcns(&rc);
+	if (r < 0)
+		goto out;
 	r = restore_tcp_lock(&rc);
 	if (r < 0)
 		goto out;
 	r = restore_open_files(&rc);
+	if (r >= 0)
+		r = restore_ipcns_sysctls(&rc);
 	if (r < 0)
 		goto out;
 	r = restore_take_locks(&rc);

@@ -255,17 +255,50 @@ void md_inventory_release(struct md_inventory *inv)
 	free(inv->uts_host);
 	free(inv->uts_domain);
 	free(inv->proc_opts);
-	md_net_sysctls_free(inv->net_sysctls, inv->n_net_sysctls);
+	md_sysctls_free(inv->net_sysctls, inv->n_net_sysctls);
 	memset(inv, 0, sizeof(*inv));
 }
 
-void md_net_sysctls_free(struct md_net_sysctl *s, size_t n)
+void md_sysctls_free(struct md_sysctl *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(s[i].name);
 		free(s[i].value);
 	}
 	free(s);
+}
+
+/*
+ * Every sysctl of an IPC namespace but the *_next_id ones (-1 but while a
+ * restore chooses an id) and auto_msgmni (without effect since 4.1)
+ */
+const char *const md_ipc_sysctl_names[] = {
+	"kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/shm_rmid_forced", "kernel/msgmax",
+	"kernel/msgmnb", "kernel/msgmni", "kernel/sem", "fs/mqueue/queues_max", "fs/mqueue/msg_max",
+	"fs/mqueue/msgsize_max", "fs/mqueue/msg_default", "fs/mqueue/msgsize_default", NULL,
+};
+
+bool md_ipc_sysctl_name_ok(const char *name)
+{
+	for (size_t i = 0; md_ipc_sysctl_names[i]; i++)
+		if (!strcmp(name, md_ipc_sysctl_names[i]))
+			return true;
+	return false;
+}
+
+void md_ipcns_release(struct md_ipcns *ns)
+{
+	md_sysctls_free(ns->sysctls, ns->n_sysctls);
+	for (size_t i = 0; i < ns->n_sems; i++)
+		free(ns->sems[i].values);
+	free(ns->sems);
+	for (size_t i = 0; i < ns->n_msgqs; i++) {
+		for (size_t k = 0; k < ns->msgqs[i].n_msgs; k++)
+			free(ns->msgqs[i].msgs[k].data);
+		free(ns->msgqs[i].msgs);
+	}
+	free(ns->msgqs);
+	memset(ns, 0, sizeof(*ns));
 }
 
 bool md_net_sysctl_name_ok(const char *name)

@@ -3138,12 +3138,11 @@ ns_refused() {
 	kill -KILL "$PID" "$SPAWNED" 2>/dev/null
 }
 
-# namespaces other than one PID and one UTS namespace around the tree, and a chroot, are refused
+# user and cgroup namespaces, nested ones, other mount forms and a chroot are refused
 test_ns_refused() {
 	need_memdump
 	need_unshare
 	ns_refused user "another user namespace" unshare --user --map-root-user sleep 1000
-	ns_refused ipc "another IPC namespace" unshare --ipc sleep 1000
 	ns_refused cgroup "another cgroup namespace" unshare --cgroup sleep 1000
 	ns_refused mnt "another mount namespace than memdump's: not supported without a PID namespace.*nsenter -m" \
 		unshare --mount sleep 1000
@@ -3420,6 +3419,103 @@ time.sleep(1000)' "/proc/$PID/ns/net" </dev/null >/dev/null 2>&1 &
 
 ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_mount_proc ns_refused ns_unrestorable_refused ns_net
 	    ns_net_plain ns_net_refused)
+
+# --- the tree's own IPC namespace (dumpee_ipc) -------------------------------------------
+
+test_ipc_selftest() {
+	selftest_ok "$E2E/dumpee_ipc"
+}
+
+test_ipc_detects_corruption() {
+	local what
+	for what in semval msg owner unattached id sysctl; do
+		corruption_noticed "$E2E/dumpee_ipc" "$what"
+	done
+}
+
+# ipc_objects PID: the SysV objects of PID's IPC namespace, as one line each (kind, key, id,
+# mode, size, counts, owner), and its sysctls
+ipc_objects() {
+	nsenter -t "$1" -i sh -c 'awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
+		awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6 }" /proc/sysvipc/sem
+		awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9 }" /proc/sysvipc/msg
+		cd /proc/sys && grep . kernel/shm* kernel/msgm* kernel/sem fs/mqueue/*' | sort
+}
+
+# dumped and restored, every object and sysctl comes back under its id, the blocked children
+# go on, and the host's IPC namespace has nothing more
+test_ns_ipc() {
+	local before host
+	need_memdump
+	start_dumpee ipc
+	read -r _ PID <"$STATUS"
+	before=$(ipc_objects "$PID")
+	log "objects: $before"
+	# the keyed objects (0x4d495301..3, in decimal)
+	[[ $(grep -cE '^[a-z]+ 12966510(09|10|11) ' <<<"$before") -eq 3 ]] ||
+		fail "the dumpee's objects are not all there: $before"
+	host=$(cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | awk 'NR > 1 { print $2 }' | sort)
+	dump_and_kill "$PID" "$TD/img"
+	[[ -s $TD/img/ipcns.img ]] || fail "the image has no ipcns.img"
+	"$MEMDUMP" show "$TD/img/ipcns.img" >"$TD/ipcns.json" || fail "memdump show ipcns.img failed"
+	grep -q '"kernel/msgmnb"' "$TD/ipcns.json" || fail "kernel/msgmnb is not in the image"
+	grep -q '"fs/mqueue/msg_max"' "$TD/ipcns.json" || fail "fs/mqueue/msg_max is not in the image"
+	! grep -q '"kernel/msgmax"' "$TD/ipcns.json" || fail "kernel/msgmax, left alone, is in the image"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ns_of "$PID" ipc) != "$(ns_of self ipc)" ]] || fail "restored into memdump's IPC namespace"
+	[[ $(ipc_objects "$PID") == "$before" ]] ||
+		fail "objects after the restore differ: $(diff <(echo "$before") <(ipc_objects "$PID") | tr '\n' ' ')"
+	[[ $(cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | awk 'NR > 1 { print $2 }' | sort) == "$host" ]] ||
+		fail "the restore left objects in memdump's IPC namespace"
+	kill -USR1 "$PID" || fail "cannot signal $PID"
+	wait_until 30 status_final "$STATUS" || fail "no check result within 30 s"
+	head -n1 "$STATUS" | grep -qx OK || fail "ipc check: $(head -n1 "$STATUS")"
+}
+
+# ipc_refused WHAT WANT [DUMPEE ARGS...]: the dump of dumpee_ipc refuses with WANT, changes
+# nothing (the dumpee's checks pass after it)
+ipc_refused() {
+	local what=$1 want=$2
+	shift 2
+	start_dumpee ipc "$@"
+	read -r _ PID <"$STATUS"
+	md dump dump -t "$PID" -D "$TD/img-$what" && fail "$what: the dump succeeded"
+	grep -qF -- "$want" "$TD/dump.err" || fail "$what: refused for another reason: $(md_why dump)"
+	[[ -z $(ls -A "$TD/img-$what") ]] || fail "$what: the refused dump left files"
+}
+
+ipc_still_ok() {
+	kill -USR1 "$PID" || fail "cannot signal $PID"
+	wait_until 30 status_final "$STATUS" || fail "$1: no check result within 30 s"
+	head -n1 "$STATUS" | grep -qx OK || fail "$1: the dumpee changed: $(head -n1 "$STATUS")"
+}
+
+test_ns_ipc_refused() {
+	need_memdump
+	need_unshare
+	# the freeze gives the semop() waiting in it EINTR, as a stop does: -e takes it again
+	ipc_refused mqueue "has POSIX message queue '/dumpee_ipc'" -q -e
+	ipc_still_ok mqueue
+	ipc_refused rmid "attached by no process, with kernel.shm_rmid_forced set" -r -e
+	ipc_still_ok rmid
+	# an outsider that entered it, and a bind mount of it
+	start_dumpee ipc -e
+	read -r _ PID <"$STATUS"
+	nsenter -t "$PID" -i sleep 1000 </dev/null >/dev/null 2>&1 &
+	track $!
+	sleep 0.3
+	dump_refused "is in the tree's IPC namespace but not in the tree"
+	kill -KILL $!
+	: >"$TD/ipcns"
+	mount --bind "/proc/$PID/ns/ipc" "$TD/ipcns" || fail "cannot bind-mount the IPC namespace"
+	dump_refused "IPC namespace is bind-mounted on $TD/ipcns"
+	umount "$TD/ipcns"
+	ipc_still_ok outsider
+	# a process of the tree in yet another one
+	ns_refused nested "another IPC namespace than the tree's root" sh -c 'unshare --ipc sleep 1000 & wait'
+}
+
+ALL_TESTS+=(ipc_selftest ipc_detects_corruption ns_ipc ns_ipc_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

@@ -327,6 +327,133 @@ Test(image_roundtrip, network_namespace)
 	md_inventory_release(&in);
 }
 
+/* an IPC namespace of the tree's own: two sysctls, a semaphore set, a queue of three messages and an empty one */
+static void synth_ipcns(struct md_ipcns *ns)
+{
+	static const uint16_t vals[] = { 1, 0, 32767 };
+
+	*ns = (struct md_ipcns){ 0 };
+	ns->sysctls = calloc(2, sizeof(*ns->sysctls));
+	ns->sems = calloc(1, sizeof(*ns->sems));
+	ns->msgqs = calloc(2, sizeof(*ns->msgqs));
+	cr_assert(ns->sysctls && ns->sems && ns->msgqs);
+	ns->sysctls[0] = (struct md_sysctl){ strdup("kernel/msgmnb"), strdup("20000") };
+	ns->sysctls[1] = (struct md_sysctl){ strdup("kernel/sem"), strdup("250\t32000\t32\t64") };
+	ns->n_sysctls = 2;
+	ns->sems[0] = (struct md_semset){ 32769, 0x4d495301, 0640, 1234, 5678, malloc(sizeof(vals)), 3 };
+	memcpy(ns->sems[0].values, vals, sizeof(vals));
+	ns->n_sems = 1;
+	ns->msgqs[0] = (struct md_msgq){ 65538, 0x4d495302, 0620, 1234, 0, 12000, calloc(3, sizeof(struct md_msg)), 3 };
+	ns->msgqs[0].msgs[0] = (struct md_msg){ 1, (uint8_t *)strdup("hello"), 5 };
+	ns->msgqs[0].msgs[1] = (struct md_msg){ 2, (uint8_t *)strdup(""), 0 };
+	ns->msgqs[0].msgs[2] = (struct md_msg){ 7, (uint8_t *)strdup("last"), 4 };
+	ns->msgqs[1] = (struct md_msgq){ 1, 0, 0600, 0, 0, 16384, NULL, 0 };
+	ns->n_msgqs = 2;
+}
+
+static void assert_ipcns_eq(const struct md_ipcns *a, const struct md_ipcns *b)
+{
+	cr_assert_eq(a->n_sysctls, b->n_sysctls);
+	for (size_t i = 0; i < a->n_sysctls; i++) {
+		cr_assert_str_eq(a->sysctls[i].name, b->sysctls[i].name);
+		cr_assert_str_eq(a->sysctls[i].value, b->sysctls[i].value);
+	}
+	cr_assert_eq(a->n_sems, b->n_sems);
+	for (size_t i = 0; i < a->n_sems; i++) {
+		const struct md_semset *x = &a->sems[i], *y = &b->sems[i];
+
+		cr_assert(x->id == y->id && x->key == y->key && x->mode == y->mode && x->uid == y->uid &&
+			  x->gid == y->gid && x->nsems == y->nsems);
+		cr_assert_arr_eq(x->values, y->values, x->nsems * sizeof(*x->values));
+	}
+	cr_assert_eq(a->n_msgqs, b->n_msgqs);
+	for (size_t i = 0; i < a->n_msgqs; i++) {
+		const struct md_msgq *x = &a->msgqs[i], *y = &b->msgqs[i];
+
+		cr_assert(x->id == y->id && x->key == y->key && x->mode == y->mode && x->uid == y->uid &&
+			  x->gid == y->gid && x->qbytes == y->qbytes && x->n_msgs == y->n_msgs);
+		for (size_t k = 0; k < x->n_msgs; k++) {
+			cr_assert(x->msgs[k].mtype == y->msgs[k].mtype && x->msgs[k].len == y->msgs[k].len);
+			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);
+		}
+	}
+}
+
+/* ipcns.img and the inventory's flag for it; what a restore would write is checked when read */
+Test(image_roundtrip, ipc_namespace)
+{
+	static const char *const bad_names[] = { "kernel/core_pattern", "kernel/shm_next_id", "net/core/somaxconn",
+						 "kernel/../kernel/sem", "" };
+	static const char *const bad_values[] = {
+		"|/bin/sh", "", "1\n2", "12345678901234567890123456789012345678901234567890123456789012345",
+	};
+	struct md_inventory inv, inv_out;
+	struct md_ipcns in, out;
+	char *keep;
+
+	synth_inventory(&inv, 2);
+	inv.ipc_ns = true;
+	cr_assert_eq(image_write_inventory(dirfd, &inv), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &inv_out), 0);
+	assert_inventory_eq(&inv, &inv_out);
+	md_inventory_release(&inv_out);
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_IPCNS);
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_IPCNS);
+	cr_assert_eq(image_read_inventory(dirfd, &inv_out), -EINVAL, "ipc_ns without the header flag was read");
+	md_inventory_release(&inv);
+
+	synth_ipcns(&in);
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
+	assert_ipcns_eq(&in, &out);
+	md_ipcns_release(&out);
+
+	/* sysctls: only the IPC ones memdump keeps, with numbers */
+	keep = in.sysctls[0].name;
+	for (size_t k = 0; k < sizeof(bad_names) / sizeof(bad_names[0]); k++) {
+		in.sysctls[0].name = (char *)bad_names[k];
+		cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+		cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "sysctl '%s' was read", bad_names[k]);
+	}
+	in.sysctls[0].name = (char *)"kernel/sem";
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "a sysctl twice was read");
+	in.sysctls[0].name = keep;
+	keep = in.sysctls[0].value;
+	for (size_t k = 0; k < sizeof(bad_values) / sizeof(bad_values[0]); k++) {
+		in.sysctls[0].value = (char *)bad_values[k];
+		cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+		cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "sysctl value '%s' was read", bad_values[k]);
+	}
+	in.sysctls[0].value = keep;
+
+	/* objects: semaphore values within SEMVMX, message types above 0, ids and keys once per kind */
+	in.sems[0].values[1] = 32768;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "semaphore value 32768 was read");
+	in.sems[0].values[1] = 0;
+	in.msgqs[0].msgs[1].mtype = 0;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "message type 0 was read");
+	in.msgqs[0].msgs[1].mtype = 2;
+	in.msgqs[1].key = in.msgqs[0].key;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "two queues with one key were read");
+	in.msgqs[1].key = 0;
+	in.msgqs[1].id = in.msgqs[0].id;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "two queues with one id were read");
+	in.msgqs[1].id = 1;
+	in.sems[0].nsems = 0;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "a set of no semaphores was read");
+	in.sems[0].nsems = 3;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
+	md_ipcns_release(&out);
+	md_ipcns_release(&in);
+}
+
 Test(image_roundtrip, pagemap)
 {
 	struct md_proc p;

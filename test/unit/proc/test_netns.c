@@ -140,11 +140,11 @@ Test(netns, rule_and_table)
 
 Test(netns, sysctl_diff)
 {
-	struct md_net_sysctl a[] = { { "core/somaxconn", "900" }, { "ipv4/ip_forward", "1" }, { "ipv4/tcp_ecn", "2" },
+	struct md_sysctl a[] = { { "core/somaxconn", "900" }, { "ipv4/ip_forward", "1" }, { "ipv4/tcp_ecn", "2" },
 				     { "unix/max_dgram_qlen", "10" } };
-	struct md_net_sysctl b[] = { { "core/somaxconn", "4096" }, { "ipv4/ip_forward", "1" },
+	struct md_sysctl b[] = { { "core/somaxconn", "4096" }, { "ipv4/ip_forward", "1" },
 				     { "ipv4/ping_group_range", "1\t0" }, { "unix/max_dgram_qlen", "10" } };
-	const struct md_net_sysctl **d;
+	const struct md_sysctl **d;
 	size_t n;
 
 	/* another value; not one a new namespace does not have (tcp_ecn), nor one only it has */

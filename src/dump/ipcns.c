@@ -1,0 +1,172 @@
+/*
+ * An IPC namespace of the tree's own (dump_own_ipcns()). Everything in it
+ * goes with the tree, so the image keeps all of it: the SysV semaphore
+ * sets with their values, the message queues with their messages (ipcns.
+ * img), the shared memory segments, attached or not (sysvshm-ID.img, as
+ * in memdump's namespace), each under its id and key with its owner and
+ * mode, and the sysctls set otherwise than in a new namespace. memdump's
+ * thread reads them from inside (setns() of an IPC namespace is the
+ * thread's own), and goes there again for the segments
+ * (dump_enter_ipcns()).
+ *
+ * Refused: POSIX message queues (not kept), a process outside the tree in
+ * the namespace or a bind mount of it (they would lose the tree), and with
+ * kernel.shm_rmid_forced a segment nobody has attached (memdump's look at
+ * it would remove it). Not kept: semaphore adjustments (SEM_UNDO) of the
+ * tree's processes, which the kernel does not show, and the ids a new
+ * object would get (each kind's next one is the lowest free again).
+ */
+#include "dump/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/freeze.h"
+#include "memdump/ipcns.h"
+#include "memdump/log.h"
+
+/* the sysctls of the tree's namespace (read) set otherwise than in a new one, made and read here */
+static int fresh_diff(const struct md_sysctl *theirs, size_t n, struct md_ipcns *ipc)
+{
+	struct md_sysctl *fresh = NULL;
+	size_t n_fresh = 0;
+	int r;
+
+	if (unshare(CLONE_NEWIPC) < 0)
+		return log_err(-errno, "cannot make an IPC namespace to compare the tree's with");
+	r = ipcns_read_sysctls(&fresh, &n_fresh);
+	if (r < 0)
+		return log_err(r, "cannot read the sysctls of a new IPC namespace");
+	r = ipcns_sysctl_diff(theirs, n, fresh, n_fresh, &ipc->sysctls, &ipc->n_sysctls);
+	md_sysctls_free(fresh, n_fresh);
+	for (size_t i = 0; r >= 0 && i < ipc->n_sysctls; i++)
+		log_debug("IPC sysctl %s: '%s' (a new namespace has another value)", ipc->sysctls[i].name,
+			  ipc->sysctls[i].value);
+	return r;
+}
+
+/* the segments of the namespace (memdump's thread in it), each refused where it would be lost */
+static int read_segments(pid_t root, bool rmid_forced, struct dump_ns *ns)
+{
+	struct ipcns_shm *shm = NULL;
+	size_t n = 0;
+	int r;
+
+	r = ipcns_read_shm(&shm, &n);
+	if (r < 0)
+		return log_err(r, "cannot list the SysV shared memory of the tree's IPC namespace");
+	ns->ipc_shm_ids = calloc(n + 1, sizeof(*ns->ipc_shm_ids));
+	if (!ns->ipc_shm_ids) {
+		free(shm);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (rmid_forced && !shm[i].nattch)
+			r = log_refuse("SysV shared memory %d of the tree's IPC namespace (of %d) is attached by no "
+				       "process, with kernel.shm_rmid_forced set: not supported (memdump's look at it "
+				       "would remove it)", shm[i].id, root);
+		ns->ipc_shm_ids[ns->n_ipc_shm_ids++] = shm[i].id;
+	}
+	free(shm);
+	return r;
+}
+
+static const char *sysctl_value(const struct md_sysctl *s, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s[i].name, name))
+			return s[i].value;
+	return "";
+}
+
+/* what the namespace (memdump's thread in it) holds, into ns; the thread then goes into a new one */
+static int read_ns(pid_t root, struct dump_ns *ns)
+{
+	_cleanup_free_ char *mq = NULL;
+	struct md_sysctl *theirs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = ipcns_first_mqueue(&mq);
+	if (r < 0)
+		return log_err(r, "cannot look for POSIX message queues in the tree's IPC namespace");
+	if (mq)
+		return log_refuse("the tree's IPC namespace (of %d) has POSIX message queue '/%s': not supported", root,
+				  mq);
+	r = ipcns_read_sysctls(&theirs, &n);
+	if (r < 0)
+		return log_err(r, "cannot read the sysctls of the tree's IPC namespace");
+	r = ipcns_read_objects(&ns->ipc);
+	if (r == -EFBIG)
+		r = log_refuse("the message queues of the tree's IPC namespace hold over %u bytes: not supported",
+			       MD_MSG_BYTES_MAX);
+	else if (r < 0)
+		r = log_err(r, "cannot read the semaphores and message queues of the tree's IPC namespace");
+	if (r >= 0)
+		r = read_segments(root, strcmp(sysctl_value(theirs, n, "kernel/shm_rmid_forced"), "0") != 0, ns);
+	if (r >= 0)
+		r = fresh_diff(theirs, n, &ns->ipc);
+	md_sysctls_free(theirs, n);
+	return r;
+}
+
+int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct dump_ns *ns)
+{
+	_cleanup_free_ char *point = NULL;
+	_cleanup_close_ int fd = -1, ours = -1;
+	pid_t root = ft->procs[0].pid;
+	char path[64];
+	int r;
+
+	r = dump_ns_outsider(ft, "ipc", ipc);
+	if (r > 0)
+		return log_refuse("process %d is in the tree's IPC namespace but not in the tree: not supported "
+				  "(it would lose the tree)", r);
+	if (r < 0)
+		return r;
+	r = dump_ns_bind_mount("ipc", ipc, &point);
+	if (r < 0)
+		return log_err(r, "cannot read memdump's mounts");
+	if (point)
+		return log_refuse("the tree's IPC namespace is bind-mounted on %s: not supported (a restore makes a "
+				  "new one)", point);
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ours = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ours < 0)
+		return log_err(-errno, "cannot open the IPC namespaces of %d and memdump", root);
+	if (setns(fd, CLONE_NEWIPC) < 0)
+		return log_err(-errno, "cannot enter the tree's IPC namespace");
+	r = read_ns(root, ns);
+	if (setns(ours, CLONE_NEWIPC) < 0)
+		return log_err(-errno, "cannot go back to memdump's IPC namespace");
+	if (r < 0)
+		return r;
+	log_debug("the tree's IPC namespace: %zu semaphore sets, %zu message queues, %zu segments, %zu sysctls",
+		  ns->ipc.n_sems, ns->ipc.n_msgqs, ns->n_ipc_shm_ids, ns->ipc.n_sysctls);
+	ns->ipc_ns = true;
+	ns->ipc_fd = TAKE_FD(fd);
+	ns->our_ipc_fd = TAKE_FD(ours);
+	return 0;
+}
+
+int dump_enter_ipcns(struct dump_ns *ns)
+{
+	if (ns->ipc_ns && setns(ns->ipc_fd, CLONE_NEWIPC) < 0)
+		return log_err(-errno, "cannot enter the tree's IPC namespace");
+	return 0;
+}
+
+int dump_leave_ipcns(const struct dump_ns *ns)
+{
+	if (ns->ipc_ns && setns(ns->our_ipc_fd, CLONE_NEWIPC) < 0)
+		return log_err(-errno, "cannot go back to memdump's IPC namespace");
+	return 0;
+}

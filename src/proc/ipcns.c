@@ -1,0 +1,430 @@
+/*
+ * The calling thread's IPC namespace (memdump/ipcns.h): its sysctls, SysV
+ * objects and POSIX message queues, read without changing them, and made
+ * again. The objects are walked by index (SEM_INFO gives the highest in
+ * use, SEM_STAT an index's id); a queue's messages are copied in place
+ * (msgrcv() with MSG_COPY: the kernel's checkpoint/restore interface), and
+ * POSIX queues are found on an mqueue file system mounted nowhere
+ * (fsmount() of the namespace's own), so that no mount is seen.
+ *
+ * An id is chosen for the next object through the namespace's
+ * kernel/{sem,msg}_next_id, which the kernel forgets once an object takes
+ * it.
+ */
+#include "memdump/ipcns.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "memdump/cleanup.h"
+#include "memdump/proc.h"
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *info;
+};
+
+static int read_sysctl(const char *name, char **ret)
+{
+	char *buf = NULL;
+	size_t len;
+	int r = proc_read_filef(&buf, &len, "/proc/sys/%s", name);
+
+	if (r < 0)
+		return r;
+	while (len && (buf[len - 1] == '\n'))
+		buf[--len] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+int ipcns_read_sysctls(struct md_sysctl **ret, size_t *ret_n)
+{
+	struct md_sysctl *s;
+	size_t n = 0;
+	int r = 0;
+
+	while (md_ipc_sysctl_names[n])
+		n++;
+	s = calloc(n, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		s[i].name = strdup(md_ipc_sysctl_names[i]);
+		r = s[i].name ? read_sysctl(s[i].name, &s[i].value) : -ENOMEM;
+	}
+	if (r < 0) {
+		md_sysctls_free(s, n);
+		return r;
+	}
+	*ret = s;
+	*ret_n = n;
+	return 0;
+}
+
+int ipcns_sysctl_diff(const struct md_sysctl *theirs, size_t n_theirs, const struct md_sysctl *fresh,
+		      size_t n_fresh, struct md_sysctl **ret, size_t *ret_n)
+{
+	struct md_sysctl *d = calloc(n_theirs + 1, sizeof(*d));
+	size_t n = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_theirs; i++) {
+		size_t k = 0;
+
+		while (k < n_fresh && strcmp(fresh[k].name, theirs[i].name))
+			k++;
+		if (k < n_fresh && !strcmp(fresh[k].value, theirs[i].value))
+			continue;
+		d[n].name = strdup(theirs[i].name);
+		d[n].value = strdup(theirs[i].value);
+		n++;
+		if (!d[n - 1].name || !d[n - 1].value) {
+			md_sysctls_free(d, n);
+			return -ENOMEM;
+		}
+	}
+	*ret = d;
+	*ret_n = n;
+	return 0;
+}
+
+static int read_sems(struct md_ipcns *ns)
+{
+	struct seminfo info;
+	int max = semctl(0, 0, SEM_INFO, (union semun){ .info = &info });
+
+	if (max < 0)
+		return -errno;
+	ns->sems = calloc((size_t)max + 1, sizeof(*ns->sems));
+	if (!ns->sems)
+		return -ENOMEM;
+	for (int idx = 0; idx <= max; idx++) {
+		struct md_semset *s = &ns->sems[ns->n_sems];
+		struct semid_ds ds;
+		int id = semctl(idx, 0, SEM_STAT, (union semun){ .buf = &ds });
+
+		if (id < 0 && (errno == EINVAL || errno == EIDRM))
+			continue;	/* no set at this index */
+		if (id < 0)
+			return -errno;
+		*s = (struct md_semset){ .id = id, .key = ds.sem_perm.__key, .mode = ds.sem_perm.mode & 0777,
+					 .uid = ds.sem_perm.uid, .gid = ds.sem_perm.gid,
+					 .nsems = (uint32_t)ds.sem_nsems };
+		if (!s->nsems || s->nsems > MD_SEM_NSEMS_MAX)
+			return -E2BIG;
+		s->values = calloc(s->nsems, sizeof(*s->values));
+		if (!s->values)
+			return -ENOMEM;
+		ns->n_sems++;
+		if (semctl(id, 0, GETALL, (union semun){ .array = s->values }) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* the messages of queue s, cbytes of them together, copied oldest first */
+static int read_msgs(struct md_msgq *s, size_t qnum, size_t cbytes, uint64_t *total)
+{
+	_cleanup_free_ struct {
+		long mtype;
+		char mtext[];
+	} *buf = malloc(sizeof(*buf) + cbytes + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	s->msgs = calloc(qnum + 1, sizeof(*s->msgs));
+	if (!s->msgs)
+		return -ENOMEM;
+	for (size_t k = 0; k < qnum; k++) {
+		ssize_t got = msgrcv(s->id, buf, cbytes, (long)k, IPC_NOWAIT | MSG_COPY);
+		struct md_msg *m = &s->msgs[s->n_msgs];
+
+		if (got < 0)
+			return -errno;
+		*total += (uint64_t)got;
+		if (*total > MD_MSG_BYTES_MAX)
+			return -EFBIG;
+		m->mtype = buf->mtype;
+		m->len = (size_t)got;
+		m->data = malloc(m->len + 1);
+		if (!m->data)
+			return -ENOMEM;
+		memcpy(m->data, buf->mtext, m->len);
+		s->n_msgs++;
+	}
+	return 0;
+}
+
+static int read_msgqs(struct md_ipcns *ns)
+{
+	struct msginfo info;
+	int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+	uint64_t total = 0;
+
+	if (max < 0)
+		return -errno;
+	ns->msgqs = calloc((size_t)max + 1, sizeof(*ns->msgqs));
+	if (!ns->msgqs)
+		return -ENOMEM;
+	for (int idx = 0; idx <= max; idx++) {
+		struct md_msgq *s = &ns->msgqs[ns->n_msgqs];
+		struct msqid_ds ds;
+		int id = msgctl(idx, MSG_STAT, &ds), r;
+
+		if (id < 0 && (errno == EINVAL || errno == EIDRM))
+			continue;
+		if (id < 0)
+			return -errno;
+		*s = (struct md_msgq){ .id = id, .key = ds.msg_perm.__key, .mode = ds.msg_perm.mode & 0777,
+				       .uid = ds.msg_perm.uid, .gid = ds.msg_perm.gid, .qbytes = ds.msg_qbytes };
+		ns->n_msgqs++;
+		r = read_msgs(s, ds.msg_qnum, ds.__msg_cbytes, &total);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ipcns_read_objects(struct md_ipcns *ns)
+{
+	int r = read_sems(ns);
+
+	return r < 0 ? r : read_msgqs(ns);
+}
+
+int ipcns_read_shm(struct ipcns_shm **ret, size_t *ret_n)
+{
+	struct shm_info info;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+	struct ipcns_shm *a;
+	size_t n = 0;
+
+	if (max < 0)
+		return -errno;
+	a = calloc((size_t)max + 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (int idx = 0; idx <= max; idx++) {
+		struct shmid_ds ds;
+		int id = shmctl(idx, SHM_STAT, &ds);
+
+		if (id < 0 && (errno == EINVAL || errno == EIDRM))
+			continue;
+		if (id < 0) {
+			free(a);
+			return -errno;
+		}
+		a[n++] = (struct ipcns_shm){ id, ds.shm_segsz, ds.shm_nattch };
+	}
+	*ret = a;
+	*ret_n = n;
+	return 0;
+}
+
+int ipcns_first_mqueue(char **ret)
+{
+	_cleanup_close_ int fs = fsopen("mqueue", FSOPEN_CLOEXEC), mnt = -1;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	*ret = NULL;
+	if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0)
+		return -errno;
+	fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int r = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return (*ret = strdup(de->d_name)) ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* kernel/NAME_next_id: the id the next object of that kind gets */
+static int choose_id(const char *kind, int id)
+{
+	char path[64], buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", id);
+	_cleanup_close_ int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s_next_id", kind);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len)
+		return -errno;
+	return 0;
+}
+
+/* an object made under the id chosen: id, or -errno; one under another id is removed again */
+static int made(int got, int id, int (*rm)(int))
+{
+	if (got < 0)
+		return -errno;
+	if (got != id) {
+		rm(got);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int rm_sem(int id)
+{
+	return semctl(id, 0, IPC_RMID);
+}
+
+static int rm_msg(int id)
+{
+	return msgctl(id, IPC_RMID, NULL);
+}
+
+static int make_sem(const struct md_semset *s)
+{
+	struct semid_ds ds;
+	int r;
+
+	r = choose_id("sem", s->id);
+	if (r < 0)
+		return r;
+	r = made(semget(s->key, (int)s->nsems, IPC_CREAT | IPC_EXCL | (int)s->mode), s->id, rm_sem);
+	if (r < 0)
+		return r;
+	if (semctl(s->id, 0, SETALL, (union semun){ .array = s->values }) < 0 ||
+	    semctl(s->id, 0, IPC_STAT, (union semun){ .buf = &ds }) < 0)
+		return -errno;
+	ds.sem_perm.uid = s->uid;
+	ds.sem_perm.gid = s->gid;
+	ds.sem_perm.mode = s->mode;
+	return semctl(s->id, 0, IPC_SET, (union semun){ .buf = &ds }) < 0 ? -errno : 0;
+}
+
+static int make_msgq(const struct md_msgq *q)
+{
+	_cleanup_free_ struct {
+		long mtype;
+		char mtext[];
+	} *buf = NULL;
+	struct msqid_ds ds;
+	size_t max = 0;
+	int r;
+
+	for (size_t k = 0; k < q->n_msgs; k++)
+		if (q->msgs[k].len > max)
+			max = q->msgs[k].len;
+	buf = malloc(sizeof(*buf) + max + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = choose_id("msg", q->id);
+	if (r < 0)
+		return r;
+	r = made(msgget(q->key, IPC_CREAT | IPC_EXCL | (int)q->mode), q->id, rm_msg);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < q->n_msgs; k++) {
+		buf->mtype = q->msgs[k].mtype;
+		memcpy(buf->mtext, q->msgs[k].data, q->msgs[k].len);
+		if (msgsnd(q->id, buf, q->msgs[k].len, IPC_NOWAIT) < 0)
+			return -errno;
+	}
+	if (msgctl(q->id, IPC_STAT, &ds) < 0)
+		return -errno;
+	ds.msg_perm.uid = q->uid;
+	ds.msg_perm.gid = q->gid;
+	ds.msg_perm.mode = q->mode;
+	ds.msg_qbytes = q->qbytes;
+	return msgctl(q->id, IPC_SET, &ds) < 0 ? -errno : 0;
+}
+
+static int write_sysctl(const char *name, const char *value)
+{
+	_cleanup_close_ int fd = -1;
+	char path[96];
+	size_t len = strlen(value);
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, len) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
+int ipcns_write_sysctls(const struct md_sysctl *s, size_t n, const char **failed)
+{
+	*failed = NULL;
+	for (size_t i = 0; i < n; i++) {
+		int r = write_sysctl(s[i].name, s[i].value);
+
+		if (r < 0) {
+			*failed = s[i].name;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Messages go in with the queue's limits out of the way: kernel/msgmax
+ * and msgmnb (a new queue's msg_qbytes) at their highest meanwhile, then
+ * back to what they were; the queue's own msg_qbytes is set after its
+ * messages (a limit lowered below what it holds keeps them).
+ */
+#define MSG_LIMITS "2147483647"
+
+int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len)
+{
+	_cleanup_free_ char *msgmax = NULL, *msgmnb = NULL;
+	int r = 0, r2;
+
+	for (size_t i = 0; i < ns->n_sems && r >= 0; i++) {
+		r = make_sem(&ns->sems[i]);
+		if (r < 0)
+			snprintf(what, len, "semaphore set %d (key %#x)", ns->sems[i].id, (unsigned)ns->sems[i].key);
+	}
+	if (r < 0 || !ns->n_msgqs)
+		return r;
+	r = read_sysctl("kernel/msgmax", &msgmax);
+	if (r >= 0)
+		r = read_sysctl("kernel/msgmnb", &msgmnb);
+	if (r >= 0)
+		r = write_sysctl("kernel/msgmax", MSG_LIMITS);
+	if (r >= 0)
+		r = write_sysctl("kernel/msgmnb", MSG_LIMITS);
+	if (r < 0) {
+		snprintf(what, len, "kernel/msgmax and msgmnb");
+		return r;
+	}
+	for (size_t i = 0; i < ns->n_msgqs && r >= 0; i++) {
+		r = make_msgq(&ns->msgqs[i]);
+		if (r < 0)
+			snprintf(what, len, "message queue %d (key %#x)", ns->msgqs[i].id, (unsigned)ns->msgqs[i].key);
+	}
+	r2 = write_sysctl("kernel/msgmax", msgmax);
+	if (r2 >= 0)
+		r2 = write_sysctl("kernel/msgmnb", msgmnb);
+	if (r >= 0 && r2 < 0)
+		snprintf(what, len, "kernel/msgmax and msgmnb");
+	return r < 0 ? r : r2;
+}

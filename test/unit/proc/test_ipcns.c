@@ -1,0 +1,200 @@
+/*
+ * An IPC namespace read and made again (memdump/ipcns.h), in new
+ * namespaces of the test's own (each test runs in a process of its own):
+ * objects made here are read back with their ids, keys, owners, values and
+ * messages; made again in another new namespace from what was read, they
+ * read the same; a POSIX message queue is found; the sysctl comparison.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "memdump/ipcns.h"
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+static void new_ns(void)
+{
+	if (unshare(CLONE_NEWIPC) < 0)
+		cr_skip_test("cannot make an IPC namespace here: %s", strerror(errno));
+}
+
+static void send(int id, long type, const char *text)
+{
+	struct {
+		long mtype;
+		char mtext[64];
+	} b = { .mtype = type };
+
+	memcpy(b.mtext, text, strlen(text));
+	cr_assert_eq(msgsnd(id, &b, strlen(text), IPC_NOWAIT), 0, "msgsnd: %s", strerror(errno));
+}
+
+static const struct md_semset *sem_by_id(const struct md_ipcns *ns, int id)
+{
+	for (size_t i = 0; i < ns->n_sems; i++)
+		if (ns->sems[i].id == id)
+			return &ns->sems[i];
+	return NULL;
+}
+
+static const struct md_msgq *msgq_by_id(const struct md_ipcns *ns, int id)
+{
+	for (size_t i = 0; i < ns->n_msgqs; i++)
+		if (ns->msgqs[i].id == id)
+			return &ns->msgqs[i];
+	return NULL;
+}
+
+static void assert_same(const struct md_ipcns *a, const struct md_ipcns *b)
+{
+	cr_assert_eq(a->n_sems, b->n_sems);
+	cr_assert_eq(a->n_msgqs, b->n_msgqs);
+	for (size_t i = 0; i < a->n_sems; i++) {
+		const struct md_semset *x = &a->sems[i], *y = sem_by_id(b, x->id);
+
+		cr_assert_not_null(y, "semaphore set %d is missing", x->id);
+		cr_assert(x->key == y->key && x->mode == y->mode && x->uid == y->uid && x->gid == y->gid &&
+			  x->nsems == y->nsems, "semaphore set %d differs", x->id);
+		cr_assert_arr_eq(x->values, y->values, x->nsems * sizeof(*x->values));
+	}
+	for (size_t i = 0; i < a->n_msgqs; i++) {
+		const struct md_msgq *x = &a->msgqs[i], *y = msgq_by_id(b, x->id);
+
+		cr_assert_not_null(y, "message queue %d is missing", x->id);
+		cr_assert(x->key == y->key && x->mode == y->mode && x->uid == y->uid && x->gid == y->gid &&
+			  x->qbytes == y->qbytes && x->n_msgs == y->n_msgs, "message queue %d differs", x->id);
+		for (size_t k = 0; k < x->n_msgs; k++) {
+			cr_assert(x->msgs[k].mtype == y->msgs[k].mtype && x->msgs[k].len == y->msgs[k].len);
+			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);
+		}
+	}
+}
+
+Test(ipcns, read_and_make_again)
+{
+	unsigned short vals[] = { 3, 0, 32767 };
+	struct md_ipcns got = { 0 }, again = { 0 };
+	struct ipcns_shm *shm;
+	struct semid_ds sd;
+	struct msqid_ds md;
+	char what[96];
+	int sem, q, empty, seg;
+	size_t n;
+
+	new_ns();
+	/* made and removed: the next ids are not indexes */
+	cr_assert_eq(semctl(semget(IPC_PRIVATE, 1, 0600), 0, IPC_RMID), 0);
+	cr_assert_eq(msgctl(msgget(IPC_PRIVATE, 0600), IPC_RMID, NULL), 0);
+	sem = semget(0x1234, 3, IPC_CREAT | 0640);
+	q = msgget(0x5678, IPC_CREAT | 0620);
+	empty = msgget(IPC_PRIVATE, 0600);
+	seg = shmget(0x9abc, 10000, IPC_CREAT | 0600);
+	cr_assert(sem > 0 && q > 0 && empty >= 0 && seg >= 0);
+	cr_assert_eq(semctl(sem, 0, SETALL, (union semun){ .array = vals }), 0);
+	cr_assert_eq(semctl(sem, 0, IPC_STAT, (union semun){ .buf = &sd }), 0);
+	sd.sem_perm.uid = 1234;
+	cr_assert_eq(semctl(sem, 0, IPC_SET, (union semun){ .buf = &sd }), 0);
+	send(q, 4, "first");
+	send(q, 1, "");
+	send(q, 4, "third");
+	cr_assert_eq(msgctl(q, IPC_STAT, &md), 0);
+	md.msg_qbytes = 100;	/* under what the new namespace's msgmnb gives */
+	md.msg_perm.gid = 77;
+	cr_assert_eq(msgctl(q, IPC_SET, &md), 0);
+
+	cr_assert_eq(ipcns_read_objects(&got), 0);
+	cr_assert_eq(got.n_sems, 1);
+	cr_assert_eq(got.n_msgqs, 2);
+	cr_assert(got.sems[0].id == sem && got.sems[0].key == 0x1234 && got.sems[0].mode == 0640 &&
+		  got.sems[0].uid == 1234 && got.sems[0].nsems == 3);
+	cr_assert_arr_eq(got.sems[0].values, vals, sizeof(vals));
+	cr_assert_not_null(msgq_by_id(&got, q));
+	cr_assert_eq(msgq_by_id(&got, q)->n_msgs, 3);
+	cr_assert(msgq_by_id(&got, q)->qbytes == 100 && msgq_by_id(&got, q)->gid == 77);
+	cr_assert(msgq_by_id(&got, q)->msgs[0].mtype == 4 && msgq_by_id(&got, q)->msgs[0].len == 5);
+	cr_assert_arr_eq(msgq_by_id(&got, q)->msgs[2].data, "third", 5);
+	cr_assert_eq(msgq_by_id(&got, q)->msgs[1].len, 0);
+	/* read in place: the messages are still queued */
+	cr_assert_eq(msgctl(q, IPC_STAT, &md), 0);
+	cr_assert_eq(md.msg_qnum, 3);
+	cr_assert_eq(ipcns_read_shm(&shm, &n), 0);
+	cr_assert(n == 1 && shm[0].id == seg && shm[0].size == 10000 && shm[0].nattch == 0);
+	free(shm);
+
+	/* a new namespace, the objects made from what was read: the same again */
+	new_ns();
+	cr_assert_eq(ipcns_make_objects(&got, what, sizeof(what)), 0, "%s: %s", what, strerror(errno));
+	cr_assert_eq(ipcns_read_objects(&again), 0);
+	assert_same(&got, &again);
+	md_ipcns_release(&again);
+	/* the limits raised for the messages are back */
+	{
+		struct md_sysctl *s;
+		size_t ns;
+
+		cr_assert_eq(ipcns_read_sysctls(&s, &ns), 0);
+		for (size_t i = 0; i < ns; i++)
+			if (!strcmp(s[i].name, "kernel/msgmnb") || !strcmp(s[i].name, "kernel/msgmax"))
+				cr_assert_neq(strcmp(s[i].value, "2147483647"), 0, "%s left at %s", s[i].name,
+					      s[i].value);
+		md_sysctls_free(s, ns);
+	}
+	/* an id taken: refused, named */
+	cr_assert_lt(ipcns_make_objects(&got, what, sizeof(what)), 0);
+	cr_assert(strstr(what, "semaphore set") != NULL, "%s", what);
+	md_ipcns_release(&got);
+}
+
+Test(ipcns, posix_queue_found)
+{
+	char *name = NULL;
+	mqd_t mq;
+
+	new_ns();
+	cr_assert_eq(ipcns_first_mqueue(&name), 0);
+	cr_assert_null(name);
+	mq = mq_open("/md-test", O_CREAT | O_RDWR, 0600, NULL);
+	cr_assert_neq(mq, (mqd_t)-1, "mq_open: %s", strerror(errno));
+	cr_assert_eq(ipcns_first_mqueue(&name), 0);
+	cr_assert_str_eq(name, "md-test");
+	free(name);
+}
+
+Test(ipcns, sysctls_compared)
+{
+	struct md_sysctl *a, *b, *d;
+	size_t na, nb, nd;
+	int fd;
+
+	new_ns();
+	cr_assert_eq(ipcns_read_sysctls(&a, &na), 0);
+	cr_assert_gt(na, 10);
+	fd = open("/proc/sys/kernel/msgmnb", O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "20000", 5), 5);
+	close(fd);
+	cr_assert_eq(ipcns_read_sysctls(&b, &nb), 0);
+	cr_assert_eq(ipcns_sysctl_diff(b, nb, a, na, &d, &nd), 0);
+	cr_assert_eq(nd, 1);
+	cr_assert_str_eq(d[0].name, "kernel/msgmnb");
+	cr_assert_str_eq(d[0].value, "20000");
+	md_sysctls_free(d, nd);
+	cr_assert_eq(ipcns_sysctl_diff(a, na, a, na, &d, &nd), 0);
+	cr_assert_eq(nd, 0);
+	md_sysctls_free(d, nd);
+	md_sysctls_free(a, na);
+	md_sysctls_free(b, nb);
+}
