@@ -182,8 +182,13 @@ int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct 
 /* memdump's thread into the tree's IPC namespace (ns->ipc_ns), where SysV ids are the tree's; and back */
 int dump_enter_ipcns(struct dump_ns *ns);
 int dump_leave_ipcns(const struct dump_ns *ns);
-/* a bind mount of ns (of kind name: "net", "ipc") in memdump's mount namespace: its mount point, or NULL */
-int dump_ns_bind_mount(const char *name, const struct stat *ns, char **ret);
+/*
+ * No process outside ft (a thread of one neither) in ns, of kind name
+ * ("net", "ipc"; what: "network namespace"), and no bind mount of it in
+ * memdump's mount namespace (ip netns add): either would lose the tree.
+ * 0, or -ENOTSUP (logged).
+ */
+int dump_ns_alone(const struct frozen_tree *ft, const char *name, const char *what, const struct stat *ns);
 /* memdump's /proc is of its own PID namespace (before any pid is taken from it): 0, or -ENOTSUP (logged) */
 int dump_check_proc(void);
 /* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */

@@ -119,24 +119,14 @@ static int read_ns(pid_t root, struct dump_ns *ns)
 
 int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct dump_ns *ns)
 {
-	_cleanup_free_ char *point = NULL;
 	_cleanup_close_ int fd = -1, ours = -1;
 	pid_t root = ft->procs[0].pid;
 	char path[64];
 	int r;
 
-	r = dump_ns_outsider(ft, "ipc", ipc);
-	if (r > 0)
-		return log_refuse("process %d is in the tree's IPC namespace but not in the tree: not supported "
-				  "(it would lose the tree)", r);
+	r = dump_ns_alone(ft, "ipc", "IPC namespace", ipc);
 	if (r < 0)
 		return r;
-	r = dump_ns_bind_mount("ipc", ipc, &point);
-	if (r < 0)
-		return log_err(r, "cannot read memdump's mounts");
-	if (point)
-		return log_refuse("the tree's IPC namespace is bind-mounted on %s: not supported (a restore makes a "
-				  "new one)", point);
 	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", root);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ours = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);

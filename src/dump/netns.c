@@ -156,24 +156,14 @@ static int read_and_replay(pid_t root, int fd, struct dump_ns *ns, struct netns_
 int dump_own_netns(const struct frozen_tree *ft, const struct stat *net, struct dump_ns *ns)
 {
 	struct netns_state theirs = { 0 };
-	_cleanup_free_ char *point = NULL;
 	_cleanup_close_ int fd = -1;
 	pid_t root = ft->procs[0].pid;
 	char path[64];
 	int r;
 
-	r = dump_ns_outsider(ft, "net", net);
-	if (r > 0)
-		return log_refuse("process %d is in the tree's network namespace but not in the tree: not supported "
-				  "(it would lose the tree)", r);
+	r = dump_ns_alone(ft, "net", "network namespace", net);
 	if (r < 0)
 		return r;
-	r = dump_ns_bind_mount("net", net, &point);
-	if (r < 0)
-		return log_err(r, "cannot read memdump's mounts");
-	if (point)
-		return log_refuse("the tree's network namespace is bind-mounted on %s (ip netns add): not supported "
-				  "(a restore makes a new one)", point);
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", root);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -249,7 +249,8 @@ int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struc
 	return 0;
 }
 
-int dump_ns_bind_mount(const char *name, const struct stat *ns, char **ret)
+/* a bind mount of ns (of kind name) in memdump's mount namespace: its mount point, or NULL */
+static int bind_mount(const char *name, const struct stat *ns, char **ret)
 {
 	_cleanup_free_ char *text = NULL;
 	struct proc_mount *m = NULL;
@@ -270,6 +271,26 @@ int dump_ns_bind_mount(const char *name, const struct stat *ns, char **ret)
 			r = -ENOMEM;
 	proc_mounts_free(m, n);
 	return r;
+}
+
+int dump_ns_alone(const struct frozen_tree *ft, const char *name, const char *what, const struct stat *ns)
+{
+	_cleanup_free_ char *point = NULL;
+	int r;
+
+	r = dump_ns_outsider(ft, name, ns);
+	if (r > 0)
+		return log_refuse("process %d is in the tree's %s but not in the tree: not supported (it would lose the "
+				  "tree)", r, what);
+	if (r < 0)
+		return r;
+	r = bind_mount(name, ns, &point);
+	if (r < 0)
+		return log_err(r, "cannot read memdump's mounts");
+	if (point)
+		return log_refuse("the tree's %s is bind-mounted on %s: not supported (a restore makes a new one)", what,
+				  point);
+	return 0;
 }
 
 /*
