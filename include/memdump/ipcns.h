@@ -34,5 +34,12 @@ int ipcns_first_mqueue(char **ret);
  * or key in use fails): 0, or -errno with *what naming the one that failed
  */
 int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len);
+/*
+ * Before anything is made: each limit among the sysctls s (kernel/shm*,
+ * msg*, sem) at least as high as s has it, field by field, so that what a
+ * namespace that raised them holds can be made; ipcns_write_sysctls()
+ * sets them as they were after. 0, or -errno with *failed naming one.
+ */
+int ipcns_raise_limits(const struct md_sysctl *s, size_t n, const char **failed);
 /* the sysctls s, in order: 0, or -errno with *failed naming the one the kernel refused */
 int ipcns_write_sysctls(const struct md_sysctl *s, size_t n, const char **failed);

@@ -563,15 +563,18 @@ void md_sysctls_free(struct md_sysctl *s, size_t n);
  * The tree's own IPC namespace (md_inventory.ipc_ns, ipcns.img): its SysV
  * semaphore sets and message queues, and its sysctls set otherwise than
  * in a new namespace. Its SysV shm segments are md_shm, as in memdump's
- * namespace, attached or not. Ids, keys, owner (uid, gid) and mode
- * (permission bits) are the kernel's; creators, times and pids are not
- * kept.
+ * namespace, attached or not. Ids, keys, owner (uid, gid), creator (cuid,
+ * cgid: the kernel lets it in as it does the owner) and mode (permission
+ * bits) are the kernel's; times and pids are not kept, but that a set
+ * was operated on (sem_otime not 0: the mark semget(2) tells processes to
+ * wait for).
  */
 #define MD_IPC_SYSCTL_VALUE_MAX 64
 #define MD_SEM_NSEMS_MAX 65535		/* semget()'s nsems is an int; SEMMSL bounds it lower */
 #define MD_SEM_VALUE_MAX 32767		/* SEMVMX */
 #define MD_IPC_OBJS_MAX 32768		/* per kind: IPCMNI */
 #define MD_MSG_BYTES_MAX (64u << 20)	/* all queued messages together */
+#define MD_MSGS_MAX (1u << 20)		/* all queued messages, counted */
 
 struct md_semset {
 	int32_t id;
@@ -580,6 +583,8 @@ struct md_semset {
 	uint32_t uid, gid;
 	uint16_t *values;
 	uint32_t nsems;
+	uint32_t cuid, cgid;	/* the creator */
+	bool operated;		/* sem_otime was set */
 };
 
 struct md_msg {
@@ -596,6 +601,7 @@ struct md_msgq {
 	uint64_t qbytes;	/* msg_qbytes: the queue's byte limit */
 	struct md_msg *msgs;	/* oldest first */
 	size_t n_msgs;
+	uint32_t cuid, cgid;
 };
 
 struct md_ipcns {

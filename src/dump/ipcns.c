@@ -105,8 +105,14 @@ static int read_ns(pid_t root, struct dump_ns *ns)
 		return log_err(r, "cannot read the sysctls of the tree's IPC namespace");
 	r = ipcns_read_objects(&ns->ipc);
 	if (r == -EFBIG)
-		r = log_refuse("the message queues of the tree's IPC namespace hold over %u bytes: not supported",
-			       MD_MSG_BYTES_MAX);
+		r = log_refuse("the message queues of the tree's IPC namespace hold over %u bytes or %u messages: "
+			       "not supported", MD_MSG_BYTES_MAX, MD_MSGS_MAX);
+	else if (r == -ERANGE)
+		r = log_refuse("a message queue of the tree's IPC namespace has a msg_qbytes over 2^31 - 1: not "
+			       "supported (a restore could not set it)");
+	else if (r == -EMSGSIZE)
+		r = log_refuse("a message queue of the tree's IPC namespace holds a message larger than its "
+			       "kernel.msgmax: not supported");
 	else if (r < 0)
 		r = log_err(r, "cannot read the semaphores and message queues of the tree's IPC namespace");
 	if (r >= 0)

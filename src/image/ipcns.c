@@ -59,6 +59,10 @@ int image_write_ipcns(int dirfd, const struct md_ipcns *ns)
 		se[i].mode = s->mode;
 		se[i].uid = s->uid;
 		se[i].gid = s->gid;
+		se[i].has_cuid = se[i].has_cgid = se[i].has_operated = true;
+		se[i].cuid = s->cuid;
+		se[i].cgid = s->cgid;
+		se[i].operated = s->operated;
 		if (!(vals[i] = calloc(s->nsems + 1, sizeof(**vals))))
 			goto out;
 		for (uint32_t v = 0; v < s->nsems; v++)
@@ -77,6 +81,9 @@ int image_write_ipcns(int dirfd, const struct md_ipcns *ns)
 		q[i].uid = s->uid;
 		q[i].gid = s->gid;
 		q[i].qbytes = s->qbytes;
+		q[i].has_cuid = q[i].has_cgid = true;
+		q[i].cuid = s->cuid;
+		q[i].cgid = s->cgid;
 		q[i].msgs = &msp[k];
 		q[i].n_msgs = s->n_msgs;
 		for (size_t j = 0; j < s->n_msgs; j++, k++) {
@@ -113,7 +120,7 @@ out:
 /* the image's objects against what a restore needs: 0, or img_invalid() */
 static int check(const Md__IpcNsImage *m)
 {
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, msgs = 0;
 
 	if (m->n_sysctls > 64 || m->n_sems > MD_IPC_OBJS_MAX || m->n_msgqs > MD_IPC_OBJS_MAX)
 		return img_invalid(IPCNS_NAME, "%zu sysctls, %zu semaphore sets, %zu message queues: too many",
@@ -152,6 +159,9 @@ static int check(const Md__IpcNsImage *m)
 		if (q->id < 0 || q->mode > 0777 || q->qbytes > INT32_MAX)
 			return img_invalid(IPCNS_NAME, "message queue %d: mode %#o, %llu bytes", q->id, q->mode,
 					   (unsigned long long)q->qbytes);
+		msgs += q->n_msgs;
+		if (msgs > MD_MSGS_MAX)
+			return img_invalid(IPCNS_NAME, "over %u messages", MD_MSGS_MAX);
 		for (size_t k = 0; k < q->n_msgs; k++) {
 			if (q->msgs[k]->mtype <= 0)
 				return img_invalid(IPCNS_NAME, "message %zu of queue %d has type %lld", k, q->id,
@@ -200,7 +210,8 @@ int image_read_ipcns(int dirfd, struct md_ipcns *ret)
 		const Md__SemSet *s = m->sems[i];
 		struct md_semset *d = &ns.sems[ns.n_sems++];
 
-		*d = (struct md_semset){ s->id, s->key, s->mode, s->uid, s->gid, NULL, (uint32_t)s->n_values };
+		*d = (struct md_semset){ s->id,	  s->key,  s->mode, s->uid, s->gid, NULL, (uint32_t)s->n_values,
+					 s->cuid, s->cgid, s->has_operated && s->operated };
 		if (!(d->values = calloc(s->n_values, sizeof(*d->values))))
 			goto oom;
 		for (size_t v = 0; v < s->n_values; v++)
@@ -210,7 +221,7 @@ int image_read_ipcns(int dirfd, struct md_ipcns *ret)
 		const Md__MsgQueue *q = m->msgqs[i];
 		struct md_msgq *d = &ns.msgqs[ns.n_msgqs++];
 
-		*d = (struct md_msgq){ q->id, q->key, q->mode, q->uid, q->gid, q->qbytes, NULL, 0 };
+		*d = (struct md_msgq){ q->id, q->key, q->mode, q->uid, q->gid, q->qbytes, NULL, 0, q->cuid, q->cgid };
 		if (!(d->msgs = calloc(q->n_msgs + 1, sizeof(*d->msgs))))
 			goto oom;
 		for (size_t k = 0; k < q->n_msgs; k++) {

@@ -124,7 +124,8 @@ static int read_sems(struct md_ipcns *ns)
 			return -errno;
 		*s = (struct md_semset){ .id = id, .key = ds.sem_perm.__key, .mode = ds.sem_perm.mode & 0777,
 					 .uid = ds.sem_perm.uid, .gid = ds.sem_perm.gid,
-					 .nsems = (uint32_t)ds.sem_nsems };
+					 .nsems = (uint32_t)ds.sem_nsems, .cuid = ds.sem_perm.cuid,
+					 .cgid = ds.sem_perm.cgid, .operated = ds.sem_otime != 0 };
 		if (!s->nsems || s->nsems > MD_SEM_NSEMS_MAX)
 			return -E2BIG;
 		s->values = calloc(s->nsems, sizeof(*s->values));
@@ -137,14 +138,22 @@ static int read_sems(struct md_ipcns *ns)
 	return 0;
 }
 
-/* the messages of queue s, cbytes of them together, copied oldest first */
-static int read_msgs(struct md_msgq *s, size_t qnum, size_t cbytes, uint64_t *total)
+/*
+ * The messages of queue s, cbytes of them together, copied oldest first.
+ * MSG_COPY copies at most kernel/msgmax bytes: a message sent before the
+ * limit was lowered cannot be read (-EMSGSIZE).
+ */
+static int read_msgs(struct md_msgq *s, size_t qnum, size_t cbytes, uint64_t *total, size_t *count)
 {
 	_cleanup_free_ struct {
 		long mtype;
 		char mtext[];
-	} *buf = malloc(sizeof(*buf) + cbytes + 1);
+	} *buf = NULL;
 
+	*count += qnum;
+	if (*total + cbytes > MD_MSG_BYTES_MAX || *count > MD_MSGS_MAX)
+		return -EFBIG;
+	buf = malloc(sizeof(*buf) + cbytes + 1);
 	if (!buf)
 		return -ENOMEM;
 	s->msgs = calloc(qnum + 1, sizeof(*s->msgs));
@@ -155,10 +164,8 @@ static int read_msgs(struct md_msgq *s, size_t qnum, size_t cbytes, uint64_t *to
 		struct md_msg *m = &s->msgs[s->n_msgs];
 
 		if (got < 0)
-			return -errno;
+			return errno == EINVAL ? -EMSGSIZE : -errno;
 		*total += (uint64_t)got;
-		if (*total > MD_MSG_BYTES_MAX)
-			return -EFBIG;
 		m->mtype = buf->mtype;
 		m->len = (size_t)got;
 		m->data = malloc(m->len + 1);
@@ -175,6 +182,7 @@ static int read_msgqs(struct md_ipcns *ns)
 	struct msginfo info;
 	int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
 	uint64_t total = 0;
+	size_t count = 0;
 
 	if (max < 0)
 		return -errno;
@@ -191,9 +199,13 @@ static int read_msgqs(struct md_ipcns *ns)
 		if (id < 0)
 			return -errno;
 		*s = (struct md_msgq){ .id = id, .key = ds.msg_perm.__key, .mode = ds.msg_perm.mode & 0777,
-				       .uid = ds.msg_perm.uid, .gid = ds.msg_perm.gid, .qbytes = ds.msg_qbytes };
+				       .uid = ds.msg_perm.uid, .gid = ds.msg_perm.gid, .qbytes = ds.msg_qbytes,
+				       .cuid = ds.msg_perm.cuid, .cgid = ds.msg_perm.cgid };
 		ns->n_msgqs++;
-		r = read_msgs(s, ds.msg_qnum, ds.__msg_cbytes, &total);
+		/* msgmnb is an int: above it, only CAP_SYS_RESOURCE could set it again */
+		if (s->qbytes > INT32_MAX)
+			return -ERANGE;
+		r = read_msgs(s, ds.msg_qnum, ds.__msg_cbytes, &total, &count);
 		if (r < 0)
 			return r;
 	}
@@ -299,6 +311,60 @@ static int rm_msg(int id)
 	return msgctl(id, IPC_RMID, NULL);
 }
 
+/*
+ * The creator of an object is whoever makes it: memdump's thread takes
+ * its ids (effective ones) for the call, and its own back after. The
+ * kernel lets the creator in as it does the owner.
+ */
+static int as_creator(uid_t cuid, gid_t cgid, int (*mk)(const void *), const void *arg)
+{
+	uid_t euid = geteuid();
+	gid_t egid = getegid();
+	int r, err;
+
+	if (setegid(cgid) < 0)
+		return -errno;
+	if (seteuid(cuid) < 0) {
+		err = -errno;
+		if (setegid(egid) < 0)
+			abort();	/* memdump would go on with the wrong group */
+		return err;
+	}
+	r = mk(arg);
+	err = errno;
+	if (seteuid(euid) < 0 || setegid(egid) < 0)
+		abort();	/* memdump would go on without its privileges */
+	errno = err;
+	return r;
+}
+
+static int semget_of(const void *arg)
+{
+	const struct md_semset *s = arg;
+
+	return semget(s->key, (int)s->nsems, IPC_CREAT | IPC_EXCL | (int)s->mode);
+}
+
+static int msgget_of(const void *arg)
+{
+	const struct md_msgq *q = arg;
+
+	return msgget(q->key, IPC_CREAT | IPC_EXCL | (int)q->mode);
+}
+
+/* sem_otime set again, by an operation that changes nothing: +1 then -1, or -1 then +1 at SEMVMX */
+static int mark_operated(const struct md_semset *s)
+{
+	struct sembuf up = { 0, 1, IPC_NOWAIT }, down = { 0, -1, IPC_NOWAIT };
+	struct sembuf ops[2] = { up, down };
+
+	if (s->values[0] >= MD_SEM_VALUE_MAX) {
+		ops[0] = down;
+		ops[1] = up;
+	}
+	return semop(s->id, ops, 2) < 0 ? -errno : 0;
+}
+
 static int make_sem(const struct md_semset *s)
 {
 	struct semid_ds ds;
@@ -307,12 +373,17 @@ static int make_sem(const struct md_semset *s)
 	r = choose_id("sem", s->id);
 	if (r < 0)
 		return r;
-	r = made(semget(s->key, (int)s->nsems, IPC_CREAT | IPC_EXCL | (int)s->mode), s->id, rm_sem);
+	r = made(as_creator(s->cuid, s->cgid, semget_of, s), s->id, rm_sem);
 	if (r < 0)
 		return r;
 	if (semctl(s->id, 0, SETALL, (union semun){ .array = s->values }) < 0 ||
 	    semctl(s->id, 0, IPC_STAT, (union semun){ .buf = &ds }) < 0)
 		return -errno;
+	if (s->operated) {
+		r = mark_operated(s);
+		if (r < 0)
+			return r;
+	}
 	ds.sem_perm.uid = s->uid;
 	ds.sem_perm.gid = s->gid;
 	ds.sem_perm.mode = s->mode;
@@ -338,7 +409,7 @@ static int make_msgq(const struct md_msgq *q)
 	r = choose_id("msg", q->id);
 	if (r < 0)
 		return r;
-	r = made(msgget(q->key, IPC_CREAT | IPC_EXCL | (int)q->mode), q->id, rm_msg);
+	r = made(as_creator(q->cuid, q->cgid, msgget_of, q), q->id, rm_msg);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < q->n_msgs; k++) {
@@ -377,6 +448,66 @@ int ipcns_write_sysctls(const struct md_sysctl *s, size_t n, const char **failed
 	for (size_t i = 0; i < n; i++) {
 		int r = write_sysctl(s[i].name, s[i].value);
 
+		if (r < 0) {
+			*failed = s[i].name;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* the sysctls that limit what can be made: raised to the image's before anything is made */
+static bool is_limit(const char *name)
+{
+	static const char *const limits[] = {
+		"kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/msgmax",
+		"kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (!strcmp(name, limits[i]))
+			return true;
+	return false;
+}
+
+/* "a b c" of want over "x y z" of have, each field the higher of the two, into buf */
+static int higher(const char *want, const char *have, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	while (*want || *have) {
+		char *ew, *eh;
+		unsigned long long w = strtoull(want, &ew, 10), h = strtoull(have, &eh, 10);
+		int n;
+
+		if (ew == want && eh == have)
+			break;
+		n = snprintf(buf + at, len - at, "%s%llu", at ? "\t" : "", w > h ? w : h);
+		if (n < 0 || (size_t)n >= len - at)
+			return -EINVAL;
+		at += (size_t)n;
+		want = ew + strspn(ew, " \t");
+		have = eh + strspn(eh, " \t");
+	}
+	return 0;
+}
+
+int ipcns_raise_limits(const struct md_sysctl *s, size_t n, const char **failed)
+{
+	*failed = NULL;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *have = NULL;
+		char buf[MD_IPC_SYSCTL_VALUE_MAX * 2];
+		int r;
+
+		if (!is_limit(s[i].name))
+			continue;
+		r = read_sysctl(s[i].name, &have);
+		if (r >= 0)
+			r = higher(s[i].value, have, buf, sizeof(buf));
+		if (r >= 0 && strcmp(buf, have))
+			r = write_sysctl(s[i].name, buf);
 		if (r < 0) {
 			*failed = s[i].name;
 			return r;

@@ -3,21 +3,23 @@
  * holding one of each SysV object, for test/e2e/run.sh, with two children
  * blocked on them.
  *
- *   semaphore set A  key 0x4d495301, 3 semaphores (1, 7, 32767), mode 0640, owner 1234:5678
+ *   semaphore set A  key 0x4d495301, 3 semaphores (1, 7, 32767), mode 0640, owner 1234:5678,
+ *                    made by 4321:8765, operated on (sem_otime set)
  *   semaphore set B  private, 1 semaphore (5), mode 0600; child S waits in semop() for 6
- *   message queue Q  key 0x4d495302, mode 0620, owner 1234, msg_qbytes 12000, four messages
- *                    (type 1 "hello", type 2 8000 bytes, type 1 empty, type 3 "last")
+ *   semaphore set C  private, 33000 semaphores (above a new namespace's SEMMSL), the last 9
+ *   message queue Q  key 0x4d495302, mode 0620, owner 1234:8765, made by 4321:8765, msg_qbytes 12000,
+ *                    four messages (type 1 "hello", type 2 8000 bytes, type 1 empty, type 3 "last")
  *   message queue W  private, empty; child M waits in msgrcv() for type 9
  *   segment U        key 0x4d495303, 3 pages + 10 bytes, written, attached by nobody
  *   segment T        private, 2 pages, written, attached by P (and S and M)
- *   sysctls          kernel/msgmnb 20000, kernel/sem "250 32000 32 64", kernel/shmmni 100,
+ *   sysctls          kernel/msgmnb 20000, kernel/sem "40000 64000 32 64", kernel/shmmni 100,
  *                    fs/mqueue/msg_max 20 (-r: kernel/shm_rmid_forced 1 too)
  * Each kind had an object made and removed first, so that ids are not indexes.
  *
  * Modes: -m wait (default) writes "READY P" to STATUS and waits for SIGUSR1;
  * -m selftest checks at once; -m corrupt -c WHAT breaks one thing first
- * (semval, msg, owner, unattached, id, sysctl), and the check must notice.
- * The check: every object under its id and key with its owner, mode and
+ * (semval, big, msg, owner, unattached, id, sysctl), and the check must notice.
+ * The check: every object under its id and key with its owner, creator, mode and
  * content (the messages received in order), U's bytes through an attach,
  * T's through P's, the sysctls; then a type 9 message wakes M and a semop()
  * wakes S, which must both end well. -q: a POSIX message queue too (for the
@@ -46,6 +48,9 @@
 #define T_SIZE (2 * PG)
 #define BIG 8000
 #define QBYTES 12000
+#define C_NSEMS 33000
+#define CUID 4321
+#define CGID 8765
 
 union semun {
 	int val;
@@ -60,7 +65,7 @@ struct msgbuf_big {
 
 static const char *corrupt;
 static volatile sig_atomic_t go;
-static int id_a, id_b, id_q, id_w, id_u, id_seg_t;
+static int id_a, id_b, id_c, id_q, id_w, id_u, id_seg_t;
 static uint8_t *t_mem;
 static pid_t s_pid, m_pid;
 static bool rmid_forced, retry;
@@ -69,7 +74,7 @@ static const struct {
 	const char *name, *value;
 } sysctls[] = {
 	{ "kernel/msgmnb", "20000" },
-	{ "kernel/sem", "250\t32000\t32\t64" },
+	{ "kernel/sem", "40000\t64000\t32\t64" },
 	{ "kernel/shmmni", "100" },
 	{ "fs/mqueue/msg_max", "20" },
 };
@@ -121,6 +126,19 @@ static void send(int id, long type, const void *data, size_t len)
 		die_setup("msgsnd");
 }
 
+/* semget() or msgget() (sem: 0) as the creator CUID:CGID */
+static int make_as_creator(key_t key, int nsems, int mode)
+{
+	int id;
+
+	if (setegid(CGID) < 0 || seteuid(CUID) < 0)
+		die_setup("seteuid");
+	id = nsems ? semget(key, nsems, IPC_CREAT | IPC_EXCL | mode) : msgget(key, IPC_CREAT | IPC_EXCL | mode);
+	if (seteuid(0) < 0 || setegid(0) < 0)
+		die_setup("seteuid back");
+	return id;
+}
+
 static void setup(void)
 {
 	unsigned short a_vals[] = { 1, 7, 32767 }, b_val = 5;
@@ -132,10 +150,13 @@ static void setup(void)
 	for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++)
 		write_sysctl(sysctls[i].name, sysctls[i].value);
 	churn();
-	id_a = semget(KEY_A, 3, IPC_CREAT | IPC_EXCL | 0640);
+	id_a = make_as_creator(KEY_A, 3, 0640);
 	id_b = semget(IPC_PRIVATE, 1, 0600);
-	if (id_a < 0 || id_b < 0 || semctl(id_a, 0, SETALL, (union semun){ .array = a_vals }) < 0 ||
+	id_c = semget(IPC_PRIVATE, C_NSEMS, 0600);
+	if (id_a < 0 || id_b < 0 || id_c < 0 || semctl(id_a, 0, SETALL, (union semun){ .array = a_vals }) < 0 ||
 	    semctl(id_b, 0, SETALL, (union semun){ .array = &b_val }) < 0 ||
+	    semctl(id_c, C_NSEMS - 1, SETVAL, (union semun){ .val = 9 }) < 0 ||
+	    semop(id_a, (struct sembuf[]){ { 1, 1, 0 }, { 1, -1, 0 } }, 2) < 0 ||
 	    semctl(id_a, 0, IPC_STAT, (union semun){ .buf = &sd }) < 0)
 		die_setup("semaphores");
 	sd.sem_perm.uid = 1234;
@@ -143,7 +164,7 @@ static void setup(void)
 	if (semctl(id_a, 0, IPC_SET, (union semun){ .buf = &sd }) < 0)
 		die_setup("IPC_SET semaphores");
 
-	id_q = msgget(KEY_Q, IPC_CREAT | IPC_EXCL | 0620);
+	id_q = make_as_creator(KEY_Q, 0, 0620);
 	id_w = msgget(IPC_PRIVATE, 0600);
 	if (id_q < 0 || id_w < 0)
 		die_setup("msgget");
@@ -227,6 +248,9 @@ static void check_sems(void)
 		return;
 	}
 	check_perm("A", &sd.sem_perm, KEY_A, 0640, 1234, 5678);
+	if (sd.sem_perm.cuid != CUID || sd.sem_perm.cgid != CGID || !sd.sem_otime)
+		failf("A: made by %u:%u, last operated on at %ld", sd.sem_perm.cuid, sd.sem_perm.cgid,
+		      (long)sd.sem_otime);
 	if (sd.sem_nsems != 3 || semctl(id_a, 0, GETALL, (union semun){ .array = v }) < 0 || v[0] != 1 ||
 	    v[1] != 7 || v[2] != 32767)
 		failf("A: %lu semaphores, values %u %u %u", (unsigned long)sd.sem_nsems, v[0], v[1], v[2]);
@@ -237,6 +261,10 @@ static void check_sems(void)
 	check_perm("B", &sd.sem_perm, IPC_PRIVATE, 0600, 0, 0);
 	if (semctl(id_b, 0, GETVAL) != 5)
 		failf("B: value %d, expected 5", semctl(id_b, 0, GETVAL));
+	if (semctl(id_c, 0, IPC_STAT, (union semun){ .buf = &sd }) < 0 || sd.sem_nsems != C_NSEMS ||
+	    semctl(id_c, C_NSEMS - 1, GETVAL) != 9 || semctl(id_c, 0, GETVAL) != 0)
+		failf("C (%d): %lu semaphores, the last %d", id_c, (unsigned long)sd.sem_nsems,
+		      semctl(id_c, C_NSEMS - 1, GETVAL));
 }
 
 static void check_msgs(void)
@@ -252,7 +280,9 @@ static void check_msgs(void)
 		failf("Q (%d): %s", id_q, strerror(errno));
 		return;
 	}
-	check_perm("Q", &md.msg_perm, KEY_Q, 0620, 1234, 0);
+	check_perm("Q", &md.msg_perm, KEY_Q, 0620, 1234, CGID);
+	if (md.msg_perm.cuid != CUID || md.msg_perm.cgid != CGID)
+		failf("Q: made by %u:%u", md.msg_perm.cuid, md.msg_perm.cgid);
 	if (md.msg_qnum != 4 || md.msg_qbytes != QBYTES || md.__msg_cbytes != 5 + BIG + 4)
 		failf("Q: %lu messages, %lu bytes, limit %lu", (unsigned long)md.msg_qnum,
 		      (unsigned long)md.__msg_cbytes, (unsigned long)md.msg_qbytes);
@@ -348,6 +378,8 @@ static void break_one(void)
 
 	if (is("semval"))
 		semctl(id_a, 1, SETVAL, (union semun){ .val = 8 });
+	if (is("big"))
+		semctl(id_c, C_NSEMS - 1, SETVAL, (union semun){ .val = 0 });
 	if (is("msg"))
 		msgrcv(id_q, &b, BIG, 3, IPC_NOWAIT);
 	if (is("owner") && msgctl(id_q, IPC_STAT, &md) == 0) {

@@ -3428,17 +3428,17 @@ test_ipc_selftest() {
 
 test_ipc_detects_corruption() {
 	local what
-	for what in semval msg owner unattached id sysctl; do
+	for what in semval big msg owner unattached id sysctl; do
 		corruption_noticed "$E2E/dumpee_ipc" "$what"
 	done
 }
 
 # ipc_objects PID: the SysV objects of PID's IPC namespace, as one line each (kind, key, id,
-# mode, size, counts, owner), and its sysctls
+# mode, size, counts, owner, creator of a set or queue), and its sysctls
 ipc_objects() {
 	nsenter -t "$1" -i sh -c 'awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
-		awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6 }" /proc/sysvipc/sem
-		awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9 }" /proc/sysvipc/msg
+		awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8 }" /proc/sysvipc/sem
+		awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9, \$10, \$11 }" /proc/sysvipc/msg
 		cd /proc/sys && grep . kernel/shm* kernel/msgm* kernel/sem fs/mqueue/*' | sort
 }
 

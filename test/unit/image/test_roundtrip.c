@@ -340,10 +340,12 @@ static void synth_ipcns(struct md_ipcns *ns)
 	ns->sysctls[0] = (struct md_sysctl){ strdup("kernel/msgmnb"), strdup("20000") };
 	ns->sysctls[1] = (struct md_sysctl){ strdup("kernel/sem"), strdup("250\t32000\t32\t64") };
 	ns->n_sysctls = 2;
-	ns->sems[0] = (struct md_semset){ 32769, 0x4d495301, 0640, 1234, 5678, malloc(sizeof(vals)), 3 };
+	ns->sems[0] = (struct md_semset){ 32769, 0x4d495301, 0640, 1234, 5678, malloc(sizeof(vals)), 3,
+					  4321, 8765, true };
 	memcpy(ns->sems[0].values, vals, sizeof(vals));
 	ns->n_sems = 1;
-	ns->msgqs[0] = (struct md_msgq){ 65538, 0x4d495302, 0620, 1234, 0, 12000, calloc(3, sizeof(struct md_msg)), 3 };
+	ns->msgqs[0] = (struct md_msgq){ 65538, 0x4d495302, 0620, 1234, 0, 12000, calloc(3, sizeof(struct md_msg)), 3,
+					 4321, 8765 };
 	ns->msgqs[0].msgs[0] = (struct md_msg){ 1, (uint8_t *)strdup("hello"), 5 };
 	ns->msgqs[0].msgs[1] = (struct md_msg){ 2, (uint8_t *)strdup(""), 0 };
 	ns->msgqs[0].msgs[2] = (struct md_msg){ 7, (uint8_t *)strdup("last"), 4 };
@@ -363,7 +365,8 @@ static void assert_ipcns_eq(const struct md_ipcns *a, const struct md_ipcns *b)
 		const struct md_semset *x = &a->sems[i], *y = &b->sems[i];
 
 		cr_assert(x->id == y->id && x->key == y->key && x->mode == y->mode && x->uid == y->uid &&
-			  x->gid == y->gid && x->nsems == y->nsems);
+			  x->gid == y->gid && x->nsems == y->nsems && x->cuid == y->cuid && x->cgid == y->cgid &&
+			  x->operated == y->operated);
 		cr_assert_arr_eq(x->values, y->values, x->nsems * sizeof(*x->values));
 	}
 	cr_assert_eq(a->n_msgqs, b->n_msgqs);
@@ -371,7 +374,8 @@ static void assert_ipcns_eq(const struct md_ipcns *a, const struct md_ipcns *b)
 		const struct md_msgq *x = &a->msgqs[i], *y = &b->msgqs[i];
 
 		cr_assert(x->id == y->id && x->key == y->key && x->mode == y->mode && x->uid == y->uid &&
-			  x->gid == y->gid && x->qbytes == y->qbytes && x->n_msgs == y->n_msgs);
+			  x->gid == y->gid && x->qbytes == y->qbytes && x->n_msgs == y->n_msgs && x->cuid == y->cuid &&
+			  x->cgid == y->cgid);
 		for (size_t k = 0; k < x->n_msgs; k++) {
 			cr_assert(x->msgs[k].mtype == y->msgs[k].mtype && x->msgs[k].len == y->msgs[k].len);
 			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);

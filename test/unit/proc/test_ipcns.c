@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "memdump/ipcns.h"
+#include "memdump/proc.h"
 
 union semun {
 	int val;
@@ -67,7 +68,9 @@ static void assert_same(const struct md_ipcns *a, const struct md_ipcns *b)
 
 		cr_assert_not_null(y, "semaphore set %d is missing", x->id);
 		cr_assert(x->key == y->key && x->mode == y->mode && x->uid == y->uid && x->gid == y->gid &&
-			  x->nsems == y->nsems, "semaphore set %d differs", x->id);
+			  x->nsems == y->nsems && x->cuid == y->cuid && x->cgid == y->cgid &&
+			  x->operated == y->operated,
+			  "semaphore set %d differs", x->id);
 		cr_assert_arr_eq(x->values, y->values, x->nsems * sizeof(*x->values));
 	}
 	for (size_t i = 0; i < a->n_msgqs; i++) {
@@ -75,7 +78,8 @@ static void assert_same(const struct md_ipcns *a, const struct md_ipcns *b)
 
 		cr_assert_not_null(y, "message queue %d is missing", x->id);
 		cr_assert(x->key == y->key && x->mode == y->mode && x->uid == y->uid && x->gid == y->gid &&
-			  x->qbytes == y->qbytes && x->n_msgs == y->n_msgs, "message queue %d differs", x->id);
+			  x->qbytes == y->qbytes && x->n_msgs == y->n_msgs && x->cuid == y->cuid && x->cgid == y->cgid,
+			  "message queue %d differs", x->id);
 		for (size_t k = 0; k < x->n_msgs; k++) {
 			cr_assert(x->msgs[k].mtype == y->msgs[k].mtype && x->msgs[k].len == y->msgs[k].len);
 			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);
@@ -98,8 +102,13 @@ Test(ipcns, read_and_make_again)
 	/* made and removed: the next ids are not indexes */
 	cr_assert_eq(semctl(semget(IPC_PRIVATE, 1, 0600), 0, IPC_RMID), 0);
 	cr_assert_eq(msgctl(msgget(IPC_PRIVATE, 0600), IPC_RMID, NULL), 0);
+	/* made by another user: the creator is kept */
+	cr_assert_eq(setegid(8765), 0);
+	cr_assert_eq(seteuid(4321), 0);
 	sem = semget(0x1234, 3, IPC_CREAT | 0640);
 	q = msgget(0x5678, IPC_CREAT | 0620);
+	cr_assert_eq(seteuid(0), 0);
+	cr_assert_eq(setegid(0), 0);
 	empty = msgget(IPC_PRIVATE, 0600);
 	seg = shmget(0x9abc, 10000, IPC_CREAT | 0600);
 	cr_assert(sem > 0 && q > 0 && empty >= 0 && seg >= 0);
@@ -107,6 +116,8 @@ Test(ipcns, read_and_make_again)
 	cr_assert_eq(semctl(sem, 0, IPC_STAT, (union semun){ .buf = &sd }), 0);
 	sd.sem_perm.uid = 1234;
 	cr_assert_eq(semctl(sem, 0, IPC_SET, (union semun){ .buf = &sd }), 0);
+	/* operated on: sem_otime set */
+	cr_assert_eq(semop(sem, (struct sembuf[]){ { 2, -1, 0 }, { 2, 1, 0 } }, 2), 0);
 	send(q, 4, "first");
 	send(q, 1, "");
 	send(q, 4, "third");
@@ -119,7 +130,10 @@ Test(ipcns, read_and_make_again)
 	cr_assert_eq(got.n_sems, 1);
 	cr_assert_eq(got.n_msgqs, 2);
 	cr_assert(got.sems[0].id == sem && got.sems[0].key == 0x1234 && got.sems[0].mode == 0640 &&
-		  got.sems[0].uid == 1234 && got.sems[0].nsems == 3);
+		  got.sems[0].uid == 1234 && got.sems[0].nsems == 3 && got.sems[0].cuid == 4321 &&
+		  got.sems[0].cgid == 8765 && got.sems[0].operated);
+	cr_assert(msgq_by_id(&got, q) && msgq_by_id(&got, q)->cuid == 4321 && msgq_by_id(&got, q)->cgid == 8765);
+	cr_assert_eq(geteuid(), 0);
 	cr_assert_arr_eq(got.sems[0].values, vals, sizeof(vals));
 	cr_assert_not_null(msgq_by_id(&got, q));
 	cr_assert_eq(msgq_by_id(&got, q)->n_msgs, 3);
@@ -197,4 +211,40 @@ Test(ipcns, sysctls_compared)
 	md_sysctls_free(d, nd);
 	md_sysctls_free(a, na);
 	md_sysctls_free(b, nb);
+}
+
+/* a namespace that raised a limit: what it holds is made again once the image's limits are raised */
+Test(ipcns, raised_limits)
+{
+	static const struct md_sysctl sysctls[] = {
+		{ (char *)"kernel/sem", (char *)"40000\t64000\t32\t64" },
+		{ (char *)"kernel/msgmnb", (char *)"100" },
+	};
+	struct md_semset big = { .id = 5, .key = 0, .mode = 0600, .nsems = 33000 };
+	struct md_ipcns ns = { .sems = &big, .n_sems = 1 };
+	const char *failed;
+	char what[96], *v;
+	size_t len;
+
+	new_ns();
+	big.values = calloc(big.nsems, sizeof(*big.values));
+	cr_assert_not_null(big.values);
+	big.values[32999] = 9;
+	/* a new namespace's SEMMSL (32000) is below what the set needs */
+	cr_assert_lt(ipcns_make_objects(&ns, what, sizeof(what)), 0);
+	cr_assert_eq(ipcns_raise_limits(sysctls, 2, &failed), 0, "%s", failed);
+	cr_assert_eq(proc_read_file("/proc/sys/kernel/sem", &v, &len), 0);
+	cr_assert_str_eq(v, "40000\t1024000000\t500\t32000\n", "field by field the higher: %s", v);
+	free(v);
+	/* msgmnb is no higher in the image: left alone */
+	cr_assert_eq(proc_read_file("/proc/sys/kernel/msgmnb", &v, &len), 0);
+	cr_assert_str_eq(v, "16384\n");
+	free(v);
+	cr_assert_eq(ipcns_make_objects(&ns, what, sizeof(what)), 0, "%s: %s", what, strerror(errno));
+	cr_assert_eq(semctl(5, 32999, GETVAL), 9);
+	cr_assert_eq(ipcns_write_sysctls(sysctls, 2, &failed), 0);
+	cr_assert_eq(proc_read_file("/proc/sys/kernel/sem", &v, &len), 0);
+	cr_assert_str_eq(v, "40000\t64000\t32\t64\n");
+	free(v);
+	free(big.values);
 }
