@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -314,13 +315,19 @@ static int rm_msg(int id)
 /*
  * The creator of an object is whoever makes it: memdump's thread takes
  * its ids (effective ones) for the call, and its own back after. The
- * kernel lets the creator in as it does the owner.
+ * kernel lets the creator in as it does the owner. A change of ids takes
+ * the dumpable flag, which the processes memdump forks would inherit:
+ * set back too.
  */
 static int as_creator(uid_t cuid, gid_t cgid, int (*mk)(const void *), const void *arg)
 {
 	uid_t euid = geteuid();
 	gid_t egid = getegid();
-	int r, err;
+	int r, err, dumpable;
+
+	if (cuid == euid && cgid == egid)
+		return mk(arg);
+	dumpable = prctl(PR_GET_DUMPABLE);
 
 	if (setegid(cgid) < 0)
 		return -errno;
@@ -328,12 +335,16 @@ static int as_creator(uid_t cuid, gid_t cgid, int (*mk)(const void *), const voi
 		err = -errno;
 		if (setegid(egid) < 0)
 			abort();	/* memdump would go on with the wrong group */
+		if (dumpable >= 0)
+			prctl(PR_SET_DUMPABLE, dumpable);
 		return err;
 	}
 	r = mk(arg);
 	err = errno;
 	if (seteuid(euid) < 0 || setegid(egid) < 0)
 		abort();	/* memdump would go on without its privileges */
+	if (dumpable >= 0)
+		prctl(PR_SET_DUMPABLE, dumpable);
 	errno = err;
 	return r;
 }
