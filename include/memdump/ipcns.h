@@ -10,11 +10,8 @@
 
 #include "memdump/model.h"
 
-/* every sysctl of md_ipc_sysctl_names, in its order, as read: 0 or -errno */
+/* every sysctl of md_ipc_sysctl_names, in its order (sorted), as read: 0 or -errno */
 int ipcns_read_sysctls(struct md_sysctl **ret, size_t *ret_n);
-/* sysctls of theirs whose value differs in fresh (both read by ipcns_read_sysctls()), copied, in order */
-int ipcns_sysctl_diff(const struct md_sysctl *theirs, size_t n_theirs, const struct md_sysctl *fresh,
-		      size_t n_fresh, struct md_sysctl **ret, size_t *ret_n);
 /* every SysV semaphore set and message queue (with its messages), by id: 0 or -errno */
 int ipcns_read_objects(struct md_ipcns *ns);
 
@@ -28,6 +25,8 @@ int ipcns_read_shm(struct ipcns_shm **ret, size_t *ret_n);
 /* the name of a POSIX message queue, the first found (NULL: none; free() it): 0 or -errno */
 int ipcns_first_mqueue(char **ret);
 
+/* kernel/KIND_next_id ("sem", "msg", "shm"): the id the next object of that kind gets: 0 or -errno */
+int ipcns_choose_id(const char *kind, int id);
 /*
  * The semaphore sets and message queues of ns, under their ids, keys,
  * owners and modes, made in the thread's IPC namespace (a new one: an id

@@ -558,6 +558,13 @@ struct md_sysctl {
 bool md_net_sysctl_name_ok(const char *name);
 /* frees s and the strings of its n sysctls */
 void md_sysctls_free(struct md_sysctl *s, size_t n);
+/*
+ * The sysctls of a that b has with another value, both sorted by name,
+ * into *ret (shallow: a's strings, not copied; NULL if none); those b
+ * lacks (of a device or a module it has not) are not among them.
+ */
+int md_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
+		   const struct md_sysctl ***ret, size_t *ret_n);
 
 /*
  * The tree's own IPC namespace (md_inventory.ipc_ns, ipcns.img): its SysV
@@ -615,7 +622,7 @@ struct md_ipcns {
 
 /* a sysctl of the IPC namespace memdump keeps: "kernel/msgmnb", "fs/mqueue/msg_max", ... */
 bool md_ipc_sysctl_name_ok(const char *name);
-/* the names md_ipc_sysctl_name_ok() takes, NULL-terminated */
+/* the names md_ipc_sysctl_name_ok() takes, sorted, NULL-terminated */
 extern const char *const md_ipc_sysctl_names[];
 void md_ipcns_release(struct md_ipcns *ns);
 

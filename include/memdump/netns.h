@@ -42,14 +42,6 @@ int netns_line(int protocol, const struct nlmsghdr *nlh, char *buf, size_t len);
 int netns_read(struct netns_state *ret);
 void netns_state_release(struct netns_state *s);
 
-/*
- * The sysctls of a that b has with another value, into *ret (shallow:
- * a's strings, not copied); those b lacks (of a device or a module it
- * has not) are not among them.
- */
-int netns_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
-		      const struct md_sysctl ***ret, size_t *ret_n);
-
 /* the loopback device of the calling thread's namespace: up or down, and its MTU (0: as it is) */
 int netns_set_lo(bool up, uint32_t mtu);
 

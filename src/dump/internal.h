@@ -121,7 +121,6 @@ int dump_file_pages(int fd, const struct md_pagemap *pm, const struct dump_out *
 		    const char *what);
 
 struct stat;
-struct md_sysctl;
 
 /* the tree's UTS namespace, if not memdump's (ns.c) */
 struct dump_uts {
@@ -144,7 +143,7 @@ struct dump_ns {
 	struct md_sysctl *sysctls;	/* and the sysctls set otherwise than in a new one */
 	size_t n_sysctls;
 	bool ipc_ns;		/* an IPC namespace of the tree's own (ipcns.c): */
-	int ipc_fd;		/* it, open (with ipc_ns), memdump's (-1: not yet open), */
+	int ipc_fd;		/* it and memdump's, open (with ipc_ns), */
 	int our_ipc_fd;
 	struct md_ipcns ipc;	/* what ipcns.img keeps, */
 	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */

@@ -36,7 +36,8 @@
 static int fresh_diff(const struct md_sysctl *theirs, size_t n, struct md_ipcns *ipc)
 {
 	struct md_sysctl *fresh = NULL;
-	size_t n_fresh = 0;
+	const struct md_sysctl **diff = NULL;
+	size_t n_fresh = 0, n_diff = 0;
 	int r;
 
 	if (unshare(CLONE_NEWIPC) < 0)
@@ -44,11 +45,21 @@ static int fresh_diff(const struct md_sysctl *theirs, size_t n, struct md_ipcns 
 	r = ipcns_read_sysctls(&fresh, &n_fresh);
 	if (r < 0)
 		return log_err(r, "cannot read the sysctls of a new IPC namespace");
-	r = ipcns_sysctl_diff(theirs, n, fresh, n_fresh, &ipc->sysctls, &ipc->n_sysctls);
+	r = md_sysctl_diff(theirs, n, fresh, n_fresh, &diff, &n_diff);
+	if (r >= 0 && n_diff && !(ipc->sysctls = calloc(n_diff, sizeof(*ipc->sysctls))))
+		r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n_diff; i++) {
+		struct md_sysctl *k = &ipc->sysctls[ipc->n_sysctls++];
+
+		k->name = strdup(diff[i]->name);
+		k->value = strdup(diff[i]->value);
+		if (!k->name || !k->value)
+			r = -ENOMEM;
+		else
+			log_debug("IPC sysctl %s: '%s' (a new namespace has another value)", k->name, k->value);
+	}
+	free(diff);
 	md_sysctls_free(fresh, n_fresh);
-	for (size_t i = 0; r >= 0 && i < ipc->n_sysctls; i++)
-		log_debug("IPC sysctl %s: '%s' (a new namespace has another value)", ipc->sysctls[i].name,
-			  ipc->sysctls[i].value);
 	return r;
 }
 

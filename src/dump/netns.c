@@ -40,12 +40,12 @@ static int compare(pid_t root, const struct netns_state *theirs, const struct ne
 
 		if (c < 0)
 			return log_refuse("the tree's network namespace (of %d) has what a new one has not: '%s': not "
-					  "supported (memdump keeps only the loopback device's state and sysctls)", root,
-					  theirs->lines[i]);
+					  "supported (memdump keeps only the loopback device's state and sysctls)",
+					  root, theirs->lines[i]);
 		if (c > 0)
 			return log_refuse("the tree's network namespace (of %d) lacks what a new one has: '%s': not "
-					  "supported (memdump keeps only the loopback device's state and sysctls)", root,
-					  fresh->lines[j]);
+					  "supported (memdump keeps only the loopback device's state and sysctls)",
+					  root, fresh->lines[j]);
 		i++;
 		j++;
 	}
@@ -105,12 +105,12 @@ static int replay(pid_t root, const struct netns_state *theirs, struct dump_ns *
 			return log_err(r, "cannot set up the loopback device of a new network namespace");
 		r = netns_write_sysctls(ns->sysctls, ns->n_sysctls, &failed);
 		if (r < 0)
-			return log_refuse("sysctl net/%s of the tree's network namespace cannot be set in a new one (%s): "
-					  "not supported", failed, strerror(-r));
+			return log_refuse("sysctl net/%s of the tree's network namespace cannot be set in a new one "
+					  "(%s): not supported", failed, strerror(-r));
 		r = netns_read(&fresh);
 		if (r < 0)
 			return log_err(r, "cannot read a new network namespace");
-		r = netns_sysctl_diff(theirs->sysctls, theirs->n_sysctls, fresh.sysctls, fresh.n_sysctls, &diff, &n);
+		r = md_sysctl_diff(theirs->sysctls, theirs->n_sysctls, fresh.sysctls, fresh.n_sysctls, &diff, &n);
 		if (r >= 0 && !n) {
 			r = compare(root, theirs, &fresh);
 			netns_state_release(&fresh);
@@ -119,8 +119,8 @@ static int replay(pid_t root, const struct netns_state *theirs, struct dump_ns *
 		if (r >= 0 && round < REPLAY_ROUNDS - 1)
 			r = keep_more(ns, diff, n);
 		else if (r >= 0)
-			r = log_refuse("sysctl net/%s of the tree's network namespace cannot be set back to '%s' in a new "
-				       "one: not supported", diff[0]->name, diff[0]->value);
+			r = log_refuse("sysctl net/%s of the tree's network namespace cannot be set back to '%s' in a "
+				       "new one: not supported", diff[0]->name, diff[0]->value);
 		free(diff);
 		netns_state_release(&fresh);
 		if (r < 0)

@@ -137,7 +137,9 @@ static int cwd_stat(pid_t pid, pid_t tid, struct stat *st)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/cwd", pid, tid);
-	return stat(path, st) < 0 ? log_err(-errno, "cannot read the working directory of %d (thread %d)", pid, tid) : 0;
+	if (stat(path, st) < 0)
+		return log_err(-errno, "cannot read the working directory of %d (thread %d)", pid, tid);
+	return 0;
 }
 
 /*
@@ -280,16 +282,16 @@ int dump_ns_alone(const struct frozen_tree *ft, const char *name, const char *wh
 
 	r = dump_ns_outsider(ft, name, ns);
 	if (r > 0)
-		return log_refuse("process %d is in the tree's %s but not in the tree: not supported (it would lose the "
-				  "tree)", r, what);
+		return log_refuse("process %d is in the tree's %s but not in the tree: not supported (it would "
+				  "lose the tree)", r, what);
 	if (r < 0)
 		return r;
 	r = bind_mount(name, ns, &point);
 	if (r < 0)
 		return log_err(r, "cannot read memdump's mounts");
 	if (point)
-		return log_refuse("the tree's %s is bind-mounted on %s: not supported (a restore makes a new one)", what,
-				  point);
+		return log_refuse("the tree's %s is bind-mounted on %s: not supported (a restore makes a new one)",
+				  what, point);
 	return 0;
 }
 

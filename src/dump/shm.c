@@ -162,17 +162,22 @@ out_abort:
 	return r;
 }
 
+#define HUGETLBFS_MAGIC 0x958458f6
+
 /*
  * A SysV segment's key, owner and mode, from IPC_STAT by its id: the tree
  * is in memdump's IPC namespace, or memdump's thread in the tree's
- * (dump_enter_ipcns()), where the id names the segment, unless the process attached it in another one and came
- * back (the size check below catches most of that).
+ * (dump_enter_ipcns()), where the id names the segment, unless the
+ * process attached it in another one and came back (the size check below
+ * catches most of that). fd: the segment, open; on hugetlbfs (or its VMA
+ * says huge pages) it is refused.
  */
-static int sysv_attrs(pid_t pid, const struct md_vma *v, struct md_shm *shm)
+static int sysv_attrs(pid_t pid, const struct md_vma *v, int fd, struct md_shm *shm)
 {
 	struct shmid_ds ds;
+	struct statfs sfs;
 
-	if (v->vmflags & MD_VMF_HT)
+	if ((v->vmflags & MD_VMF_HT) || (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC))
 		return log_refuse("SysV shared memory %llu of %d lives on huge pages (SHM_HUGETLB): "
 				  "not supported yet", (unsigned long long)shm->id, pid);
 	if (shm->id > INT32_MAX || shmctl((int)shm->id, IPC_STAT, &ds) < 0)
@@ -223,7 +228,7 @@ static int dump_one(pid_t pid, const struct shm_ref *ref, const struct dump_out 
 	shm.id = ref->id;
 	shm.size = st.st_size;
 	if (ref->sysv) {
-		r = sysv_attrs(pid, ref->vma, &shm);
+		r = sysv_attrs(pid, ref->vma, fd, &shm);
 		if (r < 0)
 			return r;
 		/* no seals, no name: the segment is all its VMAs say */
@@ -354,18 +359,14 @@ int dump_shm_objects(pid_t pid, struct md_proc *p, const struct dump_out *out, s
 	return 0;
 }
 
-#define HUGETLBFS_MAGIC 0x958458f6
-
 /* segment id, attached nowhere in the tree: through an attach of memdump's own */
 static int dump_unattached(int32_t id, const struct dump_out *out)
 {
 	struct md_vma v = { 0 };
 	struct shm_ref ref = { .id = (uint64_t)id, .vma = &v, .sysv = true };
 	struct shmid_ds ds;
-	struct statfs sfs;
-	char path[96];
 	void *m;
-	int fd, r;
+	int r;
 
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return log_err(-errno, "cannot read SysV shared memory %d", id);
@@ -377,16 +378,7 @@ static int dump_unattached(int32_t id, const struct dump_out *out)
 		return log_err(-errno, "cannot attach SysV shared memory %d to read it", id);
 	v.start = (uint64_t)(uintptr_t)m;
 	v.end = v.start + md_page_round_up(ds.shm_segsz);
-	dump_map_files_path(path, sizeof(path), getpid(), &v);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		r = log_err(-errno, "cannot open SysV shared memory %d", id);
-	else if (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC)
-		r = log_refuse("SysV shared memory %d lives on huge pages (SHM_HUGETLB): not supported yet", id);
-	else
-		r = dump_one(getpid(), &ref, out);
-	if (fd >= 0)
-		close(fd);
+	r = dump_one(getpid(), &ref, out);
 	shmdt(m);
 	return r;
 }

@@ -76,34 +76,6 @@ int ipcns_read_sysctls(struct md_sysctl **ret, size_t *ret_n)
 	return 0;
 }
 
-int ipcns_sysctl_diff(const struct md_sysctl *theirs, size_t n_theirs, const struct md_sysctl *fresh,
-		      size_t n_fresh, struct md_sysctl **ret, size_t *ret_n)
-{
-	struct md_sysctl *d = calloc(n_theirs + 1, sizeof(*d));
-	size_t n = 0;
-
-	if (!d)
-		return -ENOMEM;
-	for (size_t i = 0; i < n_theirs; i++) {
-		size_t k = 0;
-
-		while (k < n_fresh && strcmp(fresh[k].name, theirs[i].name))
-			k++;
-		if (k < n_fresh && !strcmp(fresh[k].value, theirs[i].value))
-			continue;
-		d[n].name = strdup(theirs[i].name);
-		d[n].value = strdup(theirs[i].value);
-		n++;
-		if (!d[n - 1].name || !d[n - 1].value) {
-			md_sysctls_free(d, n);
-			return -ENOMEM;
-		}
-	}
-	*ret = d;
-	*ret_n = n;
-	return 0;
-}
-
 static int read_sems(struct md_ipcns *ns)
 {
 	struct seminfo info;
@@ -276,8 +248,7 @@ int ipcns_first_mqueue(char **ret)
 	return 0;
 }
 
-/* kernel/NAME_next_id: the id the next object of that kind gets */
-static int choose_id(const char *kind, int id)
+int ipcns_choose_id(const char *kind, int id)
 {
 	char path[64], buf[16];
 	int len = snprintf(buf, sizeof(buf), "%d", id);
@@ -381,7 +352,7 @@ static int make_sem(const struct md_semset *s)
 	struct semid_ds ds;
 	int r;
 
-	r = choose_id("sem", s->id);
+	r = ipcns_choose_id("sem", s->id);
 	if (r < 0)
 		return r;
 	r = made(as_creator(s->cuid, s->cgid, semget_of, s), s->id, rm_sem);
@@ -417,7 +388,7 @@ static int make_msgq(const struct md_msgq *q)
 	buf = malloc(sizeof(*buf) + max + 1);
 	if (!buf)
 		return -ENOMEM;
-	r = choose_id("msg", q->id);
+	r = ipcns_choose_id("msg", q->id);
 	if (r < 0)
 		return r;
 	r = made(as_creator(q->cuid, q->cgid, msgget_of, q), q->id, rm_msg);

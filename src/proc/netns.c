@@ -577,28 +577,6 @@ void netns_state_release(struct netns_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int netns_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
-		      const struct md_sysctl ***ret, size_t *ret_n)
-{
-	const struct md_sysctl **out = NULL;
-	size_t n = 0, j = 0;
-
-	for (size_t i = 0; i < na; i++) {
-		int c = 1;
-
-		while (j < nb && (c = strcmp(b[j].name, a[i].name)) < 0)
-			j++;
-		if (j == nb || c != 0 || !strcmp(b[j].value, a[i].value))
-			continue;
-		if (!out && !(out = calloc(na, sizeof(*out))))
-			return -ENOMEM;
-		out[n++] = &a[i];
-	}
-	*ret = out;
-	*ret_n = n;
-	return 0;
-}
-
 /* ---- setting a namespace up ---- */
 
 int netns_set_lo(bool up, uint32_t mtu)

@@ -6,8 +6,8 @@
  * their ids and keys, by their creators; the sysctls the dump found set
  * otherwise than in a new namespace come last, so that limits the tree
  * lowered below what it holds do not stop memdump from making it again,
- * and the limits it raised are raised first (ipcns_raise_limits()). The namespace goes with
- * memdump if nothing comes to hold it.
+ * and the limits it raised are raised first (ipcns_raise_limits()). The
+ * namespace goes with memdump if nothing comes to hold it.
  */
 #include <errno.h>
 #include <sched.h>

@@ -26,21 +26,11 @@
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
+#include "memdump/ipcns.h"
 #include "memdump/log.h"
 #include "restore/internal.h"
 
 #define SHM_NEXT_ID "/proc/sys/kernel/shm_next_id"
-
-static int set_next_id(int id)
-{
-	_cleanup_close_ int fd = open(SHM_NEXT_ID, O_WRONLY | O_CLOEXEC);
-	char buf[16];
-	int len = snprintf(buf, sizeof(buf), "%d", id);
-
-	if (fd < 0 || write(fd, buf, (size_t)len) != len)
-		return -errno;
-	return 0;
-}
 
 /*
  * The kernel forgets a chosen id once a segment takes it, and the sysctl
@@ -65,7 +55,7 @@ static int create(const struct restore_shm *s)
 	if (key != IPC_PRIVATE && shmget(key, 0, 0) >= 0)
 		return log_err(-EEXIST, "cannot recreate SysV shared memory %d: another segment has its key 0x%x "
 					"(ipcrm -M 0x%x, or restore elsewhere)", id, (unsigned)key, (unsigned)key);
-	r = set_next_id(id);
+	r = ipcns_choose_id("shm", id);
 	if (r < 0)
 		return log_err(r, "cannot ask for SysV shared memory id %d through %s (this IPC namespace does "
 				  "not let us choose ids)", id, SHM_NEXT_ID);

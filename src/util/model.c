@@ -268,14 +268,37 @@ void md_sysctls_free(struct md_sysctl *s, size_t n)
 	free(s);
 }
 
+int md_sysctl_diff(const struct md_sysctl *a, size_t na, const struct md_sysctl *b, size_t nb,
+		   const struct md_sysctl ***ret, size_t *ret_n)
+{
+	const struct md_sysctl **out = NULL;
+	size_t n = 0, j = 0;
+
+	for (size_t i = 0; i < na; i++) {
+		int c = 1;
+
+		while (j < nb && (c = strcmp(b[j].name, a[i].name)) < 0)
+			j++;
+		if (j == nb || c != 0 || !strcmp(b[j].value, a[i].value))
+			continue;
+		if (!out && !(out = calloc(na, sizeof(*out))))
+			return -ENOMEM;
+		out[n++] = &a[i];
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
 /*
  * Every sysctl of an IPC namespace but the *_next_id ones (-1 but while a
- * restore chooses an id) and auto_msgmni (without effect since 4.1)
+ * restore chooses an id) and auto_msgmni (without effect since 4.1),
+ * sorted (md_sysctl_diff())
  */
 const char *const md_ipc_sysctl_names[] = {
-	"kernel/shmmax", "kernel/shmall", "kernel/shmmni", "kernel/shm_rmid_forced", "kernel/msgmax",
-	"kernel/msgmnb", "kernel/msgmni", "kernel/sem", "fs/mqueue/queues_max", "fs/mqueue/msg_max",
-	"fs/mqueue/msgsize_max", "fs/mqueue/msg_default", "fs/mqueue/msgsize_default", NULL,
+	"fs/mqueue/msg_default", "fs/mqueue/msg_max", "fs/mqueue/msgsize_default", "fs/mqueue/msgsize_max",
+	"fs/mqueue/queues_max", "kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+	"kernel/shm_rmid_forced", "kernel/shmall", "kernel/shmmax", "kernel/shmmni", NULL,
 };
 
 bool md_ipc_sysctl_name_ok(const char *name)

@@ -148,18 +148,18 @@ Test(netns, sysctl_diff)
 	size_t n;
 
 	/* another value; not one a new namespace does not have (tcp_ecn), nor one only it has */
-	cr_assert_eq(netns_sysctl_diff(a, 4, b, 4, &d, &n), 0);
+	cr_assert_eq(md_sysctl_diff(a, 4, b, 4, &d, &n), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(d[0], &a[0]);
 	free(d);
-	cr_assert_eq(netns_sysctl_diff(a, 4, a, 4, &d, &n), 0);
+	cr_assert_eq(md_sysctl_diff(a, 4, a, 4, &d, &n), 0);
 	cr_assert_eq(n, 0);
 	cr_assert_null(d);
-	cr_assert_eq(netns_sysctl_diff(b, 4, a, 4, &d, &n), 0);
+	cr_assert_eq(md_sysctl_diff(b, 4, a, 4, &d, &n), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(d[0], &b[0]);
 	free(d);
-	cr_assert_eq(netns_sysctl_diff(a, 4, NULL, 0, &d, &n), 0);
+	cr_assert_eq(md_sysctl_diff(a, 4, NULL, 0, &d, &n), 0);
 	cr_assert_eq(n, 0);
 }
 
