@@ -94,7 +94,13 @@ struct md_tcp_stream;
  * queues and unattached segments.
  */
 #define MD_INVENTORY_F_IPCNS 4u
-#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS)
+/*
+ * header flag of the inventory: the tree has a time namespace of its own
+ * (InventoryImage.time_ns). Readers before it refuse the flag: they would
+ * restore the tree in theirs, its clocks jumping (back, on another host).
+ */
+#define MD_INVENTORY_F_TIMENS 8u
+#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS | MD_INVENTORY_F_TIMENS)
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -448,6 +448,9 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	inv->lo_up = c->ns.lo_up;
 	inv->lo_mtu = c->ns.lo_mtu;
 	inv->ipc_ns = c->ns.ipc_ns;
+	inv->time_ns = c->ns.time_ns;
+	inv->time_monotonic_ns = c->ns.time_monotonic_ns;
+	inv->time_boottime_ns = c->ns.time_boottime_ns;
 	if (c->ns.n_sysctls && !(inv->net_sysctls = calloc(c->ns.n_sysctls, sizeof(*inv->net_sysctls))))
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ns.n_sysctls; i++) {

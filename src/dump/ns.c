@@ -4,13 +4,13 @@
  * the restoring memdump's namespaces. A tree that saw other pids, ids or
  * files than memdump would come back seeing different ones, or with more
  * privilege than it had (a user namespace's root), so each thread must be
- * in memdump's user, cgroup and time namespaces (those its children would
- * get too) and have memdump's root directory. The rest of a
- * thread's file system context, its working directory (here) and umask
- * (dump_thread_status()), must be its process's: the restore gives each
- * process one (a thread that called unshare(CLONE_FS) is refused).
+ * in memdump's user and cgroup namespaces and have memdump's root
+ * directory. The rest of a thread's file system context, its working
+ * directory (here) and umask (dump_thread_status()), must be its
+ * process's: the restore gives each process one (a thread that called
+ * unshare(CLONE_FS) is refused).
  *
- * Five kinds may differ, each only as one namespace around the whole tree:
+ * Six kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
  *   of memdump's, that holds the tree and nothing else. The image has each
  *   process's and thread's id in it too (ns_pid, ns_tid: /proc's NSpid),
@@ -29,6 +29,9 @@
  * - IPC: all it holds goes into the image (ipcns.c: semaphore sets,
  *   message queues, segments attached or not, sysctls); the restore makes
  *   a new one with it.
+ * - time, which every thread's children would get too: the image has the
+ *   tree's clocks at the freeze; the restore makes a new one where they go
+ *   on from there.
  */
 #include "dump/internal.h"
 
@@ -44,6 +47,7 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -51,6 +55,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/proc.h"
+#include "memdump/timens.h"
 
 /* the namespaces that must be memdump's, as /proc/PID/task/TID/ns/ names them */
 static const struct {
@@ -59,8 +64,6 @@ static const struct {
 } same[] = {
 	{ "user", "user namespace" },
 	{ "cgroup", "cgroup namespace" },
-	{ "time", "time namespace" },
-	{ "time_for_children", "time namespace for its children" },
 };
 
 #define N_SAME (sizeof(same) / sizeof(same[0]))
@@ -129,6 +132,7 @@ struct tree_ns {
 	struct stat mnt;
 	struct stat net;
 	struct stat ipc;
+	struct stat time;	/* st_ino 0: the kernel has no time namespaces */
 };
 
 /* the working directory of thread tid of pid, stat()ed */
@@ -191,8 +195,13 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		{ "pid_for_children", "PID namespace for its children", &tns->pid },
 		{ "net", "network namespace", &tns->net },
 		{ "ipc", "IPC namespace", &tns->ipc },
+		/* one the thread's children get too: the restore makes only one */
+		{ "time", "time namespace", &tns->time },
+		{ "time_for_children", "time namespace for its children", &tns->time },
 	};
 	for (size_t k = 0; k < sizeof(own) / sizeof(own[0]); k++) {
+		if (!own[k].root->st_ino)
+			continue;	/* a kind the kernel has not */
 		/* ENOENT: a PID namespace for children without its init yet */
 		r = ns_stat(pid, tid, own[k].name, &st);
 		if (r < 0 && r != -ENOENT)
@@ -541,6 +550,43 @@ out:
 	return r;
 }
 
+/*
+ * The root's time namespace is not memdump's: the image keeps the tree's
+ * clocks as they read now that it is frozen, memdump's moved by the
+ * difference of the two namespaces' offsets from the host's. Nothing else
+ * is in a time namespace: processes outside the tree in it lose nothing
+ * when the restore makes a new one.
+ */
+static int dump_own_timens(pid_t root, struct dump_ns *ret)
+{
+	struct timens_offsets tree, ours;
+	struct timespec mono, boot;
+	__int128 m, b;
+	int r;
+
+	/* /proc shows the namespace for a process's children: the root's is its own (check_thread()) */
+	r = timens_read_offsets(root, &tree);
+	if (r < 0)
+		return log_err(r, "cannot read the offsets of the time namespace of %d", root);
+	r = timens_read_own(&ours);
+	if (r == -EBUSY)
+		return log_refuse("memdump's children would be in another time namespace than memdump: not supported "
+				  "with a tree in one of its own");
+	if (r < 0)
+		return log_err(r, "cannot read the offsets of memdump's time namespace");
+	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return log_err(-errno, "cannot read the clocks");
+	m = (__int128)md_timespec_ns(&mono) - ours.monotonic_ns + tree.monotonic_ns;
+	b = (__int128)md_timespec_ns(&boot) - ours.boottime_ns + tree.boottime_ns;
+	/* as the kernel keeps them: from 0 to half its range */
+	if (m < 0 || b < 0 || m > MD_TIMENS_CLOCK_MAX || b > MD_TIMENS_CLOCK_MAX)
+		return log_err(-ERANGE, "cannot read the clocks of the time namespace of %d", root);
+	ret->time_ns = true;
+	ret->time_monotonic_ns = (uint64_t)m;
+	ret->time_boottime_ns = (uint64_t)b;
+	return 0;
+}
+
 #define PF_KTHREAD 0x00200000	/* task flag (/proc/PID/stat field 9): a kernel thread */
 
 /*
@@ -559,7 +605,7 @@ static bool host_netns(const struct stat *net)
 
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 {
-	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net, our_ipc;
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net, our_ipc, our_time;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
 	/* the kinds a tree may have of its own: the root's and memdump's */
@@ -573,6 +619,7 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		{ "mnt", "mount namespace", &tns.mnt, &our_mnt },
 		{ "net", "network namespace", &tns.net, &our_net },
 		{ "ipc", "IPC namespace", &tns.ipc, &our_ipc },
+		{ "time", "time namespace", &tns.time, &our_time },
 	};
 	uint32_t n;
 	int r;
@@ -591,6 +638,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(root, root, kinds[k].name, kinds[k].tree);
 		if (r >= 0)
 			r = ns_stat(0, 0, kinds[k].name, kinds[k].ours);
+		/* a kernel without time namespaces: none to compare (the others are older) */
+		if (r == -ENOENT && kinds[k].tree == &tns.time && ns_stat(0, 0, "time", &our_time) == -ENOENT) {
+			tns.time.st_ino = our_time.st_ino = 0;
+			continue;
+		}
 		if (r < 0)
 			return log_err(r, "cannot read the %s of %d", kinds[k].what, root);
 	}
@@ -632,6 +684,11 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 	}
 	if (!same_file(&tns.ipc, &our_ipc)) {
 		r = dump_own_ipcns(ft, &tns.ipc, ret);
+		if (r < 0)
+			return r;
+	}
+	if (tns.time.st_ino && !same_file(&tns.time, &our_time)) {
+		r = dump_own_timens(root, ret);
 		if (r < 0)
 			return r;
 	}

@@ -75,10 +75,14 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.n_net_sysctls = inv->n_net_sysctls;
 	m.net_sysctls = sysctl_ptrs;
 	m.has_ipc_ns = m.ipc_ns = inv->ipc_ns;
+	m.has_time_ns = m.has_time_monotonic_ns = m.has_time_boottime_ns = m.time_ns = inv->time_ns;
+	m.time_monotonic_ns = inv->time_monotonic_ns;
+	m.time_boottime_ns = inv->time_boottime_ns;
 	ns = inv->pid_ns || inv->mnt_ns || inv->uts_host || inv->uts_domain;
 	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
 				   (ns ? MD_INVENTORY_F_NS : 0) | (inv->net_ns ? MD_INVENTORY_F_NETNS : 0) |
-					   (inv->ipc_ns ? MD_INVENTORY_F_IPCNS : 0), &m.base);
+					   (inv->ipc_ns ? MD_INVENTORY_F_IPCNS : 0) |
+					   (inv->time_ns ? MD_INVENTORY_F_TIMENS : 0), &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -170,6 +174,20 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	if (m->has_ipc_ns && m->ipc_ns && !(flags & MD_INVENTORY_F_IPCNS))
 		return img_invalid(INVENTORY_NAME, "an IPC namespace of the tree's own without the header flag");
 
+	if (m->has_time_ns && m->time_ns) {
+		if (!(flags & MD_INVENTORY_F_TIMENS))
+			return img_invalid(INVENTORY_NAME, "a time namespace of the tree's own without the header flag");
+		if (!m->has_time_monotonic_ns || !m->has_time_boottime_ns)
+			return img_invalid(INVENTORY_NAME, "a time namespace of the tree's own without its clocks");
+		/* the kernel would refuse the offsets, after the namespace was made */
+		if (m->time_monotonic_ns > MD_TIMENS_CLOCK_MAX || m->time_boottime_ns > MD_TIMENS_CLOCK_MAX)
+			return img_invalid(INVENTORY_NAME, "the clocks of the tree's time namespace (%llu, %llu ns) are "
+					   "over %llu ns", (unsigned long long)m->time_monotonic_ns,
+					   (unsigned long long)m->time_boottime_ns, MD_TIMENS_CLOCK_MAX);
+	} else if (m->has_time_monotonic_ns || m->has_time_boottime_ns) {
+		return img_invalid(INVENTORY_NAME, "clocks of a time namespace the tree did not have");
+	}
+
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
 	inv.dump_time_ns = m->dump_time_ns;
@@ -199,6 +217,9 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.lo_up = m->has_lo_up && m->lo_up;
 	inv.lo_mtu = m->lo_mtu;
 	inv.ipc_ns = m->has_ipc_ns && m->ipc_ns;
+	inv.time_ns = m->has_time_ns && m->time_ns;
+	inv.time_monotonic_ns = m->time_monotonic_ns;
+	inv.time_boottime_ns = m->time_boottime_ns;
 	if (m->n_net_sysctls && !(inv.net_sysctls = calloc(m->n_net_sysctls, sizeof(*inv.net_sysctls))))
 		oom = true;
 	for (size_t i = 0; inv.net_sysctls && i < m->n_net_sysctls; i++) {

@@ -505,7 +505,8 @@ static int create_root(struct restore_ctx *rc)
 		/*
 		 * The tree's own namespaces: new ones (the UTS one named and
 		 * the mount one given its /proc by the child), the root init of
-		 * the PID one, with its pid in both.
+		 * the PID one, with its pid in both. A time one is ours for
+		 * children already (restore_timens()).
 		 */
 		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0) |
 			 (rc->inv.mnt_ns ? CLONE_NEWNS : 0),
@@ -529,6 +530,9 @@ static int create_root(struct restore_ctx *rc)
 	r = inject_find_syscall(getpid(), &rc->root_syscall_ip);
 	if (r < 0)
 		return log_err(r, "no syscall instruction in our vdso");
+	r = restore_timens(rc);
+	if (r < 0)
+		return r;
 
 	fflush(NULL);
 	pid = syscall(SYS_clone3, &a, sizeof(a));

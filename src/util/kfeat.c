@@ -22,6 +22,7 @@
 #include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -402,6 +403,30 @@ static bool probe_timer_restore_ids(void)
 }
 
 /*
+ * A child makes a time namespace for its children and sets its offsets,
+ * as a restore of a tree in one of its own does (CAP_SYS_TIME).
+ */
+static bool probe_time_ns(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd;
+
+		if (unshare(CLONE_NEWTIME) < 0)
+			_exit(1);
+		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		_exit(fd >= 0 && write(fd, "monotonic 1 0\n", 14) == 14 ? 0 : 1);
+	}
+	if (pid < 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
  * MEMDUMP_KFEAT_OFF=name[,name...]: features to take as absent, so that
  * tests can run the fallbacks on a kernel that has them. Only the ones
  * listed here can be turned off.
@@ -564,6 +589,7 @@ int kfeat_probe_all(struct kfeat *ret)
 	ret->seccomp_filters = probe_seccomp_filters();
 	ret->tcp_repair = probe_tcp_repair();
 	ret->net_lock = netlock_probe() == 1;
+	ret->time_ns = probe_time_ns();
 	return 0;
 }
 
@@ -612,6 +638,7 @@ void kfeat_print(const struct kfeat *kf, FILE *out)
 	fprintf(out, "seccomp_filters: %s\n", yesno(kf->seccomp_filters));
 	fprintf(out, "tcp_repair: %s\n", yesno(kf->tcp_repair));
 	fprintf(out, "net_lock: %s\n", yesno(kf->net_lock));
+	fprintf(out, "time_ns: %s\n", yesno(kf->time_ns));
 	/* what incremental dumps use here */
 	fprintf(out, "dirty_tracking: %s\n", (const char *[]){ [MD_TRACK_NONE] = "none", [MD_TRACK_SOFT_DIRTY] =
 							     "soft-dirty", [MD_TRACK_UFFD_WP] = "uffd-wp" }[kfeat_dirty_tracking(kf)]);

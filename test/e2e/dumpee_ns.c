@@ -20,12 +20,15 @@
  * saw it (T's own, not the process's), that the timer, set to fire now,
  * reaches T, that Z reaps with status 7, that S's terminal has S's session
  * and G's group in the foreground, and that a child forked now gets a pid
- * R can wait for. R writes "OK" or "FAIL: what" to STATUS and ends the
- * tree.
+ * R can wait for. With -T SECONDS (under unshare --time --monotonic
+ * SECONDS), R also checks that its CLOCK_MONOTONIC and CLOCK_BOOTTIME did
+ * not go back since it got ready, that the first is still at least
+ * SECONDS, and that the two are as far apart as they were. R writes "OK"
+ * or "FAIL: what" to STATUS and ends the tree.
  *
  * -m selftest: the same without a dump. -m corrupt -c WHAT breaks one of
- * them first (pid, group, host, pending, timer, fg, shared), so the test
- * can see the checks fail.
+ * them first (pid, group, host, pending, timer, fg, shared, clock), so the
+ * test can see the checks fail.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -35,6 +38,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +62,9 @@ static volatile sig_atomic_t go;
 /* what each process saw before the dump */
 static pid_t r_pid, a_pid, b_pid, z_pid, t_tid, s_pid, g_pid;
 static timer_t timer;
+/* -T: the least CLOCK_MONOTONIC may read (s), and both clocks when R got ready (ns) */
+static long long clock_ahead = -1;
+static int64_t mono0, boot0;
 /* A and its thread hand turns over these */
 static int to_t[2], from_t[2];
 
@@ -251,6 +258,32 @@ static void take_report(FILE *f, const char *who)
 		failf("%.500s", line);
 }
 
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* -T: the clocks went on from where they were, in a time namespace that moves them */
+static void check_clocks(void)
+{
+	int64_t mono = clock_ns(CLOCK_MONOTONIC), boot = clock_ns(CLOCK_BOOTTIME), apart;
+
+	if (is("clock"))
+		mono0 += 1000000 * 1000000000ll;
+	if (mono < mono0 || boot < boot0)
+		failf("R: the clocks went back: CLOCK_MONOTONIC %.3f s, was %.3f; CLOCK_BOOTTIME %.3f s, was %.3f",
+		      mono / 1e9, mono0 / 1e9, boot / 1e9, boot0 / 1e9);
+	if (mono / 1000000000 < clock_ahead)
+		failf("R: CLOCK_MONOTONIC reads %.3f s, less than the %lld s its time namespace set", mono / 1e9,
+		      clock_ahead);
+	apart = (boot - mono) - (boot0 - mono0);
+	if (apart > 50000000 || apart < -50000000)
+		failf("R: CLOCK_BOOTTIME - CLOCK_MONOTONIC moved by %.3f s", apart / 1e9);
+}
+
 static void check_root(void)
 {
 	char name[65];
@@ -267,6 +300,8 @@ static void check_root(void)
 			      name);
 	}
 	check_queued(SIGUSR2, r_pid, 42, "R");
+	if (clock_ahead >= 0)
+		check_clocks();
 	/* -P: /proc is the namespace's, where R is */
 	if (own_proc) {
 		char self[32] = "", want[32];
@@ -310,7 +345,7 @@ int main(int argc, char **argv)
 	sigset_t block;
 	FILE *rf;
 
-	while ((c = getopt(argc, argv, "m:c:pPtu:")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:pPtT:u:")) != -1) {
 		if (c == 'm')
 			mode = optarg;
 		else if (c == 'c')
@@ -323,6 +358,8 @@ int main(int argc, char **argv)
 			own_proc = true;
 		else if (c == 'u')
 			host = optarg;
+		else if (c == 'T')
+			clock_ahead = atoll(optarg);
 		else
 			goto usage;
 	}
@@ -369,6 +406,8 @@ int main(int argc, char **argv)
 	while (waitid(P_PID, z_pid, NULL, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 		;
 
+	mono0 = clock_ns(CLOCK_MONOTONIC);
+	boot0 = clock_ns(CLOCK_BOOTTIME);
 	if (!strcmp(mode, "wait")) {
 		snprintf(line, sizeof(line), "READY %d", getpid());
 		write_status(line);
@@ -408,6 +447,7 @@ int main(int argc, char **argv)
 	write_status("OK");
 	return 0;
 usage:
-	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-P] [-t] [-u NAME] STATUS\n");
+	fprintf(stderr, "usage: dumpee_ns [-m wait|selftest|corrupt] [-c WHAT] [-p] [-P] [-t] [-T SECONDS] [-u NAME] "
+			"STATUS\n");
 	return 2;
 }

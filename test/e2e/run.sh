@@ -3138,7 +3138,8 @@ ns_refused() {
 	kill -KILL "$PID" "$SPAWNED" 2>/dev/null
 }
 
-# user and cgroup namespaces, nested ones, other mount forms and a chroot are refused
+# user and cgroup namespaces, nested ones, other mount forms, a time namespace for children
+# only and a chroot are refused
 test_ns_refused() {
 	need_memdump
 	need_unshare
@@ -3153,9 +3154,9 @@ test_ns_refused() {
 	PID=$INIT
 	dump_refused "another PID namespace for its children than the tree's root"
 	kill -KILL "$SPAWNED" "$INIT" 2>/dev/null
+	# a time namespace for its children that it is not in (the restore makes only one)
 	if unshare --time true 2>/dev/null; then
-		ns_refused time "another time namespace than" unshare --time --fork sleep 1000
-		ns_refused timekids "another time namespace for its children" \
+		ns_refused timekids "another time namespace for its children than the tree's root" \
 			python3 -c 'import ctypes, time; assert ctypes.CDLL(None).unshare(0x80) == 0; time.sleep(1000)'
 	fi
 	# a thread with a working directory of its own (unshare(CLONE_FS), 0x200)
@@ -3419,6 +3420,73 @@ time.sleep(1000)' "/proc/$PID/ns/net" </dev/null >/dev/null 2>&1 &
 
 ALL_TESTS+=(ns_selftest ns_uts ns_pid ns_pid_only ns_mount_proc ns_refused ns_unrestorable_refused ns_net
 	    ns_net_plain ns_net_refused)
+
+# --- the tree's own time namespace (dumpee_ns -T) ------------------------------------------
+
+need_timens() {
+	need_unshare
+	command -v nsenter >/dev/null || skip "no 'nsenter' command (util-linux)"
+	unshare --time --fork --monotonic 1 true 2>"$TD/unshare.err" ||
+		skip "cannot make a time namespace: $(cat "$TD/unshare.err")"
+}
+
+# uptime_of PID|self: CLOCK_BOOTTIME in PID's time namespace, as its /proc/uptime shows it
+uptime_of() {
+	if [[ $1 == self ]]; then
+		cut -d' ' -f1 /proc/uptime
+	else
+		nsenter --time --target "$1" cut -d' ' -f1 /proc/uptime
+	fi
+}
+
+# the clock checks of dumpee_ns -T pass in a time namespace that moves them and fail otherwise
+test_ns_time_selftest() {
+	need_timens
+	local ahead=(--time --fork --monotonic 10000000 --boottime 20000000)
+	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m selftest -T 10000000 "$TD/status" </dev/null ||
+		fail "selftest: $(head -n1 "$TD/status")"
+	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m corrupt -c clock -T 10000000 "$TD/status" </dev/null 2>/dev/null &&
+		fail "a clock gone back was not seen"
+	grep -q '^FAIL: R: the clocks went back' "$TD/status" || fail "corrupting 'clock': $(head -n1 "$TD/status")"
+	"$E2E/dumpee_ns" -m selftest -T 10000000 "$TD/status" </dev/null 2>/dev/null &&
+		fail "the host's clock was taken for a namespace's"
+	grep -q '^FAIL: R: CLOCK_MONOTONIC reads' "$TD/status" || fail "in the host's: $(head -n1 "$TD/status")"
+}
+
+# A tree in a time namespace of its own (unshare --time, its clocks 10^7 and 2 * 10^7 s ahead)
+# comes back in a new one where they go on from the dump: never back, and not by the 3 s
+# between the dump and the restore. Twice over (the second dump is of a restored tree), alone
+# and with a PID namespace of its own.
+test_ns_time() {
+	need_memdump
+	need_timens
+	local opts round h1 t1 h2 t2
+	for opts in "--time --fork" "--pid --fork --time"; do
+		start_ns "$opts --monotonic 10000000 --boottime 20000000" "-T 10000000 $([[ $opts == --pid* ]] && echo -p)"
+		[[ $(ns_of "$PID" time) != "$(ns_of self time)" ]] || fail "the dumpee is in our time namespace"
+		for round in 1 2; do
+			h1=$(uptime_of self)
+			t1=$(uptime_of "$PID")
+			dump_and_kill "$PID" "$TD/img$round"
+			"$MEMDUMP" show "$TD/img$round/inventory.img" | grep -q '"time_ns": true' ||
+				fail "$opts, round $round: no time_ns in the inventory"
+			sleep 3
+			restore_detached "$TD/img$round" "$PID"
+			t2=$(uptime_of "$PID")
+			h2=$(uptime_of self)
+			[[ $(ns_of "$PID" time) != "$(ns_of self time)" ]] ||
+				fail "$opts, round $round: restored into memdump's time namespace"
+			log "$opts, round $round: the tree's CLOCK_BOOTTIME went from $t1 to $t2, the host's from $h1 to $h2"
+			awk -v h1="$h1" -v h2="$h2" -v t1="$t1" -v t2="$t2" \
+				'BEGIN { exit !(t1 >= 20000000 && t2 >= t1 && t2 - t1 <= h2 - h1 - 2.5) }' ||
+				fail "$opts, round $round: the tree's CLOCK_BOOTTIME went from $t1 to $t2, the host's from $h1 to $h2"
+		done
+		trigger_check "$PID"
+		rm -rf "$TD/img1" "$TD/img2"
+	done
+}
+
+ALL_TESTS+=(ns_time_selftest ns_time)
 
 # --- the tree's own IPC namespace (dumpee_ipc) -------------------------------------------
 

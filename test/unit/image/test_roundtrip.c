@@ -11,9 +11,12 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "image/internal.h"
 #include "memdump/image.h"
 #include "memdump/model.h"
 #include "dirsuite.h"
+
+#include "inventory.pb-c.h"
 
 TestSuite(image_roundtrip, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
@@ -381,6 +384,63 @@ static void assert_ipcns_eq(const struct md_ipcns *a, const struct md_ipcns *b)
 			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);
 		}
 	}
+}
+
+/* a time namespace's clocks in the inventory, under a flag of their own, within what the kernel takes */
+Test(image_roundtrip, time_namespace)
+{
+	struct md_inventory in, out;
+
+	synth_inventory(&in, 2);
+	in.time_ns = true;
+	in.time_monotonic_ns = 10000000123456789ull;
+	in.time_boottime_ns = 20000000000000001ull;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_TIMENS);
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_TIMENS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "time_ns without the header flag was read");
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_TIMENS);
+
+	/* the most a clock may start at, and one past it */
+	in.time_boottime_ns = MD_TIMENS_CLOCK_MAX;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+	in.time_boottime_ns = MD_TIMENS_CLOCK_MAX + 1;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "a clock past the kernel's range was read");
+	md_inventory_release(&in);
+}
+
+/* the clocks come with the namespace, both of them, and not without it */
+Test(image_roundtrip, time_namespace_malformed)
+{
+	Md__InventoryImage m = MD__INVENTORY_IMAGE__INIT;
+	int32_t pids[] = { SYNTH_PID };
+	struct md_inventory out;
+
+	m.format_version = MD_FORMAT_VERSION;
+	m.root_pid = SYNTH_PID;
+	m.page_size = MD_PAGE_SIZE;
+	m.n_pids = 1;
+	m.pids = pids;
+	m.has_time_ns = m.time_ns = true;
+	m.has_time_monotonic_ns = true;
+	m.time_monotonic_ns = 5;
+	cr_assert_eq(img_write_msg_flags(dirfd, "inventory.img", MD_IMG_INVENTORY, MD_INVENTORY_F_TIMENS, &m.base), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "a time namespace without CLOCK_BOOTTIME was read");
+	m.has_time_boottime_ns = true;
+	cr_assert_eq(img_write_msg_flags(dirfd, "inventory.img", MD_IMG_INVENTORY, MD_INVENTORY_F_TIMENS, &m.base), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	cr_assert(out.time_ns && out.time_monotonic_ns == 5 && out.time_boottime_ns == 0);
+	md_inventory_release(&out);
+	m.has_time_ns = m.time_ns = false;
+	cr_assert_eq(img_write_msg_flags(dirfd, "inventory.img", MD_IMG_INVENTORY, 0, &m.base), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "clocks without a time namespace were read");
 }
 
 /* ipcns.img and the inventory's flag for it; what a restore would write is checked when read */

@@ -50,7 +50,7 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 	/* dump and restore do not pay for what only memdump check reports */
 	cr_assert_not(again.inotify_fhandle || again.epoll_tfd || again.sock_diag_unix || again.sock_diag_inet ||
 		      again.sock_diag_netlink || again.so_peek_off || again.open_by_handle || again.seccomp_filters ||
-		      again.tcp_repair || again.net_lock);
+		      again.tcp_repair || again.net_lock || again.time_ns);
 	cr_assert_eq(kfeat_probe_all(&again), 0);
 	cr_assert_eq(again.inotify_fhandle, kf.inotify_fhandle);
 	cr_assert_eq(again.epoll_tfd, kf.epoll_tfd);
@@ -62,6 +62,7 @@ Test(kfeat, probing_twice_gives_the_same_answers)
 	cr_assert_eq(again.seccomp_filters, kf.seccomp_filters);
 	cr_assert_eq(again.tcp_repair, kf.tcp_repair);
 	cr_assert_eq(again.net_lock, kf.net_lock);
+	cr_assert_eq(again.time_ns, kf.time_ns);
 	cr_assert_eq(again.pagemap_scan, kf.pagemap_scan);
 	cr_assert_eq(again.pagemap_pfn, kf.pagemap_pfn);
 	cr_assert_eq(again.zero_pfn, kf.zero_pfn);
@@ -155,7 +156,7 @@ Test(kfeat, print_says_the_same)
 
 	for (const char *p = out; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_assert_eq(lines, 30);
+	cr_assert_eq(lines, 31);
 	snprintf(want, sizeof(want), "dirty_tracking: %s\n", kf.uffd_wp_async && kf.pagemap_scan ? "uffd-wp" : "none");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "shm_next_id: %s\n", kf.shm_next_id ? "yes" : "no");
@@ -191,8 +192,8 @@ Test(kfeat, print_says_the_same)
 	cr_assert_not_null(strstr(out, want), "%s", out);
 	snprintf(want, sizeof(want), "seccomp_filters: %s\n", kf.seccomp_filters ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
-	snprintf(want, sizeof(want), "tcp_repair: %s\nnet_lock: %s\n", kf.tcp_repair ? "yes" : "no",
-		 kf.net_lock ? "yes" : "no");
+	snprintf(want, sizeof(want), "tcp_repair: %s\nnet_lock: %s\ntime_ns: %s\n", kf.tcp_repair ? "yes" : "no",
+		 kf.net_lock ? "yes" : "no", kf.time_ns ? "yes" : "no");
 	cr_assert_not_null(strstr(out, want), "%s", out);
 }
 
