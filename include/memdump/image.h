@@ -100,7 +100,14 @@ struct md_tcp_stream;
  * restore the tree in theirs, its clocks jumping (back, on another host).
  */
 #define MD_INVENTORY_F_TIMENS 8u
-#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS | MD_INVENTORY_F_TIMENS)
+/*
+ * header flag of the inventory: the tree has a cgroup namespace of its own
+ * (InventoryImage.cgroup_ns). Readers before it refuse the flag: they
+ * would restore the tree in theirs, seeing other cgroup paths.
+ */
+#define MD_INVENTORY_F_CGROUPNS 16u
+#define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS | MD_INVENTORY_F_TIMENS | \
+			    MD_INVENTORY_F_CGROUPNS)
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

@@ -679,6 +679,8 @@ struct md_inventory {
 	bool time_ns;
 	uint64_t time_monotonic_ns;
 	uint64_t time_boottime_ns;
+	/* the tree had a cgroup namespace of its own, all of it at its root: restore makes one */
+	bool cgroup_ns;
 };
 
 /* How the tree's memory is tracked for the next incremental dump (track.img). */

@@ -177,6 +177,14 @@ int proc_parse_igmp6(const char *buf, struct proc_mcast_group **ret, size_t *ret
 /* Both files of the caller's network namespace; one that is missing (no IPv6) has none. */
 int proc_read_mcast_groups(struct proc_mcast_group **ret, size_t *ret_n);
 
+/*
+ * /proc/PID/cgroup (or task/TID/cgroup), whose paths are relative to the
+ * reader's cgroup namespace: 1 if every hierarchy has the task at that
+ * namespace's root ("/"), 0 if not (the first other line, without its
+ * newline, into off), -EINVAL if malformed.
+ */
+int proc_parse_cgroup_root(const char *buf, char *off, size_t len);
+
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */

@@ -451,6 +451,7 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	inv->time_ns = c->ns.time_ns;
 	inv->time_monotonic_ns = c->ns.time_monotonic_ns;
 	inv->time_boottime_ns = c->ns.time_boottime_ns;
+	inv->cgroup_ns = c->ns.cgroup_ns;
 	if (c->ns.n_sysctls && !(inv->net_sysctls = calloc(c->ns.n_sysctls, sizeof(*inv->net_sysctls))))
 		return -ENOMEM;
 	for (size_t i = 0; i < c->ns.n_sysctls; i++) {

@@ -148,14 +148,16 @@ struct dump_ns {
 	struct md_ipcns ipc;	/* what ipcns.img keeps, */
 	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */
 	size_t n_ipc_shm_ids;
+	bool cgroup_ns;		/* a cgroup namespace of the tree's own, all of it at its root */
 	bool time_ns;		/* a time namespace of the tree's own: its clocks, read frozen */
 	uint64_t time_monotonic_ns;
 	uint64_t time_boottime_ns;
 };
 /*
  * Each thread of ft in memdump's namespaces (see ns.c) but the PID, UTS,
- * mount, network, IPC and time ones, which all of the tree shares: *ret says which
- * (dump_ns_release() frees it). Refusals: -ENOTSUP, logged.
+ * mount, network, IPC, time and cgroup ones, which all of the tree
+ * shares: *ret says which (dump_ns_release() frees it). Refusals:
+ * -ENOTSUP, logged.
  */
 struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);

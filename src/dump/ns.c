@@ -4,13 +4,13 @@
  * the restoring memdump's namespaces. A tree that saw other pids, ids or
  * files than memdump would come back seeing different ones, or with more
  * privilege than it had (a user namespace's root), so each thread must be
- * in memdump's user and cgroup namespaces and have memdump's root
- * directory. The rest of a thread's file system context, its working
- * directory (here) and umask (dump_thread_status()), must be its
- * process's: the restore gives each process one (a thread that called
- * unshare(CLONE_FS) is refused).
+ * in memdump's user namespace and have memdump's root directory. The
+ * rest of a thread's file system context, its working directory (here)
+ * and umask (dump_thread_status()), must be its process's: the restore
+ * gives each process one (a thread that called unshare(CLONE_FS) is
+ * refused).
  *
- * Six kinds may differ, each only as one namespace around the whole tree:
+ * Seven kinds may differ, each only as one namespace around the whole tree:
  * - PID: the root is the first process (init) of a PID namespace, a child
  *   of memdump's, that holds the tree and nothing else. The image has each
  *   process's and thread's id in it too (ns_pid, ns_tid: /proc's NSpid),
@@ -32,6 +32,8 @@
  * - time, which every thread's children would get too: the image has the
  *   tree's clocks at the freeze; the restore makes a new one where they go
  *   on from there.
+ * - cgroup, if the whole tree is at its root (check_own_cgroupns()): the
+ *   restore makes a new one at memdump's cgroups.
  */
 #include "dump/internal.h"
 
@@ -63,7 +65,6 @@ static const struct {
 	const char *what;
 } same[] = {
 	{ "user", "user namespace" },
-	{ "cgroup", "cgroup namespace" },
 };
 
 #define N_SAME (sizeof(same) / sizeof(same[0]))
@@ -133,6 +134,7 @@ struct tree_ns {
 	struct stat net;
 	struct stat ipc;
 	struct stat time;	/* st_ino 0: the kernel has no time namespaces */
+	struct stat cgroup;
 };
 
 /* the working directory of thread tid of pid, stat()ed */
@@ -195,6 +197,7 @@ static int check_thread(pid_t pid, pid_t tid, const struct stat *ours, const str
 		{ "pid_for_children", "PID namespace for its children", &tns->pid },
 		{ "net", "network namespace", &tns->net },
 		{ "ipc", "IPC namespace", &tns->ipc },
+		{ "cgroup", "cgroup namespace", &tns->cgroup },
 		/* one the thread's children get too: the restore makes only one */
 		{ "time", "time namespace", &tns->time },
 		{ "time_for_children", "time namespace for its children", &tns->time },
@@ -551,6 +554,50 @@ out:
 }
 
 /*
+ * The root's cgroup namespace is not memdump's. The image keeps no cgroup:
+ * a restore puts every tree in the restoring memdump's cgroups. What the
+ * tree sees comes back only if every thread sees itself at the
+ * namespace's root in each hierarchy ("/" in /proc/self/cgroup, as after
+ * `unshare --cgroup`): the restore makes a new namespace at memdump's
+ * cgroups for the root, where the tree sees the same. memdump's thread
+ * reads the tree's cgroup files from inside the namespace (their paths
+ * are relative to the reader's) and goes back.
+ */
+static int check_own_cgroupns(const struct frozen_tree *ft)
+{
+	_cleanup_close_ int ours = open("/proc/thread-self/ns/cgroup", O_RDONLY | O_CLOEXEC), theirs = -1;
+	pid_t root = ft->procs[0].pid, pid = 0, tid = 0;
+	char path[64], off[128];
+	int r = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", root);
+	theirs = open(path, O_RDONLY | O_CLOEXEC);
+	if (ours < 0 || theirs < 0)
+		return log_err(-errno, "cannot open the cgroup namespaces of %d and memdump", root);
+	if (setns(theirs, CLONE_NEWCGROUP) < 0)
+		return log_err(-errno, "cannot enter the cgroup namespace of %d", root);
+	for (size_t i = 0; i < ft->n && r == 1; i++)
+		for (size_t t = 0; t < ft->procs[i].n && r == 1; t++) {
+			_cleanup_free_ char *text = NULL;
+
+			pid = ft->procs[i].pid;
+			tid = ft->procs[i].tids[t];
+			r = proc_read_filef(&text, NULL, "/proc/%d/task/%d/cgroup", pid, tid);
+			if (r >= 0)
+				r = proc_parse_cgroup_root(text, off, sizeof(off));
+		}
+	/* memdump's paths, mounts and children are of its own namespace */
+	if (setns(ours, CLONE_NEWCGROUP) < 0)
+		return log_err(-errno, "cannot go back to memdump's cgroup namespace");
+	if (r == 0)
+		return log_refuse("process %d (thread %d) is not at the root of the tree's cgroup namespace ('%s'): "
+				  "not supported (a restore puts the tree at a new one's root)", pid, tid, off);
+	if (r < 0)
+		return log_err(r, "cannot read the cgroups of %d (thread %d)", pid, tid);
+	return 0;
+}
+
+/*
  * The root's time namespace is not memdump's: the image keeps the tree's
  * clocks as they read now that it is frozen, memdump's moved by the
  * difference of the two namespaces' offsets from the host's. Nothing else
@@ -605,7 +652,7 @@ static bool host_netns(const struct stat *net)
 
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 {
-	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net, our_ipc, our_time;
+	struct stat ours[N_SAME], root_dir, our_uts, our_pid, our_mnt, our_net, our_ipc, our_time, our_cgroup;
 	pid_t root = ft->procs[0].pid, last;
 	struct tree_ns tns;
 	/* the kinds a tree may have of its own: the root's and memdump's */
@@ -620,6 +667,7 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		{ "net", "network namespace", &tns.net, &our_net },
 		{ "ipc", "IPC namespace", &tns.ipc, &our_ipc },
 		{ "time", "time namespace", &tns.time, &our_time },
+		{ "cgroup", "cgroup namespace", &tns.cgroup, &our_cgroup },
 	};
 	uint32_t n;
 	int r;
@@ -686,6 +734,12 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = dump_own_ipcns(ft, &tns.ipc, ret);
 		if (r < 0)
 			return r;
+	}
+	if (!same_file(&tns.cgroup, &our_cgroup)) {
+		r = check_own_cgroupns(ft);
+		if (r < 0)
+			return r;
+		ret->cgroup_ns = true;
 	}
 	if (tns.time.st_ino && !same_file(&tns.time, &our_time)) {
 		r = dump_own_timens(root, ret);

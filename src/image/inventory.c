@@ -78,11 +78,13 @@ int image_write_inventory(int dirfd, const struct md_inventory *inv)
 	m.has_time_ns = m.has_time_monotonic_ns = m.has_time_boottime_ns = m.time_ns = inv->time_ns;
 	m.time_monotonic_ns = inv->time_monotonic_ns;
 	m.time_boottime_ns = inv->time_boottime_ns;
+	m.has_cgroup_ns = m.cgroup_ns = inv->cgroup_ns;
 	ns = inv->pid_ns || inv->mnt_ns || inv->uts_host || inv->uts_domain;
 	return img_write_msg_flags(dirfd, INVENTORY_NAME, MD_IMG_INVENTORY,
 				   (ns ? MD_INVENTORY_F_NS : 0) | (inv->net_ns ? MD_INVENTORY_F_NETNS : 0) |
 					   (inv->ipc_ns ? MD_INVENTORY_F_IPCNS : 0) |
-					   (inv->time_ns ? MD_INVENTORY_F_TIMENS : 0), &m.base);
+					   (inv->time_ns ? MD_INVENTORY_F_TIMENS : 0) |
+					   (inv->cgroup_ns ? MD_INVENTORY_F_CGROUPNS : 0), &m.base);
 }
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -187,6 +189,8 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	} else if (m->has_time_monotonic_ns || m->has_time_boottime_ns) {
 		return img_invalid(INVENTORY_NAME, "clocks of a time namespace the tree did not have");
 	}
+	if (m->has_cgroup_ns && m->cgroup_ns && !(flags & MD_INVENTORY_F_CGROUPNS))
+		return img_invalid(INVENTORY_NAME, "a cgroup namespace of the tree's own without the header flag");
 
 	inv.format_version = m->format_version;
 	inv.root_pid = m->root_pid;
@@ -220,6 +224,7 @@ int image_read_inventory(int dirfd, struct md_inventory *ret)
 	inv.time_ns = m->has_time_ns && m->time_ns;
 	inv.time_monotonic_ns = m->time_monotonic_ns;
 	inv.time_boottime_ns = m->time_boottime_ns;
+	inv.cgroup_ns = m->has_cgroup_ns && m->cgroup_ns;
 	if (m->n_net_sysctls && !(inv.net_sysctls = calloc(m->n_net_sysctls, sizeof(*inv.net_sysctls))))
 		oom = true;
 	for (size_t i = 0; inv.net_sysctls && i < m->n_net_sysctls; i++) {

@@ -505,11 +505,12 @@ static int create_root(struct restore_ctx *rc)
 		/*
 		 * The tree's own namespaces: new ones (the UTS one named and
 		 * the mount one given its /proc by the child), the root init of
-		 * the PID one, with its pid in both. A time one is ours for
-		 * children already (restore_timens()).
+		 * the PID one, with its pid in both; a cgroup one at our
+		 * cgroups. A time one is ours for children already
+		 * (restore_timens()).
 		 */
 		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0) |
-			 (rc->inv.mnt_ns ? CLONE_NEWNS : 0),
+			 (rc->inv.mnt_ns ? CLONE_NEWNS : 0) | (rc->inv.cgroup_ns ? CLONE_NEWCGROUP : 0),
 		.exit_signal = SIGCHLD,
 		.set_tid = (uint64_t)(uintptr_t)want,
 		.set_tid_size = restore_set_tid(rp->p.pid, rp->p.ns_pid, want),

@@ -3138,13 +3138,12 @@ ns_refused() {
 	kill -KILL "$PID" "$SPAWNED" 2>/dev/null
 }
 
-# user and cgroup namespaces, nested ones, other mount forms, a time namespace for children
-# only and a chroot are refused
+# user namespaces, nested ones, other mount forms, a time namespace for children only and a
+# chroot are refused
 test_ns_refused() {
 	need_memdump
 	need_unshare
 	ns_refused user "another user namespace" unshare --user --map-root-user sleep 1000
-	ns_refused cgroup "another cgroup namespace" unshare --cgroup sleep 1000
 	ns_refused mnt "another mount namespace than memdump's: not supported without a PID namespace.*nsenter -m" \
 		unshare --mount sleep 1000
 	ns_refused pidkids "another PID namespace for its children" unshare --pid sleep 1000
@@ -3487,6 +3486,71 @@ test_ns_time() {
 }
 
 ALL_TESTS+=(ns_time_selftest ns_time)
+
+# --- the tree's own cgroup namespace ---------------------------------------------------------
+
+# cgroups_seen PID: /proc/PID/cgroup as PID sees it (from inside its cgroup namespace)
+cgroups_seen() {
+	nsenter --cgroup --target "$1" cat "/proc/$1/cgroup"
+}
+
+# A tree in a cgroup namespace of its own, at its root (unshare --cgroup), comes back in a new
+# one where it sees the same: alone, and with PID, mount, UTS and time namespaces of its own
+# (the dumpee then checks its pids, names, terminal and clocks from inside; unshare itself
+# would be in IPC and network ones). A thread not at the
+# root (moved below it after the unshare) is refused.
+test_ns_cgroup() {
+	need_memdump
+	need_unshare
+	command -v nsenter >/dev/null || skip "no 'nsenter' command (util-linux)"
+	unshare --cgroup --fork true 2>"$TD/unshare.err" || skip "cannot make a cgroup namespace: $(cat "$TD/unshare.err")"
+	local before mnt self_path dir
+	start_ns "--cgroup --fork" ""
+	[[ $(ns_of "$PID" cgroup) != "$(ns_of self cgroup)" ]] || fail "the dumpee is in our cgroup namespace"
+	before=$(cgroups_seen "$PID")
+	grep -qv ':/$' <<<"$before" && fail "the dumpee is not at its namespace's root: $before"
+	dump_and_kill "$PID" "$TD/img"
+	"$MEMDUMP" show "$TD/img/inventory.img" | grep -q '"cgroup_ns": true' || fail "no cgroup_ns in the inventory"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ns_of "$PID" cgroup) != "$(ns_of self cgroup)" ]] || fail "restored into memdump's cgroup namespace"
+	[[ $(cgroups_seen "$PID") == "$before" ]] || fail "the tree sees $(cgroups_seen "$PID"), saw $before"
+	trigger_check "$PID"
+	rm -rf "$TD/img"
+
+	if unshare --pid --fork --mount-proc --time true 2>/dev/null; then
+		start_ns "--pid --fork --mount-proc --uts --time --monotonic 10000000 --cgroup" \
+			"-p -P -t -u md-all-$$ -T 10000000"
+		dump_and_kill "$PID" "$TD/img"
+		restore_detached "$TD/img" "$PID"
+		local k
+		for k in pid mnt uts time cgroup; do
+			[[ $(ns_of "$PID" $k) != "$(ns_of self $k)" ]] || fail "all: restored into memdump's $k namespace"
+		done
+		[[ $(cgroups_seen "$PID") == "$before" ]] || fail "all: the tree sees $(cgroups_seen "$PID"), saw $before"
+		trigger_check "$PID"
+		rm -rf "$TD/img"
+	fi
+
+	# a process moved below the namespace's root, in cgroup v2's hierarchy
+	mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	self_path=$(sed -n 's/^0:://p' /proc/self/cgroup)
+	dir=$mnt$self_path/md-e2e-$$
+	if [[ -n $mnt ]] && mkdir "$dir" 2>/dev/null; then
+		spawn below unshare --cgroup --fork sh -c "echo \$\$ >'$dir/cgroup.procs' && exec sleep 1000"
+		sleep 0.3
+		PID=$(first_child "$SPAWNED")
+		track "$PID"
+		dump_refused "process $PID (thread $PID) is not at the root of the tree's cgroup namespace ('0::/md-e2e-$$')"
+		kill -KILL "$PID" "$SPAWNED" 2>/dev/null
+		wait_until 10 gone "$PID"
+		rmdir "$dir" || fail "cannot remove $dir"
+	else
+		log "no cgroup v2 hierarchy to make a cgroup in: the refusal is not tried"
+	fi
+	return 0
+}
+
+ALL_TESTS+=(ns_cgroup)
 
 # --- the tree's own IPC namespace (dumpee_ipc) -------------------------------------------
 

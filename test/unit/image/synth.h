@@ -397,6 +397,7 @@ static inline void assert_inventory_eq(const struct md_inventory *a, const struc
 	cr_assert_eq(a->time_ns, b->time_ns);
 	cr_assert_eq(a->time_monotonic_ns, b->time_monotonic_ns);
 	cr_assert_eq(a->time_boottime_ns, b->time_boottime_ns);
+	cr_assert_eq(a->cgroup_ns, b->cgroup_ns);
 	cr_assert_eq(a->n_net_sysctls, b->n_net_sysctls);
 	for (size_t i = 0; i < a->n_net_sysctls; i++) {
 		cr_assert_str_eq(a->net_sysctls[i].name, b->net_sysctls[i].name);

@@ -416,6 +416,23 @@ Test(image_roundtrip, time_namespace)
 	md_inventory_release(&in);
 }
 
+/* a cgroup namespace of the tree's own: a flag of its own, required */
+Test(image_roundtrip, cgroup_namespace)
+{
+	struct md_inventory in, out;
+
+	synth_inventory(&in, 3);
+	in.cgroup_ns = true;
+	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
+	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
+	assert_inventory_eq(&in, &out);
+	md_inventory_release(&out);
+	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_CGROUPNS);
+	flip_bits("inventory.img", 36, MD_INVENTORY_F_CGROUPNS);
+	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "cgroup_ns without the header flag was read");
+	md_inventory_release(&in);
+}
+
 /* the clocks come with the namespace, both of them, and not without it */
 Test(image_roundtrip, time_namespace_malformed)
 {
