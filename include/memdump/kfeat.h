@@ -44,7 +44,7 @@ struct kfeat {
 	bool open_by_handle;	/* open_by_handle_at() opens what name_to_handle_at() named (CAP_DAC_READ_SEARCH) */
 	bool inotify_fhandle;	/* inotify fdinfo shows a watch's file handle: the path of a watch can be found */
 	bool seccomp_filters;	/* a tracee's filters suspended (PTRACE_O_SUSPEND_SECCOMP) and read */
-	bool time_ns;		/* a time namespace made with offsets of ours (CAP_SYS_TIME): a tree's own restored */
+	bool time_ns;		/* a time namespace made with offsets of ours (CAP_SYS_ADMIN, CAP_SYS_TIME) */
 };
 
 /* MEMDUMP_KFEAT_OFF=posix_timer_ids (comma-separated) takes those as absent: for tests */
@@ -64,3 +64,5 @@ int kfeat_probe_all(struct kfeat *ret);
  */
 int kfeat_dirty_tracking(const struct kfeat *kf);
 void kfeat_print(const struct kfeat *kf, FILE *out);
+/* whether a child of ours can make a time namespace and set its offsets: a tree's own restored (fork()s) */
+bool kfeat_probe_time_ns(void);

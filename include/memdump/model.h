@@ -538,7 +538,7 @@ struct md_proc {
 #define MD_PID_LIMIT (1 << 22)	/* pids and thread ids are below it (the kernel's PID_MAX_LIMIT) */
 #define MD_PROC_OPTS_MAX 256	/* md_inventory.proc_opts, in bytes */
 /* md_inventory.time_*_ns: a time namespace's clock may start at most here (the kernel's KTIME_SEC_MAX / 2 s) */
-#define MD_TIMENS_CLOCK_MAX (4611686018ull * 1000000000ull)
+#define MD_TIMENS_CLOCK_MAX (4611686018ull * 1000000000ull + 999999999ull)
 /* md_inventory.proc_flags: MS_RDONLY NOSUID NODEV NOEXEC NOATIME NODIRATIME RELATIME STRICTATIME */
 #define MD_PROC_FLAGS (1u | 2u | 4u | 8u | 1024u | 2048u | (1u << 21) | (1u << 24))
 
@@ -673,8 +673,9 @@ struct md_inventory {
 	bool ipc_ns;
 	/*
 	 * The tree had a time namespace of its own, whose CLOCK_MONOTONIC and
-	 * CLOCK_BOOTTIME read these when it was frozen: restore makes one
-	 * whose clocks go on from there (at most MD_TIMENS_CLOCK_MAX).
+	 * CLOCK_BOOTTIME read these once the dump had read the tree's timers:
+	 * restore makes one whose clocks go on from there (at most
+	 * MD_TIMENS_CLOCK_MAX).
 	 */
 	bool time_ns;
 	uint64_t time_monotonic_ns;

@@ -127,6 +127,8 @@ struct dump_ctx {
 	uint64_t frozen_ns;		/* CLOCK_MONOTONIC when the tree was frozen, then for how long */
 	uint64_t stage_ns;		/* when the last stage ended (-v timings) */
 	uint64_t frozen_at_ns;		/* CLOCK_REALTIME when frozen: the image's time */
+	uint64_t time_monotonic_ns;	/* ns.time_ns: the tree's clocks once its timers were read */
+	uint64_t time_boottime_ns;
 	pid_t helper;			/* the tracker this dump started, 0 if none */
 };
 
@@ -449,8 +451,8 @@ static int fill_inventory(struct md_inventory *inv, const struct dump_ctx *c)
 	inv->lo_mtu = c->ns.lo_mtu;
 	inv->ipc_ns = c->ns.ipc_ns;
 	inv->time_ns = c->ns.time_ns;
-	inv->time_monotonic_ns = c->ns.time_monotonic_ns;
-	inv->time_boottime_ns = c->ns.time_boottime_ns;
+	inv->time_monotonic_ns = c->time_monotonic_ns;
+	inv->time_boottime_ns = c->time_boottime_ns;
 	inv->cgroup_ns = c->ns.cgroup_ns;
 	if (c->ns.n_sysctls && !(inv->net_sysctls = calloc(c->ns.n_sysctls, sizeof(*inv->net_sysctls))))
 		return -ENOMEM;
@@ -690,6 +692,8 @@ int dump_run(const struct dump_opts *o)
 	/* from here on: every failure thaws the tree as it was */
 	stage_done(&c.stage_ns, "froze the tree");
 	r = collect_tree(&c);
+	if (r >= 0 && c.ns.time_ns)
+		r = dump_ns_clocks(&c.ns, &c.time_monotonic_ns, &c.time_boottime_ns);
 	if (r < 0)
 		goto out_thaw;
 	stage_done(&c.stage_ns, "collected processes, VMAs, threads and files");

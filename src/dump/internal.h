@@ -149,9 +149,9 @@ struct dump_ns {
 	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */
 	size_t n_ipc_shm_ids;
 	bool cgroup_ns;		/* a cgroup namespace of the tree's own, all of it at its root */
-	bool time_ns;		/* a time namespace of the tree's own: its clocks, read frozen */
-	uint64_t time_monotonic_ns;
-	uint64_t time_boottime_ns;
+	bool time_ns;		/* a time namespace of the tree's own: its offsets less memdump's */
+	int64_t time_monotonic_delta_ns;
+	int64_t time_boottime_delta_ns;
 };
 /*
  * Each thread of ft in memdump's namespaces (see ns.c) but the PID, UTS,
@@ -162,6 +162,13 @@ struct dump_ns {
 struct frozen_tree;
 int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret);
 void dump_ns_release(struct dump_ns *ns);
+/*
+ * With ns->time_ns: the tree's CLOCK_MONOTONIC and CLOCK_BOOTTIME now, to
+ * be read once every timer of the tree is (a restore arms each with the
+ * time it had left then, from a clock that starts at these): 0, or
+ * -ENOTSUP (logged) past what a restore can set.
+ */
+int dump_ns_clocks(const struct dump_ns *ns, uint64_t *monotonic_ns, uint64_t *boottime_ns);
 /* a process outside ft (or a thread of it) in ns of kind name ("pid", "net"): its pid, 0, or -errno (logged) */
 int dump_ns_outsider(const struct frozen_tree *ft, const char *name, const struct stat *ns);
 /*

@@ -30,8 +30,8 @@
  *   message queues, segments attached or not, sysctls); the restore makes
  *   a new one with it.
  * - time, which every thread's children would get too: the image has the
- *   tree's clocks at the freeze; the restore makes a new one where they go
- *   on from there.
+ *   tree's clocks once its timers are read (dump_ns_clocks()); the restore
+ *   makes a new one where they go on from there.
  * - cgroup, if the whole tree is at its root (check_own_cgroupns()): the
  *   restore makes a new one at memdump's cgroups.
  */
@@ -599,16 +599,14 @@ static int check_own_cgroupns(const struct frozen_tree *ft)
 
 /*
  * The root's time namespace is not memdump's: the image keeps the tree's
- * clocks as they read now that it is frozen, memdump's moved by the
- * difference of the two namespaces' offsets from the host's. Nothing else
- * is in a time namespace: processes outside the tree in it lose nothing
- * when the restore makes a new one.
+ * clocks (dump_ns_clocks()), memdump's moved by the difference of the two
+ * namespaces' offsets from the host's. Nothing else is in a time
+ * namespace: processes outside the tree in it lose nothing but the tree's
+ * clocks when the restore makes a new one.
  */
 static int dump_own_timens(pid_t root, struct dump_ns *ret)
 {
 	struct timens_offsets tree, ours;
-	struct timespec mono, boot;
-	__int128 m, b;
 	int r;
 
 	/* /proc shows the namespace for a process's children: the root's is its own (check_thread()) */
@@ -621,16 +619,29 @@ static int dump_own_timens(pid_t root, struct dump_ns *ret)
 				  "with a tree in one of its own");
 	if (r < 0)
 		return log_err(r, "cannot read the offsets of memdump's time namespace");
-	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
-		return log_err(-errno, "cannot read the clocks");
-	m = (__int128)md_timespec_ns(&mono) - ours.monotonic_ns + tree.monotonic_ns;
-	b = (__int128)md_timespec_ns(&boot) - ours.boottime_ns + tree.boottime_ns;
+	if (__builtin_sub_overflow(tree.monotonic_ns, ours.monotonic_ns, &ret->time_monotonic_delta_ns) ||
+	    __builtin_sub_overflow(tree.boottime_ns, ours.boottime_ns, &ret->time_boottime_delta_ns))
+		return log_err(-ERANGE, "cannot compare the time namespaces of %d and memdump", root);
+	ret->time_ns = true;
+	return 0;
+}
+
+int dump_ns_clocks(const struct dump_ns *ns, uint64_t *monotonic_ns, uint64_t *boottime_ns)
+{
+	struct timespec mono, boot;
+	__int128 m, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	m = (__int128)md_timespec_ns(&mono) + ns->time_monotonic_delta_ns;
+	b = (__int128)md_timespec_ns(&boot) + ns->time_boottime_delta_ns;
 	/* as the kernel keeps them: from 0 to half its range */
 	if (m < 0 || b < 0 || m > MD_TIMENS_CLOCK_MAX || b > MD_TIMENS_CLOCK_MAX)
-		return log_err(-ERANGE, "cannot read the clocks of the time namespace of %d", root);
-	ret->time_ns = true;
-	ret->time_monotonic_ns = (uint64_t)m;
-	ret->time_boottime_ns = (uint64_t)b;
+		return log_refuse("the clocks of the tree's time namespace read %.0f and %.0f s: not supported (a "
+				  "restore could set them to at most %llu s)", (double)m / 1e9, (double)b / 1e9,
+				  MD_TIMENS_CLOCK_MAX / 1000000000);
+	*monotonic_ns = (uint64_t)m;
+	*boottime_ns = (uint64_t)b;
 	return 0;
 }
 

@@ -279,7 +279,7 @@ void restore_sock_buf(int fd, int force, int plain, uint32_t bytes);
  */
 int restore_ipcns(struct restore_ctx *rc);
 int restore_ipcns_sysctls(struct restore_ctx *rc);
-/* the tree's own time namespace, for memdump's children from now on (timens.c): right before the root */
+/* the tree's own time namespace, for memdump's children from now on (timens.c): before any timer is armed */
 int restore_timens(const struct restore_ctx *rc);
 /* memdump into a new network namespace for the tree, if it had one of its own (netns.c) */
 int restore_netns(struct restore_ctx *rc);

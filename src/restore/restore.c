@@ -404,6 +404,9 @@ static int check_host(struct restore_ctx *rc)
 	if (rc->lazy && !kf->uffd_lazy)
 		return log_refuse("--lazy-pages needs userfaultfd with fork, mremap, madvise and munmap "
 				  "events, which this kernel does not offer (memdump check: lazy_pages)");
+	if (rc->inv.time_ns && !kfeat_probe_time_ns())
+		return log_refuse("the tree had a time namespace of its own, and memdump cannot make one here (it "
+				  "takes CAP_SYS_ADMIN and CAP_SYS_TIME; memdump check: time_ns)");
 	for (size_t k = 0; k < rc->n; k++) {
 		const struct md_proc *p = &rc->procs[k].p;
 
@@ -507,7 +510,7 @@ static int create_root(struct restore_ctx *rc)
 		 * the mount one given its /proc by the child), the root init of
 		 * the PID one, with its pid in both; a cgroup one at our
 		 * cgroups. A time one is ours for children already
-		 * (restore_timens()).
+		 * (restore_timens(), before the timerfds were armed).
 		 */
 		.flags = (rc->inv.uts_host ? CLONE_NEWUTS : 0) | (rc->inv.pid_ns ? CLONE_NEWPID : 0) |
 			 (rc->inv.mnt_ns ? CLONE_NEWNS : 0) | (rc->inv.cgroup_ns ? CLONE_NEWCGROUP : 0),
@@ -531,9 +534,6 @@ static int create_root(struct restore_ctx *rc)
 	r = inject_find_syscall(getpid(), &rc->root_syscall_ip);
 	if (r < 0)
 		return log_err(r, "no syscall instruction in our vdso");
-	r = restore_timens(rc);
-	if (r < 0)
-		return r;
 
 	fflush(NULL);
 	pid = syscall(SYS_clone3, &a, sizeof(a));
@@ -1071,6 +1071,10 @@ int restore_run(const struct restore_opts *o)
 		goto out;
 	/* before the segments are made (restore_open_files()): they are the tree's */
 	r = restore_ipcns(&rc);
+	if (r < 0)
+		goto out;
+	/* before the timerfds are armed (restore_open_files()): the clocks they count on run from here */
+	r = restore_timens(&rc);
 	if (r < 0)
 		goto out;
 	r = restore_tcp_lock(&rc);

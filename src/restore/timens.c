@@ -1,11 +1,12 @@
 /*
- * The tree's own time namespace (md_inventory.time_ns): made for the
- * root's clone3() by memdump's main thread, whose children get it, with
- * offsets that make its clocks read what the tree's read as it was
- * frozen. They run on from there: the restore's own time counts, the time
- * between the dump and the restore does not, and on another host the
- * clocks go neither back nor far ahead. The offsets are fixed once a
- * process is in it: right before the root is made.
+ * The tree's own time namespace (md_inventory.time_ns): made by
+ * memdump's main thread, whose children (the root's clone3()) get it, with
+ * offsets that make its clocks read what the tree's read once the dump had
+ * read its timers. They run on from there: the restore's own time counts,
+ * the time between the dump and the restore does not, and on another host
+ * the clocks go neither back nor far ahead. Made before memdump arms the
+ * tree's timerfds with the time they had left, so that none expires before
+ * the clock it counts on reaches its deadline.
  */
 #include <errno.h>
 
@@ -24,7 +25,7 @@ int restore_timens(const struct restore_ctx *rc)
 		return log_err(r, "cannot make a time namespace for the tree: memdump's children would be in another "
 			       "one than memdump");
 	if (r == -EPERM)
-		return log_err(r, "cannot make a time namespace for the tree (it takes CAP_SYS_TIME)");
+		return log_err(r, "cannot make a time namespace for the tree (it takes CAP_SYS_ADMIN and CAP_SYS_TIME)");
 	if (r < 0)
 		return log_err(r, "cannot make a time namespace for the tree");
 	log_debug("made the tree's time namespace: CLOCK_MONOTONIC %.3f s, CLOCK_BOOTTIME %.3f s",

@@ -404,11 +404,11 @@ static bool probe_timer_restore_ids(void)
 
 /*
  * A child makes a time namespace for its children and sets its offsets,
- * as a restore of a tree in one of its own does (CAP_SYS_TIME).
+ * as a restore of a tree in one of its own does.
  */
-static bool probe_time_ns(void)
+bool kfeat_probe_time_ns(void)
 {
-	int status;
+	int status = 0;
 	pid_t pid = fork();
 
 	if (pid == 0) {
@@ -421,8 +421,9 @@ static bool probe_time_ns(void)
 	}
 	if (pid < 0)
 		return false;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -589,7 +590,7 @@ int kfeat_probe_all(struct kfeat *ret)
 	ret->seccomp_filters = probe_seccomp_filters();
 	ret->tcp_repair = probe_tcp_repair();
 	ret->net_lock = netlock_probe() == 1;
-	ret->time_ns = probe_time_ns();
+	ret->time_ns = kfeat_probe_time_ns();
 	return 0;
 }
 

@@ -23,7 +23,9 @@
  * R can wait for. With -T SECONDS (under unshare --time --monotonic
  * SECONDS), R also checks that its CLOCK_MONOTONIC and CLOCK_BOOTTIME did
  * not go back since it got ready, that the first is still at least
- * SECONDS, and that the two are as far apart as they were. R writes "OK"
+ * SECONDS, that the two are as far apart as they were, and that a timerfd
+ * on each, armed 2 s ahead of them by its deadline (TFD_TIMER_ABSTIME)
+ * when R got ready, expires once its clock has reached that deadline. R writes "OK"
  * or "FAIL: what" to STATUS and ends the tree.
  *
  * -m selftest: the same without a dump. -m corrupt -c WHAT breaks one of
@@ -43,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -65,6 +68,7 @@ static timer_t timer;
 /* -T: the least CLOCK_MONOTONIC may read (s), and both clocks when R got ready (ns) */
 static long long clock_ahead = -1;
 static int64_t mono0, boot0;
+static int tfd_mono = -1, tfd_boot = -1;
 /* A and its thread hand turns over these */
 static int to_t[2], from_t[2];
 
@@ -266,6 +270,33 @@ static int64_t clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+#define DEADLINE_NS 2000000000ll
+
+/* a timerfd on clock c armed for DEADLINE_NS after from (TFD_TIMER_ABSTIME) */
+static int arm_deadline(clockid_t c, int64_t from)
+{
+	int64_t at = from + DEADLINE_NS;
+	struct itimerspec it = { .it_value = { at / 1000000000, at % 1000000000 } };
+	int fd = timerfd_create(c, TFD_CLOEXEC);
+
+	if (fd < 0 || timerfd_settime(fd, TFD_TIMER_ABSTIME, &it, NULL) < 0)
+		die_setup("timerfd");
+	return fd;
+}
+
+/* it expires (now, or when it is due) once c reads its deadline, not before */
+static void check_deadline(int fd, clockid_t c, int64_t from, const char *name)
+{
+	uint64_t n = 0;
+	int64_t now;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n) || n != 1)
+		failf("R: the %s timerfd read %llu expirations (%s)", name, (unsigned long long)n, strerror(errno));
+	now = clock_ns(c);
+	if (now < from + DEADLINE_NS)
+		failf("R: the %s timerfd expired %.6f s before its deadline", name, (from + DEADLINE_NS - now) / 1e9);
+}
+
 /* -T: the clocks went on from where they were, in a time namespace that moves them */
 static void check_clocks(void)
 {
@@ -282,6 +313,8 @@ static void check_clocks(void)
 	apart = (boot - mono) - (boot0 - mono0);
 	if (apart > 50000000 || apart < -50000000)
 		failf("R: CLOCK_BOOTTIME - CLOCK_MONOTONIC moved by %.3f s", apart / 1e9);
+	check_deadline(tfd_mono, CLOCK_MONOTONIC, mono0, "CLOCK_MONOTONIC");
+	check_deadline(tfd_boot, CLOCK_BOOTTIME, boot0, "CLOCK_BOOTTIME");
 }
 
 static void check_root(void)
@@ -408,6 +441,10 @@ int main(int argc, char **argv)
 
 	mono0 = clock_ns(CLOCK_MONOTONIC);
 	boot0 = clock_ns(CLOCK_BOOTTIME);
+	if (clock_ahead >= 0) {
+		tfd_mono = arm_deadline(CLOCK_MONOTONIC, mono0);
+		tfd_boot = arm_deadline(CLOCK_BOOTTIME, boot0);
+	}
 	if (!strcmp(mode, "wait")) {
 		snprintf(line, sizeof(line), "READY %d", getpid());
 		write_status(line);

@@ -3153,8 +3153,11 @@ test_ns_refused() {
 	PID=$INIT
 	dump_refused "another PID namespace for its children than the tree's root"
 	kill -KILL "$SPAWNED" "$INIT" 2>/dev/null
-	# a time namespace for its children that it is not in (the restore makes only one)
+	# a time namespace for its children that it is not in, or a process below the root in
+	# another (the restore makes only one)
 	if unshare --time true 2>/dev/null; then
+		ns_refused timenested "is in another time namespace (for its children )?than the tree's root" \
+			sh -c 'unshare --time --fork --kill-child sleep 1000 & wait'
 		ns_refused timekids "another time namespace for its children than the tree's root" \
 			python3 -c 'import ctypes, time; assert ctypes.CDLL(None).unshare(0x80) == 0; time.sleep(1000)'
 	fi
@@ -3441,18 +3444,18 @@ uptime_of() {
 # the clock checks of dumpee_ns -T pass in a time namespace that moves them and fail otherwise
 test_ns_time_selftest() {
 	need_timens
-	local ahead=(--time --fork --monotonic 10000000 --boottime 20000000)
-	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m selftest -T 10000000 "$TD/status" </dev/null ||
+	local ahead=(--time --fork --monotonic 1000000000 --boottime 2000000000)
+	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m selftest -T 1000000000 "$TD/status" </dev/null ||
 		fail "selftest: $(head -n1 "$TD/status")"
-	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m corrupt -c clock -T 10000000 "$TD/status" </dev/null 2>/dev/null &&
+	unshare "${ahead[@]}" "$E2E/dumpee_ns" -m corrupt -c clock -T 1000000000 "$TD/status" </dev/null 2>/dev/null &&
 		fail "a clock gone back was not seen"
 	grep -q '^FAIL: R: the clocks went back' "$TD/status" || fail "corrupting 'clock': $(head -n1 "$TD/status")"
-	"$E2E/dumpee_ns" -m selftest -T 10000000 "$TD/status" </dev/null 2>/dev/null &&
+	"$E2E/dumpee_ns" -m selftest -T 1000000000 "$TD/status" </dev/null 2>/dev/null &&
 		fail "the host's clock was taken for a namespace's"
 	grep -q '^FAIL: R: CLOCK_MONOTONIC reads' "$TD/status" || fail "in the host's: $(head -n1 "$TD/status")"
 }
 
-# A tree in a time namespace of its own (unshare --time, its clocks 10^7 and 2 * 10^7 s ahead)
+# A tree in a time namespace of its own (unshare --time, its clocks 10^9 and 2 * 10^9 s ahead)
 # comes back in a new one where they go on from the dump: never back, and not by the 3 s
 # between the dump and the restore. Twice over (the second dump is of a restored tree), alone
 # and with a PID namespace of its own.
@@ -3461,7 +3464,7 @@ test_ns_time() {
 	need_timens
 	local opts round h1 t1 h2 t2
 	for opts in "--time --fork" "--pid --fork --time"; do
-		start_ns "$opts --monotonic 10000000 --boottime 20000000" "-T 10000000 $([[ $opts == --pid* ]] && echo -p)"
+		start_ns "$opts --monotonic 1000000000 --boottime 2000000000" "-T 1000000000 $([[ $opts == --pid* ]] && echo -p)"
 		[[ $(ns_of "$PID" time) != "$(ns_of self time)" ]] || fail "the dumpee is in our time namespace"
 		for round in 1 2; do
 			h1=$(uptime_of self)
@@ -3470,6 +3473,14 @@ test_ns_time() {
 			"$MEMDUMP" show "$TD/img$round/inventory.img" | grep -q '"time_ns": true' ||
 				fail "$opts, round $round: no time_ns in the inventory"
 			sleep 3
+			# without CAP_SYS_TIME no namespace can be made: refused before anything is
+			if [[ $round == 1 ]] && command -v setpriv >/dev/null; then
+				setpriv --inh-caps=-sys_time --bounding-set=-sys_time "$MEMDUMP" restore -D "$TD/img1" -d \
+					>"$TD/nocap.out" 2>&1 && fail "restored without CAP_SYS_TIME"
+				grep -q "memdump cannot make one here" "$TD/nocap.out" ||
+					fail "without CAP_SYS_TIME: $(head -n1 "$TD/nocap.out")"
+				alive "$PID" && fail "a process was left by the refused restore"
+			fi
 			restore_detached "$TD/img$round" "$PID"
 			t2=$(uptime_of "$PID")
 			h2=$(uptime_of self)
@@ -3477,7 +3488,7 @@ test_ns_time() {
 				fail "$opts, round $round: restored into memdump's time namespace"
 			log "$opts, round $round: the tree's CLOCK_BOOTTIME went from $t1 to $t2, the host's from $h1 to $h2"
 			awk -v h1="$h1" -v h2="$h2" -v t1="$t1" -v t2="$t2" \
-				'BEGIN { exit !(t1 >= 20000000 && t2 >= t1 && t2 - t1 <= h2 - h1 - 2.5) }' ||
+				'BEGIN { exit !(t1 >= 2000000000 && t2 >= t1 && t2 - t1 <= h2 - h1 - 2.5) }' ||
 				fail "$opts, round $round: the tree's CLOCK_BOOTTIME went from $t1 to $t2, the host's from $h1 to $h2"
 		done
 		trigger_check "$PID"
@@ -3518,8 +3529,8 @@ test_ns_cgroup() {
 	rm -rf "$TD/img"
 
 	if unshare --pid --fork --mount-proc --time true 2>/dev/null; then
-		start_ns "--pid --fork --mount-proc --uts --time --monotonic 10000000 --cgroup" \
-			"-p -P -t -u md-all-$$ -T 10000000"
+		start_ns "--pid --fork --mount-proc --uts --time --monotonic 1000000000 --cgroup" \
+			"-p -P -t -u md-all-$$ -T 1000000000"
 		dump_and_kill "$PID" "$TD/img"
 		restore_detached "$TD/img" "$PID"
 		local k
