@@ -327,52 +327,122 @@ static int check_fd_tables(const struct md_proc *procs, size_t n)
 	return 0;
 }
 
+/* an fd of the tree, for the sort that finds the descriptions they share */
+struct fd_ref {
+	const struct md_proc *p;
+	const struct md_fd *f;
+	size_t pos;		/* its place in the tree's order (process, then fd) */
+};
+
+struct fd_sort {
+	int err;		/* the first kcmp() that failed */
+	const struct fd_ref *bad;
+};
+
+/* kcmp(KCMP_FILE) of two fds: 0 the same description, -1 or 1 their order, or -errno */
+static long cmp_file(const struct fd_ref *a, const struct fd_ref *b)
+{
+	long k = syscall(SYS_kcmp, a->p->pid, b->p->pid, KCMP_FILE, a->f->fd, b->f->fd);
+
+	return k < 0 ? -errno : k == 1 ? -1 : k == 2 ? 1 : k ? -EINVAL : 0;
+}
+
+/*
+ * qsort_r(): by inode, then in the order kcmp() gives their descriptions
+ * (a total order of the kernel's pointers, obfuscated), then by place: the
+ * fds of one description end up next to each other; *arg gets an error
+ */
+static int cmp_fd_refs(const void *x, const void *y, void *arg)
+{
+	const struct fd_ref *a = x, *b = y;
+	struct fd_sort *st = arg;
+	long k;
+
+	if (a->f->dev != b->f->dev)
+		return a->f->dev < b->f->dev ? -1 : 1;
+	if (a->f->ino != b->f->ino)
+		return a->f->ino < b->f->ino ? -1 : 1;
+	k = cmp_file(a, b);
+	if (k < -1) {
+		if (!st->err) {
+			st->err = (int)k;
+			st->bad = a;
+		}
+		k = 0;
+	}
+	if (k)
+		return (int)k;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
 /*
  * fds that share one open file description (dup(), "2>&1", inherited by
  * fork) share its offset and flags, within a process or across the tree:
  * restore must hand out one description, not open the file twice.
- * kcmp() tells; only fds on the same inode can share one.
+ * kcmp() tells; only fds on the same inode can share one. Sorted by inode
+ * and kcmp()'s order, the fds of a description are neighbours: O(n log n)
+ * comparisons for n fds, not one per pair of fds on an inode (thousands of
+ * sockets or of /dev/null opens). The descriptions are numbered as they
+ * first come in the tree's order.
  */
 int dump_link_fds(struct md_proc *procs, size_t n)
 {
+	_cleanup_free_ struct fd_ref *refs = NULL;
+	_cleanup_free_ size_t *group_of = NULL, *ofd_of = NULL, *seen_in = NULL, *first_fd = NULL;
+	struct fd_sort st = { 0, NULL };
+	size_t total = 0, pos = 0, groups = 0;
 	uint64_t next = 1;
 	int r = check_fd_tables(procs, n);
 
 	if (r < 0)
 		return r;
+	for (size_t i = 0; i < n; i++)
+		total += procs[i].n_fds;
+	refs = calloc(total ? total : 1, sizeof(*refs));
+	group_of = calloc(total ? total : 1, sizeof(*group_of));
+	ofd_of = calloc(total ? total : 1, sizeof(*ofd_of));
+	seen_in = calloc(total ? total : 1, sizeof(*seen_in));
+	first_fd = calloc(total ? total : 1, sizeof(*first_fd));
+	if (!refs || !group_of || !ofd_of || !seen_in || !first_fd)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++, pos++)
+			refs[pos] = (struct fd_ref){ .p = &procs[i], .f = &procs[i].fds[j], .pos = pos };
+	qsort_r(refs, total, sizeof(*refs), cmp_fd_refs, &st);
+	for (size_t k = 0; k < total && !st.err; k++) {
+		bool inode = k && refs[k - 1].f->dev == refs[k].f->dev && refs[k - 1].f->ino == refs[k].f->ino;
+		long c = inode ? cmp_file(&refs[k - 1], &refs[k]) : 1;
 
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < procs[i].n_fds; j++) {
-			struct md_fd *f = &procs[i].fds[j];
-
-			f->ofd = 0;
-			for (size_t pi = 0; pi <= i && !f->ofd; pi++) {
-				size_t lim = pi == i ? j : procs[pi].n_fds;
-
-				for (size_t pj = 0; pj < lim; pj++) {
-					const struct md_fd *g = &procs[pi].fds[pj];
-					long k;
-
-					if (g->dev != f->dev || g->ino != f->ino)
-						continue;
-					k = syscall(SYS_kcmp, procs[pi].pid, procs[i].pid, KCMP_FILE, g->fd, f->fd);
-					if (k < 0)
-						return log_err(-errno, "cannot compare fd %d of %d with fd %d of %d", g->fd,
-							       procs[pi].pid, f->fd, procs[i].pid);
-					if (k == 0) {
-						f->ofd = g->ofd;
-						break;
-					}
-				}
-			}
-			if (!f->ofd)
-				f->ofd = next++;
-			/* what readers of images without ofd understand, within the process */
-			f->dup_of = -1;
-			for (size_t k = 0; k < j && f->dup_of < 0; k++)
-				if (procs[i].fds[k].ofd == f->ofd)
-					f->dup_of = procs[i].fds[k].fd;
+		if (c < -1) {
+			st.err = (int)c;
+			st.bad = &refs[k];
+		} else if (c) {
+			groups++;
 		}
+		group_of[refs[k].pos] = groups - 1;
 	}
+	if (st.err)
+		return log_err(st.err, "cannot compare fd %d of %d with the tree's other fds", st.bad->f->fd,
+			       st.bad->p->pid);
+
+	/* numbered as they first come; dup_of: what readers of images without ofd understand */
+	pos = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++, pos++) {
+			struct md_fd *f = &procs[i].fds[j];
+			size_t g = group_of[pos];
+
+			if (!ofd_of[g])
+				ofd_of[g] = next++;
+			f->ofd = ofd_of[g];
+			f->dup_of = -1;
+			/* seen_in: 1 + the process in which first_fd is the group's first fd */
+			if (seen_in[g] == i + 1)
+				f->dup_of = (int)first_fd[g];
+			else {
+				seen_in[g] = i + 1;
+				first_fd[g] = (size_t)f->fd;
+			}
+		}
 	return dump_link_epoll(procs, n);
 }

@@ -304,6 +304,67 @@ Test(dump_collect, pipe_ends_and_bytes)
 	md_proc_release(&p);
 }
 
+/* 300 descriptions of /dev/null at fds 300..599, and fd 700 + k a dup of fd 300 + 7k (k < 40) */
+static void setup_many_nulls(int sync_fd)
+{
+	(void)sync_fd;
+	for (int i = 300; i < 600; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		if (fd < 0 || dup2(fd, i) < 0)
+			_exit(1);
+		close(fd);
+	}
+	for (int k = 0; k < 40; k++)
+		if (dup2(300 + 7 * k, 700 + k) < 0)
+			_exit(1);
+}
+
+/* p's fd fd, which must be there */
+static const struct md_fd *fd_of(const struct md_proc *p, int fd)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].fd == fd)
+			return &p->fds[i];
+	cr_assert_fail("no fd %d", fd);
+	return NULL;
+}
+
+/* many fds on one inode: the descriptions they share, and only those, numbered as they first come */
+Test(dump_collect, many_descriptions_on_one_inode)
+{
+	struct md_proc p = {};
+	uint64_t max = 0;
+	pid_t pid;
+
+	pid = start_child(setup_many_nulls, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	p.pid = pid;
+	cr_assert_eq(dump_link_fds(&p, 1), 0);
+	for (size_t i = 0; i < p.n_fds; i++) {
+		const struct md_fd *f = &p.fds[i];
+
+		/* a new description gets the next number */
+		cr_assert_leq(f->ofd, max + 1, "fd %d: ofd %llu after %llu", f->fd, (unsigned long long)f->ofd,
+			      (unsigned long long)max);
+		if (f->ofd > max)
+			max = f->ofd;
+	}
+	/* 0-2 share one, 300..599 have one each */
+	cr_expect_eq(max, 1 + 300);
+	for (int a = 300; a < 600; a++)
+		for (int b = a + 1; b < 600; b++)
+			cr_assert_neq(fd_of(&p, a)->ofd, fd_of(&p, b)->ofd, "fds %d and %d", a, b);
+	for (int k = 0; k < 40; k++) {
+		cr_expect_eq(fd_of(&p, 700 + k)->ofd, fd_of(&p, 300 + 7 * k)->ofd, "fd %d", 700 + k);
+		cr_expect_eq(fd_of(&p, 700 + k)->dup_of, 300 + 7 * k, "fd %d", 700 + k);
+		cr_expect_eq(fd_of(&p, 300 + 7 * k)->dup_of, -1);
+	}
+	cr_expect_eq(fd_of(&p, 2)->dup_of, 0);
+	stop_child(pid);
+	md_proc_release(&p);
+}
+
 /* fd 11 is the write end; the read end lives only in a child of ours, outside the "tree" */
 static void setup_half_pipe(int sync_fd)
 {
