@@ -335,43 +335,48 @@ struct fd_ref {
 };
 
 struct fd_sort {
-	int err;		/* the first kcmp() that failed */
-	const struct fd_ref *bad;
+	int err;		/* the first kcmp() that failed, on these two */
+	const struct fd_ref *a, *b;
 };
 
-/* kcmp(KCMP_FILE) of two fds: 0 the same description, -1 or 1 their order, or -errno */
-static long cmp_file(const struct fd_ref *a, const struct fd_ref *b)
+/* kcmp(KCMP_FILE) of two fds into *order: 0 the same description, else -1 or 1: 0, or -errno */
+static int cmp_file(const struct fd_ref *a, const struct fd_ref *b, int *order)
 {
 	long k = syscall(SYS_kcmp, a->p->pid, b->p->pid, KCMP_FILE, a->f->fd, b->f->fd);
 
-	return k < 0 ? -errno : k == 1 ? -1 : k == 2 ? 1 : k ? -EINVAL : 0;
+	if (k < 0)
+		return -errno;
+	if (k > 2)
+		return -EINVAL;
+	*order = k == 1 ? -1 : k == 2 ? 1 : 0;
+	return 0;
 }
 
 /*
  * qsort_r(): by inode, then in the order kcmp() gives their descriptions
  * (a total order of the kernel's pointers, obfuscated), then by place: the
- * fds of one description end up next to each other; *arg gets an error
+ * fds of one description end up next to each other. Once a kcmp() failed
+ * (*arg), by place alone: the order is thrown away.
  */
 static int cmp_fd_refs(const void *x, const void *y, void *arg)
 {
 	const struct fd_ref *a = x, *b = y;
 	struct fd_sort *st = arg;
-	long k;
+	int order = 0, r;
 
 	if (a->f->dev != b->f->dev)
 		return a->f->dev < b->f->dev ? -1 : 1;
 	if (a->f->ino != b->f->ino)
 		return a->f->ino < b->f->ino ? -1 : 1;
-	k = cmp_file(a, b);
-	if (k < -1) {
-		if (!st->err) {
-			st->err = (int)k;
-			st->bad = a;
+	if (!st->err) {
+		r = cmp_file(a, b, &order);
+		if (r < 0) {
+			*st = (struct fd_sort){ r, a, b };
+			order = 0;
 		}
-		k = 0;
 	}
-	if (k)
-		return (int)k;
+	if (order)
+		return order;
 	return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
@@ -389,7 +394,7 @@ int dump_link_fds(struct md_proc *procs, size_t n)
 {
 	_cleanup_free_ struct fd_ref *refs = NULL;
 	_cleanup_free_ size_t *group_of = NULL, *ofd_of = NULL, *seen_in = NULL, *first_fd = NULL;
-	struct fd_sort st = { 0, NULL };
+	struct fd_sort st = { 0, NULL, NULL };
 	size_t total = 0, pos = 0, groups = 0;
 	uint64_t next = 1;
 	int r = check_fd_tables(procs, n);
@@ -411,19 +416,17 @@ int dump_link_fds(struct md_proc *procs, size_t n)
 	qsort_r(refs, total, sizeof(*refs), cmp_fd_refs, &st);
 	for (size_t k = 0; k < total && !st.err; k++) {
 		bool inode = k && refs[k - 1].f->dev == refs[k].f->dev && refs[k - 1].f->ino == refs[k].f->ino;
-		long c = inode ? cmp_file(&refs[k - 1], &refs[k]) : 1;
+		int order = 1;
 
-		if (c < -1) {
-			st.err = (int)c;
-			st.bad = &refs[k];
-		} else if (c) {
+		if (inode && (r = cmp_file(&refs[k - 1], &refs[k], &order)) < 0)
+			st = (struct fd_sort){ r, &refs[k - 1], &refs[k] };
+		else if (order)
 			groups++;
-		}
 		group_of[refs[k].pos] = groups - 1;
 	}
 	if (st.err)
-		return log_err(st.err, "cannot compare fd %d of %d with the tree's other fds", st.bad->f->fd,
-			       st.bad->p->pid);
+		return log_err(st.err, "cannot compare fd %d of %d with fd %d of %d", st.a->f->fd, st.a->p->pid,
+			       st.b->f->fd, st.b->p->pid);
 
 	/* numbered as they first come; dup_of: what readers of images without ofd understand */
 	pos = 0;

@@ -134,7 +134,7 @@ struct tree_ns {
 	struct stat net;
 	struct stat ipc;
 	struct stat time;	/* st_ino 0: the kernel has no time namespaces */
-	struct stat cgroup;
+	struct stat cgroup;	/* or no cgroup ones */
 };
 
 /* the working directory of thread tid of pid, stat()ed */
@@ -697,9 +697,10 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(root, root, kinds[k].name, kinds[k].tree);
 		if (r >= 0)
 			r = ns_stat(0, 0, kinds[k].name, kinds[k].ours);
-		/* a kernel without time namespaces: none to compare (the others are older) */
-		if (r == -ENOENT && kinds[k].tree == &tns.time && ns_stat(0, 0, "time", &our_time) == -ENOENT) {
-			tns.time.st_ino = our_time.st_ino = 0;
+		/* a kernel without time or cgroup namespaces: none to compare (the others are older) */
+		if (r == -ENOENT && (kinds[k].tree == &tns.time || kinds[k].tree == &tns.cgroup) &&
+		    ns_stat(0, 0, kinds[k].name, kinds[k].ours) == -ENOENT) {
+			kinds[k].tree->st_ino = kinds[k].ours->st_ino = 0;
 			continue;
 		}
 		if (r < 0)
@@ -746,7 +747,7 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		if (r < 0)
 			return r;
 	}
-	if (!same_file(&tns.cgroup, &our_cgroup)) {
+	if (tns.cgroup.st_ino && !same_file(&tns.cgroup, &our_cgroup)) {
 		r = check_own_cgroupns(ft);
 		if (r < 0)
 			return r;

@@ -365,6 +365,72 @@ Test(dump_collect, many_descriptions_on_one_inode)
 	md_proc_release(&p);
 }
 
+/*
+ * The same, and a child that inherits them, opens fd 301 anew and dups fd
+ * 302 to 800 (its pid to sync_fd)
+ */
+static void setup_nulls_and_child(int sync_fd)
+{
+	int ready[2];
+	char c;
+	pid_t kid;
+
+	setup_many_nulls(sync_fd);
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		_exit(1);
+	kid = fork();
+	if (kid == 0) {
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sync_fd);
+		close(ready[0]);
+		close(301);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd < 0 || dup2(fd, 301) < 0 || dup2(302, 800) < 0)
+			_exit(1);
+		close(fd);
+		close(ready[1]);
+		for (;;)
+			pause();
+	}
+	/* EOF once the child's table is final */
+	close(ready[1]);
+	if (kid < 0 || read(ready[0], &c, 1) != 0)
+		_exit(1);
+	close(ready[0]);
+	if (write(sync_fd, &kid, sizeof(kid)) != sizeof(kid))
+		_exit(1);
+}
+
+/* across processes: what fork() shares is one description, what each opens its own */
+Test(dump_collect, descriptions_shared_across_processes)
+{
+	struct md_proc p[2] = {};
+	pid_t pid, kid = 0;
+
+	pid = start_child(setup_nulls_and_child, &kid, sizeof(kid));
+	cr_assert_eq(dump_collect_fds(pid, &p[0]), 0);
+	cr_assert_eq(dump_collect_fds(kid, &p[1]), 0);
+	p[0].pid = pid;
+	p[1].pid = kid;
+	cr_assert_eq(dump_link_fds(p, 2), 0);
+	cr_expect_eq(fd_of(&p[1], 300)->ofd, fd_of(&p[0], 300)->ofd);
+	cr_expect_eq(fd_of(&p[1], 599)->ofd, fd_of(&p[0], 599)->ofd);
+	cr_expect_eq(fd_of(&p[1], 700)->ofd, fd_of(&p[0], 300)->ofd);
+	/* the child's own: the next number after the parent's 301 */
+	cr_expect_eq(fd_of(&p[1], 301)->ofd, 1 + 300 + 1);
+	cr_expect_eq(fd_of(&p[1], 800)->ofd, fd_of(&p[0], 302)->ofd);
+	/* dup_of names an fd of the same process */
+	cr_expect_eq(fd_of(&p[1], 300)->dup_of, -1);
+	cr_expect_eq(fd_of(&p[1], 800)->dup_of, 302);
+	cr_expect_eq(fd_of(&p[1], 700)->dup_of, 300);
+	kill(kid, SIGKILL);
+	stop_child(pid);
+	md_proc_release(&p[0]);
+	md_proc_release(&p[1]);
+}
+
 /* fd 11 is the write end; the read end lives only in a child of ours, outside the "tree" */
 static void setup_half_pipe(int sync_fd)
 {
