@@ -27,6 +27,12 @@ int timens_read_offsets(pid_t pid, struct timens_offsets *ret);
  */
 int timens_read_own(struct timens_offsets *ret);
 /*
+ * What the clocks of a namespace with offsets ns read now, into *ret (as
+ * nanoseconds from 0): the host's, ours less our namespace's offsets
+ * (ours), moved by ns. 0, or -ERANGE.
+ */
+int timens_clocks(const struct timens_offsets *ns, const struct timens_offsets *ours, struct timens_offsets *ret);
+/*
  * A new time namespace for the calling process's children whose clocks
  * read monotonic_ns and boottime_ns now, and go on from there. Only its
  * main thread may call it: /proc/self names that one. 0, or -errno (after

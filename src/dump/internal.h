@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "memdump/model.h"
+#include "memdump/timens.h"
 
 struct md_regs;
 struct md_thread;
@@ -149,9 +150,9 @@ struct dump_ns {
 	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */
 	size_t n_ipc_shm_ids;
 	bool cgroup_ns;		/* a cgroup namespace of the tree's own, all of it at its root */
-	bool time_ns;		/* a time namespace of the tree's own: its offsets less memdump's */
-	int64_t time_monotonic_delta_ns;
-	int64_t time_boottime_delta_ns;
+	bool time_ns;		/* a time namespace of the tree's own: its offsets and memdump's */
+	struct timens_offsets time_tree;
+	struct timens_offsets time_ours;
 };
 /*
  * Each thread of ft in memdump's namespaces (see ns.c) but the PID, UTS,

@@ -49,7 +49,6 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -57,7 +56,6 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/proc.h"
-#include "memdump/timens.h"
 
 /* the namespaces that must be memdump's, as /proc/PID/task/TID/ns/ names them */
 static const struct {
@@ -599,49 +597,44 @@ static int check_own_cgroupns(const struct frozen_tree *ft)
 
 /*
  * The root's time namespace is not memdump's: the image keeps the tree's
- * clocks (dump_ns_clocks()), memdump's moved by the difference of the two
- * namespaces' offsets from the host's. Nothing else is in a time
- * namespace: processes outside the tree in it lose nothing but the tree's
- * clocks when the restore makes a new one.
+ * clocks (dump_ns_clocks()), from the offsets of both namespaces from the
+ * host's. Nothing else is in a time namespace: processes outside the tree
+ * in it lose nothing but the tree's clocks when the restore makes a new
+ * one.
  */
 static int dump_own_timens(pid_t root, struct dump_ns *ret)
 {
-	struct timens_offsets tree, ours;
 	int r;
 
 	/* /proc shows the namespace for a process's children: the root's is its own (check_thread()) */
-	r = timens_read_offsets(root, &tree);
+	r = timens_read_offsets(root, &ret->time_tree);
 	if (r < 0)
 		return log_err(r, "cannot read the offsets of the time namespace of %d", root);
-	r = timens_read_own(&ours);
+	r = timens_read_own(&ret->time_ours);
 	if (r == -EBUSY)
 		return log_refuse("memdump's children would be in another time namespace than memdump: not supported "
 				  "with a tree in one of its own");
 	if (r < 0)
 		return log_err(r, "cannot read the offsets of memdump's time namespace");
-	if (__builtin_sub_overflow(tree.monotonic_ns, ours.monotonic_ns, &ret->time_monotonic_delta_ns) ||
-	    __builtin_sub_overflow(tree.boottime_ns, ours.boottime_ns, &ret->time_boottime_delta_ns))
-		return log_err(-ERANGE, "cannot compare the time namespaces of %d and memdump", root);
 	ret->time_ns = true;
 	return 0;
 }
 
 int dump_ns_clocks(const struct dump_ns *ns, uint64_t *monotonic_ns, uint64_t *boottime_ns)
 {
-	struct timespec mono, boot;
-	__int128 m, b;
+	struct timens_offsets now;
+	int r = timens_clocks(&ns->time_tree, &ns->time_ours, &now);
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	m = (__int128)md_timespec_ns(&mono) + ns->time_monotonic_delta_ns;
-	b = (__int128)md_timespec_ns(&boot) + ns->time_boottime_delta_ns;
+	if (r < 0)
+		return log_err(r, "cannot read the clocks of the tree's time namespace");
 	/* as the kernel keeps them: from 0 to half its range */
-	if (m < 0 || b < 0 || m > MD_TIMENS_CLOCK_MAX || b > MD_TIMENS_CLOCK_MAX)
+	if (now.monotonic_ns < 0 || now.boottime_ns < 0 || (uint64_t)now.monotonic_ns > MD_TIMENS_CLOCK_MAX ||
+	    (uint64_t)now.boottime_ns > MD_TIMENS_CLOCK_MAX)
 		return log_refuse("the clocks of the tree's time namespace read %.0f and %.0f s: not supported (a "
-				  "restore could set them to at most %llu s)", (double)m / 1e9, (double)b / 1e9,
-				  MD_TIMENS_CLOCK_MAX / 1000000000);
-	*monotonic_ns = (uint64_t)m;
-	*boottime_ns = (uint64_t)b;
+				  "restore could set them to at most %llu s)", now.monotonic_ns / 1e9,
+				  now.boottime_ns / 1e9, MD_TIMENS_CLOCK_MAX / 1000000000);
+	*monotonic_ns = (uint64_t)now.monotonic_ns;
+	*boottime_ns = (uint64_t)now.boottime_ns;
 	return 0;
 }
 
@@ -671,14 +664,15 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		const char *name;
 		const char *what;
 		struct stat *tree, *ours;
+		bool newer;	/* a kernel may lack it: then none to compare (st_ino 0) */
 	} kinds[] = {
-		{ "uts", "UTS namespace", &tns.uts, &our_uts },
-		{ "pid", "PID namespace", &tns.pid, &our_pid },
-		{ "mnt", "mount namespace", &tns.mnt, &our_mnt },
-		{ "net", "network namespace", &tns.net, &our_net },
-		{ "ipc", "IPC namespace", &tns.ipc, &our_ipc },
-		{ "time", "time namespace", &tns.time, &our_time },
-		{ "cgroup", "cgroup namespace", &tns.cgroup, &our_cgroup },
+		{ "uts", "UTS namespace", &tns.uts, &our_uts, false },
+		{ "pid", "PID namespace", &tns.pid, &our_pid, false },
+		{ "mnt", "mount namespace", &tns.mnt, &our_mnt, false },
+		{ "net", "network namespace", &tns.net, &our_net, false },
+		{ "ipc", "IPC namespace", &tns.ipc, &our_ipc, false },
+		{ "time", "time namespace", &tns.time, &our_time, true },
+		{ "cgroup", "cgroup namespace", &tns.cgroup, &our_cgroup, true },
 	};
 	uint32_t n;
 	int r;
@@ -697,9 +691,7 @@ int dump_namespaces(const struct frozen_tree *ft, struct dump_ns *ret)
 		r = ns_stat(root, root, kinds[k].name, kinds[k].tree);
 		if (r >= 0)
 			r = ns_stat(0, 0, kinds[k].name, kinds[k].ours);
-		/* a kernel without time or cgroup namespaces: none to compare (the others are older) */
-		if (r == -ENOENT && (kinds[k].tree == &tns.time || kinds[k].tree == &tns.cgroup) &&
-		    ns_stat(0, 0, kinds[k].name, kinds[k].ours) == -ENOENT) {
+		if (r == -ENOENT && kinds[k].newer && ns_stat(0, 0, kinds[k].name, kinds[k].ours) == -ENOENT) {
 			kinds[k].tree->st_ino = kinds[k].ours->st_ino = 0;
 			continue;
 		}

@@ -98,28 +98,40 @@ int timens_read_own(struct timens_offsets *ret)
 	return timens_read_offsets(0, ret);
 }
 
-/* the offset that makes a clock read want when ours reads now with our offset: 0, or -ERANGE */
-static int offset_for(uint64_t want, const struct timespec *now, int64_t ours, int64_t *ret)
+/* a clock that reads now in our namespace (offset ours) read in one with offset ns: 0, or -ERANGE */
+static int moved(const struct timespec *now, int64_t ours, int64_t ns, int64_t *ret)
 {
 	int64_t host;
 
-	if (want > INT64_MAX || __builtin_sub_overflow((int64_t)md_timespec_ns(now), ours, &host) ||
-	    __builtin_sub_overflow((int64_t)want, host, ret))
+	if (__builtin_sub_overflow((int64_t)md_timespec_ns(now), ours, &host) || __builtin_add_overflow(host, ns, ret))
 		return -ERANGE;
 	return 0;
 }
 
+int timens_clocks(const struct timens_offsets *ns, const struct timens_offsets *ours, struct timens_offsets *ret)
+{
+	struct timespec mono, boot;
+	int r;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return -errno;
+	r = moved(&mono, ours->monotonic_ns, ns->monotonic_ns, &ret->monotonic_ns);
+	return r < 0 ? r : moved(&boot, ours->boottime_ns, ns->boottime_ns, &ret->boottime_ns);
+}
+
 int timens_make(uint64_t monotonic_ns, uint64_t boottime_ns)
 {
+	static const struct timens_offsets none;
 	_cleanup_close_ int fd = -1;
-	struct timens_offsets ours, off;
-	struct timespec mono, boot;
+	struct timens_offsets ours, host, off;
 	char text[128];
 	int len, r;
 	ssize_t n;
 
 	if (gettid() != getpid())
 		return -EINVAL;
+	if (monotonic_ns > INT64_MAX || boottime_ns > INT64_MAX)
+		return -ERANGE;
 	r = timens_read_own(&ours);
 	if (r < 0)
 		return r;
@@ -129,11 +141,10 @@ int timens_make(uint64_t monotonic_ns, uint64_t boottime_ns)
 	if (fd < 0)
 		return -errno;
 	/* as late as can be: the clocks run on from the moment the offsets are taken */
-	if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
-		return -errno;
-	r = offset_for(monotonic_ns, &mono, ours.monotonic_ns, &off.monotonic_ns);
-	if (r >= 0)
-		r = offset_for(boottime_ns, &boot, ours.boottime_ns, &off.boottime_ns);
+	r = timens_clocks(&none, &ours, &host);
+	if (r >= 0 && (__builtin_sub_overflow((int64_t)monotonic_ns, host.monotonic_ns, &off.monotonic_ns) ||
+		       __builtin_sub_overflow((int64_t)boottime_ns, host.boottime_ns, &off.boottime_ns)))
+		r = -ERANGE;
 	if (r >= 0)
 		r = len = timens_format_offsets(&off, text, sizeof(text));
 	if (r < 0)

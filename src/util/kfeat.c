@@ -9,6 +9,7 @@
 #include "memdump/cleanup.h"
 #include "memdump/proc.h"
 #include "memdump/sockdiag.h"
+#include "memdump/timens.h"
 #include "compat/fs.h"
 #include "compat/mman.h"
 #include "compat/prctl.h"
@@ -22,7 +23,6 @@
 #include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <linux/sched.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -402,23 +402,14 @@ static bool probe_timer_restore_ids(void)
 	return prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0) >= 0;
 }
 
-/*
- * A child makes a time namespace for its children and sets its offsets,
- * as a restore of a tree in one of its own does.
- */
+/* a child makes a time namespace for its children with offsets, as a restore does (timens_make()) */
 bool kfeat_probe_time_ns(void)
 {
 	int status = 0;
 	pid_t pid = fork();
 
-	if (pid == 0) {
-		int fd;
-
-		if (unshare(CLONE_NEWTIME) < 0)
-			_exit(1);
-		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-		_exit(fd >= 0 && write(fd, "monotonic 1 0\n", 14) == 14 ? 0 : 1);
-	}
+	if (pid == 0)
+		_exit(timens_make(1000000000, 1000000000) == 0 ? 0 : 1);
 	if (pid < 0)
 		return false;
 	while (waitpid(pid, &status, 0) < 0)
