@@ -164,7 +164,7 @@ struct md_ipcns;
 int image_write_ipcns(int dirfd, const struct md_ipcns *ns);
 int image_read_ipcns(int dirfd, struct md_ipcns *ret);
 
-/* pipes.img; a missing file reads as no pipes */
+/* pipes.img; a missing file reads as no pipes; read sorted (md_pipes_sort()), none twice */
 int image_write_pipes(int dirfd, const struct md_pipe *pipes, size_t n);
 int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
 

@@ -335,6 +335,8 @@ struct md_epoll_item {
 	uint32_t events;	/* EPOLLIN..., EPOLLET, EPOLLONESHOT (a fired one-shot keeps no others) */
 	uint64_t data;
 	uint64_t ofd;		/* the description it watches; 0: not at fd tfd of this process */
+	bool file_known;	/* dump only, never written: fdinfo's inode and device of the watched file */
+	uint64_t ino, dev;	/* dev as stat() gives it */
 };
 
 /* One watch of an inotify fd (fdinfo "inotify wd:..."), its inode found by path. */
@@ -726,19 +728,37 @@ bool md_seccomp_notifies(const struct sock_filter *insns, size_t n);
 void md_fd_release(struct md_fd *f);
 /* the process of procs[0..n) with this pid, or NULL */
 const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid);
-/* the first fd of procs[0..n) on socket ino (and its process in *ret_pid), or NULL */
-const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid);
+/*
+ * The sockets of procs[0..n), by inode: md_socks_find() gives the first
+ * fd on socket ino in the order of procs and of their fds (and its
+ * process in *ret_pid), or NULL. It points into procs, which must not move.
+ */
+struct md_socks {
+	struct md_sock_ref {
+		uint64_t ino;
+		size_t pos;		/* place in procs, fd by fd */
+		const struct md_fd *f;
+		pid_t pid;
+	} *refs;
+	size_t n;
+};
+int md_socks_make(struct md_socks *s, const struct md_proc *procs, size_t n);
+const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t *ret_pid);
+void md_socks_release(struct md_socks *s);
 /*
  * Whether restore can send a unix socket's queue again: connected to a
- * peer of procs that is connected back (it sends), or to one that closed.
+ * peer of the tree that is connected back (it sends), or to one that closed.
  */
-bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_sock *s);
+bool md_sock_refillable(const struct md_socks *socks, const struct md_sock *s);
 /* c is one of the fixed clocks a POSIX timer may run on (not a CPU-time clock of a pid) */
 bool md_timer_clock_fixed(int32_t c);
 /* nanoseconds as a timespec, and back (a negative time reads as 0) */
 struct timespec md_ns_timespec(uint64_t ns);
 uint64_t md_timespec_ns(const struct timespec *ts);
-/* p's fd number fd, or NULL */
+/* pipes by id, then FIFOs by id; the index of one in a sorted list, or -1 */
+void md_pipes_sort(struct md_pipe *p, size_t n);
+ssize_t md_pipes_find(const struct md_pipe *p, size_t n, bool fifo, uint64_t id);
+/* p's fd number fd, or NULL (p->fds is sorted by number) */
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
 /* p's ghost with this id, an fd's or in p->mapped; NULL if none */
 const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id);

@@ -56,6 +56,7 @@ struct sd_netlink {
 	bool all_nsid;		/* NETLINK_LISTEN_ALL_NSID, which getsockopt() does not give */
 };
 
+/* each list sorted by inode, once per socket */
 struct sockdiag {
 	struct sd_unix *unx;
 	size_t n_unix;
@@ -83,12 +84,13 @@ int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret);
  * Every netlink socket of protocol (SD_NETLINK_ALL: any) the kernel lists
  * in our network namespace (bound ones, and those in a multicast group)
  * added to d. A long answer may miss a few: the kernel skips the socket
- * that does not fit at the end of each part of it. -errno (-EOPNOTSUPP: no
- * netlink_diag), debug output only.
+ * that does not fit at the end of each part of it; one listed before keeps
+ * its first answer. -errno (-EOPNOTSUPP: no netlink_diag), debug output only.
  */
 #define SD_NETLINK_ALL 255	/* NDIAG_PROTO_ALL */
 int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol);
 void sockdiag_release(struct sockdiag *d);
+/* the answer for socket ino, or NULL */
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino);
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino);
 const struct sd_netlink *sockdiag_find_netlink(const struct sockdiag *d, uint64_t ino);

@@ -69,16 +69,26 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 /*
  * The tree's pipes and FIFOs and, for each, a process outside the tree
  * holding it (0: none). A pipe is its pipefs inode; a FIFO its file's
- * device and inode (two file systems may number alike).
+ * device and inode (two file systems may number alike). Every fd on one
+ * is a neighbour of the others in refs, which is sorted by pipe and then
+ * by place in the tree; h has one holder per pipe, in the same order.
  */
+struct pipe_ref {
+	struct md_fd *f;
+	pid_t pid;
+	size_t pos;		/* place in the tree: process by process, fd by fd */
+};
+
 struct holder {
-	struct md_fd key;	/* kind, and pipe_id (a pipe) or dev and ino (a FIFO): see same_pipe() */
+	struct md_fd key;	/* kind, and pipe_id (a pipe) or dev and ino (a FIFO): see cmp_pipe() */
 	pid_t outside;
+	size_t first, n;	/* its fds: refs[first..first + n) */
 };
 
 struct holders {
 	struct holder *h;
 	size_t n;
+	struct pipe_ref *refs;
 	bool any_fifo;
 };
 
@@ -87,20 +97,51 @@ static bool is_pipe(const struct md_fd *f)
 	return f->kind == MD_FD_PIPE || f->kind == MD_FD_FIFO;
 }
 
-/* whether f and g are on the same pipe or FIFO */
-static bool same_pipe(const struct md_fd *f, const struct md_fd *g)
+#define CMP(x, y) (((x) > (y)) - ((x) < (y)))
+
+/* the order of pipes and FIFOs: 0 for fds on the same one; FIFOs by inode first */
+static int cmp_pipe(const struct md_fd *f, const struct md_fd *g)
 {
 	if (f->kind != g->kind)
-		return false;
-	return f->kind == MD_FD_FIFO ? f->dev == g->dev && f->ino == g->ino : f->pipe_id == g->pipe_id;
+		return CMP(f->kind, g->kind);
+	if (f->kind == MD_FD_FIFO)
+		return f->ino != g->ino ? CMP(f->ino, g->ino) : CMP(f->dev, g->dev);
+	return CMP(f->pipe_id, g->pipe_id);
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct pipe_ref *x = a, *y = b;
+	int c = cmp_pipe(x->f, y->f);
+
+	return c ? c : CMP(x->pos, y->pos);
+}
+
+static int cmp_holder(const void *key, const void *elem)
+{
+	return cmp_pipe(key, &((const struct holder *)elem)->key);
+}
+
+/* holders by their first fd's place in the tree */
+static int cmp_first(const void *a, const void *b, void *arg)
+{
+	const struct holders *h = arg;
+	const struct holder *x = &h->h[*(const size_t *)a], *y = &h->h[*(const size_t *)b];
+
+	return CMP(h->refs[x->first].pos, h->refs[y->first].pos);
 }
 
 static struct holder *holder_of(const struct holders *h, const struct md_fd *f)
 {
-	for (size_t i = 0; i < h->n; i++)
-		if (same_pipe(&h->h[i].key, f))
-			return &h->h[i];
-	return NULL;
+	return bsearch(f, h->h, h->n, sizeof(*h->h), cmp_holder);
+}
+
+/* whether some FIFO of the tree has inode ino, on whatever device */
+static int cmp_fifo_ino(const void *key, const void *elem)
+{
+	const struct md_fd *k = &((const struct holder *)elem)->key;
+
+	return k->kind != MD_FD_FIFO ? CMP(MD_FD_FIFO, k->kind) : CMP(*(const uint64_t *)key, k->ino);
 }
 
 /* the inode an fd of another process is on, from its fdinfo (which touches no file system) */
@@ -133,14 +174,9 @@ static struct holder *fifo_holder(const struct holders *h, pid_t pid, int fd)
 	char path[64];
 	struct stat st;
 	uint64_t ino;
-	bool maybe = false;
 
-	if (fdinfo_ino(pid, fd, &ino)) {
-		for (size_t i = 0; i < h->n && !maybe; i++)
-			maybe = h->h[i].key.kind == MD_FD_FIFO && h->h[i].key.ino == ino;
-		if (!maybe)
-			return NULL;
-	}
+	if (fdinfo_ino(pid, fd, &ino) && !bsearch(&ino, h->h, h->n, sizeof(*h->h), cmp_fifo_ino))
+		return NULL;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return NULL;
@@ -167,25 +203,42 @@ static int note_holder(pid_t pid, int fd, const char *link, void *arg)
 	return 0;
 }
 
-/* One walk over every fd of every process outside the tree, for all the tree's pipes at once. */
-static int find_outside_holders(const struct md_proc *procs, size_t n, struct holders *h)
+/*
+ * The tree's pipes, each with its fds; then one walk over every fd of every
+ * process outside the tree, for all of them at once.
+ */
+static int find_holders(struct md_proc *procs, size_t n, struct holders *h)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < procs[i].n_fds; j++) {
-			const struct md_fd *f = &procs[i].fds[j];
-			struct holder *nh;
+	size_t n_refs = 0, pos = 0;
 
-			if (!is_pipe(f) || holder_of(h, f))
-				continue;
-			nh = reallocarray(h->h, h->n + 1, sizeof(*nh));
-			if (!nh)
-				return -ENOMEM;
-			h->h = nh;
-			h->h[h->n++] = (struct holder){ .key = { .kind = f->kind, .pipe_id = f->pipe_id, .dev = f->dev,
-								 .ino = f->ino } };
-			h->any_fifo |= f->kind == MD_FD_FIFO;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++)
+			n_refs += is_pipe(&procs[i].fds[j]);
+	if (!n_refs)
+		return 0;
+	h->refs = calloc(n_refs, sizeof(*h->refs));
+	h->h = calloc(n_refs, sizeof(*h->h));
+	if (!h->refs || !h->h)
+		return -ENOMEM;
+	n_refs = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++, pos++)
+			if (is_pipe(&procs[i].fds[j]))
+				h->refs[n_refs++] = (struct pipe_ref){ &procs[i].fds[j], procs[i].pid, pos };
+	qsort(h->refs, n_refs, sizeof(*h->refs), cmp_ref);
+	for (size_t i = 0; i < n_refs; i++) {
+		const struct md_fd *f = h->refs[i].f;
+
+		if (h->n && cmp_pipe(&h->h[h->n - 1].key, f) == 0) {
+			h->h[h->n - 1].n++;
+			continue;
 		}
-	return h->n ? dump_walk_outside_fds(procs, n, note_holder, h) : 0;
+		h->h[h->n++] = (struct holder){ .key = { .kind = f->kind, .pipe_id = f->pipe_id, .dev = f->dev,
+							 .ino = f->ino },
+						.first = i, .n = 1 };
+		h->any_fifo |= f->kind == MD_FD_FIFO;
+	}
+	return dump_walk_outside_fds(procs, n, note_holder, h);
 }
 
 /*
@@ -214,103 +267,97 @@ static int size_pipe(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
 	return ret->data ? 0 : -ENOMEM;
 }
 
+static void holders_release(struct holders *h)
+{
+	free(h->h);
+	free(h->refs);
+}
+
 int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *ret_n)
 {
+	_cleanup_free_ size_t *order = NULL;
 	struct md_pipe *pipes = NULL;
 	struct holders h = {};
 	uint64_t fifo_ids = 0;
 	size_t np = 0;
 	int r;
 
-	r = find_outside_holders(procs, n, &h);
+	r = find_holders(procs, n, &h);
 	if (r < 0) {
 		log_err(r, "cannot look for holders of the tree's pipes outside it");
 		goto fail;
 	}
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < procs[i].n_fds; j++) {
-			struct md_fd *f = &procs[i].fds[j];
-			const struct md_fd *rd = NULL, *wr = NULL;
-			bool fifo = f->kind == MD_FD_FIFO;
-			pid_t rd_pid = 0, wr_pid = 0, other;
-			struct md_pipe *np_;
-
-			/* a FIFO's fds get their id (one per FIFO) here: the first one has none yet */
-			if (!is_pipe(f) || (fifo && f->pipe_id))
-				continue;
-			if (!fifo) {
-				bool seen = false;
-
-				for (size_t k = 0; k < np; k++)
-					seen = seen || (!pipes[k].fifo && pipes[k].id == f->pipe_id);
-				if (seen)
-					continue;
-			}
-			/* an end to read it by, and one that writes (a FIFO's O_RDWR fd is both; O_PATH neither) */
-			for (size_t a = 0; a < n; a++)
-				for (size_t b = 0; b < procs[a].n_fds; b++) {
-					struct md_fd *g = &procs[a].fds[b];
-					int acc = (int)g->flags & O_ACCMODE;
-
-					if (!same_pipe(f, g))
-						continue;
-					if (fifo)
-						g->pipe_id = fifo_ids + 1;
-					if (g->flags & O_PATH)
-						continue;
-					if ((acc == O_RDONLY || acc == O_RDWR) && !rd) {
-						rd = g;
-						rd_pid = procs[a].pid;
-					}
-					if (acc == O_WRONLY || acc == O_RDWR) {
-						wr = g;
-						wr_pid = procs[a].pid;
-					}
-				}
-			/*
-			 * An end nobody holds is closed, and stays closed after
-			 * restore (EOF, EPIPE); one held outside the tree would
-			 * be cut off from the restored pipe.
-			 */
-			other = holder_of(&h, f)->outside;
-			if (other && fifo) {
-				r = log_refuse("fd %d of %d is FIFO '%s', also open outside the dumped tree (in %d); "
-					       "not supported (dump the tree that holds it, or close it there)",
-					       f->fd, procs[i].pid, f->path, other);
-				goto fail;
-			}
-			if (other) {
-				r = log_refuse("fd %d of %d is a pipe also held outside the dumped tree (by "
-					       "%d); not supported (dump the tree that holds all its ends)",
-					       f->fd, procs[i].pid, other);
-				goto fail;
-			}
-			np_ = realloc(pipes, (np + 1) * sizeof(*pipes));
-			if (!np_) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			pipes = np_;
-			memset(&pipes[np], 0, sizeof(pipes[np]));
-			pipes[np].id = fifo ? ++fifo_ids : f->pipe_id;
-			pipes[np].fifo = fifo;
-			np++;
-			if (rd)
-				r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
-			else if (wr)
-				r = size_pipe(wr_pid, wr, &pipes[np - 1]);
-			else	/* O_PATH fds only: nothing to read or size */
-				r = (pipes[np - 1].data = malloc(1)) ? 0 : -ENOMEM;
-			if (r < 0)
-				goto fail;
-		}
+	/* in the order each first appears in the tree */
+	order = calloc(h.n ? h.n : 1, sizeof(*order));
+	pipes = calloc(h.n ? h.n : 1, sizeof(*pipes));
+	if (!order || !pipes) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	free(h.h);
+	for (size_t k = 0; k < h.n; k++)
+		order[k] = k;
+	qsort_r(order, h.n, sizeof(*order), cmp_first, &h);
+	for (size_t k = 0; k < h.n; k++) {
+		const struct holder *ho = &h.h[order[k]];
+		const struct pipe_ref *first = &h.refs[ho->first];
+		const struct md_fd *f = first->f, *rd = NULL, *wr = NULL;
+		bool fifo = f->kind == MD_FD_FIFO;
+		pid_t rd_pid = 0, wr_pid = 0;
+
+		/* an end to read it by, and one that writes (a FIFO's O_RDWR fd is both; O_PATH neither) */
+		for (size_t i = ho->first; i < ho->first + ho->n; i++) {
+			struct md_fd *g = h.refs[i].f;
+			int acc = (int)g->flags & O_ACCMODE;
+
+			/* a FIFO's fds get their id (one per FIFO) here */
+			if (fifo)
+				g->pipe_id = fifo_ids + 1;
+			if (g->flags & O_PATH)
+				continue;
+			if ((acc == O_RDONLY || acc == O_RDWR) && !rd) {
+				rd = g;
+				rd_pid = h.refs[i].pid;
+			}
+			if (acc == O_WRONLY || acc == O_RDWR) {
+				wr = g;
+				wr_pid = h.refs[i].pid;
+			}
+		}
+		/*
+		 * An end nobody holds is closed, and stays closed after
+		 * restore (EOF, EPIPE); one held outside the tree would
+		 * be cut off from the restored pipe.
+		 */
+		if (ho->outside && fifo) {
+			r = log_refuse("fd %d of %d is FIFO '%s', also open outside the dumped tree (in %d); "
+				       "not supported (dump the tree that holds it, or close it there)",
+				       f->fd, first->pid, f->path, ho->outside);
+			goto fail;
+		}
+		if (ho->outside) {
+			r = log_refuse("fd %d of %d is a pipe also held outside the dumped tree (by "
+				       "%d); not supported (dump the tree that holds all its ends)",
+				       f->fd, first->pid, ho->outside);
+			goto fail;
+		}
+		pipes[np].id = fifo ? ++fifo_ids : f->pipe_id;
+		pipes[np].fifo = fifo;
+		np++;
+		if (rd)
+			r = peek_pipe(rd_pid, rd->fd, &pipes[np - 1]);
+		else if (wr)
+			r = size_pipe(wr_pid, wr, &pipes[np - 1]);
+		else	/* O_PATH fds only: nothing to read or size */
+			r = (pipes[np - 1].data = malloc(1)) ? 0 : -ENOMEM;
+		if (r < 0)
+			goto fail;
+	}
+	holders_release(&h);
 	*ret = pipes;
 	*ret_n = np;
 	return 0;
 fail:
-	free(h.h);
+	holders_release(&h);
 	for (size_t k = 0; k < np; k++)
 		md_pipe_release(&pipes[k]);
 	free(pipes);

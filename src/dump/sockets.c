@@ -366,7 +366,7 @@ static int unix_path(pid_t pid, int fd, const struct sd_unix *u, struct md_sock 
 	return 0;
 }
 
-static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md_fd *f, const struct sockdiag *d)
+static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, const struct sockdiag *d)
 {
 	const struct sd_unix *u = sockdiag_find_unix(d, f->sock.ino);
 	struct md_sock *s = &f->sock;
@@ -388,7 +388,7 @@ static int fill_unix(const struct md_proc *procs, size_t n, pid_t pid, struct md
 					  f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
 					  u->n_icons ? u->n_icons : u->rqueue);
 	}
-	if (u->peer_ino && !md_find_sock(procs, n, u->peer_ino, NULL))
+	if (u->peer_ino && !md_socks_find(socks, u->peer_ino, NULL))
 		return log_refuse("fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
 				  "dumped tree: not supported (dump the tree that holds both ends, or close it)",
 				  f->fd, pid, unix_type_name(s->type), (unsigned long long)u->peer_ino);
@@ -542,10 +542,9 @@ static int relist_netlink(const struct md_proc *procs, size_t n, struct sockdiag
 }
 
 /* its options, read once per socket: its other fds get copies */
-static int fill_opts(const struct md_proc *procs, size_t n, pid_t pid, struct md_fd *f,
-		     struct dump_sockopt_refs *refs)
+static int fill_opts(const struct md_socks *socks, pid_t pid, struct md_fd *f, struct dump_sockopt_refs *refs)
 {
-	const struct md_fd *first = md_find_sock(procs, n, f->sock.ino, NULL);
+	const struct md_fd *first = md_socks_find(socks, f->sock.ino, NULL);
 	const struct md_sockopts *o = first->sock.opts;
 
 	if (first == f)
@@ -697,8 +696,8 @@ static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 	return 0;
 }
 
-static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const struct md_fd *f,
-		      struct md_sock_queue **qs, size_t *nq)
+static int dump_queue(const struct md_socks *socks, pid_t pid, const struct md_fd *f, struct md_sock_queue **qs,
+		      size_t *nq)
 {
 	struct peeked p = { 0 };
 	struct md_sock_queue *nqs;
@@ -709,7 +708,7 @@ static int dump_queue(const struct md_proc *procs, size_t n, pid_t pid, const st
 		r = log_refuse("fd %d of %d is a unix %s socket with file descriptors in flight (SCM_RIGHTS) in "
 			       "its queue: not supported (let the process receive them first)",
 			       f->fd, pid, unix_type_name(f->sock.type));
-	if (r >= 0 && p.q.n_pkts && !md_sock_refillable(procs, n, &f->sock))
+	if (r >= 0 && p.q.n_pkts && !md_sock_refillable(socks, &f->sock))
 		r = log_refuse("fd %d of %d is a unix %s socket with %zu bytes queued but no connected peer in "
 			       "the tree to send them again: not supported (let the process read them first)",
 			       f->fd, pid, unix_type_name(f->sock.type), p.q.len);
@@ -733,6 +732,7 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
 	struct dump_sockopt_refs refs = { 0 };
+	struct md_socks socks;
 	bool any_unix = false, any_inet = false, any_netlink = false;
 	size_t nq = 0;
 	int r = 0;
@@ -753,6 +753,9 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 	}
 	if (!any_unix && !any_inet && !any_netlink)
 		return 0;
+	r = md_socks_make(&socks, procs, n);
+	if (r < 0)
+		return r;
 	r = sockdiag_collect(any_unix, any_inet, &d);
 	if (r >= 0 && any_netlink)
 		r = sockdiag_add_netlink(&d, SD_NETLINK_ALL);
@@ -760,6 +763,7 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 		r = relist_netlink(procs, n, &d);
 	if (r < 0) {
 		sockdiag_release(&d);
+		md_socks_release(&socks);
 		return log_err(r, "cannot ask the kernel about the tree's sockets (sock_diag)");
 	}
 
@@ -769,13 +773,13 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 			struct md_fd *f = &procs[i].fds[k];
 
 			if (f->kind == MD_FD_UNIX_SOCKET)
-				r = fill_unix(procs, n, procs[i].pid, f, &d);
+				r = fill_unix(&socks, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
 				r = fill_inet(procs[i].pid, f, &d, flags);
 			else if (f->kind == MD_FD_NETLINK_SOCKET)
 				r = fill_netlink(procs[i].pid, f, &d);
 			if (r >= 0 && md_fd_is_sock(f))
-				r = fill_opts(procs, n, procs[i].pid, f, &refs);
+				r = fill_opts(&socks, procs[i].pid, f, &refs);
 		}
 	sockdiag_release(&d);
 	dump_sockopt_refs_release(&refs);
@@ -787,9 +791,10 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 			if (f->kind != MD_FD_UNIX_SOCKET || f->sock.state == TCP_LISTEN)
 				continue;
 			/* its first fd in the walk's order: each socket's queue once */
-			if (md_find_sock(procs, n, f->sock.ino, NULL) == f)
-				r = dump_queue(procs, n, procs[i].pid, f, &qs, &nq);
+			if (md_socks_find(&socks, f->sock.ino, NULL) == f)
+				r = dump_queue(&socks, procs[i].pid, f, &qs, &nq);
 		}
+	md_socks_release(&socks);
 	if (r < 0) {
 		for (size_t j = 0; j < nq; j++)
 			md_sock_queue_release(&qs[j]);

@@ -282,9 +282,37 @@ static int recheck(const struct dump_tcp *t)
 	return r;
 }
 
+/* a copy of each TCP connection of the tree, once: its first fd in the walk's order */
+static int take_conns(const struct md_socks *socks, const struct md_proc *procs, size_t n, struct dump_tcp *t,
+		      struct md_net_conn *conns)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+
+			if (!md_fd_tcp_conn(f) || md_socks_find(socks, f->sock.ino, NULL) != f)
+				continue;
+			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
+			if (t->fds[t->n] < 0)
+				return log_err(t->fds[t->n], "cannot get a copy of fd %d of %d", f->fd, procs[i].pid);
+			t->files[t->n] = f;
+			t->pids[t->n] = procs[i].pid;
+			t->streams[t->n].ino = f->sock.ino;
+			netlock_conn(&conns[t->n], &f->sock);
+			t->n++;
+			r = check_extras(t->fds[t->n - 1], f->fd, procs[i].pid);
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
 int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t)
 {
 	_cleanup_free_ struct md_net_conn *conns = NULL;
+	struct md_socks socks;
 	size_t max = 0;
 	int r;
 
@@ -301,25 +329,13 @@ int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	conns = calloc(max, sizeof(*conns));
 	if (!t->streams || !t->files || !t->pids || !t->fds || !conns)
 		return -ENOMEM;
-	/* each socket once: its first fd in the walk's order */
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < procs[i].n_fds; k++) {
-			const struct md_fd *f = &procs[i].fds[k];
-
-			if (!md_fd_tcp_conn(f) || md_find_sock(procs, n, f->sock.ino, NULL) != f)
-				continue;
-			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
-			if (t->fds[t->n] < 0)
-				return log_err(t->fds[t->n], "cannot get a copy of fd %d of %d", f->fd, procs[i].pid);
-			t->files[t->n] = f;
-			t->pids[t->n] = procs[i].pid;
-			t->streams[t->n].ino = f->sock.ino;
-			netlock_conn(&conns[t->n], &f->sock);
-			t->n++;
-			r = check_extras(t->fds[t->n - 1], f->fd, procs[i].pid);
-			if (r < 0)
-				return r;
-		}
+	r = md_socks_make(&socks, procs, n);
+	if (r < 0)
+		return r;
+	r = take_conns(&socks, procs, n, t, conns);
+	md_socks_release(&socks);
+	if (r < 0)
+		return r;
 	r = check_outside(procs, n, t);
 	if (r < 0)
 		return r;

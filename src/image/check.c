@@ -124,22 +124,20 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 		ids[i] = p->threads[i].tid;
 	if (find_dup(ids, p->n_threads, &dup))
 		return fail(err, errlen, "thread %d appears twice", dup);
+	/* by number, as md_proc_fd() looks them up */
+	for (size_t i = 1; i < p->n_fds; i++) {
+		if (p->fds[i].fd == p->fds[i - 1].fd)
+			return fail(err, errlen, "fd %d appears twice", p->fds[i].fd);
+		if (p->fds[i].fd < p->fds[i - 1].fd)
+			return fail(err, errlen, "fd %d comes after fd %d", p->fds[i].fd, p->fds[i - 1].fd);
+	}
 	for (size_t i = 0; i < p->n_fds; i++) {
-		const struct md_fd *f = &p->fds[i];
-		size_t j;
+		const struct md_fd *f = &p->fds[i], *owner = md_proc_fd(p, f->dup_of);
 
-		if (f->dup_of < 0)
-			continue;
-		for (j = 0; j < i && p->fds[j].fd != f->dup_of; j++)
-			;
-		if (j == i || p->fds[j].dup_of >= 0)
+		if (f->dup_of >= 0 && (!owner || owner >= f || owner->dup_of >= 0))
 			return fail(err, errlen, "fd %d shares its file with fd %d, which is not an earlier owner",
 				    f->fd, f->dup_of);
 	}
-	for (size_t i = 0; i < p->n_fds; i++)
-		ids[i] = p->fds[i].fd;
-	if (find_dup(ids, p->n_fds, &dup))
-		return fail(err, errlen, "fd %d appears twice", dup);
 	return 0;
 }
 

@@ -60,10 +60,6 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 			return img_invalid(PIPES_NAME, "pipe %llu holds %zu bytes, more than its size %u",
 					   (unsigned long long)m->pipes[i]->id, m->pipes[i]->data.len,
 					   m->pipes[i]->size);
-		for (size_t j = 0; j < i; j++)
-			if (m->pipes[j]->id == m->pipes[i]->id && m->pipes[j]->fifo == m->pipes[i]->fifo)
-				return img_invalid(PIPES_NAME, "pipe %llu appears twice",
-						   (unsigned long long)m->pipes[i]->id);
 	}
 	p = calloc(m->n_pipes ? m->n_pipes : 1, sizeof(*p));
 	if (!p)
@@ -85,6 +81,18 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n)
 		if (s->data.len)	/* protobuf-c gives no buffer for empty bytes */
 			memcpy(p[i].data, s->data.data, s->data.len);
 	}
+	md_pipes_sort(p, m->n_pipes);
+	for (size_t i = 1; i < m->n_pipes; i++)
+		if (p[i].fifo == p[i - 1].fifo && p[i].id == p[i - 1].id) {
+			bool fifo = p[i].fifo;
+			uint64_t id = p[i].id;
+
+			for (size_t j = 0; j < m->n_pipes; j++)
+				md_pipe_release(&p[j]);
+			free(p);
+			return img_invalid(PIPES_NAME, "%s %llu appears twice", fifo ? "FIFO" : "pipe",
+					   (unsigned long long)id);
+		}
 	*ret = p;
 	*ret_n = m->n_pipes;
 	return 0;

@@ -659,8 +659,8 @@ static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 	       !memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups));
 }
 
-int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
-			size_t errlen)
+static int check_socks(const struct md_socks *socks, const struct md_proc *procs, size_t n,
+		       const struct md_sock_queue *q, size_t nq, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
@@ -674,13 +674,13 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 			    (f->kind == MD_FD_NETLINK_SOCKET) != (s->family == AF_NETLINK))
 				return fail(err, errlen, "fd %d of %d: a socket of family %d as kind %d", f->fd,
 					    procs[i].pid, s->family, f->kind);
-			g = md_find_sock(procs, n, s->ino, &gp);
+			g = md_socks_find(socks, s->ino, &gp);
 			if (g != f && (g->ofd != f->ofd || !same_sock(&g->sock, s)))
 				return fail(err, errlen, "fd %d of %d and fd %d of %d are socket %llu but disagree about it",
 					    f->fd, procs[i].pid, g->fd, gp, (unsigned long long)s->ino);
 			if (f->kind != MD_FD_UNIX_SOCKET || !s->peer_ino)
 				continue;
-			peer = md_find_sock(procs, n, s->peer_ino, NULL);
+			peer = md_socks_find(socks, s->peer_ino, NULL);
 			if (!peer || peer->kind != MD_FD_UNIX_SOCKET || peer->sock.type != s->type)
 				return fail(err, errlen, "fd %d of %d: its peer, socket %llu, is not a unix socket of the "
 					    "image of the same type", f->fd, procs[i].pid, (unsigned long long)s->peer_ino);
@@ -691,7 +691,7 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 		}
 	}
 	for (size_t i = 0; i < nq; i++) {
-		const struct md_fd *f = md_find_sock(procs, n, q[i].ino, NULL);
+		const struct md_fd *f = md_socks_find(socks, q[i].ino, NULL);
 		size_t len = 0;
 
 		for (size_t k = 0; k < q[i].n_pkts; k++)
@@ -700,9 +700,22 @@ int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_s
 			return fail(err, errlen, "the queue of socket %llu does not add up", (unsigned long long)q[i].ino);
 		if (!f)
 			return fail(err, errlen, "a queue of socket %llu, which no fd holds", (unsigned long long)q[i].ino);
-		if (!md_sock_refillable(procs, n, &f->sock))
+		if (!md_sock_refillable(socks, &f->sock))
 			return fail(err, errlen, "a queue of socket %llu (fd %d), which has no peer end to send it",
 				    (unsigned long long)q[i].ino, f->fd);
 	}
 	return 0;
+}
+
+int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
+			size_t errlen)
+{
+	struct md_socks socks;
+	int r = md_socks_make(&socks, procs, n);
+
+	if (r < 0)
+		return r;
+	r = check_socks(&socks, procs, n, q, nq, err, errlen);
+	md_socks_release(&socks);
+	return r;
 }

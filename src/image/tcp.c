@@ -167,32 +167,55 @@ int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **
 	return 0;
 }
 
-int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
-		    size_t errlen)
+static int cmp_u64(const void *a, const void *b)
 {
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int check_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n,
+		     const struct md_tcp_stream *t, size_t nt, char *err, size_t errlen)
+{
+	_cleanup_free_ uint64_t *inos = calloc(nt ? nt : 1, sizeof(*inos));
+
+	if (!inos)
+		return -ENOMEM;
 	for (size_t i = 0; i < nt; i++) {
-		const struct md_fd *f = md_find_sock(procs, n, t[i].ino, NULL);
+		const struct md_fd *f = md_socks_find(socks, t[i].ino, NULL);
 
 		if (!f || !md_fd_tcp_conn(f)) {
 			snprintf(err, errlen, "the TCP connection of socket %llu, which no fd holds as one",
 				 (unsigned long long)t[i].ino);
 			return -EINVAL;
 		}
+		inos[i] = t[i].ino;
 	}
+	qsort(inos, nt, sizeof(*inos), cmp_u64);
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
-			bool found = false;
 
 			if (!md_fd_tcp_conn(f))
 				continue;
-			for (size_t j = 0; j < nt && !found; j++)
-				found = t[j].ino == f->sock.ino;
-			if (!found) {
+			if (!nt || !bsearch(&f->sock.ino, inos, nt, sizeof(*inos), cmp_u64)) {
 				snprintf(err, errlen, "fd %d of %d is a TCP connection without its state",
 					 f->fd, procs[i].pid);
 				return -EINVAL;
 			}
 		}
 	return 0;
+}
+
+int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
+		    size_t errlen)
+{
+	struct md_socks socks;
+	int r = md_socks_make(&socks, procs, n);
+
+	if (r < 0)
+		return r;
+	r = check_tcp(&socks, procs, n, t, nt, err, errlen);
+	md_socks_release(&socks);
+	return r;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 static int parse_field(const char *buf, const char *key, int base, uint64_t *ret)
 {
@@ -132,8 +133,9 @@ int proc_parse_timerfd(const char *buf, struct proc_timerfd *ret)
 
 /*
  * fs/eventpoll.c prints one line per watched file:
- * "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x".
- * Only the first three fields matter: the file itself is found by kcmp().
+ * "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x", sdev
+ * the kernel's dev_t (20 bits of minor). The file itself is found by
+ * kcmp(); its inode and device spare most of those calls.
  */
 int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
 {
@@ -143,14 +145,21 @@ int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
 	if (!buf)
 		return -EINVAL;
 	for (const char *l = buf; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		unsigned long long data;
-		unsigned events;
+		unsigned long long data, ino;
+		unsigned events, sdev;
+		long long pos;
 		int tfd, end = 0;
+		/* sscanf() takes the length of what it reads: one line, not the rest of the buffer */
+		char line[256];
+		size_t len = strcspn(l, "\n");
 
 		if (strncmp(l, "tfd:", 4))
 			continue;
-		if (sscanf(l, "tfd: %d events: %x data: %llx%n", &tfd, &events, &data, &end) != 3 || !end ||
-		    (l[end] != ' ' && l[end] != '\n' && l[end] != '\0') || tfd < 0) {
+		len = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+		memcpy(line, l, len);
+		line[len] = '\0';
+		if (sscanf(line, "tfd: %d events: %x data: %llx%n", &tfd, &events, &data, &end) != 3 || !end ||
+		    (line[end] != ' ' && line[end] != '\0') || tfd < 0) {
 			free(items);
 			return -EINVAL;
 		}
@@ -165,7 +174,13 @@ int proc_parse_epoll(const char *buf, struct md_epoll_item **ret, size_t *ret_n)
 			items = ni;
 			cap = nc;
 		}
-		items[n++] = (struct md_epoll_item){ .tfd = tfd, .events = events, .data = data };
+		items[n] = (struct md_epoll_item){ .tfd = tfd, .events = events, .data = data };
+		if (sscanf(line + end, " pos:%lld ino:%llx sdev:%x", &pos, &ino, &sdev) == 3) {
+			items[n].file_known = true;
+			items[n].ino = ino;
+			items[n].dev = makedev(sdev >> 20, sdev & 0xfffff);
+		}
+		n++;
 	}
 	*ret = items;
 	*ret_n = n;

@@ -289,6 +289,34 @@ static int open_diag(struct nl_sock **ret)
 	return 0;
 }
 
+static int cmp_ino(uint64_t x, uint64_t y)
+{
+	return (x > y) - (x < y);
+}
+
+static int cmp_sd_unix(const void *a, const void *b)
+{
+	return cmp_ino(((const struct sd_unix *)a)->ino, ((const struct sd_unix *)b)->ino);
+}
+
+static int cmp_sd_inet(const void *a, const void *b)
+{
+	return cmp_ino(((const struct sd_inet *)a)->ino, ((const struct sd_inet *)b)->ino);
+}
+
+static int cmp_sd_netlink(const void *a, const void *b)
+{
+	return cmp_ino(((const struct sd_netlink *)a)->ino, ((const struct sd_netlink *)b)->ino);
+}
+
+/* the answers by inode, for sockdiag_find_*() */
+static void sort_answers(struct sockdiag *d)
+{
+	qsort(d->unx, d->n_unix, sizeof(*d->unx), cmp_sd_unix);
+	qsort(d->inet, d->n_inet, sizeof(*d->inet), cmp_sd_inet);
+	qsort(d->nl, d->n_nl, sizeof(*d->nl), cmp_sd_netlink);
+}
+
 int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
@@ -310,12 +338,14 @@ int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)
 		sockdiag_release(&d);
 		return r;
 	}
+	sort_answers(&d);
 	*ret = d;
 	return 0;
 }
 
 int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol)
 {
+	size_t had = d->n_nl, k = had;
 	struct nl_sock *sk;
 	int r = open_diag(&sk);
 
@@ -323,6 +353,12 @@ int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol)
 		return r;
 	r = dump_family(sk, AF_NETLINK, protocol, 0, d);
 	nl_socket_free(sk);
+	/* those listed before keep their first answer */
+	for (size_t i = had; i < d->n_nl; i++)
+		if (!had || !bsearch(&d->nl[i], d->nl, had, sizeof(*d->nl), cmp_sd_netlink))
+			d->nl[k++] = d->nl[i];
+	d->n_nl = k;
+	sort_answers(d);
 	return r;
 }
 
@@ -338,26 +374,23 @@ void sockdiag_release(struct sockdiag *d)
 
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino)
 {
-	for (size_t i = 0; i < d->n_unix; i++)
-		if (d->unx[i].ino == ino)
-			return &d->unx[i];
-	return NULL;
+	struct sd_unix key = { .ino = ino };
+
+	return d->n_unix ? bsearch(&key, d->unx, d->n_unix, sizeof(key), cmp_sd_unix) : NULL;
 }
 
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino)
 {
-	for (size_t i = 0; i < d->n_inet; i++)
-		if (d->inet[i].ino == ino)
-			return &d->inet[i];
-	return NULL;
+	struct sd_inet key = { .ino = ino };
+
+	return d->n_inet ? bsearch(&key, d->inet, d->n_inet, sizeof(key), cmp_sd_inet) : NULL;
 }
 
 const struct sd_netlink *sockdiag_find_netlink(const struct sockdiag *d, uint64_t ino)
 {
-	for (size_t i = 0; i < d->n_nl; i++)
-		if (d->nl[i].ino == ino)
-			return &d->nl[i];
-	return NULL;
+	struct sd_netlink key = { .ino = ino };
+
+	return d->n_nl ? bsearch(&key, d->nl, d->n_nl, sizeof(key), cmp_sd_netlink) : NULL;
 }
 
 bool sockdiag_probe(int family, uint8_t protocol)

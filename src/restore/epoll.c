@@ -28,11 +28,9 @@ static bool can_add(const struct md_proc *p, const struct md_fd *e, size_t k)
 /* any fd of the image on description ofd, or NULL */
 static const struct md_fd *find_ofd(const struct restore_ctx *rc, uint64_t ofd)
 {
-	for (size_t i = 0; i < rc->n; i++)
-		for (size_t j = 0; j < rc->procs[i].p.n_fds; j++)
-			if (rc->procs[i].p.fds[j].ofd == ofd)
-				return &rc->procs[i].p.fds[j];
-	return NULL;
+	const struct restore_ofd *o = restore_find_ofd(rc, ofd);
+
+	return o ? o->first : NULL;
 }
 
 /* what epoll_ctl() takes: poll events, EPOLLRDHUP and the flag bits */

@@ -168,26 +168,71 @@ static int make_shared_anon(const struct restore_shm *s)
 	return fd;
 }
 
-static struct restore_file *add_file(struct restore_ctx *rc)
+/* one more in *files (rc->files or rc->map_files) */
+static struct restore_file *add_file(struct restore_file **files, size_t *n)
 {
-	struct restore_file *f = realloc(rc->files, (rc->n_files + 1) * sizeof(*f));
+	struct restore_file *f = reallocarray(*files, *n + 1, sizeof(*f));
 
 	if (!f)
 		return NULL;
-	rc->files = f;
-	f = &rc->files[rc->n_files++];
+	*files = f;
+	f = &f[(*n)++];
 	memset(f, 0, sizeof(*f));
 	f->pipe = -1;
 	f->fd = -1;
 	return f;
 }
 
+static int cmp_ofd(const void *a, const void *b)
+{
+	const struct restore_ofd *x = a, *y = b;
+
+	return (x->ofd > y->ofd) - (x->ofd < y->ofd);
+}
+
+static int cmp_ofd_pos(const void *a, const void *b)
+{
+	const struct restore_ofd *x = a, *y = b;
+	int c = cmp_ofd(a, b);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+int restore_index_ofds(struct restore_ctx *rc)
+{
+	size_t n = 0, k = 0, pos = 0;
+
+	for (size_t i = 0; i < rc->n; i++)
+		n += rc->procs[i].p.n_fds;
+	rc->ofds = calloc(n ? n : 1, sizeof(*rc->ofds));
+	if (!rc->ofds)
+		return -ENOMEM;
+	for (size_t i = 0; i < rc->n; i++)
+		for (size_t j = 0; j < rc->procs[i].p.n_fds; j++, pos++) {
+			const struct md_fd *f = &rc->procs[i].p.fds[j];
+
+			if (f->ofd)
+				rc->ofds[k++] = (struct restore_ofd){ .ofd = f->ofd, .first = f, .pos = pos, .file = -1 };
+		}
+	qsort(rc->ofds, k, sizeof(*rc->ofds), cmp_ofd_pos);
+	for (size_t i = 0; i < k; i++)
+		if (!rc->n_ofds || rc->ofds[rc->n_ofds - 1].ofd != rc->ofds[i].ofd)
+			rc->ofds[rc->n_ofds++] = rc->ofds[i];
+	return 0;
+}
+
+struct restore_ofd *restore_find_ofd(const struct restore_ctx *rc, uint64_t ofd)
+{
+	struct restore_ofd key = { .ofd = ofd };
+
+	return rc->n_ofds ? bsearch(&key, rc->ofds, rc->n_ofds, sizeof(key), cmp_ofd) : NULL;
+}
+
 static struct restore_file *find_ofd(struct restore_ctx *rc, uint64_t ofd)
 {
-	for (size_t i = 0; i < rc->n_files; i++)
-		if (rc->files[i].ofd == ofd && ofd)
-			return &rc->files[i];
-	return NULL;
+	const struct restore_ofd *o = ofd ? restore_find_ofd(rc, ofd) : NULL;
+
+	return o && o->file >= 0 ? &rc->files[o->file] : NULL;
 }
 
 int restore_ofd_fd(struct restore_ctx *rc, uint64_t ofd)
@@ -252,10 +297,7 @@ int restore_reopen(int fd, int flags)
 
 int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f)
 {
-	for (size_t i = 0; i < rc->n_pipes; i++)
-		if (rc->pipes[i].id == f->pipe_id && rc->pipes[i].fifo == (f->kind == MD_FD_FIFO))
-			return (int)i;
-	return -1;
+	return md_pipes_find(rc->pipes, rc->n_pipes, f->kind == MD_FD_FIFO, f->pipe_id);
 }
 
 /* whether the image's fds on f's FIFO include a writer, or it has bytes: then restore opens it O_RDWR too */
@@ -376,32 +418,28 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 {
 	int acc = (int)f->flags & O_ACCMODE;
 	bool rd = acc == O_RDONLY;
-	int fd;
+	int i = restore_find_pipe(rc, f), *end, fd;
 
-	for (size_t i = 0; i < rc->n_pipes; i++) {
-		int *end = &rc->pipe_fds[2 * i + (rd ? 0 : 1)];
+	if (i < 0)
+		return -ENOENT;
+	end = &rc->pipe_fds[2 * i + (rd ? 0 : 1)];
+	if (*end >= 0 && acc != O_RDWR) {
+		fd = *end;
+		*end = -2;	/* taken: it is in rc->files now */
+	} else {
+		int other = *end >= 0 ? *end : -1;
 
-		if (rc->pipes[i].fifo || rc->pipes[i].id != f->pipe_id)
-			continue;
-		if (*end >= 0 && acc != O_RDWR) {
-			fd = *end;
-			*end = -2;	/* taken: it is in rc->files now */
-		} else {
-			int other = *end >= 0 ? *end : -1;
-
-			/* a description of ours on this pipe, either end */
-			for (size_t k = 0; k < rc->n_files && other < 0; k++)
-				if (rc->files[k].pipe == (int)i)
-					other = rc->files[k].fd;
-			if (other < 0)
-				return -ENOENT;
-			fd = restore_reopen(other, acc == O_RDWR ? O_RDWR : rd ? O_RDONLY : O_WRONLY);
-			if (fd < 0)
-				return -errno;
-		}
-		return restore_set_fl(fd, f);
+		/* a description of ours on this pipe, either end */
+		for (size_t k = 0; k < rc->n_files && other < 0; k++)
+			if (rc->files[k].pipe == i)
+				other = rc->files[k].fd;
+		if (other < 0)
+			return -ENOENT;
+		fd = restore_reopen(other, acc == O_RDWR ? O_RDWR : rd ? O_RDONLY : O_WRONLY);
+		if (fd < 0)
+			return -errno;
 	}
-	return -ENOENT;
+	return restore_set_fl(fd, f);
 }
 
 static int make_pipes(struct restore_ctx *rc)
@@ -569,13 +607,14 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	}
 	if (fd < 0)
 		return fd;
-	rf = add_file(rc);
+	rf = add_file(&rc->files, &rc->n_files);
 	if (!rf) {
 		close(fd);
 		return -ENOMEM;
 	}
 	rf->ofd = f->ofd;
 	rf->fd = fd;
+	restore_find_ofd(rc, f->ofd)->file = (int)(rf - rc->files);
 	if (f->kind == MD_FD_PIPE)
 		rf->pipe = restore_find_pipe(rc, f);	/* for another description of it */
 	return 0;
@@ -584,9 +623,9 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 /* the description we opened for mapping path with flags, or NULL */
 static struct restore_file *find_map_file(struct restore_ctx *rc, const char *path, int flags)
 {
-	for (size_t i = 0; i < rc->n_files; i++)
-		if (!rc->files[i].ofd && rc->files[i].flags == flags && !strcmp(rc->files[i].path, path))
-			return &rc->files[i];
+	for (size_t i = 0; i < rc->n_map_files; i++)
+		if (rc->map_files[i].flags == flags && !strcmp(rc->map_files[i].path, path))
+			return &rc->map_files[i];
 	return NULL;
 }
 
@@ -601,7 +640,7 @@ static int open_map_file(struct restore_ctx *rc, const char *path, int flags)
 	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	rf = add_file(rc);
+	rf = add_file(&rc->map_files, &rc->n_map_files);
 	if (!rf) {
 		close(fd);
 		return -ENOMEM;
@@ -705,6 +744,11 @@ void restore_close_files(struct restore_ctx *rc)
 	free(rc->files);
 	rc->files = NULL;
 	rc->n_files = 0;
+	for (size_t i = 0; i < rc->n_map_files; i++)
+		close(rc->map_files[i].fd);
+	free(rc->map_files);
+	rc->map_files = NULL;
+	rc->n_map_files = 0;
 	for (size_t i = 0; rc->pipe_fds && i < 2 * rc->n_pipes; i++)
 		if (rc->pipe_fds[i] >= 0)
 			close(rc->pipe_fds[i]);

@@ -72,11 +72,19 @@ struct restore_pty {
 
 /* A file memdump opened for the tree, handed to processes over the socket. */
 struct restore_file {
-	uint64_t ofd;			/* the image's open file description (0: a mapping's file) */
+	uint64_t ofd;			/* the image's open file description (0: a file to map) */
 	const char *path;		/* mappings: the file's path, borrowed from a VMA */
 	int flags;			/* mappings: O_RDONLY or O_RDWR */
 	int pipe;			/* an end of rc->pipes[pipe], or -1 */
 	int fd;				/* ours */
+};
+
+/* an open file description of the image: its first fd in the tree, and our file for it */
+struct restore_ofd {
+	uint64_t ofd;
+	const struct md_fd *first;
+	size_t pos;			/* first's place in the tree, process by process, fd by fd */
+	int file;			/* in rc->files; -1: not opened yet */
 };
 
 /*
@@ -125,7 +133,10 @@ struct restore_ctx {
 	int lazy_sock;			/* to the lazy server (-1: none) */
 	pid_t lazy_pid;
 	bool sysv_done;			/* restore_sysv_finish() ran for a restored tree */
-	struct md_pipe *pipes;
+	struct restore_ofd *ofds;	/* by ofd: restore_index_ofds() */
+	size_t n_ofds;
+	struct md_socks socks;		/* the image's sockets by inode */
+	struct md_pipe *pipes;		/* sorted (md_pipes_sort()) */
 	size_t n_pipes;
 	struct restore_pty *ptys;	/* ptys.img */
 	size_t n_ptys;
@@ -141,8 +152,10 @@ struct restore_ctx {
 	bool tcp_established;		/* --tcp-established */
 	int tcp_raw4, tcp_raw6;		/* raw sockets giving connections their peer's FIN (tcpclose.c), or -1 */
 
-	struct restore_file *files;
+	struct restore_file *files;	/* the image's descriptions, as restore_find_ofd() finds them */
 	size_t n_files;
+	struct restore_file *map_files;	/* files to map, and executables: by path and flags */
+	size_t n_map_files;
 	struct restore_epoll *epolls;
 	size_t n_epolls;
 	struct restore_ghost *ghosts;	/* files deleted while open or mapped, by id */
@@ -214,6 +227,12 @@ int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
 int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret);
 /* our fd on the image's open file description ofd, -1 if none */
 int restore_ofd_fd(struct restore_ctx *rc, uint64_t ofd);
+/*
+ * rc->ofds from the image's fds (at read time); restore_find_ofd(): the
+ * image's description ofd, or NULL.
+ */
+int restore_index_ofds(struct restore_ctx *rc);
+struct restore_ofd *restore_find_ofd(const struct restore_ctx *rc, uint64_t ofd);
 /* a new open file description of our fd's file, with flags (and O_CLOEXEC); -1 with errno */
 int restore_reopen(int fd, int flags);
 /* the fd memdump holds for VMA v of rp (a file or memfd mapping, shared anon object) */
@@ -261,7 +280,7 @@ int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, co
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f);
 /* the ends still waiting, and the queues */
 void restore_close_sockets(struct restore_ctx *rc);
-/* the socket fd of the image on socket ino (and its process), NULL if none */
+/* the socket fd of the image on socket ino (and its process), NULL if none: in rc->socks */
 const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid);
 
 /*

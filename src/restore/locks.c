@@ -123,7 +123,9 @@ int restore_posix_locks(struct restore_proc *rp)
 	for (size_t j = 0; j < p->n_fds; j++) {
 		const struct md_fd *f = &p->fds[j];
 
-		for (size_t k = 0; !listed_before(p, j) && k < f->n_locks; k++) {
+		if (!f->n_locks || listed_before(p, j))
+			continue;
+		for (size_t k = 0; k < f->n_locks; k++) {
 			struct flock fl = range_of(&f->locks[k]);
 			int64_t ret = 0;
 

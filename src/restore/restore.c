@@ -282,6 +282,8 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 	if (r < 0)
 		return r;
 	r = image_read_pipes(rc->dirfd, &rc->pipes, &rc->n_pipes);
+	if (r >= 0)
+		r = restore_index_ofds(rc);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < rc->n; i++) {
@@ -304,6 +306,12 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		return -ENOMEM;
 	for (size_t i = 0; i < rc->n; i++)
 		procs[i] = rc->procs[i].p;
+	/* which points into rc->procs' fds, as the copies do */
+	r = md_socks_make(&rc->socks, procs, rc->n);
+	if (r < 0) {
+		free(procs);
+		return r;
+	}
 	r = image_check_pidns(rc->inv.pid_ns, procs, rc->n, err, sizeof(err));
 	if (r == -EINVAL)
 		r = log_err(r, "image '%s': %s", dir, err);
@@ -982,6 +990,8 @@ static void restore_ctx_release(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_pipes; i++)
 		md_pipe_release(&rc->pipes[i]);
 	free(rc->pipes);
+	free(rc->ofds);
+	md_socks_release(&rc->socks);
 	free(rc->ptys);
 	restore_free_epoll(rc);
 	for (size_t k = 0; k < rc->n; k++) {

@@ -66,18 +66,7 @@ void restore_close_sockets(struct restore_ctx *rc)
 
 const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino, pid_t *ret_pid)
 {
-	for (size_t k = 0; k < rc->n; k++) {
-		const struct md_proc *p = &rc->procs[k].p;
-
-		for (size_t i = 0; i < p->n_fds; i++)
-			if (md_fd_is_sock(&p->fds[i]) &&
-			    p->fds[i].sock.ino == ino) {
-				if (ret_pid)
-					*ret_pid = p->pid;
-				return &p->fds[i];
-			}
-	}
-	return NULL;
+	return md_socks_find(&rc->socks, ino, ret_pid);
 }
 
 static const struct md_sock_queue *find_queue(const struct restore_ctx *rc, uint64_t ino)
@@ -289,10 +278,9 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth);
 /* whether the description ofd is open already (in rc->files) */
 static bool file_made(const struct restore_ctx *rc, uint64_t ofd)
 {
-	for (size_t i = 0; i < rc->n_files; i++)
-		if (rc->files[i].ofd == ofd)
-			return true;
-	return false;
+	const struct restore_ofd *o = restore_find_ofd(rc, ofd);
+
+	return o && o->file >= 0;
 }
 
 /* a datagram socket connected to a named one (which need not be connected back) */

@@ -135,12 +135,53 @@ const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id)
 	return NULL;
 }
 
+static int cmp_pipe(const struct md_pipe *x, bool fifo, uint64_t id)
+{
+	if (x->fifo != fifo)
+		return x->fifo ? 1 : -1;
+	return (x->id > id) - (x->id < id);
+}
+
+static int cmp_pipes(const void *a, const void *b)
+{
+	const struct md_pipe *y = b;
+
+	return cmp_pipe(a, y->fifo, y->id);
+}
+
+void md_pipes_sort(struct md_pipe *p, size_t n)
+{
+	qsort(p, n, sizeof(*p), cmp_pipes);
+}
+
+ssize_t md_pipes_find(const struct md_pipe *p, size_t n, bool fifo, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_pipe(&p[mid], fifo, id);
+
+		if (!c)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int cmp_fd_num(const void *key, const void *elem)
+{
+	int fd = *(const int *)key, other = ((const struct md_fd *)elem)->fd;
+
+	return (fd > other) - (fd < other);
+}
+
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd)
 {
-	for (size_t i = 0; i < p->n_fds; i++)
-		if (p->fds[i].fd == fd)
-			return &p->fds[i];
-	return NULL;
+	return p->n_fds ? bsearch(&fd, p->fds, p->n_fds, sizeof(*p->fds), cmp_fd_num) : NULL;
 }
 
 const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t pid)
@@ -151,22 +192,62 @@ const struct md_proc *md_find_proc(const struct md_proc *procs, size_t n, pid_t 
 	return NULL;
 }
 
-const struct md_fd *md_find_sock(const struct md_proc *procs, size_t n, uint64_t ino, pid_t *ret_pid)
+static int cmp_sock_ref(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < procs[i].n_fds; k++) {
-			const struct md_fd *f = &procs[i].fds[k];
+	const struct md_sock_ref *x = a, *y = b;
 
-			if (md_fd_is_sock(f) && f->sock.ino == ino) {
-				if (ret_pid)
-					*ret_pid = procs[i].pid;
-				return f;
-			}
-		}
-	return NULL;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_sock *s)
+int md_socks_make(struct md_socks *s, const struct md_proc *procs, size_t n)
+{
+	size_t count = 0, pos = 0, k = 0;
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++)
+			count += md_fd_is_sock(&procs[i].fds[j]);
+	s->refs = calloc(count ? count : 1, sizeof(*s->refs));
+	if (!s->refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++, pos++)
+			if (md_fd_is_sock(&procs[i].fds[j]))
+				s->refs[k++] = (struct md_sock_ref){ procs[i].fds[j].sock.ino, pos, &procs[i].fds[j],
+								     procs[i].pid };
+	qsort(s->refs, count, sizeof(*s->refs), cmp_sock_ref);
+	/* the first fd of each socket */
+	for (size_t i = 0; i < count; i++)
+		if (!s->n || s->refs[s->n - 1].ino != s->refs[i].ino)
+			s->refs[s->n++] = s->refs[i];
+	return 0;
+}
+
+static int cmp_sock_ino(const void *key, const void *elem)
+{
+	uint64_t ino = *(const uint64_t *)key, other = ((const struct md_sock_ref *)elem)->ino;
+
+	return (ino > other) - (ino < other);
+}
+
+const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t *ret_pid)
+{
+	const struct md_sock_ref *r = s->n ? bsearch(&ino, s->refs, s->n, sizeof(*s->refs), cmp_sock_ino) : NULL;
+
+	if (r && ret_pid)
+		*ret_pid = r->pid;
+	return r ? r->f : NULL;
+}
+
+void md_socks_release(struct md_socks *s)
+{
+	free(s->refs);
+	memset(s, 0, sizeof(*s));
+}
+
+bool md_sock_refillable(const struct md_socks *socks, const struct md_sock *s)
 {
 	const struct md_fd *peer;
 
@@ -174,7 +255,7 @@ bool md_sock_refillable(const struct md_proc *procs, size_t n, const struct md_s
 		return false;
 	if (!s->peer_ino)
 		return true;
-	peer = md_find_sock(procs, n, s->peer_ino, NULL);
+	peer = md_socks_find(socks, s->peer_ino, NULL);
 	return peer && peer->sock.peer_ino == s->ino;
 }
 

@@ -586,6 +586,59 @@ static void setup_epoll_reused(int sync_fd)
 		_exit(1);
 }
 
+/*
+ * Items added with a number later closed and taken by another file: pipe
+ * A added as fd 4 (data 1), moved to 9, pipe B added as fd 4 (2); socket C
+ * added as fd 7 (3), moved to 10, socket D added as fd 7 (4); C's peer at
+ * 8 (5). Pipes are told apart by kcmp(), sockets by fdinfo's inode.
+ */
+static void setup_epoll_renumbered(int sync_fd)
+{
+	int p[2], s[2];
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	if (dup2(4, 9) < 0 || close(4) < 0 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 2);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 || s[0] != 7 || s[1] != 8)
+		_exit(1);
+	epoll_add(3, 7, EPOLLIN, 3);
+	if (dup2(7, 10) < 0 || close(7) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 || s[0] != 7)
+		_exit(1);
+	epoll_add(3, 7, EPOLLIN, 4);
+	epoll_add(3, 8, EPOLLIN, 5);
+}
+
+Test(dump_collect, epoll_items_on_a_reused_number_told_apart)
+{
+	struct md_proc p = {};
+	const struct md_fd *e;
+	pid_t pid;
+
+	pid = start_child(setup_epoll_renumbered, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	p.pid = pid;
+	/* the first and third cannot be added back */
+	cr_expect_eq(dump_link_fds(&p, 1), -ENOTSUP);
+	stop_child(pid);
+	e = md_proc_fd(&p, 3);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->n_epoll, 5);
+	for (size_t k = 0; k < 5; k++) {
+		const struct md_epoll_item *it = &e->epoll[k];
+		uint64_t want = it->data == 2 || it->data == 4 || it->data == 5 ? md_proc_fd(&p, it->tfd)->ofd : 0;
+
+		cr_expect(it->file_known);
+		cr_expect_eq(it->ofd, want, "item %llu: ofd %llu, not %llu", (unsigned long long)it->data,
+			     (unsigned long long)it->ofd, (unsigned long long)want);
+	}
+	cr_expect_neq(md_proc_fd(&p, 4)->ofd, md_proc_fd(&p, 9)->ofd);
+	cr_expect_neq(md_proc_fd(&p, 7)->ofd, md_proc_fd(&p, 10)->ofd);
+	md_proc_release(&p);
+}
+
 /* fds 3, 4, 5: an eventfd at 9, a signalfd for SIGUSR2, a periodic timerfd on CLOCK_BOOTTIME */
 static void setup_anon(int sync_fd)
 {

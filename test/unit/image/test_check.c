@@ -135,8 +135,19 @@ Test(image_check, duplicate_tid)
 
 Test(image_check, duplicate_fd)
 {
-	p.fds[2].fd = p.fds[0].fd;
+	p.fds[1].fd = p.fds[0].fd;
 	expect_fail("appears twice");
+}
+
+/* fds come by number: restore looks them up by bisection */
+Test(image_check, fds_out_of_order)
+{
+	int fd = p.fds[1].fd;
+
+	cr_assert_gt(p.n_fds, 2);
+	p.fds[1].fd = p.fds[2].fd;
+	p.fds[2].fd = fd;
+	expect_fail("comes after");
 }
 
 Test(image_check, null_err_buffer)

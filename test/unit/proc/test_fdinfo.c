@@ -1,5 +1,6 @@
 /* proc_parse_fdinfo() on saved samples; proc_list_tasks() and proc_read_file() live. */
 #include <criterion/criterion.h>
+#include <sys/sysmacros.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -191,10 +192,25 @@ Test(proc_fdinfo, epoll_items_in_kernel_order)
 	cr_expect_eq(it[1].events, 0x80000019 /* EPOLLET | EPOLLIN | EPOLLERR | EPOLLHUP */);
 	cr_expect_eq(it[1].data, 3);
 	cr_expect_eq(it[0].ofd + it[1].ofd, 0);
+	/* the watched file's inode (hex) and device (the kernel's: 20 bits of minor) */
+	cr_expect(it[0].file_known);
+	cr_expect_eq(it[0].ino, 0x261031);
+	cr_expect_eq(it[0].dev, makedev(0, 15));
 	cr_assert_eq(proc_parse_epoll(b, &nested, &nn), 0);
 	cr_assert_eq(nn, 1);
 	cr_expect_eq(nested[0].tfd, 5);
 	cr_expect_eq(nested[0].events, 0x19);
+	cr_expect_eq(nested[0].ino, 0x40e);
+	cr_expect_eq(nested[0].dev, makedev(0, 16));
+	free(nested);
+	/* without them (before 3.19): known by kcmp() alone; not taken from the next line */
+	cr_assert_eq(proc_parse_epoll("tfd: 4 events: 19 data: 1\npos: 0 ino:5 sdev:3\n", &nested, &nn), 0);
+	cr_assert_eq(nn, 1);
+	cr_expect_not(nested[0].file_known);
+	free(nested);
+	cr_assert_eq(proc_parse_epoll("tfd: 4 events: 19 data: 1 pos:0 ino:5 sdev:8400003\n", &nested, &nn), 0);
+	cr_expect(nested[0].file_known);
+	cr_expect_eq(nested[0].dev, makedev(0x84, 3));
 	/* no items: an empty list */
 	cr_assert_eq(proc_parse_epoll("pos:\t0\nflags:\t02\n", &none, &n0), 0);
 	cr_expect_eq(n0, 0);

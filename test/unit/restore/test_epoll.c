@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "restore/internal.h"
@@ -29,11 +30,13 @@ static void setup(void)
 	}
 	rc.procs = procs;
 	rc.n = 2;
+	cr_assert_eq(restore_index_ofds(&rc), 0);
 }
 
 static void teardown(void)
 {
 	restore_free_epoll(&rc);
+	free(rc.ofds);
 }
 
 TestSuite(restore_epoll, .init = setup, .fini = teardown);
@@ -103,4 +106,15 @@ Test(restore_epoll, a_loop_of_epoll_fds)
 		fds[i][1].n_epoll = 1;
 	}
 	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+/* each description once, with the first fd of the tree on it; none opened yet */
+Test(restore_epoll, descriptions_indexed_by_first_fd)
+{
+	cr_assert_eq(rc.n_ofds, 2);
+	cr_expect_eq(restore_find_ofd(&rc, 1)->first, &fds[0][0]);
+	cr_expect_eq(restore_find_ofd(&rc, 2)->first, &fds[0][1]);
+	cr_expect_eq(restore_find_ofd(&rc, 2)->file, -1);
+	cr_expect_null(restore_find_ofd(&rc, 3));
+	cr_expect_null(restore_find_ofd(&rc, 0));
 }

@@ -1,0 +1,93 @@
+/*
+ * Lookups of the shared model: fds by number, sockets by inode (the first
+ * fd of the tree on each), pipes and FIFOs by id, on synthetic processes.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "memdump/model.h"
+
+static struct md_fd sock(int fd, uint64_t ino, uint64_t peer)
+{
+	return (struct md_fd){ .fd = fd, .kind = MD_FD_UNIX_SOCKET,
+			       .sock = { .family = AF_UNIX, .type = SOCK_STREAM, .state = TCP_ESTABLISHED, .ino = ino,
+					 .peer_ino = peer } };
+}
+
+Test(model, fd_by_number)
+{
+	struct md_fd fds[] = { { .fd = 0 }, { .fd = 1 }, { .fd = 7 }, { .fd = 100 }, { .fd = 4096 } };
+	struct md_proc p = { .fds = fds, .n_fds = 5 }, none = { 0 };
+
+	for (size_t i = 0; i < 5; i++)
+		cr_expect_eq(md_proc_fd(&p, fds[i].fd), &fds[i]);
+	cr_expect_null(md_proc_fd(&p, 2));
+	cr_expect_null(md_proc_fd(&p, -1));
+	cr_expect_null(md_proc_fd(&p, 5000));
+	cr_expect_null(md_proc_fd(&none, 0));
+}
+
+/*
+ * Process 10: sockets 500 (fd 3), 400 (fd 4, and fd 9: a dup), a pipe at 5.
+ * Process 11: 400 again (fd 3, inherited), 300 (fd 6), peer of 500.
+ */
+Test(model, sockets_by_inode)
+{
+	struct md_fd a[] = { sock(3, 500, 300), sock(4, 400, 0), { .fd = 5, .kind = MD_FD_PIPE, .pipe_id = 400 },
+			     sock(9, 400, 0) };
+	struct md_fd b[] = { sock(3, 400, 0), sock(6, 300, 500) };
+	struct md_proc procs[] = { { .pid = 10, .fds = a, .n_fds = 4 }, { .pid = 11, .fds = b, .n_fds = 2 } };
+	struct md_socks s;
+	pid_t pid = 0;
+
+	cr_assert_eq(md_socks_make(&s, procs, 2), 0);
+	cr_expect_eq(s.n, 3);
+	/* the first in the walk's order, process by process, fd by fd */
+	cr_expect_eq(md_socks_find(&s, 400, &pid), &a[1]);
+	cr_expect_eq(pid, 10);
+	cr_expect_eq(md_socks_find(&s, 300, &pid), &b[1]);
+	cr_expect_eq(pid, 11);
+	cr_expect_eq(md_socks_find(&s, 500, NULL), &a[0]);
+	pid = 0;
+	cr_expect_null(md_socks_find(&s, 600, &pid));
+	cr_expect_eq(pid, 0);
+	/* a pipe's id is no socket's inode */
+	cr_expect_null(md_socks_find(&s, 401, NULL));
+	/* connected both ways: its queue can be sent again; one way only, not */
+	cr_expect(md_sock_refillable(&s, &a[0].sock));
+	b[1].sock.peer_ino = 0;
+	cr_expect_not(md_sock_refillable(&s, &a[0].sock));
+	/* its peer closed: nothing to send it again, nothing lost */
+	cr_expect(md_sock_refillable(&s, &a[1].sock));
+	md_socks_release(&s);
+	cr_expect_null(s.refs);
+
+	cr_assert_eq(md_socks_make(&s, procs, 0), 0);
+	cr_expect_null(md_socks_find(&s, 400, NULL));
+	md_socks_release(&s);
+}
+
+Test(model, pipes_by_id)
+{
+	struct md_pipe p[] = { { .id = 9, .fifo = true }, { .id = 7 }, { .id = 3, .fifo = true }, { .id = 9 },
+			       { .id = 1 } };
+	static const struct {
+		uint64_t id;
+		bool fifo;
+	} order[] = { { 1, false }, { 7, false }, { 9, false }, { 3, true }, { 9, true } };
+
+	md_pipes_sort(p, 5);
+	for (size_t i = 0; i < 5; i++) {
+		cr_expect_eq(p[i].id, order[i].id);
+		cr_expect_eq(p[i].fifo, order[i].fifo);
+		cr_expect_eq(md_pipes_find(p, 5, order[i].fifo, order[i].id), (ssize_t)i);
+	}
+	cr_expect_eq(md_pipes_find(p, 5, true, 7), -1);
+	cr_expect_eq(md_pipes_find(p, 5, false, 3), -1);
+	cr_expect_eq(md_pipes_find(p, 5, false, 10), -1);
+	cr_expect_eq(md_pipes_find(p, 0, false, 1), -1);
+}
