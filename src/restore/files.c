@@ -7,13 +7,13 @@
  * epoll instances made here empty, sockets made, bound and refilled here
  * (sockets.c), inotify instances with their watches (inotify.c), files
  * deleted while open or mapped made again and deleted (ghost.c).
- * A process gets its fds through a unix socket (SCM_RIGHTS) by a remote
- * recvmsg() and dup3(): fds that shared a description at dump time, in one
- * process or across the tree, share the same one again.
+ * A process gets its fds through a unix socket (SCM_RIGHTS), up to 253 at
+ * a time, by remote recvmsg()s that put each at its own number: fds that
+ * shared a description at dump time, in one process or across the tree,
+ * share the same one again.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +44,7 @@
 
 /* scratch layout for a recvmsg(): msghdr, iovec, one data byte, control */
 #define SCRATCH_MSG 8192
+#define FD_BATCH 253		/* SCM_MAX_FD: fds one message carries */
 #define SCRATCH_PATH 12288	/* PATH_MAX bytes for chdir() */
 
 
@@ -772,10 +773,16 @@ int restore_put_string(struct restore_proc *rp, uint64_t off, const char *s)
 	return inject_write_mem(rp->pid, rp->scratch + off, s, len);
 }
 
-int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret)
+/*
+ * Give rp our fds ours[0..n) in one datagram (n <= SCM_MAX_FD): a remote
+ * recvmsg() puts each at the lowest number free there, in turn, close on
+ * exec or not; got[i] is where ours[i] went.
+ */
+static int send_fds(struct restore_ctx *rc, struct restore_proc *rp, const int *ours, size_t n, bool cloexec,
+		    int *got)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(FD_BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct {
@@ -784,20 +791,24 @@ int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int
 		char byte;
 	} remote;
 	uint64_t base = rp->scratch + SCRATCH_MSG, ctl_at = base + 128;
+	size_t len = n * sizeof(int);
 	struct iovec iov = { "", 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = CMSG_SPACE(len) };
 	struct cmsghdr *cm;
 	int64_t res;
 	int r;
 
+	if (n == 0 || n > FD_BATCH)
+		return -EINVAL;
 	memset(&ctl, 0, sizeof(ctl));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	cm->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(cm), ours, len);
 	if (sendmsg(rc->sock, &mh, MSG_NOSIGNAL) != 1)
-		return log_err(-errno, "cannot send an fd to %d", rp->pid);
+		return log_err(-errno, "cannot send fds to %d", rp->pid);
 
 	/* the same message as the target sees it, pointing into its scratch area */
 	memset(&remote, 0, sizeof(remote));
@@ -806,30 +817,36 @@ int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int
 	remote.mh.msg_iov = (void *)(uintptr_t)(base + offsetof(typeof(remote), iov));
 	remote.mh.msg_iovlen = 1;
 	remote.mh.msg_control = (void *)(uintptr_t)ctl_at;
-	remote.mh.msg_controllen = sizeof(ctl.buf);
+	remote.mh.msg_controllen = CMSG_SPACE(len);
 	memset(&ctl, 0, sizeof(ctl));
 	r = inject_write_mem(rp->pid, base, &remote, sizeof(remote));
 	if (r >= 0)
-		r = inject_write_mem(rp->pid, ctl_at, &ctl, sizeof(ctl));
+		r = inject_write_mem(rp->pid, ctl_at, &ctl, CMSG_SPACE(len));
 	if (r < 0)
 		return log_err(r, "cannot write to %d", rp->pid);
-	r = restore_rcall(rp, "recvmsg", SYS_recvmsg, (uint64_t)rc->sock_remote, base, MSG_CMSG_CLOEXEC, 0, 0, 0,
-			  &res);
+	r = restore_rcall(rp, "recvmsg", SYS_recvmsg, (uint64_t)rc->sock_remote, base, cloexec ? MSG_CMSG_CLOEXEC : 0,
+			  0, 0, 0, &res);
 	if (r < 0)
 		return r;
 	if (res != 1)
-		return log_err(res < 0 ? (int)res : -EIO, "%d could not receive an fd", rp->pid);
-	r = inject_read_mem(rp->pid, ctl_at, &ctl, sizeof(ctl));
+		return log_err(res < 0 ? (int)res : -EIO, "%d could not receive fds", rp->pid);
+	r = inject_read_mem(rp->pid, ctl_at, &ctl, CMSG_SPACE(len));
 	if (r < 0)
 		return log_err(r, "cannot read from %d", rp->pid);
+	/* fewer than sent (its fd limit): the kernel closed the rest there */
 	cm = (struct cmsghdr *)ctl.buf;
-	if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return log_err(-EIO, "%d received no fd", rp->pid);
-	memcpy(ret, CMSG_DATA(cm), sizeof(int));
+	if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(len))
+		return log_err(-EMFILE, "%d did not receive all of %zu fds", rp->pid, n);
+	memcpy(got, CMSG_DATA(cm), len);
 	return 0;
 }
 
-/* put our fd at number want in rp, close-on-exec or not */
+int restore_send_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int *ret)
+{
+	return send_fds(rc, rp, &fd, 1, true, ret);
+}
+
+/* put our fd at number want in rp, close-on-exec or not: sent alone, moved there */
 static int install_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, int want, bool cloexec)
 {
 	int got = -1, r;
@@ -846,48 +863,116 @@ static int install_fd(struct restore_ctx *rc, struct restore_proc *rp, int fd, i
 	return restore_rcall_ok(rp, "close", SYS_close, (uint64_t)got, 0, 0, 0, 0, 0);
 }
 
-/* close what rp has from memdump or its parent and the image does not give it */
-static int close_strays(struct restore_ctx *rc, struct restore_proc *rp)
+/*
+ * Fds travel in batches. With every fd of rp closed but the restore socket
+ * (above every number the image uses), recvmsg() puts a batch's fds at the
+ * lowest free numbers in order: listed by number, with a placeholder (a
+ * copy of the next file) for each free number below the next one, each
+ * lands at its own. A batch is all close-on-exec or all not. Placeholders
+ * are closed once every batch is in. An fd past a gap that would take more
+ * batches to fill than sending it alone costs (three remote calls for it
+ * and for each fd after it) is sent alone at the end and moved.
+ */
+struct fd_batch {
+	int ours[FD_BATCH];		/* what we send */
+	int first;			/* the number ours[0] lands at */
+	size_t n;
+	bool cloexec;
+};
+
+struct fd_gap {
+	int lo, hi;			/* placeholders: closed at the end */
+};
+
+static int flush_batch(struct restore_ctx *rc, struct restore_proc *rp, struct fd_batch *b)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	char path[64];
+	int got[FD_BATCH];
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", rp->pid);
-	d = opendir(path);
-	if (!d)
-		return log_err(-errno, "cannot list the fds of %d", rp->pid);
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || fd == rc->sock_remote || md_proc_fd(&rp->p, fd))
-			continue;
-		r = restore_rcall_ok(rp, "close", SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0);
-		if (r < 0)
-			return r;
-	}
+	if (!b->n)
+		return 0;
+	r = send_fds(rc, rp, b->ours, b->n, b->cloexec, got);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < b->n; i++)
+		if (got[i] != b->first + (int)i)
+			return log_err(-EIO, "an fd sent to %d went to %d, not %d", rp->pid, got[i], b->first + (int)i);
+	b->first += (int)b->n;
+	b->n = 0;
 	return 0;
+}
+
+/* one more fd for number next in the batch, sent when full */
+static int batch_add(struct restore_ctx *rc, struct restore_proc *rp, struct fd_batch *b, int ours)
+{
+	b->ours[b->n++] = ours;
+	return b->n == FD_BATCH ? flush_batch(rc, rp, b) : 0;
 }
 
 int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
+	_cleanup_free_ struct fd_gap *gaps = NULL;
+	_cleanup_free_ size_t *alone = NULL;
+	struct fd_batch b = { .first = 0 };
+	size_t n_gaps = 0, n_alone = 0;
 	int r;
 
-	r = close_strays(rc, rp);
+	/* nothing of memdump's or its parent's: every fd it has comes from the image (sock_remote > 2) */
+	r = restore_rcall_ok(rp, "close_range", SYS_close_range, 0, (uint64_t)rc->sock_remote - 1, 0, 0, 0, 0);
+	if (r >= 0)
+		r = restore_rcall_ok(rp, "close_range", SYS_close_range, (uint64_t)rc->sock_remote + 1, ~0U, 0, 0, 0, 0);
 	if (r < 0)
 		return r;
+	gaps = calloc(p->n_fds + 1, sizeof(*gaps));
+	alone = calloc(p->n_fds + 1, sizeof(*alone));
+	if (!gaps || !alone)
+		return -ENOMEM;
 	for (size_t i = 0; i < p->n_fds; i++) {
 		const struct md_fd *f = &p->fds[i];
 		const struct restore_file *rf = find_ofd(rc, f->ofd);
+		bool cloexec = f->flags & O_CLOEXEC;
+		int next = b.first + (int)b.n;
+		uint64_t fill;
 
 		if (!rf)
 			return log_err(-ENOENT, "no file for fd %d of %d", f->fd, p->pid);
-		r = install_fd(rc, rp, rf->fd, f->fd, f->flags & O_CLOEXEC);
+		/* image_check_proc() and open_socket() saw to it */
+		if (f->fd < next || f->fd >= rc->sock_remote)
+			return log_err(-EINVAL, "fd %d of %d is out of order", f->fd, p->pid);
+		fill = (uint64_t)(f->fd - next);
+		if ((fill + FD_BATCH - 1) / FD_BATCH > 3 * (uint64_t)(p->n_fds - i)) {
+			alone[n_alone++] = i;
+			continue;
+		}
+		if (b.n && b.cloexec != cloexec) {
+			r = flush_batch(rc, rp, &b);
+			if (r < 0)
+				return r;
+		}
+		b.cloexec = cloexec;
+		if (fill)
+			gaps[n_gaps++] = (struct fd_gap){ next, f->fd - 1 };
+		for (r = 0; r >= 0 && b.first + (int)b.n < f->fd;)
+			r = batch_add(rc, rp, &b, rf->fd);
+		if (r >= 0)
+			r = batch_add(rc, rp, &b, rf->fd);
+		if (r < 0)
+			return r;
+	}
+	r = flush_batch(rc, rp, &b);
+	for (size_t i = 0; i < n_gaps && r >= 0; i++)
+		r = restore_rcall_ok(rp, "close_range", SYS_close_range, (uint64_t)gaps[i].lo, (uint64_t)gaps[i].hi, 0,
+				     0, 0, 0);
+	for (size_t i = 0; i < n_alone && r >= 0; i++) {
+		const struct md_fd *f = &p->fds[alone[i]];
+
+		r = install_fd(rc, rp, find_ofd(rc, f->ofd)->fd, f->fd, f->flags & O_CLOEXEC);
 		if (r < 0)
 			return log_err(r, "cannot install fd %d of %d", f->fd, p->pid);
 	}
+	if (r < 0)
+		return log_err(r, "cannot install the fds of %d", p->pid);
 	if (p->cwd) {
 		r = restore_put_string(rp, SCRATCH_PATH, p->cwd);
 		if (r < 0)

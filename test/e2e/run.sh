@@ -2156,6 +2156,33 @@ test_file_lease_refused() {
 
 ALL_TESTS+=(file_locks file_lease_refused)
 
+# --- thousands of fds (many_fds.py) -------------------------------------------------------
+
+# A parent and a child with thousands of fds laid out for restore's batches: runs of close-on-
+# exec and not, gaps small and large, dups, one fd far past the rest, an epoll fd watching
+# hundreds of sockets; each comes back at its number with its flag and its own file
+test_many_fds() {
+	local child
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	head -c 4096 /dev/urandom >"$TD/file"
+	spawn many python3 "$HERE/many_fds.py" "$TD/file" "$TD/status"
+	PID=$SPAWNED
+	wait_until 30 test -s "$TD/status"
+	grep -q '^SKIP' "$TD/status" && skip "$(cut -c7- "$TD/status")"
+	status_ready "$TD/status" || fail "many_fds.py did not get ready: $(cat "$TD/status" "$TD/many.err" 2>/dev/null)"
+	child=$(awk '{print $2}' "$TD/status")
+	track "$child"
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$child" || fail "the child $child is not gone after the dump"
+	restore_detached "$TD/img" "$PID"
+	touch "$TD/status.go"
+	wait_until 60 status_final "$TD/status" || fail "the parent did not check its fds"
+	grep -q '^OK' "$TD/status" || fail "the parent: $(cat "$TD/status")"
+	wait_until 60 status_final "$TD/status.child" || fail "the child did not check its fds"
+	grep -q '^OK' "$TD/status.child" || fail "the child: $(cat "$TD/status.child")"
+}
+
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
 # start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID
