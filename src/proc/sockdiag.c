@@ -312,9 +312,12 @@ static int cmp_sd_netlink(const void *a, const void *b)
 /* the answers by inode, for sockdiag_find_*() */
 static void sort_answers(struct sockdiag *d)
 {
-	qsort(d->unx, d->n_unix, sizeof(*d->unx), cmp_sd_unix);
-	qsort(d->inet, d->n_inet, sizeof(*d->inet), cmp_sd_inet);
-	qsort(d->nl, d->n_nl, sizeof(*d->nl), cmp_sd_netlink);
+	if (d->n_unix)
+		qsort(d->unx, d->n_unix, sizeof(*d->unx), cmp_sd_unix);
+	if (d->n_inet)
+		qsort(d->inet, d->n_inet, sizeof(*d->inet), cmp_sd_inet);
+	if (d->n_nl)
+		qsort(d->nl, d->n_nl, sizeof(*d->nl), cmp_sd_netlink);
 }
 
 int sockdiag_collect(bool with_unix, bool with_inet, struct sockdiag *ret)

@@ -151,7 +151,8 @@ static int cmp_pipes(const void *a, const void *b)
 
 void md_pipes_sort(struct md_pipe *p, size_t n)
 {
-	qsort(p, n, sizeof(*p), cmp_pipes);
+	if (n)
+		qsort(p, n, sizeof(*p), cmp_pipes);
 }
 
 ssize_t md_pipes_find(const struct md_pipe *p, size_t n, bool fifo, uint64_t id)
