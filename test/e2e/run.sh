@@ -2183,6 +2183,8 @@ test_many_fds() {
 	grep -q '^OK' "$TD/status.child" || fail "the child: $(cat "$TD/status.child")"
 }
 
+ALL_TESTS+=(many_fds)
+
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
 # start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID
