@@ -36,6 +36,7 @@
 
 struct md_inventory;
 struct md_proc;
+struct md_socks;
 struct md_pagemap;
 struct md_shm;
 struct md_pipe;
@@ -180,21 +181,23 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n);
  * every fd on one socket agrees with the others (same description, same
  * state), a unix peer is a socket of the image (and a stream peer is
  * connected back), a queue belongs to a unix socket restore can refill
- * (one with a peer end), names and addresses are well formed.
+ * (one with a peer end), names and addresses are well formed. socks: the
+ * sockets of procs (md_socks_make()).
  */
-int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
-			size_t errlen);
+int image_check_sockets(const struct md_socks *socks, const struct md_proc *procs, size_t n,
+			const struct md_sock_queue *q, size_t nq, char *err, size_t errlen);
 
 /*
  * tcp-stream.img (src/image/tcp.c); a missing file reads as no connections
  * and no lock. net_lock: the nftables table holding their packets, or NULL.
  * image_check_tcp(): every established TCP socket of the fds has its state
- * and every state a socket (pure; err gets a one-line reason, -EINVAL).
+ * and every state a socket (pure; err gets a one-line reason, -EINVAL);
+ * socks as for image_check_sockets().
  */
 int image_write_tcp(int dirfd, const struct md_tcp_stream *t, size_t n, const char *net_lock);
 int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **ret_lock);
-int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
-		    size_t errlen);
+int image_check_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, const struct md_tcp_stream *t,
+		    size_t nt, char *err, size_t errlen);
 
 /* shm-ID.img, or sysvshm-ID.img for a SysV segment (s->sysv) */
 /* track.img; a missing file reads as MD_TRACK_NONE */

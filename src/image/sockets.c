@@ -659,8 +659,8 @@ static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 	       !memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups));
 }
 
-static int check_socks(const struct md_socks *socks, const struct md_proc *procs, size_t n,
-		       const struct md_sock_queue *q, size_t nq, char *err, size_t errlen)
+int image_check_sockets(const struct md_socks *socks, const struct md_proc *procs, size_t n,
+			const struct md_sock_queue *q, size_t nq, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
@@ -705,17 +705,4 @@ static int check_socks(const struct md_socks *socks, const struct md_proc *procs
 				    (unsigned long long)q[i].ino, f->fd);
 	}
 	return 0;
-}
-
-int image_check_sockets(const struct md_proc *procs, size_t n, const struct md_sock_queue *q, size_t nq, char *err,
-			size_t errlen)
-{
-	struct md_socks socks;
-	int r = md_socks_make(&socks, procs, n);
-
-	if (r < 0)
-		return r;
-	r = check_socks(&socks, procs, n, q, nq, err, errlen);
-	md_socks_release(&socks);
-	return r;
 }

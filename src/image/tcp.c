@@ -174,8 +174,8 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int check_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n,
-		     const struct md_tcp_stream *t, size_t nt, char *err, size_t errlen)
+int image_check_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, const struct md_tcp_stream *t,
+		    size_t nt, char *err, size_t errlen)
 {
 	_cleanup_free_ uint64_t *inos = calloc(nt ? nt : 1, sizeof(*inos));
 
@@ -205,17 +205,4 @@ static int check_tcp(const struct md_socks *socks, const struct md_proc *procs, 
 			}
 		}
 	return 0;
-}
-
-int image_check_tcp(const struct md_proc *procs, size_t n, const struct md_tcp_stream *t, size_t nt, char *err,
-		    size_t errlen)
-{
-	struct md_socks socks;
-	int r = md_socks_make(&socks, procs, n);
-
-	if (r < 0)
-		return r;
-	r = check_tcp(&socks, procs, n, t, nt, err, errlen);
-	md_socks_release(&socks);
-	return r;
 }

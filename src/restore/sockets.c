@@ -42,7 +42,7 @@ int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, co
 	r = image_read_sockets(rc->dirfd, &rc->sockq, &rc->n_sockq);
 	if (r < 0)
 		return r;
-	r = image_check_sockets(procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
+	r = image_check_sockets(&rc->socks, procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
 	if (r < 0)
 		return log_err(-EINVAL, "image '%s': %s", dir, err);
 	return restore_read_tcp(rc, procs, dir);

@@ -43,7 +43,7 @@ int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const 
 	r = image_read_tcp(rc->dirfd, &rc->tcp, &rc->n_tcp, &rc->net_lock);
 	if (r < 0)
 		return r;
-	r = image_check_tcp(procs, rc->n, rc->tcp, rc->n_tcp, err, sizeof(err));
+	r = image_check_tcp(&rc->socks, procs, rc->n, rc->tcp, rc->n_tcp, err, sizeof(err));
 	if (r < 0)
 		return log_err(-EINVAL, "image '%s': %s", dir, err);
 	if (rc->n_tcp && !rc->tcp_established)

@@ -330,8 +330,14 @@ static char err[256];
 
 static int check(const struct md_proc *p, size_t n, const struct md_sock_queue *q, size_t nq)
 {
+	struct md_socks socks;
+	int r;
+
 	err[0] = '\0';
-	return image_check_sockets(p, n, q, nq, err, sizeof(err));
+	cr_assert_eq(md_socks_make(&socks, p, n), 0);
+	r = image_check_sockets(&socks, p, n, q, nq, err, sizeof(err));
+	md_socks_release(&socks);
+	return r;
 }
 
 Test(image_sockets, check_good)

@@ -189,6 +189,20 @@ static void tcp_proc(struct md_proc *p)
 	p->n_fds = 4;
 }
 
+static char err[256];
+
+static int check(const struct md_proc *p, const struct md_tcp_stream *t, size_t nt)
+{
+	struct md_socks socks;
+	int r;
+
+	err[0] = '\0';
+	cr_assert_eq(md_socks_make(&socks, p, 1), 0);
+	r = image_check_tcp(&socks, p, 1, t, nt, err, sizeof(err));
+	md_socks_release(&socks);
+	return r;
+}
+
 Test(image_tcp, established_fd_round_trip)
 {
 	struct md_proc in, out;
@@ -211,7 +225,6 @@ Test(image_tcp, closing_fd_round_trip)
 	static const int states[] = { TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_CLOSE_WAIT, TCP_LAST_ACK, TCP_CLOSING };
 	struct md_tcp_stream t[2];
 	struct md_proc in, out;
-	char e[256];
 
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
 		tcp_proc(&in);
@@ -222,8 +235,8 @@ Test(image_tcp, closing_fd_round_trip)
 		cr_assert_eq(out.fds[1].sock.peer_port, 443);
 		cr_assert(md_fd_tcp_conn(&out.fds[1]));
 		two_streams(t);
-		cr_assert_eq(image_check_tcp(&out, 1, t, 2, e, sizeof(e)), 0, "%s", e);
-		cr_assert_eq(image_check_tcp(&out, 1, t, 1, e, sizeof(e)), -EINVAL, "state %d", states[i]);
+		cr_assert_eq(check(&out, t, 2), 0, "%s", err);
+		cr_assert_eq(check(&out, t, 1), -EINVAL, "state %d", states[i]);
 		release(t, 2);
 		md_proc_release(&out);
 		md_proc_release(&in);
@@ -265,13 +278,6 @@ Test(image_tcp, state_names)
 		  !md_tcp_state_conn(TCP_LISTEN) && !md_tcp_state_conn(TCP_CLOSE));
 }
 
-static char err[256];
-
-static int check(const struct md_proc *p, const struct md_tcp_stream *t, size_t nt)
-{
-	err[0] = '\0';
-	return image_check_tcp(p, 1, t, nt, err, sizeof(err));
-}
 
 Test(image_tcp, check)
 {
