@@ -6,6 +6,11 @@
  */
 #include <linux/fs.h>
 #include <linux/types.h>
+#include <sys/syscall.h>
+
+#ifndef SYS_close_range		/* 5.9; x86_64 */
+#define SYS_close_range 436
+#endif
 
 #ifndef PAGEMAP_SCAN		/* 6.7 */
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)

@@ -176,6 +176,8 @@ int image_read_pipes(int dirfd, struct md_pipe **ret, size_t *ret_n);
  */
 int image_write_sockets(int dirfd, const struct md_sock_queue *q, size_t n);
 int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n);
+/* the queue of socket ino in q[0..n), as image_read_sockets() sorts them by inode; NULL if none */
+const struct md_sock_queue *image_find_queue(const struct md_sock_queue *q, size_t n, uint64_t ino);
 /*
  * The sockets of a whole image (pure; err gets a one-line reason, -EINVAL):
  * every fd on one socket agrees with the others (same description, same
@@ -191,8 +193,8 @@ int image_check_sockets(const struct md_socks *socks, const struct md_proc *proc
  * tcp-stream.img (src/image/tcp.c); a missing file reads as no connections
  * and no lock. net_lock: the nftables table holding their packets, or NULL.
  * image_check_tcp(): every established TCP socket of the fds has its state
- * and every state a socket (pure; err gets a one-line reason, -EINVAL);
- * socks as for image_check_sockets().
+ * and every state a socket (logs nothing; err gets a one-line reason,
+ * -EINVAL; or -ENOMEM); socks as for image_check_sockets().
  */
 int image_write_tcp(int dirfd, const struct md_tcp_stream *t, size_t n, const char *net_lock);
 int image_read_tcp(int dirfd, struct md_tcp_stream **ret, size_t *ret_n, char **ret_lock);

@@ -744,6 +744,8 @@ struct md_socks {
 };
 int md_socks_make(struct md_socks *s, const struct md_proc *procs, size_t n);
 const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t *ret_pid);
+/* socket ino's place in s->refs, or -1 */
+ssize_t md_socks_slot(const struct md_socks *s, uint64_t ino);
 void md_socks_release(struct md_socks *s);
 /*
  * Whether restore can send a unix socket's queue again: connected to a

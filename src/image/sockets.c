@@ -596,6 +596,13 @@ static int copy_queue(const Md__SocketQueue *s, struct md_sock_queue *q)
 	return 0;
 }
 
+static int cmp_queue(const void *a, const void *b)
+{
+	uint64_t x = ((const struct md_sock_queue *)a)->ino, y = ((const struct md_sock_queue *)b)->ino;
+
+	return (x > y) - (x < y);
+}
+
 int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
@@ -615,10 +622,6 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
 		for (size_t k = 0; k < m->queues[i]->n_packets; k++)
 			if (m->queues[i]->packets[k].len > UINT32_MAX)
 				return img_invalid(SOCKETS_NAME, "a packet of %zu bytes", m->queues[i]->packets[k].len);
-		for (size_t j = 0; j < i; j++)
-			if (m->queues[j]->ino == m->queues[i]->ino)
-				return img_invalid(SOCKETS_NAME, "socket %llu has two queues",
-						   (unsigned long long)m->queues[i]->ino);
 	}
 	q = calloc(m->n_queues ? m->n_queues : 1, sizeof(*q));
 	if (!q)
@@ -631,9 +634,27 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n)
 			return log_err(-ENOMEM, "cannot read image '%s'", SOCKETS_NAME);
 		}
 	}
+	if (m->n_queues)
+		qsort(q, m->n_queues, sizeof(*q), cmp_queue);
+	for (size_t i = 1; i < m->n_queues; i++)
+		if (q[i].ino == q[i - 1].ino) {
+			uint64_t ino = q[i].ino;
+
+			for (size_t j = 0; j < m->n_queues; j++)
+				md_sock_queue_release(&q[j]);
+			free(q);
+			return img_invalid(SOCKETS_NAME, "socket %llu has two queues", (unsigned long long)ino);
+		}
 	*ret = q;
 	*ret_n = m->n_queues;
 	return 0;
+}
+
+const struct md_sock_queue *image_find_queue(const struct md_sock_queue *q, size_t n, uint64_t ino)
+{
+	struct md_sock_queue key = { .ino = ino };
+
+	return n ? bsearch(&key, q, n, sizeof(*q), cmp_queue) : NULL;
 }
 
 /* ---- the whole image ---- */

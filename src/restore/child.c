@@ -16,11 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compat/fs.h"
 #include "restore/internal.h"
 
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
 
 static __attribute__((noreturn)) void fail(struct restore_ctx *rc, int err, const char *fmt, ...)
 {

@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "compat/fs.h"
 #include "compat/mman.h"
 #include "compat/timerfd.h"
 #include "memdump/cleanup.h"
@@ -203,6 +204,8 @@ int restore_index_ofds(struct restore_ctx *rc)
 {
 	size_t n = 0, k = 0, pos = 0;
 
+	free(rc->ofds);
+	rc->n_ofds = 0;
 	for (size_t i = 0; i < rc->n; i++)
 		n += rc->procs[i].p.n_fds;
 	rc->ofds = calloc(n ? n : 1, sizeof(*rc->ofds));
@@ -213,7 +216,8 @@ int restore_index_ofds(struct restore_ctx *rc)
 			const struct md_fd *f = &rc->procs[i].p.fds[j];
 
 			if (f->ofd)
-				rc->ofds[k++] = (struct restore_ofd){ .ofd = f->ofd, .first = f, .pos = pos, .file = -1 };
+				rc->ofds[k++] = (struct restore_ofd){ .ofd = f->ofd, .first = f, .pos = pos,
+								      .file = -1 };
 		}
 	qsort(rc->ofds, k, sizeof(*rc->ofds), cmp_ofd_pos);
 	for (size_t i = 0; i < k; i++)
@@ -745,6 +749,8 @@ void restore_close_files(struct restore_ctx *rc)
 	free(rc->files);
 	rc->files = NULL;
 	rc->n_files = 0;
+	for (size_t i = 0; i < rc->n_ofds; i++)
+		rc->ofds[i].file = -1;
 	for (size_t i = 0; i < rc->n_map_files; i++)
 		close(rc->map_files[i].fd);
 	free(rc->map_files);
@@ -833,10 +839,10 @@ static int send_fds(struct restore_ctx *rc, struct restore_proc *rp, const int *
 	r = inject_read_mem(rp->pid, ctl_at, &ctl, CMSG_SPACE(len));
 	if (r < 0)
 		return log_err(r, "cannot read from %d", rp->pid);
-	/* fewer than sent (its fd limit): the kernel closed the rest there */
+	/* fewer than sent (its fd limit, a security module): the rest are dropped with the message */
 	cm = (struct cmsghdr *)ctl.buf;
 	if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(len))
-		return log_err(-EMFILE, "%d did not receive all of %zu fds", rp->pid, n);
+		return log_err(-EIO, "%d did not receive all of %zu fd(s)", rp->pid, n);
 	memcpy(got, CMSG_DATA(cm), len);
 	return 0;
 }
@@ -921,7 +927,8 @@ int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp)
 	/* nothing of memdump's or its parent's: every fd it has comes from the image (sock_remote > 2) */
 	r = restore_rcall_ok(rp, "close_range", SYS_close_range, 0, (uint64_t)rc->sock_remote - 1, 0, 0, 0, 0);
 	if (r >= 0)
-		r = restore_rcall_ok(rp, "close_range", SYS_close_range, (uint64_t)rc->sock_remote + 1, ~0U, 0, 0, 0, 0);
+		r = restore_rcall_ok(rp, "close_range", SYS_close_range, (uint64_t)rc->sock_remote + 1, ~0U, 0, 0, 0,
+				     0);
 	if (r < 0)
 		return r;
 	gaps = calloc(p->n_fds + 1, sizeof(*gaps));

@@ -57,12 +57,6 @@ struct restore_proc {
 	size_t n_attached;
 };
 
-/* A socket made ahead of its fd: the other end of a pair, or a named peer. */
-struct restore_sock_end {
-	uint64_t ino;			/* the image's socket */
-	int fd;				/* ours, -1 once in rc->files */
-};
-
 /* A pty of the image, made again (pty.c) */
 struct restore_pty {
 	struct md_pty t;
@@ -143,8 +137,7 @@ struct restore_ctx {
 	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
 	struct md_sock_queue *sockq;	/* sockets.img: data to queue in unix sockets again */
 	size_t n_sockq;
-	struct restore_sock_end *sock_ends;	/* sockets made before their fd's turn (sockets.c) */
-	size_t n_sock_ends;
+	int *sock_ends;			/* per rc->socks: a socket made before its fd's turn (sockets.c) */
 	struct md_tcp_stream *tcp;	/* tcp-stream.img: established TCP connections (tcp.c) */
 	size_t n_tcp;
 	int *tcp_fds;			/* per connection: its socket while in repair mode (rc->files owns it), or -1 */

@@ -50,12 +50,11 @@ int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, co
 
 void restore_close_sockets(struct restore_ctx *rc)
 {
-	for (size_t i = 0; i < rc->n_sock_ends; i++)
-		if (rc->sock_ends[i].fd >= 0)
-			close(rc->sock_ends[i].fd);
+	for (size_t i = 0; rc->sock_ends && i < rc->socks.n; i++)
+		if (rc->sock_ends[i] >= 0)
+			close(rc->sock_ends[i]);
 	free(rc->sock_ends);
 	rc->sock_ends = NULL;
-	rc->n_sock_ends = 0;
 	for (size_t i = 0; i < rc->n_sockq; i++)
 		md_sock_queue_release(&rc->sockq[i]);
 	free(rc->sockq);
@@ -71,29 +70,40 @@ const struct md_fd *restore_find_sock(const struct restore_ctx *rc, uint64_t ino
 
 static const struct md_sock_queue *find_queue(const struct restore_ctx *rc, uint64_t ino)
 {
-	for (size_t i = 0; i < rc->n_sockq; i++)
-		if (rc->sockq[i].ino == ino)
-			return &rc->sockq[i];
-	return NULL;
+	return image_find_queue(rc->sockq, rc->n_sockq, ino);
 }
 
-/* sockets made ahead of their fd: the other end of a pair, a datagram socket's named peer */
-static struct restore_sock_end *find_end(struct restore_ctx *rc, uint64_t ino)
+/*
+ * Sockets made ahead of their fd (the other end of a pair, a datagram
+ * socket's named peer), by their place in rc->socks: SOCK_END_NONE, ours
+ * waiting for its fd, or SOCK_END_TAKEN.
+ */
+#define SOCK_END_NONE (-2)
+#define SOCK_END_TAKEN (-1)	/* rc->files holds it now */
+
+static int *find_end(struct restore_ctx *rc, uint64_t ino)
 {
-	for (size_t i = 0; i < rc->n_sock_ends; i++)
-		if (rc->sock_ends[i].ino == ino)
-			return &rc->sock_ends[i];
-	return NULL;
+	ssize_t k = md_socks_slot(&rc->socks, ino);
+
+	if (k < 0)
+		return NULL;
+	if (!rc->sock_ends) {
+		rc->sock_ends = malloc((rc->socks.n ? rc->socks.n : 1) * sizeof(*rc->sock_ends));
+		if (!rc->sock_ends)
+			return NULL;
+		for (size_t i = 0; i < rc->socks.n; i++)
+			rc->sock_ends[i] = SOCK_END_NONE;
+	}
+	return &rc->sock_ends[k];
 }
 
 static int add_end(struct restore_ctx *rc, uint64_t ino, int fd)
 {
-	struct restore_sock_end *e = reallocarray(rc->sock_ends, rc->n_sock_ends + 1, sizeof(*e));
+	int *e = find_end(rc, ino);
 
 	if (!e)
 		return -ENOMEM;
-	rc->sock_ends = e;
-	rc->sock_ends[rc->n_sock_ends++] = (struct restore_sock_end){ ino, fd };
+	*e = fd;
 	return 0;
 }
 
@@ -289,11 +299,15 @@ static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, 
 	const struct md_fd *pf = restore_find_sock(rc, f->sock.peer_ino, NULL);
 	struct sockaddr_un sa;
 	socklen_t len;
+	const int *e;
 
 	if (!pf || depth > MAX_DEPTH)
 		return log_err(-ELOOP, "cannot connect unix socket %llu to its peer", (unsigned long long)f->sock.ino);
+	e = find_end(rc, pf->sock.ino);
+	if (!e)
+		return -ENOMEM;
 	/* the peer must exist first: made now, it waits for its fd */
-	if (!find_end(rc, pf->sock.ino) && !file_made(rc, pf->ofd)) {
+	if (*e == SOCK_END_NONE && !file_made(rc, pf->ofd)) {
 		int pfd = make_unix(rc, pf, depth + 1), r;
 
 		if (pfd < 0)
@@ -495,17 +509,18 @@ out_close:
 
 int restore_open_socket(struct restore_ctx *rc, const struct md_fd *f)
 {
-	struct restore_sock_end *e;
-	int fd;
+	int *e, fd;
 
 	if (f->kind == MD_FD_INET_SOCKET)
 		return make_inet(rc, f);
 	if (f->kind == MD_FD_NETLINK_SOCKET)
 		return make_netlink(f);
 	e = find_end(rc, f->sock.ino);
-	if (e && e->fd >= 0) {
-		fd = e->fd;
-		e->fd = -1;	/* rc->files holds it now */
+	if (!e)
+		return -ENOMEM;
+	if (*e >= 0) {
+		fd = *e;
+		*e = SOCK_END_TAKEN;
 		return fd;
 	}
 	return make_unix(rc, f, 0);

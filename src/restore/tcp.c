@@ -44,8 +44,10 @@ int restore_read_tcp(struct restore_ctx *rc, const struct md_proc *procs, const 
 	if (r < 0)
 		return r;
 	r = image_check_tcp(&rc->socks, procs, rc->n, rc->tcp, rc->n_tcp, err, sizeof(err));
+	if (r == -EINVAL)
+		return log_err(r, "image '%s': %s", dir, err);
 	if (r < 0)
-		return log_err(-EINVAL, "image '%s': %s", dir, err);
+		return r;
 	if (rc->n_tcp && !rc->tcp_established)
 		return log_err(-EINVAL, "image '%s' holds %zu TCP connection(s): restore it with "
 			       "--tcp-established", dir, rc->n_tcp);

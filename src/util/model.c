@@ -233,13 +233,20 @@ static int cmp_sock_ino(const void *key, const void *elem)
 	return (ino > other) - (ino < other);
 }
 
-const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t *ret_pid)
+ssize_t md_socks_slot(const struct md_socks *s, uint64_t ino)
 {
 	const struct md_sock_ref *r = s->n ? bsearch(&ino, s->refs, s->n, sizeof(*s->refs), cmp_sock_ino) : NULL;
 
-	if (r && ret_pid)
-		*ret_pid = r->pid;
-	return r ? r->f : NULL;
+	return r ? r - s->refs : -1;
+}
+
+const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t *ret_pid)
+{
+	ssize_t k = md_socks_slot(s, ino);
+
+	if (k >= 0 && ret_pid)
+		*ret_pid = s->refs[k].pid;
+	return k >= 0 ? s->refs[k].f : NULL;
 }
 
 void md_socks_release(struct md_socks *s)

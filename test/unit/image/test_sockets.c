@@ -449,3 +449,29 @@ Test(image_sockets, check_kind_and_family_agree)
 	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
 	md_proc_release(&p);
 }
+
+/* read sorted by inode, as image_find_queue() looks them up */
+Test(image_sockets, queues_by_inode)
+{
+	static const char *const a[] = { "a" }, *const b[] = { "bb" }, *const c[] = { "ccc" };
+	struct md_sock_queue in[3] = { queue(30, a, 1), queue(10, b, 1), queue(20, c, 1) }, *out = NULL;
+	size_t n;
+
+	cr_assert_eq(image_write_sockets(dirfd, in, 3), 0);
+	cr_assert_eq(image_read_sockets(dirfd, &out, &n), 0);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct md_sock_queue *q = image_find_queue(out, n, in[i].ino);
+
+		cr_assert_not_null(q);
+		cr_expect_eq(q->len, in[i].len);
+		cr_expect_eq(out[i].ino, 10 * (i + 1));
+	}
+	cr_expect_null(image_find_queue(out, n, 15));
+	cr_expect_null(image_find_queue(out, 0, 10));
+	for (size_t i = 0; i < 3; i++) {
+		md_sock_queue_release(&out[i]);
+		md_sock_queue_release(&in[i]);
+	}
+	free(out);
+}

@@ -32,13 +32,14 @@ Test(model, fd_by_number)
 }
 
 /*
- * Process 10: sockets 500 (fd 3), 400 (fd 4, and fd 9: a dup), a pipe at 5.
+ * Process 10: sockets 500 (fd 3), 400 (fd 4, and fd 9: a dup), a pipe at 5
+ * (whose socket fields hold junk).
  * Process 11: 400 again (fd 3, inherited), 300 (fd 6), peer of 500.
  */
 Test(model, sockets_by_inode)
 {
-	struct md_fd a[] = { sock(3, 500, 300), sock(4, 400, 0), { .fd = 5, .kind = MD_FD_PIPE, .pipe_id = 400 },
-			     sock(9, 400, 0) };
+	struct md_fd a[] = { sock(3, 500, 300), sock(4, 400, 0),
+			     { .fd = 5, .kind = MD_FD_PIPE, .pipe_id = 401, .sock.ino = 401 }, sock(9, 400, 0) };
 	struct md_fd b[] = { sock(3, 400, 0), sock(6, 300, 500) };
 	struct md_proc procs[] = { { .pid = 10, .fds = a, .n_fds = 4 }, { .pid = 11, .fds = b, .n_fds = 2 } };
 	struct md_socks s;
@@ -55,8 +56,10 @@ Test(model, sockets_by_inode)
 	pid = 0;
 	cr_expect_null(md_socks_find(&s, 600, &pid));
 	cr_expect_eq(pid, 0);
-	/* a pipe's id is no socket's inode */
+	/* only sockets: not a pipe, whatever its fields hold */
 	cr_expect_null(md_socks_find(&s, 401, NULL));
+	cr_expect_eq(md_socks_slot(&s, 300), 0);
+	cr_expect_eq(md_socks_slot(&s, 401), -1);
 	/* connected both ways: its queue can be sent again; one way only, not */
 	cr_expect(md_sock_refillable(&s, &a[0].sock));
 	b[1].sock.peer_ino = 0;
