@@ -14,6 +14,7 @@
 #include "memdump/netlock.h"	/* MD_NET_LOCK_NAME_MAX */
 
 struct md_proc;
+struct md_socks;
 struct md_vma;
 struct md_pty;
 struct md_pagemap;
@@ -149,7 +150,8 @@ enum {
 	DUMP_SOCK_SKIP_IN_FLIGHT = 1 << 1,	/* --skip-in-flight */
 	DUMP_SOCK_TREE_RUNS = 1 << 2,		/* -R, pre-dump: the tree runs on after the dump */
 };
-int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock_queue **ret, size_t *ret_n);
+int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, unsigned flags,
+		 struct md_sock_queue **ret, size_t *ret_n);
 
 /*
  * Established TCP connections (src/dump/tcp.c). dump_tcp(): locks the
@@ -173,7 +175,8 @@ struct dump_tcp {
 	bool masked;			/* md_hold_signals() until release: */
 	sigset_t oldmask;		/* the mask before */
 };
-int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t);
+int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
+	     struct dump_tcp *t);
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);
 void dump_tcp_release(struct dump_tcp *t);
 

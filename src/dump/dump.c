@@ -211,6 +211,7 @@ static int check_restorable(const struct dump_ctx *c)
 static int collect_tree(struct dump_ctx *c)
 {
 	size_t total = c->ft.n + c->ft.n_zombies;
+	struct md_socks socks;
 	int r, refused;
 
 	c->procs = calloc(total, sizeof(*c->procs));
@@ -263,7 +264,12 @@ static int collect_tree(struct dump_ctx *c)
 	r = dump_enter_netns(&c->ns);
 	if (r < 0)
 		return r;
-	r = dump_sockets(c->procs, c->ft.n,
+	r = md_socks_make(&socks, c->procs, c->ft.n);
+	if (r < 0) {
+		dump_leave_netns(&c->ns);
+		return r;
+	}
+	r = dump_sockets(&socks, c->procs, c->ft.n,
 			 (c->o->tcp_established ? DUMP_SOCK_TCP_ESTABLISHED : 0) |
 			 (c->o->skip_in_flight ? DUMP_SOCK_SKIP_IN_FLIGHT : 0) |
 			 (c->o->leave_running || c->o->pre_dump ? DUMP_SOCK_TREE_RUNS : 0), &c->sockq, &c->n_sockq);
@@ -273,7 +279,8 @@ static int collect_tree(struct dump_ctx *c)
 		refused = refused < 0 ? refused : r;
 	/* a pre-dump image is never restored: its connections need no state, nor the lock */
 	if (refused >= 0 && !c->o->pre_dump)
-		refused = dump_tcp(c->procs, c->ft.n, c->o->pid, c->frozen_at_ns, &c->tcp);
+		refused = dump_tcp(&socks, c->procs, c->ft.n, c->o->pid, c->frozen_at_ns, &c->tcp);
+	md_socks_release(&socks);
 	/* back: what memdump starts later (a tracker) is no process of the tree's namespace */
 	r = dump_leave_netns(&c->ns);
 	if (refused < 0 || r < 0)

@@ -727,12 +727,12 @@ static int dump_queue(const struct md_socks *socks, pid_t pid, const struct md_f
 	return 0;
 }
 
-int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock_queue **ret, size_t *ret_n)
+int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, unsigned flags,
+		 struct md_sock_queue **ret, size_t *ret_n)
 {
 	struct md_sock_queue *qs = NULL;
 	struct sockdiag d = { 0 };
 	struct dump_sockopt_refs refs = { 0 };
-	struct md_socks socks;
 	bool any_unix = false, any_inet = false, any_netlink = false;
 	size_t nq = 0;
 	int r = 0;
@@ -753,9 +753,6 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 	}
 	if (!any_unix && !any_inet && !any_netlink)
 		return 0;
-	r = md_socks_make(&socks, procs, n);
-	if (r < 0)
-		return r;
 	r = sockdiag_collect(any_unix, any_inet, &d);
 	if (r >= 0 && any_netlink)
 		r = sockdiag_add_netlink(&d, SD_NETLINK_ALL);
@@ -763,7 +760,6 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 		r = relist_netlink(procs, n, &d);
 	if (r < 0) {
 		sockdiag_release(&d);
-		md_socks_release(&socks);
 		return log_err(r, "cannot ask the kernel about the tree's sockets (sock_diag)");
 	}
 
@@ -773,13 +769,13 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 			struct md_fd *f = &procs[i].fds[k];
 
 			if (f->kind == MD_FD_UNIX_SOCKET)
-				r = fill_unix(&socks, procs[i].pid, f, &d);
+				r = fill_unix(socks, procs[i].pid, f, &d);
 			else if (f->kind == MD_FD_INET_SOCKET)
 				r = fill_inet(procs[i].pid, f, &d, flags);
 			else if (f->kind == MD_FD_NETLINK_SOCKET)
 				r = fill_netlink(procs[i].pid, f, &d);
 			if (r >= 0 && md_fd_is_sock(f))
-				r = fill_opts(&socks, procs[i].pid, f, &refs);
+				r = fill_opts(socks, procs[i].pid, f, &refs);
 		}
 	sockdiag_release(&d);
 	dump_sockopt_refs_release(&refs);
@@ -791,10 +787,9 @@ int dump_sockets(struct md_proc *procs, size_t n, unsigned flags, struct md_sock
 			if (f->kind != MD_FD_UNIX_SOCKET || f->sock.state == TCP_LISTEN)
 				continue;
 			/* its first fd in the walk's order: each socket's queue once */
-			if (md_socks_find(&socks, f->sock.ino, NULL) == f)
-				r = dump_queue(&socks, procs[i].pid, f, &qs, &nq);
+			if (md_socks_find(socks, f->sock.ino, NULL) == f)
+				r = dump_queue(socks, procs[i].pid, f, &qs, &nq);
 		}
-	md_socks_release(&socks);
 	if (r < 0) {
 		for (size_t j = 0; j < nq; j++)
 			md_sock_queue_release(&qs[j]);

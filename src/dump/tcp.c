@@ -282,12 +282,27 @@ static int recheck(const struct dump_tcp *t)
 	return r;
 }
 
-/* a copy of each TCP connection of the tree, once: its first fd in the walk's order */
-static int take_conns(const struct md_socks *socks, const struct md_proc *procs, size_t n, struct dump_tcp *t,
-		      struct md_net_conn *conns)
+int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
+	     struct dump_tcp *t)
 {
+	_cleanup_free_ struct md_net_conn *conns = NULL;
+	size_t max = 0;
 	int r;
 
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++)
+			max += md_fd_tcp_conn(&procs[i].fds[k]);
+	if (!max)
+		return 0;
+	t->streams = calloc(max, sizeof(*t->streams));
+	t->files = calloc(max, sizeof(*t->files));
+	t->pids = calloc(max, sizeof(*t->pids));
+	t->fds = malloc(max * sizeof(*t->fds));
+	conns = calloc(max, sizeof(*conns));
+	if (!t->streams || !t->files || !t->pids || !t->fds || !conns)
+		return -ENOMEM;
+	/* each socket once: its first fd in the walk's order */
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
@@ -306,36 +321,6 @@ static int take_conns(const struct md_socks *socks, const struct md_proc *procs,
 			if (r < 0)
 				return r;
 		}
-	return 0;
-}
-
-int dump_tcp(const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns, struct dump_tcp *t)
-{
-	_cleanup_free_ struct md_net_conn *conns = NULL;
-	struct md_socks socks;
-	size_t max = 0;
-	int r;
-
-	memset(t, 0, sizeof(*t));
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < procs[i].n_fds; k++)
-			max += md_fd_tcp_conn(&procs[i].fds[k]);
-	if (!max)
-		return 0;
-	t->streams = calloc(max, sizeof(*t->streams));
-	t->files = calloc(max, sizeof(*t->files));
-	t->pids = calloc(max, sizeof(*t->pids));
-	t->fds = malloc(max * sizeof(*t->fds));
-	conns = calloc(max, sizeof(*conns));
-	if (!t->streams || !t->files || !t->pids || !t->fds || !conns)
-		return -ENOMEM;
-	r = md_socks_make(&socks, procs, n);
-	if (r < 0)
-		return r;
-	r = take_conns(&socks, procs, n, t, conns);
-	md_socks_release(&socks);
-	if (r < 0)
-		return r;
 	r = check_outside(procs, n, t);
 	if (r < 0)
 		return r;

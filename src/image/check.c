@@ -50,7 +50,6 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 {
 	_cleanup_free_ int *ids = NULL;
 	int dup;
-	size_t n_ids = p->n_threads > p->n_fds ? p->n_threads : p->n_fds;
 	uint64_t data = 0;
 	size_t v = 0;
 
@@ -117,7 +116,7 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
 		return fail(err, errlen, "first thread %d is not the leader %d", (int)p->threads[0].tid,
 			    (int)p->pid);
 
-	ids = calloc(n_ids ? n_ids : 1, sizeof(*ids));
+	ids = calloc(p->n_threads ? p->n_threads : 1, sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n_threads; i++)

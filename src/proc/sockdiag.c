@@ -361,7 +361,8 @@ int sockdiag_add_netlink(struct sockdiag *d, uint8_t protocol)
 		if (!had || !bsearch(&d->nl[i], d->nl, had, sizeof(*d->nl), cmp_sd_netlink))
 			d->nl[k++] = d->nl[i];
 	d->n_nl = k;
-	sort_answers(d);
+	if (d->n_nl)
+		qsort(d->nl, d->n_nl, sizeof(*d->nl), cmp_sd_netlink);
 	return r;
 }
 

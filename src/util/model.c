@@ -135,18 +135,13 @@ const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id)
 	return NULL;
 }
 
-static int cmp_pipe(const struct md_pipe *x, bool fifo, uint64_t id)
-{
-	if (x->fifo != fifo)
-		return x->fifo ? 1 : -1;
-	return (x->id > id) - (x->id < id);
-}
-
 static int cmp_pipes(const void *a, const void *b)
 {
-	const struct md_pipe *y = b;
+	const struct md_pipe *x = a, *y = b;
 
-	return cmp_pipe(a, y->fifo, y->id);
+	if (x->fifo != y->fifo)
+		return x->fifo ? 1 : -1;
+	return (x->id > y->id) - (x->id < y->id);
 }
 
 void md_pipes_sort(struct md_pipe *p, size_t n)
@@ -157,20 +152,10 @@ void md_pipes_sort(struct md_pipe *p, size_t n)
 
 ssize_t md_pipes_find(const struct md_pipe *p, size_t n, bool fifo, uint64_t id)
 {
-	size_t lo = 0, hi = n;
+	struct md_pipe key = { .id = id, .fifo = fifo };
+	const struct md_pipe *hit = n ? bsearch(&key, p, n, sizeof(*p), cmp_pipes) : NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_pipe(&p[mid], fifo, id);
-
-		if (!c)
-			return (ssize_t)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return hit ? hit - p : -1;
 }
 
 static int cmp_fd_num(const void *key, const void *elem)
