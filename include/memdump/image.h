@@ -179,12 +179,13 @@ int image_read_sockets(int dirfd, struct md_sock_queue **ret, size_t *ret_n);
 /* the queue of socket ino in q[0..n), as image_read_sockets() sorts them by inode; NULL if none */
 const struct md_sock_queue *image_find_queue(const struct md_sock_queue *q, size_t n, uint64_t ino);
 /*
- * The sockets of a whole image (pure; err gets a one-line reason, -EINVAL):
- * every fd on one socket agrees with the others (same description, same
- * state), a unix peer is a socket of the image (and a stream peer is
- * connected back), a queue belongs to a unix socket restore can refill
- * (one with a peer end), names and addresses are well formed. socks: the
- * sockets of procs (md_socks_make()).
+ * The sockets of a whole image (pure; err gets a one-line reason, -EINVAL;
+ * or -ENOMEM): every fd on one socket agrees with the others (same
+ * description, same state), a unix peer is a socket of the image (and a
+ * stream peer is connected back), a connection waiting in a backlog waits
+ * in a listening socket of the image, alone at its place, a queue belongs
+ * to a unix socket restore can refill (one with a peer end), names and
+ * addresses are well formed. socks: the sockets of procs (md_socks_make()).
  */
 int image_check_sockets(const struct md_socks *socks, const struct md_proc *procs, size_t n,
 			const struct md_sock_queue *q, size_t nq, char *err, size_t errlen);

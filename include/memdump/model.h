@@ -258,6 +258,8 @@ struct md_sock {
 	uint32_t shutdown;	/* enum md_sock_shut */
 	/* unix */
 	uint64_t peer_ino;	/* the socket it is connected to (in the image), 0: none or closed */
+	uint64_t pending_on;	/* its connect() waits in the backlog of this listener (in the image), 0: no */
+	uint32_t pending_pos;	/* at this place in it, 0 first */
 	char name[MD_SOCK_NAME_MAX];	/* bound name: an absolute path, or abstract (name[0] == 0) */
 	uint32_t name_len;	/* bytes of name, 0: unbound */
 	uint32_t path_mode;	/* the socket file's st_mode, uid and gid (a path name only) */
@@ -748,8 +750,17 @@ const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t 
 ssize_t md_socks_slot(const struct md_socks *s, uint64_t ino);
 void md_socks_release(struct md_socks *s);
 /*
+ * The sockets of s whose connect() waits in a listener's backlog
+ * (pending_on), each by its first fd, sorted by listener and then place
+ * in the backlog; *ret is the caller's to free().
+ */
+int md_socks_pending(const struct md_socks *s, const struct md_fd ***ret, size_t *ret_n);
+/* where those waiting for listener start in such a sorted list p: an index, n if none does */
+size_t md_pending_first(const struct md_fd *const *p, size_t n, uint64_t listener);
+/*
  * Whether restore can send a unix socket's queue again: connected to a
- * peer of the tree that is connected back (it sends), or to one that closed.
+ * peer of the tree that is connected back (it sends), or to one that closed
+ * (not one that waits in a listener's backlog).
  */
 bool md_sock_refillable(const struct md_socks *socks, const struct md_sock *s);
 /* c is one of the fixed clocks a POSIX timer may run on (not a CPU-time clock of a pid) */

@@ -29,7 +29,7 @@ struct sd_unix {
 	uint32_t rqueue;	/* listening: connections not accepted; stream: bytes unread;
 				 * datagram: bytes of the first datagram */
 	uint32_t wqueue;	/* listening: the backlog; else bytes not yet read by the peer */
-	uint32_t n_icons;	/* UNIX_DIAG_ICONS: connections waiting in a listener */
+	uint32_t n_icons;	/* UNIX_DIAG_ICONS: connections waiting in a listener (sockdiag.icons) */
 	uint8_t shutdown;	/* UNIX_DIAG_SHUTDOWN: 1 RCV_SHUTDOWN, 2 SEND_SHUTDOWN */
 };
 
@@ -56,10 +56,24 @@ struct sd_netlink {
 	bool all_nsid;		/* NETLINK_LISTEN_ALL_NSID, which getsockopt() does not give */
 };
 
-/* each list sorted by inode, once per socket */
+/*
+ * A connection waiting in a unix listener's backlog (UNIX_DIAG_ICONS),
+ * by the socket that connect()ed: the listener's accept() will give the
+ * socket of the other end, which the kernel made at connect() and lists
+ * nowhere else.
+ */
+struct sd_icon {
+	uint64_t ino;		/* the connecting socket, 0: it has closed since */
+	uint64_t listener;
+	uint32_t pos;		/* its place in the backlog, 0 first */
+};
+
+/* each list sorted by inode, once per socket (icons: by connecting socket) */
 struct sockdiag {
 	struct sd_unix *unx;
 	size_t n_unix;
+	struct sd_icon *icons;
+	size_t n_icons;
 	struct sd_inet *inet;
 	size_t n_inet;
 	struct sd_netlink *nl;
@@ -68,6 +82,8 @@ struct sockdiag {
 
 /* one unix_diag answer; -EINVAL if it is not one */
 int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret);
+/* the ret->n_icons connections waiting in the listener of nlh, which parsed as ret, into icons */
+void sockdiag_unix_icons(struct nlmsghdr *nlh, const struct sd_unix *u, struct sd_icon *icons);
 /* one inet_diag answer to a request for protocol; -EINVAL if it is not one */
 int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *ret);
 /* one netlink_diag answer; -EINVAL if it is not one */
@@ -94,6 +110,8 @@ void sockdiag_release(struct sockdiag *d);
 const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino);
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino);
 const struct sd_netlink *sockdiag_find_netlink(const struct sockdiag *d, uint64_t ino);
+/* the listener backlog socket ino's connect() waits in, or NULL */
+const struct sd_icon *sockdiag_find_icon(const struct sockdiag *d, uint64_t ino);
 
 /* whether the kernel answers a dump request for family (and protocol, for inet); lists no socket */
 bool sockdiag_probe(int family, uint8_t protocol);

@@ -370,6 +370,7 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 {
 	const struct sd_unix *u = sockdiag_find_unix(d, f->sock.ino);
 	struct md_sock *s = &f->sock;
+	const struct sd_icon *ic;
 
 	if (!u)
 		return log_err(-EIO, "fd %d of %d: the kernel does not list its unix socket %llu", f->fd, pid,
@@ -380,14 +381,9 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 	if (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE && u->state != TCP_LISTEN)
 		return log_refuse("fd %d of %d is a unix %s socket in state %d: not supported", f->fd, pid,
 				  unix_type_name(s->type), u->state);
-	if (u->state == TCP_LISTEN) {
+	/* the connections waiting in its backlog: check_backlogs() */
+	if (u->state == TCP_LISTEN)
 		s->backlog = u->wqueue;
-		if (u->n_icons || u->rqueue)
-			return log_refuse("fd %d of %d is a listening unix socket '%.*s' with %u connection(s) not "
-					  "accepted yet: not supported (accept them, or dump when none is waiting)",
-					  f->fd, pid, (int)u->name_len - (u->name[0] == 0), u->name + (u->name[0] == 0),
-					  u->n_icons ? u->n_icons : u->rqueue);
-	}
 	if (u->peer_ino && !md_socks_find(socks, u->peer_ino, NULL))
 		return log_refuse("fd %d of %d is a unix %s socket connected to socket:[%llu] outside the "
 				  "dumped tree: not supported (dump the tree that holds both ends, or close it)",
@@ -395,13 +391,30 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 	/*
 	 * unix_diag shows no peer for a stream whose peer closed (the kernel then
 	 * shuts it down both ways) and for one whose connect() waits in the
-	 * backlog of a listener: that one cannot come back as a pair.
+	 * backlog of a listener: its other end is the kernel's until accept().
+	 * Restore connects it again, if it has sent nothing: what it sent waits
+	 * in that other end, which nothing outside the kernel can read.
 	 */
-	if (!u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
-	    s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
-		return log_refuse("fd %d of %d is a unix %s socket whose connection a listener has not "
-				  "accepted yet: not supported (dump once the listener has accepted it)",
+	ic = NULL;
+	if (!u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM)
+		ic = sockdiag_find_icon(d, s->ino);
+	if (ic && !md_socks_find(socks, ic->listener, NULL))
+		return log_refuse("fd %d of %d is a unix %s socket whose connect() waits in the backlog of "
+				  "socket:[%llu] outside the dumped tree: not supported (dump once the listener has "
+				  "accepted it, or dump the tree that holds the listener)", f->fd, pid,
+				  unix_type_name(s->type), (unsigned long long)ic->listener);
+	if (ic && u->wqueue)
+		return log_refuse("fd %d of %d is a unix %s socket that has sent data on a connection its listener "
+				  "has not accepted yet: not supported (dump once the listener has accepted it)",
 				  f->fd, pid, unix_type_name(s->type));
+	if (ic) {
+		s->pending_on = ic->listener;
+		s->pending_pos = ic->pos;
+	}
+	if (!ic && !u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
+	    s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
+		return log_refuse("fd %d of %d is a unix %s socket connected to no peer, not shut down, and in no "
+				  "listener's backlog: not supported", f->fd, pid, unix_type_name(s->type));
 	if (u->name_len && u->name[0])
 		return unix_path(pid, f->fd, u, s);
 	memset(s->name, 0, sizeof(s->name));
@@ -727,6 +740,31 @@ static int dump_queue(const struct md_socks *socks, pid_t pid, const struct md_f
 	return 0;
 }
 
+/*
+ * The connections waiting in the backlogs of the tree's unix listeners:
+ * each must come from a socket of the tree that is still open, which
+ * restore connects again (fill_unix() checked what it sent).
+ */
+static int check_backlogs(const struct md_socks *socks, const struct sockdiag *d)
+{
+	for (size_t i = 0; i < d->n_icons; i++) {
+		const struct sd_icon *ic = &d->icons[i];
+		const struct sd_unix *u;
+		pid_t pid;
+		const struct md_fd *l = md_socks_find(socks, ic->listener, &pid);
+
+		if (!l || (ic->ino && md_socks_find(socks, ic->ino, NULL)))
+			continue;
+		u = sockdiag_find_unix(d, ic->listener);
+		return log_refuse("fd %d of %d is a listening unix socket '%.*s' with a connection not accepted yet "
+				  "%s: not supported (accept it, or dump when none is waiting)", l->fd, pid,
+				  u ? (int)u->name_len - (u->name[0] == 0) : 0, u ? u->name + (u->name[0] == 0) : "",
+				  ic->ino ? "from a socket outside the dumped tree"
+					  : "whose connecting socket has closed");
+	}
+	return 0;
+}
+
 int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, unsigned flags,
 		 struct md_sock_queue **ret, size_t *ret_n)
 {
@@ -777,6 +815,8 @@ int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, 
 			if (r >= 0 && md_fd_is_sock(f))
 				r = fill_opts(socks, procs[i].pid, f, &refs);
 		}
+	if (r >= 0)
+		r = check_backlogs(socks, &d);
 	sockdiag_release(&d);
 	dump_sockopt_refs_release(&refs);
 	/* the queues, once per socket */

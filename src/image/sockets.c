@@ -351,6 +351,9 @@ int img_sock_fill(struct img_sock_pb *pb, const struct md_sock *s)
 	if (s->family == AF_UNIX) {
 		m->has_peer_ino = s->peer_ino != 0;
 		m->peer_ino = s->peer_ino;
+		m->has_pending_on = m->has_pending_pos = s->pending_on != 0;
+		m->pending_on = s->pending_on;
+		m->pending_pos = s->pending_pos;
 		if (s->name_len && s->name[0]) {
 			memcpy(pb->path, s->name, s->name_len);
 			pb->path[s->name_len] = '\0';
@@ -472,8 +475,20 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 			return img_invalid(name, "unix socket fd %d is its own peer", fd);
 		if (s.peer_ino && s.state != TCP_ESTABLISHED)
 			return img_invalid(name, "unix socket fd %d has a peer but is not connected", fd);
-		/* a connected stream without a peer: only one whose peer closed (and shut it down both ways) */
-		if (!s.peer_ino && s.state == TCP_ESTABLISHED && s.type != SOCK_DGRAM &&
+		s.pending_on = m->has_pending_on ? m->pending_on : 0;
+		s.pending_pos = m->has_pending_pos ? m->pending_pos : 0;
+		if (m->has_pending_on != m->has_pending_pos || (m->has_pending_on && !s.pending_on))
+			return img_invalid(name, "unix socket fd %d: a place in a backlog without a listener, or the "
+					   "other way round", fd);
+		if (s.pending_on && (s.pending_on == s.ino || s.peer_ino || s.state != TCP_ESTABLISHED ||
+				     s.type == SOCK_DGRAM))
+			return img_invalid(name, "unix socket fd %d waits in a backlog but is its own listener, has a "
+					   "peer, is not connected or is a datagram socket", fd);
+		/*
+		 * A connected stream without a peer: one whose peer closed (and shut
+		 * it down both ways), or one waiting in a listener's backlog.
+		 */
+		if (!s.peer_ino && !s.pending_on && s.state == TCP_ESTABLISHED && s.type != SOCK_DGRAM &&
 		    s.shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
 			return img_invalid(name, "unix socket fd %d is connected to no peer but not shut down", fd);
 		s.path_mode = m->path_mode;
@@ -491,8 +506,8 @@ int img_sock_read(const char *name, int fd, const Md__Socket *m, struct md_sock 
 		if (m->n_nl_groups > MD_NL_GROUP_WORDS || (m->has_nl_dst_group && m->nl_dst_group > 32))
 			return img_invalid(name, "netlink socket fd %d: %zu words of groups, destination group %u", fd,
 					   m->n_nl_groups, m->has_nl_dst_group ? m->nl_dst_group : 0);
-		if (m->path || m->has_abstract || m->addr || m->peer_addr || m->has_peer_ino || s.backlog ||
-		    s.shutdown)
+		if (m->path || m->has_abstract || m->addr || m->peer_addr || m->has_peer_ino || m->has_pending_on ||
+		    m->has_pending_pos || s.backlog || s.shutdown)
 			return img_invalid(name, "netlink socket fd %d has what only unix or inet sockets have", fd);
 		s.nl_portid = m->has_nl_portid ? m->nl_portid : 0;
 		if (m->n_nl_groups)
@@ -673,16 +688,38 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 static bool same_sock(const struct md_sock *a, const struct md_sock *b)
 {
 	return a->family == b->family && a->type == b->type && a->protocol == b->protocol && a->state == b->state &&
-	       a->peer_ino == b->peer_ino && a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
+	       a->peer_ino == b->peer_ino && a->pending_on == b->pending_on && a->pending_pos == b->pending_pos &&
+	       a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
 	       a->port == b->port && !memcmp(a->addr, b->addr, inet_len(a->family)) && a->nl_portid == b->nl_portid &&
 	       a->nl_dst_portid == b->nl_dst_portid && a->nl_dst_group == b->nl_dst_group &&
 	       a->nl_all_nsid == b->nl_all_nsid &&
 	       !memcmp(a->nl_groups, b->nl_groups, sizeof(a->nl_groups));
 }
 
+/* no two connections in one place of a listener's backlog */
+static int check_backlogs(const struct md_socks *socks, char *err, size_t errlen)
+{
+	const struct md_fd **p;
+	size_t n;
+	int r = md_socks_pending(socks, &p, &n);
+
+	for (size_t i = 1; r >= 0 && i < n; i++)
+		if (p[i]->sock.pending_on == p[i - 1]->sock.pending_on &&
+		    p[i]->sock.pending_pos == p[i - 1]->sock.pending_pos)
+			r = fail(err, errlen, "sockets %llu and %llu are both at place %u of the backlog of "
+				 "socket %llu",
+				 (unsigned long long)p[i - 1]->sock.ino, (unsigned long long)p[i]->sock.ino,
+				 p[i]->sock.pending_pos, (unsigned long long)p[i]->sock.pending_on);
+	if (r != -ENOMEM)
+		free(p);
+	return r;
+}
+
 int image_check_sockets(const struct md_socks *socks, const struct md_proc *procs, size_t n,
 			const struct md_sock_queue *q, size_t nq, char *err, size_t errlen)
 {
+	int r;
+
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k], *g, *peer;
@@ -699,6 +736,14 @@ int image_check_sockets(const struct md_socks *socks, const struct md_proc *proc
 			if (g != f && (g->ofd != f->ofd || !same_sock(&g->sock, s)))
 				return fail(err, errlen, "fd %d of %d and fd %d of %d are socket %llu but disagree about it",
 					    f->fd, procs[i].pid, g->fd, gp, (unsigned long long)s->ino);
+			if (f->kind == MD_FD_UNIX_SOCKET && s->pending_on) {
+				peer = md_socks_find(socks, s->pending_on, NULL);
+				if (!peer || peer->kind != MD_FD_UNIX_SOCKET || peer->sock.state != TCP_LISTEN ||
+				    peer->sock.type != s->type)
+					return fail(err, errlen, "fd %d of %d waits in the backlog of socket %llu, "
+						    "which is not a listening unix socket of the image of the same "
+						    "type", f->fd, procs[i].pid, (unsigned long long)s->pending_on);
+			}
 			if (f->kind != MD_FD_UNIX_SOCKET || !s->peer_ino)
 				continue;
 			peer = md_socks_find(socks, s->peer_ino, NULL);
@@ -711,6 +756,9 @@ int image_check_sockets(const struct md_socks *socks, const struct md_proc *proc
 					    f->fd, procs[i].pid, (unsigned long long)s->peer_ino);
 		}
 	}
+	r = check_backlogs(socks, err, errlen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < nq; i++) {
 		const struct md_fd *f = md_socks_find(socks, q[i].ino, NULL);
 		size_t len = 0;

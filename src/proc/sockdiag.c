@@ -88,6 +88,19 @@ int sockdiag_parse_unix(struct nlmsghdr *nlh, struct sd_unix *ret)
 	return 0;
 }
 
+void sockdiag_unix_icons(struct nlmsghdr *nlh, const struct sd_unix *u, struct sd_icon *icons)
+{
+	struct nlattr *a = nlmsg_find_attr(nlh, sizeof(struct unix_diag_msg), UNIX_DIAG_ICONS);
+	const uint8_t *p = a ? nla_data(a) : NULL;
+
+	for (uint32_t i = 0; p && i < u->n_icons; i++) {
+		uint32_t ino;
+
+		memcpy(&ino, p + 4 * i, 4);
+		icons[i] = (struct sd_icon){ .ino = ino, .listener = u->ino, .pos = i };
+	}
+}
+
 int sockdiag_parse_inet(struct nlmsghdr *nlh, uint8_t protocol, struct sd_inet *ret)
 {
 	const struct inet_diag_msg *m;
@@ -178,11 +191,21 @@ static int on_msg(struct nl_msg *msg, void *arg)
 			d->n_nl++;
 	} else if (c->family == AF_UNIX) {
 		struct sd_unix *u = reallocarray(d->unx, d->n_unix + 1, sizeof(*u));
+		struct sd_icon *ic;
 
 		if (!u)
 			goto oom;
 		d->unx = u;
-		r = sockdiag_parse_unix(nlh, &d->unx[d->n_unix]);
+		u += d->n_unix;
+		r = sockdiag_parse_unix(nlh, u);
+		if (r >= 0 && u->n_icons) {
+			ic = reallocarray(d->icons, d->n_icons + u->n_icons, sizeof(*ic));
+			if (!ic)
+				goto oom;
+			d->icons = ic;
+			sockdiag_unix_icons(nlh, u, ic + d->n_icons);
+			d->n_icons += u->n_icons;
+		}
 		if (r >= 0)
 			d->n_unix++;
 	} else {
@@ -299,6 +322,12 @@ static int cmp_sd_unix(const void *a, const void *b)
 	return cmp_ino(((const struct sd_unix *)a)->ino, ((const struct sd_unix *)b)->ino);
 }
 
+/* a socket connect()s once: only those that closed since (0) share an inode */
+static int cmp_sd_icon(const void *a, const void *b)
+{
+	return cmp_ino(((const struct sd_icon *)a)->ino, ((const struct sd_icon *)b)->ino);
+}
+
 static int cmp_sd_inet(const void *a, const void *b)
 {
 	return cmp_ino(((const struct sd_inet *)a)->ino, ((const struct sd_inet *)b)->ino);
@@ -314,6 +343,8 @@ static void sort_answers(struct sockdiag *d)
 {
 	if (d->n_unix)
 		qsort(d->unx, d->n_unix, sizeof(*d->unx), cmp_sd_unix);
+	if (d->n_icons)
+		qsort(d->icons, d->n_icons, sizeof(*d->icons), cmp_sd_icon);
 	if (d->n_inet)
 		qsort(d->inet, d->n_inet, sizeof(*d->inet), cmp_sd_inet);
 	if (d->n_nl)
@@ -371,6 +402,7 @@ void sockdiag_release(struct sockdiag *d)
 	if (!d)
 		return;
 	free(d->unx);
+	free(d->icons);
 	free(d->inet);
 	free(d->nl);
 	memset(d, 0, sizeof(*d));
@@ -381,6 +413,13 @@ const struct sd_unix *sockdiag_find_unix(const struct sockdiag *d, uint64_t ino)
 	struct sd_unix key = { .ino = ino };
 
 	return d->n_unix ? bsearch(&key, d->unx, d->n_unix, sizeof(key), cmp_sd_unix) : NULL;
+}
+
+const struct sd_icon *sockdiag_find_icon(const struct sockdiag *d, uint64_t ino)
+{
+	struct sd_icon key = { .ino = ino };
+
+	return d->n_icons && ino ? bsearch(&key, d->icons, d->n_icons, sizeof(key), cmp_sd_icon) : NULL;
 }
 
 const struct sd_inet *sockdiag_find_inet(const struct sockdiag *d, uint64_t ino)

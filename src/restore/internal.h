@@ -138,6 +138,8 @@ struct restore_ctx {
 	struct md_sock_queue *sockq;	/* sockets.img: data to queue in unix sockets again */
 	size_t n_sockq;
 	int *sock_ends;			/* per rc->socks: a socket made before its fd's turn (sockets.c) */
+	const struct md_fd **pending;	/* connections waiting in a backlog (md_socks_pending()) */
+	size_t n_pending;
 	struct md_tcp_stream *tcp;	/* tcp-stream.img: established TCP connections (tcp.c) */
 	size_t n_tcp;
 	int *tcp_fds;			/* per connection: its socket while in repair mode (rc->files owns it), or -1 */

@@ -5,7 +5,8 @@
  * sent from the other end; a pair whose peer had closed gets a new end
  * that is closed once it has sent. Named unix sockets are bound to their
  * name again (a stale socket file the dumped process left is removed,
- * if nobody listens on it), listening ones listen with their backlog. TCP
+ * if nobody listens on it), listening ones listen with their backlog and
+ * get the connections waiting in it again, connect()ed in order. TCP
  * and UDP sockets are bound to their address and port again, listen, or
  * (UDP) connect. Established TCP connections are made in repair mode
  * (tcp.c). A netlink socket is bound to its port id again, joins its
@@ -43,8 +44,13 @@ int restore_read_sockets(struct restore_ctx *rc, const struct md_proc *procs, co
 	if (r < 0)
 		return r;
 	r = image_check_sockets(&rc->socks, procs, rc->n, rc->sockq, rc->n_sockq, err, sizeof(err));
+	if (r == -EINVAL)
+		return log_err(r, "image '%s': %s", dir, err);
 	if (r < 0)
-		return log_err(-EINVAL, "image '%s': %s", dir, err);
+		return r;
+	r = md_socks_pending(&rc->socks, &rc->pending, &rc->n_pending);
+	if (r < 0)
+		return r;
 	return restore_read_tcp(rc, procs, dir);
 }
 
@@ -55,6 +61,9 @@ void restore_close_sockets(struct restore_ctx *rc)
 			close(rc->sock_ends[i]);
 	free(rc->sock_ends);
 	rc->sock_ends = NULL;
+	free(rc->pending);
+	rc->pending = NULL;
+	rc->n_pending = 0;
 	for (size_t i = 0; i < rc->n_sockq; i++)
 		md_sock_queue_release(&rc->sockq[i]);
 	free(rc->sockq);
@@ -324,6 +333,80 @@ static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, 
 	return 0;
 }
 
+/*
+ * The connections waiting in the backlog of listener l, oldest first:
+ * each socket that connect()ed is made and connected again, and waits for
+ * its fd. accept() then gives the other end as it would have. Each sent
+ * nothing (the dump saw to it), so nothing is queued again.
+ */
+static int connect_pending(struct restore_ctx *rc, const struct md_fd *l)
+{
+	struct sockaddr_un sa;
+	socklen_t len = unix_addr(&l->sock, &sa);
+	char what[128] = "set its options";
+
+	for (size_t i = md_pending_first(rc->pending, rc->n_pending, l->sock.ino);
+	     i < rc->n_pending && rc->pending[i]->sock.pending_on == l->sock.ino; i++) {
+		const struct md_fd *c = rc->pending[i];
+		int fd = socket(AF_UNIX, c->sock.type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r = 0;
+
+		if (fd < 0)
+			return log_err(-errno, "cannot make a unix socket");
+		if (c->sock.name_len)
+			r = bind_unix(fd, &c->sock);
+		if (r >= 0 && connect(fd, (struct sockaddr *)&sa, len) < 0)
+			r = log_err(-errno, "cannot connect unix socket %llu to listener %llu again (place %u of its "
+				    "backlog of %u)", (unsigned long long)c->sock.ino, (unsigned long long)l->sock.ino,
+				    c->sock.pending_pos, l->sock.backlog);
+		if (r >= 0 && (r = unix_options(fd, c, what, sizeof(what))) < 0)
+			log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)c->sock.ino);
+		if (r >= 0 && (r = apply_shutdown(fd, c->sock.shutdown)) < 0)
+			log_err(r, "cannot shut unix socket %llu down", (unsigned long long)c->sock.ino);
+		if (r >= 0 && (r = set_flags(fd, c)) < 0)
+			log_err(r, "cannot set the flags of unix socket %llu", (unsigned long long)c->sock.ino);
+		if (r >= 0)
+			r = add_end(rc, c->sock.ino, fd);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A connection waiting in a backlog, reached before its listener: the
+ * listener is made now (it then waits for its fd), and with it every
+ * connection waiting in it, this one too.
+ */
+static int make_pending(struct restore_ctx *rc, const struct md_fd *f, int depth)
+{
+	const struct md_fd *l = restore_find_sock(rc, f->sock.pending_on, NULL);
+	int *e = l ? find_end(rc, l->sock.ino) : NULL, fd, r;
+
+	if (!e)
+		return l ? -ENOMEM : log_err(-EINVAL, "unix socket %llu waits in the backlog of a socket the image "
+					     "lacks", (unsigned long long)f->sock.ino);
+	if (*e != SOCK_END_NONE || file_made(rc, l->ofd))
+		return log_err(-EIO, "unix socket %llu was not connected to its listener %llu when it was made",
+			       (unsigned long long)f->sock.ino, (unsigned long long)l->sock.ino);
+	fd = make_unix(rc, l, depth + 1);
+	if (fd < 0)
+		return fd;
+	r = add_end(rc, l->sock.ino, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	e = find_end(rc, f->sock.ino);
+	if (!e || *e < 0)
+		return log_err(-EIO, "unix socket %llu is missing from the backlog of its listener %llu",
+			       (unsigned long long)f->sock.ino, (unsigned long long)l->sock.ino);
+	fd = *e;
+	*e = SOCK_END_TAKEN;
+	return fd;
+}
+
 static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 {
 	const struct md_sock *s = &f->sock;
@@ -331,6 +414,8 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 	char what[128] = "set its options";
 	int fd, r = 0;
 
+	if (s->pending_on)
+		return make_pending(rc, f, depth);
 	if (s->state == TCP_ESTABLISHED && (!pf || pf->sock.peer_ino == s->ino))
 		return make_pair(rc, f);
 	fd = socket(AF_UNIX, s->type | SOCK_CLOEXEC, 0);
@@ -340,6 +425,8 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 		r = bind_unix(fd, s);
 	if (r >= 0 && s->state == TCP_LISTEN && listen(fd, (int)s->backlog) < 0)
 		r = log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)s->ino);
+	if (r >= 0 && s->state == TCP_LISTEN)
+		r = connect_pending(rc, f);
 	if (r >= 0 && s->state == TCP_ESTABLISHED)
 		r = connect_named(rc, fd, f, depth);
 	if (r >= 0 && (r = unix_options(fd, f, what, sizeof(what))) < 0)

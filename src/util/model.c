@@ -234,6 +234,52 @@ const struct md_fd *md_socks_find(const struct md_socks *s, uint64_t ino, pid_t 
 	return k >= 0 ? s->refs[k].f : NULL;
 }
 
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct md_sock *x = &(*(const struct md_fd *const *)a)->sock;
+	const struct md_sock *y = &(*(const struct md_fd *const *)b)->sock;
+
+	if (x->pending_on != y->pending_on)
+		return x->pending_on < y->pending_on ? -1 : 1;
+	return (x->pending_pos > y->pending_pos) - (x->pending_pos < y->pending_pos);
+}
+
+int md_socks_pending(const struct md_socks *s, const struct md_fd ***ret, size_t *ret_n)
+{
+	const struct md_fd **p;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += s->refs[i].f->sock.pending_on != 0;
+	p = malloc((n ? n : 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->refs[i].f->sock.pending_on)
+			p[n++] = s->refs[i].f;
+	if (n)
+		qsort(p, n, sizeof(*p), cmp_pending);
+	*ret = p;
+	*ret_n = n;
+	return 0;
+}
+
+size_t md_pending_first(const struct md_fd *const *p, size_t n, uint64_t listener)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p[mid]->sock.pending_on < listener)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 void md_socks_release(struct md_socks *s)
 {
 	free(s->refs);
@@ -244,7 +290,8 @@ bool md_sock_refillable(const struct md_socks *socks, const struct md_sock *s)
 {
 	const struct md_fd *peer;
 
-	if (s->family != AF_UNIX || s->state != TCP_ESTABLISHED)
+	/* a connection waiting in a backlog: its other end, which would send, is the kernel's */
+	if (s->family != AF_UNIX || s->state != TCP_ESTABLISHED || s->pending_on)
 		return false;
 	if (!s->peer_ino)
 		return true;

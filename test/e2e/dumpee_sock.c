@@ -24,10 +24,13 @@
  * for SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one
  * piece first (stream, dgram, seqpkt, closed, listen, tcp, udp, passcred,
  * nonblock, epoll), and the check must notice; -m tcpconn also holds an
- * established TCP connection (to itself), -m pending a connection to the
- * unix listener not accepted yet, -m inflight a unix pair with a file
- * descriptor in flight (SCM_RIGHTS, checked to be still there): a dump
- * must refuse each.
+ * established TCP connection (to itself); -m pending four connections
+ * not accepted yet: two of P's in the path listener's backlog (the second
+ * bound to an abstract name and shut down for writing), one of C's in the
+ * abstract listener's, and one of P's whose fd comes before its
+ * listener's. A dump must refuse -m pendingdata (-m pending with a byte
+ * sent on the first) and -m inflight (a unix pair with a file descriptor
+ * in flight, SCM_RIGHTS, checked to be still there).
  * The check, from inside each process: every queued byte in order, every
  * datagram with its length, EOF where the peer is gone or shut down, no
  * byte more; the names and addresses (getsockname), options and flags; a
@@ -39,6 +42,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -88,7 +92,9 @@ static int ep = -1;	/* P's epoll fd over st[0], dg[0] and lsn; C inherits it */
 static int st[2], dg[2], sq[2], closed_fd = -1, lsn = -1, abst = -1, tcp = -1, udp = -1, tcpb = -1;
 static int conn_c = -1, conn_s = -1;	/* -m tcpconn: conn_s accepted from tcp */
 static size_t tcp_sc;			/* -m tcpconn: bytes queued from conn_s to conn_c */
-static int pend = -1;			/* -m pending: the client */
+static int pend[4] = { -1, -1, -1, -1 };	/* -m pending: P's two (path listener), C's (abstract), P's in lsn2 */
+static int lsn2 = -1;				/* -m pending: a listener at a higher number than pend[3] */
+static bool pend_sent;			/* -m pendingdata: pend[0] sent "x" */
 static int ex[2] = { -1, -1 };		/* -m inflight */
 static struct sockaddr_in tcp_addr, udp_addr, tcpb_addr;
 static char listen_path[108], abstract_name[64];
@@ -312,6 +318,14 @@ static bool check_child(void)
 	/* and the pairs still work both ways */
 	if (send(st[1], "!", 1, 0) != 1 || send(dg[1], "?", 1, 0) != 1)
 		return failf("cannot send to P: %s", strerror(errno));
+	/* -m pending: P accepted C's connection and sent "D" */
+	if (pend[2] >= 0) {
+		char c = 0;
+
+		if (recv(pend[2], &c, 1, MSG_DONTWAIT) != 1 || c != 'D')
+			return failf("pending: C's connection did not get P's byte: %s", strerror(errno));
+		close(pend[2]);
+	}
 	return true;
 }
 
@@ -339,6 +353,67 @@ static bool check_tcpconn(void)
 	return true;
 }
 
+/* whether fd's peer is bound to the abstract name want (NULL: unbound) */
+static bool peer_named(int fd, const char *want)
+{
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+
+	if (getpeername(fd, (struct sockaddr *)&a, &l) < 0)
+		return false;
+	if (!want)
+		return l == offsetof(struct sockaddr_un, sun_path);
+	return l == offsetof(struct sockaddr_un, sun_path) + 1 + strlen(want) && !a.sun_path[0] &&
+	       !memcmp(a.sun_path + 1, want, strlen(want));
+}
+
+static char pend_name[64];
+
+/*
+ * -m pending: the connections are still waiting, in order (the first from
+ * an unbound socket, the second from pend_name, shut down for writing),
+ * and no other; each works both ways once accepted (no read waits: the
+ * bytes are there, or the check fails). C's waits in the abstract
+ * listener: P sends it "D", C reads it.
+ */
+static bool check_pending(void)
+{
+	struct pollfd pf = { .fd = lsn, .events = POLLIN };
+	int a[4];
+	char buf[4] = "";
+
+	for (int i = 0; i < 4; i++) {
+		a[i] = accept4(i < 2 ? lsn : i == 2 ? abst : lsn2, NULL, NULL, SOCK_CLOEXEC);
+		if (a[i] < 0)
+			return failf("pending: connection %d is not waiting any more: %s", i, strerror(errno));
+	}
+	if (poll(&pf, 1, 0) != 0)
+		return failf("pending: a connection more waits in the path listener");
+	if (!peer_named(a[0], NULL) || !peer_named(a[1], pend_name))
+		return failf("pending: the connections are not in their order, or not from their sockets");
+	if (pend_sent && (recv(a[0], buf, 1, MSG_DONTWAIT) != 1 || buf[0] != 'x'))
+		return failf("pending: the byte sent before the dump is lost");
+	if (send(pend[0], "A", 1, 0) != 1 || recv(a[0], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'A' ||
+	    send(a[0], "B", 1, 0) != 1 || recv(pend[0], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'B')
+		return failf("pending: the first connection does not carry bytes both ways: %s", strerror(errno));
+	if (recv(a[1], buf, sizeof(buf), MSG_DONTWAIT) != 0)
+		return failf("pending: the second connection, shut down for writing, does not read EOF");
+	if (send(a[1], "C", 1, 0) != 1 || recv(pend[1], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'C')
+		return failf("pending: the second connection does not carry bytes back: %s", strerror(errno));
+	if (send(a[2], "D", 1, 0) != 1)
+		return failf("pending: cannot send to C's connection: %s", strerror(errno));
+	if (send(pend[3], "E", 1, 0) != 1 || recv(a[3], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'E')
+		return failf("pending: the connection made before its listener does not carry bytes: %s",
+			     strerror(errno));
+	for (int i = 0; i < 4; i++)
+		close(a[i]);
+	close(pend[0]);
+	close(pend[1]);
+	close(pend[3]);
+	close(lsn2);
+	return true;
+}
+
 static bool check_parent(void)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX }, got;
@@ -352,7 +427,7 @@ static bool check_parent(void)
 	/* the stream and the datagram socket have data for P; the listener too with -m pending */
 	for (int k = 0; k < n; k++)
 		ready |= ev[k].data.u64 < 32 ? 1u << ev[k].data.u64 : 1u;
-	if (n < 0 || ready != (1u << 1 | 1u << 2 | (pend >= 0 ? 1u << 3 : 0)))
+	if (n < 0 || ready != (1u << 1 | 1u << 2 | (pend[0] >= 0 ? 1u << 3 : 0)))
 		return failf("epoll: ready items %#x (%s), expected the stream and the datagram socket (0x6), and "
 			     "the listener with a connection waiting (0x8)",
 			     ready, n < 0 ? strerror(errno) : "");
@@ -381,15 +456,8 @@ static bool check_parent(void)
 	if (get_int(lsn, SOL_SOCKET, SO_ACCEPTCONN) != 1)
 		return failf("listen: not listening");
 	strcpy(un.sun_path, listen_path);
-	/* -m pending: that connection is still waiting, first in line */
-	if (pend >= 0) {
-		int a = accept4(lsn, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-		if (a < 0)
-			return failf("pending: the connection not accepted is gone: %s", strerror(errno));
-		close(a);
-		close(pend);
-	}
+	if (pend[0] >= 0 && !check_pending())
+		return false;
 	if (!ping("listen", lsn, AF_UNIX, (struct sockaddr *)&un, sizeof(un)))
 		return false;
 	memset(un.sun_path, 0, sizeof(un.sun_path));
@@ -568,6 +636,46 @@ static void setup_parent(void)
 	}
 }
 
+/* an abstract name's address in un, its length returned */
+static socklen_t abstract_addr(struct sockaddr_un *un, const char *name)
+{
+	memset(un, 0, sizeof(*un));
+	un->sun_family = AF_UNIX;
+	memcpy(un->sun_path + 1, name, strlen(name));
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+}
+
+static void setup_pending(bool data)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX }, ab;
+	char lname[64];
+	socklen_t l;
+
+	strcpy(un.sun_path, listen_path);
+	for (int i = 0; i < 4; i++)
+		if ((pend[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			die_setup("socket");
+	/* its number above pend[3]'s: restore reaches the connection first */
+	snprintf(lname, sizeof(lname), "memdump-lsn2-%d", getpid());
+	l = abstract_addr(&ab, lname);
+	lsn2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsn2 < 0 || bind(lsn2, (struct sockaddr *)&ab, l) < 0 || listen(lsn2, 1) < 0 ||
+	    connect(pend[3], (struct sockaddr *)&ab, l) < 0)
+		die_setup("a listener after its connection");
+	snprintf(pend_name, sizeof(pend_name), "memdump-pend-%d", getpid());
+	l = abstract_addr(&ab, pend_name);
+	if (bind(pend[1], (struct sockaddr *)&ab, l) < 0)
+		die_setup("binding a client");
+	l = abstract_addr(&ab, abstract_name);
+	if (connect(pend[0], (struct sockaddr *)&un, sizeof(un)) < 0 ||
+	    connect(pend[1], (struct sockaddr *)&un, sizeof(un)) < 0 || shutdown(pend[1], SHUT_WR) < 0 ||
+	    connect(pend[2], (struct sockaddr *)&ab, l) < 0)
+		die_setup("connections not accepted");
+	if (data && send(pend[0], "x", 1, 0) != 1)
+		die_setup("sending before accept()");
+	pend_sent = data;
+}
+
 /* C: its ends only; queues its data toward P */
 static void setup_child(int ready)
 {
@@ -588,8 +696,10 @@ static void setup_child(int ready)
 		close(conn_c);
 		close(conn_s);
 	}
-	if (pend >= 0)
-		close(pend);
+	close(pend[0]);
+	close(pend[1]);
+	close(pend[3]);
+	close(lsn2);
 	if (ex[0] >= 0) {
 		close(ex[0]);
 		close(ex[1]);
@@ -632,7 +742,8 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: dumpee_sock [-m wait|selftest|corrupt|tcpconn|pending|inflight] [-c WHAT] STATUS DIR\n");
+		fprintf(stderr, "usage: dumpee_sock [-m wait|selftest|corrupt|tcpconn|pending|pendingdata|inflight] "
+			"[-c WHAT] STATUS DIR\n");
 		return 2;
 	}
 	status_path = argv[optind];
@@ -646,14 +757,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	setup_parent();
-	if (!strcmp(mode, "pending")) {
-		struct sockaddr_un un = { .sun_family = AF_UNIX };
-
-		strcpy(un.sun_path, listen_path);
-		pend = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (pend < 0 || connect(pend, (struct sockaddr *)&un, sizeof(un)) < 0)
-			die_setup("a connection not accepted");
-	}
+	if (!strcmp(mode, "pending") || !strcmp(mode, "pendingdata"))
+		setup_pending(!strcmp(mode, "pendingdata"));
 	if (!strcmp(mode, "inflight")) {
 		union {
 			char buf[CMSG_SPACE(sizeof(int))];
@@ -721,6 +826,8 @@ int main(int argc, char **argv)
 	close(rp[1]);
 	close(st[1]);
 	close(dg[1]);
+	if (pend[2] >= 0)
+		close(pend[2]);
 	if (read(rp[0], &c, 1) != 1)
 		die_setup("waiting for C");
 	close(rp[0]);

@@ -1310,7 +1310,10 @@ ALL_TESTS=(
 	sock_tcp_established_refused
 	sock_tcp_established
 	sock_peer_outside_refused
-	sock_pending_refused
+	sock_pending
+	sock_pending_data_refused
+	sock_pending_outside_refused
+	sock_pending_closed_refused
 	sock_inflight_refused
 	sock_path_taken
 	sockopt_selftest
@@ -1451,10 +1454,27 @@ test_sock_tcp_established() {
 	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is left after the check"
 }
 
-test_sock_pending_refused() {
+# connections waiting in backlogs, not accepted yet: P's two in the path listener's (one
+# bound, one shut down), C's in the abstract one's. They come back waiting, in order, each
+# connected to its own socket.
+test_sock_pending() {
 	need_memdump
 	start_sock pending
-	sock_refused "$PID" "not accepted yet"
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is not free after the dump"
+	"$MEMDUMP" show "$TD/img" >"$TD/show.json" || fail "memdump show failed"
+	[[ $(grep -c '"pending_on": ' "$TD/show.json") -ge 3 ]] || fail "memdump show prints no connection waiting"
+	restore_detached "$TD/img" "$PID"
+	alive "$CPID" || fail "C ($CPID) did not come back"
+	trigger_check "$PID"
+	wait_until 10 fully_gone "$CPID" || fail "C ($CPID) is left after the check"
+}
+
+# one of them sent a byte: it waits inside the kernel, which nothing reads before accept()
+test_sock_pending_data_refused() {
+	need_memdump
+	start_sock pendingdata
+	sock_refused "$PID" "has sent data on a connection its listener has not accepted yet"
 }
 
 # the check then receives the fd still in flight
@@ -1469,6 +1489,43 @@ test_sock_peer_outside_refused() {
 	need_memdump
 	start_sock
 	sock_refused "$CPID" "outside the dumped tree"
+}
+
+# a unix listener and a connection waiting in its backlog from another tree
+# (unix_backlog.py): dumping either is refused, naming the other tree, and both go on as
+# before: the listener accepts it, and it carries bytes both ways
+test_sock_pending_outside_refused() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local name=memdump-e2e-backlog-$$ lpid
+	spawn listener python3 "$HERE/unix_backlog.py" listener "$name" "$TD/status"
+	lpid=$SPAWNED
+	spawn client python3 "$HERE/unix_backlog.py" client "$name" "$TD/client"
+	PID=$SPAWNED
+	wait_until 20 grep -q CONNECTED "$TD/client" || fail "the client did not connect: $(cat "$TD/client.err")"
+	wait_until 20 status_ready "$TD/status" || fail "the listener did not get ready: $(cat "$TD/listener.err")"
+	dump_refused "whose connect() waits in the backlog of socket:["
+	grep -qF "outside the dumped tree" "$TD/dump.err" || fail "refused for another reason: $(md_why dump)"
+	PID=$lpid
+	dump_refused "with a connection not accepted yet from a socket outside the dumped tree"
+	[[ -z $(find "$TD/img" -name '*.img' 2>/dev/null) ]] || fail "a refused dump left image files"
+	touch "$TD/status.go"
+	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+	wait_until 20 grep -q "^OK b'ok'" "$TD/client" || fail "the client: $(cat "$TD/client" "$TD/client.err")"
+}
+
+# a connection waiting in a backlog whose connecting socket has closed since: refused
+test_sock_pending_closed_refused() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	spawn listener python3 "$HERE/unix_backlog.py" listener "memdump-e2e-backlog-$$" "$TD/status" closed
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || fail "the listener did not get ready: $(cat "$TD/listener.err")"
+	dump_refused "with a connection not accepted yet whose connecting socket has closed"
+	touch "$TD/status.go"
+	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
 }
 
 # a live socket bound on the listening socket's path: the restore is refused before any

@@ -49,7 +49,7 @@ static void sock_proc(struct md_proc *p)
 	memset(p, 0, sizeof(*p));
 	p->pid = SYNTH_PID;
 	p->umask = 022;
-	p->fds = calloc(10, sizeof(*p->fds));
+	p->fds = calloc(12, sizeof(*p->fds));
 	cr_assert_not_null(p->fds);
 	/* a stream pair, one end with options */
 	s = unix_sock(1001, SOCK_STREAM, TCP_ESTABLISHED, 1002);
@@ -99,6 +99,13 @@ static void sock_proc(struct md_proc *p)
 	s = (struct md_sock){ .ino = 3002, .family = AF_NETLINK, .type = SOCK_DGRAM, .protocol = 16,
 			      .state = TCP_CLOSE, .peek_off = -1 };
 	p->fds[n++] = sock_fd(11, MD_FD_NETLINK_SOCKET, s);
+	/* a bound seqpacket socket whose connect() waits in the backlog of the listener, shut down for writing */
+	s = unix_sock(1005, SOCK_SEQPACKET, TCP_ESTABLISHED, 0);
+	s.pending_on = 1003;
+	s.pending_pos = 0;
+	s.shutdown = MD_SOCK_SHUT_WR;
+	set_name(&s, "\0client", 7);
+	p->fds[n++] = sock_fd(12, MD_FD_UNIX_SOCKET, s);
 	p->n_fds = n;
 }
 
@@ -112,6 +119,8 @@ static void assert_sock_eq(const struct md_sock *a, const struct md_sock *b)
 	cr_assert_eq(a->backlog, b->backlog);
 	cr_assert_eq(a->shutdown, b->shutdown);
 	cr_assert_eq(a->peer_ino, b->peer_ino);
+	cr_assert_eq(a->pending_on, b->pending_on);
+	cr_assert_eq(a->pending_pos, b->pending_pos);
 	cr_assert_eq(a->name_len, b->name_len);
 	cr_assert_eq(memcmp(a->name, b->name, a->name_len), 0);
 	if (a->name_len && a->name[0]) {
@@ -248,8 +257,35 @@ static void netlink_with_shutdown(struct md_sock *s)
 	s->shutdown = MD_SOCK_SHUT_RD;
 }
 
+/* a connection waiting in a backlog: not one with a peer, in its own, unconnected or of datagrams */
+static void pending_with_peer(struct md_sock *s)
+{
+	s->pending_on = 1003;
+}
+static void pending_own(struct md_sock *s)
+{
+	s->pending_on = s->ino;
+}
+static void pending_dgram(struct md_sock *s)
+{
+	s->type = SOCK_DGRAM;
+}
+static void pending_unconnected(struct md_sock *s)
+{
+	s->state = TCP_CLOSE;
+}
+static void not_pending(struct md_sock *s)
+{
+	s->pending_on = 0;
+}
+
 Test(image_sockets, malformed_refused)
 {
+	assert_read_refuses(0, pending_with_peer);
+	assert_read_refuses(9, pending_own);
+	assert_read_refuses(9, pending_dgram);
+	assert_read_refuses(9, pending_unconnected);
+	assert_read_refuses(9, not_pending);
 	assert_read_refuses(7, netlink_type);
 	assert_read_refuses(8, netlink_protocol);
 	assert_read_refuses(7, netlink_state);
@@ -429,6 +465,42 @@ Test(image_sockets, check_queue_refused)
 	cr_assert_eq(check(&p, 1, &q, 1), -EINVAL);
 	q.len = 2;
 	cr_assert_eq(check(&p, 1, &q, 1), 0, "%s", err);
+	md_sock_queue_release(&q);
+	md_proc_release(&p);
+}
+
+/* a connection waits in a listening unix socket of its type, alone at its place, with nothing queued */
+Test(image_sockets, check_pending)
+{
+	static const char *const a[] = { "ab" };
+	struct md_sock_queue q = queue(1005, a, 1);
+	struct md_proc p;
+
+	sock_proc(&p);
+	p.fds[p.n_fds] = p.fds[p.n_fds - 1];
+	p.fds[p.n_fds].fd = 13;
+	p.fds[p.n_fds].ofd = 113;
+	p.fds[p.n_fds].sock.ino = 1006;
+	p.fds[p.n_fds++].sock.pending_pos = 1;
+	cr_assert_eq(check(&p, 1, NULL, 0), 0, "%s", err);
+	p.fds[p.n_fds - 1].sock.pending_pos = 0;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	cr_assert_not_null(strstr(err, "both at place 0 of the backlog of socket 1003"), "%s", err);
+	p.fds[p.n_fds - 1].sock.pending_pos = 7;
+	cr_assert_eq(check(&p, 1, NULL, 0), 0, "%s", err);
+	/* its other end is the kernel's: nothing to send a queue from */
+	cr_assert_eq(check(&p, 1, &q, 1), -EINVAL);
+	cr_assert_not_null(strstr(err, "no peer end"), "%s", err);
+	p.fds[p.n_fds - 1].sock.pending_on = 1001;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	cr_assert_not_null(strstr(err, "fd 13 of"), "%s", err);
+	cr_assert_not_null(strstr(err, "not a listening unix socket"), "%s", err);
+	p.fds[p.n_fds - 1].sock.pending_on = 4242;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	p.fds[p.n_fds - 1].sock.pending_on = 1003;
+	p.fds[p.n_fds - 1].sock.type = SOCK_STREAM;
+	cr_assert_eq(check(&p, 1, NULL, 0), -EINVAL);
+	cr_assert_not_null(strstr(err, "of the same type"), "%s", err);
 	md_sock_queue_release(&q);
 	md_proc_release(&p);
 }

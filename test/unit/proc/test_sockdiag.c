@@ -12,6 +12,7 @@
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,17 @@ Test(sockdiag, unix_every_attribute)
 	cr_assert_eq(u.vfs_dev, 0x801);
 	cr_assert_eq(u.peer_ino, 78);
 	cr_assert_eq(u.n_icons, 3);
+	{
+		struct sd_icon ic[4] = { 0 };
+
+		sockdiag_unix_icons(nlmsg_hdr(m), &u, ic);
+		for (uint32_t i = 0; i < 3; i++) {
+			cr_assert_eq(ic[i].ino, i + 1);
+			cr_assert_eq(ic[i].listener, 77);
+			cr_assert_eq(ic[i].pos, i);
+		}
+		cr_assert_eq(ic[3].ino, 0, "no more than n_icons written");
+	}
 	cr_assert(u.has_rqlen);
 	cr_assert_eq(u.rqueue, 12);
 	cr_assert_eq(u.wqueue, 34);
@@ -294,6 +306,53 @@ Test(sockdiag, live)
 	close(sv[1]);
 	close(lfd);
 	close(tfd);
+}
+
+/*
+ * Connections waiting in a listener's backlog, by the socket that
+ * connect()ed: in order, and with nothing sent (what the dump relies on)
+ * or something (what it refuses). One that closed since reads as 0.
+ */
+Test(sockdiag, live_backlog)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int n = snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "memdump-bl-%d", getpid());
+	socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	const struct sd_icon *ic[3];
+	const struct sd_unix *c[3], *l;
+	struct sockdiag d;
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd[4];
+
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&un, ul), 0);
+	cr_assert_eq(listen(lfd, 8), 0);
+	for (int i = 0; i < 4; i++) {
+		cfd[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_eq(connect(cfd[i], (struct sockaddr *)&un, ul), 0);
+	}
+	cr_assert_eq(send(cfd[1], "hello", 5, 0), 5);
+	close(cfd[3]);
+	cr_assert_eq(sockdiag_collect(true, false, &d), 0);
+	l = sockdiag_find_unix(&d, ino_of(lfd));
+	cr_assert_not_null(l);
+	cr_assert_eq(l->n_icons, 4);
+	for (int i = 0; i < 3; i++) {
+		ic[i] = sockdiag_find_icon(&d, ino_of(cfd[i]));
+		c[i] = sockdiag_find_unix(&d, ino_of(cfd[i]));
+		cr_assert(ic[i] && c[i], "connection %d", i);
+		cr_assert_eq(ic[i]->listener, ino_of(lfd));
+		cr_assert_eq(ic[i]->pos, (uint32_t)i);
+		cr_assert_eq(c[i]->state, TCP_ESTABLISHED);
+		cr_assert_eq(c[i]->peer_ino, 0, "the other end has no inode until accept()");
+	}
+	cr_assert_eq(c[0]->wqueue, 0, "nothing sent");
+	cr_assert_gt(c[1]->wqueue, 0, "sent, waiting in the other end");
+	cr_assert_eq(c[2]->wqueue, 0);
+	cr_assert_null(sockdiag_find_icon(&d, 0), "one that closed is found by no inode");
+	cr_assert_null(sockdiag_find_icon(&d, ino_of(lfd)));
+	sockdiag_release(&d);
+	for (int i = 0; i < 3; i++)
+		close(cfd[i]);
+	close(lfd);
 }
 
 /* a netlink socket with its memory (the bytes queued) and its flags */

@@ -74,6 +74,55 @@ Test(model, sockets_by_inode)
 	md_socks_release(&s);
 }
 
+static struct md_fd waiting(int fd, uint64_t ino, uint64_t listener, uint32_t pos)
+{
+	struct md_fd f = sock(fd, ino, 0);
+
+	f.sock.pending_on = listener;
+	f.sock.pending_pos = pos;
+	return f;
+}
+
+/*
+ * Connections waiting in backlogs, each once (a dup is the same socket),
+ * by listener then place, whatever the fds' order: listener 70 holds 3
+ * (places 2, 0, 5), listener 60 one; 80 and 90 are not waiting.
+ */
+Test(model, connections_by_backlog)
+{
+	struct md_fd a[] = { waiting(3, 503, 70, 2), sock(4, 80, 0), waiting(5, 501, 70, 0), waiting(6, 600, 60, 0),
+			     waiting(7, 503, 70, 2) };
+	struct md_fd b[] = { waiting(3, 505, 70, 5), sock(4, 90, 0) };
+	struct md_proc procs[] = { { .pid = 10, .fds = a, .n_fds = 5 }, { .pid = 11, .fds = b, .n_fds = 2 } };
+	const struct md_fd **p;
+	struct md_socks s;
+	size_t n;
+
+	cr_assert_eq(md_socks_make(&s, procs, 2), 0);
+	cr_assert_eq(md_socks_pending(&s, &p, &n), 0);
+	cr_assert_eq(n, 4);
+	cr_expect_eq(p[0], &a[3]);
+	cr_expect_eq(p[1], &a[2]);
+	cr_expect_eq(p[2], &a[0], "the first fd of socket 503");
+	cr_expect_eq(p[3], &b[0]);
+	cr_expect_eq(md_pending_first(p, n, 60), 0);
+	cr_expect_eq(md_pending_first(p, n, 70), 1);
+	cr_expect_eq(md_pending_first(p, n, 65), 1, "none waits in 65: where it would be");
+	cr_expect_eq(md_pending_first(p, n, 80), 4);
+	cr_expect_eq(md_pending_first(p, 0, 70), 0);
+	/* its other end is the kernel's: its queue cannot be sent again */
+	cr_expect_not(md_sock_refillable(&s, &a[0].sock));
+	free(p);
+	md_socks_release(&s);
+
+	cr_assert_eq(md_socks_make(&s, procs + 1, 1), 0);
+	b[0].sock.pending_on = 0;
+	cr_assert_eq(md_socks_pending(&s, &p, &n), 0);
+	cr_expect_eq(n, 0);
+	free(p);
+	md_socks_release(&s);
+}
+
 Test(model, pipes_by_id)
 {
 	struct md_pipe p[] = { { .id = 9, .fifo = true }, { .id = 7 }, { .id = 3, .fifo = true }, { .id = 9 },
