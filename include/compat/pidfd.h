@@ -31,19 +31,6 @@ static inline int md_pidfd_getfd(int pidfd, int fd)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
-/* a copy of fd of process pid, close-on-exec; unlike the above, -errno on failure */
-static inline int md_pidfd_copy_fd(pid_t pid, int fd)
-{
-	int pidfd = md_pidfd_open(pid), r;
-
-	if (pidfd < 0)
-		return -errno;
-	r = md_pidfd_getfd(pidfd, fd);
-	r = r < 0 ? -errno : r;
-	close(pidfd);
-	return r;
-}
-
 static inline int md_pidfd_send_signal(int pidfd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);

@@ -604,6 +604,7 @@ static void remove_images(int dirfd)
 
 static void dump_ctx_release(struct dump_ctx *c)
 {
+	dump_copy_fd_done();
 	dump_ns_release(&c->ns);
 	for (size_t i = 0; c->track && i < c->ft.n; i++)
 		track_proc_release(&c->track[i]);

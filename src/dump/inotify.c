@@ -10,7 +10,7 @@
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/proc.h"
-#include "compat/pidfd.h"
+#include "dump/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,7 +128,7 @@ static int resolve_watch(pid_t pid, int fd, const struct proc_mount *mounts, siz
 /* events the process has not read yet are lost: say so */
 static void warn_queued(pid_t pid, int fd)
 {
-	_cleanup_close_ int copy = md_pidfd_copy_fd(pid, fd);
+	_cleanup_close_ int copy = dump_copy_fd(pid, fd);
 	int queued = 0;
 
 	if (copy >= 0 && ioctl(copy, FIONREAD, &queued) == 0 && queued > 0)

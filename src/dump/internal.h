@@ -28,6 +28,13 @@ struct proc_status;
 int dump_walk_outside_fds(const struct md_proc *procs, size_t n,
 			  int (*fn)(pid_t pid, int fd, const char *link, void *arg), void *arg);
 
+/*
+ * A copy of fd of process pid, close-on-exec, or -errno (fdcopy.c); the
+ * last pidfd stays open until dump_copy_fd_done().
+ */
+int dump_copy_fd(pid_t pid, int fd);
+void dump_copy_fd_done(void);
+
 /* the address (4 or 16 bytes), port and IPv6 scope (if scope) of a sockaddr_in or _in6 (sockets.c) */
 struct sockaddr_storage;
 void dump_take_inet_addr(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port, uint32_t *scope);

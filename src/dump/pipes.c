@@ -8,7 +8,6 @@
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
-#include "compat/pidfd.h"
 #include "dump/internal.h"
 
 #include <errno.h>
@@ -29,7 +28,7 @@ static int peek_pipe(pid_t pid, int fd, struct md_pipe *ret)
 	int p[2], size, queued = 0;
 	ssize_t n = 0, got = 0;
 
-	src = md_pidfd_copy_fd(pid, fd);
+	src = dump_copy_fd(pid, fd);
 	if (src < 0)
 		return log_err(src, "cannot get a copy of fd %d of %d", fd, pid);
 	size = fcntl(src, F_GETPIPE_SZ);
@@ -249,7 +248,7 @@ static int find_holders(struct md_proc *procs, size_t n, struct holders *h)
  */
 static int size_pipe(pid_t pid, const struct md_fd *f, struct md_pipe *ret)
 {
-	_cleanup_close_ int src = md_pidfd_copy_fd(pid, f->fd);
+	_cleanup_close_ int src = dump_copy_fd(pid, f->fd);
 	int size, queued = 0;
 
 	if (src < 0)

@@ -26,7 +26,6 @@
 #include <unistd.h>
 #include <asm/termbits.h>
 
-#include "compat/pidfd.h"
 #include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/dump.h"
@@ -52,7 +51,7 @@ struct pty_seen_list {
 /* the terminal an fd on /dev/tty is on: the one its process had when it opened it; -errno */
 static int real_dev(pid_t pid, int fd, dev_t *ret)
 {
-	_cleanup_close_ int c = md_pidfd_copy_fd(pid, fd);
+	_cleanup_close_ int c = dump_copy_fd(pid, fd);
 	unsigned int dev;
 
 	if (c < 0)
@@ -152,7 +151,7 @@ static int read_master(int m, pid_t pid, int fd, struct md_pty *t)
 /* fd of pid on /dev/ptmx: which pty, and (once per pty) its state */
 static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_t *n_seen)
 {
-	_cleanup_close_ int m = md_pidfd_copy_fd(pid, f->fd);
+	_cleanup_close_ int m = dump_copy_fd(pid, f->fd);
 	_cleanup_close_ int peer = -1;
 	struct pty_seen *e;
 	unsigned int index;
@@ -195,7 +194,7 @@ static int take_master(pid_t pid, struct md_fd *f, struct pty_seen **seen, size_
 
 static int take_slave(pid_t pid, struct md_fd *f, dev_t rdev, dev_t devpts, struct pty_seen **seen, size_t *n_seen)
 {
-	_cleanup_close_ int s = md_pidfd_copy_fd(pid, f->fd);
+	_cleanup_close_ int s = dump_copy_fd(pid, f->fd);
 	uint32_t index = dump_pty_index(rdev);
 	struct pty_seen *e = find(*seen, *n_seen, devpts, index);
 	int v, queued = 0;
@@ -314,7 +313,7 @@ static int outside_fd(pid_t pid, int fd, const char *link, void *arg)
 		index = dump_pty_index(rdev);
 		devpts = rdev == st.st_rdev ? st.st_dev : 0;	/* /dev/tty's is devtmpfs' */
 	} else if (rdev == PTMX_DEV) {
-		c = md_pidfd_copy_fd(pid, fd);
+		c = dump_copy_fd(pid, fd);
 		if (c < 0)
 			return 0;
 		if (ioctl(c, TIOCGPTN, &index) < 0)

@@ -14,7 +14,6 @@
 #include "memdump/proc.h"
 #include "memdump/sockdiag.h"
 #include "memdump/sockopts.h"
-#include "compat/pidfd.h"
 #include "dump/internal.h"
 
 #include <arpa/inet.h>
@@ -269,7 +268,7 @@ static int collect_netlink(int sk, int fd, pid_t pid, struct md_sock *s)
 
 int dump_collect_socket(pid_t pid, int fd, uint64_t ino, struct md_fd *ret)
 {
-	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
+	_cleanup_close_ int sk = dump_copy_fd(pid, fd);
 	struct md_sock *s = &ret->sock;
 	int r;
 
@@ -685,7 +684,7 @@ static int peek_all(int sk, const struct md_sock *s, struct peeked *p)
 
 static int peek_queue(pid_t pid, const struct md_fd *f, struct peeked *p)
 {
-	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, f->fd);
+	_cleanup_close_ int sk = dump_copy_fd(pid, f->fd);
 	int zero = 0, old, r, r2;
 
 	if (sk < 0)

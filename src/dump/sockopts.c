@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "compat/pidfd.h"
 #include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
@@ -166,7 +165,7 @@ static int check_odd(int sk, pid_t pid, int fd, const struct md_sock *s, struct 
 
 int dump_sockopts(struct dump_sockopt_refs *refs, pid_t pid, int fd, struct md_sock *s)
 {
-	_cleanup_close_ int sk = md_pidfd_copy_fd(pid, fd);
+	_cleanup_close_ int sk = dump_copy_fd(pid, fd);
 	const struct dump_sockopt_ref *ref;
 	size_t prio = md_sockopt_find(SOL_SOCKET, SO_PRIORITY);
 	struct md_sockopts *o;

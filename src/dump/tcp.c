@@ -17,7 +17,6 @@
 #include "memdump/netlock.h"
 #include "memdump/sigs.h"
 #include "memdump/sockdiag.h"
-#include "compat/pidfd.h"
 #include "dump/internal.h"
 #include "compat/tcp.h"
 
@@ -309,7 +308,7 @@ int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n
 
 			if (!md_fd_tcp_conn(f) || md_socks_find(socks, f->sock.ino, NULL) != f)
 				continue;
-			t->fds[t->n] = md_pidfd_copy_fd(procs[i].pid, f->fd);
+			t->fds[t->n] = dump_copy_fd(procs[i].pid, f->fd);
 			if (t->fds[t->n] < 0)
 				return log_err(t->fds[t->n], "cannot get a copy of fd %d of %d", f->fd, procs[i].pid);
 			t->files[t->n] = f;
