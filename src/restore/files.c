@@ -180,7 +180,6 @@ static struct restore_file *add_file(struct restore_file **files, size_t *n)
 	*files = f;
 	f = &f[(*n)++];
 	memset(f, 0, sizeof(*f));
-	f->pipe = -1;
 	f->fd = -1;
 	return f;
 }
@@ -432,12 +431,9 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 		fd = *end;
 		*end = -2;	/* taken: it is in rc->files now */
 	} else {
-		int other = *end >= 0 ? *end : -1;
-
 		/* a description of ours on this pipe, either end */
-		for (size_t k = 0; k < rc->n_files && other < 0; k++)
-			if (rc->files[k].pipe == i)
-				other = rc->files[k].fd;
+		int other = *end >= 0 ? *end : rc->pipe_file[i] >= 0 ? rc->files[rc->pipe_file[i]].fd : -1;
+
 		if (other < 0)
 			return -ENOENT;
 		fd = restore_reopen(other, acc == O_RDWR ? O_RDWR : rd ? O_RDONLY : O_WRONLY);
@@ -450,10 +446,13 @@ static int open_pipe_end(struct restore_ctx *rc, const struct md_fd *f)
 static int make_pipes(struct restore_ctx *rc)
 {
 	rc->pipe_fds = malloc((2 * rc->n_pipes + 1) * sizeof(int));
-	if (!rc->pipe_fds)
+	rc->pipe_file = malloc((rc->n_pipes + 1) * sizeof(int));
+	if (!rc->pipe_fds || !rc->pipe_file)
 		return -ENOMEM;
 	for (size_t i = 0; i < 2 * rc->n_pipes; i++)
 		rc->pipe_fds[i] = -1;
+	for (size_t i = 0; i < rc->n_pipes; i++)
+		rc->pipe_file[i] = -1;
 	for (size_t i = 0; i < rc->n_pipes; i++) {
 		const struct md_pipe *p = &rc->pipes[i];
 		int fds[2];
@@ -620,8 +619,13 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	rf->ofd = f->ofd;
 	rf->fd = fd;
 	restore_find_ofd(rc, f->ofd)->file = (int)(rf - rc->files);
-	if (f->kind == MD_FD_PIPE)
-		rf->pipe = restore_find_pipe(rc, f);	/* for another description of it */
+	/* for another description of the pipe */
+	if (f->kind == MD_FD_PIPE) {
+		int i = restore_find_pipe(rc, f);
+
+		if (i >= 0 && rc->pipe_file[i] < 0)
+			rc->pipe_file[i] = (int)(rf - rc->files);
+	}
 	return 0;
 }
 
@@ -761,6 +765,8 @@ void restore_close_files(struct restore_ctx *rc)
 			close(rc->pipe_fds[i]);
 	free(rc->pipe_fds);
 	rc->pipe_fds = NULL;
+	free(rc->pipe_file);
+	rc->pipe_file = NULL;
 	restore_close_sockets(rc);
 	restore_ghosts_close(rc);
 	for (size_t i = 0; i < rc->n_shms; i++)

@@ -69,7 +69,6 @@ struct restore_file {
 	uint64_t ofd;			/* the image's open file description (0: a file to map) */
 	const char *path;		/* mappings: the file's path, borrowed from a VMA */
 	int flags;			/* mappings: O_RDONLY or O_RDWR */
-	int pipe;			/* an end of rc->pipes[pipe], or -1 */
 	int fd;				/* ours */
 };
 
@@ -135,6 +134,7 @@ struct restore_ctx {
 	struct restore_pty *ptys;	/* ptys.img */
 	size_t n_ptys;
 	int *pipe_fds;			/* per pipe: read and write end, ours (-1: none) */
+	int *pipe_file;			/* per pipe: a description of it in rc->files, or -1 */
 	struct md_sock_queue *sockq;	/* sockets.img: data to queue in unix sockets again */
 	size_t n_sockq;
 	int *sock_ends;			/* per rc->socks: a socket made before its fd's turn (sockets.c) */
