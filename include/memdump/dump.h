@@ -138,8 +138,9 @@ int dump_pipes(struct md_proc *procs, size_t n, struct md_pipe **ret, size_t *re
  * -ENOTSUP (logged) for a family we do not restore. dump_sockets(): across
  * the tree, with sock_diag: state, peers, names, backlogs; refuses
  * (-ENOTSUP, one line naming the fd) what restore could not make again
- * (a peer outside the tree, connections not accepted (a TCP listener's
- * are left out with DUMP_SOCK_SKIP_IN_FLIGHT), established TCP without
+ * (a peer outside the tree, connections not accepted of a TCP listener,
+ * or of a unix one from outside the tree or from a closed socket (both
+ * left out with DUMP_SOCK_SKIP_IN_FLIGHT), established TCP without
  * DUMP_SOCK_TCP_ESTABLISHED, fds in flight...); the data queued in unix
  * sockets, peeked and left in place, one md_sock_queue per socket with
  * data (*ret malloc'ed).

@@ -372,7 +372,8 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 	const struct sd_icon *ic;
 
 	if (!u)
-		return log_err(-EIO, "fd %d of %d: the kernel does not list its unix socket %llu", f->fd, pid,
+		return log_err(-EIO, "fd %d of %d: the kernel does not list its unix socket %llu (sock_diag leaves out "
+			       "a listener whose waiting connections do not fit in its answer: some 8000)", f->fd, pid,
 			       (unsigned long long)s->ino);
 	s->state = u->state;
 	s->shutdown = u->shutdown & (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR);
@@ -742,10 +743,13 @@ static int dump_queue(const struct md_socks *socks, pid_t pid, const struct md_f
 /*
  * The connections waiting in the backlogs of the tree's unix listeners:
  * each must come from a socket of the tree that is still open, which
- * restore connects again (fill_unix() checked what it sent).
+ * restore connects again (fill_unix() checked what it sent). Others are
+ * left out with DUMP_SOCK_SKIP_IN_FLIGHT: their clients see them reset.
  */
-static int check_backlogs(const struct md_socks *socks, const struct sockdiag *d)
+static int check_backlogs(const struct md_socks *socks, const struct sockdiag *d, unsigned flags)
 {
+	size_t left_out = 0;
+
 	for (size_t i = 0; i < d->n_icons; i++) {
 		const struct sd_icon *ic = &d->icons[i];
 		const struct sd_unix *u;
@@ -754,13 +758,21 @@ static int check_backlogs(const struct md_socks *socks, const struct sockdiag *d
 
 		if (!l || (ic->ino && md_socks_find(socks, ic->ino, NULL)))
 			continue;
+		if (flags & DUMP_SOCK_SKIP_IN_FLIGHT) {
+			left_out++;
+			continue;
+		}
 		u = sockdiag_find_unix(d, ic->listener);
 		return log_refuse("fd %d of %d is a listening unix socket '%.*s' with a connection not accepted yet "
-				  "%s: not supported (accept it, or dump when none is waiting)", l->fd, pid,
+				  "%s: not supported (accept it, dump when none is waiting, or dump with "
+				  "--skip-in-flight to leave it out)", l->fd, pid,
 				  u ? (int)u->name_len - (u->name[0] == 0) : 0, u ? u->name + (u->name[0] == 0) : "",
 				  ic->ino ? "from a socket outside the dumped tree"
 					  : "whose connecting socket has closed");
 	}
+	if (left_out)
+		log_warn("%zu connection(s) waiting for accept() on the tree's unix listeners, from outside the "
+			 "tree or from sockets closed since, are left out (--skip-in-flight)", left_out);
 	return 0;
 }
 
@@ -815,7 +827,7 @@ int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, 
 				r = fill_opts(socks, procs[i].pid, f, &refs);
 		}
 	if (r >= 0)
-		r = check_backlogs(socks, &d);
+		r = check_backlogs(socks, &d, flags);
 	sockdiag_release(&d);
 	dump_sockopt_refs_release(&refs);
 	/* the queues, once per socket */
@@ -823,7 +835,9 @@ int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, 
 		for (size_t k = 0; k < procs[i].n_fds && r >= 0; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
 
-			if (f->kind != MD_FD_UNIX_SOCKET || f->sock.state == TCP_LISTEN)
+			/* a stream or seqpacket socket receives only once connected (recv() fails before) */
+			if (f->kind != MD_FD_UNIX_SOCKET ||
+			    (f->sock.state != TCP_ESTABLISHED && f->sock.type != SOCK_DGRAM))
 				continue;
 			/* its first fd in the walk's order: each socket's queue once */
 			if (md_socks_find(socks, f->sock.ino, NULL) == f)

@@ -309,6 +309,12 @@ static int open_diag(struct nl_sock **ret)
 		log_debug("sock_diag: cannot connect: %s", nl_geterror(r));
 		return -EOPNOTSUPP;
 	}
+	/*
+	 * The kernel fills each part of a dump up to the size we last read with
+	 * (at most 32 KiB), and leaves out a socket whose answer does not fit in
+	 * an empty part: a listener's waiting connections take 4 bytes each.
+	 */
+	nl_socket_set_msg_buf_size(*ret, 32768);
 	return 0;
 }
 

@@ -23,7 +23,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memdump/image.h"
@@ -333,20 +335,80 @@ static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, 
 	return 0;
 }
 
-/*
- * The connections waiting in the backlog of listener l, oldest first:
- * each socket that connect()ed is made and connected again, and waits for
- * its fd. accept() then gives the other end as it would have. Each sent
- * nothing (the dump saw to it), so nothing is queued again.
- */
-static int connect_pending(struct restore_ctx *rc, const struct md_fd *l)
+/* the credentials of the process that holds socket ino, NULL if they are memdump's own or unknown */
+static const struct md_creds *holder_creds(const struct restore_ctx *rc, uint64_t ino)
 {
+	const struct md_creds *c, *own = &rc->own_creds;
+	pid_t pid = 0;
+
+	if (!md_socks_find(&rc->socks, ino, &pid))
+		return NULL;
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
+
+		if (p->pid != pid || !p->n_threads || !p->threads[0].has_creds)
+			continue;
+		c = &p->threads[0].creds;
+		if (!memcmp(c->uid, own->uid, sizeof(c->uid)) && !memcmp(c->gid, own->gid, sizeof(c->gid)) &&
+		    c->n_groups == own->n_groups &&
+		    (!c->n_groups || !memcmp(c->groups, own->groups, c->n_groups * sizeof(*c->groups))))
+			return NULL;
+		return c;
+	}
+	return NULL;
+}
+
+/*
+ * connect() as cr (NULL: as memdump). The kernel gives the socket accept()
+ * returns the credentials of the task that connect()ed (SO_PEERCRED,
+ * SO_PEERGROUPS), which a server may trust: a child of ours takes the
+ * ids and groups of the process that holds the socket for that one call.
+ * The pid it names is the child's, gone at once. 0 or -errno.
+ */
+static int connect_as(const struct md_creds *cr, int fd, const struct sockaddr_un *sa, socklen_t len)
+{
+	pid_t pid;
+	int st;
+
+	if (!cr)
+		return connect(fd, (const struct sockaddr *)sa, len) < 0 ? -errno : 0;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* raw calls: glibc's would go through every thread of ours, and here is only one */
+		if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 ||
+		    syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0 ||
+		    syscall(SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2]) < 0)
+			_exit(errno & 0xff);
+		_exit(connect(fd, (const struct sockaddr *)sa, len) < 0 ? errno & 0xff : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? -WEXITSTATUS(st) : -EIO;
+}
+
+/*
+ * The connections waiting in the backlog of listener l (our lfd), oldest
+ * first: each socket that connect()ed is made and connected again, as the
+ * process that holds it, and waits for its fd. accept() then gives the
+ * other end as it would have. Each sent nothing (the dump saw to it), so
+ * nothing is queued again. A listener may hold more than its backlog (a
+ * smaller listen() keeps those waiting): it takes them all first.
+ */
+static int connect_pending(struct restore_ctx *rc, int lfd, const struct md_fd *l)
+{
+	size_t first = md_pending_first(rc->pending, rc->n_pending, l->sock.ino), n = 0;
 	struct sockaddr_un sa;
 	socklen_t len = unix_addr(&l->sock, &sa);
 	char what[128] = "set its options";
 
-	for (size_t i = md_pending_first(rc->pending, rc->n_pending, l->sock.ino);
-	     i < rc->n_pending && rc->pending[i]->sock.pending_on == l->sock.ino; i++) {
+	while (first + n < rc->n_pending && rc->pending[first + n]->sock.pending_on == l->sock.ino)
+		n++;
+	if (n > l->sock.backlog && listen(lfd, (int)n) < 0)
+		return log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)l->sock.ino);
+	for (size_t i = first; i < first + n; i++) {
 		const struct md_fd *c = rc->pending[i];
 		int fd = socket(AF_UNIX, c->sock.type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r = 0;
 
@@ -354,10 +416,10 @@ static int connect_pending(struct restore_ctx *rc, const struct md_fd *l)
 			return log_err(-errno, "cannot make a unix socket");
 		if (c->sock.name_len)
 			r = bind_unix(fd, &c->sock);
-		if (r >= 0 && connect(fd, (struct sockaddr *)&sa, len) < 0)
-			r = log_err(-errno, "cannot connect unix socket %llu to listener %llu again (place %u of its "
-				    "backlog of %u)", (unsigned long long)c->sock.ino, (unsigned long long)l->sock.ino,
-				    c->sock.pending_pos, l->sock.backlog);
+		if (r >= 0 && (r = connect_as(holder_creds(rc, c->sock.ino), fd, &sa, len)) < 0)
+			log_err(r, "cannot connect unix socket %llu to listener %llu again (%zu connection(s) "
+				"waiting in it%s)", (unsigned long long)c->sock.ino, (unsigned long long)l->sock.ino, n,
+				r == -EAGAIN ? "; net.core.somaxconn may be lower here" : "");
 		if (r >= 0 && (r = unix_options(fd, c, what, sizeof(what))) < 0)
 			log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)c->sock.ino);
 		if (r >= 0 && (r = apply_shutdown(fd, c->sock.shutdown)) < 0)
@@ -371,6 +433,8 @@ static int connect_pending(struct restore_ctx *rc, const struct md_fd *l)
 			return r;
 		}
 	}
+	if (n > l->sock.backlog && listen(lfd, (int)l->sock.backlog) < 0)
+		return log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)l->sock.ino);
 	return 0;
 }
 
@@ -425,12 +489,13 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 		r = bind_unix(fd, s);
 	if (r >= 0 && s->state == TCP_LISTEN && listen(fd, (int)s->backlog) < 0)
 		r = log_err(-errno, "cannot listen on unix socket %llu", (unsigned long long)s->ino);
-	if (r >= 0 && s->state == TCP_LISTEN)
-		r = connect_pending(rc, f);
 	if (r >= 0 && s->state == TCP_ESTABLISHED)
 		r = connect_named(rc, fd, f, depth);
 	if (r >= 0 && (r = unix_options(fd, f, what, sizeof(what))) < 0)
 		log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)s->ino);
+	/* after its options: a connection takes the listener's SO_PASSCRED when it connects */
+	if (r >= 0 && s->state == TCP_LISTEN)
+		r = connect_pending(rc, fd, f);
 	if (r >= 0 && (r = apply_shutdown(fd, s->shutdown)) < 0)
 		log_err(r, "cannot shut unix socket %llu down", (unsigned long long)s->ino);
 	if (r >= 0 && (r = set_flags(fd, f)) < 0)

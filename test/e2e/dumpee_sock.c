@@ -11,6 +11,7 @@
  *   seqpkt   a unix seqpacket pair in P: three packets queued, the sending
  *            end shut down for writing (the reader gets them, then EOF)
  *   closed   a unix stream socket in P whose peer sent bytes and closed
+ *   unconn   a unix stream socket in P never connected
  *   listen   a unix socket listening on DIR/listen.sock (mode 0600,
  *            backlog 17), and one on an abstract name
  *   tcp      a TCP socket listening on 127.0.0.1 (port from the kernel,
@@ -24,13 +25,14 @@
  * for SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one
  * piece first (stream, dgram, seqpkt, closed, listen, tcp, udp, passcred,
  * nonblock, epoll), and the check must notice; -m tcpconn also holds an
- * established TCP connection (to itself); -m pending four connections
+ * established TCP connection (to itself); -m pending five connections
  * not accepted yet: two of P's in the path listener's backlog (the second
  * bound to an abstract name and shut down for writing), one of C's in the
- * abstract listener's, and one of P's whose fd comes before its
- * listener's. A dump must refuse -m pendingdata (-m pending with a byte
- * sent on the first) and -m inflight (a unix pair with a file descriptor
- * in flight, SCM_RIGHTS, checked to be still there).
+ * abstract listener's, and two of P's whose fds come before their
+ * listener's (listening with a backlog of 0 since, which takes one). A
+ * dump must refuse -m pendingdata (-m pending with a byte sent on the
+ * first) and -m inflight (a unix pair with a file descriptor in flight,
+ * SCM_RIGHTS, checked to be still there).
  * The check, from inside each process: every queued byte in order, every
  * datagram with its length, EOF where the peer is gone or shut down, no
  * byte more; the names and addresses (getsockname), options and flags; a
@@ -90,9 +92,11 @@ static char *shared;		/* C's verdict for P, MAP_SHARED */
 /* the sockets, at the same numbers in both processes (each closes the other's) */
 static int ep = -1;	/* P's epoll fd over st[0], dg[0] and lsn; C inherits it */
 static int st[2], dg[2], sq[2], closed_fd = -1, lsn = -1, abst = -1, tcp = -1, udp = -1, tcpb = -1;
+static int unconn = -1;	/* a unix stream socket never connected */
 static int conn_c = -1, conn_s = -1;	/* -m tcpconn: conn_s accepted from tcp */
 static size_t tcp_sc;			/* -m tcpconn: bytes queued from conn_s to conn_c */
-static int pend[4] = { -1, -1, -1, -1 };	/* -m pending: P's two (path listener), C's (abstract), P's in lsn2 */
+/* -m pending: P's two in the path listener, C's in the abstract one, P's two in lsn2 */
+static int pend[5] = { -1, -1, -1, -1, -1 };
 static int lsn2 = -1;				/* -m pending: a listener at a higher number than pend[3] */
 static bool pend_sent;			/* -m pendingdata: pend[0] sent "x" */
 static int ex[2] = { -1, -1 };		/* -m inflight */
@@ -379,10 +383,10 @@ static char pend_name[64];
 static bool check_pending(void)
 {
 	struct pollfd pf = { .fd = lsn, .events = POLLIN };
-	int a[4];
+	int a[5];
 	char buf[4] = "";
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		a[i] = accept4(i < 2 ? lsn : i == 2 ? abst : lsn2, NULL, NULL, SOCK_CLOEXEC);
 		if (a[i] < 0)
 			return failf("pending: connection %d is not waiting any more: %s", i, strerror(errno));
@@ -402,14 +406,16 @@ static bool check_pending(void)
 		return failf("pending: the second connection does not carry bytes back: %s", strerror(errno));
 	if (send(a[2], "D", 1, 0) != 1)
 		return failf("pending: cannot send to C's connection: %s", strerror(errno));
-	if (send(pend[3], "E", 1, 0) != 1 || recv(a[3], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'E')
-		return failf("pending: the connection made before its listener does not carry bytes: %s",
+	if (send(pend[3], "E", 1, 0) != 1 || recv(a[3], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'E' ||
+	    send(pend[4], "F", 1, 0) != 1 || recv(a[4], buf, sizeof(buf), MSG_DONTWAIT) != 1 || buf[0] != 'F')
+		return failf("pending: the connections made before their listener do not carry bytes in order: %s",
 			     strerror(errno));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		close(a[i]);
 	close(pend[0]);
 	close(pend[1]);
 	close(pend[3]);
+	close(pend[4]);
 	close(lsn2);
 	return true;
 }
@@ -447,6 +453,11 @@ static bool check_parent(void)
 		return false;
 	if (send(closed_fd, "x", 1, MSG_NOSIGNAL) >= 0 || errno != EPIPE)
 		return failf("closed peer: sending did not fail with EPIPE (%s)", strerror(errno));
+
+	if (get_int(unconn, SOL_SOCKET, SO_TYPE) != SOCK_STREAM || get_int(unconn, SOL_SOCKET, SO_ACCEPTCONN) ||
+	    getpeername(unconn, (struct sockaddr *)&got, &l) == 0 || errno != ENOTCONN)
+		return failf("unconnected: not a unix stream socket that is neither listening nor connected");
+	l = sizeof(got);
 
 	/* the named listeners, by name */
 	if (getsockname(lsn, (struct sockaddr *)&got, &l) < 0 || strcmp(got.sun_path, listen_path))
@@ -624,6 +635,10 @@ static void setup_parent(void)
 	udp = bind_inet(SOCK_DGRAM, &udp_addr);
 	tcpb = bind_inet(SOCK_STREAM, &tcpb_addr);
 
+	unconn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (unconn < 0)
+		die_setup("socket");
+
 	/* C closes the watched ends but keeps the epoll fd: P must add the items back */
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -652,15 +667,17 @@ static void setup_pending(bool data)
 	socklen_t l;
 
 	strcpy(un.sun_path, listen_path);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if ((pend[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 			die_setup("socket");
-	/* its number above pend[3]'s: restore reaches the connection first */
+	/* its number above pend[3]'s and pend[4]'s: restore reaches the connections first */
 	snprintf(lname, sizeof(lname), "memdump-lsn2-%d", getpid());
 	l = abstract_addr(&ab, lname);
 	lsn2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* then a backlog of 0: the connections stay, and restore must take them all the same */
 	if (lsn2 < 0 || bind(lsn2, (struct sockaddr *)&ab, l) < 0 || listen(lsn2, 1) < 0 ||
-	    connect(pend[3], (struct sockaddr *)&ab, l) < 0)
+	    connect(pend[3], (struct sockaddr *)&ab, l) < 0 || connect(pend[4], (struct sockaddr *)&ab, l) < 0 ||
+	    listen(lsn2, 0) < 0)
 		die_setup("a listener after its connection");
 	snprintf(pend_name, sizeof(pend_name), "memdump-pend-%d", getpid());
 	l = abstract_addr(&ab, pend_name);
@@ -687,6 +704,7 @@ static void setup_child(int ready)
 	close(sq[0]);
 	close(sq[1]);
 	close(closed_fd);
+	close(unconn);
 	close(lsn);
 	close(abst);
 	close(tcp);
@@ -699,6 +717,7 @@ static void setup_child(int ready)
 	close(pend[0]);
 	close(pend[1]);
 	close(pend[3]);
+	close(pend[4]);
 	close(lsn2);
 	if (ex[0] >= 0) {
 		close(ex[0]);

@@ -1314,6 +1314,7 @@ ALL_TESTS=(
 	sock_pending_data_refused
 	sock_pending_outside_refused
 	sock_pending_closed_refused
+	sock_pending_creds
 	sock_inflight_refused
 	sock_path_taken
 	sockopt_selftest
@@ -1492,14 +1493,16 @@ test_sock_peer_outside_refused() {
 }
 
 # a unix listener and a connection waiting in its backlog from another tree
-# (unix_backlog.py): dumping either is refused, naming the other tree, and both go on as
-# before: the listener accepts it, and it carries bytes both ways
+# (unix_backlog.py): dumping either is refused, naming the other tree (the listener is
+# dumped with --skip-in-flight, with a warning), and both go on as before: the listener
+# accepts it, and it carries bytes both ways
 test_sock_pending_outside_refused() {
 	need_memdump
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	local name=memdump-e2e-backlog-$$ lpid
 	spawn listener python3 "$HERE/unix_backlog.py" listener "$name" "$TD/status"
 	lpid=$SPAWNED
+	wait_until 20 grep -q '^LISTENING' "$TD/status" || fail "the listener did not listen: $(cat "$TD/listener.err")"
 	spawn client python3 "$HERE/unix_backlog.py" client "$name" "$TD/client"
 	PID=$SPAWNED
 	wait_until 20 grep -q CONNECTED "$TD/client" || fail "the client did not connect: $(cat "$TD/client.err")"
@@ -1509,10 +1512,30 @@ test_sock_pending_outside_refused() {
 	PID=$lpid
 	dump_refused "with a connection not accepted yet from a socket outside the dumped tree"
 	[[ -z $(find "$TD/img" -name '*.img' 2>/dev/null) ]] || fail "a refused dump left image files"
+	# left out with --skip-in-flight (-R: it stays queued in the running listener)
+	md dump dump -t "$PID" -D "$TD/img" -R --skip-in-flight || fail "memdump dump -R --skip-in-flight failed: $(md_why dump)"
+	grep -q "warning: 1 connection(s) waiting for accept() on the tree's unix listeners.* are left out" \
+		"$TD/dump.err" || fail "the dump did not warn of the connection left out: $(cat "$TD/dump.err")"
 	touch "$TD/status.go"
 	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
 	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
 	wait_until 20 grep -q "^OK b'ok'" "$TD/client" || fail "the client: $(cat "$TD/client" "$TD/client.err")"
+}
+
+# a connection waiting in a listener's backlog from an unprivileged child of the tree: the
+# restored one names the child's uid and gid (SO_PEERCRED), not memdump's root, and takes the
+# listener's SO_PASSCRED
+test_sock_pending_creds() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	spawn tree python3 "$HERE/unix_backlog.py" tree "memdump-e2e-backlog-$$" "$TD/status"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || fail "the tree did not get ready: $(cat "$TD/tree.err")"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	touch "$TD/status.go"
+	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
 }
 
 # a connection waiting in a backlog whose connecting socket has closed since: refused
