@@ -1492,6 +1492,13 @@ test_sock_peer_outside_refused() {
 	sock_refused "$CPID" "outside the dumped tree"
 }
 
+# unix_backlog.py's listener, told to go on, accepts and must finish with OK
+backlog_go() {
+	touch "$TD/status.go"
+	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
+	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+}
+
 # a unix listener and a connection waiting in its backlog from another tree
 # (unix_backlog.py): dumping either is refused, naming the other tree (the listener is
 # dumped with --skip-in-flight, with a warning), and both go on as before: the listener
@@ -1516,9 +1523,7 @@ test_sock_pending_outside_refused() {
 	md dump dump -t "$PID" -D "$TD/img" -R --skip-in-flight || fail "memdump dump -R --skip-in-flight failed: $(md_why dump)"
 	grep -q "warning: 1 connection(s) waiting for accept() on the tree's unix listeners.* are left out" \
 		"$TD/dump.err" || fail "the dump did not warn of the connection left out: $(cat "$TD/dump.err")"
-	touch "$TD/status.go"
-	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
-	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+	backlog_go
 	wait_until 20 grep -q "^OK b'ok'" "$TD/client" || fail "the client: $(cat "$TD/client" "$TD/client.err")"
 }
 
@@ -1533,9 +1538,7 @@ test_sock_pending_creds() {
 	wait_until 20 status_ready "$TD/status" || fail "the tree did not get ready: $(cat "$TD/tree.err")"
 	dump_and_kill "$PID" "$TD/img"
 	restore_detached "$TD/img" "$PID"
-	touch "$TD/status.go"
-	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
-	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+	backlog_go
 }
 
 # a connection waiting in a backlog whose connecting socket has closed since: refused
@@ -1546,9 +1549,7 @@ test_sock_pending_closed_refused() {
 	PID=$SPAWNED
 	wait_until 20 status_ready "$TD/status" || fail "the listener did not get ready: $(cat "$TD/listener.err")"
 	dump_refused "with a connection not accepted yet whose connecting socket has closed"
-	touch "$TD/status.go"
-	wait_until 20 status_final "$TD/status" || fail "the listener did not finish: $(cat "$TD/status")"
-	grep -q '^OK' "$TD/status" || fail "the listener: $(cat "$TD/status")"
+	backlog_go
 }
 
 # a live socket bound on the listening socket's path: the restore is refused before any

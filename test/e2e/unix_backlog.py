@@ -26,6 +26,21 @@ from e2eutil import wait_file, write
 os.closerange(3, 65536)  # an inherited pipe would make the dumpee undumpable
 
 
+def accept_on_go(ls, status):
+    """once a connection waits in ls: "READY PID", then on STATUS.go the connection accepted"""
+    if not select.select([ls], [], [], 30)[0]:
+        write(status, "FAIL: no connection came")
+        return None
+    write(status, "READY %d" % os.getpid())
+    if not wait_file(status + ".go", 120):
+        write(status, "FAIL: no go")
+        return None
+    ls.settimeout(10)
+    c, _ = ls.accept()
+    c.settimeout(10)
+    return c
+
+
 def listener(name, status, closed):
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     ls.bind("\0" + name)
@@ -35,16 +50,9 @@ def listener(name, status, closed):
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.connect("\0" + name)
         c.close()
-    if not select.select([ls], [], [], 30)[0]:
-        write(status, "FAIL: no connection came")
+    c = accept_on_go(ls, status)
+    if not c:
         return 1
-    write(status, "READY %d" % os.getpid())
-    if not wait_file(status + ".go", 120):
-        write(status, "FAIL: no go")
-        return 1
-    ls.settimeout(10)
-    c, _ = ls.accept()
-    c.settimeout(10)
     got = b""
     try:
         c.sendall(b"ok")
@@ -87,16 +95,9 @@ def tree(name, status):
         got = c.recv(16)
         c.sendall(b"hi" if got == b"ok" else b"??")
         os._exit(0)
-    if not select.select([ls], [], [], 30)[0]:
-        write(status, "FAIL: no connection came")
+    c = accept_on_go(ls, status)
+    if not c:
         return 1
-    write(status, "READY %d" % os.getpid())
-    if not wait_file(status + ".go", 120):
-        write(status, "FAIL: no go")
-        return 1
-    ls.settimeout(10)
-    c, _ = ls.accept()
-    c.settimeout(10)
     _, uid, gid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
     passcred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED)
     c.sendall(b"ok")
