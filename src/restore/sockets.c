@@ -362,31 +362,49 @@ static const struct md_creds *holder_creds(const struct restore_ctx *rc, uint64_
  * connect() as cr (NULL: as memdump). The kernel gives the socket accept()
  * returns the credentials of the task that connect()ed (SO_PEERCRED,
  * SO_PEERGROUPS), which a server may trust: a child of ours takes the
- * ids and groups of the process that holds the socket for that one call.
- * The pid it names is the child's, gone at once. 0 or -errno.
+ * ids and groups of the process that holds the socket for that one call,
+ * and with them its access to the listener's path. The pid it names is
+ * the child's, gone at once. 0 or -errno; *what says what failed.
  */
-static int connect_as(const struct md_creds *cr, int fd, const struct sockaddr_un *sa, socklen_t len)
+static int connect_as(const struct md_creds *cr, int fd, const struct sockaddr_un *sa, socklen_t len,
+		      const char **what)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 	pid_t pid;
-	int st;
+	int st, r;
 
+	*what = "connect";
 	if (!cr)
 		return connect(fd, (const struct sockaddr *)sa, len) < 0 ? -errno : 0;
+	/* a SIGCHLD ignored would reap the child before we could */
+	sigaction(SIGCHLD, &dfl, &old);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
 	if (pid == 0) {
 		/* raw calls: glibc's would go through every thread of ours, and here is only one */
 		if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 ||
 		    syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0 ||
 		    syscall(SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2]) < 0)
-			_exit(errno & 0xff);
-		_exit(connect(fd, (const struct sockaddr *)sa, len) < 0 ? errno & 0xff : 0);
+			_exit(128 | (errno & 0x7f));
+		syscall(SYS_setfsgid, cr->gid[3]);
+		syscall(SYS_setfsuid, cr->uid[3]);
+		_exit(connect(fd, (const struct sockaddr *)sa, len) < 0 ? errno & 0x7f : 0);
 	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(st) ? -WEXITSTATUS(st) : -EIO;
+	r = pid < 0 ? -errno : 0;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	sigaction(SIGCHLD, &old, NULL);
+	if (pid < 0 || r < 0) {
+		*what = "fork a helper to connect";
+		return r;
+	}
+	if (!WIFEXITED(st))
+		return -EIO;
+	if (WEXITSTATUS(st) & 128)
+		*what = "take the ids of its holder to connect";
+	return -(WEXITSTATUS(st) & 0x7f);
 }
 
 /*
@@ -411,15 +429,21 @@ static int connect_pending(struct restore_ctx *rc, int lfd, const struct md_fd *
 	for (size_t i = first; i < first + n; i++) {
 		const struct md_fd *c = rc->pending[i];
 		int fd = socket(AF_UNIX, c->sock.type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), r = 0;
+		const struct md_creds *cr;
+		const char *step;
 
 		if (fd < 0)
 			return log_err(-errno, "cannot make a unix socket");
 		if (c->sock.name_len)
 			r = bind_unix(fd, &c->sock);
-		if (r >= 0 && (r = connect_as(holder_creds(rc, c->sock.ino), fd, &sa, len)) < 0)
-			log_err(r, "cannot connect unix socket %llu to listener %llu again (%zu connection(s) "
-				"waiting in it%s)", (unsigned long long)c->sock.ino, (unsigned long long)l->sock.ino, n,
-				r == -EAGAIN ? "; net.core.somaxconn may be lower here" : "");
+		cr = holder_creds(rc, c->sock.ino);
+		if (r >= 0 && (r = connect_as(cr, fd, &sa, len, &step)) < 0)
+			log_err(r, "cannot %s unix socket %llu to listener %llu again, as uid %u gid %u "
+				"(%zu connection(s) waiting in it%s)", step, (unsigned long long)c->sock.ino,
+				(unsigned long long)l->sock.ino, cr ? cr->uid[1] : rc->own_creds.uid[1],
+				cr ? cr->gid[1] : rc->own_creds.gid[1], n,
+				r == -EAGAIN && !strcmp(step, "connect") ? "; net.core.somaxconn may be lower here"
+									   : "");
 		if (r >= 0 && (r = unix_options(fd, c, what, sizeof(what))) < 0)
 			log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)c->sock.ino);
 		if (r >= 0 && (r = apply_shutdown(fd, c->sock.shutdown)) < 0)
@@ -493,7 +517,7 @@ static int make_unix(struct restore_ctx *rc, const struct md_fd *f, int depth)
 		r = connect_named(rc, fd, f, depth);
 	if (r >= 0 && (r = unix_options(fd, f, what, sizeof(what))) < 0)
 		log_err(r, "cannot %s on unix socket %llu", what, (unsigned long long)s->ino);
-	/* after its options: a connection takes the listener's SO_PASSCRED when it connects */
+	/* after its options: a connection takes the listener's SO_PASSCRED when it connects (Linux 6.16+) */
 	if (r >= 0 && s->state == TCP_LISTEN)
 		r = connect_pending(rc, fd, f);
 	if (r >= 0 && (r = apply_shutdown(fd, s->shutdown)) < 0)

@@ -1520,7 +1520,8 @@ test_sock_pending_outside_refused() {
 	dump_refused "with a connection not accepted yet from a socket outside the dumped tree"
 	[[ -z $(find "$TD/img" -name '*.img' 2>/dev/null) ]] || fail "a refused dump left image files"
 	# left out with --skip-in-flight (-R: it stays queued in the running listener)
-	md dump dump -t "$PID" -D "$TD/img" -R --skip-in-flight || fail "memdump dump -R --skip-in-flight failed: $(md_why dump)"
+	md dump dump -t "$PID" -D "$TD/img" -R --skip-in-flight ||
+		fail "memdump dump -R --skip-in-flight failed: $(md_why dump)"
 	grep -q "warning: 1 connection(s) waiting for accept() on the tree's unix listeners.* are left out" \
 		"$TD/dump.err" || fail "the dump did not warn of the connection left out: $(cat "$TD/dump.err")"
 	backlog_go

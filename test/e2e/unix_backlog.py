@@ -36,7 +36,11 @@ def accept_on_go(ls, status):
         write(status, "FAIL: no go")
         return None
     ls.settimeout(10)
-    c, _ = ls.accept()
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        write(status, "FAIL: nothing to accept")
+        return None
     c.settimeout(10)
     return c
 
@@ -51,7 +55,7 @@ def listener(name, status, closed):
         c.connect("\0" + name)
         c.close()
     c = accept_on_go(ls, status)
-    if not c:
+    if c is None:
         return 1
     got = b""
     try:
@@ -96,7 +100,7 @@ def tree(name, status):
         c.sendall(b"hi" if got == b"ok" else b"??")
         os._exit(0)
     c = accept_on_go(ls, status)
-    if not c:
+    if c is None:
         return 1
     _, uid, gid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
     passcred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED)
