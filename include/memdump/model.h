@@ -123,6 +123,8 @@ bool md_stop_signal(int sig);
 bool md_creds_full_root(const struct md_creds *c);
 /* a and b are the same credentials, groups in the same order */
 bool md_creds_same(const struct md_creds *a, const struct md_creds *b);
+/* the same ids (real, effective, saved, fs) and groups, in the same order; capabilities aside */
+bool md_creds_same_ids(const struct md_creds *a, const struct md_creds *b);
 
 struct md_siginfo {
 	uint8_t raw[MD_SIGINFO_SIZE];	/* kernel siginfo as PTRACE_PEEKSIGINFO returns it */

@@ -369,7 +369,8 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 {
 	const struct sd_unix *u = sockdiag_find_unix(d, f->sock.ino);
 	struct md_sock *s = &f->sock;
-	const struct sd_icon *ic;
+	const struct sd_icon *ic = NULL;
+	bool unpeered;
 
 	if (!u)
 		return log_err(-EIO, "fd %d of %d: the kernel does not list its unix socket %llu (sock_diag leaves out "
@@ -395,8 +396,8 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 	 * Restore connects it again, if it has sent nothing: what it sent waits
 	 * in that other end, which nothing outside the kernel can read.
 	 */
-	ic = NULL;
-	if (!u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM)
+	unpeered = !u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM;
+	if (unpeered)
 		ic = sockdiag_find_icon(d, s->ino);
 	if (ic && !md_socks_find(socks, ic->listener, NULL))
 		return log_refuse("fd %d of %d is a unix %s socket whose connect() waits in the backlog of "
@@ -411,8 +412,7 @@ static int fill_unix(const struct md_socks *socks, pid_t pid, struct md_fd *f, c
 		s->pending_on = ic->listener;
 		s->pending_pos = ic->pos;
 	}
-	if (!ic && !u->peer_ino && u->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM &&
-	    s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
+	if (unpeered && !ic && s->shutdown != (MD_SOCK_SHUT_RD | MD_SOCK_SHUT_WR))
 		return log_refuse("fd %d of %d is a unix %s socket connected to no peer, not shut down, and in no "
 				  "listener's backlog: not supported", f->fd, pid, unix_type_name(s->type));
 	if (u->name_len && u->name[0])

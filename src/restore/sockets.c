@@ -338,7 +338,6 @@ static int connect_named(struct restore_ctx *rc, int fd, const struct md_fd *f, 
 /* the credentials of the process that holds socket ino, NULL if they are memdump's own or unknown */
 static const struct md_creds *holder_creds(const struct restore_ctx *rc, uint64_t ino)
 {
-	const struct md_creds *c, *own = &rc->own_creds;
 	pid_t pid = 0;
 
 	if (!md_socks_find(&rc->socks, ino, &pid))
@@ -348,12 +347,7 @@ static const struct md_creds *holder_creds(const struct restore_ctx *rc, uint64_
 
 		if (p->pid != pid || !p->n_threads || !p->threads[0].has_creds)
 			continue;
-		c = &p->threads[0].creds;
-		if (!memcmp(c->uid, own->uid, sizeof(c->uid)) && !memcmp(c->gid, own->gid, sizeof(c->gid)) &&
-		    c->n_groups == own->n_groups &&
-		    (!c->n_groups || !memcmp(c->groups, own->groups, c->n_groups * sizeof(*c->groups))))
-			return NULL;
-		return c;
+		return md_creds_same_ids(&p->threads[0].creds, &rc->own_creds) ? NULL : &p->threads[0].creds;
 	}
 	return NULL;
 }

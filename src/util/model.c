@@ -48,12 +48,16 @@ bool md_creds_full_root(const struct md_creds *c)
 	return !c->cap_inh && !c->cap_amb && !c->secbits && c->cap_prm == c->cap_bnd && c->cap_eff == c->cap_bnd;
 }
 
-bool md_creds_same(const struct md_creds *a, const struct md_creds *b)
+bool md_creds_same_ids(const struct md_creds *a, const struct md_creds *b)
 {
 	return !memcmp(a->uid, b->uid, sizeof(a->uid)) && !memcmp(a->gid, b->gid, sizeof(a->gid)) &&
 	       a->n_groups == b->n_groups &&
-	       (!a->n_groups || !memcmp(a->groups, b->groups, a->n_groups * sizeof(*a->groups))) &&
-	       a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
+	       (!a->n_groups || !memcmp(a->groups, b->groups, a->n_groups * sizeof(*a->groups)));
+}
+
+bool md_creds_same(const struct md_creds *a, const struct md_creds *b)
+{
+	return md_creds_same_ids(a, b) && a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
 	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb && a->secbits == b->secbits;
 }
 

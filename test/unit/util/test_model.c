@@ -143,3 +143,28 @@ Test(model, pipes_by_id)
 	cr_expect_eq(md_pipes_find(p, 5, false, 10), -1);
 	cr_expect_eq(md_pipes_find(p, 0, false, 1), -1);
 }
+
+/* ids and groups alone, or with the capabilities and securebits too */
+Test(model, creds_same_ids)
+{
+	uint32_t ga[] = { 10, 20 }, gb[] = { 10, 20 };
+	struct md_creds a = { .uid = { 1, 2, 3, 4 }, .gid = { 5, 6, 7, 8 }, .groups = ga, .n_groups = 2,
+			      .cap_eff = 1 }, b = a;
+
+	b.groups = gb;
+	cr_expect(md_creds_same_ids(&a, &b));
+	cr_expect(md_creds_same(&a, &b));
+	b.cap_eff = 0;
+	cr_expect(md_creds_same_ids(&a, &b), "capabilities aside");
+	cr_expect_not(md_creds_same(&a, &b));
+	b.uid[3] = 9;
+	cr_expect_not(md_creds_same_ids(&a, &b), "the fs uid counts");
+	b = a;
+	gb[1] = 21;
+	b.groups = gb;
+	cr_expect_not(md_creds_same_ids(&a, &b));
+	b.n_groups = 1;
+	cr_expect(md_creds_same_ids(&a, &(struct md_creds){ .uid = { 1, 2, 3, 4 }, .gid = { 5, 6, 7, 8 },
+							    .groups = ga, .n_groups = 2 }));
+	cr_expect_not(md_creds_same_ids(&a, &b), "one group fewer");
+}
