@@ -57,8 +57,9 @@ bool md_creds_same_ids(const struct md_creds *a, const struct md_creds *b)
 
 bool md_creds_same(const struct md_creds *a, const struct md_creds *b)
 {
-	return md_creds_same_ids(a, b) && a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
-	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb && a->secbits == b->secbits;
+	return md_creds_same_ids(a, b) && a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm &&
+	       a->cap_eff == b->cap_eff && a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb &&
+	       a->secbits == b->secbits;
 }
 
 void md_vmas_free(struct md_vma *v, size_t n)
