@@ -299,6 +299,19 @@ int proc_nl_open(int protocol, struct nl_sock **ret)
 	return 0;
 }
 
+/* one request answered and read, so that the kernel knows the size we read with */
+static void prime(struct nl_sock *sk)
+{
+	struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_ino = 0,
+				     .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } };
+	int r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, 0, &req, sizeof(req));
+
+	/* the answer is an error: no socket has inode 0 */
+	if (r >= 0)
+		r = nl_recvmsgs_default(sk);
+	log_debug("sock_diag: first answer read: %s", r < 0 ? nl_geterror(r) : "no error");
+}
+
 static int open_diag(struct nl_sock **ret)
 {
 	int r = proc_nl_open(NETLINK_SOCK_DIAG, ret);
@@ -311,10 +324,14 @@ static int open_diag(struct nl_sock **ret)
 	}
 	/*
 	 * The kernel fills each part of a dump up to the size we last read with
-	 * (at most 32 KiB), and leaves out a socket whose answer does not fit in
-	 * an empty part: a listener's waiting connections take 4 bytes each.
+	 * (at most 32 KiB), and ends the dump at a socket whose answer does not
+	 * fit in an empty part: a listener's waiting connections take 4 bytes
+	 * each. It fills the first part as it takes the request, at a page's
+	 * size unless we have read already: one answer read first, an error
+	 * for a socket that does not exist, sizes every part of what follows.
 	 */
 	nl_socket_set_msg_buf_size(*ret, 32768);
+	prime(*ret);
 	return 0;
 }
 

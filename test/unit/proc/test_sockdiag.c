@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink_diag.h>
 #include <linux/sock_diag.h>
@@ -352,6 +353,42 @@ Test(sockdiag, live_backlog)
 	sockdiag_release(&d);
 	for (int i = 0; i < 3; i++)
 		close(cfd[i]);
+	close(lfd);
+}
+
+/*
+ * A listener whose waiting connections fill more than a page, and the first
+ * socket of the kernel's walk: alone in a network namespace of its own, its
+ * clients closed (their connections still wait, found by no inode). The
+ * kernel fills the first part of a dump before anything was read from the
+ * socket; where that part cannot hold the listener, it ends the listing.
+ */
+Test(sockdiag, live_backlog_first_and_large)
+{
+	enum { N = 2000 };
+	struct sockaddr_un un = { .sun_family = AF_UNIX, .sun_path = "\0memdump-bl-large" };
+	socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 18);
+	const struct sd_unix *l;
+	struct sockdiag d;
+	int lfd;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		cr_skip_test("cannot make a network namespace: %s", strerror(errno));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&un, ul), 0);
+	cr_assert_eq(listen(lfd, N), 0);
+	for (int i = 0; i < N; i++) {
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		cr_assert_eq(connect(c, (struct sockaddr *)&un, ul), 0, "connection %d: %s", i, strerror(errno));
+		close(c);
+	}
+	cr_assert_eq(sockdiag_collect(true, false, &d), 0);
+	cr_assert_eq(d.n_unix, 1, "the listener alone: %zu", d.n_unix);
+	l = sockdiag_find_unix(&d, ino_of(lfd));
+	cr_assert_not_null(l, "the listener is listed");
+	cr_assert_eq(l->n_icons, N);
+	sockdiag_release(&d);
 	close(lfd);
 }
 
