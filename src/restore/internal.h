@@ -262,6 +262,9 @@ int restore_check_epoll(struct restore_ctx *rc);
 int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp);
 void restore_free_epoll(struct restore_ctx *rc);
 
+/* helper.c: fn(arg) in a forked child; its exit status, -EIO if a signal ended it, or -errno */
+int restore_in_child(int (*fn)(void *arg), void *arg);
+
 /* files.c: the index in rc->pipes of the pipe or FIFO of fd f, -1 if none */
 int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f);
 

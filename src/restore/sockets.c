@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memdump/image.h"
@@ -360,45 +359,48 @@ static const struct md_creds *holder_creds(const struct restore_ctx *rc, uint64_
  * and with them its access to the listener's path. The pid it names is
  * the child's, gone at once. 0 or -errno; *what says what failed.
  */
+struct connect_job {
+	const struct md_creds *cr;
+	int fd;
+	const struct sockaddr_un *sa;
+	socklen_t len;
+};
+
+/* in the child: 0, errno (7 bits) of connect(), or 128 | errno where the ids could not be taken */
+static int connect_child(void *arg)
+{
+	const struct connect_job *j = arg;
+	const struct md_creds *cr = j->cr;
+
+	/* raw calls: glibc's would go through every thread of ours, and here is only one */
+	if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 ||
+	    syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0 ||
+	    syscall(SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2]) < 0)
+		return 128 | (errno & 0x7f);
+	syscall(SYS_setfsgid, cr->gid[3]);
+	syscall(SYS_setfsuid, cr->uid[3]);
+	return connect(j->fd, (const struct sockaddr *)j->sa, j->len) < 0 ? errno & 0x7f : 0;
+}
+
 static int connect_as(const struct md_creds *cr, int fd, const struct sockaddr_un *sa, socklen_t len,
 		      const char **what)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
-	pid_t pid;
-	int st, r;
+	struct connect_job j = { cr, fd, sa, len };
+	int r;
 
 	*what = "connect";
 	if (!cr)
 		return connect(fd, (const struct sockaddr *)sa, len) < 0 ? -errno : 0;
-	/* a SIGCHLD ignored would reap the child before we could */
-	sigaction(SIGCHLD, &dfl, &old);
-	pid = fork();
-	if (pid == 0) {
-		/* raw calls: glibc's would go through every thread of ours, and here is only one */
-		if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 ||
-		    syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0 ||
-		    syscall(SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2]) < 0)
-			_exit(128 | (errno & 0x7f));
-		syscall(SYS_setfsgid, cr->gid[3]);
-		syscall(SYS_setfsuid, cr->uid[3]);
-		_exit(connect(fd, (const struct sockaddr *)sa, len) < 0 ? errno & 0x7f : 0);
-	}
-	r = pid < 0 ? -errno : 0;
-	while (pid > 0 && waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			r = -errno;
-			break;
-		}
-	sigaction(SIGCHLD, &old, NULL);
-	if (pid < 0 || r < 0) {
+	r = restore_in_child(connect_child, &j);
+	if (r == -EIO)
+		return r;
+	if (r < 0) {
 		*what = "fork a helper to connect";
 		return r;
 	}
-	if (!WIFEXITED(st))
-		return -EIO;
-	if (WEXITSTATUS(st) & 128)
+	if (r & 128)
 		*what = "take the ids of its holder to connect";
-	return -(WEXITSTATUS(st) & 0x7f);
+	return -(r & 0x7f);
 }
 
 /*
