@@ -340,6 +340,7 @@ struct md_epoll_item {
 	uint64_t data;
 	uint64_t ofd;		/* the description it watches; 0: not at fd tfd of this process */
 	bool file_known;	/* dump only, never written: fdinfo's inode and device of the watched file */
+	uint32_t toff;		/* dump only: its place among the items of its epoll fd on number tfd */
 	uint64_t ino, dev;	/* dev as stat() gives it */
 };
 
@@ -469,6 +470,33 @@ struct md_pty {
 static inline bool md_fd_is_sock(const struct md_fd *f)
 {
 	return f->kind == MD_FD_UNIX_SOCKET || f->kind == MD_FD_INET_SOCKET || f->kind == MD_FD_NETLINK_SOCKET;
+}
+
+/*
+ * Whether an epoll item on a file of this kind may be added back by any
+ * process with the file at the item's number (restore's helper does): its
+ * poll reads nothing of the caller's. A signalfd's reads the caller's
+ * signals, a device's driver may read anything: an item on either is
+ * added back by a process of the tree that holds it at that number.
+ */
+static inline bool md_epoll_any_adder(enum md_fd_kind kind)
+{
+	switch (kind) {
+	case MD_FD_PIPE:
+	case MD_FD_FIFO:
+	case MD_FD_EVENTFD:
+	case MD_FD_TIMERFD:
+	case MD_FD_EPOLL:
+	case MD_FD_INOTIFY:
+	case MD_FD_UNIX_SOCKET:
+	case MD_FD_INET_SOCKET:
+	case MD_FD_NETLINK_SOCKET:
+	case MD_FD_PTY_MASTER:
+	case MD_FD_PTY_SLAVE:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* A pipe of the tree: its capacity and the bytes sitting in it at dump time. */

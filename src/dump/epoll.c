@@ -1,8 +1,11 @@
 /*
  * Which open file description each epoll item watches. fdinfo gives the
  * fd number the item was added with; kcmp(KCMP_EPOLL_TFD) says whether
- * that fd of the process still holds the same file. The items themselves
- * come from collect_fd() (files.c); restore adds them back (restore/epoll.c).
+ * that fd of the process still holds the same file. An item whose file
+ * is at that number in no process holding the epoll fd (moved by dup2()
+ * and close(), or left to a child after fork()) is looked for in every
+ * fd of the tree on the same inode. The items themselves come from
+ * collect_fd() (files.c); restore adds them back (restore/epoll.c).
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -78,6 +81,7 @@ static int link_items(const struct md_proc *p, struct md_fd *e)
 		if (e->epoll[order[i]].tfd == e->epoll[order[i - 1]].tfd)
 			toff[order[i]] = toff[order[i - 1]] + 1;
 	for (size_t k = 0; k < e->n_epoll; k++) {
+		e->epoll[k].toff = toff[k];
 		r = item_ofd(p, e, k, toff[k], &e->epoll[k].ofd);
 		if (r < 0)
 			return r;
@@ -86,8 +90,8 @@ static int link_items(const struct md_proc *p, struct md_fd *e)
 }
 
 struct epoll_ref {
-	const struct md_fd *e;
-	pid_t pid;
+	struct md_fd *e;
+	const struct md_proc *p;
 	size_t pos;		/* place in the tree */
 };
 
@@ -100,9 +104,123 @@ static int cmp_epoll_ref(const void *a, const void *b)
 	return (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* an fd of the tree, found by the inode of its file */
+struct fd_at {
+	const struct md_proc *p;
+	const struct md_fd *f;
+};
+
+static int cmp_fd_at(const void *a, const void *b)
+{
+	const struct md_fd *x = ((const struct fd_at *)a)->f, *y = ((const struct fd_at *)b)->f;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+struct fd_index {
+	struct fd_at *at;
+	size_t n;
+};
+
+static int index_fds(const struct md_proc *procs, size_t n, struct fd_index *ix)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += procs[i].n_fds;
+	ix->at = calloc(total ? total : 1, sizeof(*ix->at));
+	if (!ix->at)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < procs[i].n_fds; j++)
+			ix->at[ix->n++] = (struct fd_at){ &procs[i], &procs[i].fds[j] };
+	qsort(ix->at, ix->n, sizeof(*ix->at), cmp_fd_at);
+	return 0;
+}
+
+/*
+ * The fd of the tree holding the file item k of epoll fd e (in h)
+ * watches, looked for among those on its inode: *ret, or NULL. A socket's
+ * inode has one file; for others kcmp() compares.
+ */
+static int find_watched(const struct fd_index *ix, const struct md_proc *h, const struct md_fd *e, size_t k,
+			const struct fd_at **ret)
+{
+	const struct md_epoll_item *it = &e->epoll[k];
+	struct kcmp_epoll_slot slot = { .efd = (uint32_t)e->fd, .tfd = (uint32_t)it->tfd, .toff = it->toff };
+	struct md_fd kf = { .dev = it->dev, .ino = it->ino };
+	struct fd_at key = { .f = &kf };
+	size_t lo = 0, hi = ix->n;
+
+	*ret = NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_fd_at(&ix->at[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < ix->n && !cmp_fd_at(&ix->at[i], &key); i++) {
+		const struct fd_at *c = &ix->at[i];
+		long r;
+
+		if (md_fd_is_sock(c->f)) {
+			*ret = c;
+			return 0;
+		}
+		r = syscall(SYS_kcmp, c->p->pid, h->pid, KCMP_EPOLL_TFD, (unsigned long)c->f->fd, (unsigned long)&slot);
+		if (r < 0)
+			return log_err(-errno, "cannot compare fd %d of %d with the file epoll fd %d of %d watches",
+				       c->f->fd, c->p->pid, e->fd, h->pid);
+		if (r == 0) {
+			*ret = c;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Item k of the epoll description of the holders refs[0..n), which none
+ * has at the item's number: its file found elsewhere in the tree (the
+ * index made on first use), and kept where any process can add it back.
+ */
+static int link_moved(const struct md_proc *procs, size_t n_procs, struct fd_index *ix, const struct epoll_ref *refs,
+		      size_t k)
+{
+	struct md_fd *e = refs[0].e;
+	struct md_epoll_item *it = &e->epoll[k];
+	const struct fd_at *w = NULL;
+	int r;
+
+	if (it->file_known) {
+		if (!ix->at && (r = index_fds(procs, n_procs, ix)) < 0)
+			return r;
+		r = find_watched(ix, refs[0].p, e, k, &w);
+		if (r < 0)
+			return r;
+	}
+	if (w && md_epoll_any_adder(w->f->kind)) {
+		it->ofd = w->f->ofd;
+		return 0;
+	}
+	if (w)
+		return log_refuse("fd %d of %d is an epoll fd watching fd %d of %d (a signalfd or a device), "
+				  "added as fd %d: no process of the tree holds both at that number, which the "
+				  "restore needs to add it back (keep the watched file open at fd %d)",
+				  e->fd, refs[0].p->pid, w->f->fd, w->p->pid, it->tfd, it->tfd);
+	return log_refuse("fd %d of %d is an epoll fd watching a file added as fd %d, which no process of "
+			  "the tree holds any more; not supported (close the epoll fd, or keep the watched "
+			  "file open)", e->fd, refs[0].p->pid, it->tfd);
+}
+
 int dump_link_epoll(struct md_proc *procs, size_t n)
 {
 	_cleanup_free_ struct epoll_ref *refs = NULL;
+	struct fd_index ix = { 0 };
 	size_t n_refs = 0, pos = 0;
 	int err = 0, r;
 
@@ -120,10 +238,9 @@ int dump_link_epoll(struct md_proc *procs, size_t n)
 	if (!n_refs)
 		return 0;
 	/*
-	 * An item is added back by a process holding both the epoll fd and the
-	 * watched file at the item's number; with none, it cannot come back.
 	 * The holders of one epoll description are neighbours in refs, the
-	 * first in the tree first.
+	 * first in the tree first: an item none has at its number is looked
+	 * for in the tree, and kept on the first.
 	 */
 	refs = calloc(n_refs, sizeof(*refs));
 	if (!refs)
@@ -132,27 +249,22 @@ int dump_link_epoll(struct md_proc *procs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < procs[i].n_fds; j++, pos++)
 			if (procs[i].fds[j].kind == MD_FD_EPOLL)
-				refs[n_refs++] = (struct epoll_ref){ &procs[i].fds[j], procs[i].pid, pos };
+				refs[n_refs++] = (struct epoll_ref){ &procs[i].fds[j], &procs[i], pos };
 	qsort(refs, n_refs, sizeof(*refs), cmp_epoll_ref);
-	for (size_t i = 0, end; i < n_refs; i = end) {
+	for (size_t i = 0, end; i < n_refs && err >= 0; i = end) {
 		const struct md_fd *e = refs[i].e;
 
 		for (end = i + 1; end < n_refs && refs[end].e->ofd == e->ofd; end++)
 			;
-		for (size_t k = 0; k < e->n_epoll; k++) {
+		for (size_t k = 0; k < e->n_epoll && err >= 0; k++) {
 			bool found = false;
 
 			for (size_t h = i; h < end && !found; h++)
 				found = k < refs[h].e->n_epoll && refs[h].e->epoll[k].ofd;
-			if (found)
-				continue;
-			log_msg(LOG_ERR,
-				"fd %d of %d is an epoll fd watching a file added as fd %d, which no process of "
-				"the tree holds at that number any more; not supported (close the epoll fd, or "
-				"keep the watched file open at fd %d)",
-				e->fd, refs[i].pid, e->epoll[k].tfd, e->epoll[k].tfd);
-			err = -ENOTSUP;
+			if (!found)
+				err = link_moved(procs, n, &ix, &refs[i], k);
 		}
 	}
+	free(ix.at);
 	return err;
 }

@@ -1,16 +1,25 @@
 /*
  * Epoll interest lists. memdump makes each epoll instance empty with the
- * other files (files.c); its items are added by a remote epoll_ctl() in a
- * restored process, once its fds are in place, because the kernel keys an
- * item by its file and the fd number it was added with. Each item is added
- * once, by the first process that holds the epoll fd and the watched file
- * at that number.
+ * other files (files.c). The kernel keys an item by its file and the fd
+ * number it was added with, and nothing else of the process that added
+ * it is kept, but for one kind of file: a signalfd polls the signals of
+ * whoever polls it, and an item on it must be added by its process.
+ * So, once every file is open and before any process exists, a forked
+ * helper puts each watched file at its item's number in an fd table of
+ * its own and adds the item (restore_epoll_fill()); the items on other
+ * files are added by a remote epoll_ctl() in the first restored process
+ * that holds the epoll fd and the watched file at that number, once its
+ * fds are in place (restore_epoll_add()).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "memdump/inject.h"
 #include "memdump/log.h"
@@ -37,18 +46,28 @@ static const struct md_fd *find_ofd(const struct restore_ctx *rc, uint64_t ofd)
 #define EPOLL_EVENTS_OK (0x3fffu | EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET)
 #define EPOLL_NESTS_MAX 5	/* the kernel refuses deeper nesting (EP_MAX_NESTS 4) */
 
+static struct restore_epoll *find_epoll(const struct restore_ctx *rc, uint64_t ofd)
+{
+	for (size_t i = 0; i < rc->n_epolls; i++)
+		if (rc->epolls[i].ofd == ofd)
+			return &rc->epolls[i];
+	return NULL;
+}
+
 /*
- * Whether the epoll description e watches, through at most depth levels,
+ * Whether the epoll description ep watches, through at most depth levels,
  * only what epoll_ctl() would take: files that can be polled, no loop, no
  * deeper nesting than the kernel allows.
  */
-static int check_items(const struct restore_ctx *rc, const struct md_fd *e, int depth)
+static int check_items(const struct restore_ctx *rc, const struct restore_epoll *ep, int depth)
 {
+	const struct md_fd *e = find_ofd(rc, ep->ofd);
+
 	if (depth > EPOLL_NESTS_MAX)
 		return log_err(-EINVAL, "image: fd %d is an epoll fd nested too deep, or in a loop", e->fd);
-	for (size_t k = 0; k < e->n_epoll; k++) {
+	for (size_t k = 0; k < ep->n; k++) {
 		const struct md_epoll_item *it = &e->epoll[k];
-		const struct md_fd *t = it->ofd ? find_ofd(rc, it->ofd) : NULL;
+		const struct md_fd *t = ep->watched[k] ? find_ofd(rc, ep->watched[k]) : NULL;
 		int r;
 
 		if (it->events & ~EPOLL_EVENTS_OK)
@@ -63,20 +82,12 @@ static int check_items(const struct restore_ctx *rc, const struct md_fd *e, int 
 			if (it->events & EPOLLEXCLUSIVE)
 				return log_err(-EINVAL, "image: epoll fd %d watches epoll fd %d with EPOLLEXCLUSIVE",
 					       e->fd, it->tfd);
-			r = check_items(rc, t, depth + 1);
+			r = check_items(rc, find_epoll(rc, t->ofd), depth + 1);
 			if (r < 0)
 				return r;
 		}
 	}
 	return 0;
-}
-
-static struct restore_epoll *find_epoll(struct restore_ctx *rc, uint64_t ofd)
-{
-	for (size_t i = 0; i < rc->n_epolls; i++)
-		if (rc->epolls[i].ofd == ofd)
-			return &rc->epolls[i];
-	return NULL;
 }
 
 int restore_check_epoll(struct restore_ctx *rc)
@@ -104,37 +115,246 @@ int restore_check_epoll(struct restore_ctx *rc)
 			rc->epolls = ep;
 			ep = &rc->epolls[rc->n_epolls++];
 			*ep = (struct restore_epoll){ .ofd = e->ofd, .n = e->n_epoll };
-			if (e->n_epoll && !(ep->added = calloc(e->n_epoll, sizeof(*ep->added))))
+			if (e->n_epoll && (!(ep->added = calloc(e->n_epoll, sizeof(*ep->added))) ||
+					   !(ep->watched = calloc(e->n_epoll, sizeof(*ep->watched)))))
 				return -ENOMEM;
 		}
 	}
-	/* every item has a process that can add it */
-	for (size_t x = 0; x < rc->n_epolls; x++)
-		for (size_t k = 0; k < rc->epolls[x].n; k++) {
-			bool ok = false;
-			int tfd = -1;
+	/*
+	 * Every item can be added back: by the helper, its file being of the
+	 * image and of a kind it may add, or by a process holding the epoll fd
+	 * and that file at the item's number. added[] marks the latter until
+	 * this is checked. A holder that has not got the file at that number
+	 * does not know it: the others may.
+	 */
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
 
-			for (size_t i = 0; i < rc->n && !ok; i++) {
-				const struct md_proc *p = &rc->procs[i].p;
+		for (size_t j = 0; j < p->n_fds; j++) {
+			const struct md_fd *e = &p->fds[j];
+			struct restore_epoll *ep = e->kind == MD_FD_EPOLL ? find_epoll(rc, e->ofd) : NULL;
 
-				for (size_t j = 0; j < p->n_fds && !ok; j++)
-					if (p->fds[j].kind == MD_FD_EPOLL && p->fds[j].ofd == rc->epolls[x].ofd) {
-						tfd = p->fds[j].epoll[k].tfd;
-						ok = can_add(p, &p->fds[j], k);
-					}
+			for (size_t k = 0; ep && k < e->n_epoll; k++) {
+				uint64_t ofd = e->epoll[k].ofd;
+
+				if (ofd && ep->watched[k] && ofd != ep->watched[k])
+					return log_err(-EINVAL, "image: fd %d of %d is an epoll fd whose item %zu "
+								"watches another file than in another process", e->fd,
+						       p->pid, k);
+				if (ofd)
+					ep->watched[k] = ofd;
+				ep->added[k] = ep->added[k] || can_add(p, e, k);
 			}
-			if (!ok)
+		}
+	}
+	for (size_t x = 0; x < rc->n_epolls; x++) {
+		struct restore_epoll *ep = &rc->epolls[x];
+		const struct md_fd *e = find_ofd(rc, ep->ofd);
+
+		for (size_t k = 0; k < ep->n; k++) {
+			const struct md_fd *t = ep->watched[k] ? find_ofd(rc, ep->watched[k]) : NULL;
+
+			if (!ep->added[k] && !(t && md_epoll_any_adder(t->kind)))
 				return log_err(-EINVAL, "image: epoll fd %d watches fd %d, which no process of the "
 							"image holds with the right file",
-					       find_ofd(rc, rc->epolls[x].ofd)->fd, tfd);
+					       e->fd, e->epoll[k].tfd);
 		}
+		memset(ep->added, 0, ep->n * sizeof(*ep->added));
+	}
 	for (size_t x = 0; x < rc->n_epolls; x++) {
-		int r = check_items(rc, find_ofd(rc, rc->epolls[x].ofd), 1);
+		int r = check_items(rc, &rc->epolls[x], 1);
 
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* ---- the helper ---- */
+
+/* one item for the helper: the watched file, ours, goes to number tfd and is added to ep, ours */
+struct fill_item {
+	int ep, file, tfd;
+	struct epoll_event ev;
+};
+
+/* what the helper tells: items added, and where the first one it could not add failed */
+struct fill_report {
+	size_t done;
+	int err;
+	bool in_ctl;		/* in epoll_ctl(): else in moving the file to its number */
+};
+
+struct fill_plan {
+	struct fill_item *items;
+	size_t n;
+	int *keep;		/* our fds the helper needs, ascending, each once */
+	size_t n_keep;
+	int *moved;		/* by our fd number: where the helper has it */
+	bool *taken;		/* by number, up to max_tfd: an item's */
+	int max_tfd;
+	struct fill_report *report;	/* shared with the helper */
+};
+
+/*
+ * The helper: it closes all but the files it needs, moves those on a
+ * number an item takes to a free one no item takes, then puts each file
+ * at its item's number and adds it. System calls only, on the plan the
+ * parent made: nothing here allocates.
+ */
+static int fill_child(void *arg)
+{
+	struct fill_plan *pl = arg;
+	struct rlimit rl;
+	int prev = -1, next = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (size_t i = 0; i < pl->n_keep; prev = pl->keep[i++])
+		if (pl->keep[i] > prev + 1)
+			syscall(SYS_close_range, prev + 1, pl->keep[i] - 1, 0);
+	syscall(SYS_close_range, prev + 1, ~0U, 0);
+	for (size_t i = 0; i < pl->n_keep; i++) {
+		int fd = pl->keep[i];
+
+		if (fd > pl->max_tfd || !pl->taken[fd])
+			continue;
+		while ((next <= pl->max_tfd && pl->taken[next]) || fcntl(next, F_GETFD) >= 0)
+			next++;
+		if (dup2(fd, next) < 0) {
+			pl->report->err = errno;
+			return 1;
+		}
+		pl->moved[fd] = next;
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		struct fill_item *it = &pl->items[i];
+
+		if (dup2(pl->moved[it->file], it->tfd) < 0) {
+			pl->report->err = errno;
+			return 1;
+		}
+		if (epoll_ctl(pl->moved[it->ep], EPOLL_CTL_ADD, it->tfd, &it->ev) < 0) {
+			pl->report->err = errno;
+			pl->report->in_ctl = true;
+			return 1;
+		}
+		pl->report->done = i + 1;
+	}
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* our fd for description ofd, opened by restore_open_files() */
+static int our_fd(const struct restore_ctx *rc, uint64_t ofd)
+{
+	const struct restore_ofd *o = restore_find_ofd(rc, ofd);
+
+	return o && o->file >= 0 ? rc->files[o->file].fd : -1;
+}
+
+/* the plan's items, the numbers they take and the fds the helper keeps; the helper's report */
+static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t (*which)[2])
+{
+	size_t kept = 0;
+	int max_ours = 0;
+
+	for (size_t x = 0; x < rc->n_epolls; x++) {
+		const struct restore_epoll *ep = &rc->epolls[x];
+		const struct md_fd *e = find_ofd(rc, ep->ofd);
+
+		for (size_t k = 0; k < ep->n; k++) {
+			const struct md_fd *t = ep->watched[k] ? find_ofd(rc, ep->watched[k]) : NULL;
+			struct fill_item *it = &pl->items[pl->n];
+
+			if (!t || !md_epoll_any_adder(t->kind))
+				continue;
+			*it = (struct fill_item){ .ep = our_fd(rc, ep->ofd), .file = our_fd(rc, t->ofd),
+						  .tfd = e->epoll[k].tfd,
+						  .ev = { .events = e->epoll[k].events, .data.u64 = e->epoll[k].data } };
+			if (it->ep < 0 || it->file < 0 || it->tfd < 0)
+				return log_err(-EINVAL, "epoll fd %d: a file to add has not been opened", e->fd);
+			which[pl->n][0] = x;
+			which[pl->n][1] = k;
+			pl->keep[pl->n_keep++] = it->ep;
+			pl->keep[pl->n_keep++] = it->file;
+			max_ours = it->ep > max_ours ? it->ep : max_ours;
+			max_ours = it->file > max_ours ? it->file : max_ours;
+			pl->max_tfd = it->tfd > pl->max_tfd ? it->tfd : pl->max_tfd;
+			pl->n++;
+		}
+	}
+	if (pl->n_keep)
+		qsort(pl->keep, pl->n_keep, sizeof(*pl->keep), cmp_int);
+	for (size_t i = 0, j = 0; i < pl->n_keep; i++)
+		if (!j || pl->keep[j - 1] != pl->keep[i]) {
+			pl->keep[j++] = pl->keep[i];
+			kept = j;
+		}
+	pl->n_keep = kept;
+	pl->moved = malloc(((size_t)max_ours + 1) * sizeof(*pl->moved));
+	pl->taken = calloc((size_t)pl->max_tfd + 1, sizeof(*pl->taken));
+	pl->report = mmap(NULL, sizeof(*pl->report), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pl->report == MAP_FAILED)
+		pl->report = NULL;
+	if (!pl->moved || !pl->taken || !pl->report)
+		return -ENOMEM;
+	for (int fd = 0; fd <= max_ours; fd++)
+		pl->moved[fd] = fd;
+	for (size_t i = 0; i < pl->n; i++)
+		pl->taken[pl->items[i].tfd] = true;
+	return 0;
+}
+
+int restore_epoll_fill(struct restore_ctx *rc)
+{
+	struct fill_plan pl = { 0 };
+	size_t n = 0, (*which)[2] = NULL;
+	int r;
+
+	for (size_t x = 0; x < rc->n_epolls; x++)
+		n += rc->epolls[x].n;
+	if (!n)
+		return 0;
+	pl.items = calloc(n, sizeof(*pl.items));
+	pl.keep = calloc(2 * n, sizeof(*pl.keep));
+	which = calloc(n, sizeof(*which));
+	r = pl.items && pl.keep && which ? plan_fill(rc, &pl, which) : -ENOMEM;
+	if (r >= 0 && pl.n)
+		r = restore_in_child(fill_child, &pl);
+	if (r > 0) {
+		const struct fill_report *rep = pl.report;
+		const struct fill_item *it = &pl.items[rep->done];
+		const struct md_fd *e = find_ofd(rc, rc->epolls[which[rep->done][0]].ofd);
+
+		if (rep->in_ctl)
+			r = log_err(-rep->err, "cannot add fd %d to epoll fd %d (events %#x)", it->tfd, e->fd,
+				    it->ev.events);
+		else
+			/* no room for the numbers (the fd limit): the processes add what is left */
+			log_debug("epoll: the helper cannot put a file at fd %d: %s; %zu item(s) left to the "
+				  "processes", it->tfd, strerror(rep->err), pl.n - rep->done);
+	} else if (r < 0) {
+		log_err(r, "cannot add the epoll items in a helper");
+	}
+	for (size_t i = 0; r >= 0 && pl.report && i < pl.report->done; i++)
+		rc->epolls[which[i][0]].added[which[i][1]] = true;
+	if (pl.report)
+		munmap(pl.report, sizeof(*pl.report));
+	free(pl.items);
+	free(pl.keep);
+	free(pl.moved);
+	free(pl.taken);
+	free(which);
+	return r < 0 ? r : 0;
 }
 
 int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp)
@@ -168,8 +388,10 @@ int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp)
 
 void restore_free_epoll(struct restore_ctx *rc)
 {
-	for (size_t i = 0; i < rc->n_epolls; i++)
+	for (size_t i = 0; i < rc->n_epolls; i++) {
 		free(rc->epolls[i].added);
+		free(rc->epolls[i].watched);
+	}
 	free(rc->epolls);
 	rc->epolls = NULL;
 	rc->n_epolls = 0;

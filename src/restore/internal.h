@@ -96,6 +96,7 @@ struct restore_epoll {
 	uint64_t ofd;
 	size_t n;
 	bool *added;
+	uint64_t *watched;	/* the description each item watches, 0 where no holder knows it */
 };
 
 /* A file deleted while open or mapped, made again (ghost.c). */
@@ -256,9 +257,11 @@ int restore_take_locks(struct restore_ctx *rc);
 int restore_posix_locks(struct restore_proc *rp);
 
 /* epoll.c: interest lists */
-/* index the image's epoll descriptions; refuse an item no process can add back */
+/* index the image's epoll descriptions; refuse an item that cannot be added back */
 int restore_check_epoll(struct restore_ctx *rc);
-/* add, in rp (its fds installed), the items it is the first able to add */
+/* add, once every file is open and before any process, the items a helper can add */
+int restore_epoll_fill(struct restore_ctx *rc);
+/* add, in rp (its fds installed), the items left that it is the first able to add */
 int restore_epoll_add(struct restore_ctx *rc, struct restore_proc *rp);
 void restore_free_epoll(struct restore_ctx *rc);
 

@@ -1096,6 +1096,8 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out;
 	r = restore_take_locks(&rc);
+	if (r >= 0)
+		r = restore_epoll_fill(&rc);
 	if (r < 0)
 		goto out;
 	r = open_socket(&rc);

@@ -1354,8 +1354,10 @@ static void check_anon_fds(void)
 
 /* ---- epoll: an interest list, a fired one-shot item, an epoll fd inside another -------- */
 
-enum { FD_EP = 147, FD_EP_NESTED, FD_EP_PIPE_R, FD_EP_PIPE_W, FD_EP_EV };
+enum { FD_EP = 147, FD_EP_NESTED, FD_EP_PIPE_R, FD_EP_PIPE_W, FD_EP_EV, FD_EP_MORE, FD_EP_WAS, FD_EP_NOW };
 #define EP_EV_DATA 0xa1a1a1a1b2b2b2b2ULL
+#define EP_SIG_DATA 0x5160
+#define EP_MOVED_DATA 0x3c3c
 
 static void ep_add(int ep, int fd, uint32_t events, uint64_t data)
 {
@@ -1393,6 +1395,18 @@ static void setup_epoll(void)
 	ep_add(FD_EP, FD_EP_PIPE_R, EPOLLIN | EPOLLET, FD_EP_PIPE_R);
 	ep_add(FD_EP, FD_EP_EV, EPOLLIN, EP_EV_DATA);
 	ep_add(FD_EP_NESTED, FD_EP, EPOLLIN, FD_EP);
+	/*
+	 * FD_EP_MORE watches the signalfd, whose item only this process can add
+	 * back (a signalfd polls its poller's signals), and an eventfd added as
+	 * FD_EP_WAS and since moved to FD_EP_NOW: its item is still keyed by
+	 * FD_EP_WAS, a number this process no longer has.
+	 */
+	place(epoll_create1(EPOLL_CLOEXEC), FD_EP_MORE);
+	place(eventfd(0, EFD_NONBLOCK), FD_EP_WAS);
+	ep_add(FD_EP_MORE, FD_SIG, EPOLLIN, EP_SIG_DATA);
+	ep_add(FD_EP_MORE, FD_EP_WAS, EPOLLIN, EP_MOVED_DATA);
+	if (dup2(FD_EP_WAS, FD_EP_NOW) < 0 || close(FD_EP_WAS) < 0)
+		die_setup("dup2");
 }
 
 /* the ready items of ep now, as a bit per fd of FD_EP_* (eventfd: by its data) */
@@ -1418,6 +1432,48 @@ static unsigned ep_ready(int ep, uint32_t *events_of_ev)
 }
 
 #define EPB(fd) (1u << ((fd) - FD_EP))
+
+/* FD_EP_MORE: nothing ready; then a signal and a write make both its items ready */
+static void check_epoll_more(void)
+{
+	struct epoll_event ev[4];
+	struct signalfd_siginfo si;
+	struct stat st;
+	static char info[4096];
+	char want[64], path[64];
+	const char *l = NULL;
+	bool sig = false, moved = false;
+	uint64_t one = 1;
+	int n;
+
+	if (fstat(FD_EP_NOW, &st) < 0 || fcntl(FD_EP_WAS, F_GETFD) >= 0)
+		failf("epoll %d: fd %d is gone or fd %d is open", FD_EP_MORE, FD_EP_NOW, FD_EP_WAS);
+	/* fdinfo: "tfd: %8d events: ... ino:%lx" */
+	snprintf(want, sizeof(want), "tfd: %8d ", FD_EP_WAS);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", FD_EP_MORE);
+	if (read_file(path, info, sizeof(info)) < 0 || !(l = strstr(info, want)))
+		failf("epoll %d: no item on fd %d", FD_EP_MORE, FD_EP_WAS);
+	snprintf(want, sizeof(want), "ino:%lx ", (unsigned long)st.st_ino);
+	if (l && (!strstr(l, want) || strstr(l, want) > strchr(l, '\n')))
+		failf("epoll %d: the item on fd %d is '%.*s', want %s", FD_EP_MORE, FD_EP_WAS, (int)strcspn(l, "\n"), l,
+		      want);
+	n = epoll_wait(FD_EP_MORE, ev, 4, 0);
+	if (n != 0)
+		failf("epoll %d: %d item(s) ready before anything happened", FD_EP_MORE, n);
+	if (syscall(SYS_tgkill, getpid(), my_gettid(), SIG_FD_SIGNAL) < 0 ||
+	    write(FD_EP_NOW, &one, sizeof(one)) != sizeof(one))
+		failf("epoll %d: cannot signal or write", FD_EP_MORE);
+	n = epoll_wait(FD_EP_MORE, ev, 4, 0);
+	for (int i = 0; i < n; i++) {
+		sig |= ev[i].data.u64 == EP_SIG_DATA;
+		moved |= ev[i].data.u64 == EP_MOVED_DATA;
+	}
+	if (n != 2 || !sig || !moved)
+		failf("epoll %d: %d item(s) ready, the signalfd's %s, the moved eventfd's %s", FD_EP_MORE, n,
+		      sig ? "among them" : "not", moved ? "among them" : "not");
+	if (read(FD_SIG, &si, sizeof(si)) != sizeof(si) || read(FD_EP_NOW, &one, sizeof(one)) != sizeof(one))
+		failf("epoll %d: cannot read the signal or the eventfd back", FD_EP_MORE);
+}
 
 static void check_epoll(void)
 {
@@ -1448,6 +1504,7 @@ static void check_epoll(void)
 		failf("epoll %d: EPOLL_CTL_DEL of fd %d: %s", FD_EP_NESTED, FD_EP, strerror(errno));
 	if (!(fcntl(FD_EP_NESTED, F_GETFD) & FD_CLOEXEC) || fcntl(FD_EP, F_GETFD) & FD_CLOEXEC)
 		failf("epoll fds: close-on-exec flags changed");
+	check_epoll_more();
 }
 
 static int run_checks(void)

@@ -620,15 +620,16 @@ Test(dump_collect, epoll_items_on_a_reused_number_told_apart)
 	pid = start_child(setup_epoll_renumbered, NULL, 0);
 	cr_assert_eq(dump_collect_fds(pid, &p), 0);
 	p.pid = pid;
-	/* the first and third cannot be added back */
-	cr_expect_eq(dump_link_fds(&p, 1), -ENOTSUP);
+	cr_expect_eq(dump_link_fds(&p, 1), 0);
 	stop_child(pid);
 	e = md_proc_fd(&p, 3);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->n_epoll, 5);
 	for (size_t k = 0; k < 5; k++) {
 		const struct md_epoll_item *it = &e->epoll[k];
-		uint64_t want = it->data == 2 || it->data == 4 || it->data == 5 ? md_proc_fd(&p, it->tfd)->ofd : 0;
+		/* the first and third were moved: found at their new numbers */
+		int at = it->data == 1 ? 9 : it->data == 3 ? 10 : it->tfd;
+		uint64_t want = md_proc_fd(&p, at)->ofd;
 
 		cr_expect(it->file_known);
 		cr_expect_eq(it->ofd, want, "item %llu: ofd %llu, not %llu", (unsigned long long)it->data,
@@ -793,8 +794,12 @@ Test(dump_collect, epoll_items_and_the_files_they_watch)
 	md_proc_release(&p);
 }
 
-/* an item whose file is no longer at its number cannot be added back: refused */
-static void expect_epoll_refused(void (*setup)(int))
+/*
+ * An item whose file is no longer at its number is found where it is now
+ * (fd at), not at the other end of its pipe, or refused where it may not
+ * be added back at another number, or is not in the tree (at < 0).
+ */
+static void expect_epoll_item_at(void (*setup)(int), int at)
 {
 	struct md_proc p = {};
 	pid_t pid;
@@ -802,14 +807,50 @@ static void expect_epoll_refused(void (*setup)(int))
 	pid = start_child(setup, NULL, 0);
 	cr_assert_eq(dump_collect_fds(pid, &p), 0);
 	p.pid = pid;
-	cr_expect_eq(dump_link_fds(&p, 1), -ENOTSUP);
-	cr_expect_eq(p.fds[3].epoll[0].ofd, 0);
+	cr_expect_eq(dump_link_fds(&p, 1), at < 0 ? -ENOTSUP : 0);
+	cr_expect_eq(p.fds[3].epoll[0].ofd, at < 0 ? 0 : md_proc_fd(&p, at)->ofd);
 	stop_child(pid);
 	md_proc_release(&p);
 }
 
-Test(dump_collect, epoll_item_moved_is_refused) { expect_epoll_refused(setup_epoll_moved); }
-Test(dump_collect, epoll_item_fd_reused_is_refused) { expect_epoll_refused(setup_epoll_reused); }
+/* a signalfd's item is added back by a process holding it at its number */
+static void setup_epoll_signalfd_moved(int sync_fd)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (epoll_create1(0) != 3 || signalfd(-1, &set, 0) != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	if (dup2(4, 7) < 0 || close(4) < 0)
+		_exit(1);
+}
+
+/* the watched pipe is left to a child, outside what is dumped */
+static void setup_epoll_left_outside(int sync_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sync_fd);
+		for (;;)
+			pause();
+	}
+	if (pid < 0 || close(4) < 0)
+		_exit(1);
+}
+
+Test(dump_collect, epoll_item_moved_is_found) { expect_epoll_item_at(setup_epoll_moved, 7); }
+Test(dump_collect, epoll_item_fd_reused_is_found) { expect_epoll_item_at(setup_epoll_reused, 9); }
+Test(dump_collect, epoll_item_signalfd_moved_is_refused) { expect_epoll_item_at(setup_epoll_signalfd_moved, -1); }
+Test(dump_collect, epoll_item_outside_is_refused) { expect_epoll_item_at(setup_epoll_left_outside, -1); }
 Test(dump_collect, deleted_dir_is_refused) { expect_enotsup(setup_deleted_dir); }
 
 /* a child made by clone() of flags, sleeping until killed */

@@ -1,12 +1,20 @@
 /*
- * restore_check_epoll() on synthetic images: each epoll item must have a
- * process that holds both the epoll description and the watched one at the
- * item's fd number; any such holder will do.
+ * restore_check_epoll() on synthetic images: each epoll item must be on a
+ * file of the image the helper may add, or have a process that holds both
+ * the epoll description and the watched one at the item's fd number; any
+ * such holder will do. restore_epoll_fill() on files of the test's own.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "restore/internal.h"
 
@@ -58,10 +66,36 @@ Test(restore_epoll, the_child_alone_can_add_it)
 	cr_expect_eq(restore_check_epoll(&rc), 0);
 }
 
-Test(restore_epoll, nobody_can_add_it)
+/* a pipe end moved to fd 5, the child's fd 4 another file: the helper adds it at 4 */
+Test(restore_epoll, the_helper_adds_a_moved_pipe)
 {
 	fds[0][1].fd = 5;
-	fds[1][1].ofd = 9;	/* the child's fd 4 is another file */
+	fds[1][1].ofd = 9;
+	cr_expect_eq(restore_check_epoll(&rc), 0);
+	cr_expect(!rc.epolls[0].added[0], "checked, and nothing added yet");
+}
+
+/* a signalfd polls the signals of whoever polls it: added by a process holding it at fd 4 */
+Test(restore_epoll, nobody_can_add_a_moved_signalfd)
+{
+	fds[0][1].fd = 5;
+	fds[0][1].kind = MD_FD_SIGNALFD;
+	fds[1][1].ofd = 9;
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+/* no holder knows which file fd 4 was */
+Test(restore_epoll, an_unknown_file)
+{
+	fds[0][1].fd = fds[1][1].fd = 5;
+	items[0][0].ofd = items[1][0].ofd = 0;
+	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
+}
+
+Test(restore_epoll, holders_disagree_on_the_file)
+{
+	fds[1][1].ofd = 9;
+	items[1][0].ofd = 9;
 	cr_expect_eq(restore_check_epoll(&rc), -EINVAL);
 }
 
@@ -117,4 +151,112 @@ Test(restore_epoll, descriptions_indexed_by_first_fd)
 	cr_expect_eq(restore_find_ofd(&rc, 2)->file, -1);
 	cr_expect_null(restore_find_ofd(&rc, 3));
 	cr_expect_null(restore_find_ofd(&rc, 0));
+}
+
+/* ---- restore_epoll_fill(), on files of this test's ---- */
+
+/* "tfd: N ... ino:X" of the epoll fd ep's items, as fdinfo shows them */
+static bool has_item(int ep, int tfd, uint64_t data, ino_t ino)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ep);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		int t;
+		unsigned long long d;
+		unsigned long i;
+
+		found = sscanf(line, "tfd: %d events: %*x data: %llx pos:%*d ino:%lx", &t, &d, &i) == 3 && t == tfd &&
+			d == data && i == ino;
+	}
+	fclose(f);
+	return found;
+}
+
+static ino_t ino_of(int fd)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+/* our files for descriptions 1 (an epoll fd) and 2, in rc.files */
+static void give_files(int ep, int file)
+{
+	static struct restore_file files[2];
+
+	files[0] = (struct restore_file){ .ofd = 1, .fd = ep };
+	files[1] = (struct restore_file){ .ofd = 2, .fd = file };
+	rc.files = files;
+	rc.n_files = 2;
+	restore_find_ofd(&rc, 1)->file = 0;
+	restore_find_ofd(&rc, 2)->file = 1;
+}
+
+/*
+ * The item goes in at fd 4, the tree's number, though here fd 4 is the
+ * epoll fd itself (the helper moves it off first) and the pipe is at 60.
+ */
+Test(restore_epoll, fill_at_the_number_of_the_tree)
+{
+	struct epoll_event ev;
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(ep, 4), 4);
+	cr_assert_eq(dup2(p[0], 60), 60);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	give_files(4, 60);
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_assert_eq(restore_epoll_fill(&rc), 0);
+	cr_expect(rc.epolls[0].added[0]);
+	cr_expect(has_item(4, 4, 7, ino_of(60)), "fdinfo of the epoll fd shows the pipe at fd 4");
+	cr_expect_eq(epoll_wait(4, &ev, 1, 0), 1);
+	cr_expect_eq(ev.data.u64, 7);
+	cr_expect_eq(fcntl(60, F_GETFD), 0, "our own fds as they were");
+	cr_expect_eq(fcntl(4, F_GETFD), 0);
+	close(ep), close(4), close(60), close(p[0]), close(p[1]);
+}
+
+/* an item on a signalfd is left to the processes */
+Test(restore_epoll, fill_leaves_a_signalfd)
+{
+	sigset_t set;
+	int ep = epoll_create1(EPOLL_CLOEXEC), sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	fds[0][1].kind = fds[1][1].kind = MD_FD_SIGNALFD;
+	give_files(ep, sfd);
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_assert_eq(restore_epoll_fill(&rc), 0);
+	cr_expect(!rc.epolls[0].added[0]);
+	cr_expect(!has_item(ep, 4, 7, ino_of(sfd)));
+	close(ep), close(sfd);
+}
+
+/* epoll_ctl() refuses the second of two items on one file and number: the restore fails */
+Test(restore_epoll, fill_fails_as_epoll_ctl_does)
+{
+	static struct md_epoll_item two[2][2];
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	for (int i = 0; i < 2; i++) {
+		two[i][0] = two[i][1] = items[i][0];
+		two[i][1].data = 8;
+		fds[i][0].epoll = two[i];
+		fds[i][0].n_epoll = 2;
+	}
+	cr_assert_eq(pipe(p), 0);
+	give_files(ep, p[0]);
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_expect_eq(restore_epoll_fill(&rc), -EEXIST);
+	cr_expect(!rc.epolls[0].added[0] && !rc.epolls[0].added[1], "nothing marked when it failed");
+	close(ep), close(p[0]), close(p[1]);
 }
