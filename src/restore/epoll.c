@@ -278,8 +278,8 @@ static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t 
 			if (!t || !md_epoll_any_adder(t->kind))
 				continue;
 			*it = (struct fill_item){ .ep = our_fd(rc, ep->ofd), .file = our_fd(rc, t->ofd),
-						  .tfd = e->epoll[k].tfd,
-						  .ev = { .events = e->epoll[k].events, .data.u64 = e->epoll[k].data } };
+						  .tfd = e->epoll[k].tfd };
+			it->ev = (struct epoll_event){ .events = e->epoll[k].events, .data.u64 = e->epoll[k].data };
 			if (it->ep < 0 || it->file < 0 || it->tfd < 0)
 				return log_err(-EINVAL, "epoll fd %d: a file to add has not been opened", e->fd);
 			which[pl->n][0] = x;
