@@ -2267,6 +2267,124 @@ test_many_fds() {
 
 ALL_TESTS+=(many_fds)
 
+# --- servers as packaged: PostgreSQL, nginx -------------------------------------------------
+
+# as_user USER CMD...: CMD run as USER with USER's groups
+as_user() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
+
+# PostgreSQL 15 as Debian packages it: a postmaster and five children sharing anonymous
+# shared memory, a SysV segment and pipes, each waiting in epoll on a signalfd (its latch),
+# the postmaster listening on a unix socket. Data written before the dump reads the same
+# after; new sessions, writes, a checkpoint and a clean shutdown work.
+test_postgres() {
+	local bin q1 want got
+	need_memdump
+	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+	[[ -n $bin && -x $bin/postgres ]] || skip "PostgreSQL is not installed"
+	id postgres >/dev/null 2>&1 || skip "there is no postgres user"
+	chmod a+x "$WORK" "$TD"
+	mkdir "$TD/pg" && chown postgres: "$TD/pg"
+	as_user postgres "$bin/initdb" -D "$TD/pg/data" >"$TD/initdb.log" 2>&1 ||
+		fail "initdb failed: $(tail -3 "$TD/initdb.log")"
+	# not through as_user: spawn's pid must be the postmaster's
+	spawn pg setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups -- \
+		"$bin/postgres" -D "$TD/pg/data" -k "$TD/pg" -p 5499 -c listen_addresses=
+	PID=$SPAWNED
+	wait_until 30 grep -q 'ready to accept connections' "$TD/pg.err" ||
+		fail "postgres did not start: $(tail -3 "$TD/pg.err")"
+	q() { as_user postgres timeout 60 "$bin/psql" -X -h "$TD/pg" -p 5499 -d postgres -Atqc "$1" 2>>"$TD/psql.err"; }
+	q "create table t (a int primary key, b text); insert into t select i, md5(i::text)
+	   from generate_series(1, 100000) i" || fail "psql: $(tail -3 "$TD/psql.err")"
+	want=$(q "select count(*), md5(string_agg(b, ',' order by a)) from t")
+	[[ $want == 100000\|* ]] || fail "psql: the table reads '$want'"
+	wait_until 10 test "$(pgrep -c -P "$PID")" -ge 5 || fail "postgres has not started its children"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	got=$(q "select count(*), md5(string_agg(b, ',' order by a)) from t")
+	[[ $got == "$want" ]] || fail "after the restore the table reads '$got', not '$want': $(tail -3 "$TD/psql.err")"
+	for q1 in "insert into t select i, md5(i::text) from generate_series(100001, 110000) i" checkpoint \
+		"vacuum t"; do
+		q "$q1" || fail "psql after the restore: $q1: $(tail -3 "$TD/psql.err")"
+	done
+	[[ $(q "select count(*) from t where a > 100000") == 10000 ]] || fail "the new rows are not there"
+	as_user postgres "$bin/pg_ctl" -D "$TD/pg/data" stop -m fast -t 30 >"$TD/stop.log" 2>&1 ||
+		fail "pg_ctl stop failed: $(tail -3 "$TD/stop.log")"
+	wait_until 10 gone "$PID" || fail "the postmaster did not exit"
+	grep -q 'database system is shut down' "$TD/pg.err" || fail "no clean shutdown: $(tail -3 "$TD/pg.err")"
+}
+
+# nginx as Debian packages it: a master (root) and two workers (www-data, their ids given by
+# the master) sharing the listening socket, each in its own epoll set; requests are served
+# after the restore, a reload (SIGHUP) starts new workers, and SIGQUIT ends it all.
+test_nginx() {
+	local workers
+	need_memdump
+	command -v nginx >/dev/null || skip "nginx is not installed"
+	id www-data >/dev/null 2>&1 || skip "there is no www-data user"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	chmod a+x "$WORK" "$TD"
+	mkdir "$TD/html" "$TD/tmp"
+	head -c 100000 /dev/urandom | base64 >"$TD/html/index.html"
+	cat >"$TD/nginx.conf" <<-EOF
+		daemon off;
+		user www-data;
+		master_process on;
+		worker_processes 2;
+		pid $TD/nginx.pid;
+		error_log $TD/error.log;
+		events { worker_connections 64; }
+		http {
+			access_log $TD/access.log;
+			client_body_temp_path $TD/tmp;
+			proxy_temp_path $TD/tmp;
+			fastcgi_temp_path $TD/tmp;
+			uwsgi_temp_path $TD/tmp;
+			scgi_temp_path $TD/tmp;
+			server { listen 127.0.0.1:8089; root $TD/html; }
+		}
+	EOF
+	spawn nginx nginx -c "$TD/nginx.conf" -p "$TD"
+	PID=$SPAWNED
+	# get N: N requests, each body compared with the file
+	get() {
+		python3 - "$1" "$TD/html/index.html" <<-'EOF'
+			import sys, urllib.request
+			want = open(sys.argv[2], "rb").read()
+			for i in range(int(sys.argv[1])):
+			    got = urllib.request.urlopen("http://127.0.0.1:8089/", timeout=10).read()
+			    if got != want:
+			        sys.exit("request %d: %d bytes, not the file's %d" % (i, len(got), len(want)))
+		EOF
+	}
+	wait_until 20 get 1 2>/dev/null || fail "nginx does not answer: $(tail -3 "$TD/error.log" "$TD/nginx.err")"
+	wait_until 10 test "$(pgrep -c -P "$PID")" -eq 2 || fail "nginx has not two workers"
+	[[ $(ps -o user= -p "$(pgrep -P "$PID" | head -1)") == www-data ]] || fail "the workers are not www-data's"
+	get 20 || fail "nginx before the dump"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	[[ $(ps -o user= -p "$(pgrep -P "$PID" | head -1)") == www-data ]] ||
+		fail "the restored workers are not www-data's"
+	get 40 || fail "nginx after the restore: $(tail -3 "$TD/error.log")"
+	workers=$(pgrep -P "$PID" | sort)
+	kill -HUP "$PID"
+	# the old workers end once idle, two new ones take their place
+	wait_until 20 eval '[[ $(pgrep -P "$PID" | sort) != "$workers" && $(pgrep -c -P "$PID") -eq 2 ]]' ||
+		fail "no new workers after a reload: $(pgrep -P "$PID" | tr '\n' ' ')"
+	get 20 || fail "nginx after a reload: $(tail -3 "$TD/error.log")"
+	kill -QUIT "$PID"
+	wait_until 20 gone "$PID" || fail "nginx did not end on SIGQUIT"
+	if grep -q '\[alert\]\|\[emerg\]' "$TD/error.log"; then
+		fail "nginx logged: $(grep '\[alert\]\|\[emerg\]' "$TD/error.log" | head -3)"
+	fi
+	return 0
+}
+
+ALL_TESTS+=(postgres nginx)
+
 # --- named pipes (fifo_tree.py) -----------------------------------------------------------
 
 # start_fifo [lone]: DIR/f1, f2 (and f3) made, the tree holding them; sets PID
