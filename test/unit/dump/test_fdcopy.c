@@ -6,6 +6,7 @@
  */
 #include "dump/internal.h"
 #include "child.h"
+#include "../fdtest.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -33,14 +34,6 @@ static size_t count_fds(void)
 		n++;
 	closedir(d);
 	return n;
-}
-
-static ino_t ino_of(int fd)
-{
-	struct stat st;
-
-	cr_assert_eq(fstat(fd, &st), 0);
-	return st.st_ino;
 }
 
 static pid_t child_on(const char *path, ino_t *ino)

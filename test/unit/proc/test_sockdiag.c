@@ -26,6 +26,7 @@
 #include <netlink/msg.h>
 
 #include "memdump/sockdiag.h"
+#include "../fdtest.h"
 
 static void *load(const char *name, size_t *len)
 {
@@ -251,14 +252,6 @@ Test(sockdiag, inet_md5)
 	cr_assert(s.md5);
 	cr_assert_eq(s.shutdown, 1, "shut down for reading");
 	nlmsg_free(m);
-}
-
-static uint64_t ino_of(int fd)
-{
-	struct stat st;
-
-	cr_assert_eq(fstat(fd, &st), 0);
-	return st.st_ino;
 }
 
 /* the kernel's answers about sockets made here */

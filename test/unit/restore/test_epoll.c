@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "restore/internal.h"
+#include "../fdtest.h"
 
 /* parent 10 and child 11 both hold epoll description 1 at fd 3; it watches ofd 2 as fd 4 */
 static struct md_epoll_item items[2][1];
@@ -175,14 +176,6 @@ static bool has_item(int ep, int tfd, uint64_t data, ino_t ino)
 	}
 	fclose(f);
 	return found;
-}
-
-static ino_t ino_of(int fd)
-{
-	struct stat st;
-
-	cr_assert_eq(fstat(fd, &st), 0);
-	return st.st_ino;
 }
 
 /* our files for descriptions 1 (an epoll fd) and 2, in rc.files */
