@@ -143,7 +143,10 @@ static int index_fds(const struct md_proc *procs, size_t n, struct fd_index *ix)
 /*
  * The fd of the tree holding the file item k of epoll fd e (in h)
  * watches, looked for among those on its inode: *ret, or NULL. A socket's
- * inode has one file; for others kcmp() compares.
+ * inode has one file; for others kcmp() compares, each call walking the
+ * epoll's items: eventfds, timerfds, signalfds and epoll fds all share
+ * the one anonymous inode, so a moved item among many of those costs a
+ * kcmp() for each.
  */
 static int find_watched(const struct fd_index *ix, const struct md_proc *h, const struct md_fd *e, size_t k,
 			const struct fd_at **ret)
@@ -251,18 +254,24 @@ int dump_link_epoll(struct md_proc *procs, size_t n)
 			if (procs[i].fds[j].kind == MD_FD_EPOLL)
 				refs[n_refs++] = (struct epoll_ref){ &procs[i].fds[j], &procs[i], pos };
 	qsort(refs, n_refs, sizeof(*refs), cmp_epoll_ref);
-	for (size_t i = 0, end; i < n_refs && err >= 0; i = end) {
+	/* every refusal told, the first other error returned at once */
+	for (size_t i = 0, end; i < n_refs; i = end) {
 		const struct md_fd *e = refs[i].e;
 
 		for (end = i + 1; end < n_refs && refs[end].e->ofd == e->ofd; end++)
 			;
-		for (size_t k = 0; k < e->n_epoll && err >= 0; k++) {
+		for (size_t k = 0; k < e->n_epoll; k++) {
 			bool found = false;
 
 			for (size_t h = i; h < end && !found; h++)
 				found = k < refs[h].e->n_epoll && refs[h].e->epoll[k].ofd;
-			if (!found)
-				err = link_moved(procs, n, &ix, &refs[i], k);
+			r = found ? 0 : link_moved(procs, n, &ix, &refs[i], k);
+			if (r == -ENOTSUP)
+				err = r;
+			else if (r < 0) {
+				free(ix.at);
+				return r;
+			}
 		}
 	}
 	free(ix.at);

@@ -178,11 +178,16 @@ struct fill_item {
 	struct epoll_event ev;
 };
 
-/* what the helper tells: items added, and where the first one it could not add failed */
+/*
+ * What the helper tells, in memory shared with it: each item added or
+ * not; an item it could not put at its number is skipped (the first such
+ * error kept); an epoll_ctl() that fails ends it (failed: that item).
+ */
 struct fill_report {
-	size_t done;
-	int err;
-	bool in_ctl;		/* in epoll_ctl(): else in moving the file to its number */
+	int place_err;		/* errno of the first file it could not put at its number */
+	int ctl_err;		/* errno of epoll_ctl(), for item failed */
+	size_t failed;
+	bool added[];		/* by item */
 };
 
 struct fill_plan {
@@ -191,10 +196,26 @@ struct fill_plan {
 	int *keep;		/* our fds the helper needs, ascending, each once */
 	size_t n_keep;
 	int *moved;		/* by our fd number: where the helper has it */
-	bool *taken;		/* by number, up to max_tfd: an item's */
-	int max_tfd;
-	struct fill_report *report;	/* shared with the helper */
+	int *taken;		/* the numbers items take, ascending, each once */
+	size_t n_taken;
+	struct fill_report *report;
+	size_t report_len;
 };
+
+static bool is_taken(const struct fill_plan *pl, int fd)
+{
+	size_t lo = 0, hi = pl->n_taken;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pl->taken[mid] < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pl->n_taken && pl->taken[lo] == fd;
+}
 
 /*
  * The helper: it closes all but the files it needs, moves those on a
@@ -219,12 +240,13 @@ static int fill_child(void *arg)
 	for (size_t i = 0; i < pl->n_keep; i++) {
 		int fd = pl->keep[i];
 
-		if (fd > pl->max_tfd || !pl->taken[fd])
+		if (!is_taken(pl, fd))
 			continue;
-		while ((next <= pl->max_tfd && pl->taken[next]) || fcntl(next, F_GETFD) >= 0)
+		while (is_taken(pl, next) || fcntl(next, F_GETFD) >= 0)
 			next++;
+		/* no room: nothing can be put at its number without losing a file */
 		if (dup2(fd, next) < 0) {
-			pl->report->err = errno;
+			pl->report->place_err = errno;
 			return 1;
 		}
 		pl->moved[fd] = next;
@@ -233,15 +255,16 @@ static int fill_child(void *arg)
 		struct fill_item *it = &pl->items[i];
 
 		if (dup2(pl->moved[it->file], it->tfd) < 0) {
-			pl->report->err = errno;
-			return 1;
+			if (!pl->report->place_err)
+				pl->report->place_err = errno;
+			continue;
 		}
 		if (epoll_ctl(pl->moved[it->ep], EPOLL_CTL_ADD, it->tfd, &it->ev) < 0) {
-			pl->report->err = errno;
-			pl->report->in_ctl = true;
+			pl->report->ctl_err = errno;
+			pl->report->failed = i;
 			return 1;
 		}
-		pl->report->done = i + 1;
+		pl->report->added[i] = true;
 	}
 	return 0;
 }
@@ -251,6 +274,19 @@ static int cmp_int(const void *a, const void *b)
 	int x = *(const int *)a, y = *(const int *)b;
 
 	return (x > y) - (x < y);
+}
+
+/* v[0..*n) sorted, each once */
+static void sort_unique(int *v, size_t *n)
+{
+	size_t j = 0;
+
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_int);
+	for (size_t i = 0; i < *n; i++)
+		if (!j || v[j - 1] != v[i])
+			v[j++] = v[i];
+	*n = j;
 }
 
 /* our fd for description ofd, opened by restore_open_files() */
@@ -264,7 +300,6 @@ static int our_fd(const struct restore_ctx *rc, uint64_t ofd)
 /* the plan's items, the numbers they take and the fds the helper keeps; the helper's report */
 static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t (*which)[2])
 {
-	size_t kept = 0;
 	int max_ours = 0;
 
 	for (size_t x = 0; x < rc->n_epolls; x++) {
@@ -286,31 +321,68 @@ static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t 
 			which[pl->n][1] = k;
 			pl->keep[pl->n_keep++] = it->ep;
 			pl->keep[pl->n_keep++] = it->file;
+			pl->taken[pl->n_taken++] = it->tfd;
 			max_ours = it->ep > max_ours ? it->ep : max_ours;
 			max_ours = it->file > max_ours ? it->file : max_ours;
-			pl->max_tfd = it->tfd > pl->max_tfd ? it->tfd : pl->max_tfd;
 			pl->n++;
 		}
 	}
-	if (pl->n_keep)
-		qsort(pl->keep, pl->n_keep, sizeof(*pl->keep), cmp_int);
-	for (size_t i = 0, j = 0; i < pl->n_keep; i++)
-		if (!j || pl->keep[j - 1] != pl->keep[i]) {
-			pl->keep[j++] = pl->keep[i];
-			kept = j;
-		}
-	pl->n_keep = kept;
+	sort_unique(pl->keep, &pl->n_keep);
+	sort_unique(pl->taken, &pl->n_taken);
 	pl->moved = malloc(((size_t)max_ours + 1) * sizeof(*pl->moved));
-	pl->taken = calloc((size_t)pl->max_tfd + 1, sizeof(*pl->taken));
-	pl->report = mmap(NULL, sizeof(*pl->report), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pl->report_len = sizeof(*pl->report) + pl->n * sizeof(pl->report->added[0]);
+	pl->report = mmap(NULL, pl->report_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (pl->report == MAP_FAILED)
 		pl->report = NULL;
-	if (!pl->moved || !pl->taken || !pl->report)
+	if (!pl->moved || !pl->report)
 		return -ENOMEM;
 	for (int fd = 0; fd <= max_ours; fd++)
 		pl->moved[fd] = fd;
-	for (size_t i = 0; i < pl->n; i++)
-		pl->taken[pl->items[i].tfd] = true;
+	return 0;
+}
+
+/* whether a process holding epoll description ofd can add its item k itself */
+static bool holder_can_add(const struct restore_ctx *rc, uint64_t ofd, size_t k)
+{
+	for (size_t i = 0; i < rc->n; i++) {
+		const struct md_proc *p = &rc->procs[i].p;
+
+		for (size_t j = 0; j < p->n_fds; j++)
+			if (p->fds[j].kind == MD_FD_EPOLL && p->fds[j].ofd == ofd && can_add(p, &p->fds[j], k))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * After the helper: its items marked added; one it could not place (no
+ * room under the fd limit) is left to a process that holds the file at
+ * its number, and where none does the restore fails here, before any
+ * process exists.
+ */
+static int fill_done(struct restore_ctx *rc, const struct fill_plan *pl, size_t (*which)[2])
+{
+	const struct fill_report *rep = pl->report;
+
+	if (rep->ctl_err) {
+		const struct fill_item *it = &pl->items[rep->failed];
+
+		return log_err(-rep->ctl_err, "cannot add fd %d to epoll fd %d (events %#x)", it->tfd,
+			       find_ofd(rc, rc->epolls[which[rep->failed][0]].ofd)->fd, it->ev.events);
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		struct restore_epoll *ep = &rc->epolls[which[i][0]];
+
+		if (rep->added[i]) {
+			ep->added[which[i][1]] = true;
+			continue;
+		}
+		if (!holder_can_add(rc, ep->ofd, which[i][1]))
+			return log_err(-(rep->place_err ? rep->place_err : EIO),
+				       "cannot put the file epoll fd %d watches at fd %d, its number in the tree, to "
+				       "add it back", find_ofd(rc, ep->ofd)->fd, pl->items[i].tfd);
+		log_debug("epoll fd %d: fd %d left to the processes", find_ofd(rc, ep->ofd)->fd, pl->items[i].tfd);
+	}
 	return 0;
 }
 
@@ -326,29 +398,18 @@ int restore_epoll_fill(struct restore_ctx *rc)
 		return 0;
 	pl.items = calloc(n, sizeof(*pl.items));
 	pl.keep = calloc(2 * n, sizeof(*pl.keep));
+	pl.taken = calloc(n, sizeof(*pl.taken));
 	which = calloc(n, sizeof(*which));
-	r = pl.items && pl.keep && which ? plan_fill(rc, &pl, which) : -ENOMEM;
-	if (r >= 0 && pl.n)
+	r = pl.items && pl.keep && pl.taken && which ? plan_fill(rc, &pl, which) : -ENOMEM;
+	if (r >= 0 && pl.n) {
 		r = restore_in_child(fill_child, &pl);
-	if (r > 0) {
-		const struct fill_report *rep = pl.report;
-		const struct fill_item *it = &pl.items[rep->done];
-		const struct md_fd *e = find_ofd(rc, rc->epolls[which[rep->done][0]].ofd);
-
-		if (rep->in_ctl)
-			r = log_err(-rep->err, "cannot add fd %d to epoll fd %d (events %#x)", it->tfd, e->fd,
-				    it->ev.events);
+		if (r < 0)
+			log_err(r, "cannot add the epoll items in a helper");
 		else
-			/* no room for the numbers (the fd limit): the processes add what is left */
-			log_debug("epoll: the helper cannot put a file at fd %d: %s; %zu item(s) left to the "
-				  "processes", it->tfd, strerror(rep->err), pl.n - rep->done);
-	} else if (r < 0) {
-		log_err(r, "cannot add the epoll items in a helper");
+			r = fill_done(rc, &pl, which);
 	}
-	for (size_t i = 0; r >= 0 && pl.report && i < pl.report->done; i++)
-		rc->epolls[which[i][0]].added[which[i][1]] = true;
 	if (pl.report)
-		munmap(pl.report, sizeof(*pl.report));
+		munmap(pl.report, pl.report_len);
 	free(pl.items);
 	free(pl.keep);
 	free(pl.moved);

@@ -2321,7 +2321,7 @@ test_postgres() {
 # the master) sharing the listening socket, each in its own epoll set; requests are served
 # after the restore, a reload (SIGHUP) starts new workers, and SIGQUIT ends it all.
 test_nginx() {
-	local workers
+	local workers port
 	need_memdump
 	command -v nginx >/dev/null || skip "nginx is not installed"
 	id www-data >/dev/null 2>&1 || skip "there is no www-data user"
@@ -2329,6 +2329,8 @@ test_nginx() {
 	chmod a+x "$WORK" "$TD"
 	mkdir "$TD/html" "$TD/tmp"
 	head -c 100000 /dev/urandom | base64 >"$TD/html/index.html"
+	# a port nobody holds now (another run of this suite may be at this test too)
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	cat >"$TD/nginx.conf" <<-EOF
 		daemon off;
 		user www-data;
@@ -2344,18 +2346,19 @@ test_nginx() {
 			fastcgi_temp_path $TD/tmp;
 			uwsgi_temp_path $TD/tmp;
 			scgi_temp_path $TD/tmp;
-			server { listen 127.0.0.1:8089; root $TD/html; }
+			server { listen 127.0.0.1:$port; root $TD/html; }
 		}
 	EOF
 	spawn nginx nginx -c "$TD/nginx.conf" -p "$TD"
 	PID=$SPAWNED
 	# get N: N requests, each body compared with the file
 	get() {
-		python3 - "$1" "$TD/html/index.html" <<-'EOF'
+		python3 - "$1" "$TD/html/index.html" "$port" <<-'EOF'
 			import sys, urllib.request
 			want = open(sys.argv[2], "rb").read()
 			for i in range(int(sys.argv[1])):
-			    got = urllib.request.urlopen("http://127.0.0.1:8089/", timeout=10).read()
+			    url = "http://127.0.0.1:%s/" % sys.argv[3]
+			    got = urllib.request.urlopen(url, timeout=10).read()
 			    if got != want:
 			        sys.exit("request %d: %d bytes, not the file's %d" % (i, len(got), len(want)))
 		EOF

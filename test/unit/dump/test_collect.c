@@ -847,6 +847,49 @@ static void setup_epoll_left_outside(int sync_fd)
 		_exit(1);
 }
 
+/*
+ * The watched pipe is left to a child that is dumped too: its pid goes to
+ * sync_fd; the child holds the pipe at fd 4 and the epoll fd is closed in it.
+ */
+static void setup_epoll_left_to_child(int sync_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
+		_exit(1);
+	epoll_add(3, 4, EPOLLIN, 1);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(3);
+		close(sync_fd);
+		for (;;)
+			pause();
+	}
+	if (pid < 0 || close(4) < 0 || write(sync_fd, &pid, sizeof(pid)) != sizeof(pid))
+		_exit(1);
+}
+
+Test(dump_collect, epoll_item_found_in_another_process)
+{
+	struct md_proc p[2] = {};
+	pid_t child;
+
+	p[0].pid = start_child(setup_epoll_left_to_child, &child, sizeof(child));
+	p[1].pid = child;
+	cr_assert_eq(dump_collect_fds(p[0].pid, &p[0]), 0);
+	cr_assert_eq(dump_collect_fds(p[1].pid, &p[1]), 0);
+	cr_expect_eq(dump_link_fds(p, 2), 0);
+	cr_assert_null(md_proc_fd(&p[0], 4));
+	cr_assert_not_null(md_proc_fd(&p[1], 4));
+	cr_expect_eq(md_proc_fd(&p[0], 3)->epoll[0].ofd, md_proc_fd(&p[1], 4)->ofd);
+	cr_expect_neq(md_proc_fd(&p[1], 4)->ofd, md_proc_fd(&p[1], 5)->ofd, "not the pipe's other end");
+	stop_child(p[0].pid);
+	md_proc_release(&p[0]);
+	md_proc_release(&p[1]);
+}
+
 Test(dump_collect, epoll_item_moved_is_found) { expect_epoll_item_at(setup_epoll_moved, 7); }
 Test(dump_collect, epoll_item_fd_reused_is_found) { expect_epoll_item_at(setup_epoll_reused, 9); }
 Test(dump_collect, epoll_item_signalfd_moved_is_refused) { expect_epoll_item_at(setup_epoll_signalfd_moved, -1); }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -251,5 +252,39 @@ Test(restore_epoll, fill_fails_as_epoll_ctl_does)
 	cr_assert_eq(restore_check_epoll(&rc), 0);
 	cr_expect_eq(restore_epoll_fill(&rc), -EEXIST);
 	cr_expect(!rc.epolls[0].added[0] && !rc.epolls[0].added[1], "nothing marked when it failed");
+	close(ep), close(p[0]), close(p[1]);
+}
+
+/* no room for fd 1000 under the fd limit: left to a process that holds the file there ... */
+Test(restore_epoll, fill_leaves_what_it_cannot_place)
+{
+	struct rlimit rl = { 256, 256 };
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int i = 0; i < 2; i++)
+		fds[i][1].fd = items[i][0].tfd = 1000;
+	give_files(ep, p[0]);
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_assert_eq(restore_epoll_fill(&rc), 0);
+	cr_expect(!rc.epolls[0].added[0], "left to the processes");
+	close(ep), close(p[0]), close(p[1]);
+}
+
+/* ... and where none does (the file moved), the restore fails before any process exists */
+Test(restore_epoll, fill_fails_where_nobody_else_can_add)
+{
+	struct rlimit rl = { 256, 256 };
+	int p[2], ep = epoll_create1(EPOLL_CLOEXEC);
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int i = 0; i < 2; i++)
+		items[i][0].tfd = 1000;
+	give_files(ep, p[0]);
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_expect_eq(restore_epoll_fill(&rc), -EBADF);
+	cr_expect(!rc.epolls[0].added[0]);
 	close(ep), close(p[0]), close(p[1]);
 }
