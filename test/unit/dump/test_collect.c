@@ -827,31 +827,8 @@ static void setup_epoll_signalfd_moved(int sync_fd)
 		_exit(1);
 }
 
-/* the watched pipe is left to a child, outside what is dumped */
-static void setup_epoll_left_outside(int sync_fd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (epoll_create1(0) != 3 || pipe(p) < 0 || p[0] != 4)
-		_exit(1);
-	epoll_add(3, 4, EPOLLIN, 1);
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(sync_fd);
-		for (;;)
-			pause();
-	}
-	if (pid < 0 || close(4) < 0)
-		_exit(1);
-}
-
-/*
- * The watched pipe is left to a child that is dumped too: its pid goes to
- * sync_fd; the child holds the pipe at fd 4 and the epoll fd is closed in it.
- */
-static void setup_epoll_left_to_child(int sync_fd)
+/* epoll fd 3 watches pipe end 4, then left to a child (without the epoll fd) that sleeps: its pid */
+static pid_t leave_pipe_to_child(int sync_fd)
 {
 	int p[2];
 	pid_t pid;
@@ -867,7 +844,23 @@ static void setup_epoll_left_to_child(int sync_fd)
 		for (;;)
 			pause();
 	}
-	if (pid < 0 || close(4) < 0 || write(sync_fd, &pid, sizeof(pid)) != sizeof(pid))
+	if (pid < 0 || close(4) < 0)
+		_exit(1);
+	return pid;
+}
+
+/* the child is outside what is dumped */
+static void setup_epoll_left_outside(int sync_fd)
+{
+	leave_pipe_to_child(sync_fd);
+}
+
+/* the child is dumped too: its pid goes to sync_fd */
+static void setup_epoll_left_to_child(int sync_fd)
+{
+	pid_t pid = leave_pipe_to_child(sync_fd);
+
+	if (write(sync_fd, &pid, sizeof(pid)) != sizeof(pid))
 		_exit(1);
 }
 
