@@ -159,7 +159,8 @@ int restore_check_epoll(struct restore_ctx *rc)
 							"image holds with the right file",
 					       e->fd, e->epoll[k].tfd);
 		}
-		memset(ep->added, 0, ep->n * sizeof(*ep->added));
+		for (size_t k = 0; k < ep->n; k++)
+			ep->added[k] = false;
 	}
 	for (size_t x = 0; x < rc->n_epolls; x++) {
 		int r = check_items(rc, &rc->epolls[x], 1);

@@ -60,6 +60,15 @@ Test(restore_epoll, one_description_indexed_once)
 	cr_expect(!rc.epolls[0].added[0]);
 }
 
+/* an epoll fd watching nothing (node has one): nothing to check, nothing allocated */
+Test(restore_epoll, an_empty_epoll_fd)
+{
+	fds[0][0].n_epoll = fds[1][0].n_epoll = 0;
+	cr_assert_eq(restore_check_epoll(&rc), 0);
+	cr_expect_eq(rc.epolls[0].n, 0);
+	cr_expect_eq(restore_epoll_fill(&rc), 0);
+}
+
 Test(restore_epoll, the_child_alone_can_add_it)
 {
 	/* the parent moved the pipe end to fd 5: the item is the child's to add */
