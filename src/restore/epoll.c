@@ -116,16 +116,16 @@ int restore_check_epoll(struct restore_ctx *rc)
 			ep = &rc->epolls[rc->n_epolls++];
 			*ep = (struct restore_epoll){ .ofd = e->ofd, .n = e->n_epoll };
 			if (e->n_epoll && (!(ep->added = calloc(e->n_epoll, sizeof(*ep->added))) ||
-					   !(ep->watched = calloc(e->n_epoll, sizeof(*ep->watched)))))
+					   !(ep->watched = calloc(e->n_epoll, sizeof(*ep->watched))) ||
+					   !(ep->by_holder = calloc(e->n_epoll, sizeof(*ep->by_holder)))))
 				return -ENOMEM;
 		}
 	}
 	/*
 	 * Every item can be added back: by the helper, its file being of the
 	 * image and of a kind it may add, or by a process holding the epoll fd
-	 * and that file at the item's number. added[] marks the latter until
-	 * this is checked. A holder that has not got the file at that number
-	 * does not know it: the others may.
+	 * and that file at the item's number (by_holder). A holder that has
+	 * not got the file at that number does not know it: the others may.
 	 */
 	for (size_t i = 0; i < rc->n; i++) {
 		const struct md_proc *p = &rc->procs[i].p;
@@ -143,7 +143,7 @@ int restore_check_epoll(struct restore_ctx *rc)
 						       p->pid, k);
 				if (ofd)
 					ep->watched[k] = ofd;
-				ep->added[k] = ep->added[k] || can_add(p, e, k);
+				ep->by_holder[k] = ep->by_holder[k] || can_add(p, e, k);
 			}
 		}
 	}
@@ -154,13 +154,11 @@ int restore_check_epoll(struct restore_ctx *rc)
 		for (size_t k = 0; k < ep->n; k++) {
 			const struct md_fd *t = ep->watched[k] ? find_ofd(rc, ep->watched[k]) : NULL;
 
-			if (!ep->added[k] && !(t && md_epoll_any_adder(t->kind)))
+			if (!ep->by_holder[k] && !(t && md_epoll_any_adder(t->kind)))
 				return log_err(-EINVAL, "image: epoll fd %d watches fd %d, which no process of the "
 							"image holds with the right file",
 					       e->fd, e->epoll[k].tfd);
 		}
-		for (size_t k = 0; k < ep->n; k++)
-			ep->added[k] = false;
 	}
 	for (size_t x = 0; x < rc->n_epolls; x++) {
 		int r = check_items(rc, &rc->epolls[x], 1);
@@ -177,6 +175,7 @@ int restore_check_epoll(struct restore_ctx *rc)
 struct fill_item {
 	int ep, file, tfd;
 	struct epoll_event ev;
+	size_t x, k;		/* for the parent: item k of rc->epolls[x] */
 };
 
 /*
@@ -203,26 +202,23 @@ struct fill_plan {
 	size_t report_len;
 };
 
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
 static bool is_taken(const struct fill_plan *pl, int fd)
 {
-	size_t lo = 0, hi = pl->n_taken;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (pl->taken[mid] < fd)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < pl->n_taken && pl->taken[lo] == fd;
+	return pl->n_taken && bsearch(&fd, pl->taken, pl->n_taken, sizeof(fd), cmp_int);
 }
 
 /*
  * The helper: it closes all but the files it needs, moves those on a
  * number an item takes to a free one no item takes, then puts each file
- * at its item's number and adds it. System calls only, on the plan the
- * parent made: nothing here allocates.
+ * at its item's number and adds it. System calls and bsearch() only, on
+ * the plan the parent made: nothing here allocates or takes a lock.
  */
 static int fill_child(void *arg)
 {
@@ -270,13 +266,6 @@ static int fill_child(void *arg)
 	return 0;
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* v[0..*n) sorted, each once */
 static void sort_unique(int *v, size_t *n)
 {
@@ -299,7 +288,7 @@ static int our_fd(const struct restore_ctx *rc, uint64_t ofd)
 }
 
 /* the plan's items, the numbers they take and the fds the helper keeps; the helper's report */
-static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t (*which)[2])
+static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl)
 {
 	int max_ours = 0;
 
@@ -314,12 +303,10 @@ static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t 
 			if (!t || !md_epoll_any_adder(t->kind))
 				continue;
 			*it = (struct fill_item){ .ep = our_fd(rc, ep->ofd), .file = our_fd(rc, t->ofd),
-						  .tfd = e->epoll[k].tfd };
+						  .tfd = e->epoll[k].tfd, .x = x, .k = k };
 			it->ev = (struct epoll_event){ .events = e->epoll[k].events, .data.u64 = e->epoll[k].data };
 			if (it->ep < 0 || it->file < 0 || it->tfd < 0)
 				return log_err(-EINVAL, "epoll fd %d: a file to add has not been opened", e->fd);
-			which[pl->n][0] = x;
-			which[pl->n][1] = k;
 			pl->keep[pl->n_keep++] = it->ep;
 			pl->keep[pl->n_keep++] = it->file;
 			pl->taken[pl->n_taken++] = it->tfd;
@@ -342,26 +329,13 @@ static int plan_fill(const struct restore_ctx *rc, struct fill_plan *pl, size_t 
 	return 0;
 }
 
-/* whether a process holding epoll description ofd can add its item k itself */
-static bool holder_can_add(const struct restore_ctx *rc, uint64_t ofd, size_t k)
-{
-	for (size_t i = 0; i < rc->n; i++) {
-		const struct md_proc *p = &rc->procs[i].p;
-
-		for (size_t j = 0; j < p->n_fds; j++)
-			if (p->fds[j].kind == MD_FD_EPOLL && p->fds[j].ofd == ofd && can_add(p, &p->fds[j], k))
-				return true;
-	}
-	return false;
-}
-
 /*
  * After the helper: its items marked added; one it could not place (no
  * room under the fd limit) is left to a process that holds the file at
  * its number, and where none does the restore fails here, before any
  * process exists.
  */
-static int fill_done(struct restore_ctx *rc, const struct fill_plan *pl, size_t (*which)[2])
+static int fill_done(struct restore_ctx *rc, const struct fill_plan *pl)
 {
 	const struct fill_report *rep = pl->report;
 
@@ -369,20 +343,21 @@ static int fill_done(struct restore_ctx *rc, const struct fill_plan *pl, size_t 
 		const struct fill_item *it = &pl->items[rep->failed];
 
 		return log_err(-rep->ctl_err, "cannot add fd %d to epoll fd %d (events %#x)", it->tfd,
-			       find_ofd(rc, rc->epolls[which[rep->failed][0]].ofd)->fd, it->ev.events);
+			       find_ofd(rc, rc->epolls[it->x].ofd)->fd, it->ev.events);
 	}
 	for (size_t i = 0; i < pl->n; i++) {
-		struct restore_epoll *ep = &rc->epolls[which[i][0]];
+		const struct fill_item *it = &pl->items[i];
+		struct restore_epoll *ep = &rc->epolls[it->x];
 
 		if (rep->added[i]) {
-			ep->added[which[i][1]] = true;
+			ep->added[it->k] = true;
 			continue;
 		}
-		if (!holder_can_add(rc, ep->ofd, which[i][1]))
+		if (!ep->by_holder[it->k])
 			return log_err(-(rep->place_err ? rep->place_err : EIO),
 				       "cannot put the file epoll fd %d watches at fd %d, its number in the tree, to "
-				       "add it back", find_ofd(rc, ep->ofd)->fd, pl->items[i].tfd);
-		log_debug("epoll fd %d: fd %d left to the processes", find_ofd(rc, ep->ofd)->fd, pl->items[i].tfd);
+				       "add it back", find_ofd(rc, ep->ofd)->fd, it->tfd);
+		log_debug("epoll fd %d: fd %d left to the processes", find_ofd(rc, ep->ofd)->fd, it->tfd);
 	}
 	return 0;
 }
@@ -390,7 +365,7 @@ static int fill_done(struct restore_ctx *rc, const struct fill_plan *pl, size_t 
 int restore_epoll_fill(struct restore_ctx *rc)
 {
 	struct fill_plan pl = { 0 };
-	size_t n = 0, (*which)[2] = NULL;
+	size_t n = 0;
 	int r;
 
 	for (size_t x = 0; x < rc->n_epolls; x++)
@@ -400,14 +375,13 @@ int restore_epoll_fill(struct restore_ctx *rc)
 	pl.items = calloc(n, sizeof(*pl.items));
 	pl.keep = calloc(2 * n, sizeof(*pl.keep));
 	pl.taken = calloc(n, sizeof(*pl.taken));
-	which = calloc(n, sizeof(*which));
-	r = pl.items && pl.keep && pl.taken && which ? plan_fill(rc, &pl, which) : -ENOMEM;
+	r = pl.items && pl.keep && pl.taken ? plan_fill(rc, &pl) : -ENOMEM;
 	if (r >= 0 && pl.n) {
 		r = restore_in_child(fill_child, &pl);
 		if (r < 0)
 			log_err(r, "cannot add the epoll items in a helper");
 		else
-			r = fill_done(rc, &pl, which);
+			r = fill_done(rc, &pl);
 	}
 	if (pl.report)
 		munmap(pl.report, pl.report_len);
@@ -415,7 +389,6 @@ int restore_epoll_fill(struct restore_ctx *rc)
 	free(pl.keep);
 	free(pl.moved);
 	free(pl.taken);
-	free(which);
 	return r < 0 ? r : 0;
 }
 
@@ -453,6 +426,7 @@ void restore_free_epoll(struct restore_ctx *rc)
 	for (size_t i = 0; i < rc->n_epolls; i++) {
 		free(rc->epolls[i].added);
 		free(rc->epolls[i].watched);
+		free(rc->epolls[i].by_holder);
 	}
 	free(rc->epolls);
 	rc->epolls = NULL;

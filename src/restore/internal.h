@@ -97,6 +97,7 @@ struct restore_epoll {
 	size_t n;
 	bool *added;
 	uint64_t *watched;	/* the description each item watches, 0 where no holder knows it */
+	bool *by_holder;	/* a process holds the epoll fd and the item's file at its number */
 };
 
 /* A file deleted while open or mapped, made again (ghost.c). */
