@@ -263,10 +263,16 @@ static int shm_fd(const struct restore_ctx *rc, uint64_t id)
 	return -1;
 }
 
-static int open_at_pos(const char *path, const struct md_fd *f)
+int restore_open_flags(const struct md_fd *f, bool via_link)
 {
 	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
-	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+
+	return (via_link ? flags & ~O_NOFOLLOW : flags) | O_CLOEXEC | O_NOCTTY;
+}
+
+static int open_at_pos(const char *path, const struct md_fd *f, bool via_link)
+{
+	int fd = open(path, restore_open_flags(f, via_link));
 
 	if (fd < 0)
 		return -errno;
@@ -562,7 +568,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		if (fd < 0)
 			return -ENOENT;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		fd = open_at_pos(path, f);
+		fd = open_at_pos(path, f, true);
 		break;
 	case MD_FD_PIPE:
 		fd = open_pipe_end(rc, f);
@@ -598,7 +604,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 			break;
 		}
 		if (!f->ghost) {
-			fd = open_at_pos(f->path, f);
+			fd = open_at_pos(f->path, f, false);
 			break;
 		}
 		/* a new open file description of the deleted file, made again */
@@ -606,7 +612,7 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 		if (fd < 0)
 			return -ENOENT;
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		fd = open_at_pos(path, f);
+		fd = open_at_pos(path, f, true);
 		break;
 	}
 	if (fd < 0)

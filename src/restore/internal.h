@@ -209,6 +209,12 @@ int restore_creds(struct restore_ctx *rc, struct restore_proc *rp);
 
 /* status flags F_SETFL takes; the access mode is fixed at open */
 #define RESTORE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+/*
+ * the flags to open f's file again with: those the description keeps, less O_NOFOLLOW if via_link,
+ * as open() refuses a /proc/self/fd link with it (ELOOP); mkstemp() leaves it on a temporary file,
+ * and it has no effect once the file is open
+ */
+int restore_open_flags(const struct md_fd *f, bool via_link);
 /* fd with f's status flags (RESTORE_SETFL_MASK), or closed and -errno */
 int restore_set_fl(int fd, const struct md_fd *f);
 

@@ -58,7 +58,6 @@ int restore_tty_prepare(struct restore_ctx *rc, const char *dir)
 
 int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f)
 {
-	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
 	char path[64];
 	int fd;
 
@@ -66,6 +65,6 @@ int restore_tty_open(const struct restore_ctx *rc, const struct md_fd *f)
 		return -ENOTTY;
 	/* a new open file description of our terminal, with the fd's own flags */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", rc->tty_fd);
-	fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, restore_open_flags(f, true));
 	return fd < 0 ? -errno : fd;
 }

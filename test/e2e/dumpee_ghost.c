@@ -5,7 +5,8 @@
  *      bytes at 512 KiB + 100, a hole to the end; then deleted. fd 20
  *      (O_RDWR) at offset 12345, fd 21 its dup (the same description),
  *      fd 22 another description of it (O_RDONLY) at offset 777.
- *   H  DIR/ghost2, mode 0604, "abc": fd 23 O_WRONLY | O_APPEND, deleted.
+ *   H  DIR/ghost2, mode 0604, "abc": fd 23 O_WRONLY | O_APPEND, deleted;
+ *      opened O_NOFOLLOW too, as mkstemp() does.
  *   B  (-b SIZE) DIR/big, SIZE bytes of data, deleted: fd 24, for the
  *      --ghost-limit test.
  *
@@ -120,7 +121,7 @@ static void setup(uint64_t big)
 		die_setup("second description");
 	unlink_name("ghost");
 
-	make("ghost2", O_WRONLY | O_APPEND, 0604, FD_H);
+	make("ghost2", O_WRONLY | O_APPEND | O_NOFOLLOW, 0604, FD_H);
 	if (write(FD_H, "abc", 3) != 3)
 		die_setup("write");
 	unlink_name("ghost2");

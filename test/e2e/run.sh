@@ -561,20 +561,25 @@ test_restore_pid_taken() {
 interp_counter() {
 	local name=$1
 	shift
-	local out=$TD/$name.log n1 n2 pid
+	local out=$TD/$name.log n1 n2 pid kids p
 	need_memdump
 	spawn "$name" "$@" "$out"
 	pid=$SPAWNED
 	wait_until 30 eval '[[ $(wc -l <"$out" 2>/dev/null || echo 0) -ge 10 ]]' ||
 		fail "$name did not start counting: $(head -n3 "$TD/$name.err")"
+	kids=$(descendants "$pid" | sort -n | tr '\n' ' ')
 	dump_and_kill "$pid" "$TD/img"
 	n1=$(wc -l <"$out")
 	log "$n1 lines at the dump"
 	restore_detached "$TD/img" "$pid"
+	[[ $(descendants "$pid" | sort -n | tr '\n' ' ') == "$kids" ]] ||
+		fail "the restored tree has children '$(descendants "$pid" | tr '\n' ' ')', the dumped one had '$kids'"
 	wait_until 20 eval '[[ $(wc -l <"$out") -ge $((n1 + 20)) ]]' ||
 		fail "after restore the counter stopped at $(wc -l <"$out") lines (dump at $n1; alive: $(alive "$pid" && echo yes || echo no)); $(tail -n2 "$out" | tr '\n' ' ')"
-	kill -KILL "$pid"
-	wait_until 10 gone "$pid" || fail "cannot kill $pid"
+	kill -KILL "$pid" $kids
+	for p in "$pid" $kids; do
+		wait_until 10 gone "$p" || fail "cannot kill $p"
+	done
 	n2=$(wc -l <"$out")
 	log "$n2 lines at the end"
 	grep -q BAD "$out" && fail "$name found its data changed: $(grep BAD "$out" | head -n1)"
@@ -602,6 +607,43 @@ test_python_counter() {
 	local py
 	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
 	interp_counter python "$py" -c "$PY_CODE"
+}
+
+# CPython's multiprocessing: a pool of three workers, a manager process (a unix socket
+# server), a queue (pipes and a feeder thread), and a lock and shared values in files it
+# deleted in /dev/shm, one opened O_NOFOLLOW (mkstemp()). Every step checks its results.
+MP_CODE='
+import multiprocessing as mp, sys, time
+def square(x):
+    return x * x
+if __name__ == "__main__":
+    f = open(sys.argv[1], "a", buffering=1)
+    lock, count, arr = mp.Lock(), mp.Value("i", 0), mp.Array("d", 4096)
+    q, mgr = mp.Queue(), mp.Manager()
+    shared = mgr.dict()
+    with mp.Pool(3) as pool:
+        i = 0
+        while True:
+            ok = sum(pool.map(square, range(i, i + 50))) == sum(x * x for x in range(i, i + 50))
+            with lock:
+                count.value += 1
+                arr[i % 4096] = i
+            q.put(i)
+            ok = ok and q.get(timeout=5) == i and count.value == i + 1 and arr[i % 4096] == i
+            shared[i % 100] = i
+            ok = ok and shared[i % 100] == i and (i < 100 or shared[(i + 1) % 100] == i - 99)
+            if not ok:
+                f.write("BAD %d\n" % i)
+            f.write("%d\n" % i)
+            i += 1
+            time.sleep(0.02)
+'
+
+test_python_multiprocessing() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local py
+	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+	interp_counter multiprocessing "$py" -c "$MP_CODE"
 }
 
 PERL_CODE='
@@ -1279,6 +1321,7 @@ ALL_TESTS=(
 	restore_pid_taken
 	c_counter
 	python_counter
+	python_multiprocessing
 	perl_counter
 	node_counter
 	java_counter
