@@ -59,6 +59,13 @@ struct md_tcp_stream;
  */
 #define MD_MM_F_GHOSTS 1u
 /*
+ * header flag of a files image: a directory was removed while an fd or the
+ * cwd was on it (Fd.ghost of an FD_DIR, FilesImage.cwd_ghost). Readers
+ * before it refuse the flag: they would go to whatever has that path now.
+ */
+#define MD_FILES_F_GHOST_DIRS 1u
+#define MD_FILES_F_ALL MD_FILES_F_GHOST_DIRS
+/*
  * header flag of a core file: a thread runs under seccomp or with
  * no_new_privs (Thread.seccomp_mode, .no_new_privs). Readers before it
  * refuse the flag: they would restore the process without its sandbox.

@@ -379,7 +379,8 @@ struct md_pagemap {
  * A regular file deleted while open or mapped ("ghost"): its data is in
  * the image (pages-ghost-ID.img, data's entries in order), restore makes
  * it again and deletes it once more. Every fd and VMA on the same file has
- * the same id.
+ * the same id. A directory removed while an fd or a cwd was on it is one
+ * too, with size 0 and no data; restore makes it again empty.
  */
 struct md_ghost {
 	uint64_t id;		/* > 0, unique in the image */
@@ -563,6 +564,7 @@ struct md_proc {
 	struct md_ghost *mapped;	/* deleted files it maps (md_vma.ghost) that no fd of it holds */
 	size_t n_mapped;
 	uint64_t exe_ghost;	/* the exe was deleted: the id of its md_ghost, 0: not one */
+	uint64_t cwd_ghost;	/* the cwd was removed: the id of its md_ghost (a directory), 0: not one */
 
 	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
 	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
@@ -805,6 +807,10 @@ ssize_t md_pipes_find(const struct md_pipe *p, size_t n, bool fifo, uint64_t id)
 const struct md_fd *md_proc_fd(const struct md_proc *p, int fd);
 /* p's ghost with this id, an fd's or in p->mapped; NULL if none */
 const struct md_ghost *md_proc_ghost(const struct md_proc *p, uint64_t id);
+/* whether p's ghost with this id is a removed directory (an fd's by its kind, a mapped one by its mode) */
+bool md_proc_ghost_is_dir(const struct md_proc *p, uint64_t id);
+/* whether p holds a removed directory: as its cwd, by an fd or in p->mapped */
+bool md_proc_ghost_dirs(const struct md_proc *p);
 void md_pagemap_release(struct md_pagemap *pm);
 void md_inventory_release(struct md_inventory *inv);
 void md_shm_release(struct md_shm *s);

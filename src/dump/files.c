@@ -3,8 +3,9 @@
  * directories and character devices by path, memfds by object (their data
  * is dumped by shm.c), pipes, and eventfds, signalfds, timerfds and epoll
  * fds by the state fdinfo shows; sockets by sockets.c; inotify fds by their
- * watches (inotify.c), files deleted while open marked as ghosts (their
- * data: ghost.c). Every other kind is refused with one line per fd.
+ * watches (inotify.c), files and directories deleted while open marked as
+ * ghosts (their data: ghost.c). Every other kind is refused with one line
+ * per fd.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -21,9 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define MEMFD_PREFIX "/memfd:"
+/* the file system of POSIX message queues (ipc/mqueue.c; no uapi header has it) */
+#define MQUEUE_MAGIC 0x19800202
 
 static int cmp_fd(const void *a, const void *b)
 {
@@ -57,6 +61,27 @@ static const char *fd_kind_name(mode_t mode, const char *link, char *buf, size_t
 }
 
 /*
+ * Restore opens a regular file, a directory, a device or a FIFO again by
+ * the name its link shows (/proc/PID/fd/N), which must still lead to
+ * it. Names under /proc are the tree's own with a /proc of its own, and
+ * dump_ns_files() refuses them then; else a name there leads to the file.
+ */
+static int check_by_name(pid_t pid, int fd, const char *link, const struct stat *st, bool deleted)
+{
+	struct stat by_name;
+
+	if (!strncmp(link, "/proc", 5) && (!link[5] || link[5] == '/'))
+		return 0;
+	if (stat(link, &by_name) == 0 && by_name.st_dev == st->st_dev && by_name.st_ino == st->st_ino)
+		return 0;
+	if (deleted)
+		return log_refuse("fd %d of %d is '%s', deleted by that name but linked by another: not supported", fd,
+				  pid, link);
+	return log_refuse("fd %d of %d is '%s', a name that now leads to another file or to none (removed, "
+			  "mounted over, or on a mount memdump does not see): not supported", fd, pid, link);
+}
+
+/*
  * One fd. Returns 0 with ret filled, -ENOTSUP (logged) for a kind we do
  * not restore, or -errno. The target is frozen, so the fd cannot change
  * between the stat, the readlink and the fdinfo.
@@ -66,6 +91,7 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	_cleanup_free_ char *info = NULL;
 	char path[64], link[PATH_MAX + 1], kbuf[64];
 	struct proc_fdinfo fi;
+	struct statfs sfs;
 	struct stat st;
 	bool deleted;
 	ssize_t n;
@@ -96,6 +122,9 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->dev = st.st_dev;
 	ret->ino = st.st_ino;
 
+	/* a POSIX message queue stats as a regular file, but its name is in no mount memdump sees */
+	if (S_ISREG(st.st_mode) && statfs(path, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC)
+		return log_refuse("fd %d of %d is POSIX message queue '%s': not supported yet", fd, pid, link);
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
 	deleted = link[0] == '/' && proc_path_deleted(link);
 	if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
@@ -117,10 +146,13 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		}
 		ret->kind = MD_FD_REG;
 	} else if (S_ISDIR(st.st_mode) && link[0] == '/') {
+		/* removed while open: a ghost with no data, made again empty (ghost.c) */
 		if (deleted && st.st_nlink == 0) {
-			log_msg(LOG_ERR, "fd %d: directory '%s' was deleted while open; not supported yet",
-				fd, link);
-			return -ENOTSUP;
+			ret->ghost = calloc(1, sizeof(*ret->ghost));
+			if (!ret->ghost)
+				return -ENOMEM;
+			ret->ghost->uid = st.st_uid;
+			ret->ghost->gid = st.st_gid;
 		}
 		ret->kind = MD_FD_DIR;
 	} else if (S_ISCHR(st.st_mode) && link[0] == '/') {
@@ -130,14 +162,6 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->kind = MD_FD_PIPE;
 		ret->pipe_id = st.st_ino;
 	} else if (S_ISFIFO(st.st_mode) && link[0] == '/') {
-		struct stat by_name;
-
-		/* opened again by its name (stat() opens nothing): it must still lead to this FIFO */
-		if (stat(link, &by_name) < 0 || by_name.st_dev != st.st_dev || by_name.st_ino != st.st_ino) {
-			log_msg(LOG_ERR, "fd %d of %d is FIFO '%s', whose name was removed or now names another "
-					 "file: not supported", fd, pid, link);
-			return -ENOTSUP;
-		}
 		/* a named pipe; its id (per FIFO) and who else holds it: dump_pipes() */
 		ret->kind = MD_FD_FIFO;
 	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
@@ -190,6 +214,14 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return -ENOTSUP;
 	}
 
+	if (((ret->kind == MD_FD_REG || ret->kind == MD_FD_DIR) && !ret->ghost) || ret->kind == MD_FD_CHR ||
+	    ret->kind == MD_FD_FIFO) {
+		r = check_by_name(pid, fd, link, &st, deleted);
+		if (r < 0) {
+			md_fd_release(ret);
+			return r;
+		}
+	}
 	r = proc_parse_locks(info, &ret->locks, &ret->n_locks);
 	if (r < 0) {
 		md_fd_release(ret);

@@ -1,12 +1,14 @@
 /*
- * Files deleted while open or mapped ("ghosts"): once per file (dev,
+ * Files deleted while open or mapped ("ghosts"), and directories removed
+ * while open or a process's cwd (empty: no data): once per file (dev,
  * inode) across the tree, its data (SEEK_DATA/SEEK_HOLE, whole pages:
  * shm.c's) into pages-ghost-ID.img, read through /proc/PID/fd/N or
  * /proc/PID/map_files/START-END, which reach the file although no name
  * does. Files larger than the limit are refused, all of them before
  * anything is written. An fd's ghost gets the file's id and data map; a
  * VMA gets the id, and its process the whole record in md_proc.mapped
- * unless one of its fds has it; a deleted exe that is one of them, its id.
+ * unless one of its fds has it; a deleted exe or cwd that is one of them,
+ * its id.
  * Making the file again on restore is restore/ghost.c's.
  */
 #include "memdump/dump.h"
@@ -36,12 +38,13 @@ struct ghost_file {
 	char holder[64];	/* "fd N of PID" or "mapping START-END of PID", for messages */
 };
 
-/* a holder of one of them: VMA vma of procs[proc], or with vma EXE_HOLDER its exe */
+/* a holder of one of them: VMA vma of procs[proc], or with vma EXE_HOLDER its exe, CWD_HOLDER its cwd */
 struct ghost_map {
 	size_t proc, vma, file;
 };
 
 #define EXE_HOLDER SIZE_MAX
+#define CWD_HOLDER (SIZE_MAX - 1)
 
 struct ghost_files {
 	struct ghost_file *f;
@@ -104,9 +107,10 @@ static bool dir_of(const char *path, char dir[PATH_MAX])
 }
 
 /*
- * The deleted file src (a /proc link: map_files or exe) reaches, named
- * path, as the holder procs[proc]'s VMA vma (or EXE_HOLDER) shows it,
- * into t; -ENOTSUP (logged) for a file restore could not make again.
+ * The deleted file src (a /proc link: map_files, exe or cwd) reaches, named
+ * path, as the holder procs[proc]'s VMA vma (or EXE_HOLDER, CWD_HOLDER: a
+ * directory) shows it, into t; -ENOTSUP (logged) for a file restore could
+ * not make again.
  */
 static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char *src, const char *path,
 		      const char *holder)
@@ -121,8 +125,8 @@ static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char
 	if (stat(src, &st) < 0 || statfs(src, &sfs) < 0)
 		return log_err(-errno, "cannot stat %s, the deleted file '%s'", holder, path);
 	/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
-	if (!S_ISREG(st.st_mode))
-		why = "no regular file";
+	if (vma == CWD_HOLDER ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		why = vma == CWD_HOLDER ? "no directory" : "no regular file";
 	else if (st.st_nlink)
 		why = "a file still linked under another name";
 	else if (sfs.f_type == HUGETLBFS_MAGIC)
@@ -140,7 +144,7 @@ static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char
 		f = add_file(t, st.st_dev, st.st_ino, path, src, holder);
 		if (!f)
 			return -ENOMEM;
-		f->g.size = (uint64_t)st.st_size;
+		f->g.size = S_ISDIR(st.st_mode) ? 0 : (uint64_t)st.st_size;
 		f->g.uid = st.st_uid;
 		f->g.gid = st.st_gid;
 		f->g.mode = st.st_mode;
@@ -149,7 +153,33 @@ static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char
 	return 0;
 }
 
-/* procs[proc]'s deleted-file VMAs and deleted exe into t; -ENOTSUP (logged) once all are seen */
+/*
+ * p's cwd: into t if it was removed; else its name must still lead to it,
+ * as restore goes there by name. Under /proc it is the tree's own /proc's
+ * with a mount namespace of its own, which dump_ns_files() refuses.
+ */
+static int add_cwd(struct ghost_files *t, const struct md_proc *p, size_t proc)
+{
+	char src[64], holder[64];
+	struct stat st, by_name;
+
+	snprintf(src, sizeof(src), "/proc/%d/cwd", p->pid);
+	if (p->zombie || !p->cwd || p->cwd[0] != '/')
+		return 0;
+	if (stat(src, &st) < 0)
+		return log_err(-errno, "cannot stat the working directory of %d", p->pid);
+	if (S_ISDIR(st.st_mode) && st.st_nlink == 0) {
+		snprintf(holder, sizeof(holder), "the working directory of %d", p->pid);
+		return add_linked(t, proc, CWD_HOLDER, src, p->cwd, holder);
+	}
+	if ((!strncmp(p->cwd, "/proc", 5) && (!p->cwd[5] || p->cwd[5] == '/')) ||
+	    (stat(p->cwd, &by_name) == 0 && by_name.st_dev == st.st_dev && by_name.st_ino == st.st_ino))
+		return 0;
+	return log_refuse("the working directory of %d is '%s', a name that now leads to another directory or to "
+			  "none (mounted over, or on a mount memdump does not see): not supported", p->pid, p->cwd);
+}
+
+/* procs[proc]'s deleted-file VMAs, deleted exe and removed cwd into t; -ENOTSUP (logged) once all are seen */
 static int add_mapped(struct ghost_files *t, const struct md_proc *procs, size_t proc)
 {
 	const struct md_proc *p = &procs[proc];
@@ -181,7 +211,8 @@ static int add_mapped(struct ghost_files *t, const struct md_proc *procs, size_t
 		else if (r < 0)
 			return r;
 	}
-	return refused;
+	r = add_cwd(t, p, proc);
+	return r == -ENOTSUP ? r : r < 0 ? r : refused;
 }
 
 /*
@@ -326,7 +357,10 @@ int dump_ghosts(struct md_proc *procs, size_t n, const struct dump_out *out, uin
 		const struct ghost_map *m = &t.maps[i];
 		struct md_proc *p = &procs[m->proc];
 
-		r = link_mapped(p, m->vma == EXE_HOLDER ? &p->exe_ghost : &p->vmas[m->vma].ghost, &t.f[m->file]);
+		r = link_mapped(p, m->vma == EXE_HOLDER	  ? &p->exe_ghost
+				   : m->vma == CWD_HOLDER ? &p->cwd_ghost
+							  : &p->vmas[m->vma].ghost,
+				&t.f[m->file]);
 	}
 	ghost_files_release(&t);
 	return r;

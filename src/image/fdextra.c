@@ -2,9 +2,9 @@
  * The parts of files-PID.img that are lists of their own: an inotify fd's
  * watches, a deleted file's ghost record, an fd's locks (Fd fields 16, 18
  * and 19) and the ghosts only mapped (FilesImage.mapped), model <->
- * protobuf-c, checked on read, with the VMAs' and the exe's references to
- * ghosts. The rest of
- * the image is proc.c's; the ghost's data file is pages.c's.
+ * protobuf-c, checked on read, with the VMAs', the exe's and the cwd's
+ * references to ghosts. The rest of the image is proc.c's; the ghost's
+ * data file is pages.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -222,8 +222,11 @@ static int read_fd_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 
 	if (!s->ghost)
 		return 0;
-	if (f->kind != MD_FD_REG || !f->path || f->path[0] != '/')
-		return img_invalid(name, "fd %d has a deleted file's data but is no regular file with a path", f->fd);
+	if ((f->kind != MD_FD_REG && f->kind != MD_FD_DIR) || !f->path || f->path[0] != '/')
+		return img_invalid(name, "fd %d has a deleted file's data but is no regular file or directory with a "
+				   "path", f->fd);
+	if (f->kind == MD_FD_DIR && (s->ghost->size || s->ghost->n_extents))
+		return img_invalid(name, "fd %d is a removed directory with data", f->fd);
 	f->ghost = calloc(1, sizeof(*f->ghost));
 	if (!f->ghost)
 		return -ENOMEM;
@@ -287,8 +290,9 @@ int image_read_fd_extras(const char *name, const struct Md__Fd *s, struct md_fd 
 }
 
 /*
- * FilesImage.mapped into p (its fds read already), then the references to
- * ghosts (mm-PID.img, read already): each VMA's and the exe's must name one.
+ * FilesImage.mapped into p (its fds and cwd read already), then the
+ * references to ghosts (mm-PID.img, read already): each VMA's and the exe's
+ * must name a regular file, FilesImage.cwd_ghost a directory.
  */
 int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, struct md_proc *p)
 {
@@ -303,8 +307,10 @@ int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, s
 		char what[48];
 
 		snprintf(what, sizeof(what), "mapped deleted file %zu", i);
-		if (!s->has_mode || !S_ISREG(s->mode) || !s->path || s->path[0] != '/')
-			return img_invalid(name, "%s has no regular file mode or no absolute path", what);
+		if (!s->has_mode || (!S_ISREG(s->mode) && !S_ISDIR(s->mode)) || !s->path || s->path[0] != '/')
+			return img_invalid(name, "%s has no regular file or directory mode or no absolute path", what);
+		if (S_ISDIR(s->mode) && (s->size || s->n_extents))
+			return img_invalid(name, "%s is a removed directory with data", what);
 		if (md_proc_ghost(p, s->id))
 			return img_invalid(name, "%s: id %llu is there twice", what, (unsigned long long)s->id);
 		p->n_mapped = i + 1;
@@ -316,12 +322,17 @@ int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, s
 		g->mode = s->mode;
 	}
 	for (size_t i = 0; i < p->n_vmas; i++)
-		if (p->vmas[i].ghost && !md_proc_ghost(p, p->vmas[i].ghost))
-			return img_invalid(name, "mapping %#llx-%#llx of %d is deleted file %llu, which is not here",
+		if (p->vmas[i].ghost && (!md_proc_ghost(p, p->vmas[i].ghost) || md_proc_ghost_is_dir(p, p->vmas[i].ghost)))
+			return img_invalid(name, "mapping %#llx-%#llx of %d is deleted file %llu, which is not here or no "
+					   "regular file",
 					   (unsigned long long)p->vmas[i].start, (unsigned long long)p->vmas[i].end,
 					   p->pid, (unsigned long long)p->vmas[i].ghost);
-	if (p->exe_ghost && !md_proc_ghost(p, p->exe_ghost))
-		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here", p->pid,
+	if (p->exe_ghost && (!md_proc_ghost(p, p->exe_ghost) || md_proc_ghost_is_dir(p, p->exe_ghost)))
+		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here or no regular file", p->pid,
 				   (unsigned long long)p->exe_ghost);
+	p->cwd_ghost = m->has_cwd_ghost ? m->cwd_ghost : 0;
+	if (p->cwd_ghost && (!p->cwd || p->cwd[0] != '/' || !md_proc_ghost_is_dir(p, p->cwd_ghost)))
+		return img_invalid(name, "the cwd of %d is removed directory %llu, which is not here or no directory, or has no path",
+				   p->pid, (unsigned long long)p->cwd_ghost);
 	return 0;
 }

@@ -391,12 +391,15 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 	m.fds = fp;
 	m.cwd = p->cwd;
 	m.umask = p->umask;
+	m.has_cwd_ghost = p->cwd_ghost != 0;
+	m.cwd_ghost = p->cwd_ghost;
 	r = image_files_extras_prepare(p, &m, f, &ex);
 	if (r < 0) {
 		log_err(r, "cannot write image '%s'", name);
 		goto out;
 	}
-	r = img_write_msg(dirfd, name, MD_IMG_FILES, &m.base);
+	r = img_write_msg_flags(dirfd, name, MD_IMG_FILES, md_proc_ghost_dirs(p) ? MD_FILES_F_GHOST_DIRS : 0,
+				&m.base);
 	image_files_extras_release(&ex);
 out:
 	for (size_t i = 0; i < p->n_fds; i++)
@@ -895,11 +898,12 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 {
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	Md__FilesImage *m;
+	uint32_t flags;
 	char name[64];
 	int r;
 
 	proc_name(name, sizeof(name), "files", pid);
-	r = img_read_msg(dirfd, name, MD_IMG_FILES, &raw);
+	r = img_read_msg_flags(dirfd, name, MD_IMG_FILES, &flags, &raw);
 	if (r < 0)
 		return r;
 	m = (Md__FilesImage *)raw;
@@ -1006,7 +1010,10 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 	if (m->cwd && !(p->cwd = strdup(m->cwd)))
 		goto oom;
 	p->umask = m->umask;
-	return image_read_mapped_ghosts(name, m, p);
+	r = image_read_mapped_ghosts(name, m, p);
+	if (r >= 0 && md_proc_ghost_dirs(p) && !(flags & MD_FILES_F_GHOST_DIRS))
+		return img_invalid(name, "holds a removed directory without header flag %#x", MD_FILES_F_GHOST_DIRS);
+	return r;
 oom:
 	return log_err(-ENOMEM, "cannot read image '%s'", name);
 }

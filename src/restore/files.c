@@ -992,7 +992,21 @@ int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp)
 	}
 	if (r < 0)
 		return log_err(r, "cannot install the fds of %d", p->pid);
-	if (p->cwd) {
+	if (p->cwd_ghost) {
+		/* removed: the one made again (ghost.c), entered through an fd lent for it */
+		int got = -1;
+
+		r = restore_send_fd(rc, rp, restore_ghost_fd(rc, p->cwd_ghost, false), &got);
+		if (r >= 0)
+			r = restore_rcall_ok(rp, "fchdir", SYS_fchdir, (uint64_t)got, 0, 0, 0, 0, 0);
+		if (got >= 0) {
+			int c = restore_rcall_ok(rp, "close", SYS_close, (uint64_t)got, 0, 0, 0, 0, 0);
+
+			r = r < 0 ? r : c;
+		}
+		if (r < 0)
+			return log_err(r, "cannot change the directory of %d to the removed '%s'", p->pid, p->cwd);
+	} else if (p->cwd) {
 		r = restore_put_string(rp, SCRATCH_PATH, p->cwd);
 		if (r < 0)
 			return log_err(r, "cannot write to %d", rp->pid);

@@ -2,7 +2,8 @@
  * Files deleted while open or mapped ("ghosts"), made again before any
  * process exists: in the directory they were in, under their old name if
  * it is free (else a temporary one), with their size, data (holes stay
- * holes), owner and mode; then deleted again. memdump keeps one fd on
+ * holes), owner and mode; then deleted again. A removed directory (an fd's
+ * or a cwd) is made again empty, and removed again. memdump keeps one fd on
  * each; every open file description of the image on it is opened from
  * that fd (/proc/self/fd/N), so fds that shared the file share it again;
  * every VMA on it maps that fd (a shared writable one an O_RDWR fd opened
@@ -99,18 +100,51 @@ int restore_read_ghosts(struct restore_ctx *rc, const char *dir)
 	return 0;
 }
 
-/* create g's file in dirfd as name; its fd, or -errno (-EEXIST: the name is taken) */
-static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
+/* an empty directory in dirfd as name, open, removed again: its fd, or -errno (-EEXIST: the name is taken) */
+static int create_dir(int dirfd, const char *name)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int r;
+	int fd, r = 0;
+
+	if (mkdirat(dirfd, name, 0700) < 0)
+		return -errno;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		r = -errno;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && r == 0)
+		r = -errno;
+	if (r < 0 && fd >= 0)
+		close(fd);
+	return r < 0 ? r : fd;
+}
+
+/* an empty file in dirfd as name, open, deleted again: its fd, or -errno (-EEXIST: the name is taken) */
+static int create_file(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return -errno;
+	if (unlinkat(dirfd, name, 0) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* create g's file (or directory) in dirfd as name; its fd, or -errno (-EEXIST: the name is taken) */
+static int create_as(const struct restore_ghost *g, int dirfd, const char *name)
+{
 	/* deleted at once: nobody can open it by its name with the owner and mode it gets below */
-	if (unlinkat(dirfd, name, 0) < 0)
-		return -errno;
-	r = ftruncate(fd, (off_t)g->g->size) < 0 ? -errno : restore_fill_file(&g->g->data, g->pages, fd, g->g->size);
+	_cleanup_close_ int fd = S_ISDIR(g->mode) ? create_dir(dirfd, name) : create_file(dirfd, name);
+	int r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (!S_ISDIR(g->mode))
+		r = ftruncate(fd, (off_t)g->g->size) < 0 ? -errno
+							  : restore_fill_file(&g->g->data, g->pages, fd, g->g->size);
 	/* owner first: chown() clears set-user-ID and set-group-ID */
 	if (r >= 0 && fchown(fd, g->g->uid, g->g->gid) < 0)
 		r = -errno;

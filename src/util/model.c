@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -126,6 +127,30 @@ bool md_seccomp_notifies(const struct sock_filter *insns, size_t n)
 		    (insns[i].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
 			return true;
 	}
+	return false;
+}
+
+bool md_proc_ghost_is_dir(const struct md_proc *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ghost && p->fds[i].ghost->id == id)
+			return p->fds[i].kind == MD_FD_DIR;
+	for (size_t i = 0; i < p->n_mapped; i++)
+		if (p->mapped[i].id == id)
+			return S_ISDIR(p->mapped[i].mode);
+	return false;
+}
+
+bool md_proc_ghost_dirs(const struct md_proc *p)
+{
+	if (p->cwd_ghost)
+		return true;
+	for (size_t i = 0; i < p->n_fds; i++)
+		if (p->fds[i].ghost && p->fds[i].kind == MD_FD_DIR)
+			return true;
+	for (size_t i = 0; i < p->n_mapped; i++)
+		if (S_ISDIR(p->mapped[i].mode))
+			return true;
 	return false;
 }
 

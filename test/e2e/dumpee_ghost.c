@@ -9,18 +9,22 @@
  *      opened O_NOFOLLOW too, as mkstemp() does.
  *   B  (-b SIZE) DIR/big, SIZE bytes of data, deleted: fd 24, for the
  *      --ghost-limit test.
+ *   D  DIR/gdir, a directory of mode 0751: fd 25 (O_RDONLY | O_DIRECTORY)
+ *      and the working directory, removed.
  *
  * Modes: -m wait (default) writes "READY PID" to STATUS and waits for
  * SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one thing
- * first (content, hole, offset, size, linked, share, mode) and the check
- * must notice. The check, after a restore:
+ * first (content, hole, offset, size, linked, share, mode, cwd, dirmode)
+ * and the check must notice. The check, after a restore:
  *   - every fd is there with its flags and offset; 20 and 21 share one
  *     offset, 22 has its own;
  *   - each file is still deleted (st_nlink 0, the fd's link ends in
  *     " (deleted)" and lies in DIR), with its size and mode; 20 and 22 are
  *     the same file (a write through one is read through the other);
  *   - G's bytes are all there and its holes are holes (SEEK_HOLE/SEEK_DATA);
- *     H reads "abc" and a write appends.
+ *     H reads "abc" and a write appends;
+ *   - D is still removed, empty, with its mode; fd 25 and the working
+ *     directory are on it, and nothing can be made in it.
  * Writes "OK" or "FAIL: <what>" to STATUS and exits 0 or 1.
  */
 #define DUMPEE_NAME "dumpee_ghost"
@@ -49,6 +53,7 @@
 #define FD_G2 22
 #define FD_H 23
 #define FD_B 24
+#define FD_D 25
 
 static const char *dir;
 static volatile sig_atomic_t got_usr1;
@@ -107,7 +112,7 @@ static void unlink_name(const char *name)
 
 static void setup(uint64_t big)
 {
-	char p[64];
+	char p[64], d[PATH_MAX];
 
 	make("ghost", O_RDWR, 0640, FD_G);
 	if (ftruncate(FD_G, G_SIZE) < 0)
@@ -125,6 +130,11 @@ static void setup(uint64_t big)
 	if (write(FD_H, "abc", 3) != 3)
 		die_setup("write");
 	unlink_name("ghost2");
+
+	snprintf(d, sizeof(d), "%s/gdir", dir);
+	if (mkdir(d, 0751) < 0 || chmod(d, 0751) < 0 || dup2(open(d, O_RDONLY | O_DIRECTORY), FD_D) != FD_D ||
+	    chdir(d) < 0 || rmdir(d) < 0)
+		die_setup("removed directory");
 
 	if (big) {
 		char buf[65536];
@@ -171,13 +181,17 @@ static void corrupt(const char *what)
 		close(fd);
 	} else if (!strcmp(what, "mode")) {
 		fchmod(FD_G, 0600);
+	} else if (!strcmp(what, "cwd")) {
+		chdir(dir);
+	} else if (!strcmp(what, "dirmode")) {
+		fchmod(FD_D, 0750);
 	} else {
 		fprintf(stderr, "dumpee_ghost: unknown corruption '%s'\n", what);
 		exit(2);
 	}
 }
 
-/* fd is a deleted file in DIR with mode and size */
+/* fd is a deleted file in DIR with mode and size (UINT64_MAX: any) */
 static bool deleted(int fd, const char *which, mode_t mode, uint64_t size)
 {
 	char p[64], link[PATH_MAX];
@@ -194,7 +208,7 @@ static bool deleted(int fd, const char *which, mode_t mode, uint64_t size)
 	if (n < 10 || strcmp(link + n - 10, " (deleted)") || strncmp(link, dir, strlen(dir)) ||
 	    link[strlen(dir)] != '/')
 		return failf("%s: fd %d is '%s', expected '%s/... (deleted)'", which, fd, link, dir);
-	if ((st.st_mode & 07777) != mode || (uint64_t)st.st_size != size)
+	if ((st.st_mode & 07777) != mode || (size != UINT64_MAX && (uint64_t)st.st_size != size))
 		return failf("%s: mode %o size %llu, expected %o and %llu", which, st.st_mode & 07777,
 			     (unsigned long long)st.st_size, mode, (unsigned long long)size);
 	return true;
@@ -243,6 +257,29 @@ static bool g_content(void)
 	return true;
 }
 
+/* D: fd 25 and the cwd on one removed directory, still empty and with its mode, that takes no new name */
+static bool d_state(void)
+{
+	struct stat fd_st, cwd_st;
+	char link[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (!deleted(FD_D, "D", 0751, UINT64_MAX))
+		return false;
+	if (fstat(FD_D, &fd_st) < 0 || !S_ISDIR(fd_st.st_mode) || stat(".", &cwd_st) < 0)
+		return failf("D: fd %d is no directory, or the cwd cannot be read", FD_D);
+	if (fd_st.st_dev != cwd_st.st_dev || fd_st.st_ino != cwd_st.st_ino)
+		return failf("D: the working directory is not the one fd %d is on", FD_D);
+	n = readlink("/proc/self/cwd", link, sizeof(link) - 1);
+	if (n < 10 || strncmp(link + n - 10, " (deleted)", 10))
+		return failf("D: the working directory is not a removed one");
+	fd = openat(FD_D, "new", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd >= 0 || errno != ENOENT)
+		return failf("D: a file could be made in it (%s)", fd >= 0 ? "made" : strerror(errno));
+	return true;
+}
+
 static bool check(void)
 {
 	struct stat a, b;
@@ -253,7 +290,7 @@ static bool check(void)
 	if (!fd_state(FD_G, "G", O_RDWR, G_POS) || !fd_state(FD_G_DUP, "G dup", O_RDWR, G_POS) ||
 	    !fd_state(FD_G2, "G2", O_RDONLY, G_POS2) || !fd_state(FD_H, "H", O_WRONLY | O_APPEND, 3))
 		return false;
-	if (!deleted(FD_G, "G", 0640, G_SIZE) || !deleted(FD_H, "H", 0604, 3) || !g_content())
+	if (!deleted(FD_G, "G", 0640, G_SIZE) || !deleted(FD_H, "H", 0604, 3) || !g_content() || !d_state())
 		return false;
 	/* one description for 20 and 21, another one for 22, of one file */
 	if (lseek(FD_G, 4000, SEEK_SET) != 4000 || lseek(FD_G_DUP, 0, SEEK_CUR) != 4000 ||

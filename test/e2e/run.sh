@@ -2726,7 +2726,7 @@ test_ghost_selftest() {
 
 test_ghost_detects_corruption() {
 	local what
-	for what in content hole offset size linked share mode; do
+	for what in content hole offset size linked share mode cwd dirmode; do
 		rm -rf "$TD/status" "$TD/g"
 		mkdir -p "$TD/g"
 		corruption_noticed "$E2E/dumpee_ghost" "$what" "$TD/g"
@@ -2744,7 +2744,7 @@ start_ghost() {
 }
 
 # deleted files come back deleted, with their bytes, holes, size, mode, offsets and sharing,
-# and leave no name behind
+# a removed directory (an fd's and the cwd) removed and empty, and they leave no name behind
 test_ghost() {
 	need_memdump
 	start_ghost

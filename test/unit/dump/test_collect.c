@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -689,8 +691,39 @@ static void setup_deleted(int sync_fd)
 
 static void setup_deleted_dir(int sync_fd)
 {
-	if (mkdir(tpath("gonedir"), 0700) < 0 || open(tpath("gonedir"), O_RDONLY | O_DIRECTORY) < 0 ||
-	    rmdir(tpath("gonedir")) < 0)
+	if (mkdir(tpath("gonedir"), 0750) < 0 || chmod(tpath("gonedir"), 0750) < 0 ||
+	    open(tpath("gonedir"), O_RDONLY | O_DIRECTORY) != 3 || rmdir(tpath("gonedir")) < 0)
+		_exit(1);
+}
+
+/* fd 3: "a", deleted while "b" still names it: restore could open it by neither */
+static void setup_deleted_linked(int sync_fd)
+{
+	char a[PATH_MAX + 64];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s", tpath("a"));
+	fd = open(a, O_RDWR | O_CREAT, 0600);
+	if (fd != 3 || link(a, tpath("b")) < 0 || unlink(a) < 0)
+		_exit(1);
+}
+
+/* fd 3: a POSIX message queue, by its name in the mqueue file system */
+static void setup_mqueue(int sync_fd)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "/memdump-collect-%d", (int)getpid());
+	if (mq_open(name, O_RDWR | O_CREAT, 0600, NULL) != 3)
+		_exit(1);
+	mq_unlink(name);
+}
+
+/* fd 3: a file on a tmpfs detached since: its name leads nowhere */
+static void setup_detached(int sync_fd)
+{
+	if (mkdir(tpath("mnt"), 0700) < 0 || mount("none", tpath("mnt"), "tmpfs", 0, NULL) < 0 ||
+	    open(tpath("mnt/f"), O_RDWR | O_CREAT, 0600) != 3 || umount2(tpath("mnt"), MNT_DETACH) < 0)
 		_exit(1);
 }
 
@@ -887,7 +920,27 @@ Test(dump_collect, epoll_item_moved_is_found) { expect_epoll_item_at(setup_epoll
 Test(dump_collect, epoll_item_fd_reused_is_found) { expect_epoll_item_at(setup_epoll_reused, 9); }
 Test(dump_collect, epoll_item_signalfd_moved_is_refused) { expect_epoll_item_at(setup_epoll_signalfd_moved, -1); }
 Test(dump_collect, epoll_item_outside_is_refused) { expect_epoll_item_at(setup_epoll_left_outside, -1); }
-Test(dump_collect, deleted_dir_is_refused) { expect_enotsup(setup_deleted_dir); }
+Test(dump_collect, deleted_linked_is_refused) { expect_enotsup(setup_deleted_linked); }
+Test(dump_collect, mqueue_is_refused) { expect_enotsup(setup_mqueue); }
+Test(dump_collect, detached_mount_is_refused) { expect_enotsup(setup_detached); }
+
+Test(dump_collect, deleted_dir_is_a_ghost)
+{
+	struct md_proc p = {};
+	pid_t pid;
+
+	pid = start_child(setup_deleted_dir, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	cr_assert_geq(p.n_fds, 4);
+	cr_expect_eq(p.fds[3].kind, MD_FD_DIR);
+	cr_expect_str_eq(p.fds[3].path, tpath("gonedir"));
+	cr_assert_not_null(p.fds[3].ghost);
+	cr_expect_eq(p.fds[3].ghost->size, 0);
+	cr_expect_eq(p.fds[3].ghost->uid, getuid());
+	cr_expect_eq(p.fds[3].mode, S_IFDIR | 0750);
+	md_proc_release(&p);
+}
 
 /* a child made by clone() of flags, sleeping until killed */
 static pid_t clone_sleeper(unsigned long flags)

@@ -277,6 +277,7 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->ghost, y->ghost);
 	}
 	cr_assert_eq(a->exe_ghost, b->exe_ghost);
+	cr_assert_eq(a->cwd_ghost, b->cwd_ghost);
 	cr_assert_eq(a->n_mapped, b->n_mapped);
 	for (size_t i = 0; i < a->n_mapped; i++) {
 		const struct md_ghost *x = &a->mapped[i], *y = &b->mapped[i];

@@ -74,6 +74,71 @@ static void proc_with_mapped(struct md_proc *p)
 	g->data.entries[0] = (struct md_pagemap_entry){ 0, 4, MD_PM_DATA };
 }
 
+/*
+ * proc_with_mapped() with two removed directories: fd 42 on one (ghost 9),
+ * and its cwd on another that no fd holds (ghost 10, in mapped)
+ */
+static void proc_with_dirs(struct md_proc *p)
+{
+	struct md_fd *f;
+
+	proc_with_mapped(p);
+	p->fds = realloc(p->fds, (p->n_fds + 1) * sizeof(*p->fds));
+	p->mapped = realloc(p->mapped, 2 * sizeof(*p->mapped));
+	cr_assert(p->fds && p->mapped);
+	f = &p->fds[p->n_fds++];
+	*f = (struct md_fd){ .fd = 42, .kind = MD_FD_DIR, .flags = O_RDONLY | O_DIRECTORY, .mode = 040700,
+			     .dup_of = -1, .ofd = 42, .path = strdup("/tmp/gone.d") };
+	f->ghost = calloc(1, sizeof(*f->ghost));
+	cr_assert_not_null(f->ghost);
+	*f->ghost = (struct md_ghost){ .id = 9, .uid = 5, .gid = 6 };
+	f->ghost->data.entries = calloc(1, sizeof(*f->ghost->data.entries));
+	p->mapped[1] = (struct md_ghost){ .id = 10, .uid = 7, .gid = 8, .mode = 040750, .path = strdup("/srv/work") };
+	p->mapped[1].data.entries = calloc(1, sizeof(*p->mapped[1].data.entries));
+	p->n_mapped = 2;
+	free(p->cwd);
+	p->cwd = strdup("/srv/work");
+	p->cwd_ghost = 10;
+}
+
+Test(image_fdextra, removed_dirs_roundtrip)
+{
+	struct md_proc in, out;
+	char files[64];
+
+	snprintf(files, sizeof(files), "files-%d.img", SYNTH_PID);
+	proc_with_dirs(&in);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	cr_expect_eq(out.cwd_ghost, 10);
+	cr_expect_str_eq(out.cwd, "/srv/work");
+	cr_expect_eq(out.mapped[1].mode, 040750);
+	cr_assert_not_null(out.fds[out.n_fds - 1].ghost);
+	cr_expect_eq(out.fds[out.n_fds - 1].ghost->id, 9);
+	cr_expect(md_proc_ghost_is_dir(&out, 9) && md_proc_ghost_is_dir(&out, 10) && !md_proc_ghost_is_dir(&out, 8));
+	md_proc_release(&out);
+	/* the files header's flag goes with them: older readers refuse it */
+	flip_bits(files, 36, MD_FILES_F_GHOST_DIRS);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "removed directories without the flag were read");
+	/* the cwd alone needs it too */
+	in.n_fds--;
+	md_fd_release(&in.fds[in.n_fds]);
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	flip_bits(files, 36, MD_FILES_F_GHOST_DIRS);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "a removed cwd without the flag was read");
+	/* none: no flag, and another bit is unknown */
+	in.cwd_ghost = 0;
+	md_ghost_release(&in.mapped[1]);
+	in.n_mapped = 1;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&out);
+	flip_bits(files, 36, 2);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "an unknown files flag was read");
+	md_proc_release(&in);
+}
+
 Test(image_fdextra, mapped_roundtrip)
 {
 	struct md_proc in, out;
@@ -151,15 +216,20 @@ Test(image_fdextra, roundtrip)
 }
 
 /* each breakage of a good image (with a mapped deleted file) must be refused on read */
-static void expect_refused(void (*breakit)(struct md_proc *), const char *what)
+static void expect_refused_from(void (*make)(struct md_proc *), void (*breakit)(struct md_proc *), const char *what)
 {
 	struct md_proc in, out;
 
-	proc_with_mapped(&in);
+	make(&in);
 	breakit(&in);
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "%s was read", what);
 	md_proc_release(&in);
+}
+
+static void expect_refused(void (*breakit)(struct md_proc *), const char *what)
+{
+	expect_refused_from(proc_with_mapped, breakit, what);
 }
 
 static void extent_past_end(struct md_proc *p)
@@ -324,6 +394,53 @@ Test(image_fdextra, mm_flag_with_ghosts)
 	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
 	md_proc_release(&out);
 	md_proc_release(&in);
+}
+
+static void cwd_on_a_file(struct md_proc *p)
+{
+	p->cwd_ghost = 8;
+}
+
+static void cwd_ghost_missing(struct md_proc *p)
+{
+	p->cwd_ghost = 11;
+}
+
+static void cwd_ghost_without_path(struct md_proc *p)
+{
+	free(p->cwd);
+	p->cwd = NULL;
+}
+
+static void vma_on_a_dir(struct md_proc *p)
+{
+	p->vmas[1].ghost = 10;
+}
+
+static void exe_on_a_dir(struct md_proc *p)
+{
+	p->exe_ghost = 9;
+}
+
+static void dir_fd_with_data(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].ghost->size = 4096;
+}
+
+static void mapped_dir_with_data(struct md_proc *p)
+{
+	p->mapped[1].size = 1;
+}
+
+Test(image_fdextra, impossible_removed_dirs_refused)
+{
+	expect_refused_from(proc_with_dirs, cwd_on_a_file, "a cwd on a deleted regular file");
+	expect_refused_from(proc_with_dirs, cwd_ghost_missing, "a cwd on a removed directory not there");
+	expect_refused_from(proc_with_dirs, cwd_ghost_without_path, "a removed cwd without its path");
+	expect_refused_from(proc_with_dirs, vma_on_a_dir, "a VMA on a removed directory");
+	expect_refused_from(proc_with_dirs, exe_on_a_dir, "an exe that is a removed directory");
+	expect_refused_from(proc_with_dirs, dir_fd_with_data, "a removed directory's fd with data");
+	expect_refused_from(proc_with_dirs, mapped_dir_with_data, "a removed directory with data");
 }
 
 /* a deleted file's VMA no memdump wrote: it would map whatever has the path now */

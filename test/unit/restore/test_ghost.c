@@ -3,7 +3,8 @@
  * a dump writes it, read back and checked (restore_read_ghosts()), the
  * file made again (restore_make_ghosts()) with its bytes, holes, size and
  * mode, and deleted; a missing, truncated or corrupt data file refused
- * before anything is made; a ghost only mapped made with its record's mode.
+ * before anything is made; a ghost only mapped made with its record's mode;
+ * a removed directory made again empty.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -203,6 +204,65 @@ Test(restore_ghost, fd_and_mapping_disagree)
 	restore_ghosts_release(&rc);
 	cr_expect_eq(restore_read_ghosts(&rc, img), 0);
 	cr_expect_eq(rc.n_ghosts, 1);
+}
+
+/*
+ * a directory removed while fd 5 (or a cwd) was on it: made again empty, with its owner and mode,
+ * removed again; fds open it again through /proc/self/fd, and nothing can be created in it
+ */
+static void expect_dir_made_again(bool name_taken)
+{
+	struct md_pagemap_entry none[1];
+	struct image_pages_writer *w;
+	struct stat st;
+	char self[64], link[PATH_MAX + 32];
+	ssize_t n;
+	int f, again;
+
+	/* its data file, empty */
+	image_pages_name(self, sizeof(self), MD_PAGES_GHOST, 9);
+	cr_assert_eq(image_pages_create(rc.dirfd, self, &w), 0);
+	cr_assert_eq(image_pages_finish(w), 0);
+	ghost = (struct md_ghost){ .id = 9, .uid = 1000, .gid = 100, .data = { none, 0, 0 } };
+	fd.kind = MD_FD_DIR;
+	fd.flags = O_RDONLY | O_DIRECTORY;
+	fd.mode = 040751;
+	cr_assert_eq(restore_read_ghosts(&rc, img), 0);
+	cr_assert_eq(restore_make_ghosts(&rc), 0);
+	f = restore_ghost_fd(&rc, 9, false);
+	cr_assert_geq(f, 0);
+	cr_assert_eq(fstat(f, &st), 0);
+	cr_expect_eq(st.st_mode, 040751);
+	cr_expect(st.st_uid == 1000 && st.st_gid == 100, "owner %u:%u", st.st_uid, st.st_gid);
+	cr_expect_eq(st.st_nlink, 0);
+	cr_expect_eq(access(path, F_OK), name_taken ? 0 : -1, "the name is left behind, or the one there is gone");
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", f);
+	n = readlink(self, link, sizeof(link) - 1);
+	cr_assert_gt(n, 0);
+	link[n] = '\0';
+	cr_expect(name_taken || !strcmp(link, strcat(strcpy((char[PATH_MAX + 32]){ 0 }, path), " (deleted)")), "%s", link);
+	cr_expect(strstr(link, " (deleted)"), "%s", link);
+	again = open(self, restore_open_flags(&fd, true));
+	cr_assert_geq(again, 0, "cannot open the removed directory again: %s", strerror(errno));
+	cr_expect_eq(openat(again, "x", O_RDWR | O_CREAT | O_CLOEXEC, 0600), -1);
+	cr_expect_eq(errno, ENOENT);
+	close(again);
+}
+
+Test(restore_ghost, removed_dir_made_again)
+{
+	expect_dir_made_again(false);
+}
+
+/* the name is taken (by a file): the directory is made under another */
+Test(restore_ghost, removed_dir_name_taken)
+{
+	int f = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	cr_assert_geq(f, 0);
+	close(f);
+	expect_dir_made_again(true);
+	unlink(path);
 }
 
 Test(restore_ghost, directory_gone)
