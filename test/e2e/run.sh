@@ -697,6 +697,83 @@ test_node_counter() {
 	interp_counter node node -e "$NODE_CODE"
 }
 
+# Go, built static (CGO_ENABLED=0): its own runtime, no glibc and no rseq, signal-driven
+# preemption, the netpoller's epoll on a listening socket and a pipe, eight goroutines on
+# a mutex and a ticker. Each line's number goes through the pipe and back first.
+GO_CODE='
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+func main() {
+	out, err := os.OpenFile(os.Args[1], os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0644)
+	if err != nil {
+		panic(err)
+	}
+	data := make(map[int]string)
+	for k := 0; k < 100000; k++ {
+		data[k] = fmt.Sprint("x", k)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for {
+			if c, err := ln.Accept(); err == nil {
+				c.Close()
+			}
+		}
+	}()
+	var mu sync.Mutex
+	n := 0
+	for w := 0; w < 8; w++ {
+		go func() {
+			for {
+				mu.Lock()
+				n++
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	in := bufio.NewReader(r)
+	tick := time.NewTicker(20 * time.Millisecond)
+	for i := 0; ; i++ {
+		<-tick.C
+		k := (i * 7919) % 100000
+		fmt.Fprintf(w, "%d\n", i)
+		var back int
+		_, err := fmt.Fscanf(in, "%d\n", &back)
+		if data[k] != fmt.Sprint("x", k) || err != nil || back != i {
+			fmt.Fprintf(out, "BAD %d\n", i)
+		}
+		fmt.Fprintf(out, "%d\n", i)
+	}
+}
+'
+
+test_go_counter() {
+	command -v go >/dev/null || skip "go (golang-go) is not installed"
+	mkdir -p "$TD/go"
+	printf '%s' "$GO_CODE" >"$TD/go/main.go"
+	printf 'module counter\ngo 1.19\n' >"$TD/go/go.mod"
+	(cd "$TD/go" && CGO_ENABLED=0 GOCACHE=$TD/go/cache GOPATH=$TD/go/path GOPROXY=off GOFLAGS=-mod=mod \
+		go build -o counter . 2>"$TD/go/build.err") || fail "go build failed: $(head -n3 "$TD/go/build.err")"
+	interp_counter go "$TD/go/counter"
+}
+
 # Java 17: the JVM's own threads (GC, JIT, ...) and a pool of eight. Every line's number
 # goes through a pool thread and back.
 JAVA_CODE='
@@ -1325,6 +1402,7 @@ ALL_TESTS=(
 	perl_counter
 	node_counter
 	java_counter
+	go_counter
 	show_and_check
 	corrupt_image
 	tree_selftest
