@@ -601,11 +601,15 @@ while True:
     time.sleep(0.02)
 '
 
-test_python_counter() {
+# python3_real: the real interpreter's path, not a version-manager shim script's (or a skip)
+python3_real() {
 	command -v python3 >/dev/null || skip "python3 is not installed"
-	# the real interpreter, not a version-manager shim script
+	python3 -c 'import sys; print(sys.executable)' || skip "python3 does not run"
+}
+
+test_python_counter() {
 	local py
-	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+	py=$(python3_real) || exit
 	interp_counter python "$py" -c "$PY_CODE"
 }
 
@@ -640,9 +644,8 @@ if __name__ == "__main__":
 '
 
 test_python_multiprocessing() {
-	command -v python3 >/dev/null || skip "python3 is not installed"
 	local py
-	py=$(python3 -c 'import sys; print(sys.executable)') || skip "python3 does not run"
+	py=$(python3_real) || exit
 	interp_counter multiprocessing "$py" -c "$MP_CODE"
 }
 
