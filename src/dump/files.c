@@ -64,19 +64,21 @@ static const char *fd_kind_name(mode_t mode, const char *link, char *buf, size_t
  * Restore opens a regular file, a directory, a device or a FIFO again by
  * the name its link shows (/proc/PID/fd/N), which must still lead to
  * it. Names under /proc are the tree's own with a /proc of its own, and
- * dump_ns_files() refuses them then; else a name there leads to the file.
+ * dump_ns_files() refuses them then; else a name there (not a deleted
+ * one: a process gone) leads to the file.
  */
 static int check_by_name(pid_t pid, int fd, const char *link, const struct stat *st, bool deleted)
 {
 	struct stat by_name;
 
-	if (!strncmp(link, "/proc", 5) && (!link[5] || link[5] == '/'))
+	if (!deleted && !strncmp(link, "/proc", 5) && (!link[5] || link[5] == '/'))
 		return 0;
 	if (stat(link, &by_name) == 0 && by_name.st_dev == st->st_dev && by_name.st_ino == st->st_ino)
 		return 0;
 	if (deleted)
-		return log_refuse("fd %d of %d is '%s', deleted by that name but linked by another: not supported", fd,
-				  pid, link);
+		return log_refuse("fd %d of %d is '%s', deleted by that name but with %lu links left (another name, a "
+				  "file of the kernel's, or a terminal hung up): not supported", fd, pid, link,
+				  (unsigned long)st->st_nlink);
 	return log_refuse("fd %d of %d is '%s', a name that now leads to another file or to none (removed, "
 			  "mounted over, or on a mount memdump does not see): not supported", fd, pid, link);
 }

@@ -107,6 +107,38 @@ static bool dir_of(const char *path, char dir[PATH_MAX])
 }
 
 /*
+ * Whether restore can make the deleted file src (a /proc link) reaches,
+ * named path, again as holder has it: a regular file (dir: a directory)
+ * deleted for good, not on hugetlbfs, in a directory that is still there
+ * on the file's file system (restore makes it in there). 0 with *st, or
+ * -ENOTSUP (logged), or -errno.
+ */
+static int check_makeable(const char *src, const char *path, bool dir, const char *holder, struct stat *st)
+{
+	const char *why = NULL;
+	char parent[PATH_MAX];
+	struct stat dst;
+	struct statfs sfs;
+
+	if (stat(src, st) < 0 || statfs(src, &sfs) < 0)
+		return log_err(-errno, "cannot stat %s, the deleted file '%s'", holder, path);
+	/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
+	if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+		why = dir ? "no directory" : "no regular file";
+	else if (st->st_nlink)
+		why = "a file still linked under another name";
+	else if (sfs.f_type == HUGETLBFS_MAGIC)
+		why = "on hugetlbfs";
+	else if (!dir_of(path, parent) || stat(parent, &dst) < 0 || !S_ISDIR(dst.st_mode))
+		why = "in a directory removed too (restore makes it again in its directory)";
+	else if (dst.st_dev != st->st_dev)
+		why = "on another file system than its directory (a file of the kernel's own, or a mount gone)";
+	if (why)
+		return log_refuse("%s: '%s (deleted)' is %s; not supported yet", holder, path, why);
+	return 0;
+}
+
+/*
  * The deleted file src (a /proc link: map_files, exe or cwd) reaches, named
  * path, as the holder procs[proc]'s VMA vma (or EXE_HOLDER, CWD_HOLDER: a
  * directory) shows it, into t; -ENOTSUP (logged) for a file restore could
@@ -115,26 +147,13 @@ static bool dir_of(const char *path, char dir[PATH_MAX])
 static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char *src, const char *path,
 		      const char *holder)
 {
-	const char *why = NULL;
 	struct ghost_map *nm;
 	struct ghost_file *f;
-	char dir[PATH_MAX];
-	struct stat st, dst;
-	struct statfs sfs;
+	struct stat st;
+	int r = check_makeable(src, path, vma == CWD_HOLDER, holder, &st);
 
-	if (stat(src, &st) < 0 || statfs(src, &sfs) < 0)
-		return log_err(-errno, "cannot stat %s, the deleted file '%s'", holder, path);
-	/* nlink 0 tells a deleted file from one whose name ends in " (deleted)" */
-	if (vma == CWD_HOLDER ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-		why = vma == CWD_HOLDER ? "no directory" : "no regular file";
-	else if (st.st_nlink)
-		why = "a file still linked under another name";
-	else if (sfs.f_type == HUGETLBFS_MAGIC)
-		why = "on hugetlbfs";
-	else if (dir_of(path, dir) && stat(dir, &dst) == 0 && dst.st_dev != st.st_dev)
-		why = "on another file system than its directory (a file of the kernel's own)";
-	if (why)
-		return log_refuse("%s: '%s (deleted)' is %s; not supported yet", holder, path, why);
+	if (r < 0)
+		return r;
 	nm = realloc(t->maps, (t->n_maps + 1) * sizeof(*nm));
 	if (!nm)
 		return -ENOMEM;
@@ -230,11 +249,19 @@ static int find_files(const struct md_proc *procs, size_t n, struct ghost_files 
 		for (size_t j = 0; j < p->n_fds; j++) {
 			const struct md_fd *fd = &p->fds[j];
 			struct ghost_file *f;
+			struct stat st;
 
 			if (!fd->ghost || find_file(t, fd->dev, fd->ino))
 				continue;
 			snprintf(src, sizeof(src), "/proc/%d/fd/%d", p->pid, fd->fd);
 			snprintf(holder, sizeof(holder), "fd %d of %d", fd->fd, p->pid);
+			r = check_makeable(src, fd->path, fd->kind == MD_FD_DIR, holder, &st);
+			if (r == -ENOTSUP) {
+				refused = r;
+				continue;
+			}
+			if (r < 0)
+				return r;
 			f = add_file(t, fd->dev, fd->ino, fd->path, src, holder);
 			if (!f)
 				return -ENOMEM;

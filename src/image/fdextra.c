@@ -225,8 +225,10 @@ static int read_fd_ghost(const char *name, const Md__Fd *s, struct md_fd *f)
 	if ((f->kind != MD_FD_REG && f->kind != MD_FD_DIR) || !f->path || f->path[0] != '/')
 		return img_invalid(name, "fd %d has a deleted file's data but is no regular file or directory with a "
 				   "path", f->fd);
-	if (f->kind == MD_FD_DIR && (s->ghost->size || s->ghost->n_extents))
-		return img_invalid(name, "fd %d is a removed directory with data", f->fd);
+	if (f->kind == MD_FD_DIR ? !S_ISDIR(f->mode) || s->ghost->size || s->ghost->n_extents : !S_ISREG(f->mode))
+		return img_invalid(name, "fd %d: a deleted %s of mode %#o%s", f->fd,
+				   f->kind == MD_FD_DIR ? "directory" : "file", f->mode,
+				   f->kind == MD_FD_DIR ? ", or with data" : "");
 	f->ghost = calloc(1, sizeof(*f->ghost));
 	if (!f->ghost)
 		return -ENOMEM;

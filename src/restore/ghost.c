@@ -52,7 +52,7 @@ static int read_one(struct restore_ctx *rc, const char *dir, const struct md_gho
 	int r;
 
 	if (rg) {
-		if (!same_ghost(rg->g, g))
+		if (!same_ghost(rg->g, g) || (rg->mode & S_IFMT) != (mode & S_IFMT))
 			return log_err(-EINVAL, "image '%s': %s and %s say different things of deleted file %llu", dir,
 				       rg->holder, holder, (unsigned long long)g->id);
 		return 0;
@@ -91,7 +91,7 @@ int restore_read_ghosts(struct restore_ctx *rc, const char *dir)
 				return r;
 		}
 		for (size_t i = 0; i < p->n_mapped; i++) {
-			snprintf(holder, sizeof(holder), "a mapping of %d", p->pid);
+			snprintf(holder, sizeof(holder), "a mapping or the cwd of %d", p->pid);
 			r = read_one(rc, dir, &p->mapped[i], p->mapped[i].path, p->mapped[i].mode, holder);
 			if (r < 0)
 				return r;

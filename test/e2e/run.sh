@@ -2853,6 +2853,35 @@ test_ghost_too_big() {
 	trigger_check "$PID"
 }
 
+# a working directory removed with its parent (rm -rf): refused with the reason, as restore
+# makes a removed directory again in its parent; the process runs on, and once it leaves
+# for the parent's parent the dump takes it
+test_ghost_parent_removed() {
+	local py
+	need_memdump
+	py=$(python3_real) || exit
+	mkdir -p "$TD/x/y"
+	spawn cwdgone "$py" -c 'import os, sys, time
+os.chdir(sys.argv[1] + "/x/y")
+open(sys.argv[1] + "/ready", "w").close()
+while not os.path.exists(sys.argv[1] + "/leave"):
+    time.sleep(0.02)
+os.chdir(sys.argv[1])
+open(sys.argv[1] + "/left", "w").close()
+time.sleep(1000)' "$TD"
+	PID=$SPAWNED
+	wait_until 20 test -e "$TD/ready" || fail "the process did not start: $(cat "$TD/cwdgone.err")"
+	rm -rf "$TD/x"
+	md dump dump -t "$PID" -D "$TD/img" && fail "the dump of a cwd removed with its parent succeeded"
+	grep -q "the working directory of $PID: '$TD/x/y (deleted)' is in a directory removed too" "$TD/dump.err" ||
+		fail "unclear refusal: $(md_why dump)"
+	alive "$PID" || fail "process $PID died after a failed dump"
+	touch "$TD/leave"
+	wait_until 20 test -e "$TD/left" || fail "the process did not go on after the failed dump"
+	rm -rf "$TD/img"
+	dump_and_kill "$PID" "$TD/img"
+}
+
 # a missing, truncated or corrupt data file of a deleted file: refused before any process
 test_ghost_corrupt_image() {
 	local how
@@ -2964,6 +2993,7 @@ ALL_TESTS+=(
 	ghost
 	ghost_too_big
 	ghost_corrupt_image
+	ghost_parent_removed
 	ghostmap_selftest
 	ghostmap_detects_corruption
 	ghostmap

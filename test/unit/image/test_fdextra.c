@@ -422,6 +422,16 @@ static void exe_on_a_dir(struct md_proc *p)
 	p->exe_ghost = 9;
 }
 
+static void file_fd_of_dir_mode(struct md_proc *p)
+{
+	p->fds[p->n_fds - 2].mode = 040640;
+}
+
+static void dir_fd_of_file_mode(struct md_proc *p)
+{
+	p->fds[p->n_fds - 1].mode = 0100700;
+}
+
 static void dir_fd_with_data(struct md_proc *p)
 {
 	p->fds[p->n_fds - 1].ghost->size = 4096;
@@ -440,6 +450,8 @@ Test(image_fdextra, impossible_removed_dirs_refused)
 	expect_refused_from(proc_with_dirs, vma_on_a_dir, "a VMA on a removed directory");
 	expect_refused_from(proc_with_dirs, exe_on_a_dir, "an exe that is a removed directory");
 	expect_refused_from(proc_with_dirs, dir_fd_with_data, "a removed directory's fd with data");
+	expect_refused_from(proc_with_dirs, file_fd_of_dir_mode, "a deleted file's fd with a directory's mode");
+	expect_refused_from(proc_with_dirs, dir_fd_of_file_mode, "a removed directory's fd with a file's mode");
 	expect_refused_from(proc_with_dirs, mapped_dir_with_data, "a removed directory with data");
 }
 

@@ -202,6 +202,11 @@ Test(restore_ghost, fd_and_mapping_disagree)
 	cr_expect_eq(restore_read_ghosts(&rc, img), -EINVAL);
 	mapped.size = SIZE;
 	restore_ghosts_release(&rc);
+	/* a directory's mode: the cwd of another process on this file */
+	mapped.mode = 040751;
+	cr_expect_eq(restore_read_ghosts(&rc, img), -EINVAL);
+	mapped.mode = 0100751;
+	restore_ghosts_release(&rc);
 	cr_expect_eq(restore_read_ghosts(&rc, img), 0);
 	cr_expect_eq(rc.n_ghosts, 1);
 }
