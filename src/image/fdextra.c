@@ -323,18 +323,22 @@ int image_read_mapped_ghosts(const char *name, const struct Md__FilesImage *m, s
 			return r == -ENOMEM ? log_err(r, "cannot read image '%s'", name) : r;
 		g->mode = s->mode;
 	}
-	for (size_t i = 0; i < p->n_vmas; i++)
-		if (p->vmas[i].ghost && (!md_proc_ghost(p, p->vmas[i].ghost) || md_proc_ghost_is_dir(p, p->vmas[i].ghost)))
-			return img_invalid(name, "mapping %#llx-%#llx of %d is deleted file %llu, which is not here or no "
+	for (size_t i = 0; i < p->n_vmas; i++) {
+		uint64_t id = p->vmas[i].ghost;
+
+		if (id && (!md_proc_ghost(p, id) || md_proc_ghost_is_dir(p, id)))
+			return img_invalid(name,
+					   "mapping %#llx-%#llx of %d is deleted file %llu, which is not here or no "
 					   "regular file",
 					   (unsigned long long)p->vmas[i].start, (unsigned long long)p->vmas[i].end,
-					   p->pid, (unsigned long long)p->vmas[i].ghost);
+					   p->pid, (unsigned long long)id);
+	}
 	if (p->exe_ghost && (!md_proc_ghost(p, p->exe_ghost) || md_proc_ghost_is_dir(p, p->exe_ghost)))
-		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here or no regular file", p->pid,
-				   (unsigned long long)p->exe_ghost);
+		return img_invalid(name, "the exe of %d is deleted file %llu, which is not here or no regular file",
+				   p->pid, (unsigned long long)p->exe_ghost);
 	p->cwd_ghost = m->has_cwd_ghost ? m->cwd_ghost : 0;
 	if (p->cwd_ghost && (!p->cwd || p->cwd[0] != '/' || !md_proc_ghost_is_dir(p, p->cwd_ghost)))
-		return img_invalid(name, "the cwd of %d is removed directory %llu, which is not here or no directory, or has no path",
-				   p->pid, (unsigned long long)p->cwd_ghost);
+		return img_invalid(name, "the cwd of %d is removed directory %llu, which is not here or no directory, "
+				   "or has no path", p->pid, (unsigned long long)p->cwd_ghost);
 	return 0;
 }

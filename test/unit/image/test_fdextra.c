@@ -120,7 +120,8 @@ Test(image_fdextra, removed_dirs_roundtrip)
 	md_proc_release(&out);
 	/* the files header's flag goes with them: older readers refuse it */
 	flip_bits(files, 36, MD_FILES_F_GHOST_DIRS);
-	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "removed directories without the flag were read");
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL,
+		     "removed directories without the flag were read");
 	/* the cwd alone needs it too */
 	in.n_fds--;
 	md_fd_release(&in.fds[in.n_fds]);

@@ -245,7 +245,8 @@ static void expect_dir_made_again(bool name_taken)
 	n = readlink(self, link, sizeof(link) - 1);
 	cr_assert_gt(n, 0);
 	link[n] = '\0';
-	cr_expect(name_taken || !strcmp(link, strcat(strcpy((char[PATH_MAX + 32]){ 0 }, path), " (deleted)")), "%s", link);
+	cr_expect(name_taken || !strcmp(link, strcat(strcpy((char[PATH_MAX + 32]){ 0 }, path), " (deleted)")), "%s",
+		  link);
 	cr_expect(strstr(link, " (deleted)"), "%s", link);
 	again = open(self, restore_open_flags(&fd, true));
 	cr_assert_geq(again, 0, "cannot open the removed directory again: %s", strerror(errno));
