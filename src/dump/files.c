@@ -8,6 +8,7 @@
  * per fd.
  */
 #include "memdump/dump.h"
+#include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
@@ -69,11 +70,7 @@ static const char *fd_kind_name(mode_t mode, const char *link, char *buf, size_t
  */
 static int check_by_name(pid_t pid, int fd, const char *link, const struct stat *st, bool deleted)
 {
-	struct stat by_name;
-
-	if (!deleted && !strncmp(link, "/proc", 5) && (!link[5] || link[5] == '/'))
-		return 0;
-	if (stat(link, &by_name) == 0 && by_name.st_dev == st->st_dev && by_name.st_ino == st->st_ino)
+	if ((!deleted && dump_under_proc(link)) || dump_name_leads_to(link, st))
 		return 0;
 	if (deleted)
 		return log_refuse("fd %d of %d is '%s', deleted by that name but with %lu links left (another name, a "

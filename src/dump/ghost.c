@@ -180,7 +180,7 @@ static int add_linked(struct ghost_files *t, size_t proc, size_t vma, const char
 static int add_cwd(struct ghost_files *t, const struct md_proc *p, size_t proc)
 {
 	char src[64], holder[64];
-	struct stat st, by_name;
+	struct stat st;
 
 	snprintf(src, sizeof(src), "/proc/%d/cwd", p->pid);
 	if (p->zombie || !p->cwd || p->cwd[0] != '/')
@@ -191,8 +191,7 @@ static int add_cwd(struct ghost_files *t, const struct md_proc *p, size_t proc)
 		snprintf(holder, sizeof(holder), "the working directory of %d", p->pid);
 		return add_linked(t, proc, CWD_HOLDER, src, p->cwd, holder);
 	}
-	if ((!strncmp(p->cwd, "/proc", 5) && (!p->cwd[5] || p->cwd[5] == '/')) ||
-	    (stat(p->cwd, &by_name) == 0 && by_name.st_dev == st.st_dev && by_name.st_ino == st.st_ino))
+	if (dump_under_proc(p->cwd) || dump_name_leads_to(p->cwd, &st))
 		return 0;
 	return log_refuse("the working directory of %d is '%s', a name that now leads to another directory or to "
 			  "none (mounted over, or on a mount memdump does not see): not supported", p->pid, p->cwd);

@@ -212,3 +212,7 @@ int dump_ns_alone(const struct frozen_tree *ft, const char *name, const char *wh
 int dump_check_proc(void);
 /* no fd, mapping or working directory of procs on the tree's own /proc (ns->mnt_ns): 0, or -ENOTSUP */
 int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t n);
+/* a path under /proc: in a restored mount namespace of the tree's own, one of its new /proc */
+bool dump_under_proc(const char *path);
+/* whether path names the file st is of (same device and inode): restore opens it by that name */
+bool dump_name_leads_to(const char *path, const struct stat *st);

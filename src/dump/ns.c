@@ -777,10 +777,16 @@ int dump_check_proc(void)
 	return 0;
 }
 
-/* a path under /proc: in the restored mount namespace, one of its new /proc */
-static bool under_proc(const char *path)
+bool dump_under_proc(const char *path)
 {
 	return path && !strncmp(path, "/proc", 5) && (!path[5] || path[5] == '/');
+}
+
+bool dump_name_leads_to(const char *path, const struct stat *st)
+{
+	struct stat by_name;
+
+	return stat(path, &by_name) == 0 && by_name.st_dev == st->st_dev && by_name.st_ino == st->st_ino;
 }
 
 int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t n)
@@ -791,16 +797,16 @@ int dump_ns_files(const struct dump_ns *ns, const struct md_proc *procs, size_t 
 		if (p->zombie)
 			continue;
 		for (size_t k = 0; k < p->n_fds; k++)
-			if (p->fds[k].dev == ns->proc_dev || under_proc(p->fds[k].path))
+			if (p->fds[k].dev == ns->proc_dev || dump_under_proc(p->fds[k].path))
 				return log_refuse("fd %d of %d is a file of /proc (%s): not supported with a "
 						  "/proc of the tree's own", p->fds[k].fd, p->pid, p->fds[k].path);
 		for (size_t k = 0; k < p->n_vmas; k++)
 			if ((makedev(p->vmas[k].dev_major, p->vmas[k].dev_minor) == ns->proc_dev && p->vmas[k].inode) ||
-			    under_proc(p->vmas[k].path))
+			    dump_under_proc(p->vmas[k].path))
 				return log_refuse("%d maps a file of /proc (%s): not supported with a /proc of "
 						  "the tree's own", p->pid, p->vmas[k].path);
 		/* the restore goes there by path: in the new /proc, another directory */
-		if (under_proc(p->cwd))
+		if (dump_under_proc(p->cwd))
 			return log_refuse("the working directory of %d is in /proc (%s): not supported with a /proc of "
 					  "the tree's own", p->pid, p->cwd);
 	}
