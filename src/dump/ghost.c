@@ -307,7 +307,8 @@ static int copy_ghost(struct md_ghost *dst, const struct md_ghost *src, bool pat
 	dst->data.entries = calloc(s->n ? s->n : 1, sizeof(*s->entries));
 	if (!dst->data.entries)
 		return -ENOMEM;
-	memcpy(dst->data.entries, s->entries, s->n * sizeof(*s->entries));
+	if (s->n)
+		memcpy(dst->data.entries, s->entries, s->n * sizeof(*s->entries));
 	if (!path)
 		return 0;
 	dst->size = src->size;
