@@ -20,9 +20,21 @@
 #define SYS_pidfd_getfd 438
 #endif
 
+#ifndef PIDFD_NONBLOCK		/* 5.10: pidfd_open() flag, the pidfd's O_NONBLOCK */
+#define PIDFD_NONBLOCK 04000
+#endif
+#ifndef PIDFD_THREAD		/* 6.9: a thread's pidfd, O_EXCL in its flags */
+#define PIDFD_THREAD 0200
+#endif
+
+static inline int md_pidfd_open_flags(pid_t pid, unsigned int flags)
+{
+	return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
 static inline int md_pidfd_open(pid_t pid)
 {
-	return (int)syscall(SYS_pidfd_open, pid, 0);
+	return md_pidfd_open_flags(pid, 0);
 }
 
 /* a copy of fd of the process pidfd names, close-on-exec */

@@ -82,6 +82,12 @@ int dump_link_fds(struct md_proc *procs, size_t n);
  */
 int dump_link_epoll(struct md_proc *procs, size_t n);
 /*
+ * Whether every pidfd of the n_live processes (the first of procs) names
+ * one of all n (zombies after them) or one gone: -ENOTSUP for each that
+ * does not, logged.
+ */
+int dump_link_pidfds(const struct md_proc *procs, size_t n_live, size_t n);
+/*
  * Controlling terminals of the live processes procs[0..n) (src/dump/tty.c).
  * One of a session outside the tree (a shell's) is refused (-ENOTSUP,
  * logged, suggesting --shell-job) unless shell_job: then it is recorded in

@@ -215,6 +215,7 @@ enum md_fd_kind {
 	MD_FD_PTY_MASTER = 14,	/* the master of a pseudo-terminal (/dev/ptmx): md_pty pty */
 	MD_FD_PTY_SLAVE = 15,	/* its slave (/dev/pts/N), the master held in the tree: md_pty pty */
 	MD_FD_NETLINK_SOCKET = 16,	/* AF_NETLINK socket: md_fd.sock */
+	MD_FD_PIDFD = 17,	/* pidfd: the process of the tree it names (md_fd.pidfd_pid), or one gone */
 };
 
 /* sk_shutdown bits, as unix_diag reports them */
@@ -442,6 +443,8 @@ struct md_fd {
 	struct md_file_lock *locks;	/* MD_FD_REG, MD_FD_DIR, MD_FD_CHR: the locks it holds */
 	size_t n_locks;
 	uint32_t pty;		/* MD_FD_PTY_MASTER, MD_FD_PTY_SLAVE: the md_pty's index */
+	pid_t pidfd_pid;	/* MD_FD_PIDFD: the process it names, a pid of the image; 0: one that
+				 * had exited and been reaped */
 };
 
 /*
@@ -477,8 +480,9 @@ static inline bool md_fd_is_sock(const struct md_fd *f)
  * Whether an epoll item on a file of this kind may be added back by any
  * process with the file at the item's number (restore's helper does): its
  * poll reads nothing of the caller's. A signalfd's reads the caller's
- * signals, a device's driver may read anything: an item on either is
- * added back by a process of the tree that holds it at that number.
+ * signals, a device's driver may read anything, a pidfd's process is
+ * made after the helper: an item on one of these is added back by a
+ * process of the tree that holds it at that number.
  */
 static inline bool md_epoll_any_adder(enum md_fd_kind kind)
 {

@@ -92,6 +92,12 @@ struct proc_eventfd {
 };
 int proc_parse_eventfd(const char *buf, struct proc_eventfd *ret);
 int proc_parse_signalfd(const char *buf, uint64_t *ret_sigmask);	/* bit n-1: signal n */
+/*
+ * A pidfd's process (kernel/pid.c pidfd_show_fdinfo()): "Pid:" its pid in
+ * /proc's PID namespace, -1 once it has exited and been reaped, 0 when it
+ * is in no namespace /proc sees.
+ */
+int proc_parse_pidfd(const char *buf, pid_t *ret_pid);
 struct proc_timerfd {
 	int clockid;
 	uint64_t ticks;			/* expirations not read yet */

@@ -252,6 +252,8 @@ static int collect_tree(struct dump_ctx *c)
 	if (r < 0 && r != -ENOTSUP)
 		return r;
 	refused = r;
+	r = dump_link_pidfds(c->procs, c->ft.n, c->n);
+	refused = refused < 0 ? refused : r;
 	r = dump_ttys(c->procs, c->ft.n, c->o->shell_job, &c->ptys, &c->n_ptys);
 	if (r < 0 && r != -ENOTSUP)
 		return r;

@@ -211,7 +211,7 @@ static int link_moved(const struct md_proc *procs, size_t n_procs, struct fd_ind
 		return 0;
 	}
 	if (w)
-		return log_refuse("fd %d of %d is an epoll fd watching fd %d of %d (a signalfd or a device), "
+		return log_refuse("fd %d of %d is an epoll fd watching fd %d of %d (a signalfd, a device or a pidfd), "
 				  "added as fd %d: no process of the tree holds both at that number, which the "
 				  "restore needs to add it back (keep the watched file open at fd %d)",
 				  e->fd, refs[0].p->pid, w->f->fd, w->p->pid, it->tfd, it->tfd);

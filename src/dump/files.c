@@ -8,6 +8,7 @@
  * per fd.
  */
 #include "memdump/dump.h"
+#include "compat/pidfd.h"
 #include "dump/internal.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
@@ -189,6 +190,19 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		ret->timer.settime_flags = t.settime_flags;
 		ret->timer.value_ns = t.value_ns;
 		ret->timer.interval_ns = t.interval_ns;
+	} else if (!strcmp(link, "anon_inode:[pidfd]")) {
+		/* whether its process is of the tree: dump_link_pidfds(), once the tree is known */
+		if (proc_parse_pidfd(info, &ret->pidfd_pid) < 0)
+			return log_err(-EINVAL, "cannot parse fdinfo of pidfd %d of %d", fd, pid);
+		if (fi.flags & PIDFD_THREAD)
+			return log_refuse("fd %d of %d is the pidfd of thread %d (PIDFD_THREAD): not supported yet", fd,
+					  pid, ret->pidfd_pid);
+		if (!ret->pidfd_pid)
+			return log_refuse("fd %d of %d is the pidfd of a process in a PID namespace memdump does "
+					  "not see: not supported", fd, pid);
+		/* exited and reaped (-1): any such pidfd is made again alike */
+		ret->pidfd_pid = ret->pidfd_pid < 0 ? 0 : ret->pidfd_pid;
+		ret->kind = MD_FD_PIDFD;
 	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 		/* which file each item watches: dump_link_epoll(), once every fd is known */
 		if (proc_parse_epoll(info, &ret->epoll, &ret->n_epoll) < 0)
@@ -250,6 +264,27 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int dump_link_pidfds(const struct md_proc *procs, size_t n_live, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n_live; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+			bool found = false;
+
+			if (f->kind != MD_FD_PIDFD || !f->pidfd_pid)
+				continue;
+			for (size_t j = 0; j < n && !found; j++)
+				found = procs[j].pid == f->pidfd_pid;
+			if (!found)
+				err = log_refuse("fd %d of %d is the pidfd of process %d, which is not in the dumped "
+						 "tree: not supported (dump a tree that holds it)", f->fd, procs[i].pid,
+						 f->pidfd_pid);
+		}
+	return err;
 }
 
 int dump_collect_fds(pid_t pid, struct md_proc *p)

@@ -1,6 +1,7 @@
 /*
  * Cross-reference checks of one read process: VMAs against each other,
- * pagemap entries against VMAs, threads and fds against duplicates. Pure:
+ * pagemap entries against VMAs, threads and fds against duplicates; of
+ * the tree, its PID namespace ids and its pidfds' processes. Pure:
  * reports in err, logs nothing; the caller names the process.
  */
 #include "memdump/image.h"
@@ -186,5 +187,27 @@ int image_check_pidns(bool pid_ns, const struct md_proc *procs, size_t n, char *
 	}
 	if (find_dup(ids, n_ids, &dup))
 		return fail(err, errlen, "id %d is twice in the tree's PID namespace", dup);
+	return 0;
+}
+
+int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t errlen)
+{
+	_cleanup_free_ int *pids = calloc(n ? n : 1, sizeof(*pids));
+
+	if (!pids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		pids[i] = procs[i].pid;
+	qsort(pids, n, sizeof(*pids), cmp_int);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < procs[i].n_fds; k++) {
+			const struct md_fd *f = &procs[i].fds[k];
+
+			if (f->kind != MD_FD_PIDFD || !f->pidfd_pid)
+				continue;
+			if (!bsearch(&f->pidfd_pid, pids, n, sizeof(*pids), cmp_int))
+				return fail(err, errlen, "fd %d of %d is a pidfd of %d, no process of the image",
+					    f->fd, procs[i].pid, f->pidfd_pid);
+		}
 	return 0;
 }

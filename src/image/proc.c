@@ -6,6 +6,7 @@
 #include "memdump/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -358,6 +359,8 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].semaphore = s->semaphore;
 		f[i].has_sigmask = s->kind == MD_FD_SIGNALFD;
 		f[i].sigmask = s->sigmask;
+		f[i].has_pidfd_pid = s->kind == MD_FD_PIDFD && s->pidfd_pid > 0;
+		f[i].pidfd_pid = s->pidfd_pid;
 		if (s->kind == MD_FD_TIMERFD) {
 			md__timer__init(&tm[i]);
 			tm[i].clockid = s->timer.clockid;
@@ -891,7 +894,7 @@ oom:
 
 static bool fd_kind_valid(int k)
 {
-	return (k >= MD_FD_REG && k <= MD_FD_NETLINK_SOCKET);
+	return (k >= MD_FD_REG && k <= MD_FD_PIDFD);
 }
 
 static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty_list *ctty)
@@ -959,6 +962,14 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 			return img_invalid(name, "eventfd %d without a valid counter", f->fd);
 		if (f->kind == MD_FD_SIGNALFD && !s->has_sigmask)
 			return img_invalid(name, "signalfd %d without a mask", f->fd);
+		if (s->has_pidfd_pid && f->kind != MD_FD_PIDFD)
+			return img_invalid(name, "fd %d: a process on no pidfd", f->fd);
+		if (s->has_pidfd_pid && s->pidfd_pid <= 0)
+			return img_invalid(name, "pidfd %d on no valid pid", f->fd);
+		/* what pidfd_open() can make again: PIDFD_NONBLOCK, no thread's (PIDFD_THREAD) */
+		if (f->kind == MD_FD_PIDFD && (f->flags & ~(uint32_t)(O_RDWR | O_NONBLOCK | O_CLOEXEC)))
+			return img_invalid(name, "pidfd %d has flags %#o", f->fd, f->flags);
+		f->pidfd_pid = s->has_pidfd_pid ? s->pidfd_pid : 0;
 		if (f->kind == MD_FD_TIMERFD) {
 			if (!s->timer)
 				return img_invalid(name, "timerfd %d without its timer", f->fd);

@@ -1,6 +1,6 @@
 /*
  * /proc/PID/fdinfo/N -> struct proc_fdinfo: position, open flags, mount and
- * inode; and the lines eventfds, signalfds, timerfds and epoll fds add.
+ * inode; and the lines eventfds, signalfds, timerfds, pidfds and epoll fds add.
  */
 #include "memdump/proc.h"
 #include "memdump/model.h"
@@ -93,6 +93,30 @@ int proc_parse_signalfd(const char *buf, uint64_t *ret_sigmask)
 	/* 16 hex digits, signal 1 the lowest bit, as in /proc/PID/status */
 	if (!buf || parse_field(buf, "sigmask", 16, ret_sigmask) < 0)
 		return -EINVAL;
+	return 0;
+}
+
+int proc_parse_pidfd(const char *buf, pid_t *ret_pid)
+{
+	const char *l = buf;
+	char *end;
+	long v;
+
+	for (; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, "Pid:", 4))
+			break;
+	if (!l)
+		return -EINVAL;
+	l += 4;
+	l += strspn(l, " \t");
+	/* strtol() would skip a newline to the next line's number */
+	if (*l != '-' && (*l < '0' || *l > '9'))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(l, &end, 10);
+	if (errno || end == l || (*end != '\n' && *end != '\0') || v < -1 || v > INT32_MAX)
+		return -EINVAL;
+	*ret_pid = (pid_t)v;
 	return 0;
 }
 

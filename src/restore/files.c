@@ -6,7 +6,9 @@
  * eventfds, signalfds and timerfds made here with the state they had,
  * epoll instances made here empty, sockets made, bound and refilled here
  * (sockets.c), inotify instances with their watches (inotify.c), files
- * deleted while open or mapped made again and deleted (ghost.c).
+ * deleted while open or mapped made again and deleted (ghost.c). Only
+ * pidfds wait for the tree: restore_open_pidfds() opens them once its
+ * processes exist.
  * A process gets its fds through a unix socket (SCM_RIGHTS), up to 253 at
  * a time, by remote recvmsg()s that put each at its own number: fds that
  * shared a description at dump time, in one process or across the tree,
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 
 #include "compat/fs.h"
 #include "compat/mman.h"
+#include "compat/pidfd.h"
 #include "compat/timerfd.h"
 #include "memdump/cleanup.h"
 #include "memdump/image.h"
@@ -553,11 +557,25 @@ static int make_anon_fd(const struct restore_ctx *rc, const struct md_fd *f)
 	}
 }
 
+/* our fd, on the image's description of f, for the processes to get */
+static int keep_file(struct restore_ctx *rc, const struct md_fd *f, int fd)
+{
+	struct restore_file *rf = add_file(&rc->files, &rc->n_files);
+
+	if (!rf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rf->ofd = f->ofd;
+	rf->fd = fd;
+	restore_find_ofd(rc, f->ofd)->file = (int)(rf - rc->files);
+	return 0;
+}
+
 static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 {
-	struct restore_file *rf;
 	char path[64];
-	int fd;
+	int fd, r;
 
 	if (find_ofd(rc, f->ofd))
 		return 0;
@@ -598,6 +616,9 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_PTY_SLAVE:
 		fd = restore_pty_open(rc, f);
 		break;
+	case MD_FD_PIDFD:
+		/* restore_open_pidfds(), once the tree exists */
+		return 0;
 	default:
 		if (f->ctty) {
 			fd = restore_tty_open(rc, f);
@@ -617,22 +638,84 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	}
 	if (fd < 0)
 		return fd;
-	rf = add_file(&rc->files, &rc->n_files);
-	if (!rf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	rf->ofd = f->ofd;
-	rf->fd = fd;
-	restore_find_ofd(rc, f->ofd)->file = (int)(rf - rc->files);
+	r = keep_file(rc, f, fd);
+	if (r < 0)
+		return r;
 	/* for another description of the pipe */
 	if (f->kind == MD_FD_PIPE) {
 		int i = restore_find_pipe(rc, f);
 
 		if (i >= 0 && rc->pipe_file[i] < 0)
-			rc->pipe_file[i] = (int)(rf - rc->files);
+			rc->pipe_file[i] = (int)(rc->n_files - 1);
 	}
 	return 0;
+}
+
+/*
+ * A pidfd on the process of the tree f names, or on a process gone: one
+ * of a child of ours that has exited, reaped. Its signals fail with ESRCH
+ * and it polls readable, as long as its struct pid is of the caller's PID
+ * namespace or one below: the tree's, which memdump's children are in
+ * while it is pid_for_children.
+ */
+static int open_pidfd(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
+{
+	unsigned int flags = f->flags & O_NONBLOCK ? PIDFD_NONBLOCK : 0;
+	const struct restore_proc *target = NULL;
+	int fd;
+
+	if (!f->pidfd_pid) {
+		fd = restore_gone_pidfd(flags);
+		return fd < 0 ? log_err(fd, "cannot make a pidfd of a process gone for fd %d of %d", f->fd, p->pid)
+			      : keep_file(rc, f, fd);
+	}
+	for (size_t j = 0; j < rc->n && !target; j++)
+		target = rc->procs[j].p.pid == f->pidfd_pid ? &rc->procs[j] : NULL;
+	/* image_check_pidfds() saw to it */
+	if (!target || !target->pid)
+		return log_err(-ESRCH, "fd %d of %d: no process %d for its pidfd", f->fd, p->pid, f->pidfd_pid);
+	fd = md_pidfd_open_flags(target->pid, flags);
+	if (fd < 0)
+		return log_err(-errno, "cannot open a pidfd of %d for fd %d of %d", target->pid, f->fd, p->pid);
+	return keep_file(rc, f, fd);
+}
+
+/* memdump's children from now on in the tree's PID namespace; *own: the way back */
+static int enter_tree_pidns(const struct restore_ctx *rc, int *own)
+{
+	char path[64];
+	_cleanup_close_ int tree = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", rc->procs[0].pid);
+	*own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	tree = open(path, O_RDONLY | O_CLOEXEC);
+	if (*own < 0 || tree < 0 || setns(tree, CLONE_NEWPID) < 0)
+		return log_err(-errno, "cannot enter the PID namespace of the tree (%s)", path);
+	return 0;
+}
+
+int restore_open_pidfds(struct restore_ctx *rc)
+{
+	_cleanup_close_ int own = -1;
+	int r = 0;
+
+	for (size_t k = 0; k < rc->n && r >= 0; k++) {
+		const struct md_proc *p = &rc->procs[k].p;
+
+		for (size_t i = 0; i < p->n_fds && r >= 0; i++) {
+			const struct md_fd *f = &p->fds[i];
+
+			if (f->kind != MD_FD_PIDFD || find_ofd(rc, f->ofd))
+				continue;
+			if (!f->pidfd_pid && rc->inv.pid_ns && own < 0)
+				r = enter_tree_pidns(rc, &own);
+			if (r >= 0)
+				r = open_pidfd(rc, p, f);
+		}
+	}
+	if (own >= 0 && setns(own, CLONE_NEWPID) < 0)
+		return log_err(-errno, "cannot return to memdump's PID namespace");
+	return r;
 }
 
 /* the description we opened for mapping path with flags, or NULL */

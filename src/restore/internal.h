@@ -223,6 +223,8 @@ void restore_child_main(struct restore_ctx *rc) __attribute__((noreturn));
 
 /* files.c: memdump's side (before any process) and handing fds over (remote) */
 int restore_open_files(struct restore_ctx *rc);
+/* then, once every process of the tree exists, the pidfds on them */
+int restore_open_pidfds(struct restore_ctx *rc);
 void restore_close_files(struct restore_ctx *rc);
 /* install the fd table of rp, close what it inherited and should not have, cwd, umask */
 int restore_install_files(struct restore_ctx *rc, struct restore_proc *rp);
@@ -274,6 +276,8 @@ void restore_free_epoll(struct restore_ctx *rc);
 
 /* helper.c: fn(arg) in a forked child; its exit status, -EIO if a signal ended it, or -errno */
 int restore_in_child(int (*fn)(void *arg), void *arg);
+/* a pidfd (pidfd_open() flags) on a child that has exited and been reaped, or -errno */
+int restore_gone_pidfd(unsigned int flags);
 
 /* files.c: the index in rc->pipes of the pipe or FIFO of fd f, -1 if none */
 int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f);

@@ -313,6 +313,8 @@ static int read_images(struct restore_ctx *rc, const char *dir)
 		return r;
 	}
 	r = image_check_pidns(rc->inv.pid_ns, procs, rc->n, err, sizeof(err));
+	if (r >= 0)
+		r = image_check_pidfds(procs, rc->n, err, sizeof(err));
 	if (r == -EINVAL)
 		r = log_err(r, "image '%s': %s", dir, err);
 	if (r >= 0)
@@ -1127,6 +1129,10 @@ int restore_run(const struct restore_opts *o)
 	if (r < 0)
 		goto out_kill;
 	stage_done(&stage_ns, "created the tree and its memory");
+	/* before a zombie ends: a pidfd on it is taken while it still runs */
+	r = restore_open_pidfds(&rc);
+	if (r < 0)
+		goto out_kill;
 	r = set_groups(&rc);
 	if (r < 0)
 		goto out_kill;

@@ -2362,6 +2362,81 @@ test_file_lease_refused() {
 
 ALL_TESTS+=(file_locks file_lease_refused)
 
+# --- pidfds (pidfd_tree.py) ----------------------------------------------------------------
+
+# start_pidfds [outside PID | thread]: pidfd_tree.py's tree, ready; sets PID, A, B, Z
+start_pidfds() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	spawn pidfds python3 "$HERE/pidfd_tree.py" "$TD/status" "$@"
+	PID=$SPAWNED
+	wait_until 20 status_ready "$TD/status" || fail "pidfd_tree.py did not get ready: $(cat "$TD/pidfds.err")"
+	read -r _ A B Z <"$TD/status"
+	track "$A"
+	track "$B"
+}
+
+# pidfds on children (one non-blocking, one dup'ed, one watched by epoll), on a zombie child,
+# on a child already reaped, on the process itself, and a child's on its sibling and its
+# parent: each names its process again after the restore, polls and waits as it did
+test_pidfd() {
+	need_memdump
+	start_pidfds
+	dump_and_kill "$PID" "$TD/img"
+	wait_until 10 all_fully_gone "$A" "$B" "$Z" || fail "left after the dump: $(still_there "$A" "$B" "$Z")"
+	restore_detached "$TD/img" "$PID"
+	alive "$A" && alive "$B" || fail "the children did not come back: $(still_there "$A" "$B")"
+	[[ $(proc_state "$Z") == Z ]] || fail "$Z is not a zombie again: $(still_there "$Z")"
+	touch "$TD/status.go"
+	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	wait_until 10 gone "$PID" || fail "$PID did not end"
+}
+
+# the same tree in a PID namespace of its own (with its /proc): the pidfds name the same
+# processes there, and the one on a process gone is of that namespace (else it could not signal)
+test_pidfd_pidns() {
+	need_memdump
+	need_unshare
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot mount a /proc in a new namespace"
+	spawn pidfds unshare --pid --fork --mount-proc python3 "$HERE/pidfd_tree.py" "$TD/status"
+	wait_until 20 status_ready "$TD/status" || fail "pidfd_tree.py did not get ready: $(cat "$TD/pidfds.err")"
+	PID=$(first_child "$SPAWNED")
+	[[ -n $PID ]] || fail "unshare has no child"
+	track "$PID"
+	dump_and_kill "$PID" "$TD/img"
+	restore_detached "$TD/img" "$PID"
+	touch "$TD/status.go"
+	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	wait_until 10 gone "$PID" || fail "$PID did not end"
+}
+
+# a pidfd on a process outside the tree, or on a thread (PIDFD_THREAD): refused, named, and
+# the tree runs on
+test_pidfd_refused() {
+	need_memdump
+	local other
+	spawn other sleep 600
+	other=$SPAWNED
+	start_pidfds outside "$other"
+	dump_refused "fd 3 of $PID is the pidfd of process $other, which is not in the dumped tree"
+	kill -KILL "$other"
+	touch "$TD/status.go"
+	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID after the refused dump: $(cat "$TD/status")"
+	wait_until 10 gone "$PID" || fail "$PID did not end"
+
+	rm -f "$TD/status" "$TD/status.go" "$TD/status.child"
+	start_pidfds thread
+	dump_refused "fd 3 of $PID is the pidfd of thread"
+	touch "$TD/status.go"
+	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID after the refused dump: $(cat "$TD/status")"
+}
+
+ALL_TESTS+=(pidfd pidfd_pidns pidfd_refused)
+
 # --- thousands of fds (many_fds.py) -------------------------------------------------------
 
 # A parent and a child with thousands of fds laid out for restore's batches: runs of close-on-

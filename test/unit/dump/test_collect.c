@@ -3,6 +3,7 @@
  * set up known state: ids, umask, cwd, personality, brk, and fd tables
  * with supported and unsupported kinds.
  */
+#include "compat/pidfd.h"
 #include "memdump/dump.h"
 #include "memdump/model.h"
 #include "child.h"
@@ -680,6 +681,53 @@ Test(dump_collect, eventfd_signalfd_timerfd_with_their_state)
 	md_proc_release(&p);
 }
 
+/* fd 3: its own pidfd (non-blocking); fd 4: one on a child reaped; fd 5: its parent's (not in a tree) */
+static void setup_pidfds(int sync_fd)
+{
+	pid_t c;
+
+	if (md_pidfd_open_flags(getpid(), PIDFD_NONBLOCK) != 3)
+		_exit(1);
+	c = fork();
+	if (c == 0)
+		_exit(0);
+	if (c < 0 || md_pidfd_open(c) != 4 || waitpid(c, NULL, 0) != c || md_pidfd_open(getppid()) != 5)
+		_exit(1);
+}
+
+/* fd 3: its main thread's pidfd (PIDFD_THREAD) */
+static void setup_thread_pidfd(int sync_fd)
+{
+	if (md_pidfd_open_flags(getpid(), PIDFD_THREAD) != 3)
+		_exit(1);
+}
+
+Test(dump_collect, pidfds_and_their_processes)
+{
+	struct md_proc p = {}, tree[2] = {};
+	pid_t pid;
+
+	pid = start_child(setup_pidfds, NULL, 0);
+	cr_assert_eq(dump_collect_fds(pid, &p), 0);
+	stop_child(pid);
+	p.pid = pid;
+	cr_assert_eq(p.n_fds, 6);
+	cr_expect_eq(p.fds[3].kind, MD_FD_PIDFD);
+	cr_expect_eq(p.fds[3].pidfd_pid, pid);
+	cr_expect(p.fds[3].flags & O_NONBLOCK);
+	cr_expect_eq(p.fds[4].kind, MD_FD_PIDFD);
+	cr_expect_eq(p.fds[4].pidfd_pid, 0, "a reaped child's pidfd names %d", p.fds[4].pidfd_pid);
+	cr_expect_eq(p.fds[5].kind, MD_FD_PIDFD);
+	cr_expect_eq(p.fds[5].pidfd_pid, getpid());
+	cr_expect_not(p.fds[5].flags & O_NONBLOCK);
+	/* its parent is no process of a tree of it alone; of one with the parent (a zombie, say), it is */
+	cr_expect_eq(dump_link_pidfds(&p, 1, 1), -ENOTSUP);
+	tree[0] = p;
+	tree[1] = (struct md_proc){ .pid = getpid(), .zombie = true };
+	cr_expect_eq(dump_link_pidfds(tree, 1, 2), 0);
+	md_proc_release(&p);
+}
+
 /* fd 3: a deleted file of 5000 bytes; fd 4: a deleted directory */
 static void setup_deleted(int sync_fd)
 {
@@ -922,6 +970,7 @@ Test(dump_collect, epoll_item_signalfd_moved_is_refused) { expect_epoll_item_at(
 Test(dump_collect, epoll_item_outside_is_refused) { expect_epoll_item_at(setup_epoll_left_outside, -1); }
 Test(dump_collect, deleted_linked_is_refused) { expect_enotsup(setup_deleted_linked); }
 Test(dump_collect, mqueue_is_refused) { expect_enotsup(setup_mqueue); }
+Test(dump_collect, thread_pidfd_is_refused) { expect_enotsup(setup_thread_pidfd); }
 Test(dump_collect, detached_mount_is_refused) { expect_enotsup(setup_detached); }
 
 Test(dump_collect, deleted_dir_is_a_ghost)

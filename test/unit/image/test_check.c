@@ -208,3 +208,29 @@ Test(image_check, pidns)
 	p.threads[0].ns_tid = 0;
 	cr_assert_eq(image_check_pidns(false, &p, 1, err, sizeof(err)), 0, "%s", err);
 }
+
+/* image_check_pidfds(): a pidfd names a process of the image (a zombie too) or one gone */
+Test(image_check, pidfds)
+{
+	struct md_proc t[3];
+	struct md_fd *f;
+
+	pidns_tree(t);
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	f = &t[1].fds[t[1].n_fds - 1];
+	f->kind = MD_FD_PIDFD;
+	f->pidfd_pid = t[2].pid;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	f->pidfd_pid = t[0].pid;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	f->pidfd_pid = 0;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	f->pidfd_pid = t[2].pid + 1;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "fd 7 of 4252 is a pidfd of 4263, no process of the image"), "%s", err);
+	/* the process left out of the array */
+	f->pidfd_pid = t[2].pid;
+	cr_assert_eq(image_check_pidfds(t, 2, err, sizeof(err)), -EINVAL);
+	md_proc_release(&t[1]);
+}
+

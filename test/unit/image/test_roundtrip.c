@@ -74,6 +74,42 @@ Test(image_roundtrip, anon_fds)
 	md_proc_release(&in);
 }
 
+/* pidfds: on a process (non-blocking), on one gone; a thread's cannot be made again */
+Test(image_roundtrip, pidfds)
+{
+	struct md_proc in, out;
+	struct md_fd *f;
+
+	synth_proc(&in, SYNTH_PID, 3);
+	in.fds = realloc(in.fds, (in.n_fds + 2) * sizeof(*in.fds));
+	cr_assert_not_null(in.fds);
+	f = &in.fds[in.n_fds];
+	memset(f, 0, 2 * sizeof(*f));
+	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_PIDFD, .flags = O_RDWR | O_NONBLOCK | O_CLOEXEC, .dup_of = -1,
+			       .ofd = 40, .pidfd_pid = SYNTH_PID + 1 };
+	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_PIDFD, .flags = O_RDWR, .dup_of = -1, .ofd = 41 };
+	in.n_fds += 2;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	assert_proc_eq(&in, &out);
+	f = &out.fds[out.n_fds - 2];
+	cr_expect_eq(f[0].kind, MD_FD_PIDFD);
+	cr_expect_eq(f[0].pidfd_pid, SYNTH_PID + 1);
+	cr_expect_eq(f[0].flags, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	cr_expect_eq(f[1].kind, MD_FD_PIDFD);
+	cr_expect_eq(f[1].pidfd_pid, 0);
+	md_proc_release(&out);
+
+	/* PIDFD_THREAD (O_EXCL), or a flag pidfd_open() does not take */
+	in.fds[in.n_fds - 2].flags |= O_EXCL;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	in.fds[in.n_fds - 2].flags = O_RDWR | O_APPEND;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	md_proc_release(&in);
+}
+
 /* an epoll fd's items, in order, with and without the description they watch */
 Test(image_roundtrip, epoll_items)
 {

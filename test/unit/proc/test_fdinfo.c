@@ -176,6 +176,32 @@ Test(proc_fdinfo, signalfd_mask)
 	cr_expect_eq(proc_parse_signalfd("sigmask:\tzz\n", &m), -EINVAL);
 }
 
+Test(proc_fdinfo, pidfd_pid)
+{
+	_cleanup_free_ char *a = read_fixture("fdinfo_pidfd.txt"), *b = read_fixture("fdinfo_pidfd_gone.txt");
+	struct proc_fdinfo fi;
+	pid_t pid = 7;
+
+	/* /proc's pid, not the one in the process's own namespace (NSpid's last) */
+	cr_assert_eq(proc_parse_pidfd(a, &pid), 0);
+	cr_expect_eq(pid, 17886);
+	cr_assert_eq(proc_parse_fdinfo(a, &fi), 0);
+	cr_expect_eq(fi.flags, 02004002);
+	cr_assert_eq(proc_parse_pidfd(b, &pid), 0);
+	cr_expect_eq(pid, -1);
+	cr_assert_eq(proc_parse_pidfd("pos:\t0\nPid:\t0\n", &pid), 0);
+	cr_expect_eq(pid, 0);
+	/* "NSpid:" is not "Pid:"; no line, a bad number or one out of range is refused */
+	pid = 7;
+	cr_expect_eq(proc_parse_pidfd("pos:\t0\nNSpid:\t5\n", &pid), -EINVAL);
+	cr_expect_eq(proc_parse_pidfd("Pid:\t-2\n", &pid), -EINVAL);
+	cr_expect_eq(proc_parse_pidfd("Pid:\t12x\n", &pid), -EINVAL);
+	cr_expect_eq(proc_parse_pidfd("Pid:\t4294967296\n", &pid), -EINVAL);
+	cr_expect_eq(proc_parse_pidfd("Pid:\n5\n", &pid), -EINVAL);
+	cr_expect_eq(proc_parse_pidfd(NULL, &pid), -EINVAL);
+	cr_expect_eq(pid, 7);
+}
+
 Test(proc_fdinfo, epoll_items_in_kernel_order)
 {
 	_cleanup_free_ char *a = read_fixture("fdinfo_epoll.txt"), *b = read_fixture("fdinfo_epoll_nested.txt");
