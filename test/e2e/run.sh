@@ -2375,6 +2375,13 @@ start_pidfds() {
 	track "$B"
 }
 
+# pidfds_go [WHEN]: let the tree check its pidfds, and expect OK
+pidfds_go() {
+	touch "$TD/status.go"
+	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID$1: $(cat "$TD/status")"
+}
+
 # pidfds on children (one non-blocking, one dup'ed, one watched by epoll), on a zombie child,
 # on a child already reaped, on the process itself, and a child's on its sibling and its
 # parent: each names its process again after the restore, polls and waits as it did
@@ -2386,9 +2393,7 @@ test_pidfd() {
 	restore_detached "$TD/img" "$PID"
 	alive "$A" && alive "$B" || fail "the children did not come back: $(still_there "$A" "$B")"
 	[[ $(proc_state "$Z") == Z ]] || fail "$Z is not a zombie again: $(still_there "$Z")"
-	touch "$TD/status.go"
-	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
-	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	pidfds_go
 	wait_until 10 gone "$PID" || fail "$PID did not end"
 }
 
@@ -2406,9 +2411,7 @@ test_pidfd_pidns() {
 	track "$PID"
 	dump_and_kill "$PID" "$TD/img"
 	restore_detached "$TD/img" "$PID"
-	touch "$TD/status.go"
-	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
-	grep -qx OK "$TD/status" || fail "$PID: $(cat "$TD/status")"
+	pidfds_go
 	wait_until 10 gone "$PID" || fail "$PID did not end"
 }
 
@@ -2422,17 +2425,13 @@ test_pidfd_refused() {
 	start_pidfds outside "$other"
 	dump_refused "fd 3 of $PID is the pidfd of process $other, which is not in the dumped tree"
 	kill -KILL "$other"
-	touch "$TD/status.go"
-	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
-	grep -qx OK "$TD/status" || fail "$PID after the refused dump: $(cat "$TD/status")"
+	pidfds_go " after the refused dump"
 	wait_until 10 gone "$PID" || fail "$PID did not end"
 
 	rm -f "$TD/status" "$TD/status.go" "$TD/status.child"
 	start_pidfds thread
 	dump_refused "fd 3 of $PID is the pidfd of thread"
-	touch "$TD/status.go"
-	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
-	grep -qx OK "$TD/status" || fail "$PID after the refused dump: $(cat "$TD/status")"
+	pidfds_go " after the refused dump"
 }
 
 ALL_TESTS+=(pidfd pidfd_pidns pidfd_refused)

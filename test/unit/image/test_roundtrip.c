@@ -35,17 +35,23 @@ Test(image_roundtrip, proc)
 	md_proc_release(&out);
 }
 
+/* the synthetic process, with n more fds (zeroed, not counted yet) after its own */
+static struct md_fd *synth_proc_more_fds(struct md_proc *p, size_t n)
+{
+	synth_proc(p, SYNTH_PID, 3);
+	p->fds = realloc(p->fds, (p->n_fds + n) * sizeof(*p->fds));
+	cr_assert_not_null(p->fds);
+	memset(&p->fds[p->n_fds], 0, n * sizeof(*p->fds));
+	return &p->fds[p->n_fds];
+}
+
 /* eventfd, signalfd and timerfd state, and an eventfd image without its counter refused */
 Test(image_roundtrip, anon_fds)
 {
 	struct md_proc in, out;
 	struct md_fd *f;
 
-	synth_proc(&in, SYNTH_PID, 3);
-	in.fds = realloc(in.fds, (in.n_fds + 3) * sizeof(*in.fds));
-	cr_assert_not_null(in.fds);
-	f = &in.fds[in.n_fds];
-	memset(f, 0, 3 * sizeof(*f));
+	f = synth_proc_more_fds(&in, 3);
 	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_EVENTFD, .flags = 04002, .dup_of = -1, .ofd = 40,
 			       .count = 0x123456789ULL, .semaphore = true };
 	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_SIGNALFD, .flags = 02, .dup_of = -1, .ofd = 41,
@@ -80,11 +86,7 @@ Test(image_roundtrip, pidfds)
 	struct md_proc in, out;
 	struct md_fd *f;
 
-	synth_proc(&in, SYNTH_PID, 3);
-	in.fds = realloc(in.fds, (in.n_fds + 2) * sizeof(*in.fds));
-	cr_assert_not_null(in.fds);
-	f = &in.fds[in.n_fds];
-	memset(f, 0, 2 * sizeof(*f));
+	f = synth_proc_more_fds(&in, 2);
 	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_PIDFD, .flags = O_RDWR | O_NONBLOCK | O_CLOEXEC, .dup_of = -1,
 			       .ofd = 40, .pidfd_pid = SYNTH_PID + 1 };
 	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_PIDFD, .flags = O_RDWR, .dup_of = -1, .ofd = 41 };
