@@ -4,6 +4,7 @@
  * shares. dump/ fills them, image/ turns them into protobuf-c messages and
  * back, restore/ consumes them. Only image/ knows the on-disk encoding.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,20 @@
 #define MD_NSIG 64		/* kernel signals 1..64 */
 #define MD_RLIM_NLIMITS 16
 #define MD_SIGINFO_SIZE 128	/* sizeof(siginfo_t) on x86_64 */
+
+/*
+ * Whether st is a wait status waitpid() gives for a process that ended:
+ * an exit code in bits 8 to 15, or a signal in bits 0 to 6 with 0x80 for
+ * a core dumped.
+ */
+static inline bool md_wait_status_valid(uint32_t st)
+{
+	uint32_t sig = st & 0x7f;
+
+	if (st > 0xffff)
+		return false;
+	return sig ? sig <= MD_NSIG && !(st >> 8) : !(st & 0x80);
+}
 
 /* bytes rounded up to whole pages */
 static inline uint64_t md_page_round_up(uint64_t bytes)
@@ -217,6 +232,13 @@ enum md_fd_kind {
 	MD_FD_NETLINK_SOCKET = 16,	/* AF_NETLINK socket: md_fd.sock */
 	MD_FD_PIDFD = 17,	/* pidfd: the process of the tree it names (md_fd.pidfd_pid), or one gone */
 };
+
+/*
+ * The flags an MD_FD_PIDFD may have: pidfd_open()'s O_RDWR and O_CLOEXEC,
+ * and what F_SETFL sets (on a pidfd O_DIRECT cannot be). A thread's pidfd
+ * has O_EXCL (PIDFD_THREAD) too: not restored.
+ */
+#define MD_PIDFD_FLAGS (O_RDWR | O_CLOEXEC | O_APPEND | O_NONBLOCK | O_ASYNC | O_NOATIME)
 
 /* sk_shutdown bits, as unix_diag reports them */
 enum md_sock_shut {
@@ -445,6 +467,10 @@ struct md_fd {
 	uint32_t pty;		/* MD_FD_PTY_MASTER, MD_FD_PTY_SLAVE: the md_pty's index */
 	pid_t pidfd_pid;	/* MD_FD_PIDFD: the process it names, a pid of the image; 0: one that
 				 * had exited and been reaped */
+	uint64_t pidfd_gone;	/* MD_FD_PIDFD on a process gone: pidfds with the same id named the
+				 * same process (0: none other did) */
+	bool pidfd_exit_known;	/* MD_FD_PIDFD on a process gone: its wait status is known, */
+	uint16_t pidfd_exit;	/* this one (as waitpid() gives it) */
 };
 
 /*

@@ -82,6 +82,29 @@ static int check_by_name(pid_t pid, int fd, const char *link, const struct stat 
 }
 
 /*
+ * A pidfd on a process that has exited and been reaped (fdinfo's Pid -1):
+ * which process, by its pidfs inode (before 6.9 every pidfd had the same
+ * anonymous inode, which tells nothing), and its wait status where the
+ * kernel tells it (PIDFD_INFO_EXIT, 6.15 on), through a copy of the fd.
+ */
+static void pidfd_gone(pid_t pid, int fd, const char *path, const struct stat *st, struct md_fd *ret)
+{
+	struct md_pidfd_info info = { .mask = PIDFD_INFO_EXIT };
+	_cleanup_close_ int copy = -1;
+	struct statfs sfs;
+
+	ret->pidfd_pid = 0;
+	if (statfs(path, &sfs) == 0 && sfs.f_type == PID_FS_MAGIC)
+		ret->pidfd_gone = st->st_ino;
+	copy = dump_copy_fd(pid, fd);
+	if (copy >= 0 && ioctl(copy, MD_PIDFD_GET_INFO, &info) == 0 && info.mask & PIDFD_INFO_EXIT &&
+	    md_wait_status_valid((uint32_t)info.exit_code)) {
+		ret->pidfd_exit_known = true;
+		ret->pidfd_exit = (uint16_t)info.exit_code;
+	}
+}
+
+/*
  * One fd. Returns 0 with ret filled, -ENOTSUP (logged) for a kind we do
  * not restore, or -errno. The target is frozen, so the fd cannot change
  * between the stat, the readlink and the fdinfo.
@@ -197,11 +220,13 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 		if (fi.flags & PIDFD_THREAD)
 			return log_refuse("fd %d of %d is the pidfd of thread %d (PIDFD_THREAD): not supported yet", fd,
 					  pid, ret->pidfd_pid);
+		if ((fi.flags & O_ACCMODE) != O_RDWR || (fi.flags & ~MD_PIDFD_FLAGS))
+			return log_refuse("fd %d of %d is a pidfd with flags %#o: not supported", fd, pid, fi.flags);
 		if (!ret->pidfd_pid)
 			return log_refuse("fd %d of %d is the pidfd of a process in a PID namespace memdump does "
 					  "not see: not supported", fd, pid);
-		/* exited and reaped (-1): any such pidfd is made again alike */
-		ret->pidfd_pid = ret->pidfd_pid < 0 ? 0 : ret->pidfd_pid;
+		if (ret->pidfd_pid < 0)
+			pidfd_gone(pid, fd, path, &st, ret);
 		ret->kind = MD_FD_PIDFD;
 	} else if (!strcmp(link, "anon_inode:[eventpoll]")) {
 		/* which file each item watches: dump_link_epoll(), once every fd is known */

@@ -361,6 +361,10 @@ static int write_files(int dirfd, const struct md_proc *p, const char *name)
 		f[i].sigmask = s->sigmask;
 		f[i].has_pidfd_pid = s->kind == MD_FD_PIDFD && s->pidfd_pid > 0;
 		f[i].pidfd_pid = s->pidfd_pid;
+		f[i].has_pidfd_gone = s->kind == MD_FD_PIDFD && !s->pidfd_pid && s->pidfd_gone;
+		f[i].pidfd_gone = s->pidfd_gone;
+		f[i].has_pidfd_exit = s->kind == MD_FD_PIDFD && !s->pidfd_pid && s->pidfd_exit_known;
+		f[i].pidfd_exit = s->pidfd_exit;
 		if (s->kind == MD_FD_TIMERFD) {
 			md__timer__init(&tm[i]);
 			tm[i].clockid = s->timer.clockid;
@@ -711,6 +715,8 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 		return img_invalid(name, "bad parent-death signal %d", p->pdeathsig);
 	p->zombie = m->has_zombie && m->zombie;
 	p->exit_status = m->has_exit_status ? m->exit_status : 0;
+	if (p->zombie && !md_wait_status_valid((uint32_t)p->exit_status))
+		return img_invalid(name, "a zombie with wait status %#x", p->exit_status);
 	if (p->zombie && m->n_threads)
 		return img_invalid(name, "a zombie with %zu threads", m->n_threads);
 	r = comm_check(name, m->comm, p->comm);
@@ -966,10 +972,16 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 			return img_invalid(name, "fd %d: a process on no pidfd", f->fd);
 		if (s->has_pidfd_pid && s->pidfd_pid <= 0)
 			return img_invalid(name, "pidfd %d on no valid pid", f->fd);
-		/* what pidfd_open() can make again: PIDFD_NONBLOCK, no thread's (PIDFD_THREAD) */
-		if (f->kind == MD_FD_PIDFD && (f->flags & ~(uint32_t)(O_RDWR | O_NONBLOCK | O_CLOEXEC)))
+		if (f->kind == MD_FD_PIDFD && ((f->flags & O_ACCMODE) != O_RDWR || (f->flags & ~MD_PIDFD_FLAGS)))
 			return img_invalid(name, "pidfd %d has flags %#o", f->fd, f->flags);
 		f->pidfd_pid = s->has_pidfd_pid ? s->pidfd_pid : 0;
+		if ((s->has_pidfd_gone || s->has_pidfd_exit) && (f->kind != MD_FD_PIDFD || f->pidfd_pid))
+			return img_invalid(name, "fd %d: a process gone on no pidfd of one", f->fd);
+		if (s->has_pidfd_exit && !md_wait_status_valid(s->pidfd_exit))
+			return img_invalid(name, "pidfd %d: wait status %#x", f->fd, s->pidfd_exit);
+		f->pidfd_gone = s->has_pidfd_gone ? s->pidfd_gone : 0;
+		f->pidfd_exit_known = s->has_pidfd_exit;
+		f->pidfd_exit = (uint16_t)s->pidfd_exit;
 		if (f->kind == MD_FD_TIMERFD) {
 			if (!s->timer)
 				return img_invalid(name, "timerfd %d without its timer", f->fd);

@@ -651,32 +651,79 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	return 0;
 }
 
+/* whether g is another description of a pidfd on the process gone f names, not opened yet */
+static bool same_gone(struct restore_ctx *rc, const struct md_fd *f, const struct md_fd *g)
+{
+	return g->kind == MD_FD_PIDFD && !g->pidfd_pid && g->ofd != f->ofd && f->pidfd_gone &&
+	       g->pidfd_gone == f->pidfd_gone && !find_ofd(rc, g->ofd);
+}
+
 /*
- * A pidfd on the process of the tree f names, or on a process gone: one
- * of a child of ours that has exited, reaped. Its signals fail with ESRCH
- * and it polls readable, as long as its struct pid is of the caller's PID
- * namespace or one below: the tree's, which memdump's children are in
- * while it is pid_for_children.
+ * The pidfds on the process gone f names, each description once: on a
+ * child of ours that ends as that process did, then reaped. Its signals
+ * fail with ESRCH and they poll readable, as long as its struct pid is of
+ * the caller's PID namespace or one below: the tree's, which memdump's
+ * children are in while it is pid_for_children.
  */
+static int open_gone_pidfds(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
+{
+	_cleanup_free_ const struct md_fd **group = NULL;
+	_cleanup_free_ int *fds = NULL;
+	size_t n = 1, total = 0;
+	int status = -1, r;
+
+	for (size_t k = 0; k < rc->n; k++)
+		total += rc->procs[k].p.n_fds;
+	group = calloc(total, sizeof(*group));
+	fds = calloc(total, sizeof(*fds));
+	if (!group || !fds)
+		return -ENOMEM;
+	group[0] = f;
+	for (size_t k = 0; k < rc->n; k++)
+		for (size_t i = 0; i < rc->procs[k].p.n_fds; i++) {
+			const struct md_fd *g = &rc->procs[k].p.fds[i];
+			bool seen = false;
+
+			for (size_t j = 1; j < n && !seen; j++)
+				seen = group[j]->ofd == g->ofd;
+			if (!seen && same_gone(rc, f, g))
+				group[n++] = g;
+		}
+	for (size_t j = 0; j < n && status < 0; j++)
+		status = group[j]->pidfd_exit_known ? group[j]->pidfd_exit : -1;
+	r = restore_gone_pidfds(fds, n, status);
+	if (r < 0)
+		return log_err(r, "cannot make a pidfd of a process gone for fd %d of %d", f->fd, p->pid);
+	/* each closed where it fails, and all after it */
+	for (size_t j = 0; j < n; j++) {
+		int fd = r < 0 ? -1 : restore_set_fl(fds[j], group[j]);
+
+		if (r < 0)
+			close(fds[j]);
+		else
+			r = fd < 0 ? fd : keep_file(rc, group[j], fd);
+	}
+	return r < 0 ? log_err(r, "cannot set up a pidfd of a process gone for fd %d of %d", f->fd, p->pid) : 0;
+}
+
+/* a pidfd on the process of the tree f names, or (open_gone_pidfds()) on one gone */
 static int open_pidfd(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
 {
-	unsigned int flags = f->flags & O_NONBLOCK ? PIDFD_NONBLOCK : 0;
 	const struct restore_proc *target = NULL;
 	int fd;
 
-	if (!f->pidfd_pid) {
-		fd = restore_gone_pidfd(flags);
-		return fd < 0 ? log_err(fd, "cannot make a pidfd of a process gone for fd %d of %d", f->fd, p->pid)
-			      : keep_file(rc, f, fd);
-	}
+	if (!f->pidfd_pid)
+		return open_gone_pidfds(rc, p, f);
 	for (size_t j = 0; j < rc->n && !target; j++)
 		target = rc->procs[j].p.pid == f->pidfd_pid ? &rc->procs[j] : NULL;
 	/* image_check_pidfds() saw to it */
 	if (!target || !target->pid)
 		return log_err(-ESRCH, "fd %d of %d: no process %d for its pidfd", f->fd, p->pid, f->pidfd_pid);
-	fd = md_pidfd_open_flags(target->pid, flags);
+	/* O_NONBLOCK by F_SETFL, as PIDFD_NONBLOCK would (5.10 on), with the other status flags */
+	fd = md_pidfd_open(target->pid);
+	fd = fd < 0 ? -errno : restore_set_fl(fd, f);
 	if (fd < 0)
-		return log_err(-errno, "cannot open a pidfd of %d for fd %d of %d", target->pid, f->fd, p->pid);
+		return log_err(fd, "cannot open a pidfd of %d for fd %d of %d", target->pid, f->fd, p->pid);
 	return keep_file(rc, f, fd);
 }
 

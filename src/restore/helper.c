@@ -3,11 +3,12 @@
  * in itself: its ids (a connection made as the process holding it,
  * sockets.c), its fd table (epoll items added at the numbers the tree
  * uses, epoll.c). The child runs raw system calls on what the parent
- * prepared, and returns by _exit(). One that does nothing leaves a pidfd
- * on a process gone.
+ * prepared, and returns by _exit(). One that ends as a process gone did
+ * leaves pidfds on a process gone.
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,11 +16,11 @@
 #include "restore/internal.h"
 
 /*
- * fn(arg) in a child, waited for; with pidfd, a pidfd on the child
- * (pidfd_open() flags) is taken before it is reaped: -errno in *pidfd if
- * none could be.
+ * fn(arg) in a child, waited for. With n_pidfds, that many pidfds on the
+ * child are taken before it is reaped (each -errno if it could not be),
+ * and it may end any way: 0 once it has.
  */
-static int run_child(int (*fn)(void *arg), void *arg, int *pidfd, unsigned int flags)
+static int run_child(int (*fn)(void *arg), void *arg, int *pidfds, size_t n_pidfds)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 	int st, r = 0;
@@ -32,9 +33,9 @@ static int run_child(int (*fn)(void *arg), void *arg, int *pidfd, unsigned int f
 		_exit(fn(arg) & 0xff);
 	if (pid < 0)
 		r = -errno;
-	if (pid > 0 && pidfd) {
-		*pidfd = md_pidfd_open_flags(pid, flags);
-		*pidfd = *pidfd < 0 ? -errno : *pidfd;
+	for (size_t i = 0; pid > 0 && i < n_pidfds; i++) {
+		pidfds[i] = md_pidfd_open(pid);
+		pidfds[i] = pidfds[i] < 0 ? -errno : pidfds[i];
 	}
 	while (pid > 0 && waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
@@ -42,7 +43,7 @@ static int run_child(int (*fn)(void *arg), void *arg, int *pidfd, unsigned int f
 			break;
 		}
 	sigaction(SIGCHLD, &old, NULL);
-	if (r < 0)
+	if (r < 0 || n_pidfds)
 		return r;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -EIO;
 }
@@ -52,17 +53,43 @@ int restore_in_child(int (*fn)(void *arg), void *arg)
 	return run_child(fn, arg, NULL, 0);
 }
 
-static int nothing(void *arg)
+/*
+ * The child of restore_gone_pidfds(): it ends as the process gone did,
+ * *arg its wait status (-1: unknown, exit 0). Killed by a signal: that
+ * signal's default action, unblocked, with no core dumped. A signal whose
+ * default is not to end (none could have ended it) gives exit 128 + it.
+ */
+static int end_as(void *arg)
 {
-	(void)arg;
-	return 0;
+	int st = *(const int *)arg, sig = st & 0x7f;
+	sigset_t set;
+
+	if (st < 0 || !sig)
+		return st < 0 ? 0 : (st >> 8) & 0xff;
+	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+		return 128 + sig;
+	prctl(PR_SET_DUMPABLE, 0);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	return 128 + sig;
 }
 
-int restore_gone_pidfd(unsigned int flags)
+int restore_gone_pidfds(int *fds, size_t n, int status)
 {
-	int fd = -ENOMEM, r = run_child(nothing, NULL, &fd, flags);
+	int r;
 
-	if (r < 0 && fd >= 0)
-		close(fd);
-	return r < 0 ? r : fd;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -ECHILD;
+	r = run_child(end_as, &status, fds, n);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = fds[i] < 0 ? fds[i] : 0;
+	for (size_t i = 0; i < n && r < 0; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	return r;
 }

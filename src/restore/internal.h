@@ -276,8 +276,12 @@ void restore_free_epoll(struct restore_ctx *rc);
 
 /* helper.c: fn(arg) in a forked child; its exit status, -EIO if a signal ended it, or -errno */
 int restore_in_child(int (*fn)(void *arg), void *arg);
-/* a pidfd (pidfd_open() flags) on a child that has exited and been reaped, or -errno */
-int restore_gone_pidfd(unsigned int flags);
+/*
+ * n pidfds in fds, each its own description, on one child that ended with
+ * wait status status (-1: exit 0) and has been reaped: 0, or -errno and
+ * none
+ */
+int restore_gone_pidfds(int *fds, size_t n, int status);
 
 /* files.c: the index in rc->pipes of the pipe or FIFO of fd f, -1 if none */
 int restore_find_pipe(const struct restore_ctx *rc, const struct md_fd *f);

@@ -1,14 +1,17 @@
 """pidfd_tree: a dumpee holding pidfds, for test/e2e/run.sh.
 
 The root forks B (waits for SIGTERM, exits 9), then A (waits for SIGTERM, exits 7), Z (exits 5
-at once, never reaped before the dump: a zombie) and G (exits and is reaped: gone). The root
-holds pidfds on A (and a dup of it), B (PIDFD_NONBLOCK), itself, Z and G, and an epoll fd
-watching A's and Z's; A holds pidfds on B and on the root. Writes "READY A B Z" to STATUS and
-waits for STATUS.go; then checks that each pidfd names its process (fdinfo), keeps its flags
-and description, polls as its process is (Z's and G's readable, the others not), that G's
-cannot signal, that waitid() through Z's gives its status, through B's (non-blocking) EAGAIN;
-A checks its own and writes OK to STATUS.child. Then it ends A and B through their pidfds and
-reaps them through the same. Writes "OK" or "FAIL: ..." to STATUS.
+at once, never reaped before the dump: a zombie), G (exits 3 and is reaped: gone) and K
+(killed by SIGTERM and reaped). The root holds pidfds on A (and a dup of it), B (one
+PIDFD_NONBLOCK, one A inherits), itself, Z, G (two descriptions) and K, and an epoll fd
+watching A's and Z's; A holds pidfds on B (O_APPEND set) and on the root. Writes "READY A B Z"
+to STATUS and waits for STATUS.go; then checks that each pidfd names its process (fdinfo),
+keeps its flags and description, polls as its process is (Z's, G's and K's readable, the
+others not), that G's cannot signal and both name one process, K's another, with their wait
+status where the kernel tells it (PIDFD_INFO_EXIT), that waitid() through Z's gives its
+status, through B's (non-blocking) EAGAIN; A checks its own, sets O_APPEND on the pidfd it
+inherited and writes OK to STATUS.child. Then it ends A and B through their pidfds and reaps
+them through the same. Writes "OK" or "FAIL: ..." to STATUS.
 
 With "outside PID" it holds a pidfd on PID, with "thread" one on a thread of its own
 (PIDFD_THREAD): a dump must refuse both.
@@ -19,6 +22,7 @@ import fcntl
 import os
 import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -37,6 +41,22 @@ def fdinfo_pid(fd):
     return None
 
 
+PIDFD_GET_INFO = 0xC040FF0B  # _IOWR(0xFF, 11, 64 bytes: struct pidfd_info, its first version)
+PIDFD_INFO_EXIT = 8
+
+
+def exit_info(fd):
+    """the wait status PIDFD_GET_INFO tells of fd's process (reaped), or None if it does not"""
+    buf = bytearray(64)
+    struct.pack_into("Q", buf, 0, PIDFD_INFO_EXIT)
+    try:
+        fcntl.ioctl(fd, PIDFD_GET_INFO, buf)
+    except OSError:
+        return None
+    mask, = struct.unpack_from("Q", buf, 0)
+    return struct.unpack_from("i", buf, 60)[0] if mask & PIDFD_INFO_EXIT else None
+
+
 def wait_go(st):
     while not os.path.exists(st + ".go"):
         time.sleep(0.05)
@@ -48,24 +68,42 @@ def waiter(code):
     os._exit(code)
 
 
-def child_a(st, b):
+def child_a(st, b, inherited):
     pb = os.pidfd_open(b)
+    fcntl.fcntl(pb, fcntl.F_SETFL, os.O_APPEND)
     pp = os.pidfd_open(os.getppid())
     wait_go(st)
-    got = (fdinfo_pid(pb), fdinfo_pid(pp))
-    if got != (b, os.getppid()):
-        write(st + ".child", "FAIL: A's pidfds name %s, not %s" % (got, (b, os.getppid())))
-    elif select.select([pb, pp], [], [], 0)[0]:
+    got = (fdinfo_pid(pb), fdinfo_pid(pp), fdinfo_pid(inherited))
+    flags = fcntl.fcntl(pb, fcntl.F_GETFL) & (os.O_APPEND | os.O_NONBLOCK)
+    if got != (b, os.getppid(), b):
+        write(st + ".child", "FAIL: A's pidfds name %s, not %s" % (got, (b, os.getppid(), b)))
+    elif flags != os.O_APPEND:
+        write(st + ".child", "FAIL: A's pidfd on B has flags %#o" % fcntl.fcntl(pb, fcntl.F_GETFL))
+    elif select.select([pb, pp, inherited], [], [], 0)[0]:
         write(st + ".child", "FAIL: A's pidfds poll readable with B and the root alive")
     else:
+        # the root looks for it on its own fd: one description again
+        fcntl.fcntl(inherited, fcntl.F_SETFL, os.O_APPEND)
         write(st + ".child", "OK")
     waiter(7)
 
 
-def check(st, pids, fds, ep):
+def check_gone(fds, exits):
+    """G's two pidfds name one process gone, K's another; their wait statuses where told"""
+    pg, pg2, pk = fds
+    ino = [os.fstat(fd).st_ino for fd in fds]
+    if ino[0] != ino[1] or ino[0] == ino[2]:
+        return "G's pidfds and K's are on inodes %s" % ino
+    for fd, want in zip(fds, exits):
+        if want is not None and exit_info(fd) != want:
+            return "fd %d tells wait status %s, not %#x" % (fd, exit_info(fd), want)
+    return None
+
+
+def check(st, pids, fds, ep, exits):
     a, b, z = pids
-    pa, pa2, pb, pself, pz, pg = fds
-    want = {pa: a, pa2: a, pb: b, pself: os.getpid(), pz: z, pg: -1}
+    pa, pa2, pb, pself, pz, pg, pg2, pk, pbi = fds
+    want = {pa: a, pa2: a, pb: b, pself: os.getpid(), pz: z, pg: -1, pg2: -1, pk: -1, pbi: b}
     for fd, pid in want.items():
         if fdinfo_pid(fd) != pid:
             return "fd %d names %s, not %d" % (fd, fdinfo_pid(fd), pid)
@@ -84,13 +122,16 @@ def check(st, pids, fds, ep):
         return "the epoll fd has %s ready, not Z's %d" % (ready, pz)
     ep.unregister(pz)
     ready = sorted(select.select(list(want), [], [], 0)[0])
-    if ready != sorted([pz, pg]):
-        return "%s poll readable, not Z's and G's %s" % (ready, sorted([pz, pg]))
+    if ready != sorted([pz, pg, pg2, pk]):
+        return "%s poll readable, not Z's, G's and K's %s" % (ready, sorted([pz, pg, pg2, pk]))
     try:
         signal.pidfd_send_signal(pg, 0)
         return "G's pidfd could signal"
     except ProcessLookupError:
         pass
+    bad = check_gone((pg, pg2, pk), exits)
+    if bad:
+        return bad
     try:
         os.waitid(os.P_PIDFD, pb, os.WEXITED)
         return "waitid() through B's non-blocking pidfd did not return EAGAIN"
@@ -107,6 +148,8 @@ def check(st, pids, fds, ep):
         res = f.read().strip()
     if res != "OK":
         return "A: " + res
+    if not fcntl.fcntl(pbi, fcntl.F_GETFL) & os.O_APPEND:
+        return "A's O_APPEND on the pidfd it inherited is not on the root's: two descriptions"
     signal.pidfd_send_signal(pa, signal.SIGTERM)
     ready = [fd for fd, _ in ep.poll(10)]
     if ready != [pa]:
@@ -136,25 +179,38 @@ def main():
     b = os.fork()
     if not b:
         waiter(9)
+    pbi = os.pidfd_open(b)
     a = os.fork()
     if not a:
-        child_a(st, b)
+        child_a(st, b, pbi)
     z = os.fork()
     if not z:
         os._exit(5)
     g = os.fork()
     if not g:
-        os._exit(0)
-    pg = os.pidfd_open(g)
+        os._exit(3)
+    gone = [os.pidfd_open(g), os.pidfd_open(g)]
     os.waitpid(g, 0)
+    k = os.fork()
+    if not k:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+        signal.pause()
+    gone.append(os.pidfd_open(k))
+    os.kill(k, signal.SIGTERM)
+    os.waitpid(k, 0)
+    # what the kernel tells before the dump, it must tell after the restore
+    exits = [exit_info(fd) for fd in gone]
+    if exits[0] not in (None, 0x300) or exits[2] not in (None, signal.SIGTERM):
+        return write(st, "FAIL: wait statuses %s before the dump" % exits)
     pa = os.pidfd_open(a)
-    fds = (pa, os.dup(pa), os.pidfd_open(b, os.O_NONBLOCK), os.pidfd_open(os.getpid()), os.pidfd_open(z), pg)
+    fds = (pa, os.dup(pa), os.pidfd_open(b, os.O_NONBLOCK), os.pidfd_open(os.getpid()), os.pidfd_open(z),
+           *gone, pbi)
     ep = select.epoll()
     ep.register(pa, select.EPOLLIN)
     ep.register(fds[4], select.EPOLLIN)
     write(st, "READY %d %d %d" % (a, b, z))
     wait_go(st)
-    write(st, check(st, (a, b, z), fds, ep))
+    write(st, check(st, (a, b, z), fds, ep, exits))
 
 
 if __name__ == "__main__":

@@ -681,7 +681,10 @@ Test(dump_collect, eventfd_signalfd_timerfd_with_their_state)
 	md_proc_release(&p);
 }
 
-/* fd 3: its own pidfd (non-blocking); fd 4: one on a child reaped; fd 5: its parent's (not in a tree) */
+/*
+ * fd 3: its own pidfd (non-blocking); fds 4 and 5: two on a child that exited 3, reaped; fd 6:
+ * its parent's (not in a tree)
+ */
 static void setup_pidfds(int sync_fd)
 {
 	pid_t c;
@@ -690,8 +693,9 @@ static void setup_pidfds(int sync_fd)
 		_exit(1);
 	c = fork();
 	if (c == 0)
-		_exit(0);
-	if (c < 0 || md_pidfd_open(c) != 4 || waitpid(c, NULL, 0) != c || md_pidfd_open(getppid()) != 5)
+		_exit(3);
+	if (c < 0 || md_pidfd_open(c) != 4 || md_pidfd_open(c) != 5 || waitpid(c, NULL, 0) != c ||
+	    md_pidfd_open(getppid()) != 6)
 		_exit(1);
 }
 
@@ -711,15 +715,24 @@ Test(dump_collect, pidfds_and_their_processes)
 	cr_assert_eq(dump_collect_fds(pid, &p), 0);
 	stop_child(pid);
 	p.pid = pid;
-	cr_assert_eq(p.n_fds, 6);
+	cr_assert_eq(p.n_fds, 7);
 	cr_expect_eq(p.fds[3].kind, MD_FD_PIDFD);
 	cr_expect_eq(p.fds[3].pidfd_pid, pid);
 	cr_expect(p.fds[3].flags & O_NONBLOCK);
-	cr_expect_eq(p.fds[4].kind, MD_FD_PIDFD);
-	cr_expect_eq(p.fds[4].pidfd_pid, 0, "a reaped child's pidfd names %d", p.fds[4].pidfd_pid);
-	cr_expect_eq(p.fds[5].kind, MD_FD_PIDFD);
-	cr_expect_eq(p.fds[5].pidfd_pid, getpid());
-	cr_expect_not(p.fds[5].flags & O_NONBLOCK);
+	cr_expect_not(p.fds[3].pidfd_gone);
+	cr_expect_not(p.fds[3].pidfd_exit_known);
+	for (int i = 4; i <= 5; i++) {
+		cr_expect_eq(p.fds[i].kind, MD_FD_PIDFD);
+		cr_expect_eq(p.fds[i].pidfd_pid, 0, "a reaped child's pidfd names %d", p.fds[i].pidfd_pid);
+		/* one process, told apart where pidfds have an inode each (pidfs, 6.9) */
+		cr_expect_eq(p.fds[i].pidfd_gone, p.fds[i].ino);
+		cr_expect_eq(p.fds[i].pidfd_gone, p.fds[4].pidfd_gone);
+		/* its exit code where the kernel tells it (6.15) */
+		cr_expect(!p.fds[i].pidfd_exit_known || p.fds[i].pidfd_exit == 0x300);
+	}
+	cr_expect_eq(p.fds[6].kind, MD_FD_PIDFD);
+	cr_expect_eq(p.fds[6].pidfd_pid, getpid());
+	cr_expect_not(p.fds[6].flags & O_NONBLOCK);
 	/* its parent is no process of a tree of it alone; of one with the parent (a zombie, say), it is */
 	cr_expect_eq(dump_link_pidfds(&p, 1, 1), -ENOTSUP);
 	tree[0] = p;

@@ -86,29 +86,53 @@ Test(image_roundtrip, pidfds)
 	struct md_proc in, out;
 	struct md_fd *f;
 
-	f = synth_proc_more_fds(&in, 2);
+	f = synth_proc_more_fds(&in, 3);
 	f[0] = (struct md_fd){ .fd = 40, .kind = MD_FD_PIDFD, .flags = O_RDWR | O_NONBLOCK | O_CLOEXEC, .dup_of = -1,
 			       .ofd = 40, .pidfd_pid = SYNTH_PID + 1 };
-	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_PIDFD, .flags = O_RDWR, .dup_of = -1, .ofd = 41 };
-	in.n_fds += 2;
+	f[1] = (struct md_fd){ .fd = 41, .kind = MD_FD_PIDFD, .flags = O_RDWR | O_APPEND, .dup_of = -1, .ofd = 41,
+			       .pidfd_gone = 77, .pidfd_exit_known = true, .pidfd_exit = 0x300 };
+	f[2] = (struct md_fd){ .fd = 42, .kind = MD_FD_PIDFD, .flags = O_RDWR, .dup_of = -1, .ofd = 42 };
+	in.n_fds += 3;
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
 	assert_proc_eq(&in, &out);
-	f = &out.fds[out.n_fds - 2];
+	f = &out.fds[out.n_fds - 3];
 	cr_expect_eq(f[0].kind, MD_FD_PIDFD);
 	cr_expect_eq(f[0].pidfd_pid, SYNTH_PID + 1);
 	cr_expect_eq(f[0].flags, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	cr_expect_eq(f[1].kind, MD_FD_PIDFD);
 	cr_expect_eq(f[1].pidfd_pid, 0);
+	cr_expect_eq(f[1].pidfd_gone, 77);
+	cr_expect(f[1].pidfd_exit_known);
+	cr_expect_eq(f[1].pidfd_exit, 0x300);
+	cr_expect_eq(f[1].flags, O_RDWR | O_APPEND);
+	cr_expect_eq(f[2].kind, MD_FD_PIDFD);
+	cr_expect_eq(f[2].pidfd_pid, 0);
+	cr_expect_eq(f[2].pidfd_gone, 0);
+	cr_expect_not(f[2].pidfd_exit_known);
 	md_proc_release(&out);
 
-	/* PIDFD_THREAD (O_EXCL), or a flag pidfd_open() does not take */
-	in.fds[in.n_fds - 2].flags |= O_EXCL;
+	/* PIDFD_THREAD (O_EXCL), a flag a pidfd cannot have, no wait status */
+	f = &in.fds[in.n_fds - 3];
+	f[0].flags |= O_EXCL;
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
-	in.fds[in.n_fds - 2].flags = O_RDWR | O_APPEND;
+	f[0].flags = O_RDWR | O_DIRECT;
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	f[0].flags = O_WRONLY;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	f[0].flags = O_RDWR;
+	f[1].pidfd_exit = 0x37f;	/* stopped, not ended */
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	f[1].pidfd_exit = 0x380;	/* a core dumped with no signal */
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL);
+	f[1].pidfd_exit = 0x8f;		/* SIGTERM, a core dumped */
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
+	md_proc_release(&out);
 	md_proc_release(&in);
 }
 
