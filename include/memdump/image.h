@@ -326,7 +326,10 @@ int image_check_proc(const struct md_proc *p, const struct md_pagemap *pm, char 
  */
 int image_check_pidns(bool pid_ns, const struct md_proc *procs, size_t n, char *err, size_t errlen);
 
-/* Every pidfd of the tree that names a process (md_fd.pidfd_pid) names one of procs. */
+/*
+ * Every pidfd of the tree that names a process (md_fd.pidfd_pid) names one
+ * of procs; pidfds on one process gone (md_fd.pidfd_gone) tell one status.
+ */
 int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t errlen);
 
 /* memdump show: a directory (every image) or one file, as JSON on out. */

@@ -190,11 +190,24 @@ int image_check_pidns(bool pid_ns, const struct md_proc *procs, size_t n, char *
 	return 0;
 }
 
+/* pidfds on a process gone, by process (pidfd_gone) */
+static int cmp_gone(const void *a, const void *b)
+{
+	const struct md_fd *x = *(const struct md_fd *const *)a, *y = *(const struct md_fd *const *)b;
+
+	return (x->pidfd_gone > y->pidfd_gone) - (x->pidfd_gone < y->pidfd_gone);
+}
+
 int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t errlen)
 {
 	_cleanup_free_ int *pids = calloc(n ? n : 1, sizeof(*pids));
+	_cleanup_free_ const struct md_fd **gone = NULL;
+	size_t total = 0, n_gone = 0;
 
-	if (!pids)
+	for (size_t i = 0; i < n; i++)
+		total += procs[i].n_fds;
+	gone = calloc(total ? total : 1, sizeof(*gone));
+	if (!pids || !gone)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		pids[i] = procs[i].pid;
@@ -203,11 +216,20 @@ int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t 
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
 
-			if (f->kind != MD_FD_PIDFD || !f->pidfd_pid)
+			if (f->kind != MD_FD_PIDFD)
 				continue;
-			if (!bsearch(&f->pidfd_pid, pids, n, sizeof(*pids), cmp_int))
+			if (!f->pidfd_pid && f->pidfd_gone && f->pidfd_exit_known)
+				gone[n_gone++] = f;
+			if (f->pidfd_pid && !bsearch(&f->pidfd_pid, pids, n, sizeof(*pids), cmp_int))
 				return fail(err, errlen, "fd %d of %d is a pidfd of %d, no process of the image",
 					    f->fd, procs[i].pid, f->pidfd_pid);
 		}
+	/* one process gone ended one way */
+	if (n_gone)
+		qsort(gone, n_gone, sizeof(*gone), cmp_gone);
+	for (size_t i = 1; i < n_gone; i++)
+		if (gone[i]->pidfd_gone == gone[i - 1]->pidfd_gone && gone[i]->pidfd_exit != gone[i - 1]->pidfd_exit)
+			return fail(err, errlen, "fd %d is a pidfd on a process gone that ended with wait status %#x "
+				    "and with %#x", gone[i]->fd, gone[i - 1]->pidfd_exit, gone[i]->pidfd_exit);
 	return 0;
 }

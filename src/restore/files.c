@@ -651,69 +651,98 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	return 0;
 }
 
-/* whether g is another description of a pidfd on the process gone f names, not opened yet */
-static bool same_gone(struct restore_ctx *rc, const struct md_fd *f, const struct md_fd *g)
+/* a pidfd on a process gone, for sorting: one process's descriptions next to each other */
+struct gone_ref {
+	const struct md_fd *f;
+	pid_t holder;
+};
+
+/* by process (pidfd_gone; 0: each description a process of its own), then description */
+static int cmp_gone(const void *a, const void *b)
 {
-	return g->kind == MD_FD_PIDFD && !g->pidfd_pid && g->ofd != f->ofd && f->pidfd_gone &&
-	       g->pidfd_gone == f->pidfd_gone && !find_ofd(rc, g->ofd);
+	const struct md_fd *x = ((const struct gone_ref *)a)->f, *y = ((const struct gone_ref *)b)->f;
+
+	if (x->pidfd_gone != y->pidfd_gone)
+		return x->pidfd_gone < y->pidfd_gone ? -1 : 1;
+	return (x->ofd > y->ofd) - (x->ofd < y->ofd);
 }
 
 /*
- * The pidfds on the process gone f names, each description once: on a
- * child of ours that ends as that process did, then reaped. Its signals
- * fail with ESRCH and they poll readable, as long as its struct pid is of
- * the caller's PID namespace or one below: the tree's, which memdump's
+ * The n descriptions of g, pidfds on one process gone: on a child of ours
+ * that ends as that process did, then reaped. Their signals fail with
+ * ESRCH and they poll readable, as long as its struct pid is of the
+ * caller's PID namespace or one below: the tree's, which memdump's
  * children are in while it is pid_for_children.
  */
-static int open_gone_pidfds(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
+static int open_gone(struct restore_ctx *rc, const struct gone_ref *g, size_t n, int *fds)
 {
-	_cleanup_free_ const struct md_fd **group = NULL;
-	_cleanup_free_ int *fds = NULL;
-	size_t n = 1, total = 0;
 	int status = -1, r;
 
-	for (size_t k = 0; k < rc->n; k++)
-		total += rc->procs[k].p.n_fds;
-	group = calloc(total, sizeof(*group));
-	fds = calloc(total, sizeof(*fds));
-	if (!group || !fds)
-		return -ENOMEM;
-	group[0] = f;
-	for (size_t k = 0; k < rc->n; k++)
-		for (size_t i = 0; i < rc->procs[k].p.n_fds; i++) {
-			const struct md_fd *g = &rc->procs[k].p.fds[i];
-			bool seen = false;
-
-			for (size_t j = 1; j < n && !seen; j++)
-				seen = group[j]->ofd == g->ofd;
-			if (!seen && same_gone(rc, f, g))
-				group[n++] = g;
-		}
+	/* image_check_pidfds(): those that know its status agree */
 	for (size_t j = 0; j < n && status < 0; j++)
-		status = group[j]->pidfd_exit_known ? group[j]->pidfd_exit : -1;
+		status = g[j].f->pidfd_exit_known ? g[j].f->pidfd_exit : -1;
 	r = restore_gone_pidfds(fds, n, status);
 	if (r < 0)
-		return log_err(r, "cannot make a pidfd of a process gone for fd %d of %d", f->fd, p->pid);
+		return log_err(r, "cannot make a pidfd of a process gone for fd %d of %d", g[0].f->fd, g[0].holder);
 	/* each closed where it fails, and all after it */
 	for (size_t j = 0; j < n; j++) {
-		int fd = r < 0 ? -1 : restore_set_fl(fds[j], group[j]);
+		int fd = r < 0 ? -1 : restore_set_fl(fds[j], g[j].f);
 
 		if (r < 0)
 			close(fds[j]);
 		else
-			r = fd < 0 ? fd : keep_file(rc, group[j], fd);
+			r = fd < 0 ? fd : keep_file(rc, g[j].f, fd);
 	}
-	return r < 0 ? log_err(r, "cannot set up a pidfd of a process gone for fd %d of %d", f->fd, p->pid) : 0;
+	return r < 0 ? log_err(r, "cannot set up a pidfd of a process gone for fd %d of %d", g[0].f->fd, g[0].holder)
+		     : 0;
 }
 
-/* a pidfd on the process of the tree f names, or (open_gone_pidfds()) on one gone */
+/* every pidfd on a process gone, each description once, one child per process */
+static int open_gone_pidfds(struct restore_ctx *rc)
+{
+	_cleanup_free_ struct gone_ref *refs = NULL;
+	_cleanup_free_ int *fds = NULL;
+	size_t n = 0, total = 0;
+	int r = 0;
+
+	for (size_t k = 0; k < rc->n; k++)
+		total += rc->procs[k].p.n_fds;
+	refs = calloc(total ? total : 1, sizeof(*refs));
+	fds = calloc(total ? total : 1, sizeof(*fds));
+	if (!refs || !fds)
+		return -ENOMEM;
+	for (size_t k = 0; k < rc->n; k++)
+		for (size_t i = 0; i < rc->procs[k].p.n_fds; i++) {
+			const struct md_fd *f = &rc->procs[k].p.fds[i];
+
+			if (f->kind == MD_FD_PIDFD && !f->pidfd_pid && !find_ofd(rc, f->ofd))
+				refs[n++] = (struct gone_ref){ f, rc->procs[k].p.pid };
+		}
+	if (n)
+		qsort(refs, n, sizeof(*refs), cmp_gone);
+	for (size_t i = 0, end; i < n && r >= 0; i = end) {
+		size_t m = 0;
+
+		/* one process: one pidfd_gone, or one description (fds of one are neighbours) */
+		for (end = i; end < n; end++) {
+			bool dup = end > i && refs[end].f->ofd == refs[end - 1].f->ofd;
+
+			if (end > i && !dup && !(refs[i].f->pidfd_gone && refs[end].f->pidfd_gone == refs[i].f->pidfd_gone))
+				break;
+			if (!dup)
+				refs[i + m++] = refs[end];
+		}
+		r = open_gone(rc, &refs[i], m, fds);
+	}
+	return r;
+}
+
+/* a pidfd on the process of the tree f names */
 static int open_pidfd(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
 {
 	const struct restore_proc *target = NULL;
 	int fd;
 
-	if (!f->pidfd_pid)
-		return open_gone_pidfds(rc, p, f);
 	for (size_t j = 0; j < rc->n && !target; j++)
 		target = rc->procs[j].p.pid == f->pidfd_pid ? &rc->procs[j] : NULL;
 	/* image_check_pidfds() saw to it */
@@ -744,6 +773,7 @@ static int enter_tree_pidns(const struct restore_ctx *rc, int *own)
 int restore_open_pidfds(struct restore_ctx *rc)
 {
 	_cleanup_close_ int own = -1;
+	bool gone = false;
 	int r = 0;
 
 	for (size_t k = 0; k < rc->n && r >= 0; k++) {
@@ -752,14 +782,17 @@ int restore_open_pidfds(struct restore_ctx *rc)
 		for (size_t i = 0; i < p->n_fds && r >= 0; i++) {
 			const struct md_fd *f = &p->fds[i];
 
-			if (f->kind != MD_FD_PIDFD || find_ofd(rc, f->ofd))
-				continue;
-			if (!f->pidfd_pid && rc->inv.pid_ns && own < 0)
-				r = enter_tree_pidns(rc, &own);
-			if (r >= 0)
+			gone = gone || (f->kind == MD_FD_PIDFD && !f->pidfd_pid);
+			if (f->kind == MD_FD_PIDFD && f->pidfd_pid && !find_ofd(rc, f->ofd))
 				r = open_pidfd(rc, p, f);
 		}
 	}
+	if (r < 0 || !gone)
+		return r;
+	if (rc->inv.pid_ns)
+		r = enter_tree_pidns(rc, &own);
+	if (r >= 0)
+		r = open_gone_pidfds(rc);
 	if (own >= 0 && setns(own, CLONE_NEWPID) < 0)
 		return log_err(-errno, "cannot return to memdump's PID namespace");
 	return r;

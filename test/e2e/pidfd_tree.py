@@ -3,15 +3,16 @@
 The root forks B (waits for SIGTERM, exits 9), then A (waits for SIGTERM, exits 7), Z (exits 5
 at once, never reaped before the dump: a zombie), G (exits 3 and is reaped: gone) and K
 (killed by SIGTERM and reaped). The root holds pidfds on A (and a dup of it), B (one
-PIDFD_NONBLOCK, one A inherits), itself, Z, G (two descriptions) and K, and an epoll fd
-watching A's and Z's; A holds pidfds on B (O_APPEND set) and on the root. Writes "READY A B Z"
-to STATUS and waits for STATUS.go; then checks that each pidfd names its process (fdinfo),
-keeps its flags and description, polls as its process is (Z's, G's and K's readable, the
-others not), that G's cannot signal and both name one process, K's another, with their wait
-status where the kernel tells it (PIDFD_INFO_EXIT), that waitid() through Z's gives its
-status, through B's (non-blocking) EAGAIN; A checks its own, sets O_APPEND on the pidfd it
-inherited and writes OK to STATUS.child. Then it ends A and B through their pidfds and reaps
-them through the same. Writes "OK" or "FAIL: ..." to STATUS.
+PIDFD_NONBLOCK, one A inherits), itself, Z, G (two descriptions, one O_NONBLOCK) and K, and
+an epoll fd watching A's and Z's; A holds pidfds on B (O_APPEND set) and on the root.
+
+It writes "READY A B Z" to STATUS and waits for STATUS.go; then checks that each pidfd names
+its process (fdinfo), keeps its flags and description, polls as its process is (Z's, G's and
+K's readable, the others not), that G's cannot signal and both name one process, K's
+another, with their wait status where the kernel tells it (PIDFD_INFO_EXIT), that waitid()
+through Z's gives its status, through B's (non-blocking) EAGAIN; A checks its own, sets
+O_APPEND on the pidfd it inherited and writes OK to STATUS.child. Then it ends A and B
+through their pidfds and reaps them through the same. Writes "OK" or "FAIL: ..." to STATUS.
 
 With "outside PID" it holds a pidfd on PID, with "thread" one on a thread of its own
 (PIDFD_THREAD): a dump must refuse both.
@@ -109,7 +110,7 @@ def check(st, pids, fds, ep, exits):
             return "fd %d names %s, not %d" % (fd, fdinfo_pid(fd), pid)
     for fd in want:
         nonblock = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
-        if bool(nonblock) != (fd == pb):
+        if bool(nonblock) != (fd in (pb, pg2)):
             return "fd %d has flags %#o" % (fd, fcntl.fcntl(fd, fcntl.F_GETFL))
     # one description for pa and its dup, its own for each other
     fcntl.fcntl(pa2, fcntl.F_SETFL, os.O_NONBLOCK)
@@ -191,6 +192,7 @@ def main():
         os._exit(3)
     gone = [os.pidfd_open(g), os.pidfd_open(g)]
     os.waitpid(g, 0)
+    fcntl.fcntl(gone[1], fcntl.F_SETFL, os.O_NONBLOCK)  # on one description of two
     k = os.fork()
     if not k:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])

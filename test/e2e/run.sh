@@ -2379,7 +2379,7 @@ start_pidfds() {
 pidfds_go() {
 	touch "$TD/status.go"
 	wait_until 30 status_final "$TD/status" || fail "no result from $PID: $(cat "$TD/status")"
-	grep -qx OK "$TD/status" || fail "$PID$1: $(cat "$TD/status")"
+	grep -qx OK "$TD/status" || fail "$PID${1-}: $(cat "$TD/status")"
 }
 
 # pidfds on children (one non-blocking, one dup'ed, one watched by epoll), on a zombie child,

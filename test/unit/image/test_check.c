@@ -213,7 +213,7 @@ Test(image_check, pidns)
 Test(image_check, pidfds)
 {
 	struct md_proc t[3];
-	struct md_fd *f;
+	struct md_fd *f, *g;
 
 	pidns_tree(t);
 	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
@@ -231,6 +231,23 @@ Test(image_check, pidfds)
 	/* the process left out of the array */
 	f->pidfd_pid = t[2].pid;
 	cr_assert_eq(image_check_pidfds(t, 2, err, sizeof(err)), -EINVAL);
+	/* two pidfds on one process gone: one status, or one of them knows none */
+	f->pidfd_pid = 0;
+	f->pidfd_gone = 9;
+	f->pidfd_exit_known = true;
+	f->pidfd_exit = 0x300;
+	g = &t[0].fds[t[0].n_fds - 1];
+	*g = (struct md_fd){ .fd = g->fd, .kind = MD_FD_PIDFD, .flags = O_RDWR, .ofd = 99, .pidfd_gone = 9 };
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	g->pidfd_exit_known = true;
+	g->pidfd_exit = 0x300;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
+	g->pidfd_exit = 0xf;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "ended with wait status"), "%s", err);
+	/* on two processes gone, two statuses */
+	g->pidfd_gone = 10;
+	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
 	md_proc_release(&t[1]);
 }
 

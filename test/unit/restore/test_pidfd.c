@@ -56,6 +56,9 @@ Test(restore_pidfd, gone_killed) { expect_gone(SIGTERM, SIGTERM); }
 /* no core dump is made again: the status lacks 0x80 */
 Test(restore_pidfd, gone_killed_core) { expect_gone(SIGSEGV | 0x80, SIGSEGV); }
 Test(restore_pidfd, gone_unknown) { expect_gone(-1, 0); }
+/* glibc keeps 32 and 33 for itself: its signal() and raise() refuse them */
+Test(restore_pidfd, gone_killed_by_32) { expect_gone(32, 32); }
+Test(restore_pidfd, gone_killed_by_rt_max) { expect_gone(64, 64); }
 /* no process can end by a stop signal: it exits 128 + it, and nobody waits for ever */
 Test(restore_pidfd, gone_stop_signal) { expect_gone(SIGSTOP, (128 + SIGSTOP) << 8); }
 
