@@ -725,9 +725,10 @@ static int open_gone_pidfds(struct restore_ctx *rc)
 
 		/* one process: one pidfd_gone, or one description (fds of one are neighbours) */
 		for (end = i; end < n; end++) {
+			uint64_t gone = refs[i].f->pidfd_gone;
 			bool dup = end > i && refs[end].f->ofd == refs[end - 1].f->ofd;
 
-			if (end > i && !dup && !(refs[i].f->pidfd_gone && refs[end].f->pidfd_gone == refs[i].f->pidfd_gone))
+			if (end > i && !dup && !(gone && refs[end].f->pidfd_gone == gone))
 				break;
 			if (!dup)
 				refs[i + m++] = refs[end];
