@@ -237,7 +237,8 @@ Test(image_check, pidfds)
 	f->pidfd_exit_known = true;
 	f->pidfd_exit = 0x300;
 	g = &t[0].fds[t[0].n_fds - 1];
-	*g = (struct md_fd){ .fd = g->fd, .kind = MD_FD_PIDFD, .flags = O_RDWR, .ofd = 99, .pidfd_gone = 9 };
+	*g = (struct md_fd){ .fd = g->fd, .path = g->path, .kind = MD_FD_PIDFD, .flags = O_RDWR, .ofd = 99,
+			     .pidfd_gone = 9 };
 	cr_assert_eq(image_check_pidfds(t, 3, err, sizeof(err)), 0, "%s", err);
 	g->pidfd_exit_known = true;
 	g->pidfd_exit = 0x300;
