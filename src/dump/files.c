@@ -298,13 +298,8 @@ int dump_link_pidfds(const struct md_proc *procs, size_t n_live, size_t n)
 	for (size_t i = 0; i < n_live; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
-			bool found = false;
 
-			if (f->kind != MD_FD_PIDFD || !f->pidfd_pid)
-				continue;
-			for (size_t j = 0; j < n && !found; j++)
-				found = procs[j].pid == f->pidfd_pid;
-			if (!found)
+			if (f->kind == MD_FD_PIDFD && f->pidfd_pid && !md_find_proc(procs, n, f->pidfd_pid))
 				err = log_refuse("fd %d of %d is the pidfd of process %d, which is not in the dumped "
 						 "tree: not supported (dump a tree that holds it)", f->fd, procs[i].pid,
 						 f->pidfd_pid);

@@ -200,18 +200,14 @@ static int cmp_gone(const void *a, const void *b)
 
 int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t errlen)
 {
-	_cleanup_free_ int *pids = calloc(n ? n : 1, sizeof(*pids));
 	_cleanup_free_ const struct md_fd **gone = NULL;
 	size_t total = 0, n_gone = 0;
 
 	for (size_t i = 0; i < n; i++)
 		total += procs[i].n_fds;
 	gone = calloc(total ? total : 1, sizeof(*gone));
-	if (!pids || !gone)
+	if (!gone)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		pids[i] = procs[i].pid;
-	qsort(pids, n, sizeof(*pids), cmp_int);
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < procs[i].n_fds; k++) {
 			const struct md_fd *f = &procs[i].fds[k];
@@ -220,7 +216,7 @@ int image_check_pidfds(const struct md_proc *procs, size_t n, char *err, size_t 
 				continue;
 			if (!f->pidfd_pid && f->pidfd_gone && f->pidfd_exit_known)
 				gone[n_gone++] = f;
-			if (f->pidfd_pid && !bsearch(&f->pidfd_pid, pids, n, sizeof(*pids), cmp_int))
+			if (f->pidfd_pid && !md_find_proc(procs, n, f->pidfd_pid))
 				return fail(err, errlen, "fd %d of %d is a pidfd of %d, no process of the image",
 					    f->fd, procs[i].pid, f->pidfd_pid);
 		}
