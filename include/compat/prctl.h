@@ -15,3 +15,23 @@
 #ifndef PR_TIMER_CREATE_RESTORE_IDS_GET
 #define PR_TIMER_CREATE_RESTORE_IDS_GET 2
 #endif
+
+/* 6.3: memory-deny-write-execute */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef PR_GET_MDWE
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_MDWE_REFUSE_EXEC_GAIN
+#define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
+#endif
+/* 6.6 */
+#ifndef PR_MDWE_NO_INHERIT
+#define PR_MDWE_NO_INHERIT (1UL << 1)
+#endif
+
+/* 6.18: PR_SET_THP_DISABLE leaves MADV_HUGEPAGE regions alone */
+#ifndef PR_THP_DISABLE_EXCEPT_ADVISED
+#define PR_THP_DISABLE_EXCEPT_ADVISED (1 << 1)
+#endif

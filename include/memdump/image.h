@@ -82,7 +82,14 @@ struct md_tcp_stream;
  * Readers before it refuse the flag: they would let it run.
  */
 #define MD_CORE_F_STOPPED 4u
-#define MD_CORE_F_ALL (MD_CORE_F_SECCOMP | MD_CORE_F_CREDS | MD_CORE_F_STOPPED)
+/*
+ * header flag of a core file: a thread is scheduled otherwise than a new
+ * one (Thread.sched), or a process-wide setting is not 0 (oom_score_adj,
+ * child_subreaper, thp_disable, mdwe, membarrier). Readers before it
+ * refuse the flag: they would restore the process without them.
+ */
+#define MD_CORE_F_ATTRS 8u
+#define MD_CORE_F_ALL (MD_CORE_F_SECCOMP | MD_CORE_F_CREDS | MD_CORE_F_STOPPED | MD_CORE_F_ATTRS)
 /*
  * header flag of the inventory: the tree has namespaces of its own
  * (InventoryImage.pid_ns, .uts_hostname). Readers before it refuse the

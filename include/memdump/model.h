@@ -15,6 +15,7 @@
 #define MD_NSIG 64		/* kernel signals 1..64 */
 #define MD_RLIM_NLIMITS 16
 #define MD_SIGINFO_SIZE 128	/* sizeof(siginfo_t) on x86_64 */
+#define MD_CPU_WORDS 16		/* CPU masks: 1024 CPUs, as glibc's cpu_set_t */
 
 /*
  * Whether st is a wait status waitpid() gives for a process that ended:
@@ -147,6 +148,49 @@ struct md_siginfo {
 /* its si_signo, the first int of every siginfo */
 int md_siginfo_signo(const struct md_siginfo *si);
 
+/*
+ * How a thread is scheduled: sched_getattr() and getpriority(), its CPUs
+ * (sched_getaffinity()), I/O priority (ioprio_get()) and timer slack
+ * (PR_GET_TIMERSLACK).
+ */
+struct md_sched {
+	uint32_t policy;		/* SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5, DEADLINE 6, EXT 7 */
+	uint32_t flags;			/* MD_SCHED_FLAGS: SCHED_FLAG_RESET_ON_FORK, _RECLAIM, _DL_OVERRUN */
+	int32_t nice;			/* -20..19, whatever the policy (the fair classes' weight) */
+	uint32_t priority;		/* FIFO, RR: 1..99; else 0 */
+	uint64_t dl_runtime, dl_deadline, dl_period;	/* DEADLINE: ns; else 0 */
+	uint32_t ioprio;		/* IOPRIO_PRIO_VALUE(class, data); 0 (class NONE): follows nice */
+	uint64_t timer_slack_ns;	/* 0 only for FIFO, RR and DEADLINE threads */
+	bool pinned;			/* its CPUs are not all of those its cpuset gives: cpus */
+	uint64_t cpus[MD_CPU_WORDS];	/* pinned: bit n (word n / 64) is CPU n */
+};
+
+#define MD_SCHED_DEADLINE 6		/* the kernel's SCHED_DEADLINE, which glibc 2.36 does not name */
+#define MD_SCHED_EXT 7			/* SCHED_EXT (6.12) */
+#define MD_SCHED_FLAGS 7u		/* SCHED_FLAG_RESET_ON_FORK 1, _RECLAIM 2, _DL_OVERRUN 4 */
+#define MD_TIMER_SLACK_DEFAULT 50000	/* ns: init's, which every process inherits */
+/* sched is valid: a policy the kernel has, its own parameters and no others */
+bool md_sched_valid(const struct md_sched *s);
+/* what a thread that never changed any of it has: SCHED_OTHER, nice 0, no ioprio, default slack, all CPUs */
+bool md_sched_default(const struct md_sched *s);
+
+/*
+ * Process-wide settings a process makes with prctl() and friends, and its
+ * OOM-killer adjustment.
+ */
+struct md_attrs {
+	int32_t oom_score_adj;		/* -1000..1000 */
+	bool child_subreaper;		/* PR_SET_CHILD_SUBREAPER */
+	uint32_t thp_disable;		/* PR_GET_THP_DISABLE: 0, or 1 | PR_THP_DISABLE_EXCEPT_ADVISED (2) */
+	uint32_t mdwe;			/* PR_GET_MDWE: PR_MDWE_REFUSE_EXEC_GAIN 1, | PR_MDWE_NO_INHERIT 2 */
+	uint32_t membarrier;		/* MEMBARRIER_CMD_GET_REGISTRATIONS: the REGISTER_* commands it made */
+};
+
+/* MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, _PRIVATE_EXPEDITED, _PRIVATE_EXPEDITED_SYNC_CORE, _RSEQ */
+#define MD_MEMBARRIER_REGISTERED 0x154u
+bool md_attrs_valid(const struct md_attrs *a);
+bool md_attrs_default(const struct md_attrs *a);
+
 struct md_thread {
 	pid_t tid;
 	pid_t ns_tid;		/* its id in the tree's own PID namespace (md_inventory.pid_ns), else 0 */
@@ -168,6 +212,8 @@ struct md_thread {
 	bool no_new_privs;		/* PR_SET_NO_NEW_PRIVS */
 	bool has_creds;			/* creds are known (images before them: absent) */
 	struct md_creds creds;
+	bool has_sched;			/* sched is known (images before it: absent) */
+	struct md_sched sched;
 };
 
 struct sock_filter;
@@ -598,6 +644,10 @@ struct md_proc {
 
 	uint64_t vdso_hash;	/* XXH3 of the [vdso] bytes: refuse another kernel's vDSO */
 	uint32_t tty_nr;	/* --shell-job: its controlling terminal at dump time (stat field 7), 0: none */
+	bool has_attrs;		/* attrs are known (images before them: absent) */
+	struct md_attrs attrs;
+	bool has_loginuid;	/* the kernel keeps audit login uids: loginuid is known */
+	uint32_t loginuid;	/* /proc/PID/loginuid; 4294967295: not set */
 };
 
 #define MD_UTS_NAME_MAX 64	/* a host or domain name, in bytes (the kernel's __NEW_UTS_LEN) */

@@ -191,6 +191,14 @@ int proc_read_mcast_groups(struct proc_mcast_group **ret, size_t *ret_n);
  */
 int proc_parse_cgroup_root(const char *buf, char *off, size_t len);
 
+/*
+ * A CPU list ("0-3,8\n") into a mask of MD_CPU_WORDS words, bit n of word
+ * n / 64 being CPU n; -ERANGE for a CPU past the mask.
+ */
+int proc_parse_cpulist(const char *s, uint64_t *cpus);
+/* The CPUs pid's cpuset gives it (effective ones), or those online where no cpuset is mounted. */
+int proc_cpuset_cpus(pid_t pid, uint64_t *cpus);
+
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);
 /* Processes whose parent is one of parents[0..n) (zombies included), sorted. *ret is malloc'ed. */

@@ -167,7 +167,10 @@ static int collect_one(const struct frozen *f, struct md_proc *p)
 	if (r < 0)
 		return r;
 	/* after the VMA list: the scratch page it maps must not be in the image */
-	return dump_remote_state(p);
+	r = dump_remote_state(p);
+	if (r < 0)
+		return r;
+	return dump_attrs(p);
 }
 
 /* the previous image's live process pid: 1 if it has it (in *ret), else 0 */

@@ -90,6 +90,8 @@ void dump_map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *
 
 /* sigactions, itimers, limits, dumpable (process), sigaltstack, clear_child_tid, securebits (threads) */
 int dump_remote_state(struct md_proc *p);
+/* after it: scheduling of each thread, oom_score_adj and loginuid (attrs.c) */
+int dump_attrs(struct md_proc *p);
 
 /*
  * The POSIX timers of p (frozen, its threads collected): /proc/PID/timers

@@ -1,7 +1,8 @@
 /*
  * State only the process itself can ask the kernel for: sigactions,
- * itimers, limits, dumpable and POSIX timers (per process, timers.c does
- * the latter), sigaltstack, clear_child_tid and securebits (per thread).
+ * itimers, limits, dumpable, POSIX timers (timers.c), the child subreaper
+ * flag, THP and MDWE prctls and membarrier registrations (per process);
+ * sigaltstack, clear_child_tid, securebits and timer slack (per thread).
  * Limits are read here because prlimit() of another uid's process takes
  * CAP_SYS_RESOURCE.
  * Read with remote syscalls into a scratch page mapped in the target for
@@ -15,6 +16,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "compat/membarrier.h"
+#include "compat/prctl.h"
 #include "dump/internal.h"
 #include "memdump/inject.h"
 #include "memdump/log.h"
@@ -103,6 +106,15 @@ static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_
 		goto out;
 	}
 	t->creds.secbits = (uint32_t)res;
+
+	r = rcall(c, SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, &res);
+	if (r < 0)
+		goto out;
+	if (res < 0) {
+		r = log_err((int)res, "PR_GET_TIMERSLACK in thread %d", t->tid);
+		goto out;
+	}
+	t->sched.timer_slack_ns = (uint64_t)res;
 out:
 	if (c == &own)
 		r2 = inject_fini(c);
@@ -136,6 +148,62 @@ static int cloexec_of_devices(struct md_proc *p, struct inject_ctx *c)
 		if (!(res & FD_CLOEXEC))
 			f->flags &= ~(uint32_t)O_CLOEXEC;
 	}
+	return 0;
+}
+
+/* an int the kernel stores at scratch for call nr: its value */
+static int get_int(struct md_proc *p, struct inject_ctx *c, uint64_t scratch, const char *what, long nr,
+		   uint64_t a1, int *ret)
+{
+	int64_t res;
+	int r;
+
+	r = rcall(c, nr, a1, scratch, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "%s in %d", what, p->pid);
+	return inject_read_mem(p->pid, scratch, ret, sizeof(*ret));
+}
+
+/*
+ * The prctl() settings of the process, and its membarrier registrations.
+ * Kernels before PR_GET_MDWE (6.3) and MEMBARRIER_CMD_GET_REGISTRATIONS
+ * (6.3) had neither to show: EINVAL means none.
+ */
+static int process_settings(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
+{
+	struct md_attrs *a = &p->attrs;
+	int64_t res;
+	int r, v;
+
+	r = get_int(p, c, scratch, "prctl(PR_GET_CHILD_SUBREAPER)", SYS_prctl, PR_GET_CHILD_SUBREAPER, &v);
+	if (r < 0)
+		return r;
+	a->child_subreaper = v != 0;
+	r = rcall(c, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return log_err((int)res, "prctl(PR_GET_THP_DISABLE) in %d", p->pid);
+	a->thp_disable = (uint32_t)res;
+	r = rcall(c, SYS_prctl, PR_GET_MDWE, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0 && res != -EINVAL)
+		return log_err((int)res, "prctl(PR_GET_MDWE) in %d", p->pid);
+	a->mdwe = res < 0 ? 0 : (uint32_t)res;
+	r = rcall(c, SYS_membarrier, MD_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0 && res != -EINVAL)
+		return log_err((int)res, "membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS) in %d", p->pid);
+	if (res < 0)
+		log_debug("%d: this kernel does not tell membarrier registrations; none kept", p->pid);
+	a->membarrier = res < 0 ? 0 : (uint32_t)res;
+	if (!md_attrs_valid(a))
+		return log_err(-EINVAL, "%d: THP disabled %#x, MDWE %#x or membarrier registrations %#x unknown to "
+			       "memdump", p->pid, a->thp_disable, a->mdwe, a->membarrier);
 	return 0;
 }
 
@@ -194,12 +262,7 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 	if (r < 0)
 		return r;
 	/* the parent-death signal, as the leader has it */
-	r = rcall(c, SYS_prctl, PR_GET_PDEATHSIG, scratch, 0, 0, &res);
-	if (r < 0)
-		return r;
-	if (res < 0)
-		return log_err((int)res, "prctl(PR_GET_PDEATHSIG) in %d", p->pid);
-	r = inject_read_mem(p->pid, scratch, &p->pdeathsig, sizeof(p->pdeathsig));
+	r = get_int(p, c, scratch, "prctl(PR_GET_PDEATHSIG)", SYS_prctl, PR_GET_PDEATHSIG, &p->pdeathsig);
 	if (r < 0)
 		return r;
 	r = rcall(c, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &res);
@@ -208,6 +271,9 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 	if (res < 0)
 		return log_err((int)res, "prctl(PR_GET_DUMPABLE) in %d", p->pid);
 	p->dumpable = (int)res;
+	r = process_settings(p, c, scratch);
+	if (r < 0)
+		return r;
 	return cloexec_of_devices(p, c);
 }
 

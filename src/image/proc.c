@@ -46,8 +46,42 @@ struct thread_msg {
 	Md__Rseq rseq;
 	Md__Altstack alt;
 	Md__Creds creds;
+	Md__Sched sched;
+	uint8_t cpus[MD_CPU_WORDS * 8];
 	char comm[16];
 };
+
+/* t's scheduling into m, its CPU mask into cpus (the bytes up to the last CPU it may use) */
+static void sched_to_msg(const struct md_sched *t, Md__Sched *m, uint8_t *cpus)
+{
+	size_t n = 0;
+
+	md__sched__init(m);
+	m->policy = t->policy;
+	m->has_flags = t->flags != 0;
+	m->flags = t->flags;
+	m->has_nice = t->nice != 0;
+	m->nice = t->nice;
+	m->has_priority = t->priority != 0;
+	m->priority = t->priority;
+	m->has_dl_runtime = m->has_dl_deadline = m->has_dl_period = t->policy == MD_SCHED_DEADLINE;
+	m->dl_runtime = t->dl_runtime;
+	m->dl_deadline = t->dl_deadline;
+	m->dl_period = t->dl_period;
+	m->has_ioprio = t->ioprio != 0;
+	m->ioprio = t->ioprio;
+	m->timer_slack_ns = t->timer_slack_ns;
+	if (!t->pinned)
+		return;
+	for (size_t i = 0; i < MD_CPU_WORDS * 8; i++) {
+		cpus[i] = (uint8_t)(t->cpus[i / 8] >> (i % 8 * 8));
+		if (cpus[i])
+			n = i + 1;
+	}
+	m->has_cpus = true;
+	m->cpus.data = cpus;
+	m->cpus.len = n;
+}
 
 static void comm_copy(char *dst, const char *src)
 {
@@ -192,6 +226,12 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 			if (!md_creds_full_root(&t->creds))
 				flags |= MD_CORE_F_CREDS;
 		}
+		if (t->has_sched) {
+			sched_to_msg(&t->sched, &tm->sched, tm->cpus);
+			tm->t.sched = &tm->sched;
+			if (!md_sched_default(&t->sched))
+				flags |= MD_CORE_F_ATTRS;
+		}
 		tm->t.n_pending = t->n_pending;
 		tm->t.pending = &bins[b];
 		for (size_t j = 0; j < t->n_pending; j++, b++) {
@@ -248,6 +288,18 @@ static int write_core(int dirfd, const struct md_proc *p, const char *name)
 	m.stop_signo = p->stop_sig;
 	if (p->stop_sig)
 		flags |= MD_CORE_F_STOPPED;
+	if (p->has_attrs) {
+		m.has_oom_score_adj = m.has_child_subreaper = m.has_thp_disable = m.has_mdwe = m.has_membarrier = true;
+		m.oom_score_adj = p->attrs.oom_score_adj;
+		m.child_subreaper = p->attrs.child_subreaper;
+		m.thp_disable = p->attrs.thp_disable;
+		m.mdwe = p->attrs.mdwe;
+		m.membarrier = p->attrs.membarrier;
+		if (!md_attrs_default(&p->attrs))
+			flags |= MD_CORE_F_ATTRS;
+	}
+	m.has_loginuid = p->has_loginuid;
+	m.loginuid = p->loginuid;
 	m.zombie = p->zombie;
 	m.has_exit_status = p->zombie;
 	m.exit_status = p->exit_status;
@@ -498,7 +550,35 @@ static int read_creds(const char *name, pid_t tid, const Md__Creds *m, struct md
 	return 0;
 }
 
-static int read_thread(const char *name, const Md__Thread *m, struct md_thread *t)
+static int read_sched(const char *name, pid_t tid, const Md__Sched *m, struct md_sched *s, uint32_t flags)
+{
+	s->policy = m->policy;
+	s->flags = m->has_flags ? m->flags : 0;
+	s->nice = m->has_nice ? m->nice : 0;
+	s->priority = m->has_priority ? m->priority : 0;
+	s->dl_runtime = m->has_dl_runtime ? m->dl_runtime : 0;
+	s->dl_deadline = m->has_dl_deadline ? m->dl_deadline : 0;
+	s->dl_period = m->has_dl_period ? m->dl_period : 0;
+	s->ioprio = m->has_ioprio ? m->ioprio : 0;
+	s->timer_slack_ns = m->timer_slack_ns;
+	if (m->has_cpus) {
+		if (m->cpus.len > MD_CPU_WORDS * 8)
+			return img_invalid(name, "thread %d: a mask of %zu CPUs", tid, m->cpus.len * 8);
+		for (size_t i = 0; i < m->cpus.len; i++)
+			s->cpus[i / 8] |= (uint64_t)m->cpus.data[i] << (i % 8 * 8);
+		s->pinned = true;
+	}
+	if (!md_sched_valid(s))
+		return img_invalid(name, "thread %d: scheduling policy %u (flags %#x, nice %d, priority %u, "
+				   "deadline %llu/%llu/%llu), I/O priority %#x or an empty CPU mask", tid, s->policy,
+				   s->flags, s->nice, s->priority, (unsigned long long)s->dl_runtime,
+				   (unsigned long long)s->dl_deadline, (unsigned long long)s->dl_period, s->ioprio);
+	if (!md_sched_default(s) && !(flags & MD_CORE_F_ATTRS))
+		return img_invalid(name, "thread %d: its own scheduling without the header flag", tid);
+	return 0;
+}
+
+static int read_thread(const char *name, const Md__Thread *m, struct md_thread *t, uint32_t flags)
 {
 	int r;
 
@@ -544,8 +624,40 @@ static int read_thread(const char *name, const Md__Thread *m, struct md_thread *
 	if (r < 0)
 		return r;
 	t->n_pending = m->n_pending;
+	if (m->sched) {
+		r = read_sched(name, t->tid, m->sched, &t->sched, flags);
+		if (r < 0)
+			return r;
+		t->has_sched = true;
+	}
 	if (m->creds)
 		return read_creds(name, t->tid, m->creds, &t->creds, &t->has_creds);
+	return 0;
+}
+
+static int read_attrs(const char *name, const Md__CoreImage *m, struct md_proc *p, uint32_t flags)
+{
+	struct md_attrs *a = &p->attrs;
+	int n = m->has_oom_score_adj + m->has_child_subreaper + m->has_thp_disable + m->has_mdwe + m->has_membarrier;
+
+	p->has_loginuid = m->has_loginuid;
+	p->loginuid = m->loginuid;
+	if (!n)
+		return 0;
+	if (n != 5 || p->zombie)
+		return img_invalid(name, "%s with %d of its 5 process-wide settings",
+				   p->zombie ? "a zombie" : "a process", n);
+	a->oom_score_adj = m->oom_score_adj;
+	a->child_subreaper = m->child_subreaper;
+	a->thp_disable = m->thp_disable;
+	a->mdwe = m->mdwe;
+	a->membarrier = m->membarrier;
+	if (!md_attrs_valid(a))
+		return img_invalid(name, "oom_score_adj %d, THP disabled %#x, MDWE %#x or membarrier %#x",
+				   a->oom_score_adj, a->thp_disable, a->mdwe, a->membarrier);
+	if (!md_attrs_default(a) && !(flags & MD_CORE_F_ATTRS))
+		return img_invalid(name, "process-wide settings without the header flag");
+	p->has_attrs = true;
 	return 0;
 }
 
@@ -753,7 +865,7 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 	}
 	for (size_t i = 0; i < m->n_threads; i++) {
 		p->n_threads = i + 1;
-		r = read_thread(name, m->threads[i], &p->threads[i]);
+		r = read_thread(name, m->threads[i], &p->threads[i], flags);
 		if (r < 0)
 			goto out;
 	}
@@ -772,6 +884,8 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 
 		if (t->has_creds != p->threads[0].has_creds)
 			return img_invalid(name, "credentials for some threads only");
+		if (t->has_sched != p->threads[0].has_sched)
+			return img_invalid(name, "scheduling for some threads only");
 		if (t->has_creds && !md_creds_full_root(&t->creds) && !(flags & MD_CORE_F_CREDS))
 			return img_invalid(name, "thread %d: credentials other than root's without the header flag",
 					   t->tid);
@@ -784,6 +898,9 @@ static int read_core(int dirfd, pid_t pid, struct md_proc *p, struct ctty_list *
 		return img_invalid(name, "stopped without the header flag");
 	if (m->has_stop_signo && (p->zombie || !md_stop_signal(p->stop_sig)))
 		return img_invalid(name, "%s stopped by signal %d", p->zombie ? "a zombie" : "a process", p->stop_sig);
+	r = read_attrs(name, m, p, flags);
+	if (r < 0)
+		goto out;
 	p->tty_nr = m->has_tty_nr ? m->tty_nr : 0;
 	if (m->n_ctty_fds && p->zombie)
 		return img_invalid(name, "a zombie with fds on a terminal");

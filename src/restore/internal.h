@@ -201,6 +201,12 @@ int restore_check_seccomp(struct restore_ctx *rc);
 /* filters, strict mode and no_new_privs of every thread of rp, by remote syscalls; uses the scratch area */
 int restore_seccomp(struct restore_proc *rp);
 
+/* ---- scheduling and process-wide settings (attrs.c) ---- */
+/* before the memory goes in: THP disabled or not, as in the image */
+int restore_thp(struct restore_proc *rp);
+/* every thread's scheduling, then the process's settings; uses the scratch area */
+int restore_attrs(struct restore_proc *rp);
+
 /* ---- credentials (creds.c) ---- */
 /* before any process: reads ours into rc; refuses credentials we cannot give (logged) */
 int restore_check_creds(struct restore_ctx *rc);

@@ -716,6 +716,9 @@ int restore_mm(struct restore_ctx *rc, struct restore_proc *rp)
 	r = restore_rcall_ok(rp, "personality", SYS_personality, p->personality, 0, 0, 0, 0, 0);
 	if (r < 0)
 		return r;
+	r = restore_thp(rp);
+	if (r < 0)
+		return r;
 	adopt_scratch(rp);
 	r = teardown(rp);
 	if (r < 0)

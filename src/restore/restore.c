@@ -889,7 +889,8 @@ static void set_limits(struct restore_proc *rp)
 }
 
 /*
- * Last of all: signals, seccomp, limits, credentials, registers; the
+ * Last of all: signals, scheduling and settings, seccomp, limits,
+ * credentials, registers; the
  * scratch area goes. Limits late, so that a low RLIMIT_AS or NOFILE is
  * not in our way, and before the credentials: prlimit() of another
  * uid's process takes CAP_SYS_RESOURCE.
@@ -902,6 +903,9 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp, bool det
 	if (r < 0)
 		return r;
 	r = restore_arm_timers(rp);
+	if (r < 0)
+		return r;
+	r = restore_attrs(rp);
 	if (r < 0)
 		return r;
 	r = restore_seccomp(rp);

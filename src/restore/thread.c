@@ -1,8 +1,9 @@
 /*
  * Threads of the new process: created by a remote clone3() with set_tid in
  * the leader (each arrives stopped under our ptrace), then per-thread state
- * (clear_child_tid, robust futex list, sigaltstack, rseq, pending signals, comm), and at the
- * very end registers, xsave state and blocked masks.
+ * (clear_child_tid, robust futex list, sigaltstack, timer slack, rseq,
+ * pending signals, comm), and at the very end registers, xsave state and
+ * blocked masks.
  */
 #include <elf.h>
 #include <errno.h>
@@ -152,6 +153,16 @@ static int thread_self_state(struct restore_proc *rp, const struct md_thread *t)
 		r = inject_syscall(c, SYS_prctl, PR_SET_NAME, name, 0, 0, 0, 0, &res);
 		if (r < 0)
 			goto out_log;
+	}
+	/* 0 for real-time threads: their policy, set later, gives it */
+	if (t->has_sched && t->sched.timer_slack_ns) {
+		r = inject_syscall(c, SYS_prctl, PR_SET_TIMERSLACK, t->sched.timer_slack_ns, 0, 0, 0, 0, &res);
+		if (r < 0)
+			goto out_log;
+		if (res < 0) {
+			r = log_err((int)res, "cannot set the timer slack of thread %d", t->tid);
+			goto out;
+		}
 	}
 	if (t->rseq.addr) {
 		r = inject_syscall(c, SYS_rseq, t->rseq.addr, t->rseq.len, 0, t->rseq.sig, 0, 0, &res);

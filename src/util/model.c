@@ -10,6 +10,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -61,6 +62,46 @@ bool md_creds_same(const struct md_creds *a, const struct md_creds *b)
 	return md_creds_same_ids(a, b) && a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm &&
 	       a->cap_eff == b->cap_eff && a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb &&
 	       a->secbits == b->secbits;
+}
+
+bool md_sched_valid(const struct md_sched *s)
+{
+	bool rt = s->policy == SCHED_FIFO || s->policy == SCHED_RR, dl = s->policy == MD_SCHED_DEADLINE;
+	uint64_t any = 0;
+
+	if (s->policy > MD_SCHED_EXT || s->policy == 4 || (s->flags & ~MD_SCHED_FLAGS))
+		return false;
+	if (!dl && (s->flags & ~1u))	/* reclaim and overrun: deadline threads' */
+		return false;
+	if (s->nice < -20 || s->nice > 19 || s->ioprio > 0xffff || (s->ioprio >> 13) > 3)
+		return false;
+	if (rt ? s->priority < 1 || s->priority > 99 : s->priority != 0)
+		return false;
+	if (dl ? s->dl_runtime < 1024 || s->dl_runtime > s->dl_deadline ||
+			 (s->dl_period && s->dl_deadline > s->dl_period) || s->dl_deadline >> 63 || s->dl_period >> 63
+	       : s->dl_runtime || s->dl_deadline || s->dl_period)
+		return false;
+	for (int i = 0; i < MD_CPU_WORDS; i++)
+		any |= s->cpus[i];
+	return s->pinned == (any != 0);
+}
+
+bool md_sched_default(const struct md_sched *s)
+{
+	return !s->policy && !s->flags && !s->nice && !s->priority && !s->ioprio &&
+	       s->timer_slack_ns == MD_TIMER_SLACK_DEFAULT && !s->pinned;
+}
+
+bool md_attrs_valid(const struct md_attrs *a)
+{
+	return a->oom_score_adj >= -1000 && a->oom_score_adj <= 1000 &&
+	       (!a->thp_disable || ((a->thp_disable & 1) && !(a->thp_disable & ~3u))) &&
+	       !(a->mdwe & ~3u) && (!(a->mdwe & 2) || (a->mdwe & 1)) && !(a->membarrier & ~MD_MEMBARRIER_REGISTERED);
+}
+
+bool md_attrs_default(const struct md_attrs *a)
+{
+	return !a->oom_score_adj && !a->child_subreaper && !a->thp_disable && !a->mdwe && !a->membarrier;
 }
 
 void md_vmas_free(struct md_vma *v, size_t n)

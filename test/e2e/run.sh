@@ -3145,6 +3145,60 @@ test_seccomp_notify_refused() {
 
 ALL_TESTS+=(seccomp_selftest seccomp_detects_corruption seccomp seccomp_notify_refused)
 
+# --- scheduling and process-wide settings (dumpee_sched) ---------------------------------
+
+test_sched_selftest() {
+	selftest_ok "$E2E/dumpee_sched"
+}
+
+test_sched_detects_corruption() {
+	local what
+	for what in nice slack ioprio pin fifo oom subreaper thp mdwe membarrier childthp childoom; do
+		corruption_noticed "$E2E/dumpee_sched" "$what"
+	done
+}
+
+# sched_state DIR: each process's header flags and settings, each thread's scheduling
+sched_state() {
+	"$MEMDUMP" show "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for name in sorted(k for k in d if k.startswith("core-")):
+    c = d[name]["payload"]
+    print(name, "flags", d[name]["header"]["flags"], *(c.get(k) for k in
+          ("oom_score_adj", "child_subreaper", "thp_disable", "mdwe", "membarrier", "loginuid")))
+    for t in c["threads"]:
+        print(name, t["tid"], json.dumps(t.get("sched"), sort_keys=True))
+'
+}
+
+# threads under five policies, with their own nice values, I/O priorities, timer slack and
+# CPUs, in processes with their own OOM adjustment, subreaper flag, THP and MDWE settings,
+# membarrier registrations and login uid: restored with all of it by a memdump confined to
+# CPU 0, whose CPUs the threads that were not pinned must not get; a dump of the restored
+# tree finds what the first one found
+test_sched() {
+	need_memdump
+	command -v python3 >/dev/null || skip "python3 is needed to read memdump show"
+	command -v taskset >/dev/null || skip "taskset (util-linux) is needed"
+	start_dumpee sched
+	dump_and_kill "$PID" "$TD/img"
+	sched_state "$TD/img" >"$TD/state1" || fail "memdump show failed"
+	grep -q "^core-$PID.img flags 8 321 True" "$TD/state1" ||
+		fail "R's settings or the header flag are not in the image: $(cat "$TD/state1")"
+	grep -q '"policy": 1, "priority": 10' "$TD/state1" || fail "T1's SCHED_FIFO is not in the image"
+	printf '#!/bin/sh\nexec taskset -c 0 "%s" "$@"\n' "$MEMDUMP" >"$TD/memdump-cpu0"
+	chmod +x "$TD/memdump-cpu0"
+	MEMDUMP=$TD/memdump-cpu0 restore_detached "$TD/img" "$PID"
+	md dump2 dump -t "$PID" -D "$TD/img2" --leave-running || fail "second dump failed: $(md_why dump2)"
+	sched_state "$TD/img2" >"$TD/state2" || fail "memdump show failed"
+	diff "$TD/state1" "$TD/state2" >"$TD/state.diff" ||
+		fail "the restored tree's scheduling or settings differ: $(cat "$TD/state.diff")"
+	trigger_check "$PID"
+}
+
+ALL_TESTS+=(sched_selftest sched_detects_corruption sched)
+
 # --- credentials: ids, groups, capabilities, securebits, dumpable (dumpee_creds) ----------
 
 test_creds_selftest() {

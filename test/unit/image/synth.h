@@ -239,6 +239,21 @@ static inline void assert_str_eq_null(const char *a, const char *b)
 		cr_assert_str_eq(a, b);
 }
 
+static inline void assert_sched_eq(const struct md_sched *a, const struct md_sched *b)
+{
+	cr_assert_eq(a->policy, b->policy);
+	cr_assert_eq(a->flags, b->flags);
+	cr_assert_eq(a->nice, b->nice);
+	cr_assert_eq(a->priority, b->priority);
+	cr_assert_eq(a->dl_runtime, b->dl_runtime);
+	cr_assert_eq(a->dl_deadline, b->dl_deadline);
+	cr_assert_eq(a->dl_period, b->dl_period);
+	cr_assert_eq(a->ioprio, b->ioprio);
+	cr_assert_eq(a->timer_slack_ns, b->timer_slack_ns);
+	cr_assert_eq(a->pinned, b->pinned);
+	cr_assert_eq(memcmp(a->cpus, b->cpus, sizeof(a->cpus)), 0, "CPU masks differ");
+}
+
 static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc *b)
 {
 	cr_assert_eq(a->pid, b->pid);
@@ -317,6 +332,9 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(x->has_creds, y->has_creds, "thread %zu", i);
 		if (x->has_creds)
 			cr_assert(md_creds_same(&x->creds, &y->creds), "thread %zu: credentials differ", i);
+		cr_assert_eq(x->has_sched, y->has_sched, "thread %zu", i);
+		if (x->has_sched)
+			assert_sched_eq(&x->sched, &y->sched);
 		cr_assert_eq(x->rseq.addr, y->rseq.addr);
 		cr_assert_eq(x->rseq.len, y->rseq.len);
 		cr_assert_eq(x->rseq.flags, y->rseq.flags);
@@ -337,6 +355,16 @@ static inline void assert_proc_eq(const struct md_proc *a, const struct md_proc 
 		cr_assert_eq(a->sigactions[i].mask, b->sigactions[i].mask);
 	}
 	cr_assert_eq(memcmp(a->itimers, b->itimers, sizeof(a->itimers)), 0, "itimers differ");
+	cr_assert_eq(a->has_attrs, b->has_attrs);
+	if (a->has_attrs) {
+		cr_assert_eq(a->attrs.oom_score_adj, b->attrs.oom_score_adj);
+		cr_assert_eq(a->attrs.child_subreaper, b->attrs.child_subreaper);
+		cr_assert_eq(a->attrs.thp_disable, b->attrs.thp_disable);
+		cr_assert_eq(a->attrs.mdwe, b->attrs.mdwe);
+		cr_assert_eq(a->attrs.membarrier, b->attrs.membarrier);
+	}
+	cr_assert_eq(a->has_loginuid, b->has_loginuid);
+	cr_assert_eq(a->loginuid, b->loginuid);
 	cr_assert_eq(memcmp(a->rlimits, b->rlimits, sizeof(a->rlimits)), 0, "rlimits differ");
 	cr_assert_eq(a->n_shared_pending, b->n_shared_pending);
 	cr_assert(mem_eq(a->shared_pending, b->shared_pending,
