@@ -55,6 +55,18 @@ static int rcall(struct inject_ctx *c, long nr, uint64_t a1, uint64_t a2, uint64
 	return 0;
 }
 
+/* rcall(), a negative result of the call being an error too ("WHAT in thread TID") */
+static int rcall_ok(struct inject_ctx *c, const char *what, long nr, uint64_t a1, uint64_t a2, int64_t *res)
+{
+	int r = rcall(c, nr, a1, a2, 0, 0, res);
+
+	if (r < 0)
+		return r;
+	if (*res < 0)
+		return log_err((int)*res, "%s in thread %d", what, c->tid);
+	return 0;
+}
+
 /* leader: the process context c is reused; other threads get their own */
 static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_t scratch, pid_t pid)
 {
@@ -72,13 +84,9 @@ static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_
 			goto out;
 		}
 	}
-	r = rcall(c, SYS_sigaltstack, 0, scratch, 0, 0, &res);
+	r = rcall_ok(c, "sigaltstack", SYS_sigaltstack, 0, scratch, &res);
 	if (r < 0)
 		goto out;
-	if (res < 0) {
-		r = log_err((int)res, "sigaltstack in thread %d", t->tid);
-		goto out;
-	}
 	r = inject_read_mem(pid, scratch, &ks, sizeof(ks));
 	if (r < 0)
 		goto out;
@@ -86,34 +94,22 @@ static int thread_remote(struct md_thread *t, struct inject_ctx *leader, uint64_
 	t->altstack.flags = (uint32_t)ks.flags;
 	t->altstack.size = ks.size;
 
-	r = rcall(c, SYS_prctl, PR_GET_TID_ADDRESS, scratch, 0, 0, &res);
+	r = rcall_ok(c, "PR_GET_TID_ADDRESS", SYS_prctl, PR_GET_TID_ADDRESS, scratch, &res);
 	if (r < 0)
 		goto out;
-	if (res < 0) {
-		r = log_err((int)res, "PR_GET_TID_ADDRESS in thread %d", t->tid);
-		goto out;
-	}
 	r = inject_read_mem(pid, scratch, &t->clear_child_tid, sizeof(t->clear_child_tid));
 	if (r < 0)
 		goto out;
 
 	/* the status file has every credential but these */
-	r = rcall(c, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, &res);
+	r = rcall_ok(c, "PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS, 0, &res);
 	if (r < 0)
 		goto out;
-	if (res < 0) {
-		r = log_err((int)res, "PR_GET_SECUREBITS in thread %d", t->tid);
-		goto out;
-	}
 	t->creds.secbits = (uint32_t)res;
 
-	r = rcall(c, SYS_prctl, PR_GET_TIMERSLACK, 0, 0, 0, &res);
+	r = rcall_ok(c, "PR_GET_TIMERSLACK", SYS_prctl, PR_GET_TIMERSLACK, 0, &res);
 	if (r < 0)
 		goto out;
-	if (res < 0) {
-		r = log_err((int)res, "PR_GET_TIMERSLACK in thread %d", t->tid);
-		goto out;
-	}
 	t->sched.timer_slack_ns = (uint64_t)res;
 out:
 	if (c == &own)
@@ -181,11 +177,9 @@ static int process_settings(struct md_proc *p, struct inject_ctx *c, uint64_t sc
 	if (r < 0)
 		return r;
 	a->child_subreaper = v != 0;
-	r = rcall(c, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, &res);
+	r = rcall_ok(c, "prctl(PR_GET_THP_DISABLE)", SYS_prctl, PR_GET_THP_DISABLE, 0, &res);
 	if (r < 0)
 		return r;
-	if (res < 0)
-		return log_err((int)res, "prctl(PR_GET_THP_DISABLE) in %d", p->pid);
 	a->thp_disable = (uint32_t)res;
 	r = rcall(c, SYS_prctl, PR_GET_MDWE, 0, 0, 0, &res);
 	if (r < 0)

@@ -66,3 +66,46 @@ static inline void put_byte(int fd)
 	while (write(fd, "x", 1) < 0 && errno == EINTR)
 		;
 }
+
+/*
+ * `DUMPEE [-m wait|selftest|corrupt] [-c WHAT] STATUS`, the options of a
+ * dumpee that may be told to corrupt its setup: sets status_path, returns
+ * the mode and, in corrupt mode only, WHAT in *corruption ("" otherwise);
+ * exits 2 on a bad command line.
+ */
+static inline const char *dumpee_args(int argc, char **argv, const char **corruption)
+{
+	const char *mode = "wait";
+	int opt;
+
+	while ((opt = getopt(argc, argv, "m:c:")) != -1) {
+		if (opt == 'm')
+			mode = optarg;
+		else if (opt == 'c')
+			*corruption = optarg;
+		else
+			exit(2);
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: " DUMPEE_NAME " [-m wait|selftest|corrupt] [-c WHAT] STATUS\n");
+		exit(2);
+	}
+	status_path = argv[optind];
+	if (strcmp(mode, "corrupt"))
+		*corruption = "";
+	return mode;
+}
+
+/* "OK" or "FAIL: <the first failure>" into the status file: the exit status, 0 or 1 */
+static inline int dumpee_report(bool ok)
+{
+	char buf[sizeof(failure) + 8];
+
+	if (ok) {
+		write_status("OK");
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "FAIL: %s", failure);
+	write_status(buf);
+	return 1;
+}

@@ -405,31 +405,10 @@ static void setup(const sigset_t *old)
 
 int main(int argc, char **argv)
 {
-	const char *mode = "wait";
-	char buf[600];
+	const char *mode = dumpee_args(argc, argv, &corruption);
+	char buf[64];
 	sigset_t set, old;
 	bool ok;
-	int c;
-
-	while ((c = getopt(argc, argv, "m:c:")) != -1) {
-		switch (c) {
-		case 'm':
-			mode = optarg;
-			break;
-		case 'c':
-			corruption = optarg;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: " DUMPEE_NAME " [-m wait|selftest|corrupt] [-c WHAT] STATUS\n");
-		return 2;
-	}
-	status_path = argv[optind];
-	if (strcmp(mode, "corrupt"))
-		corruption = "";
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -446,11 +425,5 @@ int main(int argc, char **argv)
 		waitpid(p_pid, NULL, 0);
 	if (sh->c_pid > 0)
 		kill(sh->c_pid, SIGKILL);
-	if (ok) {
-		write_status("OK");
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "FAIL: %s", failure);
-	write_status(buf);
-	return 1;
+	return dumpee_report(ok);
 }

@@ -380,32 +380,10 @@ static bool check(pid_t c)
 
 int main(int argc, char **argv)
 {
-	const char *mode = "wait";
-	char buf[600];
+	const char *mode = dumpee_args(argc, argv, &corruption);
+	char buf[64];
 	sigset_t set, old;
 	pid_t c;
-	bool ok;
-	int opt;
-
-	while ((opt = getopt(argc, argv, "m:c:")) != -1) {
-		switch (opt) {
-		case 'm':
-			mode = optarg;
-			break;
-		case 'c':
-			corruption = optarg;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: " DUMPEE_NAME " [-m wait|selftest|corrupt] [-c WHAT] STATUS\n");
-		return 2;
-	}
-	status_path = argv[optind];
-	if (strcmp(mode, "corrupt"))
-		corruption = "";
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -420,12 +398,5 @@ int main(int argc, char **argv)
 		while (!got_usr1)
 			sigsuspend(&old);
 	}
-	ok = check(c);
-	if (ok) {
-		write_status("OK");
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "FAIL: %s", failure);
-	write_status(buf);
-	return 1;
+	return dumpee_report(check(c));
 }

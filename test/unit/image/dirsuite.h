@@ -5,6 +5,7 @@
  * and the test sees it as dir / dirfd.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "synth.h"
@@ -35,4 +36,25 @@ static inline void flip_bits(const char *name, off_t at, uint8_t bits)
 	b ^= bits;
 	cr_assert_eq(pwrite(wfd, &b, 1, at), 1);
 	close(wfd);
+}
+
+/* core-SYNTH_PID.img: the synthetic process's core file */
+static inline const char *synth_core_name(void)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "core-%d.img", SYNTH_PID);
+	return name;
+}
+
+/* the low byte of that file's header flags */
+static inline uint8_t synth_core_flags(void)
+{
+	uint8_t b = 0xff;
+	int fd = openat(dirfd, synth_core_name(), O_RDONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, 36), 1);
+	close(fd);
+	return b;
 }

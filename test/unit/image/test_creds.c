@@ -52,20 +52,6 @@ static void with_creds(struct md_proc *p)
 	set_groups(b, 3, 4260);
 }
 
-static uint8_t core_flags(void)
-{
-	char name[64];
-	uint8_t b = 0xff;
-	int fd;
-
-	snprintf(name, sizeof(name), "core-%d.img", SYNTH_PID);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, &b, 1, 36), 1);
-	close(fd);
-	return b;
-}
-
 static void roundtrip(struct md_proc *in)
 {
 	struct md_proc out;
@@ -83,7 +69,7 @@ Test(image_creds, roundtrip)
 
 	with_creds(&in);
 	roundtrip(&in);
-	cr_expect_eq(core_flags(), MD_CORE_F_CREDS);
+	cr_expect_eq(synth_core_flags(), MD_CORE_F_CREDS);
 	/* no groups, the most groups, dumpable 0 and 2 */
 	set_groups(&in.threads[1].creds, 0, 0);
 	in.dumpable = 0;
@@ -104,11 +90,11 @@ Test(image_creds, full_root_needs_no_flag)
 	in.threads[1].creds.groups = NULL;	/* the leader's are released with it */
 	in.threads[1].creds.n_groups = 0;
 	roundtrip(&in);
-	cr_expect_eq(core_flags(), 0, "full root credentials set the header flag");
+	cr_expect_eq(synth_core_flags(), 0, "full root credentials set the header flag");
 	/* a root thread with an inheritable capability is not full root */
 	in.threads[1].creds.cap_inh = 1;
 	roundtrip(&in);
-	cr_expect_eq(core_flags(), MD_CORE_F_CREDS);
+	cr_expect_eq(synth_core_flags(), MD_CORE_F_CREDS);
 	md_proc_release(&in);
 }
 

@@ -15,25 +15,6 @@
 
 TestSuite(image_sched, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
-static const char *core_name(void)
-{
-	static char name[64];
-
-	snprintf(name, sizeof(name), "core-%d.img", SYNTH_PID);
-	return name;
-}
-
-static uint8_t core_flags(void)
-{
-	uint8_t b = 0xff;
-	int fd = openat(dirfd, core_name(), O_RDONLY | O_CLOEXEC);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, &b, 1, 36), 1);
-	close(fd);
-	return b;
-}
-
 /* a process as a dump of one that changed nothing finds it */
 static void plain(struct md_proc *p)
 {
@@ -52,7 +33,7 @@ static void roundtrip(struct md_proc *in, uint8_t flags)
 	struct md_proc out;
 
 	cr_assert_eq(image_write_proc(dirfd, in), 0);
-	cr_expect_eq(core_flags(), flags, "header flags %#x, expected %#x", core_flags(), flags);
+	cr_expect_eq(synth_core_flags(), flags, "header flags %#x, expected %#x", synth_core_flags(), flags);
 	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
 	assert_proc_eq(in, &out);
 	md_proc_release(&out);
@@ -117,7 +98,7 @@ Test(image_sched, each_setting_sets_the_flag)
 		case 8: in.attrs.membarrier = 0x10; break;
 		}
 		roundtrip(&in, MD_CORE_F_ATTRS);
-		flip_bits(core_name(), 36, MD_CORE_F_ATTRS);
+		flip_bits(synth_core_name(), 36, MD_CORE_F_ATTRS);
 		struct md_proc out;
 
 		cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "setting %d read without the flag", k);

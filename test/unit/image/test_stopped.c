@@ -14,25 +14,6 @@
 
 TestSuite(image_stopped, .init = synth_dir_setup, .fini = synth_dir_teardown);
 
-static const char *core_name(void)
-{
-	static char name[64];
-
-	snprintf(name, sizeof(name), "core-%d.img", SYNTH_PID);
-	return name;
-}
-
-static uint8_t core_flags(void)
-{
-	uint8_t b = 0xff;
-	int fd = openat(dirfd, core_name(), O_RDONLY | O_CLOEXEC);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, &b, 1, 36), 1);
-	close(fd);
-	return b;
-}
-
 Test(image_stopped, roundtrip)
 {
 	static const int sigs[] = { 0, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
@@ -43,8 +24,8 @@ Test(image_stopped, roundtrip)
 		synth_proc(&in, SYNTH_PID, 7 + i);
 		in.stop_sig = sigs[i];
 		cr_assert_eq(image_write_proc(dirfd, &in), 0);
-		cr_expect_eq(core_flags(), sigs[i] ? MD_CORE_F_STOPPED : 0, "signal %d: header flags %#x", sigs[i],
-			     core_flags());
+		cr_expect_eq(synth_core_flags(), sigs[i] ? MD_CORE_F_STOPPED : 0, "signal %d: header flags %#x", sigs[i],
+			     synth_core_flags());
 		cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
 		assert_proc_eq(&in, &out);
 		cr_expect_eq(out.stop_sig, sigs[i]);
@@ -60,9 +41,9 @@ Test(image_stopped, the_flag_guards_older_readers)
 	synth_proc(&in, SYNTH_PID, 7);
 	in.stop_sig = SIGTSTP;
 	cr_assert_eq(image_write_proc(dirfd, &in), 0);
-	flip_bits(core_name(), 36, MD_CORE_F_STOPPED);
+	flip_bits(synth_core_name(), 36, MD_CORE_F_STOPPED);
 	cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "a stop signal without the flag was read");
-	flip_bits(core_name(), 36, MD_CORE_F_STOPPED);
+	flip_bits(synth_core_name(), 36, MD_CORE_F_STOPPED);
 	cr_assert_eq(image_read_proc(dirfd, SYNTH_PID, &out), 0);
 	cr_expect_eq(out.stop_sig, SIGTSTP);
 	md_proc_release(&out);
