@@ -86,7 +86,8 @@ struct md_tcp_stream;
  * header flag of a core file: a thread is scheduled otherwise than a new
  * one (Thread.sched), or a process-wide setting is not 0 (oom_score_adj,
  * child_subreaper, thp_disable, mdwe, membarrier). Readers before it
- * refuse the flag: they would restore the process without them.
+ * refuse the flag: they would restore the process without them. The
+ * login uid is not under it: every process of a login session has one.
  */
 #define MD_CORE_F_ATTRS 8u
 #define MD_CORE_F_ALL (MD_CORE_F_SECCOMP | MD_CORE_F_CREDS | MD_CORE_F_STOPPED | MD_CORE_F_ATTRS)

@@ -92,10 +92,11 @@ int dump_attrs(struct md_proc *p)
 	long long v;
 	int r;
 
-	r = proc_cpuset_cpus(p->pid, cpuset);
-	if (r < 0)
-		return log_err(r, "cannot read the CPUs the cpuset of %d gives it", p->pid);
 	for (size_t i = 0; i < p->n_threads; i++) {
+		/* per thread: cgroup v1 lets threads of a process sit in different cpusets */
+		r = proc_cpuset_cpus(p->threads[i].tid, cpuset);
+		if (r < 0)
+			return log_err(r, "cannot read the CPUs the cpuset of thread %d gives it", p->threads[i].tid);
 		r = thread_sched(p->threads[i].tid, cpuset, &p->threads[i].sched);
 		if (r < 0)
 			return r;

@@ -6,12 +6,16 @@
  * them leave the restored process with memdump's.
  *
  * THP first of all (restore_thp(), before the memory goes in: it decides
- * the first fault's page size); the rest last, before seccomp, which may
- * forbid the calls, and before the credentials, which may take the right
- * to make them. MDWE is for good: nothing after it maps memory.
+ * the first fault's page size); the login uid next, before threads and
+ * children exist, which take it over (and its session); the settings
+ * late, before seccomp, which may forbid the calls, and before the
+ * credentials, which may take the right to make them (MDWE is for good:
+ * nothing after it maps memory); the scheduling last of all, from outside,
+ * once no more syscalls run in the process.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/ioprio.h>
 #include <linux/sched.h>
 #include <linux/sched/types.h>
@@ -104,12 +108,32 @@ static int thread_sched(pid_t tid, const struct md_sched *s)
 	return 0;
 }
 
-/* lowering it below what memdump had takes CAP_SYS_RESOURCE */
+static int write_oom(const char *path, const char *want, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write(fd, want, n) == (ssize_t)n ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * A writer with CAP_SYS_RESOURCE also fixes the process's floor
+ * (oom_score_adj_min) at what it writes: the process could not go back
+ * under it itself. So memdump writes without that capability in its
+ * effective set, and with it only where the value is below the floor the
+ * process inherited from memdump (the original needed it too).
+ */
 static int oom_score_adj(const struct restore_proc *rp)
 {
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2], off[2];
 	_cleanup_free_ char *cur = NULL;
 	char path[64], want[16];
-	int r, fd, n;
+	bool had;
+	int r, n;
 
 	n = snprintf(want, sizeof(want), "%d\n", rp->p.attrs.oom_score_adj);
 	r = proc_read_filef(&cur, NULL, "/proc/%d/oom_score_adj", rp->pid);
@@ -118,11 +142,18 @@ static int oom_score_adj(const struct restore_proc *rp)
 	if (!strcmp(cur, want))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", rp->pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_err(-errno, "cannot open %s", path);
-	r = write(fd, want, (size_t)n) == n ? 0 : -errno;
-	close(fd);
+	if (syscall(SYS_capget, &h, d) < 0)
+		return log_err(-errno, "cannot read our capabilities");
+	had = d[0].effective & (1u << CAP_SYS_RESOURCE);
+	memcpy(off, d, sizeof(off));
+	off[0].effective &= ~(1u << CAP_SYS_RESOURCE);
+	if (had && syscall(SYS_capset, &h, off) < 0)
+		return log_err(-errno, "cannot set our capabilities");
+	r = write_oom(path, want, (size_t)n);
+	if (had && syscall(SYS_capset, &h, d) < 0)
+		return log_err(-errno, "cannot set our capabilities back");
+	if (r == -EACCES && had)
+		r = write_oom(path, want, (size_t)n);
 	if (r == -EACCES) {
 		log_warn("%d: oom_score_adj %d is below what memdump may give without CAP_SYS_RESOURCE: left at %.*s",
 			 rp->pid, rp->p.attrs.oom_score_adj, (int)strcspn(cur, "\n"), cur);
@@ -135,10 +166,11 @@ static int oom_score_adj(const struct restore_proc *rp)
 
 /*
  * Only the process itself writes its login uid, with CAP_AUDIT_CONTROL;
- * the audit session id is a new one. Where login uids are immutable
- * (auditctl --loginuid-immutable) and memdump's is set, it stays.
+ * the audit session id is a new one. A kernel that refuses (login uids
+ * immutable or settable once, and memdump's set) leaves memdump's: a
+ * warning.
  */
-static int loginuid(struct restore_proc *rp)
+int restore_loginuid(struct restore_proc *rp)
 {
 	_cleanup_free_ char *cur = NULL;
 	char want[16];
@@ -175,7 +207,8 @@ static int loginuid(struct restore_proc *rp)
 	if (r < 0)
 		return r;
 	if (res == -EPERM) {
-		log_warn("%d: login uid %s not restored: memdump's (%s) is set and immutable here", rp->pid, want, cur);
+		log_warn("%d: login uid %s not restored, refused by this kernel (login uids immutable or set "
+			 "once only, or no CAP_AUDIT_CONTROL): it keeps memdump's (%s)", rp->pid, want, cur);
 		return 0;
 	}
 	if (res != n)
@@ -183,10 +216,9 @@ static int loginuid(struct restore_proc *rp)
 	return 0;
 }
 
-int restore_attrs(struct restore_proc *rp)
+int restore_sched(struct restore_proc *rp)
 {
 	const struct md_proc *p = &rp->p;
-	const struct md_attrs *a = &p->attrs;
 	int r;
 
 	for (size_t i = 0; i < p->n_threads; i++) {
@@ -196,9 +228,16 @@ int restore_attrs(struct restore_proc *rp)
 		if (r < 0)
 			return r;
 	}
-	r = loginuid(rp);
-	if (r < 0 || !p->has_attrs)
-		return r;
+	return 0;
+}
+
+int restore_attrs(struct restore_proc *rp)
+{
+	const struct md_attrs *a = &rp->p.attrs;
+	int r;
+
+	if (!rp->p.has_attrs)
+		return 0;
 	r = oom_score_adj(rp);
 	if (r < 0)
 		return r;

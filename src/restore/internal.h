@@ -204,8 +204,12 @@ int restore_seccomp(struct restore_proc *rp);
 /* ---- scheduling and process-wide settings (attrs.c) ---- */
 /* before the memory goes in: THP disabled or not, as in the image */
 int restore_thp(struct restore_proc *rp);
-/* every thread's scheduling, then the process's settings; uses the scratch area */
+/* once the memory is in, before threads and children: the audit login uid; uses the scratch area */
+int restore_loginuid(struct restore_proc *rp);
+/* the process's settings; uses the scratch area */
 int restore_attrs(struct restore_proc *rp);
+/* last, from outside: every thread's scheduling */
+int restore_sched(struct restore_proc *rp);
 
 /* ---- credentials (creds.c) ---- */
 /* before any process: reads ours into rc; refuses credentials we cannot give (logged) */

@@ -640,6 +640,10 @@ static int build(struct restore_ctx *rc, struct restore_proc *rp)
 		r = restore_mm(rc, rp);
 		if (r < 0)
 			return r;
+		/* before its threads and children exist: they take it over */
+		r = restore_loginuid(rp);
+		if (r < 0)
+			return r;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1 && rp->plan.setsid) {
@@ -889,8 +893,8 @@ static void set_limits(struct restore_proc *rp)
 }
 
 /*
- * Last of all: signals, scheduling and settings, seccomp, limits,
- * credentials, registers; the
+ * Last of all: signals, process-wide settings, seccomp, limits,
+ * credentials, scheduling, registers; the
  * scratch area goes. Limits late, so that a low RLIMIT_AS or NOFILE is
  * not in our way, and before the credentials: prlimit() of another
  * uid's process takes CAP_SYS_RESOURCE.
@@ -924,6 +928,10 @@ static int final_state(struct restore_ctx *rc, struct restore_proc *rp, bool det
 	if (r < 0)
 		return r;
 	rp->scratch = 0;
+	/* once no more syscalls run in it: a deadline or idle thread would be held back */
+	r = restore_sched(rp);
+	if (r < 0)
+		return r;
 	return restore_finish_threads(rc, rp);
 }
 

@@ -75,6 +75,8 @@ bool md_sched_valid(const struct md_sched *s)
 		return false;
 	if (s->nice < -20 || s->nice > 19 || s->ioprio > 0xffff || (s->ioprio >> 13) > 3)
 		return false;
+	if (!(s->ioprio >> 13) && (s->ioprio & 7))	/* class NONE takes no level */
+		return false;
 	if (rt ? s->priority < 1 || s->priority > 99 : s->priority != 0)
 		return false;
 	if (dl ? s->dl_runtime < 1024 || s->dl_runtime > s->dl_deadline ||

@@ -29,7 +29,7 @@
  * fifo, oom, subreaper, thp, mdwe, membarrier, childthp, childoom).
  *
  * The check, after a restore: each thread reads its own policy,
- * parameters, nice, I/O priority, timer slack and CPUs; R and C their
+ * parameters, nice, I/O priority, timer slack, CPUs and login uid; R and C their
  * settings (and MDWE refuses a writable executable mapping in R, and
  * R's private expedited membarrier works). Writes "OK" or "FAIL: <what>"
  * to STATUS and exits 0 or 1.
@@ -170,6 +170,24 @@ static void set_sched(const struct sched_want *w)
 	}
 }
 
+/* the kernel keeps one per thread: each thread reads its own */
+static bool check_loginuid(const char *name, const char *path)
+{
+	char buf[64] = "";
+	FILE *f;
+
+	if (!loginuid_ok)
+		return true;
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	if (f)
+		fclose(f);
+	if (strtol(buf, NULL, 10) != LOGINUID)
+		return failf("%s: login uid %s, not %d", name, buf, LOGINUID);
+	return true;
+}
+
 static bool check_sched(const struct sched_want *w)
 {
 	struct sched_attr a;
@@ -209,12 +227,11 @@ static bool check_sched(const struct sched_want *w)
 	if (memcmp(mask, expect, sizeof(mask)))
 		return failf("%s: CPUs %#llx, not %#llx", w->name, (unsigned long long)mask[0],
 			     (unsigned long long)expect[0]);
-	return true;
+	return check_loginuid(w->name, "/proc/thread-self/loginuid");
 }
 
 static bool check_proc(const char *name, const struct proc_want *w)
 {
-	char buf[64];
 	FILE *f;
 	int v = -1, oom = -2000;
 	long r;
@@ -245,16 +262,7 @@ static bool check_proc(const char *name, const struct proc_want *w)
 		if (p != MAP_FAILED)
 			return failf("%s: MDWE let a writable executable mapping be made", name);
 	}
-	if (loginuid_ok) {
-		f = fopen("/proc/self/loginuid", "r");
-		if (!f || !fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		if (f)
-			fclose(f);
-		if (strtol(buf, NULL, 10) != LOGINUID)
-			return failf("%s: login uid %s, not %d", name, buf, LOGINUID);
-	}
-	return true;
+	return check_loginuid(name, "/proc/self/loginuid");
 }
 
 static void *thread_main(void *arg)
@@ -271,9 +279,20 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static void set_proc(const struct proc_want *w, bool child)
+/* first: threads and children take it over */
+static void set_loginuid(void)
 {
 	char buf[16];
+	FILE *f = fopen("/proc/self/loginuid", "w");
+
+	snprintf(buf, sizeof(buf), "%d", LOGINUID);
+	loginuid_ok = f && fputs(buf, f) >= 0 && fclose(f) == 0;
+	if (!loginuid_ok)
+		fprintf(stderr, DUMPEE_NAME ": cannot set the login uid (%s): not checked\n", strerror(errno));
+}
+
+static void set_proc(const struct proc_want *w, bool child)
+{
 	FILE *f;
 
 	if (!corrupt(child ? "childoom" : "oom")) {
@@ -300,11 +319,6 @@ static void set_proc(const struct proc_want *w, bool child)
 	    (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) < 0 ||
 	     syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) < 0))
 		die_setup("membarrier");
-	f = fopen("/proc/self/loginuid", "w");
-	snprintf(buf, sizeof(buf), "%d", LOGINUID);
-	loginuid_ok = f && fputs(buf, f) >= 0 && fclose(f) == 0;
-	if (!loginuid_ok)
-		fprintf(stderr, DUMPEE_NAME ": cannot set the login uid (%s): not checked\n", strerror(errno));
 }
 
 static void setup(void)
@@ -312,6 +326,7 @@ static void setup(void)
 	pthread_t th;
 	long ncpu;
 
+	set_loginuid();
 	if (syscall(SYS_sched_getaffinity, 0, sizeof(all_cpus), all_cpus) < 0)
 		die_setup("sched_getaffinity");
 	ncpu = __builtin_popcountll(all_cpus[0]);

@@ -122,7 +122,7 @@ Test(image_sched, older_images_have_none)
 
 Test(image_sched, what_the_kernel_never_gives_is_refused)
 {
-	for (int k = 0; k < 16; k++) {
+	for (int k = 0; k < 17; k++) {
 		struct md_proc in, out;
 		struct md_sched *s;
 
@@ -154,6 +154,7 @@ Test(image_sched, what_the_kernel_never_gives_is_refused)
 		case 13: s->pinned = true; break;		/* pinned to no CPU */
 		case 14: in.attrs.oom_score_adj = 1001; break;
 		case 15: in.attrs.mdwe = 2; break;		/* no-inherit without the refusal */
+		case 16: s->ioprio = 5; break;			/* class NONE takes no level */
 		}
 		cr_assert_eq(image_write_proc(dirfd, &in), 0);
 		cr_expect_eq(image_read_proc(dirfd, SYNTH_PID, &out), -EINVAL, "case %d was read", k);
