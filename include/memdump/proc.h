@@ -196,8 +196,10 @@ int proc_parse_cgroup_root(const char *buf, char *off, size_t len);
  * n / 64 being CPU n; -ERANGE for a CPU past the mask.
  */
 int proc_parse_cpulist(const char *s, uint64_t *cpus);
-/* The CPUs pid's cpuset gives it (effective ones), or those online where no cpuset is mounted. */
-int proc_cpuset_cpus(pid_t pid, uint64_t *cpus);
+/* pid's cpuset (/proc/PID/cpuset, without the newline; "" in a kernel without cpusets), malloc'ed */
+int proc_cpuset_path(pid_t pid, char **ret);
+/* The CPUs that cpuset gives its tasks (effective ones), or those online where no cpuset is mounted. */
+int proc_cpuset_effective(const char *cpuset, uint64_t *cpus);
 
 /* /proc/PID/task: sorted tids. *ret is malloc'ed. */
 int proc_list_tasks(pid_t pid, pid_t **ret, size_t *ret_n);

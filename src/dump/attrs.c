@@ -88,15 +88,24 @@ static int read_int(pid_t pid, const char *file, long long *ret)
 
 int dump_attrs(struct md_proc *p)
 {
+	_cleanup_free_ char *last = NULL;
 	uint64_t cpuset[MD_CPU_WORDS];
 	long long v;
 	int r;
 
 	for (size_t i = 0; i < p->n_threads; i++) {
-		/* per thread: cgroup v1 lets threads of a process sit in different cpusets */
-		r = proc_cpuset_cpus(p->threads[i].tid, cpuset);
+		_cleanup_free_ char *path = NULL;
+		pid_t tid = p->threads[i].tid;
+
+		/* per thread (cgroup v1 lets threads sit in different cpusets); each cpuset read once */
+		r = proc_cpuset_path(tid, &path);
+		if (r >= 0 && (!last || strcmp(path, last))) {
+			r = proc_cpuset_effective(path, cpuset);
+			free(last);
+			last = TAKE_PTR(path);
+		}
 		if (r < 0)
-			return log_err(r, "cannot read the CPUs the cpuset of thread %d gives it", p->threads[i].tid);
+			return log_err(r, "cannot read the CPUs the cpuset of thread %d gives it", tid);
 		r = thread_sched(p->threads[i].tid, cpuset, &p->threads[i].sched);
 		if (r < 0)
 			return r;

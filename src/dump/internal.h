@@ -88,7 +88,11 @@ int dump_seccomp_intern(struct md_proc *p, uint32_t parent, uint32_t flags, cons
 /* /proc/PID/map_files/START-END of v (shm.c): its file, open although no name may reach it */
 void dump_map_files_path(char *buf, size_t len, pid_t pid, const struct md_vma *v);
 
-/* sigactions, itimers, limits, dumpable (process), sigaltstack, clear_child_tid, securebits (threads) */
+/*
+ * sigactions, itimers, limits, dumpable, prctl() settings, membarrier
+ * registrations (process); sigaltstack, clear_child_tid, securebits, timer
+ * slack (threads)
+ */
 int dump_remote_state(struct md_proc *p);
 /* after it: scheduling of each thread, oom_score_adj and loginuid (attrs.c) */
 int dump_attrs(struct md_proc *p);

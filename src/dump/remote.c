@@ -148,32 +148,39 @@ static int cloexec_of_devices(struct md_proc *p, struct inject_ctx *c)
 }
 
 /* an int the kernel stores at scratch for call nr: its value */
-static int get_int(struct md_proc *p, struct inject_ctx *c, uint64_t scratch, const char *what, long nr,
-		   uint64_t a1, int *ret)
+static int get_int(struct inject_ctx *c, pid_t pid, uint64_t scratch, const char *what, long nr, uint64_t a1,
+		   int *ret)
 {
 	int64_t res;
-	int r;
+	int r = rcall_ok(c, what, nr, a1, scratch, &res);
 
-	r = rcall(c, nr, a1, scratch, 0, 0, &res);
-	if (r < 0)
-		return r;
-	if (res < 0)
-		return log_err((int)res, "%s in %d", what, p->pid);
-	return inject_read_mem(p->pid, scratch, ret, sizeof(*ret));
+	return r < 0 ? r : inject_read_mem(pid, scratch, ret, sizeof(*ret));
 }
 
-/*
- * The prctl() settings of the process, and its membarrier registrations.
- * Kernels before PR_GET_MDWE (6.3) and MEMBARRIER_CMD_GET_REGISTRATIONS
- * (6.3) had neither to show: EINVAL means none.
- */
+/* the result of a call kernels before 6.3 do not have (EINVAL): 0 there */
+static int rcall_since_6_3(struct inject_ctx *c, const char *what, long nr, uint64_t a1, uint32_t *ret)
+{
+	int64_t res;
+	int r = rcall(c, nr, a1, 0, 0, 0, &res);
+
+	if (r < 0)
+		return r;
+	if (res < 0 && res != -EINVAL)
+		return log_err((int)res, "%s in thread %d", what, c->tid);
+	if (res < 0)
+		log_debug("thread %d: this kernel has no %s: taken as 0", c->tid, what);
+	*ret = res < 0 ? 0 : (uint32_t)res;
+	return 0;
+}
+
+/* The prctl() settings of the process, and its membarrier registrations. */
 static int process_settings(struct md_proc *p, struct inject_ctx *c, uint64_t scratch)
 {
 	struct md_attrs *a = &p->attrs;
 	int64_t res;
 	int r, v;
 
-	r = get_int(p, c, scratch, "prctl(PR_GET_CHILD_SUBREAPER)", SYS_prctl, PR_GET_CHILD_SUBREAPER, &v);
+	r = get_int(c, p->pid, scratch, "prctl(PR_GET_CHILD_SUBREAPER)", SYS_prctl, PR_GET_CHILD_SUBREAPER, &v);
 	if (r < 0)
 		return r;
 	a->child_subreaper = v != 0;
@@ -181,20 +188,13 @@ static int process_settings(struct md_proc *p, struct inject_ctx *c, uint64_t sc
 	if (r < 0)
 		return r;
 	a->thp_disable = (uint32_t)res;
-	r = rcall(c, SYS_prctl, PR_GET_MDWE, 0, 0, 0, &res);
+	r = rcall_since_6_3(c, "prctl(PR_GET_MDWE)", SYS_prctl, PR_GET_MDWE, &a->mdwe);
 	if (r < 0)
 		return r;
-	if (res < 0 && res != -EINVAL)
-		return log_err((int)res, "prctl(PR_GET_MDWE) in %d", p->pid);
-	a->mdwe = res < 0 ? 0 : (uint32_t)res;
-	r = rcall(c, SYS_membarrier, MD_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, &res);
+	r = rcall_since_6_3(c, "membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS)", SYS_membarrier,
+			    MD_MEMBARRIER_CMD_GET_REGISTRATIONS, &a->membarrier);
 	if (r < 0)
 		return r;
-	if (res < 0 && res != -EINVAL)
-		return log_err((int)res, "membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS) in %d", p->pid);
-	if (res < 0)
-		log_debug("%d: this kernel does not tell membarrier registrations; none kept", p->pid);
-	a->membarrier = res < 0 ? 0 : (uint32_t)res;
 	if (!md_attrs_valid(a))
 		return log_err(-EINVAL, "%d: THP disabled %#x, MDWE %#x or membarrier registrations %#x unknown to "
 			       "memdump", p->pid, a->thp_disable, a->mdwe, a->membarrier);
@@ -256,7 +256,7 @@ static int process_remote(struct md_proc *p, struct inject_ctx *c, uint64_t scra
 	if (r < 0)
 		return r;
 	/* the parent-death signal, as the leader has it */
-	r = get_int(p, c, scratch, "prctl(PR_GET_PDEATHSIG)", SYS_prctl, PR_GET_PDEATHSIG, &p->pdeathsig);
+	r = get_int(c, p->pid, scratch, "prctl(PR_GET_PDEATHSIG)", SYS_prctl, PR_GET_PDEATHSIG, &p->pdeathsig);
 	if (r < 0)
 		return r;
 	r = rcall(c, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, &res);

@@ -66,32 +66,48 @@ static int read_cpulist(const char *path, uint64_t *cpus)
 	return r < 0 ? r : proc_parse_cpulist(buf, cpus);
 }
 
+int proc_cpuset_path(pid_t pid, char **ret)
+{
+	char *path = NULL;
+	size_t len;
+	int r;
+
+	r = proc_read_filef(&path, NULL, "/proc/%d/cpuset", pid);
+	if (r == -ENOENT && access("/proc/self/cpuset", F_OK) < 0) {	/* no cpusets in this kernel */
+		*ret = strdup("");
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (r < 0)
+		return r;
+	len = strcspn(path, "\n");
+	path[len] = 0;
+	if (path[0] != '/' || strstr(path, "/../") || len > PATH_MAX) {
+		free(path);
+		return -EINVAL;
+	}
+	*ret = path;
+	return 0;
+}
+
 /*
  * cgroup v2 shows cpuset.cpus.effective where the controller is on, which
  * may be above the task's own cgroup; v1 shows cpuset.effective_cpus in
  * every cgroup of its hierarchy. Neither mounted: the CPUs online.
  */
-int proc_cpuset_cpus(pid_t pid, uint64_t *cpus)
+int proc_cpuset_effective(const char *cpuset, uint64_t *cpus)
 {
-	_cleanup_free_ char *path = NULL;
-	char file[PATH_MAX + 64];
-	size_t len;
-	int r;
+	char file[PATH_MAX + 64], path[PATH_MAX + 1];
+	size_t len = strlen(cpuset);
+	int r = -ENOENT;
 
-	r = proc_read_filef(&path, NULL, "/proc/%d/cpuset", pid);
-	if (r == -ENOENT && access("/proc/self/cpuset", F_OK) < 0)	/* no cpusets in this kernel */
-		return read_cpulist("/sys/devices/system/cpu/online", cpus);
-	if (r < 0)
-		return r;
-	len = strcspn(path, "\n");
-	path[len] = 0;
-	if (path[0] != '/' || strstr(path, "/../") || len > PATH_MAX)
+	if (len > PATH_MAX)
 		return -EINVAL;
-	snprintf(file, sizeof(file), "/sys/fs/cgroup/cpuset%s/cpuset.effective_cpus", len > 1 ? path : "");
-	r = read_cpulist(file, cpus);
-	if (r != -ENOENT)
-		return r;
-	for (;;) {
+	memcpy(path, cpuset, len + 1);
+	if (len) {
+		snprintf(file, sizeof(file), "/sys/fs/cgroup/cpuset%s/cpuset.effective_cpus", len > 1 ? path : "");
+		r = read_cpulist(file, cpus);
+	}
+	while (len && r == -ENOENT) {
 		snprintf(file, sizeof(file), "/sys/fs/cgroup%s/cpuset.cpus.effective", len > 1 ? path : "");
 		r = read_cpulist(file, cpus);
 		if (r != -ENOENT || len <= 1)

@@ -741,11 +741,9 @@ static int open_gone_pidfds(struct restore_ctx *rc)
 /* a pidfd on the process of the tree f names */
 static int open_pidfd(struct restore_ctx *rc, const struct md_proc *p, const struct md_fd *f)
 {
-	const struct restore_proc *target = NULL;
+	const struct restore_proc *target = restore_find_proc(rc, f->pidfd_pid);
 	int fd;
 
-	for (size_t j = 0; j < rc->n && !target; j++)
-		target = rc->procs[j].p.pid == f->pidfd_pid ? &rc->procs[j] : NULL;
 	/* image_check_pidfds() saw to it */
 	if (!target || !target->pid)
 		return log_err(-ESRCH, "fd %d of %d: no process %d for its pidfd", f->fd, p->pid, f->pidfd_pid);

@@ -171,6 +171,9 @@ struct restore_ctx {
 /* 64 KiB, and a list of NGROUPS_MAX supplementary groups (creds.c) */
 #define RESTORE_SCRATCH_SIZE (64 * 1024 + MD_NGROUPS_MAX * 4)
 
+/* the process of the image with that pid (memdump's view), NULL if none */
+struct restore_proc *restore_find_proc(const struct restore_ctx *rc, pid_t pid);
+
 /*
  * PID namespaces (md_inventory.pid_ns): the image's ids are memdump's; a
  * syscall the tree makes names a process or thread by the id it has in

@@ -286,16 +286,14 @@ int restore_pty_fg(struct restore_ctx *rc)
 {
 	for (size_t i = 0; i < rc->n_ptys; i++) {
 		const struct restore_pty *p = &rc->ptys[i];
-		struct restore_proc *lead = NULL;
 		/* as the leader names it (in the tree's PID namespace) */
 		int32_t pgrp = restore_ns_id(rc, p->t.fg_pgrp);
+		struct restore_proc *lead;
 		int r;
 
 		if (!p->t.sid || !p->t.fg_pgrp)
 			continue;
-		for (size_t k = 0; k < rc->n && !lead; k++)
-			if (rc->procs[k].p.pid == p->t.sid)
-				lead = &rc->procs[k];
+		lead = restore_find_proc(rc, p->t.sid);
 		if (!lead)
 			return -EINVAL;	/* image_check_ptys() saw to it */
 		r = inject_write_mem(lead->pid, lead->scratch, &pgrp, sizeof(pgrp));

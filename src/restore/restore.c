@@ -488,6 +488,14 @@ pid_t restore_thread_ns_id(const struct md_proc *p, pid_t tid)
 	return 0;
 }
 
+struct restore_proc *restore_find_proc(const struct restore_ctx *rc, pid_t pid)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		if (rc->procs[i].p.pid == pid)
+			return &rc->procs[i];
+	return NULL;
+}
+
 pid_t restore_ns_id(const struct restore_ctx *rc, pid_t id)
 {
 	pid_t r = 0;

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,12 +45,16 @@ Test(proc_cpuset, ours_holds_our_cpus)
 {
 	uint64_t set[MD_CPU_WORDS], mine[MD_CPU_WORDS];
 
-	cr_assert_eq(proc_cpuset_cpus(getpid(), set), 0);
+	char *path = NULL;
+
+	cr_assert_eq(proc_cpuset_path(getpid(), &path), 0);
+	cr_assert_eq(proc_cpuset_effective(path, set), 0);
+	free(path);
 	memset(mine, 0, sizeof(mine));
 	cr_assert_eq(sched_getaffinity(0, sizeof(mine), (cpu_set_t *)mine), 0);
 	for (int i = 0; i < MD_CPU_WORDS; i++)
 		cr_expect_eq(mine[i] & ~set[i], 0, "word %d: %#llx outside %#llx", i, (unsigned long long)mine[i],
 			     (unsigned long long)set[i]);
 	cr_expect_neq(set[0], 0);
-	cr_expect_eq(proc_cpuset_cpus(0x3fffff, set), -ENOENT, "a pid that is not there");
+	cr_expect_eq(proc_cpuset_path(0x3fffff, &path), -ENOENT, "a pid that is not there");
 }
