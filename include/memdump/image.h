@@ -124,6 +124,12 @@ struct md_tcp_stream;
 #define MD_INVENTORY_F_CGROUPNS 16u
 #define MD_INVENTORY_F_ALL (MD_INVENTORY_F_NS | MD_INVENTORY_F_NETNS | MD_INVENTORY_F_IPCNS | MD_INVENTORY_F_TIMENS | \
 			    MD_INVENTORY_F_CGROUPNS)
+/*
+ * header flag of ipcns.img: the namespace has POSIX message queues
+ * (IpcNsImage.mqs). Readers before it refuse the flag: they would restore
+ * the tree without them.
+ */
+#define MD_IPCNS_F_POSIX_MQ 1u
 
 enum md_image_kind {
 	MD_IMG_INVENTORY = 1,

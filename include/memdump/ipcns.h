@@ -22,15 +22,34 @@ struct ipcns_shm {
 };
 /* every SysV shm segment: 0 or -errno */
 int ipcns_read_shm(struct ipcns_shm **ret, size_t *ret_n);
-/* the name of a POSIX message queue, the first found (NULL: none; free() it): 0 or -errno */
-int ipcns_first_mqueue(char **ret);
+/* the namespace's mqueue file system, mounted nowhere: an fd on its root, or -errno */
+int ipcns_mqueue_mount(void);
+
+/* what read() of a POSIX message queue tells */
+struct ipcns_mq_info {
+	uint64_t qsize;		/* bytes queued */
+	int notify_pid;		/* the process registered for a notification (mq_notify()), in the
+				 * caller's PID namespace; 0: none */
+};
+/* of the queue fd is on: 0 or -errno */
+int ipcns_mqueue_info(int fd, struct ipcns_mq_info *ret);
+/*
+ * Every POSIX message queue, by name, into ns->mqs, with its messages
+ * (taken out and put back in the order they were in: the queue must have
+ * no reader or writer meanwhile), and the st_dev of their file system.
+ * 0, or -errno with *failed naming the queue that failed (free() it):
+ * -EBUSY, a process is registered for its notification; -EFBIG, the
+ * queues hold over MD_MSG_BYTES_MAX bytes or MD_MSGS_MAX messages.
+ */
+int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed);
 
 /* kernel/KIND_next_id ("sem", "msg", "shm"): the id the next object of that kind gets: 0 or -errno */
 int ipcns_choose_id(const char *kind, int id);
 /*
  * The semaphore sets and message queues of ns, under their ids, keys,
- * owners and modes, made in the thread's IPC namespace (a new one: an id
- * or key in use fails): 0, or -errno with *what naming the one that failed
+ * owners and modes, and its POSIX message queues under their names, made
+ * in the thread's IPC namespace (a new one: an id, key or name in use
+ * fails): 0, or -errno with *what naming the one that failed
  */
 int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len);
 /*

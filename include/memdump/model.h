@@ -277,6 +277,7 @@ enum md_fd_kind {
 	MD_FD_PTY_SLAVE = 15,	/* its slave (/dev/pts/N), the master held in the tree: md_pty pty */
 	MD_FD_NETLINK_SOCKET = 16,	/* AF_NETLINK socket: md_fd.sock */
 	MD_FD_PIDFD = 17,	/* pidfd: the process of the tree it names (md_fd.pidfd_pid), or one gone */
+	MD_FD_MQUEUE = 18,	/* POSIX message queue, path "/NAME" in the tree's IPC namespace */
 };
 
 /*
@@ -729,6 +730,35 @@ struct md_msgq {
 	uint32_t cuid, cgid;
 };
 
+/*
+ * A POSIX message queue (mq_open()) of the tree's own IPC namespace, with
+ * its messages in the order mq_receive() gives them: highest priority
+ * first, oldest first within one. The kernel's limits: mq_maxmsg up to
+ * HARD_MSGMAX, mq_msgsize up to HARD_MSGSIZEMAX, priorities below
+ * MQ_PRIO_MAX.
+ */
+#define MD_MQ_MAXMSG_MAX 65536u
+#define MD_MQ_MSGSIZE_MAX (16u << 20)
+#define MD_MQ_PRIO_MAX 32768u
+
+struct md_pmsg {
+	uint32_t prio;
+	uint8_t *data;
+	size_t len;
+};
+
+struct md_posix_mq {
+	char *name;		/* without the leading '/': md_mq_name_ok() */
+	uint32_t mode;		/* permission bits */
+	uint32_t uid, gid;
+	uint64_t maxmsg, msgsize;
+	struct md_pmsg *msgs;
+	size_t n_msgs;
+};
+
+/* a queue's name as mq_open() takes it after its '/': no '/' in it, not "." or "..", NAME_MAX at most */
+bool md_mq_name_ok(const char *name);
+
 struct md_ipcns {
 	struct md_sysctl *sysctls;	/* names under /proc/sys, md_ipc_sysctl_name_ok() */
 	size_t n_sysctls;
@@ -736,6 +766,8 @@ struct md_ipcns {
 	size_t n_sems;
 	struct md_msgq *msgqs;
 	size_t n_msgqs;
+	struct md_posix_mq *mqs;	/* by name */
+	size_t n_mqs;
 };
 
 /* a sysctl of the IPC namespace memdump keeps: "kernel/msgmnb", "fs/mqueue/msg_max", ... */

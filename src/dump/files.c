@@ -145,12 +145,19 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	ret->dev = st.st_dev;
 	ret->ino = st.st_ino;
 
-	/* a POSIX message queue stats as a regular file, but its name is in no mount memdump sees */
-	if (S_ISREG(st.st_mode) && statfs(path, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC)
-		return log_refuse("fd %d of %d is POSIX message queue '%s': not supported yet", fd, pid, link);
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
 	deleted = link[0] == '/' && proc_path_deleted(link);
-	if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
+	/*
+	 * A POSIX message queue stats as a regular file: its path is its name,
+	 * in the IPC namespace dump_mqueue_fds() checks it is of (the queue,
+	 * with its messages, is in the image if the namespace is the tree's).
+	 */
+	if (S_ISREG(st.st_mode) && statfs(path, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC) {
+		if (deleted || link[0] != '/' || !md_mq_name_ok(link + 1))
+			return log_refuse("fd %d of %d is POSIX message queue '%s', removed (mq_unlink()) while open: "
+					  "not supported", fd, pid, link);
+		ret->kind = MD_FD_MQUEUE;
+	} else if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
 	    deleted) {
 		ret->kind = MD_FD_MEMFD;
 		ret->shm_id = st.st_ino;

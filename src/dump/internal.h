@@ -162,6 +162,7 @@ struct dump_ns {
 	struct md_ipcns ipc;	/* what ipcns.img keeps, */
 	int32_t *ipc_shm_ids;	/* and its SysV shm segments, attached or not */
 	size_t n_ipc_shm_ids;
+	uint64_t mq_dev;	/* with ipc_ns: st_dev of its POSIX message queues */
 	bool cgroup_ns;		/* a cgroup namespace of the tree's own, all of it at its root */
 	bool time_ns;		/* a time namespace of the tree's own: its offsets and memdump's */
 	struct timens_offsets time_tree;
@@ -200,10 +201,18 @@ int dump_enter_netns(struct dump_ns *ns);
 int dump_leave_netns(const struct dump_ns *ns);
 /*
  * The tree's own IPC namespace ipc (ipcns.c): its semaphore sets, message
- * queues, sysctls and segments into ns (ipc_ns, ipc_fd, ipc, ipc_shm_ids).
- * Refusals: -ENOTSUP, logged.
+ * queues (SysV and POSIX), sysctls and segments into ns (ipc_ns, ipc_fd,
+ * ipc, ipc_shm_ids, mq_dev). Refusals: -ENOTSUP, logged.
  */
 int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct dump_ns *ns);
+/*
+ * Each fd of procs on a POSIX message queue (MD_FD_MQUEUE) is on one of
+ * the tree's IPC namespace, which the restore opens by name; one in
+ * memdump's has no process of the tree registered for its notification
+ * (with one of the tree's own, dump_own_ipcns() saw to it). 0, or
+ * -ENOTSUP (logged).
+ */
+int dump_mqueue_fds(const struct dump_ns *ns, const struct md_proc *procs, size_t n);
 /* memdump's thread into the tree's IPC namespace (ns->ipc_ns), where SysV ids are the tree's; and back */
 int dump_enter_ipcns(struct dump_ns *ns);
 int dump_leave_ipcns(const struct dump_ns *ns);

@@ -4,12 +4,14 @@
  * sets with their values, the message queues with their messages (ipcns.
  * img), the shared memory segments, attached or not (sysvshm-ID.img, as
  * in memdump's namespace), each under its id and key with its owner and
- * mode, and the sysctls set otherwise than in a new namespace. memdump's
+ * mode, the POSIX message queues with their messages, under their names,
+ * and the sysctls set otherwise than in a new namespace. memdump's
  * thread reads them from inside (setns() of an IPC namespace is the
  * thread's own), and goes there again for the segments
  * (dump_enter_ipcns()).
  *
- * Refused: POSIX message queues (not kept), a process outside the tree in
+ * Refused: a POSIX queue with a notification registered (mq_notify(): the
+ * kernel shows the process and signal, not the value it sends), a process outside the tree in
  * the namespace or a bind mount of it (they would lose the tree), and with
  * kernel.shm_rmid_forced a segment nobody has attached (memdump's look at
  * it would remove it). Not kept: semaphore adjustments (SEM_UNDO) of the
@@ -105,12 +107,17 @@ static int read_ns(pid_t root, struct dump_ns *ns)
 	size_t n = 0;
 	int r;
 
-	r = ipcns_first_mqueue(&mq);
+	/* the tree is frozen, and alone in the namespace: nobody takes or sends meanwhile */
+	r = ipcns_read_mqueues(&ns->ipc, &ns->mq_dev, &mq);
+	if (r == -EBUSY)
+		return log_refuse("POSIX message queue '/%s' of the tree's IPC namespace (of %d) has a process "
+				  "registered for its notification (mq_notify()): not supported", mq, root);
+	if (r == -EFBIG)
+		return log_refuse("the POSIX message queues of the tree's IPC namespace hold over %u bytes or %u "
+				  "messages: not supported", MD_MSG_BYTES_MAX, MD_MSGS_MAX);
 	if (r < 0)
-		return log_err(r, "cannot look for POSIX message queues in the tree's IPC namespace");
-	if (mq)
-		return log_refuse("the tree's IPC namespace (of %d) has POSIX message queue '/%s': not supported", root,
-				  mq);
+		return log_err(r, "cannot read POSIX message queue%s%s%s of the tree's IPC namespace", mq ? " '/" : "s",
+			       mq ? mq : "", mq ? "'" : "");
 	r = ipcns_read_sysctls(&theirs, &n);
 	if (r < 0)
 		return log_err(r, "cannot read the sysctls of the tree's IPC namespace");
@@ -156,8 +163,8 @@ int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct 
 		return log_err(-errno, "cannot go back to memdump's IPC namespace");
 	if (r < 0)
 		return r;
-	log_debug("the tree's IPC namespace: %zu semaphore sets, %zu message queues, %zu segments, %zu sysctls",
-		  ns->ipc.n_sems, ns->ipc.n_msgqs, ns->n_ipc_shm_ids, ns->ipc.n_sysctls);
+	log_debug("the tree's IPC namespace: %zu semaphore sets, %zu message queues, %zu POSIX queues, %zu segments, "
+		  "%zu sysctls", ns->ipc.n_sems, ns->ipc.n_msgqs, ns->ipc.n_mqs, ns->n_ipc_shm_ids, ns->ipc.n_sysctls);
 	ns->ipc_ns = true;
 	ns->ipc_fd = TAKE_FD(fd);
 	ns->our_ipc_fd = TAKE_FD(ours);
@@ -175,5 +182,79 @@ int dump_leave_ipcns(const struct dump_ns *ns)
 {
 	if (ns->ipc_ns && setns(ns->our_ipc_fd, CLONE_NEWIPC) < 0)
 		return log_err(-errno, "cannot go back to memdump's IPC namespace");
+	return 0;
+}
+
+/* the st_dev of the POSIX message queues of memdump's IPC namespace */
+static int our_mq_dev(uint64_t *dev)
+{
+	_cleanup_close_ int mnt = ipcns_mqueue_mount();
+	struct stat st;
+
+	if (mnt < 0)
+		return mnt;
+	if (fstat(mnt, &st) < 0)
+		return -errno;
+	*dev = st.st_dev;
+	return 0;
+}
+
+static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pid == pid && !procs[i].zombie)
+			return true;
+	return false;
+}
+
+/* fd f of p, on a queue of memdump's namespace: none of procs registered for its notification */
+static int check_notify(const struct md_proc *procs, size_t n, const struct md_proc *p, const struct md_fd *f)
+{
+	_cleanup_close_ int fd = -1;
+	struct ipcns_mq_info info;
+	char path[64];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, f->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_err(-errno, "cannot open fd %d of %d (POSIX message queue '%s')", f->fd, p->pid, f->path);
+	r = ipcns_mqueue_info(fd, &info);
+	if (r < 0)
+		return log_err(r, "cannot read fd %d of %d (POSIX message queue '%s')", f->fd, p->pid, f->path);
+	if (info.notify_pid && in_tree(procs, n, info.notify_pid))
+		return log_refuse("fd %d of %d is POSIX message queue '%s', for whose notification %d is registered "
+				  "(mq_notify()): not supported", f->fd, p->pid, f->path, info.notify_pid);
+	return 0;
+}
+
+int dump_mqueue_fds(const struct dump_ns *ns, const struct md_proc *procs, size_t n)
+{
+	uint64_t dev = ns->mq_dev;
+	bool have_dev = ns->ipc_ns;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct md_proc *p = &procs[i];
+
+		for (size_t k = 0; !p->zombie && k < p->n_fds; k++) {
+			const struct md_fd *f = &p->fds[k];
+
+			if (f->kind != MD_FD_MQUEUE)
+				continue;
+			if (!have_dev) {
+				r = our_mq_dev(&dev);
+				if (r < 0)
+					return log_err(r, "cannot find memdump's POSIX message queues");
+				have_dev = true;
+			}
+			if (f->dev != dev)
+				return log_refuse("fd %d of %d is POSIX message queue '%s' of another IPC namespace than "
+						  "the tree's: not supported", f->fd, p->pid, f->path);
+			r = ns->ipc_ns ? 0 : check_notify(procs, n, p, f);
+			if (r < 0)
+				return r;
+		}
+	}
 	return 0;
 }

@@ -27,8 +27,8 @@
  *   is no namespace of the tree's own: a tree without sockets (sockets.c)
  *   moves to the restoring memdump's, as it does to another host.
  * - IPC: all it holds goes into the image (ipcns.c: semaphore sets,
- *   message queues, segments attached or not, sysctls); the restore makes
- *   a new one with it.
+ *   message queues, SysV and POSIX, segments attached or not, sysctls);
+ *   the restore makes a new one with it.
  * - time, which every thread's children would get too: the image has the
  *   tree's clocks once its timers are read (dump_ns_clocks()); the restore
  *   makes a new one where they go on from there.

@@ -171,12 +171,13 @@ int img_header_check(const char *name, const uint8_t *raw, size_t rawlen, uint64
 	hsize = h.kind == MD_IMG_PAGES ? MD_PAGES_HEADER_SIZE : MD_META_HEADER_SIZE;
 	if (h.header_size != hsize)
 		return img_invalid(name, "bad header size %u (expected %u)", h.header_size, hsize);
-	/* only pages files of version 2, mm, files, core and inventory files have flags */
+	/* only pages files of version 2, mm, files, core, inventory and ipcns files have flags */
 	if (h.flags & ~(h.kind == MD_IMG_PAGES && h.version >= 2 ? MD_PAGES_F_INDEX | MD_PAGES_F_ZSTD | MD_PAGES_F_LZ4
 			: h.kind == MD_IMG_MM				 ? MD_MM_F_GHOSTS
 			: h.kind == MD_IMG_FILES			 ? MD_FILES_F_ALL
 			: h.kind == MD_IMG_CORE				 ? MD_CORE_F_ALL
 			: h.kind == MD_IMG_INVENTORY			 ? MD_INVENTORY_F_ALL
+			: h.kind == MD_IMG_IPCNS			 ? MD_IPCNS_F_POSIX_MQ
 									 : 0))
 		return img_invalid(name, "unknown header flags 0x%x", h.flags);
 	if ((h.flags & MD_PAGES_F_ZSTD) && (h.flags & MD_PAGES_F_LZ4))

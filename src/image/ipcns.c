@@ -3,7 +3,9 @@
  * semaphore sets and message queues and the sysctls it set otherwise than
  * a new namespace. Read checks what a restore would write: sysctl names
  * from memdump's list only, ids and keys unique per kind, semaphore values
- * within SEMVMX, message types positive and sizes bounded.
+ * within SEMVMX, message types positive and sizes bounded, POSIX queue
+ * names mq_open() takes, unique, with limits and messages the kernel's
+ * own could hold.
  */
 #include "memdump/image.h"
 
@@ -20,6 +22,47 @@
 
 #define IPCNS_NAME "ipcns.img"
 
+/* the POSIX queues of ns into m (q, qp, ms, msp: arrays the caller frees, NULL if none) */
+static int pack_mqs(const struct md_ipcns *ns, Md__IpcNsImage *m, Md__PosixMq **q, Md__PosixMq ***qp,
+		    Md__PosixMsg **ms, Md__PosixMsg ***msp)
+{
+	size_t n_msgs = 0, k = 0;
+
+	for (size_t i = 0; i < ns->n_mqs; i++)
+		n_msgs += ns->mqs[i].n_msgs;
+	*q = calloc(ns->n_mqs + 1, sizeof(**q));
+	*qp = calloc(ns->n_mqs + 1, sizeof(**qp));
+	*ms = calloc(n_msgs + 1, sizeof(**ms));
+	*msp = calloc(n_msgs + 1, sizeof(**msp));
+	if (!*q || !*qp || !*ms || !*msp)
+		return -ENOMEM;
+	for (size_t i = 0; i < ns->n_mqs; i++) {
+		const struct md_posix_mq *s = &ns->mqs[i];
+		Md__PosixMq *d = &(*q)[i];
+
+		md__posix_mq__init(d);
+		d->name = s->name;
+		d->mode = s->mode;
+		d->uid = s->uid;
+		d->gid = s->gid;
+		d->maxmsg = s->maxmsg;
+		d->msgsize = s->msgsize;
+		d->msgs = &(*msp)[k];
+		d->n_msgs = s->n_msgs;
+		for (size_t j = 0; j < s->n_msgs; j++, k++) {
+			md__posix_msg__init(&(*ms)[k]);
+			(*ms)[k].prio = s->msgs[j].prio;
+			(*ms)[k].data.data = s->msgs[j].data;
+			(*ms)[k].data.len = s->msgs[j].len;
+			(*msp)[k] = &(*ms)[k];
+		}
+		(*qp)[i] = d;
+	}
+	m->n_mqs = ns->n_mqs;
+	m->mqs = *qp;
+	return 0;
+}
+
 int image_write_ipcns(int dirfd, const struct md_ipcns *ns)
 {
 	Md__IpcNsImage m = MD__IPC_NS_IMAGE__INIT;
@@ -27,6 +70,8 @@ int image_write_ipcns(int dirfd, const struct md_ipcns *ns)
 	Md__SemSet *se, **sep;
 	Md__MsgQueue *q, **qp;
 	Md__SysvMsg *ms = NULL, **msp = NULL;
+	Md__PosixMq *pq = NULL, **pqp = NULL;
+	Md__PosixMsg *pm = NULL, **pmp = NULL;
 	uint32_t **vals;
 	size_t n_msgs = 0, k = 0;
 	int r = -ENOMEM;
@@ -101,8 +146,14 @@ int image_write_ipcns(int dirfd, const struct md_ipcns *ns)
 	m.sems = sep;
 	m.n_msgqs = ns->n_msgqs;
 	m.msgqs = qp;
-	r = img_write_msg(dirfd, IPCNS_NAME, MD_IMG_IPCNS, &m.base);
+	if (pack_mqs(ns, &m, &pq, &pqp, &pm, &pmp) < 0)
+		goto out;
+	r = img_write_msg_flags(dirfd, IPCNS_NAME, MD_IMG_IPCNS, ns->n_mqs ? MD_IPCNS_F_POSIX_MQ : 0, &m.base);
 out:
+	free(pq);
+	free(pqp);
+	free(pm);
+	free(pmp);
 	for (size_t i = 0; vals && i < ns->n_sems; i++)
 		free(vals[i]);
 	free(vals);
@@ -115,6 +166,47 @@ out:
 	free(ms);
 	free(msp);
 	return r == -ENOMEM ? log_err(r, "cannot write image '%s'", IPCNS_NAME) : r;
+}
+
+/* the POSIX queues against what mq_open() and mq_send() take: 0, or img_invalid() */
+static int check_mqs(const Md__IpcNsImage *m)
+{
+	uint64_t bytes = 0, msgs = 0;
+
+	if (m->n_mqs > MD_IPC_OBJS_MAX)
+		return img_invalid(IPCNS_NAME, "%zu POSIX message queues: too many", m->n_mqs);
+	for (size_t i = 0; i < m->n_mqs; i++) {
+		const Md__PosixMq *q = m->mqs[i];
+
+		if (!md_mq_name_ok(q->name))
+			return img_invalid(IPCNS_NAME, "POSIX message queue name '%.64s'", q->name);
+		if (q->mode > 07777 || !q->maxmsg || q->maxmsg > MD_MQ_MAXMSG_MAX || !q->msgsize ||
+		    q->msgsize > MD_MQ_MSGSIZE_MAX || q->n_msgs > q->maxmsg)
+			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s': mode %#o, %zu of %llu messages of "
+					   "%llu bytes", q->name, q->mode, q->n_msgs, (unsigned long long)q->maxmsg,
+					   (unsigned long long)q->msgsize);
+		msgs += q->n_msgs;
+		if (msgs > MD_MSGS_MAX)
+			return img_invalid(IPCNS_NAME, "over %u POSIX messages", MD_MSGS_MAX);
+		for (size_t k = 0; k < q->n_msgs; k++) {
+			const Md__PosixMsg *g = q->msgs[k];
+
+			if (g->prio >= MD_MQ_PRIO_MAX || g->data.len > q->msgsize)
+				return img_invalid(IPCNS_NAME, "message %zu of POSIX queue '/%s': priority %u, %zu bytes",
+						   k, q->name, g->prio, g->data.len);
+			/* as mq_receive() gives them: a higher priority never after a lower one */
+			if (k && g->prio > q->msgs[k - 1]->prio)
+				return img_invalid(IPCNS_NAME, "message %zu of POSIX queue '/%s' comes after one of a "
+						   "lower priority", k, q->name);
+			bytes += g->data.len;
+			if (bytes > MD_MSG_BYTES_MAX)
+				return img_invalid(IPCNS_NAME, "POSIX messages of over %u bytes", MD_MSG_BYTES_MAX);
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(m->mqs[j]->name, q->name))
+				return img_invalid(IPCNS_NAME, "two POSIX message queues named '/%s'", q->name);
+	}
+	return 0;
 }
 
 /* the image's objects against what a restore needs: 0, or img_invalid() */
@@ -175,6 +267,34 @@ static int check(const Md__IpcNsImage *m)
 				return img_invalid(IPCNS_NAME, "two message queues with id %d or key %#x", q->id,
 						   (unsigned)q->key);
 	}
+	return check_mqs(m);
+}
+
+static int unpack_mqs(const Md__IpcNsImage *m, struct md_ipcns *ns)
+{
+	ns->mqs = calloc(m->n_mqs + 1, sizeof(*ns->mqs));
+	if (!ns->mqs)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_mqs; i++) {
+		const Md__PosixMq *q = m->mqs[i];
+		struct md_posix_mq *d = &ns->mqs[ns->n_mqs++];
+
+		*d = (struct md_posix_mq){ .name = strdup(q->name), .mode = q->mode, .uid = q->uid, .gid = q->gid,
+					   .maxmsg = q->maxmsg, .msgsize = q->msgsize };
+		d->msgs = calloc(q->n_msgs + 1, sizeof(*d->msgs));
+		if (!d->name || !d->msgs)
+			return -ENOMEM;
+		for (size_t k = 0; k < q->n_msgs; k++) {
+			struct md_pmsg *g = &d->msgs[d->n_msgs++];
+
+			g->prio = q->msgs[k]->prio;
+			g->len = q->msgs[k]->data.len;
+			if (!(g->data = malloc(g->len + 1)))
+				return -ENOMEM;
+			if (g->len)	/* protobuf-c gives no buffer for empty bytes */
+				memcpy(g->data, q->msgs[k]->data.data, g->len);
+		}
+	}
 	return 0;
 }
 
@@ -183,16 +303,19 @@ int image_read_ipcns(int dirfd, struct md_ipcns *ret)
 	_cleanup_msg_ ProtobufCMessage *raw = NULL;
 	struct md_ipcns ns = { 0 };
 	const Md__IpcNsImage *m;
+	uint32_t flags;
 	int r;
 
 	*ret = ns;
-	r = img_read_msg(dirfd, IPCNS_NAME, MD_IMG_IPCNS, &raw);
+	r = img_read_msg_flags(dirfd, IPCNS_NAME, MD_IMG_IPCNS, &flags, &raw);
 	if (r < 0)
 		return r;
 	m = (const Md__IpcNsImage *)raw;
 	r = check(m);
 	if (r < 0)
 		return r;
+	if (m->n_mqs && !(flags & MD_IPCNS_F_POSIX_MQ))
+		return img_invalid(IPCNS_NAME, "holds POSIX message queues without header flag %#x", MD_IPCNS_F_POSIX_MQ);
 	ns.sysctls = calloc(m->n_sysctls + 1, sizeof(*ns.sysctls));
 	ns.sems = calloc(m->n_sems + 1, sizeof(*ns.sems));
 	ns.msgqs = calloc(m->n_msgqs + 1, sizeof(*ns.msgqs));
@@ -235,6 +358,8 @@ int image_read_ipcns(int dirfd, struct md_ipcns *ret)
 				memcpy(g->data, q->msgs[k]->data.data, g->len);
 		}
 	}
+	if (unpack_mqs(m, &ns) < 0)
+		goto oom;
 	*ret = ns;
 	return 0;
 oom:

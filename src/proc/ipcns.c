@@ -1,11 +1,15 @@
 /*
  * The calling thread's IPC namespace (memdump/ipcns.h): its sysctls, SysV
- * objects and POSIX message queues, read without changing them, and made
- * again. The objects are walked by index (SEM_INFO gives the highest in
- * use, SEM_STAT an index's id); a queue's messages are copied in place
- * (msgrcv() with MSG_COPY: the kernel's checkpoint/restore interface), and
- * POSIX queues are found on an mqueue file system mounted nowhere
- * (fsmount() of the namespace's own), so that no mount is seen.
+ * objects and POSIX message queues, read without changing them (but for
+ * a POSIX queue's times), and made again. The objects are walked by index
+ * (SEM_INFO gives the highest in use, SEM_STAT an index's id); a queue's
+ * messages are copied in place (msgrcv() with MSG_COPY: the kernel's
+ * checkpoint/restore interface), and POSIX queues are found on an mqueue
+ * file system mounted nowhere (fsmount() of the namespace's own), so that
+ * no mount is seen.
+ *
+ * A POSIX queue's messages can only be read by taking them out: they
+ * are put back at once, in the order taken, which is the queue's.
  *
  * An id is chosen for the next object through the namespace's
  * kernel/{sem,msg}_next_id, which the kernel forgets once an object takes
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +29,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -221,30 +228,155 @@ int ipcns_read_shm(struct ipcns_shm **ret, size_t *ret_n)
 	return 0;
 }
 
-int ipcns_first_mqueue(char **ret)
+int ipcns_mqueue_mount(void)
 {
-	_cleanup_close_ int fs = fsopen("mqueue", FSOPEN_CLOEXEC), mnt = -1;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd;
+	_cleanup_close_ int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+	int mnt;
 
-	*ret = NULL;
 	if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
 	mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-	if (mnt < 0)
-		return -errno;
-	fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		int r = -errno;
+	return mnt < 0 ? -errno : mnt;
+}
 
+int ipcns_mqueue_info(int fd, struct ipcns_mq_info *ret)
+{
+	char buf[160];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	unsigned long long qsize;
+	int notify, signo, pid;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (sscanf(buf, "QSIZE:%llu NOTIFY:%d SIGNO:%d NOTIFY_PID:%d", &qsize, &notify, &signo, &pid) != 4)
+		return -EINVAL;
+	*ret = (struct ipcns_mq_info){ .qsize = qsize, .notify_pid = pid };
+	return 0;
+}
+
+/* the messages of q, taken out of fd (O_NONBLOCK) and put back in the same order */
+static int read_pmsgs(int fd, struct md_posix_mq *q, uint64_t curmsgs)
+{
+	_cleanup_free_ uint8_t *buf = malloc(q->msgsize);
+	ssize_t held = -1;	/* a message taken into buf, not kept: it goes back last */
+	unsigned prio = 0;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	q->msgs = calloc(curmsgs + 1, sizeof(*q->msgs));
+	if (!q->msgs)
+		return -ENOMEM;
+	while (q->n_msgs < curmsgs) {
+		struct md_pmsg *g = &q->msgs[q->n_msgs];
+		ssize_t n = mq_receive(fd, (char *)buf, q->msgsize, &prio);
+
+		if (n < 0) {
+			r = errno == EAGAIN ? 0 : -errno;
+			break;
+		}
+		g->data = malloc((size_t)n + 1);
+		if (!g->data) {
+			held = n;
+			r = -ENOMEM;
+			break;
+		}
+		memcpy(g->data, buf, (size_t)n);
+		g->len = (size_t)n;
+		g->prio = prio;
+		q->n_msgs++;
+	}
+	/* back in the order taken: the queue as it was (but for its times) */
+	for (size_t k = 0; k < q->n_msgs; k++)
+		if (mq_send(fd, (const char *)q->msgs[k].data, q->msgs[k].len, q->msgs[k].prio) < 0 && r >= 0)
+			r = -errno;
+	if (held >= 0 && mq_send(fd, (const char *)buf, (size_t)held, prio) < 0 && r >= 0)
+		r = -errno;
+	return r;
+}
+
+static int read_mq(int mnt, const char *name, struct md_posix_mq *q, uint64_t *total, size_t *count)
+{
+	_cleanup_close_ int fd = openat(mnt, name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	struct ipcns_mq_info info;
+	struct mq_attr attr;
+	struct stat st;
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || mq_getattr(fd, &attr) < 0)
+		return -errno;
+	r = ipcns_mqueue_info(fd, &info);
+	if (r < 0)
+		return r;
+	/* the registration goes with a notification; its sigevent is nowhere to be read */
+	if (info.notify_pid)
+		return -EBUSY;
+	/* before anything is taken out */
+	*total += info.qsize;
+	*count += (size_t)attr.mq_curmsgs;
+	if (*total > MD_MSG_BYTES_MAX || *count > MD_MSGS_MAX)
+		return -EFBIG;
+	*q = (struct md_posix_mq){ .name = strdup(name), .mode = st.st_mode & 07777, .uid = st.st_uid,
+				   .gid = st.st_gid, .maxmsg = (uint64_t)attr.mq_maxmsg,
+				   .msgsize = (uint64_t)attr.mq_msgsize };
+	if (!q->name)
+		return -ENOMEM;
+	return read_pmsgs(fd, q, (uint64_t)attr.mq_curmsgs);
+}
+
+static int cmp_mq(const void *a, const void *b)
+{
+	return strcmp(((const struct md_posix_mq *)a)->name, ((const struct md_posix_mq *)b)->name);
+}
+
+int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed)
+{
+	_cleanup_close_ int mnt = ipcns_mqueue_mount();
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	uint64_t total = 0;
+	size_t count = 0, cap = 0;
+	struct stat st;
+	int fd, r = 0;
+
+	*failed = NULL;
+	if (mnt < 0)
+		return mnt;
+	fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
 		if (fd >= 0)
 			close(fd);
 		return r;
 	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			return (*ret = strdup(de->d_name)) ? 0 : -ENOMEM;
+	*dev = st.st_dev;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (ns->n_mqs == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			struct md_posix_mq *m = reallocarray(ns->mqs, ncap, sizeof(*m));
+
+			if (!m)
+				return -ENOMEM;
+			ns->mqs = m;
+			cap = ncap;
+		}
+		ns->mqs[ns->n_mqs] = (struct md_posix_mq){ 0 };
+		r = read_mq(mnt, de->d_name, &ns->mqs[ns->n_mqs], &total, &count);
+		/* what it holds is freed with ns */
+		if (ns->mqs[ns->n_mqs].name)
+			ns->n_mqs++;
+		if (r < 0) {
+			*failed = strdup(de->d_name);
+			return r;
+		}
+	}
+	if (errno)
+		return -errno;
+	if (ns->n_mqs)
+		qsort(ns->mqs, ns->n_mqs, sizeof(*ns->mqs), cmp_mq);
 	return 0;
 }
 
@@ -506,18 +638,11 @@ int ipcns_raise_limits(const struct md_sysctl *s, size_t n, const char **failed)
  */
 #define MSG_LIMITS "2147483647"
 
-int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len)
+static int make_msgqs(const struct md_ipcns *ns, char *what, size_t len)
 {
 	_cleanup_free_ char *msgmax = NULL, *msgmnb = NULL;
-	int r = 0, r2;
+	int r, r2;
 
-	for (size_t i = 0; i < ns->n_sems && r >= 0; i++) {
-		r = make_sem(&ns->sems[i]);
-		if (r < 0)
-			snprintf(what, len, "semaphore set %d (key %#x)", ns->sems[i].id, (unsigned)ns->sems[i].key);
-	}
-	if (r < 0 || !ns->n_msgqs)
-		return r;
 	r = read_sysctl("kernel/msgmax", &msgmax);
 	if (r >= 0)
 		r = read_sysctl("kernel/msgmnb", &msgmnb);
@@ -540,4 +665,93 @@ int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len)
 	if (r >= 0 && r2 < 0)
 		snprintf(what, len, "kernel/msgmax and msgmnb");
 	return r < 0 ? r : r2;
+}
+
+static int make_mq(const struct md_posix_mq *q)
+{
+	struct mq_attr attr = { .mq_maxmsg = (long)q->maxmsg, .mq_msgsize = (long)q->msgsize };
+	_cleanup_close_ int fd = -1;
+	char path[NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "/%s", q->name);
+	fd = mq_open(path, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK | O_CLOEXEC, 0600, &attr);
+	if (fd < 0)
+		return -errno;
+	for (size_t k = 0; k < q->n_msgs; k++)
+		if (mq_send(fd, (const char *)q->msgs[k].data, q->msgs[k].len, q->msgs[k].prio) < 0)
+			return -errno;
+	/* the owner before the mode: a chown() takes set-id bits */
+	if (fchown(fd, q->uid, q->gid) < 0 || fchmod(fd, q->mode) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A POSIX queue's limits (fs/mqueue/msg_max, msgsize_max, queues_max)
+ * are the kernel's hard ones meanwhile (a queue made before the tree
+ * lowered them keeps its own), then back to what they were; the queues'
+ * bytes count against memdump's RLIMIT_MSGQUEUE, raised to its hard limit
+ * meanwhile.
+ */
+static const struct {
+	const char *name;
+	const char *high;
+} mq_limits[] = {
+	{ "fs/mqueue/msg_max", "65536" },
+	{ "fs/mqueue/msgsize_max", "16777216" },
+	{ "fs/mqueue/queues_max", "2147483647" },
+};
+#define N_MQ_LIMITS (sizeof(mq_limits) / sizeof(mq_limits[0]))
+
+static int make_mqs(const struct md_ipcns *ns, char *what, size_t len)
+{
+	char *was[N_MQ_LIMITS] = { 0 };
+	struct rlimit rl, high;
+	int r = 0, r2 = 0;
+
+	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0)
+		return -errno;
+	high = (struct rlimit){ rl.rlim_max, rl.rlim_max };
+	if (setrlimit(RLIMIT_MSGQUEUE, &high) < 0)
+		return -errno;
+	for (size_t i = 0; i < N_MQ_LIMITS && r >= 0; i++) {
+		r = read_sysctl(mq_limits[i].name, &was[i]);
+		if (r >= 0)
+			r = write_sysctl(mq_limits[i].name, mq_limits[i].high);
+		if (r < 0)
+			snprintf(what, len, "%s", mq_limits[i].name);
+	}
+	for (size_t i = 0; i < ns->n_mqs && r >= 0; i++) {
+		r = make_mq(&ns->mqs[i]);
+		if (r < 0)
+			snprintf(what, len, "POSIX message queue '/%s'%s", ns->mqs[i].name,
+				 r == -EMFILE ? " (over memdump's RLIMIT_MSGQUEUE)" : "");
+	}
+	for (size_t i = 0; i < N_MQ_LIMITS; i++) {
+		if (was[i] && r2 >= 0 && (r2 = write_sysctl(mq_limits[i].name, was[i])) < 0 && r >= 0)
+			snprintf(what, len, "%s", mq_limits[i].name);
+		free(was[i]);
+	}
+	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && r2 >= 0) {
+		r2 = -errno;
+		if (r >= 0)
+			snprintf(what, len, "memdump's RLIMIT_MSGQUEUE");
+	}
+	return r < 0 ? r : r2;
+}
+
+int ipcns_make_objects(const struct md_ipcns *ns, char *what, size_t len)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < ns->n_sems && r >= 0; i++) {
+		r = make_sem(&ns->sems[i]);
+		if (r < 0)
+			snprintf(what, len, "semaphore set %d (key %#x)", ns->sems[i].id, (unsigned)ns->sems[i].key);
+	}
+	if (r >= 0 && ns->n_msgqs)
+		r = make_msgqs(ns, what, len);
+	if (r >= 0 && ns->n_mqs)
+		r = make_mqs(ns, what, len);
+	return r;
 }

@@ -6,7 +6,8 @@
  * eventfds, signalfds and timerfds made here with the state they had,
  * epoll instances made here empty, sockets made, bound and refilled here
  * (sockets.c), inotify instances with their watches (inotify.c), files
- * deleted while open or mapped made again and deleted (ghost.c). Only
+ * deleted while open or mapped made again and deleted (ghost.c), POSIX
+ * message queues by name in the tree's IPC namespace. Only
  * pidfds wait for the tree: restore_open_pidfds() opens them once its
  * processes exist.
  * A process gets its fds through a unix socket (SCM_RIGHTS), up to 253 at
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -619,6 +621,11 @@ static int open_fd_file(struct restore_ctx *rc, const struct md_fd *f)
 	case MD_FD_PIDFD:
 		/* restore_open_pidfds(), once the tree exists */
 		return 0;
+	case MD_FD_MQUEUE:
+		/* by name, in memdump's IPC namespace: the tree's (restore_ipcns() made it, with its queues) */
+		fd = mq_open(f->path, (int)(f->flags & (O_ACCMODE | O_NONBLOCK)));
+		fd = fd < 0 ? -errno : fd;
+		break;
 	default:
 		if (f->ctty) {
 			fd = restore_tty_open(rc, f);

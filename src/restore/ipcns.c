@@ -1,9 +1,10 @@
 /*
  * The tree's own IPC namespace (md_inventory.ipc_ns): memdump's thread
- * moves into a new one before it makes the tree's SysV segments
- * (files.c), so that they, and the root it clones (every process after
- * it), are there. The semaphore sets and message queues come first, under
- * their ids and keys, by their creators; the sysctls the dump found set
+ * moves into a new one before it makes the tree's SysV segments and opens
+ * its POSIX message queues (files.c), so that they, and the root it clones
+ * (every process after it), are there. The semaphore sets and message
+ * queues come first, under their ids and keys, by their creators, then the
+ * POSIX queues under their names; the sysctls the dump found set
  * otherwise than in a new namespace come last, so that limits the tree
  * lowered below what it holds do not stop memdump from making it again,
  * and the limits it raised are raised first (ipcns_raise_limits()). The

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -515,7 +516,21 @@ void md_ipcns_release(struct md_ipcns *ns)
 		free(ns->msgqs[i].msgs);
 	}
 	free(ns->msgqs);
+	for (size_t i = 0; i < ns->n_mqs; i++) {
+		for (size_t k = 0; k < ns->mqs[i].n_msgs; k++)
+			free(ns->mqs[i].msgs[k].data);
+		free(ns->mqs[i].msgs);
+		free(ns->mqs[i].name);
+	}
+	free(ns->mqs);
 	memset(ns, 0, sizeof(*ns));
+}
+
+bool md_mq_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len && len <= NAME_MAX && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
 bool md_net_sysctl_name_ok(const char *name)

@@ -11,19 +11,26 @@
  *                    four messages (type 1 "hello", type 2 8000 bytes, type 1 empty, type 3 "last")
  *   message queue W  private, empty; child M waits in msgrcv() for type 9
  *   segment U        key 0x4d495303, 3 pages + 10 bytes, written, attached by nobody
- *   segment T        private, 2 pages, written, attached by P (and S and M)
+ *   segment T        private, 2 pages, written, attached by P (and S, M and R)
+ *   POSIX queue J    "/dumpee_ipc_jobs", mq_maxmsg 15 (above a new namespace's msg_max), mq_msgsize 300,
+ *                    mode 0640, owner 1234:5678, five messages (priorities 0, 7, 0, 7, 31000; one of
+ *                    300 bytes, one empty); P holds it read-only and write-only non-blocking
+ *   POSIX queue E    "/dumpee_ipc_empty", default limits, mode 0600, held by nobody
+ *   POSIX queue K    "/dumpee_ipc_wake", empty; child R waits in mq_receive() on it
  *   sysctls          kernel/msgmnb 20000, kernel/sem "40000 64000 32 64", kernel/shmmni 100,
  *                    fs/mqueue/msg_max 20 (-r: kernel/shm_rmid_forced 1 too)
  * Each kind had an object made and removed first, so that ids are not indexes.
  *
  * Modes: -m wait (default) writes "READY P" to STATUS and waits for SIGUSR1;
  * -m selftest checks at once; -m corrupt -c WHAT breaks one thing first
- * (semval, big, msg, owner, unattached, id, sysctl), and the check must notice.
+ * (semval, big, msg, owner, unattached, id, sysctl, pmsg, pmode, pfd), and the check must notice.
  * The check: every object under its id and key with its owner, creator, mode and
  * content (the messages received in order), U's bytes through an attach,
- * T's through P's, the sysctls; then a type 9 message wakes M and a semop()
- * wakes S, which must both end well. -q: a POSIX message queue too (for the
- * refusal test); -e: S calls semop() again after EINTR (a freeze or a stop
+ * T's through P's, the sysctls, J's limits, owner and mode and its messages
+ * received in order through P's fds, whose access modes and flags are
+ * checked, E by name; then a type 9 message wakes M, a semop() S and a
+ * message on K R, which must all end well. -n: P registers for J's
+ * notification (for the refusal test); -e: S calls semop() again after EINTR (a freeze or a stop
  * gives it one; a restore runs the call again). P writes "OK" or "FAIL: <what>" to STATUS.
  */
 #define DUMPEE_NAME "dumpee_ipc"
@@ -34,6 +41,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
@@ -67,8 +75,19 @@ static const char *corrupt;
 static volatile sig_atomic_t go;
 static int id_a, id_b, id_c, id_q, id_w, id_u, id_seg_t;
 static uint8_t *t_mem;
-static pid_t s_pid, m_pid;
+static pid_t s_pid, m_pid, r_pid;
 static bool rmid_forced, retry;
+static mqd_t jr, jw, kw;
+
+#define J_NAME "/dumpee_ipc_jobs"
+#define E_NAME "/dumpee_ipc_empty"
+#define K_NAME "/dumpee_ipc_wake"
+#define J_MSGSIZE 300
+/* J's messages, as mq_receive() gives them: highest priority first, oldest first within one */
+static const struct {
+	unsigned prio;
+	const char *text;	/* NULL: J_MSGSIZE bytes of pattern(, 'J') */
+} j_msgs[] = { { 31000, "top" }, { 7, "two" }, { 7, "" }, { 0, "one" }, { 0, NULL } };
 
 static const struct {
 	const char *name, *value;
@@ -198,6 +217,43 @@ static void setup(void)
 		write_sysctl("kernel/shm_rmid_forced", "1");
 }
 
+static void send_j(mqd_t q, size_t i)
+{
+	char buf[J_MSGSIZE];
+	size_t len = j_msgs[i].text ? strlen(j_msgs[i].text) : J_MSGSIZE;
+
+	for (size_t k = 0; k < len; k++)
+		buf[k] = j_msgs[i].text ? j_msgs[i].text[k] : (char)pattern(k, 'J');
+	if (mq_send(q, buf, len, j_msgs[i].prio) < 0)
+		die_setup("mq_send");
+}
+
+/* after the sysctls: J's mq_maxmsg is above a new namespace's fs/mqueue/msg_max */
+static void setup_posix(bool notify)
+{
+	struct mq_attr ja = { .mq_maxmsg = 15, .mq_msgsize = J_MSGSIZE };
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	mqd_t e;
+
+	jw = mq_open(J_NAME, O_CREAT | O_EXCL | O_WRONLY | O_NONBLOCK, 0600, &ja);
+	jr = mq_open(J_NAME, O_RDONLY);
+	e = mq_open(E_NAME, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+	kw = mq_open(K_NAME, O_CREAT | O_EXCL | O_WRONLY, 0600, NULL);
+	if (jw < 0 || jr < 0 || e < 0 || kw < 0)
+		die_setup("mq_open");
+	close(e);
+	/* oldest first within a priority: "one" before the long one, "two" before the empty one */
+	send_j(jw, 3);
+	send_j(jw, 1);
+	send_j(jw, 4);
+	send_j(jw, 2);
+	send_j(jw, 0);
+	if (fchown(jw, 1234, 5678) < 0 || fchmod(jw, 0640) < 0)
+		die_setup("fchown J");
+	if (notify && mq_notify(jr, &sev) < 0)
+		die_setup("mq_notify");
+}
+
 /* S: takes 6 from B, once P has added 1 to its 5 */
 static int child_s(void)
 {
@@ -218,6 +274,16 @@ static int child_m(void)
 	if (n != 4 || memcmp(b.mtext, "wake", 4))
 		return 3;
 	return 0;
+}
+
+/* R: the message of K, "wake" */
+static int child_r(void)
+{
+	char buf[8192];
+	mqd_t k = mq_open(K_NAME, O_RDONLY);
+	ssize_t n = k < 0 ? -1 : mq_receive(k, buf, sizeof(buf), NULL);
+
+	return n == 4 && !memcmp(buf, "wake", 4) ? 0 : 3;
 }
 
 static pid_t fork_into(int (*fn)(void))
@@ -334,8 +400,65 @@ static void check_segments(void)
 			failf("T: byte %zu is %#x", i, t_mem[i]);
 			break;
 		}
-	if (shmctl(id_seg_t, IPC_STAT, &ds) < 0 || ds.shm_nattch != 3)
-		failf("T (%d): %lu attaches, expected 3", id_seg_t, (unsigned long)ds.shm_nattch);
+	if (shmctl(id_seg_t, IPC_STAT, &ds) < 0 || ds.shm_nattch != 4)
+		failf("T (%d): %lu attaches, expected 4", id_seg_t, (unsigned long)ds.shm_nattch);
+}
+
+static void check_j_fds(void)
+{
+	struct mq_attr ar, aw;
+
+	if (mq_getattr(jr, &ar) < 0 || mq_getattr(jw, &aw) < 0) {
+		failf("J: mq_getattr: %s", strerror(errno));
+		return;
+	}
+	if (ar.mq_maxmsg != 15 || ar.mq_msgsize != J_MSGSIZE || ar.mq_curmsgs != 5 || ar.mq_flags != 0)
+		failf("J: %ld of %ld messages of %ld bytes, flags %#lx", ar.mq_curmsgs, ar.mq_maxmsg, ar.mq_msgsize,
+		      ar.mq_flags);
+	if (aw.mq_flags != O_NONBLOCK)
+		failf("J's writer: flags %#lx", aw.mq_flags);
+	if ((fcntl(jr, F_GETFL) & O_ACCMODE) != O_RDONLY || (fcntl(jw, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		failf("J: access modes %#o and %#o", fcntl(jr, F_GETFL) & O_ACCMODE, fcntl(jw, F_GETFL) & O_ACCMODE);
+	if (mq_send(jr, "x", 1, 0) == 0 || errno != EBADF)
+		failf("J: a send through the read-only fd did not fail with EBADF");
+}
+
+static void check_posix(void)
+{
+	char buf[8192];
+	struct mq_attr a;
+	struct stat st;
+	unsigned prio;
+	mqd_t e;
+
+	if (fstat(jr, &st) < 0 || (st.st_mode & 07777) != 0640 || st.st_uid != 1234 || st.st_gid != 5678)
+		failf("J: mode %#o owner %u:%u", st.st_mode & 07777, st.st_uid, st.st_gid);
+	check_j_fds();
+	for (size_t i = 0; i < sizeof(j_msgs) / sizeof(j_msgs[0]); i++) {
+		ssize_t n = mq_receive(jr, buf, sizeof(buf), &prio);
+		size_t len = j_msgs[i].text ? strlen(j_msgs[i].text) : J_MSGSIZE;
+		bool same = n == (ssize_t)len && prio == j_msgs[i].prio;
+
+		for (size_t k = 0; same && k < len; k++)
+			same = buf[k] == (j_msgs[i].text ? j_msgs[i].text[k] : (char)pattern(k, 'J'));
+		if (!same) {
+			failf("J: message %zu is %zd bytes of priority %u", i, n, prio);
+			return;
+		}
+	}
+	/* empty now, non-blocking for the writer */
+	if (mq_send(jw, "again", 5, 3) < 0 || mq_receive(jr, buf, sizeof(buf), &prio) != 5 || prio != 3)
+		failf("J: a message sent after the restore did not come back");
+	e = mq_open(E_NAME, O_RDONLY);
+	if (e < 0) {
+		failf("E: %s", strerror(errno));
+		return;
+	}
+	if (mq_getattr(e, &a) < 0 || a.mq_maxmsg != 10 || a.mq_msgsize != 8192 || a.mq_curmsgs ||
+	    fstat(e, &st) < 0 || (st.st_mode & 07777) != 0600)
+		failf("E: %ld of %ld messages of %ld bytes, mode %#o", a.mq_curmsgs, a.mq_maxmsg, a.mq_msgsize,
+		      st.st_mode & 07777);
+	close(e);
 }
 
 static void check_sysctls(void)
@@ -365,6 +488,10 @@ static void wake_children(void)
 	send(id_w, 9, "wake", 4);
 	if (semop(id_b, &op, 1) < 0)
 		failf("semop on B: %s", strerror(errno));
+	if (mq_send(kw, "wake", 4, 0) < 0)
+		failf("mq_send on K: %s", strerror(errno));
+	if (waitpid(r_pid, &st, 0) != r_pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		failf("R (waiting in mq_receive()): status %#x", st);
 	if (waitpid(m_pid, &st, 0) != m_pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		failf("M (waiting in msgrcv()): status %#x", st);
 	if (waitpid(s_pid, &st, 0) != s_pid || !WIFEXITED(st) || WEXITSTATUS(st))
@@ -392,6 +519,16 @@ static void break_one(void)
 		id_a += 32768;
 	if (is("sysctl"))
 		write_sysctl("kernel/msgmnb", "20001");
+	if (is("pmsg"))
+		mq_receive(jr, (char *)b.mtext, sizeof(b.mtext), NULL);
+	if (is("pmode"))
+		fchmod(jr, 0644);
+	if (is("pfd")) {
+		/* the writer without O_NONBLOCK */
+		struct mq_attr a = { .mq_flags = 0 };
+
+		mq_setattr(jw, &a, NULL);
+	}
 }
 
 int main(int argc, char **argv)
@@ -399,16 +536,16 @@ int main(int argc, char **argv)
 	const char *mode = "wait";
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	char line[sizeof(failure) + 8];
-	bool posix_mq = false;
+	bool notify = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "m:c:eqr")) != -1) {
+	while ((c = getopt(argc, argv, "m:c:enr")) != -1) {
 		if (c == 'm')
 			mode = optarg;
 		else if (c == 'c')
 			corrupt = optarg;
-		else if (c == 'q')
-			posix_mq = true;
+		else if (c == 'n')
+			notify = true;
 		else if (c == 'r')
 			rmid_forced = true;
 		else if (c == 'e')
@@ -423,10 +560,10 @@ int main(int argc, char **argv)
 	if (unshare(CLONE_NEWIPC) < 0)
 		die_setup("unshare(CLONE_NEWIPC)");
 	setup();
-	if (posix_mq && mq_open("/dumpee_ipc", O_CREAT | O_RDWR, 0600, NULL) < 0)
-		die_setup("mq_open");
+	setup_posix(notify);
 	s_pid = fork_into(child_s);
 	m_pid = fork_into(child_m);
+	r_pid = fork_into(child_r);
 
 	if (!strcmp(mode, "wait")) {
 		snprintf(line, sizeof(line), "READY %d", getpid());
@@ -441,10 +578,12 @@ int main(int argc, char **argv)
 	check_msgs();
 	check_segments();
 	check_sysctls();
+	check_posix();
 	wake_children();
 	if (failure[0]) {
 		kill(s_pid, SIGKILL);
 		kill(m_pid, SIGKILL);
+		kill(r_pid, SIGKILL);
 		while (wait(NULL) > 0 || errno == EINTR)
 			;
 		snprintf(line, sizeof(line), "FAIL: %s", failure);
@@ -455,6 +594,6 @@ int main(int argc, char **argv)
 	write_status("OK");
 	return 0;
 usage:
-	fprintf(stderr, "usage: dumpee_ipc [-m wait|selftest|corrupt] [-c WHAT] [-e] [-q] [-r] STATUS\n");
+	fprintf(stderr, "usage: dumpee_ipc [-m wait|selftest|corrupt] [-c WHAT] [-e] [-n] [-r] STATUS\n");
 	return 2;
 }

@@ -4086,18 +4086,25 @@ test_ipc_selftest() {
 
 test_ipc_detects_corruption() {
 	local what
-	for what in semval big msg owner unattached id sysctl; do
+	for what in semval big msg owner unattached id sysctl pmsg pmode pfd; do
 		corruption_noticed "$E2E/dumpee_ipc" "$what"
 	done
 }
 
 # ipc_objects PID: the SysV objects of PID's IPC namespace, as one line each (kind, key, id,
-# mode, size, counts, owner, creator of a set or queue), and its sysctls
+# mode, size, counts, owner, creator of a set or queue), its POSIX queues (name, mode, owner,
+# bytes queued, from an mqueue file system mounted in a mount namespace of the call's own)
+# and its sysctls
 ipc_objects() {
-	nsenter -t "$1" -i sh -c 'awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
-		awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8 }" /proc/sysvipc/sem
-		awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9, \$10, \$11 }" /proc/sysvipc/msg
-		cd /proc/sys && grep . kernel/shm* kernel/msgm* kernel/sem fs/mqueue/*' | sort
+	mkdir -p "$TD/mqueue"
+	{
+		nsenter -t "$1" -i sh -c 'awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
+			awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8 }" /proc/sysvipc/sem
+			awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9, \$10, \$11 }" /proc/sysvipc/msg
+			cd /proc/sys && grep . kernel/shm* kernel/msgm* kernel/sem fs/mqueue/*'
+		nsenter -t "$1" -i unshare -m sh -c 'mount -t mqueue none "$1" && cd "$1" &&
+			for q in *; do echo "mq $q $(stat -c "%a %u %g" "$q") $(head -c 16 "$q")"; done' sh "$TD/mqueue"
+	} 2>&1 | sort
 }
 
 # dumped and restored, every object and sysctl comes back under its id, the blocked children
@@ -4112,12 +4119,14 @@ test_ns_ipc() {
 	# the keyed objects (0x4d495301..3, in decimal)
 	[[ $(grep -cE '^[a-z]+ 12966510(09|10|11) ' <<<"$before") -eq 3 ]] ||
 		fail "the dumpee's objects are not all there: $before"
+	[[ $(grep -c '^mq dumpee_ipc_' <<<"$before") -eq 3 ]] || fail "the dumpee's POSIX queues are not all there: $before"
 	host=$(cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | awk 'NR > 1 { print $2 }' | sort)
 	dump_and_kill "$PID" "$TD/img"
 	[[ -s $TD/img/ipcns.img ]] || fail "the image has no ipcns.img"
 	"$MEMDUMP" show "$TD/img/ipcns.img" >"$TD/ipcns.json" || fail "memdump show ipcns.img failed"
 	grep -q '"kernel/msgmnb"' "$TD/ipcns.json" || fail "kernel/msgmnb is not in the image"
 	grep -q '"fs/mqueue/msg_max"' "$TD/ipcns.json" || fail "fs/mqueue/msg_max is not in the image"
+	grep -q '"dumpee_ipc_jobs"' "$TD/ipcns.json" || fail "POSIX queue dumpee_ipc_jobs is not in the image"
 	! grep -q '"kernel/msgmax"' "$TD/ipcns.json" || fail "kernel/msgmax, left alone, is in the image"
 	restore_detached "$TD/img" "$PID"
 	[[ $(ns_of "$PID" ipc) != "$(ns_of self ipc)" ]] || fail "restored into memdump's IPC namespace"
@@ -4152,8 +4161,8 @@ test_ns_ipc_refused() {
 	need_memdump
 	need_unshare
 	# the freeze gives the semop() waiting in it EINTR, as a stop does: -e takes it again
-	ipc_refused mqueue "has POSIX message queue '/dumpee_ipc'" -q -e
-	ipc_still_ok mqueue
+	ipc_refused notify "POSIX message queue '/dumpee_ipc_jobs' of the tree's IPC namespace" -n -e
+	ipc_still_ok notify
 	ipc_refused rmid "attached by no process, with kernel.shm_rmid_forced set" -r -e
 	ipc_still_ok rmid
 	# an outsider that entered it, and a bind mount of it
@@ -4175,6 +4184,69 @@ test_ns_ipc_refused() {
 }
 
 ALL_TESTS+=(ipc_selftest ipc_detects_corruption ns_ipc ns_ipc_refused)
+
+# --- a POSIX message queue of memdump's IPC namespace (dumpee_mq) -------------------------
+
+MQ_PATH=/memdump_e2e_mq
+
+# the queue outlives the processes: remove it however the test ends
+mq_cleanup() {
+	python3 -c 'import ctypes, sys
+for n in sys.argv[1:]: ctypes.CDLL(None).mq_unlink(n.encode())' "$MQ_PATH" "${MQ_PATH}_c" 2>/dev/null
+	return 0
+}
+
+test_mq_selftest() {
+	trap mq_cleanup EXIT
+	selftest_ok "$E2E/dumpee_mq"
+}
+
+test_mq_detects_corruption() {
+	local what
+	trap mq_cleanup EXIT
+	for what in msg fdflags accmode; do
+		corruption_noticed "$E2E/dumpee_mq" "$what"
+	done
+}
+
+# the queue is the host's: it outlives the dump, with its messages, and the restored fds are on it
+test_mq() {
+	need_memdump
+	trap mq_cleanup EXIT
+	start_dumpee mq
+	read -r _ PID <"$STATUS"
+	dump_and_kill "$PID" "$TD/img"
+	"$MEMDUMP" show "$TD/img" >"$TD/show.json" || fail "memdump show failed"
+	grep -q '"FD_MQUEUE"' "$TD/show.json" || fail "no FD_MQUEUE in the image"
+	grep -q "\"$MQ_PATH\"" "$TD/show.json" || fail "the queue's name is not in the image"
+	[[ ! -e $TD/img/ipcns.img ]] || fail "the host's IPC namespace went into the image"
+	restore_detached "$TD/img" "$PID"
+	kill -USR1 "$PID" || fail "cannot signal $PID"
+	wait_until 30 status_final "$STATUS" || fail "no check result within 30 s"
+	head -n1 "$STATUS" | grep -qx OK || fail "mq check: $(head -n1 "$STATUS")"
+}
+
+# refused with WANT, and the dumpee goes on untouched
+mq_refused() {
+	local what=$1 want=$2
+	shift 2
+	start_dumpee mq "$@"
+	read -r _ PID <"$STATUS"
+	dump_refused "$want"
+	[[ -z $(ls -A "$TD/img") ]] || fail "$what: the refused dump left files"
+	kill -USR1 "$PID" || fail "cannot signal $PID"
+	wait_until 30 status_final "$STATUS" || fail "$what: no check result within 30 s"
+	head -n1 "$STATUS" | grep -qx OK || fail "$what: the dumpee changed: $(head -n1 "$STATUS")"
+}
+
+test_mq_refused() {
+	need_memdump
+	trap mq_cleanup EXIT
+	mq_refused unlinked "is POSIX message queue '$MQ_PATH (deleted)', removed (mq_unlink()) while open" -u
+	mq_refused notify "is POSIX message queue '$MQ_PATH', for whose notification" -n
+}
+
+ALL_TESTS+=(mq_selftest mq_detects_corruption mq mq_refused)
 
 # --- the runner --------------------------------------------------------------------------
 

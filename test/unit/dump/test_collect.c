@@ -4,6 +4,7 @@
  * with supported and unsupported kinds.
  */
 #include "compat/pidfd.h"
+#include "dump/internal.h"
 #include "memdump/dump.h"
 #include "memdump/model.h"
 #include "child.h"
@@ -769,8 +770,8 @@ static void setup_deleted_linked(int sync_fd)
 		_exit(1);
 }
 
-/* fd 3: a POSIX message queue, by its name in the mqueue file system */
-static void setup_mqueue(int sync_fd)
+/* fd 3: a POSIX message queue removed since (mq_unlink()): restore could open it by no name */
+static void setup_mqueue_removed(int sync_fd)
 {
 	char name[64];
 
@@ -779,6 +780,48 @@ static void setup_mqueue(int sync_fd)
 		_exit(1);
 	mq_unlink(name);
 }
+
+#define MQ_NAME "/memdump-collect-mq"
+
+/* fd 3: POSIX message queue MQ_NAME, write-only, non-blocking; in an IPC namespace of its own if asked */
+static void setup_mqueue_write(bool own_ns)
+{
+	if (own_ns && unshare(CLONE_NEWIPC) < 0)
+		_exit(1);
+	if (mq_open(MQ_NAME, O_WRONLY | O_NONBLOCK | O_CREAT, 0600, NULL) != 3)
+		_exit(1);
+}
+
+static void setup_mqueue(int sync_fd)
+{
+	setup_mqueue_write(false);
+}
+
+static void setup_mqueue_own_ns(int sync_fd)
+{
+	setup_mqueue_write(true);
+}
+
+/* fd 3 of the child is a queue by name; in memdump's namespace it is kept, in another refused */
+static void expect_mqueue(void (*setup)(int), int want)
+{
+	struct md_proc p = {};
+	struct dump_ns ns = {};
+
+	p.pid = start_child(setup, NULL, 0);
+	cr_assert_eq(dump_collect_fds(p.pid, &p), 0);
+	cr_assert_geq(p.n_fds, 4);
+	cr_expect_eq(p.fds[3].kind, MD_FD_MQUEUE);
+	cr_expect_str_eq(p.fds[3].path, MQ_NAME);
+	cr_expect_eq(p.fds[3].flags & (O_ACCMODE | O_NONBLOCK), O_WRONLY | O_NONBLOCK);
+	cr_expect_eq(dump_mqueue_fds(&ns, &p, 1), want);
+	stop_child(p.pid);
+	mq_unlink(MQ_NAME);
+	md_proc_release(&p);
+}
+
+Test(dump_collect, mqueue_by_name) { expect_mqueue(setup_mqueue, 0); }
+Test(dump_collect, mqueue_of_another_ipcns_is_refused) { expect_mqueue(setup_mqueue_own_ns, -ENOTSUP); }
 
 /* fd 3: a file on a tmpfs detached since: its name leads nowhere */
 static void setup_detached(int sync_fd)
@@ -982,7 +1025,7 @@ Test(dump_collect, epoll_item_fd_reused_is_found) { expect_epoll_item_at(setup_e
 Test(dump_collect, epoll_item_signalfd_moved_is_refused) { expect_epoll_item_at(setup_epoll_signalfd_moved, -1); }
 Test(dump_collect, epoll_item_outside_is_refused) { expect_epoll_item_at(setup_epoll_left_outside, -1); }
 Test(dump_collect, deleted_linked_is_refused) { expect_enotsup(setup_deleted_linked); }
-Test(dump_collect, mqueue_is_refused) { expect_enotsup(setup_mqueue); }
+Test(dump_collect, mqueue_removed_is_refused) { expect_enotsup(setup_mqueue_removed); }
 Test(dump_collect, thread_pidfd_is_refused) { expect_enotsup(setup_thread_pidfd); }
 Test(dump_collect, detached_mount_is_refused) { expect_enotsup(setup_detached); }
 

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,6 +596,126 @@ Test(image_roundtrip, ipc_namespace)
 	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
 	md_ipcns_release(&out);
 	md_ipcns_release(&in);
+}
+
+static struct md_pmsg pmsg(uint32_t prio, const char *text)
+{
+	return (struct md_pmsg){ prio, (uint8_t *)strdup(text), strlen(text) };
+}
+
+static uint8_t ipcns_flags(void)
+{
+	uint8_t b = 0xff;
+	int fd = openat(dirfd, "ipcns.img", O_RDONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &b, 1, 36), 1);
+	close(fd);
+	return b;
+}
+
+/* one POSIX queue field set to a bad value (by set), written and refused when read */
+#define MQ_REFUSED(in, what, set, back)                                                                 \
+	do {                                                                                            \
+		struct md_ipcns out_;                                                                   \
+		set;                                                                                    \
+		cr_assert_eq(image_write_ipcns(dirfd, &(in)), 0);                                       \
+		cr_assert_eq(image_read_ipcns(dirfd, &out_), -EINVAL, "%s was read", what);             \
+		back;                                                                                   \
+	} while (0)
+
+/* POSIX message queues in ipcns.img, under a header flag, with what mq_open() and mq_send() take */
+Test(image_roundtrip, posix_message_queues)
+{
+	char long_name[NAME_MAX + 2], *keep;
+	struct md_ipcns in, out;
+
+	synth_ipcns(&in);
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(ipcns_flags(), 0, "the flag without POSIX queues");
+	in.mqs = calloc(2, sizeof(*in.mqs));
+	cr_assert_not_null(in.mqs);
+	in.mqs[0] = (struct md_posix_mq){ strdup("jobs"), 0640, 1234, 5678, 5, 64, calloc(4, sizeof(struct md_pmsg)), 4 };
+	in.mqs[0].msgs[0] = pmsg(31000, "top");
+	in.mqs[0].msgs[1] = pmsg(7, "");
+	in.mqs[0].msgs[2] = pmsg(7, "two");
+	in.mqs[0].msgs[3] = pmsg(0, "last");
+	in.mqs[1] = (struct md_posix_mq){ strdup("empty"), 0600, 0, 0, 10, 8192, NULL, 0 };
+	in.n_mqs = 2;
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(ipcns_flags(), MD_IPCNS_F_POSIX_MQ);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
+	assert_ipcns_eq(&in, &out);
+	cr_assert_eq(out.n_mqs, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct md_posix_mq *x = &in.mqs[i], *y = &out.mqs[i];
+
+		cr_assert_str_eq(x->name, y->name);
+		cr_assert(x->mode == y->mode && x->uid == y->uid && x->gid == y->gid && x->maxmsg == y->maxmsg &&
+			  x->msgsize == y->msgsize && x->n_msgs == y->n_msgs);
+		for (size_t k = 0; k < x->n_msgs; k++) {
+			cr_assert(x->msgs[k].prio == y->msgs[k].prio && x->msgs[k].len == y->msgs[k].len);
+			cr_assert_arr_eq(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len);
+		}
+	}
+	md_ipcns_release(&out);
+	/* a reader before the flag would lose them; this one refuses queues without it */
+	flip_bits("ipcns.img", 36, MD_IPCNS_F_POSIX_MQ);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), -EINVAL, "POSIX queues without the header flag were read");
+
+	memset(long_name, 'q', NAME_MAX + 1);
+	long_name[NAME_MAX + 1] = '\0';
+	keep = in.mqs[0].name;
+	MQ_REFUSED(in, "a name with a slash", in.mqs[0].name = "a/b", in.mqs[0].name = keep);
+	MQ_REFUSED(in, "name ..", in.mqs[0].name = "..", in.mqs[0].name = keep);
+	MQ_REFUSED(in, "an empty name", in.mqs[0].name = "", in.mqs[0].name = keep);
+	MQ_REFUSED(in, "a name over NAME_MAX", in.mqs[0].name = long_name, in.mqs[0].name = keep);
+	keep = in.mqs[1].name;
+	MQ_REFUSED(in, "one name twice", in.mqs[1].name = in.mqs[0].name, in.mqs[1].name = keep);
+	MQ_REFUSED(in, "mode 010000", in.mqs[0].mode = 010000, in.mqs[0].mode = 0640);
+	MQ_REFUSED(in, "maxmsg 0", in.mqs[1].maxmsg = 0, in.mqs[1].maxmsg = 10);
+	MQ_REFUSED(in, "maxmsg 65537", in.mqs[1].maxmsg = 65537, in.mqs[1].maxmsg = 10);
+	MQ_REFUSED(in, "msgsize 0", in.mqs[1].msgsize = 0, in.mqs[1].msgsize = 8192);
+	MQ_REFUSED(in, "msgsize over 16 MiB", in.mqs[1].msgsize = (16u << 20) + 1, in.mqs[1].msgsize = 8192);
+	MQ_REFUSED(in, "more messages than maxmsg", in.mqs[0].maxmsg = 3, in.mqs[0].maxmsg = 5);
+	MQ_REFUSED(in, "a message over msgsize", in.mqs[0].msgsize = 3, in.mqs[0].msgsize = 64);
+	MQ_REFUSED(in, "priority 32768", in.mqs[0].msgs[0].prio = 32768, in.mqs[0].msgs[0].prio = 31000);
+	MQ_REFUSED(in, "a higher priority after a lower", in.mqs[0].msgs[3].prio = 8, in.mqs[0].msgs[3].prio = 0);
+	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
+	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
+	md_ipcns_release(&out);
+	md_ipcns_release(&in);
+}
+
+/* an fd on a POSIX message queue: by name, with its access mode; no other name or mode */
+Test(image_roundtrip, mqueue_fd)
+{
+	static const char *const bad[] = { "jobs", "/", "/a/b", "/..", "/." };
+	struct md_proc in, out;
+	char *path;
+
+	synth_proc(&in, 4242, 3);
+	in.fds[1].kind = MD_FD_MQUEUE;
+	path = in.fds[1].path;
+	in.fds[1].path = "/jobs";
+	in.fds[1].flags = O_WRONLY | O_NONBLOCK;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, 4242, &out), 0);
+	cr_assert_eq(out.fds[1].kind, MD_FD_MQUEUE);
+	cr_assert_str_eq(out.fds[1].path, "/jobs");
+	cr_assert_eq(out.fds[1].flags, O_WRONLY | O_NONBLOCK);
+	md_proc_release(&out);
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		in.fds[1].path = (char *)bad[k];
+		cr_assert_eq(image_write_proc(dirfd, &in), 0);
+		cr_assert_eq(image_read_proc(dirfd, 4242, &out), -EINVAL, "queue '%s' was read", bad[k]);
+	}
+	in.fds[1].path = "/jobs";
+	in.fds[1].flags = O_ACCMODE;
+	cr_assert_eq(image_write_proc(dirfd, &in), 0);
+	cr_assert_eq(image_read_proc(dirfd, 4242, &out), -EINVAL, "access mode 3 was read");
+	in.fds[1].path = path;
+	md_proc_release(&in);
 }
 
 Test(image_roundtrip, pagemap)

@@ -3,18 +3,21 @@
  * namespaces of the test's own (each test runs in a process of its own):
  * objects made here are read back with their ids, keys, owners, values and
  * messages; made again in another new namespace from what was read, they
- * read the same; a POSIX message queue is found; the sysctl comparison.
+ * read the same; POSIX message queues read and made; the sysctl comparison.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memdump/ipcns.h"
@@ -172,19 +175,142 @@ Test(ipcns, read_and_make_again)
 	md_ipcns_release(&got);
 }
 
-Test(ipcns, posix_queue_found)
+static void mq_put(mqd_t mq, unsigned prio, const char *text)
 {
-	char *name = NULL;
-	mqd_t mq;
+	cr_assert_eq(mq_send(mq, text, strlen(text), prio), 0, "mq_send: %s", strerror(errno));
+}
+
+static void assert_same_mqs(const struct md_ipcns *a, const struct md_ipcns *b)
+{
+	cr_assert_eq(a->n_mqs, b->n_mqs);
+	for (size_t i = 0; i < a->n_mqs; i++) {
+		const struct md_posix_mq *x = &a->mqs[i], *y = &b->mqs[i];
+
+		cr_assert_str_eq(x->name, y->name);
+		cr_assert_eq(x->mode, y->mode, "/%s: mode %#o, %#o", x->name, x->mode, y->mode);
+		cr_assert_eq(x->uid, y->uid);
+		cr_assert_eq(x->gid, y->gid);
+		cr_assert_eq(x->maxmsg, y->maxmsg);
+		cr_assert_eq(x->msgsize, y->msgsize);
+		cr_assert_eq(x->n_msgs, y->n_msgs);
+		for (size_t k = 0; k < x->n_msgs; k++) {
+			cr_assert_eq(x->msgs[k].prio, y->msgs[k].prio);
+			cr_assert_eq(x->msgs[k].len, y->msgs[k].len);
+			cr_assert_eq(memcmp(x->msgs[k].data, y->msgs[k].data, x->msgs[k].len), 0);
+		}
+	}
+}
+
+static void write_value(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, value, strlen(value)), (ssize_t)strlen(value));
+	close(fd);
+}
+
+/*
+ * POSIX queues read with their messages in mq_receive()'s order, and left
+ * as they were; made again in a new namespace, past limits lowered since,
+ * they read the same; a notification registered is refused, named
+ */
+Test(ipcns, posix_queues)
+{
+	static const char *const order[] = { "top", "two", "", "one", "three" };
+	struct mq_attr attr = { .mq_maxmsg = 5, .mq_msgsize = 64 };
+	struct md_ipcns got = { 0 }, again = { 0 };
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	uint64_t dev = 0, dev2 = 0;
+	char *failed = NULL, what[96], buf[64], *v;
+	unsigned prio;
+	size_t len;
+	mqd_t a, b;
+	int ready[2];
+	pid_t child;
 
 	new_ns();
-	cr_assert_eq(ipcns_first_mqueue(&name), 0);
-	cr_assert_null(name);
-	mq = mq_open("/md-test", O_CREAT | O_RDWR, 0600, NULL);
-	cr_assert_neq(mq, (mqd_t)-1, "mq_open: %s", strerror(errno));
-	cr_assert_eq(ipcns_first_mqueue(&name), 0);
-	cr_assert_str_eq(name, "md-test");
-	free(name);
+	cr_assert_eq(ipcns_read_mqueues(&got, &dev, &failed), 0);
+	cr_assert_eq(got.n_mqs, 0);
+	cr_assert_neq(dev, 0);
+	a = mq_open("/md-a", O_CREAT | O_RDWR | O_NONBLOCK, 0640, &attr);
+	cr_assert_neq(a, (mqd_t)-1, "mq_open: %s", strerror(errno));
+	cr_assert_eq(fchown(a, 1234, 5678), 0);
+	mq_put(a, 0, "one");
+	mq_put(a, 7, "two");
+	mq_put(a, 0, "three");
+	mq_put(a, 7, "");
+	mq_put(a, 31000, "top");
+	b = mq_open("/md-b", O_CREAT | O_RDWR, 0600, NULL);
+	cr_assert_neq(b, (mqd_t)-1, "mq_open: %s", strerror(errno));
+	/* lowered below what md-a has: the restore must still make it */
+	write_value("/proc/sys/fs/mqueue/msg_max", "3");
+	write_value("/proc/sys/fs/mqueue/msgsize_max", "128");
+
+	cr_assert_eq(ipcns_read_mqueues(&got, &dev2, &failed), 0, "%s: %s", failed, strerror(errno));
+	cr_assert_eq(dev2, dev);
+	cr_assert_eq(got.n_mqs, 2);
+	cr_assert_str_eq(got.mqs[0].name, "md-a");
+	cr_assert_str_eq(got.mqs[1].name, "md-b");
+	cr_assert_eq(got.mqs[0].mode, 0640);
+	cr_assert_eq(got.mqs[0].uid, 1234);
+	cr_assert_eq(got.mqs[0].gid, 5678);
+	cr_assert_eq(got.mqs[0].maxmsg, 5);
+	cr_assert_eq(got.mqs[0].msgsize, 64);
+	cr_assert_eq(got.mqs[1].n_msgs, 0);
+	cr_assert_eq(got.mqs[0].n_msgs, 5);
+	for (size_t k = 0; k < 5; k++) {
+		cr_assert_eq(got.mqs[0].msgs[k].len, strlen(order[k]));
+		cr_assert_eq(memcmp(got.mqs[0].msgs[k].data, order[k], strlen(order[k])), 0, "message %zu", k);
+	}
+	cr_assert_eq(got.mqs[0].msgs[0].prio, 31000);
+	/* the queue as it was: read again, the same */
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), 0);
+	assert_same_mqs(&got, &again);
+	md_ipcns_release(&again);
+
+	/*
+	 * a notification registered (by another process: a close by the owner
+	 * ends it): refused, named, and left registered
+	 */
+	cr_assert_eq(pipe(ready), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (!child) {
+		if (mq_notify(b, &sev) < 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], buf, 1), 1);
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), -EBUSY);
+	cr_assert_str_eq(failed, "md-b");
+	free(failed);
+	md_ipcns_release(&again);
+	cr_assert_eq(mq_notify(b, &sev), -1, "the registration went");
+	cr_assert_eq(errno, EBUSY);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	/* a new namespace, the queues made from what was read: the same again */
+	new_ns();
+	cr_assert_eq(ipcns_make_objects(&got, what, sizeof(what)), 0, "%s: %s", what, strerror(errno));
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), 0);
+	assert_same_mqs(&got, &again);
+	md_ipcns_release(&again);
+	/* the limits raised meanwhile are back */
+	cr_assert_eq(proc_read_file("/proc/sys/fs/mqueue/msg_max", &v, &len), 0);
+	cr_assert_str_eq(v, "10\n");
+	free(v);
+	/* and the queue works: the first out is the highest priority */
+	a = mq_open("/md-a", O_RDONLY);
+	cr_assert_neq(a, (mqd_t)-1, "mq_open: %s", strerror(errno));
+	cr_assert_eq(mq_receive(a, buf, sizeof(buf), &prio), 3);
+	cr_assert_eq(prio, 31000);
+	/* a name taken: refused, named */
+	cr_assert_lt(ipcns_make_objects(&got, what, sizeof(what)), 0);
+	cr_assert(strstr(what, "POSIX message queue '/md-a'") != NULL, "%s", what);
+	md_ipcns_release(&got);
 }
 
 Test(ipcns, sysctls_compared)
