@@ -4226,6 +4226,19 @@ test_mq() {
 	head -n1 "$STATUS" | grep -qx OK || fail "mq check: $(head -n1 "$STATUS")"
 }
 
+# the queue removed between the dump and the restore: the restore fails before any process, naming it
+test_mq_gone() {
+	need_memdump
+	trap mq_cleanup EXIT
+	start_dumpee mq
+	read -r _ PID <"$STATUS"
+	dump_and_kill "$PID" "$TD/img"
+	mq_cleanup
+	md restore restore -D "$TD/img" -d && fail "restore succeeded without the queue"
+	grep -qF "('$MQ_PATH'): No such file or directory" "$TD/restore.err" || fail "unclear refusal: $(md_why restore)"
+	fully_gone "$PID" || fail "the failed restore left a process"
+}
+
 # refused with WANT, and the dumpee goes on untouched
 mq_refused() {
 	local what=$1 want=$2
@@ -4246,7 +4259,7 @@ test_mq_refused() {
 	mq_refused notify "is POSIX message queue '$MQ_PATH', for whose notification" -n
 }
 
-ALL_TESTS+=(mq_selftest mq_detects_corruption mq mq_refused)
+ALL_TESTS+=(mq_selftest mq_detects_corruption mq mq_gone mq_refused)
 
 # --- the runner --------------------------------------------------------------------------
 
