@@ -28,20 +28,26 @@ int ipcns_mqueue_mount(void);
 /* what read() of a POSIX message queue tells */
 struct ipcns_mq_info {
 	uint64_t qsize;		/* bytes queued */
-	int notify_pid;		/* the process registered for a notification (mq_notify()), in the
-				 * caller's PID namespace; 0: none */
+	bool notify;		/* a process is registered for a notification (mq_notify()) */
+	int notify_pid;		/* it, in the caller's PID namespace; 0: none, or one the caller
+				 * does not see */
 };
 /* of the queue fd is on: 0 or -errno */
 int ipcns_mqueue_info(int fd, struct ipcns_mq_info *ret);
 /*
- * Every POSIX message queue, by name, into ns->mqs, with its messages
- * (taken out and put back in the order they were in: the queue must have
- * no reader or writer meanwhile), and the st_dev of their file system.
- * 0, or -errno with *failed naming the queue that failed (free() it):
- * -EBUSY, a process is registered for its notification; -EFBIG, the
- * queues hold over MD_MSG_BYTES_MAX bytes or MD_MSGS_MAX messages.
+ * Every POSIX message queue, by name, into ns->mqs (none before; sorted),
+ * with its messages, and the st_dev of their file system. First each queue
+ * is looked at, and check(ns, dev, arg) (if given) may refuse what it found
+ * (its nonzero return is returned); then each queue's messages are taken
+ * out and put back at once, in the order taken, which is the queue's:
+ * nobody else may send or receive meanwhile. 0, or -errno with *failed
+ * naming the queue that failed (free() it): -EBUSY, a process is
+ * registered for its notification; -EFBIG, the queues hold over
+ * MD_MSG_BYTES_MAX bytes or MD_MSGS_MAX messages; -EIO, another sender or
+ * receiver got in the way, and the queue may have lost messages.
  */
-int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed);
+int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed,
+		       int (*check)(const struct md_ipcns *ns, uint64_t dev, void *arg), void *arg);
 
 /* kernel/KIND_next_id ("sem", "msg", "shm"): the id the next object of that kind gets: 0 or -errno */
 int ipcns_choose_id(const char *kind, int id);

@@ -246,7 +246,7 @@ static int collect_tree(struct dump_ctx *c)
 	if (r >= 0)
 		r = dump_ns_files(&c->ns, c->procs, c->n);
 	if (r >= 0)
-		r = dump_mqueue_fds(&c->ns, c->procs, c->n);
+		r = dump_mqueues(&c->ns, c->procs, c->n);
 	if (r < 0)
 		return r;
 	/*

@@ -148,14 +148,22 @@ static int collect_fd(pid_t pid, int fd, struct md_fd *ret)
 	/* link[0] == '/' tells a real path from "pipe:[..]", "anon_inode:..." */
 	deleted = link[0] == '/' && proc_path_deleted(link);
 	/*
-	 * A POSIX message queue stats as a regular file: its path is its name,
-	 * in the IPC namespace dump_mqueue_fds() checks it is of (the queue,
-	 * with its messages, is in the image if the namespace is the tree's).
+	 * A POSIX message queue stats as a regular file: its name is its path's
+	 * last part ("/NAME" from mq_open(), or the path of a mount of the
+	 * queues' flat file system), in the IPC namespace dump_mqueues() checks
+	 * it is of (the queue, with its messages, is in the image if the
+	 * namespace is the tree's).
 	 */
 	if (S_ISREG(st.st_mode) && statfs(path, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC) {
-		if (deleted || link[0] != '/' || !md_mq_name_ok(link + 1))
+		const char *name = strrchr(link, '/');
+
+		if (st.st_nlink == 0)
 			return log_refuse("fd %d of %d is POSIX message queue '%s', removed (mq_unlink()) while open: "
 					  "not supported", fd, pid, link);
+		if (link[0] != '/' || !name || !md_mq_name_ok(name + 1))
+			return log_refuse("fd %d of %d is POSIX message queue '%s': not supported (no name to open it "
+					  "by)", fd, pid, link);
+		memmove(link, name, strlen(name) + 1);
 		ret->kind = MD_FD_MQUEUE;
 	} else if (S_ISREG(st.st_mode) && strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)) == 0 &&
 	    deleted) {

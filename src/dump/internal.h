@@ -201,18 +201,19 @@ int dump_enter_netns(struct dump_ns *ns);
 int dump_leave_netns(const struct dump_ns *ns);
 /*
  * The tree's own IPC namespace ipc (ipcns.c): its semaphore sets, message
- * queues (SysV and POSIX), sysctls and segments into ns (ipc_ns, ipc_fd,
- * ipc, ipc_shm_ids, mq_dev). Refusals: -ENOTSUP, logged.
+ * queues, sysctls and segments into ns (ipc_ns, ipc_fd, ipc, ipc_shm_ids;
+ * its POSIX queues: dump_mqueues()). Refusals: -ENOTSUP, logged.
  */
 int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct dump_ns *ns);
 /*
- * Each fd of procs on a POSIX message queue (MD_FD_MQUEUE) is on one of
- * the tree's IPC namespace, which the restore opens by name; one in
- * memdump's has no process of the tree registered for its notification
- * (with one of the tree's own, dump_own_ipcns() saw to it). 0, or
- * -ENOTSUP (logged).
+ * POSIX message queues, once the tree's fds are known (ipcns.c): those of
+ * the tree's own IPC namespace into ns->ipc, with their messages (none
+ * held outside the tree, none with a notification registered); each fd of
+ * procs on a queue (MD_FD_MQUEUE) on one of the tree's namespace, which
+ * the restore opens by name, and, in memdump's, with no process of the
+ * tree registered for its notification. 0, or -ENOTSUP (logged).
  */
-int dump_mqueue_fds(const struct dump_ns *ns, const struct md_proc *procs, size_t n);
+int dump_mqueues(struct dump_ns *ns, const struct md_proc *procs, size_t n);
 /* memdump's thread into the tree's IPC namespace (ns->ipc_ns), where SysV ids are the tree's; and back */
 int dump_enter_ipcns(struct dump_ns *ns);
 int dump_leave_ipcns(const struct dump_ns *ns);

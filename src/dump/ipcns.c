@@ -10,8 +10,13 @@
  * thread's own), and goes there again for the segments
  * (dump_enter_ipcns()).
  *
- * Refused: a POSIX queue with a notification registered (mq_notify(): the
- * kernel shows the process and signal, not the value it sends), a process outside the tree in
+ * The POSIX queues are read once the tree's fds are known
+ * (dump_mqueues()): their messages can only be taken out and put back, so
+ * that a queue also held outside the tree is refused first.
+ *
+ * Refused: a POSIX queue held outside the tree or with a notification
+ * registered (mq_notify(): the kernel shows the process and signal, not
+ * the value it sends), a process outside the tree in
  * the namespace or a bind mount of it (they would lose the tree), and with
  * kernel.shm_rmid_forced a segment nobody has attached (memdump's look at
  * it would remove it). Not kept: semaphore adjustments (SEM_UNDO) of the
@@ -102,22 +107,10 @@ static const char *sysctl_value(const struct md_sysctl *s, size_t n, const char 
 /* what the namespace (memdump's thread in it) holds, into ns; the thread then goes into a new one */
 static int read_ns(pid_t root, struct dump_ns *ns)
 {
-	_cleanup_free_ char *mq = NULL;
 	struct md_sysctl *theirs = NULL;
 	size_t n = 0;
 	int r;
 
-	/* the tree is frozen, and alone in the namespace: nobody takes or sends meanwhile */
-	r = ipcns_read_mqueues(&ns->ipc, &ns->mq_dev, &mq);
-	if (r == -EBUSY)
-		return log_refuse("POSIX message queue '/%s' of the tree's IPC namespace (of %d) has a process "
-				  "registered for its notification (mq_notify()): not supported", mq, root);
-	if (r == -EFBIG)
-		return log_refuse("the POSIX message queues of the tree's IPC namespace hold over %u bytes or %u "
-				  "messages: not supported", MD_MSG_BYTES_MAX, MD_MSGS_MAX);
-	if (r < 0)
-		return log_err(r, "cannot read POSIX message queue%s%s%s of the tree's IPC namespace", mq ? " '/" : "s",
-			       mq ? mq : "", mq ? "'" : "");
 	r = ipcns_read_sysctls(&theirs, &n);
 	if (r < 0)
 		return log_err(r, "cannot read the sysctls of the tree's IPC namespace");
@@ -163,8 +156,8 @@ int dump_own_ipcns(const struct frozen_tree *ft, const struct stat *ipc, struct 
 		return log_err(-errno, "cannot go back to memdump's IPC namespace");
 	if (r < 0)
 		return r;
-	log_debug("the tree's IPC namespace: %zu semaphore sets, %zu message queues, %zu POSIX queues, %zu segments, "
-		  "%zu sysctls", ns->ipc.n_sems, ns->ipc.n_msgqs, ns->ipc.n_mqs, ns->n_ipc_shm_ids, ns->ipc.n_sysctls);
+	log_debug("the tree's IPC namespace: %zu semaphore sets, %zu message queues, %zu segments, %zu sysctls",
+		  ns->ipc.n_sems, ns->ipc.n_msgqs, ns->n_ipc_shm_ids, ns->ipc.n_sysctls);
 	ns->ipc_ns = true;
 	ns->ipc_fd = TAKE_FD(fd);
 	ns->our_ipc_fd = TAKE_FD(ours);
@@ -201,10 +194,9 @@ static int our_mq_dev(uint64_t *dev)
 
 static bool in_tree(const struct md_proc *procs, size_t n, pid_t pid)
 {
-	for (size_t i = 0; i < n; i++)
-		if (procs[i].pid == pid && !procs[i].zombie)
-			return true;
-	return false;
+	const struct md_proc *p = md_find_proc(procs, n, pid);
+
+	return p && !p->zombie;
 }
 
 /* fd f of p, on a queue of memdump's namespace: none of procs registered for its notification */
@@ -228,12 +220,101 @@ static int check_notify(const struct md_proc *procs, size_t n, const struct md_p
 	return 0;
 }
 
-int dump_mqueue_fds(const struct dump_ns *ns, const struct md_proc *procs, size_t n)
+struct outside_mq {
+	const struct md_ipcns *ipc;
+	uint64_t dev;
+	const struct md_proc *procs;
+	size_t n;
+	pid_t root;
+};
+
+static int cmp_mq_name(const void *key, const void *elem)
 {
-	uint64_t dev = ns->mq_dev;
-	bool have_dev = ns->ipc_ns;
+	return strcmp(key, ((const struct md_posix_mq *)elem)->name);
+}
+
+/* an fd outside the tree on one of its queues (named as one, on their file system): refused */
+static int refuse_holder(pid_t pid, int fd, const char *link, void *arg)
+{
+	const struct outside_mq *o = arg;
+	const char *base = strrchr(link, '/');
+	char path[64];
+	struct stat st;
+
+	if (link[0] != '/' || !base || !bsearch(base + 1, o->ipc->mqs, o->ipc->n_mqs, sizeof(*o->ipc->mqs), cmp_mq_name))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (stat(path, &st) < 0 || st.st_dev != o->dev)
+		return 0;
+	return log_refuse("POSIX message queue '/%s' of the tree's IPC namespace (of %d) is held by %d outside "
+			  "the tree (fd %d): not supported (memdump's look at its messages would meet its calls)",
+			  base + 1, o->root, pid, fd);
+}
+
+/*
+ * What the queues are, looked at before any message is taken: none held
+ * outside the tree, where a process could send or receive while memdump
+ * takes the messages and puts them back
+ */
+static int check_holders(const struct md_ipcns *ipc, uint64_t dev, void *arg)
+{
+	struct outside_mq *o = arg;
 	int r;
 
+	if (!ipc->n_mqs)
+		return 0;
+	o->ipc = ipc;
+	o->dev = dev;
+	r = dump_walk_outside_fds(o->procs, o->n, refuse_holder, o);
+	if (r < 0 && r != -ENOTSUP)
+		return log_err(r, "cannot look for holders of the tree's POSIX message queues outside it");
+	return r;
+}
+
+/* the POSIX queues of the tree's own namespace, their messages taken and put back (memdump's thread in it) */
+static int read_mqueues(struct dump_ns *ns, const struct md_proc *procs, size_t n)
+{
+	struct outside_mq o = { .procs = procs, .n = n, .root = procs[0].pid };
+	_cleanup_free_ char *mq = NULL;
+	int r;
+
+	/* the tree is frozen, alone in the namespace, and its queues held by nobody else */
+	r = ipcns_read_mqueues(&ns->ipc, &ns->mq_dev, &mq, check_holders, &o);
+	if (r == -ENOTSUP)
+		return r;
+	if (r == -EBUSY)
+		return log_refuse("POSIX message queue '/%s' of the tree's IPC namespace (of %d) has a process "
+				  "registered for its notification (mq_notify()): not supported", mq, o.root);
+	if (r == -EFBIG)
+		return log_refuse("the POSIX message queues of the tree's IPC namespace hold over %u bytes or %u "
+				  "messages: not supported", MD_MSG_BYTES_MAX, MD_MSGS_MAX);
+	if (r == -EIO)
+		return log_err(r, "POSIX message queue '/%s' of the tree's IPC namespace changed while memdump took "
+			       "its messages and put them back: someone outside the tree sent or received (it may "
+			       "have lost messages)", mq);
+	if (r < 0)
+		return log_err(r, "cannot read POSIX message queue%s%s%s of the tree's IPC namespace", mq ? " '/" : "s",
+			       mq ? mq : "", mq ? "'" : "");
+	log_debug("the tree's IPC namespace: %zu POSIX message queues", ns->ipc.n_mqs);
+	return 0;
+}
+
+int dump_mqueues(struct dump_ns *ns, const struct md_proc *procs, size_t n)
+{
+	bool have_dev = ns->ipc_ns;
+	uint64_t dev = 0;
+	int r, r2;
+
+	if (ns->ipc_ns) {
+		r = dump_enter_ipcns(ns);
+		if (r < 0)
+			return r;
+		r = read_mqueues(ns, procs, n);
+		r2 = dump_leave_ipcns(ns);
+		if (r < 0 || r2 < 0)
+			return r < 0 ? r : r2;
+		dev = ns->mq_dev;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct md_proc *p = &procs[i];
 

@@ -4,8 +4,8 @@
  * a new namespace. Read checks what a restore would write: sysctl names
  * from memdump's list only, ids and keys unique per kind, semaphore values
  * within SEMVMX, message types positive and sizes bounded, POSIX queue
- * names mq_open() takes, unique, with limits and messages the kernel's
- * own could hold.
+ * names mq_open() takes, sorted and unique, with owners, limits and
+ * messages the kernel's own could hold.
  */
 #include "memdump/image.h"
 
@@ -180,11 +180,18 @@ static int check_mqs(const Md__IpcNsImage *m)
 
 		if (!md_mq_name_ok(q->name))
 			return img_invalid(IPCNS_NAME, "POSIX message queue name '%.64s'", q->name);
+		/* sorted: each name once */
+		if (i && strcmp(m->mqs[i - 1]->name, q->name) >= 0)
+			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' after '/%s': not sorted, or twice", q->name,
+					   m->mqs[i - 1]->name);
 		if (q->mode > 07777 || !q->maxmsg || q->maxmsg > MD_MQ_MAXMSG_MAX || !q->msgsize ||
 		    q->msgsize > MD_MQ_MSGSIZE_MAX || q->n_msgs > q->maxmsg)
 			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s': mode %#o, %zu of %llu messages of "
 					   "%llu bytes", q->name, q->mode, q->n_msgs, (unsigned long long)q->maxmsg,
 					   (unsigned long long)q->msgsize);
+		/* -1 is no id: chown() would leave the queue root's */
+		if (q->uid == UINT32_MAX || q->gid == UINT32_MAX)
+			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' owned by %u:%u", q->name, q->uid, q->gid);
 		msgs += q->n_msgs;
 		if (msgs > MD_MSGS_MAX)
 			return img_invalid(IPCNS_NAME, "over %u POSIX messages", MD_MSGS_MAX);
@@ -202,9 +209,6 @@ static int check_mqs(const Md__IpcNsImage *m)
 			if (bytes > MD_MSG_BYTES_MAX)
 				return img_invalid(IPCNS_NAME, "POSIX messages of over %u bytes", MD_MSG_BYTES_MAX);
 		}
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(m->mqs[j]->name, q->name))
-				return img_invalid(IPCNS_NAME, "two POSIX message queues named '/%s'", q->name);
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mqueue.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "memdump/cleanup.h"
@@ -251,54 +254,74 @@ int ipcns_mqueue_info(int fd, struct ipcns_mq_info *ret)
 	buf[n] = '\0';
 	if (sscanf(buf, "QSIZE:%llu NOTIFY:%d SIGNO:%d NOTIFY_PID:%d", &qsize, &notify, &signo, &pid) != 4)
 		return -EINVAL;
-	*ret = (struct ipcns_mq_info){ .qsize = qsize, .notify_pid = pid };
+	/*
+	 * A registration shows its pid, if the reader sees it, and its kind
+	 * (SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2) or signal, but for
+	 * a signal 0 of a process the reader does not see
+	 */
+	*ret = (struct ipcns_mq_info){ .qsize = qsize, .notify = pid || notify || signo, .notify_pid = pid };
 	return 0;
 }
 
-/* the messages of q, taken out of fd (O_NONBLOCK) and put back in the same order */
-static int read_pmsgs(int fd, struct md_posix_mq *q, uint64_t curmsgs)
+/*
+ * The messages of q (curmsgs, qsize bytes as looked at), taken out of fd
+ * (O_NONBLOCK) and put back in the order taken, all memory at hand first:
+ * only another sender or receiver can make it fail half way (-EIO).
+ */
+static int read_pmsgs(int fd, struct md_posix_mq *q, size_t curmsgs, size_t qsize)
 {
-	_cleanup_free_ uint8_t *buf = malloc(q->msgsize);
-	ssize_t held = -1;	/* a message taken into buf, not kept: it goes back last */
-	unsigned prio = 0;
+	_cleanup_free_ uint8_t *buf = malloc(q->msgsize), *all = malloc(qsize + 1);
+	_cleanup_free_ size_t *lens = calloc(curmsgs + 1, sizeof(*lens));
+	_cleanup_free_ unsigned *prios = calloc(curmsgs + 1, sizeof(*prios));
+	size_t taken = 0, at = 0;
 	int r = 0;
 
-	if (!buf)
-		return -ENOMEM;
 	q->msgs = calloc(curmsgs + 1, sizeof(*q->msgs));
-	if (!q->msgs)
+	if (!buf || !all || !lens || !prios || !q->msgs)
 		return -ENOMEM;
-	while (q->n_msgs < curmsgs) {
-		struct md_pmsg *g = &q->msgs[q->n_msgs];
-		ssize_t n = mq_receive(fd, (char *)buf, q->msgsize, &prio);
+	while (taken < curmsgs) {
+		ssize_t n = mq_receive(fd, (char *)buf, q->msgsize, &prios[taken]);
 
 		if (n < 0) {
-			r = errno == EAGAIN ? 0 : -errno;
+			r = -EIO;	/* fewer than looked at: someone took one */
 			break;
 		}
-		g->data = malloc((size_t)n + 1);
-		if (!g->data) {
-			held = n;
-			r = -ENOMEM;
+		if ((size_t)n > qsize - at) {
+			/* more than looked at: someone sent one; back as best it can, the order lost */
+			mq_send(fd, (const char *)buf, (size_t)n, prios[taken]);
+			r = -EIO;
 			break;
 		}
-		memcpy(g->data, buf, (size_t)n);
-		g->len = (size_t)n;
-		g->prio = prio;
+		memcpy(all + at, buf, (size_t)n);
+		lens[taken++] = (size_t)n;
+		at += (size_t)n;
+	}
+	at = 0;
+	for (size_t k = 0; k < taken; at += lens[k++])
+		if (mq_send(fd, (const char *)all + at, lens[k], prios[k]) < 0)
+			return -EIO;
+	if (r < 0)
+		return r;
+	/* the queue is as it was: copies for the image, whatever fails now */
+	at = 0;
+	for (size_t k = 0; k < taken; at += lens[k++]) {
+		struct md_pmsg *g = &q->msgs[q->n_msgs];
+
+		g->data = malloc(lens[k] + 1);
+		if (!g->data)
+			return -ENOMEM;
+		memcpy(g->data, all + at, lens[k]);
+		g->len = lens[k];
+		g->prio = prios[k];
 		q->n_msgs++;
 	}
-	/* back in the order taken: the queue as it was (but for its times) */
-	for (size_t k = 0; k < q->n_msgs; k++)
-		if (mq_send(fd, (const char *)q->msgs[k].data, q->msgs[k].len, q->msgs[k].prio) < 0 && r >= 0)
-			r = -errno;
-	if (held >= 0 && mq_send(fd, (const char *)buf, (size_t)held, prio) < 0 && r >= 0)
-		r = -errno;
-	return r;
+	return 0;
 }
 
-static int read_mq(int mnt, const char *name, struct md_posix_mq *q, uint64_t *total, size_t *count)
+/* a queue's name and what it is, looked at (nothing taken): q, its messages' count and bytes */
+static int look_mq(int mnt, const char *name, struct md_posix_mq *q, size_t *curmsgs, size_t *qsize)
 {
-	_cleanup_close_ int fd = openat(mnt, name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(mnt, name, O_RDONLY | O_CLOEXEC);
 	struct ipcns_mq_info info;
 	struct mq_attr attr;
 	struct stat st;
@@ -309,20 +332,17 @@ static int read_mq(int mnt, const char *name, struct md_posix_mq *q, uint64_t *t
 	r = ipcns_mqueue_info(fd, &info);
 	if (r < 0)
 		return r;
-	/* the registration goes with a notification; its sigevent is nowhere to be read */
-	if (info.notify_pid)
-		return -EBUSY;
-	/* before anything is taken out */
-	*total += info.qsize;
-	*count += (size_t)attr.mq_curmsgs;
-	if (*total > MD_MSG_BYTES_MAX || *count > MD_MSGS_MAX)
-		return -EFBIG;
 	*q = (struct md_posix_mq){ .name = strdup(name), .mode = st.st_mode & 07777, .uid = st.st_uid,
 				   .gid = st.st_gid, .maxmsg = (uint64_t)attr.mq_maxmsg,
 				   .msgsize = (uint64_t)attr.mq_msgsize };
 	if (!q->name)
 		return -ENOMEM;
-	return read_pmsgs(fd, q, (uint64_t)attr.mq_curmsgs);
+	/* the registration goes with a notification; its sigevent is nowhere to be read */
+	if (info.notify)
+		return -EBUSY;
+	*curmsgs = (size_t)attr.mq_curmsgs;
+	*qsize = (size_t)info.qsize;
+	return 0;
 }
 
 static int cmp_mq(const void *a, const void *b)
@@ -330,28 +350,24 @@ static int cmp_mq(const void *a, const void *b)
 	return strcmp(((const struct md_posix_mq *)a)->name, ((const struct md_posix_mq *)b)->name);
 }
 
-int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed)
+/* every queue's name and what it is into ns->mqs, sorted, and their messages' count and bytes in all */
+static int look_mqs(int mnt, struct md_ipcns *ns, char **failed)
 {
-	_cleanup_close_ int mnt = ipcns_mqueue_mount();
 	_cleanup_closedir_ DIR *d = NULL;
+	size_t cap = 0, msgs = 0, bytes = 0;
 	struct dirent *de;
-	uint64_t total = 0;
-	size_t count = 0, cap = 0;
-	struct stat st;
-	int fd, r = 0;
+	int fd, r;
 
-	*failed = NULL;
-	if (mnt < 0)
-		return mnt;
 	fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !(d = fdopendir(fd))) {
+	if (fd < 0 || !(d = fdopendir(fd))) {
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
 		return r;
 	}
-	*dev = st.st_dev;
 	while ((errno = 0, de = readdir(d))) {
+		size_t curmsgs = 0, qsize = 0;
+
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (ns->n_mqs == cap) {
@@ -364,10 +380,14 @@ int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed)
 			cap = ncap;
 		}
 		ns->mqs[ns->n_mqs] = (struct md_posix_mq){ 0 };
-		r = read_mq(mnt, de->d_name, &ns->mqs[ns->n_mqs], &total, &count);
+		r = look_mq(mnt, de->d_name, &ns->mqs[ns->n_mqs], &curmsgs, &qsize);
 		/* what it holds is freed with ns */
 		if (ns->mqs[ns->n_mqs].name)
 			ns->n_mqs++;
+		msgs += curmsgs;
+		bytes += qsize;
+		if (r >= 0 && (bytes > MD_MSG_BYTES_MAX || msgs > MD_MSGS_MAX))
+			r = -EFBIG;
 		if (r < 0) {
 			*failed = strdup(de->d_name);
 			return r;
@@ -378,6 +398,46 @@ int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed)
 	if (ns->n_mqs)
 		qsort(ns->mqs, ns->n_mqs, sizeof(*ns->mqs), cmp_mq);
 	return 0;
+}
+
+/* the messages of q, which look_mq() looked at */
+static int read_mq(int mnt, struct md_posix_mq *q)
+{
+	_cleanup_close_ int fd = openat(mnt, q->name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	struct ipcns_mq_info info;
+	struct mq_attr attr;
+
+	if (fd < 0 || mq_getattr(fd, &attr) < 0 || ipcns_mqueue_info(fd, &info) < 0)
+		return -errno;
+	if (!attr.mq_curmsgs)
+		return 0;
+	return read_pmsgs(fd, q, (size_t)attr.mq_curmsgs, (size_t)info.qsize);
+}
+
+int ipcns_read_mqueues(struct md_ipcns *ns, uint64_t *dev, char **failed,
+		       int (*check)(const struct md_ipcns *ns, uint64_t dev, void *arg), void *arg)
+{
+	_cleanup_close_ int mnt = ipcns_mqueue_mount();
+	struct stat st;
+	int r;
+
+	*failed = NULL;
+	if (ns->n_mqs)
+		return -EINVAL;
+	if (mnt < 0)
+		return mnt;
+	if (fstat(mnt, &st) < 0)
+		return -errno;
+	*dev = st.st_dev;
+	r = look_mqs(mnt, ns, failed);
+	if (r >= 0 && check)
+		r = check(ns, *dev, arg);
+	for (size_t i = 0; r == 0 && i < ns->n_mqs; i++) {
+		r = read_mq(mnt, &ns->mqs[i]);
+		if (r < 0)
+			*failed = strdup(ns->mqs[i].name);
+	}
+	return r;
 }
 
 int ipcns_choose_id(const char *kind, int id)
@@ -667,7 +727,8 @@ static int make_msgqs(const struct md_ipcns *ns, char *what, size_t len)
 	return r < 0 ? r : r2;
 }
 
-static int make_mq(const struct md_posix_mq *q)
+/* q made by the calling process, which owns it (root chowns it to its owner) */
+static int make_mq(const struct md_posix_mq *q, bool chown_it)
 {
 	struct mq_attr attr = { .mq_maxmsg = (long)q->maxmsg, .mq_msgsize = (long)q->msgsize };
 	_cleanup_close_ int fd = -1;
@@ -681,17 +742,60 @@ static int make_mq(const struct md_posix_mq *q)
 		if (mq_send(fd, (const char *)q->msgs[k].data, q->msgs[k].len, q->msgs[k].prio) < 0)
 			return -errno;
 	/* the owner before the mode: a chown() takes set-id bits */
-	if (fchown(fd, q->uid, q->gid) < 0 || fchmod(fd, q->mode) < 0)
+	if ((chown_it && fchown(fd, q->uid, q->gid) < 0) || fchmod(fd, q->mode) < 0)
 		return -errno;
 	return 0;
 }
 
 /*
+ * q made by a process of its owner's: its bytes count against the owner's
+ * per-user RLIMIT_MSGQUEUE budget, as they did before the dump, not
+ * root's, which every queue of root's on the host shares. The child
+ * (memdump may have threads: raw syscalls, its own thread only) reports
+ * -errno as its exit status.
+ */
+static int make_mq_as_owner(const struct md_posix_mq *q)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	int status = 0;
+	pid_t pid;
+
+	if (!q->uid)
+		return make_mq(q, true);
+	/* ignored (inherited so), SIGCHLD would leave no child to wait for */
+	sigaction(SIGCHLD, &dfl, &old);
+	pid = fork();
+	if (pid == 0) {
+		int r = 0;
+
+		if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, q->gid, q->gid, q->gid) < 0 ||
+		    syscall(SYS_setresuid, q->uid, q->uid, q->uid) < 0)
+			r = -errno;
+		if (r >= 0)
+			r = make_mq(q, false);
+		_exit(r < 0 && -r < 256 ? -r : r < 0 ? EIO : 0);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
+	sigaction(SIGCHLD, &old, NULL);
+	if (pid < 0)
+		return -errno;
+	if (status == -1 || !WIFEXITED(status))
+		return -ECHILD;
+	return -WEXITSTATUS(status);
+}
+
+/*
  * A POSIX queue's limits (fs/mqueue/msg_max, msgsize_max, queues_max)
  * are the kernel's hard ones meanwhile (a queue made before the tree
- * lowered them keeps its own), then back to what they were; the queues'
- * bytes count against memdump's RLIMIT_MSGQUEUE, raised to its hard limit
- * meanwhile.
+ * lowered them keeps its own), then back to what they were; memdump's
+ * RLIMIT_MSGQUEUE, which the processes that make the queues inherit, is
+ * unlimited meanwhile where it may be (CAP_SYS_RESOURCE), else at its hard
+ * limit.
  */
 static const struct {
 	const char *name;
@@ -706,14 +810,15 @@ static const struct {
 static int make_mqs(const struct md_ipcns *ns, char *what, size_t len)
 {
 	char *was[N_MQ_LIMITS] = { 0 };
-	struct rlimit rl, high;
+	struct rlimit rl, high = { RLIM_INFINITY, RLIM_INFINITY };
 	int r = 0, r2 = 0;
 
-	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0)
+	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0 ||
+	    (setrlimit(RLIMIT_MSGQUEUE, &high) < 0 &&
+	     setrlimit(RLIMIT_MSGQUEUE, &(struct rlimit){ rl.rlim_max, rl.rlim_max }) < 0)) {
+		snprintf(what, len, "POSIX message queues (memdump's RLIMIT_MSGQUEUE)");
 		return -errno;
-	high = (struct rlimit){ rl.rlim_max, rl.rlim_max };
-	if (setrlimit(RLIMIT_MSGQUEUE, &high) < 0)
-		return -errno;
+	}
 	for (size_t i = 0; i < N_MQ_LIMITS && r >= 0; i++) {
 		r = read_sysctl(mq_limits[i].name, &was[i]);
 		if (r >= 0)
@@ -722,14 +827,20 @@ static int make_mqs(const struct md_ipcns *ns, char *what, size_t len)
 			snprintf(what, len, "%s", mq_limits[i].name);
 	}
 	for (size_t i = 0; i < ns->n_mqs && r >= 0; i++) {
-		r = make_mq(&ns->mqs[i]);
+		r = make_mq_as_owner(&ns->mqs[i]);
 		if (r < 0)
 			snprintf(what, len, "POSIX message queue '/%s'%s", ns->mqs[i].name,
-				 r == -EMFILE ? " (over memdump's RLIMIT_MSGQUEUE)" : "");
+				 r == -EMFILE ? " (over its owner's RLIMIT_MSGQUEUE, or out of fds)" : "");
 	}
+	/* every limit back, whatever failed */
 	for (size_t i = 0; i < N_MQ_LIMITS; i++) {
-		if (was[i] && r2 >= 0 && (r2 = write_sysctl(mq_limits[i].name, was[i])) < 0 && r >= 0)
-			snprintf(what, len, "%s", mq_limits[i].name);
+		int w = was[i] ? write_sysctl(mq_limits[i].name, was[i]) : 0;
+
+		if (w < 0 && r2 >= 0) {
+			r2 = w;
+			if (r >= 0)
+				snprintf(what, len, "%s", mq_limits[i].name);
+		}
 		free(was[i]);
 	}
 	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && r2 >= 0) {

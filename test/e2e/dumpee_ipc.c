@@ -11,12 +11,14 @@
  *                    four messages (type 1 "hello", type 2 8000 bytes, type 1 empty, type 3 "last")
  *   message queue W  private, empty; child M waits in msgrcv() for type 9
  *   segment U        key 0x4d495303, 3 pages + 10 bytes, written, attached by nobody
- *   segment T        private, 2 pages, written, attached by P (and S, M and R)
+ *   segment T        private, 2 pages, written, attached by P (and S, M, R and G)
  *   POSIX queue J    "/dumpee_ipc_jobs", mq_maxmsg 15 (above a new namespace's msg_max), mq_msgsize 300,
  *                    mode 0640, owner 1234:5678, five messages (priorities 0, 7, 0, 7, 31000; one of
  *                    300 bytes, one empty); P holds it read-only and write-only non-blocking
  *   POSIX queue E    "/dumpee_ipc_empty", default limits, mode 0600, held by nobody
  *   POSIX queue K    "/dumpee_ipc_wake", empty; child R waits in mq_receive() on it
+ *   POSIX queue F    "/dumpee_ipc_full", mq_maxmsg 1, full ("first"); child G waits in mq_send() on it
+ *                    ("second"), P holds it read-only
  *   sysctls          kernel/msgmnb 20000, kernel/sem "40000 64000 32 64", kernel/shmmni 100,
  *                    fs/mqueue/msg_max 20 (-r: kernel/shm_rmid_forced 1 too)
  * Each kind had an object made and removed first, so that ids are not indexes.
@@ -28,8 +30,9 @@
  * content (the messages received in order), U's bytes through an attach,
  * T's through P's, the sysctls, J's limits, owner and mode and its messages
  * received in order through P's fds, whose access modes and flags are
- * checked, E by name; then a type 9 message wakes M, a semop() S and a
- * message on K R, which must all end well. -n: P registers for J's
+ * checked, E by name, F's two messages in order (G's comes in once P
+ * took the first); then a type 9 message wakes M, a semop() S and a
+ * message on K R, which must all end well with G. -n: P registers for J's
  * notification (for the refusal test); -e: S calls semop() again after EINTR (a freeze or a stop
  * gives it one; a restore runs the call again). P writes "OK" or "FAIL: <what>" to STATUS.
  */
@@ -47,6 +50,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define PG 4096UL
 #define KEY_A 0x4d495301
@@ -75,13 +79,14 @@ static const char *corrupt;
 static volatile sig_atomic_t go;
 static int id_a, id_b, id_c, id_q, id_w, id_u, id_seg_t;
 static uint8_t *t_mem;
-static pid_t s_pid, m_pid, r_pid;
+static pid_t s_pid, m_pid, r_pid, g_pid;
 static bool rmid_forced, retry;
-static mqd_t jr, jw, kw;
+static mqd_t jr, jw, kw, fr;
 
 #define J_NAME "/dumpee_ipc_jobs"
 #define E_NAME "/dumpee_ipc_empty"
 #define K_NAME "/dumpee_ipc_wake"
+#define F_NAME "/dumpee_ipc_full"
 #define J_MSGSIZE 300
 /* J's messages, as mq_receive() gives them: highest priority first, oldest first within one */
 static const struct {
@@ -239,7 +244,8 @@ static void setup_posix(bool notify)
 	jr = mq_open(J_NAME, O_RDONLY);
 	e = mq_open(E_NAME, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
 	kw = mq_open(K_NAME, O_CREAT | O_EXCL | O_WRONLY, 0600, NULL);
-	if (jw < 0 || jr < 0 || e < 0 || kw < 0)
+	fr = mq_open(F_NAME, O_CREAT | O_EXCL | O_RDONLY, 0600, &(struct mq_attr){ .mq_maxmsg = 1, .mq_msgsize = 16 });
+	if (jw < 0 || jr < 0 || e < 0 || kw < 0 || fr < 0)
 		die_setup("mq_open");
 	close(e);
 	/* oldest first within a priority: "one" before the long one, "two" before the empty one */
@@ -252,6 +258,19 @@ static void setup_posix(bool notify)
 		die_setup("fchown J");
 	if (notify && mq_notify(jr, &sev) < 0)
 		die_setup("mq_notify");
+}
+
+/* G: sends "first" to F, which it fills, then "second", which waits for room */
+static int child_g(void)
+{
+	mqd_t f = mq_open(F_NAME, O_WRONLY);
+
+	if (f < 0 || mq_send(f, "first", 5, 0) < 0)
+		return 3;
+	while (mq_send(f, "second", 6, 0) < 0)
+		if (errno != EINTR)
+			return 4;
+	return 0;
 }
 
 /* S: takes 6 from B, once P has added 1 to its 5 */
@@ -400,8 +419,18 @@ static void check_segments(void)
 			failf("T: byte %zu is %#x", i, t_mem[i]);
 			break;
 		}
-	if (shmctl(id_seg_t, IPC_STAT, &ds) < 0 || ds.shm_nattch != 4)
-		failf("T (%d): %lu attaches, expected 4", id_seg_t, (unsigned long)ds.shm_nattch);
+	if (shmctl(id_seg_t, IPC_STAT, &ds) < 0 || ds.shm_nattch != 5)
+		failf("T (%d): %lu attaches, expected 5", id_seg_t, (unsigned long)ds.shm_nattch);
+}
+
+/* mq_receive(), failing after 5 s rather than waiting for ever on a queue left empty */
+static ssize_t receive(mqd_t q, char *buf, size_t len, unsigned *prio)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 5;
+	return mq_timedreceive(q, buf, len, prio, &t);
 }
 
 static void check_j_fds(void)
@@ -435,7 +464,7 @@ static void check_posix(void)
 		failf("J: mode %#o owner %u:%u", st.st_mode & 07777, st.st_uid, st.st_gid);
 	check_j_fds();
 	for (size_t i = 0; i < sizeof(j_msgs) / sizeof(j_msgs[0]); i++) {
-		ssize_t n = mq_receive(jr, buf, sizeof(buf), &prio);
+		ssize_t n = receive(jr, buf, sizeof(buf), &prio);
 		size_t len = j_msgs[i].text ? strlen(j_msgs[i].text) : J_MSGSIZE;
 		bool same = n == (ssize_t)len && prio == j_msgs[i].prio;
 
@@ -447,7 +476,7 @@ static void check_posix(void)
 		}
 	}
 	/* empty now, non-blocking for the writer */
-	if (mq_send(jw, "again", 5, 3) < 0 || mq_receive(jr, buf, sizeof(buf), &prio) != 5 || prio != 3)
+	if (mq_send(jw, "again", 5, 3) < 0 || receive(jr, buf, sizeof(buf), &prio) != 5 || prio != 3)
 		failf("J: a message sent after the restore did not come back");
 	e = mq_open(E_NAME, O_RDONLY);
 	if (e < 0) {
@@ -459,6 +488,16 @@ static void check_posix(void)
 		failf("E: %ld of %ld messages of %ld bytes, mode %#o", a.mq_curmsgs, a.mq_maxmsg, a.mq_msgsize,
 		      st.st_mode & 07777);
 	close(e);
+}
+
+/* G's second message comes in once the first is out (after the segments: G holds T till then) */
+static void check_full(void)
+{
+	char buf[16];
+
+	if (receive(fr, buf, sizeof(buf), NULL) != 5 || memcmp(buf, "first", 5) ||
+	    receive(fr, buf, sizeof(buf), NULL) != 6 || memcmp(buf, "second", 6))
+		failf("F: its messages are not \"first\" then \"second\"");
 }
 
 static void check_sysctls(void)
@@ -492,6 +531,8 @@ static void wake_children(void)
 		failf("mq_send on K: %s", strerror(errno));
 	if (waitpid(r_pid, &st, 0) != r_pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		failf("R (waiting in mq_receive()): status %#x", st);
+	if (waitpid(g_pid, &st, 0) != g_pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		failf("G (waiting in mq_send()): status %#x", st);
 	if (waitpid(m_pid, &st, 0) != m_pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		failf("M (waiting in msgrcv()): status %#x", st);
 	if (waitpid(s_pid, &st, 0) != s_pid || !WIFEXITED(st) || WEXITSTATUS(st))
@@ -564,6 +605,7 @@ int main(int argc, char **argv)
 	s_pid = fork_into(child_s);
 	m_pid = fork_into(child_m);
 	r_pid = fork_into(child_r);
+	g_pid = fork_into(child_g);
 
 	if (!strcmp(mode, "wait")) {
 		snprintf(line, sizeof(line), "READY %d", getpid());
@@ -579,11 +621,13 @@ int main(int argc, char **argv)
 	check_segments();
 	check_sysctls();
 	check_posix();
+	check_full();
 	wake_children();
 	if (failure[0]) {
 		kill(s_pid, SIGKILL);
 		kill(m_pid, SIGKILL);
 		kill(r_pid, SIGKILL);
+		kill(g_pid, SIGKILL);
 		while (wait(NULL) > 0 || errno == EINTR)
 			;
 		snprintf(line, sizeof(line), "FAIL: %s", failure);

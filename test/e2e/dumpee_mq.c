@@ -15,7 +15,9 @@
  * SIGUSR1; -m selftest checks at once; -m corrupt -c WHAT breaks one
  * thing first (msg, fdflags, accmode), and the check must notice. -u: the
  * queue is removed (mq_unlink()) while held; -n: the process registers for
- * its notification (both for the refusal tests).
+ * its notification (both for the refusal tests). -m hold -t PID -q NAME:
+ * only opens queue NAME of PID's IPC namespace, goes back to its own, writes
+ * "READY" and waits to be killed (an outsider holding a queue of a tree).
  *
  * The check: R and W's access modes and flags, the queue's limits, its two
  * messages received in order through R, a message through W back
@@ -26,8 +28,10 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define NAME "/memdump_e2e_mq"
 #define NAME_C NAME "_c"
@@ -50,6 +54,35 @@ static int child_c(mqd_t q)
 	return n == 5 && !memcmp(buf, "child", 5) ? 0 : 4;
 }
 
+/* queue name of pid's IPC namespace held from memdump's (ours) */
+static __attribute__((noreturn)) void hold(const char *pid, const char *name)
+{
+	char path[64];
+	int theirs, ours = open("/proc/self/ns/ipc", O_RDONLY);
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/ipc", pid);
+	theirs = open(path, O_RDONLY);
+	if (ours < 0 || theirs < 0 || setns(theirs, CLONE_NEWIPC) < 0)
+		die_setup("setns");
+	if (mq_open(name, O_RDONLY) < 0)
+		die_setup("mq_open");
+	if (setns(ours, CLONE_NEWIPC) < 0)
+		die_setup("setns back");
+	write_status("READY");
+	for (;;)
+		pause();
+}
+
+/* mq_receive(), failing after 5 s rather than waiting for ever on a queue left empty */
+static ssize_t receive(mqd_t q, char *buf, size_t len, unsigned *prio)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 5;
+	return mq_timedreceive(q, buf, len, prio, &t);
+}
+
 static void check(mqd_t r, mqd_t w, mqd_t k, pid_t c)
 {
 	struct mq_attr a, b;
@@ -67,11 +100,11 @@ static void check(mqd_t r, mqd_t w, mqd_t k, pid_t c)
 		failf("flags %#lx and %#lx", a.mq_flags, b.mq_flags);
 	if (a.mq_maxmsg != 4 || a.mq_msgsize != 64 || a.mq_curmsgs != 2)
 		failf("%ld of %ld messages of %ld bytes", a.mq_curmsgs, a.mq_maxmsg, a.mq_msgsize);
-	if (mq_receive(r, buf, sizeof(buf), &prio) != 4 || memcmp(buf, "high", 4) || prio != 9)
+	if (receive(r, buf, sizeof(buf), &prio) != 4 || memcmp(buf, "high", 4) || prio != 9)
 		failf("the first message is not \"high\" of priority 9");
-	else if (mq_receive(r, buf, sizeof(buf), &prio) != 3 || memcmp(buf, "low", 3) || prio != 1)
+	else if (receive(r, buf, sizeof(buf), &prio) != 3 || memcmp(buf, "low", 3) || prio != 1)
 		failf("the second message is not \"low\" of priority 1");
-	if (mq_send(w, "back", 4, 2) < 0 || mq_receive(r, buf, sizeof(buf), &prio) != 4 || prio != 2)
+	if (mq_send(w, "back", 4, 2) < 0 || receive(r, buf, sizeof(buf), &prio) != 4 || prio != 2)
 		failf("a message through W did not come back through R");
 	if (mq_send(k, "child", 5, 0) < 0)
 		failf("mq_send through K: %s", strerror(errno));
@@ -84,16 +117,20 @@ int main(int argc, char **argv)
 	struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 64 };
 	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	const char *mode = "wait", *corrupt = "";
+	const char *mode = "wait", *corrupt = "", *hold_pid = NULL, *hold_name = NULL;
 	bool unlinked = false, notify = false;
 	char line[64];
 	mqd_t r, w, k, cq;
 	pid_t c;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "m:c:un")) != -1) {
+	while ((opt = getopt(argc, argv, "m:c:unt:q:")) != -1) {
 		if (opt == 'm')
 			mode = optarg;
+		else if (opt == 't')
+			hold_pid = optarg;
+		else if (opt == 'q')
+			hold_name = optarg;
 		else if (opt == 'c')
 			corrupt = optarg;
 		else if (opt == 'u')
@@ -106,6 +143,11 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc)
 		goto usage;
 	status_path = argv[optind];
+	if (!strcmp(mode, "hold")) {
+		if (!hold_pid || !hold_name)
+			goto usage;
+		hold(hold_pid, hold_name);
+	}
 	sigaction(SIGUSR1, &sa, NULL);
 	mq_unlink(NAME);
 	mq_unlink(NAME_C);
@@ -150,6 +192,7 @@ int main(int argc, char **argv)
 		kill(c, SIGKILL);
 	return dumpee_report(!failure[0]);
 usage:
-	fprintf(stderr, "usage: dumpee_mq [-m wait|selftest|corrupt] [-c WHAT] [-u] [-n] STATUS\n");
+	fprintf(stderr, "usage: dumpee_mq [-m wait|selftest|corrupt] [-c WHAT] [-u] [-n] STATUS\n"
+			"       dumpee_mq -m hold -t PID -q NAME STATUS\n");
 	return 2;
 }

@@ -4112,14 +4112,19 @@ ipc_objects() {
 test_ns_ipc() {
 	local before host
 	need_memdump
-	start_dumpee ipc
+	# dump -R gives the semop() waiting in it EINTR, as a stop does: -e takes it again
+	start_dumpee ipc -e
 	read -r _ PID <"$STATUS"
 	before=$(ipc_objects "$PID")
 	log "objects: $before"
 	# the keyed objects (0x4d495301..3, in decimal)
 	[[ $(grep -cE '^[a-z]+ 12966510(09|10|11) ' <<<"$before") -eq 3 ]] ||
 		fail "the dumpee's objects are not all there: $before"
-	[[ $(grep -c '^mq dumpee_ipc_' <<<"$before") -eq 3 ]] || fail "the dumpee's POSIX queues are not all there: $before"
+	[[ $(grep -c '^mq dumpee_ipc_' <<<"$before") -eq 4 ]] || fail "the dumpee's POSIX queues are not all there: $before"
+	# a dump that lets the tree go on takes the POSIX queues' messages out and puts them back as they were
+	md dump dump -R -t "$PID" -D "$TD/img-R" || fail "memdump dump -R failed: $(md_why dump)"
+	[[ $(ipc_objects "$PID") == "$before" ]] ||
+		fail "objects after dump -R differ: $(diff <(echo "$before") <(ipc_objects "$PID") | tr '\n' ' ')"
 	host=$(cat /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg | awk 'NR > 1 { print $2 }' | sort)
 	dump_and_kill "$PID" "$TD/img"
 	[[ -s $TD/img/ipcns.img ]] || fail "the image has no ipcns.img"
@@ -4165,6 +4170,14 @@ test_ns_ipc_refused() {
 	ipc_still_ok notify
 	ipc_refused rmid "attached by no process, with kernel.shm_rmid_forced set" -r -e
 	ipc_still_ok rmid
+	# a process outside, in memdump's namespace, holding one of the tree's POSIX queues
+	start_dumpee ipc -e
+	read -r _ PID <"$STATUS"
+	spawn holder "$E2E/dumpee_mq" -m hold -t "$PID" -q /dumpee_ipc_jobs "$TD/holder.status"
+	wait_until 30 status_ready "$TD/holder.status" || fail "the holder did not get ready: $(cat "$TD/holder.err")"
+	dump_refused "POSIX message queue '/dumpee_ipc_jobs' of the tree's IPC namespace (of $PID) is held by $SPAWNED"
+	kill -KILL "$SPAWNED"
+	ipc_still_ok holder
 	# an outsider that entered it, and a bind mount of it
 	start_dumpee ipc -e
 	read -r _ PID <"$STATUS"

@@ -781,14 +781,21 @@ static void setup_mqueue_removed(int sync_fd)
 	mq_unlink(name);
 }
 
-#define MQ_NAME "/memdump-collect-mq"
+/* the name of the queue of the test (its parent's pid: the children's is another) */
+static const char *mq_name(void)
+{
+	static char name[64];
 
-/* fd 3: POSIX message queue MQ_NAME, write-only, non-blocking; in an IPC namespace of its own if asked */
+	snprintf(name, sizeof(name), "/memdump-collect-mq-%d", (int)getppid());
+	return name;
+}
+
+/* fd 3: POSIX message queue mq_name(), write-only, non-blocking; in an IPC namespace of its own if asked */
 static void setup_mqueue_write(bool own_ns)
 {
 	if (own_ns && unshare(CLONE_NEWIPC) < 0)
 		_exit(1);
-	if (mq_open(MQ_NAME, O_WRONLY | O_NONBLOCK | O_CREAT, 0600, NULL) != 3)
+	if (mq_open(mq_name(), O_WRONLY | O_NONBLOCK | O_CREAT, 0600, NULL) != 3)
 		_exit(1);
 }
 
@@ -802,25 +809,42 @@ static void setup_mqueue_own_ns(int sync_fd)
 	setup_mqueue_write(true);
 }
 
+/* the same, opened by its path on a mount of the queues' file system (as /dev/mqueue is) */
+static void setup_mqueue_mounted(int sync_fd)
+{
+	char path[PATH_MAX + 128];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mkdir(tpath("mq"), 0700) < 0 || mount("none", tpath("mq"), "mqueue", 0, NULL) < 0)
+		_exit(1);
+	snprintf(path, sizeof(path), "%s%s", tpath("mq"), mq_name());
+	if (open(path, O_WRONLY | O_NONBLOCK | O_CREAT, 0600) != 3)
+		_exit(1);
+}
+
 /* fd 3 of the child is a queue by name; in memdump's namespace it is kept, in another refused */
 static void expect_mqueue(void (*setup)(int), int want)
 {
 	struct md_proc p = {};
 	struct dump_ns ns = {};
+	char name[64];
 
+	/* the child's parent is us */
+	snprintf(name, sizeof(name), "/memdump-collect-mq-%d", (int)getpid());
 	p.pid = start_child(setup, NULL, 0);
 	cr_assert_eq(dump_collect_fds(p.pid, &p), 0);
 	cr_assert_geq(p.n_fds, 4);
 	cr_expect_eq(p.fds[3].kind, MD_FD_MQUEUE);
-	cr_expect_str_eq(p.fds[3].path, MQ_NAME);
+	cr_expect_str_eq(p.fds[3].path, name);
 	cr_expect_eq(p.fds[3].flags & (O_ACCMODE | O_NONBLOCK), O_WRONLY | O_NONBLOCK);
-	cr_expect_eq(dump_mqueue_fds(&ns, &p, 1), want);
+	cr_expect_eq(dump_mqueues(&ns, &p, 1), want);
 	stop_child(p.pid);
-	mq_unlink(MQ_NAME);
+	mq_unlink(name);
 	md_proc_release(&p);
 }
 
 Test(dump_collect, mqueue_by_name) { expect_mqueue(setup_mqueue, 0); }
+Test(dump_collect, mqueue_by_a_mount_path) { expect_mqueue(setup_mqueue_mounted, 0); }
 Test(dump_collect, mqueue_of_another_ipcns_is_refused) { expect_mqueue(setup_mqueue_own_ns, -ENOTSUP); }
 
 /* fd 3: a file on a tmpfs detached since: its name leads nowhere */

@@ -640,7 +640,8 @@ Test(image_roundtrip, posix_message_queues)
 	in.mqs[0].msgs[1] = pmsg(7, "");
 	in.mqs[0].msgs[2] = pmsg(7, "two");
 	in.mqs[0].msgs[3] = pmsg(0, "last");
-	in.mqs[1] = (struct md_posix_mq){ strdup("empty"), 0600, 0, 0, 10, 8192, NULL, 0 };
+	/* after "jobs": the names sorted */
+	in.mqs[1] = (struct md_posix_mq){ strdup("ready"), 0600, 0, 0, 10, 8192, NULL, 0 };
 	in.n_mqs = 2;
 	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
 	cr_assert_eq(ipcns_flags(), MD_IPCNS_F_POSIX_MQ);
@@ -672,6 +673,9 @@ Test(image_roundtrip, posix_message_queues)
 	MQ_REFUSED(in, "a name over NAME_MAX", in.mqs[0].name = long_name, in.mqs[0].name = keep);
 	keep = in.mqs[1].name;
 	MQ_REFUSED(in, "one name twice", in.mqs[1].name = in.mqs[0].name, in.mqs[1].name = keep);
+	MQ_REFUSED(in, "names out of order", in.mqs[1].name = "aaa", in.mqs[1].name = keep);
+	MQ_REFUSED(in, "owner -1", in.mqs[0].uid = UINT32_MAX, in.mqs[0].uid = 1234);
+	MQ_REFUSED(in, "group -1", in.mqs[0].gid = UINT32_MAX, in.mqs[0].gid = 5678);
 	MQ_REFUSED(in, "mode 010000", in.mqs[0].mode = 010000, in.mqs[0].mode = 0640);
 	MQ_REFUSED(in, "maxmsg 0", in.mqs[1].maxmsg = 0, in.mqs[1].maxmsg = 10);
 	MQ_REFUSED(in, "maxmsg 65537", in.mqs[1].maxmsg = 65537, in.mqs[1].maxmsg = 10);

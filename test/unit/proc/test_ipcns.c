@@ -230,7 +230,7 @@ Test(ipcns, posix_queues)
 	pid_t child;
 
 	new_ns();
-	cr_assert_eq(ipcns_read_mqueues(&got, &dev, &failed), 0);
+	cr_assert_eq(ipcns_read_mqueues(&got, &dev, &failed, NULL, NULL), 0);
 	cr_assert_eq(got.n_mqs, 0);
 	cr_assert_neq(dev, 0);
 	a = mq_open("/md-a", O_CREAT | O_RDWR | O_NONBLOCK, 0640, &attr);
@@ -247,7 +247,7 @@ Test(ipcns, posix_queues)
 	write_value("/proc/sys/fs/mqueue/msg_max", "3");
 	write_value("/proc/sys/fs/mqueue/msgsize_max", "128");
 
-	cr_assert_eq(ipcns_read_mqueues(&got, &dev2, &failed), 0, "%s: %s", failed, strerror(errno));
+	cr_assert_eq(ipcns_read_mqueues(&got, &dev2, &failed, NULL, NULL), 0, "%s: %s", failed, strerror(errno));
 	cr_assert_eq(dev2, dev);
 	cr_assert_eq(got.n_mqs, 2);
 	cr_assert_str_eq(got.mqs[0].name, "md-a");
@@ -265,7 +265,7 @@ Test(ipcns, posix_queues)
 	}
 	cr_assert_eq(got.mqs[0].msgs[0].prio, 31000);
 	/* the queue as it was: read again, the same */
-	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), 0);
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed, NULL, NULL), 0);
 	assert_same_mqs(&got, &again);
 	md_ipcns_release(&again);
 
@@ -283,7 +283,7 @@ Test(ipcns, posix_queues)
 		_exit(0);
 	}
 	cr_assert_eq(read(ready[0], buf, 1), 1);
-	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), -EBUSY);
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed, NULL, NULL), -EBUSY);
 	cr_assert_str_eq(failed, "md-b");
 	free(failed);
 	md_ipcns_release(&again);
@@ -295,7 +295,7 @@ Test(ipcns, posix_queues)
 	/* a new namespace, the queues made from what was read: the same again */
 	new_ns();
 	cr_assert_eq(ipcns_make_objects(&got, what, sizeof(what)), 0, "%s: %s", what, strerror(errno));
-	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed), 0);
+	cr_assert_eq(ipcns_read_mqueues(&again, &dev2, &failed, NULL, NULL), 0);
 	assert_same_mqs(&got, &again);
 	md_ipcns_release(&again);
 	/* the limits raised meanwhile are back */
@@ -310,6 +310,41 @@ Test(ipcns, posix_queues)
 	/* a name taken: refused, named */
 	cr_assert_lt(ipcns_make_objects(&got, what, sizeof(what)), 0);
 	cr_assert(strstr(what, "POSIX message queue '/md-a'") != NULL, "%s", what);
+	md_ipcns_release(&got);
+}
+
+/*
+ * Each queue made by a process of its owner's: two queues whose bytes
+ * together are over one user's RLIMIT_MSGQUEUE budget (819200 by default),
+ * each within its owner's, made past a new namespace's msg_max by owners
+ * without CAP_SYS_RESOURCE
+ */
+Test(ipcns, posix_queues_per_owner)
+{
+	struct md_posix_mq q[2] = {
+		{ (char *)"md-u1", 0640, 4101, 4102, 60, 8192, NULL, 0 },
+		{ (char *)"md-u2", 0604, 4103, 4104, 60, 8192, NULL, 0 },
+	};
+	struct md_pmsg m = { 3, (uint8_t *)"hi", 2 };
+	struct md_ipcns ns = { .mqs = q, .n_mqs = 2 }, got = { 0 };
+	char what[96] = "", *failed = NULL;
+	uint64_t dev;
+
+	q[1].msgs = &m;
+	q[1].n_msgs = 1;
+	new_ns();
+	cr_assert_eq(ipcns_make_objects(&ns, what, sizeof(what)), 0, "%s: %s", what, strerror(errno));
+	cr_assert_eq(ipcns_read_mqueues(&got, &dev, &failed, NULL, NULL), 0);
+	cr_assert_eq(got.n_mqs, 2);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_str_eq(got.mqs[i].name, q[i].name);
+		cr_assert_eq(got.mqs[i].uid, q[i].uid);
+		cr_assert_eq(got.mqs[i].gid, q[i].gid);
+		cr_assert_eq(got.mqs[i].mode, q[i].mode, "/%s: mode %#o", q[i].name, got.mqs[i].mode);
+		cr_assert_eq(got.mqs[i].maxmsg, 60);
+	}
+	cr_assert_eq(got.mqs[1].n_msgs, 1);
+	cr_assert_eq(got.mqs[1].msgs[0].prio, 3);
 	md_ipcns_release(&got);
 }
 
