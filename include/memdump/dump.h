@@ -166,9 +166,11 @@ int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, 
  * after root and now_ns), puts each in repair mode and reads its state into
  * t->streams. dump_tcp_finish(): with tree_gone (killed), the sockets stay
  * in repair mode and the lock stays for the restore; otherwise both are
- * undone, before the tree may run. dump_tcp_release() frees (after finish,
- * and after the tree is killed or thawed: it unblocks the signals that
- * dump_tcp() blocked).
+ * undone, before the tree may run. Meanwhile a guard process undoes them
+ * if memdump ends without a word (SIGKILL): dump_tcp_unguard(), once the
+ * tree is killed or thawed, ends it. dump_tcp_release() frees (after
+ * finish, and after the tree is killed or thawed: it unblocks the signals
+ * that dump_tcp() blocked, and unguards).
  */
 struct dump_tcp {
 	struct md_tcp_stream *streams;
@@ -181,10 +183,13 @@ struct dump_tcp {
 	bool locked;
 	bool masked;			/* md_hold_signals() until release: */
 	sigset_t oldmask;		/* the mask before */
+	pid_t guard;			/* > 0: the guard (tcp.c), told through guard_fd */
+	int guard_fd;
 };
 int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	     struct dump_tcp *t);
 int dump_tcp_finish(struct dump_tcp *t, bool tree_gone);
+void dump_tcp_unguard(struct dump_tcp *t);
 void dump_tcp_release(struct dump_tcp *t);
 
 /*

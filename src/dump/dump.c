@@ -755,6 +755,8 @@ int dump_run(const struct dump_opts *o)
 		r = freeze_tree_thaw(&c.ft);
 	else
 		r = freeze_tree_kill(&c.ft);
+	/* the connections are the image's, or the tree's again */
+	dump_tcp_unguard(&c.tcp);
 	r = r < 0 ? r : r_tcp;
 	/* past the point of no return: what came meanwhile is too late to stop anything */
 	if (r >= 0 && c.tcp.masked && (sig = md_drop_held_signals()))

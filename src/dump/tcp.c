@@ -9,6 +9,14 @@
  * the restore. A dump that fails or leaves the tree running takes every
  * socket out of repair mode (its SO_REUSEADDR back, which leaving repair
  * clears) and the lock away before the tree runs again.
+ *
+ * Should memdump end half way without a word (SIGKILL, a crash), the tree
+ * would run on, released by the kernel, its connections in repair mode
+ * (each send or receive failing) and locked for ever: a guard process,
+ * forked before the lock with copies of the sockets, sees memdump's pipe
+ * close without a word and undoes both, repair mode first. Told, it ends
+ * doing nothing: once the tree is killed (the connections are the
+ * image's), or thawed after memdump undid all itself.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
@@ -29,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TCP_OPTS_KEPT (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE)
@@ -182,6 +192,83 @@ static int repair_off(int sk, bool reuseaddr)
 	return 0;
 }
 
+/* what memdump left half done: each socket out of repair mode (no window probe: the lock is on), the lock away */
+static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
+{
+	int off = TCP_REPAIR_OFF_NO_WP, one = 1;
+
+	for (size_t i = 0; i < t->n; i++) {
+		int on = 0;
+		socklen_t len = sizeof(on);
+
+		if (getsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, &len) < 0 || !on)
+			continue;
+		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0 && t->files[i]->sock.reuseaddr)
+			setsockopt(t->fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	netlock_remove(t->lock);
+	log_warn("memdump ended half way: its guard took the network lock away and the tree's TCP connections out "
+		 "of repair mode");
+	_exit(0);
+}
+
+/*
+ * The guard: a child with memdump's copies of the sockets, in the tree's
+ * network namespace (memdump's thread is there), waiting for a word ('k')
+ * or for the pipe to close without one. The signals that stop memdump
+ * (a terminal's Ctrl-C reaches both) are memdump's to take.
+ */
+static int guard_start(struct dump_tcp *t)
+{
+	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+	int p[2], e;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		ssize_t n;
+		char c;
+
+		close(p[1]);
+		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+			signal(ignored[i], SIG_IGN);
+		prctl(PR_SET_NAME, "memdump-guard");
+		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);
+		guard_undo(t);
+	}
+	e = errno;
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -e;
+	}
+	t->guard = pid;
+	t->guard_fd = p[1];
+	return 0;
+}
+
+void dump_tcp_unguard(struct dump_tcp *t)
+{
+	int status;
+
+	if (t->guard <= 0)
+		return;
+	if (write(t->guard_fd, "k", 1) != 1)
+		log_warn("cannot tell the guard of the TCP connections to end: %s", strerror(errno));
+	close(t->guard_fd);
+	/* SIGCHLD ignored (inherited so): nothing to wait for, the kernel reaps it */
+	while (waitpid(t->guard, &status, 0) < 0 && errno == EINTR)
+		;
+	t->guard = 0;
+	t->guard_fd = -1;
+}
+
 /*
  * What TCP repair cannot carry: a ULP (kTLS: the keys are the kernel's) or
  * TCP-AO keys would come back as plain TCP, which the peer drops. -ENOTSUP
@@ -330,6 +417,9 @@ int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n
 	 */
 	t->masked = md_hold_signals(&t->oldmask) == 0;
 	netlock_name(t->lock, sizeof(t->lock), root, now_ns);
+	r = guard_start(t);
+	if (r < 0)
+		return log_err(r, "cannot start the guard of the TCP connections");
 	/* before: a lock made but reported failed must still go (removing a missing one is no error) */
 	t->locked = true;
 	r = netlock_add(t->lock, conns, t->n);
@@ -383,6 +473,7 @@ int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)
 
 void dump_tcp_release(struct dump_tcp *t)
 {
+	dump_tcp_unguard(t);
 	for (size_t i = 0; t->fds && i < t->n; i++)
 		if (t->fds[i] >= 0)
 			close(t->fds[i]);

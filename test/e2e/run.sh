@@ -1892,7 +1892,7 @@ start_tcp() {
 	local addr=127.0.0.1 a tree_args=() peer_args=()
 	for a in "$@"; do
 		case $a in
-		ghost | peekoff | holdsend | shutrd | small) tree_args+=("$a") ;;
+		ghost | peekoff | holdsend | shutrd | small | heap) tree_args+=("$a") ;;
 		oob | abort) peer_args+=("$a") ;;
 		fin) tree_args+=(peerfin) peer_args+=(fin) ;;
 		shutwr) tree_args+=(shutwr) peer_args+=(eof) ;;
@@ -1927,6 +1927,38 @@ finish_tcp() {
 	sent=$(awk '{print $3}' "$TD/status")
 	got=$(awk '{print $2}' "$TD/peer.status")
 	[[ $sent -gt 0 && $sent == "$got" ]] || fail "the tree sent $sent bytes, the peer got $got"
+}
+
+# the network lock of a dump of the tree's: a table of memdump's in nftables
+tcp_lock_held() {
+	"$E2E/nftctl" 'list tables' | grep -q "^table inet memdump_${PID}_"
+}
+
+# memdump killed (SIGKILL) while it holds the lock and the connection in repair mode (it is
+# writing 2 GiB of memory): its guard takes both away, and the tree, which the kernel lets
+# go on, keeps its connection: it reads and checks every byte, and so does the peer
+test_tcp_memdump_killed() {
+	local md i
+	need_memdump
+	[[ -x $E2E/nftctl ]] || fail "$E2E/nftctl is not built"
+	start_tcp heap
+	log "memdump dump --tcp-established -t $PID, killed once it holds the lock"
+	"$MEMDUMP" dump --tcp-established -t "$PID" -D "$TD/img" >"$TD/dump.out" 2>"$TD/dump.err" &
+	md=$!
+	for ((i = 0; i < 3000; i++)); do
+		tcp_lock_held && break
+		kill -0 "$md" 2>/dev/null || break
+	done
+	tcp_lock_held || fail "the lock was never seen (the dump ended: $(cat "$TD/dump.err"))"
+	# for drop_nft_tables, should the guard fail
+	"$E2E/nftctl" 'list tables' | sed -n "s/^table inet \(memdump_${PID}_[0-9_]*\)$/\1/p" >>"$TD/nft_tables"
+	kill -KILL "$md"
+	wait "$md" 2>/dev/null
+	wait_until 10 eval '! tcp_lock_held' || fail "the lock is still there 10 s after memdump was killed"
+	grep -q "its guard took the network lock away" "$TD/dump.err" || fail "the guard said nothing: $(cat "$TD/dump.err")"
+	alive "$PID" || fail "the tree died with memdump"
+	finish_tcp
+	! pgrep -x memdump-guard >/dev/null || fail "a guard is still running"
 }
 
 # dumped and killed with its connection; the peer sends while the tree is gone (the lock
@@ -2060,7 +2092,7 @@ test_tcp_md5_refused() {
 	dump_refused "TCP connection signed with TCP-MD5: not supported" --tcp-established
 }
 
-ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_urgent_refused)
+ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_memdump_killed tcp_urgent_refused)
 
 # bytes sent and not acknowledged at the dump (the peer's acknowledgements dropped by a rule
 # of the test's while the tree sends): they go back into the send queue in repair mode, and

@@ -10,7 +10,8 @@ file of 2 MiB, more than a dump keeps by default: that dump is refused late, aft
 connection was read in repair mode. With "peekoff" it peeks 100 bytes with SO_PEEK_OFF on
 before READY, and checks that its peek offset is still 100 (for dump -R: restore does not
 keep it). With "holdsend" it writes "CONNECTED PORT" once connected and sends only once
-STATUS.send exists. With "shutrd" it shuts its socket down for reading before READY.
+STATUS.send exists. With "shutrd" it shuts its socket down for reading before READY. With
+"heap" it holds 2 GiB written to (a byte a page), which takes a dump a while.
 
 Closing half way: with "peerfin" (tcp_peer.py fin) it waits for the peer's FIN (CLOSE-WAIT)
 and then reads only the peer's first bytes and the end of the stream. With "shutwr" it
@@ -20,7 +21,7 @@ the peer's FIN; the FIN waits behind the bytes never sent) and sends no end mark
 It waits for that state before READY; OK and READY lines end with "state S", its TCP state
 then and once STATUS.go exists.
 
-Usage: python3 tcp_tree.py PORTFILE STATUS [ghost|peekoff|holdsend|shutrd|peerfin|shutwr|small]...
+Usage: python3 tcp_tree.py PORTFILE STATUS [ghost|peekoff|holdsend|shutrd|peerfin|shutwr|small|heap]...
        [ADDRESS]
 """
 import fcntl
@@ -34,7 +35,7 @@ PEER_FIRST, PEER_TOTAL = 20000, 25000
 SO_PEEK_OFF = 42
 FIONREAD = 0x541B
 END = b"\xff" * 8
-MODES = ("ghost", "peekoff", "holdsend", "shutrd", "peerfin", "shutwr", "small")
+MODES = ("ghost", "peekoff", "holdsend", "shutrd", "peerfin", "shutwr", "small", "heap")
 CLOSE_WAIT, FIN_WAIT2 = 8, 5
 
 
@@ -62,6 +63,8 @@ def main():
     args = sys.argv[3:]
     addr = next((a for a in args if a not in MODES), "127.0.0.1")
     ghost = None
+    heap = bytearray(2 << 30 if "heap" in args else 0)
+    heap[::4096] = b"\x01" * (len(heap) // 4096)
     if "ghost" in args:
         ghost = open(st + ".ghost", "w+b")
         ghost.write(b"g" * (2 << 20))
