@@ -28,6 +28,7 @@
 #include "dump/internal.h"
 #include "compat/tcp.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -212,6 +213,23 @@ static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
 	_exit(0);
 }
 
+/* of memdump's fds, only stdio, the sockets' copies and the pipe: nothing else of the tree's held longer */
+static void keep_only(const struct dump_tcp *t, int pipe_fd)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		bool keep = de->d_name[0] == '.' || fd < 3 || fd == pipe_fd || fd == dirfd(d);
+
+		for (size_t i = 0; !keep && i < t->n; i++)
+			keep = fd == t->fds[i];
+		if (!keep)
+			close(fd);
+	}
+}
+
 /*
  * The guard: a child with memdump's copies of the sockets, in the tree's
  * network namespace (memdump's thread is there), waiting for a word ('k')
@@ -233,6 +251,7 @@ static int guard_start(struct dump_tcp *t)
 		char c;
 
 		close(p[1]);
+		keep_only(t, p[0]);
 		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 			signal(ignored[i], SIG_IGN);
 		prctl(PR_SET_NAME, "memdump-guard");
