@@ -8,11 +8,13 @@
 #pragma once
 #include <errno.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *status_path;
@@ -94,6 +96,16 @@ static inline const char *dumpee_args(int argc, char **argv, const char **corrup
 	if (strcmp(mode, "corrupt"))
 		*corruption = "";
 	return mode;
+}
+
+/* mq_receive(), failing after 5 s rather than waiting for ever on a queue left empty */
+static inline ssize_t dumpee_mq_receive(mqd_t q, char *buf, size_t len, unsigned *prio)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 5;
+	return mq_timedreceive(q, buf, len, prio, &t);
 }
 
 /* "OK" or "FAIL: <the first failure>" into the status file: the exit status, 0 or 1 */

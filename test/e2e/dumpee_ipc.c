@@ -50,7 +50,6 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #define PG 4096UL
 #define KEY_A 0x4d495301
@@ -423,16 +422,6 @@ static void check_segments(void)
 		failf("T (%d): %lu attaches, expected 5", id_seg_t, (unsigned long)ds.shm_nattch);
 }
 
-/* mq_receive(), failing after 5 s rather than waiting for ever on a queue left empty */
-static ssize_t receive(mqd_t q, char *buf, size_t len, unsigned *prio)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += 5;
-	return mq_timedreceive(q, buf, len, prio, &t);
-}
-
 static void check_j_fds(void)
 {
 	struct mq_attr ar, aw;
@@ -464,7 +453,7 @@ static void check_posix(void)
 		failf("J: mode %#o owner %u:%u", st.st_mode & 07777, st.st_uid, st.st_gid);
 	check_j_fds();
 	for (size_t i = 0; i < sizeof(j_msgs) / sizeof(j_msgs[0]); i++) {
-		ssize_t n = receive(jr, buf, sizeof(buf), &prio);
+		ssize_t n = dumpee_mq_receive(jr, buf, sizeof(buf), &prio);
 		size_t len = j_msgs[i].text ? strlen(j_msgs[i].text) : J_MSGSIZE;
 		bool same = n == (ssize_t)len && prio == j_msgs[i].prio;
 
@@ -476,7 +465,7 @@ static void check_posix(void)
 		}
 	}
 	/* empty now, non-blocking for the writer */
-	if (mq_send(jw, "again", 5, 3) < 0 || receive(jr, buf, sizeof(buf), &prio) != 5 || prio != 3)
+	if (mq_send(jw, "again", 5, 3) < 0 || dumpee_mq_receive(jr, buf, sizeof(buf), &prio) != 5 || prio != 3)
 		failf("J: a message sent after the restore did not come back");
 	e = mq_open(E_NAME, O_RDONLY);
 	if (e < 0) {
@@ -495,8 +484,8 @@ static void check_full(void)
 {
 	char buf[16];
 
-	if (receive(fr, buf, sizeof(buf), NULL) != 5 || memcmp(buf, "first", 5) ||
-	    receive(fr, buf, sizeof(buf), NULL) != 6 || memcmp(buf, "second", 6))
+	if (dumpee_mq_receive(fr, buf, sizeof(buf), NULL) != 5 || memcmp(buf, "first", 5) ||
+	    dumpee_mq_receive(fr, buf, sizeof(buf), NULL) != 6 || memcmp(buf, "second", 6))
 		failf("F: its messages are not \"first\" then \"second\"");
 }
 

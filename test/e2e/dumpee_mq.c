@@ -31,7 +31,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #define NAME "/memdump_e2e_mq"
 #define NAME_C NAME "_c"
@@ -73,16 +72,6 @@ static __attribute__((noreturn)) void hold(const char *pid, const char *name)
 		pause();
 }
 
-/* mq_receive(), failing after 5 s rather than waiting for ever on a queue left empty */
-static ssize_t receive(mqd_t q, char *buf, size_t len, unsigned *prio)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += 5;
-	return mq_timedreceive(q, buf, len, prio, &t);
-}
-
 static void check(mqd_t r, mqd_t w, mqd_t k, pid_t c)
 {
 	struct mq_attr a, b;
@@ -100,11 +89,11 @@ static void check(mqd_t r, mqd_t w, mqd_t k, pid_t c)
 		failf("flags %#lx and %#lx", a.mq_flags, b.mq_flags);
 	if (a.mq_maxmsg != 4 || a.mq_msgsize != 64 || a.mq_curmsgs != 2)
 		failf("%ld of %ld messages of %ld bytes", a.mq_curmsgs, a.mq_maxmsg, a.mq_msgsize);
-	if (receive(r, buf, sizeof(buf), &prio) != 4 || memcmp(buf, "high", 4) || prio != 9)
+	if (dumpee_mq_receive(r, buf, sizeof(buf), &prio) != 4 || memcmp(buf, "high", 4) || prio != 9)
 		failf("the first message is not \"high\" of priority 9");
-	else if (receive(r, buf, sizeof(buf), &prio) != 3 || memcmp(buf, "low", 3) || prio != 1)
+	else if (dumpee_mq_receive(r, buf, sizeof(buf), &prio) != 3 || memcmp(buf, "low", 3) || prio != 1)
 		failf("the second message is not \"low\" of priority 1");
-	if (mq_send(w, "back", 4, 2) < 0 || receive(r, buf, sizeof(buf), &prio) != 4 || prio != 2)
+	if (mq_send(w, "back", 4, 2) < 0 || dumpee_mq_receive(r, buf, sizeof(buf), &prio) != 4 || prio != 2)
 		failf("a message through W did not come back through R");
 	if (mq_send(k, "child", 5, 0) < 0)
 		failf("mq_send through K: %s", strerror(errno));

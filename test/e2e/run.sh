@@ -4188,10 +4188,11 @@ ipc_refused() {
 	[[ -z $(ls -A "$TD/img-$what") ]] || fail "$what: the refused dump left files"
 }
 
-ipc_still_ok() {
+# dumpee_ok WHAT: the dumpee $PID, told to check (SIGUSR1), reports OK
+dumpee_ok() {
 	kill -USR1 "$PID" || fail "cannot signal $PID"
 	wait_until 30 status_final "$STATUS" || fail "$1: no check result within 30 s"
-	head -n1 "$STATUS" | grep -qx OK || fail "$1: the dumpee changed: $(head -n1 "$STATUS")"
+	head -n1 "$STATUS" | grep -qx OK || fail "$1: the dumpee's check: $(head -n1 "$STATUS")"
 }
 
 test_ns_ipc_refused() {
@@ -4199,9 +4200,9 @@ test_ns_ipc_refused() {
 	need_unshare
 	# the freeze gives the semop() waiting in it EINTR, as a stop does: -e takes it again
 	ipc_refused notify "POSIX message queue '/dumpee_ipc_jobs' of the tree's IPC namespace" -n -e
-	ipc_still_ok notify
+	dumpee_ok notify
 	ipc_refused rmid "attached by no process, with kernel.shm_rmid_forced set" -r -e
-	ipc_still_ok rmid
+	dumpee_ok rmid
 	# a process outside, in memdump's namespace, holding one of the tree's POSIX queues
 	start_dumpee ipc -e
 	read -r _ PID <"$STATUS"
@@ -4209,7 +4210,7 @@ test_ns_ipc_refused() {
 	wait_until 30 status_ready "$TD/holder.status" || fail "the holder did not get ready: $(cat "$TD/holder.err")"
 	dump_refused "POSIX message queue '/dumpee_ipc_jobs' of the tree's IPC namespace (of $PID) is held by $SPAWNED"
 	kill -KILL "$SPAWNED"
-	ipc_still_ok holder
+	dumpee_ok holder
 	# an outsider that entered it, and a bind mount of it
 	start_dumpee ipc -e
 	read -r _ PID <"$STATUS"
@@ -4222,7 +4223,7 @@ test_ns_ipc_refused() {
 	mount --bind "/proc/$PID/ns/ipc" "$TD/ipcns" || fail "cannot bind-mount the IPC namespace"
 	dump_refused "IPC namespace is bind-mounted on $TD/ipcns"
 	umount "$TD/ipcns"
-	ipc_still_ok outsider
+	dumpee_ok outsider
 	# a process of the tree in yet another one
 	ns_refused nested "another IPC namespace than the tree's root" sh -c 'unshare --ipc sleep 1000 & wait'
 	return 0
@@ -4266,9 +4267,7 @@ test_mq() {
 	grep -q "\"$MQ_PATH\"" "$TD/show.json" || fail "the queue's name is not in the image"
 	[[ ! -e $TD/img/ipcns.img ]] || fail "the host's IPC namespace went into the image"
 	restore_detached "$TD/img" "$PID"
-	kill -USR1 "$PID" || fail "cannot signal $PID"
-	wait_until 30 status_final "$STATUS" || fail "no check result within 30 s"
-	head -n1 "$STATUS" | grep -qx OK || fail "mq check: $(head -n1 "$STATUS")"
+	dumpee_ok mq
 }
 
 # the queue removed between the dump and the restore: the restore fails before any process, naming it
@@ -4292,9 +4291,7 @@ mq_refused() {
 	read -r _ PID <"$STATUS"
 	dump_refused "$want"
 	[[ -z $(ls -A "$TD/img") ]] || fail "$what: the refused dump left files"
-	kill -USR1 "$PID" || fail "cannot signal $PID"
-	wait_until 30 status_final "$STATUS" || fail "$what: no check result within 30 s"
-	head -n1 "$STATUS" | grep -qx OK || fail "$what: the dumpee changed: $(head -n1 "$STATUS")"
+	dumpee_ok "$what"
 }
 
 test_mq_refused() {

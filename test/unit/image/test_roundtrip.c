@@ -192,10 +192,11 @@ Test(image_roundtrip, read_missing_is_enoent)
 	cr_assert_eq(image_read_proc(dirfd, 99, &out), -ENOENT);
 }
 
-static uint8_t inventory_flags(void)
+/* the low byte of image name's header flags */
+static uint8_t header_flags(const char *name)
 {
 	uint8_t b = 0xff;
-	int fd = openat(dirfd, "inventory.img", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(pread(fd, &b, 1, 36), 1);
@@ -209,7 +210,7 @@ Test(image_roundtrip, inventory)
 
 	synth_inventory(&in, 5);
 	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
-	cr_assert_eq(inventory_flags(), 0);
+	cr_assert_eq(header_flags("inventory.img"), 0);
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&in);
@@ -232,7 +233,7 @@ Test(image_roundtrip, namespaces)
 	cr_assert_str_eq(out.uts_domain, "");
 	md_inventory_release(&out);
 	/* the header flag older readers refuse, required with them */
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_NS);
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_NS);
 	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "namespaces without the header flag were read");
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_NS);
@@ -280,7 +281,7 @@ Test(image_roundtrip, namespaces)
 	free(in.uts_domain);
 	in.uts_host = in.uts_domain = NULL;
 	cr_assert_eq(image_write_inventory(dirfd, &in), 0);
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_NS);
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&out);
@@ -348,7 +349,7 @@ Test(image_roundtrip, network_namespace)
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&out);
 	/* its own header flag, which older readers refuse, and not the other namespaces' one */
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_NETNS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_NETNS);
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_NETNS);
 	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "net_ns without the header flag was read");
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_NETNS);
@@ -462,7 +463,7 @@ Test(image_roundtrip, time_namespace)
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&out);
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_TIMENS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_TIMENS);
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_TIMENS);
 	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "time_ns without the header flag was read");
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_TIMENS);
@@ -490,7 +491,7 @@ Test(image_roundtrip, cgroup_namespace)
 	cr_assert_eq(image_read_inventory(dirfd, &out), 0);
 	assert_inventory_eq(&in, &out);
 	md_inventory_release(&out);
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_CGROUPNS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_CGROUPNS);
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_CGROUPNS);
 	cr_assert_eq(image_read_inventory(dirfd, &out), -EINVAL, "cgroup_ns without the header flag was read");
 	md_inventory_release(&in);
@@ -541,7 +542,7 @@ Test(image_roundtrip, ipc_namespace)
 	cr_assert_eq(image_read_inventory(dirfd, &inv_out), 0);
 	assert_inventory_eq(&inv, &inv_out);
 	md_inventory_release(&inv_out);
-	cr_assert_eq(inventory_flags(), MD_INVENTORY_F_IPCNS);
+	cr_assert_eq(header_flags("inventory.img"), MD_INVENTORY_F_IPCNS);
 	flip_bits("inventory.img", 36, MD_INVENTORY_F_IPCNS);
 	cr_assert_eq(image_read_inventory(dirfd, &inv_out), -EINVAL, "ipc_ns without the header flag was read");
 	md_inventory_release(&inv);
@@ -603,17 +604,6 @@ static struct md_pmsg pmsg(uint32_t prio, const char *text)
 	return (struct md_pmsg){ prio, (uint8_t *)strdup(text), strlen(text) };
 }
 
-static uint8_t ipcns_flags(void)
-{
-	uint8_t b = 0xff;
-	int fd = openat(dirfd, "ipcns.img", O_RDONLY | O_CLOEXEC);
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pread(fd, &b, 1, 36), 1);
-	close(fd);
-	return b;
-}
-
 /* one POSIX queue field set to a bad value (by set), written and refused when read */
 #define MQ_REFUSED(in, what, set, back)                                                                 \
 	do {                                                                                            \
@@ -632,7 +622,7 @@ Test(image_roundtrip, posix_message_queues)
 
 	synth_ipcns(&in);
 	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
-	cr_assert_eq(ipcns_flags(), 0, "the flag without POSIX queues");
+	cr_assert_eq(header_flags("ipcns.img"), 0, "the flag without POSIX queues");
 	in.mqs = calloc(2, sizeof(*in.mqs));
 	cr_assert_not_null(in.mqs);
 	in.mqs[0] = (struct md_posix_mq){ strdup("jobs"), 0640, 1234, 5678, 5, 64, calloc(4, sizeof(struct md_pmsg)), 4 };
@@ -644,7 +634,7 @@ Test(image_roundtrip, posix_message_queues)
 	in.mqs[1] = (struct md_posix_mq){ strdup("ready"), 0600, 0, 0, 10, 8192, NULL, 0 };
 	in.n_mqs = 2;
 	cr_assert_eq(image_write_ipcns(dirfd, &in), 0);
-	cr_assert_eq(ipcns_flags(), MD_IPCNS_F_POSIX_MQ);
+	cr_assert_eq(header_flags("ipcns.img"), MD_IPCNS_F_POSIX_MQ);
 	cr_assert_eq(image_read_ipcns(dirfd, &out), 0);
 	assert_ipcns_eq(&in, &out);
 	cr_assert_eq(out.n_mqs, 2);
