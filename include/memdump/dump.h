@@ -163,14 +163,15 @@ int dump_sockets(const struct md_socks *socks, struct md_proc *procs, size_t n, 
 /*
  * Established TCP connections (src/dump/tcp.c). dump_tcp(): locks the
  * network for every established TCP socket of the frozen tree (table named
- * after root and now_ns), puts each in repair mode and reads its state into
- * t->streams. dump_tcp_finish(): with tree_gone (killed), the sockets stay
- * in repair mode and the lock stays for the restore; otherwise both are
- * undone, before the tree may run. Meanwhile a guard process undoes them
- * if memdump ends without a word (SIGKILL): dump_tcp_unguard(), once the
- * tree is killed or thawed, ends it. dump_tcp_release() frees (after
- * finish, and after the tree is killed or thawed: it unblocks the signals
- * that dump_tcp() blocked, and unguards).
+ * after root and now_ns), reads each one's state into t->streams in repair
+ * mode, and takes it out again. dump_tcp_finish(): with tree_gone (about
+ * to be killed), puts the sockets back in repair mode (they close without
+ * a word) and leaves the lock for the restore; otherwise takes the lock
+ * away, before the tree may run. Meanwhile a guard process undoes them if
+ * memdump ends without a word (SIGKILL): dump_tcp_unguard(), once the
+ * tree is killed or thawed, ends it (or, if finish failed, lets it undo).
+ * dump_tcp_release() frees (after finish, and after the tree is killed or
+ * thawed: it unblocks the signals that dump_tcp() blocked, and unguards).
  */
 struct dump_tcp {
 	struct md_tcp_stream *streams;
@@ -178,13 +179,14 @@ struct dump_tcp {
 	pid_t *pids;			/* of this process */
 	int *fds;			/* our copies of them */
 	size_t n;
-	size_t n_repair;		/* the first n_repair are in repair mode */
+	size_t n_read;			/* the first n_read were read (in repair mode, out of it again) */
 	char lock[MD_NET_LOCK_NAME_MAX];
 	bool locked;
 	bool masked;			/* md_hold_signals() until release: */
 	sigset_t oldmask;		/* the mask before */
 	pid_t guard;			/* > 0: the guard (tcp.c), told through guard_fd */
 	int guard_fd;
+	bool settled;			/* dump_tcp_finish() did all it had to */
 };
 int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n, pid_t root, uint64_t now_ns,
 	     struct dump_tcp *t);

@@ -749,6 +749,11 @@ int dump_run(const struct dump_opts *o)
 	}
 	/* the connections go back to the tree as they were, or wait in repair mode under the lock */
 	r_tcp = tcp_finish(&c, !o->leave_running && !c.thawed);
+	/* a connection that would not close silently: the tree goes on as it was */
+	if (r_tcp < 0 && !o->leave_running && !c.thawed) {
+		r = r_tcp;
+		goto out_thaw;
+	}
 	if (c.thawed)
 		r = 0;
 	else if (o->leave_running)

@@ -2,27 +2,31 @@
  * TCP connections (dump --tcp-established), established or closing half
  * way (read_stream()), read with TCP repair as CRIU does: the network lock
  * first drops their packets both ways (memdump/netlock.h), then each
- * socket goes into repair mode through a pidfd_getfd() copy and gives its
+ * socket goes into repair mode through a pidfd_getfd() copy, gives its
  * sequence numbers, options, window and both queues (peeked: nothing is
- * taken). A socket in repair mode sends nothing and closes without a FIN
- * or a reset: once the tree is killed the connection waits, locked, for
- * the restore. A dump that fails or leaves the tree running takes every
- * socket out of repair mode (its SO_REUSEADDR back, which leaving repair
- * clears) and the lock away before the tree runs again.
+ * taken), and comes out of it again at once: the lock and the freeze keep
+ * it as it was. Right before the tree is killed each goes back into repair
+ * mode, in which a socket closes without a FIN or a reset: the connection
+ * waits, locked, for the restore. A dump that fails or leaves the tree
+ * running takes the lock away before the tree runs again, and sends each
+ * connection's window probe (in and out of repair mode, SO_REUSEADDR
+ * back, which leaving repair clears).
  *
- * Should memdump end half way without a word (SIGKILL, a crash), the tree
- * would run on, released by the kernel, its connections in repair mode
- * (each send or receive failing) and locked for ever: a guard process,
- * forked before the lock with copies of the sockets, sees memdump's pipe
- * close without a word and undoes both, repair mode first. Told, it ends
- * doing nothing: once the tree is killed (the connections are the
- * image's), or thawed after memdump undid all itself.
+ * Should memdump end half way without a word (SIGKILL, a crash), the
+ * kernel lets the tree go on at once, its connections locked for ever: a
+ * guard process, forked before the lock with copies of the sockets, sees
+ * memdump's socket close without a word and takes the lock away (and any
+ * socket out of repair mode: one being read, or all once the kill began,
+ * if a holder lives on). Told, it ends doing nothing: once the tree is
+ * killed (the connections are the image's), or thawed after memdump undid
+ * all itself.
  */
 #include "memdump/dump.h"
 #include "memdump/cleanup.h"
 #include "memdump/log.h"
 #include "memdump/model.h"
 #include "memdump/netlock.h"
+#include "memdump/proc.h"
 #include "memdump/sigs.h"
 #include "memdump/sockdiag.h"
 #include "dump/internal.h"
@@ -181,22 +185,50 @@ static int read_stream(int sk, int state, struct md_tcp_stream *t)
 	return 0;
 }
 
-/* out of repair mode, with the SO_REUSEADDR that leaving it cleared */
-static int repair_off(int sk, bool reuseaddr)
+/*
+ * Socket i of t into repair mode (TCP_REPAIR_ON) or out of it (TCP_REPAIR_OFF,
+ * with a window probe, or TCP_REPAIR_OFF_NO_WP), with the SO_REUSEADDR that
+ * leaving it clears: 0, or -errno (logged)
+ */
+static int repair_set(const struct dump_tcp *t, size_t i, int how)
 {
-	int off = TCP_REPAIR_OFF, one = 1;
+	int one = 1;
 
-	if (setsockopt(sk, SOL_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
-		return -errno;
-	if (reuseaddr && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		return -errno;
+	if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &how, sizeof(how)) < 0 ||
+	    (how != TCP_REPAIR_ON && t->files[i]->sock.reuseaddr &&
+	     setsockopt(t->fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0))
+		return log_err(-errno, "cannot put fd %d of %d, a TCP connection, %s repair mode", t->files[i]->fd,
+			       t->pids[i], how == TCP_REPAIR_ON ? "into" : "out of");
 	return 0;
+}
+
+/* the guard's words: the kill begins (the sockets are in repair mode again); all is settled */
+#define GUARD_KILLING 'K'
+#define GUARD_SETTLED 'k'
+
+/* a process that held a connection still lives (not gone, no zombie) after up to 2 s */
+static bool holder_lives(const struct dump_tcp *t)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		bool lives = false;
+
+		for (size_t i = 0; i < t->n && !lives; i++) {
+			struct proc_stat st;
+
+			lives = proc_read_stat(t->pids[i], 0, &st) == 0 && st.state != 'Z' && st.state != 'X';
+		}
+		if (!lives)
+			return false;
+		usleep(10000);
+	}
+	return true;
 }
 
 /* what memdump left half done: each socket out of repair mode (no window probe: the lock is on), the lock away */
 static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
 {
-	int off = TCP_REPAIR_OFF_NO_WP, one = 1;
+	int off = TCP_REPAIR_OFF_NO_WP, one = 1, r;
+	size_t out = 0;
 
 	for (size_t i = 0; i < t->n; i++) {
 		int on = 0;
@@ -204,24 +236,30 @@ static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
 
 		if (getsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, &len) < 0 || !on)
 			continue;
-		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0 && t->files[i]->sock.reuseaddr)
+		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0)
+			out++;
+		if (t->files[i]->sock.reuseaddr)
 			setsockopt(t->fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	}
-	netlock_remove(t->lock);
-	log_warn("memdump ended half way: its guard took the network lock away and the tree's TCP connections out "
-		 "of repair mode");
-	_exit(0);
+	r = netlock_remove(t->lock);
+	if (r < 0)
+		log_err(r, "memdump ended half way, and its guard could not take the network lock away: remove it "
+			"with `nft delete table inet %s`", t->lock);
+	else
+		log_warn("memdump ended half way: its guard took the network lock away%s", out ?
+			 " and the tree's TCP connections out of repair mode" : "");
+	_exit(r < 0);
 }
 
-/* of memdump's fds, only stdio, the sockets' copies and the pipe: nothing else of the tree's held longer */
-static void keep_only(const struct dump_tcp *t, int pipe_fd)
+/* of memdump's fds, only stdio, the sockets' copies and its own end: nothing else of the tree's held longer */
+static void keep_only(const struct dump_tcp *t, int own)
 {
 	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
 
 	while (d && (de = readdir(d))) {
 		int fd = atoi(de->d_name);
-		bool keep = de->d_name[0] == '.' || fd < 3 || fd == pipe_fd || fd == dirfd(d);
+		bool keep = de->d_name[0] == '.' || fd < 3 || fd == own || fd == dirfd(d);
 
 		for (size_t i = 0; !keep && i < t->n; i++)
 			keep = fd == t->fds[i];
@@ -232,44 +270,61 @@ static void keep_only(const struct dump_tcp *t, int pipe_fd)
 
 /*
  * The guard: a child with memdump's copies of the sockets, in the tree's
- * network namespace (memdump's thread is there), waiting for a word ('k')
- * or for the pipe to close without one. The signals that stop memdump
- * (a terminal's Ctrl-C reaches both) are memdump's to take.
+ * network namespace (memdump's thread is there), in a session of its own
+ * (a kill of memdump's process group, as timeout(1) sends, is not for it),
+ * ignoring the signals that stop memdump, waiting for memdump's words
+ * until its end of the socket pair closes.
  */
-static int guard_start(struct dump_tcp *t)
+static void __attribute__((noreturn)) guard_main(const struct dump_tcp *t, int sk)
 {
 	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
-	int p[2], e;
+	char word = 0, c;
+	ssize_t n;
+
+	keep_only(t, sk);
+	setsid();
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+	prctl(PR_SET_NAME, "memdump-guard");
+	while ((n = read(sk, &c, 1)) != 0)
+		if (n == 1)
+			word = c;
+		else if (errno != EINTR)
+			break;
+	if (word == GUARD_SETTLED || (word == GUARD_KILLING && !holder_lives(t)))
+		_exit(0);
+	guard_undo(t);
+}
+
+static int guard_start(struct dump_tcp *t)
+{
+	int sk[2], e;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
 		return -errno;
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		ssize_t n;
-		char c;
-
-		close(p[1]);
-		keep_only(t, p[0]);
-		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-			signal(ignored[i], SIG_IGN);
-		prctl(PR_SET_NAME, "memdump-guard");
-		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
-			;
-		if (n == 1)
-			_exit(0);
-		guard_undo(t);
+		close(sk[1]);
+		guard_main(t, sk[0]);
 	}
 	e = errno;
-	close(p[0]);
+	close(sk[0]);
 	if (pid < 0) {
-		close(p[1]);
+		close(sk[1]);
 		return -e;
 	}
 	t->guard = pid;
-	t->guard_fd = p[1];
+	t->guard_fd = sk[1];
+	log_debug("guard of the TCP connections: %d", pid);
 	return 0;
+}
+
+static void guard_tell(const struct dump_tcp *t, char word)
+{
+	if (t->guard > 0 && send(t->guard_fd, &word, 1, MSG_NOSIGNAL) != 1)
+		log_warn("cannot tell the guard of the TCP connections: %s", strerror(errno));
 }
 
 void dump_tcp_unguard(struct dump_tcp *t)
@@ -278,10 +333,11 @@ void dump_tcp_unguard(struct dump_tcp *t)
 
 	if (t->guard <= 0)
 		return;
-	if (write(t->guard_fd, "k", 1) != 1)
-		log_warn("cannot tell the guard of the TCP connections to end: %s", strerror(errno));
+	/* not settled: the guard undoes what memdump could not */
+	if (t->settled)
+		guard_tell(t, GUARD_SETTLED);
 	close(t->guard_fd);
-	/* SIGCHLD ignored (inherited so): nothing to wait for, the kernel reaps it */
+	/* with SIGCHLD ignored (inherited so), ECHILD once it has ended */
 	while (waitpid(t->guard, &status, 0) < 0 && errno == EINTR)
 		;
 	t->guard = 0;
@@ -392,7 +448,7 @@ int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n
 {
 	_cleanup_free_ struct md_net_conn *conns = NULL;
 	size_t max = 0;
-	int r;
+	int r, r2;
 
 	memset(t, 0, sizeof(*t));
 	for (size_t i = 0; i < n; i++)
@@ -451,14 +507,18 @@ int dump_tcp(const struct md_socks *socks, const struct md_proc *procs, size_t n
 		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
 			return log_err(-errno, "cannot put fd %d of %d, a TCP connection, into repair mode (it "
 				       "needs CAP_NET_ADMIN)", f->fd, t->pids[i]);
-		t->n_repair = i + 1;
+		t->n_read = i + 1;
 		r = read_stream(t->fds[i], f->sock.state, &t->streams[i]);
+		/* out at once, without a window probe (the lock is on): a guard has less to undo */
+		r2 = repair_set(t, i, TCP_REPAIR_OFF_NO_WP);
 		if (r == -ENOTCONN)
 			return log_refuse("fd %d of %d: its TCP connection left state %s while the dump took it "
 					  "(try again)", f->fd, t->pids[i], md_tcp_state_name(f->sock.state));
 		if (r < 0)
 			return log_err(r, "cannot read fd %d of %d, a TCP connection, in repair mode", f->fd,
 				       t->pids[i]);
+		if (r2 < 0)
+			return r2;
 		log_debug("fd %d of %d: TCP %s: %zu bytes to send (%u not sent yet), %zu received, mss %u, "
 			  "options %#x", f->fd, t->pids[i], md_tcp_state_name(f->sock.state), t->streams[i].sendq_len,
 			  t->streams[i].unsent, t->streams[i].recvq_len, t->streams[i].mss, t->streams[i].options);
@@ -470,9 +530,15 @@ int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)
 {
 	int r = 0, r2;
 
+	t->settled = false;
 	if (tree_gone) {
-		/* it closed its sockets in repair mode: silently, under the lock */
-		t->n_repair = 0;
+		/* closed by the kill in repair mode: silently, under the lock */
+		for (size_t i = 0; i < t->n && r >= 0; i++)
+			r = repair_set(t, i, TCP_REPAIR_ON);
+		if (r < 0)
+			return r;
+		guard_tell(t, GUARD_KILLING);
+		t->settled = true;
 		return 0;
 	}
 	/* first: the window probe leaving repair mode sends must get through */
@@ -480,13 +546,14 @@ int dump_tcp_finish(struct dump_tcp *t, bool tree_gone)
 		r = netlock_remove(t->lock);
 		t->locked = false;
 	}
-	for (size_t i = 0; i < t->n_repair; i++) {
-		r2 = repair_off(t->fds[i], t->files[i]->sock.reuseaddr);
-		if (r2 < 0)
-			r = log_err(r2, "cannot take fd %d of %d, a TCP connection, out of repair mode",
-				    t->files[i]->fd, t->pids[i]);
+	for (size_t i = 0; i < t->n_read; i++) {
+		r2 = repair_set(t, i, TCP_REPAIR_ON);
+		if (r2 >= 0)
+			r2 = repair_set(t, i, TCP_REPAIR_OFF);
+		r = r < 0 ? r : r2;
 	}
-	t->n_repair = 0;
+	t->n_read = 0;
+	t->settled = r >= 0;
 	return r;
 }
 

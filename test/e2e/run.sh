@@ -1934,31 +1934,34 @@ tcp_lock_held() {
 	"$E2E/nftctl" 'list tables' | grep -q "^table inet memdump_${PID}_"
 }
 
-# memdump killed (SIGKILL) while it holds the lock and the connection in repair mode (it is
-# writing 2 GiB of memory): its guard takes both away, and the tree, which the kernel lets
-# go on, keeps its connection: it reads and checks every byte, and so does the peer
+# memdump and its process group killed (SIGKILL, as timeout -k sends it) while it holds the
+# lock, copying 2 GiB: its guard takes the lock away, and the tree, which the kernel lets go on
+# at once, keeps its connection: its peeks meanwhile (every 5 ms) never fail, it reads and
+# checks every byte, and so does the peer
 test_tcp_memdump_killed() {
-	local md i
+	local md guard
 	need_memdump
 	[[ -x $E2E/nftctl ]] || fail "$E2E/nftctl is not built"
 	start_tcp heap
-	log "memdump dump --tcp-established -t $PID, killed once it holds the lock"
-	"$MEMDUMP" dump --tcp-established -t "$PID" -D "$TD/img" >"$TD/dump.out" 2>"$TD/dump.err" &
+	log "memdump dump -v --tcp-established -t $PID, killed once it has the connection"
+	setsid "$MEMDUMP" dump -v --tcp-established -t "$PID" -D "$TD/img" >"$TD/dump.out" 2>"$TD/dump.err" &
 	md=$!
-	for ((i = 0; i < 3000; i++)); do
-		tcp_lock_held && break
-		kill -0 "$md" 2>/dev/null || break
-	done
-	tcp_lock_held || fail "the lock was never seen (the dump ended: $(cat "$TD/dump.err"))"
+	track "$md"
+	wait_until 30 grep -q 'collected processes, VMAs, threads and files' "$TD/dump.err" ||
+		fail "the dump did not get to the memory: $(tail -n3 "$TD/dump.err")"
+	tcp_lock_held || fail "no lock while the dump copies the memory"
 	# for drop_nft_tables, should the guard fail
 	"$E2E/nftctl" 'list tables' | sed -n "s/^table inet \(memdump_${PID}_[0-9_]*\)$/\1/p" >>"$TD/nft_tables"
-	kill -KILL "$md"
+	guard=$(sed -n 's/.*guard of the TCP connections: \([0-9]*\).*/\1/p' "$TD/dump.err")
+	[[ -n $guard ]] || fail "no guard"
+	kill -KILL -- "-$md"
 	wait "$md" 2>/dev/null
-	wait_until 10 eval '! tcp_lock_held' || fail "the lock is still there 10 s after memdump was killed"
-	grep -q "its guard took the network lock away" "$TD/dump.err" || fail "the guard said nothing: $(cat "$TD/dump.err")"
-	alive "$PID" || fail "the tree died with memdump"
+	wait_until 10 grep -q "its guard took the network lock away" "$TD/dump.err" ||
+		fail "the guard said nothing: $(tail -n3 "$TD/dump.err")"
+	! tcp_lock_held || fail "the lock is still there"
+	wait_until 10 gone "$guard" || fail "the guard $guard is still there"
+	alive "$PID" || fail "the tree died with memdump: $(cat "$TD/status")"
 	finish_tcp
-	! pgrep -x memdump-guard >/dev/null || fail "a guard is still running"
 }
 
 # dumped and killed with its connection; the peer sends while the tree is gone (the lock

@@ -11,7 +11,9 @@ connection was read in repair mode. With "peekoff" it peeks 100 bytes with SO_PE
 before READY, and checks that its peek offset is still 100 (for dump -R: restore does not
 keep it). With "holdsend" it writes "CONNECTED PORT" once connected and sends only once
 STATUS.send exists. With "shutrd" it shuts its socket down for reading before READY. With
-"heap" it holds 2 GiB written to (a byte a page), which takes a dump a while.
+"heap" it holds 2 GiB written to (a byte a page), which takes a dump a while, and once READY
+peeks at its socket without a pause until STATUS.go exists: any error (a socket left in repair
+mode fails every call) makes it FAIL.
 
 Closing half way: with "peerfin" (tcp_peer.py fin) it waits for the peer's FIN (CLOSE-WAIT)
 and then reads only the peer's first bytes and the end of the stream. With "shutwr" it
@@ -111,7 +113,14 @@ def main():
             return
     status("READY %d %d state %d" % (sent, s.getsockname()[1], tcp_state(s)))
     while not os.path.exists(st + ".go"):
-        time.sleep(0.05)
+        if "heap" in args:
+            try:
+                s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except OSError as e:
+                status("FAIL: a peek while waiting: %r" % e)
+                return
+        else:
+            time.sleep(0.05)
     state = tcp_state(s)
     if "peekoff" in args and s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF) != 100:
         status("FAIL: the peek offset is %d, not 100" % s.getsockopt(socket.SOL_SOCKET, SO_PEEK_OFF))
