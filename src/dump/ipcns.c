@@ -241,7 +241,8 @@ static int refuse_holder(pid_t pid, int fd, const char *link, void *arg)
 	char path[64];
 	struct stat st;
 
-	if (link[0] != '/' || !base || !bsearch(base + 1, o->ipc->mqs, o->ipc->n_mqs, sizeof(*o->ipc->mqs), cmp_mq_name))
+	if (link[0] != '/' || !base ||
+	    !bsearch(base + 1, o->ipc->mqs, o->ipc->n_mqs, sizeof(*o->ipc->mqs), cmp_mq_name))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (stat(path, &st) < 0 || st.st_dev != o->dev)
@@ -330,8 +331,8 @@ int dump_mqueues(struct dump_ns *ns, const struct md_proc *procs, size_t n)
 				have_dev = true;
 			}
 			if (f->dev != dev)
-				return log_refuse("fd %d of %d is POSIX message queue '%s' of another IPC namespace than "
-						  "the tree's: not supported", f->fd, p->pid, f->path);
+				return log_refuse("fd %d of %d is POSIX message queue '%s' of another IPC namespace "
+						  "than the tree's: not supported", f->fd, p->pid, f->path);
 			r = ns->ipc_ns ? 0 : check_notify(procs, n, p, f);
 			if (r < 0)
 				return r;

@@ -182,8 +182,8 @@ static int check_mqs(const Md__IpcNsImage *m)
 			return img_invalid(IPCNS_NAME, "POSIX message queue name '%.64s'", q->name);
 		/* sorted: each name once */
 		if (i && strcmp(m->mqs[i - 1]->name, q->name) >= 0)
-			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' after '/%s': not sorted, or twice", q->name,
-					   m->mqs[i - 1]->name);
+			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' after '/%s': not sorted, or twice",
+					   q->name, m->mqs[i - 1]->name);
 		if (q->mode > 07777 || !q->maxmsg || q->maxmsg > MD_MQ_MAXMSG_MAX || !q->msgsize ||
 		    q->msgsize > MD_MQ_MSGSIZE_MAX || q->n_msgs > q->maxmsg)
 			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s': mode %#o, %zu of %llu messages of "
@@ -191,7 +191,8 @@ static int check_mqs(const Md__IpcNsImage *m)
 					   (unsigned long long)q->msgsize);
 		/* -1 is no id: chown() would leave the queue root's */
 		if (q->uid == UINT32_MAX || q->gid == UINT32_MAX)
-			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' owned by %u:%u", q->name, q->uid, q->gid);
+			return img_invalid(IPCNS_NAME, "POSIX message queue '/%s' owned by %u:%u", q->name, q->uid,
+					   q->gid);
 		msgs += q->n_msgs;
 		if (msgs > MD_MSGS_MAX)
 			return img_invalid(IPCNS_NAME, "over %u POSIX messages", MD_MSGS_MAX);
@@ -199,8 +200,8 @@ static int check_mqs(const Md__IpcNsImage *m)
 			const Md__PosixMsg *g = q->msgs[k];
 
 			if (g->prio >= MD_MQ_PRIO_MAX || g->data.len > q->msgsize)
-				return img_invalid(IPCNS_NAME, "message %zu of POSIX queue '/%s': priority %u, %zu bytes",
-						   k, q->name, g->prio, g->data.len);
+				return img_invalid(IPCNS_NAME, "message %zu of POSIX queue '/%s': priority %u, "
+						   "%zu bytes", k, q->name, g->prio, g->data.len);
 			/* as mq_receive() gives them: a higher priority never after a lower one */
 			if (k && g->prio > q->msgs[k - 1]->prio)
 				return img_invalid(IPCNS_NAME, "message %zu of POSIX queue '/%s' comes after one of a "
@@ -319,7 +320,8 @@ int image_read_ipcns(int dirfd, struct md_ipcns *ret)
 	if (r < 0)
 		return r;
 	if (m->n_mqs && !(flags & MD_IPCNS_F_POSIX_MQ))
-		return img_invalid(IPCNS_NAME, "holds POSIX message queues without header flag %#x", MD_IPCNS_F_POSIX_MQ);
+		return img_invalid(IPCNS_NAME, "holds POSIX message queues without header flag %#x",
+				   MD_IPCNS_F_POSIX_MQ);
 	ns.sysctls = calloc(m->n_sysctls + 1, sizeof(*ns.sysctls));
 	ns.sems = calloc(m->n_sems + 1, sizeof(*ns.sems));
 	ns.msgqs = calloc(m->n_msgqs + 1, sizeof(*ns.msgqs));

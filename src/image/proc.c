@@ -1075,8 +1075,8 @@ static int read_files(int dirfd, pid_t pid, struct md_proc *p, const struct ctty
 		if ((f->kind == MD_FD_PTY_MASTER || f->kind == MD_FD_PTY_SLAVE) != s->has_pty_index)
 			return img_invalid(name, "fd %d: %s", f->fd, s->has_pty_index ? "a pty index on no pty fd" :
 										 "a pty fd without its pty");
-		if (f->kind == MD_FD_MQUEUE &&
-		    (!s->path || s->path[0] != '/' || !md_mq_name_ok(s->path + 1) || (f->flags & O_ACCMODE) == O_ACCMODE))
+		if (f->kind == MD_FD_MQUEUE && (!s->path || s->path[0] != '/' || !md_mq_name_ok(s->path + 1) ||
+						(f->flags & O_ACCMODE) == O_ACCMODE))
 			return img_invalid(name, "POSIX message queue fd %d: name '%.64s', flags %#o", f->fd,
 					   s->path ? s->path : "", f->flags);
 		if (f->kind == MD_FD_PTY_MASTER && (!s->path || s->path[0] != '/'))

@@ -2095,7 +2095,8 @@ test_tcp_md5_refused() {
 	dump_refused "TCP connection signed with TCP-MD5: not supported" --tcp-established
 }
 
-ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_memdump_killed tcp_urgent_refused)
+ALL_TESTS+=(tcp_established tcp_established_ipv6 tcp_leave_running tcp_failed_dump tcp_memdump_killed)
+ALL_TESTS+=(tcp_urgent_refused)
 
 # bytes sent and not acknowledged at the dump (the peer's acknowledgements dropped by a rule
 # of the test's while the tree sends): they go back into the send queue in repair mode, and
@@ -4133,7 +4134,8 @@ test_ipc_detects_corruption() {
 ipc_objects() {
 	mkdir -p "$TD/mqueue"
 	{
-		nsenter -t "$1" -i sh -c 'awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
+		nsenter -t "$1" -i sh -c '
+			awk "NR > 1 { print \"shm\", \$1, \$2, \$3, \$4, \$7, \$8, \$9 }" /proc/sysvipc/shm
 			awk "NR > 1 { print \"sem\", \$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8 }" /proc/sysvipc/sem
 			awk "NR > 1 { print \"msg\", \$1, \$2, \$3, \$4, \$5, \$8, \$9, \$10, \$11 }" /proc/sysvipc/msg
 			cd /proc/sys && grep . kernel/shm* kernel/msgm* kernel/sem fs/mqueue/*'
@@ -4155,7 +4157,8 @@ test_ns_ipc() {
 	# the keyed objects (0x4d495301..3, in decimal)
 	[[ $(grep -cE '^[a-z]+ 12966510(09|10|11) ' <<<"$before") -eq 3 ]] ||
 		fail "the dumpee's objects are not all there: $before"
-	[[ $(grep -c '^mq dumpee_ipc_' <<<"$before") -eq 4 ]] || fail "the dumpee's POSIX queues are not all there: $before"
+	[[ $(grep -c '^mq dumpee_ipc_' <<<"$before") -eq 4 ]] ||
+		fail "the dumpee's POSIX queues are not all there: $before"
 	# a dump that lets the tree go on takes the POSIX queues' messages out and puts them back as they were
 	md dump dump -R -t "$PID" -D "$TD/img-R" || fail "memdump dump -R failed: $(md_why dump)"
 	[[ $(ipc_objects "$PID") == "$before" ]] ||
@@ -4282,7 +4285,8 @@ test_mq_gone() {
 	dump_and_kill "$PID" "$TD/img"
 	mq_cleanup
 	md restore restore -D "$TD/img" -d && fail "restore succeeded without the queue"
-	grep -qF "('$MQ_PATH'): No such file or directory" "$TD/restore.err" || fail "unclear refusal: $(md_why restore)"
+	grep -qF "('$MQ_PATH'): No such file or directory" "$TD/restore.err" ||
+		fail "unclear refusal: $(md_why restore)"
 	fully_gone "$PID" || fail "the failed restore left a process"
 }
 

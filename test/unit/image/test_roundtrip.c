@@ -625,7 +625,8 @@ Test(image_roundtrip, posix_message_queues)
 	cr_assert_eq(header_flags("ipcns.img"), 0, "the flag without POSIX queues");
 	in.mqs = calloc(2, sizeof(*in.mqs));
 	cr_assert_not_null(in.mqs);
-	in.mqs[0] = (struct md_posix_mq){ strdup("jobs"), 0640, 1234, 5678, 5, 64, calloc(4, sizeof(struct md_pmsg)), 4 };
+	in.mqs[0] = (struct md_posix_mq){ strdup("jobs"), 0640, 1234, 5678, 5, 64, calloc(4, sizeof(struct md_pmsg)),
+					  4 };
 	in.mqs[0].msgs[0] = pmsg(31000, "top");
 	in.mqs[0].msgs[1] = pmsg(7, "");
 	in.mqs[0].msgs[2] = pmsg(7, "two");
