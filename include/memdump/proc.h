@@ -75,6 +75,13 @@ int proc_parse_creds(const char *buf, struct md_creds *ret);
 /* whether a /proc link or map path ends with PROC_DELETED_SUFFIX */
 bool proc_path_deleted(const char *path);
 
+/*
+ * Every fd of the calling process above stdio but those keep(fd, arg)
+ * says to keep closed, as /proc/self/fd lists them (a child that must hold
+ * nothing else of its parent's): 0, or -errno if the list cannot be read
+ */
+int proc_close_fds(bool (*keep)(int fd, void *arg), void *arg);
+
 /* /proc/PID/fdinfo/N: pos, flags (octal), mnt_id, ino */
 struct proc_fdinfo {
 	uint64_t pos;

@@ -32,7 +32,6 @@
 #include "dump/internal.h"
 #include "compat/tcp.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -227,19 +226,16 @@ static bool holder_lives(const struct dump_tcp *t)
 /* what memdump left half done: each socket out of repair mode (no window probe: the lock is on), the lock away */
 static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
 {
-	int off = TCP_REPAIR_OFF_NO_WP, one = 1, r;
 	size_t out = 0;
+	int r;
 
 	for (size_t i = 0; i < t->n; i++) {
 		int on = 0;
 		socklen_t len = sizeof(on);
 
-		if (getsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, &len) < 0 || !on)
-			continue;
-		if (setsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &off, sizeof(off)) == 0)
+		if (getsockopt(t->fds[i], SOL_TCP, TCP_REPAIR, &on, &len) == 0 && on &&
+		    repair_set(t, i, TCP_REPAIR_OFF_NO_WP) == 0)
 			out++;
-		if (t->files[i]->sock.reuseaddr)
-			setsockopt(t->fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	}
 	r = netlock_remove(t->lock);
 	if (r < 0)
@@ -251,21 +247,21 @@ static void __attribute__((noreturn)) guard_undo(const struct dump_tcp *t)
 	_exit(r < 0);
 }
 
-/* of memdump's fds, only stdio, the sockets' copies and its own end: nothing else of the tree's held longer */
-static void keep_only(const struct dump_tcp *t, int own)
+/* the guard's own end of the socket pair (first) and the sockets' copies */
+struct guard_fds {
+	const struct dump_tcp *t;
+	int own;
+};
+
+/* of memdump's fds, the guard keeps stdio, its own end and the sockets' copies: nothing else of the tree's */
+static bool guard_keeps(int fd, void *arg)
 {
-	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
+	const struct guard_fds *g = arg;
 
-	while (d && (de = readdir(d))) {
-		int fd = atoi(de->d_name);
-		bool keep = de->d_name[0] == '.' || fd < 3 || fd == own || fd == dirfd(d);
-
-		for (size_t i = 0; !keep && i < t->n; i++)
-			keep = fd == t->fds[i];
-		if (!keep)
-			close(fd);
-	}
+	for (size_t i = 0; i < g->t->n; i++)
+		if (fd == g->t->fds[i])
+			return true;
+	return fd == g->own;
 }
 
 /*
@@ -281,7 +277,7 @@ static void __attribute__((noreturn)) guard_main(const struct dump_tcp *t, int s
 	char word = 0, c;
 	ssize_t n;
 
-	keep_only(t, sk);
+	proc_close_fds(guard_keeps, &(struct guard_fds){ t, sk });
 	setsid();
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		signal(ignored[i], SIG_IGN);

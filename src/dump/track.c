@@ -34,7 +34,6 @@
 #include "compat/pidfd.h"
 #include "compat/userfaultfd.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -289,6 +288,23 @@ void track_proc_release(struct dump_track *t)
 }
 
 /* The helper: holds the fds it was born with until every tracked process has ended, or SIGTERM. */
+/* the fds the helper keeps: the trackers and the ready pipe */
+struct helper_fds {
+	const struct dump_track *t;
+	size_t n;
+	int ready_fd;
+};
+
+static bool helper_keeps(int fd, void *arg)
+{
+	const struct helper_fds *h = arg;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (fd == h->t[i].uffd)
+			return true;
+	return fd == h->ready_fd;
+}
+
 static void helper_main(const struct dump_track *t, size_t n, int ready_fd)
 {
 	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
@@ -305,22 +321,7 @@ static void helper_main(const struct dump_track *t, size_t n, int ready_fd)
 	for (int i = 0; i < 3 && null >= 0; i++)
 		dup2(null, i);
 	/* nothing but the trackers, stdio and the ready pipe, however many fds memdump had */
-	{
-		DIR *d = opendir("/proc/self/fd");
-		struct dirent *de;
-
-		while (d && (de = readdir(d))) {
-			int fd = atoi(de->d_name);
-			bool keep = fd < 3 || fd == ready_fd || fd == dirfd(d) || de->d_name[0] == '.';
-
-			for (size_t i = 0; i < n; i++)
-				keep = keep || fd == t[i].uffd;
-			if (!keep)
-				close(fd);
-		}
-		if (d)
-			closedir(d);
-	}
+	proc_close_fds(helper_keeps, &(struct helper_fds){ t, n, ready_fd });
 	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -5,6 +5,7 @@
 #include "memdump/proc.h"
 #include "memdump/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -77,4 +78,20 @@ bool proc_path_deleted(const char *path)
 	size_t l = strlen(path), sl = strlen(PROC_DELETED_SUFFIX);
 
 	return l > sl && strcmp(path + l - sl, PROC_DELETED_SUFFIX) == 0;
+}
+
+int proc_close_fds(bool (*keep)(int fd, void *arg), void *arg)
+{
+	_cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !keep(fd, arg))
+			close(fd);
+	}
+	return 0;
 }

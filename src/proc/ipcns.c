@@ -406,9 +406,14 @@ static int read_mq(int mnt, struct md_posix_mq *q)
 	_cleanup_close_ int fd = openat(mnt, q->name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	struct ipcns_mq_info info;
 	struct mq_attr attr;
+	int r;
 
-	if (fd < 0 || mq_getattr(fd, &attr) < 0 || ipcns_mqueue_info(fd, &info) < 0)
+	if (fd < 0 || mq_getattr(fd, &attr) < 0)
 		return -errno;
+	/* its own -errno: a line it cannot parse sets no errno */
+	r = ipcns_mqueue_info(fd, &info);
+	if (r < 0)
+		return r;
 	if (!attr.mq_curmsgs)
 		return 0;
 	return read_pmsgs(fd, q, (size_t)attr.mq_curmsgs, (size_t)info.qsize);
@@ -690,40 +695,75 @@ int ipcns_raise_limits(const struct md_sysctl *s, size_t n, const char **failed)
 	return 0;
 }
 
+/* a sysctl raised to high while objects are made, then set back */
+struct raised_limit {
+	const char *name;
+	const char *high;
+};
+
+/* each of l at its high value, what it was in was[] (freed by limits_back()): 0, or -errno naming it in what */
+static int limits_raise(const struct raised_limit *l, size_t n, char **was, char *what, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = read_sysctl(l[i].name, &was[i]);
+
+		if (r >= 0)
+			r = write_sysctl(l[i].name, l[i].high);
+		if (r < 0) {
+			snprintf(what, len, "%s", l[i].name);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * each of l back to what was[] holds, whatever failed (was[] freed): 0, or
+ * the first -errno, naming it in what unless failed (what names the failure
+ * that came first)
+ */
+static int limits_back(const struct raised_limit *l, size_t n, char **was, bool failed, char *what, size_t len)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int w = was[i] ? write_sysctl(l[i].name, was[i]) : 0;
+
+		if (w < 0 && r >= 0) {
+			r = w;
+			if (!failed)
+				snprintf(what, len, "%s", l[i].name);
+		}
+		free(was[i]);
+		was[i] = NULL;
+	}
+	return r;
+}
+
 /*
  * Messages go in with the queue's limits out of the way: kernel/msgmax
  * and msgmnb (a new queue's msg_qbytes) at their highest meanwhile, then
  * back to what they were; the queue's own msg_qbytes is set after its
  * messages (a limit lowered below what it holds keeps them).
  */
-#define MSG_LIMITS "2147483647"
+static const struct raised_limit msg_limits[] = {
+	{ "kernel/msgmax", "2147483647" },
+	{ "kernel/msgmnb", "2147483647" },
+};
+#define N_MSG_LIMITS (sizeof(msg_limits) / sizeof(msg_limits[0]))
 
 static int make_msgqs(const struct md_ipcns *ns, char *what, size_t len)
 {
-	_cleanup_free_ char *msgmax = NULL, *msgmnb = NULL;
+	char *was[N_MSG_LIMITS] = { 0 };
 	int r, r2;
 
-	r = read_sysctl("kernel/msgmax", &msgmax);
-	if (r >= 0)
-		r = read_sysctl("kernel/msgmnb", &msgmnb);
-	if (r >= 0)
-		r = write_sysctl("kernel/msgmax", MSG_LIMITS);
-	if (r >= 0)
-		r = write_sysctl("kernel/msgmnb", MSG_LIMITS);
-	if (r < 0) {
-		snprintf(what, len, "kernel/msgmax and msgmnb");
-		return r;
-	}
+	r = limits_raise(msg_limits, N_MSG_LIMITS, was, what, len);
 	for (size_t i = 0; i < ns->n_msgqs && r >= 0; i++) {
 		r = make_msgq(&ns->msgqs[i]);
 		if (r < 0)
 			snprintf(what, len, "message queue %d (key %#x)", ns->msgqs[i].id, (unsigned)ns->msgqs[i].key);
 	}
-	r2 = write_sysctl("kernel/msgmax", msgmax);
-	if (r2 >= 0)
-		r2 = write_sysctl("kernel/msgmnb", msgmnb);
-	if (r >= 0 && r2 < 0)
-		snprintf(what, len, "kernel/msgmax and msgmnb");
+	r2 = limits_back(msg_limits, N_MSG_LIMITS, was, r < 0, what, len);
 	return r < 0 ? r : r2;
 }
 
@@ -797,10 +837,7 @@ static int make_mq_as_owner(const struct md_posix_mq *q)
  * unlimited meanwhile where it may be (CAP_SYS_RESOURCE), else at its hard
  * limit.
  */
-static const struct {
-	const char *name;
-	const char *high;
-} mq_limits[] = {
+static const struct raised_limit mq_limits[] = {
 	{ "fs/mqueue/msg_max", "65536" },
 	{ "fs/mqueue/msgsize_max", "16777216" },
 	{ "fs/mqueue/queues_max", "2147483647" },
@@ -811,7 +848,7 @@ static int make_mqs(const struct md_ipcns *ns, char *what, size_t len)
 {
 	char *was[N_MQ_LIMITS] = { 0 };
 	struct rlimit rl, high = { RLIM_INFINITY, RLIM_INFINITY };
-	int r = 0, r2 = 0;
+	int r, r2;
 
 	if (getrlimit(RLIMIT_MSGQUEUE, &rl) < 0 ||
 	    (setrlimit(RLIMIT_MSGQUEUE, &high) < 0 &&
@@ -819,30 +856,14 @@ static int make_mqs(const struct md_ipcns *ns, char *what, size_t len)
 		snprintf(what, len, "POSIX message queues (memdump's RLIMIT_MSGQUEUE)");
 		return -errno;
 	}
-	for (size_t i = 0; i < N_MQ_LIMITS && r >= 0; i++) {
-		r = read_sysctl(mq_limits[i].name, &was[i]);
-		if (r >= 0)
-			r = write_sysctl(mq_limits[i].name, mq_limits[i].high);
-		if (r < 0)
-			snprintf(what, len, "%s", mq_limits[i].name);
-	}
+	r = limits_raise(mq_limits, N_MQ_LIMITS, was, what, len);
 	for (size_t i = 0; i < ns->n_mqs && r >= 0; i++) {
 		r = make_mq_as_owner(&ns->mqs[i]);
 		if (r < 0)
 			snprintf(what, len, "POSIX message queue '/%s'%s", ns->mqs[i].name,
 				 r == -EMFILE ? " (over its owner's RLIMIT_MSGQUEUE, or out of fds)" : "");
 	}
-	/* every limit back, whatever failed */
-	for (size_t i = 0; i < N_MQ_LIMITS; i++) {
-		int w = was[i] ? write_sysctl(mq_limits[i].name, was[i]) : 0;
-
-		if (w < 0 && r2 >= 0) {
-			r2 = w;
-			if (r >= 0)
-				snprintf(what, len, "%s", mq_limits[i].name);
-		}
-		free(was[i]);
-	}
+	r2 = limits_back(mq_limits, N_MQ_LIMITS, was, r < 0, what, len);
 	if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0 && r2 >= 0) {
 		r2 = -errno;
 		if (r >= 0)
